@@ -1,0 +1,81 @@
+// derive: the pipeline from program text to printed gradients.
+//
+//   source ─check─▶ IR ─differentiate (δ terms) ─eliminateDeltas─▶ gather form ─simplify─▶ gradients
+//          └ render: index form (re-parseable), matrix form, LaTeX, steps
+//
+// Worked example: derive('Y[i,j] = A[i,k]*X[k,j] + B[i,j]', { wrt: ['X'] }).gradients.X is
+//   { index: 'dX[k,j] = sum(i) A[i,k]*dY[i,j]', matrix: 'dX = Aᵀ·dY', latex: '\mathrm{d}X_{k,j} = …' }
+import { check } from '../ir/check.js';
+import { printStatement } from '../ir/print.js';
+import { printSize } from '../ir/sizes.js';
+import type { Program } from '../ir/types.js';
+import { differentiate, gradName, type GradientStatement } from './differentiate.js';
+import { renderMatrix } from './renderMatrix.js';
+import { statementLatex } from './renderLatex.js';
+
+export interface GradientForms {
+  /** the gradient as a statement of the language, e.g. `dX[k,j] = sum(i) A[i,k]*dY[i,j]` */
+  readonly index: string;
+  /** textbook matrix notation, or null when no pattern applies */
+  readonly matrix: string | null;
+  readonly latex: string;
+  /** the gradient of an intermediate tensor (its own statement, read by later gradients) */
+  readonly intermediate?: boolean;
+}
+
+export interface DeriveResult {
+  readonly gradients: Record<string, GradientForms>;
+  readonly steps?: string[];
+  /** a whole program, re-parseable: the forward program, the seeds and every gradient statement */
+  readonly program: string;
+}
+
+export interface DeriveOptions {
+  readonly wrt?: readonly string[];
+  /** include the derivation step by step */
+  readonly steps?: boolean;
+}
+
+function declaration(p: Program, tensor: string, as: string): string {
+  const t = p.tensors.find((x) => x.name === tensor)!;
+  return `${as}: [${t.shape.map(printSize).join(', ')}]`;
+}
+
+/** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements. */
+export function backwardProgram(p: Program, grads: readonly GradientStatement[]): string {
+  const lines = [p.source.trimEnd(), '', '# gradients (deltagrad)'];
+  for (const t of p.tensors) if (t.role === 'output' && t.shape.length > 0) lines.push(`${declaration(p, t.name, gradName(t.name))}   # upstream gradient (seed)`);
+  for (const g of grads) {
+    lines.push(declaration(p, g.of, gradName(g.of)));
+    lines.push(printStatement(g.statement));
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResult {
+  const grads = differentiate(p, { ...(opts.wrt ? { wrt: opts.wrt } : {}), unitScalarSeeds: true });
+  const shapeOf = (t: string) => p.tensors.find((x) => x.name === t)?.shape ?? p.tensors.find((x) => `d${x.name}` === t)?.shape;
+  const gradients: Record<string, GradientForms> = {};
+  const steps: string[] = [];
+  for (const g of grads) {
+    const matrix = renderMatrix(g.statement, shapeOf);
+    const index = printStatement(g.statement);
+    const intermediate = p.tensors.find((t) => t.name === g.of)?.role === 'intermediate';
+    gradients[g.of] = {
+      index,
+      matrix: matrix?.text ?? null,
+      latex: matrix ? `${statementLatex(g.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(g.statement),
+      ...(intermediate ? { intermediate: true } : {}),
+    };
+    if (opts.steps) {
+      steps.push(`── ${gradName(g.of)} ──`, ...g.steps);
+      if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
+    }
+  }
+  return { gradients, ...(opts.steps ? { steps } : {}), program: backwardProgram(p, grads) };
+}
+
+/** The library entry point: derive every gradient of a program given as text. */
+export function derive(source: string, opts: DeriveOptions = {}): DeriveResult {
+  return deriveProgram(check(source), opts);
+}

@@ -1,0 +1,364 @@
+// differentiate: reverse mode through a whole program. For every tensor X that a statement
+// Y[l] = rhs reads, the derivative of each access X[e(l,s)] is a product of Kronecker deltas:
+//   dX[p] += Σ_{l,s} (∂rhs/∂X[e]) · dY[l] · Π_k δ(e_k, p_k)
+// Contributions from every statement (and every access) that reads X are added, so fan-out
+// accumulates; intermediates get their own gradient statement, emitted before the gradients that
+// read them. Delta elimination (eliminateDeltas.ts) then turns each term into gather form.
+//
+// Worked example: Y[i,j] = sum(k) A[i,k]*X[k,j] + B[i,j] w.r.t. X: the access X[k,j] contributes
+//   Σ_{i,j,k} A[i,k]·dY[i,j]·δ(k,k')·δ(j,j')  →  dX[k,j] = sum(i) A[i,k]*dY[i,j]   (= Aᵀ·dY)
+import { idxAsVar, idxVar, printIndex } from '../ir/affine.js';
+import { DeltagradError } from '../ir/errors.js';
+import {
+  access,
+  add,
+  allIndexNames,
+  div,
+  exprKey,
+  freeIndices,
+  mul,
+  neg,
+  ONE,
+  pow,
+  renameIndices,
+  replaceExpr,
+  sub,
+  tensorsRead,
+  call,
+  num,
+  mapChildren,
+} from '../ir/exprs.js';
+import { printExpr, printStatement } from '../ir/print.js';
+import { polyConstValue, sizeNames, sizeTryEval } from '../ir/sizes.js';
+import { assertNever, type Bound, type Expr, type ExprKind, type Program, type SizeExpr, type Statement, type TensorInfo } from '../ir/types.js';
+import { eliminateDeltas, type Term } from './eliminateDeltas.js';
+import { POW_RULES, RULES } from './rules.js';
+import { simplify } from './simplify.js';
+
+/** ∂e/∂X[subs] = Σ_{sums} factor, for one access of the target. */
+interface Contribution {
+  readonly sums: readonly Bound[];
+  readonly factor: Expr;
+  readonly subs: Extract<Expr, { kind: 'access' }>['subs'];
+}
+
+/** Fresh names that clash with nothing in the program or the gradients. */
+export class NameSupply {
+  private readonly used: Set<string>;
+  constructor(used: Iterable<string>) {
+    this.used = new Set(used);
+  }
+  reserve(n: string) {
+    this.used.add(n);
+  }
+  has(n: string) {
+    return this.used.has(n);
+  }
+  fresh(base: string): string {
+    const stem = base.replace(/\d+$/, '') || 'i';
+    let k = 2;
+    while (this.used.has(`${stem}${k}`)) k++;
+    const n = `${stem}${k}`;
+    this.used.add(n);
+    return n;
+  }
+}
+
+interface DiffContext {
+  readonly target: string;
+  readonly names: NameSupply;
+}
+
+type Rule<K extends ExprKind> = (e: Extract<Expr, { kind: K }>, ctx: DiffContext) => Contribution[];
+const none = (): Contribution[] => [];
+const scaleAll = (cs: Contribution[], f: (x: Expr) => Expr): Contribution[] => cs.map((c) => ({ ...c, factor: f(c.factor) }));
+
+/** Alpha-rename a binder so a copy of it can sit where its old names are free. */
+function freshBinder<E extends Extract<Expr, { kind: 'reduce' | 'argmax' }>>(e: E, names: NameSupply): E {
+  const map = new Map(e.indices.map((b) => [b.name, names.fresh(b.name)] as const));
+  return renameIndices(e, map) as E;
+}
+
+const boundCount = (indices: readonly Bound[]): Expr =>
+  mul(
+    indices.map((b) => {
+      const v = b.extent.kind === 'poly' ? polyConstValue(b.extent.poly) : undefined;
+      return v !== undefined ? num(v) : ({ kind: 'sizeval', size: b.extent } as Expr);
+    }),
+  );
+
+/** Derivative rules by node kind; the type checker demands one for every kind. */
+const DIFF: { [K in ExprKind]: Rule<K> } = {
+  num: none,
+  sizeval: none,
+  index: none,
+  compare: none, // piecewise constant: derivative 0 almost everywhere
+  argmax: none, // an indicator: piecewise constant
+  delta: none,
+  access: (e, ctx) => (e.tensor === ctx.target ? [{ sums: [], factor: ONE, subs: e.subs }] : []),
+  add: (e, ctx) => e.terms.flatMap((t) => contributions(t, ctx)),
+  neg: (e, ctx) => scaleAll(contributions(e.arg, ctx), neg),
+  mul: (e, ctx) =>
+    e.factors.flatMap((f, i) =>
+      scaleAll(contributions(f, ctx), (c) => mul([...e.factors.slice(0, i), c, ...e.factors.slice(i + 1)])),
+    ),
+  div: (e, ctx) => [
+    ...scaleAll(contributions(e.num, ctx), (c) => div(c, e.den)),
+    // ∂(a/b)/∂b = −a/b²
+    ...scaleAll(contributions(e.den, ctx), (c) => mul([neg(div(e.num, pow(e.den, { kind: 'num', value: 2 }))), c])),
+  ],
+  pow: (e, ctx) => [
+    ...scaleAll(contributions(e.base, ctx), (c) => mul([POW_RULES[0]!([e.base, e.exp]), c])),
+    ...scaleAll(contributions(e.exp, ctx), (c) => mul([POW_RULES[1]!([e.base, e.exp]), c])),
+  ],
+  call: (e, ctx) =>
+    e.args.flatMap((a, k) => {
+      const cs = contributions(a, ctx);
+      if (cs.length === 0) return [];
+      const partial = RULES[e.fn][k]!(e.args);
+      return scaleAll(cs, (c) => mul([partial, c]));
+    }),
+  reduce: (e, ctx) => {
+    const inner = contributions(e.body, ctx).map((c) => ({ ...c, sums: [...e.indices, ...c.sums] }));
+    switch (e.op) {
+      case 'sum':
+        return inner;
+      case 'mean':
+        return scaleAll(inner, (c) => div(c, boundCount(e.indices)));
+      case 'max':
+      case 'min': {
+        // the gradient flows only to the (first) arg-max
+        const copy = freshBinder(e, ctx.names);
+        const indicator: Expr = { kind: 'argmax', op: e.op, indices: copy.indices, at: e.indices.map((b) => idxVar(b.name)), body: copy.body };
+        return scaleAll(inner, (c) => mul([indicator, c]));
+      }
+      case 'logsumexp': {
+        // ∂ logsumexp / ∂ body = softmax = exp(body − logsumexp)
+        const copy = freshBinder(e, ctx.names);
+        return scaleAll(inner, (c) => mul([call('exp', [sub(e.body, copy)]), c]));
+      }
+      default:
+        return assertNever(e.op);
+    }
+  },
+};
+
+function contributions(e: Expr, ctx: DiffContext): Contribution[] {
+  return (DIFF[e.kind] as Rule<ExprKind>)(e as never, ctx);
+}
+
+/** A partial derivative can hold a copy of a reduction whose bound index is also one of the
+ *  contribution's summed indices (max(0, Σ_c …) differentiated inside Σ_c). Rename such binders
+ *  apart so that solving for the summed index never reaches into the copy. */
+function freshenBinders(e: Expr, clash: ReadonlySet<string>, names: NameSupply): Expr {
+  if (e.kind === 'reduce' || e.kind === 'argmax') {
+    const hit = e.indices.filter((b) => clash.has(b.name));
+    const renamed = hit.length ? (renameIndices(e, new Map(hit.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof e) : e;
+    return { ...renamed, body: freshenBinders(renamed.body, clash, names) } as Expr;
+  }
+  return mapChildren(e, (c) => freshenBinders(c, clash, names));
+}
+
+export interface GradientStatement {
+  /** the tensor differentiated: an input or an intermediate */
+  readonly of: string;
+  readonly statement: Statement;
+  readonly steps: string[];
+}
+
+export interface DifferentiateOptions {
+  readonly wrt?: readonly string[];
+  /** a scalar output's seed is 1 (printing); otherwise it is the input `dL` (kernels) */
+  readonly unitScalarSeeds?: boolean;
+}
+
+export const gradName = (t: string) => `d${t}`;
+
+/** Reverse mode over the whole program; gradients come out in an order where each is defined before it is read. */
+export function differentiate(p: Program, opts: DifferentiateOptions = {}): GradientStatement[] {
+  const inputs = p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  const wrt = opts.wrt ?? inputs;
+  for (const w of wrt) {
+    const t = p.tensors.find((x) => x.name === w);
+    if (!t || t.role !== 'input')
+      throw new DeltagradError(
+        'not-an-input',
+        `${w} is not an input of the program${t ? ` (it is ${t.role === 'output' ? 'an output' : 'an intermediate'})` : ''}`,
+        t?.span,
+        `inputs are: ${inputs.join(', ') || '(none)'}`,
+      );
+  }
+  const info = new Map(p.tensors.map((t) => [t.name, t] as const));
+  const producer = new Map(p.statements.map((s) => [s.tensor, s] as const));
+  // which tensors depend on a wrt input
+  const depends = new Set<string>(wrt);
+  for (const s of p.statements) if (tensorsRead(s.rhs).some((t) => depends.has(t))) depends.add(s.tensor);
+  const needed = [...p.statements]
+    .reverse()
+    .filter((s) => info.get(s.tensor)!.role === 'intermediate' && depends.has(s.tensor))
+    .map((s) => s.tensor);
+  const targets = [...needed, ...wrt];
+
+  const names = new NameSupply([
+    ...p.tensors.map((t) => t.name),
+    ...p.tensors.map((t) => gradName(t.name)),
+    ...p.sizes.map((s) => s.name),
+    ...p.statements.flatMap((s) => [...s.lhs.map((b) => b.name), ...allIndexNames(s.rhs)]),
+  ]);
+  const reservedNames = new Set([...p.tensors.map((t) => t.name), ...p.tensors.map((t) => gradName(t.name)), ...p.sizes.map((s) => s.name)]);
+  const defaults = new Map<string, number>();
+  for (const s of p.sizes) if (s.default !== undefined) defaults.set(s.name, s.default);
+  const shapeOf = (t: string): readonly SizeExpr[] | undefined => {
+    if (info.has(t)) return info.get(t)!.shape;
+    if (t.startsWith('d') && info.has(t.slice(1))) return info.get(t.slice(1))!.shape;
+    return undefined;
+  };
+
+  return targets.map((target) => {
+    const tinfo = info.get(target)!;
+    const positions = positionNames(target, tinfo, p.statements, names, reservedNames);
+    const primed = positions.map((b) => ({ name: `${b.name}'`, extent: b.extent }));
+    const steps: string[] = [];
+    const pieces: Expr[] = [];
+    const dT = gradName(target);
+    const posText = primed.length ? `[${primed.map((b) => b.name).join(',')}]` : '';
+    for (const s of p.statements) {
+      if (!tensorsRead(s.rhs).includes(target)) continue;
+      const out = info.get(s.tensor)!;
+      if (!depends.has(s.tensor)) continue;
+      const scalarSeed = out.role === 'output' && out.shape.length === 0 && opts.unitScalarSeeds;
+      const upstream: Expr = scalarSeed ? ONE : access(gradName(s.tensor), s.lhs.map((b) => idxVar(b.name)));
+      const cs = contributions(s.rhs, { target, names }).map((c) => ({
+        ...c,
+        factor: freshenBinders(c.factor, new Set([...c.sums.map((b) => b.name), ...s.lhs.map((b) => b.name)]), names),
+      }));
+      const lhsText = s.lhs.length ? `[${s.lhs.map((b) => b.name).join(',')}]` : '';
+      steps.push(`from ${printStatement(s)}`);
+      if (!scalarSeed) steps.push(`  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${gradName(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
+      for (const c of cs) {
+        const reused = isTrivial(s.rhs) ? c.factor : replaceExpr(c.factor, s.rhs, access(s.tensor, s.lhs.map((b) => idxVar(b.name))));
+        const deltas = c.subs.map((sub, k) => ({ a: sub, b: idxVar(primed[k]!.name) }));
+        const local = mul([reused, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
+        steps.push(`  ∂${s.tensor}${lhsText}/∂${target}${posText} ∋ ${c.sums.length ? `sum(${c.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(local)}${reused !== c.factor ? `   (${printExpr(s.rhs)} is the forward value ${s.tensor}${lhsText})` : ''}`);
+        const term: Term = { sums: [...s.lhs, ...c.sums], factor: mul([reused, upstream]), deltas };
+        const shown = mul([term.factor, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
+        steps.push(`  term: ${term.sums.length ? `sum(${term.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(shown)}`);
+        const done = eliminateDeltas(term, {
+          forwardLhs: new Set(s.lhs.map((b) => b.name)),
+          positions: primed,
+          shapeOf,
+          defaults,
+        });
+        if (!done) {
+          steps.push('  this term is 0');
+          continue;
+        }
+        steps.push(...done.steps.map((x) => `  ${x}`));
+        steps.push(`  gives ${printExpr(done.expr)}`);
+        pieces.push(done.expr);
+      }
+      void producer;
+    }
+    let rhs = simplify(add(pieces));
+    // Drop the primes from the positions; rename any summed index that would clash.
+    const clean = new Map(primed.map((b, k) => [b.name, positions[k]!.name] as const));
+    rhs = renameClashingBound(rhs, new Set(positions.map((b) => b.name)), names);
+    rhs = renameIndices(rhs, clean);
+    rhs = tidyBoundNames(rhs, new Set(positions.map((b) => b.name)));
+    if (clean.size) steps.push(`rename ${[...clean].map(([a, b]) => `${a} → ${b}`).join(', ')}`);
+    const statement: Statement = { tensor: dT, lhs: positions, rhs, line: 0 };
+    steps.push(`result: ${printStatement(statement)}`);
+    return { of: target, statement, steps };
+  });
+}
+
+const isTrivial = (e: Expr) => e.kind === 'access' || e.kind === 'num' || e.kind === 'index' || e.kind === 'sizeval';
+
+/** Gradient positions: the plain index used for that dimension, else the lowercase size name, else p0, p1 … */
+function positionNames(target: string, t: TensorInfo, statements: readonly Statement[], names: NameSupply, reserved: ReadonlySet<string>): Bound[] {
+  const accesses: Extract<Expr, { kind: 'access' }>[] = [];
+  const walk = (e: Expr) => {
+    if (e.kind === 'access' && e.tensor === target) accesses.push(e);
+    for (const c of childrenOf(e)) walk(c);
+  };
+  statements.forEach((s) => walk(s.rhs));
+  const chosen: string[] = [];
+  return t.shape.map((extent, k) => {
+    const plain = [...new Set(accesses.map((a) => idxAsVar(a.subs[k]!)))];
+    const dimName = sizeNames(extent).length === 1 && extent.kind === 'poly' ? sizeNames(extent)[0]!.toLowerCase() : undefined;
+    const single = plain.length === 1 ? plain[0] : undefined;
+    // a bound index renamed apart by the checker (c2) reads better under its own name (c)
+    const stripped = single?.replace(/\d+$/, '');
+    const candidates = [stripped && stripped !== single ? stripped : undefined, single, dimName, `p${k}`].filter((x): x is string => !!x);
+    let name = candidates.find((c) => !chosen.includes(c) && !reserved.has(c)) ?? names.fresh(candidates[0] ?? 'p');
+    if (chosen.includes(name)) name = names.fresh(name);
+    chosen.push(name);
+    return { name, extent };
+  });
+}
+
+function childrenOf(e: Expr): Expr[] {
+  switch (e.kind) {
+    case 'add':
+      return [...e.terms];
+    case 'mul':
+      return [...e.factors];
+    case 'div':
+      return [e.num, e.den];
+    case 'pow':
+      return [e.base, e.exp];
+    case 'neg':
+      return [e.arg];
+    case 'compare':
+      return [e.a, e.b];
+    case 'call':
+      return [...e.args];
+    case 'reduce':
+    case 'argmax':
+      return [e.body];
+    default:
+      return [];
+  }
+}
+
+/** A summed index named like a gradient position gets a fresh name (sums are local, positions are not). */
+function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSupply): Expr {
+  const go = (x: Expr): Expr => {
+    if (x.kind === 'reduce' || x.kind === 'argmax') {
+      const clash = x.indices.filter((b) => taken.has(b.name));
+      const renamed = clash.length ? (renameIndices(x, new Map(clash.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof x) : x;
+      return { ...renamed, body: go(renamed.body) } as Expr;
+    }
+    if (x.kind === 'add') return add(x.terms.map(go));
+    if (x.kind === 'mul') return mul(x.factors.map(go));
+    return x;
+  };
+  return go(e);
+}
+
+/** Bound indices renamed apart along the way (c3, h2) take back the plainest free name in their scope. */
+function tidyBoundNames(e: Expr, scope: ReadonlySet<string>): Expr {
+  if (e.kind === 'reduce' || e.kind === 'argmax') {
+    const inner = new Set(scope);
+    const map = new Map<string, string>();
+    const free = new Set(freeIndices(e.body));
+    for (const b of e.indices) {
+      const stem = b.name.replace(/\d+$/, '') || b.name;
+      for (let k = 1; ; k++) {
+        const cand = k === 1 ? stem : `${stem}${k}`;
+        if (cand === b.name) break;
+        if (!inner.has(cand) && !(free.has(cand) && cand !== b.name) && ![...map.values()].includes(cand)) {
+          map.set(b.name, cand);
+          break;
+        }
+      }
+      inner.add(map.get(b.name) ?? b.name);
+    }
+    const renamed = map.size ? (renameIndices(e, map) as typeof e) : e;
+    const body = tidyBoundNames(renamed.body, inner);
+    return { ...renamed, body } as Expr;
+  }
+  return mapChildren(e, (c) => tidyBoundNames(c, scope));
+}
+
+export { exprKey, freeIndices, printIndex, sizeTryEval };

@@ -1,0 +1,259 @@
+// eliminateDeltas: solve the index equations δ(a, b) of one gradient term and collapse its sums.
+//
+// Worked example (strided, padded conv, dX): the term
+//   Σ_{n,f,u,v,c,i,j} K[f,c,i,j]·dY[n,f,u,v]·δ(n,n')·δ(c,c')·δ(u*T+i-P, h')·δ(v*T+j-P, w')
+// has unit-coefficient solutions n := n', c := c', i := h'+P-u*T, j := w'+P-v*T (i is preferred over
+// u, whose coefficient is T). Each substitution removes one sum; the bound 0 ≤ i < R becomes a
+// guard, dropped here because K[f,c,h'+P-u*T,…] already reads 0 outside [0, R). Result:
+//   Σ_{f,u,v} K[f,c',h'+P-u*T,w'+P-v*T]·dY[n',f,u,v]
+// Rule order: mixed radix (s·u + i with 0 ≤ i < s: u := e/s, i := e%s, as in pooling) → unit
+// coefficient on a summed-over index → unit on a forward output index → divisibility (v := e/s when
+// s | e, guarded) → no summed index left: an equality guard, or 0 when it can never hold.
+import { idxAsConst, idxAsVar, idxCoef, idxDiv, idxKey, idxMod, idxNeg, idxScale, idxSub, idxVars, printIndex } from '../ir/affine.js';
+import { access, compare, mul, num, reduce, substituteIndex, ZERO } from '../ir/exprs.js';
+import { printExpr } from '../ir/print.js';
+import { polyConstValue, polyEquals, polyIsZero, polyScale, printPoly, printSize, sizeEquals, sizeTryEval, polyEval } from '../ir/sizes.js';
+import { type Bound, type Expr, type IndexExpr, type Poly, type SizeExpr } from '../ir/types.js';
+
+export interface Delta {
+  readonly a: IndexExpr;
+  readonly b: IndexExpr;
+}
+
+export type Guard =
+  | { readonly kind: 'range'; readonly expr: IndexExpr; readonly extent: SizeExpr; readonly of: string }
+  | { readonly kind: 'divides'; readonly expr: IndexExpr; readonly by: Poly }
+  | { readonly kind: 'equal'; readonly a: IndexExpr; readonly b: IndexExpr };
+
+/** Σ_{sums} factor · Π δ — one additive piece of a gradient before elimination. */
+export interface Term {
+  readonly sums: readonly Bound[];
+  readonly factor: Expr;
+  readonly deltas: readonly Delta[];
+}
+
+export interface EliminationContext {
+  /** forward output indices: solved for only when no summed-over index has a unit coefficient */
+  readonly forwardLhs: ReadonlySet<string>;
+  /** gradient positions and the extent each runs over */
+  readonly positions: readonly Bound[];
+  readonly shapeOf: (tensor: string) => readonly SizeExpr[] | undefined;
+  readonly defaults: ReadonlyMap<string, number>;
+}
+
+export interface Eliminated {
+  readonly expr: Expr;
+  readonly steps: string[];
+}
+
+interface Choice {
+  readonly rank: number;
+  readonly delta: number;
+  readonly apply: () => string;
+}
+
+const isUnit = (p: Poly): 1 | -1 | undefined => {
+  const v = polyConstValue(p);
+  return v === 1 || v === -1 ? v : undefined;
+};
+
+/** Solve every δ of the term; null when the term is identically zero. */
+export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated | null {
+  let sums = [...term.sums];
+  let factor = term.factor;
+  let deltas = [...term.deltas];
+  let guards: Guard[] = [];
+  const steps: string[] = [];
+  const extentOf = (n: string) => sums.find((b) => b.name === n)!.extent;
+
+  const substitute = (name: string, by: IndexExpr) => {
+    factor = substituteIndex(factor, name, by);
+    deltas = deltas.map((d) => ({ a: substituteIndexExpr(d.a, name, by), b: substituteIndexExpr(d.b, name, by) }));
+    guards = guards.map((g) =>
+      g.kind === 'range'
+        ? { ...g, expr: substituteIndexExpr(g.expr, name, by) }
+        : g.kind === 'divides'
+          ? { ...g, expr: substituteIndexExpr(g.expr, name, by) }
+          : { ...g, a: substituteIndexExpr(g.a, name, by), b: substituteIndexExpr(g.b, name, by) },
+    );
+    sums = sums.filter((b) => b.name !== name);
+  };
+
+  while (deltas.length) {
+    const choices: Choice[] = [];
+    let zero = false;
+    let settled = -1;
+    deltas.forEach((d, di) => {
+      if (settled >= 0 || zero) return;
+      const e = idxSub(d.a, d.b);
+      const vars = sums.map((b) => b.name).filter((n) => {
+        const c = idxCoef(e, n);
+        return c !== undefined && c !== 'nested';
+      });
+      if (vars.length === 0) {
+        const c = idxAsConst(e);
+        const v = c && polyConstValue(c);
+        if (c && v === 0) steps.push(`δ(${printIndex(d.a)},${printIndex(d.b)}) = 1`);
+        else if (c && v !== undefined) {
+          steps.push(`δ(${printIndex(d.a)},${printIndex(d.b)}) = 0: the indices can never be equal, so this term vanishes`);
+          zero = true;
+        } else {
+          guards.push({ kind: 'equal', a: d.a, b: d.b });
+          steps.push(`δ(${printIndex(d.a)},${printIndex(d.b)}) has no summed index to solve for: it stays as the guard (${printIndex(d.a)} == ${printIndex(d.b)})`);
+        }
+        settled = di;
+        return;
+      }
+      const coef = (n: string) => idxCoef(e, n) as Poly;
+      // mixed radix: s·u + i + rest = 0 with 0 ≤ i < s
+      for (const i of vars) {
+        const ui = isUnit(coef(i));
+        if (!ui) continue;
+        const norm = ui === 1 ? e : idxNeg(e);
+        const ext = extentOf(i);
+        if (ext.kind !== 'poly') continue;
+        for (const u of vars) {
+          if (u === i) continue;
+          const cu = idxCoef(norm, u) as Poly;
+          if (isUnit(cu) || !polyEquals(cu, ext.poly)) continue;
+          choices.push({
+            rank: 0,
+            delta: di,
+            apply: () => {
+              const rest = idxNeg(idxSub(idxSub(norm, idxScale(varOf(u), cu)), varOf(i)));
+              const qu = idxDiv(rest, cu);
+              const qi = idxMod(rest, cu);
+              const uExt = extentOf(u);
+              substitute(u, qu);
+              substitute(i, qi);
+              guards.push({ kind: 'range', expr: qu, extent: uExt, of: u });
+              return `δ(${printIndex(d.a)},${printIndex(d.b)}): ${u}·${printPoly(cu)} + ${i} = ${printIndex(rest)} with 0 ≤ ${i} < ${printPoly(cu)} has the single solution ${u} = ${printIndex(qu)}, ${i} = ${printIndex(qi)}; the sums over ${u} and ${i} collapse`;
+            },
+          });
+        }
+      }
+      for (const v of vars) {
+        const c = coef(v);
+        const unit = isUnit(c);
+        const rank = unit ? (ctx.forwardLhs.has(v) ? 2 : 1) : polyConstValue(c) !== undefined ? 3 : 4;
+        choices.push({
+          rank,
+          delta: di,
+          apply: () => {
+            const rest = idxSub(e, idxScale(varOf(v), c));
+            const vExt = extentOf(v);
+            if (unit) {
+              const q = unit === 1 ? idxNeg(rest) : rest;
+              substitute(v, q);
+              guards.push({ kind: 'range', expr: q, extent: vExt, of: v });
+              return `δ(${printIndex(d.a)},${printIndex(d.b)}): ${v} = ${printIndex(q)}; the sum over ${v} collapses`;
+            }
+            // c·v = -rest: v exists only when c divides -rest
+            const target = idxNeg(rest);
+            const cv = polyConstValue(c);
+            const [numer, by] = cv !== undefined && cv < 0 ? [idxNeg(target), polyScale(c, -1)] : [target, c];
+            const q = idxDiv(numer, by);
+            const exact = idxKey(idxScale(q, by)) === idxKey(numer);
+            if (!exact) {
+              // every coefficient a multiple of the divisor: the remainder is the constant's, known now
+              const div = polyConstValue(by);
+              const k = polyConstValue(numer.constant);
+              const fixed = div !== undefined && k !== undefined && numer.terms.every((t) => polyConstValue(t.coef) !== undefined && polyConstValue(t.coef)! % div === 0);
+              const m = idxMod(numer, by);
+              const mc = idxAsConst(m);
+              if ((fixed && ((k! % div!) + div!) % div! !== 0) || (mc && polyConstValue(mc) !== undefined && polyConstValue(mc) !== 0)) {
+                zero = true;
+                return `δ(${printIndex(d.a)},${printIndex(d.b)}): ${printPoly(by)}·${v} = ${printIndex(numer)} has no whole solution, so this term vanishes`;
+              }
+              guards.push({ kind: 'divides', expr: numer, by });
+            }
+            substitute(v, q);
+            guards.push({ kind: 'range', expr: q, extent: vExt, of: v });
+            return `δ(${printIndex(d.a)},${printIndex(d.b)}): ${v} = ${printIndex(q)}${exact ? '' : `, only where ${printPoly(by)} divides ${printIndex(numer)}`}; the sum over ${v} collapses`;
+          },
+        });
+      }
+    });
+    if (zero) return null;
+    if (settled >= 0) {
+      deltas.splice(settled, 1);
+      continue;
+    }
+    choices.sort((x, y) => x.rank - y.rank || x.delta - y.delta);
+    const best = choices[0]!;
+    deltas.splice(best.delta, 1);
+    steps.push(best.apply());
+    if (zero) return null;
+  }
+
+  // Guards: drop those implied by zero-padded reads, evaluate constant ones, keep the rest.
+  const guardExprs: Expr[] = [];
+  for (const g of guards) {
+    switch (g.kind) {
+      case 'range': {
+        const implied = impliedByRead(g.expr, g.extent, factor, { ...ctx, positions: [...ctx.positions, ...sums] });
+        const c = idxAsConst(g.expr);
+        const cv = c && polyConstValue(c);
+        const ev = sizeTryEval(g.extent, ctx.defaults);
+        if (cv !== undefined && cv !== null && ev !== undefined) {
+          if (cv < 0 || cv >= ev) {
+            steps.push(`${g.of} = ${printIndex(g.expr)} is outside [0, ${printSize(g.extent)}): this term vanishes`);
+            return null;
+          }
+          break;
+        }
+        if (implied) {
+          steps.push(`bound 0 ≤ ${printIndex(g.expr)} < ${printSize(g.extent)} (the range of ${g.of}) needs no guard: ${implied}`);
+          break;
+        }
+        const nonNegative = g.expr.terms.every((t) => polyConstValue(t.coef) !== undefined && polyConstValue(t.coef)! > 0 && t.atom.kind !== 'div') && (polyConstValue(g.expr.constant) ?? -1) >= 0;
+        if (!nonNegative) guardExprs.push(compare('>=', { kind: 'index', expr: g.expr }, ZERO));
+        guardExprs.push(compare('<', { kind: 'index', expr: g.expr }, { kind: 'sizeval', size: g.extent }));
+        steps.push(`bound 0 ≤ ${printIndex(g.expr)} < ${printSize(g.extent)} (the range of ${g.of}) becomes a guard`);
+        break;
+      }
+      case 'divides':
+        guardExprs.push(compare('==', { kind: 'index', expr: idxMod(g.expr, g.by) }, ZERO));
+        break;
+      case 'equal':
+        guardExprs.push(compare('==', { kind: 'index', expr: g.a }, { kind: 'index', expr: g.b }));
+        break;
+    }
+  }
+  return { expr: reduce('sum', sums, mul([...guardExprs, factor])), steps };
+}
+
+const varOf = (n: string): IndexExpr => ({ terms: [{ atom: { kind: 'var', name: n }, coef: new Map([['', 1]]) }], constant: new Map() });
+
+function substituteIndexExpr(e: IndexExpr, name: string, by: IndexExpr): IndexExpr {
+  const ex = substituteIndex({ kind: 'index', expr: e }, name, by);
+  return ex.kind === 'index' ? ex.expr : e;
+}
+
+/** A read T[…, q, …] that multiplies the whole term, on a dimension of the same extent, makes 0 ≤ q < extent implicit. */
+function impliedByRead(q: IndexExpr, extent: SizeExpr, factor: Expr, ctx: EliminationContext): string | undefined {
+  const key = idxKey(q);
+  const v = idxAsVar(q);
+  if (v !== undefined) {
+    const pos = ctx.positions.find((p) => p.name === v);
+    if (pos && sizeEquals(pos.extent, extent)) return `${v} runs over the same range`;
+  }
+  const factors = factor.kind === 'mul' ? factor.factors : [factor];
+  for (const f of factors) {
+    if (f.kind !== 'access') continue;
+    const shape = ctx.shapeOf(f.tensor);
+    if (!shape) continue;
+    for (let d = 0; d < f.subs.length; d++) {
+      if (idxKey(f.subs[d]!) !== key || !shape[d]) continue;
+      if (sizeEquals(shape[d]!, extent) || sameValue(shape[d]!, extent, ctx.defaults)) return `${printExpr(access(f.tensor, f.subs))} reads 0 outside it`;
+    }
+  }
+  return undefined;
+}
+
+function sameValue(a: SizeExpr, b: SizeExpr, defaults: ReadonlyMap<string, number>): boolean {
+  const x = sizeTryEval(a, defaults);
+  return x !== undefined && x === sizeTryEval(b, defaults) && [a, b].every((s) => s.kind === 'poly' && [...s.poly.keys()].every((k) => k === ''));
+}
+
+export { idxVars, num, polyIsZero, polyEval };

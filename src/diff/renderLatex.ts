@@ -1,0 +1,141 @@
+// renderLatex: a gradient statement in LaTeX, index form.
+//
+// Worked example: dX[k,j] = sum(i) A[i,k]*dY[i,j]  →
+//   \mathrm{d}X_{k,j} = \sum_{i} A_{i,k} \, \mathrm{d}Y_{i,j}
+// Comparisons become Iverson brackets [Y_{n,f} > 0]; floor division ⌊h/2⌋; remainders h \bmod 2.
+import { polyConstValue, printPoly, printSize } from '../ir/sizes.js';
+import { assertNever, type Atom, type Expr, type IndexExpr, type Statement } from '../ir/types.js';
+
+const PREC = { compare: 1, add: 2, mul: 3, neg: 4, pow: 5, atom: 6 } as const;
+
+const FN: Record<string, (args: string[]) => string> = {
+  relu: ([x]) => `\\operatorname{relu}\\left(${x}\\right)`,
+  sigmoid: ([x]) => `\\sigma\\left(${x}\\right)`,
+  tanh: ([x]) => `\\tanh\\left(${x}\\right)`,
+  exp: ([x]) => `e^{${x}}`,
+  log: ([x]) => `\\log\\left(${x}\\right)`,
+  sqrt: ([x]) => `\\sqrt{${x}}`,
+  abs: ([x]) => `\\left|${x}\\right|`,
+  sin: ([x]) => `\\sin\\left(${x}\\right)`,
+  cos: ([x]) => `\\cos\\left(${x}\\right)`,
+  softplus: ([x]) => `\\operatorname{softplus}\\left(${x}\\right)`,
+  elu: ([x, a]) => `\\operatorname{elu}_{${a}}\\left(${x}\\right)`,
+  max: ([a, b]) => `\\max\\left(${a}, ${b}\\right)`,
+  min: ([a, b]) => `\\min\\left(${a}, ${b}\\right)`,
+  pow: ([a, b]) => `{\\left(${a}\\right)}^{${b}}`,
+  where: ([c, a, b]) => `\\begin{cases} ${a} & ${c} \\neq 0 \\\\ ${b} & \\text{otherwise} \\end{cases}`,
+};
+
+export function latexName(name: string): string {
+  const m = /^d([A-Za-z].*)$/.exec(name);
+  const base = (n: string) => {
+    const g = /^([A-Za-z]+?)(\d+)$/.exec(n);
+    const greek = ['alpha', 'beta', 'gamma', 'lambda', 'mu', 'sigma', 'theta', 'eta', 'epsilon', 'tau', 'phi', 'omega'];
+    if (greek.includes(n)) return `\\${n}`;
+    if (n === 'λ') return '\\lambda';
+    if (g) return `${g[1]!.length > 1 ? `\\mathit{${g[1]}}` : g[1]}_{${g[2]}}`;
+    return n.length > 1 ? `\\mathit{${n.replace(/_/g, '\\_')}}` : n;
+  };
+  return m ? `\\mathrm{d}${base(m[1]!)}` : base(name);
+}
+
+const sizeLatex = (s: string) => s.replace(/\*/g, ' ');
+
+function atomLatex(a: Atom): string {
+  switch (a.kind) {
+    case 'var':
+      return a.name;
+    case 'div':
+      return `\\left\\lfloor ${indexLatex(a.of)} / ${sizeLatex(printPoly(a.by))} \\right\\rfloor`;
+    case 'mod':
+      return `\\left(${indexLatex(a.of)} \\bmod ${sizeLatex(printPoly(a.by))}\\right)`;
+    default:
+      return assertNever(a);
+  }
+}
+
+export function indexLatex(e: IndexExpr): string {
+  const parts: { neg: boolean; body: string }[] = [];
+  for (const t of e.terms) {
+    const k = polyConstValue(t.coef);
+    if (k !== undefined) parts.push({ neg: k < 0, body: Math.abs(k) === 1 ? atomLatex(t.atom) : `${Math.abs(k)}${atomLatex(t.atom)}` });
+    else if (t.coef.size === 1) {
+      const [mono, v] = [...t.coef][0]!;
+      parts.push({ neg: v < 0, body: `${Math.abs(v) === 1 ? '' : Math.abs(v)}${sizeLatex(mono)} ${atomLatex(t.atom)}` });
+    } else parts.push({ neg: false, body: `\\left(${sizeLatex(printPoly(t.coef))}\\right) ${atomLatex(t.atom)}` });
+  }
+  for (const [mono, v] of e.constant) parts.push({ neg: v < 0, body: mono === '' ? String(Math.abs(v)) : `${Math.abs(v) === 1 ? '' : Math.abs(v)}${mono}` });
+  const ordered = [...parts.filter((p) => !p.neg), ...parts.filter((p) => p.neg)];
+  let out = '';
+  for (const p of ordered) out += out === '' ? (p.neg ? '-' : '') + p.body : (p.neg ? ' - ' : ' + ') + p.body;
+  return out || '0';
+}
+
+export function exprLatex(e: Expr, ctx = 0): string {
+  const wrap = (p: number, s: string) => (p < ctx ? `\\left(${s}\\right)` : s);
+  switch (e.kind) {
+    case 'num':
+      return e.value < 0 ? wrap(PREC.neg, String(e.value)) : String(e.value);
+    case 'sizeval':
+      return wrap(e.size.kind === 'poly' && e.size.poly.size <= 1 ? PREC.atom : PREC.add, sizeLatex(printSize(e.size)));
+    case 'index':
+      return wrap(e.expr.terms.length + e.expr.constant.size > 1 ? PREC.add : PREC.atom, indexLatex(e.expr));
+    case 'access':
+      return e.subs.length ? `${latexName(e.tensor)}_{${e.subs.map(indexLatex).join(',')}}` : latexName(e.tensor);
+    case 'delta':
+      return `\\delta_{${indexLatex(e.a)},${indexLatex(e.b)}}`;
+    case 'add': {
+      let out = '';
+      e.terms.forEach((t, i) => {
+        if (i === 0) out += exprLatex(t, PREC.add);
+        else if (t.kind === 'neg') out += ` - ${exprLatex(t.arg, PREC.mul)}`;
+        else if (t.kind === 'num' && t.value < 0) out += ` - ${-t.value}`;
+        else out += ` + ${exprLatex(t, PREC.add)}`;
+      });
+      return wrap(PREC.add, out);
+    }
+    case 'mul':
+      return wrap(PREC.mul, e.factors.map((f) => exprLatex(f, PREC.mul)).join(' \\, '));
+    case 'div':
+      return `\\frac{${exprLatex(e.num)}}{${exprLatex(e.den)}}`;
+    case 'pow':
+      return wrap(PREC.pow, `{${exprLatex(e.base, PREC.atom)}}^{${exprLatex(e.exp)}}`);
+    case 'neg':
+      return wrap(PREC.neg, `-${exprLatex(e.arg, PREC.mul)}`);
+    case 'compare': {
+      const op = { '>': '>', '<': '<', '>=': '\\geq', '<=': '\\leq', '==': '=', '!=': '\\neq' }[e.op];
+      return `\\left[${exprLatex(e.a, PREC.add)} ${op} ${exprLatex(e.b, PREC.add)}\\right]`;
+    }
+    case 'call':
+      return FN[e.fn]!(e.args.map((a) => exprLatex(a)));
+    case 'reduce': {
+      const idx = e.indices.map((b) => b.name).join(',');
+      const body = exprLatex(e.body, PREC.mul);
+      switch (e.op) {
+        case 'sum':
+          return wrap(PREC.add, `\\sum_{${idx}} ${body}`);
+        case 'mean':
+          return wrap(PREC.add, `\\operatorname*{mean}_{${idx}} ${body}`);
+        case 'max':
+          return wrap(PREC.add, `\\max_{${idx}} ${body}`);
+        case 'min':
+          return wrap(PREC.add, `\\min_{${idx}} ${body}`);
+        case 'logsumexp':
+          return `\\log \\sum_{${idx}} e^{${exprLatex(e.body)}}`;
+        default:
+          return assertNever(e as never);
+      }
+    }
+    case 'argmax': {
+      const idx = e.indices.map((b) => b.name).join(',');
+      return `\\left[(${e.at.map(indexLatex).join(',')}) = \\operatorname*{arg${e.op}}_{${idx}} ${exprLatex(e.body, PREC.mul)}\\right]`;
+    }
+    default:
+      return assertNever(e);
+  }
+}
+
+export function statementLatex(s: Statement): string {
+  const lhs = s.lhs.length ? `${latexName(s.tensor)}_{${s.lhs.map((b) => b.name).join(',')}}` : latexName(s.tensor);
+  return `${lhs} = ${exprLatex(s.rhs)}`;
+}

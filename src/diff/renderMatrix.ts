@@ -1,0 +1,505 @@
+// renderMatrix: recognise matrix patterns in a gradient statement and print it the textbook way.
+//
+// Worked example: dX[k,j] = sum(i) A[i,k]*dY[i,j] — one summed index i, one factor over (i,k), one
+// over (i,j) — is a matrix product with A seen as (k,i), i.e. Aᵀ:  dX = Aᵀ·dY.
+// Likewise db[f] = sum(n) dY[n,f] is a column sum, dbᵀ = 1ᵀ·dY (seed 001), and the conv input
+// gradient is a correlation of dY with the flipped, channel-transposed kernel K̃.
+// Patterns are data (PATTERNS below); the first that matches wins; none matching gives null.
+import { idxAsVar, idxCoef, printIndex } from '../ir/affine.js';
+import { exprKey, freeIndices, renameIndices } from '../ir/exprs.js';
+import { polyAdd, polyConst, polyConstValue, polyScale, polyVar, printPoly, printSize, sizeAdd, sizeConst, sizePoly, sizeSub } from '../ir/sizes.js';
+import { assertNever, type Expr, type IndexExpr, type Poly, type SizeExpr, type Statement } from '../ir/types.js';
+import { latexName } from './renderLatex.js';
+
+/** A matrix expression, printable as text and as LaTeX. */
+type M =
+  | { readonly k: 'name'; readonly name: string }
+  | { readonly k: 'ones' }
+  | { readonly k: 'num'; readonly value: number }
+  | { readonly k: 'size'; readonly text: string }
+  | { readonly k: 't'; readonly a: M }
+  | { readonly k: 'matmul'; readonly factors: readonly M[] }
+  | { readonly k: 'had'; readonly factors: readonly M[] }
+  | { readonly k: 'scale'; readonly factors: readonly M[] }
+  | { readonly k: 'add'; readonly terms: readonly { readonly neg: boolean; readonly m: M }[] }
+  | { readonly k: 'div'; readonly a: M; readonly b: M }
+  | { readonly k: 'pow'; readonly a: M; readonly p: number }
+  | { readonly k: 'fn'; readonly fn: string; readonly args: readonly M[] }
+  | { readonly k: 'cmp'; readonly op: string; readonly a: M; readonly b: M }
+  | { readonly k: 'kron'; readonly a: M; readonly s: string }
+  | { readonly k: 'text'; readonly text: string; readonly latex: string };
+
+const P = { add: 1, mul: 2, unary: 3, atom: 4 } as const;
+
+function text(m: M, ctx = 0): string {
+  const wrap = (p: number, s: string) => (p < ctx ? `(${s})` : s);
+  switch (m.k) {
+    case 'name':
+      return m.name;
+    case 'ones':
+      return '1';
+    case 'num':
+      return m.value < 0 ? wrap(P.unary, String(m.value)) : String(m.value);
+    case 'size':
+      return /^\w+$/.test(m.text) ? m.text : `(${m.text})`;
+    case 't':
+      return `${text(m.a, P.atom)}ᵀ`;
+    case 'matmul':
+      return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join('·'));
+    case 'had':
+      return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join(' ⊙ '));
+    case 'scale':
+      return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join('·'));
+    case 'add':
+      return wrap(P.add, m.terms.map((t, i) => (i === 0 ? (t.neg ? '−' : '') : t.neg ? ' − ' : ' + ') + text(t.m, P.mul)).join(''));
+    case 'div':
+      return wrap(P.mul, `${text(m.a, P.mul)}/${text(m.b, P.atom)}`);
+    case 'pow':
+      return `${text(m.a, P.atom)}${m.p === 2 ? '²' : m.p === 3 ? '³' : `^${m.p}`}`;
+    case 'fn':
+      return `${m.fn}(${m.args.map((a) => text(a)).join(', ')})`;
+    case 'cmp':
+      return `(${text(m.a, P.add)} ${m.op} ${text(m.b, P.add)})`;
+    case 'kron':
+      return wrap(P.add + 0.5, `${text(m.a, P.atom)} ⊗ 1_${m.s}×${m.s}`);
+    case 'text':
+      return m.text;
+    default:
+      return assertNever(m);
+  }
+}
+
+function latex(m: M, ctx = 0): string {
+  const wrap = (p: number, s: string) => (p < ctx ? `\\left(${s}\\right)` : s);
+  switch (m.k) {
+    case 'name':
+      return latexName(m.name);
+    case 'ones':
+      return '\\mathbf{1}';
+    case 'num':
+      return m.value < 0 ? wrap(P.unary, String(m.value)) : String(m.value);
+    case 'size':
+      return /^\w+$/.test(m.text) ? m.text : `\\left(${m.text.replace(/\*/g, ' ')}\\right)`;
+    case 't':
+      return `${latex(m.a, P.atom)}^{\\top}`;
+    case 'matmul':
+      return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
+    case 'had':
+      return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\odot '));
+    case 'scale':
+      return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
+    case 'add':
+      return wrap(P.add, m.terms.map((t, i) => (i === 0 ? (t.neg ? '-' : '') : t.neg ? ' - ' : ' + ') + latex(t.m, P.mul)).join(''));
+    case 'div':
+      return `\\frac{${latex(m.a)}}{${latex(m.b)}}`;
+    case 'pow':
+      return `${latex(m.a, P.atom)}^{\\odot ${m.p}}`;
+    case 'fn':
+      return `\\operatorname{${m.fn}}\\left(${m.args.map((a) => latex(a)).join(', ')}\\right)`;
+    case 'cmp':
+      return `\\left(${latex(m.a, P.add)} ${m.op === '>=' ? '\\geq' : m.op === '<=' ? '\\leq' : m.op === '!=' ? '\\neq' : m.op} ${latex(m.b, P.add)}\\right)`;
+    case 'kron':
+      return wrap(P.add + 0.5, `${latex(m.a, P.atom)} \\otimes \\mathbf{1}_{${m.s}\\times ${m.s}}`);
+    case 'text':
+      return m.latex;
+    default:
+      return assertNever(m);
+  }
+}
+
+export interface MatrixForm {
+  readonly text: string;
+  readonly latex: string;
+}
+
+interface Ctx {
+  readonly notes: string[];
+  readonly latexNotes: string[];
+}
+
+const plainSubs = (subs: readonly IndexExpr[]): (string | undefined)[] => subs.map(idxAsVar);
+const sameList = (a: readonly (string | undefined)[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** (Aᵀ ⊙ Bᵀ) → (A ⊙ B)ᵀ and (Aᵀ > 0) → (A > 0)ᵀ, so transposes read as one. */
+function pullTranspose(m: M): M {
+  if (m.k === 'had' && m.factors.every((f) => f.k === 't')) return { k: 't', a: { k: 'had', factors: m.factors.map((f) => (f as { a: M }).a) } };
+  if (m.k === 'cmp' && m.a.k === 't' && (m.b.k === 'num' || m.b.k === 'size')) return { k: 't', a: { k: 'cmp', op: m.op, a: m.a.a, b: m.b } };
+  if (m.k === 'had') {
+    const fs = m.factors.map(pullTranspose);
+    if (fs.every((f) => f.k === 't')) return { k: 't', a: { k: 'had', factors: fs.map((f) => (f as { a: M }).a) } };
+  }
+  return m;
+}
+
+/** Render an expression elementwise over the layout `dims` (rows, cols …); null when it does not fit. */
+function elementwise(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
+  const m = elementwiseRaw(e, dims, ctx);
+  return m && pullTranspose(m);
+}
+
+function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
+  switch (e.kind) {
+    case 'num':
+      return { k: 'num', value: e.value };
+    case 'sizeval':
+      return { k: 'size', text: printSize(e.size) };
+    case 'access': {
+      const subs = plainSubs(e.subs);
+      const name: M = { k: 'name', name: e.tensor };
+      if (e.subs.length === 0) return name;
+      if (sameList(subs, dims)) return name;
+      if (dims.length === 2 && sameList(subs, [dims[1]!, dims[0]!])) return { k: 't', a: name };
+      if (dims.length === 2 && sameList(subs, [dims[0]!])) return { k: 'matmul', factors: [name, { k: 't', a: { k: 'ones' } }] };
+      if (dims.length === 2 && sameList(subs, [dims[1]!])) return { k: 'matmul', factors: [{ k: 'ones' }, { k: 't', a: name }] };
+      // upsampling: X[n,c,h/s,w/s] over [n,c,h,w] is X ⊗ 1ₛₓₛ (each element repeated in an s×s block)
+      if (dims.length === e.subs.length && dims.length >= 3) {
+        let s: string | undefined;
+        const ok = e.subs.every((x, i) => {
+          if (idxAsVar(x) === dims[i]) return i < dims.length - 2;
+          const t = x.terms[0];
+          if (x.terms.length !== 1 || x.constant.size || t?.atom.kind !== 'div' || idxAsVar(t.atom.of) !== dims[i] || i < dims.length - 2) return false;
+          const by = printPoly(t.atom.by);
+          if (s !== undefined && s !== by) return false;
+          s = by;
+          return true;
+        });
+        if (ok && s) return { k: 'kron', a: name, s };
+      }
+      return null;
+    }
+    case 'add': {
+      const terms = e.terms.map((t) => {
+        const neg = t.kind === 'neg';
+        const m = elementwise(neg ? (t as { arg: Expr }).arg : t, dims, ctx);
+        return m && { neg, m };
+      });
+      return terms.every((t) => t) ? { k: 'add', terms: terms as { neg: boolean; m: M }[] } : null;
+    }
+    case 'neg': {
+      const m = elementwise(e.arg, dims, ctx);
+      return m && { k: 'add', terms: [{ neg: true, m }] };
+    }
+    case 'mul': {
+      const fs = e.factors.map((f) => [f, elementwise(f, dims, ctx)] as const);
+      if (fs.some(([, m]) => !m)) return null;
+      const scalars = fs.filter(([f]) => freeIndices(f).length === 0).map(([, m]) => m!);
+      const arrays = fs.filter(([f]) => freeIndices(f).length > 0).map(([, m]) => m!);
+      const had: M | undefined = arrays.length === 0 ? undefined : arrays.length === 1 ? arrays[0] : { k: 'had', factors: arrays };
+      const all = [...scalars, ...(had ? [had] : [])];
+      return all.length === 1 ? all[0]! : { k: 'scale', factors: all };
+    }
+    case 'div': {
+      const a = elementwise(e.num, dims, ctx);
+      const b = elementwise(e.den, dims, ctx);
+      if (!a || !b) return null;
+      if (freeIndices(e.den).length > 0) return { k: 'text', text: `${text(a, P.atom)} ⊘ ${text(b, P.atom)}`, latex: `${latex(a, P.atom)} \\oslash ${latex(b, P.atom)}` };
+      return { k: 'div', a, b };
+    }
+    case 'pow': {
+      const a = elementwise(e.base, dims, ctx);
+      return a && e.exp.kind === 'num' ? { k: 'pow', a, p: e.exp.value } : null;
+    }
+    case 'compare': {
+      const a = elementwise(e.a, dims, ctx);
+      const b = elementwise(e.b, dims, ctx);
+      return a && b ? { k: 'cmp', op: e.op, a, b } : null;
+    }
+    case 'call': {
+      const soft = softmax(e, dims, ctx);
+      if (soft) return soft;
+      const args = e.args.map((a) => elementwise(a, dims, ctx));
+      return args.every((a) => a) ? { k: 'fn', fn: e.fn, args: args as M[] } : null;
+    }
+    case 'argmax': {
+      // the routing mask of max pooling
+      const win = e.indices.map((b) => printSize(b.extent)).join('×');
+      ctx.notes.push(`M = 1 where X is the first ${e.op === 'max' ? 'maximum' : 'minimum'} of its ${win} window, else 0`);
+      ctx.latexNotes.push(`M = 1 \\text{ at the first arg${e.op} of each } ${win.replace('×', '\\times ')} \\text{ window}`);
+      return { k: 'name', name: 'M' };
+    }
+    case 'index':
+    case 'reduce':
+    case 'delta':
+      return null;
+    default:
+      return assertNever(e);
+  }
+}
+
+/** exp(x − logsumexp(c') x[c := c']) over the last layout index c is softmax(x) along that index. */
+function softmax(e: Extract<Expr, { kind: 'call' }>, dims: readonly string[], ctx: Ctx): M | null {
+  if (e.fn !== 'exp' || dims.length === 0) return null;
+  const arg = e.args[0]!;
+  if (arg.kind !== 'add' || arg.terms.length !== 2) return null;
+  const [x, n] = arg.terms;
+  if (n?.kind !== 'neg' || n.arg.kind !== 'reduce' || n.arg.op !== 'logsumexp' || n.arg.indices.length !== 1) return null;
+  const c = dims[dims.length - 1]!;
+  const inner = renameIndices(n.arg.body, new Map([[n.arg.indices[0]!.name, c]]));
+  if (exprKey(inner) !== exprKey(x!)) return null;
+  const m = elementwise(x!, dims, ctx);
+  return m && { k: 'fn', fn: 'softmax', args: [m] };
+}
+
+interface TermParts {
+  readonly neg: boolean;
+  readonly scalars: Expr[];
+  readonly sums: string[];
+  readonly factors: Expr[];
+}
+
+/** c · Σ_s f1·f2·…  (a division by an index-free value counts as a scalar factor). */
+function splitTerm(e: Expr): TermParts | null {
+  let neg = false;
+  let x = e;
+  const scalars: Expr[] = [];
+  for (;;) {
+    if (x.kind === 'neg') {
+      neg = !neg;
+      x = x.arg;
+    } else if (x.kind === 'div' && freeIndices(x.den).length === 0) {
+      scalars.push({ kind: 'div', num: { kind: 'num', value: 1 }, den: x.den });
+      x = x.num;
+    } else break;
+  }
+  const sums: string[] = [];
+  while (x.kind === 'reduce' && x.op === 'sum') {
+    sums.push(...x.indices.map((b) => b.name));
+    x = x.body;
+  }
+  const factors: Expr[] = [];
+  const push = (f: Expr) => {
+    if (f.kind === 'mul') f.factors.forEach(push);
+    else if (f.kind === 'neg') {
+      neg = !neg;
+      push(f.arg);
+    } else if (f.kind === 'div' && freeIndices(f.den).length === 0) {
+      scalars.push({ kind: 'div', num: { kind: 'num', value: 1 }, den: f.den });
+      push(f.num);
+    } else if (freeIndices(f).length === 0) scalars.push(f);
+    else factors.push(f);
+  };
+  push(x);
+  if (factors.some((f) => f.kind === 'reduce' && f.op === 'sum')) return null;
+  return { neg, scalars, sums, factors };
+}
+
+function scalarM(scalars: readonly Expr[], ctx: Ctx): M | null | undefined {
+  if (scalars.length === 0) return undefined;
+  const nums: number[] = [];
+  const dens: M[] = [];
+  const rest: M[] = [];
+  for (const s of scalars) {
+    if (s.kind === 'num') nums.push(s.value);
+    else if (s.kind === 'div' && s.num.kind === 'num' && s.num.value === 1) {
+      const d = elementwise(s.den, [], ctx);
+      if (!d) return null;
+      dens.push(d);
+    } else {
+      const m = elementwise(s, [], ctx);
+      if (!m) return null;
+      rest.push(m);
+    }
+  }
+  const k = nums.reduce((a, b) => a * b, 1);
+  const numer: M[] = [...(k !== 1 || (rest.length === 0 && dens.length === 0) ? [{ k: 'num', value: k } as M] : []), ...rest];
+  const top: M = numer.length === 1 ? numer[0]! : numer.length === 0 ? { k: 'num', value: 1 } : { k: 'scale', factors: numer };
+  if (dens.length === 0) return top;
+  return { k: 'div', a: top, b: dens.length === 1 ? dens[0]! : { k: 'scale', factors: dens } };
+}
+
+const indexSet = (e: Expr) => new Set(freeIndices(e));
+const subset = (s: ReadonlySet<string>, of: readonly string[]) => [...s].every((x) => of.includes(x));
+
+function combine(scalar: M | undefined, body: M): M {
+  if (!scalar) return body;
+  if (scalar.k === 'div' && scalar.a.k === 'num' && scalar.a.value === 1) return { k: 'div', a: body, b: scalar.b };
+  return { k: 'scale', factors: [scalar, body] };
+}
+
+const group = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
+
+/** One additive term as a matrix expression over the left-side layout; `transposeLhs` when it reads as a row. */
+function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; transposeLhs: boolean } | null {
+  const scalar = scalarM(t.scalars, ctx);
+  if (scalar === null) return null;
+  const sets = t.factors.map(indexSet);
+  if (t.sums.length === 0) {
+    if (lhs.length === 2) {
+      const [a, b] = lhs as [string, string];
+      const onlyA = t.factors.filter((_, i) => subset(sets[i]!, [a]));
+      const onlyB = t.factors.filter((_, i) => subset(sets[i]!, [b]));
+      if (onlyA.length && onlyB.length && onlyA.length + onlyB.length === t.factors.length) {
+        const u = elementwise(group(onlyA), [a], ctx);
+        const v = elementwise(group(onlyB), [b], ctx);
+        if (!u || !v) return null;
+        return { m: combine(scalar, { k: 'matmul', factors: [u, { k: 't', a: v }] }), transposeLhs: false };
+      }
+    }
+    if (t.factors.length === 0) return { m: scalar ?? { k: 'num', value: 1 }, transposeLhs: false };
+    const body = elementwise(group(t.factors), lhs, ctx);
+    return body && { m: combine(scalar, body), transposeLhs: false };
+  }
+  if (t.sums.length === 1 && lhs.length <= 2) {
+    const s = t.sums[0]!;
+    if (lhs.length === 2) {
+      const [a, b] = lhs as [string, string];
+      const A = t.factors.filter((_, i) => sets[i]!.has(a) && subset(sets[i]!, [a, s]));
+      const B = t.factors.filter((_, i) => sets[i]!.has(b) && subset(sets[i]!, [s, b]));
+      if (A.length + B.length !== t.factors.length || !A.length || !B.length) return null;
+      const ma = elementwise(group(A), [a, s], ctx);
+      const mb = elementwise(group(B), [s, b], ctx);
+      return ma && mb ? { m: combine(scalar, { k: 'matmul', factors: [ma, mb] }), transposeLhs: false } : null;
+    }
+    if (lhs.length === 1) {
+      const [a] = lhs as [string];
+      const A = t.factors.filter((_, i) => sets[i]!.has(a));
+      const V = t.factors.filter((_, i) => !sets[i]!.has(a));
+      if (!A.every((f) => subset(indexSet(f), [a, s])) || !V.every((f) => subset(indexSet(f), [s]))) return null;
+      if (V.length === 0) {
+        // column sums: dbᵀ = 1ᵀ·G
+        const g = elementwise(group(A), [s, a], ctx);
+        return g && { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, g] }), transposeLhs: true };
+      }
+      const ma = elementwise(group(A), [a, s], ctx);
+      const mv = elementwise(group(V), [s], ctx);
+      return ma && mv ? { m: combine(scalar, { k: 'matmul', factors: [ma, mv] }), transposeLhs: false } : null;
+    }
+    // scalar result: aᵀ·b, or 1ᵀ·a
+    const vecs = t.factors.map((f) => elementwise(f, [s], ctx));
+    if (vecs.some((v) => !v)) return null;
+    if (vecs.length === 2) return { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: vecs[0]! }, vecs[1]!] }), transposeLhs: false };
+    const body: M = vecs.length === 1 ? vecs[0]! : { k: 'had', factors: vecs as M[] };
+    return { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, body] }), transposeLhs: false };
+  }
+  if (t.sums.length === 2 && lhs.length === 0) {
+    const body = elementwise(group(t.factors), t.sums, ctx);
+    return body && { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, body, { k: 'ones' }] }), transposeLhs: false };
+  }
+  if (t.sums.length === 2 && lhs.length === 1) {
+    // row sums of a 3-D layout are not matrix algebra; a bias over a batch of images is: sum over (n, u, v)
+    return null;
+  }
+  return null;
+}
+
+/** Σ_{f,u,v} K[f,c,h+Q-u*T, w+Q'-v*T]·dY[n,f,u,v]  →  correlation of dY (dilated by T, padded R−1−Q) with K̃. */
+function convInputGradient(s: Statement, shapes: Shapes): MatrixForm | null {
+  if (s.lhs.length !== 4) return null;
+  const t = splitTerm(s.rhs);
+  if (!t || t.scalars.length || t.neg || t.sums.length !== 3 || t.factors.length !== 2) return null;
+  const [n, c, h, w] = s.lhs.map((b) => b.name) as [string, string, string, string];
+  const [f, u, v] = t.sums as [string, string, string];
+  const g = t.factors.find((x) => x.kind === 'access' && sameList(plainSubs(x.subs), [n, f, u, v]));
+  const k = t.factors.find((x) => x !== g);
+  if (!g || !k || k.kind !== 'access' || g.kind !== 'access' || k.subs.length !== 4) return null;
+  if (idxAsVar(k.subs[0]!) !== f || idxAsVar(k.subs[1]!) !== c) return null;
+  const spatial = (e: IndexExpr, pos: string, out: string) => {
+    const cp = idxCoef(e, pos);
+    const co = idxCoef(e, out);
+    if (!cp || cp === 'nested' || polyConstValue(cp) !== 1 || !co || co === 'nested' || e.terms.length !== 2) return null;
+    return { stride: polyScale(co, -1), offset: e.constant };
+  };
+  const a = spatial(k.subs[2]!, h, u);
+  const b = spatial(k.subs[3]!, w, v);
+  if (!a || !b) return null;
+  const K = k.tensor;
+  const dY = g.tensor;
+  const shape = shapes(K);
+  const [Rs, Ss] = [shape?.[2] ?? sizePoly(polyVar('R')), shape?.[3] ?? sizePoly(polyVar('S'))];
+  const [R, S] = [printSize(Rs), printSize(Ss)];
+  const stride = printPoly(a.stride);
+  const strideOne = polyConstValue(a.stride) === 1;
+  const gaps = printPoly(polyAdd(a.stride, polyConst(-1)));
+  // rows of zeros around dY: the kernel extent − 1 − the offset
+  const pad = (off: Poly, size: SizeExpr) => printSize(sizeSub(sizeAdd(size, sizeConst(-1)), sizePoly(off)));
+  const kt = `${K}̃`;
+  const textForm = `${s.tensor} = ${strideOne ? dY : `dilate_${stride}(${dY})`} ⋆ ${kt}: the correlation of ${strideOne ? dY : `${dY} with ${gaps} zero${gaps === '1' ? '' : 's'} between its elements`}, zero-padded by ${pad(a.offset, Rs)} rows and ${pad(b.offset, Ss)} columns, with the flipped, channel-transposed kernel ${kt}[c,f,i,j] = ${K}[f,c,${R}-1-i,${S}-1-j]`;
+  const latexForm = `${latexName(s.tensor)} = ${strideOne ? latexName(dY) : `\\operatorname{dilate}_{${stride}}\\left(${latexName(dY)}\\right)`} \\star \\tilde{${latexName(K)}}, \\quad \\tilde{${latexName(K)}}_{c,f,i,j} = ${latexName(K)}_{f,c,${R}-1-i,${S}-1-j}`;
+  return { text: textForm, latex: latexForm };
+}
+
+/** Σ_{n,u,v} X[n,c,u*T+i-Q, v*T+j-Q']·dY[n,f,u,v]  →  correlation of the padded input with dY. */
+function convKernelGradient(s: Statement, _shapes: Shapes): MatrixForm | null {
+  if (s.lhs.length !== 4) return null;
+  const t = splitTerm(s.rhs);
+  if (!t || t.scalars.length || t.neg || t.sums.length !== 3 || t.factors.length !== 2) return null;
+  const [f, c, i, j] = s.lhs.map((b) => b.name) as [string, string, string, string];
+  const [n, u, v] = t.sums as [string, string, string];
+  const g = t.factors.find((x) => x.kind === 'access' && sameList(plainSubs(x.subs), [n, f, u, v]));
+  const x = t.factors.find((y) => y !== g);
+  if (!g || !x || x.kind !== 'access' || g.kind !== 'access' || x.subs.length !== 4) return null;
+  if (idxAsVar(x.subs[0]!) !== n || idxAsVar(x.subs[1]!) !== c) return null;
+  const spatial = (e: IndexExpr, k: string, out: string) => {
+    const ck = idxCoef(e, k);
+    const co = idxCoef(e, out);
+    if (!ck || ck === 'nested' || polyConstValue(ck) !== 1 || !co || co === 'nested' || e.terms.length !== 2) return null;
+    return { stride: co, offset: polyScale(e.constant, -1) };
+  };
+  const a = spatial(x.subs[2]!, i, u);
+  const b = spatial(x.subs[3]!, j, v);
+  if (!a || !b) return null;
+  const stride = printPoly(a.stride);
+  const strideOne = polyConstValue(a.stride) === 1;
+  const textForm = `${s.tensor}[f,c] = Σₙ ${x.tensor}[n,c] ⋆ ${strideOne ? `${g.tensor}[n,f]` : `(${g.tensor}[n,f] dilated by ${stride})`}: the correlation of each input channel (zero-padded by ${printPoly(a.offset)}) with each output-gradient channel, summed over the batch`;
+  const latexForm = `${latexName(s.tensor)}_{f,c} = \\sum_{n} ${latexName(x.tensor)}_{n,c} \\star ${strideOne ? `${latexName(g.tensor)}_{n,f}` : `\\operatorname{dilate}_{${stride}}\\left(${latexName(g.tensor)}_{n,f}\\right)`}`;
+  return { text: textForm, latex: latexForm };
+}
+
+/** db[f] = Σ_{n,u,v} G[n,f,u,v]: the bias gradient sums the output gradient over everything but its channel. */
+function channelSum(s: Statement, _shapes: Shapes): MatrixForm | null {
+  const t = splitTerm(s.rhs);
+  if (!t || t.scalars.length || t.neg || t.factors.length !== 1 || s.lhs.length !== 1 || t.sums.length < 2) return null;
+  const g = t.factors[0]!;
+  if (g.kind !== 'access') return null;
+  const vars = plainSubs(g.subs);
+  const all = [s.lhs[0]!.name, ...t.sums];
+  if (vars.length !== all.length || !all.every((x) => vars.includes(x))) return null;
+  const over = t.sums.join(', ');
+  return {
+    text: `${s.tensor} = Σ_{${over}} ${g.tensor}: ${g.tensor} summed over ${over}`,
+    latex: `${latexName(s.tensor)}_{${s.lhs[0]!.name}} = \\sum_{${over}} ${latexName(g.tensor)}_{${g.subs.map(printIndex).join(',')}}`,
+  };
+}
+
+/** Sums of matrix-pattern terms. */
+function generic(s: Statement, _shapes: Shapes): MatrixForm | null {
+  const lhs = s.lhs.map((b) => b.name);
+  const terms = s.rhs.kind === 'add' ? s.rhs.terms : [s.rhs];
+  const ctx: Ctx = { notes: [], latexNotes: [] };
+  const parts: { neg: boolean; m: M; transposeLhs: boolean }[] = [];
+  for (const term of terms) {
+    const t = splitTerm(term);
+    if (!t) return null;
+    const r = termMatrix(t, lhs, ctx);
+    if (!r) return null;
+    parts.push({ neg: t.neg, ...r });
+  }
+  if (new Set(parts.map((p) => p.transposeLhs)).size > 1) return null;
+  const body: M = parts.length === 1 && !parts[0]!.neg ? parts[0]!.m : { k: 'add', terms: parts.map((p) => ({ neg: p.neg, m: p.m })) };
+  const tl = parts[0]?.transposeLhs ?? false;
+  const head = `${s.tensor}${tl ? 'ᵀ' : ''}`;
+  const headLatex = `${latexName(s.tensor)}${tl ? '^{\\top}' : ''}`;
+  const notes = [...new Set(ctx.notes)];
+  return {
+    text: `${head} = ${text(body)}${notes.length ? `   where ${notes.join('; ')}` : ''}`,
+    latex: `${headLatex} = ${latex(body)}${ctx.latexNotes.length ? `, \\quad ${[...new Set(ctx.latexNotes)].join(', ')}` : ''}`,
+  };
+}
+
+type Shapes = (tensor: string) => readonly SizeExpr[] | undefined;
+
+export const PATTERNS: readonly { readonly name: string; readonly render: (s: Statement, shapes: Shapes) => MatrixForm | null }[] = [
+  { name: 'conv input gradient: correlation with the flipped kernel K̃', render: convInputGradient },
+  { name: 'conv kernel gradient: correlation of the input with dY', render: convKernelGradient },
+  { name: 'bias gradient: channel sum', render: channelSum },
+  { name: 'matrix algebra: products, transposes, 1ᵀ sums, ⊙, outer products', render: generic },
+];
+
+export function renderMatrix(s: Statement, shapes: Shapes = () => undefined): (MatrixForm & { pattern: string }) | null {
+  for (const p of PATTERNS) {
+    const r = p.render(s, shapes);
+    if (r) return { ...r, pattern: p.name };
+  }
+  return null;
+}
+

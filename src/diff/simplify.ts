@@ -1,0 +1,175 @@
+// simplify: fold constants, drop zero terms, collect like terms, cancel common factors, and expand
+// a product of sums when that makes the expression smaller. The node constructors already fold the
+// trivial cases (x·1, x+0, −−x, 2−1); these rules need a whole sum or quotient.
+//
+// Worked example (0/1-logistic loss, seed 001):
+//   −(Yt·(σ(S)·(1−σ(S)))/σ(S) − (1−Yt)·(σ(S)·(1−σ(S)))/(1−σ(S)))
+//   cancel σ(S), cancel (1−σ(S))    →  −(Yt·(1−σ(S)) − (1−Yt)·σ(S))
+//   expand and collect (it shrinks)  →  σ(S) − Yt          — the seed's φ(s) − y
+import { add, children, div, exprKey, mapChildren, mul, neg, num } from '../ir/exprs.js';
+import type { Expr } from '../ir/types.js';
+
+/** Split a term into its numeric coefficient and the rest: −3·a·b → (−3, a·b). */
+function coefficient(e: Expr): { coef: number; rest: Expr } {
+  if (e.kind === 'num') return { coef: e.value, rest: num(1) };
+  if (e.kind === 'neg') {
+    const inner = coefficient(e.arg);
+    return { coef: -inner.coef, rest: inner.rest };
+  }
+  if (e.kind === 'mul' && e.factors[0]?.kind === 'num') return { coef: e.factors[0].value, rest: mul(e.factors.slice(1)) };
+  return { coef: 1, rest: e };
+}
+
+const factorsOf = (e: Expr): Expr[] => (e.kind === 'mul' ? [...e.factors] : e.kind === 'neg' ? [num(-1), ...factorsOf(e.arg)] : [e]);
+
+function size(e: Expr): number {
+  return 1 + children(e).reduce((a, c) => a + size(c), 0);
+}
+
+/** Sum of monomials: coefficient × factors (an index-free denominator stays a factor 1/d). */
+interface Monomial {
+  coef: number;
+  factors: Expr[];
+}
+
+function expand(e: Expr): Monomial[] | null {
+  switch (e.kind) {
+    case 'num':
+      return [{ coef: e.value, factors: [] }];
+    case 'neg':
+      return expand(e.arg)?.map((m) => ({ coef: -m.coef, factors: m.factors })) ?? null;
+    case 'add': {
+      const parts = e.terms.map(expand);
+      return parts.every((p) => p) ? parts.flat() as Monomial[] : null;
+    }
+    case 'mul': {
+      let acc: Monomial[] = [{ coef: 1, factors: [] }];
+      for (const f of e.factors) {
+        const m = expand(f);
+        if (!m) return null;
+        acc = acc.flatMap((a) => m.map((b) => ({ coef: a.coef * b.coef, factors: [...a.factors, ...b.factors] })));
+        if (acc.length > 64) return null;
+      }
+      return acc;
+    }
+    case 'div': {
+      const top = expand(e.num);
+      if (!top) return null;
+      return top.map((m) => ({ coef: m.coef, factors: [...m.factors, div(num(1), e.den)] }));
+    }
+    default:
+      return [{ coef: 1, factors: [e] }];
+  }
+}
+
+function collectMonomials(ms: readonly Monomial[]): Expr {
+  const order: string[] = [];
+  const acc = new Map<string, Monomial>();
+  for (const m of ms) {
+    const key = m.factors.map(exprKey).sort().join('·');
+    const prev = acc.get(key);
+    if (prev) prev.coef += m.coef;
+    else {
+      order.push(key);
+      acc.set(key, { coef: m.coef, factors: m.factors });
+    }
+  }
+  const terms = order.map((k) => acc.get(k)!).filter((m) => m.coef !== 0);
+  // positive terms first reads better: σ(S) − Yt rather than −Yt + σ(S)
+  const sorted = [...terms.filter((m) => m.coef > 0), ...terms.filter((m) => m.coef <= 0)];
+  return add(sorted.map((m) => mul([num(m.coef), ...m.factors])));
+}
+
+interface Rule {
+  readonly name: string;
+  readonly rewrite: (e: Expr) => Expr | undefined;
+}
+
+/** Rewrite rules, as data; each states its identity. */
+const RULES: readonly Rule[] = [
+  {
+    // a·(b/c)·d → (a·b·d)/c  — divisions move outward, so (1/4)·dY prints as dY/4
+    name: 'divide last',
+    rewrite: (e) => {
+      if (e.kind !== 'mul') return undefined;
+      const i = e.factors.findIndex((f) => f.kind === 'div');
+      if (i < 0) return undefined;
+      const d = e.factors[i] as Extract<Expr, { kind: 'div' }>;
+      return div(mul([...e.factors.slice(0, i), d.num, ...e.factors.slice(i + 1)]), d.den);
+    },
+  },
+  {
+    // (a·b)/a → b   (the quotient was 0/0 where a = 0, so nothing is lost)
+    name: 'cancel common factors',
+    rewrite: (e) => {
+      if (e.kind !== 'div') return undefined;
+      const top = factorsOf(e.num);
+      const bottom = factorsOf(e.den);
+      let changed = false;
+      const rest = bottom.filter((b) => {
+        if (b.kind === 'num') return true;
+        const i = top.findIndex((t) => exprKey(t) === exprKey(b));
+        if (i < 0) return true;
+        top.splice(i, 1);
+        changed = true;
+        return false;
+      });
+      return changed ? div(mul(top), mul(rest)) : undefined;
+    },
+  },
+  {
+    // (a/c)·(b/c)… and −(x/c) keep the sign outside: −(a/b) → (−a)/b is not needed; −(−a) is folded already
+    name: 'collect like terms',
+    rewrite: (e) => {
+      // a·x + b·x → (a+b)·x ;  x − x → 0
+      if (e.kind !== 'add') return undefined;
+      const order: string[] = [];
+      const acc = new Map<string, { coef: number; rest: Expr }>();
+      for (const t of e.terms) {
+        const { coef, rest } = coefficient(t);
+        const k = exprKey(rest);
+        const prev = acc.get(k);
+        if (prev) prev.coef += coef;
+        else {
+          order.push(k);
+          acc.set(k, { coef, rest });
+        }
+      }
+      if (order.length === e.terms.length) return undefined;
+      return add(order.map((k) => acc.get(k)!).filter((x) => x.coef !== 0).map((x) => mul([num(x.coef), x.rest])));
+    },
+  },
+];
+
+/** Expand products of sums and collect, but only when the result is smaller. */
+function expandIfSmaller(e: Expr): Expr {
+  if (e.kind !== 'neg' && e.kind !== 'mul' && e.kind !== 'add') return e;
+  const ms = expand(e);
+  if (!ms) return e;
+  const out = collectMonomials(ms);
+  return size(out) < size(e) ? out : e;
+}
+
+function rewrite(e: Expr): Expr {
+  let out = mapChildren(e, rewrite);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const r of RULES) {
+      const next = r.rewrite(out);
+      if (next !== undefined) {
+        out = next;
+        changed = true;
+      }
+    }
+  }
+  return out;
+}
+
+export function simplify(e: Expr): Expr {
+  const once = rewrite(e);
+  // expansion applies to a whole gradient term (inside its sums), not to function arguments
+  const expanded = once.kind === 'reduce' ? { ...once, body: expandIfSmaller(once.body) } : expandIfSmaller(once);
+  return rewrite(expanded);
+}
+
+export { neg };

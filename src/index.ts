@@ -1,0 +1,7 @@
+// deltagrad: symbolic matrix calculus for index-expression programs.
+export { derive, deriveProgram, type DeriveResult, type GradientForms, type DeriveOptions } from './diff/derive.js';
+export { evaluate, run, type Inputs } from './ir/evaluate.js';
+export { check as parse, check } from './ir/check.js';
+export { DeltagradError, formatError, type ErrorCode } from './ir/errors.js';
+export { numericGradient, relativeError, randomInputs, seededRandom } from './ir/gradcheck.js';
+export type { Program, Statement, Expr } from './ir/types.js';

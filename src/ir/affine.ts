@@ -1,0 +1,225 @@
+// Affine index expressions: Σ coef·atom + constant, coefficients being integer polynomials in sizes.
+//
+// Worked example: the strided conv subscript `u*T+i-P` is
+//   { terms: [{atom: var u, coef: T}, {atom: var i, coef: 1}], constant: -P }
+// substituting i := h+P-u*T into it gives `h` (the u*T and P terms cancel), which is how delta
+// elimination turns δ(u*T+i-P, h) into the gather-form read K[f,c,h+P-u*T, …].
+import { assertNever, type Atom, type IndexExpr, type Poly } from './types.js';
+import {
+  POLY_ONE,
+  POLY_ZERO,
+  polyAdd,
+  polyConst,
+  polyConstValue,
+  polyEquals,
+  polyIsZero,
+  polyKey,
+  polyMul,
+  polyScale,
+  polyVar,
+  printPoly,
+} from './sizes.js';
+
+export const atomKey = (a: Atom): string => {
+  switch (a.kind) {
+    case 'var':
+      return a.name;
+    case 'div':
+      return `(${idxKey(a.of)})/(${polyKey(a.by)})`;
+    case 'mod':
+      return `(${idxKey(a.of)})%(${polyKey(a.by)})`;
+    default:
+      return assertNever(a);
+  }
+};
+
+function makeIdx(terms: readonly { atom: Atom; coef: Poly }[], constant: Poly): IndexExpr {
+  const merged: { atom: Atom; coef: Poly }[] = [];
+  const at = new Map<string, number>();
+  for (const t of terms) {
+    const k = atomKey(t.atom);
+    const i = at.get(k);
+    if (i === undefined) {
+      at.set(k, merged.length);
+      merged.push({ atom: t.atom, coef: t.coef });
+    } else merged[i] = { atom: merged[i]!.atom, coef: polyAdd(merged[i]!.coef, t.coef) };
+  }
+  let out: IndexExpr = { terms: merged.filter((t) => !polyIsZero(t.coef)), constant };
+  out = foldDivMod(out);
+  return out;
+}
+
+/** s·(e/s) + (e%s) → e: the identity that undoes a mixed-radix split. */
+function foldDivMod(e: IndexExpr): IndexExpr {
+  for (const t of e.terms) {
+    if (t.atom.kind !== 'div') continue;
+    const q = t.atom;
+    const modTerm = e.terms.find((m) => m.atom.kind === 'mod' && idxKey(m.atom.of) === idxKey(q.of) && polyEquals(m.atom.by, q.by));
+    if (!modTerm) continue;
+    // coef(div) must equal coef(mod)·s
+    if (!polyEquals(t.coef, polyMul(modTerm.coef, q.by))) continue;
+    const rest = e.terms.filter((x) => x !== t && x !== modTerm);
+    return idxAdd({ terms: rest, constant: e.constant }, idxScale(q.of, modTerm.coef));
+  }
+  return e;
+}
+
+export const idxConst = (p: Poly): IndexExpr => ({ terms: [], constant: p });
+export const idxNum = (n: number): IndexExpr => idxConst(polyConst(n));
+export const idxVar = (name: string): IndexExpr => ({ terms: [{ atom: { kind: 'var', name }, coef: POLY_ONE }], constant: POLY_ZERO });
+export const idxSizeName = (name: string): IndexExpr => idxConst(polyVar(name));
+
+export const idxAdd = (a: IndexExpr, b: IndexExpr): IndexExpr => makeIdx([...a.terms, ...b.terms], polyAdd(a.constant, b.constant));
+export const idxScale = (a: IndexExpr, k: Poly): IndexExpr =>
+  makeIdx(
+    a.terms.map((t) => ({ atom: t.atom, coef: polyMul(t.coef, k) })),
+    polyMul(a.constant, k),
+  );
+export const idxNeg = (a: IndexExpr): IndexExpr => idxScale(a, polyConst(-1));
+export const idxSub = (a: IndexExpr, b: IndexExpr): IndexExpr => idxAdd(a, idxNeg(b));
+
+/** The constant polynomial of an index expression without atoms, else undefined. */
+export const idxAsConst = (e: IndexExpr): Poly | undefined => (e.terms.length === 0 ? e.constant : undefined);
+
+/** Floor division by a positive size polynomial; exact when every coefficient divides. */
+export function idxDiv(a: IndexExpr, by: Poly): IndexExpr {
+  const d = polyConstValue(by);
+  if (d === 1) return a;
+  const divisible = (p: Poly) => {
+    if (d !== undefined) return [...p.values()].every((v) => v % d === 0);
+    return polyIsZero(p) || polyEquals(p, by);
+  };
+  if (d !== undefined && a.terms.every((t) => divisible(t.coef)) && divisible(a.constant)) return idxScale(a, polyConst(1 / d));
+  if (d === undefined && a.terms.every((t) => polyEquals(t.coef, by)) && polyIsZero(a.constant))
+    return makeIdx(
+      a.terms.map((t) => ({ atom: t.atom, coef: POLY_ONE })),
+      POLY_ZERO,
+    );
+  const c = idxAsConst(a);
+  if (c && d !== undefined) {
+    const v = polyConstValue(c);
+    if (v !== undefined) return idxNum(Math.floor(v / d));
+  }
+  return { terms: [{ atom: { kind: 'div', of: a, by }, coef: POLY_ONE }], constant: POLY_ZERO };
+}
+
+export function idxMod(a: IndexExpr, by: Poly): IndexExpr {
+  const d = polyConstValue(by);
+  if (d === 1) return idxNum(0);
+  const c = idxAsConst(a);
+  if (c && d !== undefined) {
+    const v = polyConstValue(c);
+    if (v !== undefined) return idxNum(((v % d) + d) % d);
+  }
+  return { terms: [{ atom: { kind: 'mod', of: a, by }, coef: POLY_ONE }], constant: POLY_ZERO };
+}
+
+/** Replace every occurrence of variable `name` (also inside quotients and remainders). */
+export function idxSubstitute(e: IndexExpr, name: string, by: IndexExpr): IndexExpr {
+  let out: IndexExpr = idxConst(e.constant);
+  for (const t of e.terms) {
+    const a = t.atom;
+    switch (a.kind) {
+      case 'var':
+        out = idxAdd(out, a.name === name ? idxScale(by, t.coef) : { terms: [t], constant: POLY_ZERO });
+        break;
+      case 'div':
+        out = idxAdd(out, idxScale(idxDiv(idxSubstitute(a.of, name, by), a.by), t.coef));
+        break;
+      case 'mod':
+        out = idxAdd(out, idxScale(idxMod(idxSubstitute(a.of, name, by), a.by), t.coef));
+        break;
+      default:
+        assertNever(a);
+    }
+  }
+  return out;
+}
+
+export function idxRename(e: IndexExpr, map: ReadonlyMap<string, string>): IndexExpr {
+  let out = e;
+  // Rename through fresh placeholders so swaps (i↔j) work.
+  const tmp = [...map.keys()].map((k, n) => [k, `\u0000${n}`] as const);
+  for (const [k, t] of tmp) out = idxSubstitute(out, k, idxVar(t));
+  for (const [k, t] of tmp) out = idxSubstitute(out, t, idxVar(map.get(k)!));
+  return out;
+}
+
+/** Variable names anywhere in the expression (including inside quotients and remainders). */
+export function idxVars(e: IndexExpr): string[] {
+  const out: string[] = [];
+  for (const t of e.terms) {
+    const a = t.atom;
+    if (a.kind === 'var') out.push(a.name);
+    else out.push(...idxVars(a.of));
+  }
+  return [...new Set(out)];
+}
+
+/** Coefficient of a variable as a direct term; undefined when absent; 'nested' when it also sits in a quotient/remainder. */
+export function idxCoef(e: IndexExpr, name: string): Poly | 'nested' | undefined {
+  let coef: Poly | undefined;
+  for (const t of e.terms) {
+    if (t.atom.kind === 'var') {
+      if (t.atom.name === name) coef = t.coef;
+    } else if (idxVars(t.atom.of).includes(name)) return 'nested';
+  }
+  return coef;
+}
+
+/** The plain variable when the expression is exactly one index, else undefined. */
+export function idxAsVar(e: IndexExpr): string | undefined {
+  if (e.terms.length !== 1 || !polyIsZero(e.constant)) return undefined;
+  const t = e.terms[0]!;
+  return t.atom.kind === 'var' && polyConstValue(t.coef) === 1 ? t.atom.name : undefined;
+}
+
+/** Canonical text, used as a structural key. */
+export function idxKey(e: IndexExpr): string {
+  return printIndex(e);
+}
+
+function atomText(a: Atom, wrap: boolean): string {
+  switch (a.kind) {
+    case 'var':
+      return a.name;
+    case 'div':
+    case 'mod': {
+      const inner = printIndex(a.of);
+      const simpleOf = idxAsVar(a.of) !== undefined || (a.of.terms.length === 0);
+      const by = printPoly(a.by);
+      const simpleBy = a.by.size === 1 && [...a.by.values()][0]! > 0 && ([...a.by.keys()][0] === '' || [...a.by.values()][0] === 1);
+      const txt = `${simpleOf ? inner : `(${inner})`}${a.kind === 'div' ? '/' : '%'}${simpleBy ? by : `(${by})`}`;
+      return wrap ? `(${txt})` : txt;
+    }
+    default:
+      return assertNever(a);
+  }
+}
+
+/** Language text of an index expression: `u*T+i-P`, `h/2`, `(h+P-i)%T`. */
+export function printIndex(e: IndexExpr): string {
+  // Positive parts first, then negative ones: `h+P-u*T` rather than `-u*T+h+P`.
+  const parts: { negative: boolean; body: string }[] = [];
+  for (const t of e.terms) {
+    const k = polyConstValue(t.coef);
+    if (k !== undefined) {
+      const mag = Math.abs(k);
+      parts.push({ negative: k < 0, body: mag === 1 ? atomText(t.atom, false) : `${mag}*${atomText(t.atom, true)}` });
+    } else if (t.coef.size === 1) {
+      const [mono, v] = [...t.coef][0]!;
+      const mag = Math.abs(v);
+      parts.push({ negative: v < 0, body: `${atomText(t.atom, true)}*${mag === 1 ? mono : `${mag}*${mono}`}` });
+    } else {
+      parts.push({ negative: false, body: `${atomText(t.atom, true)}*(${printPoly(t.coef)})` });
+    }
+  }
+  for (const [mono, v] of e.constant) {
+    const mag = Math.abs(v);
+    parts.push({ negative: v < 0, body: mono === '' ? String(mag) : mag === 1 ? mono : `${mag}*${mono}` });
+  }
+  const ordered = [...parts.filter((p) => !p.negative), ...parts.filter((p) => p.negative)];
+  let out = '';
+  for (const p of ordered) out += out === '' ? (p.negative ? '-' : '') + p.body : (p.negative ? '-' : '+') + p.body;
+  return out === '' ? '0' : out;
+}

@@ -1,0 +1,368 @@
+// evaluate: the reference interpreter. Runs a checked program on Float64Arrays, statement by
+// statement, with zero reads out of range. It is deliberately plain: every other stage is tested
+// against it.
+//
+// Worked example: `Y[i] = sum(k) A[i,k]*X[k]` with sizes {I:2, K:3} loops i in [0,2), k in [0,3)
+// and reads A at i*3+k; `X[k+5]` (out of range) reads 0 instead of failing.
+import { polyEval } from './sizes.js';
+import { sizeEval, sizeNames } from './sizes.js';
+import { check } from './check.js';
+import { assertNever, type Builtin, type Expr, type IndexExpr, type Program } from './types.js';
+
+export type Inputs = Record<string, Float64Array | Float32Array | number | ArrayLike<number>>;
+
+type Fn = (env: Int32Array) => number;
+
+export const BUILTIN_IMPL: Record<Builtin, (...a: number[]) => number> = {
+  relu: (x) => (x > 0 ? x : 0),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: Math.tanh,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  abs: Math.abs,
+  sin: Math.sin,
+  cos: Math.cos,
+  softplus: (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))),
+  elu: (x, a) => (x > 0 ? x : a! * Math.expm1(x)),
+  max: (a, b) => (a >= b ? a : b),
+  min: (a, b) => (a <= b ? a : b),
+  pow: Math.pow,
+  where: (c, a, b) => (c !== 0 ? a! : b!),
+};
+
+/** Sizes: explicit values, then defaults, then whatever the input lengths determine. */
+export function resolveSizes(p: Program, inputs: Inputs, given: Record<string, number> = {}): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const s of p.sizes) if (s.default !== undefined) sizes.set(s.name, s.default);
+  for (const [k, v] of Object.entries(given)) {
+    if (!p.sizes.some((s) => s.name === k)) throw new Error(`unknown size ${k}: the program's sizes are ${p.sizes.map((s) => s.name).join(', ') || '(none)'}`);
+    if (!Number.isInteger(v) || v < 0) throw new Error(`size ${k} must be a whole number ≥ 0, got ${v}`);
+    sizes.set(k, v);
+  }
+  // Solve single unknown sizes from input lengths: [N, D] with D known and length 12 gives N = 12 / D.
+  for (let progress = true; progress; ) {
+    progress = false;
+    for (const t of p.tensors) {
+      if (t.role !== 'input' || !(t.name in inputs)) continue;
+      const v = inputs[t.name]!;
+      if (typeof v === 'number') continue;
+      const unknown = [...new Set(t.shape.flatMap(sizeNames))].filter((n) => !sizes.has(n));
+      if (unknown.length !== 1) continue;
+      const dim = t.shape.find((d) => d.kind === 'poly' && d.poly.size === 1 && d.poly.get(unknown[0]!) === 1);
+      if (!dim) continue;
+      const rest = t.shape.filter((d) => d !== dim).reduce((acc, d) => acc * sizeEval(d, sizes), 1);
+      if (rest > 0 && v.length % rest === 0) {
+        sizes.set(unknown[0]!, v.length / rest);
+        progress = true;
+      }
+    }
+  }
+  return sizes;
+}
+
+export function shapeOf(p: Program, name: string, sizes: ReadonlyMap<string, number>): number[] {
+  const t = p.tensors.find((x) => x.name === name);
+  if (!t) throw new Error(`no tensor ${name}`);
+  return t.shape.map((d) => {
+    try {
+      return sizeEval(d, sizes);
+    } catch {
+      throw new Error(`the size of ${name} needs values for ${sizeNames(d).filter((n) => !sizes.has(n)).join(', ')}: pass them as sizes`);
+    }
+  });
+}
+
+interface Slots {
+  readonly map: Map<string, number>;
+  next: number;
+}
+
+class Compiler {
+  constructor(
+    private readonly data: Map<string, { values: Float64Array; shape: number[] }>,
+    private readonly sizes: ReadonlyMap<string, number>,
+  ) {}
+
+  index(ix: IndexExpr, slots: Slots): Fn {
+    const c0 = polyEval(ix.constant, this.sizes);
+    const parts = ix.terms.map((t) => {
+      const k = polyEval(t.coef, this.sizes);
+      const a = t.atom;
+      switch (a.kind) {
+        case 'var': {
+          const s = slots.map.get(a.name);
+          if (s === undefined) throw new Error(`internal: index ${a.name} has no slot`);
+          return (env: Int32Array) => k * env[s]!;
+        }
+        case 'div': {
+          const of = this.index(a.of, slots);
+          const by = polyEval(a.by, this.sizes);
+          return (env: Int32Array) => k * Math.floor(of(env) / by);
+        }
+        case 'mod': {
+          const of = this.index(a.of, slots);
+          const by = polyEval(a.by, this.sizes);
+          return (env: Int32Array) => k * (((of(env) % by) + by) % by);
+        }
+        default:
+          return assertNever(a);
+      }
+    });
+    return (env) => {
+      let v = c0;
+      for (const f of parts) v += f(env);
+      return v;
+    };
+  }
+
+  private bind(names: readonly string[], slots: Slots): number[] {
+    return names.map((n) => {
+      const s = slots.next++;
+      slots.map.set(n, s);
+      return s;
+    });
+  }
+
+  expr(e: Expr, slots: Slots): Fn {
+    switch (e.kind) {
+      case 'num': {
+        const v = e.value;
+        return () => v;
+      }
+      case 'sizeval': {
+        const v = sizeEval(e.size, this.sizes);
+        return () => v;
+      }
+      case 'index':
+        return this.index(e.expr, slots);
+      case 'access': {
+        const t = this.data.get(e.tensor);
+        if (!t) throw new Error(`internal: tensor ${e.tensor} has no value`);
+        const { values, shape } = t;
+        const subs = e.subs.map((s) => this.index(s, slots));
+        if (subs.length === 0) return () => values[0]!;
+        return (env) => {
+          let off = 0;
+          for (let d = 0; d < subs.length; d++) {
+            const i = subs[d]!(env);
+            if (i < 0 || i >= shape[d]!) return 0; // zero padding
+            off = off * shape[d]! + i;
+          }
+          return values[off]!;
+        };
+      }
+      case 'delta': {
+        const a = this.index(e.a, slots);
+        const b = this.index(e.b, slots);
+        return (env) => (a(env) === b(env) ? 1 : 0);
+      }
+      case 'add': {
+        const ts = e.terms.map((t) => this.expr(t, slots));
+        return (env) => {
+          let s = 0;
+          for (const t of ts) s += t(env);
+          return s;
+        };
+      }
+      case 'mul': {
+        const fs = e.factors.map((t) => this.expr(t, slots));
+        return (env) => {
+          let s = 1;
+          for (const f of fs) s *= f(env);
+          return s;
+        };
+      }
+      case 'div': {
+        const a = this.expr(e.num, slots);
+        const b = this.expr(e.den, slots);
+        return (env) => a(env) / b(env);
+      }
+      case 'pow': {
+        const a = this.expr(e.base, slots);
+        const b = this.expr(e.exp, slots);
+        return (env) => Math.pow(a(env), b(env));
+      }
+      case 'neg': {
+        const a = this.expr(e.arg, slots);
+        return (env) => -a(env);
+      }
+      case 'compare': {
+        const a = this.expr(e.a, slots);
+        const b = this.expr(e.b, slots);
+        switch (e.op) {
+          case '>':
+            return (env) => (a(env) > b(env) ? 1 : 0);
+          case '<':
+            return (env) => (a(env) < b(env) ? 1 : 0);
+          case '>=':
+            return (env) => (a(env) >= b(env) ? 1 : 0);
+          case '<=':
+            return (env) => (a(env) <= b(env) ? 1 : 0);
+          case '==':
+            return (env) => (a(env) === b(env) ? 1 : 0);
+          case '!=':
+            return (env) => (a(env) !== b(env) ? 1 : 0);
+          default:
+            return assertNever(e as never);
+        }
+      }
+      case 'call': {
+        const f = BUILTIN_IMPL[e.fn];
+        const args = e.args.map((a) => this.expr(a, slots));
+        if (args.length === 1) {
+          const a0 = args[0]!;
+          return (env) => f(a0(env));
+        }
+        return (env) => f(...args.map((a) => a(env)));
+      }
+      case 'reduce': {
+        const ext = e.indices.map((b) => sizeEval(b.extent, this.sizes));
+        const ss = this.bind(
+          e.indices.map((b) => b.name),
+          slots,
+        );
+        const body = this.expr(e.body, slots);
+        const visit = (env: Int32Array, each: (v: number) => void) => {
+          const rec = (d: number) => {
+            if (d === ss.length) {
+              each(body(env));
+              return;
+            }
+            for (let i = 0; i < ext[d]!; i++) {
+              env[ss[d]!] = i;
+              rec(d + 1);
+            }
+          };
+          rec(0);
+        };
+        const count = ext.reduce((a, b) => a * b, 1);
+        switch (e.op) {
+          case 'sum':
+            return (env) => {
+              let s = 0;
+              visit(env, (v) => (s += v));
+              return s;
+            };
+          case 'mean':
+            return (env) => {
+              let s = 0;
+              visit(env, (v) => (s += v));
+              return count ? s / count : 0;
+            };
+          case 'max':
+          case 'min': {
+            const better = e.op === 'max' ? (a: number, b: number) => a > b : (a: number, b: number) => a < b;
+            return (env) => {
+              let best = NaN;
+              visit(env, (v) => {
+                if (Number.isNaN(best) || better(v, best)) best = v;
+              });
+              return Number.isNaN(best) ? 0 : best;
+            };
+          }
+          case 'logsumexp':
+            return (env) => {
+              let m = -Infinity;
+              visit(env, (v) => (m = v > m ? v : m));
+              if (m === -Infinity) return m;
+              let s = 0;
+              visit(env, (v) => (s += Math.exp(v - m)));
+              return m + Math.log(s);
+            };
+          default:
+            return assertNever(e as never);
+        }
+      }
+      case 'argmax': {
+        const ext = e.indices.map((b) => sizeEval(b.extent, this.sizes));
+        const at = e.at.map((a) => this.index(a, slots));
+        const ss = this.bind(
+          e.indices.map((b) => b.name),
+          slots,
+        );
+        const body = this.expr(e.body, slots);
+        const better = e.op === 'max' ? (a: number, b: number) => a > b : (a: number, b: number) => a < b;
+        return (env) => {
+          const target = at.map((f) => f(env));
+          for (let d = 0; d < ext.length; d++) if (target[d]! < 0 || target[d]! >= ext[d]!) return 0;
+          let best = NaN;
+          let bestPos: number[] = [];
+          const rec = (d: number) => {
+            if (d === ss.length) {
+              const v = body(env);
+              if (Number.isNaN(best) || better(v, best)) {
+                best = v;
+                bestPos = ss.map((s) => env[s]!);
+              }
+              return;
+            }
+            for (let i = 0; i < ext[d]!; i++) {
+              env[ss[d]!] = i;
+              rec(d + 1);
+            }
+          };
+          rec(0);
+          return bestPos.every((v, d) => v === target[d]) && bestPos.length === target.length ? 1 : 0;
+        };
+      }
+      default:
+        return assertNever(e);
+    }
+  }
+}
+
+function toArray(name: string, v: Inputs[string], expected: number): Float64Array {
+  if (typeof v === 'number') {
+    if (expected !== 1) throw new Error(`input ${name} must have ${expected} elements, got a number`);
+    return Float64Array.of(v);
+  }
+  if (v.length !== expected) throw new Error(`input ${name} must have ${expected} elements, got ${v.length}`);
+  return Float64Array.from(v as ArrayLike<number>);
+}
+
+/** Run a checked program. Returns every assigned tensor. */
+export function run(p: Program, inputs: Inputs, givenSizes: Record<string, number> = {}): Record<string, Float64Array> {
+  const sizes = resolveSizes(p, inputs, givenSizes);
+  const data = new Map<string, { values: Float64Array; shape: number[] }>();
+  for (const t of p.tensors) {
+    if (t.role !== 'input') continue;
+    if (!(t.name in inputs)) throw new Error(`missing input ${t.name}${t.shape.length ? ` (shape [${t.shape.map((_, i) => i).length} dims])` : ''}`);
+    const shape = shapeOf(p, t.name, sizes);
+    data.set(t.name, { values: toArray(t.name, inputs[t.name]!, shape.reduce((a, b) => a * b, 1)), shape });
+  }
+  const compiler = new Compiler(data, sizes);
+  const out: Record<string, Float64Array> = {};
+  for (const s of p.statements) {
+    const shape = shapeOf(p, s.tensor, sizes);
+    const values = new Float64Array(shape.reduce((a, b) => a * b, 1));
+    const slots: Slots = { map: new Map(), next: 0 };
+    const lhsSlots = s.lhs.map((b) => {
+      const k = slots.next++;
+      slots.map.set(b.name, k);
+      return k;
+    });
+    const body = compiler.expr(s.rhs, slots);
+    const env = new Int32Array(Math.max(1, slots.next));
+    let off = 0;
+    const rec = (d: number) => {
+      if (d === lhsSlots.length) {
+        values[off++] = body(env);
+        return;
+      }
+      for (let i = 0; i < shape[d]!; i++) {
+        env[lhsSlots[d]!] = i;
+        rec(d + 1);
+      }
+    };
+    rec(0);
+    data.set(s.tensor, { values, shape });
+    out[s.tensor] = values;
+  }
+  return out;
+}
+
+/** The library's reference interpreter: every assigned tensor, as Float64Array. */
+export function evaluate(source: string, inputs: Inputs, opts: { sizes?: Record<string, number> } = {}): Record<string, Float64Array> {
+  return run(check(source), inputs, opts.sizes ?? {});
+}

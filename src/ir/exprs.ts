@@ -1,0 +1,341 @@
+// Constructors and generic traversals for Expr. Constructors fold the trivial cases
+// (mul(0,x) → 0, mul(1,x) → x, add(x,0) → x, --x → x) so passes never build junk.
+//
+// Worked example: mul([num 1, access A[i,k], mul([num 2, access dY[i,j]])]) builds
+//   mul([num 2, A[i,k], dY[i,j]])   — flattened, the 1 dropped, the constant moved to the front.
+import { idxKey, idxRename, idxSubstitute, idxVars } from './affine.js';
+import { sizeKey } from './sizes.js';
+import { assertNever, type Bound, type Builtin, type CompareOp, type Expr, type IndexExpr, type ReduceOp } from './types.js';
+
+export const num = (value: number): Expr => ({ kind: 'num', value: Object.is(value, -0) ? 0 : value });
+export const ZERO = num(0);
+export const ONE = num(1);
+export const access = (tensor: string, subs: readonly IndexExpr[]): Expr => ({ kind: 'access', tensor, subs });
+export const isNum = (e: Expr, v?: number): e is { kind: 'num'; value: number } => e.kind === 'num' && (v === undefined || e.value === v);
+
+export function neg(arg: Expr): Expr {
+  if (arg.kind === 'num') return num(-arg.value);
+  if (arg.kind === 'neg') return arg.arg;
+  if (arg.kind === 'mul' && arg.factors[0]?.kind === 'num') return mul([num(-arg.factors[0].value), ...arg.factors.slice(1)]);
+  return { kind: 'neg', arg };
+}
+
+export function add(terms: readonly Expr[]): Expr {
+  const flat: Expr[] = [];
+  for (const t of terms) {
+    if (t.kind === 'add') flat.push(...t.terms);
+    else flat.push(t);
+  }
+  // Numbers fold into one, kept where the first number stood: 1 - y stays 1 - y.
+  let constant = 0;
+  let at = -1;
+  const rest: Expr[] = [];
+  for (const t of flat) {
+    if (t.kind === 'num') {
+      constant += t.value;
+      if (at < 0) at = rest.length;
+    } else rest.push(t);
+  }
+  if (constant !== 0) rest.splice(at, 0, num(constant));
+  if (rest.length === 0) return ZERO;
+  if (rest.length === 1) return rest[0]!;
+  return { kind: 'add', terms: rest };
+}
+
+export function mul(factors: readonly Expr[]): Expr {
+  let coef = 1;
+  const rest: Expr[] = [];
+  const push = (f: Expr) => {
+    if (f.kind === 'mul') f.factors.forEach(push);
+    else if (f.kind === 'num') coef *= f.value;
+    else if (f.kind === 'neg') {
+      coef = -coef;
+      push(f.arg);
+    } else rest.push(f);
+  };
+  factors.forEach(push);
+  if (coef === 0 && rest.every(isFinitePure)) return ZERO;
+  if (rest.length === 0) return num(coef);
+  if (coef === 1) return rest.length === 1 ? rest[0]! : { kind: 'mul', factors: rest };
+  if (coef === -1) return { kind: 'neg', arg: rest.length === 1 ? rest[0]! : { kind: 'mul', factors: rest } };
+  return { kind: 'mul', factors: [num(coef), ...rest] };
+}
+
+/** Multiplying by 0 may only drop factors that cannot be ∞ or NaN; every IR value here is finite by construction
+ *  except divisions and logs, which we still treat as finite (the gradient of a masked-out term is 0). */
+const isFinitePure = (_e: Expr): boolean => true;
+
+export function div(a: Expr, b: Expr): Expr {
+  if (isNum(b, 1)) return a;
+  if (isNum(a, 0)) return ZERO;
+  if (a.kind === 'num' && b.kind === 'num' && b.value !== 0 && Number.isInteger(a.value / b.value)) return num(a.value / b.value);
+  if (b.kind === 'num' && b.value === -1) return neg(a);
+  if (a.kind === 'neg') return neg(div(a.arg, b));
+  return { kind: 'div', num: a, den: b };
+}
+
+export function pow(base: Expr, exp: Expr): Expr {
+  if (isNum(exp, 1)) return base;
+  if (isNum(exp, 0)) return ONE;
+  if (base.kind === 'num' && exp.kind === 'num') return num(base.value ** exp.value);
+  return { kind: 'pow', base, exp };
+}
+
+export const sub = (a: Expr, b: Expr): Expr => add([a, neg(b)]);
+const FLIP: Record<CompareOp, CompareOp> = { '>': '<', '<': '>', '>=': '<=', '<=': '>=', '==': '==', '!=': '!=' };
+/** Comparisons keep the number on the right: 0 < m is built as m > 0. */
+export const compare = (op: CompareOp, a: Expr, b: Expr): Expr =>
+  a.kind === 'num' && b.kind !== 'num' ? { kind: 'compare', op: FLIP[op], a: b, b: a } : { kind: 'compare', op, a, b };
+export const call = (fn: Builtin, args: readonly Expr[]): Expr => ({ kind: 'call', fn, args });
+export const reduce = (op: ReduceOp, indices: readonly Bound[], body: Expr): Expr =>
+  indices.length === 0 ? body : op === 'sum' && isNum(body, 0) ? ZERO : { kind: 'reduce', op, indices, body };
+
+/** Rebuild a node from new children (constructors re-fold); returns the same object when nothing changed. */
+export function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
+  switch (e.kind) {
+    case 'num':
+    case 'sizeval':
+    case 'index':
+    case 'access':
+    case 'delta':
+      return e;
+    case 'add': {
+      const t = e.terms.map(f);
+      return t.every((x, i) => x === e.terms[i]) ? e : add(t);
+    }
+    case 'mul': {
+      const t = e.factors.map(f);
+      return t.every((x, i) => x === e.factors[i]) ? e : mul(t);
+    }
+    case 'div': {
+      const a = f(e.num);
+      const b = f(e.den);
+      return a === e.num && b === e.den ? e : div(a, b);
+    }
+    case 'pow': {
+      const a = f(e.base);
+      const b = f(e.exp);
+      return a === e.base && b === e.exp ? e : pow(a, b);
+    }
+    case 'neg': {
+      const a = f(e.arg);
+      return a === e.arg ? e : neg(a);
+    }
+    case 'compare': {
+      const a = f(e.a);
+      const b = f(e.b);
+      return a === e.a && b === e.b ? e : compare(e.op, a, b);
+    }
+    case 'call': {
+      const t = e.args.map(f);
+      return t.every((x, i) => x === e.args[i]) ? e : call(e.fn, t);
+    }
+    case 'reduce': {
+      const b = f(e.body);
+      return b === e.body ? e : reduce(e.op, e.indices, b);
+    }
+    case 'argmax': {
+      const b = f(e.body);
+      return b === e.body ? e : { ...e, body: b };
+    }
+    default:
+      return assertNever(e);
+  }
+}
+
+export function children(e: Expr): readonly Expr[] {
+  switch (e.kind) {
+    case 'num':
+    case 'sizeval':
+    case 'index':
+    case 'access':
+    case 'delta':
+      return [];
+    case 'add':
+      return e.terms;
+    case 'mul':
+      return e.factors;
+    case 'div':
+      return [e.num, e.den];
+    case 'pow':
+      return [e.base, e.exp];
+    case 'neg':
+      return [e.arg];
+    case 'compare':
+      return [e.a, e.b];
+    case 'call':
+      return e.args;
+    case 'reduce':
+    case 'argmax':
+      return [e.body];
+    default:
+      return assertNever(e);
+  }
+}
+
+/** Apply an index-expression rewrite to every subscript, index value, argmax position and δ. */
+export function mapIndices(e: Expr, f: (x: IndexExpr) => IndexExpr): Expr {
+  switch (e.kind) {
+    case 'index':
+      return { kind: 'index', expr: f(e.expr) };
+    case 'access':
+      return access(e.tensor, e.subs.map(f));
+    case 'delta':
+      return { kind: 'delta', a: f(e.a), b: f(e.b) };
+    case 'argmax':
+      return { ...e, at: e.at.map(f), body: mapIndices(e.body, f) };
+    default:
+      return mapChildren(e, (c) => mapIndices(c, f));
+  }
+}
+
+export const substituteIndex = (e: Expr, name: string, by: IndexExpr): Expr => mapIndices(e, (x) => idxSubstitute(x, name, by));
+export const renameIndices = (e: Expr, map: ReadonlyMap<string, string>): Expr =>
+  map.size === 0
+    ? e
+    : renameBound(
+        mapIndices(e, (x) => idxRename(x, map)),
+        map,
+      );
+
+function renameBound(e: Expr, map: ReadonlyMap<string, string>): Expr {
+  const rb = (b: Bound): Bound => ({ name: map.get(b.name) ?? b.name, extent: b.extent });
+  switch (e.kind) {
+    case 'reduce':
+      return { ...e, indices: e.indices.map(rb), body: renameBound(e.body, map) };
+    case 'argmax':
+      return { ...e, indices: e.indices.map(rb), body: renameBound(e.body, map) };
+    default:
+      return mapChildren(e, (c) => renameBound(c, map));
+  }
+}
+
+/** Index variables that occur free (not bound by a reduction inside e). */
+export function freeIndices(e: Expr): string[] {
+  const out = new Set<string>();
+  const walk = (x: Expr, bound: ReadonlySet<string>) => {
+    const addAll = (ix: IndexExpr) => idxVars(ix).forEach((v) => bound.has(v) || out.add(v));
+    switch (x.kind) {
+      case 'index':
+        addAll(x.expr);
+        return;
+      case 'access':
+        x.subs.forEach(addAll);
+        return;
+      case 'delta':
+        addAll(x.a);
+        addAll(x.b);
+        return;
+      case 'reduce':
+        walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
+        return;
+      case 'argmax':
+        x.at.forEach(addAll);
+        walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
+        return;
+      default:
+        children(x).forEach((c) => walk(c, bound));
+    }
+  };
+  walk(e, new Set());
+  return [...out];
+}
+
+/** Every index name used anywhere, bound or free. */
+export function allIndexNames(e: Expr): string[] {
+  const out = new Set<string>();
+  const walk = (x: Expr) => {
+    switch (x.kind) {
+      case 'index':
+        idxVars(x.expr).forEach((v) => out.add(v));
+        return;
+      case 'access':
+        x.subs.forEach((s) => idxVars(s).forEach((v) => out.add(v)));
+        return;
+      case 'delta':
+        [...idxVars(x.a), ...idxVars(x.b)].forEach((v) => out.add(v));
+        return;
+      case 'reduce':
+        x.indices.forEach((b) => out.add(b.name));
+        walk(x.body);
+        return;
+      case 'argmax':
+        x.indices.forEach((b) => out.add(b.name));
+        x.at.forEach((s) => idxVars(s).forEach((v) => out.add(v)));
+        walk(x.body);
+        return;
+      default:
+        children(x).forEach(walk);
+    }
+  };
+  walk(e);
+  return [...out];
+}
+
+/** Tensors read anywhere in e. */
+export function tensorsRead(e: Expr): string[] {
+  const out = new Set<string>();
+  const walk = (x: Expr) => {
+    if (x.kind === 'access') out.add(x.tensor);
+    children(x).forEach(walk);
+  };
+  walk(e);
+  return [...out];
+}
+
+/** Structural key, equal for alpha-equivalent expressions (bound names are numbered by position). */
+export function exprKey(e: Expr): string {
+  let counter = 0;
+  const go = (x: Expr, env: ReadonlyMap<string, string>): string => {
+    const ik = (ix: IndexExpr) => idxKey(env.size ? idxRename(ix, env) : ix);
+    switch (x.kind) {
+      case 'num':
+        return `#${x.value}`;
+      case 'sizeval':
+        return `size(${sizeKey(x.size)})`;
+      case 'index':
+        return `idx(${ik(x.expr)})`;
+      case 'access':
+        return `${x.tensor}[${x.subs.map(ik).join(',')}]`;
+      case 'delta':
+        return `δ(${ik(x.a)},${ik(x.b)})`;
+      case 'add':
+        return `+(${x.terms.map((t) => go(t, env)).join(',')})`;
+      case 'mul':
+        return `*(${x.factors.map((t) => go(t, env)).join(',')})`;
+      case 'div':
+        return `/(${go(x.num, env)},${go(x.den, env)})`;
+      case 'pow':
+        return `^(${go(x.base, env)},${go(x.exp, env)})`;
+      case 'neg':
+        return `-(${go(x.arg, env)})`;
+      case 'compare':
+        return `${x.op}(${go(x.a, env)},${go(x.b, env)})`;
+      case 'call':
+        return `${x.fn}(${x.args.map((t) => go(t, env)).join(',')})`;
+      case 'reduce':
+      case 'argmax': {
+        const inner = new Map(env);
+        const heads = x.indices.map((b) => {
+          const c = `$${counter++}`;
+          inner.set(b.name, c);
+          return `${c}:${sizeKey(b.extent)}`;
+        });
+        const at = x.kind === 'argmax' ? `@${x.at.map(ik).join(',')}` : '';
+        return `${x.kind === 'reduce' ? x.op : `arg${x.op}`}(${heads.join(',')}${at}){${go(x.body, inner)}}`;
+      }
+      default:
+        return assertNever(x);
+    }
+  };
+  return go(e, new Map());
+}
+
+export const exprEquals = (a: Expr, b: Expr): boolean => a === b || exprKey(a) === exprKey(b);
+
+/** Replace every subexpression alpha-equal to `pattern` by `by`. */
+export function replaceExpr(e: Expr, pattern: Expr, by: Expr): Expr {
+  const key = exprKey(pattern);
+  const go = (x: Expr): Expr => (exprKey(x) === key ? by : mapChildren(x, go));
+  return go(e);
+}

@@ -1,0 +1,393 @@
+// parse: program text → surface syntax tree (with source spans for error messages).
+//
+// Worked example: `Y[i] = sum(k) A[i,k]*X[k] + b[i]` parses to
+//   assign Y[i] = binary(+, reduce(sum; k; binary(*, A[i,k], X[k])), b[i])
+// because a reduction extends over the product that follows it (`*`, `/`) and stops at `+`/`-`.
+import { fail, type Span } from './errors.js';
+
+export type Ast =
+  | { readonly k: 'num'; readonly value: number; readonly span: Span }
+  | { readonly k: 'name'; readonly name: string; readonly span: Span }
+  | { readonly k: 'access'; readonly name: string; readonly subs: readonly Ast[]; readonly span: Span }
+  | { readonly k: 'unary'; readonly arg: Ast; readonly span: Span }
+  | { readonly k: 'binary'; readonly op: '+' | '-' | '*' | '/' | '%' | '^'; readonly a: Ast; readonly b: Ast; readonly span: Span }
+  | { readonly k: 'compare'; readonly op: '>' | '<' | '>=' | '<=' | '==' | '!='; readonly a: Ast; readonly b: Ast; readonly span: Span }
+  | { readonly k: 'call'; readonly name: string; readonly args: readonly Ast[]; readonly span: Span }
+  | {
+      readonly k: 'reduce';
+      readonly op: string;
+      readonly heads: readonly { readonly name: string; readonly range?: Ast; readonly span: Span }[];
+      readonly at?: readonly Ast[];
+      readonly body: Ast;
+      readonly span: Span;
+    };
+
+export type Line =
+  | { readonly k: 'dims'; readonly items: readonly { readonly name: string; readonly value?: number; readonly span: Span }[] }
+  | { readonly k: 'decl'; readonly name: string; readonly shape: readonly Ast[]; readonly span: Span }
+  | { readonly k: 'def'; readonly name: string; readonly params: readonly { readonly name: string; readonly span: Span }[]; readonly body: Ast; readonly span: Span }
+  | { readonly k: 'assign'; readonly name: string; readonly subs: readonly Ast[] | null; readonly rhs: Ast; readonly span: Span };
+
+interface Token {
+  readonly t: 'name' | 'num' | 'op' | 'nl' | 'eof';
+  readonly text: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+const OPS = ['<=', '>=', '==', '!=', '[', ']', '(', ')', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '^', '<', '>', ';', '@', 'Σ', '∑'];
+export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', 'argmin'] as const;
+const MAX_DEPTH = 200;
+
+function lex(src: string): Token[] {
+  const out: Token[] = [];
+  const lines = src.split(/\r?\n/);
+  let depth = 0;
+  lines.forEach((text, li) => {
+    const line = li + 1;
+    let i = 0;
+    const chars = [...text]; // code points, so columns count characters
+    while (i < chars.length) {
+      const ch = chars[i]!;
+      const col = i + 1;
+      if (ch === '#') break;
+      if (ch === ' ' || ch === '\t') {
+        i++;
+        continue;
+      }
+      if (/[0-9.]/.test(ch) && /[0-9]/.test(ch === '.' ? (chars[i + 1] ?? '') : ch)) {
+        const m = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/.exec(chars.slice(i).join(''))!;
+        out.push({ t: 'num', text: m[0], line, col });
+        i += m[0].length;
+        continue;
+      }
+      if (ch === 'Σ' || ch === '∑') {
+        out.push({ t: 'op', text: 'Σ', line, col });
+        i++;
+        if (chars[i] === '_') i++;
+        continue;
+      }
+      if (/[\p{L}_]/u.test(ch)) {
+        let j = i + 1;
+        while (j < chars.length && /[\p{L}\p{N}_]/u.test(chars[j]!) && chars[j] !== 'Σ') j++;
+        out.push({ t: 'name', text: chars.slice(i, j).join(''), line, col });
+        i = j;
+        continue;
+      }
+      const two = ch + (chars[i + 1] ?? '');
+      const op = OPS.includes(two) ? two : OPS.includes(ch) ? ch : undefined;
+      if (!op)
+        fail('syntax', `unexpected character ${JSON.stringify(ch)}`, { line, col, length: 1 }, 'the language uses ASCII operators + - * / ^ % and comparisons; names are letters, digits and _');
+      if (op === '(' || op === '[' || op === '{') depth++;
+      if (op === ')' || op === ']' || op === '}') depth = Math.max(0, depth - 1);
+      out.push({ t: 'op', text: op!, line, col });
+      i += op!.length;
+    }
+    // A newline inside brackets continues the statement.
+    if (depth === 0) out.push({ t: 'nl', text: '\n', line, col: chars.length + 1 });
+  });
+  const last = lines.length;
+  out.push({ t: 'eof', text: '', line: last, col: ([...(lines[last - 1] ?? '')].length) + 1 });
+  return out;
+}
+
+class Parser {
+  private pos = 0;
+  private depth = 0;
+  /** reductions not wrapped in parentheses: they already consumed the rest of their product */
+  private readonly bare = new Set<Ast>();
+  constructor(private readonly toks: Token[]) {}
+
+  private peek(o = 0): Token {
+    return this.toks[Math.min(this.pos + o, this.toks.length - 1)]!;
+  }
+  private next(): Token {
+    return this.toks[this.pos++]!;
+  }
+  private isOp(text: string, o = 0): boolean {
+    const t = this.peek(o);
+    return t.t === 'op' && t.text === text;
+  }
+  private spanOf(t: Token, length = t.text.length || 1): Span {
+    return { line: t.line, col: t.col, length };
+  }
+  private spanFrom(start: Token): Span {
+    const prev = this.toks[this.pos - 1] ?? start;
+    const length = prev.line === start.line ? Math.max(1, prev.col + prev.text.length - start.col) : 1;
+    return { line: start.line, col: start.col, length };
+  }
+  private describe(t: Token): string {
+    return t.t === 'eof' ? 'the end of the program' : t.t === 'nl' ? 'the end of the line' : `\`${t.text}\``;
+  }
+  private expect(text: string, what: string, hint?: string): Token {
+    if (!this.isOp(text)) {
+      const t = this.peek();
+      fail('syntax', `expected \`${text}\` ${what}, found ${this.describe(t)}`, this.spanOf(t), hint);
+    }
+    return this.next();
+  }
+  private expectName(what: string): Token {
+    const t = this.peek();
+    if (t.t !== 'name') fail('syntax', `expected ${what}, found ${this.describe(t)}`, this.spanOf(t));
+    return this.next();
+  }
+
+  program(): Line[] {
+    const lines: Line[] = [];
+    for (;;) {
+      while (this.peek().t === 'nl' || this.isOp(';')) this.next();
+      if (this.peek().t === 'eof') return lines;
+      lines.push(this.line());
+      const t = this.peek();
+      if (t.t !== 'nl' && t.t !== 'eof' && !this.isOp(';'))
+        fail('syntax', `unexpected ${this.describe(t)} after a complete statement`, this.spanOf(t), 'one statement per line (or separate them with `;`)');
+    }
+  }
+
+  private line(): Line {
+    const t = this.peek();
+    if (t.t === 'name' && t.text === 'dims' && this.peek(1).t === 'name') return this.dims();
+    if (t.t === 'name' && t.text === 'def' && this.peek(1).t === 'name') return this.def();
+    if (t.t !== 'name')
+      fail('syntax', `a statement starts with a name, found ${this.describe(t)}`, this.spanOf(t), 'write `Y[i] = …`, `X: [N]`, `dims N` or `def f(x) = …`');
+    if (this.isOp(':', 1)) return this.decl();
+    return this.assign();
+  }
+
+  private dims(): Line {
+    this.next();
+    const items: { name: string; value?: number; span: Span }[] = [];
+    do {
+      const n = this.expectName('a size name');
+      let value: number | undefined;
+      if (this.isOp('=')) {
+        this.next();
+        const v = this.peek();
+        if (v.t !== 'num' || !/^\d+$/.test(v.text))
+          fail('bad-size', `the default of size ${n.text} must be a whole number, found ${this.describe(v)}`, this.spanOf(v), `write \`dims ${n.text}=3\``);
+        value = Number(this.next().text);
+      }
+      items.push({ name: n.text, ...(value !== undefined ? { value } : {}), span: this.spanOf(n) });
+    } while (this.isOp(',') && this.next());
+    return { k: 'dims', items };
+  }
+
+  private def(): Line {
+    this.next();
+    const n = this.expectName('a function name');
+    this.expect('(', `after the function name ${n.text}`);
+    const params: { name: string; span: Span }[] = [];
+    if (!this.isOp(')'))
+      do {
+        const p = this.expectName('a parameter name');
+        params.push({ name: p.text, span: this.spanOf(p) });
+      } while (this.isOp(',') && this.next());
+    this.expect(')', 'to close the parameter list');
+    this.expect('=', `before the body of ${n.text}`, `write \`def ${n.text}(x) = x * sigmoid(x)\``);
+    const body = this.expr();
+    return { k: 'def', name: n.text, params, body, span: this.spanOf(n) };
+  }
+
+  private decl(): Line {
+    const n = this.next();
+    this.next(); // ':'
+    this.expect('[', `to start the shape of ${n.text}`, `write \`${n.text}: [N, C]\`, or \`${n.text}: []\` for a scalar`);
+    const shape: Ast[] = [];
+    if (!this.isOp(']'))
+      do shape.push(this.expr());
+      while (this.isOp(',') && this.next());
+    this.expect(']', `to close the shape of ${n.text}`);
+    return { k: 'decl', name: n.text, shape, span: this.spanOf(n) };
+  }
+
+  private assign(): Line {
+    const n = this.next();
+    let subs: Ast[] | null = null;
+    if (this.isOp('[')) {
+      this.next();
+      subs = [];
+      if (!this.isOp(']'))
+        do subs.push(this.expr());
+        while (this.isOp(',') && this.next());
+      this.expect(']', `to close the subscripts of ${n.text}`, 'every `[` needs a matching `]`');
+    }
+    const span = this.spanFrom(n);
+    this.expect('=', `after the left side ${n.text}${subs ? '[…]' : ''}`, 'a statement reads `Y[i,j] = …`');
+    const rhs = this.expr();
+    return { k: 'assign', name: n.text, subs, rhs, span };
+  }
+
+  expr(): Ast {
+    if (++this.depth > MAX_DEPTH) fail('syntax', 'expression nested too deeply', this.spanOf(this.peek()), `at most ${MAX_DEPTH} levels of nesting`);
+    try {
+      const start = this.peek();
+      const a = this.additive();
+      const t = this.peek();
+      if (t.t === 'op' && ['>', '<', '>=', '<=', '==', '!='].includes(t.text)) {
+        this.next();
+        const b = this.additive();
+        return { k: 'compare', op: t.text as '>', a, b, span: this.spanFrom(start) };
+      }
+      return a;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private additive(): Ast {
+    let a = this.product();
+    while (this.isOp('+') || this.isOp('-')) {
+      const op = this.next();
+      const b = this.product();
+      a = { k: 'binary', op: op.text as '+', a, b, span: this.spanOf(op) };
+    }
+    return a;
+  }
+
+  private product(): Ast {
+    let a = this.unary();
+    // A reduction consumed the rest of the product as its body.
+    while (!this.bare.has(a) && (this.isOp('*') || this.isOp('/') || this.isOp('%'))) {
+      const op = this.next();
+      const b = this.unary();
+      a = { k: 'binary', op: op.text as '*', a, b, span: this.spanOf(op) };
+      if (this.bare.has(b)) break;
+    }
+    return a;
+  }
+
+  private unary(): Ast {
+    if (this.isOp('-') || this.isOp('+')) {
+      const op = this.next();
+      if (++this.depth > MAX_DEPTH) fail('syntax', 'expression nested too deeply', this.spanOf(op), `at most ${MAX_DEPTH} levels of nesting`);
+      const arg = this.unary();
+      this.depth--;
+      if (op.text === '+') return arg;
+      const node: Ast = { k: 'unary', arg, span: this.spanOf(op) };
+      if (this.bare.has(arg)) this.bare.add(node);
+      return node;
+    }
+    return this.power();
+  }
+
+  private power(): Ast {
+    const base = this.atom();
+    if (!this.bare.has(base) && this.isOp('^')) {
+      const op = this.next();
+      const exp = this.unary();
+      return { k: 'binary', op: '^', a: base, b: exp, span: this.spanOf(op) };
+    }
+    return base;
+  }
+
+  private startsBody(): boolean {
+    const t = this.peek();
+    return t.t === 'name' || t.t === 'num' || (t.t === 'op' && (t.text === '(' || t.text === 'Σ'));
+  }
+
+  private atom(): Ast {
+    const t = this.peek();
+    if (t.t === 'num') {
+      this.next();
+      const value = Number(t.text);
+      if (!Number.isFinite(value)) fail('syntax', `number ${t.text} is too large`, this.spanOf(t), 'numbers must be finite doubles');
+      return { k: 'num', value, span: this.spanOf(t) };
+    }
+    if (t.t === 'op' && t.text === '(') {
+      this.next();
+      const e = this.expr();
+      this.expect(')', 'to close the parenthesis', 'every `(` needs a matching `)`');
+      this.bare.delete(e);
+      return e;
+    }
+    if (t.t === 'op' && t.text === 'Σ') return this.sigma();
+    if (t.t === 'name') {
+      this.next();
+      if (this.isOp('[')) {
+        this.next();
+        const subs: Ast[] = [];
+        if (!this.isOp(']'))
+          do subs.push(this.expr());
+          while (this.isOp(',') && this.next());
+        this.expect(']', `to close the subscripts of ${t.text}`, 'every `[` needs a matching `]`');
+        return { k: 'access', name: t.text, subs, span: this.spanFrom(t) };
+      }
+      if (this.isOp('(')) return this.callOrReduce(t);
+      return { k: 'name', name: t.text, span: this.spanOf(t) };
+    }
+    return fail('syntax', `expected a value, found ${this.describe(t)}`, this.spanOf(t), 'a value is a number, a name, T[i,…], a call f(…), a reduction sum(i) … or ( … )');
+  }
+
+  private sigma(): Ast {
+    const s = this.next();
+    const heads: { name: string; range?: Ast; span: Span }[] = [];
+    const close = this.isOp('{') ? '}' : this.isOp('(') ? ')' : undefined;
+    if (close) {
+      this.next();
+      do heads.push(this.head());
+      while (this.isOp(',') && this.next());
+      this.expect(close, 'to close the list of summed indices');
+    } else heads.push(this.head());
+    if (!this.startsBody() && !this.isOp('-')) fail('syntax', 'Σ needs an expression after its indices', this.spanOf(this.peek()), 'write `Σ(i,j) A[i,j]`');
+    const body = this.product();
+    const node: Ast = { k: 'reduce', op: 'sum', heads, body, span: this.spanOf(s) };
+    this.bare.add(node);
+    return node;
+  }
+
+  private head(): { name: string; range?: Ast; span: Span } {
+    const n = this.expectName('an index name');
+    if (this.isOp(':')) {
+      this.next();
+      return { name: n.text, range: this.additive(), span: this.spanOf(n) };
+    }
+    return { name: n.text, span: this.spanOf(n) };
+  }
+
+  private callOrReduce(nameTok: Token): Ast {
+    const name = nameTok.text;
+    this.next(); // '('
+    const items: { e: Ast; range?: Ast }[] = [];
+    let at: Ast[] | undefined;
+    if (!this.isOp(')'))
+      do {
+        const e = this.expr();
+        if (this.isOp(':')) {
+          this.next();
+          items.push({ e, range: this.additive() });
+        } else items.push({ e });
+        if (this.isOp('@')) {
+          this.next();
+          at = [];
+          do at.push(this.expr());
+          while (this.isOp(',') && this.next());
+          break;
+        }
+      } while (this.isOp(',') && this.next());
+    this.expect(')', `to close the arguments of ${name}`, 'every `(` needs a matching `)`');
+    const isReduction = (REDUCTIONS as readonly string[]).includes(name);
+    const alwaysReduction = isReduction && name !== 'max' && name !== 'min';
+    if (alwaysReduction || (isReduction && (this.startsBody() || items.some((i) => i.range) || at))) {
+      const heads = items.map((i) => {
+        if (i.e.k !== 'name') fail('syntax', `${name}(…) lists index names, found an expression`, i.e.span, `write \`${name}(i, j) …\`; an index may carry its range: \`${name}(r:4) …\``);
+        const nameAst = i.e as { name: string; span: Span };
+        return { name: nameAst.name, ...(i.range ? { range: i.range } : {}), span: nameAst.span };
+      });
+      if (heads.length === 0) fail('syntax', `${name}() needs at least one index`, this.spanOf(nameTok), `write \`${name}(i) …\``);
+      if (!this.startsBody() && !this.isOp('-'))
+        fail('syntax', `${name}(${heads.map((h) => h.name).join(', ')}) needs an expression after it`, this.spanOf(this.peek()), `write \`${name}(${heads.map((h) => h.name).join(', ')}) X[…]\``);
+      const body = this.product();
+      const node: Ast = { k: 'reduce', op: name, heads, ...(at ? { at } : {}), body, span: this.spanOf(nameTok) };
+      this.bare.add(node);
+      return node;
+    }
+    if (at) fail('syntax', '`@` only appears in argmax(… @ …)', this.spanOf(nameTok));
+    const ranged = items.find((i) => i.range);
+    if (ranged) fail('syntax', '`name:range` only appears in a reduction', ranged.e.span);
+    return { k: 'call', name, args: items.map((i) => i.e), span: this.spanFrom(nameTok) };
+  }
+}
+
+export function parse(source: string): Line[] {
+  return new Parser(lex(source)).program();
+}

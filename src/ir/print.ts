@@ -1,0 +1,144 @@
+// print: IR → language text (the index form), which re-parses to the same meaning.
+//
+// Worked example: reduce(sum; i) mul[A[i,k], dY[i,j]] assigned to dX[k,j] prints as
+//   dX[k,j] = sum(i) A[i,k]*dY[i,j]
+// A reduction extends over the rest of its product, so one that is not the last factor is
+// parenthesised: mul[sum(i) a[i], b] prints as (sum(i) a[i])*b.
+import { idxAsVar, printIndex } from './affine.js';
+import { printSize } from './sizes.js';
+import { assertNever, type Bound, type Expr, type Statement } from './types.js';
+import { freeIndices } from './exprs.js';
+
+const PREC = { compare: 1, add: 2, mul: 3, neg: 4, pow: 5, atom: 6 } as const;
+
+export function formatNumber(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  return String(v);
+}
+
+function endsWithReduction(e: Expr): boolean {
+  switch (e.kind) {
+    case 'reduce':
+    case 'argmax':
+      return true;
+    case 'mul':
+      return endsWithReduction(e.factors[e.factors.length - 1]!);
+    case 'div':
+      return endsWithReduction(e.den);
+    case 'neg':
+      return endsWithReduction(e.arg);
+    default:
+      return false;
+  }
+}
+
+/** Does the body read `name` alone as a subscript somewhere, so that its range can be inferred again? */
+function plainlyUsed(name: string, e: Expr): boolean {
+  switch (e.kind) {
+    case 'access':
+      return e.subs.some((s) => idxAsVar(s) === name);
+    case 'num':
+    case 'sizeval':
+    case 'index':
+    case 'delta':
+      return false;
+    case 'add':
+      return e.terms.some((t) => plainlyUsed(name, t));
+    case 'mul':
+      return e.factors.some((t) => plainlyUsed(name, t));
+    case 'div':
+      return plainlyUsed(name, e.num) || plainlyUsed(name, e.den);
+    case 'pow':
+      return plainlyUsed(name, e.base) || plainlyUsed(name, e.exp);
+    case 'neg':
+      return plainlyUsed(name, e.arg);
+    case 'compare':
+      return plainlyUsed(name, e.a) || plainlyUsed(name, e.b);
+    case 'call':
+      return e.args.some((t) => plainlyUsed(name, t));
+    case 'reduce':
+    case 'argmax':
+      return plainlyUsed(name, e.body);
+    default:
+      return assertNever(e);
+  }
+}
+
+function heads(bounds: readonly Bound[], body: Expr): string {
+  return bounds.map((b) => (plainlyUsed(b.name, body) ? b.name : `${b.name}:${printSize(b.extent)}`)).join(',');
+}
+
+export function printExpr(e: Expr, ctx = 0): string {
+  const wrap = (p: number, s: string) => (p < ctx ? `(${s})` : s);
+  switch (e.kind) {
+    case 'num': {
+      const s = formatNumber(e.value);
+      return e.value < 0 ? wrap(PREC.neg, s) : s;
+    }
+    case 'sizeval': {
+      const s = printSize(e.size);
+      return /^[\w]+$/.test(s) ? s : wrap(PREC.add, s);
+    }
+    case 'index': {
+      const s = printIndex(e.expr);
+      return /^[\w]+$/.test(s) ? s : wrap(s.includes('+') || s.slice(1).includes('-') ? PREC.add : PREC.mul, s);
+    }
+    case 'access':
+      return e.subs.length ? `${e.tensor}[${e.subs.map(printIndex).join(',')}]` : e.tensor;
+    case 'delta':
+      return `δ(${printIndex(e.a)},${printIndex(e.b)})`;
+    case 'add': {
+      let out = '';
+      e.terms.forEach((t, i) => {
+        if (i === 0) out += printExpr(t, PREC.add);
+        else if (t.kind === 'neg') out += ` - ${printExpr(t.arg, t.arg.kind === 'reduce' ? PREC.add : PREC.mul)}`;
+        else if (t.kind === 'num' && t.value < 0) out += ` - ${formatNumber(-t.value)}`;
+        else if (t.kind === 'mul' && t.factors[0]?.kind === 'num' && t.factors[0].value < 0)
+          out += ` - ${printExpr({ kind: 'mul', factors: [{ kind: 'num', value: -t.factors[0].value }, ...t.factors.slice(1)] }, PREC.mul)}`;
+        else out += ` + ${printExpr(t, PREC.add)}`;
+      });
+      return wrap(PREC.add, out);
+    }
+    case 'mul': {
+      const parts = e.factors.map((f, i) => {
+        const last = i === e.factors.length - 1;
+        if (!last && endsWithReduction(f)) return `(${printExpr(f, 0)})`;
+        if (i > 0 && f.kind === 'num' && f.value < 0) return `(${printExpr(f, 0)})`;
+        return printExpr(f, PREC.mul);
+      });
+      return wrap(PREC.mul, parts.join('*'));
+    }
+    case 'div': {
+      const n = endsWithReduction(e.num) ? `(${printExpr(e.num, 0)})` : printExpr(e.num, PREC.mul);
+      return wrap(PREC.mul, `${n}/${printExpr(e.den, PREC.neg)}`);
+    }
+    case 'pow': {
+      const b = printExpr(e.base, PREC.atom);
+      return wrap(PREC.pow, `${b}^${printExpr(e.exp, PREC.neg)}`);
+    }
+    case 'neg':
+      return wrap(PREC.neg, `-${printExpr(e.arg, PREC.mul)}`);
+    case 'compare':
+      return wrap(PREC.compare, `${printExpr(e.a, PREC.add)} ${e.op} ${printExpr(e.b, PREC.add)}`);
+    case 'call':
+      return `${e.fn}(${e.args.map((a) => printExpr(a, 0)).join(', ')})`;
+    case 'reduce': {
+      const body = printExpr(e.body, PREC.mul);
+      return wrap(PREC.add, `${e.op}(${heads(e.indices, e.body)}) ${body}`);
+    }
+    case 'argmax': {
+      const body = printExpr(e.body, PREC.mul);
+      const hs = e.indices.map((b) => `${b.name}:${printSize(b.extent)}`).join(', ');
+      return wrap(PREC.add, `arg${e.op}(${hs} @ ${e.at.map(printIndex).join(', ')}) ${body}`);
+    }
+    default:
+      return assertNever(e);
+  }
+}
+
+export function printStatement(s: Statement): string {
+  const lhs = s.lhs.length ? `${s.tensor}[${s.lhs.map((b) => b.name).join(',')}]` : s.tensor;
+  return `${lhs} = ${printExpr(s.rhs)}`;
+}
+
+export { freeIndices };

@@ -1,0 +1,44 @@
+// Shared test helpers: run a program's derived gradients through the interpreter and compare them
+// with central differences.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { check } from '../src/ir/check.js';
+import { resolveSizes, run, shapeOf } from '../src/ir/evaluate.js';
+import { numericGradient, randomInputs, relativeError, seededRandom } from '../src/ir/gradcheck.js';
+import { deriveProgram } from '../src/diff/derive.js';
+
+export const layer = (name: string): string => readFileSync(fileURLToPath(new URL(`../examples/layers/${name}.dg`, import.meta.url)), 'utf8');
+
+export interface GradientCheck {
+  /** relative error of each derived input gradient against central differences */
+  readonly errors: Record<string, number>;
+  /** largest absolute value in each derived gradient (a check that the gradient is not trivially 0) */
+  readonly magnitudes: Record<string, number>;
+  readonly program: string;
+}
+
+export function checkGradients(source: string, sizes: Record<string, number> = {}, opts: { seed?: number; lo?: number; hi?: number; wrt?: string[] } = {}): GradientCheck {
+  const p = check(source);
+  const derived = deriveProgram(p, opts.wrt ? { wrt: opts.wrt } : {});
+  const back = check(derived.program);
+  const rand = seededRandom(opts.seed ?? 1);
+  const inputs = randomInputs(p, sizes, rand, opts.lo ?? -1, opts.hi ?? 1);
+  const resolved = resolveSizes(p, inputs, sizes);
+  const seeds: Record<string, Float64Array> = {};
+  for (const t of p.tensors) {
+    if (t.role !== 'output' || t.shape.length === 0) continue;
+    const n = shapeOf(p, t.name, resolved).reduce((a, b) => a * b, 1);
+    seeds[`d${t.name}`] = Float64Array.from({ length: n }, () => rand() * 2 - 1);
+  }
+  const out = run(back, { ...inputs, ...seeds }, sizes);
+  const errors: Record<string, number> = {};
+  const magnitudes: Record<string, number> = {};
+  for (const name of opts.wrt ?? p.tensors.filter((t) => t.role === 'input').map((t) => t.name)) {
+    const analytic = out[`d${name}`];
+    if (!analytic) throw new Error(`the backward program has no d${name}`);
+    const numeric = numericGradient(p, inputs, seeds, name, { sizes });
+    errors[name] = relativeError(analytic, numeric);
+    magnitudes[name] = Math.max(...Array.from(analytic, Math.abs));
+  }
+  return { errors, magnitudes, program: derived.program };
+}
