@@ -21,7 +21,6 @@ usage: derive [FILE | -e PROGRAM] [options]
   --steps            show the derivation: chain rule with δ, each δ eliminated, each sum collapsed
   --at x=1,y=2       evaluate the outputs and every gradient at a point (scalar inputs)
   --emit ts          print the TypeScript module of forward/backward kernels
-  --sizes N=2,D=3    size values for --emit
   --dtype float64    float32 | float64, for --emit
   -h, --help         this help
 
@@ -151,7 +150,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     } else throw new UsageError('no program: give a FILE or -e PROGRAM (see derive --help)');
 
     const program = check(source);
-    if (args.emit) throw new UsageError('--emit ts comes with the code generator, which is not built yet');
+    if (args.emit) {
+      const { emit } = await import('./codegen/compile.js');
+      io.out(emit(source, { ...(args.dtype ? { dtype: args.dtype } : {}) }).trimEnd());
+      return 0;
+    }
     const result = deriveProgram(program, { ...(args.wrt ? { wrt: args.wrt } : {}), steps: args.steps });
 
     if (args.at) {

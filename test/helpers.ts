@@ -6,6 +6,7 @@ import { check } from '../src/ir/check.js';
 import { resolveSizes, run, shapeOf } from '../src/ir/evaluate.js';
 import { numericGradient, randomInputs, relativeError, seededRandom } from '../src/ir/gradcheck.js';
 import { deriveProgram } from '../src/diff/derive.js';
+import type { Program } from '../src/ir/types.js';
 
 export const layer = (name: string): string => readFileSync(fileURLToPath(new URL(`../examples/layers/${name}.dg`, import.meta.url)), 'utf8');
 
@@ -17,7 +18,19 @@ export interface GradientCheck {
   readonly program: string;
 }
 
-export function checkGradients(source: string, sizes: Record<string, number> = {}, opts: { seed?: number; lo?: number; hi?: number; wrt?: string[] } = {}): GradientCheck {
+export interface CheckOptions {
+  seed?: number;
+  lo?: number;
+  hi?: number;
+  wrt?: string[];
+}
+
+/** The random inputs `checkGradients` uses for these options (the first draws of its seeded generator). */
+export function gradientInputs(p: Program, sizes: Record<string, number> = {}, opts: CheckOptions = {}): Record<string, Float64Array> {
+  return randomInputs(p, sizes, seededRandom(opts.seed ?? 1), opts.lo ?? -1, opts.hi ?? 1);
+}
+
+export function checkGradients(source: string, sizes: Record<string, number> = {}, opts: CheckOptions = {}): GradientCheck {
   const p = check(source);
   const derived = deriveProgram(p, opts.wrt ? { wrt: opts.wrt } : {});
   const back = check(derived.program);

@@ -201,11 +201,13 @@ function atomText(a: Atom, wrap: boolean): string {
 export function printIndex(e: IndexExpr): string {
   // Positive parts first, then negative ones: `h+P-u*T` rather than `-u*T+h+P`.
   const parts: { negative: boolean; body: string }[] = [];
+  // a leading `-` would apply to the dividend: -(h/2) is not -h/2 = (-h)/2
+  const leadingMinus = e.terms.every((t) => [...t.coef.values()].every((v) => v < 0)) && [...e.constant.values()].every((v) => v < 0);
   for (const t of e.terms) {
     const k = polyConstValue(t.coef);
     if (k !== undefined) {
       const mag = Math.abs(k);
-      parts.push({ negative: k < 0, body: mag === 1 ? atomText(t.atom, false) : `${mag}*${atomText(t.atom, true)}` });
+      parts.push({ negative: k < 0, body: mag === 1 ? atomText(t.atom, k < 0 && leadingMinus) : `${mag}*${atomText(t.atom, true)}` });
     } else if (t.coef.size === 1) {
       const [mono, v] = [...t.coef][0]!;
       const mag = Math.abs(v);

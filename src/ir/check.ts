@@ -332,6 +332,33 @@ class StatementChecker {
     }
   }
 
+  /** Is `a` affine index arithmetic — indices, sizes and whole numbers with + - and products by
+   *  constants ('index' when it mentions an index, 'const' when it does not)? Otherwise undefined. */
+  private indexArithmetic(a: Ast, scope: ReadonlyMap<string, string>, params: ReadonlyMap<string, Expr>): 'index' | 'const' | undefined {
+    switch (a.k) {
+      case 'num':
+        return Number.isInteger(a.value) ? 'const' : undefined;
+      case 'name':
+        if (params.has(a.name)) return undefined;
+        if (scope.has(a.name)) return 'index';
+        if (this.c.sizes.has(a.name)) return 'const';
+        return this.indexNames.has(a.name) ? 'index' : undefined;
+      case 'unary':
+        return this.indexArithmetic(a.arg, scope, params);
+      case 'binary': {
+        const x = this.indexArithmetic(a.a, scope, params);
+        const y = this.indexArithmetic(a.b, scope, params);
+        if (!x || !y) return undefined;
+        if (a.op === '+' || a.op === '-') return x === 'index' || y === 'index' ? 'index' : 'const';
+        if (a.op === '*') return x === 'index' && y === 'index' ? undefined : x === 'index' || y === 'index' ? 'index' : 'const';
+        if (a.op === '/' || a.op === '%') return y === 'const' ? x : undefined;
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
   private note(indexName: string, span: Span) {
     if (!this.firstSpan.has(indexName)) this.firstSpan.set(indexName, span);
   }
@@ -342,7 +369,7 @@ class StatementChecker {
         return num(a.value);
       case 'name': {
         if (params.has(a.name)) return params.get(a.name)!;
-        if (this.defStack.length) fail('bad-name', `${a.name} is not a parameter of ${this.defStack.at(-1)}`, a.span, 'a def body uses only its parameters, numbers and sizes');
+        if (this.defStack.length && !this.c.sizes.has(a.name)) fail('bad-name', `${a.name} is not a parameter of ${this.defStack.at(-1)}`, a.span, 'a def body uses only its parameters, numbers and sizes');
         if (scope.has(a.name)) return { kind: 'index', expr: idxVar(scope.get(a.name)!) };
         if (this.c.sizes.has(a.name)) return { kind: 'sizeval', size: sizeName(a.name) };
         if (this.indexNames.has(a.name)) {
@@ -383,6 +410,11 @@ class StatementChecker {
       case 'binary': {
         if (a.op === '%') {
           return { kind: 'index', expr: this.index(a, scope) };
+        }
+        // `e / s` on index values is floor division, as in subscripts: the gradient guard `(h/2 == c)`
+        if (a.op === '/' && this.indexArithmetic(a.a, scope, params) === 'index' && this.indexArithmetic(a.b, scope, params) === 'const') {
+          const by = idxAsConst(this.index(a.b, scope));
+          if (by && polyIsPositive(by)) return { kind: 'index', expr: this.index(a, scope) };
         }
         const x = this.expr(a.a, scope, params);
         const y = this.expr(a.b, scope, params);

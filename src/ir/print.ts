@@ -5,8 +5,8 @@
 // A reduction extends over the rest of its product, so one that is not the last factor is
 // parenthesised: mul[sum(i) a[i], b] prints as (sum(i) a[i])*b.
 import { idxAsVar, printIndex } from './affine.js';
-import { printSize } from './sizes.js';
-import { assertNever, type Bound, type Expr, type Statement } from './types.js';
+import { polyIsPositive, printPoly, printSize } from './sizes.js';
+import { assertNever, type Bound, type Expr, type SizeExpr, type Statement } from './types.js';
 import { freeIndices } from './exprs.js';
 
 const PREC = { compare: 1, add: 2, mul: 3, neg: 4, pow: 5, atom: 6 } as const;
@@ -58,7 +58,8 @@ function plainlyUsed(name: string, e: Expr): boolean {
       return e.args.some((t) => plainlyUsed(name, t));
     case 'reduce':
     case 'argmax':
-      return plainlyUsed(name, e.body);
+      // a nested reduction that binds the same name again hides it
+      return !e.indices.some((b) => b.name === name) && plainlyUsed(name, e.body);
     default:
       return assertNever(e);
   }
@@ -66,6 +67,33 @@ function plainlyUsed(name: string, e: Expr): boolean {
 
 function heads(bounds: readonly Bound[], body: Expr): string {
   return bounds.map((b) => (plainlyUsed(b.name, body) ? b.name : `${b.name}:${printSize(b.extent)}`)).join(',');
+}
+
+/** A size as a value. In a size `/` is floor division, but between values it divides exactly, so
+ *  ⌊n/d⌋ is written (n - n%d)/d: `(A+3)/2` reads 2.5 as a value, `(A+3 - (A+3)%2)/2` reads 2. */
+function sizeValueText(s: SizeExpr): string {
+  switch (s.kind) {
+    case 'poly':
+      return printPoly(s.poly);
+    case 'sum': {
+      let out = '';
+      for (const t of s.terms) {
+        const txt = sizeValueText(t);
+        out += out === '' || txt.startsWith('-') ? txt : `+${txt}`;
+      }
+      return out;
+    }
+    case 'div': {
+      const d = printSize(s.den);
+      // `%` needs a divisor known to be positive; otherwise the quotient is printed as it is
+      if (s.den.kind !== 'poly' || !polyIsPositive(s.den.poly)) return printSize(s);
+      const n = `(${sizeValueText(s.num)})`;
+      const by = /^\w+$/.test(d) ? d : `(${d})`;
+      return `(${n} - ${n}%${by})/${by}`;
+    }
+    default:
+      return assertNever(s);
+  }
 }
 
 export function printExpr(e: Expr, ctx = 0): string {
@@ -76,12 +104,13 @@ export function printExpr(e: Expr, ctx = 0): string {
       return e.value < 0 ? wrap(PREC.neg, s) : s;
     }
     case 'sizeval': {
-      const s = printSize(e.size);
+      const s = sizeValueText(e.size);
       return /^[\w]+$/.test(s) ? s : wrap(PREC.add, s);
     }
     case 'index': {
       const s = printIndex(e.expr);
-      return /^[\w]+$/.test(s) ? s : wrap(s.includes('+') || s.slice(1).includes('-') ? PREC.add : PREC.mul, s);
+      // a floor quotient or remainder binds like a product: x*(j%2) must not read as (x*j)%2
+      return /^[\w]+$/.test(s) ? s : wrap(s.includes('+') || s.slice(1).includes('-') || /[/%]/.test(s) ? PREC.add : PREC.mul, s);
     }
     case 'access':
       return e.subs.length ? `${e.tensor}[${e.subs.map(printIndex).join(',')}]` : e.tensor;

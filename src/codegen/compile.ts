@@ -1,0 +1,149 @@
+// compile / emit: the library entry points of the code generator.
+//
+// Worked example:
+//   const k = compile('Y[i,j] = A[i,k]*X[k,j] + B[i,j]', { sizes: { I: 2, J: 2, K: 3 } });
+//   k.forward({ A, X, B }).Y          — runs the emitted forward kernels
+//   k.backward({ A, X, B }, { dY }).dX — forward again, then the gradient kernels: dX = Aᵀ·dY
+// The kernels run from the very text `emit` returns (transpiled once, cached by source and dtype);
+// sizes, array lengths and dtypes are checked before any loop runs.
+import { ts } from 'ts-morph';
+import { check } from '../ir/check.js';
+import { resolveSizes, shapeOf } from '../ir/evaluate.js';
+import { sizeNames } from '../ir/sizes.js';
+import type { Program } from '../ir/types.js';
+import { differentiate } from '../diff/differentiate.js';
+import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
+
+export type Dtype = 'float32' | 'float64';
+export type DataArray = Float32Array | Float64Array;
+
+export interface CompileOptions {
+  readonly sizes?: Record<string, number>;
+  readonly dtype?: Dtype;
+  /** false: the naive loop nest (for benchmarks) */
+  readonly optimize?: boolean;
+}
+
+export interface Kernel {
+  readonly inputs: string[];
+  readonly outputs: string[];
+  readonly shapes: Record<string, number[]>;
+  readonly dtype: Dtype;
+  readonly sizes: Record<string, number>;
+  forward(inputs: Record<string, DataArray | number>): Record<string, DataArray>;
+  backward(inputs: Record<string, DataArray | number>, seeds?: Record<string, DataArray | number>): Record<string, DataArray>;
+}
+
+type KernelFn = (t: Record<string, DataArray | Int32Array>, s: Record<string, number>) => void;
+interface LoadedModule {
+  readonly forward: KernelFn;
+  readonly backward: KernelFn;
+  readonly emitted: EmittedModule;
+  readonly program: Program;
+}
+
+const moduleCache = new Map<string, LoadedModule>();
+
+function build(source: string, opts: EmitOptions): { program: Program; emitted: EmittedModule } {
+  const program = check(source);
+  const grads = differentiate(program, { unitScalarSeeds: false });
+  return { program, emitted: emitProgram(program, grads, opts) };
+}
+
+/** The TypeScript module of forward/backward kernels for a program. */
+export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): string {
+  return build(source, opts).emitted.text;
+}
+
+/** Turn emitted module text into functions: transpile to JavaScript and evaluate. */
+export function loadModule(text: string): Record<string, unknown> {
+  const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const exports: Record<string, unknown> = {};
+  new Function('exports', js)(exports);
+  return exports;
+}
+
+function load(source: string, dtype: Dtype, optimize: boolean): LoadedModule {
+  const key = `${dtype}\u0000${optimize}\u0000${source}`;
+  const hit = moduleCache.get(key);
+  if (hit) return hit;
+  const { program, emitted } = build(source, { dtype, optimize });
+  const exports = loadModule(emitted.text);
+  const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted, program };
+  moduleCache.set(key, m);
+  return m;
+}
+
+const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64Array);
+
+/** Compile a program for given sizes and dtype. */
+export function compile(source: string, opts: CompileOptions = {}): Kernel {
+  const dtype = opts.dtype ?? 'float64';
+  if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+  for (const [k, v] of Object.entries(opts.sizes ?? {}))
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`size ${k} must be a whole number ≥ 0, got ${String(v)}`);
+  const m = load(source, dtype, opts.optimize ?? true);
+  const p = m.program;
+  const info = m.emitted.info;
+  const sizes = resolveSizes(p, {}, opts.sizes ?? {});
+  const missing = [...new Set(p.tensors.flatMap((t) => t.shape.flatMap(sizeNames)))].filter((n) => !sizes.has(n));
+  if (missing.length) throw new Error(`compile needs values for the sizes ${missing.join(', ')}: compile(source, { sizes: { ${missing.map((n) => `${n}: …`).join(', ')} } })`);
+  const sizeRecord = Object.fromEntries(p.sizes.map((s) => [s.name, sizes.get(s.name) ?? 0]));
+  const shapes: Record<string, number[]> = {};
+  for (const t of p.tensors) {
+    const sh = shapeOf(p, t.name, sizes);
+    if (sh.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`the shape of ${t.name} is [${sh.join(', ')}] for these sizes: every dimension must be a whole number ≥ 0`);
+    shapes[t.name] = sh;
+  }
+  const count = (name: string) => (shapes[name] ?? []).reduce((a, b) => a * b, 1);
+  const Arr = ArrayOf(dtype);
+
+  const take = (kind: 'input' | 'seed', name: string, v: DataArray | number | undefined, shapeName: string): DataArray => {
+    const n = count(shapeName);
+    if (v === undefined) throw new Error(`missing ${kind} ${name}: expected ${dtype === 'float32' ? 'a Float32Array' : 'a Float64Array'} of ${n} elements (shape [${shapes[shapeName]!.join(', ')}])`);
+    if (typeof v === 'number') {
+      if (n !== 1) throw new Error(`${kind} ${name} must be an array of ${n} elements (shape [${shapes[shapeName]!.join(', ')}]), got a number`);
+      return Arr.of(v);
+    }
+    if (!(v instanceof Arr)) throw new Error(`${kind} ${name} must be a ${Arr.name} (dtype ${dtype}), got ${(v as object)?.constructor?.name ?? typeof v}`);
+    if (v.length !== n) throw new Error(`${kind} ${name} has ${v.length} elements but its shape [${shapes[shapeName]!.join(', ')}] needs ${n}`);
+    return v;
+  };
+
+  const runForward = (inputs: Record<string, DataArray | number>) => {
+    if (inputs === null || typeof inputs !== 'object') throw new Error('forward takes an object of input arrays, e.g. { X, W }');
+    for (const k of Object.keys(inputs)) if (!info.inputs.includes(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
+    const t: Record<string, DataArray | Int32Array> = {};
+    for (const name of info.inputs) t[name] = take('input', name, inputs[name], name);
+    for (const name of [...info.intermediates, ...info.outputs]) t[name] = new Arr(count(name));
+    for (const r of info.records) t[r] = new Int32Array(count(r.replace(/_argmax$/, '')));
+    m.forward(t, sizeRecord);
+    return t;
+  };
+
+  return {
+    inputs: [...info.inputs],
+    outputs: [...info.outputs],
+    shapes,
+    dtype,
+    sizes: sizeRecord,
+    forward(inputs) {
+      const t = runForward(inputs);
+      return Object.fromEntries([...info.intermediates, ...info.outputs].map((n) => [n, t[n] as DataArray]));
+    },
+    backward(inputs, seeds = {}) {
+      for (const k of Object.keys(seeds)) if (!info.seeds.includes(k)) throw new Error(`${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
+      const given: Record<string, DataArray> = {};
+      for (const s of info.seeds) {
+        const out = s.slice(1);
+        const scalar = count(out) === 1 && shapes[out]!.length === 0;
+        given[s] = take('seed', s, seeds[s] ?? (scalar ? 1 : undefined), out);
+      }
+      const t = runForward(inputs);
+      Object.assign(t, given);
+      for (const g of info.gradients) t[g] = new Arr(count(g.slice(1)));
+      m.backward(t, sizeRecord);
+      return Object.fromEntries(info.inputs.map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
+    },
+  };
+}

@@ -1,0 +1,956 @@
+// lowerToLoops: one statement of the math IR → a loop nest (loop IR) that computes it.
+//
+// Worked example, conv input gradient (stride T, padding P):
+//   dX[n,c,h,w] = sum(f,u,v) K[f,c,h+P-u*T,w+P-v*T]*dY[n,f,u,v]
+// becomes loops n, c, h, w over dX; per element a reduction nest f, u, v whose bounds come from the
+// zero-padded reads instead of per-element tests: K[…, h+P-u*T, …] is nonzero only for
+//   ceil((h+P-(R-1))/T) ≤ u ≤ floor((h+P)/T),
+// so u runs over exactly those values (intersected with [0, U)), and every read uses a running
+// offset advanced by the loop (`$p1 += $sdY2`, `$p0 -= T*$sK2`) — no index multiplications, no `%`,
+// no bounds `if` in the inner loops. Reductions accumulate in locals; a reduction that depends only
+// on outer indices (the logsumexp of a softmax row) is computed once, at the outermost loop that
+// binds its indices. `optimize: false` gives the naive nest (plain bounds, checked reads, offsets
+// recomputed per element), the baseline the benchmarks compare against.
+import { idxAsVar, idxKey, idxVars } from '../ir/affine.js';
+import { exprKey, freeIndices } from '../ir/exprs.js';
+import { printExpr } from '../ir/print.js';
+import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
+import { assertNever, type Bound, type Expr, type IndexExpr, type Poly, type Program, type SizeExpr, type Statement } from '../ir/types.js';
+import type { Code, KernelParam, LoopNode, LoweredKernel } from './loops.js';
+import { lowerMatmul } from './gemm.js';
+
+export interface LowerOptions {
+  readonly optimize: boolean;
+  readonly dtype: 'float32' | 'float64';
+}
+
+/** What the lowering needs to know about the program around a statement. */
+export interface LowerContext {
+  readonly shapeOf: (tensor: string) => readonly SizeExpr[];
+  /** forward statements whose max/min reduction records its arg-max (tensor → statement) */
+  readonly recordsArgmax: ReadonlyMap<string, Statement>;
+  readonly defaults: ReadonlyMap<string, number>;
+  readonly program: Program;
+}
+
+export const argmaxName = (tensor: string) => `${tensor}_argmax`;
+
+/** JS for a polynomial in sizes. */
+export function polyCode(p: Poly, sizes: Set<string>): Code {
+  if (p.size === 0) return '0';
+  const parts: string[] = [];
+  for (const [mono, v] of p) {
+    const names = mono ? mono.split('*') : [];
+    names.forEach((n) => sizes.add(n));
+    const mag = Math.abs(v);
+    const body = names.length === 0 ? String(mag) : mag === 1 ? names.join(' * ') : `${mag} * ${names.join(' * ')}`;
+    parts.push(parts.length === 0 ? (v < 0 ? `-${body}` : body) : v < 0 ? ` - ${body}` : ` + ${body}`);
+  }
+  return parts.join('');
+}
+
+export function sizeCode(s: SizeExpr, sizes: Set<string>): Code {
+  switch (s.kind) {
+    case 'poly':
+      return polyCode(s.poly, sizes);
+    case 'div':
+      return `Math.floor((${sizeCode(s.num, sizes)}) / (${sizeCode(s.den, sizes)}))`;
+    case 'sum':
+      return s.terms.map((t) => sizeCode(t, sizes)).join(' + ');
+    default:
+      return assertNever(s);
+  }
+}
+
+const isIdent = (c: Code) => /^[\w$]+$/.test(c);
+const paren = (c: Code) => (isIdent(c) || /^-?\d+(\.\d+)?$/.test(c) ? c : `(${c})`);
+const mulCode = (a: Code, b: Code): Code => (a === '0' || b === '0' ? '0' : a === '1' ? b : b === '1' ? a : `${paren(a)} * ${paren(b)}`);
+const addCode = (a: Code, b: Code): Code => (a === '0' ? b : b === '0' ? a : b.startsWith('-') ? `${a} - ${b.slice(1)}` : `${a} + ${b}`);
+
+const FN_PRELUDE: Record<string, string> = {
+  relu: 'const relu = (x: number): number => (x > 0 ? x : 0);',
+  sigmoid: 'const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));',
+  softplus: 'const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));',
+  elu: 'const elu = (x: number, a: number): number => (x > 0 ? x : a * Math.expm1(x));',
+  max: 'const max = (a: number, b: number): number => (a >= b ? a : b);',
+  min: 'const min = (a: number, b: number): number => (a <= b ? a : b);',
+};
+export const preludeFor = (fns: Iterable<string>): string[] => [...new Set(fns)].sort().flatMap((f) => (FN_PRELUDE[f] ? [FN_PRELUDE[f]!] : []));
+
+/** Constraint 0 ≤ coef·v + rest < dim, from a zero-padded read or a range guard. */
+interface Constraint {
+  readonly v: string;
+  readonly coef: number | Poly; // numeric, or a positive size polynomial
+  readonly rest: IndexExpr;
+  /** the dimension (upper bound); undefined for a guard q ≥ 0 with no upper bound */
+  readonly dim?: SizeExpr;
+  /** the read it came from, proven in range once applied */
+  readonly source?: string;
+}
+
+export class Lowerer {
+  private n = 0;
+  readonly sizes = new Set<string>();
+  readonly tensors = new Map<string, KernelParam>();
+  readonly fns = new Set<string>();
+  /** hoisted per-kernel constants: name → code (dims and strides) */
+  private readonly consts = new Map<string, Code>();
+  private readonly constOrder: string[] = [];
+
+  constructor(
+    private readonly ctx: LowerContext,
+    private readonly opts: LowerOptions,
+  ) {}
+
+  fresh(p: string): string {
+    return `$${p}${this.n++}`;
+  }
+
+  useTensor(name: string, role: 'read' | 'write', type: 'data' | 'int32' = 'data') {
+    const prev = this.tensors.get(name);
+    if (!prev || (prev.role === 'read' && role === 'write')) this.tensors.set(name, { name, type, role });
+  }
+
+  private konst(name: string, code: Code): string {
+    if (isIdent(code)) return code;
+    if (!this.consts.has(name)) {
+      this.consts.set(name, code);
+      this.constOrder.push(name);
+    }
+    return name;
+  }
+
+  prologue(): LoopNode[] {
+    return this.constOrder.map((n) => ({ k: 'let', name: n, init: this.consts.get(n)!, mutable: false }) as LoopNode);
+  }
+
+  dim(tensor: string, d: number): Code {
+    const shape = this.ctx.shapeOf(tensor);
+    return this.konst(`$${tensor}_d${d}`, sizeCode(shape[d]!, this.sizes));
+  }
+
+  stride(tensor: string, d: number): Code {
+    const shape = this.ctx.shapeOf(tensor);
+    if (d === shape.length - 1) return '1';
+    const parts = shape.slice(d + 1).map((_, k) => this.dim(tensor, d + 1 + k));
+    return this.konst(`$${tensor}_s${d}`, parts.join(' * '));
+  }
+
+  extent(s: SizeExpr): Code {
+    const code = sizeCode(s, this.sizes);
+    return isIdent(code) || /^\d+$/.test(code) ? code : this.konst(`$e${this.consts.size}`, code);
+  }
+
+  /** JS for an index expression, with index variables renamed by `vars`. */
+  index(ix: IndexExpr, vars: ReadonlyMap<string, Code>): Code {
+    let out = '0';
+    for (const t of ix.terms) {
+      const a = t.atom;
+      let atom: Code;
+      switch (a.kind) {
+        case 'var':
+          atom = vars.get(a.name) ?? a.name;
+          break;
+        case 'div': {
+          const by = polyCode(a.by, this.sizes);
+          atom = `Math.floor(${paren(this.index(a.of, vars))} / ${paren(by)})`;
+          break;
+        }
+        case 'mod': {
+          const by = paren(polyCode(a.by, this.sizes));
+          const of = this.index(a.of, vars);
+          // loop indices are ≥ 0: a nonnegative dividend needs no sign correction
+          atom = nonNegative(a.of) ? `(${paren(of)} % ${by})` : `((${of} % ${by}) + ${by}) % ${by}`;
+          break;
+        }
+        default:
+          return assertNever(a);
+      }
+      out = addCode(out, mulCode(polyCode(t.coef, this.sizes), atom));
+    }
+    return addCode(out, polyCode(ix.constant, this.sizes));
+  }
+
+  /** Flat offset of an access as code (multiplications included). */
+  offset(tensor: string, subs: readonly IndexExpr[], vars: ReadonlyMap<string, Code>): Code {
+    let out = '0';
+    subs.forEach((s, d) => (out = addCode(out, mulCode(this.index(s, vars), this.stride(tensor, d)))));
+    return out;
+  }
+
+  dataArrayType(): string {
+    return this.opts.dtype === 'float32' ? 'Float32Array' : 'Float64Array';
+  }
+
+  // ---- statements ------------------------------------------------------------------------------
+
+  statement(s: Statement): LoopNode[] {
+    this.useTensor(s.tensor, 'write');
+    const argmaxRecord = this.ctx.recordsArgmax.has(s.tensor) && this.opts.optimize;
+    if (argmaxRecord) this.useTensor(argmaxName(s.tensor), 'write', 'int32');
+    const out: LoopNode[] = [];
+    const outPtr = this.fresh('o');
+    out.push({ k: 'let', name: outPtr, init: '0', mutable: true });
+    const vars = new Map<string, Code>(s.lhs.map((b) => [b.name, this.loopVar(b.name)]));
+    const body = (inner: Map<string, Code>, hoisted: ReadonlyMap<string, Code>): LoopNode[] => {
+      const nodes: LoopNode[] = [];
+      let value: Code;
+      if (argmaxRecord && s.rhs.kind === 'reduce') {
+        const { nodes: red, value: v, arg } = this.reduction(s.rhs, inner, true);
+        nodes.push(...red);
+        nodes.push({ k: 'store', array: argmaxName(s.tensor), offset: outPtr, value: arg! });
+        value = v;
+      } else {
+        const r = this.expr(s.rhs, inner, hoisted, true);
+        nodes.push(...r.nodes);
+        value = r.value;
+      }
+      nodes.push({ k: 'store', array: s.tensor, offset: `${outPtr}++`, value });
+      return nodes;
+    };
+    const plan = this.planPointers(s.rhs, s.lhs);
+    out.push(...this.nest(s.lhs, vars, s.rhs, body, { tighten: false, exclude: argmaxRecord ? s.rhs : undefined }));
+    this.unplan(plan);
+    return out;
+  }
+
+  private loopVar(name: string): Code {
+    // never shadow a tensor or size name in the emitted code
+    return this.ctx.program.tensors.some((t) => t.name === name) || this.ctx.program.sizes.some((z) => z.name === name) ? `${name}_` : name;
+  }
+
+  /**
+   * Loops over `bounds` around a body. Reductions inside `scopeExpr` that depend only on outer
+   * indices are computed before the loop that would otherwise repeat them.
+   */
+  private nest(
+    bounds: readonly Bound[],
+    outer: ReadonlyMap<string, Code>,
+    scopeExpr: Expr,
+    body: (vars: Map<string, Code>, hoisted: ReadonlyMap<string, Code>) => LoopNode[],
+    opt: { tighten: boolean; exclude?: Expr | undefined; constraints?: readonly Constraint[]; residues?: readonly Residue[] },
+  ): LoopNode[] {
+    const vars = new Map(outer);
+    bounds.forEach((b) => vars.set(b.name, vars.get(b.name) ?? this.loopVar(b.name)));
+    // reductions to hoist: level = position of the innermost loop index they use (−1: before all loops)
+    const hoist = this.opts.optimize ? this.hoistable(scopeExpr, bounds, opt.exclude) : [];
+    const hoisted = new Map<string, Code>();
+    // loop bounds, each computed once, before the outermost loop it does not depend on
+    const names = bounds.map((b) => b.name);
+    const plan = bounds.map((b) => {
+      const decls: LoopNode[] = [];
+      let lo: Code = '0';
+      let hi: Code = this.extent(b.extent);
+      let step: Code = '1';
+      let dep = -1;
+      const depOf = (ix: IndexExpr) => Math.max(-1, ...idxVars(ix).map((x) => names.indexOf(x)));
+      for (const c of opt.constraints?.filter((x) => x.v === b.name) ?? []) {
+        // a plain index over its own extent adds nothing
+        if (c.coef === 1 && c.rest.terms.length === 0 && c.rest.constant.size === 0 && c.dim && sizeEquals(c.dim, b.extent)) continue;
+        const range = this.constraintRange(c, vars);
+        dep = Math.max(dep, depOf(c.rest));
+        lo = lo === '0' && range.lo !== '0' ? `Math.max(0, ${range.lo})` : range.lo === '0' ? lo : `Math.max(${lo}, ${range.lo})`;
+        if (range.hi !== undefined) hi = `Math.min(${hi}, ${range.hi})`;
+      }
+      const residue = opt.residues?.find((r) => r.v === b.name);
+      if (residue) {
+        const m = paren(polyCode(residue.modulus, this.sizes));
+        const want = this.index(residue.target, vars);
+        dep = Math.max(dep, depOf(residue.target));
+        const loName = this.fresh('lo');
+        decls.push({ k: 'let', name: loName, init: lo, mutable: false });
+        // first value ≥ lo in the residue class of `want`
+        lo = `${loName} + ((((${want}) - ${loName}) % ${m}) + ${m}) % ${m}`;
+        step = m;
+      }
+      if (lo !== '0' && !isIdent(lo)) {
+        const loName = this.fresh('lo');
+        decls.push({ k: 'let', name: loName, init: lo, mutable: false });
+        lo = loName;
+      }
+      if (!isIdent(hi) && !/^\d+$/.test(hi)) {
+        const hiName = this.fresh('hi');
+        decls.push({ k: 'let', name: hiName, init: hi, mutable: false });
+        hi = hiName;
+      }
+      return { lo, hi, step, decls, at: dep + 1 };
+    });
+    const build = (level: number): LoopNode[] => {
+      const nodes: LoopNode[] = [];
+      for (const h of hoist.filter((x) => x.level === level - 1)) {
+        const r = this.reduction(h.expr, vars, false);
+        nodes.push(...r.nodes);
+        hoisted.set(exprKey(h.expr), r.value);
+      }
+      if (level === bounds.length) return [...nodes, ...body(vars, hoisted)];
+      for (const pl of plan) if (pl.at === level) nodes.push(...pl.decls);
+      const b = bounds[level]!;
+      const v = vars.get(b.name)!;
+      const { lo, hi, step } = plan[level]!;
+      const advance: { name: string; by: Code }[] = [];
+      const inner = this.withPointers(level, bounds, vars, lo, step, advance, nodes);
+      nodes.push({ k: 'for', v, lo, hi, step, advance, body: inner(() => build(level + 1)) });
+      return nodes;
+    };
+    return build(0);
+  }
+
+  /** Running offsets: set up before the loop over bounds[level], advanced by it. */
+  private pointers = new Map<string, { name: string; level: number }>();
+  private pointerPlan: { key: string; tensor: string; subs: readonly IndexExpr[]; nest: readonly Bound[] }[] = [];
+
+  private withPointers(
+    level: number,
+    bounds: readonly Bound[],
+    vars: Map<string, Code>,
+    lo: Code,
+    step: Code,
+    advance: { name: string; by: Code }[],
+    before: LoopNode[],
+  ): (inner: () => LoopNode[]) => LoopNode[] {
+    if (!this.opts.optimize) return (inner) => inner();
+    const b = bounds[level]!;
+    const plans = this.pointerPlan.filter((p) => p.nest === bounds);
+    const saved = new Map(plans.map((p) => [p.key, this.pointers.get(p.key)] as const));
+    for (const p of plans) {
+      const coef = this.coefficientCode(p.tensor, p.subs, b.name);
+      if (coef === undefined) continue;
+      const prev = this.pointers.get(p.key);
+      const name = this.fresh('p');
+      // value with this loop at `lo` and every inner loop at 0
+      const inner = new Map(vars);
+      bounds.slice(level).forEach((x) => inner.set(x.name, '0'));
+      inner.set(b.name, lo);
+      const init = prev ? addCode(prev.name, mulCode(coef, lo)) : this.offset(p.tensor, p.subs, inner);
+      before.push({ k: 'let', name, init, mutable: true });
+      this.pointers.set(p.key, { name, level });
+      if (coef !== '0') {
+        const by = step === '1' ? coef : mulCode(coef, step);
+        advance.push({ name, by: isIdent(by) || /^-?\d+$/.test(by) ? by : this.konst(`$${p.tensor}_step${this.consts.size}`, by) });
+      }
+    }
+    // pointers live while their loop is being generated; a later sibling loop starts afresh
+    return (inner) => {
+      const out = inner();
+      for (const [k, v] of saved) {
+        if (v) this.pointers.set(k, v);
+        else this.pointers.delete(k);
+      }
+      return out;
+    };
+  }
+
+  /** Σ_d stride_d · coef_d(v); undefined when v sits in a quotient or remainder. */
+  private coefficientCode(tensor: string, subs: readonly IndexExpr[], v: string): Code | undefined {
+    let out = '0';
+    for (let d = 0; d < subs.length; d++) {
+      const s = subs[d]!;
+      for (const t of s.terms) {
+        if (t.atom.kind !== 'var') {
+          if (idxVars(t.atom.of).includes(v)) return undefined;
+          continue;
+        }
+        if (t.atom.name !== v) continue;
+        out = addCode(out, mulCode(polyCode(t.coef, this.sizes), this.stride(tensor, d)));
+      }
+    }
+    return out;
+  }
+
+  private constraintRange(c: Constraint, vars: ReadonlyMap<string, Code>): { lo: Code; hi: Code | undefined } {
+    const rest = this.index(c.rest, vars);
+    if (!c.dim) {
+      const lower = this.constraintRange({ ...c, dim: { kind: 'poly', poly: new Map([['', 1]]) } }, vars);
+      return { lo: lower.lo, hi: undefined };
+    }
+    const dimMinus1 = addCode(this.extent(c.dim), '-1');
+    if (typeof c.coef === 'number') {
+      const k = c.coef;
+      if (k === 1) return { lo: rest === '0' ? '0' : `-${paren(rest)}`, hi: `${paren(dimMinus1)} - ${paren(rest)} + 1` };
+      if (k === -1) return { lo: `${paren(rest)} - ${paren(dimMinus1)}`, hi: `${paren(rest)} + 1` };
+      if (k > 0) return { lo: `Math.ceil(-${paren(rest)} / ${k})`, hi: `Math.floor((${dimMinus1} - ${paren(rest)}) / ${k}) + 1` };
+      return { lo: `Math.ceil((${paren(rest)} - ${paren(dimMinus1)}) / ${-k})`, hi: `Math.floor(${paren(rest)} / ${-k}) + 1` };
+    }
+    // a size coefficient: positive (u*T) or negative (-u*T); sizes are ≥ 1
+    if ([...c.coef.values()].every((x) => x < 0)) {
+      const k = polyCode(new Map([...c.coef].map(([m, x]) => [m, -x])), this.sizes);
+      return { lo: `Math.ceil((${paren(rest)} - ${paren(dimMinus1)}) / ${paren(k)})`, hi: `Math.floor(${paren(rest)} / ${paren(k)}) + 1` };
+    }
+    const k = polyCode(c.coef, this.sizes);
+    return { lo: `Math.ceil(-${paren(rest)} / ${paren(k)})`, hi: `Math.floor((${dimMinus1} - ${paren(rest)}) / ${paren(k)}) + 1` };
+  }
+
+  /** Reductions in e (not inside other reductions) that can be computed outside some of `bounds`. */
+  hoistable(e: Expr, bounds: readonly Bound[], exclude?: Expr): { expr: Extract<Expr, { kind: 'reduce' }>; level: number }[] {
+    const out: { expr: Extract<Expr, { kind: 'reduce' }>; level: number }[] = [];
+    const names = bounds.map((b) => b.name);
+    const seen = new Set<string>();
+    const walk = (x: Expr) => {
+      if (x === exclude) return;
+      if (x.kind === 'reduce') {
+        const free = freeIndices(x);
+        const level = Math.max(-1, ...free.map((f) => names.indexOf(f)));
+        const key = exprKey(x);
+        if (level < names.length - 1 && !seen.has(key)) {
+          seen.add(key);
+          out.push({ expr: x, level });
+        }
+        return;
+      }
+      if (x.kind === 'argmax') return;
+      childrenOf(x).forEach(walk);
+    };
+    walk(e);
+    return out;
+  }
+
+  // ---- expressions -----------------------------------------------------------------------------
+
+  /** Code for e; reductions become loops placed in `nodes` before the value is used. */
+  expr(e: Expr, vars: Map<string, Code>, hoisted: ReadonlyMap<string, Code>, top = false): { nodes: LoopNode[]; value: Code } {
+    const nodes: LoopNode[] = [];
+    const go = (x: Expr): Code => {
+      switch (x.kind) {
+        case 'num':
+          return Number.isInteger(x.value) ? String(x.value) : String(x.value);
+        case 'sizeval':
+          return paren(sizeCode(x.size, this.sizes));
+        case 'index':
+          return paren(this.index(x.expr, vars));
+        case 'access':
+          return this.read(x, vars);
+        case 'delta':
+          return `(${this.index(x.a, vars)} === ${this.index(x.b, vars)} ? 1 : 0)`;
+        case 'add':
+          return `(${x.terms.map(go).join(' + ').replace(/\+ -/g, '- ')})`;
+        case 'mul':
+          return x.factors.map((f) => paren(go(f))).join(' * ');
+        case 'div':
+          return `${paren(go(x.num))} / ${paren(go(x.den))}`;
+        case 'pow':
+          if (x.exp.kind === 'num' && x.exp.value === 2) {
+            const t = go(x.base);
+            if (isIdent(t) || /^[\w$]+\[[\w$+\- ]*\]$/.test(t)) return `${paren(t)} * ${paren(t)}`;
+          }
+          return `Math.pow(${go(x.base)}, ${go(x.exp)})`;
+        case 'neg':
+          return `-${paren(go(x.arg))}`;
+        case 'compare': {
+          const op = x.op === '==' ? '===' : x.op === '!=' ? '!==' : x.op;
+          return `(${go(x.a)} ${op} ${go(x.b)} ? 1 : 0)`;
+        }
+        case 'call':
+          return this.call(x.fn, x.args.map(go));
+        case 'reduce': {
+          const h = hoisted.get(exprKey(x));
+          if (h) return h;
+          const r = this.reduction(x, vars, false);
+          nodes.push(...r.nodes);
+          return r.value;
+        }
+        case 'argmax':
+          return this.argmaxIndicator(x, vars, nodes);
+        default:
+          return assertNever(x);
+      }
+    };
+    void top;
+    const value = go(e);
+    return { nodes, value };
+  }
+
+  private call(fn: string, args: Code[]): Code {
+    switch (fn) {
+      case 'exp':
+      case 'log':
+      case 'sqrt':
+      case 'abs':
+      case 'sin':
+      case 'cos':
+      case 'tanh':
+        return `Math.${fn}(${args[0]})`;
+      case 'pow':
+        return `Math.pow(${args[0]}, ${args[1]})`;
+      case 'where':
+        return `(${args[0]} !== 0 ? ${args[1]} : ${args[2]})`;
+      default:
+        this.fns.add(fn);
+        return `${fn}(${args.join(', ')})`;
+    }
+  }
+
+  /** A read; through a running offset when one is set up and the read is proven in range. */
+  readonly proven = new Set<string>();
+  private read(x: Extract<Expr, { kind: 'access' }>, vars: ReadonlyMap<string, Code>): Code {
+    this.useTensor(x.tensor, 'read');
+    if (x.subs.length === 0) return `${x.tensor}[0]!`;
+    const key = accessKey(x);
+    const ptr = this.pointers.get(key);
+    const inRange = this.inRange(x, vars);
+    if (ptr && this.opts.optimize && inRange) return `${x.tensor}[${ptr.name}]!`;
+    const off = this.offset(x.tensor, x.subs, vars);
+    if (inRange) return `${x.tensor}[${off}]!`;
+    const shape = this.ctx.shapeOf(x.tensor);
+    const checks = x.subs
+      .map((s, d) => {
+        if (this.subscriptInRange(s, shape[d]!)) return '';
+        const c = this.index(s, vars);
+        return `${nonNegative(s) ? '' : `${paren(c)} >= 0 && `}${paren(c)} < ${this.dim(x.tensor, d)}`;
+      })
+      .filter(Boolean)
+      .join(' && ');
+    return `(${checks} ? ${x.tensor}[${off}]! : 0)`;
+  }
+
+  private inRange(x: Extract<Expr, { kind: 'access' }>, _vars: ReadonlyMap<string, Code>): boolean {
+    if (this.proven.has(accessKey(x))) return true;
+    const shape = this.ctx.shapeOf(x.tensor);
+    return x.subs.every((s, d) => this.subscriptInRange(s, shape[d]!));
+  }
+
+  /** A plain index over the same extent, a remainder by it, or a constant inside it. */
+  subscriptInRange(s: IndexExpr, dim: SizeExpr): boolean {
+    const v = idxAsVar(s);
+    const ext = v !== undefined ? this.extentOf.get(v) : undefined;
+    if (ext && (sizeEquals(ext, dim) || sameNumber(ext, dim, this.ctx.defaults))) return true;
+    if (withinExtent(s, dim)) return true;
+    const c = s.terms.length === 0 ? polyConstValue(s.constant) : undefined;
+    const dv = sizeTryEval(dim, new Map());
+    return c !== undefined && dv !== undefined && c >= 0 && c < dv;
+  }
+
+  /** extents of every index in scope (left side and reductions), for range proofs */
+  readonly extentOf = new Map<string, SizeExpr>();
+
+  // ---- reductions ------------------------------------------------------------------------------
+
+  reduction(
+    r: Extract<Expr, { kind: 'reduce' }>,
+    outer: ReadonlyMap<string, Code>,
+    recordArg: boolean,
+  ): { nodes: LoopNode[]; value: Code; arg?: Code } {
+    r.indices.forEach((b) => this.extentOf.set(b.name, b.extent));
+    const nodes: LoopNode[] = [];
+    const acc = this.fresh('acc');
+    // sums may skip terms that are 0: zero-padded reads and range guards bound the loops
+    const tightenable = this.opts.optimize && (r.op === 'sum' || r.op === 'mean');
+    const { body, constraints, residues } = tightenable ? this.boundsFrom(r.body, r.indices) : { body: r.body, constraints: [], residues: [] };
+    const plan = this.planPointers(body, r.indices);
+    const plainLoop = (each: (value: Code, vars: Map<string, Code>) => LoopNode[]) =>
+      this.nest(r.indices, outer, body, (vars, hoisted) => {
+        const e = this.expr(body, vars, hoisted);
+        return [...e.nodes, ...each(e.value, vars)];
+      }, { tighten: tightenable, constraints, residues });
+    // max, min, logsumexp see padded zeros, so their loops cannot shrink; instead, when the whole
+    // window lies inside the tensor (the usual case) a second copy runs without read checks
+    const window = !tightenable && this.opts.optimize ? this.fullWindow(body, r.indices, outer) : undefined;
+    const loop = (each: (value: Code, vars: Map<string, Code>) => LoopNode[]): LoopNode[] => {
+      if (!window) return plainLoop(each);
+      window.keys.forEach((k) => this.proven.add(k));
+      const fast = plainLoop(each);
+      window.keys.forEach((k) => this.proven.delete(k));
+      const slow = plainLoop(each);
+      return [...window.decls, { k: 'if', cond: window.cond, then: fast, else: slow }];
+    };
+    switch (r.op) {
+      case 'sum':
+      case 'mean': {
+        nodes.push({ k: 'let', name: acc, init: '0', mutable: true });
+        nodes.push(...loop((v) => [{ k: 'set', name: acc, op: '+=', value: v }]));
+        this.unplan(plan);
+        if (r.op === 'mean') {
+          const count = r.indices.map((b) => paren(this.extent(b.extent))).join(' * ');
+          return { nodes, value: `${acc} / ${paren(count)}` };
+        }
+        return { nodes, value: acc };
+      }
+      case 'max':
+      case 'min': {
+        nodes.push({ k: 'let', name: acc, init: r.op === 'max' ? '-Infinity' : 'Infinity', mutable: true });
+        const arg = recordArg ? this.fresh('arg') : undefined;
+        if (arg) nodes.push({ k: 'let', name: arg, init: '0', mutable: true });
+        const local = recordArg ? this.localFlat(r.indices) : undefined;
+        nodes.push(
+          ...loop((v, vars) => {
+            const t = this.fresh('v');
+            return [
+              { k: 'let', name: t, init: v, mutable: false },
+              {
+                k: 'if',
+                cond: `${t} ${r.op === 'max' ? '>' : '<'} ${acc}`,
+                then: [{ k: 'set', name: acc, op: '=', value: t }, ...(arg ? [{ k: 'set', name: arg, op: '=', value: local!(vars) } as LoopNode] : [])],
+                else: [],
+              },
+            ];
+          }),
+        );
+        this.unplan(plan);
+        const value = this.fresh('m');
+        nodes.push({ k: 'let', name: value, init: `${acc} === ${r.op === 'max' ? '-Infinity' : 'Infinity'} ? 0 : ${acc}`, mutable: false });
+        return { nodes, value, ...(arg ? { arg } : {}) };
+      }
+      case 'logsumexp': {
+        // stable: subtract the maximum before exponentiating
+        const m = this.fresh('max');
+        nodes.push({ k: 'let', name: m, init: '-Infinity', mutable: true });
+        nodes.push(...loop((v) => [{ k: 'if', cond: `${paren(v)} > ${m}`, then: [{ k: 'set', name: m, op: '=', value: v }], else: [] }]));
+        nodes.push({ k: 'let', name: acc, init: '0', mutable: true });
+        nodes.push(...loop((v) => [{ k: 'set', name: acc, op: '+=', value: `Math.exp(${v} - ${m})` }]));
+        this.unplan(plan);
+        const value = this.fresh('lse');
+        nodes.push({ k: 'let', name: value, init: `${m} + Math.log(${acc})`, mutable: false });
+        return { nodes, value };
+      }
+      default:
+        return assertNever(r.op);
+    }
+  }
+
+  /** The condition under which every direct read of a window body is inside its tensor. */
+  private fullWindow(body: Expr, nest: readonly Bound[], outer: ReadonlyMap<string, Code>): { cond: Code; decls: LoopNode[]; keys: string[] } | undefined {
+    const names = nest.map((b) => b.name);
+    const factors = body.kind === 'mul' ? body.factors : [body];
+    const conds: Code[] = [];
+    const keys: string[] = [];
+    for (const f of factors) {
+      if (f.kind !== 'access') continue;
+      const shape = this.ctx.shapeOf(f.tensor);
+      let ok = true;
+      f.subs.forEach((s, d) => {
+        if (!ok || this.subscriptInRange(s, shape[d]!)) return;
+        const vs = idxVars(s).filter((v) => names.includes(v));
+        const t = s.terms.find((x) => x.atom.kind === 'var' && vs.includes(x.atom.name));
+        const k = t ? polyConstValue(t.coef) : undefined;
+        if (vs.length !== 1 || !t || k !== 1) return void (ok = false);
+        const v = vs[0]!;
+        const rest: IndexExpr = { terms: s.terms.filter((x) => x !== t), constant: s.constant };
+        if (idxVars(rest).some((x) => names.includes(x))) return void (ok = false);
+        const ext = nest.find((b) => b.name === v)!.extent;
+        // 0 ≤ rest and rest + extent − 1 ≤ dim − 1
+        const r = this.index(rest, outer);
+        conds.push(`${paren(r)} >= 0 && ${paren(r)} + ${paren(this.extent(ext))} <= ${this.dim(f.tensor, d)}`);
+      });
+      if (!ok) return undefined;
+      keys.push(accessKey(f));
+    }
+    if (!conds.length || !keys.length) return undefined;
+    const name = this.fresh('inside');
+    return { cond: name, decls: [{ k: 'let', name, init: conds.join(' && '), mutable: false }], keys };
+  }
+
+  private localFlat(indices: readonly Bound[]): (vars: ReadonlyMap<string, Code>) => Code {
+    return (vars) => {
+      let out = '0';
+      indices.forEach((b, i) => {
+        const after = indices.slice(i + 1).map((x) => paren(this.extent(x.extent)));
+        out = addCode(out, mulCode(vars.get(b.name) ?? b.name, after.length ? after.join(' * ') : '1'));
+      });
+      return out;
+    };
+  }
+
+  /** Pointers for the direct reads of a reduction body (not inside nested reductions). */
+  private planPointers(body: Expr, nest: readonly Bound[]): string[] {
+    if (!this.opts.optimize) return [];
+    const keys: string[] = [];
+    const walk = (x: Expr) => {
+      if (x.kind === 'access' && x.subs.length && nest.every((b) => this.coefficientCode(x.tensor, x.subs, b.name) !== undefined)) {
+        const key = accessKey(x);
+        if (!keys.includes(key)) {
+          keys.push(key);
+          this.pointerPlan.push({ key, tensor: x.tensor, subs: x.subs, nest });
+        }
+      }
+      if (x.kind === 'reduce' || x.kind === 'argmax') return;
+      childrenOf(x).forEach(walk);
+    };
+    walk(body);
+    return keys;
+  }
+
+  private unplan(keys: readonly string[]) {
+    this.pointerPlan = this.pointerPlan.filter((p) => !keys.includes(p.key));
+    keys.forEach((k) => {
+      this.pointers.delete(k);
+      this.proven.delete(k);
+    });
+  }
+
+  /**
+   * Bounds for the loops of a sum: every read that multiplies the whole body is 0 outside its
+   * tensor, and every range guard is 0 outside its range, so the loops need only visit where
+   * they hold. Returns the body without the guards it turned into bounds.
+   */
+  private boundsFrom(body: Expr, nest: readonly Bound[]): { body: Expr; constraints: Constraint[]; residues: Residue[] } {
+    const factors = body.kind === 'mul' ? [...body.factors] : [body];
+    const names = nest.map((b) => b.name);
+    const constraints: Constraint[] = [];
+    const residues: Residue[] = [];
+    const kept: Expr[] = [];
+    const innermost = (ix: IndexExpr): string | undefined => {
+      const vs = idxVars(ix).filter((v) => names.includes(v));
+      return vs.sort((a, b) => names.indexOf(b) - names.indexOf(a))[0];
+    };
+    const linear = (ix: IndexExpr, v: string): { coef: number | Poly; rest: IndexExpr } | undefined => {
+      const term = ix.terms.find((t) => t.atom.kind === 'var' && t.atom.name === v);
+      if (!term) return undefined;
+      // v must appear only as that one plain term
+      if (ix.terms.some((t) => t !== term && t.atom.kind !== 'var' && idxVars(t.atom.of).includes(v))) return undefined;
+      const k = polyConstValue(term.coef);
+      const vals = [...term.coef.values()];
+      const coef = k !== undefined ? k : vals.every((x) => x > 0) || vals.every((x) => x < 0) ? term.coef : undefined;
+      if (coef === undefined || coef === 0) return undefined;
+      return { coef, rest: { terms: ix.terms.filter((t) => t !== term), constant: ix.constant } };
+    };
+    for (const f of factors) {
+      if (f.kind === 'access') {
+        const shape = this.ctx.shapeOf(f.tensor);
+        f.subs.forEach((s, d) => {
+          const v = innermost(s);
+          if (!v) return;
+          const lin = linear(s, v);
+          if (lin) constraints.push({ v, ...lin, dim: shape[d]!, source: accessKey(f) });
+        });
+        kept.push(f);
+        continue;
+      }
+      if (f.kind === 'compare' && f.a.kind === 'index') {
+        const ix = f.a.expr;
+        const v = innermost(ix);
+        const lin = v ? linear(ix, v) : undefined;
+        // (q >= 0) and (q < E): a range guard on one loop index
+        if (v && lin && f.op === '>=' && f.b.kind === 'num' && f.b.value === 0) {
+          constraints.push({ v, ...lin });
+          continue;
+        }
+        if (v && lin && f.op === '<' && f.b.kind === 'sizeval') {
+          constraints.push({ v, ...lin, dim: f.b.size });
+          continue;
+        }
+        // (e % s == 0): step through the residue class
+        const t = ix.terms[0];
+        if (f.op === '==' && f.b.kind === 'num' && f.b.value === 0 && ix.terms.length === 1 && t?.atom.kind === 'mod' && polyConstValue(t.coef) === 1 && polyConstValue(ix.constant) === 0) {
+          const inner = t.atom.of;
+          const w = innermost(inner);
+          const l = w ? linear(inner, w) : undefined;
+          if (w && l && (l.coef === 1 || l.coef === -1) && !residues.some((r) => r.v === w)) {
+            const target = l.coef === 1 ? negate(l.rest) : l.rest;
+            residues.push({ v: w, modulus: t.atom.by, target });
+            continue;
+          }
+        }
+      }
+      kept.push(f);
+    }
+    // reads whose bounds were applied are in range
+    for (const c of constraints) if (c.source) this.proven.add(c.source);
+    // a read is proven only when every subscript is: drop the proof otherwise
+    for (const f of factors) {
+      if (f.kind !== 'access') continue;
+      const key = accessKey(f);
+      if (!this.proven.has(key)) continue;
+      const shape = this.ctx.shapeOf(f.tensor);
+      const ok = f.subs.every((s, d) => {
+        const v = innermost(s);
+        if (v) return constraints.some((c) => c.source === key && c.v === v && !!c.dim && sizeEquals(c.dim, shape[d]!));
+        const pv = idxAsVar(s);
+        const ext = pv ? this.extentOf.get(pv) : undefined;
+        return !!ext && (sizeEquals(ext, shape[d]!) || sameNumber(ext, shape[d]!, this.ctx.defaults));
+      });
+      if (!ok) this.proven.delete(key);
+    }
+    return { body: kept.length === factors.length ? body : kept.length === 1 ? kept[0]! : { kind: 'mul', factors: kept }, constraints, residues };
+  }
+
+  // ---- arg-max indicators ----------------------------------------------------------------------
+
+  private argmaxIndicator(x: Extract<Expr, { kind: 'argmax' }>, vars: Map<string, Code>, nodes: LoopNode[]): Code {
+    const rec = this.opts.optimize ? this.matchRecorded(x) : undefined;
+    const at = x.at.map((a) => this.index(a, vars));
+    const local = (codes: readonly Code[]) => {
+      let out = '0';
+      x.indices.forEach((b, i) => {
+        const after = x.indices.slice(i + 1).map((y) => paren(this.extent(y.extent)));
+        out = addCode(out, mulCode(codes[i]!, after.length ? after.join(' * ') : '1'));
+      });
+      return out;
+    };
+    const inWindow = x.indices
+      .map((b, i) => (withinExtent(x.at[i]!, b.extent) ? '' : `${paren(at[i]!)} >= 0 && ${paren(at[i]!)} < ${paren(this.extent(b.extent))}`))
+      .filter(Boolean)
+      .join(' && ');
+    if (rec) {
+      // the forward pass recorded each window's arg-max: compare positions
+      this.useTensor(argmaxName(rec.tensor), 'read', 'int32');
+      const subs = rec.at.map((s) => this.index(s, vars));
+      const shapeChecks = subs
+        .map((c, d) => (this.subscriptInRange(rec.at[d]!, this.ctx.shapeOf(rec.tensor)[d]!) ? '' : `${nonNegative(rec.at[d]!) ? '' : `${paren(c)} >= 0 && `}${paren(c)} < ${this.dim(rec.tensor, d)}`))
+        .filter(Boolean)
+        .join(' && ');
+      let off = '0';
+      subs.forEach((c, d) => (off = addCode(off, mulCode(c, this.stride(rec.tensor, d)))));
+      return `(${[inWindow, shapeChecks].filter(Boolean).join(' && ')} && ${argmaxName(rec.tensor)}[${off}]! === ${paren(local(at))} ? 1 : 0)`;
+    }
+    // no record: find the first arg-max here
+    const r: Extract<Expr, { kind: 'reduce' }> = { kind: 'reduce', op: x.op, indices: x.indices, body: x.body };
+    const red = this.reduction(r, vars, true);
+    nodes.push(...red.nodes);
+    return `(${inWindow ? `${inWindow} && ` : ''}${red.arg} === ${paren(local(at))} ? 1 : 0)`;
+  }
+
+  /** Is this indicator the arg-max of a forward max reduction? Then return that tensor and where to read it. */
+  private matchRecorded(x: Extract<Expr, { kind: 'argmax' }>): { tensor: string; at: IndexExpr[] } | undefined {
+    for (const [tensor, st] of this.ctx.recordsArgmax) {
+      const r = st.rhs;
+      if (r.kind !== 'reduce' || r.op !== x.op || r.indices.length !== x.indices.length) continue;
+      const sol = matchForward(st, x);
+      if (sol) return { tensor, at: sol };
+    }
+    return undefined;
+  }
+}
+
+interface Residue {
+  readonly v: string;
+  readonly modulus: Poly;
+  readonly target: IndexExpr;
+}
+
+/** Provably ≥ 0: nonnegative coefficients on indices (which are ≥ 0), quotients and remainders of such. */
+function nonNegative(ix: IndexExpr): boolean {
+  const posPoly = (p: Poly) => [...p.values()].every((v) => v >= 0);
+  return posPoly(ix.constant) && ix.terms.every((t) => posPoly(t.coef) && (t.atom.kind === 'var' || nonNegative(t.atom.of)));
+}
+
+/** Provably in [0, extent): a remainder by the extent itself. */
+function withinExtent(ix: IndexExpr, extent: SizeExpr): boolean {
+  const t = ix.terms[0];
+  return ix.terms.length === 1 && ix.constant.size === 0 && t?.atom.kind === 'mod' && polyConstValue(t.coef) === 1 && extent.kind === 'poly' && idxKey({ terms: [], constant: t.atom.by }) === idxKey({ terms: [], constant: extent.poly });
+}
+
+const negate = (ix: IndexExpr): IndexExpr => ({
+  terms: ix.terms.map((t) => ({ atom: t.atom, coef: new Map([...t.coef].map(([k, v]) => [k, -v])) })),
+  constant: new Map([...ix.constant].map(([k, v]) => [k, -v])),
+});
+
+function sameNumber(a: SizeExpr, b: SizeExpr, defaults: ReadonlyMap<string, number>): boolean {
+  const x = sizeTryEval(a, defaults);
+  const y = sizeTryEval(b, defaults);
+  return x !== undefined && x === y && [a, b].every((s) => s.kind === 'poly' && [...s.poly.keys()].every((k) => k === ''));
+}
+
+const accessKey = (x: Extract<Expr, { kind: 'access' }>) => `${x.tensor}[${x.subs.map(idxKey).join(',')}]`;
+
+function childrenOf(e: Expr): Expr[] {
+  switch (e.kind) {
+    case 'add':
+      return [...e.terms];
+    case 'mul':
+      return [...e.factors];
+    case 'div':
+      return [e.num, e.den];
+    case 'pow':
+      return [e.base, e.exp];
+    case 'neg':
+      return [e.arg];
+    case 'compare':
+      return [e.a, e.b];
+    case 'call':
+      return [...e.args];
+    case 'reduce':
+    case 'argmax':
+      return [e.body];
+    default:
+      return [];
+  }
+}
+
+/**
+ * Forward `Y[l] = max(i) body(l, i)` and an indicator argmax(i' @ at) body': find the left-side
+ * values E with body(E, i') = body', by matching subscripts; return E or undefined.
+ */
+function matchForward(st: Statement, x: Extract<Expr, { kind: 'argmax' }>): IndexExpr[] | undefined {
+  const r = st.rhs as Extract<Expr, { kind: 'reduce' }>;
+  const bound = new Map(r.indices.map((b, i) => [b.name, x.indices[i]!.name] as const));
+  const lhs = st.lhs.map((b) => b.name);
+  const pats: IndexExpr[] = [];
+  const tgts: IndexExpr[] = [];
+  const collect = (p: Expr, t: Expr): boolean => {
+    if (p.kind !== t.kind) return false;
+    if (p.kind === 'access' && t.kind === 'access') {
+      if (p.tensor !== t.tensor || p.subs.length !== t.subs.length) return false;
+      pats.push(...p.subs);
+      tgts.push(...t.subs);
+      return true;
+    }
+    const pc = childrenOf(p);
+    const tc = childrenOf(t);
+    return pc.length === tc.length && pc.every((c, i) => collect(c, tc[i]!)) && (p.kind !== 'num' || (t as { value: number }).value === p.value);
+  };
+  if (!collect(r.body, x.body)) return undefined;
+  const sol = new Map<string, IndexExpr>();
+  for (let k = 0; k < pats.length; k++) {
+    const p = pats[k]!;
+    const ls = idxVars(p).filter((v) => lhs.includes(v));
+    if (ls.length === 0) continue;
+    if (ls.length > 1) return undefined;
+    const l = ls[0]!;
+    const term = p.terms.find((t) => t.atom.kind === 'var' && t.atom.name === l);
+    const c = term ? polyConstValue(term.coef) : undefined;
+    if (!term || c === undefined || c === 0) return undefined;
+    // target − (pattern without l, bound renamed) = c·E
+    let rest: IndexExpr = { terms: p.terms.filter((t) => t !== term), constant: p.constant };
+    rest = renameIdx(rest, bound);
+    const diff = subIdx(tgts[k]!, rest);
+    const e = scaleDown(diff, c);
+    if (!e) return undefined;
+    const prev = sol.get(l);
+    if (prev && idxKey(prev) !== idxKey(e)) return undefined;
+    sol.set(l, e);
+  }
+  if (lhs.some((l) => !sol.has(l))) return undefined;
+  // verify: substituting the solution into the forward body gives the indicator's body
+  let check: Expr = r.body;
+  const { substituteIndex, renameIndices } = exprsApi;
+  check = renameIndices(check, bound);
+  for (const l of lhs) check = substituteIndex(check, l, sol.get(l)!);
+  if (exprKey(check) !== exprKey(x.body)) return undefined;
+  return lhs.map((l) => sol.get(l)!);
+}
+
+import * as exprsApi from '../ir/exprs.js';
+import { idxDiv, idxRename, idxSub } from '../ir/affine.js';
+const renameIdx = (e: IndexExpr, m: ReadonlyMap<string, string>) => idxRename(e, m);
+const subIdx = (a: IndexExpr, b: IndexExpr) => idxSub(a, b);
+function scaleDown(e: IndexExpr, c: number): IndexExpr | undefined {
+  if (c === 1) return e;
+  const q = idxDiv(e, new Map([['', Math.abs(c)]]));
+  if (q.terms.some((t) => t.atom.kind === 'div' && idxKey(t.atom.of) === idxKey(e))) {
+    // e = c·(something/c) form: 2*(h/2) divided by 2 is h/2
+    return undefined;
+  }
+  return c < 0 ? negate(q) : q;
+}
+
+/** Lower one statement to a kernel. */
+export function lowerStatement(s: Statement, name: string, ctx: LowerContext, opts: LowerOptions): LoweredKernel & { fns: Set<string>; dataType: string } {
+  const mm = opts.optimize ? lowerMatmul(s, ctx, opts) : undefined;
+  if (mm) return { ...mm, name, formula: printStatementSafe(s) };
+  const l = new Lowerer(ctx, opts);
+  s.lhs.forEach((b) => l.extentOf.set(b.name, b.extent));
+  const body = l.statement(s);
+  return {
+    name,
+    formula: printStatementSafe(s),
+    tensors: [...l.tensors.values()],
+    sizes: [...l.sizes].sort(),
+    body: [...l.prologue(), ...body],
+    fns: l.fns,
+    dataType: l.dataArrayType(),
+  };
+}
+
+function printStatementSafe(s: Statement): string {
+  const lhs = s.lhs.length ? `${s.tensor}[${s.lhs.map((b) => b.name).join(',')}]` : s.tensor;
+  return `${lhs} = ${printExpr(s.rhs)}`;
+}

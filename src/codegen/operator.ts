@@ -1,0 +1,114 @@
+// operator: a generated kernel module in the Operator style of seed 003 —
+// forward(ctx, inputs, sizes) saves what backward needs in ctx; backward(ctx, seeds) returns dX
+// for every input.
+//
+// Worked example:
+//   import { conv2d } from 'deltagrad/generated';
+//   const ctx = {};
+//   const { Y } = conv2d.forward(ctx, { X, K, b }, { N: 32, C: 1, H: 28, W: 28, F: 8, P: 1 });
+//   const { dX, dK, db } = conv2d.backward(ctx, { dY });
+// Sizes not given take the program's defaults (R=3, S=3, T=1 for the conv).
+
+type DataArray = Float64Array;
+
+export interface ProgramInfo {
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly intermediates: readonly string[];
+  readonly seeds: readonly string[];
+  readonly gradients: readonly string[];
+  readonly records: readonly string[];
+  readonly sizes: readonly string[];
+  readonly defaults: Readonly<Record<string, number>>;
+}
+
+export interface KernelModule<P extends ProgramInfo> {
+  readonly program: P;
+  readonly forward: (t: never, s: never) => void;
+  readonly backward: (t: never, s: never) => void;
+  readonly shapes: (s: never) => Record<string, number[]>;
+}
+
+/** What forward keeps for backward. */
+export interface OperatorContext {
+  tensors?: Record<string, Float64Array | Int32Array>;
+  sizes?: Record<string, number>;
+}
+
+export interface Operator<P extends ProgramInfo> {
+  readonly program: P;
+  /** the shape of every tensor for these sizes */
+  shapes(sizes: Partial<Record<P['sizes'][number], number>>): Record<string, number[]>;
+  /**
+   * Runs the forward kernels. `out` may supply output arrays (an elementwise layer such as sgd may
+   * pass an input array to update it in place).
+   */
+  forward(
+    ctx: OperatorContext,
+    inputs: { readonly [K in P['inputs'][number]]: DataArray | number },
+    sizes?: Partial<Record<P['sizes'][number], number>>,
+    out?: Partial<Record<P['outputs'][number] | P['intermediates'][number], DataArray>>,
+  ): { [K in P['outputs'][number] | P['intermediates'][number]]: DataArray };
+  /** Gradients of every input; a scalar output's seed defaults to 1. */
+  backward(ctx: OperatorContext, seeds?: Partial<Record<P['seeds'][number], DataArray | number>>): { [K in `d${P['inputs'][number]}`]: DataArray };
+}
+
+export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string): Operator<P> {
+  const p = m.program;
+  const resolve = (given: Record<string, number | undefined>) => {
+    const s: Record<string, number> = {};
+    for (const n of p.sizes) {
+      const v = given[n] ?? p.defaults[n];
+      if (v === undefined) throw new Error(`${name}: size ${n} is required (sizes: ${p.sizes.join(', ')})`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${name}: size ${n} must be a whole number ≥ 0, got ${String(v)}`);
+      s[n] = v;
+    }
+    for (const k of Object.keys(given)) if (!p.sizes.includes(k)) throw new Error(`${name}: unknown size ${k} (sizes: ${p.sizes.join(', ')})`);
+    return s;
+  };
+  const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const array = (what: string, v: DataArray | number | undefined, shape: number[]): DataArray => {
+    const n = count(shape);
+    if (v === undefined) throw new Error(`${name}: missing ${what} (a Float64Array of ${n} elements, shape [${shape.join(', ')}])`);
+    if (typeof v === 'number') {
+      if (n !== 1) throw new Error(`${name}: ${what} must be a Float64Array of ${n} elements (shape [${shape.join(', ')}]), got a number`);
+      return Float64Array.of(v);
+    }
+    if (!(v instanceof Float64Array)) throw new Error(`${name}: ${what} must be a Float64Array, got ${(v as object)?.constructor?.name ?? typeof v}`);
+    if (v.length !== n) throw new Error(`${name}: ${what} has ${v.length} elements but shape [${shape.join(', ')}] needs ${n}`);
+    return v;
+  };
+  return {
+    program: p,
+    shapes: (sizes) => m.shapes(resolve(sizes as Record<string, number>) as never),
+    forward(ctx, inputs, sizes = {}, out = {}) {
+      const s = resolve(sizes as Record<string, number>);
+      const shapes = m.shapes(s as never);
+      const t: Record<string, Float64Array | Int32Array> = {};
+      for (const n of p.inputs) t[n] = array(`input ${n}`, (inputs as Record<string, DataArray | number>)[n], shapes[n]!);
+      for (const n of [...p.intermediates, ...p.outputs]) {
+        const given = (out as Record<string, DataArray | undefined>)[n];
+        t[n] = given ? array(`output ${n}`, given, shapes[n]!) : new Float64Array(count(shapes[n]!));
+      }
+      for (const r of p.records) t[r] = new Int32Array(count(shapes[r.replace(/_argmax$/, '')]!));
+      m.forward(t as never, s as never);
+      ctx.tensors = t;
+      ctx.sizes = s;
+      return Object.fromEntries([...p.outputs, ...p.intermediates].map((n) => [n, t[n]])) as never;
+    },
+    backward(ctx, seeds = {}) {
+      if (!ctx.tensors || !ctx.sizes) throw new Error(`${name}: backward needs the context of a forward call`);
+      const s = ctx.sizes;
+      const shapes = m.shapes(s as never);
+      const t: Record<string, Float64Array | Int32Array> = { ...ctx.tensors };
+      for (const d of p.seeds) {
+        const out = d.slice(1);
+        const given = (seeds as Record<string, DataArray | number | undefined>)[d];
+        t[d] = array(`seed ${d}`, given ?? (shapes[out]!.length === 0 ? 1 : undefined), shapes[out]!);
+      }
+      for (const g of p.gradients) t[g] = new Float64Array(count(shapes[g.slice(1)]!));
+      m.backward(t as never, s as never);
+      return Object.fromEntries(p.inputs.map((n) => [`d${n}`, t[`d${n}`]])) as never;
+    },
+  };
+}
