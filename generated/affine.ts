@@ -680,14 +680,29 @@ export function backward_db(
 ): void {
   const { db, dY } = t;
   const { F, N } = s;
+  const $4xF = 4 * F;
+  const $2xF = 2 * F;
+  const $3xF = 3 * F;
   let $o0 = 0;
   for (let f = 0; f < F; f++) {
     let $acc1 = 0;
     let $p2 = f;
-    for (let n = 0; n < N; n++, $p2 += F) {
+    let $acc3 = 0,
+      $acc4 = 0,
+      $acc5 = 0;
+    let n = 0;
+    for (; n + 3 < N; n += 4, $p2 += $4xF) {
+      $acc1 += dY[$p2]!;
+      $acc3 += dY[$p2 + F]!;
+      $acc4 += dY[$p2 + $2xF]!;
+      $acc5 += dY[$p2 + $3xF]!;
+    }
+
+    for (; n < N; n++, $p2 += F) {
       $acc1 += dY[$p2]!;
     }
 
+    $acc1 += $acc3 + $acc4 + $acc5;
     db[$o0++] = $acc1;
   }
 }

@@ -682,15 +682,30 @@ export function backward_db(
 ): void {
   const { db, Y, dY } = t;
   const { F, N } = s;
+  const $4xF = 4 * F;
+  const $2xF = 2 * F;
+  const $3xF = 3 * F;
   let $o0 = 0;
   for (let f = 0; f < F; f++) {
     let $acc1 = 0;
     let $p2 = f;
     let $p3 = f;
-    for (let n = 0; n < N; n++, $p2 += F, $p3 += F) {
+    let $acc4 = 0,
+      $acc5 = 0,
+      $acc6 = 0;
+    let n = 0;
+    for (; n + 3 < N; n += 4, $p2 += $4xF, $p3 += $4xF) {
+      $acc1 += (Y[$p2]! > 0 ? 1 : 0) * dY[$p3]!;
+      $acc4 += (Y[$p2 + F]! > 0 ? 1 : 0) * dY[$p3 + F]!;
+      $acc5 += (Y[$p2 + $2xF]! > 0 ? 1 : 0) * dY[$p3 + $2xF]!;
+      $acc6 += (Y[$p2 + $3xF]! > 0 ? 1 : 0) * dY[$p3 + $3xF]!;
+    }
+
+    for (; n < N; n++, $p2 += F, $p3 += F) {
       $acc1 += (Y[$p2]! > 0 ? 1 : 0) * dY[$p3]!;
     }
 
+    $acc1 += $acc4 + $acc5 + $acc6;
     db[$o0++] = $acc1;
   }
 }

@@ -34,6 +34,12 @@ export function forward_Y(
   const $X_s1 = H * W;
   const $K_s0 = C * R * S;
   const $X_s0 = C * H * W;
+  const $4xK_s1 = 4 * $K_s1;
+  const $4xX_s1 = 4 * $X_s1;
+  const $2xK_s1 = 2 * $K_s1;
+  const $2xX_s1 = 2 * $X_s1;
+  const $3xK_s1 = 3 * $K_s1;
+  const $3xX_s1 = 3 * $X_s1;
   let $o0 = 0;
   let $p1 = 0;
   for (let n = 0; n < N; n++) {
@@ -48,17 +54,30 @@ export function forward_Y(
           const $hi7 = Math.min(R, H - 1 - (T * u - P) + 1);
           const $lo8 = Math.max(0, -(T * v - P));
           const $hi9 = Math.min(S, W - 1 - (T * v - P) + 1);
-          let $p10 = f * $K_s0;
-          let $p11 = n * $X_s0 + (T * u - P) * W + T * v - P;
-          for (let c = 0; c < C; c++, $p10 += $K_s1, $p11 += $X_s1) {
-            let $p12 = $p10 + S * $lo6;
-            let $p13 = $p11 + W * $lo6;
-            for (let i = $lo6; i < $hi7; i++, $p12 += S, $p13 += W) {
-              let $p14 = $p12 + $lo8;
-              let $p15 = $p13 + $lo8;
-              for (let j = $lo8; j < $hi9; j++, $p14 += 1, $p15 += 1) {
+          let $p10 = f * $K_s0 + $lo6 * S;
+          let $p11 = n * $X_s0 + (T * u + $lo6 - P) * W + T * v - P;
+          for (let i = $lo6; i < $hi7; i++, $p10 += S, $p11 += W) {
+            let $p12 = $p10 + $lo8;
+            let $p13 = $p11 + $lo8;
+            for (let j = $lo8; j < $hi9; j++, $p12 += 1, $p13 += 1) {
+              let $p14 = $p12;
+              let $p15 = $p13;
+              let $acc16 = 0,
+                $acc17 = 0,
+                $acc18 = 0;
+              let c = 0;
+              for (; c + 3 < C; c += 4, $p14 += $4xK_s1, $p15 += $4xX_s1) {
+                $acc5 += K[$p14]! * X[$p15]!;
+                $acc16 += K[$p14 + $K_s1]! * X[$p15 + $X_s1]!;
+                $acc17 += K[$p14 + $2xK_s1]! * X[$p15 + $2xX_s1]!;
+                $acc18 += K[$p14 + $3xK_s1]! * X[$p15 + $3xX_s1]!;
+              }
+
+              for (; c < C; c++, $p14 += $K_s1, $p15 += $X_s1) {
                 $acc5 += K[$p14]! * X[$p15]!;
               }
+
+              $acc5 += $acc16 + $acc17 + $acc18;
             }
           }
 
@@ -91,15 +110,21 @@ export function backward_dX(
   const { dX, K, dY } = t;
   const { C, F, H, N, P, R, S, T, W } = s;
   const $K_s0 = C * R * S;
-  const $dY_d2 = Math.floor((H + 2 * P - R) / T) + 1;
   const $dY_d3 = Math.floor((2 * P - S + W) / T) + 1;
+  const $dY_d2 = Math.floor((H + 2 * P - R) / T) + 1;
   const $dY_s1 = $dY_d2 * $dY_d3;
   const $e4 = Math.floor((H + 2 * P - R) / T) + 1;
   const $e5 = Math.floor((2 * P - S + W) / T) + 1;
   const $K_s1 = R * S;
+  const $K_step7 = -T * S;
   const $dY_s0 = F * $dY_d2 * $dY_d3;
-  const $K_step8 = -T * S;
   const $K_step9 = -T;
+  const $4xK_s0 = 4 * $K_s0;
+  const $4xdY_s1 = 4 * $dY_s1;
+  const $2xK_s0 = 2 * $K_s0;
+  const $2xdY_s1 = 2 * $dY_s1;
+  const $3xK_s0 = 3 * $K_s0;
+  const $3xdY_s1 = 3 * $dY_s1;
   let $o0 = 0;
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
@@ -110,17 +135,30 @@ export function backward_dX(
           const $hi3 = Math.min($e4, Math.floor((h + P) / T) + 1);
           const $lo4 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
           const $hi5 = Math.min($e5, Math.floor((w + P) / T) + 1);
-          let $p6 = c * $K_s1 + (h + P) * S + w + P;
-          let $p7 = n * $dY_s0;
-          for (let f = 0; f < F; f++, $p6 += $K_s0, $p7 += $dY_s1) {
-            let $p8 = $p6 + -T * S * $lo2;
-            let $p9 = $p7 + $dY_d3 * $lo2;
-            for (let u = $lo2; u < $hi3; u++, $p8 += $K_step8, $p9 += $dY_d3) {
-              let $p10 = $p8 + -T * $lo4;
-              let $p11 = $p9 + $lo4;
-              for (let v = $lo4; v < $hi5; v++, $p10 += $K_step9, $p11 += 1) {
+          let $p6 = c * $K_s1 + (-T * $lo2 + h + P) * S + w + P;
+          let $p7 = n * $dY_s0 + $lo2 * $dY_d3;
+          for (let u = $lo2; u < $hi3; u++, $p6 += $K_step7, $p7 += $dY_d3) {
+            let $p8 = $p6 + -T * $lo4;
+            let $p9 = $p7 + $lo4;
+            for (let v = $lo4; v < $hi5; v++, $p8 += $K_step9, $p9 += 1) {
+              let $p10 = $p8;
+              let $p11 = $p9;
+              let $acc12 = 0,
+                $acc13 = 0,
+                $acc14 = 0;
+              let f = 0;
+              for (; f + 3 < F; f += 4, $p10 += $4xK_s0, $p11 += $4xdY_s1) {
+                $acc1 += K[$p10]! * dY[$p11]!;
+                $acc12 += K[$p10 + $K_s0]! * dY[$p11 + $dY_s1]!;
+                $acc13 += K[$p10 + $2xK_s0]! * dY[$p11 + $2xdY_s1]!;
+                $acc14 += K[$p10 + $3xK_s0]! * dY[$p11 + $3xdY_s1]!;
+              }
+
+              for (; f < F; f++, $p10 += $K_s0, $p11 += $dY_s1) {
                 $acc1 += K[$p10]! * dY[$p11]!;
               }
+
+              $acc1 += $acc12 + $acc13 + $acc14;
             }
           }
 
@@ -161,6 +199,9 @@ export function backward_dK(
   const $X_s1 = H * W;
   const $dY_s1 = $dY_d2 * $dY_d3;
   const $X_step8 = T * W;
+  const $4xT = 4 * T;
+  const $2xT = 2 * T;
+  const $3xT = 3 * T;
   let $o0 = 0;
   for (let f = 0; f < F; f++) {
     for (let c = 0; c < C; c++) {
@@ -179,9 +220,22 @@ export function backward_dK(
             for (let u = $lo2; u < $hi3; u++, $p8 += $X_step8, $p9 += $dY_d3) {
               let $p10 = $p8 + T * $lo4;
               let $p11 = $p9 + $lo4;
-              for (let v = $lo4; v < $hi5; v++, $p10 += T, $p11 += 1) {
+              let $acc12 = 0,
+                $acc13 = 0,
+                $acc14 = 0;
+              let v = $lo4;
+              for (; v + 3 < $hi5; v += 4, $p10 += $4xT, $p11 += 4) {
+                $acc1 += X[$p10]! * dY[$p11]!;
+                $acc12 += X[$p10 + T]! * dY[$p11 + 1]!;
+                $acc13 += X[$p10 + $2xT]! * dY[$p11 + 2]!;
+                $acc14 += X[$p10 + $3xT]! * dY[$p11 + 3]!;
+              }
+
+              for (; v < $hi5; v++, $p10 += T, $p11 += 1) {
                 $acc1 += X[$p10]! * dY[$p11]!;
               }
+
+              $acc1 += $acc12 + $acc13 + $acc14;
             }
           }
 
@@ -226,9 +280,22 @@ export function backward_db(
       let $p3 = $p2;
       for (let u = 0; u < $e3; u++, $p3 += $dY_d3) {
         let $p4 = $p3;
-        for (let v = 0; v < $e4; v++, $p4 += 1) {
+        let $acc5 = 0,
+          $acc6 = 0,
+          $acc7 = 0;
+        let v = 0;
+        for (; v + 3 < $e4; v += 4, $p4 += 4) {
+          $acc1 += dY[$p4]!;
+          $acc5 += dY[$p4 + 1]!;
+          $acc6 += dY[$p4 + 2]!;
+          $acc7 += dY[$p4 + 3]!;
+        }
+
+        for (; v < $e4; v++, $p4 += 1) {
           $acc1 += dY[$p4]!;
         }
+
+        $acc1 += $acc5 + $acc6 + $acc7;
       }
     }
 

@@ -26,15 +26,40 @@ export function forward_L(
     let $acc4 = 0;
     let $p5 = n * C;
     let $p6 = n * C;
-    for (let c2 = 0; c2 < C; c2++, $p5 += 1, $p6 += 1) {
+    let $acc7 = 0,
+      $acc8 = 0,
+      $acc9 = 0;
+    let c2 = 0;
+    for (; c2 + 3 < C; c2 += 4, $p5 += 4, $p6 += 4) {
+      $acc4 += Yt[$p5]! * S[$p6]!;
+      $acc7 += Yt[$p5 + 1]! * S[$p6 + 1]!;
+      $acc8 += Yt[$p5 + 2]! * S[$p6 + 2]!;
+      $acc9 += Yt[$p5 + 3]! * S[$p6 + 3]!;
+    }
+
+    for (; c2 < C; c2++, $p5 += 1, $p6 += 1) {
       $acc4 += Yt[$p5]! * S[$p6]!;
     }
 
-    let $p7 = $p2;
-    let $p8 = $p3;
-    for (let c = 0; c < C; c++, $p7 += 1, $p8 += 1) {
-      $acc1 += max(0, S[$p7]! - $acc4 + 1) * (1 - Yt[$p8]!);
+    $acc4 += $acc7 + $acc8 + $acc9;
+    let $p10 = $p2;
+    let $p11 = $p3;
+    let $acc12 = 0,
+      $acc13 = 0,
+      $acc14 = 0;
+    let c = 0;
+    for (; c + 3 < C; c += 4, $p10 += 4, $p11 += 4) {
+      $acc1 += max(0, S[$p10]! - $acc4 + 1) * (1 - Yt[$p11]!);
+      $acc12 += max(0, S[$p10 + 1]! - $acc4 + 1) * (1 - Yt[$p11 + 1]!);
+      $acc13 += max(0, S[$p10 + 2]! - $acc4 + 1) * (1 - Yt[$p11 + 2]!);
+      $acc14 += max(0, S[$p10 + 3]! - $acc4 + 1) * (1 - Yt[$p11 + 3]!);
     }
+
+    for (; c < C; c++, $p10 += 1, $p11 += 1) {
+      $acc1 += max(0, S[$p10]! - $acc4 + 1) * (1 - Yt[$p11]!);
+    }
+
+    $acc1 += $acc12 + $acc13 + $acc14;
   }
 
   L[$o0++] = $acc1;
@@ -58,29 +83,65 @@ export function backward_dS(
     let $acc3 = 0;
     let $p4 = n * C;
     let $p5 = n * C;
-    for (let c2 = 0; c2 < C; c2++, $p4 += 1, $p5 += 1) {
+    let $acc6 = 0,
+      $acc7 = 0,
+      $acc8 = 0;
+    let c2 = 0;
+    for (; c2 + 3 < C; c2 += 4, $p4 += 4, $p5 += 4) {
+      $acc3 += Yt[$p4]! * S[$p5]!;
+      $acc6 += Yt[$p4 + 1]! * S[$p5 + 1]!;
+      $acc7 += Yt[$p4 + 2]! * S[$p5 + 2]!;
+      $acc8 += Yt[$p4 + 3]! * S[$p5 + 3]!;
+    }
+
+    for (; c2 < C; c2++, $p4 += 1, $p5 += 1) {
       $acc3 += Yt[$p4]! * S[$p5]!;
     }
 
-    let $p6 = $p1;
-    let $p7 = $p2;
-    for (let c = 0; c < C; c++, $p6 += 1, $p7 += 1) {
-      let $acc8 = 0;
-      let $acc9 = 0;
-      let $p10 = n * C;
-      let $p11 = n * C;
-      for (let c3 = 0; c3 < C; c3++, $p10 += 1, $p11 += 1) {
-        $acc9 += Yt[$p10]! * S[$p11]!;
-      }
-
-      let $p12 = n * C;
-      let $p13 = $p7;
+    $acc3 += $acc6 + $acc7 + $acc8;
+    let $p9 = $p1;
+    let $p10 = $p2;
+    for (let c = 0; c < C; c++, $p9 += 1, $p10 += 1) {
+      let $acc11 = 0;
+      let $acc12 = 0;
+      let $p13 = n * C;
       let $p14 = n * C;
-      for (let c2 = 0; c2 < C; c2++, $p12 += 1, $p14 += 1) {
-        $acc8 += -((S[$p12]! - $acc9 + 1 > 0 ? 1 : 0) * Yt[$p13]! * (1 - Yt[$p14]!) * dL[0]!);
+      let $acc15 = 0,
+        $acc16 = 0,
+        $acc17 = 0;
+      let c3 = 0;
+      for (; c3 + 3 < C; c3 += 4, $p13 += 4, $p14 += 4) {
+        $acc12 += Yt[$p13]! * S[$p14]!;
+        $acc15 += Yt[$p13 + 1]! * S[$p14 + 1]!;
+        $acc16 += Yt[$p13 + 2]! * S[$p14 + 2]!;
+        $acc17 += Yt[$p13 + 3]! * S[$p14 + 3]!;
       }
 
-      dS[$o0++] = (S[$p6]! - $acc3 + 1 > 0 ? 1 : 0) * (1 - Yt[$p7]!) * dL[0]! + $acc8;
+      for (; c3 < C; c3++, $p13 += 1, $p14 += 1) {
+        $acc12 += Yt[$p13]! * S[$p14]!;
+      }
+
+      $acc12 += $acc15 + $acc16 + $acc17;
+      let $p18 = n * C;
+      let $p19 = $p10;
+      let $p20 = n * C;
+      let $acc21 = 0,
+        $acc22 = 0,
+        $acc23 = 0;
+      let c2 = 0;
+      for (; c2 + 3 < C; c2 += 4, $p18 += 4, $p20 += 4) {
+        $acc11 += -((S[$p18]! - $acc12 + 1 > 0 ? 1 : 0) * Yt[$p19]! * (1 - Yt[$p20]!) * dL[0]!);
+        $acc21 += -((S[$p18 + 1]! - $acc12 + 1 > 0 ? 1 : 0) * Yt[$p19]! * (1 - Yt[$p20 + 1]!) * dL[0]!);
+        $acc22 += -((S[$p18 + 2]! - $acc12 + 1 > 0 ? 1 : 0) * Yt[$p19]! * (1 - Yt[$p20 + 2]!) * dL[0]!);
+        $acc23 += -((S[$p18 + 3]! - $acc12 + 1 > 0 ? 1 : 0) * Yt[$p19]! * (1 - Yt[$p20 + 3]!) * dL[0]!);
+      }
+
+      for (; c2 < C; c2++, $p18 += 1, $p20 += 1) {
+        $acc11 += -((S[$p18]! - $acc12 + 1 > 0 ? 1 : 0) * Yt[$p19]! * (1 - Yt[$p20]!) * dL[0]!);
+      }
+
+      $acc11 += $acc21 + $acc22 + $acc23;
+      dS[$o0++] = (S[$p9]! - $acc3 + 1 > 0 ? 1 : 0) * (1 - Yt[$p10]!) * dL[0]! + $acc11;
     }
   }
 }
@@ -102,28 +163,64 @@ export function backward_dYt(
     let $acc2 = 0;
     let $p3 = n * C;
     let $p4 = n * C;
-    for (let c2 = 0; c2 < C; c2++, $p3 += 1, $p4 += 1) {
+    let $acc5 = 0,
+      $acc6 = 0,
+      $acc7 = 0;
+    let c2 = 0;
+    for (; c2 + 3 < C; c2 += 4, $p3 += 4, $p4 += 4) {
+      $acc2 += Yt[$p3]! * S[$p4]!;
+      $acc5 += Yt[$p3 + 1]! * S[$p4 + 1]!;
+      $acc6 += Yt[$p3 + 2]! * S[$p4 + 2]!;
+      $acc7 += Yt[$p3 + 3]! * S[$p4 + 3]!;
+    }
+
+    for (; c2 < C; c2++, $p3 += 1, $p4 += 1) {
       $acc2 += Yt[$p3]! * S[$p4]!;
     }
 
-    let $p5 = $p1;
-    for (let c = 0; c < C; c++, $p5 += 1) {
-      let $acc6 = 0;
-      let $acc7 = 0;
-      let $p8 = n * C;
-      let $p9 = n * C;
-      for (let c3 = 0; c3 < C; c3++, $p8 += 1, $p9 += 1) {
-        $acc7 += Yt[$p8]! * S[$p9]!;
-      }
-
-      let $p10 = n * C;
-      let $p11 = $p5;
+    $acc2 += $acc5 + $acc6 + $acc7;
+    let $p8 = $p1;
+    for (let c = 0; c < C; c++, $p8 += 1) {
+      let $acc9 = 0;
+      let $acc10 = 0;
+      let $p11 = n * C;
       let $p12 = n * C;
-      for (let c2 = 0; c2 < C; c2++, $p10 += 1, $p12 += 1) {
-        $acc6 += -((S[$p10]! - $acc7 + 1 > 0 ? 1 : 0) * S[$p11]! * (1 - Yt[$p12]!) * dL[0]!);
+      let $acc13 = 0,
+        $acc14 = 0,
+        $acc15 = 0;
+      let c3 = 0;
+      for (; c3 + 3 < C; c3 += 4, $p11 += 4, $p12 += 4) {
+        $acc10 += Yt[$p11]! * S[$p12]!;
+        $acc13 += Yt[$p11 + 1]! * S[$p12 + 1]!;
+        $acc14 += Yt[$p11 + 2]! * S[$p12 + 2]!;
+        $acc15 += Yt[$p11 + 3]! * S[$p12 + 3]!;
       }
 
-      dYt[$o0++] = $acc6 - max(0, S[n * C + c]! - $acc2 + 1) * dL[0]!;
+      for (; c3 < C; c3++, $p11 += 1, $p12 += 1) {
+        $acc10 += Yt[$p11]! * S[$p12]!;
+      }
+
+      $acc10 += $acc13 + $acc14 + $acc15;
+      let $p16 = n * C;
+      let $p17 = $p8;
+      let $p18 = n * C;
+      let $acc19 = 0,
+        $acc20 = 0,
+        $acc21 = 0;
+      let c2 = 0;
+      for (; c2 + 3 < C; c2 += 4, $p16 += 4, $p18 += 4) {
+        $acc9 += -((S[$p16]! - $acc10 + 1 > 0 ? 1 : 0) * S[$p17]! * (1 - Yt[$p18]!) * dL[0]!);
+        $acc19 += -((S[$p16 + 1]! - $acc10 + 1 > 0 ? 1 : 0) * S[$p17]! * (1 - Yt[$p18 + 1]!) * dL[0]!);
+        $acc20 += -((S[$p16 + 2]! - $acc10 + 1 > 0 ? 1 : 0) * S[$p17]! * (1 - Yt[$p18 + 2]!) * dL[0]!);
+        $acc21 += -((S[$p16 + 3]! - $acc10 + 1 > 0 ? 1 : 0) * S[$p17]! * (1 - Yt[$p18 + 3]!) * dL[0]!);
+      }
+
+      for (; c2 < C; c2++, $p16 += 1, $p18 += 1) {
+        $acc9 += -((S[$p16]! - $acc10 + 1 > 0 ? 1 : 0) * S[$p17]! * (1 - Yt[$p18]!) * dL[0]!);
+      }
+
+      $acc9 += $acc19 + $acc20 + $acc21;
+      dYt[$o0++] = $acc9 - max(0, S[n * C + c]! - $acc2 + 1) * dL[0]!;
     }
   }
 }

@@ -228,7 +228,7 @@ export class Lowerer {
     outer: ReadonlyMap<string, Code>,
     scopeExpr: Expr,
     body: (vars: Map<string, Code>, hoisted: ReadonlyMap<string, Code>) => LoopNode[],
-    opt: { tighten: boolean; exclude?: Expr | undefined; constraints?: readonly Constraint[]; residues?: readonly Residue[] },
+    opt: { tighten: boolean; exclude?: Expr | undefined; constraints?: readonly Constraint[]; residues?: readonly Residue[]; unrollSum?: string },
   ): LoopNode[] {
     const vars = new Map(outer);
     bounds.forEach((b) => vars.set(b.name, vars.get(b.name) ?? this.loopVar(b.name)));
@@ -289,10 +289,50 @@ export class Lowerer {
       const { lo, hi, step } = plan[level]!;
       const advance: { name: string; by: Code }[] = [];
       const inner = this.withPointers(level, bounds, vars, lo, step, advance, nodes);
-      nodes.push({ k: 'for', v, lo, hi, step, advance, body: inner(() => build(level + 1)) });
+      const loopBody = inner(() => build(level + 1));
+      const unrolled = level === bounds.length - 1 && opt.unrollSum ? this.unrollSum(opt.unrollSum, v, lo, hi, step, advance, loopBody) : undefined;
+      if (unrolled) nodes.push(...unrolled);
+      else nodes.push({ k: 'for', v, lo, hi, step, advance, body: loopBody });
       return nodes;
     };
     return build(0);
+  }
+
+  /**
+   * acc += f(p) over a long loop is one dependency chain (one add in flight). Four partial sums in
+   * locals keep four in flight: lanes read at p, p+s, p+2s, p+3s; a remainder loop finishes.
+   */
+  private unrollSum(acc: string, v: Code, lo: Code, hi: Code, step: Code, advance: readonly { name: string; by: Code }[], body: readonly LoopNode[]): LoopNode[] | undefined {
+    if (step !== '1' || body.length !== 1) return undefined;
+    const only = body[0]!;
+    if (only.k !== 'set' || only.name !== acc || only.op !== '+=') return undefined;
+    if (new RegExp(`(^|[^\\w$])${v.replace(/\$/g, '\\$')}([^\\w$]|$)`).test(only.value)) return undefined;
+    const ptrs = new Map(advance.map((a) => [a.name, a.by] as const));
+    // lane offsets k·stride are kernel constants, so the loop body has no multiplications
+    const times = (k: number, by: Code): Code => {
+      const c = mulCode(String(k), by);
+      return isIdent(c) || /^-?\d+$/.test(c) ? c : /^\d+ \* -?\d+$/.test(c) ? String(eval(c)) : this.konst(`$${k}x${by.replace(/[^\w]/g, '')}`, c);
+    };
+    const lane = (k: number) => (k === 0 ? only.value : only.value.replace(/\$p\d+/g, (name) => (ptrs.has(name) ? `(${name} + ${times(k, ptrs.get(name)!)})` : name)));
+    const lanes = [acc, this.fresh('acc'), this.fresh('acc'), this.fresh('acc')];
+    const adv4 = advance.map((a) => `, ${a.name} += ${times(4, a.by)}`).join('');
+    const adv1 = advance.map((a) => `, ${a.name} += ${a.by}`).join('');
+    return [
+      {
+        k: 'raw',
+        lines: [
+          `let ${lanes.slice(1).map((l) => `${l} = 0`).join(', ')};`,
+          `let ${v} = ${lo};`,
+          `for (; ${v} + 3 < ${hi}; ${v} += 4${adv4}) {`,
+          ...lanes.map((l, k) => `  ${l} += ${lane(k)};`),
+          `}`,
+          `for (; ${v} < ${hi}; ${v}++${adv1}) {`,
+          `  ${acc} += ${only.value};`,
+          `}`,
+          `${acc} += ${lanes.slice(1).join(' + ')};`,
+        ],
+      },
+    ];
   }
 
   /** Running offsets: set up before the loop over bounds[level], advanced by it. */
@@ -525,22 +565,24 @@ export class Lowerer {
   // ---- reductions ------------------------------------------------------------------------------
 
   reduction(
-    r: Extract<Expr, { kind: 'reduce' }>,
+    reduceNode: Extract<Expr, { kind: 'reduce' }>,
     outer: ReadonlyMap<string, Code>,
     recordArg: boolean,
   ): { nodes: LoopNode[]; value: Code; arg?: Code } {
+    let r = reduceNode;
     r.indices.forEach((b) => this.extentOf.set(b.name, b.extent));
     const nodes: LoopNode[] = [];
     const acc = this.fresh('acc');
     // sums may skip terms that are 0: zero-padded reads and range guards bound the loops
     const tightenable = this.opts.optimize && (r.op === 'sum' || r.op === 'mean');
+    if (tightenable) r = { ...r, indices: this.loopOrder(r) };
     const { body, constraints, residues } = tightenable ? this.boundsFrom(r.body, r.indices) : { body: r.body, constraints: [], residues: [] };
     const plan = this.planPointers(body, r.indices);
     const plainLoop = (each: (value: Code, vars: Map<string, Code>) => LoopNode[]) =>
       this.nest(r.indices, outer, body, (vars, hoisted) => {
         const e = this.expr(body, vars, hoisted);
         return [...e.nodes, ...each(e.value, vars)];
-      }, { tighten: tightenable, constraints, residues });
+      }, { tighten: tightenable, constraints, residues, ...(tightenable ? { unrollSum: acc } : {}) });
     // max, min, logsumexp see padded zeros, so their loops cannot shrink; instead, when the whole
     // window lies inside the tensor (the usual case) a second copy runs without read checks
     const window = !tightenable && this.opts.optimize ? this.fullWindow(body, r.indices, outer) : undefined;
@@ -604,6 +646,24 @@ export class Lowerer {
       default:
         return assertNever(r.op);
     }
+  }
+
+  /**
+   * Loop order of a sum: indices that run over a short window (a small extent like a 3×3 kernel,
+   * or bounded by a small dimension through a zero-padded read) go outside, so the innermost loop
+   * is long (channels, positions) rather than 3 iterations of overhead.
+   */
+  private loopOrder(r: Extract<Expr, { kind: 'reduce' }>): Bound[] {
+    const small = (e: SizeExpr | undefined) => {
+      const v = e && sizeTryEval(e, this.ctx.defaults);
+      return v !== undefined && v !== 0 && v <= 4;
+    };
+    const saved = new Set(this.proven);
+    const { constraints } = this.boundsFrom(r.body, r.indices);
+    this.proven.clear();
+    saved.forEach((k) => this.proven.add(k));
+    const short = (b: Bound) => small(b.extent) || constraints.some((c) => c.v === b.name && small(c.dim));
+    return [...r.indices.filter(short), ...r.indices.filter((b) => !short(b))];
   }
 
   /** The condition under which every direct read of a window body is inside its tensor. */

@@ -1,78 +1,62 @@
 // Derivative rules for the built-in scalar functions, as data: one partial derivative per argument.
 //
 // Worked example: RULES.sqrt[0]([x]) is 1/2/sqrt(x), produced by mathjs `derivative('sqrt(x)', 'x')`
-// and translated to IR once at load time. Rules for functions mathjs does not know (relu, sigmoid,
+// (stored by `npm run rules` in scalarDerivatives.ts, checked against mathjs by a test). Rules for functions mathjs does not know (relu, sigmoid,
 // elu, where, max, min …) are written out, each in the form the seeds use, e.g. σ' = σ(x)(1−σ(x)):
 // the differentiator later replaces σ(x) by the forward value Y, giving the seed's Y⊙(1−Y).
-import { derivative, type MathNode } from 'mathjs';
+import { parse, type Ast } from '../ir/parse.js';
 import { add, call, compare, div, mul, neg, num, ONE, pow, sub, ZERO } from '../ir/exprs.js';
 import type { Builtin, Expr } from '../ir/types.js';
+import { SCALAR_DERIVATIVES } from './scalarDerivatives.js';
 
 export type PartialRule = (args: readonly Expr[]) => Expr;
 
-/** Translate a mathjs expression tree into IR, binding its symbols to the given arguments. */
-function fromMathjs(node: MathNode, vars: Readonly<Record<string, Expr>>): Expr {
-  const n = node as MathNode & { type: string };
-  switch (n.type) {
-    case 'ConstantNode':
-      return num(Number((node as unknown as { value: number }).value));
-    case 'SymbolNode': {
-      const name = (node as unknown as { name: string }).name;
-      const v = vars[name];
-      if (!v) throw new Error(`internal: mathjs symbol ${name} is not bound`);
+/** A mathjs formula (our syntax is a superset of what mathjs prints) as IR, its symbols bound to arguments. */
+function fromFormula(a: Ast, vars: Readonly<Record<string, Expr>>): Expr {
+  switch (a.k) {
+    case 'num':
+      return num(a.value);
+    case 'name': {
+      const v = vars[a.name];
+      if (!v) throw new Error(`internal: derivative symbol ${a.name} is not bound`);
       return v;
     }
-    case 'ParenthesisNode':
-      return fromMathjs((node as unknown as { content: MathNode }).content, vars);
-    case 'OperatorNode': {
-      const op = node as unknown as { fn: string; args: MathNode[] };
-      const a = op.args.map((x) => fromMathjs(x, vars));
-      switch (op.fn) {
-        case 'unaryMinus':
-          return neg(a[0]!);
-        case 'unaryPlus':
-          return a[0]!;
-        case 'add':
-          return add(a);
-        case 'subtract':
-          return sub(a[0]!, a[1]!);
-        case 'multiply':
-          return mul(a);
-        case 'divide':
-          return div(a[0]!, a[1]!);
-        case 'pow':
-          return pow(a[0]!, a[1]!);
-        default:
-          throw new Error(`internal: mathjs operator ${op.fn} has no IR form`);
-      }
+    case 'unary':
+      return neg(fromFormula(a.arg, vars));
+    case 'binary': {
+      const x = fromFormula(a.a, vars);
+      const y = fromFormula(a.b, vars);
+      if (a.op === '+') return add([x, y]);
+      if (a.op === '-') return sub(x, y);
+      if (a.op === '*') return mul([x, y]);
+      if (a.op === '/') return div(x, y);
+      if (a.op === '^') return pow(x, y);
+      throw new Error(`internal: operator ${a.op} in a derivative formula`);
     }
-    case 'FunctionNode': {
-      const f = node as unknown as { fn: { name: string }; args: MathNode[] };
-      const a = f.args.map((x) => fromMathjs(x, vars));
-      const name = f.fn.name;
-      if (['exp', 'log', 'sqrt', 'sin', 'cos', 'tanh'].includes(name)) return call(name as Builtin, a);
-      throw new Error(`internal: mathjs function ${name} has no IR form`);
-    }
+    case 'call':
+      return call(a.name as Builtin, a.args.map((x) => fromFormula(x, vars)));
     default:
-      throw new Error(`internal: mathjs node ${n.type} has no IR form`);
+      throw new Error(`internal: ${a.k} in a derivative formula`);
   }
 }
 
-/** ∂formula/∂wrt as a rule, computed by mathjs once. */
-function viaMathjs(formula: string, params: readonly string[], wrt: string): PartialRule {
-  const d = derivative(formula, wrt);
-  return (args) => fromMathjs(d, Object.fromEntries(params.map((p, i) => [p, args[i]!])));
+/** ∂f/∂(parameter k), from the table mathjs produced (see generateRules.ts). */
+function viaMathjs(fn: keyof typeof SCALAR_DERIVATIVES, k: number): PartialRule {
+  const rule = SCALAR_DERIVATIVES[fn];
+  const line = parse(`d = ${rule.partials[k]}`)[0]!;
+  if (line.k !== 'assign') throw new Error('internal: bad derivative formula');
+  return (args) => fromFormula(line.rhs, Object.fromEntries(rule.params.map((p, i) => [p, args[i]!])));
 }
 
-const unary = (formula: string) => [viaMathjs(formula, ['x'], 'x')];
+const unary = (fn: keyof typeof SCALAR_DERIVATIVES) => [viaMathjs(fn, 0)];
 
 export const RULES: Record<Builtin, readonly PartialRule[]> = {
-  exp: unary('exp(x)'),
-  log: unary('log(x)'),
-  sqrt: unary('sqrt(x)'),
-  sin: unary('sin(x)'),
-  cos: unary('cos(x)'),
-  pow: [viaMathjs('x^p', ['x', 'p'], 'x'), viaMathjs('x^p', ['x', 'p'], 'p')],
+  exp: unary('exp'),
+  log: unary('log'),
+  sqrt: unary('sqrt'),
+  sin: unary('sin'),
+  cos: unary('cos'),
+  pow: [viaMathjs('pow', 0), viaMathjs('pow', 1)],
   // relu'(x) = 1[relu(x) > 0]; written through relu(x) so it becomes the seed's mask (Y > 0)
   relu: [([x]) => compare('>', call('relu', [x!]), ZERO)],
   // σ' = σ(1 − σ)
