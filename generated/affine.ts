@@ -19,6 +19,7 @@ export function forward_Y(
   const { D, F, N } = s;
   // matmul: rows n, columns f, contraction over d; packed 4×4 register tiles
   const $Ap = new Float64Array(16384);
+  const $t = new Float64Array(16);
   const $Bp = new Float64Array(256 * Math.ceil(Math.min(512, F) / 4) * 4);
   for (let $jc = 0; $jc < F; $jc += 512) {
     const $nc = Math.min(512, F - $jc);
@@ -99,117 +100,32 @@ export function forward_Y(
               $c33 += $a3 * $b3;
             }
 
-            const $i0 = $ic + $ir;
-            const $j0 = $jc + $jr;
-            if ($ir + 0 < $mc) {
-              const $i = $i0 + 0;
+            $t[0] = $c00;
+            $t[1] = $c01;
+            $t[2] = $c02;
+            $t[3] = $c03;
+            $t[4] = $c10;
+            $t[5] = $c11;
+            $t[6] = $c12;
+            $t[7] = $c13;
+            $t[8] = $c20;
+            $t[9] = $c21;
+            $t[10] = $c22;
+            $t[11] = $c23;
+            $t[12] = $c30;
+            $t[13] = $c31;
+            $t[14] = $c32;
+            $t[15] = $c33;
+            const $mi = Math.min(4, $mc - $ir);
+            const $nj = Math.min(4, $nc - $jr);
+            for (let $ii = 0; $ii < $mi; $ii++) {
+              const $i = $ic + $ir + $ii;
               const $row = $i * F;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c00;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c01;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c02;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c03;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-            }
-
-            if ($ir + 1 < $mc) {
-              const $i = $i0 + 1;
-              const $row = $i * F;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c10;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c11;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c12;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c13;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-            }
-
-            if ($ir + 2 < $mc) {
-              const $i = $i0 + 2;
-              const $row = $i * F;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c20;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c21;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c22;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c23;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-            }
-
-            if ($ir + 3 < $mc) {
-              const $i = $i0 + 3;
-              const $row = $i * F;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c30;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c31;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c32;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : Y[$row + $j]!) + $c33;
-                Y[$row + $j] = $last ? $c + b[$j]! : $c;
+              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
+                const $j = $jc + $jr + $jj;
+                const $o = $row + $j;
+                const $c = ($first ? 0 : Y[$o]!) + $t[$q]!;
+                Y[$o] = $last ? $c + b[$j]! : $c;
               }
             }
           }
@@ -240,6 +156,7 @@ export function backward_dX(
   const { D, F, N } = s;
   // matmul: rows n, columns d, contraction over f; packed 4×4 register tiles
   const $Ap = new Float64Array(16384);
+  const $t = new Float64Array(16);
   const $Bp = new Float64Array(256 * Math.ceil(Math.min(512, D) / 4) * 4);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
@@ -320,117 +237,32 @@ export function backward_dX(
               $c33 += $a3 * $b3;
             }
 
-            const $i0 = $ic + $ir;
-            const $j0 = $jc + $jr;
-            if ($ir + 0 < $mc) {
-              const $i = $i0 + 0;
+            $t[0] = $c00;
+            $t[1] = $c01;
+            $t[2] = $c02;
+            $t[3] = $c03;
+            $t[4] = $c10;
+            $t[5] = $c11;
+            $t[6] = $c12;
+            $t[7] = $c13;
+            $t[8] = $c20;
+            $t[9] = $c21;
+            $t[10] = $c22;
+            $t[11] = $c23;
+            $t[12] = $c30;
+            $t[13] = $c31;
+            $t[14] = $c32;
+            $t[15] = $c33;
+            const $mi = Math.min(4, $mc - $ir);
+            const $nj = Math.min(4, $nc - $jr);
+            for (let $ii = 0; $ii < $mi; $ii++) {
+              const $i = $ic + $ir + $ii;
               const $row = $i * D;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c00;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c01;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c02;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c03;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-            }
-
-            if ($ir + 1 < $mc) {
-              const $i = $i0 + 1;
-              const $row = $i * D;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c10;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c11;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c12;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c13;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-            }
-
-            if ($ir + 2 < $mc) {
-              const $i = $i0 + 2;
-              const $row = $i * D;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c20;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c21;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c22;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c23;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-            }
-
-            if ($ir + 3 < $mc) {
-              const $i = $i0 + 3;
-              const $row = $i * D;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c30;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c31;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c32;
-                dX[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : dX[$row + $j]!) + $c33;
-                dX[$row + $j] = $last ? $c : $c;
+              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
+                const $j = $jc + $jr + $jj;
+                const $o = $row + $j;
+                const $c = ($first ? 0 : dX[$o]!) + $t[$q]!;
+                dX[$o] = $last ? $c : $c;
               }
             }
           }
@@ -461,6 +293,7 @@ export function backward_dW(
   const { D, F, N } = s;
   // matmul: rows f, columns d, contraction over n; packed 4×4 register tiles
   const $Ap = new Float64Array(16384);
+  const $t = new Float64Array(16);
   const $Bp = new Float64Array(256 * Math.ceil(Math.min(512, D) / 4) * 4);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
@@ -541,117 +374,32 @@ export function backward_dW(
               $c33 += $a3 * $b3;
             }
 
-            const $i0 = $ic + $ir;
-            const $j0 = $jc + $jr;
-            if ($ir + 0 < $mc) {
-              const $i = $i0 + 0;
+            $t[0] = $c00;
+            $t[1] = $c01;
+            $t[2] = $c02;
+            $t[3] = $c03;
+            $t[4] = $c10;
+            $t[5] = $c11;
+            $t[6] = $c12;
+            $t[7] = $c13;
+            $t[8] = $c20;
+            $t[9] = $c21;
+            $t[10] = $c22;
+            $t[11] = $c23;
+            $t[12] = $c30;
+            $t[13] = $c31;
+            $t[14] = $c32;
+            $t[15] = $c33;
+            const $mi = Math.min(4, $mc - $ir);
+            const $nj = Math.min(4, $nc - $jr);
+            for (let $ii = 0; $ii < $mi; $ii++) {
+              const $i = $ic + $ir + $ii;
               const $row = $i * D;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c00;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c01;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c02;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c03;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-            }
-
-            if ($ir + 1 < $mc) {
-              const $i = $i0 + 1;
-              const $row = $i * D;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c10;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c11;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c12;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c13;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-            }
-
-            if ($ir + 2 < $mc) {
-              const $i = $i0 + 2;
-              const $row = $i * D;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c20;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c21;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c22;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c23;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-            }
-
-            if ($ir + 3 < $mc) {
-              const $i = $i0 + 3;
-              const $row = $i * D;
-              if ($jr + 0 < $nc) {
-                const $j = $j0 + 0;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c30;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 1 < $nc) {
-                const $j = $j0 + 1;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c31;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 2 < $nc) {
-                const $j = $j0 + 2;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c32;
-                dW[$row + $j] = $last ? $c : $c;
-              }
-
-              if ($jr + 3 < $nc) {
-                const $j = $j0 + 3;
-                const $c = ($first ? 0 : dW[$row + $j]!) + $c33;
-                dW[$row + $j] = $last ? $c : $c;
+              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
+                const $j = $jc + $jr + $jj;
+                const $o = $row + $j;
+                const $c = ($first ? 0 : dW[$o]!) + $t[$q]!;
+                dW[$o] = $last ? $c : $c;
               }
             }
           }

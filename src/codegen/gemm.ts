@@ -9,6 +9,7 @@
 // An elementwise epilogue (bias + ReLU in the affine forward) is applied when the last K block
 // stores the tile, so it is fused too.
 import { exprKey, freeIndices } from '../ir/exprs.js';
+import { sizeTryEval } from '../ir/sizes.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { Lowerer, type LowerContext, type LowerOptions } from './lowerToLoops.js';
@@ -19,9 +20,10 @@ export const BLOCKING = {
 } as const;
 
 interface MatmulShape {
-  readonly rows: Bound;
-  readonly cols: Bound;
-  readonly k: Bound;
+  /** row, column and contraction indices: several make a multi-index (conv: columns n,u,v) */
+  readonly rows: readonly Bound[];
+  readonly cols: readonly Bound[];
+  readonly ks: readonly Bound[];
   readonly reduction: Extract<Expr, { kind: 'reduce' }>;
   readonly left: Expr[];
   readonly right: Expr[];
@@ -58,39 +60,77 @@ const hasReduction = (e: Expr): boolean => {
   return kids.some(hasReduction);
 };
 
-/** Y[a,b] = epilogue(Σ_k left(a,k)·right(k,b), a, b)? */
-export function matmulShape(s: Statement): MatmulShape | undefined {
-  if (s.lhs.length !== 2) return undefined;
-  const [rows, cols] = s.lhs as [Bound, Bound];
-  const found: Extract<Expr, { kind: 'reduce' }>[] = [];
+/**
+ * Y[rows…, cols…] = epilogue(Σ_{ks} left(rows, ks)·right(ks, cols))? The factors of the sum fall in
+ * two groups that share no left-side index; each group's left-side indices become the rows or the
+ * columns. Conv forward is one (rows f; columns n,u,v; contraction c,i,j — B is the implicit
+ * im2col matrix). A subscript mixing a left-side and a summed index into a small dimension (the
+ * kernel's R in the conv input gradient) would make a mostly-zero operand: not a matmul.
+ */
+export function matmulShape(s: Statement, ctx: LowerContext): MatmulShape | undefined {
+  if (s.lhs.length < 2) return undefined;
+  const found: Expr[] = [];
   const walk = (e: Expr) => {
-    if (e.kind === 'reduce') {
+    if (e.kind === 'reduce' || e.kind === 'argmax') {
       found.push(e);
-      return;
-    }
-    if (e.kind === 'argmax') {
-      found.push(e as never, e as never);
       return;
     }
     for (const c of kidsOf(e)) walk(c);
   };
   walk(s.rhs);
-  if (found.length !== 1) return undefined;
-  const r = found[0]!;
-  if (r.op !== 'sum' || r.indices.length !== 1) return undefined;
-  const k = r.indices[0]!;
+  if (found.length !== 1 || found[0]!.kind !== 'reduce') return undefined;
+  const r = found[0] as Extract<Expr, { kind: 'reduce' }>;
+  if (r.op !== 'sum') return undefined;
+  const lhs = s.lhs.map((b) => b.name);
+  const ks = r.indices.map((b) => b.name);
   const factors = r.body.kind === 'mul' ? r.body.factors : [r.body];
-  const left: Expr[] = [];
-  const right: Expr[] = [];
+  const groups: { vars: Set<string>; factors: Expr[] }[] = [];
+  const free: Expr[] = [];
   for (const f of factors) {
-    if (hasReduction(f)) return undefined;
-    const free = freeIndices(f);
-    if (free.every((v) => v === rows.name || v === k.name)) left.push(f);
-    else if (free.every((v) => v === cols.name || v === k.name)) right.push(f);
-    else return undefined;
+    if (hasReduction(f) || !readsAreDense(f, lhs, ks, ctx)) return undefined;
+    const fv = freeIndices(f);
+    if (fv.some((v) => !lhs.includes(v) && !ks.includes(v))) return undefined;
+    const mine = fv.filter((v) => lhs.includes(v));
+    if (mine.length === 0) {
+      free.push(f);
+      continue;
+    }
+    const joined = groups.filter((g) => mine.some((v) => g.vars.has(v)));
+    const merged = { vars: new Set([...mine, ...joined.flatMap((g) => [...g.vars])]), factors: [...joined.flatMap((g) => g.factors), f] };
+    for (const g of joined) groups.splice(groups.indexOf(g), 1);
+    groups.push(merged);
   }
-  if (!left.some((f) => freeIndices(f).includes(rows.name)) || !right.some((f) => freeIndices(f).includes(cols.name))) return undefined;
-  return { rows, cols, k, reduction: r, left, right };
+  if (groups.length !== 2) return undefined;
+  // every left-side index must be a row or a column
+  if (!lhs.every((v) => groups.some((g) => g.vars.has(v)))) return undefined;
+  // rows: the group with fewer indices (the filters of a conv); on a tie the one holding the first index
+  const [g0, g1] = groups as [(typeof groups)[0], (typeof groups)[0]];
+  const first = (g: (typeof groups)[0]) => Math.min(...[...g.vars].map((v) => lhs.indexOf(v)));
+  const rowsG = g0.vars.size !== g1.vars.size ? (g0.vars.size < g1.vars.size ? g0 : g1) : first(g0) < first(g1) ? g0 : g1;
+  const colsG = rowsG === g0 ? g1 : g0;
+  const pick = (g: (typeof groups)[0]) => s.lhs.filter((b) => g.vars.has(b.name));
+  return { rows: pick(rowsG), cols: pick(colsG), ks: r.indices, reduction: r, left: [...free, ...rowsG.factors], right: colsG.factors };
+}
+
+/** No quotient/remainder subscripts, and no left-side index mixed with a summed one in a small dimension. */
+function readsAreDense(e: Expr, lhs: readonly string[], ks: readonly string[], ctx: LowerContext): boolean {
+  let ok = true;
+  const visit = (x: Expr) => {
+    if (x.kind === 'access') {
+      const shape = ctx.shapeOf(x.tensor);
+      x.subs.forEach((sub, d) => {
+        if (sub.terms.some((t) => t.atom.kind !== 'var')) ok = false;
+        const vs = sub.terms.map((t) => (t.atom as { name: string }).name);
+        const mixed = vs.some((v) => lhs.includes(v)) && vs.some((v) => ks.includes(v));
+        const dim = shape[d] ? sizeTryEval(shape[d]!, ctx.defaults) : undefined;
+        if (mixed && dim !== undefined && dim <= 4) ok = false;
+      });
+    }
+    if (x.kind === 'index') ok = false;
+    kidsOf(x).forEach(visit);
+  };
+  visit(e);
+  return ok;
 }
 
 function kidsOf(e: Expr): Expr[] {
@@ -120,30 +160,49 @@ function kidsOf(e: Expr): Expr[] {
 const product = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
 
 export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions): (Omit<LoweredKernel, 'name' | 'formula'> & { fns: Set<string>; dataType: string }) | undefined {
-  const shape = matmulShape(s);
+  const shape = matmulShape(s, ctx);
   if (!shape) return undefined;
   const { MR, NR, MC, KC, NC } = BLOCKING[opts.dtype];
   const l = new Lowerer(ctx, opts);
-  [shape.rows, shape.cols, shape.k].forEach((b) => l.extentOf.set(b.name, b.extent));
+  [...shape.rows, ...shape.cols, ...shape.ks].forEach((b) => l.extentOf.set(b.name, b.extent));
   l.useTensor(s.tensor, 'write');
-  const M = l.extent(shape.rows.extent);
-  const N = l.extent(shape.cols.extent);
-  const K = l.extent(shape.k.extent);
   const arr = l.dataArrayType();
-  const v = (a: string, b: string, c: string) =>
-    new Map([
-      [shape.rows.name, a],
-      [shape.cols.name, b],
-      [shape.k.name, c],
-    ]);
+  const lines: string[] = [];
+  // one flat index per side; a multi-index side reads its indices from tables built once per call
+  const side = (bs: readonly Bound[], flat: string, tag: string): { size: Code; vars: [string, Code][] } => {
+    const exts = bs.map((b) => l.extent(b.extent));
+    if (bs.length === 1) return { size: exts[0]!, vars: [[bs[0]!.name, flat]] };
+    const size = l.konstPublic(`$${tag}size`, exts.map((e) => (/^[\w$]+$/.test(e) ? e : `(${e})`)).join(' * '));
+    bs.forEach((b) => lines.push(`const $${tag}_${b.name} = new Int32Array(${size});`));
+    const x = (b: Bound) => `$x_${b.name}`;
+    lines.push(`for (let $f = 0${bs.map((b) => `, ${x(b)} = 0`).join('')}; $f < ${size}; $f++) {`);
+    bs.forEach((b) => lines.push(`  $${tag}_${b.name}[$f] = ${x(b)};`));
+    // odometer: advance the last index, carry into the ones before it
+    let carry = `++${x(bs[0]!)};`;
+    for (let d = 1; d < bs.length; d++) carry = `if (++${x(bs[d]!)} === ${exts[d]}) { ${x(bs[d]!)} = 0; ${carry} }`;
+    lines.push(`  ${carry}`);
+    lines.push(`}`);
+    return { size, vars: bs.map((b) => [b.name, `$${tag}_${b.name}[${flat}]!`] as [string, Code]) };
+  };
+  const rows = side(shape.rows, '$i', 'row');
+  const cols = side(shape.cols, '$j', 'col');
+  const kk = side(shape.ks, '$k', 'k');
+  const [M, N, K] = [rows.size, cols.size, kk.size];
+  const vars = new Map<string, Code>([...rows.vars, ...cols.vars, ...kk.vars]);
   const none = new Map<string, Code>();
   // operand element code: A(i, p) and B(p, j)
-  const aCode = l.expr(product(shape.left), v('$i', '$j', '$k'), none);
-  const bCode = l.expr(product(shape.right), v('$i', '$j', '$k'), none);
-  const epi = l.expr(s.rhs, v('$i', '$j', '$k'), new Map([[exprKey(shape.reduction), '$c']]));
+  const aCode = l.expr(product(shape.left), vars, none);
+  const bCode = l.expr(product(shape.right), vars, none);
+  const epi = l.expr(s.rhs, vars, new Map([[exprKey(shape.reduction), '$c']]));
   if (aCode.nodes.length || bCode.nodes.length || epi.nodes.length) return undefined;
-  const lines: string[] = [];
+  // where C[i, j] lives in the output: row part + column part of the row-major offset
+  const outStride = (b: Bound) => l.stridePublic(s.tensor, s.lhs.indexOf(b));
+  const offsetOf = (bs: readonly Bound[], vs: [string, Code][]) =>
+    bs.map((b, q) => (outStride(b) === '1' ? vs[q]![1] : `${vs[q]![1]} * ${outStride(b)}`)).join(' + ');
+  const rowOff = offsetOf(shape.rows, rows.vars);
+  const colOff = offsetOf(shape.cols, cols.vars);
   lines.push(`const $Ap = new ${arr}(${MC * KC});`);
+  lines.push(`const $t = new Float64Array(${MR * NR});`);
   lines.push(`const $Bp = new ${arr}(${KC} * Math.ceil(Math.min(${NC}, ${N}) / ${NR}) * ${NR});`);
   lines.push(`for (let $jc = 0; $jc < ${N}; $jc += ${NC}) {`);
   lines.push(`  const $nc = Math.min(${NC}, ${N} - $jc);`);
@@ -189,21 +248,19 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   for (let i = 0; i < MR; i++) lines.push(`            ${Array.from({ length: NR }, (_, j) => `${acc(i, j)} += $a${i} * $b${j};`).join(' ')}`);
   lines.push(`          }`);
   // store the tile: partial sums until the last K block, then the epilogue
-  lines.push(`          const $i0 = $ic + $ir;`);
-  lines.push(`          const $j0 = $jc + $jr;`);
-  for (let i = 0; i < MR; i++) {
-    lines.push(`          if ($ir + ${i} < $mc) {`);
-    lines.push(`            const $i = $i0 + ${i};`);
-    lines.push(`            const $row = $i * ${N};`);
-    for (let j = 0; j < NR; j++) {
-      lines.push(`            if ($jr + ${j} < $nc) {`);
-      lines.push(`              const $j = $j0 + ${j};`);
-      lines.push(`              const $c = ($first ? 0 : ${s.tensor}[$row + $j]!) + ${acc(i, j)};`);
-      lines.push(`              ${s.tensor}[$row + $j] = $last ? ${epi.value} : $c;`);
-      lines.push(`            }`);
-    }
-    lines.push(`          }`);
-  }
+  lines.push(`          ${Array.from({ length: MR * NR }, (_, q) => `$t[${q}] = ${acc(Math.floor(q / NR), q % NR)};`).join(' ')}`);
+  lines.push(`          const $mi = Math.min(${MR}, $mc - $ir);`);
+  lines.push(`          const $nj = Math.min(${NR}, $nc - $jr);`);
+  lines.push(`          for (let $ii = 0; $ii < $mi; $ii++) {`);
+  lines.push(`            const $i = $ic + $ir + $ii;`);
+  lines.push(`            const $row = ${rowOff};`);
+  lines.push(`            for (let $jj = 0, $q = $ii * ${NR}; $jj < $nj; $jj++, $q++) {`);
+  lines.push(`              const $j = $jc + $jr + $jj;`);
+  lines.push(`              const $o = $row + ${colOff};`);
+  lines.push(`              const $c = ($first ? 0 : ${s.tensor}[$o]!) + $t[$q]!;`);
+  lines.push(`              ${s.tensor}[$o] = $last ? ${epi.value} : $c;`);
+  lines.push(`            }`);
+  lines.push(`          }`);
   lines.push(`        }`);
   lines.push(`      }`);
   lines.push(`    }`);
@@ -213,11 +270,14 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   lines.push(`if (${K} === 0) {`);
   lines.push(`  for (let $i = 0; $i < ${M}; $i++) for (let $j = 0; $j < ${N}; $j++) {`);
   lines.push(`    const $c = 0;`);
-  lines.push(`    ${s.tensor}[$i * ${N} + $j] = ${epi.value};`);
+  lines.push(`    ${s.tensor}[${rowOff} + ${colOff}] = ${epi.value};`);
   lines.push(`  }`);
   lines.push(`}`);
   const body: LoopNode[] = [
-    { k: 'comment', text: `matmul: rows ${shape.rows.name}, columns ${shape.cols.name}, contraction over ${shape.k.name}; packed ${MR}×${NR} register tiles` },
+    {
+      k: 'comment',
+      text: `matmul: rows ${shape.rows.map((b) => b.name).join(',')}, columns ${shape.cols.map((b) => b.name).join(',')}, contraction over ${shape.ks.map((b) => b.name).join(',')}; packed ${MR}×${NR} register tiles`,
+    },
     { k: 'raw', lines },
   ];
   return {

@@ -120,6 +120,14 @@ export class Lowerer {
     return name;
   }
 
+  konstPublic(name: string, code: Code): string {
+    return this.konst(name, code);
+  }
+
+  stridePublic(tensor: string, d: number): Code {
+    return this.stride(tensor, d);
+  }
+
   prologue(): LoopNode[] {
     return this.constOrder.map((n) => ({ k: 'let', name: n, init: this.consts.get(n)!, mutable: false }) as LoopNode);
   }
