@@ -52,8 +52,14 @@ export function backwardProgram(p: Program, grads: readonly GradientStatement[])
   return lines.join('\n') + '\n';
 }
 
+const debug = (stage: string, lines: () => string[]) => {
+  if (process.env.DEBUG?.split(',').includes('deltagrad')) process.stderr.write(`[deltagrad] ${stage}\n${lines().map((l) => `  ${l}\n`).join('')}`);
+};
+
 export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResult {
+  debug('check', () => p.statements.map(printStatement));
   const grads = differentiate(p, { ...(opts.wrt ? { wrt: opts.wrt } : {}), unitScalarSeeds: true });
+  debug('differentiate → eliminateDeltas → simplify', () => grads.flatMap((g) => [...g.steps, '']));
   const shapeOf = (t: string) => p.tensors.find((x) => x.name === t)?.shape ?? p.tensors.find((x) => `d${x.name}` === t)?.shape;
   const gradients: Record<string, GradientForms> = {};
   const steps: string[] = [];

@@ -1,7 +1,9 @@
 // Every layer, loss and network of the seed tutorials: the derived gradients are snapshot-tested in
 // index, matrix and LaTeX form, and every one of them is checked against central differences.
 import { describe, expect, it } from 'vitest';
-import { derive } from '../../src/index.js';
+import { check, derive } from '../../src/index.js';
+import { differentiate } from '../../src/diff/differentiate.js';
+import { verifyProgram } from '../../src/ir/verify.js';
 import { checkGradients, layer } from '../helpers.js';
 
 const TOLERANCE = 1e-6;
@@ -37,6 +39,11 @@ describe('seed layers', () => {
       it('derives the snapshot forms', () => {
         const r = derive(source);
         expect(r.gradients).toMatchSnapshot();
+      });
+      it('keeps the IR invariants: indices bound with extents, ranks right, no δ left', () => {
+        const p = check(source);
+        const grads = differentiate(p, { unitScalarSeeds: false });
+        expect(verifyProgram(p, grads.map((g) => g.statement))).toEqual([]);
       });
       it('agrees with central differences', () => {
         const { errors, magnitudes } = checkGradients(source, l.sizes, { lo: l.lo ?? -1, hi: l.hi ?? 1 });
