@@ -16,6 +16,10 @@ export interface GradientCheck {
   /** largest absolute value in each derived gradient (a check that the gradient is not trivially 0) */
   readonly magnitudes: Record<string, number>;
   readonly program: string;
+  /** what the check ran on: the inputs, the upstream seeds, and the derived gradient of each input */
+  readonly inputs: Record<string, Float64Array>;
+  readonly seeds: Record<string, Float64Array>;
+  readonly analytic: Record<string, Float64Array>;
 }
 
 export interface CheckOptions {
@@ -46,12 +50,14 @@ export function checkGradients(source: string, sizes: Record<string, number> = {
   const out = run(back, { ...inputs, ...seeds }, sizes);
   const errors: Record<string, number> = {};
   const magnitudes: Record<string, number> = {};
+  const gradients: Record<string, Float64Array> = {};
   for (const name of opts.wrt ?? p.tensors.filter((t) => t.role === 'input').map((t) => t.name)) {
     const analytic = out[`d${name}`];
     if (!analytic) throw new Error(`the backward program has no d${name}`);
     const numeric = numericGradient(p, inputs, seeds, name, { sizes });
     errors[name] = relativeError(analytic, numeric);
     magnitudes[name] = Math.max(...Array.from(analytic, Math.abs));
+    gradients[name] = analytic;
   }
-  return { errors, magnitudes, program: derived.program };
+  return { errors, magnitudes, program: derived.program, inputs, seeds, analytic: gradients };
 }

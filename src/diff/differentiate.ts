@@ -329,9 +329,8 @@ function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSup
       const renamed = clash.length ? (renameIndices(x, new Map(clash.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof x) : x;
       return { ...renamed, body: go(renamed.body) } as Expr;
     }
-    if (x.kind === 'add') return add(x.terms.map(go));
-    if (x.kind === 'mul') return mul(x.factors.map(go));
-    return x;
+    // also inside calls and quotients: the copy of a logsumexp in its softmax, exp(e − logsumexp(…))
+    return mapChildren(x, go);
   };
   return go(e);
 }

@@ -52,6 +52,8 @@ interface Choice {
   readonly apply: () => string;
 }
 
+const signKnown = (p: Poly): boolean => [...p.values()].every((v) => v > 0) || [...p.values()].every((v) => v < 0);
+
 const isUnit = (p: Poly): 1 | -1 | undefined => {
   const v = polyConstValue(p);
   return v === 1 || v === -1 ? v : undefined;
@@ -86,9 +88,10 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     deltas.forEach((d, di) => {
       if (settled >= 0 || zero) return;
       const e = idxSub(d.a, d.b);
+      // a coefficient of unknown sign (D-1: zero when D = 1) cannot be divided by; that δ stays a guard
       const vars = sums.map((b) => b.name).filter((n) => {
         const c = idxCoef(e, n);
-        return c !== undefined && c !== 'nested';
+        return c !== undefined && c !== 'nested' && signKnown(c);
       });
       if (vars.length === 0) {
         const c = idxAsConst(e);
@@ -150,8 +153,9 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
             }
             // c·v = -rest: v exists only when c divides -rest
             const target = idxNeg(rest);
-            const cv = polyConstValue(c);
-            const [numer, by] = cv !== undefined && cv < 0 ? [idxNeg(target), polyScale(c, -1)] : [target, c];
+            // divide by a positive divisor: -2 and -B*B flip the sign of both sides
+            const negative = [...c.values()].every((x) => x < 0);
+            const [numer, by] = negative ? [idxNeg(target), polyScale(c, -1)] : [target, c];
             const q = idxDiv(numer, by);
             const exact = idxKey(idxScale(q, by)) === idxKey(numer);
             if (!exact) {

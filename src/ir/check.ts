@@ -332,33 +332,6 @@ class StatementChecker {
     }
   }
 
-  /** Is `a` affine index arithmetic — indices, sizes and whole numbers with + - and products by
-   *  constants ('index' when it mentions an index, 'const' when it does not)? Otherwise undefined. */
-  private indexArithmetic(a: Ast, scope: ReadonlyMap<string, string>, params: ReadonlyMap<string, Expr>): 'index' | 'const' | undefined {
-    switch (a.k) {
-      case 'num':
-        return Number.isInteger(a.value) ? 'const' : undefined;
-      case 'name':
-        if (params.has(a.name)) return undefined;
-        if (scope.has(a.name)) return 'index';
-        if (this.c.sizes.has(a.name)) return 'const';
-        return this.indexNames.has(a.name) ? 'index' : undefined;
-      case 'unary':
-        return this.indexArithmetic(a.arg, scope, params);
-      case 'binary': {
-        const x = this.indexArithmetic(a.a, scope, params);
-        const y = this.indexArithmetic(a.b, scope, params);
-        if (!x || !y) return undefined;
-        if (a.op === '+' || a.op === '-') return x === 'index' || y === 'index' ? 'index' : 'const';
-        if (a.op === '*') return x === 'index' && y === 'index' ? undefined : x === 'index' || y === 'index' ? 'index' : 'const';
-        if (a.op === '/' || a.op === '%') return y === 'const' ? x : undefined;
-        return undefined;
-      }
-      default:
-        return undefined;
-    }
-  }
-
   private note(indexName: string, span: Span) {
     if (!this.firstSpan.has(indexName)) this.firstSpan.set(indexName, span);
   }
@@ -410,11 +383,6 @@ class StatementChecker {
       case 'binary': {
         if (a.op === '%') {
           return { kind: 'index', expr: this.index(a, scope) };
-        }
-        // `e / s` on index values is floor division, as in subscripts: the gradient guard `(h/2 == c)`
-        if (a.op === '/' && this.indexArithmetic(a.a, scope, params) === 'index' && this.indexArithmetic(a.b, scope, params) === 'const') {
-          const by = idxAsConst(this.index(a.b, scope));
-          if (by && polyIsPositive(by)) return { kind: 'index', expr: this.index(a, scope) };
         }
         const x = this.expr(a.a, scope, params);
         const y = this.expr(a.b, scope, params);
@@ -595,6 +563,9 @@ class StatementChecker {
         if (!known) continue;
         u.subs.forEach((s, d) => {
           const v = idxAsVar(s);
+          // a left-side index of a declared tensor runs over the declared dimension; read alone on a
+          // dimension of another extent it is a zero-padded read (dW[a,…] = … Y1[a-2,a] … in a gradient)
+          if (v !== undefined && decl && this.lhs.includes(v)) return;
           if (v !== undefined && shape[d]) agree(v, shape[d]!, `${u.tensor} dimension ${d + 1}`, u.span);
         });
       }

@@ -1,6 +1,6 @@
 // evaluate: the reference interpreter. Runs a checked program on Float64Arrays, statement by
-// statement, with zero reads out of range. It is deliberately plain: every other stage is tested
-// against it.
+// statement, with zero reads out of range, and 0 absorbing in products and quotients (0·∞ = 0/0 = 0,
+// as the IR constructors fold them). It is deliberately plain: every other stage is tested against it.
 //
 // Worked example: `Y[i] = sum(k) A[i,k]*X[k]` with sizes {I:2, K:3} loops i in [0,2), k in [0,3)
 // and reads A at i*3+k; `X[k+5]` (out of range) reads 0 instead of failing.
@@ -166,17 +166,27 @@ class Compiler {
         };
       }
       case 'mul': {
+        // 0 absorbs, as in the IR constructors (mul(0, x) = 0): a guard that is 0 masks out the rest
+        // of its term even where that term reads padding and divides by it
         const fs = e.factors.map((t) => this.expr(t, slots));
         return (env) => {
           let s = 1;
-          for (const f of fs) s *= f(env);
+          for (const f of fs) {
+            const v = f(env);
+            if (v === 0) return 0;
+            s *= v;
+          }
           return s;
         };
       }
       case 'div': {
+        // 0/x = 0, as div(0, x) folds
         const a = this.expr(e.num, slots);
         const b = this.expr(e.den, slots);
-        return (env) => a(env) / b(env);
+        return (env) => {
+          const n = a(env);
+          return n === 0 ? 0 : n / b(env);
+        };
       }
       case 'pow': {
         const a = this.expr(e.base, slots);

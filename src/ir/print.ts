@@ -4,10 +4,10 @@
 //   dX[k,j] = sum(i) A[i,k]*dY[i,j]
 // A reduction extends over the rest of its product, so one that is not the last factor is
 // parenthesised: mul[sum(i) a[i], b] prints as (sum(i) a[i])*b.
-import { idxAsVar, printIndex } from './affine.js';
-import { polyIsPositive, printPoly, printSize } from './sizes.js';
-import { assertNever, type Bound, type Expr, type SizeExpr, type Statement } from './types.js';
-import { freeIndices } from './exprs.js';
+import { idxAsVar, idxMod, printIndex } from './affine.js';
+import { polyConstValue, polyIsPositive, printPoly, printSize, sizePoly } from './sizes.js';
+import { assertNever, type Atom, type Bound, type Expr, type IndexExpr, type Poly, type SizeExpr, type Statement } from './types.js';
+import { add, div, freeIndices, mul, neg, num } from './exprs.js';
 
 const PREC = { compare: 1, add: 2, mul: 3, neg: 4, pow: 5, atom: 6 } as const;
 
@@ -96,6 +96,26 @@ function sizeValueText(s: SizeExpr): string {
   }
 }
 
+/** An index value holding a floor quotient ⌊e/s⌋. Between values `/` divides exactly (`(n+1)/B` in a
+ *  mean's gradient), so the quotient is written (e - e%s)/s, which re-parses to the same number:
+ *  the guard ⌊h/2⌋ == c prints as (h - h%2)/2 == c. */
+function floorAsValue(e: IndexExpr): Expr | undefined {
+  const quotients = e.terms.filter((t) => t.atom.kind === 'div');
+  if (quotients.length === 0) return undefined;
+  const poly = (p: Poly): Expr => {
+    const v = polyConstValue(p);
+    return v !== undefined ? num(v) : { kind: 'sizeval', size: sizePoly(p) };
+  };
+  const rest: IndexExpr = { terms: e.terms.filter((t) => t.atom.kind !== 'div'), constant: e.constant };
+  const parts: Expr[] = rest.terms.length || rest.constant.size ? [{ kind: 'index', expr: rest }] : [];
+  for (const t of quotients) {
+    const q = t.atom as Extract<Atom, { kind: 'div' }>;
+    const exact = add([{ kind: 'index', expr: q.of }, neg({ kind: 'index', expr: idxMod(q.of, q.by) })]);
+    parts.push(mul([poly(t.coef), div(exact, poly(q.by))]));
+  }
+  return add(parts);
+}
+
 export function printExpr(e: Expr, ctx = 0): string {
   const wrap = (p: number, s: string) => (p < ctx ? `(${s})` : s);
   switch (e.kind) {
@@ -108,6 +128,8 @@ export function printExpr(e: Expr, ctx = 0): string {
       return /^[\w]+$/.test(s) ? s : wrap(PREC.add, s);
     }
     case 'index': {
+      const exact = floorAsValue(e.expr);
+      if (exact) return printExpr(exact, ctx);
       const s = printIndex(e.expr);
       // a floor quotient or remainder binds like a product: x*(j%2) must not read as (x*j)%2
       return /^[\w]+$/.test(s) ? s : wrap(s.includes('+') || s.slice(1).includes('-') || /[/%]/.test(s) ? PREC.add : PREC.mul, s);
@@ -152,7 +174,9 @@ export function printExpr(e: Expr, ctx = 0): string {
     case 'call':
       return `${e.fn}(${e.args.map((a) => printExpr(a, 0)).join(', ')})`;
     case 'reduce': {
-      const body = printExpr(e.body, PREC.mul);
+      const text = printExpr(e.body, PREC.mul);
+      // `max(q) -X[q]` would read as the call max(q) minus X[q]
+      const body = (e.op === 'max' || e.op === 'min') && text.startsWith('-') ? `(${text})` : text;
       return wrap(PREC.add, `${e.op}(${heads(e.indices, e.body)}) ${body}`);
     }
     case 'argmax': {

@@ -230,12 +230,12 @@ class ProgramBuilder {
     const d = this.d;
     const dims: Dim[] = [];
     for (let k = 0; k < rank; k++) dims.push(d.pick(this.dims));
-    // keep tensors small: at most 36 elements
+    // keep tensors small: at most 36 elements (smaller dimensions first, then a lower rank)
     while (dims.reduce((a, x) => a * x.value, 1) > 36) {
       const big = dims.reduce((m, x, i) => (x.value > dims[m]!.value ? i : m), 0);
       const smallest = this.dims.reduce((m, x) => (x.value < m.value ? x : m));
-      if (dims[big]!.value === smallest.value) break;
-      dims[big] = smallest;
+      if (dims[big]!.value === smallest.value) dims.pop();
+      else dims[big] = smallest;
     }
     return dims;
   }
@@ -282,7 +282,8 @@ class ProgramBuilder {
     const e = this.rawExpr(scope);
     if (e.bound <= CAP) return e;
     const d = this.d;
-    if (d.chance(50)) return { text: `tanh(${e.text})`, prec: P_ATOM, bound: 1, plain: e.plain };
+    // mostly scale down: tanh of a large value saturates and leaves gradients too small to measure
+    if (d.chance(20)) return { text: `tanh(${e.text})`, prec: P_ATOM, bound: 1, plain: e.plain };
     const k = Math.ceil(e.bound / 4);
     return { text: `${wrap(e, P_MUL)}/${k}`, prec: P_MUL, bound: e.bound / k, plain: e.plain };
   }
