@@ -1,0 +1,20 @@
+// npm run example:cnn-mnist — a small CNN (two 3×3 convolutions with ReLU and 2×2 max pooling, then
+// an affine layer and softmax cross-entropy) trained with mini-batch SGD with momentum on the MNIST
+// digits of the `mnist` package; all the math runs in deltagrad's generated kernels.
+// Flags: --epochs --batch --lr --save FILE --load FILE (see --help).
+import { runDigitsExample } from './lib/run.js';
+import { createCnn } from './models/cnn.js';
+
+runDigitsExample({
+  name: 'cnn-mnist',
+  title: 'CNN on MNIST digits (deltagrad generated kernels)',
+  description: [
+    'cnn-mnist: conv(1→8, 3×3, pad 1) → ReLU → maxpool 2 → conv(8→16, 3×3, pad 1) → ReLU → maxpool 2 → affine → softmax cross-entropy',
+    'layers (generated/): conv2d, relu, maxpool2d, affine, softmaxCrossEntropy; update: sgdMomentum',
+  ],
+  defaults: { epochs: 5, batch: 32, lr: 0.02 },
+  lrDecay: 0.8,
+  optimizer: 'momentum',
+  momentum: 0.9,
+  createModel: createCnn,
+});
