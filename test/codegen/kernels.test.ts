@@ -316,6 +316,39 @@ describe('generated/ library through the Operator API matches the interpreter (f
     expectClose(dS, interpret(source, { N: 3 }, { S, Yt }, { dL: [1] }).backward.dS!, 1e-12, 'dS');
     expect(Array.from(dS)).toEqual([2 * (0.5 - 1), 2 * (-1 - 1), 2 * (2 - 1)]);
   });
+  it('sgd and sgd_momentum update in place when the outputs are the inputs (elementwise, so aliasing is safe)', () => {
+    const W = Float64Array.of(1, -2, 3, 0.5);
+    const G = Float64Array.of(0.5, 0.25, -1, 2);
+    const expected = Array.from(W, (w, i) => w - 0.1 * G[i]!);
+    const out = lib.sgd.forward({}, { W, G, lr: 0.1 }, { D: 4 }, { Wnew: W });
+    expect(out.Wnew).toBe(W);
+    expectClose(W, expected, 1e-15, 'W after sgd');
+    const V = Float64Array.of(0.1, 0.2, -0.3, 0);
+    const W2 = Float64Array.of(1, 1, 1, 1);
+    const Vnew = Array.from(V, (v, i) => 0.9 * v - 0.1 * G[i]!);
+    const Wnew = Array.from(W2, (w, i) => w + Vnew[i]!);
+    lib.sgdMomentum.forward({}, { W: W2, V, G, lr: 0.1, mu: 0.9 }, { D: 4 }, { Vnew: V, Wnew: W2 });
+    expectClose(V, Vnew, 1e-15, 'V after momentum');
+    expectClose(W2, Wnew, 1e-15, 'W after momentum');
+  });
+});
+
+describe('compiled kernels return fresh arrays', () => {
+  it('a second forward or backward call does not overwrite the first one’s results', () => {
+    const source = layerSource('affine_relu');
+    const k = compile(source, { sizes: { N: 3, D: 4, F: 5 } });
+    const a = randomData(k, 1);
+    const b = randomData(k, 2);
+    const y1 = k.forward(a.inputs).Y!;
+    const copy = y1.slice();
+    const y2 = k.forward(b.inputs).Y!;
+    expect(y2).not.toBe(y1);
+    expect(Array.from(y1)).toEqual(Array.from(copy));
+    const g1 = k.backward(a.inputs, a.seeds).dW!;
+    const gcopy = g1.slice();
+    k.backward(b.inputs, b.seeds);
+    expect(Array.from(g1)).toEqual(Array.from(gcopy));
+  });
 });
 
 // ---- programs beyond the seed layers, for the code paths they reach --------------------------
