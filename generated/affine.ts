@@ -435,22 +435,25 @@ export function backward_db(
   for (let f = 0; f < F; f++) {
     let $acc1 = 0;
     let $p2 = f;
-    let $acc3 = 0,
-      $acc4 = 0,
-      $acc5 = 0;
-    let n = 0;
-    for (; n + 3 < N; n += 4, $p2 += $4xF) {
-      $acc1 += dY[$p2]!;
-      $acc3 += dY[$p2 + F]!;
-      $acc4 += dY[$p2 + $2xF]!;
-      $acc5 += dY[$p2 + $3xF]!;
+    {
+      let $acc3 = 0,
+        $acc4 = 0,
+        $acc5 = 0;
+      let n = 0;
+      for (; n + 3 < N; n += 4, $p2 += $4xF) {
+        $acc1 += dY[$p2]!;
+        $acc3 += dY[$p2 + F]!;
+        $acc4 += dY[$p2 + $2xF]!;
+        $acc5 += dY[$p2 + $3xF]!;
+      }
+
+      for (; n < N; n++, $p2 += F) {
+        $acc1 += dY[$p2]!;
+      }
+
+      $acc1 += $acc3 + $acc4 + $acc5;
     }
 
-    for (; n < N; n++, $p2 += F) {
-      $acc1 += dY[$p2]!;
-    }
-
-    $acc1 += $acc3 + $acc4 + $acc5;
     db[$o0++] = $acc1;
   }
 }

@@ -32,22 +32,24 @@ export function forward_Y(
           let $p6 = n * $X_s0 + c * $X_s1 + (2 * u + $lo2) * W + 2 * v;
           for (let i = $lo2; i < $hi3; i++, $p6 += W) {
             let $p7 = $p6 + $lo4;
-            let $acc8 = 0,
-              $acc9 = 0,
-              $acc10 = 0;
-            let j = $lo4;
-            for (; j + 3 < $hi5; j += 4, $p7 += 4) {
-              $acc1 += X[$p7]!;
-              $acc8 += X[$p7 + 1]!;
-              $acc9 += X[$p7 + 2]!;
-              $acc10 += X[$p7 + 3]!;
-            }
+            {
+              let $acc8 = 0,
+                $acc9 = 0,
+                $acc10 = 0;
+              let j = $lo4;
+              for (; j + 3 < $hi5; j += 4, $p7 += 4) {
+                $acc1 += X[$p7]!;
+                $acc8 += X[$p7 + 1]!;
+                $acc9 += X[$p7 + 2]!;
+                $acc10 += X[$p7 + 3]!;
+              }
 
-            for (; j < $hi5; j++, $p7 += 1) {
-              $acc1 += X[$p7]!;
-            }
+              for (; j < $hi5; j++, $p7 += 1) {
+                $acc1 += X[$p7]!;
+              }
 
-            $acc1 += $acc8 + $acc9 + $acc10;
+              $acc1 += $acc8 + $acc9 + $acc10;
+            }
           }
 
           Y[$o0++] = $acc1 / (2 * 2);

@@ -30,186 +30,63 @@ export function forward_Y(
   const { C, F, H, N, P, R, S, T, W } = s;
   const $e0 = Math.floor((H + 2 * P - R) / T) + 1;
   const $e1 = Math.floor((2 * P - S + W) / T) + 1;
-  const $colsize = N * $e0 * $e1;
-  const $ksize = C * R * S;
-  const $K_s0 = C * R * S;
   const $K_s1 = R * S;
-  const $X_s0 = C * H * W;
   const $X_s1 = H * W;
-  const $Y_d2 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $Y_d3 = Math.floor((2 * P - S + W) / T) + 1;
-  const $Y_s1 = $Y_d2 * $Y_d3;
-  const $Y_s0 = F * $Y_d2 * $Y_d3;
-  // matmul: rows f, columns n,u,v, contraction over c,i,j; packed 4×4 register tiles
-  const $col_n = new Int32Array($colsize);
-  const $col_u = new Int32Array($colsize);
-  const $col_v = new Int32Array($colsize);
-  for (let $f = 0, $x_n = 0, $x_u = 0, $x_v = 0; $f < $colsize; $f++) {
-    $col_n[$f] = $x_n;
-    $col_u[$f] = $x_u;
-    $col_v[$f] = $x_v;
-    if (++$x_v === $e1) {
-      $x_v = 0;
-      if (++$x_u === $e0) {
-        $x_u = 0;
-        ++$x_n;
-      }
-    }
-  }
+  const $K_s0 = C * R * S;
+  const $X_s0 = C * H * W;
+  const $4xK_s1 = 4 * $K_s1;
+  const $4xX_s1 = 4 * $X_s1;
+  const $2xK_s1 = 2 * $K_s1;
+  const $2xX_s1 = 2 * $X_s1;
+  const $3xK_s1 = 3 * $K_s1;
+  const $3xX_s1 = 3 * $X_s1;
+  let $o0 = 0;
+  let $p1 = 0;
+  for (let n = 0; n < N; n++) {
+    let $p2 = $p1;
+    for (let f = 0; f < F; f++, $p2 += 1) {
+      let $p3 = $p2;
+      for (let u = 0; u < $e0; u++) {
+        let $p4 = $p3;
+        for (let v = 0; v < $e1; v++) {
+          let $acc5 = 0;
+          const $lo6 = Math.max(0, -(T * u - P));
+          const $hi7 = Math.min(R, H - 1 - (T * u - P) + 1);
+          const $lo8 = Math.max(0, -(T * v - P));
+          const $hi9 = Math.min(S, W - 1 - (T * v - P) + 1);
+          let $p10 = f * $K_s0 + $lo6 * S;
+          let $p11 = n * $X_s0 + (T * u + $lo6 - P) * W + T * v - P;
+          for (let i = $lo6; i < $hi7; i++, $p10 += S, $p11 += W) {
+            let $p12 = $p10 + $lo8;
+            let $p13 = $p11 + $lo8;
+            for (let j = $lo8; j < $hi9; j++, $p12 += 1, $p13 += 1) {
+              let $p14 = $p12;
+              let $p15 = $p13;
+              {
+                let $acc16 = 0,
+                  $acc17 = 0,
+                  $acc18 = 0;
+                let c = 0;
+                for (; c + 3 < C; c += 4, $p14 += $4xK_s1, $p15 += $4xX_s1) {
+                  $acc5 += K[$p14]! * X[$p15]!;
+                  $acc16 += K[$p14 + $K_s1]! * X[$p15 + $X_s1]!;
+                  $acc17 += K[$p14 + $2xK_s1]! * X[$p15 + $2xX_s1]!;
+                  $acc18 += K[$p14 + $3xK_s1]! * X[$p15 + $3xX_s1]!;
+                }
 
-  const $k_c = new Int32Array($ksize);
-  const $k_i = new Int32Array($ksize);
-  const $k_j = new Int32Array($ksize);
-  for (let $f = 0, $x_c = 0, $x_i = 0, $x_j = 0; $f < $ksize; $f++) {
-    $k_c[$f] = $x_c;
-    $k_i[$f] = $x_i;
-    $k_j[$f] = $x_j;
-    if (++$x_j === S) {
-      $x_j = 0;
-      if (++$x_i === R) {
-        $x_i = 0;
-        ++$x_c;
-      }
-    }
-  }
+                for (; c < C; c++, $p14 += $K_s1, $p15 += $X_s1) {
+                  $acc5 += K[$p14]! * X[$p15]!;
+                }
 
-  const $Ap = new Float64Array(16384);
-  const $t = new Float64Array(16);
-  const $Bp = new Float64Array(256 * Math.ceil(Math.min(512, $colsize) / 4) * 4);
-  for (let $jc = 0; $jc < $colsize; $jc += 512) {
-    const $nc = Math.min(512, $colsize - $jc);
-    for (let $pc = 0; $pc < $ksize; $pc += 256) {
-      const $kc = Math.min(256, $ksize - $pc);
-      const $first = $pc === 0;
-      const $last = $pc + $kc >= $ksize;
-      // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $Bp[$q++] =
-              $jp + $jj < $nc
-                ? T * $col_u[$j]! + $k_i[$k]! - P >= 0 &&
-                  T * $col_u[$j]! + $k_i[$k]! - P < H &&
-                  T * $col_v[$j]! + $k_j[$k]! - P >= 0 &&
-                  T * $col_v[$j]! + $k_j[$k]! - P < W
-                  ? X[
-                      $col_n[$j]! * $X_s0 +
-                        $k_c[$k]! * $X_s1 +
-                        (T * $col_u[$j]! + $k_i[$k]! - P) * W +
-                        T * $col_v[$j]! +
-                        $k_j[$k]! -
-                        P
-                    ]!
-                  : 0
-                : 0;
-          }
-        }
-      }
-
-      for (let $ic = 0; $ic < F; $ic += 64) {
-        const $mc = Math.min(64, F - $ic);
-        // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? K[$i * $K_s0 + $k_c[$k]! * $K_s1 + $k_i[$k]! * S + $k_j[$k]!]! : 0;
-            }
-          }
-        }
-
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[$pa + 1]!,
-                $a2 = $Ap[$pa + 2]!,
-                $a3 = $Ap[$pa + 3]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[$pb + 1]!,
-                $b2 = $Bp[$pb + 2]!,
-                $b3 = $Bp[$pb + 3]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * $Y_s1;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $col_n[$j]! * $Y_s0 + $col_u[$j]! * $Y_d3 + $col_v[$j]!;
-                const $c = ($first ? 0 : Y[$o]!) + $t[$q]!;
-                Y[$o] = $last ? $c + b[$i]! : $c;
+                $acc5 += $acc16 + $acc17 + $acc18;
               }
             }
           }
+
+          Y[$o0++] = $acc5 + b[$p4]!;
         }
       }
     }
-  }
-
-  if ($ksize === 0) {
-    for (let $i = 0; $i < F; $i++)
-      for (let $j = 0; $j < $colsize; $j++) {
-        const $c = 0;
-        Y[$i * $Y_s1 + $col_n[$j]! * $Y_s0 + $col_u[$j]! * $Y_d3 + $col_v[$j]!] = $c + b[$i]!;
-      }
   }
 }
 
@@ -268,22 +145,24 @@ export function backward_dX(
             for (let v = $lo4; v < $hi5; v++, $p8 += $K_step9, $p9 += 1) {
               let $p10 = $p8;
               let $p11 = $p9;
-              let $acc12 = 0,
-                $acc13 = 0,
-                $acc14 = 0;
-              let f = 0;
-              for (; f + 3 < F; f += 4, $p10 += $4xK_s0, $p11 += $4xdY_s1) {
-                $acc1 += K[$p10]! * dY[$p11]!;
-                $acc12 += K[$p10 + $K_s0]! * dY[$p11 + $dY_s1]!;
-                $acc13 += K[$p10 + $2xK_s0]! * dY[$p11 + $2xdY_s1]!;
-                $acc14 += K[$p10 + $3xK_s0]! * dY[$p11 + $3xdY_s1]!;
-              }
+              {
+                let $acc12 = 0,
+                  $acc13 = 0,
+                  $acc14 = 0;
+                let f = 0;
+                for (; f + 3 < F; f += 4, $p10 += $4xK_s0, $p11 += $4xdY_s1) {
+                  $acc1 += K[$p10]! * dY[$p11]!;
+                  $acc12 += K[$p10 + $K_s0]! * dY[$p11 + $dY_s1]!;
+                  $acc13 += K[$p10 + $2xK_s0]! * dY[$p11 + $2xdY_s1]!;
+                  $acc14 += K[$p10 + $3xK_s0]! * dY[$p11 + $3xdY_s1]!;
+                }
 
-              for (; f < F; f++, $p10 += $K_s0, $p11 += $dY_s1) {
-                $acc1 += K[$p10]! * dY[$p11]!;
-              }
+                for (; f < F; f++, $p10 += $K_s0, $p11 += $dY_s1) {
+                  $acc1 += K[$p10]! * dY[$p11]!;
+                }
 
-              $acc1 += $acc12 + $acc13 + $acc14;
+                $acc1 += $acc12 + $acc13 + $acc14;
+              }
             }
           }
 
@@ -300,7 +179,7 @@ export function backward_dX(
  * writes dK
  */
 export function backward_dK(
-  t: { readonly dK: Float64Array; readonly dY: Float64Array; readonly X: Float64Array },
+  t: { readonly dK: Float64Array; readonly X: Float64Array; readonly dY: Float64Array },
   s: {
     readonly C: number;
     readonly F: number;
@@ -313,190 +192,63 @@ export function backward_dK(
     readonly W: number;
   },
 ): void {
-  const { dK, dY, X } = t;
+  const { dK, X, dY } = t;
   const { C, F, H, N, P, R, S, T, W } = s;
-  const $colsize = C * R * S;
-  const $e1 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $e2 = Math.floor((2 * P - S + W) / T) + 1;
-  const $ksize = N * $e1 * $e2;
+  const $X_s0 = C * H * W;
   const $dY_d2 = Math.floor((H + 2 * P - R) / T) + 1;
   const $dY_d3 = Math.floor((2 * P - S + W) / T) + 1;
   const $dY_s0 = F * $dY_d2 * $dY_d3;
-  const $dY_s1 = $dY_d2 * $dY_d3;
-  const $X_s0 = C * H * W;
+  const $e4 = Math.floor((H + 2 * P - R) / T) + 1;
+  const $e5 = Math.floor((2 * P - S + W) / T) + 1;
   const $X_s1 = H * W;
-  const $dK_s0 = C * R * S;
-  const $dK_s1 = R * S;
-  // matmul: rows f, columns c,i,j, contraction over n,u,v; packed 4×4 register tiles
-  const $col_c = new Int32Array($colsize);
-  const $col_i = new Int32Array($colsize);
-  const $col_j = new Int32Array($colsize);
-  for (let $f = 0, $x_c = 0, $x_i = 0, $x_j = 0; $f < $colsize; $f++) {
-    $col_c[$f] = $x_c;
-    $col_i[$f] = $x_i;
-    $col_j[$f] = $x_j;
-    if (++$x_j === S) {
-      $x_j = 0;
-      if (++$x_i === R) {
-        $x_i = 0;
-        ++$x_c;
-      }
-    }
-  }
+  const $dY_s1 = $dY_d2 * $dY_d3;
+  const $X_step8 = T * W;
+  const $4xT = 4 * T;
+  const $2xT = 2 * T;
+  const $3xT = 3 * T;
+  let $o0 = 0;
+  for (let f = 0; f < F; f++) {
+    for (let c = 0; c < C; c++) {
+      for (let i = 0; i < R; i++) {
+        for (let j = 0; j < S; j++) {
+          let $acc1 = 0;
+          const $lo2 = Math.max(0, Math.ceil(-(i - P) / T));
+          const $hi3 = Math.min($e4, Math.floor((H - 1 - (i - P)) / T) + 1);
+          const $lo4 = Math.max(0, Math.ceil(-(j - P) / T));
+          const $hi5 = Math.min($e5, Math.floor((W - 1 - (j - P)) / T) + 1);
+          let $p6 = c * $X_s1 + (i - P) * W + j - P;
+          let $p7 = f * $dY_s1;
+          for (let n = 0; n < N; n++, $p6 += $X_s0, $p7 += $dY_s0) {
+            let $p8 = $p6 + T * W * $lo2;
+            let $p9 = $p7 + $dY_d3 * $lo2;
+            for (let u = $lo2; u < $hi3; u++, $p8 += $X_step8, $p9 += $dY_d3) {
+              let $p10 = $p8 + T * $lo4;
+              let $p11 = $p9 + $lo4;
+              {
+                let $acc12 = 0,
+                  $acc13 = 0,
+                  $acc14 = 0;
+                let v = $lo4;
+                for (; v + 3 < $hi5; v += 4, $p10 += $4xT, $p11 += 4) {
+                  $acc1 += X[$p10]! * dY[$p11]!;
+                  $acc12 += X[$p10 + T]! * dY[$p11 + 1]!;
+                  $acc13 += X[$p10 + $2xT]! * dY[$p11 + 2]!;
+                  $acc14 += X[$p10 + $3xT]! * dY[$p11 + 3]!;
+                }
 
-  const $k_n = new Int32Array($ksize);
-  const $k_u = new Int32Array($ksize);
-  const $k_v = new Int32Array($ksize);
-  for (let $f = 0, $x_n = 0, $x_u = 0, $x_v = 0; $f < $ksize; $f++) {
-    $k_n[$f] = $x_n;
-    $k_u[$f] = $x_u;
-    $k_v[$f] = $x_v;
-    if (++$x_v === $e2) {
-      $x_v = 0;
-      if (++$x_u === $e1) {
-        $x_u = 0;
-        ++$x_n;
-      }
-    }
-  }
+                for (; v < $hi5; v++, $p10 += T, $p11 += 1) {
+                  $acc1 += X[$p10]! * dY[$p11]!;
+                }
 
-  const $Ap = new Float64Array(16384);
-  const $t = new Float64Array(16);
-  const $Bp = new Float64Array(256 * Math.ceil(Math.min(512, $colsize) / 4) * 4);
-  for (let $jc = 0; $jc < $colsize; $jc += 512) {
-    const $nc = Math.min(512, $colsize - $jc);
-    for (let $pc = 0; $pc < $ksize; $pc += 256) {
-      const $kc = Math.min(256, $ksize - $pc);
-      const $first = $pc === 0;
-      const $last = $pc + $kc >= $ksize;
-      // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $Bp[$q++] =
-              $jp + $jj < $nc
-                ? T * $k_u[$k]! + $col_i[$j]! - P >= 0 &&
-                  T * $k_u[$k]! + $col_i[$j]! - P < H &&
-                  T * $k_v[$k]! + $col_j[$j]! - P >= 0 &&
-                  T * $k_v[$k]! + $col_j[$j]! - P < W
-                  ? X[
-                      $k_n[$k]! * $X_s0 +
-                        $col_c[$j]! * $X_s1 +
-                        (T * $k_u[$k]! + $col_i[$j]! - P) * W +
-                        T * $k_v[$k]! +
-                        $col_j[$j]! -
-                        P
-                    ]!
-                  : 0
-                : 0;
-          }
-        }
-      }
-
-      for (let $ic = 0; $ic < F; $ic += 64) {
-        const $mc = Math.min(64, F - $ic);
-        // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? dY[$k_n[$k]! * $dY_s0 + $i * $dY_s1 + $k_u[$k]! * $dY_d3 + $k_v[$k]!]! : 0;
-            }
-          }
-        }
-
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[$pa + 1]!,
-                $a2 = $Ap[$pa + 2]!,
-                $a3 = $Ap[$pa + 3]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[$pb + 1]!,
-                $b2 = $Bp[$pb + 2]!,
-                $b3 = $Bp[$pb + 3]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * $dK_s0;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $col_c[$j]! * $dK_s1 + $col_i[$j]! * S + $col_j[$j]!;
-                const $c = ($first ? 0 : dK[$o]!) + $t[$q]!;
-                dK[$o] = $last ? $c : $c;
+                $acc1 += $acc12 + $acc13 + $acc14;
               }
             }
           }
+
+          dK[$o0++] = $acc1;
         }
       }
     }
-  }
-
-  if ($ksize === 0) {
-    for (let $i = 0; $i < F; $i++)
-      for (let $j = 0; $j < $colsize; $j++) {
-        const $c = 0;
-        dK[$i * $dK_s0 + $col_c[$j]! * $dK_s1 + $col_i[$j]! * S + $col_j[$j]!] = $c;
-      }
   }
 }
 
@@ -534,22 +286,24 @@ export function backward_db(
       let $p3 = $p2;
       for (let u = 0; u < $e3; u++, $p3 += $dY_d3) {
         let $p4 = $p3;
-        let $acc5 = 0,
-          $acc6 = 0,
-          $acc7 = 0;
-        let v = 0;
-        for (; v + 3 < $e4; v += 4, $p4 += 4) {
-          $acc1 += dY[$p4]!;
-          $acc5 += dY[$p4 + 1]!;
-          $acc6 += dY[$p4 + 2]!;
-          $acc7 += dY[$p4 + 3]!;
-        }
+        {
+          let $acc5 = 0,
+            $acc6 = 0,
+            $acc7 = 0;
+          let v = 0;
+          for (; v + 3 < $e4; v += 4, $p4 += 4) {
+            $acc1 += dY[$p4]!;
+            $acc5 += dY[$p4 + 1]!;
+            $acc6 += dY[$p4 + 2]!;
+            $acc7 += dY[$p4 + 3]!;
+          }
 
-        for (; v < $e4; v++, $p4 += 1) {
-          $acc1 += dY[$p4]!;
-        }
+          for (; v < $e4; v++, $p4 += 1) {
+            $acc1 += dY[$p4]!;
+          }
 
-        $acc1 += $acc5 + $acc6 + $acc7;
+          $acc1 += $acc5 + $acc6 + $acc7;
+        }
       }
     }
 

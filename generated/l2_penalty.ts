@@ -19,22 +19,25 @@ export function forward_L(
   let $o0 = 0;
   let $acc1 = 0;
   let $p2 = 0;
-  let $acc3 = 0,
-    $acc4 = 0,
-    $acc5 = 0;
-  let i = 0;
-  for (; i + 3 < D; i += 4, $p2 += 4) {
-    $acc1 += Math.pow(W[$p2]!, 2);
-    $acc3 += Math.pow(W[$p2 + 1]!, 2);
-    $acc4 += Math.pow(W[$p2 + 2]!, 2);
-    $acc5 += Math.pow(W[$p2 + 3]!, 2);
+  {
+    let $acc3 = 0,
+      $acc4 = 0,
+      $acc5 = 0;
+    let i = 0;
+    for (; i + 3 < D; i += 4, $p2 += 4) {
+      $acc1 += Math.pow(W[$p2]!, 2);
+      $acc3 += Math.pow(W[$p2 + 1]!, 2);
+      $acc4 += Math.pow(W[$p2 + 2]!, 2);
+      $acc5 += Math.pow(W[$p2 + 3]!, 2);
+    }
+
+    for (; i < D; i++, $p2 += 1) {
+      $acc1 += Math.pow(W[$p2]!, 2);
+    }
+
+    $acc1 += $acc3 + $acc4 + $acc5;
   }
 
-  for (; i < D; i++, $p2 += 1) {
-    $acc1 += Math.pow(W[$p2]!, 2);
-  }
-
-  $acc1 += $acc3 + $acc4 + $acc5;
   L[$o0++] = lam[0]! * $acc1;
 }
 
@@ -70,22 +73,25 @@ export function backward_dlam(
   let $o0 = 0;
   let $acc1 = 0;
   let $p2 = 0;
-  let $acc3 = 0,
-    $acc4 = 0,
-    $acc5 = 0;
-  let i = 0;
-  for (; i + 3 < D; i += 4, $p2 += 4) {
-    $acc1 += Math.pow(W[$p2]!, 2);
-    $acc3 += Math.pow(W[$p2 + 1]!, 2);
-    $acc4 += Math.pow(W[$p2 + 2]!, 2);
-    $acc5 += Math.pow(W[$p2 + 3]!, 2);
+  {
+    let $acc3 = 0,
+      $acc4 = 0,
+      $acc5 = 0;
+    let i = 0;
+    for (; i + 3 < D; i += 4, $p2 += 4) {
+      $acc1 += Math.pow(W[$p2]!, 2);
+      $acc3 += Math.pow(W[$p2 + 1]!, 2);
+      $acc4 += Math.pow(W[$p2 + 2]!, 2);
+      $acc5 += Math.pow(W[$p2 + 3]!, 2);
+    }
+
+    for (; i < D; i++, $p2 += 1) {
+      $acc1 += Math.pow(W[$p2]!, 2);
+    }
+
+    $acc1 += $acc3 + $acc4 + $acc5;
   }
 
-  for (; i < D; i++, $p2 += 1) {
-    $acc1 += Math.pow(W[$p2]!, 2);
-  }
-
-  $acc1 += $acc3 + $acc4 + $acc5;
   dlam[$o0++] = $acc1 * dL[0]!;
 }
 

@@ -22,22 +22,34 @@ export function forward_L(
   let $acc1 = 0;
   let $p2 = 0;
   let $p3 = 0;
-  let $acc4 = 0,
-    $acc5 = 0,
-    $acc6 = 0;
-  let n = 0;
-  for (; n + 3 < N; n += 4, $p2 += 4, $p3 += 4) {
-    $acc1 += -(Yt[$p2]! * Math.log(sigmoid(S[$p3]!)) + (1 - Yt[$p2]!) * Math.log(1 - sigmoid(S[$p3]!)));
-    $acc4 += -(Yt[$p2 + 1]! * Math.log(sigmoid(S[$p3 + 1]!)) + (1 - Yt[$p2 + 1]!) * Math.log(1 - sigmoid(S[$p3 + 1]!)));
-    $acc5 += -(Yt[$p2 + 2]! * Math.log(sigmoid(S[$p3 + 2]!)) + (1 - Yt[$p2 + 2]!) * Math.log(1 - sigmoid(S[$p3 + 2]!)));
-    $acc6 += -(Yt[$p2 + 3]! * Math.log(sigmoid(S[$p3 + 3]!)) + (1 - Yt[$p2 + 3]!) * Math.log(1 - sigmoid(S[$p3 + 3]!)));
+  {
+    let $acc4 = 0,
+      $acc5 = 0,
+      $acc6 = 0;
+    let n = 0;
+    for (; n + 3 < N; n += 4, $p2 += 4, $p3 += 4) {
+      $acc1 += -(Yt[$p2]! * Math.log(sigmoid(S[$p3]!)) + (1 - Yt[$p2]!) * Math.log(1 - sigmoid(S[$p3]!)));
+      $acc4 += -(
+        Yt[$p2 + 1]! * Math.log(sigmoid(S[$p3 + 1]!)) +
+        (1 - Yt[$p2 + 1]!) * Math.log(1 - sigmoid(S[$p3 + 1]!))
+      );
+      $acc5 += -(
+        Yt[$p2 + 2]! * Math.log(sigmoid(S[$p3 + 2]!)) +
+        (1 - Yt[$p2 + 2]!) * Math.log(1 - sigmoid(S[$p3 + 2]!))
+      );
+      $acc6 += -(
+        Yt[$p2 + 3]! * Math.log(sigmoid(S[$p3 + 3]!)) +
+        (1 - Yt[$p2 + 3]!) * Math.log(1 - sigmoid(S[$p3 + 3]!))
+      );
+    }
+
+    for (; n < N; n++, $p2 += 1, $p3 += 1) {
+      $acc1 += -(Yt[$p2]! * Math.log(sigmoid(S[$p3]!)) + (1 - Yt[$p2]!) * Math.log(1 - sigmoid(S[$p3]!)));
+    }
+
+    $acc1 += $acc4 + $acc5 + $acc6;
   }
 
-  for (; n < N; n++, $p2 += 1, $p3 += 1) {
-    $acc1 += -(Yt[$p2]! * Math.log(sigmoid(S[$p3]!)) + (1 - Yt[$p2]!) * Math.log(1 - sigmoid(S[$p3]!)));
-  }
-
-  $acc1 += $acc4 + $acc5 + $acc6;
   L[$o0++] = $acc1;
 }
 

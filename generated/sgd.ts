@@ -76,22 +76,25 @@ export function backward_dlr(
   let $acc1 = 0;
   let $p2 = 0;
   let $p3 = 0;
-  let $acc4 = 0,
-    $acc5 = 0,
-    $acc6 = 0;
-  let i = 0;
-  for (; i + 3 < D; i += 4, $p2 += 4, $p3 += 4) {
-    $acc1 += -(G[$p2]! * dWnew[$p3]!);
-    $acc4 += -(G[$p2 + 1]! * dWnew[$p3 + 1]!);
-    $acc5 += -(G[$p2 + 2]! * dWnew[$p3 + 2]!);
-    $acc6 += -(G[$p2 + 3]! * dWnew[$p3 + 3]!);
+  {
+    let $acc4 = 0,
+      $acc5 = 0,
+      $acc6 = 0;
+    let i = 0;
+    for (; i + 3 < D; i += 4, $p2 += 4, $p3 += 4) {
+      $acc1 += -(G[$p2]! * dWnew[$p3]!);
+      $acc4 += -(G[$p2 + 1]! * dWnew[$p3 + 1]!);
+      $acc5 += -(G[$p2 + 2]! * dWnew[$p3 + 2]!);
+      $acc6 += -(G[$p2 + 3]! * dWnew[$p3 + 3]!);
+    }
+
+    for (; i < D; i++, $p2 += 1, $p3 += 1) {
+      $acc1 += -(G[$p2]! * dWnew[$p3]!);
+    }
+
+    $acc1 += $acc4 + $acc5 + $acc6;
   }
 
-  for (; i < D; i++, $p2 += 1, $p3 += 1) {
-    $acc1 += -(G[$p2]! * dWnew[$p3]!);
-  }
-
-  $acc1 += $acc4 + $acc5 + $acc6;
   dlr[$o0++] = $acc1;
 }
 

@@ -37,22 +37,25 @@ export function forward_L(
     let $acc7 = 0;
     let $p8 = n * C;
     let $p9 = n * C;
-    let $acc10 = 0,
-      $acc11 = 0,
-      $acc12 = 0;
-    let c2 = 0;
-    for (; c2 + 3 < C; c2 += 4, $p8 += 4, $p9 += 4) {
-      $acc7 += Yt[$p8]! * S[$p9]!;
-      $acc10 += Yt[$p8 + 1]! * S[$p9 + 1]!;
-      $acc11 += Yt[$p8 + 2]! * S[$p9 + 2]!;
-      $acc12 += Yt[$p8 + 3]! * S[$p9 + 3]!;
+    {
+      let $acc10 = 0,
+        $acc11 = 0,
+        $acc12 = 0;
+      let c2 = 0;
+      for (; c2 + 3 < C; c2 += 4, $p8 += 4, $p9 += 4) {
+        $acc7 += Yt[$p8]! * S[$p9]!;
+        $acc10 += Yt[$p8 + 1]! * S[$p9 + 1]!;
+        $acc11 += Yt[$p8 + 2]! * S[$p9 + 2]!;
+        $acc12 += Yt[$p8 + 3]! * S[$p9 + 3]!;
+      }
+
+      for (; c2 < C; c2++, $p8 += 1, $p9 += 1) {
+        $acc7 += Yt[$p8]! * S[$p9]!;
+      }
+
+      $acc7 += $acc10 + $acc11 + $acc12;
     }
 
-    for (; c2 < C; c2++, $p8 += 1, $p9 += 1) {
-      $acc7 += Yt[$p8]! * S[$p9]!;
-    }
-
-    $acc7 += $acc10 + $acc11 + $acc12;
     $acc1 += ($lse6 - $acc7) / N;
   }
 

@@ -20,22 +20,25 @@ export function forward_L(
   let $acc1 = 0;
   let $p2 = 0;
   let $p3 = 0;
-  let $acc4 = 0,
-    $acc5 = 0,
-    $acc6 = 0;
-  let n = 0;
-  for (; n + 3 < N; n += 4, $p2 += 4, $p3 += 4) {
-    $acc1 += Math.pow(S[$p2]! - Yt[$p3]!, 2);
-    $acc4 += Math.pow(S[$p2 + 1]! - Yt[$p3 + 1]!, 2);
-    $acc5 += Math.pow(S[$p2 + 2]! - Yt[$p3 + 2]!, 2);
-    $acc6 += Math.pow(S[$p2 + 3]! - Yt[$p3 + 3]!, 2);
+  {
+    let $acc4 = 0,
+      $acc5 = 0,
+      $acc6 = 0;
+    let n = 0;
+    for (; n + 3 < N; n += 4, $p2 += 4, $p3 += 4) {
+      $acc1 += Math.pow(S[$p2]! - Yt[$p3]!, 2);
+      $acc4 += Math.pow(S[$p2 + 1]! - Yt[$p3 + 1]!, 2);
+      $acc5 += Math.pow(S[$p2 + 2]! - Yt[$p3 + 2]!, 2);
+      $acc6 += Math.pow(S[$p2 + 3]! - Yt[$p3 + 3]!, 2);
+    }
+
+    for (; n < N; n++, $p2 += 1, $p3 += 1) {
+      $acc1 += Math.pow(S[$p2]! - Yt[$p3]!, 2);
+    }
+
+    $acc1 += $acc4 + $acc5 + $acc6;
   }
 
-  for (; n < N; n++, $p2 += 1, $p3 += 1) {
-    $acc1 += Math.pow(S[$p2]! - Yt[$p3]!, 2);
-  }
-
-  $acc1 += $acc4 + $acc5 + $acc6;
   L[$o0++] = $acc1;
 }
 

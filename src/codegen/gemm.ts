@@ -9,7 +9,6 @@
 // An elementwise epilogue (bias + ReLU in the affine forward) is applied when the last K block
 // stores the tile, so it is fused too.
 import { exprKey, freeIndices } from '../ir/exprs.js';
-import { sizeTryEval } from '../ir/sizes.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { Lowerer, type LowerContext, type LowerOptions } from './lowerToLoops.js';
@@ -63,11 +62,11 @@ const hasReduction = (e: Expr): boolean => {
 /**
  * Y[rows…, cols…] = epilogue(Σ_{ks} left(rows, ks)·right(ks, cols))? The factors of the sum fall in
  * two groups that share no left-side index; each group's left-side indices become the rows or the
- * columns. Conv forward is one (rows f; columns n,u,v; contraction c,i,j — B is the implicit
- * im2col matrix). A subscript mixing a left-side and a summed index into a small dimension (the
- * kernel's R in the conv input gradient) would make a mostly-zero operand: not a matmul.
+ * columns (several make a multi-index: a batched Y[b,i,j] = Σ_k A[b,i,k]·B[k,j] has rows b,i).
+ * Subscripts must be plain or affine in one kind of index: a subscript mixing a left-side and a
+ * summed index (a convolution) is left to the direct loops.
  */
-export function matmulShape(s: Statement, ctx: LowerContext): MatmulShape | undefined {
+export function matmulShape(s: Statement): MatmulShape | undefined {
   if (s.lhs.length < 2) return undefined;
   const found: Expr[] = [];
   const walk = (e: Expr) => {
@@ -87,7 +86,7 @@ export function matmulShape(s: Statement, ctx: LowerContext): MatmulShape | unde
   const groups: { vars: Set<string>; factors: Expr[] }[] = [];
   const free: Expr[] = [];
   for (const f of factors) {
-    if (hasReduction(f) || !readsAreDense(f, lhs, ks, ctx)) return undefined;
+    if (hasReduction(f) || !readsAreDense(f, lhs, ks)) return undefined;
     const fv = freeIndices(f);
     if (fv.some((v) => !lhs.includes(v) && !ks.includes(v))) return undefined;
     const mine = fv.filter((v) => lhs.includes(v));
@@ -112,18 +111,18 @@ export function matmulShape(s: Statement, ctx: LowerContext): MatmulShape | unde
   return { rows: pick(rowsG), cols: pick(colsG), ks: r.indices, reduction: r, left: [...free, ...rowsG.factors], right: colsG.factors };
 }
 
-/** No quotient/remainder subscripts, and no left-side index mixed with a summed one in a small dimension. */
-function readsAreDense(e: Expr, lhs: readonly string[], ks: readonly string[], ctx: LowerContext): boolean {
+/** No quotient/remainder subscripts, and no left-side index mixed with a summed one. */
+function readsAreDense(e: Expr, lhs: readonly string[], ks: readonly string[]): boolean {
   let ok = true;
   const visit = (x: Expr) => {
     if (x.kind === 'access') {
-      const shape = ctx.shapeOf(x.tensor);
-      x.subs.forEach((sub, d) => {
+      x.subs.forEach((sub) => {
         if (sub.terms.some((t) => t.atom.kind !== 'var')) ok = false;
         const vs = sub.terms.map((t) => (t.atom as { name: string }).name);
-        const mixed = vs.some((v) => lhs.includes(v)) && vs.some((v) => ks.includes(v));
-        const dim = shape[d] ? sizeTryEval(shape[d]!, ctx.defaults) : undefined;
-        if (mixed && dim !== undefined && dim <= 4) ok = false;
+        // a left-side index mixed with a summed one (the implicit im2col of a convolution) would
+        // need a padding test per packed element: such statements keep the direct loops, whose
+        // bounds come from the padding instead
+        if (vs.some((v) => lhs.includes(v)) && vs.some((v) => ks.includes(v))) ok = false;
       });
     }
     if (x.kind === 'index') ok = false;
@@ -160,7 +159,7 @@ function kidsOf(e: Expr): Expr[] {
 const product = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
 
 export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions): (Omit<LoweredKernel, 'name' | 'formula'> & { fns: Set<string>; dataType: string }) | undefined {
-  const shape = matmulShape(s, ctx);
+  const shape = matmulShape(s);
   if (!shape) return undefined;
   const { MR, NR, MC, KC, NC } = BLOCKING[opts.dtype];
   const l = new Lowerer(ctx, opts);

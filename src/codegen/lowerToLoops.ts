@@ -84,6 +84,8 @@ interface Constraint {
   readonly rest: IndexExpr;
   /** the dimension (upper bound); undefined for a guard q ≥ 0 with no upper bound */
   readonly dim?: SizeExpr;
+  /** which sides hold: a read is 0 outside [0, dim); a guard q ≥ 0 or q < E holds one side only */
+  readonly sides?: 'both' | 'lower' | 'upper';
   /** the read it came from, proven in range once applied */
   readonly source?: string;
 }
@@ -254,10 +256,10 @@ export class Lowerer {
       const depOf = (ix: IndexExpr) => Math.max(-1, ...idxVars(ix).map((x) => names.indexOf(x)));
       for (const c of opt.constraints?.filter((x) => x.v === b.name) ?? []) {
         // a plain index over its own extent adds nothing
-        if (c.coef === 1 && c.rest.terms.length === 0 && c.rest.constant.size === 0 && c.dim && sizeEquals(c.dim, b.extent)) continue;
+        if ((c.sides ?? 'both') === 'both' && c.coef === 1 && c.rest.terms.length === 0 && c.rest.constant.size === 0 && c.dim && sizeEquals(c.dim, b.extent)) continue;
         const range = this.constraintRange(c, vars);
         dep = Math.max(dep, depOf(c.rest));
-        lo = lo === '0' && range.lo !== '0' ? `Math.max(0, ${range.lo})` : range.lo === '0' ? lo : `Math.max(${lo}, ${range.lo})`;
+        if (range.lo !== '0') lo = lo === '0' ? `Math.max(0, ${range.lo})` : `Math.max(${lo}, ${range.lo})`;
         if (range.hi !== undefined) hi = `Math.min(${hi}, ${range.hi})`;
       }
       const residue = opt.residues?.find((r) => r.v === b.name);
@@ -329,6 +331,7 @@ export class Lowerer {
       {
         k: 'raw',
         lines: [
+          `{`,
           `let ${lanes.slice(1).map((l) => `${l} = 0`).join(', ')};`,
           `let ${v} = ${lo};`,
           `for (; ${v} + 3 < ${hi}; ${v} += 4${adv4}) {`,
@@ -338,6 +341,7 @@ export class Lowerer {
           `  ${acc} += ${only.value};`,
           `}`,
           `${acc} += ${lanes.slice(1).join(' + ')};`,
+          `}`,
         ],
       },
     ];
@@ -405,27 +409,24 @@ export class Lowerer {
     return out;
   }
 
+  /** The range of c.v where 0 ≤ coef·v + rest (lower side) and coef·v + rest < dim (upper side) hold. */
   private constraintRange(c: Constraint, vars: ReadonlyMap<string, Code>): { lo: Code; hi: Code | undefined } {
-    const rest = this.index(c.rest, vars);
-    if (!c.dim) {
-      const lower = this.constraintRange({ ...c, dim: { kind: 'poly', poly: new Map([['', 1]]) } }, vars);
-      return { lo: lower.lo, hi: undefined };
-    }
-    const dimMinus1 = addCode(this.extent(c.dim), '-1');
-    if (typeof c.coef === 'number') {
-      const k = c.coef;
-      if (k === 1) return { lo: rest === '0' ? '0' : `-${paren(rest)}`, hi: `${paren(dimMinus1)} - ${paren(rest)} + 1` };
-      if (k === -1) return { lo: `${paren(rest)} - ${paren(dimMinus1)}`, hi: `${paren(rest)} + 1` };
-      if (k > 0) return { lo: `Math.ceil(-${paren(rest)} / ${k})`, hi: `Math.floor((${dimMinus1} - ${paren(rest)}) / ${k}) + 1` };
-      return { lo: `Math.ceil((${paren(rest)} - ${paren(dimMinus1)}) / ${-k})`, hi: `Math.floor(${paren(rest)} / ${-k}) + 1` };
-    }
-    // a size coefficient: positive (u*T) or negative (-u*T); sizes are ≥ 1
-    if ([...c.coef.values()].every((x) => x < 0)) {
-      const k = polyCode(new Map([...c.coef].map(([m, x]) => [m, -x])), this.sizes);
-      return { lo: `Math.ceil((${paren(rest)} - ${paren(dimMinus1)}) / ${paren(k)})`, hi: `Math.floor(${paren(rest)} / ${paren(k)}) + 1` };
-    }
-    const k = polyCode(c.coef, this.sizes);
-    return { lo: `Math.ceil(-${paren(rest)} / ${paren(k)})`, hi: `Math.floor((${dimMinus1} - ${paren(rest)}) / ${paren(k)}) + 1` };
+    const rest = paren(this.index(c.rest, vars));
+    const sides = c.sides ?? 'both';
+    const top = c.dim ? paren(addCode(this.extent(c.dim), '-1')) : undefined; // largest allowed value
+    const numeric = typeof c.coef === 'number';
+    const negative = numeric ? (c.coef as number) < 0 : [...(c.coef as Poly).values()].every((x) => x < 0);
+    const mag: Code = numeric ? String(Math.abs(c.coef as number)) : paren(polyCode(negative ? new Map([...(c.coef as Poly)].map(([m, x]) => [m, -x])) : (c.coef as Poly), this.sizes));
+    const unit = mag === '1';
+    const ceilDiv = (a: Code) => (unit ? a : `Math.ceil(${paren(a)} / ${mag})`);
+    const floorDiv = (a: Code) => (unit ? a : `Math.floor(${paren(a)} / ${mag})`);
+    // k·v + rest ≥ 0 and k·v + rest ≤ top, with k = ±mag
+    const fromLower = negative ? { hi: `${floorDiv(rest)} + 1` } : { lo: ceilDiv(rest === '0' ? '0' : `-${rest}`) };
+    const fromUpper = top === undefined ? {} : negative ? { lo: ceilDiv(`${rest} - ${top}`) } : { hi: `${floorDiv(`${top} - ${rest}`)} + 1` };
+    const use = [...(sides !== 'upper' ? [fromLower] : []), ...(sides !== 'lower' ? [fromUpper] : [])];
+    const lo = use.map((u) => (u as { lo?: Code }).lo).find((x) => x !== undefined) ?? '0';
+    const hi = use.map((u) => (u as { hi?: Code }).hi).find((x) => x !== undefined);
+    return { lo, hi };
   }
 
   /** Reductions in e (not inside other reductions) that can be computed outside some of `bounds`. */
@@ -788,11 +789,11 @@ export class Lowerer {
         const lin = v ? linear(ix, v) : undefined;
         // (q >= 0) and (q < E): a range guard on one loop index
         if (v && lin && f.op === '>=' && f.b.kind === 'num' && f.b.value === 0) {
-          constraints.push({ v, ...lin });
+          constraints.push({ v, ...lin, sides: 'lower' });
           continue;
         }
         if (v && lin && f.op === '<' && f.b.kind === 'sizeval') {
-          constraints.push({ v, ...lin, dim: f.b.size });
+          constraints.push({ v, ...lin, dim: f.b.size, sides: 'upper' });
           continue;
         }
         // (e % s == 0): step through the residue class
@@ -820,7 +821,7 @@ export class Lowerer {
       const shape = this.ctx.shapeOf(f.tensor);
       const ok = f.subs.every((s, d) => {
         const v = innermost(s);
-        if (v) return constraints.some((c) => c.source === key && c.v === v && !!c.dim && sizeEquals(c.dim, shape[d]!));
+        if (v) return constraints.some((c) => c.source === key && c.v === v && (c.sides ?? 'both') === 'both' && !!c.dim && sizeEquals(c.dim, shape[d]!));
         const pv = idxAsVar(s);
         const ext = pv ? this.extentOf.get(pv) : undefined;
         return !!ext && (sizeEquals(ext, shape[d]!) || sameNumber(ext, shape[d]!, this.ctx.defaults));

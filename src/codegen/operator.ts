@@ -67,6 +67,14 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
     return s;
   };
   const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  /** shapes for these sizes; a size that divides (a stride T = 0) can make them meaningless */
+  const checkedShapes = (s: Record<string, number>) => {
+    const shapes = m.shapes(s as never);
+    for (const [t, sh] of Object.entries(shapes))
+      if (sh.some((d) => !Number.isInteger(d) || d < 0))
+        throw new Error(`${name}: the shape of ${t} is [${sh.join(', ')}] for sizes ${JSON.stringify(s)}: every dimension must be a whole number ≥ 0 (is a size that divides, like a stride, 0?)`);
+    return shapes;
+  };
   const array = (what: string, v: DataArray | number | undefined, shape: number[]): DataArray => {
     const n = count(shape);
     if (v === undefined) throw new Error(`${name}: missing ${what} (a Float64Array of ${n} elements, shape [${shape.join(', ')}])`);
@@ -83,7 +91,10 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
     shapes: (sizes) => m.shapes(resolve(sizes as Record<string, number>) as never),
     forward(ctx, inputs, sizes = {}, out = {}) {
       const s = resolve(sizes as Record<string, number>);
-      const shapes = m.shapes(s as never);
+      const shapes = checkedShapes(s);
+      if (inputs === null || typeof inputs !== 'object') throw new Error(`${name}: forward takes an object of inputs (${p.inputs.join(', ')})`);
+      for (const k of Object.keys(inputs)) if (!p.inputs.includes(k)) throw new Error(`${name}: ${k} is not an input (inputs: ${p.inputs.join(', ')})`);
+      for (const k of Object.keys(out)) if (!p.outputs.includes(k) && !p.intermediates.includes(k)) throw new Error(`${name}: ${k} is not an output (outputs: ${[...p.outputs, ...p.intermediates].join(', ')})`);
       const t: Record<string, Float64Array | Int32Array> = {};
       for (const n of p.inputs) t[n] = array(`input ${n}`, (inputs as Record<string, DataArray | number>)[n], shapes[n]!);
       for (const n of [...p.intermediates, ...p.outputs]) {
@@ -99,7 +110,8 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
     backward(ctx, seeds = {}) {
       if (!ctx.tensors || !ctx.sizes) throw new Error(`${name}: backward needs the context of a forward call`);
       const s = ctx.sizes;
-      const shapes = m.shapes(s as never);
+      const shapes = checkedShapes(s);
+      for (const k of Object.keys(seeds)) if (!p.seeds.includes(k)) throw new Error(`${name}: ${k} is not a seed (seeds: ${p.seeds.join(', ')}; a seed is d + an output's name)`);
       const t: Record<string, Float64Array | Int32Array> = { ...ctx.tensors };
       for (const d of p.seeds) {
         const out = d.slice(1);

@@ -65,10 +65,12 @@ export function shapeOf(p: Program, name: string, sizes: ReadonlyMap<string, num
   const t = p.tensors.find((x) => x.name === name);
   if (!t) throw new Error(`no tensor ${name}`);
   return t.shape.map((d) => {
+    const missing = sizeNames(d).filter((n) => !sizes.has(n));
+    if (missing.length) throw new Error(`the size of ${name} needs values for ${missing.join(', ')}: pass them as sizes`);
     try {
       return sizeEval(d, sizes);
-    } catch {
-      throw new Error(`the size of ${name} needs values for ${sizeNames(d).filter((n) => !sizes.has(n)).join(', ')}: pass them as sizes`);
+    } catch (e) {
+      throw new Error(`the shape of ${name} cannot be computed: ${(e as Error).message} (is a size that divides, like a stride, 0?)`);
     }
   });
 }

@@ -173,10 +173,10 @@ describe('compile(): bad input throws a clear Error before any loop runs', () =>
       // H + 2P − R < −1: the output height would be negative
       expectError(() => compile(CONV, { sizes: { N: 1, C: 1, H: 1, W: 5, F: 1, P: 0 } }), 'Y');
     });
-    // BUG (compile / src/ir/evaluate.ts shapeOf): stride T = 0 passes the size check (a whole
+    // Regression test, was a bug (compile / src/ir/evaluate.ts shapeOf): stride T = 0 passes the size check (a whole
     // number ≥ 0), then the shape (H+2*P-R)/T+1 divides by zero and the error reads
     // "the size of Y needs values for : pass them as sizes" — it names no size and says nothing of T.
-    it.fails('a zero stride (a division by zero in a shape) is rejected, naming the size', () => {
+    it('a zero stride (a division by zero in a shape) is rejected, naming the size', () => {
       expectError(() => compile(CONV, { sizes: { ...convSizes, T: 0 } }), 'T');
     });
     it('an unknown dtype is rejected', () => {
@@ -228,15 +228,15 @@ describe('generated/ Operator API: the same checks', () => {
     forwardRejects(v, { ...convSizes, Z: 1 }, 'Z');
   });
 
-  // BUG (src/codegen/operator.ts forward): input names are never checked against program.inputs,
+  // Regression test, was a bug (src/codegen/operator.ts forward): input names are never checked against program.inputs,
   // so a misspelt or extra input is silently ignored (compile() rejects it: "Z is not an input").
-  it.fails('an unknown input name is rejected, naming it', () => {
+  it('an unknown input name is rejected, naming it', () => {
     forwardRejects({ ...validConvInputs(), Z: new Float64Array(3) }, convSizes, 'Z');
   });
 
-  // BUG (src/codegen/operator.ts resolve/shapes): a zero stride passes the size check and the
+  // Regression test, was a bug (src/codegen/operator.ts resolve/shapes): a zero stride passes the size check and the
   // output allocation fails with "RangeError: Invalid typed array length: Infinity" — no size named.
-  it.fails('a zero stride is rejected, naming the size', () => {
+  it('a zero stride is rejected, naming the size', () => {
     forwardRejects(validConvInputs(), { ...convSizes, T: 0 }, 'T');
   });
 
@@ -253,9 +253,9 @@ describe('generated/ Operator API: the same checks', () => {
     expect(calls.forward).toBe(1);
   });
 
-  // BUG (src/codegen/operator.ts backward): seed names are never checked against program.seeds,
+  // Regression test, was a bug (src/codegen/operator.ts backward): seed names are never checked against program.seeds,
   // so `{ dy: … }` for `{ dY: … }` is ignored — for a scalar loss it silently uses the seed 1.
-  it.fails('an unknown seed name is rejected, naming it', () => {
+  it('an unknown seed name is rejected, naming it', () => {
     const ctx = {};
     softmaxCrossEntropy.forward(ctx, { S: new Float64Array(6), Yt: new Float64Array(6) }, { N: 2, C: 3 });
     expectError(() => softmaxCrossEntropy.backward(ctx, { dl: 0.5 } as never), 'dl');

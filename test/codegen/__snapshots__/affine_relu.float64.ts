@@ -438,22 +438,25 @@ export function backward_db(
     let $acc1 = 0;
     let $p2 = f;
     let $p3 = f;
-    let $acc4 = 0,
-      $acc5 = 0,
-      $acc6 = 0;
-    let n = 0;
-    for (; n + 3 < N; n += 4, $p2 += $4xF, $p3 += $4xF) {
-      $acc1 += (Y[$p2]! > 0 ? 1 : 0) * dY[$p3]!;
-      $acc4 += (Y[$p2 + F]! > 0 ? 1 : 0) * dY[$p3 + F]!;
-      $acc5 += (Y[$p2 + $2xF]! > 0 ? 1 : 0) * dY[$p3 + $2xF]!;
-      $acc6 += (Y[$p2 + $3xF]! > 0 ? 1 : 0) * dY[$p3 + $3xF]!;
+    {
+      let $acc4 = 0,
+        $acc5 = 0,
+        $acc6 = 0;
+      let n = 0;
+      for (; n + 3 < N; n += 4, $p2 += $4xF, $p3 += $4xF) {
+        $acc1 += (Y[$p2]! > 0 ? 1 : 0) * dY[$p3]!;
+        $acc4 += (Y[$p2 + F]! > 0 ? 1 : 0) * dY[$p3 + F]!;
+        $acc5 += (Y[$p2 + $2xF]! > 0 ? 1 : 0) * dY[$p3 + $2xF]!;
+        $acc6 += (Y[$p2 + $3xF]! > 0 ? 1 : 0) * dY[$p3 + $3xF]!;
+      }
+
+      for (; n < N; n++, $p2 += F, $p3 += F) {
+        $acc1 += (Y[$p2]! > 0 ? 1 : 0) * dY[$p3]!;
+      }
+
+      $acc1 += $acc4 + $acc5 + $acc6;
     }
 
-    for (; n < N; n++, $p2 += F, $p3 += F) {
-      $acc1 += (Y[$p2]! > 0 ? 1 : 0) * dY[$p3]!;
-    }
-
-    $acc1 += $acc4 + $acc5 + $acc6;
     db[$o0++] = $acc1;
   }
 }

@@ -18,186 +18,59 @@ export function forward_Y(
   const { C, F, H, N, W } = s;
   const $e0 = Math.floor((H - 1) / 2) + 1;
   const $e1 = Math.floor((W - 1) / 2) + 1;
-  const $colsize = N * $e0 * $e1;
-  const $ksize = C * 3 * 3;
-  const $K_s0 = C * 3 * 3;
   const $K_s1 = 3 * 3;
-  const $X_s0 = C * H * W;
   const $X_s1 = H * W;
-  const $Y_d2 = Math.floor((H - 1) / 2) + 1;
-  const $Y_d3 = Math.floor((W - 1) / 2) + 1;
-  const $Y_s1 = $Y_d2 * $Y_d3;
-  const $Y_s0 = F * $Y_d2 * $Y_d3;
-  // matmul: rows f, columns n,u,v, contraction over c,i,j; packed 4×4 register tiles
-  const $col_n = new Int32Array($colsize);
-  const $col_u = new Int32Array($colsize);
-  const $col_v = new Int32Array($colsize);
-  for (let $f = 0, $x_n = 0, $x_u = 0, $x_v = 0; $f < $colsize; $f++) {
-    $col_n[$f] = $x_n;
-    $col_u[$f] = $x_u;
-    $col_v[$f] = $x_v;
-    if (++$x_v === $e1) {
-      $x_v = 0;
-      if (++$x_u === $e0) {
-        $x_u = 0;
-        ++$x_n;
-      }
-    }
-  }
+  const $K_s0 = C * 3 * 3;
+  const $X_s0 = C * H * W;
+  const $4xK_s1 = 4 * $K_s1;
+  const $4xX_s1 = 4 * $X_s1;
+  const $2xK_s1 = 2 * $K_s1;
+  const $2xX_s1 = 2 * $X_s1;
+  const $3xK_s1 = 3 * $K_s1;
+  const $3xX_s1 = 3 * $X_s1;
+  let $o0 = 0;
+  for (let n = 0; n < N; n++) {
+    for (let f = 0; f < F; f++) {
+      for (let u = 0; u < $e0; u++) {
+        for (let v = 0; v < $e1; v++) {
+          let $acc1 = 0;
+          const $lo2 = Math.max(0, -(2 * u - 1));
+          const $hi3 = Math.min(3, H - 1 - (2 * u - 1) + 1);
+          const $lo4 = Math.max(0, -(2 * v - 1));
+          const $hi5 = Math.min(3, W - 1 - (2 * v - 1) + 1);
+          let $p6 = f * $K_s0 + $lo2 * 3;
+          let $p7 = n * $X_s0 + (2 * u + $lo2 - 1) * W + 2 * v - 1;
+          for (let i = $lo2; i < $hi3; i++, $p6 += 3, $p7 += W) {
+            let $p8 = $p6 + $lo4;
+            let $p9 = $p7 + $lo4;
+            for (let j = $lo4; j < $hi5; j++, $p8 += 1, $p9 += 1) {
+              let $p10 = $p8;
+              let $p11 = $p9;
+              {
+                let $acc12 = 0,
+                  $acc13 = 0,
+                  $acc14 = 0;
+                let c = 0;
+                for (; c + 3 < C; c += 4, $p10 += $4xK_s1, $p11 += $4xX_s1) {
+                  $acc1 += K[$p10]! * X[$p11]!;
+                  $acc12 += K[$p10 + $K_s1]! * X[$p11 + $X_s1]!;
+                  $acc13 += K[$p10 + $2xK_s1]! * X[$p11 + $2xX_s1]!;
+                  $acc14 += K[$p10 + $3xK_s1]! * X[$p11 + $3xX_s1]!;
+                }
 
-  const $k_c = new Int32Array($ksize);
-  const $k_i = new Int32Array($ksize);
-  const $k_j = new Int32Array($ksize);
-  for (let $f = 0, $x_c = 0, $x_i = 0, $x_j = 0; $f < $ksize; $f++) {
-    $k_c[$f] = $x_c;
-    $k_i[$f] = $x_i;
-    $k_j[$f] = $x_j;
-    if (++$x_j === 3) {
-      $x_j = 0;
-      if (++$x_i === 3) {
-        $x_i = 0;
-        ++$x_c;
-      }
-    }
-  }
+                for (; c < C; c++, $p10 += $K_s1, $p11 += $X_s1) {
+                  $acc1 += K[$p10]! * X[$p11]!;
+                }
 
-  const $Ap = new Float64Array(16384);
-  const $t = new Float64Array(16);
-  const $Bp = new Float64Array(256 * Math.ceil(Math.min(512, $colsize) / 4) * 4);
-  for (let $jc = 0; $jc < $colsize; $jc += 512) {
-    const $nc = Math.min(512, $colsize - $jc);
-    for (let $pc = 0; $pc < $ksize; $pc += 256) {
-      const $kc = Math.min(256, $ksize - $pc);
-      const $first = $pc === 0;
-      const $last = $pc + $kc >= $ksize;
-      // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $Bp[$q++] =
-              $jp + $jj < $nc
-                ? 2 * $col_u[$j]! + $k_i[$k]! - 1 >= 0 &&
-                  2 * $col_u[$j]! + $k_i[$k]! - 1 < H &&
-                  2 * $col_v[$j]! + $k_j[$k]! - 1 >= 0 &&
-                  2 * $col_v[$j]! + $k_j[$k]! - 1 < W
-                  ? X[
-                      $col_n[$j]! * $X_s0 +
-                        $k_c[$k]! * $X_s1 +
-                        (2 * $col_u[$j]! + $k_i[$k]! - 1) * W +
-                        2 * $col_v[$j]! +
-                        $k_j[$k]! -
-                        1
-                    ]!
-                  : 0
-                : 0;
-          }
-        }
-      }
-
-      for (let $ic = 0; $ic < F; $ic += 64) {
-        const $mc = Math.min(64, F - $ic);
-        // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? K[$i * $K_s0 + $k_c[$k]! * $K_s1 + $k_i[$k]! * 3 + $k_j[$k]!]! : 0;
-            }
-          }
-        }
-
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[$pa + 1]!,
-                $a2 = $Ap[$pa + 2]!,
-                $a3 = $Ap[$pa + 3]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[$pb + 1]!,
-                $b2 = $Bp[$pb + 2]!,
-                $b3 = $Bp[$pb + 3]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * $Y_s1;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $col_n[$j]! * $Y_s0 + $col_u[$j]! * $Y_d3 + $col_v[$j]!;
-                const $c = ($first ? 0 : Y[$o]!) + $t[$q]!;
-                Y[$o] = $last ? $c : $c;
+                $acc1 += $acc12 + $acc13 + $acc14;
               }
             }
           }
+
+          Y[$o0++] = $acc1;
         }
       }
     }
-  }
-
-  if ($ksize === 0) {
-    for (let $i = 0; $i < F; $i++)
-      for (let $j = 0; $j < $colsize; $j++) {
-        const $c = 0;
-        Y[$i * $Y_s1 + $col_n[$j]! * $Y_s0 + $col_u[$j]! * $Y_d3 + $col_v[$j]!] = $c;
-      }
   }
 }
 
@@ -245,22 +118,24 @@ export function backward_dX(
             for (let v = $lo4; v < $hi5; v++, $p8 += -2, $p9 += 1) {
               let $p10 = $p8;
               let $p11 = $p9;
-              let $acc12 = 0,
-                $acc13 = 0,
-                $acc14 = 0;
-              let f = 0;
-              for (; f + 3 < F; f += 4, $p10 += $4xK_s0, $p11 += $4xdY_s1) {
-                $acc1 += K[$p10]! * dY[$p11]!;
-                $acc12 += K[$p10 + $K_s0]! * dY[$p11 + $dY_s1]!;
-                $acc13 += K[$p10 + $2xK_s0]! * dY[$p11 + $2xdY_s1]!;
-                $acc14 += K[$p10 + $3xK_s0]! * dY[$p11 + $3xdY_s1]!;
-              }
+              {
+                let $acc12 = 0,
+                  $acc13 = 0,
+                  $acc14 = 0;
+                let f = 0;
+                for (; f + 3 < F; f += 4, $p10 += $4xK_s0, $p11 += $4xdY_s1) {
+                  $acc1 += K[$p10]! * dY[$p11]!;
+                  $acc12 += K[$p10 + $K_s0]! * dY[$p11 + $dY_s1]!;
+                  $acc13 += K[$p10 + $2xK_s0]! * dY[$p11 + $2xdY_s1]!;
+                  $acc14 += K[$p10 + $3xK_s0]! * dY[$p11 + $3xdY_s1]!;
+                }
 
-              for (; f < F; f++, $p10 += $K_s0, $p11 += $dY_s1) {
-                $acc1 += K[$p10]! * dY[$p11]!;
-              }
+                for (; f < F; f++, $p10 += $K_s0, $p11 += $dY_s1) {
+                  $acc1 += K[$p10]! * dY[$p11]!;
+                }
 
-              $acc1 += $acc12 + $acc13 + $acc14;
+                $acc1 += $acc12 + $acc13 + $acc14;
+              }
             }
           }
 
@@ -277,193 +152,63 @@ export function backward_dX(
  * writes dK
  */
 export function backward_dK(
-  t: { readonly dK: Float64Array; readonly dY: Float64Array; readonly X: Float64Array },
+  t: { readonly dK: Float64Array; readonly X: Float64Array; readonly dY: Float64Array },
   s: { readonly C: number; readonly F: number; readonly H: number; readonly N: number; readonly W: number },
 ): void {
-  const { dK, dY, X } = t;
+  const { dK, X, dY } = t;
   const { C, F, H, N, W } = s;
-  const $colsize = C * 3 * 3;
-  const $e1 = Math.floor((H - 1) / 2) + 1;
-  const $e2 = Math.floor((W - 1) / 2) + 1;
-  const $ksize = N * $e1 * $e2;
+  const $X_s0 = C * H * W;
   const $dY_d2 = Math.floor((H - 1) / 2) + 1;
   const $dY_d3 = Math.floor((W - 1) / 2) + 1;
   const $dY_s0 = F * $dY_d2 * $dY_d3;
-  const $dY_s1 = $dY_d2 * $dY_d3;
-  const $X_s0 = C * H * W;
+  const $e4 = Math.floor((H - 1) / 2) + 1;
+  const $e5 = Math.floor((W - 1) / 2) + 1;
   const $X_s1 = H * W;
-  const $dK_s0 = C * 3 * 3;
-  const $dK_s1 = 3 * 3;
-  // matmul: rows f, columns c,i,j, contraction over n,u,v; packed 4×4 register tiles
-  const $col_c = new Int32Array($colsize);
-  const $col_i = new Int32Array($colsize);
-  const $col_j = new Int32Array($colsize);
-  for (let $f = 0, $x_c = 0, $x_i = 0, $x_j = 0; $f < $colsize; $f++) {
-    $col_c[$f] = $x_c;
-    $col_i[$f] = $x_i;
-    $col_j[$f] = $x_j;
-    if (++$x_j === 3) {
-      $x_j = 0;
-      if (++$x_i === 3) {
-        $x_i = 0;
-        ++$x_c;
-      }
-    }
-  }
+  const $dY_s1 = $dY_d2 * $dY_d3;
+  const $X_step8 = 2 * W;
+  let $o0 = 0;
+  for (let f = 0; f < F; f++) {
+    for (let c = 0; c < C; c++) {
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          let $acc1 = 0;
+          const $lo2 = Math.max(0, Math.ceil(-(i - 1) / 2));
+          const $hi3 = Math.min($e4, Math.floor((H - 1 - (i - 1)) / 2) + 1);
+          const $lo4 = Math.max(0, Math.ceil(-(j - 1) / 2));
+          const $hi5 = Math.min($e5, Math.floor((W - 1 - (j - 1)) / 2) + 1);
+          let $p6 = c * $X_s1 + (i - 1) * W + j - 1;
+          let $p7 = f * $dY_s1;
+          for (let n = 0; n < N; n++, $p6 += $X_s0, $p7 += $dY_s0) {
+            let $p8 = $p6 + 2 * W * $lo2;
+            let $p9 = $p7 + $dY_d3 * $lo2;
+            for (let u = $lo2; u < $hi3; u++, $p8 += $X_step8, $p9 += $dY_d3) {
+              let $p10 = $p8 + 2 * $lo4;
+              let $p11 = $p9 + $lo4;
+              {
+                let $acc12 = 0,
+                  $acc13 = 0,
+                  $acc14 = 0;
+                let v = $lo4;
+                for (; v + 3 < $hi5; v += 4, $p10 += 8, $p11 += 4) {
+                  $acc1 += X[$p10]! * dY[$p11]!;
+                  $acc12 += X[$p10 + 2]! * dY[$p11 + 1]!;
+                  $acc13 += X[$p10 + 4]! * dY[$p11 + 2]!;
+                  $acc14 += X[$p10 + 6]! * dY[$p11 + 3]!;
+                }
 
-  const $k_n = new Int32Array($ksize);
-  const $k_u = new Int32Array($ksize);
-  const $k_v = new Int32Array($ksize);
-  for (let $f = 0, $x_n = 0, $x_u = 0, $x_v = 0; $f < $ksize; $f++) {
-    $k_n[$f] = $x_n;
-    $k_u[$f] = $x_u;
-    $k_v[$f] = $x_v;
-    if (++$x_v === $e2) {
-      $x_v = 0;
-      if (++$x_u === $e1) {
-        $x_u = 0;
-        ++$x_n;
-      }
-    }
-  }
+                for (; v < $hi5; v++, $p10 += 2, $p11 += 1) {
+                  $acc1 += X[$p10]! * dY[$p11]!;
+                }
 
-  const $Ap = new Float64Array(16384);
-  const $t = new Float64Array(16);
-  const $Bp = new Float64Array(256 * Math.ceil(Math.min(512, $colsize) / 4) * 4);
-  for (let $jc = 0; $jc < $colsize; $jc += 512) {
-    const $nc = Math.min(512, $colsize - $jc);
-    for (let $pc = 0; $pc < $ksize; $pc += 256) {
-      const $kc = Math.min(256, $ksize - $pc);
-      const $first = $pc === 0;
-      const $last = $pc + $kc >= $ksize;
-      // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $Bp[$q++] =
-              $jp + $jj < $nc
-                ? 2 * $k_u[$k]! + $col_i[$j]! - 1 >= 0 &&
-                  2 * $k_u[$k]! + $col_i[$j]! - 1 < H &&
-                  2 * $k_v[$k]! + $col_j[$j]! - 1 >= 0 &&
-                  2 * $k_v[$k]! + $col_j[$j]! - 1 < W
-                  ? X[
-                      $k_n[$k]! * $X_s0 +
-                        $col_c[$j]! * $X_s1 +
-                        (2 * $k_u[$k]! + $col_i[$j]! - 1) * W +
-                        2 * $k_v[$k]! +
-                        $col_j[$j]! -
-                        1
-                    ]!
-                  : 0
-                : 0;
-          }
-        }
-      }
-
-      for (let $ic = 0; $ic < F; $ic += 64) {
-        const $mc = Math.min(64, F - $ic);
-        // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? dY[$k_n[$k]! * $dY_s0 + $i * $dY_s1 + $k_u[$k]! * $dY_d3 + $k_v[$k]!]! : 0;
-            }
-          }
-        }
-
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[$pa + 1]!,
-                $a2 = $Ap[$pa + 2]!,
-                $a3 = $Ap[$pa + 3]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[$pb + 1]!,
-                $b2 = $Bp[$pb + 2]!,
-                $b3 = $Bp[$pb + 3]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * $dK_s0;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $col_c[$j]! * $dK_s1 + $col_i[$j]! * 3 + $col_j[$j]!;
-                const $c = ($first ? 0 : dK[$o]!) + $t[$q]!;
-                dK[$o] = $last ? $c : $c;
+                $acc1 += $acc12 + $acc13 + $acc14;
               }
             }
           }
+
+          dK[$o0++] = $acc1;
         }
       }
     }
-  }
-
-  if ($ksize === 0) {
-    for (let $i = 0; $i < F; $i++)
-      for (let $j = 0; $j < $colsize; $j++) {
-        const $c = 0;
-        dK[$i * $dK_s0 + $col_c[$j]! * $dK_s1 + $col_i[$j]! * 3 + $col_j[$j]!] = $c;
-      }
   }
 }
 
