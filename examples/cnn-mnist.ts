@@ -12,9 +12,10 @@ runDigitsExample({
     'cnn-mnist: conv(1→8, 3×3, pad 1) → ReLU → maxpool 2 → conv(8→16, 3×3, pad 1) → ReLU → maxpool 2 → affine → softmax cross-entropy',
     'layers (generated/): conv2d, relu, maxpool2d, affine, softmaxCrossEntropy; update: sgdMomentum',
   ],
-  defaults: { epochs: 5, batch: 32, lr: 0.02 },
-  lrDecay: 0.8,
+  defaults: { epochs: 5, batch: 32, lr: 0.04 },
+  lrDecay: 0.6,
   optimizer: 'momentum',
   momentum: 0.9,
+  shift: 1,
   createModel: createCnn,
 });

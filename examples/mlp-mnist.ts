@@ -13,7 +13,7 @@ runDigitsExample({
     'mlp-mnist: a 784→128→10 multilayer perceptron trained on real handwritten digits.',
     `layers (generated/): affine → relu → affine → softmaxCrossEntropy, + l2Penalty λ·ΣW² (λ = ${WEIGHT_DECAY}); update: sgd (plain mini-batch SGD)`,
   ],
-  defaults: { epochs: 20, batch: 32, lr: 0.1 },
+  defaults: { epochs: 25, batch: 32, lr: 0.1 },
   lrDecay: 0.95,
   optimizer: 'sgd',
   shift: 1,

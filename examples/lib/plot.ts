@@ -150,11 +150,19 @@ export function writeSvg(file: string, svg: string): void {
   writeFileSync(file, svg);
 }
 
-/** Exponential moving average of a series (for noisy per-batch losses). */
-export function smooth(points: readonly (readonly [number, number])[], alpha = 0.05): [number, number][] {
-  let m: number | undefined;
-  return points.map(([x, y]) => {
-    m = m === undefined ? y : m + alpha * (y - m);
-    return [x, m];
-  });
+/** Centred moving average over `window` points (for noisy per-batch losses); no lag. */
+export function smooth(points: readonly (readonly [number, number])[], window: number): [number, number][] {
+  const half = Math.max(0, Math.floor(window / 2));
+  const out: [number, number][] = [];
+  let sum = 0;
+  let lo = 0;
+  let hi = 0; // the window is points[lo, hi)
+  for (let i = 0; i < points.length; i++) {
+    const a = Math.max(0, i - half);
+    const b = Math.min(points.length, i + half + 1);
+    while (hi < b) sum += points[hi++]![1];
+    while (lo < a) sum -= points[lo++]![1];
+    out.push([points[i]![0], sum / (hi - lo)]);
+  }
+  return out;
 }

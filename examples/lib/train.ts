@@ -192,7 +192,7 @@ export function train(model: Model, trainSet: Dataset, testSet: Dataset, o: Trai
 /** The loss and accuracy curves of a run as an SVG document. */
 export function historyPlot(title: string, subtitle: string, h: History): string {
   const raw = h.batchLoss;
-  const smoothed = smooth(raw, Math.min(0.1, 20 / Math.max(raw.length, 1)));
+  const smoothed = smooth(raw, Math.max(5, Math.round(raw.length / 50)));
   const accTrain = h.epochs.map((e) => [e.epoch, e.trainAccuracy] as [number, number]);
   const accTest = h.epochs.map((e) => [e.epoch, e.testAccuracy] as [number, number]);
   const allAcc = [...accTrain, ...accTest].map((p) => p[1]);
@@ -210,8 +210,8 @@ export function historyPlot(title: string, subtitle: string, h: History): string
         yRange: [0, Math.max(...smoothed.map((p) => p[1]), 0.1) * 1.08],
         series: [
           { label: 'batch loss', color: '#9ecae1', points: raw, width: 1, opacity: 0.7 },
-          { label: 'smoothed', color: '#08519c', points: smoothed, width: 2 },
-          { label: 'epoch mean', color: '#e6550d', points: h.epochs.map((e) => [e.epoch, e.loss]), dots: true },
+          { label: 'moving average', color: '#08519c', points: smoothed, width: 2 },
+          { label: 'mean of each epoch', color: '#e6550d', points: h.epochs.map((e) => [e.epoch - 0.5, e.loss]), dots: true },
         ],
       },
       {
