@@ -214,6 +214,13 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     return undefined;
   };
 
+  // each statement printed once for the derivation, not once per gradient (10 000 inputs of one sum)
+  const texts = new Map<Statement, { statement: string; rhs: string }>();
+  const printed = (s: Statement) => {
+    if (!texts.has(s)) texts.set(s, { statement: printStatement(s), rhs: printExpr(s.rhs) });
+    return texts.get(s)!;
+  };
+
   return targets.map((target) => {
     const tinfo = info.get(target)!;
     const positions = positionNames(target, tinfo, p.statements, names, reservedNames);
@@ -233,13 +240,13 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
         factor: freshenBinders(c.factor, new Set([...c.sums.map((b) => b.name), ...s.lhs.map((b) => b.name)]), names),
       }));
       const lhsText = s.lhs.length ? `[${s.lhs.map((b) => b.name).join(',')}]` : '';
-      steps.push(`from ${printStatement(s)}`);
+      steps.push(`from ${printed(s).statement}`);
       if (!scalarSeed) steps.push(`  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${gradName(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
       for (const c of cs) {
         const reused = isTrivial(s.rhs) ? c.factor : replaceExpr(c.factor, s.rhs, access(s.tensor, s.lhs.map((b) => idxVar(b.name))));
         const deltas = c.subs.map((sub, k) => ({ a: sub, b: idxVar(primed[k]!.name) }));
         const local = mul([reused, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
-        steps.push(`  ∂${s.tensor}${lhsText}/∂${target}${posText} ∋ ${c.sums.length ? `sum(${c.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(local)}${reused !== c.factor ? `   (${printExpr(s.rhs)} is the forward value ${s.tensor}${lhsText})` : ''}`);
+        steps.push(`  ∂${s.tensor}${lhsText}/∂${target}${posText} ∋ ${c.sums.length ? `sum(${c.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(local)}${reused !== c.factor ? `   (${printed(s).rhs} is the forward value ${s.tensor}${lhsText})` : ''}`);
         const term: Term = { sums: [...s.lhs, ...c.sums], factor: mul([reused, upstream]), deltas };
         const shown = mul([term.factor, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
         steps.push(`  term: ${term.sums.length ? `sum(${term.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(shown)}`);
@@ -340,13 +347,15 @@ function tidyBoundNames(e: Expr, scope: ReadonlySet<string>): Expr {
   if (e.kind === 'reduce' || e.kind === 'argmax') {
     const inner = new Set(scope);
     const map = new Map<string, string>();
-    const free = new Set(freeIndices(e.body));
+    // a name the node already uses anywhere — a later index of this list, a reduction nested in the
+    // body — would bind twice or capture: sum(i,r4,r2) must not become sum(i,r2,r2)
+    const used = new Set(allIndexNames(e));
     for (const b of e.indices) {
       const stem = b.name.replace(/\d+$/, '') || b.name;
       for (let k = 1; ; k++) {
         const cand = k === 1 ? stem : `${stem}${k}`;
         if (cand === b.name) break;
-        if (!inner.has(cand) && !(free.has(cand) && cand !== b.name) && ![...map.values()].includes(cand)) {
+        if (!inner.has(cand) && !used.has(cand) && ![...map.values()].includes(cand)) {
           map.set(b.name, cand);
           break;
         }

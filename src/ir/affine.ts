@@ -188,7 +188,8 @@ function atomText(a: Atom, wrap: boolean): string {
       const inner = printIndex(a.of);
       const simpleOf = idxAsVar(a.of) !== undefined || (a.of.terms.length === 0);
       const by = printPoly(a.by);
-      const simpleBy = a.by.size === 1 && [...a.by.values()][0]! > 0 && ([...a.by.keys()][0] === '' || [...a.by.values()][0] === 1);
+      // a product of sizes is not simple: x%(A*B), not x%A*B = (x%A)*B
+      const simpleBy = a.by.size === 1 && [...a.by.values()][0]! > 0 && ([...a.by.keys()][0] === '' || ([...a.by.values()][0] === 1 && ![...a.by.keys()][0]!.includes('*')));
       const txt = `${simpleOf ? inner : `(${inner})`}${a.kind === 'div' ? '/' : '%'}${simpleBy ? by : `(${by})`}`;
       return wrap ? `(${txt})` : txt;
     }

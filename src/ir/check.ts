@@ -65,6 +65,9 @@ interface Use {
   readonly span: Span;
 }
 
+/** def functions inlined inside one another at most this deep (a chain of 10 000 would overflow the stack). */
+const MAX_INLINE_DEPTH = 200;
+
 /** Placeholder extent of a bound index until ranges are inferred. */
 const UNKNOWN: SizeExpr = sizeConst(-1);
 
@@ -418,6 +421,8 @@ class StatementChecker {
     const def = this.c.defs.get(a.name);
     if (def) {
       if (this.defStack.includes(a.name)) fail('recursive-def', `${a.name} calls itself`, a.span, 'def functions are inlined, so they cannot be recursive');
+      if (this.defStack.length >= MAX_INLINE_DEPTH)
+        fail('recursive-def', `${a.name} is called through ${MAX_INLINE_DEPTH} other functions`, a.span, `def functions are inlined; at most ${MAX_INLINE_DEPTH} calls deep`);
       if (def.params.length !== args.length)
         fail('arity', `${a.name} takes ${def.params.length} argument${def.params.length === 1 ? '' : 's'}, found ${args.length}`, a.span, `see its definition in line ${def.span.line}`);
       this.defStack.push(a.name);
@@ -539,7 +544,7 @@ class StatementChecker {
   /** Every index gets an extent: explicit range, declared dimension, or inference from accesses. */
   private inferRanges(): Map<string, SizeExpr> {
     const ext = new Map<string, SizeExpr>(this.boundRanges);
-    const from = new Map<string, string>(); // where the extent came from, for error messages
+    const from = new Map<string, string>([...this.boundRanges.keys()].map((n) => [n, 'its range in the reduction'] as const)); // where the extent came from, for error messages
     const defaults = this.c.defaultsMap();
     const agree = (n: string, e: SizeExpr, where: string, span: Span) => {
       const prev = ext.get(n);

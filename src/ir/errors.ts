@@ -76,7 +76,8 @@ export function formatError(err: DeltagradError, source: string, file = '<progra
     const text = source.split(/\r?\n/)[err.span.line - 1] ?? '';
     const gutter = String(err.span.line);
     lines.push(`  ${gutter} | ${text}`);
-    const pad = [...text.slice(0, err.span.col - 1)].map((ch) => (ch === '\t' ? '\t' : ' ')).join('');
+    // columns count code points, as the lexer does (𝑥 is one column, two UTF-16 units)
+    const pad = [...text].slice(0, err.span.col - 1).map((ch) => (ch === '\t' ? '\t' : ' ')).join('');
     lines.push(`  ${' '.repeat(gutter.length)} | ${pad}${'^'.repeat(Math.max(1, err.span.length))}`);
   }
   if (err.hint) lines.push(`hint: ${err.hint}`);

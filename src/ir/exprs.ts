@@ -283,8 +283,20 @@ export function tensorsRead(e: Expr): string[] {
   return [...out];
 }
 
+/** Keys of large expressions already keyed: expressions are immutable, and the differentiator keys
+ *  the same statement (10 000 terms, say) once per gradient term. Small keys are cheaper to recompute. */
+const KEYS = new WeakMap<Expr, string>();
+
 /** Structural key, equal for alpha-equivalent expressions (bound names are numbered by position). */
 export function exprKey(e: Expr): string {
+  const known = KEYS.get(e);
+  if (known !== undefined) return known;
+  const key = computeKey(e);
+  if (key.length > 256) KEYS.set(e, key);
+  return key;
+}
+
+function computeKey(e: Expr): string {
   let counter = 0;
   const go = (x: Expr, env: ReadonlyMap<string, string>): string => {
     const ik = (ix: IndexExpr) => idxKey(env.size ? idxRename(ix, env) : ix);

@@ -38,6 +38,8 @@ interface Token {
 const OPS = ['<=', '>=', '==', '!=', '[', ']', '(', ')', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '^', '<', '>', ';', '@', 'Σ', '∑'];
 export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', 'argmin'] as const;
 const MAX_DEPTH = 200;
+/** Chains of + - * longer than this are regrouped into balanced trees (see additive). */
+const LONG_CHAIN = 64;
 
 function lex(src: string): Token[] {
   const out: Token[] = [];
@@ -56,9 +58,22 @@ function lex(src: string): Token[] {
         continue;
       }
       if (/[0-9.]/.test(ch) && /[0-9]/.test(ch === '.' ? (chars[i + 1] ?? '') : ch)) {
-        const m = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/.exec(chars.slice(i).join(''))!;
-        out.push({ t: 'num', text: m[0], line, col });
-        i += m[0].length;
+        // digits[.digits][e±digits], scanned in place (matching on the rest of the line made a
+        // 10 000-term line quadratic)
+        const digit = (k: number) => /[0-9]/.test(chars[k] ?? '');
+        let j = i;
+        while (digit(j)) j++;
+        if (chars[j] === '.') for (j++; digit(j); ) j++;
+        if (chars[j] === 'e' || chars[j] === 'E') {
+          let k = j + 1;
+          if (chars[k] === '+' || chars[k] === '-') k++;
+          if (digit(k)) {
+            while (digit(k)) k++;
+            j = k;
+          }
+        }
+        out.push({ t: 'num', text: chars.slice(i, j).join(''), line, col });
+        i = j;
         continue;
       }
       if (ch === 'Σ' || ch === '∑') {
@@ -235,23 +250,55 @@ class Parser {
   }
 
   private additive(): Ast {
-    let a = this.product();
+    const first = this.product();
+    const rest: { op: Token; b: Ast }[] = [];
     while (this.isOp('+') || this.isOp('-')) {
       const op = this.next();
-      const b = this.product();
-      a = { k: 'binary', op: op.text as '+', a, b, span: this.spanOf(op) };
+      rest.push({ op, b: this.product() });
     }
-    return a;
+    if (rest.length <= LONG_CHAIN) return rest.reduce<Ast>((a, { op, b }) => ({ k: 'binary', op: op.text as '+', a, b, span: this.spanOf(op) }), first);
+    // A long sum (10 000 terms) as a balanced tree of signed terms, a - b = a + (-b): the same sum,
+    // but later passes recurse log(n) deep instead of n.
+    const terms = [first, ...rest.map(({ op, b }): Ast => (op.text === '-' ? { k: 'unary', arg: b, span: this.spanOf(op) } : b))];
+    return this.balanced('+', terms, rest.map((r) => r.op));
+  }
+
+  /** `t0 op t1 op … op tn` for an associative op, grouped as a balanced tree. */
+  private balanced(op: '+' | '*', terms: readonly Ast[], ops: readonly Token[]): Ast {
+    if (terms.length === 1) return terms[0]!;
+    const mid = terms.length >> 1;
+    const a = this.balanced(op, terms.slice(0, mid), ops.slice(0, mid - 1));
+    const b = this.balanced(op, terms.slice(mid), ops.slice(mid));
+    return { k: 'binary', op, a, b, span: this.spanOf(ops[mid - 1]!) };
   }
 
   private product(): Ast {
-    let a = this.unary();
+    const first = this.unary();
+    const rest: { op: Token; b: Ast }[] = [];
     // A reduction consumed the rest of the product as its body.
-    while (!this.bare.has(a) && (this.isOp('*') || this.isOp('/') || this.isOp('%'))) {
+    let last = first;
+    while (!this.bare.has(last) && (this.isOp('*') || this.isOp('/') || this.isOp('%'))) {
       const op = this.next();
-      const b = this.unary();
-      a = { k: 'binary', op: op.text as '*', a, b, span: this.spanOf(op) };
-      if (this.bare.has(b)) break;
+      last = this.unary();
+      rest.push({ op, b: last });
+    }
+    if (rest.length <= LONG_CHAIN) return rest.reduce<Ast>((a, { op, b }) => ({ k: 'binary', op: op.text as '*', a, b, span: this.spanOf(op) }), first);
+    // A long product: runs of `*` as balanced trees; `/` and `%` do not regroup and count as nesting.
+    const divisions = rest.filter((r) => r.op.text !== '*');
+    if (divisions.length > MAX_DEPTH) fail('syntax', 'expression nested too deeply', this.spanOf(divisions[MAX_DEPTH]!.op), `at most ${MAX_DEPTH} divisions in a row`);
+    let a = first;
+    for (let i = 0; i < rest.length; ) {
+      const { op, b } = rest[i]!;
+      if (op.text !== '*') {
+        a = { k: 'binary', op: op.text as '/', a, b, span: this.spanOf(op) };
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < rest.length && rest[j]!.op.text === '*') j++;
+      const run = rest.slice(i, j);
+      a = { k: 'binary', op: '*', a, b: this.balanced('*', run.map((r) => r.b), run.slice(1).map((r) => r.op)), span: this.spanOf(op) };
+      i = j;
     }
     return a;
   }
@@ -274,10 +321,20 @@ class Parser {
     const base = this.atom();
     if (!this.bare.has(base) && this.isOp('^')) {
       const op = this.next();
-      const exp = this.unary();
+      const exp = this.nested(op, () => this.unary());
       return { k: 'binary', op: '^', a: base, b: exp, span: this.spanOf(op) };
     }
     return base;
+  }
+
+  /** Parse something that nests (an exponent, a reduction body), counting it against MAX_DEPTH. */
+  private nested<T>(at: Token, parse: () => T): T {
+    if (++this.depth > MAX_DEPTH) fail('syntax', 'expression nested too deeply', this.spanOf(at), `at most ${MAX_DEPTH} levels of nesting`);
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
   }
 
   private startsBody(): boolean {
@@ -329,7 +386,7 @@ class Parser {
       this.expect(close, 'to close the list of summed indices');
     } else heads.push(this.head());
     if (!this.startsBody() && !this.isOp('-')) fail('syntax', 'Σ needs an expression after its indices', this.spanOf(this.peek()), 'write `Σ(i,j) A[i,j]`');
-    const body = this.product();
+    const body = this.nested(s, () => this.product());
     const node: Ast = { k: 'reduce', op: 'sum', heads, body, span: this.spanOf(s) };
     this.bare.add(node);
     return node;
@@ -376,7 +433,7 @@ class Parser {
       if (heads.length === 0) fail('syntax', `${name}() needs at least one index`, this.spanOf(nameTok), `write \`${name}(i) …\``);
       if (!this.startsBody() && !this.isOp('-'))
         fail('syntax', `${name}(${heads.map((h) => h.name).join(', ')}) needs an expression after it`, this.spanOf(this.peek()), `write \`${name}(${heads.map((h) => h.name).join(', ')}) X[…]\``);
-      const body = this.product();
+      const body = this.nested(nameTok, () => this.product());
       const node: Ast = { k: 'reduce', op: name, heads, ...(at ? { at } : {}), body, span: this.spanOf(nameTok) };
       this.bare.add(node);
       return node;

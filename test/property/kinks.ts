@@ -12,9 +12,10 @@
 //
 // Worked example: Y[i] = relu(X[i] - 0.5) at X = [0.5000001, 0.9]: the probe K[i] = X[i] - 0.5 is
 // [1e-7, 0.4]; a perturbation of 1e-3 moves it by ~1e-3, so position 0 lies ~1e-4 from the kink: skip.
-import { run } from '../../src/ir/evaluate.js';
+import { resolveSizes, run } from '../../src/ir/evaluate.js';
 import { add, neg } from '../../src/ir/exprs.js';
 import { seededRandom } from '../../src/ir/gradcheck.js';
+import { sizeEval } from '../../src/ir/sizes.js';
 import type { Bound, Expr, Program, Statement, TensorInfo } from '../../src/ir/types.js';
 
 interface Site {
@@ -151,16 +152,8 @@ export function nearKink(p: Program, inputs: Record<string, Float64Array>, sizes
   return worst;
 }
 
+/** The extents of a probe: those of the statement's indices around the site. */
 function probeShape(p: Program, name: string, sizes: Record<string, number>): number[] {
-  // the probe's extents are those of the statement's indices; evaluate them through a zero-input run
-  const t = p.tensors.find((x) => x.name === name)!;
-  return t.shape.map((d) => sizeValue(d, p, sizes));
-}
-
-import { resolveSizes } from '../../src/ir/evaluate.js';
-import { sizeEval } from '../../src/ir/sizes.js';
-import type { SizeExpr } from '../../src/ir/types.js';
-
-function sizeValue(d: SizeExpr, p: Program, sizes: Record<string, number>): number {
-  return sizeEval(d, resolveSizes(p, {}, sizes));
+  const values = resolveSizes(p, {}, sizes);
+  return p.tensors.find((x) => x.name === name)!.shape.map((d) => sizeEval(d, values));
 }
