@@ -579,12 +579,11 @@ class StatementChecker {
     // Undeclared tensors with plain subscripts get their shape from the index ranges (new sizes where unknown).
     for (const u of this.uses) {
       if (this.c.shapes.has(u.tensor)) continue;
-      const vars = u.subs.map(idxAsVar);
-      if (vars.some((v) => v === undefined)) {
-        const bad = u.subs.find((s) => idxAsVar(s) === undefined)!;
-        void bad;
+      // any read of it with plain subscripts gives the shape: X[i+1] + X[i] as well as X[i] + X[i+1]
+      const plain = this.uses.find((w) => w.tensor === u.tensor && w.subs.every((s) => idxAsVar(s) !== undefined));
+      if (!plain)
         fail('unknown-shape', `the shape of ${u.tensor} cannot be known from its subscripts`, u.span, `declare it, e.g. \`${u.tensor}: [${u.subs.map((_, i) => 'NCHW'[i] ?? `D${i}`).join(', ')}]\``);
-      }
+      const vars = plain!.subs.map(idxAsVar);
       const shape = vars.map((v) => {
         if (!ext.has(v!)) {
           const size = this.c.freshSize(v!.toUpperCase());

@@ -165,7 +165,9 @@ export function printExpr(e: Expr, ctx = 0): string {
     }
     case 'pow': {
       const b = printExpr(e.base, PREC.atom);
-      return wrap(PREC.pow, `${b}^${printExpr(e.exp, PREC.neg)}`);
+      // an exponent is a unary minus of a power at most: a^-(x*y), since a^-x*y reads (a^-x)*y
+      const x = e.exp.kind === 'neg' ? `-${printExpr(e.exp.arg, PREC.pow)}` : printExpr(e.exp, PREC.neg);
+      return wrap(PREC.pow, `${b}^${x}`);
     }
     case 'neg':
       return wrap(PREC.neg, `-${printExpr(e.arg, PREC.mul)}`);

@@ -127,6 +127,10 @@ class ProgramBuilder {
   private readonly tensors: TensorModel[] = [];
   private readonly defs: { name: string; arity: number; bound: number }[] = [];
   private readonly lines: string[] = [];
+  /** the left side of the statement being generated, and whether it must be declared */
+  private lhs: IndexModel[] = [];
+  private mustDeclare = false;
+  private undeclaredInputs = 0;
   /** Einstein indices of the statement being generated */
   private einstein: IndexModel[] = [];
   private einsteinNames: string[] = [];
@@ -264,10 +268,13 @@ class ProgramBuilder {
     this.einstein = [];
     this.einsteinNames = ['m', 'n', 'o'];
     this.boundCounter = 0;
+    this.lhs = lhs;
+    this.mustDeclare = false;
     const rhs = this.expr({ indices: lhs, depth: 0 });
-    // undeclared only when every left-side index is used alone on a dimension of its extent
+    // undeclared only when every left-side index is used alone on a dimension of its extent (and no
+    // undeclared input takes its shape from the left-side indices)
     const anchored = lhs.every((ix) => rhs.plain.has(`${ix.name}:${ix.dim.sym}`));
-    const declare = !anchored || d.chance(40);
+    const declare = this.mustDeclare || !anchored || d.chance(40);
     if (declare) this.lines.push(`${name}: [${dims.map((x) => x.sym).join(', ')}]`);
     const bare = rank === 0 && d.chance(70);
     const left = bare ? name : `${name}[${lhs.map((x) => x.name).join(',')}]`;
@@ -387,7 +394,17 @@ class ProgramBuilder {
   private condition(scope: Scope): Ex {
     const d = this.d;
     const ixs = scope.indices;
-    const form = d.int(ixs.length ? 4 : 2);
+    const form = d.int(ixs.length ? 5 : 2);
+    if (form === 4 && !scope.params) {
+      // argmax(r:K @ e) body: 1 where e is the first arg-max of body over r
+      const r: IndexModel = { name: ['r', 'q', 't', 'p'][this.boundCounter++ % 4]!, dim: { sym: String(2 + d.int(2)), value: 0 } };
+      const extent = Number(r.dim.sym);
+      const at = d.chance(50) ? d.pick(ixs).name : `${d.pick(ixs).name}%${extent}`;
+      const body = this.expr({ ...scope, indices: [...scope.indices, { name: r.name, dim: { sym: r.dim.sym, value: extent } }] });
+      const op = d.pick(['argmax', 'argmin']);
+      const plain = new Set([...body.plain].filter((x) => !x.startsWith(`${r.name}:`)));
+      return { text: `${op}(${r.name}:${extent} @ ${at}) ${wrap(body, P_MUL)}`, prec: 0, bound: 1, plain };
+    }
     if (form === 0 || form === 1) {
       const a = this.expr(scope);
       const op = d.pick(['>', '<', '>=', '<=']);
@@ -553,6 +570,16 @@ class ProgramBuilder {
   /** A read of a tensor; `anchor` must be used alone on one of its dimensions. */
   private access(scope: Scope, anchor?: IndexModel): Ex {
     const d = this.d;
+    // sometimes a new, undeclared input, read with plain left-side indices: its shape is theirs
+    if (!anchor && this.lhs.length && this.undeclaredInputs < 2 && d.chance(3)) {
+      const ixs = this.lhs.filter(() => d.chance(60));
+      if (ixs.length) {
+        const name = `Z${++this.undeclaredInputs}`;
+        this.tensors.push({ name, dims: ixs.map((ix) => ix.dim), bound: 1, bare: false });
+        this.mustDeclare = true;
+        return { text: `${name}[${ixs.map((ix) => ix.name).join(',')}]`, prec: P_ATOM, bound: 1, plain: new Set(ixs.map((ix) => `${ix.name}:${ix.dim.sym}`)) };
+      }
+    }
     let candidates = this.tensors;
     if (anchor) candidates = candidates.filter((t) => t.dims.some((x) => x.sym === anchor.dim.sym));
     if (!candidates.length) return { text: '1', prec: P_ATOM, bound: 1, plain: none };

@@ -60,6 +60,8 @@ const FEATURES: Record<string, RegExp> = {
   'relu, abs or elu': /relu\(|abs\(|elu\(/,
   'where or a mask': /where\(|\) \*|\)\*/,
   'three or more statements': /^Y3\b/m,
+  'an undeclared input': /\bZ1\[/,
+  'argmax or argmin': /argm(ax|in)\(/,
   'a size given at run time': /./,
 };
 

@@ -38,6 +38,11 @@ const REGRESSIONS: Regression[] = [
     shows: { of: 'X', text: 'V[a]*dY1[C-a-1]' },
   },
   {
+    name: 'check.ts: an undeclared input takes its shape from any plain read (X[i+1] + X[i] was "shape cannot be known")',
+    source: 'dims N=3\nY: [N]\nY[i] = X[i+1] + X[i]',
+    shows: { of: 'X', text: 'dX[n] = dY[n-1] + dY[n]' },
+  },
+  {
     name: 'print.ts: a remainder as a value is parenthesised (-(i%2)*dY, not -i%2*dY = ((-i)%2)*dY)',
     source: 'dims A=3\nX: [A]\nY1[i] = -((i % 2)*X[i]) + X[i]',
     shows: { of: 'X', text: '-(i%2)*dY1[i]' },
@@ -59,6 +64,11 @@ const REGRESSIONS: Regression[] = [
   {
     name: 'print.ts: a min reduction of a negated body keeps its parentheses (min(q) -X read as the call min(q) minus X)',
     source: 'dims B=2, C=3\nX: [C, C]\nY = min(r:B) (min(q:C) -X[q,q])',
+  },
+  {
+    name: 'print.ts: a negated product as an exponent is parenthesised (a^-(x*x), not a^-x*x = (a^-x)*x)',
+    source: 'dims A=2\nX: [A]\nY1[] = pow(1 + tanh(1)^2, -(X[0]*X[0]))',
+    shows: { of: 'X', text: '^-(X[0]*X[0])' },
   },
   {
     name: 'affine.ts: a negated floor quotient in a subscript prints as -(h/2) (-h/2 is (-h)/2)',
