@@ -112,7 +112,7 @@ export function backward_dX(
           let $p6 = c * $K_s1 + (-1 * $lo2 + h + 1) * 3 + w + 1;
           let $p7 = n * $dY_s0 + $lo2 * W;
           for (let u = $lo2; u < $hi3; u++, $p6 += $K_step3, $p7 += W) {
-            let $p8 = $p6 - 1 * $lo4;
+            let $p8 = $p6 + -1 * $lo4;
             let $p9 = $p7 + $lo4;
             for (let v = $lo4; v < $hi5; v++, $p8 += -1, $p9 += 1) {
               let $p10 = $p8;

@@ -113,7 +113,7 @@ export function backward_dX(
           let $p6 = c * $K_s1 + (-2 * $lo2 + h + 1) * 3 + w + 1;
           let $p7 = n * $dY_s0 + $lo2 * $dY_d3;
           for (let u = $lo2; u < $hi3; u++, $p6 += $K_step7, $p7 += $dY_d3) {
-            let $p8 = $p6 - 2 * $lo4;
+            let $p8 = $p6 + -2 * $lo4;
             let $p9 = $p7 + $lo4;
             for (let v = $lo4; v < $hi5; v++, $p8 += -2, $p9 += 1) {
               let $p10 = $p8;
