@@ -20,6 +20,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { check } from '../../src/ir/check.js';
+import { children } from '../../src/ir/exprs.js';
+import type { Expr, Program, Statement } from '../../src/ir/types.js';
 import { checkGradients, gradientInputs } from '../helpers.js';
 import { generateProgram, type GeneratedProgram } from './generate.js';
 import { nearKink } from './kinks.js';
@@ -47,22 +49,38 @@ interface Tally {
   features: Record<string, number>;
 }
 
-const FEATURES: Record<string, RegExp> = {
-  def: /^def /m,
-  'rank 4 input': /^\w+: \[[^\]]*,[^\]]*,[^\]]*,[^\]]*\]/m,
-  'strided subscript': /\[[^\]]*\b\d\*\w/,
-  'flipped subscript': /[A-D]-1-\w/,
-  'floor division or remainder in a subscript': /\[[^\]]*\w[/%]2/,
-  'sum or Σ': /sum\(|Σ|∑/,
-  'max or min reduction': /(max|min)\(\w+(:\w+)?(, \w+(:\w+)?)?\) /,
-  'mean or logsumexp': /mean\(|logsumexp\(/,
-  'elementwise max or min': /(max|min)\([^()]*\([^()]*\)[^()]*,|(max|min)\([^,()]+, /,
-  'relu, abs or elu': /relu\(|abs\(|elu\(/,
-  'where or a mask': /where\(|\) \*|\)\*/,
-  'three or more statements': /^Y3\b/m,
-  'an undeclared input': /\bZ1\[/,
-  'argmax or argmin': /argm(ax|in)\(/,
-  'a size given at run time': /./,
+/** The tensors a statement reads, once per read. */
+function reads(s: Statement): string[] {
+  const out: string[] = [];
+  const walk = (e: Expr) => {
+    if (e.kind === 'access') out.push(e.tensor);
+    children(e).forEach(walk);
+  };
+  walk(s.rhs);
+  return out;
+}
+
+/** What the generated programs exercise, counted over the checked ones (a guard against the
+ *  generator silently losing a feature). */
+const FEATURES: Record<string, (g: GeneratedProgram, p: Program) => boolean> = {
+  def: (g) => /^def /m.test(g.source),
+  'rank 4 input': (_, p) => p.tensors.some((t) => t.role === 'input' && t.shape.length === 4),
+  'strided subscript': (g) => /\[[^\]]*\b\d\*\w/.test(g.source),
+  'flipped subscript': (g) => /[A-D]-1-\w/.test(g.source),
+  'floor division or remainder in a subscript': (g) => /\[[^\]]*\w[/%]2/.test(g.source),
+  'sum or Σ': (g) => /sum\(|Σ|∑/.test(g.source),
+  'max or min reduction': (g) => /(max|min)\(\w+(:\w+)?(, \w+(:\w+)?)?\) /.test(g.source),
+  'mean or logsumexp': (g) => /mean\(|logsumexp\(/.test(g.source),
+  'elementwise max or min': (g) => /(max|min)\([^()]*\([^()]*\)[^()]*,|(max|min)\([^,()]+, /.test(g.source),
+  'relu, abs or elu': (g) => /relu\(|abs\(|elu\(/.test(g.source),
+  'where or a mask': (g) => /where\(|\) \*|\)\*/.test(g.source),
+  'argmax or argmin': (g) => /argm(ax|in)\(/.test(g.source),
+  'an Einstein sum': (g) => /\[[^\]]*\b[mno]\b/.test(g.source),
+  'an undeclared input': (_, p) => p.tensors.some((t) => t.role === 'input' && !t.declared && t.shape.length > 0),
+  'three or more statements': (_, p) => p.statements.length >= 3,
+  'an intermediate read by two later statements': (_, p) => p.tensors.some((t) => t.role === 'intermediate' && p.statements.filter((s) => reads(s).includes(t.name)).length >= 2),
+  'a tensor read twice in one statement': (_, p) => p.statements.some((s) => reads(s).some((t, k, all) => all.indexOf(t) !== k)),
+  'a size given at run time': (g) => Object.keys(g.sizes).length > 0,
 };
 
 function run(tally: Tally, g: GeneratedProgram): void {
@@ -87,7 +105,7 @@ function run(tally: Tally, g: GeneratedProgram): void {
   }
   tally.checked++;
   if (precise) tally.precise++;
-  for (const [f, re] of Object.entries(FEATURES)) if (f === 'a size given at run time' ? Object.keys(g.sizes).length > 0 : re.test(g.source)) tally.features[f] = (tally.features[f] ?? 0) + 1;
+  for (const [f, has] of Object.entries(FEATURES)) if (has(g, p)) tally.features[f] = (tally.features[f] ?? 0) + 1;
 }
 
 describe('derived gradients agree with central differences on random programs', () => {
