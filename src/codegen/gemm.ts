@@ -8,7 +8,7 @@
 //   c00 += a0*b0; c01 += a0*b1; …      (4×4 for float64, 4×8 for float32, as measured best here)
 // An elementwise epilogue (bias + ReLU in the affine forward) is applied when the last K block
 // stores the tile, so it is fused too.
-import { exprKey, freeIndices } from '../ir/exprs.js';
+import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { Lowerer, type LowerContext, type LowerOptions } from './lowerToLoops.js';
@@ -74,7 +74,7 @@ export function matmulShape(s: Statement): MatmulShape | undefined {
       found.push(e);
       return;
     }
-    for (const c of kidsOf(e)) walk(c);
+    for (const c of children(e)) walk(c);
   };
   walk(s.rhs);
   if (found.length !== 1 || found[0]!.kind !== 'reduce') return undefined;
@@ -126,35 +126,12 @@ function readsAreDense(e: Expr, lhs: readonly string[], ks: readonly string[]): 
       });
     }
     if (x.kind === 'index') ok = false;
-    kidsOf(x).forEach(visit);
+    children(x).forEach(visit);
   };
   visit(e);
   return ok;
 }
 
-function kidsOf(e: Expr): Expr[] {
-  switch (e.kind) {
-    case 'add':
-      return [...e.terms];
-    case 'mul':
-      return [...e.factors];
-    case 'div':
-      return [e.num, e.den];
-    case 'pow':
-      return [e.base, e.exp];
-    case 'neg':
-      return [e.arg];
-    case 'compare':
-      return [e.a, e.b];
-    case 'call':
-      return [...e.args];
-    case 'reduce':
-    case 'argmax':
-      return [e.body];
-    default:
-      return [];
-  }
-}
 
 const product = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
 

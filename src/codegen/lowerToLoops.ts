@@ -12,7 +12,7 @@
 // binds its indices. `optimize: false` gives the naive nest (plain bounds, checked reads, offsets
 // recomputed per element), the baseline the benchmarks compare against.
 import { idxAsVar, idxKey, idxVars } from '../ir/affine.js';
-import { exprKey, freeIndices } from '../ir/exprs.js';
+import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import { printExpr } from '../ir/print.js';
 import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
 import { assertNever, type Bound, type Expr, type IndexExpr, type Poly, type Program, type SizeExpr, type Statement } from '../ir/types.js';
@@ -447,7 +447,7 @@ export class Lowerer {
         return;
       }
       if (x.kind === 'argmax') return;
-      childrenOf(x).forEach(walk);
+      children(x).forEach(walk);
     };
     walk(e);
     return out;
@@ -731,7 +731,7 @@ export class Lowerer {
         }
       }
       if (x.kind === 'reduce' || x.kind === 'argmax') return;
-      childrenOf(x).forEach(walk);
+      children(x).forEach(walk);
     };
     walk(body);
     return keys;
@@ -910,29 +910,6 @@ function sameNumber(a: SizeExpr, b: SizeExpr, defaults: ReadonlyMap<string, numb
 
 const accessKey = (x: Extract<Expr, { kind: 'access' }>) => `${x.tensor}[${x.subs.map(idxKey).join(',')}]`;
 
-function childrenOf(e: Expr): Expr[] {
-  switch (e.kind) {
-    case 'add':
-      return [...e.terms];
-    case 'mul':
-      return [...e.factors];
-    case 'div':
-      return [e.num, e.den];
-    case 'pow':
-      return [e.base, e.exp];
-    case 'neg':
-      return [e.arg];
-    case 'compare':
-      return [e.a, e.b];
-    case 'call':
-      return [...e.args];
-    case 'reduce':
-    case 'argmax':
-      return [e.body];
-    default:
-      return [];
-  }
-}
 
 /**
  * Forward `Y[l] = max(i) body(l, i)` and an indicator argmax(i' @ at) body': find the left-side
@@ -952,8 +929,8 @@ function matchForward(st: Statement, x: Extract<Expr, { kind: 'argmax' }>): Inde
       tgts.push(...t.subs);
       return true;
     }
-    const pc = childrenOf(p);
-    const tc = childrenOf(t);
+    const pc = children(p);
+    const tc = children(t);
     return pc.length === tc.length && pc.every((c, i) => collect(c, tc[i]!)) && (p.kind !== 'num' || (t as { value: number }).value === p.value);
   };
   if (!collect(r.body, x.body)) return undefined;

@@ -27,6 +27,7 @@ import {
   call,
   num,
   mapChildren,
+  children,
 } from '../ir/exprs.js';
 import { printExpr, printStatement } from '../ir/print.js';
 import { polyConstValue, sizeNames, sizeTryEval } from '../ir/sizes.js';
@@ -286,7 +287,7 @@ function positionNames(target: string, t: TensorInfo, statements: readonly State
   const accesses: Extract<Expr, { kind: 'access' }>[] = [];
   const walk = (e: Expr) => {
     if (e.kind === 'access' && e.tensor === target) accesses.push(e);
-    for (const c of childrenOf(e)) walk(c);
+    for (const c of children(e)) walk(c);
   };
   statements.forEach((s) => walk(s.rhs));
   const chosen: string[] = [];
@@ -304,29 +305,6 @@ function positionNames(target: string, t: TensorInfo, statements: readonly State
   });
 }
 
-function childrenOf(e: Expr): Expr[] {
-  switch (e.kind) {
-    case 'add':
-      return [...e.terms];
-    case 'mul':
-      return [...e.factors];
-    case 'div':
-      return [e.num, e.den];
-    case 'pow':
-      return [e.base, e.exp];
-    case 'neg':
-      return [e.arg];
-    case 'compare':
-      return [e.a, e.b];
-    case 'call':
-      return [...e.args];
-    case 'reduce':
-    case 'argmax':
-      return [e.body];
-    default:
-      return [];
-  }
-}
 
 /** A summed index named like a gradient position gets a fresh name (sums are local, positions are not). */
 function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSupply): Expr {
