@@ -12,7 +12,7 @@
 // binds its indices. `optimize: false` gives the naive nest (plain bounds, checked reads, offsets
 // recomputed per element), the baseline the benchmarks compare against.
 import { idxAsVar, idxKey, idxVars } from '../ir/affine.js';
-import { children, exprKey, freeIndices } from '../ir/exprs.js';
+import { children, exprKey, freeIndices, renameIndices, substituteIndex } from '../ir/exprs.js';
 import { printExpr } from '../ir/print.js';
 import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
 import { assertNever, type Bound, type Expr, type IndexExpr, type Poly, type Program, type SizeExpr, type Statement } from '../ir/types.js';
@@ -211,7 +211,7 @@ export class Lowerer {
         nodes.push({ k: 'store', array: argmaxName(s.tensor), offset: outPtr, value: arg! });
         value = v;
       } else {
-        const r = this.expr(s.rhs, inner, hoisted, true);
+        const r = this.expr(s.rhs, inner, hoisted);
         nodes.push(...r.nodes);
         value = r.value;
       }
@@ -456,7 +456,7 @@ export class Lowerer {
   // ---- expressions -----------------------------------------------------------------------------
 
   /** Code for e; reductions become loops placed in `nodes` before the value is used. */
-  expr(e: Expr, vars: Map<string, Code>, hoisted: ReadonlyMap<string, Code>, top = false): { nodes: LoopNode[]; value: Code } {
+  expr(e: Expr, vars: Map<string, Code>, hoisted: ReadonlyMap<string, Code>): { nodes: LoopNode[]; value: Code } {
     const nodes: LoopNode[] = [];
     const go = (x: Expr): Code => {
       switch (x.kind) {
@@ -503,7 +503,6 @@ export class Lowerer {
           return assertNever(x);
       }
     };
-    void top;
     const value = go(e);
     return { nodes, value };
   }
@@ -946,8 +945,8 @@ function matchForward(st: Statement, x: Extract<Expr, { kind: 'argmax' }>): Inde
     if (!term || c === undefined || c === 0) return undefined;
     // target − (pattern without l, bound renamed) = c·E
     let rest: IndexExpr = { terms: p.terms.filter((t) => t !== term), constant: p.constant };
-    rest = renameIdx(rest, bound);
-    const diff = subIdx(tgts[k]!, rest);
+    rest = idxRename(rest, bound);
+    const diff = idxSub(tgts[k]!, rest);
     const e = scaleDown(diff, c);
     if (!e) return undefined;
     const prev = sol.get(l);
@@ -957,17 +956,13 @@ function matchForward(st: Statement, x: Extract<Expr, { kind: 'argmax' }>): Inde
   if (lhs.some((l) => !sol.has(l))) return undefined;
   // verify: substituting the solution into the forward body gives the indicator's body
   let check: Expr = r.body;
-  const { substituteIndex, renameIndices } = exprsApi;
   check = renameIndices(check, bound);
   for (const l of lhs) check = substituteIndex(check, l, sol.get(l)!);
   if (exprKey(check) !== exprKey(x.body)) return undefined;
   return lhs.map((l) => sol.get(l)!);
 }
 
-import * as exprsApi from '../ir/exprs.js';
 import { idxDiv, idxRename, idxSub } from '../ir/affine.js';
-const renameIdx = (e: IndexExpr, m: ReadonlyMap<string, string>) => idxRename(e, m);
-const subIdx = (a: IndexExpr, b: IndexExpr) => idxSub(a, b);
 function scaleDown(e: IndexExpr, c: number): IndexExpr | undefined {
   if (c === 1) return e;
   const q = idxDiv(e, new Map([['', Math.abs(c)]]));

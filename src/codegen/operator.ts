@@ -9,18 +9,12 @@
 //   const { dX, dK, db } = conv2d.backward(ctx, { dY });
 // Sizes not given take the program's defaults (R=3, S=3, T=1 for the conv).
 
+import type { ModuleInfo } from './emitTs.js';
+
 type DataArray = Float64Array;
 
-export interface ProgramInfo {
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
-  readonly intermediates: readonly string[];
-  readonly seeds: readonly string[];
-  readonly gradients: readonly string[];
-  readonly records: readonly string[];
-  readonly sizes: readonly string[];
-  readonly defaults: Readonly<Record<string, number>>;
-}
+/** the `program` constant every emitted module exports (emitTs.ts) */
+export type ProgramInfo = ModuleInfo;
 
 export interface KernelModule<P extends ProgramInfo> {
   readonly program: P;

@@ -54,16 +54,13 @@ export function mul(factors: readonly Expr[]): Expr {
     } else rest.push(f);
   };
   factors.forEach(push);
-  if (coef === 0 && rest.every(isFinitePure)) return ZERO;
+  if (coef === 0) return ZERO;
   if (rest.length === 0) return num(coef);
   if (coef === 1) return rest.length === 1 ? rest[0]! : { kind: 'mul', factors: rest };
   if (coef === -1) return { kind: 'neg', arg: rest.length === 1 ? rest[0]! : { kind: 'mul', factors: rest } };
   return { kind: 'mul', factors: [num(coef), ...rest] };
 }
 
-/** Multiplying by 0 may only drop factors that cannot be ∞ or NaN; every IR value here is finite by construction
- *  except divisions and logs, which we still treat as finite (the gradient of a masked-out term is 0). */
-const isFinitePure = (_e: Expr): boolean => true;
 
 export function div(a: Expr, b: Expr): Expr {
   if (isNum(b, 1)) return a;
