@@ -21,7 +21,7 @@ const LR = 0.01;
 /** The part of an Operator the step uses, for the generated and the naive layers alike. */
 interface Layer {
   forward(ctx: OperatorContext, inputs: Record<string, Float64Array | number>, sizes?: Record<string, number>, out?: Record<string, Float64Array>): Record<string, Float64Array>;
-  backward(ctx: OperatorContext, seeds?: Record<string, Float64Array | number>): Record<string, Float64Array>;
+  backward(ctx: OperatorContext, seeds?: Record<string, Float64Array | number>, opts?: { wrt?: string[] }): Record<string, Float64Array>;
 }
 interface Layers {
   conv2d: Layer;
@@ -88,8 +88,8 @@ function dgStep(L: Layers, p: Record<ParamName, Float64Array>, X: Float64Array, 
   lap('pool1 bwd');
   const { dX: dz1 } = L.relu.backward(c[1]!, { dY: da1! });
   lap('relu1 bwd');
-  const { dK: dK1, db: db1 } = L.conv2d.backward(c[0]!, { dY: dz1! });
-  lap('conv1 bwd (dX, dK, db)');
+  const { dK: dK1, db: db1 } = L.conv2d.backward(c[0]!, { dY: dz1! }, { wrt: ['K', 'b'] });
+  lap('conv1 bwd (dK, db)');
   const grads: Record<ParamName, Float64Array> = { K1: dK1!, b1: db1!, K2: dK2!, b2: db2!, W: dW!, b: db! };
   for (const k of PARAMS) L.sgd.forward({}, { W: p[k], G: grads[k], lr: LR }, { D: p[k].length }, { Wnew: p[k] });
   lap('sgd (6 parameters)');

@@ -53,7 +53,7 @@ export function createCnn(rand: Rand, sizes: { image?: number; f1?: number; f2?:
       const { dX: dp1, dK: dK2, db: db2 } = conv2d.backward(cConv2, { dY: dz2 });
       const { dX: da1 } = maxpool2d.backward(cPool1, { dY: dp1 });
       const { dX: dz1 } = relu.backward(cRelu1, { dY: da1 });
-      const { dK: dK1, db: db1 } = conv2d.backward(cConv1, { dY: dz1 });
+      const { dK: dK1, db: db1 } = conv2d.backward(cConv1, { dY: dz1 }, { wrt: ['K', 'b'] }); // the images need no gradient
       return { loss: L[0]!, scores: S, grads: [dK1, db1, dK2, db2, dW3, db3] };
     },
   };

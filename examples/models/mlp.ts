@@ -43,7 +43,7 @@ export function createMlp(rand: Rand, sizes: { input?: number; hidden?: number; 
       const { dS } = softmaxCrossEntropy.backward(c4);
       const { dX: da, dW: dW2, db: db2 } = affine.backward(c3, { dY: dS });
       const { dX: dh } = relu.backward(c2, { dY: da });
-      const { dW: dW1, db: db1 } = affine.backward(c1, { dY: dh });
+      const { dW: dW1, db: db1 } = affine.backward(c1, { dY: dh }, { wrt: ['W', 'b'] });
       if (!lam) return { loss: L[0]!, scores: S, grads: [dW1, db1, dW2, db2] };
       // the penalty and its gradient 2λW, at the same weights; SGD applies the two parts in turn
       const p1 = l2Penalty.forward(r1, { W: W1, lam }, { D: W1.length }).L[0]!;

@@ -1,6 +1,6 @@
 // operator: a generated kernel module in the Operator style of seed 003 —
 // forward(ctx, inputs, sizes) saves what backward needs in ctx; backward(ctx, seeds) returns dX
-// for every input.
+// for every input (backward(ctx, seeds, { wrt: ['K', 'b'] }): only those).
 //
 // Worked example:
 //   import { conv2d } from 'deltagrad/generated';
@@ -21,6 +21,8 @@ export interface KernelModule<P extends ProgramInfo> {
   readonly forward: (t: never, s: never) => void;
   readonly backward: (t: never, s: never) => void;
   readonly shapes: (s: never) => Record<string, number[]>;
+  /** one kernel per gradient, `backward_dX` (emitTs.ts) */
+  readonly [kernel: `backward_${string}`]: unknown;
 }
 
 /** What forward keeps for backward. */
@@ -43,8 +45,15 @@ export interface Operator<P extends ProgramInfo> {
     sizes?: Partial<Record<P['sizes'][number], number>>,
     out?: Partial<Record<P['outputs'][number] | P['intermediates'][number], DataArray>>,
   ): { [K in P['outputs'][number] | P['intermediates'][number]]: DataArray };
-  /** Gradients of every input; a scalar output's seed defaults to 1. */
-  backward(ctx: OperatorContext, seeds?: Partial<Record<P['seeds'][number], DataArray | number>>): { [K in `d${P['inputs'][number]}`]: DataArray };
+  /**
+   * Gradients of every input, or only of those in `wrt` (the others' kernels do not run: the first
+   * conv of a network needs dK and db, not dX); a scalar output's seed defaults to 1.
+   */
+  backward<W extends P['inputs'][number] = P['inputs'][number]>(
+    ctx: OperatorContext,
+    seeds?: Partial<Record<P['seeds'][number], DataArray | number>>,
+    opts?: { readonly wrt?: readonly W[] },
+  ): { [K in `d${W}`]: DataArray };
 }
 
 export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string): Operator<P> {
@@ -101,8 +110,10 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
       ctx.sizes = s;
       return Object.fromEntries([...p.outputs, ...p.intermediates].map((n) => [n, t[n]])) as never;
     },
-    backward(ctx, seeds = {}) {
+    backward(ctx, seeds = {}, opts = {}) {
       if (!ctx.tensors || !ctx.sizes) throw new Error(`${name}: backward needs the context of a forward call`);
+      const wrt: readonly string[] = opts.wrt ?? p.inputs;
+      for (const w of wrt) if (!p.inputs.includes(w)) throw new Error(`${name}: wrt names ${String(w)}, which is not an input (inputs: ${p.inputs.join(', ')})`);
       const s = ctx.sizes;
       const shapes = checkedShapes(s);
       for (const k of Object.keys(seeds)) if (!p.seeds.includes(k)) throw new Error(`${name}: ${k} is not a seed (seeds: ${p.seeds.join(', ')}; a seed is d + an output's name)`);
@@ -112,9 +123,12 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
         const given = (seeds as Record<string, DataArray | number | undefined>)[d];
         t[d] = array(`seed ${d}`, given ?? (shapes[out]!.length === 0 ? 1 : undefined), shapes[out]!);
       }
-      for (const g of p.gradients) t[g] = new Float64Array(count(shapes[g.slice(1)]!));
-      m.backward(t as never, s as never);
-      return Object.fromEntries(p.inputs.map((n) => [`d${n}`, t[`d${n}`]])) as never;
+      // intermediates' gradients feed the inputs'; an input's gradient feeds nothing else
+      const wanted = p.gradients.filter((g) => p.intermediates.includes(g.slice(1)) || wrt.includes(g.slice(1)));
+      for (const g of wanted) t[g] = new Float64Array(count(shapes[g.slice(1)]!));
+      if (wanted.length === p.gradients.length) m.backward(t as never, s as never);
+      else for (const g of wanted) (m[`backward_${g}`] as (t: never, s: never) => void)(t as never, s as never);
+      return Object.fromEntries(wrt.map((n) => [`d${n}`, t[`d${n}`]])) as never;
     },
   };
 }

@@ -261,6 +261,28 @@ describe('generated/ Operator API: the same checks', () => {
     expectError(() => softmaxCrossEntropy.backward(ctx, { dl: 0.5 } as never), 'dl');
   });
 
+  it('backward(ctx, seeds, { wrt }) runs only the kernels of those gradients, with the same numbers', () => {
+    const m = conv2dKernels as unknown as Record<string, (t: never, s: never) => void> & KernelModule<ProgramInfo>;
+    const ran: string[] = [];
+    const spy = Object.fromEntries(
+      Object.entries(m).map(([k, v]) => [k, typeof v === 'function' && k.startsWith('backward') ? (t: never, s: never) => (ran.push(k), v(t, s)) : v]),
+    ) as unknown as KernelModule<ProgramInfo>;
+    const op = operator(spy, 'conv2d');
+    const dY = Float64Array.from({ length: 240 }, (_, i) => Math.sin(i));
+    const ctx = {};
+    op.forward(ctx, validConvInputs(), convSizes);
+    const all = op.backward(ctx, { dY }) as Record<string, Float64Array>;
+    expect(ran).toEqual(['backward']);
+    ran.length = 0;
+    const some = op.backward(ctx, { dY }, { wrt: ['K', 'b'] }) as Record<string, Float64Array>;
+    expect(ran).toEqual(['backward_dK', 'backward_db']);
+    expect(Object.keys(some).sort()).toEqual(['dK', 'db']);
+    expect([...some.dK!]).toEqual([...all.dK!]);
+    expect([...some.db!]).toEqual([...all.db!]);
+    expect(all.dX!.some((x) => x !== 0), 'the full backward computed dX').toBe(true);
+    expectError(() => op.backward(ctx, { dY }, { wrt: ['x' as never] }), 'x', 'not an input');
+  });
+
   it('the real layers check too (affine, maxpool2d)', () => {
     expectError(
       () => affine.forward({}, { X: new Float64Array(5), W: new Float64Array(12), b: new Float64Array(4) }, { N: 2, D: 3, F: 4 }),
