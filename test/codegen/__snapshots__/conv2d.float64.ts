@@ -13,7 +13,7 @@
  * writes Y
  */
 export function forward_Y(
-  t: { readonly Y: Float64Array; readonly K: Float64Array; readonly X: Float64Array; readonly b: Float64Array },
+  t: { readonly Y: Float64Array; readonly X: Float64Array; readonly K: Float64Array; readonly b: Float64Array },
   s: {
     readonly C: number;
     readonly F: number;
@@ -26,64 +26,241 @@ export function forward_Y(
     readonly W: number;
   },
 ): void {
-  const { Y, K, X, b } = t;
+  const { Y, X, K, b } = t;
   const { C, F, H, N, P, R, S, T, W } = s;
-  const $e0 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $e1 = Math.floor((2 * P - S + W) / T) + 1;
   const $K_s1 = R * S;
   const $X_s1 = H * W;
-  const $K_s0 = C * R * S;
   const $X_s0 = C * H * W;
+  const $K_s0 = C * R * S;
+  const $n_4 = N - (N % 4);
+  const $f_4 = F - (F % 4);
+  const $e6 = Math.floor((H + 2 * P - R) / T) + 1;
+  const $e7 = Math.floor((2 * P - S + W) / T) + 1;
+  const $2xX_s0 = 2 * $X_s0;
+  const $3xX_s0 = 3 * $X_s0;
+  const $2xK_s0 = 2 * $K_s0;
+  const $3xK_s0 = 3 * $K_s0;
+  const $Y_d2 = Math.floor((H + 2 * P - R) / T) + 1;
+  const $Y_d3 = Math.floor((2 * P - S + W) / T) + 1;
+  const $Y_s0 = F * $Y_d2 * $Y_d3;
+  const $Y_s1 = $Y_d2 * $Y_d3;
+  const $2xY_s1 = 2 * $Y_s1;
+  const $3xY_s1 = 3 * $Y_s1;
+  const $2xY_s0 = 2 * $Y_s0;
+  const $3xY_s0 = 3 * $Y_s0;
   const $4xK_s1 = 4 * $K_s1;
   const $4xX_s1 = 4 * $X_s1;
   const $2xK_s1 = 2 * $K_s1;
   const $2xX_s1 = 2 * $X_s1;
   const $3xK_s1 = 3 * $K_s1;
   const $3xX_s1 = 3 * $X_s1;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let n = 0; n < N; n++) {
-    let $p2 = $p1;
-    for (let f = 0; f < F; f++, $p2 += 1) {
-      let $p3 = $p2;
-      for (let u = 0; u < $e0; u++) {
-        let $p4 = $p3;
-        for (let v = 0; v < $e1; v++) {
-          let $acc5 = 0;
-          const $lo6 = Math.max(0, -(T * u - P));
-          const $hi7 = Math.min(R, H - 1 - (T * u - P) + 1);
-          const $lo8 = Math.max(0, -(T * v - P));
-          const $hi9 = Math.min(S, W - 1 - (T * v - P) + 1);
-          let $p10 = f * $K_s0 + $lo6 * S;
-          let $p11 = n * $X_s0 + (T * u + $lo6 - P) * W + T * v - P;
-          for (let i = $lo6; i < $hi7; i++, $p10 += S, $p11 += W) {
-            let $p12 = $p10 + $lo8;
-            let $p13 = $p11 + $lo8;
-            for (let j = $lo8; j < $hi9; j++, $p12 += 1, $p13 += 1) {
-              let $p14 = $p12;
-              let $p15 = $p13;
-              {
-                let $acc16 = 0,
-                  $acc17 = 0,
-                  $acc18 = 0;
-                let c = 0;
-                for (; c + 3 < C; c += 4, $p14 += $4xK_s1, $p15 += $4xX_s1) {
-                  $acc5 += K[$p14]! * X[$p15]!;
-                  $acc16 += K[$p14 + $K_s1]! * X[$p15 + $X_s1]!;
-                  $acc17 += K[$p14 + $2xK_s1]! * X[$p15 + $2xX_s1]!;
-                  $acc18 += K[$p14 + $3xK_s1]! * X[$p15 + $3xX_s1]!;
-                }
-
-                for (; c < C; c++, $p14 += $K_s1, $p15 += $X_s1) {
-                  $acc5 += K[$p14]! * X[$p15]!;
-                }
-
-                $acc5 += $acc16 + $acc17 + $acc18;
+  for (let n = 0; n < $n_4; n += 4) {
+    for (let f = 0; f < $f_4; f += 4) {
+      for (let u = 0; u < $e6; u++) {
+        for (let v = 0; v < $e7; v++) {
+          let $acc0 = 0,
+            $acc1 = 0,
+            $acc2 = 0,
+            $acc3 = 0,
+            $acc4 = 0,
+            $acc5 = 0,
+            $acc6 = 0,
+            $acc7 = 0,
+            $acc8 = 0,
+            $acc9 = 0,
+            $acc10 = 0,
+            $acc11 = 0,
+            $acc12 = 0,
+            $acc13 = 0,
+            $acc14 = 0,
+            $acc15 = 0;
+          const $lo16 = Math.max(0, -(T * u - P));
+          const $hi17 = Math.min(R, H - 1 - (T * u - P) + 1);
+          const $lo18 = Math.max(0, -(T * v - P));
+          const $hi19 = Math.min(S, W - 1 - (T * v - P) + 1);
+          let $p20 = f * $K_s0 + $lo16 * S;
+          let $p21 = n * $X_s0 + (T * u + $lo16 - P) * W + T * v - P;
+          for (let i = $lo16; i < $hi17; i++, $p20 += S, $p21 += W) {
+            let $p22 = $p20 + $lo18;
+            let $p23 = $p21 + $lo18;
+            for (let j = $lo18; j < $hi19; j++, $p22 += 1, $p23 += 1) {
+              let $p24 = $p22;
+              let $p25 = $p23;
+              for (let c = 0; c < C; c++, $p24 += $K_s1, $p25 += $X_s1) {
+                const $x26 = X[$p25]!,
+                  $x27 = X[$p25 + $X_s0]!,
+                  $x28 = X[$p25 + $2xX_s0]!,
+                  $x29 = X[$p25 + $3xX_s0]!,
+                  $y30 = K[$p24]!,
+                  $y31 = K[$p24 + $K_s0]!,
+                  $y32 = K[$p24 + $2xK_s0]!,
+                  $y33 = K[$p24 + $3xK_s0]!;
+                $acc0 += $x26 * $y30;
+                $acc1 += $x26 * $y31;
+                $acc2 += $x26 * $y32;
+                $acc3 += $x26 * $y33;
+                $acc4 += $x27 * $y30;
+                $acc5 += $x27 * $y31;
+                $acc6 += $x27 * $y32;
+                $acc7 += $x27 * $y33;
+                $acc8 += $x28 * $y30;
+                $acc9 += $x28 * $y31;
+                $acc10 += $x28 * $y32;
+                $acc11 += $x28 * $y33;
+                $acc12 += $x29 * $y30;
+                $acc13 += $x29 * $y31;
+                $acc14 += $x29 * $y32;
+                $acc15 += $x29 * $y33;
               }
             }
           }
 
-          Y[$o0++] = $acc5 + b[$p4]!;
+          const $o34 = n * $Y_s0 + f * $Y_s1 + u * $Y_d3 + v;
+          Y[$o34] = $acc0 + b[f]!;
+          Y[$o34 + $Y_s1] = $acc1 + b[f + 1]!;
+          Y[$o34 + $2xY_s1] = $acc2 + b[f + 2]!;
+          Y[$o34 + $3xY_s1] = $acc3 + b[f + 3]!;
+          Y[$o34 + $Y_s0] = $acc4 + b[f]!;
+          Y[$o34 + $Y_s0 + $Y_s1] = $acc5 + b[f + 1]!;
+          Y[$o34 + $Y_s0 + $2xY_s1] = $acc6 + b[f + 2]!;
+          Y[$o34 + $Y_s0 + $3xY_s1] = $acc7 + b[f + 3]!;
+          Y[$o34 + $2xY_s0] = $acc8 + b[f]!;
+          Y[$o34 + $2xY_s0 + $Y_s1] = $acc9 + b[f + 1]!;
+          Y[$o34 + $2xY_s0 + $2xY_s1] = $acc10 + b[f + 2]!;
+          Y[$o34 + $2xY_s0 + $3xY_s1] = $acc11 + b[f + 3]!;
+          Y[$o34 + $3xY_s0] = $acc12 + b[f]!;
+          Y[$o34 + $3xY_s0 + $Y_s1] = $acc13 + b[f + 1]!;
+          Y[$o34 + $3xY_s0 + $2xY_s1] = $acc14 + b[f + 2]!;
+          Y[$o34 + $3xY_s0 + $3xY_s1] = $acc15 + b[f + 3]!;
+        }
+      }
+    }
+
+    for (let f = $f_4; f < F; f++) {
+      for (let u = 0; u < $e6; u++) {
+        for (let v = 0; v < $e7; v++) {
+          let $acc35 = 0,
+            $acc36 = 0,
+            $acc37 = 0,
+            $acc38 = 0;
+          const $lo39 = Math.max(0, -(T * u - P));
+          const $hi40 = Math.min(R, H - 1 - (T * u - P) + 1);
+          const $lo41 = Math.max(0, -(T * v - P));
+          const $hi42 = Math.min(S, W - 1 - (T * v - P) + 1);
+          let $p43 = f * $K_s0 + $lo39 * S;
+          let $p44 = n * $X_s0 + (T * u + $lo39 - P) * W + T * v - P;
+          for (let i = $lo39; i < $hi40; i++, $p43 += S, $p44 += W) {
+            let $p45 = $p43 + $lo41;
+            let $p46 = $p44 + $lo41;
+            for (let j = $lo41; j < $hi42; j++, $p45 += 1, $p46 += 1) {
+              let $p47 = $p45;
+              let $p48 = $p46;
+              for (let c = 0; c < C; c++, $p47 += $K_s1, $p48 += $X_s1) {
+                const $x49 = X[$p48]!,
+                  $x50 = X[$p48 + $X_s0]!,
+                  $x51 = X[$p48 + $2xX_s0]!,
+                  $x52 = X[$p48 + $3xX_s0]!,
+                  $y53 = K[$p47]!;
+                $acc35 += $x49 * $y53;
+                $acc36 += $x50 * $y53;
+                $acc37 += $x51 * $y53;
+                $acc38 += $x52 * $y53;
+              }
+            }
+          }
+
+          const $o54 = n * $Y_s0 + f * $Y_s1 + u * $Y_d3 + v;
+          Y[$o54] = $acc35 + b[f]!;
+          Y[$o54 + $Y_s0] = $acc36 + b[f]!;
+          Y[$o54 + $2xY_s0] = $acc37 + b[f]!;
+          Y[$o54 + $3xY_s0] = $acc38 + b[f]!;
+        }
+      }
+    }
+  }
+
+  for (let n = $n_4; n < N; n++) {
+    for (let f = 0; f < $f_4; f += 4) {
+      for (let u = 0; u < $e6; u++) {
+        for (let v = 0; v < $e7; v++) {
+          let $acc55 = 0,
+            $acc56 = 0,
+            $acc57 = 0,
+            $acc58 = 0;
+          const $lo59 = Math.max(0, -(T * u - P));
+          const $hi60 = Math.min(R, H - 1 - (T * u - P) + 1);
+          const $lo61 = Math.max(0, -(T * v - P));
+          const $hi62 = Math.min(S, W - 1 - (T * v - P) + 1);
+          let $p63 = f * $K_s0 + $lo59 * S;
+          let $p64 = n * $X_s0 + (T * u + $lo59 - P) * W + T * v - P;
+          for (let i = $lo59; i < $hi60; i++, $p63 += S, $p64 += W) {
+            let $p65 = $p63 + $lo61;
+            let $p66 = $p64 + $lo61;
+            for (let j = $lo61; j < $hi62; j++, $p65 += 1, $p66 += 1) {
+              let $p67 = $p65;
+              let $p68 = $p66;
+              for (let c = 0; c < C; c++, $p67 += $K_s1, $p68 += $X_s1) {
+                const $x69 = X[$p68]!,
+                  $y70 = K[$p67]!,
+                  $y71 = K[$p67 + $K_s0]!,
+                  $y72 = K[$p67 + $2xK_s0]!,
+                  $y73 = K[$p67 + $3xK_s0]!;
+                $acc55 += $x69 * $y70;
+                $acc56 += $x69 * $y71;
+                $acc57 += $x69 * $y72;
+                $acc58 += $x69 * $y73;
+              }
+            }
+          }
+
+          const $o74 = n * $Y_s0 + f * $Y_s1 + u * $Y_d3 + v;
+          Y[$o74] = $acc55 + b[f]!;
+          Y[$o74 + $Y_s1] = $acc56 + b[f + 1]!;
+          Y[$o74 + $2xY_s1] = $acc57 + b[f + 2]!;
+          Y[$o74 + $3xY_s1] = $acc58 + b[f + 3]!;
+        }
+      }
+    }
+
+    for (let f = $f_4; f < F; f++) {
+      for (let u = 0; u < $e6; u++) {
+        for (let v = 0; v < $e7; v++) {
+          let $acc75 = 0;
+          const $lo76 = Math.max(0, -(T * u - P));
+          const $hi77 = Math.min(R, H - 1 - (T * u - P) + 1);
+          const $lo78 = Math.max(0, -(T * v - P));
+          const $hi79 = Math.min(S, W - 1 - (T * v - P) + 1);
+          let $p80 = f * $K_s0 + $lo76 * S;
+          let $p81 = n * $X_s0 + (T * u + $lo76 - P) * W + T * v - P;
+          for (let i = $lo76; i < $hi77; i++, $p80 += S, $p81 += W) {
+            let $p82 = $p80 + $lo78;
+            let $p83 = $p81 + $lo78;
+            for (let j = $lo78; j < $hi79; j++, $p82 += 1, $p83 += 1) {
+              let $p84 = $p82;
+              let $p85 = $p83;
+              {
+                let $acc86 = 0,
+                  $acc87 = 0,
+                  $acc88 = 0;
+                let c = 0;
+                for (; c + 3 < C; c += 4, $p84 += $4xK_s1, $p85 += $4xX_s1) {
+                  $acc75 += K[$p84]! * X[$p85]!;
+                  $acc86 += K[$p84 + $K_s1]! * X[$p85 + $X_s1]!;
+                  $acc87 += K[$p84 + $2xK_s1]! * X[$p85 + $2xX_s1]!;
+                  $acc88 += K[$p84 + $3xK_s1]! * X[$p85 + $3xX_s1]!;
+                }
+
+                for (; c < C; c++, $p84 += $K_s1, $p85 += $X_s1) {
+                  $acc75 += K[$p84]! * X[$p85]!;
+                }
+
+                $acc75 += $acc86 + $acc87 + $acc88;
+              }
+            }
+          }
+
+          const $o89 = n * $Y_s0 + f * $Y_s1 + u * $Y_d3 + v;
+          Y[$o89] = $acc75 + b[f]!;
         }
       }
     }
@@ -96,7 +273,7 @@ export function forward_Y(
  * writes dX
  */
 export function backward_dX(
-  t: { readonly dX: Float64Array; readonly K: Float64Array; readonly dY: Float64Array },
+  t: { readonly dX: Float64Array; readonly dY: Float64Array; readonly K: Float64Array },
   s: {
     readonly C: number;
     readonly F: number;
@@ -109,64 +286,243 @@ export function backward_dX(
     readonly W: number;
   },
 ): void {
-  const { dX, K, dY } = t;
+  const { dX, dY, K } = t;
   const { C, F, H, N, P, R, S, T, W } = s;
   const $K_s0 = C * R * S;
   const $dY_d3 = Math.floor((2 * P - S + W) / T) + 1;
   const $dY_d2 = Math.floor((H + 2 * P - R) / T) + 1;
   const $dY_s1 = $dY_d2 * $dY_d3;
-  const $e4 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $e5 = Math.floor((2 * P - S + W) / T) + 1;
-  const $K_s1 = R * S;
-  const $K_step7 = -T * S;
   const $dY_s0 = F * $dY_d2 * $dY_d3;
-  const $K_step9 = -T;
+  const $K_s1 = R * S;
+  const $n_4 = N - (N % 4);
+  const $c_4 = C - (C % 4);
+  const $e8 = Math.floor((H + 2 * P - R) / T) + 1;
+  const $e9 = Math.floor((2 * P - S + W) / T) + 1;
+  const $K_step10 = -T * S;
+  const $K_step11 = -T;
+  const $2xdY_s0 = 2 * $dY_s0;
+  const $3xdY_s0 = 3 * $dY_s0;
+  const $2xK_s1 = 2 * $K_s1;
+  const $3xK_s1 = 3 * $K_s1;
+  const $dX_s0 = C * H * W;
+  const $dX_s1 = H * W;
+  const $2xdX_s1 = 2 * $dX_s1;
+  const $3xdX_s1 = 3 * $dX_s1;
+  const $2xdX_s0 = 2 * $dX_s0;
+  const $3xdX_s0 = 3 * $dX_s0;
   const $4xK_s0 = 4 * $K_s0;
   const $4xdY_s1 = 4 * $dY_s1;
   const $2xK_s0 = 2 * $K_s0;
   const $2xdY_s1 = 2 * $dY_s1;
   const $3xK_s0 = 3 * $K_s0;
   const $3xdY_s1 = 3 * $dY_s1;
-  let $o0 = 0;
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
+  for (let n = 0; n < $n_4; n += 4) {
+    for (let c = 0; c < $c_4; c += 4) {
       for (let h = 0; h < H; h++) {
         for (let w = 0; w < W; w++) {
-          let $acc1 = 0;
-          const $lo2 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
-          const $hi3 = Math.min($e4, Math.floor((h + P) / T) + 1);
-          const $lo4 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
-          const $hi5 = Math.min($e5, Math.floor((w + P) / T) + 1);
-          let $p6 = c * $K_s1 + (-T * $lo2 + h + P) * S + w + P;
-          let $p7 = n * $dY_s0 + $lo2 * $dY_d3;
-          for (let u = $lo2; u < $hi3; u++, $p6 += $K_step7, $p7 += $dY_d3) {
-            let $p8 = $p6 + -T * $lo4;
-            let $p9 = $p7 + $lo4;
-            for (let v = $lo4; v < $hi5; v++, $p8 += $K_step9, $p9 += 1) {
-              let $p10 = $p8;
-              let $p11 = $p9;
-              {
-                let $acc12 = 0,
-                  $acc13 = 0,
-                  $acc14 = 0;
-                let f = 0;
-                for (; f + 3 < F; f += 4, $p10 += $4xK_s0, $p11 += $4xdY_s1) {
-                  $acc1 += K[$p10]! * dY[$p11]!;
-                  $acc12 += K[$p10 + $K_s0]! * dY[$p11 + $dY_s1]!;
-                  $acc13 += K[$p10 + $2xK_s0]! * dY[$p11 + $2xdY_s1]!;
-                  $acc14 += K[$p10 + $3xK_s0]! * dY[$p11 + $3xdY_s1]!;
-                }
-
-                for (; f < F; f++, $p10 += $K_s0, $p11 += $dY_s1) {
-                  $acc1 += K[$p10]! * dY[$p11]!;
-                }
-
-                $acc1 += $acc12 + $acc13 + $acc14;
+          let $acc0 = 0,
+            $acc1 = 0,
+            $acc2 = 0,
+            $acc3 = 0,
+            $acc4 = 0,
+            $acc5 = 0,
+            $acc6 = 0,
+            $acc7 = 0,
+            $acc8 = 0,
+            $acc9 = 0,
+            $acc10 = 0,
+            $acc11 = 0,
+            $acc12 = 0,
+            $acc13 = 0,
+            $acc14 = 0,
+            $acc15 = 0;
+          const $lo16 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
+          const $hi17 = Math.min($e8, Math.floor((h + P) / T) + 1);
+          const $lo18 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
+          const $hi19 = Math.min($e9, Math.floor((w + P) / T) + 1);
+          let $p20 = c * $K_s1 + (-T * $lo16 + h + P) * S + w + P;
+          let $p21 = n * $dY_s0 + $lo16 * $dY_d3;
+          for (let u = $lo16; u < $hi17; u++, $p20 += $K_step10, $p21 += $dY_d3) {
+            let $p22 = $p20 + -T * $lo18;
+            let $p23 = $p21 + $lo18;
+            for (let v = $lo18; v < $hi19; v++, $p22 += $K_step11, $p23 += 1) {
+              let $p24 = $p22;
+              let $p25 = $p23;
+              for (let f = 0; f < F; f++, $p24 += $K_s0, $p25 += $dY_s1) {
+                const $x26 = dY[$p25]!,
+                  $x27 = dY[$p25 + $dY_s0]!,
+                  $x28 = dY[$p25 + $2xdY_s0]!,
+                  $x29 = dY[$p25 + $3xdY_s0]!,
+                  $y30 = K[$p24]!,
+                  $y31 = K[$p24 + $K_s1]!,
+                  $y32 = K[$p24 + $2xK_s1]!,
+                  $y33 = K[$p24 + $3xK_s1]!;
+                $acc0 += $x26 * $y30;
+                $acc1 += $x26 * $y31;
+                $acc2 += $x26 * $y32;
+                $acc3 += $x26 * $y33;
+                $acc4 += $x27 * $y30;
+                $acc5 += $x27 * $y31;
+                $acc6 += $x27 * $y32;
+                $acc7 += $x27 * $y33;
+                $acc8 += $x28 * $y30;
+                $acc9 += $x28 * $y31;
+                $acc10 += $x28 * $y32;
+                $acc11 += $x28 * $y33;
+                $acc12 += $x29 * $y30;
+                $acc13 += $x29 * $y31;
+                $acc14 += $x29 * $y32;
+                $acc15 += $x29 * $y33;
               }
             }
           }
 
-          dX[$o0++] = $acc1;
+          const $o34 = n * $dX_s0 + c * $dX_s1 + h * W + w;
+          dX[$o34] = $acc0;
+          dX[$o34 + $dX_s1] = $acc1;
+          dX[$o34 + $2xdX_s1] = $acc2;
+          dX[$o34 + $3xdX_s1] = $acc3;
+          dX[$o34 + $dX_s0] = $acc4;
+          dX[$o34 + $dX_s0 + $dX_s1] = $acc5;
+          dX[$o34 + $dX_s0 + $2xdX_s1] = $acc6;
+          dX[$o34 + $dX_s0 + $3xdX_s1] = $acc7;
+          dX[$o34 + $2xdX_s0] = $acc8;
+          dX[$o34 + $2xdX_s0 + $dX_s1] = $acc9;
+          dX[$o34 + $2xdX_s0 + $2xdX_s1] = $acc10;
+          dX[$o34 + $2xdX_s0 + $3xdX_s1] = $acc11;
+          dX[$o34 + $3xdX_s0] = $acc12;
+          dX[$o34 + $3xdX_s0 + $dX_s1] = $acc13;
+          dX[$o34 + $3xdX_s0 + $2xdX_s1] = $acc14;
+          dX[$o34 + $3xdX_s0 + $3xdX_s1] = $acc15;
+        }
+      }
+    }
+
+    for (let c = $c_4; c < C; c++) {
+      for (let h = 0; h < H; h++) {
+        for (let w = 0; w < W; w++) {
+          let $acc35 = 0,
+            $acc36 = 0,
+            $acc37 = 0,
+            $acc38 = 0;
+          const $lo39 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
+          const $hi40 = Math.min($e8, Math.floor((h + P) / T) + 1);
+          const $lo41 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
+          const $hi42 = Math.min($e9, Math.floor((w + P) / T) + 1);
+          let $p43 = c * $K_s1 + (-T * $lo39 + h + P) * S + w + P;
+          let $p44 = n * $dY_s0 + $lo39 * $dY_d3;
+          for (let u = $lo39; u < $hi40; u++, $p43 += $K_step10, $p44 += $dY_d3) {
+            let $p45 = $p43 + -T * $lo41;
+            let $p46 = $p44 + $lo41;
+            for (let v = $lo41; v < $hi42; v++, $p45 += $K_step11, $p46 += 1) {
+              let $p47 = $p45;
+              let $p48 = $p46;
+              for (let f = 0; f < F; f++, $p47 += $K_s0, $p48 += $dY_s1) {
+                const $x49 = dY[$p48]!,
+                  $x50 = dY[$p48 + $dY_s0]!,
+                  $x51 = dY[$p48 + $2xdY_s0]!,
+                  $x52 = dY[$p48 + $3xdY_s0]!,
+                  $y53 = K[$p47]!;
+                $acc35 += $x49 * $y53;
+                $acc36 += $x50 * $y53;
+                $acc37 += $x51 * $y53;
+                $acc38 += $x52 * $y53;
+              }
+            }
+          }
+
+          const $o54 = n * $dX_s0 + c * $dX_s1 + h * W + w;
+          dX[$o54] = $acc35;
+          dX[$o54 + $dX_s0] = $acc36;
+          dX[$o54 + $2xdX_s0] = $acc37;
+          dX[$o54 + $3xdX_s0] = $acc38;
+        }
+      }
+    }
+  }
+
+  for (let n = $n_4; n < N; n++) {
+    for (let c = 0; c < $c_4; c += 4) {
+      for (let h = 0; h < H; h++) {
+        for (let w = 0; w < W; w++) {
+          let $acc55 = 0,
+            $acc56 = 0,
+            $acc57 = 0,
+            $acc58 = 0;
+          const $lo59 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
+          const $hi60 = Math.min($e8, Math.floor((h + P) / T) + 1);
+          const $lo61 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
+          const $hi62 = Math.min($e9, Math.floor((w + P) / T) + 1);
+          let $p63 = c * $K_s1 + (-T * $lo59 + h + P) * S + w + P;
+          let $p64 = n * $dY_s0 + $lo59 * $dY_d3;
+          for (let u = $lo59; u < $hi60; u++, $p63 += $K_step10, $p64 += $dY_d3) {
+            let $p65 = $p63 + -T * $lo61;
+            let $p66 = $p64 + $lo61;
+            for (let v = $lo61; v < $hi62; v++, $p65 += $K_step11, $p66 += 1) {
+              let $p67 = $p65;
+              let $p68 = $p66;
+              for (let f = 0; f < F; f++, $p67 += $K_s0, $p68 += $dY_s1) {
+                const $x69 = dY[$p68]!,
+                  $y70 = K[$p67]!,
+                  $y71 = K[$p67 + $K_s1]!,
+                  $y72 = K[$p67 + $2xK_s1]!,
+                  $y73 = K[$p67 + $3xK_s1]!;
+                $acc55 += $x69 * $y70;
+                $acc56 += $x69 * $y71;
+                $acc57 += $x69 * $y72;
+                $acc58 += $x69 * $y73;
+              }
+            }
+          }
+
+          const $o74 = n * $dX_s0 + c * $dX_s1 + h * W + w;
+          dX[$o74] = $acc55;
+          dX[$o74 + $dX_s1] = $acc56;
+          dX[$o74 + $2xdX_s1] = $acc57;
+          dX[$o74 + $3xdX_s1] = $acc58;
+        }
+      }
+    }
+
+    for (let c = $c_4; c < C; c++) {
+      for (let h = 0; h < H; h++) {
+        for (let w = 0; w < W; w++) {
+          let $acc75 = 0;
+          const $lo76 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
+          const $hi77 = Math.min($e8, Math.floor((h + P) / T) + 1);
+          const $lo78 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
+          const $hi79 = Math.min($e9, Math.floor((w + P) / T) + 1);
+          let $p80 = c * $K_s1 + (-T * $lo76 + h + P) * S + w + P;
+          let $p81 = n * $dY_s0 + $lo76 * $dY_d3;
+          for (let u = $lo76; u < $hi77; u++, $p80 += $K_step10, $p81 += $dY_d3) {
+            let $p82 = $p80 + -T * $lo78;
+            let $p83 = $p81 + $lo78;
+            for (let v = $lo78; v < $hi79; v++, $p82 += $K_step11, $p83 += 1) {
+              let $p84 = $p82;
+              let $p85 = $p83;
+              {
+                let $acc86 = 0,
+                  $acc87 = 0,
+                  $acc88 = 0;
+                let f = 0;
+                for (; f + 3 < F; f += 4, $p84 += $4xK_s0, $p85 += $4xdY_s1) {
+                  $acc75 += K[$p84]! * dY[$p85]!;
+                  $acc86 += K[$p84 + $K_s0]! * dY[$p85 + $dY_s1]!;
+                  $acc87 += K[$p84 + $2xK_s0]! * dY[$p85 + $2xdY_s1]!;
+                  $acc88 += K[$p84 + $3xK_s0]! * dY[$p85 + $3xdY_s1]!;
+                }
+
+                for (; f < F; f++, $p84 += $K_s0, $p85 += $dY_s1) {
+                  $acc75 += K[$p84]! * dY[$p85]!;
+                }
+
+                $acc75 += $acc86 + $acc87 + $acc88;
+              }
+            }
+          }
+
+          const $o89 = n * $dX_s0 + c * $dX_s1 + h * W + w;
+          dX[$o89] = $acc75;
         }
       }
     }
@@ -179,7 +535,7 @@ export function backward_dX(
  * writes dK
  */
 export function backward_dK(
-  t: { readonly dK: Float64Array; readonly X: Float64Array; readonly dY: Float64Array },
+  t: { readonly dK: Float64Array; readonly dY: Float64Array; readonly X: Float64Array },
   s: {
     readonly C: number;
     readonly F: number;
@@ -192,60 +548,239 @@ export function backward_dK(
     readonly W: number;
   },
 ): void {
-  const { dK, X, dY } = t;
+  const { dK, dY, X } = t;
   const { C, F, H, N, P, R, S, T, W } = s;
   const $X_s0 = C * H * W;
   const $dY_d2 = Math.floor((H + 2 * P - R) / T) + 1;
   const $dY_d3 = Math.floor((2 * P - S + W) / T) + 1;
   const $dY_s0 = F * $dY_d2 * $dY_d3;
-  const $e4 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $e5 = Math.floor((2 * P - S + W) / T) + 1;
-  const $X_s1 = H * W;
   const $dY_s1 = $dY_d2 * $dY_d3;
-  const $X_step8 = T * W;
+  const $X_s1 = H * W;
+  const $f_4 = F - (F % 4);
+  const $c_4 = C - (C % 4);
+  const $e8 = Math.floor((H + 2 * P - R) / T) + 1;
+  const $e9 = Math.floor((2 * P - S + W) / T) + 1;
+  const $X_step10 = T * W;
+  const $2xdY_s1 = 2 * $dY_s1;
+  const $3xdY_s1 = 3 * $dY_s1;
+  const $2xX_s1 = 2 * $X_s1;
+  const $3xX_s1 = 3 * $X_s1;
+  const $dK_s0 = C * R * S;
+  const $dK_s1 = R * S;
+  const $2xdK_s1 = 2 * $dK_s1;
+  const $3xdK_s1 = 3 * $dK_s1;
+  const $2xdK_s0 = 2 * $dK_s0;
+  const $3xdK_s0 = 3 * $dK_s0;
   const $4xT = 4 * T;
   const $2xT = 2 * T;
   const $3xT = 3 * T;
-  let $o0 = 0;
-  for (let f = 0; f < F; f++) {
-    for (let c = 0; c < C; c++) {
+  for (let f = 0; f < $f_4; f += 4) {
+    for (let c = 0; c < $c_4; c += 4) {
       for (let i = 0; i < R; i++) {
         for (let j = 0; j < S; j++) {
-          let $acc1 = 0;
-          const $lo2 = Math.max(0, Math.ceil(-(i - P) / T));
-          const $hi3 = Math.min($e4, Math.floor((H - 1 - (i - P)) / T) + 1);
-          const $lo4 = Math.max(0, Math.ceil(-(j - P) / T));
-          const $hi5 = Math.min($e5, Math.floor((W - 1 - (j - P)) / T) + 1);
-          let $p6 = c * $X_s1 + (i - P) * W + j - P;
-          let $p7 = f * $dY_s1;
-          for (let n = 0; n < N; n++, $p6 += $X_s0, $p7 += $dY_s0) {
-            let $p8 = $p6 + T * W * $lo2;
-            let $p9 = $p7 + $dY_d3 * $lo2;
-            for (let u = $lo2; u < $hi3; u++, $p8 += $X_step8, $p9 += $dY_d3) {
-              let $p10 = $p8 + T * $lo4;
-              let $p11 = $p9 + $lo4;
-              {
-                let $acc12 = 0,
-                  $acc13 = 0,
-                  $acc14 = 0;
-                let v = $lo4;
-                for (; v + 3 < $hi5; v += 4, $p10 += $4xT, $p11 += 4) {
-                  $acc1 += X[$p10]! * dY[$p11]!;
-                  $acc12 += X[$p10 + T]! * dY[$p11 + 1]!;
-                  $acc13 += X[$p10 + $2xT]! * dY[$p11 + 2]!;
-                  $acc14 += X[$p10 + $3xT]! * dY[$p11 + 3]!;
-                }
-
-                for (; v < $hi5; v++, $p10 += T, $p11 += 1) {
-                  $acc1 += X[$p10]! * dY[$p11]!;
-                }
-
-                $acc1 += $acc12 + $acc13 + $acc14;
+          let $acc0 = 0,
+            $acc1 = 0,
+            $acc2 = 0,
+            $acc3 = 0,
+            $acc4 = 0,
+            $acc5 = 0,
+            $acc6 = 0,
+            $acc7 = 0,
+            $acc8 = 0,
+            $acc9 = 0,
+            $acc10 = 0,
+            $acc11 = 0,
+            $acc12 = 0,
+            $acc13 = 0,
+            $acc14 = 0,
+            $acc15 = 0;
+          const $lo16 = Math.max(0, Math.ceil(-(i - P) / T));
+          const $hi17 = Math.min($e8, Math.floor((H - 1 - (i - P)) / T) + 1);
+          const $lo18 = Math.max(0, Math.ceil(-(j - P) / T));
+          const $hi19 = Math.min($e9, Math.floor((W - 1 - (j - P)) / T) + 1);
+          let $p20 = c * $X_s1 + (i - P) * W + j - P;
+          let $p21 = f * $dY_s1;
+          for (let n = 0; n < N; n++, $p20 += $X_s0, $p21 += $dY_s0) {
+            let $p22 = $p20 + T * W * $lo16;
+            let $p23 = $p21 + $dY_d3 * $lo16;
+            for (let u = $lo16; u < $hi17; u++, $p22 += $X_step10, $p23 += $dY_d3) {
+              let $p24 = $p22 + T * $lo18;
+              let $p25 = $p23 + $lo18;
+              for (let v = $lo18; v < $hi19; v++, $p24 += T, $p25 += 1) {
+                const $x26 = dY[$p25]!,
+                  $x27 = dY[$p25 + $dY_s1]!,
+                  $x28 = dY[$p25 + $2xdY_s1]!,
+                  $x29 = dY[$p25 + $3xdY_s1]!,
+                  $y30 = X[$p24]!,
+                  $y31 = X[$p24 + $X_s1]!,
+                  $y32 = X[$p24 + $2xX_s1]!,
+                  $y33 = X[$p24 + $3xX_s1]!;
+                $acc0 += $x26 * $y30;
+                $acc1 += $x26 * $y31;
+                $acc2 += $x26 * $y32;
+                $acc3 += $x26 * $y33;
+                $acc4 += $x27 * $y30;
+                $acc5 += $x27 * $y31;
+                $acc6 += $x27 * $y32;
+                $acc7 += $x27 * $y33;
+                $acc8 += $x28 * $y30;
+                $acc9 += $x28 * $y31;
+                $acc10 += $x28 * $y32;
+                $acc11 += $x28 * $y33;
+                $acc12 += $x29 * $y30;
+                $acc13 += $x29 * $y31;
+                $acc14 += $x29 * $y32;
+                $acc15 += $x29 * $y33;
               }
             }
           }
 
-          dK[$o0++] = $acc1;
+          const $o34 = f * $dK_s0 + c * $dK_s1 + i * S + j;
+          dK[$o34] = $acc0;
+          dK[$o34 + $dK_s1] = $acc1;
+          dK[$o34 + $2xdK_s1] = $acc2;
+          dK[$o34 + $3xdK_s1] = $acc3;
+          dK[$o34 + $dK_s0] = $acc4;
+          dK[$o34 + $dK_s0 + $dK_s1] = $acc5;
+          dK[$o34 + $dK_s0 + $2xdK_s1] = $acc6;
+          dK[$o34 + $dK_s0 + $3xdK_s1] = $acc7;
+          dK[$o34 + $2xdK_s0] = $acc8;
+          dK[$o34 + $2xdK_s0 + $dK_s1] = $acc9;
+          dK[$o34 + $2xdK_s0 + $2xdK_s1] = $acc10;
+          dK[$o34 + $2xdK_s0 + $3xdK_s1] = $acc11;
+          dK[$o34 + $3xdK_s0] = $acc12;
+          dK[$o34 + $3xdK_s0 + $dK_s1] = $acc13;
+          dK[$o34 + $3xdK_s0 + $2xdK_s1] = $acc14;
+          dK[$o34 + $3xdK_s0 + $3xdK_s1] = $acc15;
+        }
+      }
+    }
+
+    for (let c = $c_4; c < C; c++) {
+      for (let i = 0; i < R; i++) {
+        for (let j = 0; j < S; j++) {
+          let $acc35 = 0,
+            $acc36 = 0,
+            $acc37 = 0,
+            $acc38 = 0;
+          const $lo39 = Math.max(0, Math.ceil(-(i - P) / T));
+          const $hi40 = Math.min($e8, Math.floor((H - 1 - (i - P)) / T) + 1);
+          const $lo41 = Math.max(0, Math.ceil(-(j - P) / T));
+          const $hi42 = Math.min($e9, Math.floor((W - 1 - (j - P)) / T) + 1);
+          let $p43 = c * $X_s1 + (i - P) * W + j - P;
+          let $p44 = f * $dY_s1;
+          for (let n = 0; n < N; n++, $p43 += $X_s0, $p44 += $dY_s0) {
+            let $p45 = $p43 + T * W * $lo39;
+            let $p46 = $p44 + $dY_d3 * $lo39;
+            for (let u = $lo39; u < $hi40; u++, $p45 += $X_step10, $p46 += $dY_d3) {
+              let $p47 = $p45 + T * $lo41;
+              let $p48 = $p46 + $lo41;
+              for (let v = $lo41; v < $hi42; v++, $p47 += T, $p48 += 1) {
+                const $x49 = dY[$p48]!,
+                  $x50 = dY[$p48 + $dY_s1]!,
+                  $x51 = dY[$p48 + $2xdY_s1]!,
+                  $x52 = dY[$p48 + $3xdY_s1]!,
+                  $y53 = X[$p47]!;
+                $acc35 += $x49 * $y53;
+                $acc36 += $x50 * $y53;
+                $acc37 += $x51 * $y53;
+                $acc38 += $x52 * $y53;
+              }
+            }
+          }
+
+          const $o54 = f * $dK_s0 + c * $dK_s1 + i * S + j;
+          dK[$o54] = $acc35;
+          dK[$o54 + $dK_s0] = $acc36;
+          dK[$o54 + $2xdK_s0] = $acc37;
+          dK[$o54 + $3xdK_s0] = $acc38;
+        }
+      }
+    }
+  }
+
+  for (let f = $f_4; f < F; f++) {
+    for (let c = 0; c < $c_4; c += 4) {
+      for (let i = 0; i < R; i++) {
+        for (let j = 0; j < S; j++) {
+          let $acc55 = 0,
+            $acc56 = 0,
+            $acc57 = 0,
+            $acc58 = 0;
+          const $lo59 = Math.max(0, Math.ceil(-(i - P) / T));
+          const $hi60 = Math.min($e8, Math.floor((H - 1 - (i - P)) / T) + 1);
+          const $lo61 = Math.max(0, Math.ceil(-(j - P) / T));
+          const $hi62 = Math.min($e9, Math.floor((W - 1 - (j - P)) / T) + 1);
+          let $p63 = c * $X_s1 + (i - P) * W + j - P;
+          let $p64 = f * $dY_s1;
+          for (let n = 0; n < N; n++, $p63 += $X_s0, $p64 += $dY_s0) {
+            let $p65 = $p63 + T * W * $lo59;
+            let $p66 = $p64 + $dY_d3 * $lo59;
+            for (let u = $lo59; u < $hi60; u++, $p65 += $X_step10, $p66 += $dY_d3) {
+              let $p67 = $p65 + T * $lo61;
+              let $p68 = $p66 + $lo61;
+              for (let v = $lo61; v < $hi62; v++, $p67 += T, $p68 += 1) {
+                const $x69 = dY[$p68]!,
+                  $y70 = X[$p67]!,
+                  $y71 = X[$p67 + $X_s1]!,
+                  $y72 = X[$p67 + $2xX_s1]!,
+                  $y73 = X[$p67 + $3xX_s1]!;
+                $acc55 += $x69 * $y70;
+                $acc56 += $x69 * $y71;
+                $acc57 += $x69 * $y72;
+                $acc58 += $x69 * $y73;
+              }
+            }
+          }
+
+          const $o74 = f * $dK_s0 + c * $dK_s1 + i * S + j;
+          dK[$o74] = $acc55;
+          dK[$o74 + $dK_s1] = $acc56;
+          dK[$o74 + $2xdK_s1] = $acc57;
+          dK[$o74 + $3xdK_s1] = $acc58;
+        }
+      }
+    }
+
+    for (let c = $c_4; c < C; c++) {
+      for (let i = 0; i < R; i++) {
+        for (let j = 0; j < S; j++) {
+          let $acc75 = 0;
+          const $lo76 = Math.max(0, Math.ceil(-(i - P) / T));
+          const $hi77 = Math.min($e8, Math.floor((H - 1 - (i - P)) / T) + 1);
+          const $lo78 = Math.max(0, Math.ceil(-(j - P) / T));
+          const $hi79 = Math.min($e9, Math.floor((W - 1 - (j - P)) / T) + 1);
+          let $p80 = c * $X_s1 + (i - P) * W + j - P;
+          let $p81 = f * $dY_s1;
+          for (let n = 0; n < N; n++, $p80 += $X_s0, $p81 += $dY_s0) {
+            let $p82 = $p80 + T * W * $lo76;
+            let $p83 = $p81 + $dY_d3 * $lo76;
+            for (let u = $lo76; u < $hi77; u++, $p82 += $X_step10, $p83 += $dY_d3) {
+              let $p84 = $p82 + T * $lo78;
+              let $p85 = $p83 + $lo78;
+              {
+                let $acc86 = 0,
+                  $acc87 = 0,
+                  $acc88 = 0;
+                let v = $lo78;
+                for (; v + 3 < $hi79; v += 4, $p84 += $4xT, $p85 += 4) {
+                  $acc75 += X[$p84]! * dY[$p85]!;
+                  $acc86 += X[$p84 + T]! * dY[$p85 + 1]!;
+                  $acc87 += X[$p84 + $2xT]! * dY[$p85 + 2]!;
+                  $acc88 += X[$p84 + $3xT]! * dY[$p85 + 3]!;
+                }
+
+                for (; v < $hi79; v++, $p84 += T, $p85 += 1) {
+                  $acc75 += X[$p84]! * dY[$p85]!;
+                }
+
+                $acc75 += $acc86 + $acc87 + $acc88;
+              }
+            }
+          }
+
+          const $o89 = f * $dK_s0 + c * $dK_s1 + i * S + j;
+          dK[$o89] = $acc75;
         }
       }
     }
