@@ -40,6 +40,11 @@ for (const T of [1, 2, 3])
       const S = N === 1 ? 2 : 3;
       convSweep.push({ N, C: 2, H: 7 + T + P, W: 6 + 2 * T - P, F: 3, R, S, P, T });
     }
+// register tiles (4 filters/channels × 4 images): whole tiles, 4×1 and 1×4 edges and a 1×1 corner
+for (const [T, P] of [[1, 1], [2, 0], [3, 2]] as const) {
+  convSweep.push({ N: 5, C: 6, H: 6 + T, W: 7, F: 7, R: 3, S: 2, P, T });
+  convSweep.push({ N: 8, C: 4, H: 5, W: 5 + T, F: 4, R: 2, S: 3, P, T });
+}
 
 /** Sizes per layer; a layer not listed gets one case from `defaultSizes`. */
 const CASES: Record<string, Sizes[]> = {
