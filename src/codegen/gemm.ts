@@ -7,7 +7,10 @@
 // MR×NR tile of C lives in MR·NR local accumulators while the kernel walks the KC panel:
 //   c00 += a0*b0; c01 += a0*b1; …      (4×4 for float64, 4×8 for float32, as measured best here)
 // An elementwise epilogue (bias + ReLU in the affine forward) is applied when the last K block
-// stores the tile, so it is fused too.
+// stores the tile, so it is fused too: a full tile straight from the accumulators,
+//   Y[$r0 + 1] = relu(($first ? 0 : Y[$r0 + 1]!) + $c01 + b[$j0 + 1]!);
+// an edge tile element by element through $t. The panels live in module scratch ($pack64), reused
+// across calls.
 import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
@@ -134,6 +137,7 @@ function readsAreDense(e: Expr, lhs: readonly string[], ks: readonly string[]): 
 
 
 const product = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
+const paren = (c: Code): Code => (/^[\w$]+(\[[^\]]*\]!)?$/.test(c) ? c : `(${c})`);
 
 export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions): (Omit<LoweredKernel, 'name' | 'formula'> & { fns: Set<string>; dataType: string }) | undefined {
   const shape = matmulShape(s);
@@ -145,9 +149,9 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   const arr = l.dataArrayType();
   const lines: string[] = [];
   // one flat index per side; a multi-index side reads its indices from tables built once per call
-  const side = (bs: readonly Bound[], flat: string, tag: string): { size: Code; vars: [string, Code][] } => {
+  const side = (bs: readonly Bound[], flat: string, tag: string): { size: Code; vars: [string, Code][]; at: (f: Code) => [string, Code][] } => {
     const exts = bs.map((b) => l.extent(b.extent));
-    if (bs.length === 1) return { size: exts[0]!, vars: [[bs[0]!.name, flat]] };
+    if (bs.length === 1) return { size: exts[0]!, vars: [[bs[0]!.name, flat]], at: (f) => [[bs[0]!.name, f]] };
     const size = l.konstPublic(`$${tag}size`, exts.map((e) => (/^[\w$]+$/.test(e) ? e : `(${e})`)).join(' * '));
     bs.forEach((b) => lines.push(`const $${tag}_${b.name} = new Int32Array(${size});`));
     const x = (b: Bound) => `$x_${b.name}`;
@@ -158,7 +162,8 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
     for (let d = 1; d < bs.length; d++) carry = `if (++${x(bs[d]!)} === ${exts[d]}) { ${x(bs[d]!)} = 0; ${carry} }`;
     lines.push(`  ${carry}`);
     lines.push(`}`);
-    return { size, vars: bs.map((b) => [b.name, `$${tag}_${b.name}[${flat}]!`] as [string, Code]) };
+    const at = (f: Code) => bs.map((b) => [b.name, `$${tag}_${b.name}[${f}]!`] as [string, Code]);
+    return { size, vars: at(flat), at };
   };
   const rows = side(shape.rows, '$i', 'row');
   const cols = side(shape.cols, '$j', 'col');
@@ -174,16 +179,29 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   // where C[i, j] lives in the output: row part + column part of the row-major offset
   const outStride = (b: Bound) => l.stridePublic(s.tensor, s.lhs.indexOf(b));
   const offsetOf = (bs: readonly Bound[], vs: [string, Code][]) =>
-    bs.map((b, q) => (outStride(b) === '1' ? vs[q]![1] : `${vs[q]![1]} * ${outStride(b)}`)).join(' + ');
+    bs.map((b, q) => (outStride(b) === '1' ? vs[q]![1] : `${paren(vs[q]![1])} * ${outStride(b)}`)).join(' + ');
   const rowOff = offsetOf(shape.rows, rows.vars);
   const colOff = offsetOf(shape.cols, cols.vars);
-  lines.push(`const $Ap = new ${arr}(${MC * KC});`);
+  const plus = (v: Code, d: number) => (d ? `${v} + ${d}` : v);
+  // the packing buffers are module scratch ($pack64 / $pack32), grown on demand and reused by every
+  // call: allocating and zeroing them per call cost 0.1–0.6 ms (page faults on fresh memory). Kernels
+  // run to completion and call nothing that could re-enter them, so one buffer per module is enough;
+  // every element a call reads was packed by that call, so stale contents never matter.
+  const scratch = arr === 'Float32Array' ? '$pack32' : '$pack64';
+  l.fns.add(scratch);
+  // KC: the K blocks split K evenly (784 = 4 × 196, not 3 × 256 + 16: a short last block pays the
+  // tile load/store for few multiply-adds)
+  lines.push(`const $KC = Math.ceil(${K} / Math.max(1, Math.ceil(${K} / ${KC})));`);
+  lines.push(`const $B0 = ${MC} * $KC;`);
+  lines.push(`const $need = $B0 + $KC * Math.ceil(Math.min(${NC}, ${N}) / ${NR}) * ${NR};`);
+  lines.push(`if (${scratch}.length < $need) ${scratch} = new ${arr}($need);`);
+  lines.push(`const $Ap = ${scratch}.subarray(0, $B0);`);
+  lines.push(`const $Bp = ${scratch}.subarray($B0, $need);`);
   lines.push(`const $t = new Float64Array(${MR * NR});`);
-  lines.push(`const $Bp = new ${arr}(${KC} * Math.ceil(Math.min(${NC}, ${N}) / ${NR}) * ${NR});`);
   lines.push(`for (let $jc = 0; $jc < ${N}; $jc += ${NC}) {`);
   lines.push(`  const $nc = Math.min(${NC}, ${N} - $jc);`);
-  lines.push(`  for (let $pc = 0; $pc < ${K}; $pc += ${KC}) {`);
-  lines.push(`    const $kc = Math.min(${KC}, ${K} - $pc);`);
+  lines.push(`  for (let $pc = 0; $pc < ${K}; $pc += $KC) {`);
+  lines.push(`    const $kc = Math.min($KC, ${K} - $pc);`);
   lines.push(`    const $first = $pc === 0;`);
   lines.push(`    const $last = $pc + $kc >= ${K};`);
   lines.push(`    // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide (zeros past the edge)`);
@@ -218,10 +236,41 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   lines.push(`          let ${accs.join(', ')};`);
   lines.push(`          let $pa = $ir * $kc;`);
   lines.push(`          let $pb = $jr * $kc;`);
+  // `| 0` makes the panel index an int32 add: without it V8 adds an overflow check to every load
+  const at = (base: string, d: number) => (d ? `(${base} + ${d}) | 0` : base);
   lines.push(`          for (let $p = 0; $p < $kc; $p++, $pa += ${MR}, $pb += ${NR}) {`);
-  lines.push(`            const ${Array.from({ length: MR }, (_, i) => `$a${i} = $Ap[$pa${i ? ` + ${i}` : ''}]!`).join(', ')};`);
-  lines.push(`            const ${Array.from({ length: NR }, (_, j) => `$b${j} = $Bp[$pb${j ? ` + ${j}` : ''}]!`).join(', ')};`);
+  lines.push(`            const ${Array.from({ length: MR }, (_, i) => `$a${i} = $Ap[${at('$pa', i)}]!`).join(', ')};`);
+  lines.push(`            const ${Array.from({ length: NR }, (_, j) => `$b${j} = $Bp[${at('$pb', j)}]!`).join(', ')};`);
   for (let i = 0; i < MR; i++) lines.push(`            ${Array.from({ length: NR }, (_, j) => `${acc(i, j)} += $a${i} * $b${j};`).join(' ')}`);
+  lines.push(`          }`);
+  // a full tile is stored straight from the accumulators; edge tiles go through $t, element by element
+  lines.push(`          if ($ir + ${MR} <= $mc && $jr + ${NR} <= $nc) {`);
+  lines.push(`            const $i0 = $ic + $ir;`);
+  lines.push(`            const $j0 = $jc + $jr;`);
+  // row offsets of the tile; a single contiguous column index adds its column to them
+  const colsContiguous = shape.cols.length === 1 && outStride(shape.cols[0]!) === '1';
+  const tileRow = (i: number) => offsetOf(shape.rows, rows.at(plus('$i0', i)));
+  lines.push(`            const ${Array.from({ length: MR }, (_, i) => `$r${i} = ${tileRow(i)}${colsContiguous ? ' + $j0' : ''}`).join(', ')};`);
+  if (!colsContiguous) lines.push(`            const ${Array.from({ length: NR }, (_, j) => `$o${j} = ${offsetOf(shape.cols, cols.at(plus('$j0', j)))}`).join(', ')};`);
+  const tileOff = (i: number, j: number) => (colsContiguous ? plus(`$r${i}`, j) : `$r${i} + $o${j}`);
+  const sumAt = (i: number, j: number) => `($first ? 0 : ${s.tensor}[${tileOff(i, j)}]!) + ${acc(i, j)}`;
+  const partial: string[] = [];
+  for (let i = 0; i < MR; i++) for (let j = 0; j < NR; j++) partial.push(`${s.tensor}[${tileOff(i, j)}] = ${sumAt(i, j)};`);
+  if (epi.value === '$c') lines.push(...partial.map((x) => `            ${x}`));
+  else {
+    // the epilogue on the last K block, its indices at this element of the tile
+    lines.push(`            if ($last) {`);
+    for (let i = 0; i < MR; i++)
+      for (let j = 0; j < NR; j++) {
+        const vs = new Map<string, Code>([...rows.at(plus('$i0', i)), ...cols.at(plus('$j0', j))]);
+        const e = l.expr(s.rhs, vs, new Map([[exprKey(shape.reduction), `(${sumAt(i, j)})`]]));
+        lines.push(`              ${s.tensor}[${tileOff(i, j)}] = ${e.value};`);
+      }
+    lines.push(`            } else {`);
+    lines.push(...partial.map((x) => `              ${x}`));
+    lines.push(`            }`);
+  }
+  lines.push(`            continue;`);
   lines.push(`          }`);
   // store the tile: partial sums until the last K block, then the epilogue
   lines.push(`          ${Array.from({ length: MR * NR }, (_, q) => `$t[${q}] = ${acc(Math.floor(q / NR), q % NR)};`).join(' ')}`);

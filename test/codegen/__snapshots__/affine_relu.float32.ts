@@ -6,6 +6,7 @@
 //   b: [F]
 //   Y[n,f] = relu(X[n,d]*W[f,d] + b[f])
 /* eslint-disable */
+let $pack32 = new Float32Array(0);
 const relu = (x: number): number => (x > 0 ? x : 0);
 
 /**
@@ -20,13 +21,17 @@ export function forward_Y(
   const { Y, X, W, b } = t;
   const { D, F, N } = s;
   // matmul: rows n, columns f, contraction over d; packed 4×8 register tiles
-  const $Ap = new Float32Array(16384);
+  const $KC = Math.ceil(D / Math.max(1, Math.ceil(D / 256)));
+  const $B0 = 64 * $KC;
+  const $need = $B0 + $KC * Math.ceil(Math.min(512, F) / 8) * 8;
+  if ($pack32.length < $need) $pack32 = new Float32Array($need);
+  const $Ap = $pack32.subarray(0, $B0);
+  const $Bp = $pack32.subarray($B0, $need);
   const $t = new Float64Array(32);
-  const $Bp = new Float32Array(256 * Math.ceil(Math.min(512, F) / 8) * 8);
   for (let $jc = 0; $jc < F; $jc += 512) {
     const $nc = Math.min(512, F - $jc);
-    for (let $pc = 0; $pc < D; $pc += 256) {
-      const $kc = Math.min(256, D - $pc);
+    for (let $pc = 0; $pc < D; $pc += $KC) {
+      const $kc = Math.min($KC, D - $pc);
       const $first = $pc === 0;
       const $last = $pc + $kc >= D;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 8 columns wide (zeros past the edge)
@@ -93,17 +98,17 @@ export function forward_Y(
             let $pb = $jr * $kc;
             for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 8) {
               const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[$pa + 1]!,
-                $a2 = $Ap[$pa + 2]!,
-                $a3 = $Ap[$pa + 3]!;
+                $a1 = $Ap[($pa + 1) | 0]!,
+                $a2 = $Ap[($pa + 2) | 0]!,
+                $a3 = $Ap[($pa + 3) | 0]!;
               const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[$pb + 1]!,
-                $b2 = $Bp[$pb + 2]!,
-                $b3 = $Bp[$pb + 3]!,
-                $b4 = $Bp[$pb + 4]!,
-                $b5 = $Bp[$pb + 5]!,
-                $b6 = $Bp[$pb + 6]!,
-                $b7 = $Bp[$pb + 7]!;
+                $b1 = $Bp[($pb + 1) | 0]!,
+                $b2 = $Bp[($pb + 2) | 0]!,
+                $b3 = $Bp[($pb + 3) | 0]!,
+                $b4 = $Bp[($pb + 4) | 0]!,
+                $b5 = $Bp[($pb + 5) | 0]!,
+                $b6 = $Bp[($pb + 6) | 0]!,
+                $b7 = $Bp[($pb + 7) | 0]!;
               $c00 += $a0 * $b0;
               $c01 += $a0 * $b1;
               $c02 += $a0 * $b2;
@@ -136,6 +141,84 @@ export function forward_Y(
               $c35 += $a3 * $b5;
               $c36 += $a3 * $b6;
               $c37 += $a3 * $b7;
+            }
+
+            if ($ir + 4 <= $mc && $jr + 8 <= $nc) {
+              const $i0 = $ic + $ir;
+              const $j0 = $jc + $jr;
+              const $r0 = $i0 * F + $j0,
+                $r1 = ($i0 + 1) * F + $j0,
+                $r2 = ($i0 + 2) * F + $j0,
+                $r3 = ($i0 + 3) * F + $j0;
+              if ($last) {
+                Y[$r0] = relu(($first ? 0 : Y[$r0]!) + $c00 + b[$j0]!);
+                Y[$r0 + 1] = relu(($first ? 0 : Y[$r0 + 1]!) + $c01 + b[$j0 + 1]!);
+                Y[$r0 + 2] = relu(($first ? 0 : Y[$r0 + 2]!) + $c02 + b[$j0 + 2]!);
+                Y[$r0 + 3] = relu(($first ? 0 : Y[$r0 + 3]!) + $c03 + b[$j0 + 3]!);
+                Y[$r0 + 4] = relu(($first ? 0 : Y[$r0 + 4]!) + $c04 + b[$j0 + 4]!);
+                Y[$r0 + 5] = relu(($first ? 0 : Y[$r0 + 5]!) + $c05 + b[$j0 + 5]!);
+                Y[$r0 + 6] = relu(($first ? 0 : Y[$r0 + 6]!) + $c06 + b[$j0 + 6]!);
+                Y[$r0 + 7] = relu(($first ? 0 : Y[$r0 + 7]!) + $c07 + b[$j0 + 7]!);
+                Y[$r1] = relu(($first ? 0 : Y[$r1]!) + $c10 + b[$j0]!);
+                Y[$r1 + 1] = relu(($first ? 0 : Y[$r1 + 1]!) + $c11 + b[$j0 + 1]!);
+                Y[$r1 + 2] = relu(($first ? 0 : Y[$r1 + 2]!) + $c12 + b[$j0 + 2]!);
+                Y[$r1 + 3] = relu(($first ? 0 : Y[$r1 + 3]!) + $c13 + b[$j0 + 3]!);
+                Y[$r1 + 4] = relu(($first ? 0 : Y[$r1 + 4]!) + $c14 + b[$j0 + 4]!);
+                Y[$r1 + 5] = relu(($first ? 0 : Y[$r1 + 5]!) + $c15 + b[$j0 + 5]!);
+                Y[$r1 + 6] = relu(($first ? 0 : Y[$r1 + 6]!) + $c16 + b[$j0 + 6]!);
+                Y[$r1 + 7] = relu(($first ? 0 : Y[$r1 + 7]!) + $c17 + b[$j0 + 7]!);
+                Y[$r2] = relu(($first ? 0 : Y[$r2]!) + $c20 + b[$j0]!);
+                Y[$r2 + 1] = relu(($first ? 0 : Y[$r2 + 1]!) + $c21 + b[$j0 + 1]!);
+                Y[$r2 + 2] = relu(($first ? 0 : Y[$r2 + 2]!) + $c22 + b[$j0 + 2]!);
+                Y[$r2 + 3] = relu(($first ? 0 : Y[$r2 + 3]!) + $c23 + b[$j0 + 3]!);
+                Y[$r2 + 4] = relu(($first ? 0 : Y[$r2 + 4]!) + $c24 + b[$j0 + 4]!);
+                Y[$r2 + 5] = relu(($first ? 0 : Y[$r2 + 5]!) + $c25 + b[$j0 + 5]!);
+                Y[$r2 + 6] = relu(($first ? 0 : Y[$r2 + 6]!) + $c26 + b[$j0 + 6]!);
+                Y[$r2 + 7] = relu(($first ? 0 : Y[$r2 + 7]!) + $c27 + b[$j0 + 7]!);
+                Y[$r3] = relu(($first ? 0 : Y[$r3]!) + $c30 + b[$j0]!);
+                Y[$r3 + 1] = relu(($first ? 0 : Y[$r3 + 1]!) + $c31 + b[$j0 + 1]!);
+                Y[$r3 + 2] = relu(($first ? 0 : Y[$r3 + 2]!) + $c32 + b[$j0 + 2]!);
+                Y[$r3 + 3] = relu(($first ? 0 : Y[$r3 + 3]!) + $c33 + b[$j0 + 3]!);
+                Y[$r3 + 4] = relu(($first ? 0 : Y[$r3 + 4]!) + $c34 + b[$j0 + 4]!);
+                Y[$r3 + 5] = relu(($first ? 0 : Y[$r3 + 5]!) + $c35 + b[$j0 + 5]!);
+                Y[$r3 + 6] = relu(($first ? 0 : Y[$r3 + 6]!) + $c36 + b[$j0 + 6]!);
+                Y[$r3 + 7] = relu(($first ? 0 : Y[$r3 + 7]!) + $c37 + b[$j0 + 7]!);
+              } else {
+                Y[$r0] = ($first ? 0 : Y[$r0]!) + $c00;
+                Y[$r0 + 1] = ($first ? 0 : Y[$r0 + 1]!) + $c01;
+                Y[$r0 + 2] = ($first ? 0 : Y[$r0 + 2]!) + $c02;
+                Y[$r0 + 3] = ($first ? 0 : Y[$r0 + 3]!) + $c03;
+                Y[$r0 + 4] = ($first ? 0 : Y[$r0 + 4]!) + $c04;
+                Y[$r0 + 5] = ($first ? 0 : Y[$r0 + 5]!) + $c05;
+                Y[$r0 + 6] = ($first ? 0 : Y[$r0 + 6]!) + $c06;
+                Y[$r0 + 7] = ($first ? 0 : Y[$r0 + 7]!) + $c07;
+                Y[$r1] = ($first ? 0 : Y[$r1]!) + $c10;
+                Y[$r1 + 1] = ($first ? 0 : Y[$r1 + 1]!) + $c11;
+                Y[$r1 + 2] = ($first ? 0 : Y[$r1 + 2]!) + $c12;
+                Y[$r1 + 3] = ($first ? 0 : Y[$r1 + 3]!) + $c13;
+                Y[$r1 + 4] = ($first ? 0 : Y[$r1 + 4]!) + $c14;
+                Y[$r1 + 5] = ($first ? 0 : Y[$r1 + 5]!) + $c15;
+                Y[$r1 + 6] = ($first ? 0 : Y[$r1 + 6]!) + $c16;
+                Y[$r1 + 7] = ($first ? 0 : Y[$r1 + 7]!) + $c17;
+                Y[$r2] = ($first ? 0 : Y[$r2]!) + $c20;
+                Y[$r2 + 1] = ($first ? 0 : Y[$r2 + 1]!) + $c21;
+                Y[$r2 + 2] = ($first ? 0 : Y[$r2 + 2]!) + $c22;
+                Y[$r2 + 3] = ($first ? 0 : Y[$r2 + 3]!) + $c23;
+                Y[$r2 + 4] = ($first ? 0 : Y[$r2 + 4]!) + $c24;
+                Y[$r2 + 5] = ($first ? 0 : Y[$r2 + 5]!) + $c25;
+                Y[$r2 + 6] = ($first ? 0 : Y[$r2 + 6]!) + $c26;
+                Y[$r2 + 7] = ($first ? 0 : Y[$r2 + 7]!) + $c27;
+                Y[$r3] = ($first ? 0 : Y[$r3]!) + $c30;
+                Y[$r3 + 1] = ($first ? 0 : Y[$r3 + 1]!) + $c31;
+                Y[$r3 + 2] = ($first ? 0 : Y[$r3 + 2]!) + $c32;
+                Y[$r3 + 3] = ($first ? 0 : Y[$r3 + 3]!) + $c33;
+                Y[$r3 + 4] = ($first ? 0 : Y[$r3 + 4]!) + $c34;
+                Y[$r3 + 5] = ($first ? 0 : Y[$r3 + 5]!) + $c35;
+                Y[$r3 + 6] = ($first ? 0 : Y[$r3 + 6]!) + $c36;
+                Y[$r3 + 7] = ($first ? 0 : Y[$r3 + 7]!) + $c37;
+              }
+
+              continue;
             }
 
             $t[0] = $c00;
@@ -209,13 +292,17 @@ export function backward_dX(
   const { dX, Y, dY, W } = t;
   const { D, F, N } = s;
   // matmul: rows n, columns d, contraction over f; packed 4×8 register tiles
-  const $Ap = new Float32Array(16384);
+  const $KC = Math.ceil(F / Math.max(1, Math.ceil(F / 256)));
+  const $B0 = 64 * $KC;
+  const $need = $B0 + $KC * Math.ceil(Math.min(512, D) / 8) * 8;
+  if ($pack32.length < $need) $pack32 = new Float32Array($need);
+  const $Ap = $pack32.subarray(0, $B0);
+  const $Bp = $pack32.subarray($B0, $need);
   const $t = new Float64Array(32);
-  const $Bp = new Float32Array(256 * Math.ceil(Math.min(512, D) / 8) * 8);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
-    for (let $pc = 0; $pc < F; $pc += 256) {
-      const $kc = Math.min(256, F - $pc);
+    for (let $pc = 0; $pc < F; $pc += $KC) {
+      const $kc = Math.min($KC, F - $pc);
       const $first = $pc === 0;
       const $last = $pc + $kc >= F;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 8 columns wide (zeros past the edge)
@@ -282,17 +369,17 @@ export function backward_dX(
             let $pb = $jr * $kc;
             for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 8) {
               const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[$pa + 1]!,
-                $a2 = $Ap[$pa + 2]!,
-                $a3 = $Ap[$pa + 3]!;
+                $a1 = $Ap[($pa + 1) | 0]!,
+                $a2 = $Ap[($pa + 2) | 0]!,
+                $a3 = $Ap[($pa + 3) | 0]!;
               const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[$pb + 1]!,
-                $b2 = $Bp[$pb + 2]!,
-                $b3 = $Bp[$pb + 3]!,
-                $b4 = $Bp[$pb + 4]!,
-                $b5 = $Bp[$pb + 5]!,
-                $b6 = $Bp[$pb + 6]!,
-                $b7 = $Bp[$pb + 7]!;
+                $b1 = $Bp[($pb + 1) | 0]!,
+                $b2 = $Bp[($pb + 2) | 0]!,
+                $b3 = $Bp[($pb + 3) | 0]!,
+                $b4 = $Bp[($pb + 4) | 0]!,
+                $b5 = $Bp[($pb + 5) | 0]!,
+                $b6 = $Bp[($pb + 6) | 0]!,
+                $b7 = $Bp[($pb + 7) | 0]!;
               $c00 += $a0 * $b0;
               $c01 += $a0 * $b1;
               $c02 += $a0 * $b2;
@@ -325,6 +412,48 @@ export function backward_dX(
               $c35 += $a3 * $b5;
               $c36 += $a3 * $b6;
               $c37 += $a3 * $b7;
+            }
+
+            if ($ir + 4 <= $mc && $jr + 8 <= $nc) {
+              const $i0 = $ic + $ir;
+              const $j0 = $jc + $jr;
+              const $r0 = $i0 * D + $j0,
+                $r1 = ($i0 + 1) * D + $j0,
+                $r2 = ($i0 + 2) * D + $j0,
+                $r3 = ($i0 + 3) * D + $j0;
+              dX[$r0] = ($first ? 0 : dX[$r0]!) + $c00;
+              dX[$r0 + 1] = ($first ? 0 : dX[$r0 + 1]!) + $c01;
+              dX[$r0 + 2] = ($first ? 0 : dX[$r0 + 2]!) + $c02;
+              dX[$r0 + 3] = ($first ? 0 : dX[$r0 + 3]!) + $c03;
+              dX[$r0 + 4] = ($first ? 0 : dX[$r0 + 4]!) + $c04;
+              dX[$r0 + 5] = ($first ? 0 : dX[$r0 + 5]!) + $c05;
+              dX[$r0 + 6] = ($first ? 0 : dX[$r0 + 6]!) + $c06;
+              dX[$r0 + 7] = ($first ? 0 : dX[$r0 + 7]!) + $c07;
+              dX[$r1] = ($first ? 0 : dX[$r1]!) + $c10;
+              dX[$r1 + 1] = ($first ? 0 : dX[$r1 + 1]!) + $c11;
+              dX[$r1 + 2] = ($first ? 0 : dX[$r1 + 2]!) + $c12;
+              dX[$r1 + 3] = ($first ? 0 : dX[$r1 + 3]!) + $c13;
+              dX[$r1 + 4] = ($first ? 0 : dX[$r1 + 4]!) + $c14;
+              dX[$r1 + 5] = ($first ? 0 : dX[$r1 + 5]!) + $c15;
+              dX[$r1 + 6] = ($first ? 0 : dX[$r1 + 6]!) + $c16;
+              dX[$r1 + 7] = ($first ? 0 : dX[$r1 + 7]!) + $c17;
+              dX[$r2] = ($first ? 0 : dX[$r2]!) + $c20;
+              dX[$r2 + 1] = ($first ? 0 : dX[$r2 + 1]!) + $c21;
+              dX[$r2 + 2] = ($first ? 0 : dX[$r2 + 2]!) + $c22;
+              dX[$r2 + 3] = ($first ? 0 : dX[$r2 + 3]!) + $c23;
+              dX[$r2 + 4] = ($first ? 0 : dX[$r2 + 4]!) + $c24;
+              dX[$r2 + 5] = ($first ? 0 : dX[$r2 + 5]!) + $c25;
+              dX[$r2 + 6] = ($first ? 0 : dX[$r2 + 6]!) + $c26;
+              dX[$r2 + 7] = ($first ? 0 : dX[$r2 + 7]!) + $c27;
+              dX[$r3] = ($first ? 0 : dX[$r3]!) + $c30;
+              dX[$r3 + 1] = ($first ? 0 : dX[$r3 + 1]!) + $c31;
+              dX[$r3 + 2] = ($first ? 0 : dX[$r3 + 2]!) + $c32;
+              dX[$r3 + 3] = ($first ? 0 : dX[$r3 + 3]!) + $c33;
+              dX[$r3 + 4] = ($first ? 0 : dX[$r3 + 4]!) + $c34;
+              dX[$r3 + 5] = ($first ? 0 : dX[$r3 + 5]!) + $c35;
+              dX[$r3 + 6] = ($first ? 0 : dX[$r3 + 6]!) + $c36;
+              dX[$r3 + 7] = ($first ? 0 : dX[$r3 + 7]!) + $c37;
+              continue;
             }
 
             $t[0] = $c00;
@@ -398,13 +527,17 @@ export function backward_dW(
   const { dW, Y, dY, X } = t;
   const { D, F, N } = s;
   // matmul: rows f, columns d, contraction over n; packed 4×8 register tiles
-  const $Ap = new Float32Array(16384);
+  const $KC = Math.ceil(N / Math.max(1, Math.ceil(N / 256)));
+  const $B0 = 64 * $KC;
+  const $need = $B0 + $KC * Math.ceil(Math.min(512, D) / 8) * 8;
+  if ($pack32.length < $need) $pack32 = new Float32Array($need);
+  const $Ap = $pack32.subarray(0, $B0);
+  const $Bp = $pack32.subarray($B0, $need);
   const $t = new Float64Array(32);
-  const $Bp = new Float32Array(256 * Math.ceil(Math.min(512, D) / 8) * 8);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
-    for (let $pc = 0; $pc < N; $pc += 256) {
-      const $kc = Math.min(256, N - $pc);
+    for (let $pc = 0; $pc < N; $pc += $KC) {
+      const $kc = Math.min($KC, N - $pc);
       const $first = $pc === 0;
       const $last = $pc + $kc >= N;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 8 columns wide (zeros past the edge)
@@ -471,17 +604,17 @@ export function backward_dW(
             let $pb = $jr * $kc;
             for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 8) {
               const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[$pa + 1]!,
-                $a2 = $Ap[$pa + 2]!,
-                $a3 = $Ap[$pa + 3]!;
+                $a1 = $Ap[($pa + 1) | 0]!,
+                $a2 = $Ap[($pa + 2) | 0]!,
+                $a3 = $Ap[($pa + 3) | 0]!;
               const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[$pb + 1]!,
-                $b2 = $Bp[$pb + 2]!,
-                $b3 = $Bp[$pb + 3]!,
-                $b4 = $Bp[$pb + 4]!,
-                $b5 = $Bp[$pb + 5]!,
-                $b6 = $Bp[$pb + 6]!,
-                $b7 = $Bp[$pb + 7]!;
+                $b1 = $Bp[($pb + 1) | 0]!,
+                $b2 = $Bp[($pb + 2) | 0]!,
+                $b3 = $Bp[($pb + 3) | 0]!,
+                $b4 = $Bp[($pb + 4) | 0]!,
+                $b5 = $Bp[($pb + 5) | 0]!,
+                $b6 = $Bp[($pb + 6) | 0]!,
+                $b7 = $Bp[($pb + 7) | 0]!;
               $c00 += $a0 * $b0;
               $c01 += $a0 * $b1;
               $c02 += $a0 * $b2;
@@ -514,6 +647,48 @@ export function backward_dW(
               $c35 += $a3 * $b5;
               $c36 += $a3 * $b6;
               $c37 += $a3 * $b7;
+            }
+
+            if ($ir + 4 <= $mc && $jr + 8 <= $nc) {
+              const $i0 = $ic + $ir;
+              const $j0 = $jc + $jr;
+              const $r0 = $i0 * D + $j0,
+                $r1 = ($i0 + 1) * D + $j0,
+                $r2 = ($i0 + 2) * D + $j0,
+                $r3 = ($i0 + 3) * D + $j0;
+              dW[$r0] = ($first ? 0 : dW[$r0]!) + $c00;
+              dW[$r0 + 1] = ($first ? 0 : dW[$r0 + 1]!) + $c01;
+              dW[$r0 + 2] = ($first ? 0 : dW[$r0 + 2]!) + $c02;
+              dW[$r0 + 3] = ($first ? 0 : dW[$r0 + 3]!) + $c03;
+              dW[$r0 + 4] = ($first ? 0 : dW[$r0 + 4]!) + $c04;
+              dW[$r0 + 5] = ($first ? 0 : dW[$r0 + 5]!) + $c05;
+              dW[$r0 + 6] = ($first ? 0 : dW[$r0 + 6]!) + $c06;
+              dW[$r0 + 7] = ($first ? 0 : dW[$r0 + 7]!) + $c07;
+              dW[$r1] = ($first ? 0 : dW[$r1]!) + $c10;
+              dW[$r1 + 1] = ($first ? 0 : dW[$r1 + 1]!) + $c11;
+              dW[$r1 + 2] = ($first ? 0 : dW[$r1 + 2]!) + $c12;
+              dW[$r1 + 3] = ($first ? 0 : dW[$r1 + 3]!) + $c13;
+              dW[$r1 + 4] = ($first ? 0 : dW[$r1 + 4]!) + $c14;
+              dW[$r1 + 5] = ($first ? 0 : dW[$r1 + 5]!) + $c15;
+              dW[$r1 + 6] = ($first ? 0 : dW[$r1 + 6]!) + $c16;
+              dW[$r1 + 7] = ($first ? 0 : dW[$r1 + 7]!) + $c17;
+              dW[$r2] = ($first ? 0 : dW[$r2]!) + $c20;
+              dW[$r2 + 1] = ($first ? 0 : dW[$r2 + 1]!) + $c21;
+              dW[$r2 + 2] = ($first ? 0 : dW[$r2 + 2]!) + $c22;
+              dW[$r2 + 3] = ($first ? 0 : dW[$r2 + 3]!) + $c23;
+              dW[$r2 + 4] = ($first ? 0 : dW[$r2 + 4]!) + $c24;
+              dW[$r2 + 5] = ($first ? 0 : dW[$r2 + 5]!) + $c25;
+              dW[$r2 + 6] = ($first ? 0 : dW[$r2 + 6]!) + $c26;
+              dW[$r2 + 7] = ($first ? 0 : dW[$r2 + 7]!) + $c27;
+              dW[$r3] = ($first ? 0 : dW[$r3]!) + $c30;
+              dW[$r3 + 1] = ($first ? 0 : dW[$r3 + 1]!) + $c31;
+              dW[$r3 + 2] = ($first ? 0 : dW[$r3 + 2]!) + $c32;
+              dW[$r3 + 3] = ($first ? 0 : dW[$r3 + 3]!) + $c33;
+              dW[$r3 + 4] = ($first ? 0 : dW[$r3 + 4]!) + $c34;
+              dW[$r3 + 5] = ($first ? 0 : dW[$r3 + 5]!) + $c35;
+              dW[$r3 + 6] = ($first ? 0 : dW[$r3 + 6]!) + $c36;
+              dW[$r3 + 7] = ($first ? 0 : dW[$r3 + 7]!) + $c37;
+              continue;
             }
 
             $t[0] = $c00;
