@@ -242,7 +242,7 @@ export function backward_dX(
             const $k = $pc + $p;
             for (let $ii = 0; $ii < 4; $ii++) {
               const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? (Y[$i * F + $k]! > 0 ? 1 : 0) * dY[$i * F + $k]! : 0;
+              $Ap[$r++] = $ip + $ii < $mc ? +(Y[$i * F + $k]! > 0) * dY[$i * F + $k]! : 0;
             }
           }
         }
@@ -409,7 +409,7 @@ export function backward_dW(
             const $k = $pc + $p;
             for (let $ii = 0; $ii < 4; $ii++) {
               const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? (Y[$k * F + $i]! > 0 ? 1 : 0) * dY[$k * F + $i]! : 0;
+              $Ap[$r++] = $ip + $ii < $mc ? +(Y[$k * F + $i]! > 0) * dY[$k * F + $i]! : 0;
             }
           }
         }
@@ -555,14 +555,14 @@ export function backward_db(
         $acc6 = 0;
       let n = 0;
       for (; n + 3 < N; n += 4, $p2 += $4xF, $p3 += $4xF) {
-        $acc1 += (Y[$p2]! > 0 ? 1 : 0) * dY[$p3]!;
-        $acc4 += (Y[$p2 + F]! > 0 ? 1 : 0) * dY[$p3 + F]!;
-        $acc5 += (Y[$p2 + $2xF]! > 0 ? 1 : 0) * dY[$p3 + $2xF]!;
-        $acc6 += (Y[$p2 + $3xF]! > 0 ? 1 : 0) * dY[$p3 + $3xF]!;
+        $acc1 += +(Y[$p2]! > 0) * dY[$p3]!;
+        $acc4 += +(Y[$p2 + F]! > 0) * dY[$p3 + F]!;
+        $acc5 += +(Y[$p2 + $2xF]! > 0) * dY[$p3 + $2xF]!;
+        $acc6 += +(Y[$p2 + $3xF]! > 0) * dY[$p3 + $3xF]!;
       }
 
       for (; n < N; n++, $p2 += F, $p3 += F) {
-        $acc1 += (Y[$p2]! > 0 ? 1 : 0) * dY[$p3]!;
+        $acc1 += +(Y[$p2]! > 0) * dY[$p3]!;
       }
 
       $acc1 += $acc4 + $acc5 + $acc6;

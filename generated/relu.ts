@@ -45,7 +45,7 @@ export function backward_dX(
     let $p3 = $p1;
     let $p4 = $p2;
     for (let d = 0; d < D; d++, $p3 += 1, $p4 += 1) {
-      dX[$o0++] = (Y[$p3]! > 0 ? 1 : 0) * dY[$p4]!;
+      dX[$o0++] = +(Y[$p3]! > 0) * dY[$p4]!;
     }
   }
 }

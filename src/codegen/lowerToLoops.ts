@@ -485,8 +485,8 @@ export class Lowerer {
           const an = av.map(() => this.fresh('x'));
           const bn = bv.map(() => this.fresh('y'));
           const lines = [
-            `const ${[...an.map((n, k) => `${n} = ${av[k]}`), ...bn.map((n, k) => `${n} = ${bv[k]}`)].join(', ')};`,
-            ...accs.flatMap((row, i) => row.map((acc, j) => `${acc} += ${an[i]} * ${bn[j]};`)),
+            `const ${an.map((n, k) => `${n} = ${av[k]}`).join(', ')};`,
+            ...bn.flatMap((n, j) => [`const ${n} = ${bv[j]};`, ...accs.map((row, i) => `${row[j]} += ${an[i]} * ${n};`)]),
           ];
           return [...(common?.nodes ?? []), { k: 'raw', lines }];
         }, { tighten: true, ...bounds }),
@@ -649,7 +649,8 @@ export class Lowerer {
           return `-${paren(go(x.arg))}`;
         case 'compare': {
           const op = x.op === '==' ? '===' : x.op === '!=' ? '!==' : x.op;
-          return `(${go(x.a)} ${op} ${go(x.b)} ? 1 : 0)`;
+          // +(a > b) compiles to a flag set, not a branch: a ReLU mask of random signs ran 2.5× faster
+          return `+(${go(x.a)} ${op} ${go(x.b)})`;
         }
         case 'call':
           return this.call(x.fn, x.args.map(go));

@@ -75,26 +75,26 @@ export function forward_Y(
                 const $x26 = X[$p25]!,
                   $x27 = X[$p25 + $X_s0]!,
                   $x28 = X[$p25 + $2xX_s0]!,
-                  $x29 = X[$p25 + $3xX_s0]!,
-                  $y30 = K[$p24]!,
-                  $y31 = K[$p24 + $K_s0]!,
-                  $y32 = K[$p24 + $2xK_s0]!,
-                  $y33 = K[$p24 + $3xK_s0]!;
+                  $x29 = X[$p25 + $3xX_s0]!;
+                const $y30 = K[$p24]!;
                 $acc0 += $x26 * $y30;
-                $acc1 += $x26 * $y31;
-                $acc2 += $x26 * $y32;
-                $acc3 += $x26 * $y33;
                 $acc4 += $x27 * $y30;
-                $acc5 += $x27 * $y31;
-                $acc6 += $x27 * $y32;
-                $acc7 += $x27 * $y33;
                 $acc8 += $x28 * $y30;
-                $acc9 += $x28 * $y31;
-                $acc10 += $x28 * $y32;
-                $acc11 += $x28 * $y33;
                 $acc12 += $x29 * $y30;
+                const $y31 = K[$p24 + $K_s0]!;
+                $acc1 += $x26 * $y31;
+                $acc5 += $x27 * $y31;
+                $acc9 += $x28 * $y31;
                 $acc13 += $x29 * $y31;
+                const $y32 = K[$p24 + $2xK_s0]!;
+                $acc2 += $x26 * $y32;
+                $acc6 += $x27 * $y32;
+                $acc10 += $x28 * $y32;
                 $acc14 += $x29 * $y32;
+                const $y33 = K[$p24 + $3xK_s0]!;
+                $acc3 += $x26 * $y33;
+                $acc7 += $x27 * $y33;
+                $acc11 += $x28 * $y33;
                 $acc15 += $x29 * $y33;
               }
             }
@@ -144,8 +144,8 @@ export function forward_Y(
                 const $x49 = X[$p48]!,
                   $x50 = X[$p48 + $X_s0]!,
                   $x51 = X[$p48 + $2xX_s0]!,
-                  $x52 = X[$p48 + $3xX_s0]!,
-                  $y53 = K[$p47]!;
+                  $x52 = X[$p48 + $3xX_s0]!;
+                const $y53 = K[$p47]!;
                 $acc35 += $x49 * $y53;
                 $acc36 += $x50 * $y53;
                 $acc37 += $x51 * $y53;
@@ -185,14 +185,14 @@ export function forward_Y(
               let $p67 = $p65;
               let $p68 = $p66;
               for (let c = 0; c < C; c++, $p67 += $K_s1, $p68 += $X_s1) {
-                const $x69 = X[$p68]!,
-                  $y70 = K[$p67]!,
-                  $y71 = K[$p67 + $K_s0]!,
-                  $y72 = K[$p67 + $2xK_s0]!,
-                  $y73 = K[$p67 + $3xK_s0]!;
+                const $x69 = X[$p68]!;
+                const $y70 = K[$p67]!;
                 $acc55 += $x69 * $y70;
+                const $y71 = K[$p67 + $K_s0]!;
                 $acc56 += $x69 * $y71;
+                const $y72 = K[$p67 + $2xK_s0]!;
                 $acc57 += $x69 * $y72;
+                const $y73 = K[$p67 + $3xK_s0]!;
                 $acc58 += $x69 * $y73;
               }
             }
@@ -322,26 +322,26 @@ export function backward_dX(
                 const $x26 = dY[$p25]!,
                   $x27 = dY[$p25 + $dY_s0]!,
                   $x28 = dY[$p25 + $2xdY_s0]!,
-                  $x29 = dY[$p25 + $3xdY_s0]!,
-                  $y30 = K[$p24]!,
-                  $y31 = K[$p24 + $K_s1]!,
-                  $y32 = K[$p24 + $2xK_s1]!,
-                  $y33 = K[$p24 + $3xK_s1]!;
+                  $x29 = dY[$p25 + $3xdY_s0]!;
+                const $y30 = K[$p24]!;
                 $acc0 += $x26 * $y30;
-                $acc1 += $x26 * $y31;
-                $acc2 += $x26 * $y32;
-                $acc3 += $x26 * $y33;
                 $acc4 += $x27 * $y30;
-                $acc5 += $x27 * $y31;
-                $acc6 += $x27 * $y32;
-                $acc7 += $x27 * $y33;
                 $acc8 += $x28 * $y30;
-                $acc9 += $x28 * $y31;
-                $acc10 += $x28 * $y32;
-                $acc11 += $x28 * $y33;
                 $acc12 += $x29 * $y30;
+                const $y31 = K[$p24 + $K_s1]!;
+                $acc1 += $x26 * $y31;
+                $acc5 += $x27 * $y31;
+                $acc9 += $x28 * $y31;
                 $acc13 += $x29 * $y31;
+                const $y32 = K[$p24 + $2xK_s1]!;
+                $acc2 += $x26 * $y32;
+                $acc6 += $x27 * $y32;
+                $acc10 += $x28 * $y32;
                 $acc14 += $x29 * $y32;
+                const $y33 = K[$p24 + $3xK_s1]!;
+                $acc3 += $x26 * $y33;
+                $acc7 += $x27 * $y33;
+                $acc11 += $x28 * $y33;
                 $acc15 += $x29 * $y33;
               }
             }
@@ -391,8 +391,8 @@ export function backward_dX(
                 const $x49 = dY[$p48]!,
                   $x50 = dY[$p48 + $dY_s0]!,
                   $x51 = dY[$p48 + $2xdY_s0]!,
-                  $x52 = dY[$p48 + $3xdY_s0]!,
-                  $y53 = K[$p47]!;
+                  $x52 = dY[$p48 + $3xdY_s0]!;
+                const $y53 = K[$p47]!;
                 $acc35 += $x49 * $y53;
                 $acc36 += $x50 * $y53;
                 $acc37 += $x51 * $y53;
@@ -432,14 +432,14 @@ export function backward_dX(
               let $p67 = $p65;
               let $p68 = $p66;
               for (let f = 0; f < F; f++, $p67 += $K_s0, $p68 += $dY_s1) {
-                const $x69 = dY[$p68]!,
-                  $y70 = K[$p67]!,
-                  $y71 = K[$p67 + $K_s1]!,
-                  $y72 = K[$p67 + $2xK_s1]!,
-                  $y73 = K[$p67 + $3xK_s1]!;
+                const $x69 = dY[$p68]!;
+                const $y70 = K[$p67]!;
                 $acc55 += $x69 * $y70;
+                const $y71 = K[$p67 + $K_s1]!;
                 $acc56 += $x69 * $y71;
+                const $y72 = K[$p67 + $2xK_s1]!;
                 $acc57 += $x69 * $y72;
+                const $y73 = K[$p67 + $3xK_s1]!;
                 $acc58 += $x69 * $y73;
               }
             }
@@ -562,26 +562,26 @@ export function backward_dK(
                 const $x26 = dY[$p25]!,
                   $x27 = dY[$p25 + $dY_s1]!,
                   $x28 = dY[$p25 + $2xdY_s1]!,
-                  $x29 = dY[$p25 + $3xdY_s1]!,
-                  $y30 = X[$p24]!,
-                  $y31 = X[$p24 + $X_s1]!,
-                  $y32 = X[$p24 + $2xX_s1]!,
-                  $y33 = X[$p24 + $3xX_s1]!;
+                  $x29 = dY[$p25 + $3xdY_s1]!;
+                const $y30 = X[$p24]!;
                 $acc0 += $x26 * $y30;
-                $acc1 += $x26 * $y31;
-                $acc2 += $x26 * $y32;
-                $acc3 += $x26 * $y33;
                 $acc4 += $x27 * $y30;
-                $acc5 += $x27 * $y31;
-                $acc6 += $x27 * $y32;
-                $acc7 += $x27 * $y33;
                 $acc8 += $x28 * $y30;
-                $acc9 += $x28 * $y31;
-                $acc10 += $x28 * $y32;
-                $acc11 += $x28 * $y33;
                 $acc12 += $x29 * $y30;
+                const $y31 = X[$p24 + $X_s1]!;
+                $acc1 += $x26 * $y31;
+                $acc5 += $x27 * $y31;
+                $acc9 += $x28 * $y31;
                 $acc13 += $x29 * $y31;
+                const $y32 = X[$p24 + $2xX_s1]!;
+                $acc2 += $x26 * $y32;
+                $acc6 += $x27 * $y32;
+                $acc10 += $x28 * $y32;
                 $acc14 += $x29 * $y32;
+                const $y33 = X[$p24 + $3xX_s1]!;
+                $acc3 += $x26 * $y33;
+                $acc7 += $x27 * $y33;
+                $acc11 += $x28 * $y33;
                 $acc15 += $x29 * $y33;
               }
             }
@@ -631,8 +631,8 @@ export function backward_dK(
                 const $x49 = dY[$p48]!,
                   $x50 = dY[$p48 + $dY_s1]!,
                   $x51 = dY[$p48 + $2xdY_s1]!,
-                  $x52 = dY[$p48 + $3xdY_s1]!,
-                  $y53 = X[$p47]!;
+                  $x52 = dY[$p48 + $3xdY_s1]!;
+                const $y53 = X[$p47]!;
                 $acc35 += $x49 * $y53;
                 $acc36 += $x50 * $y53;
                 $acc37 += $x51 * $y53;
@@ -672,14 +672,14 @@ export function backward_dK(
               let $p67 = $p65 + $lo61;
               let $p68 = $p66 + $lo61;
               for (let v = $lo61; v < $hi62; v++, $p67 += 1, $p68 += 1) {
-                const $x69 = dY[$p68]!,
-                  $y70 = X[$p67]!,
-                  $y71 = X[$p67 + $X_s1]!,
-                  $y72 = X[$p67 + $2xX_s1]!,
-                  $y73 = X[$p67 + $3xX_s1]!;
+                const $x69 = dY[$p68]!;
+                const $y70 = X[$p67]!;
                 $acc55 += $x69 * $y70;
+                const $y71 = X[$p67 + $X_s1]!;
                 $acc56 += $x69 * $y71;
+                const $y72 = X[$p67 + $2xX_s1]!;
                 $acc57 += $x69 * $y72;
+                const $y73 = X[$p67 + $3xX_s1]!;
                 $acc58 += $x69 * $y73;
               }
             }
