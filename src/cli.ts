@@ -151,8 +151,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
     const program = check(source);
     if (args.emit) {
-      const { emit } = await import('./codegen/compile.js');
-      io.out(emit(source, { ...(args.dtype ? { dtype: args.dtype } : {}) }).trimEnd());
+      // loaded here only: ts-morph and prettier cost more than deriving, and only --emit needs them
+      const { emitAsync } = await import('./codegen/compile.js');
+      io.out((await emitAsync(source, { ...(args.dtype ? { dtype: args.dtype } : {}) })).trimEnd());
       return 0;
     }
     const result = deriveProgram(program, { ...(args.wrt ? { wrt: args.wrt } : {}), steps: args.steps });

@@ -5,5 +5,5 @@ export { check as parse, check } from './ir/check.js';
 export { DeltagradError, formatError, type ErrorCode } from './ir/errors.js';
 export { numericGradient, relativeError, randomInputs, seededRandom } from './ir/gradcheck.js';
 export type { Program, Statement, Expr } from './ir/types.js';
-export { compile, emit, type Kernel, type CompileOptions, type Dtype } from './codegen/compile.js';
+export { compile, emit, emitAsync, type Kernel, type CompileOptions, type Dtype } from './codegen/compile.js';
 export { operator, type Operator, type OperatorContext } from './codegen/operator.js';

@@ -6,13 +6,12 @@
 //   k.backward({ A, X, B }, { dY }).dX — forward again, then the gradient kernels: dX = Aᵀ·dY
 // The kernels run from the very text `emit` returns (transpiled once, cached by source and dtype);
 // sizes, array lengths and dtypes are checked before any loop runs.
-import { ts } from 'ts-morph';
 import { check } from '../ir/check.js';
 import { resolveSizes, shapeOf } from '../ir/evaluate.js';
 import { sizeNames } from '../ir/sizes.js';
 import type { Program } from '../ir/types.js';
 import { differentiate } from '../diff/differentiate.js';
-import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
+import { emitProgram, emitProgramAsync, morph, startFormatter, type EmitOptions, type EmittedModule } from './emitTs.js';
 
 export type Dtype = 'float32' | 'float64';
 export type DataArray = Float32Array | Float64Array;
@@ -55,8 +54,18 @@ export function emit(source: string, opts: EmitOptions & { sizes?: Record<string
   return build(source, opts).emitted.text;
 }
 
+/** emit, without blocking: the same text, formatted in the emitter's own worker (which loads prettier
+ * while this thread derives) — what `npm run generate` and `derive --emit ts` use. */
+export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): Promise<string> {
+  startFormatter();
+  const program = check(source);
+  const grads = differentiate(program, { unitScalarSeeds: false });
+  return (await emitProgramAsync(program, grads, opts)).text;
+}
+
 /** Turn emitted module text into functions: transpile to JavaScript and evaluate. */
 export function loadModule(text: string): Record<string, unknown> {
+  const { ts } = morph();
   const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
   const exports: Record<string, unknown> = {};
   new Function('exports', js)(exports);
