@@ -14,7 +14,7 @@
 import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
-import { Lowerer, type LowerContext, type LowerOptions } from './lowerToLoops.js';
+import { Lowerer, reductionsIn, type LowerContext, type LowerOptions } from './lowerToLoops.js';
 
 export const BLOCKING = {
   float64: { MR: 4, NR: 4, MC: 64, KC: 256, NC: 512 },
@@ -31,36 +31,6 @@ interface MatmulShape {
   readonly right: Expr[];
 }
 
-const hasReduction = (e: Expr): boolean => {
-  if (e.kind === 'reduce' || e.kind === 'argmax') return true;
-  const kids: Expr[] = [];
-  switch (e.kind) {
-    case 'add':
-      kids.push(...e.terms);
-      break;
-    case 'mul':
-      kids.push(...e.factors);
-      break;
-    case 'div':
-      kids.push(e.num, e.den);
-      break;
-    case 'pow':
-      kids.push(e.base, e.exp);
-      break;
-    case 'neg':
-      kids.push(e.arg);
-      break;
-    case 'compare':
-      kids.push(e.a, e.b);
-      break;
-    case 'call':
-      kids.push(...e.args);
-      break;
-    default:
-      break;
-  }
-  return kids.some(hasReduction);
-};
 
 /**
  * Y[rows…, cols…] = epilogue(Σ_{ks} left(rows, ks)·right(ks, cols))? The factors of the sum fall in
@@ -89,7 +59,7 @@ export function matmulShape(s: Statement): MatmulShape | undefined {
   const groups: { vars: Set<string>; factors: Expr[] }[] = [];
   const free: Expr[] = [];
   for (const f of factors) {
-    if (hasReduction(f) || !readsAreDense(f, lhs, ks)) return undefined;
+    if (reductionsIn(f).length > 0 || !readsAreDense(f, lhs, ks)) return undefined;
     const fv = freeIndices(f);
     if (fv.some((v) => !lhs.includes(v) && !ks.includes(v))) return undefined;
     const mine = fv.filter((v) => lhs.includes(v));

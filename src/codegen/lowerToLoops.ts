@@ -414,7 +414,7 @@ export class Lowerer {
   /** The two left-side indices to tile over, with the reads that vary along each; undefined when none fit. */
   private tilePair(s: Statement, body: Expr, nest: readonly Bound[], constraints: readonly Constraint[], residues: readonly Residue[], plan: readonly string[]): TilePair | undefined {
     const factors = body.kind === 'mul' ? body.factors : [body];
-    if (factors.some((f) => reductionsIn(f).length > 0 || f.kind === 'argmax')) return undefined;
+    if (nest.length === 0 || factors.some((f) => reductionsIn(f).length > 0)) return undefined;
     // indices a loop bound depends on would give each lane its own bounds
     const pinned = new Set([...constraints.flatMap((c) => idxVars(c.rest)), ...residues.flatMap((x) => idxVars(x.target))]);
     const along = (x: string) => factors.filter((f) => freeIndices(f).includes(x));
@@ -431,7 +431,6 @@ export class Lowerer {
         const ra = along(a);
         const rb = along(b);
         if (ra.some((f) => rb.includes(f))) continue;
-        if (nest.length === 0) continue;
         return { a, b, aReads: ra as Access[], bReads: rb as Access[] };
       }
     return undefined;
@@ -1055,8 +1054,8 @@ interface TilePair {
   readonly bReads: readonly Access[];
 }
 
-/** Reductions in e, not counting those inside another reduction. */
-function reductionsIn(e: Expr): Extract<Expr, { kind: 'reduce' }>[] {
+/** Reductions (and arg-max indicators) in e, not counting those inside another reduction. */
+export function reductionsIn(e: Expr): Extract<Expr, { kind: 'reduce' }>[] {
   if (e.kind === 'reduce') return [e];
   if (e.kind === 'argmax') return [{ kind: 'reduce', op: e.op, indices: e.indices, body: e.body }];
   return children(e).flatMap(reductionsIn);
