@@ -6,7 +6,28 @@
 //   b: [F]
 //   Y[n,f] = X[n,d]*W[f,d] + b[f]
 /* eslint-disable */
-let $pack64 = new Float64Array(0);
+type $GemmRun = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;
+declare const WebAssembly: {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: { run: $GemmRun; memory: { buffer: ArrayBuffer } } };
+};
+let $gemm64Instance: { run: $GemmRun; mem: Float64Array } | undefined;
+/** The packed-GEMM macro-kernel, float64 4×4 register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):
+ * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes). */
+function $gemm64(): { run: $GemmRun; mem: Float64Array } {
+  if ($gemm64Instance) return $gemm64Instance;
+  const hex =
+    '0061736d01000000010b0160077f7f7f7f7f7f7f00030201000504010116160710020372756e0000066d656d6f727902000a9004018d0402067f0b7b4100210703404100210803402000200820056c41086c6a21092001200720056c41086c6a210afd0c00000000000000000000000000000000210dfd0c00000000000000000000000000000000210efd0c00000000000000000000000000000000210ffd0c000000000000000000000000000000002110fd0c000000000000000000000000000000002111fd0c000000000000000000000000000000002112fd0c000000000000000000000000000000002113fd0c0000000000000000000000000000000021142005210b0340200afd0004002115200afd00041021162009fd0a03002117200d20172015fdf201fdf001210d200e20172016fdf201fdf001210e2009fd0a03082117200f20172015fdf201fdf001210f201020172016fdf201fdf00121102009fd0a03102117201120172015fdf201fdf0012111201220172016fdf201fdf00121122009fd0a03182117201320172015fdf201fdf0012113201420172016fdf201fdf0012114200941206a2109200a41206a210a200b41016b220b0d000b2002200820066c6a200741086c6a210c200c200dfd0b0400200c200efd0b0410200c20066a210c200c200ffd0b0400200c2010fd0b0410200c20066a210c200c2011fd0b0400200c2012fd0b0410200c20066a210c200c2013fd0b0400200c2014fd0b0410200841046a210820082003490d000b200741046a210720072004490d000b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))
+    throw new Error(
+      'deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops',
+    );
+  const { run, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+  return ($gemm64Instance = { run, mem: new Float64Array(memory.buffer) });
+}
 
 /**
  * Y[n,f] = sum(d) X[n,d]*W[f,d] + b[f]
@@ -19,14 +40,10 @@ export function forward_Y(
 ): void {
   const { Y, X, W, b } = t;
   const { D, F, N } = s;
-  // matmul: rows n, columns f, contraction over d; packed 4×4 register tiles
+  // matmul: rows n, columns f, contraction over d; packed 4×4 register tiles (WebAssembly SIMD)
+  const $W = $gemm64();
+  const $H = $W.mem;
   const $KC = Math.ceil(D / Math.max(1, Math.ceil(D / 256)));
-  const $B0 = 64 * $KC;
-  const $need = $B0 + $KC * Math.ceil(Math.min(512, F) / 4) * 4;
-  if ($pack64.length < $need) $pack64 = new Float64Array($need);
-  const $Ap = $pack64.subarray(0, $B0);
-  const $Bp = $pack64.subarray($B0, $need);
-  const $t = new Float64Array(16);
   for (let $jc = 0; $jc < F; $jc += 512) {
     const $nc = Math.min(512, F - $jc);
     for (let $pc = 0; $pc < D; $pc += $KC) {
@@ -34,13 +51,13 @@ export function forward_Y(
       const $first = $pc === 0;
       const $last = $pc + $kc >= D;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
+      let $q = 16384;
       for (let $jp = 0; $jp < $nc; $jp += 4) {
         for (let $p = 0; $p < $kc; $p++) {
           const $k = $pc + $p;
           for (let $jj = 0; $jj < 4; $jj++) {
             const $j = $jc + $jp + $jj;
-            $Bp[$q++] = $jp + $jj < $nc ? W[$j * D + $k]! : 0;
+            $H[$q++] = $jp + $jj < $nc ? W[$j * D + $k]! : 0;
           }
         }
       }
@@ -54,132 +71,21 @@ export function forward_Y(
             const $k = $pc + $p;
             for (let $ii = 0; $ii < 4; $ii++) {
               const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? X[$i * D + $k]! : 0;
+              $H[$r++] = $ip + $ii < $mc ? X[$i * D + $k]! : 0;
             }
           }
         }
 
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[($pa + 1) | 0]!,
-                $a2 = $Ap[($pa + 2) | 0]!,
-                $a3 = $Ap[($pa + 3) | 0]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[($pb + 1) | 0]!,
-                $b2 = $Bp[($pb + 2) | 0]!,
-                $b3 = $Bp[($pb + 3) | 0]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-            }
-
-            if ($ir + 4 <= $mc && $jr + 4 <= $nc) {
-              const $i0 = $ic + $ir;
-              const $j0 = $jc + $jr;
-              const $r0 = $i0 * F + $j0,
-                $r1 = ($i0 + 1) * F + $j0,
-                $r2 = ($i0 + 2) * F + $j0,
-                $r3 = ($i0 + 3) * F + $j0;
-              if ($last) {
-                Y[$r0] = ($first ? 0 : Y[$r0]!) + $c00 + b[$j0]!;
-                Y[$r0 + 1] = ($first ? 0 : Y[$r0 + 1]!) + $c01 + b[$j0 + 1]!;
-                Y[$r0 + 2] = ($first ? 0 : Y[$r0 + 2]!) + $c02 + b[$j0 + 2]!;
-                Y[$r0 + 3] = ($first ? 0 : Y[$r0 + 3]!) + $c03 + b[$j0 + 3]!;
-                Y[$r1] = ($first ? 0 : Y[$r1]!) + $c10 + b[$j0]!;
-                Y[$r1 + 1] = ($first ? 0 : Y[$r1 + 1]!) + $c11 + b[$j0 + 1]!;
-                Y[$r1 + 2] = ($first ? 0 : Y[$r1 + 2]!) + $c12 + b[$j0 + 2]!;
-                Y[$r1 + 3] = ($first ? 0 : Y[$r1 + 3]!) + $c13 + b[$j0 + 3]!;
-                Y[$r2] = ($first ? 0 : Y[$r2]!) + $c20 + b[$j0]!;
-                Y[$r2 + 1] = ($first ? 0 : Y[$r2 + 1]!) + $c21 + b[$j0 + 1]!;
-                Y[$r2 + 2] = ($first ? 0 : Y[$r2 + 2]!) + $c22 + b[$j0 + 2]!;
-                Y[$r2 + 3] = ($first ? 0 : Y[$r2 + 3]!) + $c23 + b[$j0 + 3]!;
-                Y[$r3] = ($first ? 0 : Y[$r3]!) + $c30 + b[$j0]!;
-                Y[$r3 + 1] = ($first ? 0 : Y[$r3 + 1]!) + $c31 + b[$j0 + 1]!;
-                Y[$r3 + 2] = ($first ? 0 : Y[$r3 + 2]!) + $c32 + b[$j0 + 2]!;
-                Y[$r3 + 3] = ($first ? 0 : Y[$r3 + 3]!) + $c33 + b[$j0 + 3]!;
-              } else {
-                Y[$r0] = ($first ? 0 : Y[$r0]!) + $c00;
-                Y[$r0 + 1] = ($first ? 0 : Y[$r0 + 1]!) + $c01;
-                Y[$r0 + 2] = ($first ? 0 : Y[$r0 + 2]!) + $c02;
-                Y[$r0 + 3] = ($first ? 0 : Y[$r0 + 3]!) + $c03;
-                Y[$r1] = ($first ? 0 : Y[$r1]!) + $c10;
-                Y[$r1 + 1] = ($first ? 0 : Y[$r1 + 1]!) + $c11;
-                Y[$r1 + 2] = ($first ? 0 : Y[$r1 + 2]!) + $c12;
-                Y[$r1 + 3] = ($first ? 0 : Y[$r1 + 3]!) + $c13;
-                Y[$r2] = ($first ? 0 : Y[$r2]!) + $c20;
-                Y[$r2 + 1] = ($first ? 0 : Y[$r2 + 1]!) + $c21;
-                Y[$r2 + 2] = ($first ? 0 : Y[$r2 + 2]!) + $c22;
-                Y[$r2 + 3] = ($first ? 0 : Y[$r2 + 3]!) + $c23;
-                Y[$r3] = ($first ? 0 : Y[$r3]!) + $c30;
-                Y[$r3 + 1] = ($first ? 0 : Y[$r3 + 1]!) + $c31;
-                Y[$r3 + 2] = ($first ? 0 : Y[$r3 + 2]!) + $c32;
-                Y[$r3 + 3] = ($first ? 0 : Y[$r3 + 3]!) + $c33;
-              }
-
-              continue;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * F;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $j;
-                const $c = ($first ? 0 : Y[$o]!) + $t[$q]!;
-                Y[$o] = $last ? $c + b[$j]! : $c;
-              }
-            }
+        // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
+        $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
+        for (let $ii = 0; $ii < $mc; $ii++) {
+          const $i = $ic + $ii;
+          const $row = $i * F;
+          for (let $jj = 0, $q = 147456 + $ii * 512; $jj < $nc; $jj++, $q++) {
+            const $j = $jc + $jj;
+            const $o = $row + $j;
+            const $c = ($first ? 0 : Y[$o]!) + $H[$q]!;
+            Y[$o] = $last ? $c + b[$j]! : $c;
           }
         }
       }
@@ -206,14 +112,10 @@ export function backward_dX(
 ): void {
   const { dX, dY, W } = t;
   const { D, F, N } = s;
-  // matmul: rows n, columns d, contraction over f; packed 4×4 register tiles
+  // matmul: rows n, columns d, contraction over f; packed 4×4 register tiles (WebAssembly SIMD)
+  const $W = $gemm64();
+  const $H = $W.mem;
   const $KC = Math.ceil(F / Math.max(1, Math.ceil(F / 256)));
-  const $B0 = 64 * $KC;
-  const $need = $B0 + $KC * Math.ceil(Math.min(512, D) / 4) * 4;
-  if ($pack64.length < $need) $pack64 = new Float64Array($need);
-  const $Ap = $pack64.subarray(0, $B0);
-  const $Bp = $pack64.subarray($B0, $need);
-  const $t = new Float64Array(16);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
     for (let $pc = 0; $pc < F; $pc += $KC) {
@@ -221,13 +123,13 @@ export function backward_dX(
       const $first = $pc === 0;
       const $last = $pc + $kc >= F;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
+      let $q = 16384;
       for (let $jp = 0; $jp < $nc; $jp += 4) {
         for (let $p = 0; $p < $kc; $p++) {
           const $k = $pc + $p;
           for (let $jj = 0; $jj < 4; $jj++) {
             const $j = $jc + $jp + $jj;
-            $Bp[$q++] = $jp + $jj < $nc ? W[$k * D + $j]! : 0;
+            $H[$q++] = $jp + $jj < $nc ? W[$k * D + $j]! : 0;
           }
         }
       }
@@ -241,112 +143,21 @@ export function backward_dX(
             const $k = $pc + $p;
             for (let $ii = 0; $ii < 4; $ii++) {
               const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? dY[$i * F + $k]! : 0;
+              $H[$r++] = $ip + $ii < $mc ? dY[$i * F + $k]! : 0;
             }
           }
         }
 
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[($pa + 1) | 0]!,
-                $a2 = $Ap[($pa + 2) | 0]!,
-                $a3 = $Ap[($pa + 3) | 0]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[($pb + 1) | 0]!,
-                $b2 = $Bp[($pb + 2) | 0]!,
-                $b3 = $Bp[($pb + 3) | 0]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-            }
-
-            if ($ir + 4 <= $mc && $jr + 4 <= $nc) {
-              const $i0 = $ic + $ir;
-              const $j0 = $jc + $jr;
-              const $r0 = $i0 * D + $j0,
-                $r1 = ($i0 + 1) * D + $j0,
-                $r2 = ($i0 + 2) * D + $j0,
-                $r3 = ($i0 + 3) * D + $j0;
-              dX[$r0] = ($first ? 0 : dX[$r0]!) + $c00;
-              dX[$r0 + 1] = ($first ? 0 : dX[$r0 + 1]!) + $c01;
-              dX[$r0 + 2] = ($first ? 0 : dX[$r0 + 2]!) + $c02;
-              dX[$r0 + 3] = ($first ? 0 : dX[$r0 + 3]!) + $c03;
-              dX[$r1] = ($first ? 0 : dX[$r1]!) + $c10;
-              dX[$r1 + 1] = ($first ? 0 : dX[$r1 + 1]!) + $c11;
-              dX[$r1 + 2] = ($first ? 0 : dX[$r1 + 2]!) + $c12;
-              dX[$r1 + 3] = ($first ? 0 : dX[$r1 + 3]!) + $c13;
-              dX[$r2] = ($first ? 0 : dX[$r2]!) + $c20;
-              dX[$r2 + 1] = ($first ? 0 : dX[$r2 + 1]!) + $c21;
-              dX[$r2 + 2] = ($first ? 0 : dX[$r2 + 2]!) + $c22;
-              dX[$r2 + 3] = ($first ? 0 : dX[$r2 + 3]!) + $c23;
-              dX[$r3] = ($first ? 0 : dX[$r3]!) + $c30;
-              dX[$r3 + 1] = ($first ? 0 : dX[$r3 + 1]!) + $c31;
-              dX[$r3 + 2] = ($first ? 0 : dX[$r3 + 2]!) + $c32;
-              dX[$r3 + 3] = ($first ? 0 : dX[$r3 + 3]!) + $c33;
-              continue;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * D;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $j;
-                const $c = ($first ? 0 : dX[$o]!) + $t[$q]!;
-                dX[$o] = $last ? $c : $c;
-              }
-            }
+        // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
+        $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
+        for (let $ii = 0; $ii < $mc; $ii++) {
+          const $i = $ic + $ii;
+          const $row = $i * D;
+          for (let $jj = 0, $q = 147456 + $ii * 512; $jj < $nc; $jj++, $q++) {
+            const $j = $jc + $jj;
+            const $o = $row + $j;
+            const $c = ($first ? 0 : dX[$o]!) + $H[$q]!;
+            dX[$o] = $c;
           }
         }
       }
@@ -373,14 +184,10 @@ export function backward_dW(
 ): void {
   const { dW, dY, X } = t;
   const { D, F, N } = s;
-  // matmul: rows f, columns d, contraction over n; packed 4×4 register tiles
+  // matmul: rows f, columns d, contraction over n; packed 4×4 register tiles (WebAssembly SIMD)
+  const $W = $gemm64();
+  const $H = $W.mem;
   const $KC = Math.ceil(N / Math.max(1, Math.ceil(N / 256)));
-  const $B0 = 64 * $KC;
-  const $need = $B0 + $KC * Math.ceil(Math.min(512, D) / 4) * 4;
-  if ($pack64.length < $need) $pack64 = new Float64Array($need);
-  const $Ap = $pack64.subarray(0, $B0);
-  const $Bp = $pack64.subarray($B0, $need);
-  const $t = new Float64Array(16);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
     for (let $pc = 0; $pc < N; $pc += $KC) {
@@ -388,13 +195,13 @@ export function backward_dW(
       const $first = $pc === 0;
       const $last = $pc + $kc >= N;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
+      let $q = 16384;
       for (let $jp = 0; $jp < $nc; $jp += 4) {
         for (let $p = 0; $p < $kc; $p++) {
           const $k = $pc + $p;
           for (let $jj = 0; $jj < 4; $jj++) {
             const $j = $jc + $jp + $jj;
-            $Bp[$q++] = $jp + $jj < $nc ? X[$k * D + $j]! : 0;
+            $H[$q++] = $jp + $jj < $nc ? X[$k * D + $j]! : 0;
           }
         }
       }
@@ -408,112 +215,21 @@ export function backward_dW(
             const $k = $pc + $p;
             for (let $ii = 0; $ii < 4; $ii++) {
               const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? dY[$k * F + $i]! : 0;
+              $H[$r++] = $ip + $ii < $mc ? dY[$k * F + $i]! : 0;
             }
           }
         }
 
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[($pa + 1) | 0]!,
-                $a2 = $Ap[($pa + 2) | 0]!,
-                $a3 = $Ap[($pa + 3) | 0]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[($pb + 1) | 0]!,
-                $b2 = $Bp[($pb + 2) | 0]!,
-                $b3 = $Bp[($pb + 3) | 0]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-            }
-
-            if ($ir + 4 <= $mc && $jr + 4 <= $nc) {
-              const $i0 = $ic + $ir;
-              const $j0 = $jc + $jr;
-              const $r0 = $i0 * D + $j0,
-                $r1 = ($i0 + 1) * D + $j0,
-                $r2 = ($i0 + 2) * D + $j0,
-                $r3 = ($i0 + 3) * D + $j0;
-              dW[$r0] = ($first ? 0 : dW[$r0]!) + $c00;
-              dW[$r0 + 1] = ($first ? 0 : dW[$r0 + 1]!) + $c01;
-              dW[$r0 + 2] = ($first ? 0 : dW[$r0 + 2]!) + $c02;
-              dW[$r0 + 3] = ($first ? 0 : dW[$r0 + 3]!) + $c03;
-              dW[$r1] = ($first ? 0 : dW[$r1]!) + $c10;
-              dW[$r1 + 1] = ($first ? 0 : dW[$r1 + 1]!) + $c11;
-              dW[$r1 + 2] = ($first ? 0 : dW[$r1 + 2]!) + $c12;
-              dW[$r1 + 3] = ($first ? 0 : dW[$r1 + 3]!) + $c13;
-              dW[$r2] = ($first ? 0 : dW[$r2]!) + $c20;
-              dW[$r2 + 1] = ($first ? 0 : dW[$r2 + 1]!) + $c21;
-              dW[$r2 + 2] = ($first ? 0 : dW[$r2 + 2]!) + $c22;
-              dW[$r2 + 3] = ($first ? 0 : dW[$r2 + 3]!) + $c23;
-              dW[$r3] = ($first ? 0 : dW[$r3]!) + $c30;
-              dW[$r3 + 1] = ($first ? 0 : dW[$r3 + 1]!) + $c31;
-              dW[$r3 + 2] = ($first ? 0 : dW[$r3 + 2]!) + $c32;
-              dW[$r3 + 3] = ($first ? 0 : dW[$r3 + 3]!) + $c33;
-              continue;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * D;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $j;
-                const $c = ($first ? 0 : dW[$o]!) + $t[$q]!;
-                dW[$o] = $last ? $c : $c;
-              }
-            }
+        // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
+        $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
+        for (let $ii = 0; $ii < $mc; $ii++) {
+          const $i = $ic + $ii;
+          const $row = $i * D;
+          for (let $jj = 0, $q = 147456 + $ii * 512; $jj < $nc; $jj++, $q++) {
+            const $j = $jc + $jj;
+            const $o = $row + $j;
+            const $c = ($first ? 0 : dW[$o]!) + $H[$q]!;
+            dW[$o] = $c;
           }
         }
       }

@@ -8,6 +8,7 @@ import type { Case, Impl, Prepared } from '../lib/cases.js';
 import { permute, uniform } from '../lib/data.js';
 import { alloc, kernel, kernels, type Dt } from '../lib/deltagrad.js';
 import { read, tf, tidyRun, useBackend, type TfBackend } from '../lib/tfjs.js';
+import { SIMD_OFF } from './matmul.js';
 
 const SOURCE = readFileSync(new URL('../../examples/layers/affine_relu.dg', import.meta.url), 'utf8');
 const N = 128;
@@ -24,13 +25,14 @@ export function denseCases(): Case[] {
   const sizes = { N, D, F };
   const mm = 2 * N * D * F;
 
-  const dg = (op: Op, dt: Dt, optimize: boolean): Impl => ({
+  const dg = (op: Op, dt: Dt, optimize: boolean, simd = true): Impl => ({
     impl: optimize ? 'deltagrad' : 'deltagrad-naive',
     dtype: dt,
-    reference: optimize && dt === 'f64',
+    reference: optimize && dt === 'f64' && simd,
     ...(optimize ? {} : { skipQuick: true }),
+    ...(simd ? {} : SIMD_OFF),
     setup(): Prepared {
-      const m = kernels(SOURCE, dt, optimize);
+      const m = kernels(SOURCE, dt, optimize, simd);
       const fwd = kernel(m, 'forward_Y');
       const kdX = kernel(m, 'backward_dX');
       const kdW = kernel(m, 'backward_dW');
@@ -105,6 +107,6 @@ export function denseCases(): Case[] {
     op,
     flops,
     ...(op === 'fwd+dX+dW' ? { skipQuick: true } : {}),
-    impls: [dg(op, 'f64', true), dg(op, 'f32', true), dg(op, 'f64', false), dg(op, 'f32', false), tfImpl(op, 'cpu'), tfImpl(op, 'wasm')],
+    impls: [dg(op, 'f64', true), dg(op, 'f32', true), dg(op, 'f64', true, false), dg(op, 'f64', false), dg(op, 'f32', false), tfImpl(op, 'cpu'), tfImpl(op, 'wasm')],
   }));
 }

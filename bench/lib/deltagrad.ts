@@ -15,22 +15,23 @@ export interface KernelModule {
 
 const cache = new Map<string, { text: string; module: KernelModule }>();
 
-function load(source: string, dt: Dt, optimize: boolean) {
-  const key = `${dt}|${optimize}|${source}`;
+function load(source: string, dt: Dt, optimize: boolean, simd: boolean) {
+  const key = `${dt}|${optimize}|${simd}|${source}`;
   let hit = cache.get(key);
   if (!hit) {
-    const text = emit(source, { dtype: dt === 'f32' ? 'float32' : 'float64', optimize });
+    const text = emit(source, { dtype: dt === 'f32' ? 'float32' : 'float64', optimize, simd });
     hit = { text, module: loadModule(text) as unknown as KernelModule };
     cache.set(key, hit);
   }
   return hit;
 }
 
-/** The emitted module's functions for a program, dtype and optimisation switch. */
-export const kernels = (source: string, dt: Dt, optimize: boolean): KernelModule => load(source, dt, optimize).module;
+/** The emitted module's functions for a program, dtype and optimisation switch (`simd: false`: GEMMs
+ * with the JavaScript micro-kernel instead of WebAssembly). */
+export const kernels = (source: string, dt: Dt, optimize: boolean, simd = true): KernelModule => load(source, dt, optimize, simd).module;
 
 /** The emitted module's TypeScript text (to read what a kernel does). */
-export const kernelText = (source: string, dt: Dt, optimize: boolean): string => load(source, dt, optimize).text;
+export const kernelText = (source: string, dt: Dt, optimize: boolean, simd = true): string => load(source, dt, optimize, simd).text;
 
 /** A kernel by name, with a clear error when the module has no such function. */
 export function kernel(m: KernelModule, name: string): Kernel {

@@ -21,6 +21,8 @@ export interface CompileOptions {
   readonly dtype?: Dtype;
   /** false: the naive loop nest (for benchmarks) */
   readonly optimize?: boolean;
+  /** false: matmul-shaped kernels in plain JavaScript instead of a WebAssembly SIMD micro-kernel */
+  readonly simd?: boolean;
 }
 
 export interface Kernel {
@@ -72,11 +74,11 @@ export function loadModule(text: string): Record<string, unknown> {
   return exports;
 }
 
-function load(source: string, dtype: Dtype, optimize: boolean): LoadedModule {
-  const key = `${dtype}\u0000${optimize}\u0000${source}`;
+function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean): LoadedModule {
+  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
-  const { program, emitted } = build(source, { dtype, optimize });
+  const { program, emitted } = build(source, { dtype, optimize, simd });
   const exports = loadModule(emitted.text);
   const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted, program };
   moduleCache.set(key, m);
@@ -91,7 +93,7 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
   if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`dtype must be 'float32' or 'float64', got ${String(dtype)}`);
   for (const [k, v] of Object.entries(opts.sizes ?? {}))
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`size ${k} must be a whole number ≥ 0, got ${String(v)}`);
-  const m = load(source, dtype, opts.optimize ?? true);
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true);
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});

@@ -21,6 +21,8 @@ export interface EmitOptions {
   readonly dtype?: 'float32' | 'float64';
   /** false: the naive loop nest (no bounds from padding, no running offsets, no GEMM), for comparison */
   readonly optimize?: boolean;
+  /** false: matmul-shaped kernels in plain JavaScript instead of a WebAssembly SIMD micro-kernel */
+  readonly simd?: boolean;
 }
 
 /** Prettier options, pinned so the emitted bytes never change with a user's configuration. */
@@ -138,7 +140,7 @@ export function buildModule(p: Program, grads: readonly GradientStatement[], opt
   const recordsArgmax = new Map<string, Statement>();
   if (optimize) for (const s of p.statements) if (s.rhs.kind === 'reduce' && (s.rhs.op === 'max' || s.rhs.op === 'min')) recordsArgmax.set(s.tensor, s);
   const ctx: LowerContext = { shapeOf: shapeOfFactory(p), recordsArgmax, defaults, program: p };
-  const lowerOpts = { optimize, dtype } as const;
+  const lowerOpts = { optimize, dtype, simd: opts.simd ?? true } as const;
   const kernels = [
     ...p.statements.map((s) => lowerStatement(s, `forward_${s.tensor}`, ctx, lowerOpts)),
     ...grads.map((g) => lowerStatement(g.statement, `backward_${g.statement.tensor}`, ctx, lowerOpts)),

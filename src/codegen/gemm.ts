@@ -15,11 +15,49 @@ import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { Lowerer, reductionsIn, type LowerContext, type LowerOptions } from './lowerToLoops.js';
+import { assembleWasm, buildMicroKernel } from './buildMicroKernel.js';
 
 export const BLOCKING = {
   float64: { MR: 4, NR: 4, MC: 64, KC: 256, NC: 512 },
   float32: { MR: 4, NR: 8, MC: 64, KC: 256, NC: 512 },
 } as const;
+
+/**
+ * The module-level code that instantiates a dtype's WebAssembly macro-kernel on first use. Its memory
+ * never grows (so the typed-array view of it stays valid) and holds the packed A block at 0, the
+ * packed B block at MC·KC and the C block at MC·KC + KC·NC (elements). Without WebAssembly SIMD
+ * (browsers before 2021–2023) the first call says how to emit plain JavaScript instead.
+ */
+export function gemmPrelude(dtype: 'float32' | 'float64'): string {
+  const { MR, NR, MC, KC, NC } = BLOCKING[dtype];
+  const [es, arr, name] = dtype === 'float64' ? [8, 'Float64Array', '$gemm64'] : [4, 'Float32Array', '$gemm32'];
+  const pages = Math.ceil(((MC * KC + KC * NC + MC * NC) * es) / 65536);
+  const bytes = assembleWasm(buildMicroKernel({ dtype, MR, NR }), pages);
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return [
+    `type $GemmRun = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;`,
+    // a runtime global (Node 8+, every browser) that TypeScript's ES library does not declare; declared
+    // in the module so that it type-checks with no DOM or Node types
+    `declare const WebAssembly: {`,
+    `  validate(bytes: Uint8Array): boolean;`,
+    `  Module: new (bytes: Uint8Array) => object;`,
+    `  Instance: new (module: object) => { exports: { run: $GemmRun; memory: { buffer: ArrayBuffer } } };`,
+    `};`,
+    `let ${name}Instance: { run: $GemmRun; mem: ${arr} } | undefined;`,
+    `/** The packed-GEMM macro-kernel, ${dtype} ${MR}×${NR} register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):`,
+    ` * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes). */`,
+    `function ${name}(): { run: $GemmRun; mem: ${arr} } {`,
+    `  if (${name}Instance) return ${name}Instance;`,
+    `  const hex = '${hex}';`,
+    `  const bytes = new Uint8Array(hex.length / 2);`,
+    `  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);`,
+    `  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))`,
+    `    throw new Error('deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');`,
+    `  const { run, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;`,
+    `  return (${name}Instance = { run, mem: new ${arr}(memory.buffer) });`,
+    `}`,
+  ].join('\n');
+}
 
 interface MatmulShape {
   /** row, column and contraction indices: several make a multi-index (conv: columns n,u,v) */
@@ -30,7 +68,6 @@ interface MatmulShape {
   readonly left: Expr[];
   readonly right: Expr[];
 }
-
 
 /**
  * Y[rows…, cols…] = epilogue(Σ_{ks} left(rows, ks)·right(ks, cols))? The factors of the sum fall in
@@ -105,7 +142,6 @@ function readsAreDense(e: Expr, lhs: readonly string[], ks: readonly string[]): 
   return ok;
 }
 
-
 const product = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
 const paren = (c: Code): Code => (/^[\w$]+(\[[^\]]*\]!)?$/.test(c) ? c : `(${c})`);
 
@@ -148,26 +184,62 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   if (aCode.nodes.length || bCode.nodes.length || epi.nodes.length) return undefined;
   // where C[i, j] lives in the output: row part + column part of the row-major offset
   const outStride = (b: Bound) => l.stridePublic(s.tensor, s.lhs.indexOf(b));
-  const offsetOf = (bs: readonly Bound[], vs: [string, Code][]) =>
-    bs.map((b, q) => (outStride(b) === '1' ? vs[q]![1] : `${paren(vs[q]![1])} * ${outStride(b)}`)).join(' + ');
+  const offsetOf = (bs: readonly Bound[], vs: [string, Code][]) => bs.map((b, q) => (outStride(b) === '1' ? vs[q]![1] : `${paren(vs[q]![1])} * ${outStride(b)}`)).join(' + ');
   const rowOff = offsetOf(shape.rows, rows.vars);
   const colOff = offsetOf(shape.cols, cols.vars);
   const plus = (v: Code, d: number) => (d ? `${v} + ${d}` : v);
-  // the packing buffers are module scratch ($pack64 / $pack32), grown on demand and reused by every
-  // call: allocating and zeroing them per call cost 0.1–0.6 ms (page faults on fresh memory). Kernels
-  // run to completion and call nothing that could re-enter them, so one buffer per module is enough;
-  // every element a call reads was packed by that call, so stale contents never matter.
-  const scratch = arr === 'Float32Array' ? '$pack32' : '$pack64';
-  l.fns.add(scratch);
+  // the end of every variant: the K = 0 case, and the kernel
+  const finish = () => {
+    // an empty contraction (K = 0) still applies the epilogue to 0
+    lines.push(`if (${K} === 0) {`);
+    lines.push(`  for (let $i = 0; $i < ${M}; $i++) for (let $j = 0; $j < ${N}; $j++) {`);
+    lines.push(`    const $c = 0;`);
+    lines.push(`    ${s.tensor}[${rowOff} + ${colOff}] = ${epi.value};`);
+    lines.push(`  }`);
+    lines.push(`}`);
+    const body: LoopNode[] = [
+      {
+        k: 'comment',
+        text: `matmul: rows ${shape.rows.map((b) => b.name).join(',')}, columns ${shape.cols.map((b) => b.name).join(',')}, contraction over ${shape.ks.map((b) => b.name).join(',')}; packed ${MR}×${NR} register tiles${opts.simd ? ' (WebAssembly SIMD)' : ''}`,
+      },
+      { k: 'raw', lines },
+    ];
+    return {
+      tensors: [...l.tensors.values()],
+      sizes: [...l.sizes].sort(),
+      body: [...l.prologue(), ...body],
+      fns: l.fns,
+      dataType: arr,
+    };
+  };
+  // The packed panels live in module scratch, reused by every call: allocating and zeroing them per
+  // call cost 0.1–0.6 ms (page faults on fresh memory). Kernels run to completion and call nothing
+  // that could re-enter them, so one buffer per module is enough; every element a call reads was
+  // packed by that call, so stale contents never matter. With `simd` the scratch is the memory of the
+  // module's WebAssembly macro-kernel ($gemm64 / $gemm32, buildMicroKernel.ts): fixed regions for
+  // A (MC×KC), B (KC×NC) and the C block (MC×NC); otherwise a typed array grown on demand.
+  const es = arr === 'Float32Array' ? 4 : 8;
+  const [AP, BP, CP] = [0, MC * KC, MC * KC + KC * NC];
+  if (opts.simd) {
+    const gemm = arr === 'Float32Array' ? '$gemm32' : '$gemm64';
+    l.fns.add(gemm);
+    lines.push(`const $W = ${gemm}();`);
+    lines.push(`const $H = $W.mem;`);
+  }
+  const [Apack, Bpack] = opts.simd ? ['$H', '$H'] : ['$Ap', '$Bp'];
   // KC: the K blocks split K evenly (784 = 4 × 196, not 3 × 256 + 16: a short last block pays the
   // tile load/store for few multiply-adds)
   lines.push(`const $KC = Math.ceil(${K} / Math.max(1, Math.ceil(${K} / ${KC})));`);
-  lines.push(`const $B0 = ${MC} * $KC;`);
-  lines.push(`const $need = $B0 + $KC * Math.ceil(Math.min(${NC}, ${N}) / ${NR}) * ${NR};`);
-  lines.push(`if (${scratch}.length < $need) ${scratch} = new ${arr}($need);`);
-  lines.push(`const $Ap = ${scratch}.subarray(0, $B0);`);
-  lines.push(`const $Bp = ${scratch}.subarray($B0, $need);`);
-  lines.push(`const $t = new Float64Array(${MR * NR});`);
+  if (!opts.simd) {
+    const scratch = arr === 'Float32Array' ? '$pack32' : '$pack64';
+    l.fns.add(scratch);
+    lines.push(`const $B0 = ${MC} * $KC;`);
+    lines.push(`const $need = $B0 + $KC * Math.ceil(Math.min(${NC}, ${N}) / ${NR}) * ${NR};`);
+    lines.push(`if (${scratch}.length < $need) ${scratch} = new ${arr}($need);`);
+    lines.push(`const $Ap = ${scratch}.subarray(0, $B0);`);
+    lines.push(`const $Bp = ${scratch}.subarray($B0, $need);`);
+    lines.push(`const $t = new Float64Array(${MR * NR});`);
+  }
   lines.push(`for (let $jc = 0; $jc < ${N}; $jc += ${NC}) {`);
   lines.push(`  const $nc = Math.min(${NC}, ${N} - $jc);`);
   lines.push(`  for (let $pc = 0; $pc < ${K}; $pc += $KC) {`);
@@ -175,29 +247,49 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   lines.push(`    const $first = $pc === 0;`);
   lines.push(`    const $last = $pc + $kc >= ${K};`);
   lines.push(`    // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide (zeros past the edge)`);
-  lines.push(`    let $q = 0;`);
+  lines.push(`    let $q = ${opts.simd ? BP : 0};`);
   lines.push(`    for (let $jp = 0; $jp < $nc; $jp += ${NR}) {`);
   lines.push(`      for (let $p = 0; $p < $kc; $p++) {`);
   lines.push(`        const $k = $pc + $p;`);
   lines.push(`        for (let $jj = 0; $jj < ${NR}; $jj++) {`);
   lines.push(`          const $j = $jc + $jp + $jj;`);
-  lines.push(`          $Bp[$q++] = $jp + $jj < $nc ? ${bCode.value} : 0;`);
+  lines.push(`          ${Bpack}[$q++] = $jp + $jj < $nc ? ${bCode.value} : 0;`);
   lines.push(`        }`);
   lines.push(`      }`);
   lines.push(`    }`);
   lines.push(`    for (let $ic = 0; $ic < ${M}; $ic += ${MC}) {`);
   lines.push(`      const $mc = Math.min(${MC}, ${M} - $ic);`);
   lines.push(`      // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels ${MR} rows tall`);
-  lines.push(`      let $r = 0;`);
+  lines.push(`      let $r = ${AP};`);
   lines.push(`      for (let $ip = 0; $ip < $mc; $ip += ${MR}) {`);
   lines.push(`        for (let $p = 0; $p < $kc; $p++) {`);
   lines.push(`          const $k = $pc + $p;`);
   lines.push(`          for (let $ii = 0; $ii < ${MR}; $ii++) {`);
   lines.push(`            const $i = $ic + $ip + $ii;`);
-  lines.push(`            $Ap[$r++] = $ip + $ii < $mc ? ${aCode.value} : 0;`);
+  lines.push(`            ${Apack}[$r++] = $ip + $ii < $mc ? ${aCode.value} : 0;`);
   lines.push(`          }`);
   lines.push(`        }`);
   lines.push(`      }`);
+  if (opts.simd) {
+    // C block = packed A · packed B in WebAssembly (byte offsets); then add it into the output, with
+    // the epilogue on the last K block
+    lines.push(`      // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)`);
+    lines.push(`      $W.run(${AP * es}, ${BP * es}, ${CP * es}, $mc, $nc, $kc, ${NC * es});`);
+    lines.push(`      for (let $ii = 0; $ii < $mc; $ii++) {`);
+    lines.push(`        const $i = $ic + $ii;`);
+    lines.push(`        const $row = ${rowOff};`);
+    lines.push(`        for (let $jj = 0, $q = ${CP} + $ii * ${NC}; $jj < $nc; $jj++, $q++) {`);
+    lines.push(`          const $j = $jc + $jj;`);
+    lines.push(`          const $o = $row + ${colOff};`);
+    lines.push(`          const $c = ($first ? 0 : ${s.tensor}[$o]!) + $H[$q]!;`);
+    lines.push(`          ${s.tensor}[$o] = ${epi.value === '$c' ? '$c' : `$last ? ${epi.value} : $c`};`);
+    lines.push(`        }`);
+    lines.push(`      }`);
+    lines.push(`    }`);
+    lines.push(`  }`);
+    lines.push(`}`);
+    return finish();
+  }
   lines.push(`      for (let $jr = 0; $jr < $nc; $jr += ${NR}) {`);
   lines.push(`        for (let $ir = 0; $ir < $mc; $ir += ${MR}) {`);
   const acc = (i: number, j: number) => `$c${i}${j}`;
@@ -261,25 +353,5 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   lines.push(`    }`);
   lines.push(`  }`);
   lines.push(`}`);
-  // an empty contraction (K = 0) still applies the epilogue to 0
-  lines.push(`if (${K} === 0) {`);
-  lines.push(`  for (let $i = 0; $i < ${M}; $i++) for (let $j = 0; $j < ${N}; $j++) {`);
-  lines.push(`    const $c = 0;`);
-  lines.push(`    ${s.tensor}[${rowOff} + ${colOff}] = ${epi.value};`);
-  lines.push(`  }`);
-  lines.push(`}`);
-  const body: LoopNode[] = [
-    {
-      k: 'comment',
-      text: `matmul: rows ${shape.rows.map((b) => b.name).join(',')}, columns ${shape.cols.map((b) => b.name).join(',')}, contraction over ${shape.ks.map((b) => b.name).join(',')}; packed ${MR}×${NR} register tiles`,
-    },
-    { k: 'raw', lines },
-  ];
-  return {
-    tensors: [...l.tensors.values()],
-    sizes: [...l.sizes].sort(),
-    body: [...l.prologue(), ...body],
-    fns: l.fns,
-    dataType: arr,
-  };
+  return finish();
 }

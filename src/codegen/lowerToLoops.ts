@@ -17,11 +17,13 @@ import { printExpr } from '../ir/print.js';
 import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
 import { assertNever, type Bound, type Expr, type IndexExpr, type Poly, type Program, type SizeExpr, type Statement } from '../ir/types.js';
 import type { Code, KernelParam, LoopNode, LoweredKernel } from './loops.js';
-import { lowerMatmul } from './gemm.js';
+import { gemmPrelude, lowerMatmul } from './gemm.js';
 
 export interface LowerOptions {
   readonly optimize: boolean;
   readonly dtype: 'float32' | 'float64';
+  /** matmul-shaped statements run their micro-kernel in WebAssembly SIMD (gemm.ts) */
+  readonly simd: boolean;
 }
 
 /** What the lowering needs to know about the program around a statement. */
@@ -67,8 +69,11 @@ const paren = (c: Code) => (isIdent(c) || /^\d+(\.\d+)?$/.test(c) ? c : `(${c})`
 const mulCode = (a: Code, b: Code): Code => (a === '0' || b === '0' ? '0' : a === '1' ? b : b === '1' ? a : `${paren(a)} * ${paren(b)}`);
 const addCode = (a: Code, b: Code): Code => (a === '0' ? b : b === '0' ? a : b.startsWith('-') ? `${a} - ${b.slice(1)}` : `${a} + ${b}`);
 
-const FN_PRELUDE: Record<string, string> = {
-  // the packing buffers of the GEMM kernels (gemm.ts): grown on demand, reused by every call
+const FN_PRELUDE: Record<string, string | (() => string)> = {
+  // the WebAssembly macro-kernels of the GEMM kernels (gemm.ts), whose memory holds the packed panels
+  $gemm32: () => gemmPrelude('float32'),
+  $gemm64: () => gemmPrelude('float64'),
+  // the packing buffers of the GEMM kernels without SIMD: grown on demand, reused by every call
   $pack32: 'let $pack32 = new Float32Array(0);',
   $pack64: 'let $pack64 = new Float64Array(0);',
   relu: 'const relu = (x: number): number => (x > 0 ? x : 0);',
@@ -78,7 +83,11 @@ const FN_PRELUDE: Record<string, string> = {
   max: 'const max = (a: number, b: number): number => (a >= b ? a : b);',
   min: 'const min = (a: number, b: number): number => (a <= b ? a : b);',
 };
-export const preludeFor = (fns: Iterable<string>): string[] => [...new Set(fns)].sort().flatMap((f) => (FN_PRELUDE[f] ? [FN_PRELUDE[f]!] : []));
+export const preludeFor = (fns: Iterable<string>): string[] =>
+  [...new Set(fns)].sort().flatMap((f) => {
+    const text = FN_PRELUDE[f];
+    return text === undefined ? [] : [typeof text === 'function' ? text() : text];
+  });
 
 /** Constraint 0 ≤ coef·v + rest < dim, from a zero-padded read or a range guard. */
 interface Constraint {

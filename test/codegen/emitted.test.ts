@@ -155,6 +155,8 @@ const modules = {
   convS2P1: emit(CONV_S2P1, { dtype: 'float64' }),
   affineRelu64: emit(AFFINE_RELU, { dtype: 'float64' }),
   affineRelu32: emit(AFFINE_RELU, { dtype: 'float32' }),
+  affineRelu64Js: emit(AFFINE_RELU, { dtype: 'float64', simd: false }),
+  affineRelu32Js: emit(AFFINE_RELU, { dtype: 'float32', simd: false }),
   maxpool: emit(MAXPOOL, { dtype: 'float64' }),
   softmaxXent: emit(SOFTMAX_XENT, { dtype: 'float64' }),
 };
@@ -174,6 +176,9 @@ describe('snapshots of the emitted kernels (update with `npx vitest run test/cod
   });
   it('affine_relu.dg float32', async () => {
     await expect(modules.affineRelu32).toMatchFileSnapshot(snapshot('affine_relu.float32'));
+  });
+  it('affine_relu.dg float64 with simd: false: the micro-kernel in JavaScript', async () => {
+    await expect(modules.affineRelu64Js).toMatchFileSnapshot(snapshot('affine_relu.float64.nosimd'));
   });
   it('maxpool2d.dg: forward records the arg-max (Int32Array), backward reads it', async () => {
     await expect(modules.maxpool).toMatchFileSnapshot(snapshot('maxpool2d.float64'));
@@ -232,34 +237,66 @@ describe('conv kernels: no modulo, no bounds test, no index multiplication in th
   });
 });
 
-describe('affine + ReLU: register micro-kernel, fused epilogue, mask in the packing loop', () => {
-  for (const [dtype, text] of [
-    ['float64', modules.affineRelu64],
-    ['float32', modules.affineRelu32],
-  ] as const) {
-    it(`${dtype}: forward_Y holds an unrolled micro-kernel (≥ 2×4 accumulators) over packed operands`, () => {
-      const f = kernel(text, 'forward_Y');
-      const mk = microKernel(f);
-      expect(mk?.accumulators.length ?? 0, 'accumulators updated by `acc += a * b` in one loop').toBeGreaterThanOrEqual(8);
-      // the micro-kernel reads only local (packed) arrays, never the tensors X or W directly
-      const tensors = tensorParams(f);
-      const reads = descendants(mk!.loop).filter(ts.isElementAccessExpression).map(arrayOf);
-      expect(reads.length).toBeGreaterThan(0);
-      expect(
-        reads.filter((a) => tensors.has(a)),
-        'tensor reads inside the micro-kernel',
-      ).toEqual([]);
-      // the packed buffers are allocated in the kernel
-      expect(
-        descendants(f).filter((n) => ts.isNewExpression(n) && /Float(32|64)Array/.test(n.expression.getText())).length,
-      ).toBeGreaterThanOrEqual(2);
-    });
+/** Calls of the WebAssembly macro-kernel (`$W.run(…)`) in a kernel. */
+const wasmCalls = (f: ts.Node) =>
+  descendants(f).filter((n): n is ts.CallExpression => ts.isCallExpression(n) && /^\$\w+\.run$/.test(n.expression.getText()));
 
-    it(`${dtype}: bias and ReLU are applied in the GEMM's own loops (no second pass, no temporary)`, () => {
+describe('affine + ReLU: register micro-kernel, fused epilogue, mask in the packing loop', () => {
+  for (const [dtype, text, simd] of [
+    ['float64', modules.affineRelu64, true],
+    ['float32', modules.affineRelu32, true],
+    ['float64', modules.affineRelu64Js, false],
+    ['float32', modules.affineRelu32Js, false],
+  ] as const) {
+    const variant = `${dtype}${simd ? '' : ', simd: false'}`;
+    /** the loop that holds the multiply-adds: the WebAssembly call's loop, or the JavaScript micro-kernel */
+    const hotLoop = (f: ts.FunctionDeclaration): ts.Node => {
+      if (!simd) return microKernel(f)!.loop;
+      const call = wasmCalls(f)[0]!;
+      let n: ts.Node = call;
+      while (!isLoop(n)) n = n.parent;
+      return n;
+    };
+    if (simd)
+      it(`${variant}: forward_Y packs X and W into the WebAssembly module's memory and calls its micro-kernel once per block`, () => {
+        const f = kernel(text, 'forward_Y');
+        const calls = wasmCalls(f);
+        expect(calls.length).toBe(1);
+        // the call sits in the loops over blocks (jc, pc, ic), not inside an element loop
+        let depth = 0;
+        for (let n: ts.Node = calls[0]!; n !== f; n = n.parent) if (isLoop(n)) depth++;
+        expect(depth, 'loops around the micro-kernel call').toBe(3);
+        // packing loops write the module memory ($H), reading the tensors
+        const tensors = tensorParams(f);
+        const packs = innermostLoops(f).filter((l) => descendants(l).some((n) => ts.isElementAccessExpression(n) && isWrite(n) && arrayOf(n) === '$H'));
+        expect(packs.length, 'two packing loops').toBe(2);
+        for (const l of packs) expect(descendants(l).some((n) => ts.isElementAccessExpression(n) && !isWrite(n) && tensors.has(arrayOf(n)))).toBe(true);
+        // no JavaScript micro-kernel is left beside it
+        expect(microKernel(f)?.accumulators.length ?? 0).toBeLessThan(2);
+        expect(functionNames(text)).toContain(dtype === 'float64' ? '$gemm64' : '$gemm32');
+      });
+    else
+      it(`${variant}: forward_Y holds an unrolled micro-kernel (≥ 2×4 accumulators) over packed operands`, () => {
+        const f = kernel(text, 'forward_Y');
+        const mk = microKernel(f);
+        expect(mk?.accumulators.length ?? 0, 'accumulators updated by `acc += a * b` in one loop').toBeGreaterThanOrEqual(8);
+        // the micro-kernel reads only local (packed) arrays, never the tensors X or W directly
+        const tensors = tensorParams(f);
+        const reads = descendants(mk!.loop).filter(ts.isElementAccessExpression).map(arrayOf);
+        expect(reads.length).toBeGreaterThan(0);
+        expect(
+          reads.filter((a) => tensors.has(a)),
+          'tensor reads inside the micro-kernel',
+        ).toEqual([]);
+        expect(wasmCalls(f)).toEqual([]);
+        expect(text).not.toContain('WebAssembly');
+      });
+
+    it(`${variant}: bias and ReLU are applied in the GEMM's own loops (no second pass, no temporary)`, () => {
       const f = kernel(text, 'forward_Y');
-      const mk = microKernel(f)!;
-      // the top-level statement of the kernel that holds the micro-kernel also applies b and the ReLU
-      const top = f.body!.statements.find((s) => s.pos <= mk.loop.pos && mk.loop.end <= s.end)!;
+      const hot = hotLoop(f);
+      // the top-level statement of the kernel that holds the multiply-adds also applies b and the ReLU
+      const top = f.body!.statements.find((s) => s.pos <= hot.pos && hot.end <= s.end)!;
       const inTop = descendants(top);
       expect(
         inTop.some((n) => ts.isElementAccessExpression(n) && arrayOf(n) === 'b' && !isWrite(n)),
@@ -278,7 +315,7 @@ describe('affine + ReLU: register micro-kernel, fused epilogue, mask in the pack
     });
 
     for (const fn of ['backward_dX', 'backward_dW'])
-      it(`${dtype}: ${fn} applies the mask (Y > 0) while packing, with no mask array`, () => {
+      it(`${variant}: ${fn} applies the mask (Y > 0) while packing, with no mask array`, () => {
         const f = kernel(text, fn);
         const tensors = tensorParams(f);
         const packing = innermostLoops(f).filter((l) => {
@@ -290,12 +327,14 @@ describe('affine + ReLU: register micro-kernel, fused epilogue, mask in the pack
           return writesLocal && masks;
         });
         expect(packing.length, 'an innermost loop that writes a packed buffer and tests Y > 0').toBeGreaterThan(0);
-        expect(microKernel(f)!.accumulators.length).toBeGreaterThanOrEqual(8);
+        if (simd) expect(wasmCalls(f).length).toBe(1);
+        else expect(microKernel(f)!.accumulators.length).toBeGreaterThanOrEqual(8);
       });
 
-    it(`${dtype}: the module has no kernel beyond the statement and its gradients`, () => {
+    it(`${variant}: the module has no kernel beyond the statement and its gradients`, () => {
+      const helper = simd ? [dtype === 'float64' ? '$gemm64' : '$gemm32'] : [];
       expect(functionNames(text).sort()).toEqual(
-        ['backward', 'backward_dW', 'backward_dX', 'backward_db', 'forward', 'forward_Y', 'shapes'].sort(),
+        ['backward', 'backward_dW', 'backward_dX', 'backward_db', 'forward', 'forward_Y', 'shapes', ...helper].sort(),
       );
     });
   }

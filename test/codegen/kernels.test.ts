@@ -11,7 +11,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { compile, type Dtype } from '../../src/codegen/compile.js';
+import { compile, emit, type Dtype } from '../../src/codegen/compile.js';
 import { seededRandom } from '../../src/ir/gradcheck.js';
 import * as lib from '../../generated/index.js';
 import { LIBRARY } from '../../src/codegen/generateLibrary.js';
@@ -158,6 +158,16 @@ const LAYERS = readdirSync(layersDir)
 
 const DTYPES: Dtype[] = ['float64', 'float32'];
 
+/** optimized and naive; a program with a GEMM also optimized with `simd: false` (the JavaScript micro-kernel) */
+function variantsOf(source: string): { optimize: boolean; simd: boolean; label: string }[] {
+  const hasGemm = emit(source, { dtype: 'float64' }).includes('WebAssembly');
+  return [
+    { optimize: true, simd: true, label: 'optimized' },
+    ...(hasGemm ? [{ optimize: true, simd: false, label: 'optimized, simd: false' }] : []),
+    { optimize: false, simd: true, label: 'naive' },
+  ];
+}
+
 describe('compiled kernels match the interpreter', () => {
   it('covers every layer in examples/layers', () => {
     expect(LAYERS.length).toBeGreaterThanOrEqual(24);
@@ -168,13 +178,14 @@ describe('compiled kernels match the interpreter', () => {
     describe(name, () => {
       const source = layerSource(name);
       const cases = CASES[name] ?? [defaultSizes(source)];
+      const variants = variantsOf(source);
       /** the largest |dX| seen for each input, over the float64 optimized runs */
       const scale = new Map<string, number>();
       cases.forEach((sizes, ci) => {
         for (const dtype of DTYPES)
-          for (const optimize of [true, false]) {
-            it(`${describeSizes(sizes)} · ${dtype} · ${optimize ? 'optimized' : 'naive'}`, () => {
-              const k = compile(source, { sizes, dtype, optimize });
+          for (const { optimize, simd, label } of variants) {
+            it(`${describeSizes(sizes)} · ${dtype} · ${label}`, () => {
+              const k = compile(source, { sizes, dtype, optimize, simd });
               const seed = 1000 + 17 * ci + (dtype === 'float32' ? 1 : 0);
               const r = compareWithInterpreter(source, k, randomData(k, seed), `${name}|${seed}|${JSON.stringify(sizes)}`);
               if (dtype === 'float64' && optimize)
@@ -536,14 +547,13 @@ describe('programs beyond the seed layers', () => {
     describe(prog.name, () => {
       prog.cases.forEach((sizes, ci) => {
         // float32 changes the GEMM tiles; elsewhere only the array type, which the seed layers cover
-        for (const [dtype, optimize] of [
-          ['float64', true],
-          ['float64', false],
-          ...(prog.float32 ? [['float32', true] as const] : []),
-        ] as const) {
+        for (const [dtype, { optimize, simd, label }] of [
+          ...variantsOf(prog.source).map((v) => ['float64', v] as const),
+          ...(prog.float32 ? variantsOf(prog.source).filter((v) => v.optimize).map((v) => ['float32', v] as const) : []),
+        ]) {
           const test = optimize && prog.bug ? it.fails : it;
-          test(`${describeSizes(sizes)} · ${dtype} · ${optimize ? 'optimized' : 'naive'}${optimize && prog.bug ? ` — BUG: ${prog.bug}` : ''}`, () => {
-            const k = compile(prog.source, { sizes, dtype, optimize });
+          test(`${describeSizes(sizes)} · ${dtype} · ${label}${optimize && prog.bug ? ` — BUG: ${prog.bug}` : ''}`, () => {
+            const k = compile(prog.source, { sizes, dtype, optimize, simd });
             const seed = 2000 + 13 * ci + (dtype === 'float32' ? 1 : 0);
             compareWithInterpreter(prog.source, k, randomData(k, seed), `${prog.name}|${seed}|${JSON.stringify(sizes)}`);
           });

@@ -6,7 +6,29 @@
 //   b: [F]
 //   Y[n,f] = relu(X[n,d]*W[f,d] + b[f])
 /* eslint-disable */
-let $pack32 = new Float32Array(0);
+type $GemmRun = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;
+declare const WebAssembly: {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: { run: $GemmRun; memory: { buffer: ArrayBuffer } } };
+};
+let $gemm32Instance: { run: $GemmRun; mem: Float32Array } | undefined;
+/** The packed-GEMM macro-kernel, float32 4×8 register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):
+ * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes). */
+function $gemm32(): { run: $GemmRun; mem: Float32Array } {
+  if ($gemm32Instance) return $gemm32Instance;
+  const hex =
+    '0061736d01000000010b0160077f7f7f7f7f7f7f0003020100050401010b0b0710020372756e0000066d656d6f727902000a9004018d0402067f0b7b4100210703404100210803402000200820056c41046c6a21092001200720056c41046c6a210afd0c00000000000000000000000000000000210dfd0c00000000000000000000000000000000210efd0c00000000000000000000000000000000210ffd0c000000000000000000000000000000002110fd0c000000000000000000000000000000002111fd0c000000000000000000000000000000002112fd0c000000000000000000000000000000002113fd0c0000000000000000000000000000000021142005210b0340200afd0004002115200afd00041021162009fd0902002117200d20172015fde601fde401210d200e20172016fde601fde401210e2009fd0902042117200f20172015fde601fde401210f201020172016fde601fde40121102009fd0902082117201120172015fde601fde4012111201220172016fde601fde40121122009fd09020c2117201320172015fde601fde4012113201420172016fde601fde4012114200941106a2109200a41206a210a200b41016b220b0d000b2002200820066c6a200741046c6a210c200c200dfd0b0400200c200efd0b0410200c20066a210c200c200ffd0b0400200c2010fd0b0410200c20066a210c200c2011fd0b0400200c2012fd0b0410200c20066a210c200c2013fd0b0400200c2014fd0b0410200841046a210820082003490d000b200741086a210720072004490d000b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))
+    throw new Error(
+      'deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops',
+    );
+  const { run, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+  return ($gemm32Instance = { run, mem: new Float32Array(memory.buffer) });
+}
+
 const relu = (x: number): number => (x > 0 ? x : 0);
 
 /**
@@ -20,14 +42,10 @@ export function forward_Y(
 ): void {
   const { Y, X, W, b } = t;
   const { D, F, N } = s;
-  // matmul: rows n, columns f, contraction over d; packed 4×8 register tiles
+  // matmul: rows n, columns f, contraction over d; packed 4×8 register tiles (WebAssembly SIMD)
+  const $W = $gemm32();
+  const $H = $W.mem;
   const $KC = Math.ceil(D / Math.max(1, Math.ceil(D / 256)));
-  const $B0 = 64 * $KC;
-  const $need = $B0 + $KC * Math.ceil(Math.min(512, F) / 8) * 8;
-  if ($pack32.length < $need) $pack32 = new Float32Array($need);
-  const $Ap = $pack32.subarray(0, $B0);
-  const $Bp = $pack32.subarray($B0, $need);
-  const $t = new Float64Array(32);
   for (let $jc = 0; $jc < F; $jc += 512) {
     const $nc = Math.min(512, F - $jc);
     for (let $pc = 0; $pc < D; $pc += $KC) {
@@ -35,13 +53,13 @@ export function forward_Y(
       const $first = $pc === 0;
       const $last = $pc + $kc >= D;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 8 columns wide (zeros past the edge)
-      let $q = 0;
+      let $q = 16384;
       for (let $jp = 0; $jp < $nc; $jp += 8) {
         for (let $p = 0; $p < $kc; $p++) {
           const $k = $pc + $p;
           for (let $jj = 0; $jj < 8; $jj++) {
             const $j = $jc + $jp + $jj;
-            $Bp[$q++] = $jp + $jj < $nc ? W[$j * D + $k]! : 0;
+            $H[$q++] = $jp + $jj < $nc ? W[$j * D + $k]! : 0;
           }
         }
       }
@@ -55,216 +73,21 @@ export function forward_Y(
             const $k = $pc + $p;
             for (let $ii = 0; $ii < 4; $ii++) {
               const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? X[$i * D + $k]! : 0;
+              $H[$r++] = $ip + $ii < $mc ? X[$i * D + $k]! : 0;
             }
           }
         }
 
-        for (let $jr = 0; $jr < $nc; $jr += 8) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c04 = 0,
-              $c05 = 0,
-              $c06 = 0,
-              $c07 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c14 = 0,
-              $c15 = 0,
-              $c16 = 0,
-              $c17 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c24 = 0,
-              $c25 = 0,
-              $c26 = 0,
-              $c27 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0,
-              $c34 = 0,
-              $c35 = 0,
-              $c36 = 0,
-              $c37 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 8) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[($pa + 1) | 0]!,
-                $a2 = $Ap[($pa + 2) | 0]!,
-                $a3 = $Ap[($pa + 3) | 0]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[($pb + 1) | 0]!,
-                $b2 = $Bp[($pb + 2) | 0]!,
-                $b3 = $Bp[($pb + 3) | 0]!,
-                $b4 = $Bp[($pb + 4) | 0]!,
-                $b5 = $Bp[($pb + 5) | 0]!,
-                $b6 = $Bp[($pb + 6) | 0]!,
-                $b7 = $Bp[($pb + 7) | 0]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c04 += $a0 * $b4;
-              $c05 += $a0 * $b5;
-              $c06 += $a0 * $b6;
-              $c07 += $a0 * $b7;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c14 += $a1 * $b4;
-              $c15 += $a1 * $b5;
-              $c16 += $a1 * $b6;
-              $c17 += $a1 * $b7;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c24 += $a2 * $b4;
-              $c25 += $a2 * $b5;
-              $c26 += $a2 * $b6;
-              $c27 += $a2 * $b7;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-              $c34 += $a3 * $b4;
-              $c35 += $a3 * $b5;
-              $c36 += $a3 * $b6;
-              $c37 += $a3 * $b7;
-            }
-
-            if ($ir + 4 <= $mc && $jr + 8 <= $nc) {
-              const $i0 = $ic + $ir;
-              const $j0 = $jc + $jr;
-              const $r0 = $i0 * F + $j0,
-                $r1 = ($i0 + 1) * F + $j0,
-                $r2 = ($i0 + 2) * F + $j0,
-                $r3 = ($i0 + 3) * F + $j0;
-              if ($last) {
-                Y[$r0] = relu(($first ? 0 : Y[$r0]!) + $c00 + b[$j0]!);
-                Y[$r0 + 1] = relu(($first ? 0 : Y[$r0 + 1]!) + $c01 + b[$j0 + 1]!);
-                Y[$r0 + 2] = relu(($first ? 0 : Y[$r0 + 2]!) + $c02 + b[$j0 + 2]!);
-                Y[$r0 + 3] = relu(($first ? 0 : Y[$r0 + 3]!) + $c03 + b[$j0 + 3]!);
-                Y[$r0 + 4] = relu(($first ? 0 : Y[$r0 + 4]!) + $c04 + b[$j0 + 4]!);
-                Y[$r0 + 5] = relu(($first ? 0 : Y[$r0 + 5]!) + $c05 + b[$j0 + 5]!);
-                Y[$r0 + 6] = relu(($first ? 0 : Y[$r0 + 6]!) + $c06 + b[$j0 + 6]!);
-                Y[$r0 + 7] = relu(($first ? 0 : Y[$r0 + 7]!) + $c07 + b[$j0 + 7]!);
-                Y[$r1] = relu(($first ? 0 : Y[$r1]!) + $c10 + b[$j0]!);
-                Y[$r1 + 1] = relu(($first ? 0 : Y[$r1 + 1]!) + $c11 + b[$j0 + 1]!);
-                Y[$r1 + 2] = relu(($first ? 0 : Y[$r1 + 2]!) + $c12 + b[$j0 + 2]!);
-                Y[$r1 + 3] = relu(($first ? 0 : Y[$r1 + 3]!) + $c13 + b[$j0 + 3]!);
-                Y[$r1 + 4] = relu(($first ? 0 : Y[$r1 + 4]!) + $c14 + b[$j0 + 4]!);
-                Y[$r1 + 5] = relu(($first ? 0 : Y[$r1 + 5]!) + $c15 + b[$j0 + 5]!);
-                Y[$r1 + 6] = relu(($first ? 0 : Y[$r1 + 6]!) + $c16 + b[$j0 + 6]!);
-                Y[$r1 + 7] = relu(($first ? 0 : Y[$r1 + 7]!) + $c17 + b[$j0 + 7]!);
-                Y[$r2] = relu(($first ? 0 : Y[$r2]!) + $c20 + b[$j0]!);
-                Y[$r2 + 1] = relu(($first ? 0 : Y[$r2 + 1]!) + $c21 + b[$j0 + 1]!);
-                Y[$r2 + 2] = relu(($first ? 0 : Y[$r2 + 2]!) + $c22 + b[$j0 + 2]!);
-                Y[$r2 + 3] = relu(($first ? 0 : Y[$r2 + 3]!) + $c23 + b[$j0 + 3]!);
-                Y[$r2 + 4] = relu(($first ? 0 : Y[$r2 + 4]!) + $c24 + b[$j0 + 4]!);
-                Y[$r2 + 5] = relu(($first ? 0 : Y[$r2 + 5]!) + $c25 + b[$j0 + 5]!);
-                Y[$r2 + 6] = relu(($first ? 0 : Y[$r2 + 6]!) + $c26 + b[$j0 + 6]!);
-                Y[$r2 + 7] = relu(($first ? 0 : Y[$r2 + 7]!) + $c27 + b[$j0 + 7]!);
-                Y[$r3] = relu(($first ? 0 : Y[$r3]!) + $c30 + b[$j0]!);
-                Y[$r3 + 1] = relu(($first ? 0 : Y[$r3 + 1]!) + $c31 + b[$j0 + 1]!);
-                Y[$r3 + 2] = relu(($first ? 0 : Y[$r3 + 2]!) + $c32 + b[$j0 + 2]!);
-                Y[$r3 + 3] = relu(($first ? 0 : Y[$r3 + 3]!) + $c33 + b[$j0 + 3]!);
-                Y[$r3 + 4] = relu(($first ? 0 : Y[$r3 + 4]!) + $c34 + b[$j0 + 4]!);
-                Y[$r3 + 5] = relu(($first ? 0 : Y[$r3 + 5]!) + $c35 + b[$j0 + 5]!);
-                Y[$r3 + 6] = relu(($first ? 0 : Y[$r3 + 6]!) + $c36 + b[$j0 + 6]!);
-                Y[$r3 + 7] = relu(($first ? 0 : Y[$r3 + 7]!) + $c37 + b[$j0 + 7]!);
-              } else {
-                Y[$r0] = ($first ? 0 : Y[$r0]!) + $c00;
-                Y[$r0 + 1] = ($first ? 0 : Y[$r0 + 1]!) + $c01;
-                Y[$r0 + 2] = ($first ? 0 : Y[$r0 + 2]!) + $c02;
-                Y[$r0 + 3] = ($first ? 0 : Y[$r0 + 3]!) + $c03;
-                Y[$r0 + 4] = ($first ? 0 : Y[$r0 + 4]!) + $c04;
-                Y[$r0 + 5] = ($first ? 0 : Y[$r0 + 5]!) + $c05;
-                Y[$r0 + 6] = ($first ? 0 : Y[$r0 + 6]!) + $c06;
-                Y[$r0 + 7] = ($first ? 0 : Y[$r0 + 7]!) + $c07;
-                Y[$r1] = ($first ? 0 : Y[$r1]!) + $c10;
-                Y[$r1 + 1] = ($first ? 0 : Y[$r1 + 1]!) + $c11;
-                Y[$r1 + 2] = ($first ? 0 : Y[$r1 + 2]!) + $c12;
-                Y[$r1 + 3] = ($first ? 0 : Y[$r1 + 3]!) + $c13;
-                Y[$r1 + 4] = ($first ? 0 : Y[$r1 + 4]!) + $c14;
-                Y[$r1 + 5] = ($first ? 0 : Y[$r1 + 5]!) + $c15;
-                Y[$r1 + 6] = ($first ? 0 : Y[$r1 + 6]!) + $c16;
-                Y[$r1 + 7] = ($first ? 0 : Y[$r1 + 7]!) + $c17;
-                Y[$r2] = ($first ? 0 : Y[$r2]!) + $c20;
-                Y[$r2 + 1] = ($first ? 0 : Y[$r2 + 1]!) + $c21;
-                Y[$r2 + 2] = ($first ? 0 : Y[$r2 + 2]!) + $c22;
-                Y[$r2 + 3] = ($first ? 0 : Y[$r2 + 3]!) + $c23;
-                Y[$r2 + 4] = ($first ? 0 : Y[$r2 + 4]!) + $c24;
-                Y[$r2 + 5] = ($first ? 0 : Y[$r2 + 5]!) + $c25;
-                Y[$r2 + 6] = ($first ? 0 : Y[$r2 + 6]!) + $c26;
-                Y[$r2 + 7] = ($first ? 0 : Y[$r2 + 7]!) + $c27;
-                Y[$r3] = ($first ? 0 : Y[$r3]!) + $c30;
-                Y[$r3 + 1] = ($first ? 0 : Y[$r3 + 1]!) + $c31;
-                Y[$r3 + 2] = ($first ? 0 : Y[$r3 + 2]!) + $c32;
-                Y[$r3 + 3] = ($first ? 0 : Y[$r3 + 3]!) + $c33;
-                Y[$r3 + 4] = ($first ? 0 : Y[$r3 + 4]!) + $c34;
-                Y[$r3 + 5] = ($first ? 0 : Y[$r3 + 5]!) + $c35;
-                Y[$r3 + 6] = ($first ? 0 : Y[$r3 + 6]!) + $c36;
-                Y[$r3 + 7] = ($first ? 0 : Y[$r3 + 7]!) + $c37;
-              }
-
-              continue;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c04;
-            $t[5] = $c05;
-            $t[6] = $c06;
-            $t[7] = $c07;
-            $t[8] = $c10;
-            $t[9] = $c11;
-            $t[10] = $c12;
-            $t[11] = $c13;
-            $t[12] = $c14;
-            $t[13] = $c15;
-            $t[14] = $c16;
-            $t[15] = $c17;
-            $t[16] = $c20;
-            $t[17] = $c21;
-            $t[18] = $c22;
-            $t[19] = $c23;
-            $t[20] = $c24;
-            $t[21] = $c25;
-            $t[22] = $c26;
-            $t[23] = $c27;
-            $t[24] = $c30;
-            $t[25] = $c31;
-            $t[26] = $c32;
-            $t[27] = $c33;
-            $t[28] = $c34;
-            $t[29] = $c35;
-            $t[30] = $c36;
-            $t[31] = $c37;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(8, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * F;
-              for (let $jj = 0, $q = $ii * 8; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $j;
-                const $c = ($first ? 0 : Y[$o]!) + $t[$q]!;
-                Y[$o] = $last ? relu($c + b[$j]!) : $c;
-              }
-            }
+        // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
+        $W.run(0, 65536, 589824, $mc, $nc, $kc, 2048);
+        for (let $ii = 0; $ii < $mc; $ii++) {
+          const $i = $ic + $ii;
+          const $row = $i * F;
+          for (let $jj = 0, $q = 147456 + $ii * 512; $jj < $nc; $jj++, $q++) {
+            const $j = $jc + $jj;
+            const $o = $row + $j;
+            const $c = ($first ? 0 : Y[$o]!) + $H[$q]!;
+            Y[$o] = $last ? relu($c + b[$j]!) : $c;
           }
         }
       }
@@ -291,14 +114,10 @@ export function backward_dX(
 ): void {
   const { dX, Y, dY, W } = t;
   const { D, F, N } = s;
-  // matmul: rows n, columns d, contraction over f; packed 4×8 register tiles
+  // matmul: rows n, columns d, contraction over f; packed 4×8 register tiles (WebAssembly SIMD)
+  const $W = $gemm32();
+  const $H = $W.mem;
   const $KC = Math.ceil(F / Math.max(1, Math.ceil(F / 256)));
-  const $B0 = 64 * $KC;
-  const $need = $B0 + $KC * Math.ceil(Math.min(512, D) / 8) * 8;
-  if ($pack32.length < $need) $pack32 = new Float32Array($need);
-  const $Ap = $pack32.subarray(0, $B0);
-  const $Bp = $pack32.subarray($B0, $need);
-  const $t = new Float64Array(32);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
     for (let $pc = 0; $pc < F; $pc += $KC) {
@@ -306,13 +125,13 @@ export function backward_dX(
       const $first = $pc === 0;
       const $last = $pc + $kc >= F;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 8 columns wide (zeros past the edge)
-      let $q = 0;
+      let $q = 16384;
       for (let $jp = 0; $jp < $nc; $jp += 8) {
         for (let $p = 0; $p < $kc; $p++) {
           const $k = $pc + $p;
           for (let $jj = 0; $jj < 8; $jj++) {
             const $j = $jc + $jp + $jj;
-            $Bp[$q++] = $jp + $jj < $nc ? W[$k * D + $j]! : 0;
+            $H[$q++] = $jp + $jj < $nc ? W[$k * D + $j]! : 0;
           }
         }
       }
@@ -326,180 +145,21 @@ export function backward_dX(
             const $k = $pc + $p;
             for (let $ii = 0; $ii < 4; $ii++) {
               const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? +(Y[$i * F + $k]! > 0) * dY[$i * F + $k]! : 0;
+              $H[$r++] = $ip + $ii < $mc ? +(Y[$i * F + $k]! > 0) * dY[$i * F + $k]! : 0;
             }
           }
         }
 
-        for (let $jr = 0; $jr < $nc; $jr += 8) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c04 = 0,
-              $c05 = 0,
-              $c06 = 0,
-              $c07 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c14 = 0,
-              $c15 = 0,
-              $c16 = 0,
-              $c17 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c24 = 0,
-              $c25 = 0,
-              $c26 = 0,
-              $c27 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0,
-              $c34 = 0,
-              $c35 = 0,
-              $c36 = 0,
-              $c37 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 8) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[($pa + 1) | 0]!,
-                $a2 = $Ap[($pa + 2) | 0]!,
-                $a3 = $Ap[($pa + 3) | 0]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[($pb + 1) | 0]!,
-                $b2 = $Bp[($pb + 2) | 0]!,
-                $b3 = $Bp[($pb + 3) | 0]!,
-                $b4 = $Bp[($pb + 4) | 0]!,
-                $b5 = $Bp[($pb + 5) | 0]!,
-                $b6 = $Bp[($pb + 6) | 0]!,
-                $b7 = $Bp[($pb + 7) | 0]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c04 += $a0 * $b4;
-              $c05 += $a0 * $b5;
-              $c06 += $a0 * $b6;
-              $c07 += $a0 * $b7;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c14 += $a1 * $b4;
-              $c15 += $a1 * $b5;
-              $c16 += $a1 * $b6;
-              $c17 += $a1 * $b7;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c24 += $a2 * $b4;
-              $c25 += $a2 * $b5;
-              $c26 += $a2 * $b6;
-              $c27 += $a2 * $b7;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-              $c34 += $a3 * $b4;
-              $c35 += $a3 * $b5;
-              $c36 += $a3 * $b6;
-              $c37 += $a3 * $b7;
-            }
-
-            if ($ir + 4 <= $mc && $jr + 8 <= $nc) {
-              const $i0 = $ic + $ir;
-              const $j0 = $jc + $jr;
-              const $r0 = $i0 * D + $j0,
-                $r1 = ($i0 + 1) * D + $j0,
-                $r2 = ($i0 + 2) * D + $j0,
-                $r3 = ($i0 + 3) * D + $j0;
-              dX[$r0] = ($first ? 0 : dX[$r0]!) + $c00;
-              dX[$r0 + 1] = ($first ? 0 : dX[$r0 + 1]!) + $c01;
-              dX[$r0 + 2] = ($first ? 0 : dX[$r0 + 2]!) + $c02;
-              dX[$r0 + 3] = ($first ? 0 : dX[$r0 + 3]!) + $c03;
-              dX[$r0 + 4] = ($first ? 0 : dX[$r0 + 4]!) + $c04;
-              dX[$r0 + 5] = ($first ? 0 : dX[$r0 + 5]!) + $c05;
-              dX[$r0 + 6] = ($first ? 0 : dX[$r0 + 6]!) + $c06;
-              dX[$r0 + 7] = ($first ? 0 : dX[$r0 + 7]!) + $c07;
-              dX[$r1] = ($first ? 0 : dX[$r1]!) + $c10;
-              dX[$r1 + 1] = ($first ? 0 : dX[$r1 + 1]!) + $c11;
-              dX[$r1 + 2] = ($first ? 0 : dX[$r1 + 2]!) + $c12;
-              dX[$r1 + 3] = ($first ? 0 : dX[$r1 + 3]!) + $c13;
-              dX[$r1 + 4] = ($first ? 0 : dX[$r1 + 4]!) + $c14;
-              dX[$r1 + 5] = ($first ? 0 : dX[$r1 + 5]!) + $c15;
-              dX[$r1 + 6] = ($first ? 0 : dX[$r1 + 6]!) + $c16;
-              dX[$r1 + 7] = ($first ? 0 : dX[$r1 + 7]!) + $c17;
-              dX[$r2] = ($first ? 0 : dX[$r2]!) + $c20;
-              dX[$r2 + 1] = ($first ? 0 : dX[$r2 + 1]!) + $c21;
-              dX[$r2 + 2] = ($first ? 0 : dX[$r2 + 2]!) + $c22;
-              dX[$r2 + 3] = ($first ? 0 : dX[$r2 + 3]!) + $c23;
-              dX[$r2 + 4] = ($first ? 0 : dX[$r2 + 4]!) + $c24;
-              dX[$r2 + 5] = ($first ? 0 : dX[$r2 + 5]!) + $c25;
-              dX[$r2 + 6] = ($first ? 0 : dX[$r2 + 6]!) + $c26;
-              dX[$r2 + 7] = ($first ? 0 : dX[$r2 + 7]!) + $c27;
-              dX[$r3] = ($first ? 0 : dX[$r3]!) + $c30;
-              dX[$r3 + 1] = ($first ? 0 : dX[$r3 + 1]!) + $c31;
-              dX[$r3 + 2] = ($first ? 0 : dX[$r3 + 2]!) + $c32;
-              dX[$r3 + 3] = ($first ? 0 : dX[$r3 + 3]!) + $c33;
-              dX[$r3 + 4] = ($first ? 0 : dX[$r3 + 4]!) + $c34;
-              dX[$r3 + 5] = ($first ? 0 : dX[$r3 + 5]!) + $c35;
-              dX[$r3 + 6] = ($first ? 0 : dX[$r3 + 6]!) + $c36;
-              dX[$r3 + 7] = ($first ? 0 : dX[$r3 + 7]!) + $c37;
-              continue;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c04;
-            $t[5] = $c05;
-            $t[6] = $c06;
-            $t[7] = $c07;
-            $t[8] = $c10;
-            $t[9] = $c11;
-            $t[10] = $c12;
-            $t[11] = $c13;
-            $t[12] = $c14;
-            $t[13] = $c15;
-            $t[14] = $c16;
-            $t[15] = $c17;
-            $t[16] = $c20;
-            $t[17] = $c21;
-            $t[18] = $c22;
-            $t[19] = $c23;
-            $t[20] = $c24;
-            $t[21] = $c25;
-            $t[22] = $c26;
-            $t[23] = $c27;
-            $t[24] = $c30;
-            $t[25] = $c31;
-            $t[26] = $c32;
-            $t[27] = $c33;
-            $t[28] = $c34;
-            $t[29] = $c35;
-            $t[30] = $c36;
-            $t[31] = $c37;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(8, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * D;
-              for (let $jj = 0, $q = $ii * 8; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $j;
-                const $c = ($first ? 0 : dX[$o]!) + $t[$q]!;
-                dX[$o] = $last ? $c : $c;
-              }
-            }
+        // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
+        $W.run(0, 65536, 589824, $mc, $nc, $kc, 2048);
+        for (let $ii = 0; $ii < $mc; $ii++) {
+          const $i = $ic + $ii;
+          const $row = $i * D;
+          for (let $jj = 0, $q = 147456 + $ii * 512; $jj < $nc; $jj++, $q++) {
+            const $j = $jc + $jj;
+            const $o = $row + $j;
+            const $c = ($first ? 0 : dX[$o]!) + $H[$q]!;
+            dX[$o] = $c;
           }
         }
       }
@@ -526,14 +186,10 @@ export function backward_dW(
 ): void {
   const { dW, Y, dY, X } = t;
   const { D, F, N } = s;
-  // matmul: rows f, columns d, contraction over n; packed 4×8 register tiles
+  // matmul: rows f, columns d, contraction over n; packed 4×8 register tiles (WebAssembly SIMD)
+  const $W = $gemm32();
+  const $H = $W.mem;
   const $KC = Math.ceil(N / Math.max(1, Math.ceil(N / 256)));
-  const $B0 = 64 * $KC;
-  const $need = $B0 + $KC * Math.ceil(Math.min(512, D) / 8) * 8;
-  if ($pack32.length < $need) $pack32 = new Float32Array($need);
-  const $Ap = $pack32.subarray(0, $B0);
-  const $Bp = $pack32.subarray($B0, $need);
-  const $t = new Float64Array(32);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
     for (let $pc = 0; $pc < N; $pc += $KC) {
@@ -541,13 +197,13 @@ export function backward_dW(
       const $first = $pc === 0;
       const $last = $pc + $kc >= N;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 8 columns wide (zeros past the edge)
-      let $q = 0;
+      let $q = 16384;
       for (let $jp = 0; $jp < $nc; $jp += 8) {
         for (let $p = 0; $p < $kc; $p++) {
           const $k = $pc + $p;
           for (let $jj = 0; $jj < 8; $jj++) {
             const $j = $jc + $jp + $jj;
-            $Bp[$q++] = $jp + $jj < $nc ? X[$k * D + $j]! : 0;
+            $H[$q++] = $jp + $jj < $nc ? X[$k * D + $j]! : 0;
           }
         }
       }
@@ -561,180 +217,21 @@ export function backward_dW(
             const $k = $pc + $p;
             for (let $ii = 0; $ii < 4; $ii++) {
               const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? +(Y[$k * F + $i]! > 0) * dY[$k * F + $i]! : 0;
+              $H[$r++] = $ip + $ii < $mc ? +(Y[$k * F + $i]! > 0) * dY[$k * F + $i]! : 0;
             }
           }
         }
 
-        for (let $jr = 0; $jr < $nc; $jr += 8) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c04 = 0,
-              $c05 = 0,
-              $c06 = 0,
-              $c07 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c14 = 0,
-              $c15 = 0,
-              $c16 = 0,
-              $c17 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c24 = 0,
-              $c25 = 0,
-              $c26 = 0,
-              $c27 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0,
-              $c34 = 0,
-              $c35 = 0,
-              $c36 = 0,
-              $c37 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 8) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[($pa + 1) | 0]!,
-                $a2 = $Ap[($pa + 2) | 0]!,
-                $a3 = $Ap[($pa + 3) | 0]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[($pb + 1) | 0]!,
-                $b2 = $Bp[($pb + 2) | 0]!,
-                $b3 = $Bp[($pb + 3) | 0]!,
-                $b4 = $Bp[($pb + 4) | 0]!,
-                $b5 = $Bp[($pb + 5) | 0]!,
-                $b6 = $Bp[($pb + 6) | 0]!,
-                $b7 = $Bp[($pb + 7) | 0]!;
-              $c00 += $a0 * $b0;
-              $c01 += $a0 * $b1;
-              $c02 += $a0 * $b2;
-              $c03 += $a0 * $b3;
-              $c04 += $a0 * $b4;
-              $c05 += $a0 * $b5;
-              $c06 += $a0 * $b6;
-              $c07 += $a0 * $b7;
-              $c10 += $a1 * $b0;
-              $c11 += $a1 * $b1;
-              $c12 += $a1 * $b2;
-              $c13 += $a1 * $b3;
-              $c14 += $a1 * $b4;
-              $c15 += $a1 * $b5;
-              $c16 += $a1 * $b6;
-              $c17 += $a1 * $b7;
-              $c20 += $a2 * $b0;
-              $c21 += $a2 * $b1;
-              $c22 += $a2 * $b2;
-              $c23 += $a2 * $b3;
-              $c24 += $a2 * $b4;
-              $c25 += $a2 * $b5;
-              $c26 += $a2 * $b6;
-              $c27 += $a2 * $b7;
-              $c30 += $a3 * $b0;
-              $c31 += $a3 * $b1;
-              $c32 += $a3 * $b2;
-              $c33 += $a3 * $b3;
-              $c34 += $a3 * $b4;
-              $c35 += $a3 * $b5;
-              $c36 += $a3 * $b6;
-              $c37 += $a3 * $b7;
-            }
-
-            if ($ir + 4 <= $mc && $jr + 8 <= $nc) {
-              const $i0 = $ic + $ir;
-              const $j0 = $jc + $jr;
-              const $r0 = $i0 * D + $j0,
-                $r1 = ($i0 + 1) * D + $j0,
-                $r2 = ($i0 + 2) * D + $j0,
-                $r3 = ($i0 + 3) * D + $j0;
-              dW[$r0] = ($first ? 0 : dW[$r0]!) + $c00;
-              dW[$r0 + 1] = ($first ? 0 : dW[$r0 + 1]!) + $c01;
-              dW[$r0 + 2] = ($first ? 0 : dW[$r0 + 2]!) + $c02;
-              dW[$r0 + 3] = ($first ? 0 : dW[$r0 + 3]!) + $c03;
-              dW[$r0 + 4] = ($first ? 0 : dW[$r0 + 4]!) + $c04;
-              dW[$r0 + 5] = ($first ? 0 : dW[$r0 + 5]!) + $c05;
-              dW[$r0 + 6] = ($first ? 0 : dW[$r0 + 6]!) + $c06;
-              dW[$r0 + 7] = ($first ? 0 : dW[$r0 + 7]!) + $c07;
-              dW[$r1] = ($first ? 0 : dW[$r1]!) + $c10;
-              dW[$r1 + 1] = ($first ? 0 : dW[$r1 + 1]!) + $c11;
-              dW[$r1 + 2] = ($first ? 0 : dW[$r1 + 2]!) + $c12;
-              dW[$r1 + 3] = ($first ? 0 : dW[$r1 + 3]!) + $c13;
-              dW[$r1 + 4] = ($first ? 0 : dW[$r1 + 4]!) + $c14;
-              dW[$r1 + 5] = ($first ? 0 : dW[$r1 + 5]!) + $c15;
-              dW[$r1 + 6] = ($first ? 0 : dW[$r1 + 6]!) + $c16;
-              dW[$r1 + 7] = ($first ? 0 : dW[$r1 + 7]!) + $c17;
-              dW[$r2] = ($first ? 0 : dW[$r2]!) + $c20;
-              dW[$r2 + 1] = ($first ? 0 : dW[$r2 + 1]!) + $c21;
-              dW[$r2 + 2] = ($first ? 0 : dW[$r2 + 2]!) + $c22;
-              dW[$r2 + 3] = ($first ? 0 : dW[$r2 + 3]!) + $c23;
-              dW[$r2 + 4] = ($first ? 0 : dW[$r2 + 4]!) + $c24;
-              dW[$r2 + 5] = ($first ? 0 : dW[$r2 + 5]!) + $c25;
-              dW[$r2 + 6] = ($first ? 0 : dW[$r2 + 6]!) + $c26;
-              dW[$r2 + 7] = ($first ? 0 : dW[$r2 + 7]!) + $c27;
-              dW[$r3] = ($first ? 0 : dW[$r3]!) + $c30;
-              dW[$r3 + 1] = ($first ? 0 : dW[$r3 + 1]!) + $c31;
-              dW[$r3 + 2] = ($first ? 0 : dW[$r3 + 2]!) + $c32;
-              dW[$r3 + 3] = ($first ? 0 : dW[$r3 + 3]!) + $c33;
-              dW[$r3 + 4] = ($first ? 0 : dW[$r3 + 4]!) + $c34;
-              dW[$r3 + 5] = ($first ? 0 : dW[$r3 + 5]!) + $c35;
-              dW[$r3 + 6] = ($first ? 0 : dW[$r3 + 6]!) + $c36;
-              dW[$r3 + 7] = ($first ? 0 : dW[$r3 + 7]!) + $c37;
-              continue;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c04;
-            $t[5] = $c05;
-            $t[6] = $c06;
-            $t[7] = $c07;
-            $t[8] = $c10;
-            $t[9] = $c11;
-            $t[10] = $c12;
-            $t[11] = $c13;
-            $t[12] = $c14;
-            $t[13] = $c15;
-            $t[14] = $c16;
-            $t[15] = $c17;
-            $t[16] = $c20;
-            $t[17] = $c21;
-            $t[18] = $c22;
-            $t[19] = $c23;
-            $t[20] = $c24;
-            $t[21] = $c25;
-            $t[22] = $c26;
-            $t[23] = $c27;
-            $t[24] = $c30;
-            $t[25] = $c31;
-            $t[26] = $c32;
-            $t[27] = $c33;
-            $t[28] = $c34;
-            $t[29] = $c35;
-            $t[30] = $c36;
-            $t[31] = $c37;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(8, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * D;
-              for (let $jj = 0, $q = $ii * 8; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $j;
-                const $c = ($first ? 0 : dW[$o]!) + $t[$q]!;
-                dW[$o] = $last ? $c : $c;
-              }
-            }
+        // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
+        $W.run(0, 65536, 589824, $mc, $nc, $kc, 2048);
+        for (let $ii = 0; $ii < $mc; $ii++) {
+          const $i = $ic + $ii;
+          const $row = $i * D;
+          for (let $jj = 0, $q = 147456 + $ii * 512; $jj < $nc; $jj++, $q++) {
+            const $j = $jc + $jj;
+            const $o = $row + $j;
+            const $c = ($first ? 0 : dW[$o]!) + $H[$q]!;
+            dW[$o] = $c;
           }
         }
       }

@@ -1,0 +1,169 @@
+// assembleWasm: a one-function WebAssembly module, written as instructions in data → its binary.
+//
+// Worked example: the function `dot2(p: i32) -> nothing` that doubles the two float64 at p,
+//   { params: [['p', 'i32']], locals: [], body: [
+//       ['local.get', 'p'], ['local.get', 'p'], ['v128.load', 0], ['local.get', 'p'], ['v128.load', 0],
+//       ['f64x2.add'], ['v128.store', 0]] }
+// assembles to `\0asm` 1 0 0 0, a type section (func (param i32)), a function section, a memory
+// section (the module's own memory, `pages` 64 KiB pages, exported as "memory"), an export section
+// ("run" and "memory") and the code section. Only the instructions the GEMM micro-kernel needs are in
+// the table; the table is the single place an opcode is written down (numbers from the WebAssembly
+// core spec 2.0, SIMD opcodes after the 0xfd prefix as LEB128).
+// `watOf` prints the same function as WebAssembly text, for docs and for reading what was emitted.
+
+export type WasmType = 'i32' | 'v128';
+type Immediate = 'none' | 'local' | 'i32' | 'label' | 'memarg' | 'void-block' | 'v128-zero';
+
+/** opcode bytes and the immediate each instruction takes */
+const OPCODES = {
+  block: { code: [0x02], imm: 'void-block' },
+  loop: { code: [0x03], imm: 'void-block' },
+  end: { code: [0x0b], imm: 'none' },
+  br_if: { code: [0x0d], imm: 'label' },
+  'local.get': { code: [0x20], imm: 'local' },
+  'local.set': { code: [0x21], imm: 'local' },
+  'local.tee': { code: [0x22], imm: 'local' },
+  'i32.const': { code: [0x41], imm: 'i32' },
+  'i32.eqz': { code: [0x45], imm: 'none' },
+  'i32.ne': { code: [0x47], imm: 'none' },
+  'i32.lt_u': { code: [0x49], imm: 'none' },
+  'i32.add': { code: [0x6a], imm: 'none' },
+  'i32.sub': { code: [0x6b], imm: 'none' },
+  'i32.mul': { code: [0x6c], imm: 'none' },
+  'v128.load': { code: [0xfd, 0x00], imm: 'memarg' },
+  'v128.load32_splat': { code: [0xfd, 0x09], imm: 'memarg' },
+  'v128.load64_splat': { code: [0xfd, 0x0a], imm: 'memarg' },
+  'v128.store': { code: [0xfd, 0x0b], imm: 'memarg' },
+  'v128.const': { code: [0xfd, 0x0c], imm: 'v128-zero' },
+  'f32x4.add': { code: [0xfd, 0xe4, 0x01], imm: 'none' },
+  'f32x4.mul': { code: [0xfd, 0xe6, 0x01], imm: 'none' },
+  'f64x2.add': { code: [0xfd, 0xf0, 0x01], imm: 'none' },
+  'f64x2.mul': { code: [0xfd, 0xf2, 0x01], imm: 'none' },
+} as const satisfies Record<string, { code: readonly number[]; imm: Immediate }>;
+
+export type Op = keyof typeof OPCODES;
+/** [op] or [op, immediate]: a local's name, a constant, a label depth, a memory offset in bytes */
+export type Instr = readonly [Op] | readonly [Op, string | number];
+
+export interface WasmFunction {
+  readonly params: readonly (readonly [string, WasmType])[];
+  readonly locals: readonly (readonly [string, WasmType])[];
+  readonly body: readonly Instr[];
+}
+
+const TYPE_CODE: Record<WasmType, number> = { i32: 0x7f, v128: 0x7b };
+
+/** unsigned LEB128 */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** signed LEB128 of an int32 */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
+const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
+
+function encodeBody(f: WasmFunction): number[] {
+  const index = new Map<string, number>();
+  [...f.params, ...f.locals].forEach(([n], i) => {
+    if (index.has(n)) throw new Error(`internal: wasm local ${n} declared twice`);
+    index.set(n, i);
+  });
+  const out: number[] = [];
+  // locals are declared in runs of one type
+  const runs: [number, WasmType][] = [];
+  for (const [, t] of f.locals) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === t) last[0]++;
+    else runs.push([1, t]);
+  }
+  out.push(...vec(runs.map(([n, t]) => [...uleb(n), TYPE_CODE[t]])));
+  for (const [op, arg] of f.body) {
+    const { code, imm } = OPCODES[op] as { code: readonly number[]; imm: Immediate };
+    out.push(...code);
+    switch (imm) {
+      case 'none':
+        break;
+      case 'void-block':
+        out.push(0x40);
+        break;
+      case 'local': {
+        const i = index.get(String(arg));
+        if (i === undefined) throw new Error(`internal: wasm local ${String(arg)} is not declared`);
+        out.push(...uleb(i));
+        break;
+      }
+      case 'i32':
+        out.push(...sleb(Number(arg)));
+        break;
+      case 'label':
+        out.push(...uleb(Number(arg)));
+        break;
+      case 'memarg': {
+        // alignment hint: log2 of the natural access size
+        const align = op === 'v128.load32_splat' ? 2 : op === 'v128.load64_splat' ? 3 : 4;
+        out.push(...uleb(align), ...uleb(Number(arg ?? 0)));
+        break;
+      }
+      case 'v128-zero':
+        out.push(...new Array<number>(16).fill(0));
+        break;
+      default: {
+        const never: never = imm;
+        throw new Error(`internal: immediate ${String(never)}`);
+      }
+    }
+  }
+  out.push(0x0b);
+  return out;
+}
+
+/** The module: one function exported as "run", one memory of `pages` pages exported as "memory". */
+export function assembleWasm(f: WasmFunction, pages: number): Uint8Array {
+  const type = [0x60, ...vec(f.params.map(([, t]) => [TYPE_CODE[t]])), ...vec([])];
+  const body = encodeBody(f);
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([type])),
+    ...section(3, vec([uleb(0)])),
+    // memory: min = max = pages (it never grows, so views of it stay valid)
+    ...section(5, vec([[0x01, ...uleb(pages), ...uleb(pages)]])),
+    ...section(7, vec([[...name('run'), 0x00, 0x00], [...name('memory'), 0x02, 0x00]])),
+    ...section(10, vec([[...uleb(body.length), ...body]])),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+/** The function as WebAssembly text (folded one instruction per line, blocks indented). */
+export function watOf(f: WasmFunction): string {
+  const lines = [`(func (export "run") ${f.params.map(([n, t]) => `(param $${n} ${t})`).join(' ')}`];
+  for (const [n, t] of f.locals) lines.push(`  (local $${n} ${t})`);
+  let depth = 1;
+  for (const [op, arg] of f.body) {
+    if (op === 'end') depth--;
+    const imm =
+      arg === undefined ? '' : OPCODES[op].imm === 'local' ? ` $${arg}` : OPCODES[op].imm === 'memarg' ? (arg ? ` offset=${arg}` : '') : ` ${arg}`;
+    lines.push(`${'  '.repeat(depth)}${op}${op === 'v128.const' ? ' i64x2 0 0' : imm}`);
+    if (op === 'block' || op === 'loop') depth++;
+  }
+  lines.push(')');
+  return lines.join('\n');
+}

@@ -1,0 +1,124 @@
+// The WebAssembly micro-kernel of the GEMM kernels: the assembler's encodings, the macro-kernel's
+// arithmetic on its own (random packed panels, every tile shape edge the caller can hand it), and
+// what an emitted module does where WebAssembly SIMD is missing.
+import { describe, expect, it } from 'vitest';
+import { assembleWasm, sleb, uleb, watOf, type WasmFunction } from '../../src/codegen/assembleWasm.js';
+import { buildMicroKernel } from '../../src/codegen/buildMicroKernel.js';
+import { BLOCKING } from '../../src/codegen/gemm.js';
+import { emit, loadModule } from '../../src/codegen/compile.js';
+import { seededRandom } from '../../src/ir/gradcheck.js';
+import { morph } from '../../src/codegen/emitTs.js';
+
+type Run = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;
+type Memory = { buffer: ArrayBuffer };
+// the runtime global, which TypeScript's ES library (all this project compiles against) does not declare
+const WebAssembly = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object) => { exports: object } } }).WebAssembly;
+
+function instantiate(f: WasmFunction, pages: number): { run: Run; memory: Memory } {
+  const bytes = assembleWasm(f, pages);
+  expect(WebAssembly.validate(bytes)).toBe(true);
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as { run: Run; memory: Memory };
+}
+
+describe('assembleWasm', () => {
+  it('encodes LEB128 as the spec does (unsigned, signed, multi-byte)', () => {
+    expect(uleb(0)).toEqual([0x00]);
+    expect(uleb(127)).toEqual([0x7f]);
+    expect(uleb(128)).toEqual([0x80, 0x01]);
+    expect(uleb(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(sleb(63)).toEqual([0x3f]);
+    expect(sleb(64)).toEqual([0xc0, 0x00]);
+    expect(sleb(-1)).toEqual([0x7f]);
+    expect(sleb(-64)).toEqual([0x40]);
+    expect(sleb(-65)).toEqual([0xbf, 0x7f]);
+    expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+  });
+
+  it('numbers locals past 127 with two bytes, and the engine accepts the module', () => {
+    const locals = Array.from({ length: 130 }, (_, i) => [`x${i}`, 'i32'] as const);
+    const f: WasmFunction = {
+      params: [['p', 'i32']],
+      locals,
+      body: [['i32.const', -1000000], ['local.get', 'x129'], ['i32.add'], ['local.set', 'x128'], ['local.get', 'p'], ['v128.const'], ['v128.store', 16]],
+    };
+    const { run, memory } = instantiate(f, 1) as unknown as { run: (p: number) => void; memory: Memory };
+    const view = new Int32Array(memory.buffer);
+    view.fill(7, 0, 12);
+    run(16); // zeroes bytes 32–47: offset 16 past p
+    expect([...view.subarray(0, 12)]).toEqual([7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0]);
+  });
+
+  it('is deterministic, and its text form names every instruction it encodes', () => {
+    const f = buildMicroKernel({ dtype: 'float64', MR: 4, NR: 4 });
+    expect(assembleWasm(f, 22)).toEqual(assembleWasm(buildMicroKernel({ dtype: 'float64', MR: 4, NR: 4 }), 22));
+    const wat = watOf(f);
+    for (const op of ['v128.load64_splat', 'f64x2.mul', 'f64x2.add', 'v128.store', 'br_if']) expect(wat).toContain(op);
+    // 4 rows × 2 vectors of accumulators
+    expect(wat.match(/\(local \$c\d_\d v128\)/g)).toHaveLength(8);
+  });
+
+  it('rejects a local it was not told about', () => {
+    expect(() => assembleWasm({ params: [], locals: [], body: [['local.get', 'nope']] }, 1)).toThrow(/not declared/);
+  });
+});
+
+describe('buildMicroKernel: C = packed A · packed B, every tile full', () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    const { MR, NR } = BLOCKING[dtype];
+    const es = dtype === 'float64' ? 8 : 4;
+    const Arr = dtype === 'float64' ? Float64Array : Float32Array;
+    for (const [mc, nc, kc] of [
+      [MR, NR, 1],
+      [MR * 3, NR * 2, 5],
+      [MR * 16, NR * 7, 256],
+      [MR * 2, NR * 3, 17],
+    ] as const)
+      it(`${dtype} ${MR}×${NR} tiles: mc ${mc}, nc ${nc}, kc ${kc}`, () => {
+        const { run, memory } = instantiate(buildMicroKernel({ dtype, MR, NR }), 32);
+        const mem = new Arr(memory.buffer);
+        const rand = seededRandom(mc * 1000 + nc * 10 + kc);
+        const ldc = nc + NR; // a row stride wider than the block: the kernel must not assume ldc = nc
+        const [ap, bp, cp] = [0, mc * kc, mc * kc + kc * nc];
+        for (let q = 0; q < mc * kc + kc * nc; q++) mem[q] = rand() * 2 - 1;
+        mem.fill(12345, cp, cp + mc * ldc);
+        run(ap * es, bp * es, cp * es, mc, nc, kc, ldc * es);
+        let worst = 0;
+        for (let i = 0; i < mc; i++)
+          for (let j = 0; j < nc; j++) {
+            // panel layout: A row i at panel ⌊i/MR⌋ (MR·kc elements each), B column j at panel ⌊j/NR⌋
+            let sum = 0;
+            for (let p = 0; p < kc; p++)
+              sum += mem[ap + Math.floor(i / MR) * MR * kc + p * MR + (i % MR)]! * mem[bp + Math.floor(j / NR) * NR * kc + p * NR + (j % NR)]!;
+            worst = Math.max(worst, Math.abs(mem[cp + i * ldc + j]! - sum) / (1 + Math.abs(sum)));
+          }
+        expect(worst).toBeLessThan(dtype === 'float64' ? 1e-13 : 1e-5);
+        // the padding between rows (columns nc … ldc) is untouched
+        for (let i = 0; i < mc; i++) for (let j = nc; j < ldc; j++) expect(mem[cp + i * ldc + j]).toBe(12345);
+      });
+  }
+});
+
+describe('an emitted module where WebAssembly SIMD is missing', () => {
+  const source = 'Y[i,j] = A[i,k]*X[k,j]';
+  const run = (text: string, wasm: unknown) => {
+    const { ts } = morph();
+    const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const exports: Record<string, (t: object, s: object) => void> = {};
+    new Function('exports', 'WebAssembly', js)(exports, wasm);
+    const t = { A: Float64Array.of(1, 2), X: Float64Array.of(3, 4), Y: new Float64Array(4) };
+    exports.forward_Y!(t, { I: 2, J: 2, K: 1 });
+    return [...t.Y];
+  };
+  it('imports fine and says what to do on the first matmul', () => {
+    const text = emit(source);
+    expect(() => run(text, undefined)).toThrow(/WebAssembly SIMD.*simd: false/);
+    // a runtime whose WebAssembly rejects SIMD
+    expect(() => run(text, { validate: () => false })).toThrow(/WebAssembly SIMD/);
+  });
+  it('with simd: false the module needs no WebAssembly at all', () => {
+    const text = emit(source, { simd: false });
+    expect(text).not.toContain('WebAssembly');
+    expect(run(text, undefined)).toEqual([3, 4, 6, 8]);
+    expect(loadModule(text)).toHaveProperty('forward_Y');
+  });
+});
