@@ -22,6 +22,8 @@ usage: derive [FILE | -e PROGRAM] [options]
   --at x=1,y=2       evaluate the outputs and every gradient at a point (scalar inputs)
   --emit ts          print the TypeScript module of forward/backward kernels
   --dtype float64    float32 | float64, for --emit
+  --no-simd          for --emit: matrix products in plain JavaScript loops, no WebAssembly SIMD
+                     (for runtimes older than Node 16.4, Chrome 91, Firefox 89, Safari 16.4)
   -h, --help         this help
 
 exit status: 0 on success, 1 for a bad program (with line:col, a caret and a hint), 2 for bad usage.
@@ -43,6 +45,7 @@ interface Args {
   emit?: string;
   sizes?: Record<string, number>;
   dtype?: 'float32' | 'float64';
+  simd: boolean;
   help: boolean;
 }
 
@@ -58,7 +61,7 @@ function parsePairs(text: string, what: string): Record<string, number> {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { format: 'all', steps: false, help: false };
+  const a: Args = { format: 'all', steps: false, simd: true, help: false };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -99,6 +102,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--sizes':
         a.sizes = parsePairs(value(i++, arg), '--sizes');
+        break;
+      case '--no-simd':
+        a.simd = false;
         break;
       case '--dtype': {
         const d = value(i++, arg);
@@ -153,7 +159,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (args.emit) {
       // loaded here only: ts-morph and prettier cost more than deriving, and only --emit needs them
       const { emitAsync } = await import('./codegen/compile.js');
-      io.out((await emitAsync(source, { ...(args.dtype ? { dtype: args.dtype } : {}) })).trimEnd());
+      io.out((await emitAsync(source, { ...(args.dtype ? { dtype: args.dtype } : {}), simd: args.simd })).trimEnd());
       return 0;
     }
     const result = deriveProgram(program, { ...(args.wrt ? { wrt: args.wrt } : {}), steps: args.steps });

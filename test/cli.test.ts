@@ -76,9 +76,19 @@ describe('derive (in process)', () => {
     expect(r.out).toContain("δ(u*T+i-P,h'): i = h'+P-u*T; the sum over i collapses");
     expect(r.out).toMatch(/reads 0 outside it/);
   });
+  it('--emit ts multiplies matrices in WebAssembly SIMD; --no-simd in plain JavaScript', async () => {
+    const simd = await cli(['-e', 'Y[i,j] = A[i,k]*X[k,j]', '--emit', 'ts']);
+    expect(simd.code).toBe(0);
+    expect(simd.out).toContain('$gemm64()');
+    const js = await cli(['-e', 'Y[i,j] = A[i,k]*X[k,j]', '--emit', 'ts', '--no-simd', '--dtype', 'float32']);
+    expect(js.code).toBe(0);
+    expect(js.out).not.toContain('WebAssembly');
+    expect(js.out).toContain('Float32Array');
+    expect(js.out).toMatch(/\$c33 \+= \$a3 \* \$b3;/);
+  });
   it('--help explains the options', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const o of ['--wrt', '--format', '--steps', '--at', '--emit']) expect(r.out).toContain(o);
+    for (const o of ['--wrt', '--format', '--steps', '--at', '--emit', '--no-simd']) expect(r.out).toContain(o);
   });
 });
