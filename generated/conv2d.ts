@@ -7,6 +7,9 @@
 //   Y: [N, F, (H+2*P-R)/T+1, (W+2*P-S)/T+1]
 //   Y[n,f,u,v] = K[f,c,i,j] * X[n,c, u*T+i-P, v*T+j-P] + b[f]
 /* eslint-disable */
+let $copy64_0 = new Float64Array(0);
+let $copy64_1 = new Float64Array(0);
+
 /**
  * Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,u*T+i-P,v*T+j-P] + b[f]
  *
@@ -28,14 +31,16 @@ export function forward_Y(
 ): void {
   const { Y, X, K, b } = t;
   const { C, F, H, N, P, R, S, T, W } = s;
-  const $K_s1 = R * S;
-  const $X_s1 = H * W;
-  const $X_s0 = C * H * W;
-  const $K_s0 = C * R * S;
+  const $K_pad = (R * S * 8) % 1024 === 0 ? 8 : 0;
+  const $K_s1 = R * S + $K_pad;
+  const $X_pad = (H * W * 8) % 1024 === 0 ? 8 : 0;
+  const $X_s1 = H * W + $X_pad;
+  const $X_s0 = C * $X_s1;
+  const $K_s0 = C * $K_s1;
   const $n_4 = N - (N % 4);
   const $f_4 = F - (F % 4);
-  const $e6 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $e7 = Math.floor((2 * P - S + W) / T) + 1;
+  const $e8 = Math.floor((H + 2 * P - R) / T) + 1;
+  const $e9 = Math.floor((2 * P - S + W) / T) + 1;
   const $2xX_s0 = 2 * $X_s0;
   const $3xX_s0 = 3 * $X_s0;
   const $2xK_s0 = 2 * $K_s0;
@@ -54,10 +59,28 @@ export function forward_Y(
   const $2xX_s1 = 2 * $X_s1;
   const $3xK_s1 = 3 * $K_s1;
   const $3xX_s1 = 3 * $X_s1;
+  // X read from a copy whose dimension 1 is padded by $X_pad elements when its stride is a multiple of 1 KiB (cache sets)
+  let $X_r = X;
+  if ($X_pad !== 0) {
+    const $blocks = N * C;
+    if ($copy64_0.length < $blocks * $X_s1) $copy64_0 = new Float64Array($blocks * $X_s1);
+    for (let $q = 0; $q < $blocks; $q++) $copy64_0.set(X.subarray($q * (H * W), ($q + 1) * (H * W)), $q * $X_s1);
+    $X_r = $copy64_0;
+  }
+
+  // K read from a copy whose dimension 1 is padded by $K_pad elements when its stride is a multiple of 1 KiB (cache sets)
+  let $K_r = K;
+  if ($K_pad !== 0) {
+    const $blocks = F * C;
+    if ($copy64_1.length < $blocks * $K_s1) $copy64_1 = new Float64Array($blocks * $K_s1);
+    for (let $q = 0; $q < $blocks; $q++) $copy64_1.set(K.subarray($q * (R * S), ($q + 1) * (R * S)), $q * $K_s1);
+    $K_r = $copy64_1;
+  }
+
   for (let n = 0; n < $n_4; n += 4) {
     for (let f = 0; f < $f_4; f += 4) {
-      for (let u = 0; u < $e6; u++) {
-        for (let v = 0; v < $e7; v++) {
+      for (let u = 0; u < $e8; u++) {
+        for (let v = 0; v < $e9; v++) {
           let $acc0 = 0,
             $acc1 = 0,
             $acc2 = 0,
@@ -87,26 +110,26 @@ export function forward_Y(
               let $p24 = $p22;
               let $p25 = $p23;
               for (let c = 0; c < C; c++, $p24 += $K_s1, $p25 += $X_s1) {
-                const $x26 = X[$p25]!,
-                  $x27 = X[$p25 + $X_s0]!,
-                  $x28 = X[$p25 + $2xX_s0]!,
-                  $x29 = X[$p25 + $3xX_s0]!;
-                const $y30 = K[$p24]!;
+                const $x26 = $X_r[$p25]!,
+                  $x27 = $X_r[$p25 + $X_s0]!,
+                  $x28 = $X_r[$p25 + $2xX_s0]!,
+                  $x29 = $X_r[$p25 + $3xX_s0]!;
+                const $y30 = $K_r[$p24]!;
                 $acc0 += $x26 * $y30;
                 $acc4 += $x27 * $y30;
                 $acc8 += $x28 * $y30;
                 $acc12 += $x29 * $y30;
-                const $y31 = K[$p24 + $K_s0]!;
+                const $y31 = $K_r[$p24 + $K_s0]!;
                 $acc1 += $x26 * $y31;
                 $acc5 += $x27 * $y31;
                 $acc9 += $x28 * $y31;
                 $acc13 += $x29 * $y31;
-                const $y32 = K[$p24 + $2xK_s0]!;
+                const $y32 = $K_r[$p24 + $2xK_s0]!;
                 $acc2 += $x26 * $y32;
                 $acc6 += $x27 * $y32;
                 $acc10 += $x28 * $y32;
                 $acc14 += $x29 * $y32;
-                const $y33 = K[$p24 + $3xK_s0]!;
+                const $y33 = $K_r[$p24 + $3xK_s0]!;
                 $acc3 += $x26 * $y33;
                 $acc7 += $x27 * $y33;
                 $acc11 += $x28 * $y33;
@@ -137,8 +160,8 @@ export function forward_Y(
     }
 
     for (let f = $f_4; f < F; f++) {
-      for (let u = 0; u < $e6; u++) {
-        for (let v = 0; v < $e7; v++) {
+      for (let u = 0; u < $e8; u++) {
+        for (let v = 0; v < $e9; v++) {
           let $acc35 = 0,
             $acc36 = 0,
             $acc37 = 0,
@@ -156,11 +179,11 @@ export function forward_Y(
               let $p47 = $p45;
               let $p48 = $p46;
               for (let c = 0; c < C; c++, $p47 += $K_s1, $p48 += $X_s1) {
-                const $x49 = X[$p48]!,
-                  $x50 = X[$p48 + $X_s0]!,
-                  $x51 = X[$p48 + $2xX_s0]!,
-                  $x52 = X[$p48 + $3xX_s0]!;
-                const $y53 = K[$p47]!;
+                const $x49 = $X_r[$p48]!,
+                  $x50 = $X_r[$p48 + $X_s0]!,
+                  $x51 = $X_r[$p48 + $2xX_s0]!,
+                  $x52 = $X_r[$p48 + $3xX_s0]!;
+                const $y53 = $K_r[$p47]!;
                 $acc35 += $x49 * $y53;
                 $acc36 += $x50 * $y53;
                 $acc37 += $x51 * $y53;
@@ -181,8 +204,8 @@ export function forward_Y(
 
   for (let n = $n_4; n < N; n++) {
     for (let f = 0; f < $f_4; f += 4) {
-      for (let u = 0; u < $e6; u++) {
-        for (let v = 0; v < $e7; v++) {
+      for (let u = 0; u < $e8; u++) {
+        for (let v = 0; v < $e9; v++) {
           let $acc55 = 0,
             $acc56 = 0,
             $acc57 = 0,
@@ -200,14 +223,14 @@ export function forward_Y(
               let $p67 = $p65;
               let $p68 = $p66;
               for (let c = 0; c < C; c++, $p67 += $K_s1, $p68 += $X_s1) {
-                const $x69 = X[$p68]!;
-                const $y70 = K[$p67]!;
+                const $x69 = $X_r[$p68]!;
+                const $y70 = $K_r[$p67]!;
                 $acc55 += $x69 * $y70;
-                const $y71 = K[$p67 + $K_s0]!;
+                const $y71 = $K_r[$p67 + $K_s0]!;
                 $acc56 += $x69 * $y71;
-                const $y72 = K[$p67 + $2xK_s0]!;
+                const $y72 = $K_r[$p67 + $2xK_s0]!;
                 $acc57 += $x69 * $y72;
-                const $y73 = K[$p67 + $3xK_s0]!;
+                const $y73 = $K_r[$p67 + $3xK_s0]!;
                 $acc58 += $x69 * $y73;
               }
             }
@@ -223,8 +246,8 @@ export function forward_Y(
     }
 
     for (let f = $f_4; f < F; f++) {
-      for (let u = 0; u < $e6; u++) {
-        for (let v = 0; v < $e7; v++) {
+      for (let u = 0; u < $e8; u++) {
+        for (let v = 0; v < $e9; v++) {
           let $acc75 = 0;
           const $lo76 = Math.max(0, -(T * u - P));
           const $hi77 = Math.min(R, H - 1 - (T * u - P) + 1);
@@ -244,14 +267,14 @@ export function forward_Y(
                   $acc88 = 0;
                 let c = 0;
                 for (; c + 3 < C; c += 4, $p84 += $4xK_s1, $p85 += $4xX_s1) {
-                  $acc75 += K[$p84]! * X[$p85]!;
-                  $acc86 += K[$p84 + $K_s1]! * X[$p85 + $X_s1]!;
-                  $acc87 += K[$p84 + $2xK_s1]! * X[$p85 + $2xX_s1]!;
-                  $acc88 += K[$p84 + $3xK_s1]! * X[$p85 + $3xX_s1]!;
+                  $acc75 += $K_r[$p84]! * $X_r[$p85]!;
+                  $acc86 += $K_r[$p84 + $K_s1]! * $X_r[$p85 + $X_s1]!;
+                  $acc87 += $K_r[$p84 + $2xK_s1]! * $X_r[$p85 + $2xX_s1]!;
+                  $acc88 += $K_r[$p84 + $3xK_s1]! * $X_r[$p85 + $3xX_s1]!;
                 }
 
                 for (; c < C; c++, $p84 += $K_s1, $p85 += $X_s1) {
-                  $acc75 += K[$p84]! * X[$p85]!;
+                  $acc75 += $K_r[$p84]! * $X_r[$p85]!;
                 }
 
                 $acc75 += $acc86 + $acc87 + $acc88;
@@ -288,18 +311,20 @@ export function backward_dX(
 ): void {
   const { dX, dY, K } = t;
   const { C, F, H, N, P, R, S, T, W } = s;
-  const $K_s0 = C * R * S;
+  const $K_pad = (C * R * S * 8) % 1024 === 0 ? 8 : 0;
+  const $K_s0 = C * R * S + $K_pad;
   const $dY_d3 = Math.floor((2 * P - S + W) / T) + 1;
   const $dY_d2 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $dY_s1 = $dY_d2 * $dY_d3;
-  const $dY_s0 = F * $dY_d2 * $dY_d3;
+  const $dY_pad = ($dY_d2 * $dY_d3 * 8) % 1024 === 0 ? 8 : 0;
+  const $dY_s1 = $dY_d2 * $dY_d3 + $dY_pad;
+  const $dY_s0 = F * $dY_s1;
   const $K_s1 = R * S;
   const $n_4 = N - (N % 4);
   const $c_4 = C - (C % 4);
-  const $e8 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $e9 = Math.floor((2 * P - S + W) / T) + 1;
-  const $K_step10 = -T * S;
-  const $K_step11 = -T;
+  const $e10 = Math.floor((H + 2 * P - R) / T) + 1;
+  const $e11 = Math.floor((2 * P - S + W) / T) + 1;
+  const $K_step12 = -T * S;
+  const $K_step13 = -T;
   const $2xdY_s0 = 2 * $dY_s0;
   const $3xdY_s0 = 3 * $dY_s0;
   const $2xK_s1 = 2 * $K_s1;
@@ -316,6 +341,26 @@ export function backward_dX(
   const $2xdY_s1 = 2 * $dY_s1;
   const $3xK_s0 = 3 * $K_s0;
   const $3xdY_s1 = 3 * $dY_s1;
+  // dY read from a copy whose dimension 1 is padded by $dY_pad elements when its stride is a multiple of 1 KiB (cache sets)
+  let $dY_r = dY;
+  if ($dY_pad !== 0) {
+    const $blocks = N * F;
+    if ($copy64_0.length < $blocks * $dY_s1) $copy64_0 = new Float64Array($blocks * $dY_s1);
+    for (let $q = 0; $q < $blocks; $q++)
+      $copy64_0.set(dY.subarray($q * ($dY_d2 * $dY_d3), ($q + 1) * ($dY_d2 * $dY_d3)), $q * $dY_s1);
+    $dY_r = $copy64_0;
+  }
+
+  // K read from a copy whose dimension 0 is padded by $K_pad elements when its stride is a multiple of 1 KiB (cache sets)
+  let $K_r = K;
+  if ($K_pad !== 0) {
+    const $blocks = F;
+    if ($copy64_1.length < $blocks * $K_s0) $copy64_1 = new Float64Array($blocks * $K_s0);
+    for (let $q = 0; $q < $blocks; $q++)
+      $copy64_1.set(K.subarray($q * (C * R * S), ($q + 1) * (C * R * S)), $q * $K_s0);
+    $K_r = $copy64_1;
+  }
+
   for (let n = 0; n < $n_4; n += 4) {
     for (let c = 0; c < $c_4; c += 4) {
       for (let h = 0; h < H; h++) {
@@ -337,38 +382,38 @@ export function backward_dX(
             $acc14 = 0,
             $acc15 = 0;
           const $lo16 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
-          const $hi17 = Math.min($e8, Math.floor((h + P) / T) + 1);
+          const $hi17 = Math.min($e10, Math.floor((h + P) / T) + 1);
           const $lo18 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
-          const $hi19 = Math.min($e9, Math.floor((w + P) / T) + 1);
+          const $hi19 = Math.min($e11, Math.floor((w + P) / T) + 1);
           let $p20 = c * $K_s1 + (-T * $lo16 + h + P) * S + w + P;
           let $p21 = n * $dY_s0 + $lo16 * $dY_d3;
-          for (let u = $lo16; u < $hi17; u++, $p20 += $K_step10, $p21 += $dY_d3) {
+          for (let u = $lo16; u < $hi17; u++, $p20 += $K_step12, $p21 += $dY_d3) {
             let $p22 = $p20 + -T * $lo18;
             let $p23 = $p21 + $lo18;
-            for (let v = $lo18; v < $hi19; v++, $p22 += $K_step11, $p23 += 1) {
+            for (let v = $lo18; v < $hi19; v++, $p22 += $K_step13, $p23 += 1) {
               let $p24 = $p22;
               let $p25 = $p23;
               for (let f = 0; f < F; f++, $p24 += $K_s0, $p25 += $dY_s1) {
-                const $x26 = dY[$p25]!,
-                  $x27 = dY[$p25 + $dY_s0]!,
-                  $x28 = dY[$p25 + $2xdY_s0]!,
-                  $x29 = dY[$p25 + $3xdY_s0]!;
-                const $y30 = K[$p24]!;
+                const $x26 = $dY_r[$p25]!,
+                  $x27 = $dY_r[$p25 + $dY_s0]!,
+                  $x28 = $dY_r[$p25 + $2xdY_s0]!,
+                  $x29 = $dY_r[$p25 + $3xdY_s0]!;
+                const $y30 = $K_r[$p24]!;
                 $acc0 += $x26 * $y30;
                 $acc4 += $x27 * $y30;
                 $acc8 += $x28 * $y30;
                 $acc12 += $x29 * $y30;
-                const $y31 = K[$p24 + $K_s1]!;
+                const $y31 = $K_r[$p24 + $K_s1]!;
                 $acc1 += $x26 * $y31;
                 $acc5 += $x27 * $y31;
                 $acc9 += $x28 * $y31;
                 $acc13 += $x29 * $y31;
-                const $y32 = K[$p24 + $2xK_s1]!;
+                const $y32 = $K_r[$p24 + $2xK_s1]!;
                 $acc2 += $x26 * $y32;
                 $acc6 += $x27 * $y32;
                 $acc10 += $x28 * $y32;
                 $acc14 += $x29 * $y32;
-                const $y33 = K[$p24 + $3xK_s1]!;
+                const $y33 = $K_r[$p24 + $3xK_s1]!;
                 $acc3 += $x26 * $y33;
                 $acc7 += $x27 * $y33;
                 $acc11 += $x28 * $y33;
@@ -406,23 +451,23 @@ export function backward_dX(
             $acc37 = 0,
             $acc38 = 0;
           const $lo39 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
-          const $hi40 = Math.min($e8, Math.floor((h + P) / T) + 1);
+          const $hi40 = Math.min($e10, Math.floor((h + P) / T) + 1);
           const $lo41 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
-          const $hi42 = Math.min($e9, Math.floor((w + P) / T) + 1);
+          const $hi42 = Math.min($e11, Math.floor((w + P) / T) + 1);
           let $p43 = c * $K_s1 + (-T * $lo39 + h + P) * S + w + P;
           let $p44 = n * $dY_s0 + $lo39 * $dY_d3;
-          for (let u = $lo39; u < $hi40; u++, $p43 += $K_step10, $p44 += $dY_d3) {
+          for (let u = $lo39; u < $hi40; u++, $p43 += $K_step12, $p44 += $dY_d3) {
             let $p45 = $p43 + -T * $lo41;
             let $p46 = $p44 + $lo41;
-            for (let v = $lo41; v < $hi42; v++, $p45 += $K_step11, $p46 += 1) {
+            for (let v = $lo41; v < $hi42; v++, $p45 += $K_step13, $p46 += 1) {
               let $p47 = $p45;
               let $p48 = $p46;
               for (let f = 0; f < F; f++, $p47 += $K_s0, $p48 += $dY_s1) {
-                const $x49 = dY[$p48]!,
-                  $x50 = dY[$p48 + $dY_s0]!,
-                  $x51 = dY[$p48 + $2xdY_s0]!,
-                  $x52 = dY[$p48 + $3xdY_s0]!;
-                const $y53 = K[$p47]!;
+                const $x49 = $dY_r[$p48]!,
+                  $x50 = $dY_r[$p48 + $dY_s0]!,
+                  $x51 = $dY_r[$p48 + $2xdY_s0]!,
+                  $x52 = $dY_r[$p48 + $3xdY_s0]!;
+                const $y53 = $K_r[$p47]!;
                 $acc35 += $x49 * $y53;
                 $acc36 += $x50 * $y53;
                 $acc37 += $x51 * $y53;
@@ -450,26 +495,26 @@ export function backward_dX(
             $acc57 = 0,
             $acc58 = 0;
           const $lo59 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
-          const $hi60 = Math.min($e8, Math.floor((h + P) / T) + 1);
+          const $hi60 = Math.min($e10, Math.floor((h + P) / T) + 1);
           const $lo61 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
-          const $hi62 = Math.min($e9, Math.floor((w + P) / T) + 1);
+          const $hi62 = Math.min($e11, Math.floor((w + P) / T) + 1);
           let $p63 = c * $K_s1 + (-T * $lo59 + h + P) * S + w + P;
           let $p64 = n * $dY_s0 + $lo59 * $dY_d3;
-          for (let u = $lo59; u < $hi60; u++, $p63 += $K_step10, $p64 += $dY_d3) {
+          for (let u = $lo59; u < $hi60; u++, $p63 += $K_step12, $p64 += $dY_d3) {
             let $p65 = $p63 + -T * $lo61;
             let $p66 = $p64 + $lo61;
-            for (let v = $lo61; v < $hi62; v++, $p65 += $K_step11, $p66 += 1) {
+            for (let v = $lo61; v < $hi62; v++, $p65 += $K_step13, $p66 += 1) {
               let $p67 = $p65;
               let $p68 = $p66;
               for (let f = 0; f < F; f++, $p67 += $K_s0, $p68 += $dY_s1) {
-                const $x69 = dY[$p68]!;
-                const $y70 = K[$p67]!;
+                const $x69 = $dY_r[$p68]!;
+                const $y70 = $K_r[$p67]!;
                 $acc55 += $x69 * $y70;
-                const $y71 = K[$p67 + $K_s1]!;
+                const $y71 = $K_r[$p67 + $K_s1]!;
                 $acc56 += $x69 * $y71;
-                const $y72 = K[$p67 + $2xK_s1]!;
+                const $y72 = $K_r[$p67 + $2xK_s1]!;
                 $acc57 += $x69 * $y72;
-                const $y73 = K[$p67 + $3xK_s1]!;
+                const $y73 = $K_r[$p67 + $3xK_s1]!;
                 $acc58 += $x69 * $y73;
               }
             }
@@ -489,15 +534,15 @@ export function backward_dX(
         for (let w = 0; w < W; w++) {
           let $acc75 = 0;
           const $lo76 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
-          const $hi77 = Math.min($e8, Math.floor((h + P) / T) + 1);
+          const $hi77 = Math.min($e10, Math.floor((h + P) / T) + 1);
           const $lo78 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
-          const $hi79 = Math.min($e9, Math.floor((w + P) / T) + 1);
+          const $hi79 = Math.min($e11, Math.floor((w + P) / T) + 1);
           let $p80 = c * $K_s1 + (-T * $lo76 + h + P) * S + w + P;
           let $p81 = n * $dY_s0 + $lo76 * $dY_d3;
-          for (let u = $lo76; u < $hi77; u++, $p80 += $K_step10, $p81 += $dY_d3) {
+          for (let u = $lo76; u < $hi77; u++, $p80 += $K_step12, $p81 += $dY_d3) {
             let $p82 = $p80 + -T * $lo78;
             let $p83 = $p81 + $lo78;
-            for (let v = $lo78; v < $hi79; v++, $p82 += $K_step11, $p83 += 1) {
+            for (let v = $lo78; v < $hi79; v++, $p82 += $K_step13, $p83 += 1) {
               let $p84 = $p82;
               let $p85 = $p83;
               {
@@ -506,14 +551,14 @@ export function backward_dX(
                   $acc88 = 0;
                 let f = 0;
                 for (; f + 3 < F; f += 4, $p84 += $4xK_s0, $p85 += $4xdY_s1) {
-                  $acc75 += K[$p84]! * dY[$p85]!;
-                  $acc86 += K[$p84 + $K_s0]! * dY[$p85 + $dY_s1]!;
-                  $acc87 += K[$p84 + $2xK_s0]! * dY[$p85 + $2xdY_s1]!;
-                  $acc88 += K[$p84 + $3xK_s0]! * dY[$p85 + $3xdY_s1]!;
+                  $acc75 += $K_r[$p84]! * $dY_r[$p85]!;
+                  $acc86 += $K_r[$p84 + $K_s0]! * $dY_r[$p85 + $dY_s1]!;
+                  $acc87 += $K_r[$p84 + $2xK_s0]! * $dY_r[$p85 + $2xdY_s1]!;
+                  $acc88 += $K_r[$p84 + $3xK_s0]! * $dY_r[$p85 + $3xdY_s1]!;
                 }
 
                 for (; f < F; f++, $p84 += $K_s0, $p85 += $dY_s1) {
-                  $acc75 += K[$p84]! * dY[$p85]!;
+                  $acc75 += $K_r[$p84]! * $dY_r[$p85]!;
                 }
 
                 $acc75 += $acc86 + $acc87 + $acc88;

@@ -1,15 +1,19 @@
-// lowerMatmul: a matmul-shaped statement → packed operands and an unrolled register micro-kernel.
+// lowerMatmul: a matmul-shaped statement → packed operands, a register micro-kernel and an epilogue.
 //
 // Worked example, the AffineReLU backward dX[n,d] = sum(f) (Y[n,f] > 0)*W[f,d]*dY[n,f]:
 // rows n, columns d, contraction f. The factors over (n,f) form the A operand, (Y > 0)·dY — the
 // ReLU mask is applied while A is packed, so no masked temporary exists; W over (f,d) is B.
 // Blocks of KC×NC of B and MC×KC of A are packed into panels NR columns (MR rows) wide, and an
-// MR×NR tile of C lives in MR·NR local accumulators while the kernel walks the KC panel:
-//   c00 += a0*b0; c01 += a0*b1; …      (4×4 for float64, 4×8 for float32, as measured best here)
-// An elementwise epilogue (bias + ReLU in the affine forward) is applied when the last K block
-// stores the tile, so it is fused too: a full tile straight from the accumulators,
-//   Y[$r0 + 1] = relu(($first ? 0 : Y[$r0 + 1]!) + $c01 + b[$j0 + 1]!);
-// an edge tile element by element through $t. The panels live in module scratch ($pack64), reused
+// MR×NR tile of C lives in registers while the micro-kernel walks the KC panel
+// (4×4 for float64, 4×8 for float32). With `simd` (the default) the panels are packed straight into
+// the memory of a WebAssembly SIMD macro-kernel (buildMicroKernel.ts), one call per block computes
+// the C block, and the TypeScript adds it into the output:
+//   $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
+//   … dX[$o] = ($first ? 0 : dX[$o]!) + $H[$q]!;
+// Without it the micro-kernel is unrolled JavaScript over 16 local accumulators:
+//   $c00 += $a0 * $b0; $c01 += $a0 * $b1; …
+// An elementwise epilogue (bias + ReLU in the affine forward) is applied on the last K block, so it
+// is fused too: Y[$o] = $last ? relu($c + b[$j]!) : $c. The panels live in module scratch, reused
 // across calls.
 import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';

@@ -85,6 +85,9 @@ const FN_PRELUDE: Record<string, string | (() => string)> = {
 };
 export const preludeFor = (fns: Iterable<string>): string[] =>
   [...new Set(fns)].sort().flatMap((f) => {
+    // copies of tensors with a padded stride (restrided reads of the tiled kernels), one per tensor of a kernel
+    const copy = /^\$copy(32|64)_\d+$/.exec(f);
+    if (copy) return [`let ${f} = new Float${copy[1]}Array(0);`];
     const text = FN_PRELUDE[f];
     return text === undefined ? [] : [typeof text === 'function' ? text() : text];
   });
@@ -111,10 +114,23 @@ export class Lowerer {
   private readonly consts = new Map<string, Code>();
   private readonly constOrder: string[] = [];
 
+  /** reads to take from a copy with one dimension's stride padded (see `restrideCopies`) */
+  readonly restrided: ReadonlyMap<string, number>;
+  /** what the tiled path found worth restriding: lowerStatement lowers again with these */
+  readonly restrideWanted = new Map<string, number>();
+
   constructor(
     private readonly ctx: LowerContext,
     private readonly opts: LowerOptions,
-  ) {}
+    restrided: ReadonlyMap<string, number> = new Map(),
+  ) {
+    this.restrided = restrided;
+  }
+
+  /** The array a tensor is read from: itself, or its restrided copy. */
+  arrayOf(tensor: string): string {
+    return this.restrided.has(tensor) ? `$${tensor}_r` : tensor;
+  }
 
   fresh(p: string): string {
     return `$${p}${this.n++}`;
@@ -154,8 +170,27 @@ export class Lowerer {
   stride(tensor: string, d: number): Code {
     const shape = this.ctx.shapeOf(tensor);
     if (d === shape.length - 1) return '1';
-    const parts = shape.slice(d + 1).map((_, k) => this.dim(tensor, d + 1 + k));
-    return this.konst(`$${tensor}_s${d}`, parts.join(' * '));
+    const padded = this.restrided.get(tensor);
+    if (padded !== undefined && d <= padded) {
+      // the copy's layout: dimension `padded` a few elements longer, the ones before it scaled along
+      if (d < padded) return this.konst(`$${tensor}_s${d}`, `${this.dim(tensor, d + 1)} * ${this.stride(tensor, d + 1)}`);
+      return this.konst(`$${tensor}_s${d}`, `${this.densePublic(tensor, d)} + ${this.restridePad(tensor, d)}`);
+    }
+    return this.konst(`$${tensor}_s${d}`, this.densePublic(tensor, d));
+  }
+
+  /** The stride of dimension d in the tensor's own (dense, row-major) layout, as a product of dims. */
+  densePublic(tensor: string, d: number): Code {
+    const shape = this.ctx.shapeOf(tensor);
+    return shape.slice(d + 1).map((_, k) => this.dim(tensor, d + 1 + k)).join(' * ') || '1';
+  }
+
+  /** Elements added to a restrided dimension: one cache line when the dense stride is a multiple of
+   * 1 KiB (then the values the inner loop reads share a few cache sets), otherwise none. */
+  private restridePad(tensor: string, d: number): string {
+    const bytes = this.opts.dtype === 'float32' ? 4 : 8;
+    const dense = this.densePublic(tensor, d);
+    return this.konst(`$${tensor}_pad`, `((${dense}) * ${bytes}) % 1024 === 0 ? ${64 / bytes} : 0`);
   }
 
   extent(s: SizeExpr): Code {
@@ -415,9 +450,60 @@ export class Lowerer {
         { k: 'for', v, lo: whole, hi, step: '1', advance: [], body: build(level + 1, new Map(width).set(bound.name, 1)) },
       ];
     };
-    const out = build(0, new Map());
+    this.wantRestride(s, r.indices, [...pair.aReads, ...pair.bReads]);
+    const out = [...this.restrideCopies(), ...build(0, new Map())];
     this.unplan(plan);
     return out;
+  }
+
+  /**
+   * Reads of a tile that the innermost reduction loop walks along one dimension d with a stride
+   * known only at run time (the conv forward's X[n,c,…] along c: stride H·W). When that stride is a
+   * multiple of 1 KiB — H = W = 32 gives 8 KiB in float64 — the 4 × C values one tap reads all map to
+   * the same few L1 cache sets and evict each other: measured 30–45 % slower than H = W = 30 or 33.
+   * Such tensors are read from a copy whose dimension d is padded by one cache line.
+   */
+  private wantRestride(s: Statement, nest: readonly Bound[], reads: readonly Access[]): void {
+    const inner = nest[nest.length - 1]?.name;
+    if (inner === undefined) return;
+    for (const f of reads) {
+      if (f.tensor === s.tensor || this.restrided.has(f.tensor)) continue;
+      const dims = f.subs.flatMap((sub, d) => (idxVars(sub).includes(inner) ? [d] : []));
+      if (dims.length !== 1 || dims[0] === f.subs.length - 1) continue;
+      const coef = f.subs[dims[0]!]!.terms.find((t) => t.atom.kind === 'var' && t.atom.name === inner)?.coef;
+      if (!coef || polyConstValue(coef) !== 1) continue;
+      // a stride fixed by the program (K[f,c,3,3] along c: 9) is decided here, not at run time
+      const fixed = this.ctx.shapeOf(f.tensor).slice(dims[0]! + 1).map((x) => sizeTryEval(x, new Map()));
+      const bytes = this.opts.dtype === 'float32' ? 4 : 8;
+      if (fixed.every((x) => x !== undefined) && (fixed.reduce((a, b) => a! * b!, 1)! * bytes) % 1024 !== 0) continue;
+      this.restrideWanted.set(f.tensor, dims[0]!);
+    }
+  }
+
+  /** Copy each restrided tensor into module scratch with its padded layout (when the pad is not 0). */
+  private restrideCopies(): LoopNode[] {
+    const arr = this.dataArrayType();
+    const lines: string[] = [];
+    [...this.restrided].forEach(([tensor, d], k) => {
+      const scratch = `$copy${arr === 'Float32Array' ? '32' : '64'}_${k}`;
+      this.fns.add(scratch);
+      const pad = this.restridePad(tensor, d);
+      const dense = this.densePublic(tensor, d);
+      const padded = this.stride(tensor, d);
+      const blocks = this.ctx.shapeOf(tensor).slice(0, d + 1).map((_, q) => paren(this.dim(tensor, q))).join(' * ');
+      const name = this.arrayOf(tensor);
+      lines.push(
+        `// ${tensor} read from a copy whose dimension ${d} is padded by ${pad} elements when its stride is a multiple of 1 KiB (cache sets)`,
+        `let ${name} = ${tensor};`,
+        `if (${pad} !== 0) {`,
+        `  const $blocks = ${blocks};`,
+        `  if (${scratch}.length < $blocks * ${padded}) ${scratch} = new ${arr}($blocks * ${padded});`,
+        `  for (let $q = 0; $q < $blocks; $q++) ${scratch}.set(${tensor}.subarray($q * ${paren(dense)}, ($q + 1) * ${paren(dense)}), $q * ${padded});`,
+        `  ${name} = ${scratch};`,
+        `}`,
+      );
+    });
+    return lines.length ? [{ k: 'raw', lines }] : [];
   }
 
   /** The two left-side indices to tile over, with the reads that vary along each; undefined when none fit. */
@@ -484,7 +570,7 @@ export class Lowerer {
                 .map((f) => {
                   this.useTensor(f.tensor, 'read');
                   const ptr = this.pointers.get(accessKey(f))!.name;
-                  return `${f.tensor}[${k === 0 ? ptr : `${ptr} + ${this.times(k, this.coefficientCode(f.tensor, f.subs, x)!)}`}]!`;
+                  return `${this.arrayOf(f.tensor)}[${k === 0 ? ptr : `${ptr} + ${this.times(k, this.coefficientCode(f.tensor, f.subs, x)!)}`}]!`;
                 })
                 .join(' * '),
             );
@@ -707,9 +793,10 @@ export class Lowerer {
     const key = accessKey(x);
     const ptr = this.pointers.get(key);
     const inRange = this.inRange(x, vars);
-    if (ptr && this.opts.optimize && inRange) return `${x.tensor}[${ptr.name}]!`;
+    const array = this.arrayOf(x.tensor);
+    if (ptr && this.opts.optimize && inRange) return `${array}[${ptr.name}]!`;
     const off = this.offset(x.tensor, x.subs, vars);
-    if (inRange) return `${x.tensor}[${off}]!`;
+    if (inRange) return `${array}[${off}]!`;
     const shape = this.ctx.shapeOf(x.tensor);
     const checks = x.subs
       .map((s, d) => {
@@ -719,7 +806,7 @@ export class Lowerer {
       })
       .filter(Boolean)
       .join(' && ');
-    return `(${checks} ? ${x.tensor}[${off}]! : 0)`;
+    return `(${checks} ? ${array}[${off}]! : 0)`;
   }
 
   private inRange(x: Extract<Expr, { kind: 'access' }>, _vars: ReadonlyMap<string, Code>): boolean {
@@ -1169,9 +1256,15 @@ function scaleDown(e: IndexExpr, c: number): IndexExpr | undefined {
 export function lowerStatement(s: Statement, name: string, ctx: LowerContext, opts: LowerOptions): LoweredKernel & { fns: Set<string>; dataType: string } {
   const mm = opts.optimize ? lowerMatmul(s, ctx, opts) : undefined;
   if (mm) return { ...mm, name, formula: printStatementSafe(s) };
-  const l = new Lowerer(ctx, opts);
+  let l = new Lowerer(ctx, opts);
   s.lhs.forEach((b) => l.extentOf.set(b.name, b.extent));
-  const body = l.statement(s);
+  let body = l.statement(s);
+  if (l.restrideWanted.size) {
+    // again, with the strides of the restrided copies from the start
+    l = new Lowerer(ctx, opts, l.restrideWanted);
+    s.lhs.forEach((b) => l.extentOf.set(b.name, b.extent));
+    body = l.statement(s);
+  }
   return {
     name,
     formula: printStatementSafe(s),

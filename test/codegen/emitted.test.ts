@@ -241,6 +241,22 @@ describe('conv kernels: no modulo, no bounds test, no index multiplication in th
 const wasmCalls = (f: ts.Node) =>
   descendants(f).filter((n): n is ts.CallExpression => ts.isCallExpression(n) && /^\$\w+\.run$/.test(n.expression.getText()));
 
+describe('conv kernels: reads along the innermost loop come from a copy padded off 1 KiB strides', () => {
+  // which tensor each tiled kernel walks along its innermost (channel or filter) loop
+  for (const [fn, tensor] of [
+    ['forward_Y', 'X'],
+    ['backward_dX', 'dY'],
+  ] as const)
+    it(`${fn} reads ${tensor} only through $${tensor}_r, padded when ${tensor}'s stride × 8 bytes is a multiple of 1024`, () => {
+      const f = kernel(modules.conv, fn);
+      const text = f.getText();
+      expect(text).toMatch(new RegExp(`const \\$${tensor}_pad = \\(.*\\* 8\\) % 1024 === 0 \\? 8 : 0;`));
+      const reads = innermostLoops(f).flatMap((l) => descendants(l).filter(ts.isElementAccessExpression).map(arrayOf));
+      expect(reads).toContain(`$${tensor}_r`);
+      expect(reads, `${tensor} read directly in an innermost loop`).not.toContain(tensor);
+    });
+});
+
 describe('affine + ReLU: register micro-kernel, fused epilogue, mask in the packing loop', () => {
   for (const [dtype, text, simd] of [
     ['float64', modules.affineRelu64, true],

@@ -46,6 +46,11 @@ for (const [T, P] of [[1, 1], [2, 0], [3, 2]] as const) {
   convSweep.push({ N: 8, C: 4, H: 5, W: 5 + T, F: 4, R: 2, S: 3, P, T });
 }
 
+// strides that are multiples of 1 KiB, so the tiled kernels read X, dY or K from a padded copy
+// (H·W = 256: X and dY in both dtypes; C·R·S = 128 and H·W = 128: K and X in float64)
+convSweep.push({ N: 5, C: 3, H: 16, W: 16, F: 5, R: 3, S: 3, P: 1, T: 1 });
+convSweep.push({ N: 4, C: 8, H: 8, W: 16, F: 6, R: 4, S: 4, P: 2, T: 2 });
+
 /** Sizes per layer; a layer not listed gets one case from `defaultSizes`. */
 const CASES: Record<string, Sizes[]> = {
   affine: [

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { assembleWasm, sleb, uleb, watOf, type WasmFunction } from '../../src/codegen/assembleWasm.js';
 import { buildMicroKernel } from '../../src/codegen/buildMicroKernel.js';
 import { BLOCKING } from '../../src/codegen/gemm.js';
-import { emit, loadModule } from '../../src/codegen/compile.js';
+import { compile, emit, loadModule } from '../../src/codegen/compile.js';
 import { seededRandom } from '../../src/ir/gradcheck.js';
 import { morph } from '../../src/codegen/emitTs.js';
 
@@ -120,5 +120,19 @@ describe('an emitted module where WebAssembly SIMD is missing', () => {
     expect(text).not.toContain('WebAssembly');
     expect(run(text, undefined)).toEqual([3, 4, 6, 8]);
     expect(loadModule(text)).toHaveProperty('forward_Y');
+  });
+});
+
+describe('the WebAssembly GEMM against the JavaScript one', () => {
+  it('float64: the same sums in the same order, bit for bit (sizes crossing every block)', () => {
+    const source = 'dims M, K, N\nA: [M, K]\nX: [K, N]\nb: [N]\nY[i,j] = relu(A[i,k]*X[k,j] + b[j])';
+    const sizes = { M: 67, K: 517, N: 530 };
+    const rand = seededRandom(7);
+    const fill = (n: number) => Float64Array.from({ length: n }, () => rand() * 2 - 1);
+    const inputs = { A: fill(67 * 517), X: fill(517 * 530), b: fill(530) };
+    const wasm = compile(source, { sizes }).forward(inputs).Y!;
+    const js = compile(source, { sizes, simd: false }).forward(inputs).Y!;
+    expect(wasm.some((v) => v > 0)).toBe(true);
+    expect(Buffer.from(wasm.buffer).equals(Buffer.from(js.buffer))).toBe(true);
   });
 });
