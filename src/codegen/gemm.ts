@@ -20,6 +20,8 @@ import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { Lowerer, reductionsIn, type LowerContext, type LowerOptions } from './lowerToLoops.js';
 import { assembleWasm, buildMicroKernel } from './buildMicroKernel.js';
+import { lowerIm2col } from './lowerIm2col.js';
+import { polyConstValue } from '../ir/sizes.js';
 
 export const BLOCKING = {
   float64: { MR: 4, NR: 4, MC: 64, KC: 256, NC: 512 },
@@ -63,7 +65,7 @@ export function gemmPrelude(dtype: 'float32' | 'float64'): string {
   ].join('\n');
 }
 
-interface MatmulShape {
+export interface MatmulShape {
   /** row, column and contraction indices: several make a multi-index (conv: columns n,u,v) */
   readonly rows: readonly Bound[];
   readonly cols: readonly Bound[];
@@ -71,6 +73,8 @@ interface MatmulShape {
   readonly reduction: Extract<Expr, { kind: 'reduce' }>;
   readonly left: Expr[];
   readonly right: Expr[];
+  /** an operand read mixes a left-side and a summed index (a convolution's implicit im2col) */
+  readonly mixed: boolean;
 }
 
 /**
@@ -99,8 +103,13 @@ export function matmulShape(s: Statement): MatmulShape | undefined {
   const factors = r.body.kind === 'mul' ? r.body.factors : [r.body];
   const groups: { vars: Set<string>; factors: Expr[] }[] = [];
   const free: Expr[] = [];
+  let mixed = false;
   for (const f of factors) {
-    if (reductionsIn(f).length > 0 || !readsAreDense(f, lhs, ks)) return undefined;
+    if (reductionsIn(f).length > 0) return undefined;
+    if (!readsAreDense(f, lhs, ks)) {
+      if (!readsAreIncreasing(f)) return undefined;
+      mixed = true;
+    }
     const fv = freeIndices(f);
     if (fv.some((v) => !lhs.includes(v) && !ks.includes(v))) return undefined;
     const mine = fv.filter((v) => lhs.includes(v));
@@ -122,7 +131,26 @@ export function matmulShape(s: Statement): MatmulShape | undefined {
   const rowsG = g0.vars.size !== g1.vars.size ? (g0.vars.size < g1.vars.size ? g0 : g1) : first(g0) < first(g1) ? g0 : g1;
   const colsG = rowsG === g0 ? g1 : g0;
   const pick = (g: (typeof groups)[0]) => s.lhs.filter((b) => g.vars.has(b.name));
-  return { rows: pick(rowsG), cols: pick(colsG), ks: r.indices, reduction: r, left: [...free, ...rowsG.factors], right: colsG.factors };
+  return { rows: pick(rowsG), cols: pick(colsG), ks: r.indices, reduction: r, left: [...free, ...rowsG.factors], right: colsG.factors, mixed };
+}
+
+/** Reads whose subscripts are sums of indices with positive coefficients (numbers or sizes) plus a
+ * constant, as a convolution's X[n, c, u*T+i-P, v*T+j-P]: each subscript's range is then [constant,
+ * constant + Σ coefficient·(extent − 1)], which lowerIm2col pads to. */
+function readsAreIncreasing(e: Expr): boolean {
+  let ok = true;
+  const visit = (x: Expr) => {
+    if (x.kind === 'index') ok = false;
+    if (x.kind === 'access')
+      for (const sub of x.subs)
+        for (const t of sub.terms) {
+          const c = polyConstValue(t.coef);
+          if (t.atom.kind !== 'var' || (c !== undefined ? c <= 0 : [...t.coef.values()].some((v) => v <= 0))) ok = false;
+        }
+    children(x).forEach(visit);
+  };
+  visit(e);
+  return ok;
 }
 
 /** No quotient/remainder subscripts, and no left-side index mixed with a summed one. */
@@ -152,6 +180,8 @@ const paren = (c: Code): Code => (/^[\w$]+(\[[^\]]*\]!)?$/.test(c) ? c : `(${c})
 export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions): (Omit<LoweredKernel, 'name' | 'formula'> & { fns: Set<string>; dataType: string }) | undefined {
   const shape = matmulShape(s);
   if (!shape) return undefined;
+  // a convolution: with SIMD through the im2col gather; without, the register-tiled direct loops
+  if (shape.mixed) return opts.simd ? lowerIm2col(s, shape, ctx, opts) : undefined;
   const { MR, NR, MC, KC, NC } = BLOCKING[opts.dtype];
   const l = new Lowerer(ctx, opts);
   [...shape.rows, ...shape.cols, ...shape.ks].forEach((b) => l.extentOf.set(b.name, b.extent));

@@ -174,13 +174,13 @@ export class Lowerer {
     if (padded !== undefined && d <= padded) {
       // the copy's layout: dimension `padded` a few elements longer, the ones before it scaled along
       if (d < padded) return this.konst(`$${tensor}_s${d}`, `${this.dim(tensor, d + 1)} * ${this.stride(tensor, d + 1)}`);
-      return this.konst(`$${tensor}_s${d}`, `${this.densePublic(tensor, d)} + ${this.restridePad(tensor, d)}`);
+      return this.konst(`$${tensor}_s${d}`, `${this.denseStride(tensor, d)} + ${this.restridePad(tensor, d)}`);
     }
-    return this.konst(`$${tensor}_s${d}`, this.densePublic(tensor, d));
+    return this.konst(`$${tensor}_s${d}`, this.denseStride(tensor, d));
   }
 
   /** The stride of dimension d in the tensor's own (dense, row-major) layout, as a product of dims. */
-  densePublic(tensor: string, d: number): Code {
+  private denseStride(tensor: string, d: number): Code {
     const shape = this.ctx.shapeOf(tensor);
     return shape.slice(d + 1).map((_, k) => this.dim(tensor, d + 1 + k)).join(' * ') || '1';
   }
@@ -189,7 +189,7 @@ export class Lowerer {
    * 1 KiB (then the values the inner loop reads share a few cache sets), otherwise none. */
   private restridePad(tensor: string, d: number): string {
     const bytes = this.opts.dtype === 'float32' ? 4 : 8;
-    const dense = this.densePublic(tensor, d);
+    const dense = this.denseStride(tensor, d);
     return this.konst(`$${tensor}_pad`, `((${dense}) * ${bytes}) % 1024 === 0 ? ${64 / bytes} : 0`);
   }
 
@@ -488,7 +488,7 @@ export class Lowerer {
       const scratch = `$copy${arr === 'Float32Array' ? '32' : '64'}_${k}`;
       this.fns.add(scratch);
       const pad = this.restridePad(tensor, d);
-      const dense = this.densePublic(tensor, d);
+      const dense = this.denseStride(tensor, d);
       const padded = this.stride(tensor, d);
       const blocks = this.ctx.shapeOf(tensor).slice(0, d + 1).map((_, q) => paren(this.dim(tensor, q))).join(' * ');
       const name = this.arrayOf(tensor);

@@ -8,6 +8,28 @@
 /* eslint-disable */
 let $copy64_0 = new Float64Array(0);
 let $copy64_1 = new Float64Array(0);
+type $GemmRun = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;
+declare const WebAssembly: {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: { run: $GemmRun; memory: { buffer: ArrayBuffer } } };
+};
+let $gemm64Instance: { run: $GemmRun; mem: Float64Array } | undefined;
+/** The packed-GEMM macro-kernel, float64 4×4 register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):
+ * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes). */
+function $gemm64(): { run: $GemmRun; mem: Float64Array } {
+  if ($gemm64Instance) return $gemm64Instance;
+  const hex =
+    '0061736d01000000010b0160077f7f7f7f7f7f7f00030201000504010116160710020372756e0000066d656d6f727902000a9004018d0402067f0b7b4100210703404100210803402000200820056c41086c6a21092001200720056c41086c6a210afd0c00000000000000000000000000000000210dfd0c00000000000000000000000000000000210efd0c00000000000000000000000000000000210ffd0c000000000000000000000000000000002110fd0c000000000000000000000000000000002111fd0c000000000000000000000000000000002112fd0c000000000000000000000000000000002113fd0c0000000000000000000000000000000021142005210b0340200afd0004002115200afd00041021162009fd0a03002117200d20172015fdf201fdf001210d200e20172016fdf201fdf001210e2009fd0a03082117200f20172015fdf201fdf001210f201020172016fdf201fdf00121102009fd0a03102117201120172015fdf201fdf0012111201220172016fdf201fdf00121122009fd0a03182117201320172015fdf201fdf0012113201420172016fdf201fdf0012114200941206a2109200a41206a210a200b41016b220b0d000b2002200820066c6a200741086c6a210c200c200dfd0b0400200c200efd0b0410200c20066a210c200c200ffd0b0400200c2010fd0b0410200c20066a210c200c2011fd0b0400200c2012fd0b0410200c20066a210c200c2013fd0b0400200c2014fd0b0410200841046a210820082003490d000b200741046a210720072004490d000b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))
+    throw new Error(
+      'deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops',
+    );
+  const { run, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+  return ($gemm64Instance = { run, mem: new Float64Array(memory.buffer) });
+}
 
 /**
  * Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,u+i-1,v+j-1] + b[f]
@@ -15,253 +37,160 @@ let $copy64_1 = new Float64Array(0);
  * writes Y
  */
 export function forward_Y(
-  t: { readonly Y: Float64Array; readonly X: Float64Array; readonly K: Float64Array; readonly b: Float64Array },
+  t: { readonly Y: Float64Array; readonly K: Float64Array; readonly X: Float64Array; readonly b: Float64Array },
   s: { readonly C: number; readonly F: number; readonly H: number; readonly N: number; readonly W: number },
 ): void {
-  const { Y, X, K, b } = t;
+  const { Y, K, X, b } = t;
   const { C, F, H, N, W } = s;
-  const $K_s1 = 3 * 3;
-  const $X_pad = (H * W * 8) % 1024 === 0 ? 8 : 0;
-  const $X_s1 = H * W + $X_pad;
-  const $X_s0 = C * $X_s1;
+  const $colsize = N * H * W;
+  const $ksize = C * 3 * 3;
   const $K_s0 = C * 3 * 3;
-  const $n_4 = N - (N % 4);
-  const $f_4 = F - (F % 4);
-  const $2xX_s0 = 2 * $X_s0;
-  const $3xX_s0 = 3 * $X_s0;
-  const $2xK_s0 = 2 * $K_s0;
-  const $3xK_s0 = 3 * $K_s0;
-  const $Y_s0 = F * H * W;
+  const $K_s1 = 3 * 3;
+  const $X_lo2 = Math.max(0, -(-1));
+  const $X_z2 = H + $X_lo2 + Math.max(0, -1 + H - 1 + 3 - 1 - H + 1);
+  const $X_lo3 = Math.max(0, -(-1));
+  const $X_z3 = W + $X_lo3 + Math.max(0, -1 + W - 1 + 3 - 1 - W + 1);
+  const $X_zs1 = $X_z2 * $X_z3;
+  const $X_zs0 = C * $X_zs1;
+  const $X_ztotal = N * $X_zs0;
   const $Y_s1 = H * W;
-  const $2xY_s1 = 2 * $Y_s1;
-  const $3xY_s1 = 3 * $Y_s1;
-  const $2xY_s0 = 2 * $Y_s0;
-  const $3xY_s0 = 3 * $Y_s0;
-  const $4xK_s1 = 4 * $K_s1;
-  const $4xX_s1 = 4 * $X_s1;
-  const $2xK_s1 = 2 * $K_s1;
-  const $2xX_s1 = 2 * $X_s1;
-  const $3xK_s1 = 3 * $K_s1;
-  const $3xX_s1 = 3 * $X_s1;
-  // X read from a copy whose dimension 1 is padded by $X_pad elements when its stride is a multiple of 1 KiB (cache sets)
-  let $X_r = X;
-  if ($X_pad !== 0) {
-    const $blocks = N * C;
-    if ($copy64_0.length < $blocks * $X_s1) $copy64_0 = new Float64Array($blocks * $X_s1);
-    for (let $q = 0; $q < $blocks; $q++) $copy64_0.set(X.subarray($q * (H * W), ($q + 1) * (H * W)), $q * $X_s1);
-    $X_r = $copy64_0;
+  const $Y_s0 = F * H * W;
+  // matmul over an implicit im2col: rows f, columns n,u,v, contraction over c,i,j; packed 4×4 register tiles (WebAssembly SIMD)
+  const $K_row0 = new Int32Array(F);
+  {
+    let $q = 0;
+    for (let $b0_0 = 0, $o0_0 = 0; $b0_0 < F; $b0_0++, $o0_0 += $K_s0) {
+      $K_row0[$q++] = $o0_0;
+    }
   }
 
-  for (let n = 0; n < $n_4; n += 4) {
-    for (let f = 0; f < $f_4; f += 4) {
-      for (let u = 0; u < H; u++) {
-        for (let v = 0; v < W; v++) {
-          let $acc0 = 0,
-            $acc1 = 0,
-            $acc2 = 0,
-            $acc3 = 0,
-            $acc4 = 0,
-            $acc5 = 0,
-            $acc6 = 0,
-            $acc7 = 0,
-            $acc8 = 0,
-            $acc9 = 0,
-            $acc10 = 0,
-            $acc11 = 0,
-            $acc12 = 0,
-            $acc13 = 0,
-            $acc14 = 0,
-            $acc15 = 0;
-          const $lo16 = Math.max(0, -(u - 1));
-          const $hi17 = Math.min(3, H - 1 - (u - 1) + 1);
-          const $lo18 = Math.max(0, -(v - 1));
-          const $hi19 = Math.min(3, W - 1 - (v - 1) + 1);
-          let $p20 = f * $K_s0 + $lo16 * 3;
-          let $p21 = n * $X_s0 + (u + $lo16 - 1) * W + v - 1;
-          for (let i = $lo16; i < $hi17; i++, $p20 += 3, $p21 += W) {
-            let $p22 = $p20 + $lo18;
-            let $p23 = $p21 + $lo18;
-            for (let j = $lo18; j < $hi19; j++, $p22 += 1, $p23 += 1) {
-              let $p24 = $p22;
-              let $p25 = $p23;
-              for (let c = 0; c < C; c++, $p24 += $K_s1, $p25 += $X_s1) {
-                const $x26 = $X_r[$p25]!,
-                  $x27 = $X_r[$p25 + $X_s0]!,
-                  $x28 = $X_r[$p25 + $2xX_s0]!,
-                  $x29 = $X_r[$p25 + $3xX_s0]!;
-                const $y30 = K[$p24]!;
-                $acc0 += $x26 * $y30;
-                $acc4 += $x27 * $y30;
-                $acc8 += $x28 * $y30;
-                $acc12 += $x29 * $y30;
-                const $y31 = K[$p24 + $K_s0]!;
-                $acc1 += $x26 * $y31;
-                $acc5 += $x27 * $y31;
-                $acc9 += $x28 * $y31;
-                $acc13 += $x29 * $y31;
-                const $y32 = K[$p24 + $2xK_s0]!;
-                $acc2 += $x26 * $y32;
-                $acc6 += $x27 * $y32;
-                $acc10 += $x28 * $y32;
-                $acc14 += $x29 * $y32;
-                const $y33 = K[$p24 + $3xK_s0]!;
-                $acc3 += $x26 * $y33;
-                $acc7 += $x27 * $y33;
-                $acc11 += $x28 * $y33;
-                $acc15 += $x29 * $y33;
-              }
-            }
-          }
-
-          const $o34 = n * $Y_s0 + f * $Y_s1 + u * W + v;
-          Y[$o34] = $acc0 + b[f]!;
-          Y[$o34 + $Y_s1] = $acc1 + b[f + 1]!;
-          Y[$o34 + $2xY_s1] = $acc2 + b[f + 2]!;
-          Y[$o34 + $3xY_s1] = $acc3 + b[f + 3]!;
-          Y[$o34 + $Y_s0] = $acc4 + b[f]!;
-          Y[$o34 + $Y_s0 + $Y_s1] = $acc5 + b[f + 1]!;
-          Y[$o34 + $Y_s0 + $2xY_s1] = $acc6 + b[f + 2]!;
-          Y[$o34 + $Y_s0 + $3xY_s1] = $acc7 + b[f + 3]!;
-          Y[$o34 + $2xY_s0] = $acc8 + b[f]!;
-          Y[$o34 + $2xY_s0 + $Y_s1] = $acc9 + b[f + 1]!;
-          Y[$o34 + $2xY_s0 + $2xY_s1] = $acc10 + b[f + 2]!;
-          Y[$o34 + $2xY_s0 + $3xY_s1] = $acc11 + b[f + 3]!;
-          Y[$o34 + $3xY_s0] = $acc12 + b[f]!;
-          Y[$o34 + $3xY_s0 + $Y_s1] = $acc13 + b[f + 1]!;
-          Y[$o34 + $3xY_s0 + $2xY_s1] = $acc14 + b[f + 2]!;
-          Y[$o34 + $3xY_s0 + $3xY_s1] = $acc15 + b[f + 3]!;
-        }
-      }
-    }
-
-    for (let f = $f_4; f < F; f++) {
-      for (let u = 0; u < H; u++) {
-        for (let v = 0; v < W; v++) {
-          let $acc35 = 0,
-            $acc36 = 0,
-            $acc37 = 0,
-            $acc38 = 0;
-          const $lo39 = Math.max(0, -(u - 1));
-          const $hi40 = Math.min(3, H - 1 - (u - 1) + 1);
-          const $lo41 = Math.max(0, -(v - 1));
-          const $hi42 = Math.min(3, W - 1 - (v - 1) + 1);
-          let $p43 = f * $K_s0 + $lo39 * 3;
-          let $p44 = n * $X_s0 + (u + $lo39 - 1) * W + v - 1;
-          for (let i = $lo39; i < $hi40; i++, $p43 += 3, $p44 += W) {
-            let $p45 = $p43 + $lo41;
-            let $p46 = $p44 + $lo41;
-            for (let j = $lo41; j < $hi42; j++, $p45 += 1, $p46 += 1) {
-              let $p47 = $p45;
-              let $p48 = $p46;
-              for (let c = 0; c < C; c++, $p47 += $K_s1, $p48 += $X_s1) {
-                const $x49 = $X_r[$p48]!,
-                  $x50 = $X_r[$p48 + $X_s0]!,
-                  $x51 = $X_r[$p48 + $2xX_s0]!,
-                  $x52 = $X_r[$p48 + $3xX_s0]!;
-                const $y53 = K[$p47]!;
-                $acc35 += $x49 * $y53;
-                $acc36 += $x50 * $y53;
-                $acc37 += $x51 * $y53;
-                $acc38 += $x52 * $y53;
-              }
-            }
-          }
-
-          const $o54 = n * $Y_s0 + f * $Y_s1 + u * W + v;
-          Y[$o54] = $acc35 + b[f]!;
-          Y[$o54 + $Y_s0] = $acc36 + b[f]!;
-          Y[$o54 + $2xY_s0] = $acc37 + b[f]!;
-          Y[$o54 + $3xY_s0] = $acc38 + b[f]!;
+  const $K_krow0 = new Int32Array($ksize);
+  {
+    let $q = 0;
+    for (let $b1_0 = 0, $o1_0 = 0; $b1_0 < C; $b1_0++, $o1_0 += $K_s1) {
+      for (let $b1_1 = 0, $o1_1 = $o1_0; $b1_1 < 3; $b1_1++, $o1_1 += 3) {
+        for (let $b1_2 = 0, $o1_2 = $o1_1; $b1_2 < 3; $b1_2++, $o1_2 += 1) {
+          $K_krow0[$q++] = $o1_2;
         }
       }
     }
   }
 
-  for (let n = $n_4; n < N; n++) {
-    for (let f = 0; f < $f_4; f += 4) {
-      for (let u = 0; u < H; u++) {
-        for (let v = 0; v < W; v++) {
-          let $acc55 = 0,
-            $acc56 = 0,
-            $acc57 = 0,
-            $acc58 = 0;
-          const $lo59 = Math.max(0, -(u - 1));
-          const $hi60 = Math.min(3, H - 1 - (u - 1) + 1);
-          const $lo61 = Math.max(0, -(v - 1));
-          const $hi62 = Math.min(3, W - 1 - (v - 1) + 1);
-          let $p63 = f * $K_s0 + $lo59 * 3;
-          let $p64 = n * $X_s0 + (u + $lo59 - 1) * W + v - 1;
-          for (let i = $lo59; i < $hi60; i++, $p63 += 3, $p64 += W) {
-            let $p65 = $p63 + $lo61;
-            let $p66 = $p64 + $lo61;
-            for (let j = $lo61; j < $hi62; j++, $p65 += 1, $p66 += 1) {
-              let $p67 = $p65;
-              let $p68 = $p66;
-              for (let c = 0; c < C; c++, $p67 += $K_s1, $p68 += $X_s1) {
-                const $x69 = $X_r[$p68]!;
-                const $y70 = K[$p67]!;
-                $acc55 += $x69 * $y70;
-                const $y71 = K[$p67 + $K_s0]!;
-                $acc56 += $x69 * $y71;
-                const $y72 = K[$p67 + $2xK_s0]!;
-                $acc57 += $x69 * $y72;
-                const $y73 = K[$p67 + $3xK_s0]!;
-                $acc58 += $x69 * $y73;
-              }
-            }
-          }
+  // X with zeros around it (the pads its subscripts reach), so that every read is in range
+  if ($copy64_0.length < $X_ztotal) $copy64_0 = new Float64Array($X_ztotal);
+  else $copy64_0.fill(0, 0, $X_ztotal);
+  const $X_z = $copy64_0;
+  let $src = 0;
+  for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
+    for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
+      for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
+        $X_z.set(X.subarray($src, $src + W), $t2);
+        $src += W;
+      }
+    }
+  }
 
-          const $o74 = n * $Y_s0 + f * $Y_s1 + u * W + v;
-          Y[$o74] = $acc55 + b[f]!;
-          Y[$o74 + $Y_s1] = $acc56 + b[f + 1]!;
-          Y[$o74 + $2xY_s1] = $acc57 + b[f + 2]!;
-          Y[$o74 + $3xY_s1] = $acc58 + b[f + 3]!;
+  const $X_col0 = new Int32Array($colsize);
+  {
+    let $q = 0;
+    for (let $b2_0 = 0, $o2_0 = 0; $b2_0 < N; $b2_0++, $o2_0 += $X_zs0) {
+      for (let $b2_1 = 0, $o2_1 = $o2_0; $b2_1 < H; $b2_1++, $o2_1 += $X_z3) {
+        for (let $b2_2 = 0, $o2_2 = $o2_1; $b2_2 < W; $b2_2++, $o2_2 += 1) {
+          $X_col0[$q++] = $o2_2;
         }
       }
     }
+  }
 
-    for (let f = $f_4; f < F; f++) {
-      for (let u = 0; u < H; u++) {
-        for (let v = 0; v < W; v++) {
-          let $acc75 = 0;
-          const $lo76 = Math.max(0, -(u - 1));
-          const $hi77 = Math.min(3, H - 1 - (u - 1) + 1);
-          const $lo78 = Math.max(0, -(v - 1));
-          const $hi79 = Math.min(3, W - 1 - (v - 1) + 1);
-          let $p80 = f * $K_s0 + $lo76 * 3;
-          let $p81 = n * $X_s0 + (u + $lo76 - 1) * W + v - 1;
-          for (let i = $lo76; i < $hi77; i++, $p80 += 3, $p81 += W) {
-            let $p82 = $p80 + $lo78;
-            let $p83 = $p81 + $lo78;
-            for (let j = $lo78; j < $hi79; j++, $p82 += 1, $p83 += 1) {
-              let $p84 = $p82;
-              let $p85 = $p83;
-              {
-                let $acc86 = 0,
-                  $acc87 = 0,
-                  $acc88 = 0;
-                let c = 0;
-                for (; c + 3 < C; c += 4, $p84 += $4xK_s1, $p85 += $4xX_s1) {
-                  $acc75 += K[$p84]! * $X_r[$p85]!;
-                  $acc86 += K[$p84 + $K_s1]! * $X_r[$p85 + $X_s1]!;
-                  $acc87 += K[$p84 + $2xK_s1]! * $X_r[$p85 + $2xX_s1]!;
-                  $acc88 += K[$p84 + $3xK_s1]! * $X_r[$p85 + $3xX_s1]!;
-                }
-
-                for (; c < C; c++, $p84 += $K_s1, $p85 += $X_s1) {
-                  $acc75 += K[$p84]! * $X_r[$p85]!;
-                }
-
-                $acc75 += $acc86 + $acc87 + $acc88;
-              }
-            }
-          }
-
-          const $o89 = n * $Y_s0 + f * $Y_s1 + u * W + v;
-          Y[$o89] = $acc75 + b[f]!;
+  const $X_kcol0 = new Int32Array($ksize);
+  {
+    let $q = 0;
+    for (let $b3_0 = 0, $o3_0 = (-1 + $X_lo2) * $X_z3 - 1 + $X_lo3; $b3_0 < C; $b3_0++, $o3_0 += $X_zs1) {
+      for (let $b3_1 = 0, $o3_1 = $o3_0; $b3_1 < 3; $b3_1++, $o3_1 += $X_z3) {
+        for (let $b3_2 = 0, $o3_2 = $o3_1; $b3_2 < 3; $b3_2++, $o3_2 += 1) {
+          $X_kcol0[$q++] = $o3_2;
         }
       }
     }
+  }
+
+  const $Y_row = new Int32Array(F);
+  {
+    let $q = 0;
+    for (let $b4_0 = 0, $o4_0 = 0; $b4_0 < F; $b4_0++, $o4_0 += $Y_s1) {
+      $Y_row[$q++] = $o4_0;
+    }
+  }
+
+  const $Y_col = new Int32Array($colsize);
+  {
+    let $q = 0;
+    for (let $b5_0 = 0, $o5_0 = 0; $b5_0 < N; $b5_0++, $o5_0 += $Y_s0) {
+      for (let $b5_1 = 0, $o5_1 = $o5_0; $b5_1 < H; $b5_1++, $o5_1 += W) {
+        for (let $b5_2 = 0, $o5_2 = $o5_1; $b5_2 < W; $b5_2++, $o5_2 += 1) {
+          $Y_col[$q++] = $o5_2;
+        }
+      }
+    }
+  }
+
+  const $W = $gemm64();
+  const $H = $W.mem;
+  const $KC = Math.ceil($ksize / Math.max(1, Math.ceil($ksize / 256)));
+  for (let $jc = 0; $jc < $colsize; $jc += 512) {
+    const $nc = Math.min(512, $colsize - $jc);
+    for (let $pc = 0; $pc < $ksize; $pc += $KC) {
+      const $kc = Math.min($KC, $ksize - $pc);
+      const $first = $pc === 0;
+      const $last = $pc + $kc >= $ksize;
+      // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
+      let $q = 16384;
+      for (let $lp = 0; $lp < $nc; $lp += 4) {
+        const $w = Math.min(4, $nc - $lp);
+        const $l0 = $jc + $lp;
+        for (let $p = 0; $p < $kc; $p++, $q += 4) {
+          const $kb0 = $X_kcol0[$pc + $p]!;
+          for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $X_z[$kb0 + $X_col0[$l0 + $ll]!]!;
+          for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+        }
+      }
+
+      for (let $ic = 0; $ic < F; $ic += 64) {
+        const $mc = Math.min(64, F - $ic);
+        // gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
+        let $q = 0;
+        for (let $lp = 0; $lp < $mc; $lp += 4) {
+          const $w = Math.min(4, $mc - $lp);
+          const $l0 = $ic + $lp;
+          for (let $p = 0; $p < $kc; $p++, $q += 4) {
+            const $kb0 = $K_krow0[$pc + $p]!;
+            for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = K[$kb0 + $K_row0[$l0 + $ll]!]!;
+            for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+          }
+        }
+
+        // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
+        $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
+        for (let $ii = 0; $ii < $mc; $ii++) {
+          const $i = $ic + $ii;
+          const $row = $Y_row[$i]!;
+          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
+            const $j = $jc + $jj;
+            const $o = $row + $Y_col[$j]!;
+            const $c = ($first ? 0 : Y[$o]!) + $H[$r]!;
+            Y[$o] = $last ? $c + b[$i]! : $c;
+          }
+        }
+      }
+    }
+  }
+
+  if ($ksize === 0) {
+    for (let $i = 0; $i < F; $i++)
+      for (let $j = 0; $j < $colsize; $j++) {
+        const $c = 0;
+        Y[$Y_row[$i]! + $Y_col[$j]!] = $c + b[$i]!;
+      }
   }
 }
 
@@ -544,232 +473,155 @@ export function backward_dK(
 ): void {
   const { dK, dY, X } = t;
   const { C, F, H, N, W } = s;
-  const $X_s0 = C * H * W;
+  const $colsize = C * 3 * 3;
+  const $ksize = N * H * W;
   const $dY_s0 = F * H * W;
   const $dY_s1 = H * W;
-  const $X_s1 = H * W;
-  const $f_4 = F - (F % 4);
-  const $c_4 = C - (C % 4);
-  const $2xdY_s1 = 2 * $dY_s1;
-  const $3xdY_s1 = 3 * $dY_s1;
-  const $2xX_s1 = 2 * $X_s1;
-  const $3xX_s1 = 3 * $X_s1;
+  const $X_lo2 = Math.max(0, -(-1));
+  const $X_z2 = H + $X_lo2 + Math.max(0, -1 + H - 1 + 3 - 1 - H + 1);
+  const $X_lo3 = Math.max(0, -(-1));
+  const $X_z3 = W + $X_lo3 + Math.max(0, -1 + W - 1 + 3 - 1 - W + 1);
+  const $X_zs1 = $X_z2 * $X_z3;
+  const $X_zs0 = C * $X_zs1;
+  const $X_ztotal = N * $X_zs0;
   const $dK_s0 = C * 3 * 3;
   const $dK_s1 = 3 * 3;
-  const $2xdK_s1 = 2 * $dK_s1;
-  const $3xdK_s1 = 3 * $dK_s1;
-  const $2xdK_s0 = 2 * $dK_s0;
-  const $3xdK_s0 = 3 * $dK_s0;
-  for (let f = 0; f < $f_4; f += 4) {
-    for (let c = 0; c < $c_4; c += 4) {
-      for (let i = 0; i < 3; i++) {
-        for (let j = 0; j < 3; j++) {
-          let $acc0 = 0,
-            $acc1 = 0,
-            $acc2 = 0,
-            $acc3 = 0,
-            $acc4 = 0,
-            $acc5 = 0,
-            $acc6 = 0,
-            $acc7 = 0,
-            $acc8 = 0,
-            $acc9 = 0,
-            $acc10 = 0,
-            $acc11 = 0,
-            $acc12 = 0,
-            $acc13 = 0,
-            $acc14 = 0,
-            $acc15 = 0;
-          const $lo16 = Math.max(0, -(i - 1));
-          const $hi17 = Math.min(H, H - 1 - (i - 1) + 1);
-          const $lo18 = Math.max(0, -(j - 1));
-          const $hi19 = Math.min(W, W - 1 - (j - 1) + 1);
-          let $p20 = c * $X_s1 + (i - 1) * W + j - 1;
-          let $p21 = f * $dY_s1;
-          for (let n = 0; n < N; n++, $p20 += $X_s0, $p21 += $dY_s0) {
-            let $p22 = $p20 + W * $lo16;
-            let $p23 = $p21 + W * $lo16;
-            for (let u = $lo16; u < $hi17; u++, $p22 += W, $p23 += W) {
-              let $p24 = $p22 + $lo18;
-              let $p25 = $p23 + $lo18;
-              for (let v = $lo18; v < $hi19; v++, $p24 += 1, $p25 += 1) {
-                const $x26 = dY[$p25]!,
-                  $x27 = dY[$p25 + $dY_s1]!,
-                  $x28 = dY[$p25 + $2xdY_s1]!,
-                  $x29 = dY[$p25 + $3xdY_s1]!;
-                const $y30 = X[$p24]!;
-                $acc0 += $x26 * $y30;
-                $acc4 += $x27 * $y30;
-                $acc8 += $x28 * $y30;
-                $acc12 += $x29 * $y30;
-                const $y31 = X[$p24 + $X_s1]!;
-                $acc1 += $x26 * $y31;
-                $acc5 += $x27 * $y31;
-                $acc9 += $x28 * $y31;
-                $acc13 += $x29 * $y31;
-                const $y32 = X[$p24 + $2xX_s1]!;
-                $acc2 += $x26 * $y32;
-                $acc6 += $x27 * $y32;
-                $acc10 += $x28 * $y32;
-                $acc14 += $x29 * $y32;
-                const $y33 = X[$p24 + $3xX_s1]!;
-                $acc3 += $x26 * $y33;
-                $acc7 += $x27 * $y33;
-                $acc11 += $x28 * $y33;
-                $acc15 += $x29 * $y33;
-              }
-            }
-          }
-
-          const $o34 = f * $dK_s0 + c * $dK_s1 + i * 3 + j;
-          dK[$o34] = $acc0;
-          dK[$o34 + $dK_s1] = $acc1;
-          dK[$o34 + $2xdK_s1] = $acc2;
-          dK[$o34 + $3xdK_s1] = $acc3;
-          dK[$o34 + $dK_s0] = $acc4;
-          dK[$o34 + $dK_s0 + $dK_s1] = $acc5;
-          dK[$o34 + $dK_s0 + $2xdK_s1] = $acc6;
-          dK[$o34 + $dK_s0 + $3xdK_s1] = $acc7;
-          dK[$o34 + $2xdK_s0] = $acc8;
-          dK[$o34 + $2xdK_s0 + $dK_s1] = $acc9;
-          dK[$o34 + $2xdK_s0 + $2xdK_s1] = $acc10;
-          dK[$o34 + $2xdK_s0 + $3xdK_s1] = $acc11;
-          dK[$o34 + $3xdK_s0] = $acc12;
-          dK[$o34 + $3xdK_s0 + $dK_s1] = $acc13;
-          dK[$o34 + $3xdK_s0 + $2xdK_s1] = $acc14;
-          dK[$o34 + $3xdK_s0 + $3xdK_s1] = $acc15;
-        }
-      }
+  // matmul over an implicit im2col: rows f, columns c,i,j, contraction over n,u,v; packed 4×4 register tiles (WebAssembly SIMD)
+  const $dY_row0 = new Int32Array(F);
+  {
+    let $q = 0;
+    for (let $b0_0 = 0, $o0_0 = 0; $b0_0 < F; $b0_0++, $o0_0 += $dY_s1) {
+      $dY_row0[$q++] = $o0_0;
     }
+  }
 
-    for (let c = $c_4; c < C; c++) {
-      for (let i = 0; i < 3; i++) {
-        for (let j = 0; j < 3; j++) {
-          let $acc35 = 0,
-            $acc36 = 0,
-            $acc37 = 0,
-            $acc38 = 0;
-          const $lo39 = Math.max(0, -(i - 1));
-          const $hi40 = Math.min(H, H - 1 - (i - 1) + 1);
-          const $lo41 = Math.max(0, -(j - 1));
-          const $hi42 = Math.min(W, W - 1 - (j - 1) + 1);
-          let $p43 = c * $X_s1 + (i - 1) * W + j - 1;
-          let $p44 = f * $dY_s1;
-          for (let n = 0; n < N; n++, $p43 += $X_s0, $p44 += $dY_s0) {
-            let $p45 = $p43 + W * $lo39;
-            let $p46 = $p44 + W * $lo39;
-            for (let u = $lo39; u < $hi40; u++, $p45 += W, $p46 += W) {
-              let $p47 = $p45 + $lo41;
-              let $p48 = $p46 + $lo41;
-              for (let v = $lo41; v < $hi42; v++, $p47 += 1, $p48 += 1) {
-                const $x49 = dY[$p48]!,
-                  $x50 = dY[$p48 + $dY_s1]!,
-                  $x51 = dY[$p48 + $2xdY_s1]!,
-                  $x52 = dY[$p48 + $3xdY_s1]!;
-                const $y53 = X[$p47]!;
-                $acc35 += $x49 * $y53;
-                $acc36 += $x50 * $y53;
-                $acc37 += $x51 * $y53;
-                $acc38 += $x52 * $y53;
-              }
-            }
-          }
-
-          const $o54 = f * $dK_s0 + c * $dK_s1 + i * 3 + j;
-          dK[$o54] = $acc35;
-          dK[$o54 + $dK_s0] = $acc36;
-          dK[$o54 + $2xdK_s0] = $acc37;
-          dK[$o54 + $3xdK_s0] = $acc38;
+  const $dY_krow0 = new Int32Array($ksize);
+  {
+    let $q = 0;
+    for (let $b1_0 = 0, $o1_0 = 0; $b1_0 < N; $b1_0++, $o1_0 += $dY_s0) {
+      for (let $b1_1 = 0, $o1_1 = $o1_0; $b1_1 < H; $b1_1++, $o1_1 += W) {
+        for (let $b1_2 = 0, $o1_2 = $o1_1; $b1_2 < W; $b1_2++, $o1_2 += 1) {
+          $dY_krow0[$q++] = $o1_2;
         }
       }
     }
   }
 
-  for (let f = $f_4; f < F; f++) {
-    for (let c = 0; c < $c_4; c += 4) {
-      for (let i = 0; i < 3; i++) {
-        for (let j = 0; j < 3; j++) {
-          let $acc55 = 0,
-            $acc56 = 0,
-            $acc57 = 0,
-            $acc58 = 0;
-          const $lo59 = Math.max(0, -(i - 1));
-          const $hi60 = Math.min(H, H - 1 - (i - 1) + 1);
-          const $lo61 = Math.max(0, -(j - 1));
-          const $hi62 = Math.min(W, W - 1 - (j - 1) + 1);
-          let $p63 = c * $X_s1 + (i - 1) * W + j - 1;
-          let $p64 = f * $dY_s1;
-          for (let n = 0; n < N; n++, $p63 += $X_s0, $p64 += $dY_s0) {
-            let $p65 = $p63 + W * $lo59;
-            let $p66 = $p64 + W * $lo59;
-            for (let u = $lo59; u < $hi60; u++, $p65 += W, $p66 += W) {
-              let $p67 = $p65 + $lo61;
-              let $p68 = $p66 + $lo61;
-              for (let v = $lo61; v < $hi62; v++, $p67 += 1, $p68 += 1) {
-                const $x69 = dY[$p68]!;
-                const $y70 = X[$p67]!;
-                $acc55 += $x69 * $y70;
-                const $y71 = X[$p67 + $X_s1]!;
-                $acc56 += $x69 * $y71;
-                const $y72 = X[$p67 + $2xX_s1]!;
-                $acc57 += $x69 * $y72;
-                const $y73 = X[$p67 + $3xX_s1]!;
-                $acc58 += $x69 * $y73;
-              }
-            }
-          }
+  // X with zeros around it (the pads its subscripts reach), so that every read is in range
+  if ($copy64_0.length < $X_ztotal) $copy64_0 = new Float64Array($X_ztotal);
+  else $copy64_0.fill(0, 0, $X_ztotal);
+  const $X_z = $copy64_0;
+  let $src = 0;
+  for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
+    for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
+      for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
+        $X_z.set(X.subarray($src, $src + W), $t2);
+        $src += W;
+      }
+    }
+  }
 
-          const $o74 = f * $dK_s0 + c * $dK_s1 + i * 3 + j;
-          dK[$o74] = $acc55;
-          dK[$o74 + $dK_s1] = $acc56;
-          dK[$o74 + $2xdK_s1] = $acc57;
-          dK[$o74 + $3xdK_s1] = $acc58;
+  const $X_col0 = new Int32Array($colsize);
+  {
+    let $q = 0;
+    for (let $b2_0 = 0, $o2_0 = 0; $b2_0 < C; $b2_0++, $o2_0 += $X_zs1) {
+      for (let $b2_1 = 0, $o2_1 = $o2_0; $b2_1 < 3; $b2_1++, $o2_1 += $X_z3) {
+        for (let $b2_2 = 0, $o2_2 = $o2_1; $b2_2 < 3; $b2_2++, $o2_2 += 1) {
+          $X_col0[$q++] = $o2_2;
         }
       }
     }
+  }
 
-    for (let c = $c_4; c < C; c++) {
-      for (let i = 0; i < 3; i++) {
-        for (let j = 0; j < 3; j++) {
-          let $acc75 = 0;
-          const $lo76 = Math.max(0, -(i - 1));
-          const $hi77 = Math.min(H, H - 1 - (i - 1) + 1);
-          const $lo78 = Math.max(0, -(j - 1));
-          const $hi79 = Math.min(W, W - 1 - (j - 1) + 1);
-          let $p80 = c * $X_s1 + (i - 1) * W + j - 1;
-          let $p81 = f * $dY_s1;
-          for (let n = 0; n < N; n++, $p80 += $X_s0, $p81 += $dY_s0) {
-            let $p82 = $p80 + W * $lo76;
-            let $p83 = $p81 + W * $lo76;
-            for (let u = $lo76; u < $hi77; u++, $p82 += W, $p83 += W) {
-              let $p84 = $p82 + $lo78;
-              let $p85 = $p83 + $lo78;
-              {
-                let $acc86 = 0,
-                  $acc87 = 0,
-                  $acc88 = 0;
-                let v = $lo78;
-                for (; v + 3 < $hi79; v += 4, $p84 += 4, $p85 += 4) {
-                  $acc75 += X[$p84]! * dY[$p85]!;
-                  $acc86 += X[$p84 + 1]! * dY[$p85 + 1]!;
-                  $acc87 += X[$p84 + 2]! * dY[$p85 + 2]!;
-                  $acc88 += X[$p84 + 3]! * dY[$p85 + 3]!;
-                }
-
-                for (; v < $hi79; v++, $p84 += 1, $p85 += 1) {
-                  $acc75 += X[$p84]! * dY[$p85]!;
-                }
-
-                $acc75 += $acc86 + $acc87 + $acc88;
-              }
-            }
-          }
-
-          const $o89 = f * $dK_s0 + c * $dK_s1 + i * 3 + j;
-          dK[$o89] = $acc75;
+  const $X_kcol0 = new Int32Array($ksize);
+  {
+    let $q = 0;
+    for (let $b3_0 = 0, $o3_0 = (-1 + $X_lo2) * $X_z3 - 1 + $X_lo3; $b3_0 < N; $b3_0++, $o3_0 += $X_zs0) {
+      for (let $b3_1 = 0, $o3_1 = $o3_0; $b3_1 < H; $b3_1++, $o3_1 += $X_z3) {
+        for (let $b3_2 = 0, $o3_2 = $o3_1; $b3_2 < W; $b3_2++, $o3_2 += 1) {
+          $X_kcol0[$q++] = $o3_2;
         }
       }
     }
+  }
+
+  const $dK_row = new Int32Array(F);
+  {
+    let $q = 0;
+    for (let $b4_0 = 0, $o4_0 = 0; $b4_0 < F; $b4_0++, $o4_0 += $dK_s0) {
+      $dK_row[$q++] = $o4_0;
+    }
+  }
+
+  const $dK_col = new Int32Array($colsize);
+  {
+    let $q = 0;
+    for (let $b5_0 = 0, $o5_0 = 0; $b5_0 < C; $b5_0++, $o5_0 += $dK_s1) {
+      for (let $b5_1 = 0, $o5_1 = $o5_0; $b5_1 < 3; $b5_1++, $o5_1 += 3) {
+        for (let $b5_2 = 0, $o5_2 = $o5_1; $b5_2 < 3; $b5_2++, $o5_2 += 1) {
+          $dK_col[$q++] = $o5_2;
+        }
+      }
+    }
+  }
+
+  const $W = $gemm64();
+  const $H = $W.mem;
+  const $KC = Math.ceil($ksize / Math.max(1, Math.ceil($ksize / 256)));
+  for (let $jc = 0; $jc < $colsize; $jc += 512) {
+    const $nc = Math.min(512, $colsize - $jc);
+    for (let $pc = 0; $pc < $ksize; $pc += $KC) {
+      const $kc = Math.min($KC, $ksize - $pc);
+      const $first = $pc === 0;
+      const $last = $pc + $kc >= $ksize;
+      // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
+      let $q = 16384;
+      for (let $lp = 0; $lp < $nc; $lp += 4) {
+        const $w = Math.min(4, $nc - $lp);
+        const $l0 = $jc + $lp;
+        for (let $p = 0; $p < $kc; $p++, $q += 4) {
+          const $kb0 = $X_kcol0[$pc + $p]!;
+          for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $X_z[$kb0 + $X_col0[$l0 + $ll]!]!;
+          for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+        }
+      }
+
+      for (let $ic = 0; $ic < F; $ic += 64) {
+        const $mc = Math.min(64, F - $ic);
+        // gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
+        let $q = 0;
+        for (let $lp = 0; $lp < $mc; $lp += 4) {
+          const $w = Math.min(4, $mc - $lp);
+          const $l0 = $ic + $lp;
+          for (let $p = 0; $p < $kc; $p++, $q += 4) {
+            const $kb0 = $dY_krow0[$pc + $p]!;
+            for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = dY[$kb0 + $dY_row0[$l0 + $ll]!]!;
+            for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+          }
+        }
+
+        // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
+        $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
+        for (let $ii = 0; $ii < $mc; $ii++) {
+          const $i = $ic + $ii;
+          const $row = $dK_row[$i]!;
+          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
+            const $j = $jc + $jj;
+            const $o = $row + $dK_col[$j]!;
+            const $c = ($first ? 0 : dK[$o]!) + $H[$r]!;
+            dK[$o] = $c;
+          }
+        }
+      }
+    }
+  }
+
+  if ($ksize === 0) {
+    for (let $i = 0; $i < F; $i++)
+      for (let $j = 0; $j < $colsize; $j++) {
+        const $c = 0;
+        dK[$dK_row[$i]! + $dK_col[$j]!] = $c;
+      }
   }
 }
 

@@ -1,0 +1,237 @@
+// lowerIm2col: a matmul whose operand reads mix left-side and summed indices (a convolution) →
+// panels gathered through offset tables from a zero-padded copy, and the WebAssembly micro-kernel.
+//
+// Worked example, conv forward Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,u*T+i-P,v*T+j-P] + b[f]:
+// rows f, columns (n,u,v), contraction (c,i,j); the implicit im2col matrix is X. X is copied into
+// module scratch with zeros around each image — the pads come from the subscripts' ranges, at run
+// time (P before, up to P after) — so every read of the copy is in range. Its offset then splits
+// into a column part n·sN + u·T·sH + v·T and a contraction part c·sC + i·sH + j, each tabulated once
+// per call ($X_col, $X_k, built with running offsets). Packing is a table-driven gather,
+//   $H[$q + $jj] = $X_z[$kb + $X_col[$j0 + $jj]!]!;
+// with no bounds test, no `%` and no multiplication; a short last panel is finished by a loop of
+// zeros. The panels go to the WebAssembly micro-kernel of gemm.ts, and the epilogue (+ b[f]) is
+// applied as the C block is added into Y through the output's own offset tables.
+import type { Bound, Expr, IndexExpr, Statement } from '../ir/types.js';
+import { children, exprKey, freeIndices } from '../ir/exprs.js';
+import type { Code, LoopNode, LoweredKernel } from './loops.js';
+import { BLOCKING, type MatmulShape } from './gemm.js';
+import { Lowerer, polyCode, type LowerContext, type LowerOptions } from './lowerToLoops.js';
+
+type Access = Extract<Expr, { kind: 'access' }>;
+const paren = (c: Code): Code => (/^[\w$.]+$/.test(c) ? c : `(${c})`);
+
+/** A tensor read as offset = base + Σ index · weight, from the tensor itself or its padded copy. */
+interface Gather {
+  readonly array: string;
+  readonly weight: (index: string) => Code;
+  readonly base: Code;
+}
+
+export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext, opts: LowerOptions): (Omit<LoweredKernel, 'name' | 'formula'> & { fns: Set<string>; dataType: string }) | undefined {
+  const { MR, NR, MC, KC, NC } = BLOCKING[opts.dtype];
+  // every factor of an operand must be a read or a number
+  if (![...shape.left, ...shape.right].every((f) => f.kind === 'access' || f.kind === 'num')) return undefined;
+  const l = new Lowerer(ctx, opts);
+  [...shape.rows, ...shape.cols, ...shape.ks].forEach((b) => l.extentOf.set(b.name, b.extent));
+  l.useTensor(s.tensor, 'write');
+  const arr = l.dataArrayType();
+  const es = arr === 'Float32Array' ? 4 : 8;
+  const lines: string[] = [];
+  let copies = 0;
+  let tables = 0;
+
+  const sizeOf = (bs: readonly Bound[], tag: string): Code =>
+    bs.length === 1 ? l.extent(bs[0]!.extent) : l.konstPublic(`$${tag}size`, bs.map((b) => paren(l.extent(b.extent))).join(' * '));
+  const [M, N, K] = [sizeOf(shape.rows, 'row'), sizeOf(shape.cols, 'col'), sizeOf(shape.ks, 'k')];
+
+  /** How to read x: in place when every subscript is in range, else from a zero-padded copy. */
+  const gather = (x: Access): Gather => {
+    l.useTensor(x.tensor, 'read');
+    const dims = ctx.shapeOf(x.tensor);
+    const dim = (d: number) => l.dim(x.tensor, d);
+    const terms = (sub: IndexExpr) => sub.terms.map((t) => ({ name: (t.atom as { name: string }).name, coef: polyCode(t.coef, l.sizes) }));
+    const weightOf = (strides: readonly Code[]) => (index: string) =>
+      x.subs
+        .flatMap((sub, d) => terms(sub).filter((t) => t.name === index).map((t) => mul(t.coef, strides[d]!)))
+        .reduce((a, b) => add(a, b), '0');
+    if (x.subs.every((sub, d) => l.subscriptInRange(sub, dims[d]!))) {
+      const strides = dims.map((_, d) => l.stridePublic(x.tensor, d));
+      return { array: x.tensor, weight: weightOf(strides), base: x.subs.map((sub, d) => mul(polyCode(sub.constant, l.sizes), strides[d]!)).reduce(add, '0') };
+    }
+    // pads: below, what the smallest subscript value lacks; above, what the largest exceeds
+    const tag = `$${x.tensor}`;
+    const sizes: Code[] = [];
+    const lows = x.subs.map((sub, d) => {
+      if (l.subscriptInRange(sub, dims[d]!)) {
+        sizes[d] = dim(d);
+        return '0';
+      }
+      const lo = polyCode(sub.constant, l.sizes);
+      const hi = terms(sub).reduce((acc, t) => add(acc, mul(t.coef, `${paren(l.extent(l.extentOf.get(t.name)!))} - 1`)), lo);
+      const below = l.konstPublic(`${tag}_lo${d}`, `Math.max(0, -${paren(lo)})`);
+      sizes[d] = l.konstPublic(`${tag}_z${d}`, `${dim(d)} + ${below} + Math.max(0, ${hi} - ${paren(dim(d))} + 1)`);
+      return below;
+    });
+    const strides: Code[] = [];
+    for (let d = dims.length - 1; d >= 0; d--) strides[d] = d === dims.length - 1 ? '1' : l.konstPublic(`${tag}_zs${d}`, mul(sizes[d + 1]!, strides[d + 1]!));
+    const total = l.konstPublic(`${tag}_ztotal`, mul(sizes[0]!, strides[0]!));
+    const scratch = `$copy${es * 8}_${copies++}`;
+    l.fns.add(scratch);
+    const z = `${tag}_z`;
+    const origin = lows.map((lo, d) => mul(lo, strides[d]!)).reduce(add, '0');
+    const last = dims.length - 1;
+    lines.push(`// ${x.tensor} with zeros around it (the pads its subscripts reach), so that every read is in range`);
+    lines.push(`if (${scratch}.length < ${total}) ${scratch} = new ${arr}(${total});`);
+    lines.push(`else ${scratch}.fill(0, 0, ${total});`);
+    lines.push(`const ${z} = ${scratch};`);
+    if (last === 0) lines.push(`${z}.set(${x.tensor}, ${origin});`);
+    else {
+      lines.push(`let $src = 0;`);
+      for (let d = 0; d < last; d++)
+        lines.push(`${'  '.repeat(d)}for (let $z${d} = 0, $t${d} = ${d === 0 ? origin : `$t${d - 1}`}; $z${d} < ${dim(d)}; $z${d}++, $t${d} += ${strides[d]}) {`);
+      lines.push(`${'  '.repeat(last)}${z}.set(${x.tensor}.subarray($src, $src + ${paren(dim(last))}), $t${last - 1});`);
+      lines.push(`${'  '.repeat(last)}$src += ${dim(last)};`);
+      for (let d = last - 1; d >= 0; d--) lines.push(`${'  '.repeat(d)}}`);
+    }
+    return { array: z, weight: weightOf(strides), base: x.subs.map((sub, d) => mul(add(polyCode(sub.constant, l.sizes), lows[d]!), strides[d]!)).reduce(add, '0') };
+  };
+
+  /** An Int32Array over the flat multi-index of bs: base + Σ index·weight, by running offsets. */
+  const table = (bs: readonly Bound[], size: Code, weight: (index: string) => Code, base: Code, label: string): string => {
+    const name = `$${label}`;
+    const t = tables++;
+    lines.push(`const ${name} = new Int32Array(${size});`);
+    lines.push(`{`);
+    lines.push(`  let $q = 0;`);
+    bs.forEach((b, d) => {
+      const w = weight(b.name);
+      const o = `$o${t}_${d}`;
+      lines.push(`${'  '.repeat(d + 1)}for (let $b${t}_${d} = 0, ${o} = ${d === 0 ? base : `$o${t}_${d - 1}`}; $b${t}_${d} < ${l.extent(b.extent)}; $b${t}_${d}++${w === '0' ? '' : `, ${o} += ${w}`}) {`);
+    });
+    lines.push(`${'  '.repeat(bs.length + 1)}${name}[$q++] = $o${t}_${bs.length - 1};`);
+    for (let d = bs.length - 1; d >= 0; d--) lines.push(`${'  '.repeat(d + 1)}}`);
+    lines.push(`}`);
+    return name;
+  };
+
+  // the operands: per read, its table over the rows (or columns) and over the contraction
+  const operand = (factors: readonly Expr[], side: readonly Bound[], size: Code, tag: string) =>
+    factors.map((f, q) => {
+      if (f.kind === 'num') return { value: (_: Code, __: Code) => String(f.value), kTable: undefined };
+      const g = gather(f as Access);
+      const sideTable = table(side, size, g.weight, '0', `${(f as Access).tensor}_${tag}${q}`);
+      const kTable = table(shape.ks, K, g.weight, g.base, `${(f as Access).tensor}_k${tag}${q}`);
+      return { value: (kb: Code, at: Code) => `${g.array}[${kb} + ${sideTable}[${at}]!]!`, kTable };
+    });
+  const aOps = operand(shape.left, shape.rows, M, 'row');
+  const bOps = operand(shape.right, shape.cols, N, 'col');
+
+  // the output: offset tables over rows and columns, and the left-side indices the epilogue reads
+  const outStride = (b: Bound) => l.stridePublic(s.tensor, s.lhs.indexOf(b));
+  const outWeight = (bs: readonly Bound[]) => (index: string) => {
+    const b = bs.find((x) => x.name === index);
+    return b ? outStride(b) : '0';
+  };
+  const yRow = table(shape.rows, M, outWeight(shape.rows), '0', `${s.tensor}_row`);
+  const yCol = table(shape.cols, N, outWeight(shape.cols), '0', `${s.tensor}_col`);
+  const epiVars = new Map<string, Code>();
+  const indexOf = (bs: readonly Bound[], size: Code, flat: Code, tag: string) =>
+    bs.forEach((b) => {
+      const side = tag === 'row' ? shape.rows : shape.cols;
+      if (side.length === 1) return epiVars.set(b.name, flat);
+      const values = table(side, size, (x) => (x === b.name ? '1' : '0'), '0', `${tag}_${b.name}`);
+      epiVars.set(b.name, `${values}[${flat}]!`);
+    });
+  // only the indices the epilogue reads outside the sum (b[f] in the conv forward) need values
+  const used = new Set<string>();
+  const walk = (e: Expr): void => {
+    if (e === shape.reduction) return;
+    if (e.kind === 'access' || e.kind === 'index') freeIndices(e).forEach((v) => used.add(v));
+    else children(e).forEach(walk);
+  };
+  walk(s.rhs);
+  indexOf(shape.rows.filter((b) => used.has(b.name) || shape.rows.length === 1), M, '$i', 'row');
+  indexOf(shape.cols.filter((b) => used.has(b.name) || shape.cols.length === 1), N, '$j', 'col');
+  const epi = l.expr(s.rhs, epiVars, new Map([[exprKey(shape.reduction), '$c']]));
+  if (epi.nodes.length) return undefined;
+
+  const gemm = arr === 'Float32Array' ? '$gemm32' : '$gemm64';
+  l.fns.add(gemm);
+  const [AP, BP, CP] = [0, MC * KC, MC * KC + KC * NC];
+  /** pack one operand block: panels of `R` lanes, a short last panel finished with zeros */
+  const pack = (ops: ReturnType<typeof operand>, R: number, start: number, count: Code, first: Code, indent: string): string[] => {
+    const out = [
+      `let $q = ${start};`,
+      `for (let $lp = 0; $lp < ${count}; $lp += ${R}) {`,
+      `  const $w = Math.min(${R}, ${count} - $lp);`,
+      `  const $l0 = ${first} + $lp;`,
+      `  for (let $p = 0; $p < $kc; $p++, $q += ${R}) {`,
+      ...ops.flatMap((o, q) => (o.kTable ? [`    const $kb${q} = ${o.kTable}[$pc + $p]!;`] : [])),
+      `    for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = ${ops.map((o, q) => o.value(`$kb${q}`, '$l0 + $ll')).join(' * ')};`,
+      `    for (let $ll = $w; $ll < ${R}; $ll++) $H[$q + $ll] = 0;`,
+      `  }`,
+      `}`,
+    ];
+    return out.map((x) => indent + x);
+  };
+  lines.push(`const $W = ${gemm}();`);
+  lines.push(`const $H = $W.mem;`);
+  lines.push(`const $KC = Math.ceil(${K} / Math.max(1, Math.ceil(${K} / ${KC})));`);
+  lines.push(`for (let $jc = 0; $jc < ${N}; $jc += ${NC}) {`);
+  lines.push(`  const $nc = Math.min(${NC}, ${N} - $jc);`);
+  lines.push(`  for (let $pc = 0; $pc < ${K}; $pc += $KC) {`);
+  lines.push(`    const $kc = Math.min($KC, ${K} - $pc);`);
+  lines.push(`    const $first = $pc === 0;`);
+  lines.push(`    const $last = $pc + $kc >= ${K};`);
+  lines.push(`    // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide`);
+  lines.push(...pack(bOps, NR, BP, '$nc', '$jc', '    '));
+  lines.push(`    for (let $ic = 0; $ic < ${M}; $ic += ${MC}) {`);
+  lines.push(`      const $mc = Math.min(${MC}, ${M} - $ic);`);
+  lines.push(`      // gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels ${MR} rows tall`);
+  lines.push(...pack(aOps, MR, AP, '$mc', '$ic', '      '));
+  lines.push(`      // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)`);
+  lines.push(`      $W.run(${AP * es}, ${BP * es}, ${CP * es}, $mc, $nc, $kc, ${NC * es});`);
+  lines.push(`      for (let $ii = 0; $ii < $mc; $ii++) {`);
+  lines.push(`        const $i = $ic + $ii;`);
+  lines.push(`        const $row = ${yRow}[$i]!;`);
+  lines.push(`        for (let $jj = 0, $r = ${CP} + $ii * ${NC}; $jj < $nc; $jj++, $r++) {`);
+  lines.push(`          const $j = $jc + $jj;`);
+  lines.push(`          const $o = $row + ${yCol}[$j]!;`);
+  lines.push(`          const $c = ($first ? 0 : ${s.tensor}[$o]!) + $H[$r]!;`);
+  lines.push(`          ${s.tensor}[$o] = ${epi.value === '$c' ? '$c' : `$last ? ${epi.value} : $c`};`);
+  lines.push(`        }`);
+  lines.push(`      }`);
+  lines.push(`    }`);
+  lines.push(`  }`);
+  lines.push(`}`);
+  // an empty contraction (K = 0) still applies the epilogue to 0
+  lines.push(`if (${K} === 0) {`);
+  lines.push(`  for (let $i = 0; $i < ${M}; $i++) for (let $j = 0; $j < ${N}; $j++) {`);
+  lines.push(`    const $c = 0;`);
+  lines.push(`    ${s.tensor}[${yRow}[$i]! + ${yCol}[$j]!] = ${epi.value};`);
+  lines.push(`  }`);
+  lines.push(`}`);
+  const names = (bs: readonly Bound[]) => bs.map((b) => b.name).join(',');
+  const body: LoopNode[] = [
+    {
+      k: 'comment',
+      text: `matmul over an implicit im2col: rows ${names(shape.rows)}, columns ${names(shape.cols)}, contraction over ${names(shape.ks)}; packed ${MR}×${NR} register tiles (WebAssembly SIMD)`,
+    },
+    { k: 'raw', lines },
+  ];
+  return { tensors: [...l.tensors.values()], sizes: [...l.sizes].sort(), body: [...l.prologue(), ...body], fns: l.fns, dataType: arr };
+}
+
+const isZero = (c: Code) => c === '0';
+function mul(a: Code, b: Code): Code {
+  if (isZero(a) || isZero(b)) return '0';
+  if (a === '1') return b;
+  if (b === '1') return a;
+  return `${paren(a)} * ${paren(b)}`;
+}
+function add(a: Code, b: Code): Code {
+  if (isZero(a)) return b;
+  if (isZero(b)) return a;
+  // `a - P + 1` reads as a + (−P + 1): JavaScript evaluates left to right
+  return b.startsWith('-') ? `${a} - ${b.slice(1)}` : `${a} + ${b}`;
+}
