@@ -117,11 +117,12 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
   // the operands: per read, its table over the rows (or columns) and over the contraction
   const operand = (factors: readonly Expr[], side: readonly Bound[], size: Code, tag: string) =>
     factors.map((f, q) => {
-      if (f.kind === 'num') return { value: (_: Code, __: Code) => String(f.value), kTable: undefined };
+      if (f.kind === 'num') return { value: (_: Code, __: Code, ___: boolean) => String(f.value), kTable: undefined, sideTable: undefined };
       const g = gather(f as Access);
       const sideTable = table(side, size, g.weight, '0', `${(f as Access).tensor}_${tag}${q}`);
       const kTable = table(shape.ks, K, g.weight, g.base, `${(f as Access).tensor}_k${tag}${q}`);
-      return { value: (kb: Code, at: Code) => `${g.array}[${kb} + ${sideTable}[${at}]!]!`, kTable };
+      // `at`: the flat side index (looked up in the table), or an offset already looked up
+      return { value: (kb: Code, at: Code, looked: boolean) => `${g.array}[${kb} + ${looked ? at : `${sideTable}[${at}]!`}]!`, kTable, sideTable };
     });
   const aOps = operand(shape.left, shape.rows, M, 'row');
   const bOps = operand(shape.right, shape.cols, N, 'col');
@@ -158,16 +159,28 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
   const gemm = arr === 'Float32Array' ? '$gemm32' : '$gemm64';
   l.fns.add(gemm);
   const [AP, BP, CP] = [0, MC * KC, MC * KC + KC * NC];
-  /** pack one operand block: panels of `R` lanes, a short last panel finished with zeros */
+  /** pack one operand block into panels of `R` lanes: a whole panel reads its R side offsets once
+   * and then gathers R values per k; a short last panel goes lane by lane and is finished with zeros */
   const pack = (ops: ReturnType<typeof operand>, R: number, start: number, count: Code, first: Code, indent: string): string[] => {
+    const lanes = Array.from({ length: R }, (_, r) => r);
+    const kbs = ops.flatMap((o, q) => (o.kTable ? [`const $kb${q} = ${o.kTable}[$pc + $p]!;`] : []));
+    const sides = ops.flatMap((o, q) => (o.sideTable ? [`const ${lanes.map((r) => `$s${q}_${r} = ${o.sideTable}[$l0${r ? ` + ${r}` : ''}]!`).join(', ')};`] : []));
     const out = [
       `let $q = ${start};`,
       `for (let $lp = 0; $lp < ${count}; $lp += ${R}) {`,
       `  const $w = Math.min(${R}, ${count} - $lp);`,
       `  const $l0 = ${first} + $lp;`,
+      `  if ($w === ${R}) {`,
+      ...sides.map((x) => `    ${x}`),
+      `    for (let $p = 0; $p < $kc; $p++, $q += ${R}) {`,
+      ...kbs.map((x) => `      ${x}`),
+      ...lanes.map((r) => `      $H[$q${r ? ` + ${r}` : ''}] = ${ops.map((o, q) => o.value(`$kb${q}`, `$s${q}_${r}`, true)).join(' * ')};`),
+      `    }`,
+      `    continue;`,
+      `  }`,
       `  for (let $p = 0; $p < $kc; $p++, $q += ${R}) {`,
-      ...ops.flatMap((o, q) => (o.kTable ? [`    const $kb${q} = ${o.kTable}[$pc + $p]!;`] : [])),
-      `    for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = ${ops.map((o, q) => o.value(`$kb${q}`, '$l0 + $ll')).join(' * ')};`,
+      ...kbs.map((x) => `    ${x}`),
+      `    for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = ${ops.map((o, q) => o.value(`$kb${q}`, '$l0 + $ll', false)).join(' * ')};`,
       `    for (let $ll = $w; $ll < ${R}; $ll++) $H[$q + $ll] = 0;`,
       `  }`,
       `}`,

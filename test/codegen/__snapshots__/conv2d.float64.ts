@@ -163,6 +163,22 @@ export function forward_Y(
       for (let $lp = 0; $lp < $nc; $lp += 4) {
         const $w = Math.min(4, $nc - $lp);
         const $l0 = $jc + $lp;
+        if ($w === 4) {
+          const $s0_0 = $X_col0[$l0]!,
+            $s0_1 = $X_col0[$l0 + 1]!,
+            $s0_2 = $X_col0[$l0 + 2]!,
+            $s0_3 = $X_col0[$l0 + 3]!;
+          for (let $p = 0; $p < $kc; $p++, $q += 4) {
+            const $kb0 = $X_kcol0[$pc + $p]!;
+            $H[$q] = $X_z[$kb0 + $s0_0]!;
+            $H[$q + 1] = $X_z[$kb0 + $s0_1]!;
+            $H[$q + 2] = $X_z[$kb0 + $s0_2]!;
+            $H[$q + 3] = $X_z[$kb0 + $s0_3]!;
+          }
+
+          continue;
+        }
+
         for (let $p = 0; $p < $kc; $p++, $q += 4) {
           const $kb0 = $X_kcol0[$pc + $p]!;
           for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $X_z[$kb0 + $X_col0[$l0 + $ll]!]!;
@@ -177,6 +193,22 @@ export function forward_Y(
         for (let $lp = 0; $lp < $mc; $lp += 4) {
           const $w = Math.min(4, $mc - $lp);
           const $l0 = $ic + $lp;
+          if ($w === 4) {
+            const $s0_0 = $K_row0[$l0]!,
+              $s0_1 = $K_row0[$l0 + 1]!,
+              $s0_2 = $K_row0[$l0 + 2]!,
+              $s0_3 = $K_row0[$l0 + 3]!;
+            for (let $p = 0; $p < $kc; $p++, $q += 4) {
+              const $kb0 = $K_krow0[$pc + $p]!;
+              $H[$q] = K[$kb0 + $s0_0]!;
+              $H[$q + 1] = K[$kb0 + $s0_1]!;
+              $H[$q + 2] = K[$kb0 + $s0_2]!;
+              $H[$q + 3] = K[$kb0 + $s0_3]!;
+            }
+
+            continue;
+          }
+
           for (let $p = 0; $p < $kc; $p++, $q += 4) {
             const $kb0 = $K_krow0[$pc + $p]!;
             for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = K[$kb0 + $K_row0[$l0 + $ll]!]!;
@@ -624,6 +656,22 @@ export function backward_dK(
       for (let $lp = 0; $lp < $nc; $lp += 4) {
         const $w = Math.min(4, $nc - $lp);
         const $l0 = $jc + $lp;
+        if ($w === 4) {
+          const $s0_0 = $X_col0[$l0]!,
+            $s0_1 = $X_col0[$l0 + 1]!,
+            $s0_2 = $X_col0[$l0 + 2]!,
+            $s0_3 = $X_col0[$l0 + 3]!;
+          for (let $p = 0; $p < $kc; $p++, $q += 4) {
+            const $kb0 = $X_kcol0[$pc + $p]!;
+            $H[$q] = $X_z[$kb0 + $s0_0]!;
+            $H[$q + 1] = $X_z[$kb0 + $s0_1]!;
+            $H[$q + 2] = $X_z[$kb0 + $s0_2]!;
+            $H[$q + 3] = $X_z[$kb0 + $s0_3]!;
+          }
+
+          continue;
+        }
+
         for (let $p = 0; $p < $kc; $p++, $q += 4) {
           const $kb0 = $X_kcol0[$pc + $p]!;
           for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $X_z[$kb0 + $X_col0[$l0 + $ll]!]!;
@@ -638,6 +686,22 @@ export function backward_dK(
         for (let $lp = 0; $lp < $mc; $lp += 4) {
           const $w = Math.min(4, $mc - $lp);
           const $l0 = $ic + $lp;
+          if ($w === 4) {
+            const $s0_0 = $dY_row0[$l0]!,
+              $s0_1 = $dY_row0[$l0 + 1]!,
+              $s0_2 = $dY_row0[$l0 + 2]!,
+              $s0_3 = $dY_row0[$l0 + 3]!;
+            for (let $p = 0; $p < $kc; $p++, $q += 4) {
+              const $kb0 = $dY_krow0[$pc + $p]!;
+              $H[$q] = dY[$kb0 + $s0_0]!;
+              $H[$q + 1] = dY[$kb0 + $s0_1]!;
+              $H[$q + 2] = dY[$kb0 + $s0_2]!;
+              $H[$q + 3] = dY[$kb0 + $s0_3]!;
+            }
+
+            continue;
+          }
+
           for (let $p = 0; $p < $kc; $p++, $q += 4) {
             const $kb0 = $dY_krow0[$pc + $p]!;
             for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = dY[$kb0 + $dY_row0[$l0 + $ll]!]!;
