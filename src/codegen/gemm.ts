@@ -14,7 +14,8 @@
 //   $c00 += $a0 * $b0; $c01 += $a0 * $b1; …
 // An elementwise epilogue (bias + ReLU in the affine forward) is applied on the last K block, so it
 // is fused too: Y[$o] = $last ? relu($c + b[$j]!) : $c. The panels live in module scratch, reused
-// across calls.
+// across calls. A convolution (an operand read mixing output and summed indices) is handed to
+// lowerIm2col.ts, which gathers its implicit im2col operand for the same micro-kernel.
 import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
