@@ -83,10 +83,10 @@ export function forward_Y(
         for (let $ii = 0; $ii < $mc; $ii++) {
           const $i = $ic + $ii;
           const $row = $i * F;
-          for (let $jj = 0, $q = 147456 + $ii * 512; $jj < $nc; $jj++, $q++) {
+          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
             const $j = $jc + $jj;
             const $o = $row + $j;
-            const $c = ($first ? 0 : Y[$o]!) + $H[$q]!;
+            const $c = ($first ? 0 : Y[$o]!) + $H[$r]!;
             Y[$o] = $last ? relu($c + b[$j]!) : $c;
           }
         }
@@ -155,10 +155,10 @@ export function backward_dX(
         for (let $ii = 0; $ii < $mc; $ii++) {
           const $i = $ic + $ii;
           const $row = $i * D;
-          for (let $jj = 0, $q = 147456 + $ii * 512; $jj < $nc; $jj++, $q++) {
+          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
             const $j = $jc + $jj;
             const $o = $row + $j;
-            const $c = ($first ? 0 : dX[$o]!) + $H[$q]!;
+            const $c = ($first ? 0 : dX[$o]!) + $H[$r]!;
             dX[$o] = $c;
           }
         }
@@ -227,10 +227,10 @@ export function backward_dW(
         for (let $ii = 0; $ii < $mc; $ii++) {
           const $i = $ic + $ii;
           const $row = $i * D;
-          for (let $jj = 0, $q = 147456 + $ii * 512; $jj < $nc; $jj++, $q++) {
+          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
             const $j = $jc + $jj;
             const $o = $row + $j;
-            const $c = ($first ? 0 : dW[$o]!) + $H[$q]!;
+            const $c = ($first ? 0 : dW[$o]!) + $H[$r]!;
             dW[$o] = $c;
           }
         }

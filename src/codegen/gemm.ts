@@ -178,6 +178,71 @@ function readsAreDense(e: Expr, lhs: readonly string[], ks: readonly string[]): 
 const product = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
 const paren = (c: Code): Code => (/^[\w$]+(\[[^\]]*\]!)?$/.test(c) ? c : `(${c})`);
 
+/**
+ * The blocked loops around the WebAssembly macro-kernel, shared by lowerMatmul and lowerIm2col: for
+ * each NC-column block and KC-deep slice of the contraction, pack B; for each MC-row block, pack A,
+ * run the macro-kernel on the block, and add the C block into the output through `rowOffset` (in $i)
+ * and `colOffset` (in $j), applying the epilogue `epi` (in $c) on the last slice. The packing code
+ * writes the module memory $H at element offsets AP (A) and BP (B).
+ */
+export function simdBlockLoops(o: {
+  readonly dtype: 'float32' | 'float64';
+  readonly M: Code;
+  readonly N: Code;
+  readonly K: Code;
+  readonly packA: (indent: string) => string[];
+  readonly packB: (indent: string) => string[];
+  readonly rowOffset: Code;
+  readonly colOffset: Code;
+  readonly tensor: string;
+  readonly epi: Code;
+}): { lines: string[]; fn: string } {
+  const { MC, KC, NC } = BLOCKING[o.dtype];
+  const { M, N, K } = o;
+  const es = o.dtype === 'float32' ? 4 : 8;
+  const { BP, CP } = simdRegions(o.dtype);
+  const fn = o.dtype === 'float32' ? '$gemm32' : '$gemm64';
+  const lines = [
+    `const $W = ${fn}();`,
+    `const $H = $W.mem;`,
+    // the K slices split K evenly (784 = 4 × 196, not 3 × 256 + 16: a short last slice pays the C
+    // block's load and store for few multiply-adds)
+    `const $KC = Math.ceil(${K} / Math.max(1, Math.ceil(${K} / ${KC})));`,
+    `for (let $jc = 0; $jc < ${N}; $jc += ${NC}) {`,
+    `  const $nc = Math.min(${NC}, ${N} - $jc);`,
+    `  for (let $pc = 0; $pc < ${K}; $pc += $KC) {`,
+    `    const $kc = Math.min($KC, ${K} - $pc);`,
+    `    const $first = $pc === 0;`,
+    `    const $last = $pc + $kc >= ${K};`,
+    ...o.packB('    '),
+    `    for (let $ic = 0; $ic < ${M}; $ic += ${MC}) {`,
+    `      const $mc = Math.min(${MC}, ${M} - $ic);`,
+    ...o.packA('      '),
+    `      // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)`,
+    `      $W.run(0, ${BP * es}, ${CP * es}, $mc, $nc, $kc, ${NC * es});`,
+    `      for (let $ii = 0; $ii < $mc; $ii++) {`,
+    `        const $i = $ic + $ii;`,
+    `        const $row = ${o.rowOffset};`,
+    `        for (let $jj = 0, $r = ${CP} + $ii * ${NC}; $jj < $nc; $jj++, $r++) {`,
+    `          const $j = $jc + $jj;`,
+    `          const $o = $row + ${o.colOffset};`,
+    `          const $c = ($first ? 0 : ${o.tensor}[$o]!) + $H[$r]!;`,
+    `          ${o.tensor}[$o] = ${o.epi === '$c' ? '$c' : `$last ? ${o.epi} : $c`};`,
+    `        }`,
+    `      }`,
+    `    }`,
+    `  }`,
+    `}`,
+  ];
+  return { lines, fn };
+}
+
+/** Where the packed A block, the packed B block and the C block start in the module memory (elements). */
+export function simdRegions(dtype: 'float32' | 'float64'): { AP: number; BP: number; CP: number } {
+  const { MC, KC, NC } = BLOCKING[dtype];
+  return { AP: 0, BP: MC * KC, CP: MC * KC + KC * NC };
+}
+
 export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions): (Omit<LoweredKernel, 'name' | 'formula'> & { fns: Set<string>; dataType: string }) | undefined {
   const shape = matmulShape(s);
   if (!shape) return undefined;
@@ -253,78 +318,63 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   // packed by that call, so stale contents never matter. With `simd` the scratch is the memory of the
   // module's WebAssembly macro-kernel ($gemm64 / $gemm32, buildMicroKernel.ts): fixed regions for
   // A (MC×KC), B (KC×NC) and the C block (MC×NC); otherwise a typed array grown on demand.
-  const es = arr === 'Float32Array' ? 4 : 8;
-  const [AP, BP, CP] = [0, MC * KC, MC * KC + KC * NC];
-  if (opts.simd) {
-    const gemm = arr === 'Float32Array' ? '$gemm32' : '$gemm64';
-    l.fns.add(gemm);
-    lines.push(`const $W = ${gemm}();`);
-    lines.push(`const $H = $W.mem;`);
-  }
+  const { AP, BP } = simdRegions(opts.dtype);
   const [Apack, Bpack] = opts.simd ? ['$H', '$H'] : ['$Ap', '$Bp'];
-  // KC: the K blocks split K evenly (784 = 4 × 196, not 3 × 256 + 16: a short last block pays the
-  // tile load/store for few multiply-adds)
-  lines.push(`const $KC = Math.ceil(${K} / Math.max(1, Math.ceil(${K} / ${KC})));`);
-  if (!opts.simd) {
-    const scratch = arr === 'Float32Array' ? '$pack32' : '$pack64';
-    l.fns.add(scratch);
-    lines.push(`const $B0 = ${MC} * $KC;`);
-    lines.push(`const $need = $B0 + $KC * Math.ceil(Math.min(${NC}, ${N}) / ${NR}) * ${NR};`);
-    lines.push(`if (${scratch}.length < $need) ${scratch} = new ${arr}($need);`);
-    lines.push(`const $Ap = ${scratch}.subarray(0, $B0);`);
-    lines.push(`const $Bp = ${scratch}.subarray($B0, $need);`);
-    lines.push(`const $t = new Float64Array(${MR * NR});`);
+  // the packing loops, indented by the caller (zeros past the edge of the last panel)
+  const packB = (indent: string): string[] =>
+    [
+      `// pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide (zeros past the edge)`,
+      `let $q = ${opts.simd ? BP : 0};`,
+      `for (let $jp = 0; $jp < $nc; $jp += ${NR}) {`,
+      `  for (let $p = 0; $p < $kc; $p++) {`,
+      `    const $k = $pc + $p;`,
+      `    for (let $jj = 0; $jj < ${NR}; $jj++) {`,
+      `      const $j = $jc + $jp + $jj;`,
+      `      ${Bpack}[$q++] = $jp + $jj < $nc ? ${bCode.value} : 0;`,
+      `    }`,
+      `  }`,
+      `}`,
+    ].map((x) => indent + x);
+  const packA = (indent: string): string[] =>
+    [
+      `// pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels ${MR} rows tall`,
+      `let $r = ${AP};`,
+      `for (let $ip = 0; $ip < $mc; $ip += ${MR}) {`,
+      `  for (let $p = 0; $p < $kc; $p++) {`,
+      `    const $k = $pc + $p;`,
+      `    for (let $ii = 0; $ii < ${MR}; $ii++) {`,
+      `      const $i = $ic + $ip + $ii;`,
+      `      ${Apack}[$r++] = $ip + $ii < $mc ? ${aCode.value} : 0;`,
+      `    }`,
+      `  }`,
+      `}`,
+    ].map((x) => indent + x);
+  if (opts.simd) {
+    const run = simdBlockLoops({ dtype: opts.dtype, M, N, K, packA, packB, rowOffset: rowOff, colOffset: colOff, tensor: s.tensor, epi: epi.value });
+    l.fns.add(run.fn);
+    lines.push(...run.lines);
+    return finish();
   }
+  // K slices as in simdBlockLoops
+  lines.push(`const $KC = Math.ceil(${K} / Math.max(1, Math.ceil(${K} / ${KC})));`);
+  const scratch = arr === 'Float32Array' ? '$pack32' : '$pack64';
+  l.fns.add(scratch);
+  lines.push(`const $B0 = ${MC} * $KC;`);
+  lines.push(`const $need = $B0 + $KC * Math.ceil(Math.min(${NC}, ${N}) / ${NR}) * ${NR};`);
+  lines.push(`if (${scratch}.length < $need) ${scratch} = new ${arr}($need);`);
+  lines.push(`const $Ap = ${scratch}.subarray(0, $B0);`);
+  lines.push(`const $Bp = ${scratch}.subarray($B0, $need);`);
+  lines.push(`const $t = new Float64Array(${MR * NR});`);
   lines.push(`for (let $jc = 0; $jc < ${N}; $jc += ${NC}) {`);
   lines.push(`  const $nc = Math.min(${NC}, ${N} - $jc);`);
   lines.push(`  for (let $pc = 0; $pc < ${K}; $pc += $KC) {`);
   lines.push(`    const $kc = Math.min($KC, ${K} - $pc);`);
   lines.push(`    const $first = $pc === 0;`);
   lines.push(`    const $last = $pc + $kc >= ${K};`);
-  lines.push(`    // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide (zeros past the edge)`);
-  lines.push(`    let $q = ${opts.simd ? BP : 0};`);
-  lines.push(`    for (let $jp = 0; $jp < $nc; $jp += ${NR}) {`);
-  lines.push(`      for (let $p = 0; $p < $kc; $p++) {`);
-  lines.push(`        const $k = $pc + $p;`);
-  lines.push(`        for (let $jj = 0; $jj < ${NR}; $jj++) {`);
-  lines.push(`          const $j = $jc + $jp + $jj;`);
-  lines.push(`          ${Bpack}[$q++] = $jp + $jj < $nc ? ${bCode.value} : 0;`);
-  lines.push(`        }`);
-  lines.push(`      }`);
-  lines.push(`    }`);
+  lines.push(...packB('    '));
   lines.push(`    for (let $ic = 0; $ic < ${M}; $ic += ${MC}) {`);
   lines.push(`      const $mc = Math.min(${MC}, ${M} - $ic);`);
-  lines.push(`      // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels ${MR} rows tall`);
-  lines.push(`      let $r = ${AP};`);
-  lines.push(`      for (let $ip = 0; $ip < $mc; $ip += ${MR}) {`);
-  lines.push(`        for (let $p = 0; $p < $kc; $p++) {`);
-  lines.push(`          const $k = $pc + $p;`);
-  lines.push(`          for (let $ii = 0; $ii < ${MR}; $ii++) {`);
-  lines.push(`            const $i = $ic + $ip + $ii;`);
-  lines.push(`            ${Apack}[$r++] = $ip + $ii < $mc ? ${aCode.value} : 0;`);
-  lines.push(`          }`);
-  lines.push(`        }`);
-  lines.push(`      }`);
-  if (opts.simd) {
-    // C block = packed A · packed B in WebAssembly (byte offsets); then add it into the output, with
-    // the epilogue on the last K block
-    lines.push(`      // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)`);
-    lines.push(`      $W.run(${AP * es}, ${BP * es}, ${CP * es}, $mc, $nc, $kc, ${NC * es});`);
-    lines.push(`      for (let $ii = 0; $ii < $mc; $ii++) {`);
-    lines.push(`        const $i = $ic + $ii;`);
-    lines.push(`        const $row = ${rowOff};`);
-    lines.push(`        for (let $jj = 0, $q = ${CP} + $ii * ${NC}; $jj < $nc; $jj++, $q++) {`);
-    lines.push(`          const $j = $jc + $jj;`);
-    lines.push(`          const $o = $row + ${colOff};`);
-    lines.push(`          const $c = ($first ? 0 : ${s.tensor}[$o]!) + $H[$q]!;`);
-    lines.push(`          ${s.tensor}[$o] = ${epi.value === '$c' ? '$c' : `$last ? ${epi.value} : $c`};`);
-    lines.push(`        }`);
-    lines.push(`      }`);
-    lines.push(`    }`);
-    lines.push(`  }`);
-    lines.push(`}`);
-    return finish();
-  }
+  lines.push(...packA('      '));
   lines.push(`      for (let $jr = 0; $jr < $nc; $jr += ${NR}) {`);
   lines.push(`        for (let $ir = 0; $ir < $mc; $ir += ${MR}) {`);
   const acc = (i: number, j: number) => `$c${i}${j}`;

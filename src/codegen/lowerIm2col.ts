@@ -14,7 +14,7 @@
 import type { Bound, Expr, IndexExpr, Statement } from '../ir/types.js';
 import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
-import { BLOCKING, type MatmulShape } from './gemm.js';
+import { BLOCKING, simdBlockLoops, simdRegions, type MatmulShape } from './gemm.js';
 import { Lowerer, polyCode, type LowerContext, type LowerOptions } from './lowerToLoops.js';
 
 type Access = Extract<Expr, { kind: 'access' }>;
@@ -28,7 +28,7 @@ interface Gather {
 }
 
 export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext, opts: LowerOptions): (Omit<LoweredKernel, 'name' | 'formula'> & { fns: Set<string>; dataType: string }) | undefined {
-  const { MR, NR, MC, KC, NC } = BLOCKING[opts.dtype];
+  const { MR, NR } = BLOCKING[opts.dtype];
   // every factor of an operand must be a read or a number
   if (![...shape.left, ...shape.right].every((f) => f.kind === 'access' || f.kind === 'num')) return undefined;
   const l = new Lowerer(ctx, opts);
@@ -156,9 +156,7 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
   const epi = l.expr(s.rhs, epiVars, new Map([[exprKey(shape.reduction), '$c']]));
   if (epi.nodes.length) return undefined;
 
-  const gemm = arr === 'Float32Array' ? '$gemm32' : '$gemm64';
-  l.fns.add(gemm);
-  const [AP, BP, CP] = [0, MC * KC, MC * KC + KC * NC];
+  const { AP, BP } = simdRegions(opts.dtype);
   /** pack one operand block into panels of `R` lanes: a whole panel reads its R side offsets once
    * and then gathers R values per k; a short last panel goes lane by lane and is finished with zeros */
   const pack = (ops: ReturnType<typeof operand>, R: number, start: number, count: Code, first: Code, indent: string): string[] => {
@@ -187,36 +185,20 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
     ];
     return out.map((x) => indent + x);
   };
-  lines.push(`const $W = ${gemm}();`);
-  lines.push(`const $H = $W.mem;`);
-  lines.push(`const $KC = Math.ceil(${K} / Math.max(1, Math.ceil(${K} / ${KC})));`);
-  lines.push(`for (let $jc = 0; $jc < ${N}; $jc += ${NC}) {`);
-  lines.push(`  const $nc = Math.min(${NC}, ${N} - $jc);`);
-  lines.push(`  for (let $pc = 0; $pc < ${K}; $pc += $KC) {`);
-  lines.push(`    const $kc = Math.min($KC, ${K} - $pc);`);
-  lines.push(`    const $first = $pc === 0;`);
-  lines.push(`    const $last = $pc + $kc >= ${K};`);
-  lines.push(`    // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide`);
-  lines.push(...pack(bOps, NR, BP, '$nc', '$jc', '    '));
-  lines.push(`    for (let $ic = 0; $ic < ${M}; $ic += ${MC}) {`);
-  lines.push(`      const $mc = Math.min(${MC}, ${M} - $ic);`);
-  lines.push(`      // gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels ${MR} rows tall`);
-  lines.push(...pack(aOps, MR, AP, '$mc', '$ic', '      '));
-  lines.push(`      // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)`);
-  lines.push(`      $W.run(${AP * es}, ${BP * es}, ${CP * es}, $mc, $nc, $kc, ${NC * es});`);
-  lines.push(`      for (let $ii = 0; $ii < $mc; $ii++) {`);
-  lines.push(`        const $i = $ic + $ii;`);
-  lines.push(`        const $row = ${yRow}[$i]!;`);
-  lines.push(`        for (let $jj = 0, $r = ${CP} + $ii * ${NC}; $jj < $nc; $jj++, $r++) {`);
-  lines.push(`          const $j = $jc + $jj;`);
-  lines.push(`          const $o = $row + ${yCol}[$j]!;`);
-  lines.push(`          const $c = ($first ? 0 : ${s.tensor}[$o]!) + $H[$r]!;`);
-  lines.push(`          ${s.tensor}[$o] = ${epi.value === '$c' ? '$c' : `$last ? ${epi.value} : $c`};`);
-  lines.push(`        }`);
-  lines.push(`      }`);
-  lines.push(`    }`);
-  lines.push(`  }`);
-  lines.push(`}`);
+  const run = simdBlockLoops({
+    dtype: opts.dtype,
+    M,
+    N,
+    K,
+    packA: (indent) => [`${indent}// gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels ${MR} rows tall`, ...pack(aOps, MR, AP, '$mc', '$ic', indent)],
+    packB: (indent) => [`${indent}// gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide`, ...pack(bOps, NR, BP, '$nc', '$jc', indent)],
+    rowOffset: `${yRow}[$i]!`,
+    colOffset: `${yCol}[$j]!`,
+    tensor: s.tensor,
+    epi: epi.value,
+  });
+  l.fns.add(run.fn);
+  lines.push(...run.lines);
   // an empty contraction (K = 0) still applies the epilogue to 0
   lines.push(`if (${K} === 0) {`);
   lines.push(`  for (let $i = 0; $i < ${M}; $i++) for (let $j = 0; $j < ${N}; $j++) {`);
