@@ -39,6 +39,8 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
   const lines: string[] = [];
   let copies = 0;
   let tables = 0;
+  /** tensors gathered so far: a second read of one (an autocorrelation) gets names of its own */
+  const gathered = new Map<string, number>();
 
   const sizeOf = (bs: readonly Bound[], tag: string): Code =>
     bs.length === 1 ? l.extent(bs[0]!.extent) : l.konstPublic(`$${tag}size`, bs.map((b) => paren(l.extent(b.extent))).join(' * '));
@@ -59,7 +61,9 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
       return { array: x.tensor, weight: weightOf(strides), base: x.subs.map((sub, d) => mul(polyCode(sub.constant, l.sizes), strides[d]!)).reduce(add, '0') };
     }
     // pads: below, what the smallest subscript value lacks; above, what the largest exceeds
-    const tag = `$${x.tensor}`;
+    const seen = gathered.get(x.tensor) ?? 0;
+    gathered.set(x.tensor, seen + 1);
+    const tag = seen ? `$${x.tensor}${seen + 1}` : `$${x.tensor}`;
     const sizes: Code[] = [];
     const lows = x.subs.map((sub, d) => {
       if (l.subscriptInRange(sub, dims[d]!)) {
@@ -86,12 +90,15 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
     lines.push(`const ${z} = ${scratch};`);
     if (last === 0) lines.push(`${z}.set(${x.tensor}, ${origin});`);
     else {
-      lines.push(`let $src = 0;`);
+      // rows of the last dimension are contiguous in both: one `set` per row
+      lines.push(`{`);
+      lines.push(`  let $src = 0;`);
       for (let d = 0; d < last; d++)
-        lines.push(`${'  '.repeat(d)}for (let $z${d} = 0, $t${d} = ${d === 0 ? origin : `$t${d - 1}`}; $z${d} < ${dim(d)}; $z${d}++, $t${d} += ${strides[d]}) {`);
-      lines.push(`${'  '.repeat(last)}${z}.set(${x.tensor}.subarray($src, $src + ${paren(dim(last))}), $t${last - 1});`);
-      lines.push(`${'  '.repeat(last)}$src += ${dim(last)};`);
-      for (let d = last - 1; d >= 0; d--) lines.push(`${'  '.repeat(d)}}`);
+        lines.push(`${'  '.repeat(d + 1)}for (let $z${d} = 0, $t${d} = ${d === 0 ? origin : `$t${d - 1}`}; $z${d} < ${dim(d)}; $z${d}++, $t${d} += ${strides[d]}) {`);
+      lines.push(`${'  '.repeat(last + 1)}${z}.set(${x.tensor}.subarray($src, $src + ${paren(dim(last))}), $t${last - 1});`);
+      lines.push(`${'  '.repeat(last + 1)}$src += ${dim(last)};`);
+      for (let d = last - 1; d >= 0; d--) lines.push(`${'  '.repeat(d + 1)}}`);
+      lines.push(`}`);
     }
     return { array: z, weight: weightOf(strides), base: x.subs.map((sub, d) => mul(add(polyCode(sub.constant, l.sizes), lows[d]!), strides[d]!)).reduce(add, '0') };
   };

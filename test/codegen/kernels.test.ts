@@ -508,6 +508,30 @@ Y[i,j] = sigmoid(2*A[k,i]*X[j,k] + c[j])
     ],
   },
   {
+    name: 'autocorrelation: one tensor read twice through an implicit im2col',
+    float32: true,
+    source: `dims N, L, M
+X: [N, L]
+Y: [M, M]
+Y[u,v] = X[n, u+k]*X[n, v+k+1]
+`,
+    cases: [{ N: 3, L: 9, M: 4 }],
+  },
+  {
+    name: 'strided 1-D convolution with padding as a number',
+    float32: true,
+    source: `dims N, C, L, F
+X: [N, C, L]
+K: [F, C, 3]
+Y: [N, F, (L+2-3)/2+1]
+Y[n,f,t] = relu(K[f,c,i]*X[n,c,2*t+i-1])
+`,
+    cases: [
+      { N: 2, C: 3, L: 11, F: 5 },
+      { N: 5, C: 1, L: 2, F: 9 },
+    ],
+  },
+  {
     name: 'batched matmul',
     float32: true,
     source: `dims B, M, K, N

@@ -83,12 +83,14 @@ export function forward_Y(
   if ($copy64_0.length < $X_ztotal) $copy64_0 = new Float64Array($X_ztotal);
   else $copy64_0.fill(0, 0, $X_ztotal);
   const $X_z = $copy64_0;
-  let $src = 0;
-  for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
-    for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
-      for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
-        $X_z.set(X.subarray($src, $src + W), $t2);
-        $src += W;
+  {
+    let $src = 0;
+    for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
+      for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
+        for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
+          $X_z.set(X.subarray($src, $src + W), $t2);
+          $src += W;
+        }
       }
     }
   }
@@ -555,12 +557,14 @@ export function backward_dK(
   if ($copy64_0.length < $X_ztotal) $copy64_0 = new Float64Array($X_ztotal);
   else $copy64_0.fill(0, 0, $X_ztotal);
   const $X_z = $copy64_0;
-  let $src = 0;
-  for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
-    for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
-      for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
-        $X_z.set(X.subarray($src, $src + W), $t2);
-        $src += W;
+  {
+    let $src = 0;
+    for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
+      for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
+        for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
+          $X_z.set(X.subarray($src, $src + W), $t2);
+          $src += W;
+        }
       }
     }
   }
