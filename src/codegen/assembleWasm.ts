@@ -152,7 +152,7 @@ export function assembleWasm(f: WasmFunction, pages: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-/** The function as WebAssembly text (folded one instruction per line, blocks indented). */
+/** The function as WebAssembly text: one instruction per line, blocks indented. */
 export function watOf(f: WasmFunction): string {
   const lines = [`(func (export "run") ${f.params.map(([n, t]) => `(param $${n} ${t})`).join(' ')}`];
   for (const [n, t] of f.locals) lines.push(`  (local $${n} ${t})`);

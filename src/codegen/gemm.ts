@@ -20,7 +20,8 @@ import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { Lowerer, reductionsIn, type LowerContext, type LowerOptions } from './lowerToLoops.js';
-import { assembleWasm, buildMicroKernel } from './buildMicroKernel.js';
+import { assembleWasm } from './assembleWasm.js';
+import { buildMicroKernel } from './buildMicroKernel.js';
 import { lowerIm2col } from './lowerIm2col.js';
 import { polyConstValue } from '../ir/sizes.js';
 
