@@ -321,35 +321,23 @@ export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions)
   // A (MC×KC), B (KC×NC) and the C block (MC×NC); otherwise a typed array grown on demand.
   const { AP, BP } = simdRegions(opts.dtype);
   const [Apack, Bpack] = opts.simd ? ['$H', '$H'] : ['$Ap', '$Bp'];
-  // the packing loops, indented by the caller (zeros past the edge of the last panel)
-  const packB = (indent: string): string[] =>
+  // the packing loops, indented by the caller: panels R lanes wide, zeros past the edge of the last
+  const panels = (o: { what: string; dst: string; at: string; start: number; R: number; panel: string; lane: string; index: string; count: string; first: string; code: Code }) => (indent: string): string[] =>
     [
-      `// pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide (zeros past the edge)`,
-      `let $q = ${opts.simd ? BP : 0};`,
-      `for (let $jp = 0; $jp < $nc; $jp += ${NR}) {`,
+      `// pack ${o.what}`,
+      `let ${o.at} = ${o.start};`,
+      `for (let ${o.panel} = 0; ${o.panel} < ${o.count}; ${o.panel} += ${o.R}) {`,
       `  for (let $p = 0; $p < $kc; $p++) {`,
       `    const $k = $pc + $p;`,
-      `    for (let $jj = 0; $jj < ${NR}; $jj++) {`,
-      `      const $j = $jc + $jp + $jj;`,
-      `      ${Bpack}[$q++] = $jp + $jj < $nc ? ${bCode.value} : 0;`,
+      `    for (let ${o.lane} = 0; ${o.lane} < ${o.R}; ${o.lane}++) {`,
+      `      const ${o.index} = ${o.first} + ${o.panel} + ${o.lane};`,
+      `      ${o.dst}[${o.at}++] = ${o.panel} + ${o.lane} < ${o.count} ? ${o.code} : 0;`,
       `    }`,
       `  }`,
       `}`,
     ].map((x) => indent + x);
-  const packA = (indent: string): string[] =>
-    [
-      `// pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels ${MR} rows tall`,
-      `let $r = ${AP};`,
-      `for (let $ip = 0; $ip < $mc; $ip += ${MR}) {`,
-      `  for (let $p = 0; $p < $kc; $p++) {`,
-      `    const $k = $pc + $p;`,
-      `    for (let $ii = 0; $ii < ${MR}; $ii++) {`,
-      `      const $i = $ic + $ip + $ii;`,
-      `      ${Apack}[$r++] = $ip + $ii < $mc ? ${aCode.value} : 0;`,
-      `    }`,
-      `  }`,
-      `}`,
-    ].map((x) => indent + x);
+  const packB = panels({ what: `B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide (zeros past the edge)`, dst: Bpack, at: '$q', start: opts.simd ? BP : 0, R: NR, panel: '$jp', lane: '$jj', index: '$j', count: '$nc', first: '$jc', code: bCode.value });
+  const packA = panels({ what: `A[$ic:$ic+$mc, $pc:$pc+$kc] into panels ${MR} rows tall`, dst: Apack, at: '$r', start: AP, R: MR, panel: '$ip', lane: '$ii', index: '$i', count: '$mc', first: '$ic', code: aCode.value });
   if (opts.simd) {
     const run = simdBlockLoops({ dtype: opts.dtype, M, N, K, packA, packB, rowOffset: rowOff, colOffset: colOff, tensor: s.tensor, epi: epi.value });
     l.fns.add(run.fn);

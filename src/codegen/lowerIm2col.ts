@@ -15,10 +15,9 @@ import type { Bound, Expr, IndexExpr, Statement } from '../ir/types.js';
 import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { BLOCKING, simdBlockLoops, simdRegions, type MatmulShape } from './gemm.js';
-import { Lowerer, polyCode, type LowerContext, type LowerOptions } from './lowerToLoops.js';
+import { addCode as add, Lowerer, mulCode as mul, paren, polyCode, type LowerContext, type LowerOptions } from './lowerToLoops.js';
 
 type Access = Extract<Expr, { kind: 'access' }>;
-const paren = (c: Code): Code => (/^[\w$.]+$/.test(c) ? c : `(${c})`);
 
 /** A tensor read as offset = base + Σ index · weight, from the tensor itself or its padded copy. */
 interface Gather {
@@ -142,15 +141,8 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
   };
   const yRow = table(shape.rows, M, outWeight(shape.rows), '0', `${s.tensor}_row`);
   const yCol = table(shape.cols, N, outWeight(shape.cols), '0', `${s.tensor}_col`);
-  const epiVars = new Map<string, Code>();
-  const indexOf = (bs: readonly Bound[], size: Code, flat: Code, tag: string) =>
-    bs.forEach((b) => {
-      const side = tag === 'row' ? shape.rows : shape.cols;
-      if (side.length === 1) return epiVars.set(b.name, flat);
-      const values = table(side, size, (x) => (x === b.name ? '1' : '0'), '0', `${tag}_${b.name}`);
-      epiVars.set(b.name, `${values}[${flat}]!`);
-    });
-  // only the indices the epilogue reads outside the sum (b[f] in the conv forward) need values
+  // the left-side indices the epilogue reads outside the sum (b[f] in the conv forward): a single
+  // index is the flat row (column) itself, one of several is looked up in a table of its values
   const used = new Set<string>();
   const walk = (e: Expr): void => {
     if (e === shape.reduction) return;
@@ -158,8 +150,16 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
     else children(e).forEach(walk);
   };
   walk(s.rhs);
-  indexOf(shape.rows.filter((b) => used.has(b.name) || shape.rows.length === 1), M, '$i', 'row');
-  indexOf(shape.cols.filter((b) => used.has(b.name) || shape.cols.length === 1), N, '$j', 'col');
+  const epiVars = new Map<string, Code>();
+  const valuesOf = (side: readonly Bound[], size: Code, flat: Code, tag: string) => {
+    if (side.length === 1) return void epiVars.set(side[0]!.name, flat);
+    for (const b of side.filter((x) => used.has(x.name))) {
+      const values = table(side, size, (x) => (x === b.name ? '1' : '0'), '0', `${tag}_${b.name}`);
+      epiVars.set(b.name, `${values}[${flat}]!`);
+    }
+  };
+  valuesOf(shape.rows, M, '$i', 'row');
+  valuesOf(shape.cols, N, '$j', 'col');
   const epi = l.expr(s.rhs, epiVars, new Map([[exprKey(shape.reduction), '$c']]));
   if (epi.nodes.length) return undefined;
 
@@ -222,18 +222,4 @@ export function lowerIm2col(s: Statement, shape: MatmulShape, ctx: LowerContext,
     { k: 'raw', lines },
   ];
   return { tensors: [...l.tensors.values()], sizes: [...l.sizes].sort(), body: [...l.prologue(), ...body], fns: l.fns, dataType: arr };
-}
-
-const isZero = (c: Code) => c === '0';
-function mul(a: Code, b: Code): Code {
-  if (isZero(a) || isZero(b)) return '0';
-  if (a === '1') return b;
-  if (b === '1') return a;
-  return `${paren(a)} * ${paren(b)}`;
-}
-function add(a: Code, b: Code): Code {
-  if (isZero(a)) return b;
-  if (isZero(b)) return a;
-  // `a - P + 1` reads as a + (−P + 1): JavaScript evaluates left to right
-  return b.startsWith('-') ? `${a} - ${b.slice(1)}` : `${a} + ${b}`;
 }

@@ -65,9 +65,10 @@ export function sizeCode(s: SizeExpr, sizes: Set<string>): Code {
 }
 
 const isIdent = (c: Code) => /^[\w$]+$/.test(c);
-const paren = (c: Code) => (isIdent(c) || /^\d+(\.\d+)?$/.test(c) ? c : `(${c})`);
-const mulCode = (a: Code, b: Code): Code => (a === '0' || b === '0' ? '0' : a === '1' ? b : b === '1' ? a : `${paren(a)} * ${paren(b)}`);
-const addCode = (a: Code, b: Code): Code => (a === '0' ? b : b === '0' ? a : b.startsWith('-') ? `${a} - ${b.slice(1)}` : `${a} + ${b}`);
+export const paren = (c: Code) => (isIdent(c) || /^\d+(\.\d+)?$/.test(c) ? c : `(${c})`);
+export const mulCode = (a: Code, b: Code): Code => (a === '0' || b === '0' ? '0' : a === '1' ? b : b === '1' ? a : `${paren(a)} * ${paren(b)}`);
+/** `a - P + 1` reads as a + (−P + 1): JavaScript evaluates left to right */
+export const addCode = (a: Code, b: Code): Code => (a === '0' ? b : b === '0' ? a : b.startsWith('-') ? `${a} - ${b.slice(1)}` : `${a} + ${b}`);
 
 const FN_PRELUDE: Record<string, string | (() => string)> = {
   // the WebAssembly macro-kernels of the GEMM kernels (gemm.ts), whose memory holds the packed panels
