@@ -7,29 +7,42 @@
 //   Y: [N, F, (H+2*P-R)/T+1, (W+2*P-S)/T+1]
 //   Y[n,f,u,v] = K[f,c,i,j] * X[n,c, u*T+i-P, v*T+j-P] + b[f]
 /* eslint-disable */
-let $copy64_0 = new Float64Array(0);
-let $copy64_1 = new Float64Array(0);
 type $GemmRun = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;
+type $GemmPack = (dst: number, src: number, ktab: number, side: number, kc: number, panels: number) => void;
 declare const WebAssembly: {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: { run: $GemmRun; memory: { buffer: ArrayBuffer } } };
+  Instance: new (module: object) => {
+    exports: { run: $GemmRun; pack4: $GemmPack; memory: { buffer: ArrayBuffer; grow(pages: number): number } };
+  };
 };
-let $gemm64Instance: { run: $GemmRun; mem: Float64Array } | undefined;
+let $gemm64Instance: { run: $GemmRun; pack4: $GemmPack; mem: Float64Array; reserve(bytes: number): void } | undefined;
 /** The packed-GEMM macro-kernel, float64 4×4 register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):
- * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes). */
-function $gemm64(): { run: $GemmRun; mem: Float64Array } {
+ * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes);
+ * pack4(dst, src, ktab, side, kc, panels) gather im2col panels (buildGatherPack). */
+function $gemm64(): { run: $GemmRun; pack4: $GemmPack; mem: Float64Array; reserve(bytes: number): void } {
   if ($gemm64Instance) return $gemm64Instance;
   const hex =
-    '0061736d01000000010b0160077f7f7f7f7f7f7f00030201000504010116160710020372756e0000066d656d6f727902000a9004018d0402067f0b7b4100210703404100210803402000200820056c41086c6a21092001200720056c41086c6a210afd0c00000000000000000000000000000000210dfd0c00000000000000000000000000000000210efd0c00000000000000000000000000000000210ffd0c000000000000000000000000000000002110fd0c000000000000000000000000000000002111fd0c000000000000000000000000000000002112fd0c000000000000000000000000000000002113fd0c0000000000000000000000000000000021142005210b0340200afd0004002115200afd00041021162009fd0a03002117200d20172015fdf201fdf001210d200e20172016fdf201fdf001210e2009fd0a03082117200f20172015fdf201fdf001210f201020172016fdf201fdf00121102009fd0a03102117201120172015fdf201fdf0012111201220172016fdf201fdf00121122009fd0a03182117201320172015fdf201fdf0012113201420172016fdf201fdf0012114200941206a2109200a41206a210a200b41016b220b0d000b2002200820066c6a200741086c6a210c200c200dfd0b0400200c200efd0b0410200c20066a210c200c200ffd0b0400200c2010fd0b0410200c20066a210c200c2011fd0b0400200c2012fd0b0410200c20066a210c200c2013fd0b0400200c2014fd0b0410200841046a210820082003490d000b200741046a210720072004490d000b0b';
+    '0061736d0100000001140260077f7f7f7f7f7f7f0060067f7f7f7f7f7f00030302000105030100160718030372756e0000057061636b340001066d656d6f727902000ab006028d0402067f0b7b4100210703404100210803402000200820056c41086c6a21092001200720056c41086c6a210afd0c00000000000000000000000000000000210dfd0c00000000000000000000000000000000210efd0c00000000000000000000000000000000210ffd0c000000000000000000000000000000002110fd0c000000000000000000000000000000002111fd0c000000000000000000000000000000002112fd0c000000000000000000000000000000002113fd0c0000000000000000000000000000000021142005210b0340200afd0004002115200afd00041021162009fd0a03002117200d20172015fdf201fdf001210d200e20172016fdf201fdf001210e2009fd0a03082117200f20172015fdf201fdf001210f201020172016fdf201fdf00121102009fd0a03102117201120172015fdf201fdf0012111201220172016fdf201fdf00121122009fd0a03182117201320172015fdf201fdf0012113201420172016fdf201fdf0012114200941206a2109200a41206a210a200b41016b220b0d000b2002200820066c6a200741086c6a210c200c200dfd0b0400200c200efd0b0410200c20066a210c200c200ffd0b0400200c2010fd0b0410200c20066a210c200c2011fd0b0400200c2012fd0b0410200c20066a210c200c2013fd0b0400200c2014fd0b0410200841046a210820082003490d000b200741046a210720072004490d000b0b9e0201077f02402005450d000340200120032802004103746a2106200120032802044103746a2107200120032802084103746a21082001200328020c4103746a2109200341106a21034101200720066b41084671200820066b41104671200920066b4118467104402002210b2004210c0340200b280200410374210a20002006200a6afd000400fd0b040020002006200a6afd000410fd0b0410200041206a2100200b41046a210b200c41016b220c0d000b052002210b2004210c0340200b280200410374210a20002006200a6a2b030039030020002007200a6a2b030039030820002008200a6a2b030039031020002009200a6a2b0300390318200041206a2100200b41046a210b200c41016b220c0d000b0b200541016b22050d000b0b0b';
   const bytes = new Uint8Array(hex.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))
     throw new Error(
       'deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops',
     );
-  const { run, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
-  return ($gemm64Instance = { run, mem: new Float64Array(memory.buffer) });
+  const { run, pack4, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+  const w: { run: $GemmRun; pack4: $GemmPack; mem: Float64Array; reserve(bytes: number): void } = {
+    run,
+    pack4,
+    mem: new Float64Array(memory.buffer),
+    reserve(bytes: number) {
+      const have = memory.buffer.byteLength;
+      if (have >= bytes) return;
+      memory.grow(Math.ceil((bytes - have) / 65536));
+      w.mem = new Float64Array(memory.buffer);
+    },
+  };
+  return ($gemm64Instance = w);
 }
 
 /**
@@ -68,9 +81,32 @@ export function forward_Y(
   const $X_ztotal = N * $X_zs0;
   const $Y_d2 = Math.floor((H + 2 * P - R) / T) + 1;
   const $Y_d3 = Math.floor((2 * P - S + W) / T) + 1;
-  const $Y_s1 = $Y_d2 * $Y_d3;
   const $Y_s0 = F * $Y_d2 * $Y_d3;
+  const $Y_s1 = $Y_d2 * $Y_d3;
   // matmul over an implicit im2col: rows f, columns n,u,v, contraction over c,i,j; packed 4×4 register tiles (WebAssembly SIMD)
+  const $W = $gemm64();
+  let $mem = 1441792;
+  const $X_col0at = $mem;
+  $mem = ($mem + 4 * (N * $e0 * $e1) + 15) & -16;
+  const $X_kcol0at = $mem;
+  $mem = ($mem + 4 * (C * R * S) + 15) & -16;
+  const $X_zat = $mem;
+  $mem += 8 * $X_ztotal;
+  $W.reserve($mem);
+  // X with zeros around it (the pads its subscripts reach), so that every read is in range
+  const $X_z = new Float64Array($W.mem.buffer, $X_zat, $X_ztotal);
+  $X_z.fill(0);
+  {
+    let $src = 0;
+    for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
+      for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
+        for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
+          for (let $x = 0; $x < W; $x++) $X_z[$t2 + $x] = X[$src++]!;
+        }
+      }
+    }
+  }
+
   const $K_row0 = new Int32Array(F);
   {
     let $q = 0;
@@ -91,23 +127,7 @@ export function forward_Y(
     }
   }
 
-  // X with zeros around it (the pads its subscripts reach), so that every read is in range
-  if ($copy64_0.length < $X_ztotal) $copy64_0 = new Float64Array($X_ztotal);
-  else $copy64_0.fill(0, 0, $X_ztotal);
-  const $X_z = $copy64_0;
-  {
-    let $src = 0;
-    for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
-      for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
-        for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
-          $X_z.set(X.subarray($src, $src + W), $t2);
-          $src += W;
-        }
-      }
-    }
-  }
-
-  const $X_col0 = new Int32Array($colsize);
+  const $X_col0 = new Int32Array($W.mem.buffer, $X_col0at, $colsize);
   {
     let $q = 0;
     for (let $b2_0 = 0, $o2_0 = 0; $b2_0 < N; $b2_0++, $o2_0 += $X_zs0) {
@@ -119,7 +139,7 @@ export function forward_Y(
     }
   }
 
-  const $X_kcol0 = new Int32Array($ksize);
+  const $X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, $ksize);
   {
     let $q = 0;
     for (let $b3_0 = 0, $o3_0 = (-P + $X_lo2) * $X_z3 - P + $X_lo3; $b3_0 < C; $b3_0++, $o3_0 += $X_zs1) {
@@ -151,7 +171,6 @@ export function forward_Y(
     }
   }
 
-  const $W = $gemm64();
   const $H = $W.mem;
   const $KC = Math.ceil($ksize / Math.max(1, Math.ceil($ksize / 256)));
   for (let $jc = 0; $jc < $colsize; $jc += 512) {
@@ -161,27 +180,13 @@ export function forward_Y(
       const $first = $pc === 0;
       const $last = $pc + $kc >= $ksize;
       // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
-      let $q = 16384;
-      for (let $lp = 0; $lp < $nc; $lp += 4) {
-        const $w = Math.min(4, $nc - $lp);
-        const $l0 = $jc + $lp;
-        if ($w === 4) {
-          const $s0_0 = $X_col0[$l0]!,
-            $s0_1 = $X_col0[$l0 + 1]!,
-            $s0_2 = $X_col0[$l0 + 2]!,
-            $s0_3 = $X_col0[$l0 + 3]!;
-          for (let $p = 0; $p < $kc; $p++, $q += 4) {
-            const $kb0 = $X_kcol0[$pc + $p]!;
-            $H[$q] = $X_z[$kb0 + $s0_0]!;
-            $H[$q + 1] = $X_z[$kb0 + $s0_1]!;
-            $H[$q + 2] = $X_z[$kb0 + $s0_2]!;
-            $H[$q + 3] = $X_z[$kb0 + $s0_3]!;
-          }
-
-          continue;
-        }
-
-        for (let $p = 0; $p < $kc; $p++, $q += 4) {
+      // whole panels by the WebAssembly packer (buildGatherPack); the short last one lane by lane, with zeros
+      const $whole = $nc & -4;
+      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $X_col0at + 4 * $jc, $kc, $whole >> 2);
+      if ($whole < $nc) {
+        const $w = $nc - $whole;
+        const $l0 = $jc + $whole;
+        for (let $p = 0, $q = 16384 + $whole * $kc; $p < $kc; $p++, $q += 4) {
           const $kb0 = $X_kcol0[$pc + $p]!;
           for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $X_z[$kb0 + $X_col0[$l0 + $ll]!]!;
           for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
@@ -249,7 +254,7 @@ export function forward_Y(
  * writes dX
  */
 export function backward_dX(
-  t: { readonly dX: Float64Array; readonly dY: Float64Array; readonly K: Float64Array },
+  t: { readonly dX: Float64Array; readonly K: Float64Array; readonly dY: Float64Array },
   s: {
     readonly C: number;
     readonly F: number;
@@ -262,266 +267,205 @@ export function backward_dX(
     readonly W: number;
   },
 ): void {
-  const { dX, dY, K } = t;
+  const { dX, K, dY } = t;
   const { C, F, H, N, P, R, S, T, W } = s;
-  const $K_pad = (C * R * S * 8) % 1024 === 0 ? 8 : 0;
-  const $K_s0 = C * R * S + $K_pad;
-  const $dY_d3 = Math.floor((2 * P - S + W) / T) + 1;
-  const $dY_d2 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $dY_pad = ($dY_d2 * $dY_d3 * 8) % 1024 === 0 ? 8 : 0;
-  const $dY_s1 = $dY_d2 * $dY_d3 + $dY_pad;
-  const $dY_s0 = F * $dY_s1;
+  const $u_lo = Math.ceil((P - T + 1) / T) - Math.ceil(R / T) + 1;
+  const $u_hi = Math.ceil((H + P) / T) - 1;
+  const $v_lo = Math.ceil((P - T + 1) / T) - Math.ceil(S / T) + 1;
+  const $v_hi = Math.ceil((W + P) / T) - 1;
+  const $K_s0 = C * R * S;
   const $K_s1 = R * S;
-  const $n_4 = N - (N % 4);
-  const $c_4 = C - (C % 4);
-  const $e10 = Math.floor((H + 2 * P - R) / T) + 1;
-  const $e11 = Math.floor((2 * P - S + W) / T) + 1;
-  const $K_step12 = -T * S;
-  const $K_step13 = -T;
-  const $2xdY_s0 = 2 * $dY_s0;
-  const $3xdY_s0 = 3 * $dY_s0;
-  const $2xK_s1 = 2 * $K_s1;
-  const $3xK_s1 = 3 * $K_s1;
+  const $dY_lo2 = Math.max(0, -$u_lo);
+  const $dY_d2 = Math.floor((H + 2 * P - R) / T) + 1;
+  const $dY_z2 = $dY_d2 + $dY_lo2 + Math.max(0, $u_hi - $dY_d2 + 1);
+  const $dY_lo3 = Math.max(0, -$v_lo);
+  const $dY_d3 = Math.floor((2 * P - S + W) / T) + 1;
+  const $dY_z3 = $dY_d3 + $dY_lo3 + Math.max(0, $v_hi - $dY_d3 + 1);
+  const $dY_zs1 = $dY_z2 * $dY_z3;
+  const $dY_zs0 = F * $dY_zs1;
+  const $dY_ztotal = N * $dY_zs0;
   const $dX_s0 = C * H * W;
   const $dX_s1 = H * W;
-  const $2xdX_s1 = 2 * $dX_s1;
-  const $3xdX_s1 = 3 * $dX_s1;
-  const $2xdX_s0 = 2 * $dX_s0;
-  const $3xdX_s0 = 3 * $dX_s0;
-  const $4xK_s0 = 4 * $K_s0;
-  const $4xdY_s1 = 4 * $dY_s1;
-  const $2xK_s0 = 2 * $K_s0;
-  const $2xdY_s1 = 2 * $dY_s1;
-  const $3xK_s0 = 3 * $K_s0;
-  const $3xdY_s1 = 3 * $dY_s1;
-  // dY read from a copy whose dimension 1 is padded by $dY_pad elements when its stride is a multiple of 1 KiB (cache sets)
-  let $dY_r = dY;
-  if ($dY_pad !== 0) {
-    const $blocks = N * F;
-    if ($copy64_0.length < $blocks * $dY_s1) $copy64_0 = new Float64Array($blocks * $dY_s1);
-    for (let $q = 0; $q < $blocks; $q++)
-      $copy64_0.set(dY.subarray($q * ($dY_d2 * $dY_d3), ($q + 1) * ($dY_d2 * $dY_d3)), $q * $dY_s1);
-    $dY_r = $copy64_0;
-  }
-
-  // K read from a copy whose dimension 0 is padded by $K_pad elements when its stride is a multiple of 1 KiB (cache sets)
-  let $K_r = K;
-  if ($K_pad !== 0) {
-    const $blocks = F;
-    if ($copy64_1.length < $blocks * $K_s0) $copy64_1 = new Float64Array($blocks * $K_s0);
-    for (let $q = 0; $q < $blocks; $q++)
-      $copy64_1.set(K.subarray($q * (C * R * S), ($q + 1) * (C * R * S)), $q * $K_s0);
-    $K_r = $copy64_1;
-  }
-
-  for (let n = 0; n < $n_4; n += 4) {
-    for (let c = 0; c < $c_4; c += 4) {
-      for (let h = 0; h < H; h++) {
-        for (let w = 0; w < W; w++) {
-          let $acc0 = 0,
-            $acc1 = 0,
-            $acc2 = 0,
-            $acc3 = 0,
-            $acc4 = 0,
-            $acc5 = 0,
-            $acc6 = 0,
-            $acc7 = 0,
-            $acc8 = 0,
-            $acc9 = 0,
-            $acc10 = 0,
-            $acc11 = 0,
-            $acc12 = 0,
-            $acc13 = 0,
-            $acc14 = 0,
-            $acc15 = 0;
-          const $lo16 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
-          const $hi17 = Math.min($e10, Math.floor((h + P) / T) + 1);
-          const $lo18 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
-          const $hi19 = Math.min($e11, Math.floor((w + P) / T) + 1);
-          let $p20 = c * $K_s1 + (-T * $lo16 + h + P) * S + w + P;
-          let $p21 = n * $dY_s0 + $lo16 * $dY_d3;
-          for (let u = $lo16; u < $hi17; u++, $p20 += $K_step12, $p21 += $dY_d3) {
-            let $p22 = $p20 + -T * $lo18;
-            let $p23 = $p21 + $lo18;
-            for (let v = $lo18; v < $hi19; v++, $p22 += $K_step13, $p23 += 1) {
-              let $p24 = $p22;
-              let $p25 = $p23;
-              for (let f = 0; f < F; f++, $p24 += $K_s0, $p25 += $dY_s1) {
-                const $x26 = $dY_r[$p25]!,
-                  $x27 = $dY_r[$p25 + $dY_s0]!,
-                  $x28 = $dY_r[$p25 + $2xdY_s0]!,
-                  $x29 = $dY_r[$p25 + $3xdY_s0]!;
-                const $y30 = $K_r[$p24]!;
-                $acc0 += $x26 * $y30;
-                $acc4 += $x27 * $y30;
-                $acc8 += $x28 * $y30;
-                $acc12 += $x29 * $y30;
-                const $y31 = $K_r[$p24 + $K_s1]!;
-                $acc1 += $x26 * $y31;
-                $acc5 += $x27 * $y31;
-                $acc9 += $x28 * $y31;
-                $acc13 += $x29 * $y31;
-                const $y32 = $K_r[$p24 + $2xK_s1]!;
-                $acc2 += $x26 * $y32;
-                $acc6 += $x27 * $y32;
-                $acc10 += $x28 * $y32;
-                $acc14 += $x29 * $y32;
-                const $y33 = $K_r[$p24 + $3xK_s1]!;
-                $acc3 += $x26 * $y33;
-                $acc7 += $x27 * $y33;
-                $acc11 += $x28 * $y33;
-                $acc15 += $x29 * $y33;
-              }
-            }
-          }
-
-          const $o34 = n * $dX_s0 + c * $dX_s1 + h * W + w;
-          dX[$o34] = $acc0;
-          dX[$o34 + $dX_s1] = $acc1;
-          dX[$o34 + $2xdX_s1] = $acc2;
-          dX[$o34 + $3xdX_s1] = $acc3;
-          dX[$o34 + $dX_s0] = $acc4;
-          dX[$o34 + $dX_s0 + $dX_s1] = $acc5;
-          dX[$o34 + $dX_s0 + $2xdX_s1] = $acc6;
-          dX[$o34 + $dX_s0 + $3xdX_s1] = $acc7;
-          dX[$o34 + $2xdX_s0] = $acc8;
-          dX[$o34 + $2xdX_s0 + $dX_s1] = $acc9;
-          dX[$o34 + $2xdX_s0 + $2xdX_s1] = $acc10;
-          dX[$o34 + $2xdX_s0 + $3xdX_s1] = $acc11;
-          dX[$o34 + $3xdX_s0] = $acc12;
-          dX[$o34 + $3xdX_s0 + $dX_s1] = $acc13;
-          dX[$o34 + $3xdX_s0 + $2xdX_s1] = $acc14;
-          dX[$o34 + $3xdX_s0 + $3xdX_s1] = $acc15;
-        }
-      }
-    }
-
-    for (let c = $c_4; c < C; c++) {
-      for (let h = 0; h < H; h++) {
-        for (let w = 0; w < W; w++) {
-          let $acc35 = 0,
-            $acc36 = 0,
-            $acc37 = 0,
-            $acc38 = 0;
-          const $lo39 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
-          const $hi40 = Math.min($e10, Math.floor((h + P) / T) + 1);
-          const $lo41 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
-          const $hi42 = Math.min($e11, Math.floor((w + P) / T) + 1);
-          let $p43 = c * $K_s1 + (-T * $lo39 + h + P) * S + w + P;
-          let $p44 = n * $dY_s0 + $lo39 * $dY_d3;
-          for (let u = $lo39; u < $hi40; u++, $p43 += $K_step12, $p44 += $dY_d3) {
-            let $p45 = $p43 + -T * $lo41;
-            let $p46 = $p44 + $lo41;
-            for (let v = $lo41; v < $hi42; v++, $p45 += $K_step13, $p46 += 1) {
-              let $p47 = $p45;
-              let $p48 = $p46;
-              for (let f = 0; f < F; f++, $p47 += $K_s0, $p48 += $dY_s1) {
-                const $x49 = $dY_r[$p48]!,
-                  $x50 = $dY_r[$p48 + $dY_s0]!,
-                  $x51 = $dY_r[$p48 + $2xdY_s0]!,
-                  $x52 = $dY_r[$p48 + $3xdY_s0]!;
-                const $y53 = $K_r[$p47]!;
-                $acc35 += $x49 * $y53;
-                $acc36 += $x50 * $y53;
-                $acc37 += $x51 * $y53;
-                $acc38 += $x52 * $y53;
-              }
-            }
-          }
-
-          const $o54 = n * $dX_s0 + c * $dX_s1 + h * W + w;
-          dX[$o54] = $acc35;
-          dX[$o54 + $dX_s0] = $acc36;
-          dX[$o54 + $2xdX_s0] = $acc37;
-          dX[$o54 + $3xdX_s0] = $acc38;
+  // matmul over an implicit im2col: rows c, columns n,h,w, contraction over f,u,v; one per residue class of h + P modulo T and w + P modulo T, over its taps; packed 4×4 register tiles (WebAssembly SIMD)
+  const $W = $gemm64();
+  let $mem = 1441792;
+  const $dY_col0at = $mem;
+  $mem = ($mem + 4 * (N * H * W) + 15) & -16;
+  const $dY_kcol0at = $mem;
+  $mem = ($mem + 4 * (F * R * S) + 15) & -16;
+  const $dY_zat = $mem;
+  $mem += 8 * $dY_ztotal;
+  $W.reserve($mem);
+  // dY with zeros around it (the pads its subscripts reach), so that every read is in range
+  const $dY_z = new Float64Array($W.mem.buffer, $dY_zat, $dY_ztotal);
+  $dY_z.fill(0);
+  {
+    let $src = 0;
+    for (let $z0 = 0, $t0 = $dY_lo2 * $dY_z3 + $dY_lo3; $z0 < N; $z0++, $t0 += $dY_zs0) {
+      for (let $z1 = 0, $t1 = $t0; $z1 < F; $z1++, $t1 += $dY_zs1) {
+        for (let $z2 = 0, $t2 = $t1; $z2 < $dY_d2; $z2++, $t2 += $dY_z3) {
+          for (let $x = 0; $x < $dY_d3; $x++) $dY_z[$t2 + $x] = dY[$src++]!;
         }
       }
     }
   }
 
-  for (let n = $n_4; n < N; n++) {
-    for (let c = 0; c < $c_4; c += 4) {
-      for (let h = 0; h < H; h++) {
-        for (let w = 0; w < W; w++) {
-          let $acc55 = 0,
-            $acc56 = 0,
-            $acc57 = 0,
-            $acc58 = 0;
-          const $lo59 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
-          const $hi60 = Math.min($e10, Math.floor((h + P) / T) + 1);
-          const $lo61 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
-          const $hi62 = Math.min($e11, Math.floor((w + P) / T) + 1);
-          let $p63 = c * $K_s1 + (-T * $lo59 + h + P) * S + w + P;
-          let $p64 = n * $dY_s0 + $lo59 * $dY_d3;
-          for (let u = $lo59; u < $hi60; u++, $p63 += $K_step12, $p64 += $dY_d3) {
-            let $p65 = $p63 + -T * $lo61;
-            let $p66 = $p64 + $lo61;
-            for (let v = $lo61; v < $hi62; v++, $p65 += $K_step13, $p66 += 1) {
-              let $p67 = $p65;
-              let $p68 = $p66;
-              for (let f = 0; f < F; f++, $p67 += $K_s0, $p68 += $dY_s1) {
-                const $x69 = $dY_r[$p68]!;
-                const $y70 = $K_r[$p67]!;
-                $acc55 += $x69 * $y70;
-                const $y71 = $K_r[$p67 + $K_s1]!;
-                $acc56 += $x69 * $y71;
-                const $y72 = $K_r[$p67 + $2xK_s1]!;
-                $acc57 += $x69 * $y72;
-                const $y73 = $K_r[$p67 + $3xK_s1]!;
-                $acc58 += $x69 * $y73;
-              }
+  for (let $rho0 = 0; $rho0 < T; $rho0++) {
+    const $first0 = Math.ceil((P - $rho0) / T);
+    const $count0 = Math.max(0, Math.ceil((H + P - $rho0) / T) - $first0);
+    const $taps0 = Math.max(0, Math.ceil((R - $rho0) / T));
+    for (let $rho1 = 0; $rho1 < T; $rho1++) {
+      const $first1 = Math.ceil((P - $rho1) / T);
+      const $count1 = Math.max(0, Math.ceil((W + P - $rho1) / T) - $first1);
+      const $taps1 = Math.max(0, Math.ceil((S - $rho1) / T));
+      const $colsize = N * $count0 * $count1;
+      const $ksize = F * $taps0 * $taps1;
+      const $K_row0 = new Int32Array(C);
+      {
+        let $q = 0;
+        for (let $b0_0 = 0, $o0_0 = 0; $b0_0 < C; $b0_0++, $o0_0 += $K_s1) {
+          $K_row0[$q++] = $o0_0;
+        }
+      }
+
+      const $K_krow0 = new Int32Array($ksize);
+      {
+        let $q = 0;
+        for (let $b1_0 = 0, $o1_0 = $rho0 * S + $rho1; $b1_0 < F; $b1_0++, $o1_0 += $K_s0) {
+          for (let $b1_1 = 0, $o1_1 = $o1_0; $b1_1 < $taps0; $b1_1++, $o1_1 += T * S) {
+            for (let $b1_2 = 0, $o1_2 = $o1_1; $b1_2 < $taps1; $b1_2++, $o1_2 += T) {
+              $K_krow0[$q++] = $o1_2;
+            }
+          }
+        }
+      }
+
+      const $dY_col0 = new Int32Array($W.mem.buffer, $dY_col0at, $colsize);
+      {
+        let $q = 0;
+        for (let $b2_0 = 0, $o2_0 = 0; $b2_0 < N; $b2_0++, $o2_0 += $dY_zs0) {
+          for (let $b2_1 = 0, $o2_1 = $o2_0; $b2_1 < $count0; $b2_1++, $o2_1 += $dY_z3) {
+            for (let $b2_2 = 0, $o2_2 = $o2_1; $b2_2 < $count1; $b2_2++, $o2_2 += 1) {
+              $dY_col0[$q++] = $o2_2;
+            }
+          }
+        }
+      }
+
+      const $dY_kcol0 = new Int32Array($W.mem.buffer, $dY_kcol0at, $ksize);
+      {
+        let $q = 0;
+        for (
+          let $b3_0 = 0, $o3_0 = ($first0 + $dY_lo2) * $dY_z3 + $first1 + $dY_lo3;
+          $b3_0 < F;
+          $b3_0++, $o3_0 += $dY_zs1
+        ) {
+          for (let $b3_1 = 0, $o3_1 = $o3_0; $b3_1 < $taps0; $b3_1++, $o3_1 += -$dY_z3) {
+            for (let $b3_2 = 0, $o3_2 = $o3_1; $b3_2 < $taps1; $b3_2++, $o3_2 += -1) {
+              $dY_kcol0[$q++] = $o3_2;
+            }
+          }
+        }
+      }
+
+      const $dX_row = new Int32Array(C);
+      {
+        let $q = 0;
+        for (let $b4_0 = 0, $o4_0 = 0; $b4_0 < C; $b4_0++, $o4_0 += $dX_s1) {
+          $dX_row[$q++] = $o4_0;
+        }
+      }
+
+      const $dX_col = new Int32Array($colsize);
+      {
+        let $q = 0;
+        for (
+          let $b5_0 = 0, $o5_0 = ($first0 * T + $rho0 - P) * W + $first1 * T + $rho1 - P;
+          $b5_0 < N;
+          $b5_0++, $o5_0 += $dX_s0
+        ) {
+          for (let $b5_1 = 0, $o5_1 = $o5_0; $b5_1 < $count0; $b5_1++, $o5_1 += T * W) {
+            for (let $b5_2 = 0, $o5_2 = $o5_1; $b5_2 < $count1; $b5_2++, $o5_2 += T) {
+              $dX_col[$q++] = $o5_2;
+            }
+          }
+        }
+      }
+
+      const $H = $W.mem;
+      const $KC = Math.ceil($ksize / Math.max(1, Math.ceil($ksize / 256)));
+      for (let $jc = 0; $jc < $colsize; $jc += 512) {
+        const $nc = Math.min(512, $colsize - $jc);
+        for (let $pc = 0; $pc < $ksize; $pc += $KC) {
+          const $kc = Math.min($KC, $ksize - $pc);
+          const $first = $pc === 0;
+          const $last = $pc + $kc >= $ksize;
+          // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
+          // whole panels by the WebAssembly packer (buildGatherPack); the short last one lane by lane, with zeros
+          const $whole = $nc & -4;
+          $W.pack4(131072, $dY_zat, $dY_kcol0at + 4 * $pc, $dY_col0at + 4 * $jc, $kc, $whole >> 2);
+          if ($whole < $nc) {
+            const $w = $nc - $whole;
+            const $l0 = $jc + $whole;
+            for (let $p = 0, $q = 16384 + $whole * $kc; $p < $kc; $p++, $q += 4) {
+              const $kb0 = $dY_kcol0[$pc + $p]!;
+              for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $dY_z[$kb0 + $dY_col0[$l0 + $ll]!]!;
+              for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
             }
           }
 
-          const $o74 = n * $dX_s0 + c * $dX_s1 + h * W + w;
-          dX[$o74] = $acc55;
-          dX[$o74 + $dX_s1] = $acc56;
-          dX[$o74 + $2xdX_s1] = $acc57;
-          dX[$o74 + $3xdX_s1] = $acc58;
-        }
-      }
-    }
-
-    for (let c = $c_4; c < C; c++) {
-      for (let h = 0; h < H; h++) {
-        for (let w = 0; w < W; w++) {
-          let $acc75 = 0;
-          const $lo76 = Math.max(0, Math.ceil((h + P - (R - 1)) / T));
-          const $hi77 = Math.min($e10, Math.floor((h + P) / T) + 1);
-          const $lo78 = Math.max(0, Math.ceil((w + P - (S - 1)) / T));
-          const $hi79 = Math.min($e11, Math.floor((w + P) / T) + 1);
-          let $p80 = c * $K_s1 + (-T * $lo76 + h + P) * S + w + P;
-          let $p81 = n * $dY_s0 + $lo76 * $dY_d3;
-          for (let u = $lo76; u < $hi77; u++, $p80 += $K_step12, $p81 += $dY_d3) {
-            let $p82 = $p80 + -T * $lo78;
-            let $p83 = $p81 + $lo78;
-            for (let v = $lo78; v < $hi79; v++, $p82 += $K_step13, $p83 += 1) {
-              let $p84 = $p82;
-              let $p85 = $p83;
-              {
-                let $acc86 = 0,
-                  $acc87 = 0,
-                  $acc88 = 0;
-                let f = 0;
-                for (; f + 3 < F; f += 4, $p84 += $4xK_s0, $p85 += $4xdY_s1) {
-                  $acc75 += $K_r[$p84]! * $dY_r[$p85]!;
-                  $acc86 += $K_r[$p84 + $K_s0]! * $dY_r[$p85 + $dY_s1]!;
-                  $acc87 += $K_r[$p84 + $2xK_s0]! * $dY_r[$p85 + $2xdY_s1]!;
-                  $acc88 += $K_r[$p84 + $3xK_s0]! * $dY_r[$p85 + $3xdY_s1]!;
+          for (let $ic = 0; $ic < C; $ic += 64) {
+            const $mc = Math.min(64, C - $ic);
+            // gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
+            let $q = 0;
+            for (let $lp = 0; $lp < $mc; $lp += 4) {
+              const $w = Math.min(4, $mc - $lp);
+              const $l0 = $ic + $lp;
+              if ($w === 4) {
+                const $s0_0 = $K_row0[$l0]!,
+                  $s0_1 = $K_row0[$l0 + 1]!,
+                  $s0_2 = $K_row0[$l0 + 2]!,
+                  $s0_3 = $K_row0[$l0 + 3]!;
+                for (let $p = 0; $p < $kc; $p++, $q += 4) {
+                  const $kb0 = $K_krow0[$pc + $p]!;
+                  $H[$q] = K[$kb0 + $s0_0]!;
+                  $H[$q + 1] = K[$kb0 + $s0_1]!;
+                  $H[$q + 2] = K[$kb0 + $s0_2]!;
+                  $H[$q + 3] = K[$kb0 + $s0_3]!;
                 }
 
-                for (; f < F; f++, $p84 += $K_s0, $p85 += $dY_s1) {
-                  $acc75 += $K_r[$p84]! * $dY_r[$p85]!;
-                }
+                continue;
+              }
 
-                $acc75 += $acc86 + $acc87 + $acc88;
+              for (let $p = 0; $p < $kc; $p++, $q += 4) {
+                const $kb0 = $K_krow0[$pc + $p]!;
+                for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = K[$kb0 + $K_row0[$l0 + $ll]!]!;
+                for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+              }
+            }
+
+            // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
+            $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
+            for (let $ii = 0; $ii < $mc; $ii++) {
+              const $i = $ic + $ii;
+              const $row = $dX_row[$i]!;
+              for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
+                const $j = $jc + $jj;
+                const $o = $row + $dX_col[$j]!;
+                const $c = ($first ? 0 : dX[$o]!) + $H[$r]!;
+                dX[$o] = $c;
               }
             }
           }
-
-          const $o89 = n * $dX_s0 + c * $dX_s1 + h * W + w;
-          dX[$o89] = $acc75;
         }
+      }
+
+      if ($ksize === 0) {
+        for (let $i = 0; $i < C; $i++)
+          for (let $j = 0; $j < $colsize; $j++) {
+            const $c = 0;
+            dX[$dX_row[$i]! + $dX_col[$j]!] = $c;
+          }
       }
     }
   }
@@ -566,6 +510,29 @@ export function backward_dK(
   const $dK_s0 = C * R * S;
   const $dK_s1 = R * S;
   // matmul over an implicit im2col: rows f, columns c,i,j, contraction over n,u,v; packed 4×4 register tiles (WebAssembly SIMD)
+  const $W = $gemm64();
+  let $mem = 1441792;
+  const $X_col0at = $mem;
+  $mem = ($mem + 4 * (C * R * S) + 15) & -16;
+  const $X_kcol0at = $mem;
+  $mem = ($mem + 4 * (N * $e1 * $e2) + 15) & -16;
+  const $X_zat = $mem;
+  $mem += 8 * $X_ztotal;
+  $W.reserve($mem);
+  // X with zeros around it (the pads its subscripts reach), so that every read is in range
+  const $X_z = new Float64Array($W.mem.buffer, $X_zat, $X_ztotal);
+  $X_z.fill(0);
+  {
+    let $src = 0;
+    for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
+      for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
+        for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
+          for (let $x = 0; $x < W; $x++) $X_z[$t2 + $x] = X[$src++]!;
+        }
+      }
+    }
+  }
+
   const $dY_row0 = new Int32Array(F);
   {
     let $q = 0;
@@ -586,23 +553,7 @@ export function backward_dK(
     }
   }
 
-  // X with zeros around it (the pads its subscripts reach), so that every read is in range
-  if ($copy64_0.length < $X_ztotal) $copy64_0 = new Float64Array($X_ztotal);
-  else $copy64_0.fill(0, 0, $X_ztotal);
-  const $X_z = $copy64_0;
-  {
-    let $src = 0;
-    for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
-      for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
-        for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
-          $X_z.set(X.subarray($src, $src + W), $t2);
-          $src += W;
-        }
-      }
-    }
-  }
-
-  const $X_col0 = new Int32Array($colsize);
+  const $X_col0 = new Int32Array($W.mem.buffer, $X_col0at, $colsize);
   {
     let $q = 0;
     for (let $b2_0 = 0, $o2_0 = 0; $b2_0 < C; $b2_0++, $o2_0 += $X_zs1) {
@@ -614,7 +565,7 @@ export function backward_dK(
     }
   }
 
-  const $X_kcol0 = new Int32Array($ksize);
+  const $X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, $ksize);
   {
     let $q = 0;
     for (let $b3_0 = 0, $o3_0 = (-P + $X_lo2) * $X_z3 - P + $X_lo3; $b3_0 < N; $b3_0++, $o3_0 += $X_zs0) {
@@ -646,7 +597,6 @@ export function backward_dK(
     }
   }
 
-  const $W = $gemm64();
   const $H = $W.mem;
   const $KC = Math.ceil($ksize / Math.max(1, Math.ceil($ksize / 256)));
   for (let $jc = 0; $jc < $colsize; $jc += 512) {
@@ -656,27 +606,13 @@ export function backward_dK(
       const $first = $pc === 0;
       const $last = $pc + $kc >= $ksize;
       // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
-      let $q = 16384;
-      for (let $lp = 0; $lp < $nc; $lp += 4) {
-        const $w = Math.min(4, $nc - $lp);
-        const $l0 = $jc + $lp;
-        if ($w === 4) {
-          const $s0_0 = $X_col0[$l0]!,
-            $s0_1 = $X_col0[$l0 + 1]!,
-            $s0_2 = $X_col0[$l0 + 2]!,
-            $s0_3 = $X_col0[$l0 + 3]!;
-          for (let $p = 0; $p < $kc; $p++, $q += 4) {
-            const $kb0 = $X_kcol0[$pc + $p]!;
-            $H[$q] = $X_z[$kb0 + $s0_0]!;
-            $H[$q + 1] = $X_z[$kb0 + $s0_1]!;
-            $H[$q + 2] = $X_z[$kb0 + $s0_2]!;
-            $H[$q + 3] = $X_z[$kb0 + $s0_3]!;
-          }
-
-          continue;
-        }
-
-        for (let $p = 0; $p < $kc; $p++, $q += 4) {
+      // whole panels by the WebAssembly packer (buildGatherPack); the short last one lane by lane, with zeros
+      const $whole = $nc & -4;
+      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $X_col0at + 4 * $jc, $kc, $whole >> 2);
+      if ($whole < $nc) {
+        const $w = $nc - $whole;
+        const $l0 = $jc + $whole;
+        for (let $p = 0, $q = 16384 + $whole * $kc; $p < $kc; $p++, $q += 4) {
           const $kb0 = $X_kcol0[$pc + $p]!;
           for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $X_z[$kb0 + $X_col0[$l0 + $ll]!]!;
           for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;

@@ -22,7 +22,9 @@ import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { Lowerer, reductionsIn, type LowerContext, type LowerOptions } from './lowerToLoops.js';
 import { assembleWasm } from './assembleWasm.js';
 import { buildMicroKernel } from './buildMicroKernel.js';
+import { buildGatherPack } from './buildGatherPack.js';
 import { lowerIm2col } from './lowerIm2col.js';
+import { splitResidueClasses } from './splitResidueClasses.js';
 import { polyConstValue } from '../ir/sizes.js';
 
 export const BLOCKING = {
@@ -31,38 +33,56 @@ export const BLOCKING = {
 } as const;
 
 /**
- * The module-level code that instantiates a dtype's WebAssembly macro-kernel on first use. Its memory
- * never grows (so the typed-array view of it stays valid) and holds the packed A block at 0, the
- * packed B block at MC·KC and the C block at MC·KC + KC·NC (elements). Without WebAssembly SIMD
- * (browsers before 2021–2023) the first call says how to emit plain JavaScript instead.
+ * The module-level code that instantiates a dtype's WebAssembly kernels on first use: the GEMM
+ * macro-kernel (buildMicroKernel) and the panel packers of an implicit im2col (buildGatherPack, one
+ * per panel width). Its memory holds the packed A block at 0, the packed B block at MC·KC and the C
+ * block at MC·KC + KC·NC (elements); a convolution puts its padded copy and offset tables after them,
+ * growing the memory first (`reserve`, which makes `mem` again: take views after it). Without
+ * WebAssembly SIMD (browsers before 2021–2023) the first call says how to emit plain JavaScript.
  */
 export function gemmPrelude(dtype: 'float32' | 'float64'): string {
   const { MR, NR, MC, KC, NC } = BLOCKING[dtype];
   const [es, arr, name] = dtype === 'float64' ? [8, 'Float64Array', '$gemm64'] : [4, 'Float32Array', '$gemm32'];
   const pages = Math.ceil(((MC * KC + KC * NC + MC * NC) * es) / 65536);
-  const bytes = assembleWasm(buildMicroKernel({ dtype, MR, NR }), pages);
+  const widths = [...new Set([MR, NR])];
+  const packs = widths.map((R) => `pack${R}`);
+  const bytes = assembleWasm({ run: buildMicroKernel({ dtype, MR, NR }), ...Object.fromEntries(widths.map((R) => [`pack${R}`, buildGatherPack({ dtype, R })])) }, pages);
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const type = `{ run: $GemmRun; ${packs.map((p) => `${p}: $GemmPack; `).join('')}mem: ${arr}; reserve(bytes: number): void }`;
   return [
     `type $GemmRun = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;`,
+    `type $GemmPack = (dst: number, src: number, ktab: number, side: number, kc: number, panels: number) => void;`,
     // a runtime global (Node 8+, every browser) that TypeScript's ES library does not declare; declared
     // in the module so that it type-checks with no DOM or Node types
     `declare const WebAssembly: {`,
     `  validate(bytes: Uint8Array): boolean;`,
     `  Module: new (bytes: Uint8Array) => object;`,
-    `  Instance: new (module: object) => { exports: { run: $GemmRun; memory: { buffer: ArrayBuffer } } };`,
+    `  Instance: new (module: object) => { exports: { run: $GemmRun; ${packs.map((p) => `${p}: $GemmPack; `).join('')}memory: { buffer: ArrayBuffer; grow(pages: number): number } } };`,
     `};`,
-    `let ${name}Instance: { run: $GemmRun; mem: ${arr} } | undefined;`,
+    `let ${name}Instance: ${type} | undefined;`,
     `/** The packed-GEMM macro-kernel, ${dtype} ${MR}×${NR} register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):`,
-    ` * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes). */`,
-    `function ${name}(): { run: $GemmRun; mem: ${arr} } {`,
+    ` * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes);`,
+    ` * ${packs.map((p) => `${p}`).join(', ')}(dst, src, ktab, side, kc, panels) gather im2col panels (buildGatherPack). */`,
+    `function ${name}(): ${type} {`,
     `  if (${name}Instance) return ${name}Instance;`,
     `  const hex = '${hex}';`,
     `  const bytes = new Uint8Array(hex.length / 2);`,
     `  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);`,
     `  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))`,
     `    throw new Error('deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');`,
-    `  const { run, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;`,
-    `  return (${name}Instance = { run, mem: new ${arr}(memory.buffer) });`,
+    `  const { run, ${packs.join(', ')}, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;`,
+    `  const w: ${type} = {`,
+    `    run,`,
+    ...packs.map((p) => `    ${p},`),
+    `    mem: new ${arr}(memory.buffer),`,
+    `    reserve(bytes: number) {`,
+    `      const have = memory.buffer.byteLength;`,
+    `      if (have >= bytes) return;`,
+    `      memory.grow(Math.ceil((bytes - have) / 65536));`,
+    `      w.mem = new ${arr}(memory.buffer);`,
+    `    },`,
+    `  };`,
+    `  return (${name}Instance = w);`,
     `}`,
   ].join('\n');
 }
@@ -86,7 +106,7 @@ export interface MatmulShape {
  * Subscripts must be plain or affine in one kind of index: a subscript mixing a left-side and a
  * summed index (a convolution) is left to the direct loops.
  */
-export function matmulShape(s: Statement): MatmulShape | undefined {
+export function matmulShape(s: Statement, descending = false): MatmulShape | undefined {
   if (s.lhs.length < 2) return undefined;
   const found: Expr[] = [];
   const walk = (e: Expr) => {
@@ -109,7 +129,7 @@ export function matmulShape(s: Statement): MatmulShape | undefined {
   for (const f of factors) {
     if (reductionsIn(f).length > 0) return undefined;
     if (!readsAreDense(f, lhs, ks)) {
-      if (!readsAreIncreasing(f)) return undefined;
+      if (!readsAreMonotone(f, descending)) return undefined;
       mixed = true;
     }
     const fv = freeIndices(f);
@@ -138,16 +158,20 @@ export function matmulShape(s: Statement): MatmulShape | undefined {
 
 /** Reads whose subscripts are sums of indices with positive coefficients (numbers or sizes) plus a
  * constant, as a convolution's X[n, c, u*T+i-P, v*T+j-P]: each subscript's range is then [constant,
- * constant + Σ coefficient·(extent − 1)], which lowerIm2col pads to. */
-function readsAreIncreasing(e: Expr): boolean {
+ * constant + Σ coefficient·(extent − 1)], which lowerIm2col pads to. With `descending`, negative
+ * coefficients too (a residue class of a conv input gradient reads dY[n, f, first+h-u, …]), whose
+ * terms reach down instead. A summed index running backwards could read mostly zeros (K[f,c,h+P-u*T]
+ * over all of u), so only splitResidueClasses, which bounds such indices by the taps, asks for it. */
+function readsAreMonotone(e: Expr, descending: boolean): boolean {
   let ok = true;
   const visit = (x: Expr) => {
     if (x.kind === 'index') ok = false;
     if (x.kind === 'access')
       for (const sub of x.subs)
         for (const t of sub.terms) {
-          const c = polyConstValue(t.coef);
-          if (t.atom.kind !== 'var' || (c !== undefined ? c <= 0 : [...t.coef.values()].some((v) => v <= 0))) ok = false;
+          const signs = [...t.coef.values()];
+          const uniform = signs.every((v) => v > 0) || (descending && signs.every((v) => v < 0));
+          if (t.atom.kind !== 'var' || !uniform) ok = false;
         }
     children(x).forEach(visit);
   };
@@ -197,6 +221,8 @@ export function simdBlockLoops(o: {
   readonly colOffset: Code;
   readonly tensor: string;
   readonly epi: Code;
+  /** `$W` (the instance) is already in scope */
+  readonly haveW?: boolean;
 }): { lines: string[]; fn: string } {
   const { MC, KC, NC } = BLOCKING[o.dtype];
   const { M, N, K } = o;
@@ -204,7 +230,7 @@ export function simdBlockLoops(o: {
   const { BP, CP } = simdRegions(o.dtype);
   const fn = o.dtype === 'float32' ? '$gemm32' : '$gemm64';
   const lines = [
-    `const $W = ${fn}();`,
+    ...(o.haveW ? [] : [`const $W = ${fn}();`]),
     `const $H = $W.mem;`,
     // the K slices split K evenly (784 = 4 × 196, not 3 × 256 + 16: a short last slice pays the C
     // block's load and store for few multiply-adds)
@@ -246,7 +272,12 @@ export function simdRegions(dtype: 'float32' | 'float64'): { AP: number; BP: num
 
 export function lowerMatmul(s: Statement, ctx: LowerContext, opts: LowerOptions): (Omit<LoweredKernel, 'name' | 'formula'> & { fns: Set<string>; dataType: string }) | undefined {
   const shape = matmulShape(s);
-  if (!shape) return undefined;
+  if (!shape) {
+    // a conv input gradient: one im2col matmul per residue class of its strided taps
+    const split = opts.simd ? splitResidueClasses(s, ctx) : undefined;
+    const inner = split && matmulShape(split.statement, true);
+    return split && inner?.mixed ? lowerIm2col(split.statement, inner, ctx, opts, split) : undefined;
+  }
   // a convolution: with SIMD through the im2col gather; without, the register-tiled direct loops
   if (shape.mixed) return opts.simd ? lowerIm2col(s, shape, ctx, opts) : undefined;
   const { MR, NR, MC, KC, NC } = BLOCKING[opts.dtype];

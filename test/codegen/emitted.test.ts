@@ -151,6 +151,7 @@ function microKernel(f: ts.FunctionDeclaration): { loop: ts.Node; accumulators: 
 
 const modules = {
   conv: emit(CONV, { dtype: 'float64' }),
+  convJs: emit(CONV, { dtype: 'float64', simd: false }),
   convS1P1: emit(CONV_S1P1, { dtype: 'float64' }),
   convS2P1: emit(CONV_S2P1, { dtype: 'float64' }),
   affineRelu64: emit(AFFINE_RELU, { dtype: 'float64' }),
@@ -196,6 +197,7 @@ describe('conv kernels: no modulo, no bounds test, no index multiplication in th
     ['stride 2, padding 1 (conv2d_s2p1.dg)', modules.convS2P1],
     ['stride 1, padding 1', modules.convS1P1],
     ['stride T, padding P (conv2d.dg)', modules.conv],
+    ['stride T, padding P, simd: false (register-tiled loops)', modules.convJs],
   ] as const)
     for (const fn of ['backward_dX', 'forward_Y', 'backward_dK']) cases.push([label, text, fn]);
 
@@ -241,16 +243,47 @@ describe('conv kernels: no modulo, no bounds test, no index multiplication in th
 const wasmCalls = (f: ts.Node) =>
   descendants(f).filter((n): n is ts.CallExpression => ts.isCallExpression(n) && /^\$\w+\.run$/.test(n.expression.getText()));
 
-describe('conv kernels: reads along the innermost loop come from a copy padded off 1 KiB strides', () => {
-  // the tensor the tiled dX kernel walks along its innermost (filter) loop (forward and dK are GEMMs)
+describe('conv kernels with simd: false: reads along the innermost loop come from a copy padded off 1 KiB strides', () => {
+  // the tensor the tiled dX kernel walks along its innermost (filter) loop
   for (const [fn, tensor] of [['backward_dX', 'dY']] as const)
     it(`${fn} reads ${tensor} only through $${tensor}_r, padded when ${tensor}'s stride × 8 bytes is a multiple of 1024`, () => {
-      const f = kernel(modules.conv, fn);
+      const f = kernel(modules.convJs, fn);
       const text = f.getText();
       expect(text).toMatch(new RegExp(`const \\$${tensor}_pad = \\(.*\\* 8\\) % 1024 === 0 \\? 8 : 0;`));
       const reads = innermostLoops(f).flatMap((l) => descendants(l).filter(ts.isElementAccessExpression).map(arrayOf));
       expect(reads).toContain(`$${tensor}_r`);
       expect(reads, `${tensor} read directly in an innermost loop`).not.toContain(tensor);
+    });
+});
+
+describe('conv input gradient: one im2col GEMM per residue class of the stride, over the taps', () => {
+  /** the loops (for statements) enclosing a node, outermost first */
+  const enclosing = (n: ts.Node, f: ts.Node) => {
+    const out: ts.ForStatement[] = [];
+    for (let p = n.parent; p && p !== f; p = p.parent) if (ts.isForStatement(p)) out.unshift(p);
+    return out;
+  };
+  for (const [label, text, classes] of [
+    ['stride T (conv2d.dg)', modules.conv, 2],
+    ['stride 2 (numbers)', modules.convS2P1, 2],
+    ['stride 1 (numbers)', modules.convS1P1, 0],
+  ] as const)
+    it(`${label}: backward_dX calls the macro-kernel once per block inside ${classes ? 'two loops over the residue classes' : 'no class loop (one class)'}; the dY panels are packed by the WebAssembly packer`, () => {
+      const f = kernel(text, 'backward_dX');
+      const calls = descendants(f).filter((n): n is ts.CallExpression => ts.isCallExpression(n) && /^\$W\.\w+$/.test(n.expression.getText()));
+      expect(calls.map((c) => c.expression.getText()).sort()).toEqual(['$W.pack4', '$W.reserve', '$W.run']);
+      const run = calls.find((c) => c.expression.getText() === '$W.run')!;
+      const loops = enclosing(run, f).map((l) => l.initializer!.getText());
+      // the class loops (ρ of h, ρ of w), then the block loops jc, pc, ic
+      expect(loops.filter((x) => /\$rho\d/.test(x))).toHaveLength(classes);
+      expect(loops.filter((x) => /\$(jc|pc|ic)\b/.test(x))).toHaveLength(3);
+      expect(loops).toHaveLength(classes + 3);
+      // the contraction runs over the class's taps ($taps0·$taps1 of each filter), not over all of dY
+      expect(f.getText()).toMatch(/const \$ksize = F \* \$taps0 \* \$taps1;/);
+      // dY is read from one padded copy made before the class loops
+      const copies = descendants(f).filter((n) => ts.isVariableDeclaration(n) && n.name.getText() === '$dY_z');
+      expect(copies).toHaveLength(1);
+      expect(enclosing(copies[0]!, f)).toHaveLength(0);
     });
 });
 

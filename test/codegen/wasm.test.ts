@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { assembleWasm, sleb, uleb, watOf, type WasmFunction } from '../../src/codegen/assembleWasm.js';
 import { buildMicroKernel } from '../../src/codegen/buildMicroKernel.js';
+import { buildGatherPack } from '../../src/codegen/buildGatherPack.js';
 import { BLOCKING } from '../../src/codegen/gemm.js';
 import { compile, emit, loadModule } from '../../src/codegen/compile.js';
 import { seededRandom } from '../../src/ir/gradcheck.js';
@@ -98,6 +99,46 @@ describe('buildMicroKernel: C = packed A · packed B, every tile full', () => {
   }
 });
 
+describe('buildGatherPack: im2col panels gathered through offset tables', () => {
+  type Pack = (dst: number, src: number, ktab: number, side: number, kc: number, panels: number) => void;
+  for (const [dtype, R] of [
+    ['float64', 4],
+    ['float32', 4],
+    ['float32', 8],
+  ] as const)
+    it(`${dtype}, ${R} lanes: neighbouring and scattered lanes, negative k offsets, nothing past the last panel`, () => {
+      const bytes = assembleWasm({ pack: buildGatherPack({ dtype, R }) }, 2);
+      expect(WebAssembly.validate(bytes)).toBe(true);
+      const { pack, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as { pack: Pack; memory: Memory };
+      const es = dtype === 'float64' ? 8 : 4;
+      const mem = dtype === 'float64' ? new Float64Array(memory.buffer) : new Float32Array(memory.buffer);
+      const i32 = new Int32Array(memory.buffer);
+      const rand = seededRandom(R);
+      const [src, ktab, side, dst] = [1024, 4096, 5120, 8192]; // elements (i32 for the tables)
+      for (let i = 0; i < 2000; i++) mem[src + i] = Math.round(rand() * 1000);
+      const ks = [5, 0, 40, 13, -2, 100, 7];
+      ks.forEach((k, p) => (i32[ktab + p] = k));
+      // panel 0: neighbours (the v128 path); panel 1: every other element; panel 2: neighbours but one
+      const lanes = [
+        ...Array.from({ length: R }, (_, r) => 10 + r),
+        ...Array.from({ length: R }, (_, r) => 300 + 2 * r),
+        ...Array.from({ length: R }, (_, r) => 600 + r + (r === R - 1 ? 1 : 0)),
+      ];
+      lanes.forEach((o, i) => (i32[side + i] = o));
+      const panels = 3;
+      mem.fill(-7, dst, dst + panels * R * ks.length + R);
+      pack(dst * es, src * es, ktab * 4, side * 4, ks.length, panels);
+      for (let q = 0; q < panels; q++)
+        for (let p = 0; p < ks.length; p++)
+          for (let r = 0; r < R; r++) expect(mem[dst + (q * ks.length + p) * R + r]).toBe(mem[src + ks[p]! + lanes[q * R + r]!]);
+      // the element after the last panel is untouched, and 0 panels writes nothing
+      expect(mem[dst + panels * R * ks.length]).toBe(-7);
+      mem.fill(-7, dst, dst + R);
+      pack(dst * es, src * es, ktab * 4, side * 4, ks.length, 0);
+      expect(mem[dst]).toBe(-7);
+    });
+});
+
 describe('an emitted module where WebAssembly SIMD is missing', () => {
   const source = 'Y[i,j] = A[i,k]*X[k,j]';
   const run = (text: string, wasm: unknown) => {
@@ -120,6 +161,37 @@ describe('an emitted module where WebAssembly SIMD is missing', () => {
     expect(text).not.toContain('WebAssembly');
     expect(run(text, undefined)).toEqual([3, 4, 6, 8]);
     expect(loadModule(text)).toHaveProperty('forward_Y');
+  });
+});
+
+describe('convolutions whose padded copy outgrows the WebAssembly memory', () => {
+  it('grow it on demand: small, large (beyond the initial 22 pages), then small again, all equal to simd: false', () => {
+    const source = 'dims N, C, H, W, F\nX: [N, C, H, W]\nK: [F, C, 3, 3]\nY: [N, F, H, W]\nY[n,f,u,v] = K[f,c,i,j] * X[n,c, u+i-1, v+j-1]';
+    type Kernel = (t: Record<string, Float64Array>, s: Record<string, number>) => void;
+    // one module each, called with sizes that change from call to call
+    const [simd, js] = [emit(source), emit(source, { simd: false })].map((text) => loadModule(text) as Record<string, Kernel>);
+    const rand = seededRandom(11);
+    const fill = (n: number) => Float64Array.from({ length: n }, () => rand() * 2 - 1);
+    // 8·8·40·40 float64 padded is 0.8 MB of copy, past the 22 pages (1.4 MB) the GEMM blocks fill
+    for (const [N, C, H, W, F] of [
+      [1, 2, 5, 6, 3],
+      [8, 8, 38, 38, 4],
+      [2, 1, 4, 3, 2],
+    ] as const) {
+      const sizes = { N, C, H, W, F };
+      const inputs = { X: fill(N * C * H * W), K: fill(F * C * 9), dY: fill(N * F * H * W) };
+      const [a, b] = [simd!, js!].map((m): Record<'Y' | 'dX' | 'dK', Float64Array> => {
+        const t = { ...inputs, Y: new Float64Array(N * F * H * W), dX: new Float64Array(N * C * H * W), dK: new Float64Array(F * C * 9) };
+        m.forward_Y!(t, sizes);
+        m.backward_dX!(t, sizes);
+        m.backward_dK!(t, sizes);
+        return t;
+      }) as [Record<'Y' | 'dX' | 'dK', Float64Array>, Record<'Y' | 'dX' | 'dK', Float64Array>];
+      for (const name of ['Y', 'dX', 'dK'] as const) {
+        expect(a[name].some((v) => v !== 0)).toBe(true);
+        for (let i = 0; i < b[name].length; i++) expect(Math.abs(a[name][i]! - b[name][i]!)).toBeLessThan(1e-12 * (1 + Math.abs(b[name][i]!)));
+      }
+    }
   });
 });
 
