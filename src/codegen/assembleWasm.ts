@@ -13,7 +13,7 @@
 // `watOf` prints the same function as WebAssembly text, for docs and for reading what was emitted.
 
 export type WasmType = 'i32' | 'v128';
-type Immediate = 'none' | 'local' | 'i32' | 'label' | 'memarg' | 'void-block' | 'v128-zero';
+type Immediate = 'none' | 'local' | 'i32' | 'label' | 'memarg' | 'void-block' | 'v128-zero' | 'memories';
 
 /** opcode bytes and the immediate each instruction takes */
 const OPCODES = {
@@ -41,6 +41,8 @@ const OPCODES = {
   'i32.mul': { code: [0x6c], imm: 'none' },
   'i32.and': { code: [0x71], imm: 'none' },
   'i32.shl': { code: [0x74], imm: 'none' },
+  // bulk memory: copy (dst, src, bytes) within memory 0
+  'memory.copy': { code: [0xfc, 0x0a], imm: 'memories' },
   'v128.load': { code: [0xfd, 0x00], imm: 'memarg', align: 4 },
   'v128.load32_splat': { code: [0xfd, 0x09], imm: 'memarg', align: 2 },
   'v128.load64_splat': { code: [0xfd, 0x0a], imm: 'memarg', align: 3 },
@@ -135,6 +137,9 @@ function encodeBody(f: WasmFunction): number[] {
       }
       case 'v128-zero':
         out.push(...new Array<number>(16).fill(0));
+        break;
+      case 'memories':
+        out.push(0x00, 0x00);
         break;
       default: {
         const never: never = imm;

@@ -23,6 +23,7 @@ import { Lowerer, reductionsIn, type LowerContext, type LowerOptions } from './l
 import { assembleWasm } from './assembleWasm.js';
 import { buildMicroKernel } from './buildMicroKernel.js';
 import { buildGatherPack } from './buildGatherPack.js';
+import { buildSpreadRows } from './buildSpreadRows.js';
 import { lowerIm2col } from './lowerIm2col.js';
 import { splitResidueClasses } from './splitResidueClasses.js';
 import { polyConstValue } from '../ir/sizes.js';
@@ -46,23 +47,29 @@ export function gemmPrelude(dtype: 'float32' | 'float64'): string {
   const pages = Math.ceil(((MC * KC + KC * NC + MC * NC) * es) / 65536);
   const widths = [...new Set([MR, NR])];
   const packs = widths.map((R) => `pack${R}`);
-  const bytes = assembleWasm({ run: buildMicroKernel({ dtype, MR, NR }), ...Object.fromEntries(widths.map((R) => [`pack${R}`, buildGatherPack({ dtype, R })])) }, pages);
+  const bytes = assembleWasm(
+    { run: buildMicroKernel({ dtype, MR, NR }), ...Object.fromEntries(widths.map((R) => [`pack${R}`, buildGatherPack({ dtype, R })])), spread: buildSpreadRows() },
+    pages,
+  );
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
-  const type = `{ run: $GemmRun; ${packs.map((p) => `${p}: $GemmPack; `).join('')}mem: ${arr}; reserve(bytes: number): void }`;
+  const fns = `run: $GemmRun; ${packs.map((p) => `${p}: $GemmPack; `).join('')}spread: $GemmSpread;`;
+  const type = `{ ${fns} mem: ${arr}; reserve(bytes: number): void }`;
   return [
     `type $GemmRun = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;`,
     `type $GemmPack = (dst: number, src: number, ktab: number, side: number, kc: number, panels: number) => void;`,
+    `type $GemmSpread = (dst: number, src: number, planes: number, rows: number, rowBytes: number, dstRow: number, dstPlane: number) => void;`,
     // a runtime global (Node 8+, every browser) that TypeScript's ES library does not declare; declared
     // in the module so that it type-checks with no DOM or Node types
     `declare const WebAssembly: {`,
     `  validate(bytes: Uint8Array): boolean;`,
     `  Module: new (bytes: Uint8Array) => object;`,
-    `  Instance: new (module: object) => { exports: { run: $GemmRun; ${packs.map((p) => `${p}: $GemmPack; `).join('')}memory: { buffer: ArrayBuffer; grow(pages: number): number } } };`,
+    `  Instance: new (module: object) => { exports: { ${fns} memory: { buffer: ArrayBuffer; grow(pages: number): number } } };`,
     `};`,
     `let ${name}Instance: ${type} | undefined;`,
     `/** The packed-GEMM macro-kernel, ${dtype} ${MR}×${NR} register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):`,
     ` * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes);`,
-    ` * ${packs.map((p) => `${p}`).join(', ')}(dst, src, ktab, side, kc, panels) gather im2col panels (buildGatherPack). */`,
+    ` * ${packs.join(', ')}(dst, src, ktab, side, kc, panels) gather im2col panels (buildGatherPack);`,
+    ` * spread(dst, src, planes, rows, rowBytes, dstRow, dstPlane) lays rows out with gaps, for padded copies (buildSpreadRows). */`,
     `function ${name}(): ${type} {`,
     `  if (${name}Instance) return ${name}Instance;`,
     `  const hex = '${hex}';`,
@@ -70,10 +77,11 @@ export function gemmPrelude(dtype: 'float32' | 'float64'): string {
     `  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);`,
     `  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))`,
     `    throw new Error('deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');`,
-    `  const { run, ${packs.join(', ')}, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;`,
+    `  const { run, ${packs.join(', ')}, spread, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;`,
     `  const w: ${type} = {`,
     `    run,`,
     ...packs.map((p) => `    ${p},`),
+    `    spread,`,
     `    mem: new ${arr}(memory.buffer),`,
     `    reserve(bytes: number) {`,
     `      const have = memory.buffer.byteLength;`,

@@ -47,7 +47,7 @@ export function lowerIm2col(
   // the padded copies, before the loops over the residue classes if any
   const setup: string[] = [];
   /** copies that live in the WebAssembly memory, where buildGatherPack packs from them */
-  const resident: { copy: string[]; total: Code; at: string; tables: { at: string; size: Code }[] }[] = [];
+  const resident: { copy: string[]; total: Code; at: string; tables: { at: string; size: Code }[]; stage: { at: string; size: Code } }[] = [];
   const classes = split ? residueClassCode(split, l) : undefined;
   let copies = 0;
   let tables = 0;
@@ -107,9 +107,27 @@ export function lowerIm2col(
     const last = dims.length - 1;
     const copy: string[] = [`// ${x.tensor} with zeros around it (the pads its subscripts reach), so that every read is in range`];
     if (wasm) {
-      resident.push({ copy, total, at: `${z}at`, tables: [] });
+      // x goes into the memory as it is (one `set`), then buildSpreadRows lays its rows out with the
+      // pads between them: a memory.copy per row, JS loops only over the dimensions before the last 3
+      const count = dims.map((_, d) => paren(dim(d))).join(' * ');
+      const stage = `${tag}_stage`;
+      resident.push({ copy, total, at: `${z}at`, tables: [], stage: { at: stage, size: count } });
       copy.push(`const ${z} = new ${arr}($W.mem.buffer, ${z}at, ${total});`);
       copy.push(`${z}.fill(0);`);
+      copy.push(`new ${arr}($W.mem.buffer, ${stage}, ${count}).set(${x.tensor}.subarray(0, ${count}));`);
+      const r = dims.length;
+      const bytes = (c: Code) => mul(String(es), c);
+      const [planes, rows, len] = [r >= 3 ? dim(r - 3) : '1', r >= 2 ? dim(r - 2) : '1', dim(r - 1)];
+      const [dstRow, dstPlane] = [r >= 2 ? bytes(strides[r - 2]!) : '0', r >= 3 ? bytes(strides[r - 3]!) : '0'];
+      const outer = Math.max(0, r - 3);
+      const dense = (d: number) => dims.slice(d + 1).map((_, k) => paren(dim(d + 1 + k))).join(' * ');
+      for (let d = 0; d < outer; d++)
+        copy.push(
+          `${'  '.repeat(d)}for (let $z${d} = 0, $t${d} = ${d === 0 ? origin : `$t${d - 1}`}, $s${d} = ${d === 0 ? '0' : `$s${d - 1}`}; $z${d} < ${dim(d)}; $z${d}++, $t${d} += ${strides[d]}, $s${d} += ${dense(d)}) {`,
+        );
+      const [t, sOff] = outer ? [`$t${outer - 1}`, `$s${outer - 1}`] : [origin, '0'];
+      copy.push(`${'  '.repeat(outer)}$W.spread(${add(`${z}at`, bytes(t))}, ${add(stage, bytes(sOff))}, ${planes}, ${rows}, ${bytes(len)}, ${dstRow}, ${dstPlane});`);
+      for (let d = outer - 1; d >= 0; d--) copy.push(`${'  '.repeat(d)}}`);
     } else {
       const scratch = `$copy${es * 8}_${copies++}`;
       l.fns.add(scratch);
@@ -119,7 +137,9 @@ export function lowerIm2col(
       setup.push(...copy);
       copy.length = 0;
     }
-    if (last === 0) copy.push(`${z}.set(${x.tensor}, ${origin});`);
+    if (wasm) {
+      // (done)
+    } else if (last === 0) copy.push(`${z}.set(${x.tensor}, ${origin});`);
     else {
       // rows of the last dimension are contiguous in both; they are short (a conv's image rows), so
       // an element loop beats a `subarray` + `set` per row
@@ -184,7 +204,8 @@ export function lowerIm2col(
     setup.push(`let $mem = ${(CP + MC * NC) * es};`);
     for (const r of resident) {
       for (const t of r.tables) setup.push(`const ${t.at} = $mem;`, `$mem = ($mem + 4 * ${paren(t.size)} + 15) & -16;`);
-      setup.push(`const ${r.at} = $mem;`, `$mem += ${es} * ${paren(r.total)};`);
+      setup.push(`const ${r.at} = $mem;`, `$mem = ($mem + ${es} * ${paren(r.total)} + 15) & -16;`);
+      setup.push(`const ${r.stage.at} = $mem;`, `$mem += ${es} * ${paren(r.stage.size)};`);
     }
     setup.push(`$W.reserve($mem);`);
     for (const r of resident) setup.push(...r.copy);

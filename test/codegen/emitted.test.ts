@@ -271,7 +271,7 @@ describe('conv input gradient: one im2col GEMM per residue class of the stride, 
     it(`${label}: backward_dX calls the macro-kernel once per block inside ${classes ? 'two loops over the residue classes' : 'no class loop (one class)'}; the dY panels are packed by the WebAssembly packer`, () => {
       const f = kernel(text, 'backward_dX');
       const calls = descendants(f).filter((n): n is ts.CallExpression => ts.isCallExpression(n) && /^\$W\.\w+$/.test(n.expression.getText()));
-      expect(calls.map((c) => c.expression.getText()).sort()).toEqual(['$W.pack4', '$W.reserve', '$W.run']);
+      expect(calls.map((c) => c.expression.getText()).sort()).toEqual(['$W.pack4', '$W.reserve', '$W.run', '$W.spread']);
       const run = calls.find((c) => c.expression.getText() === '$W.run')!;
       const loops = enclosing(run, f).map((l) => l.initializer!.getText());
       // the class loops (ρ of h, ρ of w), then the block loops jc, pc, ic

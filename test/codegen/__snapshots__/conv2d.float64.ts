@@ -9,31 +9,54 @@
 /* eslint-disable */
 type $GemmRun = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;
 type $GemmPack = (dst: number, src: number, ktab: number, side: number, kc: number, panels: number) => void;
+type $GemmSpread = (
+  dst: number,
+  src: number,
+  planes: number,
+  rows: number,
+  rowBytes: number,
+  dstRow: number,
+  dstPlane: number,
+) => void;
 declare const WebAssembly: {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object) => {
-    exports: { run: $GemmRun; pack4: $GemmPack; memory: { buffer: ArrayBuffer; grow(pages: number): number } };
+    exports: {
+      run: $GemmRun;
+      pack4: $GemmPack;
+      spread: $GemmSpread;
+      memory: { buffer: ArrayBuffer; grow(pages: number): number };
+    };
   };
 };
-let $gemm64Instance: { run: $GemmRun; pack4: $GemmPack; mem: Float64Array; reserve(bytes: number): void } | undefined;
+let $gemm64Instance:
+  { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem: Float64Array; reserve(bytes: number): void } | undefined;
 /** The packed-GEMM macro-kernel, float64 4×4 register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):
  * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes);
- * pack4(dst, src, ktab, side, kc, panels) gather im2col panels (buildGatherPack). */
-function $gemm64(): { run: $GemmRun; pack4: $GemmPack; mem: Float64Array; reserve(bytes: number): void } {
+ * pack4(dst, src, ktab, side, kc, panels) gather im2col panels (buildGatherPack);
+ * spread(dst, src, planes, rows, rowBytes, dstRow, dstPlane) lays rows out with gaps, for padded copies (buildSpreadRows). */
+function $gemm64(): {
+  run: $GemmRun;
+  pack4: $GemmPack;
+  spread: $GemmSpread;
+  mem: Float64Array;
+  reserve(bytes: number): void;
+} {
   if ($gemm64Instance) return $gemm64Instance;
   const hex =
-    '0061736d0100000001140260077f7f7f7f7f7f7f0060067f7f7f7f7f7f00030302000105030100160718030372756e0000057061636b340001066d656d6f727902000ab006028d0402067f0b7b4100210703404100210803402000200820056c41086c6a21092001200720056c41086c6a210afd0c00000000000000000000000000000000210dfd0c00000000000000000000000000000000210efd0c00000000000000000000000000000000210ffd0c000000000000000000000000000000002110fd0c000000000000000000000000000000002111fd0c000000000000000000000000000000002112fd0c000000000000000000000000000000002113fd0c0000000000000000000000000000000021142005210b0340200afd0004002115200afd00041021162009fd0a03002117200d20172015fdf201fdf001210d200e20172016fdf201fdf001210e2009fd0a03082117200f20172015fdf201fdf001210f201020172016fdf201fdf00121102009fd0a03102117201120172015fdf201fdf0012111201220172016fdf201fdf00121122009fd0a03182117201320172015fdf201fdf0012113201420172016fdf201fdf0012114200941206a2109200a41206a210a200b41016b220b0d000b2002200820066c6a200741086c6a210c200c200dfd0b0400200c200efd0b0410200c20066a210c200c200ffd0b0400200c2010fd0b0410200c20066a210c200c2011fd0b0400200c2012fd0b0410200c20066a210c200c2013fd0b0400200c2014fd0b0410200841046a210820082003490d000b200741046a210720072004490d000b0b9e0201077f02402005450d000340200120032802004103746a2106200120032802044103746a2107200120032802084103746a21082001200328020c4103746a2109200341106a21034101200720066b41084671200820066b41104671200920066b4118467104402002210b2004210c0340200b280200410374210a20002006200a6afd000400fd0b040020002006200a6afd000410fd0b0410200041206a2100200b41046a210b200c41016b220c0d000b052002210b2004210c0340200b280200410374210a20002006200a6a2b030039030020002007200a6a2b030039030820002008200a6a2b030039031020002009200a6a2b0300390318200041206a2100200b41046a210b200c41016b220c0d000b0b200541016b22050d000b0b0b';
+    '0061736d01000000011e0360077f7f7f7f7f7f7f0060067f7f7f7f7f7f0060077f7f7f7f7f7f7f0003040300010205030100160721040372756e0000057061636b340001067370726561640002066d656d6f727902000a8107038d0402067f0b7b4100210703404100210803402000200820056c41086c6a21092001200720056c41086c6a210afd0c00000000000000000000000000000000210dfd0c00000000000000000000000000000000210efd0c00000000000000000000000000000000210ffd0c000000000000000000000000000000002110fd0c000000000000000000000000000000002111fd0c000000000000000000000000000000002112fd0c000000000000000000000000000000002113fd0c0000000000000000000000000000000021142005210b0340200afd0004002115200afd00041021162009fd0a03002117200d20172015fdf201fdf001210d200e20172016fdf201fdf001210e2009fd0a03082117200f20172015fdf201fdf001210f201020172016fdf201fdf00121102009fd0a03102117201120172015fdf201fdf0012111201220172016fdf201fdf00121122009fd0a03182117201320172015fdf201fdf0012113201420172016fdf201fdf0012114200941206a2109200a41206a210a200b41016b220b0d000b2002200820066c6a200741086c6a210c200c200dfd0b0400200c200efd0b0410200c20066a210c200c200ffd0b0400200c2010fd0b0410200c20066a210c200c2011fd0b0400200c2012fd0b0410200c20066a210c200c2013fd0b0400200c2014fd0b0410200841046a210820082003490d000b200741046a210720072004490d000b0b9e0201077f02402005450d000340200120032802004103746a2106200120032802044103746a2107200120032802084103746a21082001200328020c4103746a2109200341106a21034101200720066b41084671200820066b41104671200920066b4118467104402002210b2004210c0340200b280200410374210a20002006200a6afd000400fd0b040020002006200a6afd000410fd0b0410200041206a2100200b41046a210b200c41016b220c0d000b052002210b2004210c0340200b280200410374210a20002006200a6a2b030039030020002007200a6a2b030039030820002008200a6a2b030039031020002009200a6a2b0300390318200041206a2100200b41046a210b200c41016b220c0d000b0b200541016b22050d000b0b0b5001027f02402002450d002003450d00034020002107200321080340200720012004fc0a0000200120046a2101200720056a2107200841016b22080d000b200020066a2100200241016b22020d000b0b0b';
   const bytes = new Uint8Array(hex.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))
     throw new Error(
       'deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops',
     );
-  const { run, pack4, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
-  const w: { run: $GemmRun; pack4: $GemmPack; mem: Float64Array; reserve(bytes: number): void } = {
+  const { run, pack4, spread, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+  const w: { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem: Float64Array; reserve(bytes: number): void } = {
     run,
     pack4,
+    spread,
     mem: new Float64Array(memory.buffer),
     reserve(bytes: number) {
       const have = memory.buffer.byteLength;
@@ -91,20 +114,16 @@ export function forward_Y(
   const $X_kcol0at = $mem;
   $mem = ($mem + 4 * (C * R * S) + 15) & -16;
   const $X_zat = $mem;
-  $mem += 8 * $X_ztotal;
+  $mem = ($mem + 8 * $X_ztotal + 15) & -16;
+  const $X_stage = $mem;
+  $mem += 8 * (N * C * H * W);
   $W.reserve($mem);
   // X with zeros around it (the pads its subscripts reach), so that every read is in range
   const $X_z = new Float64Array($W.mem.buffer, $X_zat, $X_ztotal);
   $X_z.fill(0);
-  {
-    let $src = 0;
-    for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
-      for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
-        for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
-          for (let $x = 0; $x < W; $x++) $X_z[$t2 + $x] = X[$src++]!;
-        }
-      }
-    }
+  new Float64Array($W.mem.buffer, $X_stage, N * C * H * W).set(X.subarray(0, N * C * H * W));
+  for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3, $s0 = 0; $z0 < N; $z0++, $t0 += $X_zs0, $s0 += C * H * W) {
+    $W.spread($X_zat + 8 * $t0, $X_stage + 8 * $s0, C, H, 8 * W, 8 * $X_z3, 8 * $X_zs1);
   }
 
   const $K_row0 = new Int32Array(F);
@@ -294,20 +313,20 @@ export function backward_dX(
   const $dY_kcol0at = $mem;
   $mem = ($mem + 4 * (F * R * S) + 15) & -16;
   const $dY_zat = $mem;
-  $mem += 8 * $dY_ztotal;
+  $mem = ($mem + 8 * $dY_ztotal + 15) & -16;
+  const $dY_stage = $mem;
+  $mem += 8 * (N * F * $dY_d2 * $dY_d3);
   $W.reserve($mem);
   // dY with zeros around it (the pads its subscripts reach), so that every read is in range
   const $dY_z = new Float64Array($W.mem.buffer, $dY_zat, $dY_ztotal);
   $dY_z.fill(0);
-  {
-    let $src = 0;
-    for (let $z0 = 0, $t0 = $dY_lo2 * $dY_z3 + $dY_lo3; $z0 < N; $z0++, $t0 += $dY_zs0) {
-      for (let $z1 = 0, $t1 = $t0; $z1 < F; $z1++, $t1 += $dY_zs1) {
-        for (let $z2 = 0, $t2 = $t1; $z2 < $dY_d2; $z2++, $t2 += $dY_z3) {
-          for (let $x = 0; $x < $dY_d3; $x++) $dY_z[$t2 + $x] = dY[$src++]!;
-        }
-      }
-    }
+  new Float64Array($W.mem.buffer, $dY_stage, N * F * $dY_d2 * $dY_d3).set(dY.subarray(0, N * F * $dY_d2 * $dY_d3));
+  for (
+    let $z0 = 0, $t0 = $dY_lo2 * $dY_z3 + $dY_lo3, $s0 = 0;
+    $z0 < N;
+    $z0++, $t0 += $dY_zs0, $s0 += F * $dY_d2 * $dY_d3
+  ) {
+    $W.spread($dY_zat + 8 * $t0, $dY_stage + 8 * $s0, F, $dY_d2, 8 * $dY_d3, 8 * $dY_z3, 8 * $dY_zs1);
   }
 
   for (let $rho0 = 0; $rho0 < T; $rho0++) {
@@ -517,20 +536,16 @@ export function backward_dK(
   const $X_kcol0at = $mem;
   $mem = ($mem + 4 * (N * $e1 * $e2) + 15) & -16;
   const $X_zat = $mem;
-  $mem += 8 * $X_ztotal;
+  $mem = ($mem + 8 * $X_ztotal + 15) & -16;
+  const $X_stage = $mem;
+  $mem += 8 * (N * C * H * W);
   $W.reserve($mem);
   // X with zeros around it (the pads its subscripts reach), so that every read is in range
   const $X_z = new Float64Array($W.mem.buffer, $X_zat, $X_ztotal);
   $X_z.fill(0);
-  {
-    let $src = 0;
-    for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3; $z0 < N; $z0++, $t0 += $X_zs0) {
-      for (let $z1 = 0, $t1 = $t0; $z1 < C; $z1++, $t1 += $X_zs1) {
-        for (let $z2 = 0, $t2 = $t1; $z2 < H; $z2++, $t2 += $X_z3) {
-          for (let $x = 0; $x < W; $x++) $X_z[$t2 + $x] = X[$src++]!;
-        }
-      }
-    }
+  new Float64Array($W.mem.buffer, $X_stage, N * C * H * W).set(X.subarray(0, N * C * H * W));
+  for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3, $s0 = 0; $z0 < N; $z0++, $t0 += $X_zs0, $s0 += C * H * W) {
+    $W.spread($X_zat + 8 * $t0, $X_stage + 8 * $s0, C, H, 8 * W, 8 * $X_z3, 8 * $X_zs1);
   }
 
   const $dY_row0 = new Int32Array(F);
