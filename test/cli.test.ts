@@ -35,6 +35,14 @@ describe('derive (the real executable)', () => {
   });
 });
 
+describe('derive | head: a reader that stops early', () => {
+  it('ends quietly (exit 0, nothing on stderr) instead of an EPIPE stack trace', () => {
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" "${layer('conv2d')}" --steps | head -1`], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toMatch(/^dX\[n,c,h,w\] = /);
+    expect(r.stderr).toBe('');
+  });
+});
+
 describe('derive (in process)', () => {
   it('reproduces the sigmoid neuron numbers of seed 002 (0.73, −0.53 …)', async () => {
     const r = await cli([layer('sigmoid_neuron'), '--at', 'w0=2,x0=-1,w1=-3,x1=-2,w2=-3']);

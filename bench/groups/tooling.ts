@@ -4,7 +4,9 @@
 //     the median of the calls after it, wall and CPU;
 //   - `tsx src/codegen/generateLibrary.ts --check` end to end (process start included);
 //   - cold start of the derive command: `node bin/derive.mjs …` spawned, median of several, on an
-//     inline program and on one layer file; and `npx derive` on the layer file.
+//     inline program and on one layer file; and `npx derive` on the layer file (the bar). derive runs
+//     bin/derive.bundle.mjs only while that bundle matches src/ (else src/ through tsx, ~0.3 s
+//     slower): the notes say which path ran.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -85,8 +87,12 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
   if (!opts.quick)
     spawnRow(`derive + emit generated/ (${LIBRARY.length} layers)`, 'tsx generateLibrary --check', process.execPath, [tsxCli, 'src/codegen/generateLibrary.ts', '--check'], 5, 'a new process: tsx start, imports, derive, emit, compare');
   const affine = 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]';
-  spawnRow('derive cold start', `node bin/derive.mjs -e '${affine}' --wrt X`, process.execPath, ['bin/derive.mjs', '-e', affine, '--wrt', 'X'], opts.quick ? 1 : 10, 'spawned; wall time of the whole process');
-  spawnRow('derive cold start', 'node bin/derive.mjs examples/layers/conv2d.dg', process.execPath, ['bin/derive.mjs', 'examples/layers/conv2d.dg'], opts.quick ? 1 : 10, 'spawned; one layer, every gradient');
-  if (!opts.quick) spawnRow('derive cold start', 'npx derive examples/layers/conv2d.dg', 'npx', ['derive', 'examples/layers/conv2d.dg'], 5, 'through npx (adds npm’s own start-up)');
+  // under DEBUG=deltagrad, bin/derive.mjs names the path it takes on its first line of stderr
+  const probe = spawnSync(process.execPath, ['bin/derive.mjs', '--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', DEBUG: 'deltagrad' } });
+  const via = /running bin\/derive\.bundle\.mjs/.test(probe.stderr) ? 'the bundle' : 'src/ through tsx: bin/derive.bundle.mjs is stale (npm run build:cli)';
+  opts.log(`  derive runs ${via}`);
+  spawnRow('derive cold start', `node bin/derive.mjs -e '${affine}' --wrt X`, process.execPath, ['bin/derive.mjs', '-e', affine, '--wrt', 'X'], opts.quick ? 1 : 10, `spawned; wall time of the whole process; ${via}`);
+  spawnRow('derive cold start', 'node bin/derive.mjs examples/layers/conv2d.dg', process.execPath, ['bin/derive.mjs', 'examples/layers/conv2d.dg'], opts.quick ? 1 : 10, `spawned; one layer, every gradient; ${via}`);
+  spawnRow('derive cold start', 'npx derive examples/layers/conv2d.dg', 'npx', ['derive', 'examples/layers/conv2d.dg'], opts.quick ? 1 : 5, `through npx (adds npm’s own start-up; the bar); ${via}`);
   return { rows, info: { generateLibraryImportMs: importMs } };
 }

@@ -165,13 +165,18 @@ function barsOn(rows: readonly RowOut[], metric: Metric): { bar: string; subject
           ? { value: `${lib.firstCpuMs.toFixed(0)} ms CPU${lib.cpuMedianMs !== undefined ? ` (later calls ${lib.cpuMedianMs.toFixed(0)} ms)` : ''}`, pass: lib.firstCpuMs < 2000 }
           : { value: 'not measured', pass: undefined },
   });
-  for (const r of rows.filter((q) => q.group === 'tooling' && q.case === 'derive cold start' && q.op.startsWith('node ') && q.status === 'ok'))
-    out.push({
-      bar: '`derive` on one layer < 1 s',
-      subject: r.op,
-      target: '< 1000 ms',
-      check: metric === 'wall' ? { value: `${r.medianMs!.toFixed(0)} ms`, pass: r.medianMs! < 1000 } : { value: '(spawned: wall time only)', pass: undefined },
-    });
+  // the bar is the command as a user types it: npx, npm's own start-up included
+  const npx = find(rows, (r) => r.group === 'tooling' && r.case === 'derive cold start' && r.op.startsWith('npx ') && r.status === 'ok');
+  out.push({
+    bar: '`npx derive` on one layer < 1 s',
+    subject: npx?.op ?? 'npx derive examples/layers/conv2d.dg',
+    target: '< 1000 ms',
+    check: !npx
+      ? { value: 'not measured', pass: undefined }
+      : metric === 'wall'
+        ? { value: `${npx.medianMs!.toFixed(0)} ms`, pass: npx.medianMs! < 1000 }
+        : { value: '(spawned: wall time only)', pass: undefined },
+  });
   return out;
 }
 
