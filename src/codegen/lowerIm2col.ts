@@ -3,14 +3,17 @@
 //
 // Worked example, conv forward Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,u*T+i-P,v*T+j-P] + b[f]:
 // rows f, columns (n,u,v), contraction (c,i,j); the implicit im2col matrix is X. X is copied into
-// module scratch with zeros around each image — the pads come from the subscripts' ranges, at run
-// time (P before, up to P after) — so every read of the copy is in range. Its offset then splits
-// into a column part n·sN + u·T·sH + v·T and a contraction part c·sC + i·sH + j, each tabulated once
-// per call ($X_col, $X_k, built with running offsets). Packing is a table-driven gather,
-//   $H[$q + $jj] = $X_z[$kb + $X_col[$j0 + $jj]!]!;
-// with no bounds test, no `%` and no multiplication; a short last panel is finished by a loop of
-// zeros. The panels go to the WebAssembly micro-kernel of gemm.ts, and the epilogue (+ b[f]) is
-// applied as the C block is added into Y through the output's own offset tables.
+// the WebAssembly memory with zeros around each image — the pads come from the subscripts' ranges,
+// at run time (P before, up to P after) — so every read of the copy is in range. Its offset then
+// splits into a column part n·sN + u·T·sH + v·T and a contraction part c·sC + i·sH + j, each
+// tabulated once per call ($X_col0, $X_kcol0, built with running offsets, in the same memory).
+// Whole panels are gathered by WebAssembly (buildGatherPack: $W.pack4(…)); a short last one here,
+//   $H[$q + $ll] = $X_z[$kb0 + $X_col0[$l0 + $ll]!]!;
+// with no bounds test, no `%` and no multiplication, finished by a loop of zeros. The panels go to
+// the micro-kernel of gemm.ts, and the epilogue (+ b[f]) is applied as the C block is added into Y
+// through the output's own offset tables. The conv input gradient arrives here split into residue
+// classes (splitResidueClasses.ts): the same lowering, with output subscripts of its own and run
+// inside loops over the classes.
 import type { Bound, Expr, IndexExpr, Statement } from '../ir/types.js';
 import { idxVar } from '../ir/affine.js';
 import { children, exprKey, freeIndices } from '../ir/exprs.js';

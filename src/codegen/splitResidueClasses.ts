@@ -62,8 +62,10 @@ export function splitResidueClasses(s: Statement, ctx: LowerContext): ResidueSpl
   const r = s.rhs;
   if (r.kind !== 'reduce' || r.op !== 'sum') return undefined;
   const reads = factorsOf(r.body);
-  // each tensor read once: the classes' facts are keyed by tensor and dimension
+  // each tensor read once (the classes' facts are keyed by tensor and dimension), and plain affine
+  // subscripts: an index inside a quotient (X[h/2]) would escape the count of its uses below
   if (!reads || new Set(reads.map((x) => x.tensor)).size !== reads.length) return undefined;
+  if (reads.some((x) => x.subs.some((sub) => sub.terms.some((t) => t.atom.kind !== 'var')))) return undefined;
   const lhs = new Set(s.lhs.map((b) => b.name));
   const summed = new Map(r.indices.map((b) => [b.name, b.extent]));
   // every use of an index: which read, which dimension
@@ -71,7 +73,7 @@ export function splitResidueClasses(s: Statement, ctx: LowerContext): ResidueSpl
   for (const x of reads)
     x.subs.forEach((sub, d) => {
       for (const t of sub.terms) {
-        if (t.atom.kind !== 'var') return;
+        if (t.atom.kind !== 'var') continue;
         const list = uses.get(t.atom.name) ?? [];
         list.push({ read: x, d });
         uses.set(t.atom.name, list);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { assembleWasm, sleb, uleb, watOf, type WasmFunction } from '../../src/codegen/assembleWasm.js';
 import { buildMicroKernel } from '../../src/codegen/buildMicroKernel.js';
 import { buildGatherPack } from '../../src/codegen/buildGatherPack.js';
+import { buildSpreadRows } from '../../src/codegen/buildSpreadRows.js';
 import { BLOCKING } from '../../src/codegen/gemm.js';
 import { compile, emit, loadModule } from '../../src/codegen/compile.js';
 import { seededRandom } from '../../src/ir/gradcheck.js';
@@ -137,6 +138,27 @@ describe('buildGatherPack: im2col panels gathered through offset tables', () => 
       pack(dst * es, src * es, ktab * 4, side * 4, ks.length, 0);
       expect(mem[dst]).toBe(-7);
     });
+});
+
+describe('buildSpreadRows: dense rows laid out with gaps (a padded copy)', () => {
+  it('copies planes × rows of rowBytes to their strided places, touching nothing between them; 0 planes or rows copy nothing', () => {
+    const bytes = assembleWasm({ spread: buildSpreadRows() }, 1);
+    expect(WebAssembly.validate(bytes)).toBe(true);
+    type Spread = (dst: number, src: number, planes: number, rows: number, rowBytes: number, dstRow: number, dstPlane: number) => void;
+    const { spread, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as { spread: Spread; memory: Memory };
+    const mem = new Float64Array(memory.buffer);
+    const [planes, rows, len, rowStride, planeStride, src, dst] = [3, 4, 5, 7, 30, 0, 1000];
+    for (let i = 0; i < planes * rows * len; i++) mem[src + i] = i + 1;
+    mem.fill(-1, dst, dst + planes * planeStride);
+    spread(8 * (dst + 8), 8 * src, planes, rows, 8 * len, 8 * rowStride, 8 * planeStride);
+    const want = new Float64Array(planes * planeStride).fill(-1);
+    for (let p = 0; p < planes; p++) for (let r = 0; r < rows; r++) for (let x = 0; x < len; x++) want[8 + p * planeStride + r * rowStride + x] = p * rows * len + r * len + x + 1;
+    expect([...mem.subarray(dst, dst + planes * planeStride)]).toEqual([...want]);
+    mem.fill(-1, dst, dst + 100);
+    spread(8 * dst, 8 * src, 0, 4, 40, 56, 240);
+    spread(8 * dst, 8 * src, 3, 0, 40, 56, 240);
+    expect(mem.subarray(dst, dst + 100).every((v) => v === -1)).toBe(true);
+  });
 });
 
 describe('an emitted module where WebAssembly SIMD is missing', () => {
