@@ -26,7 +26,6 @@ import { buildGatherPack } from './buildGatherPack.js';
 import { buildSpreadRows } from './buildSpreadRows.js';
 import { lowerIm2col } from './lowerIm2col.js';
 import { splitResidueClasses } from './splitResidueClasses.js';
-import { polyConstValue } from '../ir/sizes.js';
 
 export const BLOCKING = {
   float64: { MR: 4, NR: 4, MC: 64, KC: 256, NC: 512 },
@@ -35,8 +34,8 @@ export const BLOCKING = {
 
 /**
  * The module-level code that instantiates a dtype's WebAssembly kernels on first use: the GEMM
- * macro-kernel (buildMicroKernel) and the panel packers of an implicit im2col (buildGatherPack, one
- * per panel width). Its memory holds the packed A block at 0, the packed B block at MC·KC and the C
+ * macro-kernel (buildMicroKernel), the panel packers of an implicit im2col (buildGatherPack, one
+ * per panel width) and the row spreader that pads its copies (buildSpreadRows). Its memory holds the packed A block at 0, the packed B block at MC·KC and the C
  * block at MC·KC + KC·NC (elements); a convolution puts its padded copy and offset tables after them,
  * growing the memory first (`reserve`, which makes `mem` again: take views after it). Without
  * WebAssembly SIMD (browsers before 2021–2023) the first call says how to emit plain JavaScript.
