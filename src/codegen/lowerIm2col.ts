@@ -132,29 +132,26 @@ export function lowerIm2col(
       copy.push(`${'  '.repeat(outer)}$W.spread(${add(`${z}at`, bytes(t))}, ${add(stage, bytes(sOff))}, ${planes}, ${rows}, ${bytes(len)}, ${dstRow}, ${dstPlane});`);
       for (let d = outer - 1; d >= 0; d--) copy.push(`${'  '.repeat(d)}}`);
     } else {
+      // module scratch (the other factor of a product side is packed in TypeScript anyway)
       const scratch = `$copy${es * 8}_${copies++}`;
       l.fns.add(scratch);
       copy.push(`if (${scratch}.length < ${total}) ${scratch} = new ${arr}(${total});`);
       copy.push(`else ${scratch}.fill(0, 0, ${total});`);
       copy.push(`const ${z} = ${scratch};`);
+      if (last === 0) copy.push(`${z}.set(${x.tensor}, ${origin});`);
+      else {
+        // rows of the last dimension are contiguous in both; they are short (a conv's image rows), so
+        // an element loop beats a `subarray` + `set` per row
+        copy.push(`{`);
+        copy.push(`  let $src = 0;`);
+        for (let d = 0; d < last; d++)
+          copy.push(`${'  '.repeat(d + 1)}for (let $z${d} = 0, $t${d} = ${d === 0 ? origin : `$t${d - 1}`}; $z${d} < ${dim(d)}; $z${d}++, $t${d} += ${strides[d]}) {`);
+        copy.push(`${'  '.repeat(last + 1)}for (let $x = 0; $x < ${dim(last)}; $x++) ${z}[$t${last - 1} + $x] = ${x.tensor}[$src++]!;`);
+        for (let d = last - 1; d >= 0; d--) copy.push(`${'  '.repeat(d + 1)}}`);
+        copy.push(`}`);
+      }
       setup.push(...copy);
-      copy.length = 0;
     }
-    if (wasm) {
-      // (done)
-    } else if (last === 0) copy.push(`${z}.set(${x.tensor}, ${origin});`);
-    else {
-      // rows of the last dimension are contiguous in both; they are short (a conv's image rows), so
-      // an element loop beats a `subarray` + `set` per row
-      copy.push(`{`);
-      copy.push(`  let $src = 0;`);
-      for (let d = 0; d < last; d++)
-        copy.push(`${'  '.repeat(d + 1)}for (let $z${d} = 0, $t${d} = ${d === 0 ? origin : `$t${d - 1}`}; $z${d} < ${dim(d)}; $z${d}++, $t${d} += ${strides[d]}) {`);
-      copy.push(`${'  '.repeat(last + 1)}for (let $x = 0; $x < ${dim(last)}; $x++) ${z}[$t${last - 1} + $x] = ${x.tensor}[$src++]!;`);
-      for (let d = last - 1; d >= 0; d--) copy.push(`${'  '.repeat(d + 1)}}`);
-      copy.push(`}`);
-    }
-    if (!wasm) setup.push(...copy);
     return { array: z, weight: weightOf(strides), base: x.subs.map((sub, d) => mul(add(polyCode(sub.constant, l.sizes), lows[d]!), strides[d]!)).reduce(add, '0') };
   };
 
@@ -250,6 +247,15 @@ export function lowerIm2col(
    * and then gathers R values per k; a short last panel goes lane by lane and is finished with zeros */
   const pack = ({ ops, wasm }: ReturnType<typeof operand>, R: number, start: number, count: Code, first: Code, indent: string): string[] => {
     const lanes = Array.from({ length: R }, (_, r) => r);
+    const kbs = ops.flatMap((o, q) => (o.kTable ? [`const $kb${q} = ${o.kTable}[$pc + $p]!;`] : []));
+    /** a short panel of $w lanes from $l0, lane by lane, finished with zeros ($q: where it goes) */
+    const shortPanel = (q: string) => [
+      `for (let $p = 0${q}; $p < $kc; $p++, $q += ${R}) {`,
+      ...kbs.map((x) => `  ${x}`),
+      `  for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = ${ops.map((o, k) => o.value(`$kb${k}`, '$l0 + $ll', false)).join(' * ')};`,
+      `  for (let $ll = $w; $ll < ${R}; $ll++) $H[$q + $ll] = 0;`,
+      `}`,
+    ];
     if (wasm) {
       const o = ops[0]!;
       return [
@@ -259,15 +265,10 @@ export function lowerIm2col(
         `if ($whole < ${count}) {`,
         `  const $w = ${count} - $whole;`,
         `  const $l0 = ${first} + $whole;`,
-        `  for (let $p = 0, $q = ${start} + $whole * $kc; $p < $kc; $p++, $q += ${R}) {`,
-        `    const $kb0 = ${o.kTable}[$pc + $p]!;`,
-        `    for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = ${o.value('$kb0', '$l0 + $ll', false)};`,
-        `    for (let $ll = $w; $ll < ${R}; $ll++) $H[$q + $ll] = 0;`,
-        `  }`,
+        ...shortPanel(`, $q = ${start} + $whole * $kc`).map((x) => `  ${x}`),
         `}`,
       ].map((x) => indent + x);
     }
-    const kbs = ops.flatMap((o, q) => (o.kTable ? [`const $kb${q} = ${o.kTable}[$pc + $p]!;`] : []));
     const sides = ops.flatMap((o, q) => (o.sideTable ? [`const ${lanes.map((r) => `$s${q}_${r} = ${o.sideTable}[$l0${r ? ` + ${r}` : ''}]!`).join(', ')};`] : []));
     const out = [
       `let $q = ${start};`,
@@ -282,11 +283,7 @@ export function lowerIm2col(
       `    }`,
       `    continue;`,
       `  }`,
-      `  for (let $p = 0; $p < $kc; $p++, $q += ${R}) {`,
-      ...kbs.map((x) => `    ${x}`),
-      `    for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = ${ops.map((o, q) => o.value(`$kb${q}`, '$l0 + $ll', false)).join(' * ')};`,
-      `    for (let $ll = $w; $ll < ${R}; $ll++) $H[$q + $ll] = 0;`,
-      `  }`,
+      ...shortPanel('').map((x) => `  ${x}`),
       `}`,
     ];
     return out.map((x) => indent + x);

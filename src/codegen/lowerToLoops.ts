@@ -1181,7 +1181,8 @@ const negate = (ix: IndexExpr): IndexExpr => ({
   constant: new Map([...ix.constant].map(([k, v]) => [k, -v])),
 });
 
-function sameNumber(a: SizeExpr, b: SizeExpr, defaults: ReadonlyMap<string, number>): boolean {
+/** Two sizes that are the same number (both constant once the defaults are in). */
+export function sameNumber(a: SizeExpr, b: SizeExpr, defaults: ReadonlyMap<string, number>): boolean {
   const x = sizeTryEval(a, defaults);
   const y = sizeTryEval(b, defaults);
   return x !== undefined && x === y && [a, b].every((s) => s.kind === 'poly' && [...s.poly.keys()].every((k) => k === ''));

@@ -14,10 +14,10 @@
 // sizes, reuses h for a and u for i′, and lowerIm2col lowers it once inside loops over the classes.
 // dY is read from one zero-padded copy whose pads cover every class.
 import { idxAsVar, idxVar } from '../ir/affine.js';
-import { polyAdd, polyConst, polyConstValue, polyIsPositive, polyMul, polyScale, polySub, polyVar, sizeEquals, sizeTryEval } from '../ir/sizes.js';
+import { polyAdd, polyConst, polyConstValue, polyIsPositive, polyMul, polyScale, polySub, polyVar, sizeEquals } from '../ir/sizes.js';
 import type { Bound, Expr, IndexExpr, Poly, SizeExpr, Statement } from '../ir/types.js';
 import type { Code } from './loops.js';
-import { paren, polyCode, type Lowerer, type LowerContext } from './lowerToLoops.js';
+import { paren, polyCode, sameNumber, type Lowerer, type LowerContext } from './lowerToLoops.js';
 
 type Access = Extract<Expr, { kind: 'access' }>;
 
@@ -79,11 +79,7 @@ export function splitResidueClasses(s: Statement, ctx: LowerContext): ResidueSpl
         uses.set(t.atom.name, list);
       }
     });
-  const sameSize = (a: SizeExpr, b: SizeExpr) => {
-    if (sizeEquals(a, b)) return true;
-    const [x, y] = [sizeTryEval(a, new Map()), sizeTryEval(b, new Map())];
-    return x !== undefined && x === y;
-  };
+  const sameSize = (a: SizeExpr, b: SizeExpr) => sizeEquals(a, b) || sameNumber(a, b, ctx.defaults);
   const splits: SplitIndex[] = [];
   for (const x of reads)
     x.subs.forEach((sub, d) => {
