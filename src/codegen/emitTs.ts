@@ -15,7 +15,9 @@ import type { FunctionDeclarationStructure, StatementStructures } from 'ts-morph
 import type { Program, SizeExpr, Statement } from '../ir/types.js';
 import type { GradientStatement } from '../diff/differentiate.js';
 import { renderLoops, type LoweredKernel } from './loops.js';
+import { printStatement } from '../ir/print.js';
 import { argmaxName, lowerStatement, preludeFor, sizeCode, type LowerContext } from './lowerToLoops.js';
+import { isIdentifierName, renameClashingNames } from './renameClashingNames.js';
 
 export interface EmitOptions {
   readonly dtype?: 'float32' | 'float64';
@@ -131,19 +133,34 @@ export interface BuiltModule {
   readonly kernels: readonly LoweredKernel[];
 }
 
+/** A name as a property of a type or a destructuring pattern: quoted when it is not an identifier (`'x²'`). */
+const propName = (name: string) => (isIdentifierName(name) ? name : `'${name}'`);
+
 export function buildModule(p: Program, grads: readonly GradientStatement[], opts: EmitOptions = {}): BuiltModule {
   const { printStructure, StructureKind, VariableDeclarationKind } = morph();
   const dtype = opts.dtype ?? 'float64';
   const optimize = opts.optimize ?? true;
+  // the kernels are lowered from the program with safe local names; `key` gives back the user's
+  const local = renameClashingNames(p, grads);
+  const { key } = local;
+  const q = local.program;
   const defaults = new Map<string, number>();
-  for (const s of p.sizes) if (s.default !== undefined) defaults.set(s.name, s.default);
+  for (const s of q.sizes) if (s.default !== undefined) defaults.set(s.name, s.default);
   const recordsArgmax = new Map<string, Statement>();
-  if (optimize) for (const s of p.statements) if (s.rhs.kind === 'reduce' && (s.rhs.op === 'max' || s.rhs.op === 'min')) recordsArgmax.set(s.tensor, s);
-  const ctx: LowerContext = { shapeOf: shapeOfFactory(p), recordsArgmax, defaults, program: p };
+  if (optimize) for (const s of q.statements) if (s.rhs.kind === 'reduce' && (s.rhs.op === 'max' || s.rhs.op === 'min')) recordsArgmax.set(s.tensor, s);
+  const shapeOf = shapeOfFactory(p);
+  const ctx: LowerContext = { shapeOf: local.renamed ? (t) => shapeOf(key(t)).map(local.size) : shapeOf, recordsArgmax, defaults, program: q };
   const lowerOpts = { optimize, dtype, simd: opts.simd ?? true } as const;
+  // forward_class is a fine name; forward_x² is not, and becomes forward_x__
+  const kernelName = (prefix: string, tensor: string) => `${prefix}_${isIdentifierName(`${prefix}_${tensor}`) ? tensor : local.local(tensor)}`;
+  const lower = (original: Statement, s: Statement, prefix: string) => {
+    const k = lowerStatement(s, kernelName(prefix, original.tensor), ctx, lowerOpts);
+    // the doc comment shows the statement as the user wrote it
+    return local.renamed ? { ...k, formula: printStatement(original) } : k;
+  };
   const kernels = [
-    ...p.statements.map((s) => lowerStatement(s, `forward_${s.tensor}`, ctx, lowerOpts)),
-    ...grads.map((g) => lowerStatement(g.statement, `backward_${g.statement.tensor}`, ctx, lowerOpts)),
+    ...p.statements.map((s, i) => lower(s, q.statements[i]!, 'forward')),
+    ...grads.map((g, i) => lower(g.statement, local.grads[i]!.statement, 'backward')),
   ];
   const arr = dtype === 'float32' ? 'Float32Array' : 'Float64Array';
   const fns = new Set(kernels.flatMap((k) => [...k.fns]));
@@ -155,7 +172,7 @@ export function buildModule(p: Program, grads: readonly GradientStatement[], opt
     intermediates: p.tensors.filter((t) => t.role === 'intermediate').map((t) => t.name),
     seeds: p.tensors.filter((t) => t.role === 'output').map((t) => `d${t.name}`),
     gradients: grads.map((g) => g.statement.tensor),
-    records: [...recordsArgmax.keys()].map(argmaxName),
+    records: [...recordsArgmax.keys()].map((t) => argmaxName(key(t))),
     sizes: allSizes,
     defaults: Object.fromEntries(p.sizes.filter((z) => z.default !== undefined).map((z) => [z.name, z.default!])),
   };
@@ -169,21 +186,23 @@ export function buildModule(p: Program, grads: readonly GradientStatement[], opt
     '/* eslint-disable */',
   ];
   const statements: (string | StatementStructures)[] = [...preludeFor(fns)];
-  const sizesType = (names: readonly string[]) => (names.length ? `{ ${names.map((n) => `readonly ${n}: number`).join('; ')} }` : 'Record<string, never>');
+  const sizesType = (names: readonly string[]) => (names.length ? `{ ${names.map((n) => `readonly ${propName(n)}: number`).join('; ')} }` : 'Record<string, never>');
+  /** `class: class_` takes t.class into the local class_; a name that is its own key stays `Y` */
+  const binding = (name: string) => (key(name) === name ? name : `${propName(key(name))}: ${name}`);
   const structures: FunctionDeclarationStructure[] = kernels.map((k) => {
-    const tensorType = `{ ${k.tensors.map((t) => `readonly ${t.name}: ${t.type === 'int32' ? 'Int32Array' : arr}`).join('; ')} }`;
+    const tensorType = `{ ${k.tensors.map((t) => `readonly ${propName(key(t.name))}: ${t.type === 'int32' ? 'Int32Array' : arr}`).join('; ')} }`;
     const destructure = [
-      k.tensors.length ? `const { ${k.tensors.map((t) => t.name).join(', ')} } = t;` : '',
-      k.sizes.length ? `const { ${k.sizes.join(', ')} } = s;` : '',
+      k.tensors.length ? `const { ${k.tensors.map((t) => binding(t.name)).join(', ')} } = t;` : '',
+      k.sizes.length ? `const { ${k.sizes.map(binding).join(', ')} } = s;` : '',
     ].filter(Boolean);
     return {
       kind: StructureKind.Function,
       name: k.name,
       isExported: true,
-      docs: [`${k.formula}\n\nwrites ${k.tensors.filter((t) => t.role === 'write').map((t) => t.name).join(', ')}`],
+      docs: [`${k.formula}\n\nwrites ${k.tensors.filter((t) => t.role === 'write').map((t) => key(t.name)).join(', ')}`],
       parameters: [
         { name: 't', type: tensorType },
-        { name: 's', type: sizesType(k.sizes) },
+        { name: 's', type: sizesType(k.sizes.map(key)) },
       ],
       returnType: 'void',
       statements: [...destructure, ...renderLoops(k.body)],
@@ -191,7 +210,7 @@ export function buildModule(p: Program, grads: readonly GradientStatement[], opt
   });
   statements.push(...structures);
   const allTensorsType = (names: readonly string[]) =>
-    `{ ${names.map((n) => `readonly ${n}: ${info.records.includes(n) ? 'Int32Array' : arr}`).join('; ')} }`;
+    `{ ${names.map((n) => `readonly ${propName(n)}: ${info.records.includes(n) ? 'Int32Array' : arr}`).join('; ')} }`;
   const fwdNames = [...info.inputs, ...info.intermediates, ...info.outputs, ...info.records];
   const bwdNames = [...fwdNames, ...info.seeds, ...info.gradients];
   const sizesAll = sizesType(allSizes);
@@ -220,7 +239,9 @@ export function buildModule(p: Program, grads: readonly GradientStatement[], opt
     statements: kernels.filter((k) => k.name.startsWith('backward_')).map((k) => `${k.name}(t, s);`),
   });
   const used = new Set<string>();
-  const shapeLines = p.tensors.map((t) => `${t.name}: [${t.shape.map((d) => sizeCode(d, used)).join(', ')}]`);
+  // a literal's `__proto__: …` would set its prototype; `['__proto__']: …` is a property
+  const literalKey = (name: string) => (name === '__proto__' ? `['__proto__']` : propName(name));
+  const shapeLines = q.tensors.map((t) => `${literalKey(key(t.name))}: [${t.shape.map((d) => sizeCode(d, used)).join(', ')}]`);
   statements.push({
     kind: StructureKind.Function,
     name: 'shapes',
@@ -228,7 +249,7 @@ export function buildModule(p: Program, grads: readonly GradientStatement[], opt
     docs: ['The shape of every tensor of the program for the given sizes.'],
     parameters: [{ name: 's', type: sizesAll }],
     returnType: `Record<${p.tensors.map((t) => `'${t.name}'`).join(' | ') || 'string'}, number[]>`,
-    statements: [used.size || allSizes.length ? `const { ${allSizes.join(', ')} } = s;` : '', `return { ${shapeLines.join(', ')} };`].filter(Boolean),
+    statements: [used.size || allSizes.length ? `const { ${q.sizes.map((z) => binding(z.name)).join(', ')} } = s;` : '', `return { ${shapeLines.join(', ')} };`].filter(Boolean),
   });
   statements.push({
     kind: StructureKind.VariableStatement,

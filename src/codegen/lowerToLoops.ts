@@ -18,6 +18,7 @@ import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
 import { assertNever, type Bound, type Expr, type IndexExpr, type Poly, type Program, type SizeExpr, type Statement } from '../ir/types.js';
 import type { Code, KernelParam, LoopNode, LoweredKernel } from './loops.js';
 import { gemmPrelude, lowerMatmul } from './gemm.js';
+import { splitQuotientLoops } from './splitQuotientLoops.js';
 
 export interface LowerOptions {
   readonly optimize: boolean;
@@ -258,25 +259,31 @@ export class Lowerer {
     const out: LoopNode[] = [];
     const outPtr = this.fresh('o');
     out.push({ k: 'let', name: outPtr, init: '0', mutable: true });
-    const vars = new Map<string, Code>(s.lhs.map((b) => [b.name, this.loopVar(b.name)]));
+    // indices read only as ⌊h/τ⌋ and h mod τ loop as quotient and remainder (pooling backward)
+    const split = this.opts.optimize && !argmaxRecord ? splitQuotientLoops(s.lhs, s.rhs, (p) => this.fresh(p)) : undefined;
+    const lhs = split?.lhs ?? s.lhs;
+    split?.lhs.forEach((b) => this.extentOf.set(b.name, b.extent));
+    const rhs = split?.rhs ?? s.rhs;
+    const constraints: Constraint[] = (split?.guards ?? []).map((g) => ({ v: g.v, coef: 1, rest: g.rest, dim: g.dim, sides: 'upper' }));
+    const vars = new Map<string, Code>(lhs.map((b) => [b.name, this.loopVar(b.name)]));
     const body = (inner: Map<string, Code>, hoisted: ReadonlyMap<string, Code>): LoopNode[] => {
       const nodes: LoopNode[] = [];
       let value: Code;
-      if (argmaxRecord && s.rhs.kind === 'reduce') {
-        const { nodes: red, value: v, arg } = this.reduction(s.rhs, inner, true);
+      if (argmaxRecord && rhs.kind === 'reduce') {
+        const { nodes: red, value: v, arg } = this.reduction(rhs, inner, true);
         nodes.push(...red);
         nodes.push({ k: 'store', array: argmaxName(s.tensor), offset: outPtr, value: arg! });
         value = v;
       } else {
-        const r = this.expr(s.rhs, inner, hoisted);
+        const r = this.expr(rhs, inner, hoisted);
         nodes.push(...r.nodes);
         value = r.value;
       }
       nodes.push({ k: 'store', array: s.tensor, offset: `${outPtr}++`, value });
       return nodes;
     };
-    const plan = this.planPointers(s.rhs, s.lhs);
-    out.push(...this.nest(s.lhs, vars, s.rhs, body, { tighten: false, exclude: argmaxRecord ? s.rhs : undefined }));
+    const plan = this.planPointers(rhs, lhs);
+    out.push(...this.nest(lhs, vars, rhs, body, { tighten: false, exclude: argmaxRecord ? rhs : undefined, constraints }));
     this.unplan(plan);
     return out;
   }
@@ -731,9 +738,14 @@ export class Lowerer {
         case 'add':
           return `(${x.terms.map(go).join(' + ').replace(/\+ -/g, '- ')})`;
         case 'mul':
-          return x.factors.map((f) => paren(go(f))).join(' * ');
-        case 'div':
-          return `${paren(go(x.num))} / ${paren(go(x.den))}`;
+        case 'div': {
+          // a read outside its tensor is 0, and 0 absorbs its product or quotient, as in the
+          // interpreter: the term is computed only where the read is in range, so dividing by
+          // another padded read there (dY[h-1] / Y[h-1] at h = 0) gives 0, not 0/0 = NaN
+          const t = this.product(x, go, vars);
+          const tests = [...new Set(t.checks)];
+          return tests.length ? `(${tests.join(' && ')} ? ${t.code} : 0)` : t.code;
+        }
         case 'pow':
           if (x.exp.kind === 'num' && x.exp.value === 2) {
             const t = go(x.base);
@@ -766,6 +778,30 @@ export class Lowerer {
     return { nodes, value };
   }
 
+  /** A product or quotient with its out-of-range reads unguarded, and their tests, collected from
+   * the factors and numerators (a zero there zeroes the whole term; a zero denominator does not). */
+  private product(x: Expr, go: (x: Expr) => Code, vars: ReadonlyMap<string, Code>): { code: Code; checks: Code[] } {
+    switch (x.kind) {
+      case 'access': {
+        const r = this.readParts(x, vars);
+        return { code: r.value, checks: r.checks ? [r.checks] : [] };
+      }
+      case 'mul': {
+        const parts = x.factors.map((f) => this.product(f, go, vars));
+        return { code: parts.map((p) => paren(p.code)).join(' * '), checks: parts.flatMap((p) => p.checks) };
+      }
+      case 'div': {
+        const num = this.product(x.num, go, vars);
+        // a denominator read with the numerator's own test needs no second one
+        const den = x.den.kind === 'access' ? this.readParts(x.den, vars) : undefined;
+        const denCode = den && (!den.checks || num.checks.includes(den.checks)) ? den.value : go(x.den);
+        return { code: `${paren(num.code)} / ${paren(denCode)}`, checks: num.checks };
+      }
+      default:
+        return { code: go(x), checks: [] };
+    }
+  }
+
   private call(fn: string, args: Code[]): Code {
     switch (fn) {
       case 'exp':
@@ -789,15 +825,22 @@ export class Lowerer {
   /** A read; through a running offset when one is set up and the read is proven in range. */
   readonly proven = new Set<string>();
   private read(x: Extract<Expr, { kind: 'access' }>, vars: ReadonlyMap<string, Code>): Code {
+    const { value, checks } = this.readParts(x, vars);
+    return checks ? `(${checks} ? ${value} : 0)` : value;
+  }
+
+  /** A read as its value and the test that it lies in the tensor ('' when proven in range). */
+  private readParts(x: Extract<Expr, { kind: 'access' }>, vars: ReadonlyMap<string, Code>): { value: Code; checks: Code } {
     this.useTensor(x.tensor, 'read');
-    if (x.subs.length === 0) return `${x.tensor}[0]!`;
+    if (x.subs.length === 0) return { value: `${x.tensor}[0]!`, checks: '' };
     const key = accessKey(x);
     const ptr = this.pointers.get(key);
     const inRange = this.inRange(x, vars);
     const array = this.arrayOf(x.tensor);
-    if (ptr && this.opts.optimize && inRange) return `${array}[${ptr.name}]!`;
-    const off = this.offset(x.tensor, x.subs, vars);
-    if (inRange) return `${array}[${off}]!`;
+    if (ptr && this.opts.optimize && inRange) return { value: `${array}[${ptr.name}]!`, checks: '' };
+    // a running offset is the same number whether or not the read is in range: the test guards the read
+    const off = ptr && this.opts.optimize ? ptr.name : this.offset(x.tensor, x.subs, vars);
+    if (inRange) return { value: `${array}[${off}]!`, checks: '' };
     const shape = this.ctx.shapeOf(x.tensor);
     const checks = x.subs
       .map((s, d) => {
@@ -807,7 +850,7 @@ export class Lowerer {
       })
       .filter(Boolean)
       .join(' && ');
-    return `(${checks} ? ${array}[${off}]! : 0)`;
+    return { value: `${array}[${off}]!`, checks };
   }
 
   private inRange(x: Extract<Expr, { kind: 'access' }>, _vars: ReadonlyMap<string, Code>): boolean {
@@ -1104,7 +1147,7 @@ export class Lowerer {
       return out;
     };
     const inWindow = x.indices
-      .map((b, i) => (withinExtent(x.at[i]!, b.extent) ? '' : `${paren(at[i]!)} >= 0 && ${paren(at[i]!)} < ${paren(this.extent(b.extent))}`))
+      .map((b, i) => (this.subscriptInRange(x.at[i]!, b.extent) ? '' : `${paren(at[i]!)} >= 0 && ${paren(at[i]!)} < ${paren(this.extent(b.extent))}`))
       .filter(Boolean)
       .join(' && ');
     if (rec) {
@@ -1117,13 +1160,15 @@ export class Lowerer {
         .join(' && ');
       let off = '0';
       subs.forEach((c, d) => (off = addCode(off, mulCode(c, this.stride(rec.tensor, d)))));
-      return `(${[inWindow, shapeChecks].filter(Boolean).join(' && ')} && ${argmaxName(rec.tensor)}[${off}]! === ${paren(local(at))} ? 1 : 0)`;
+      // +(…) makes a flag, not a branch: which window position holds the max is a coin toss per
+      // element, and a mispredicted branch per element doubled max-pool backward's time
+      return `+(${[inWindow, shapeChecks, `${argmaxName(rec.tensor)}[${off}]! === ${paren(local(at))}`].filter(Boolean).join(' && ')})`;
     }
     // no record: find the first arg-max here
     const r: Extract<Expr, { kind: 'reduce' }> = { kind: 'reduce', op: x.op, indices: x.indices, body: x.body };
     const red = this.reduction(r, vars, true);
     nodes.push(...red.nodes);
-    return `(${inWindow ? `${inWindow} && ` : ''}${red.arg} === ${paren(local(at))} ? 1 : 0)`;
+    return `+(${inWindow ? `${inWindow} && ` : ''}${red.arg} === ${paren(local(at))})`;
   }
 
   /** Is this indicator the arg-max of a forward max reduction? Then return that tensor and where to read it. */

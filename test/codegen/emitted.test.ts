@@ -7,13 +7,13 @@
 //   npx vitest run test/codegen -u
 // The structural checks below do not depend on names or formatting beyond the kernel function
 // names (forward_Y, backward_dX, …); they parse the module with the TypeScript compiler.
-import { Project, ts } from 'ts-morph';
+import { ts } from 'ts-morph';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { emit } from '../../src/codegen/compile.js';
 import { generateLibrary, LIBRARY } from '../../src/codegen/generateLibrary.js';
-import { layerSource } from './support.js';
+import { layerSource, strictProject } from './support.js';
 
 // ---- the programs ------------------------------------------------------------------------------
 
@@ -190,6 +190,23 @@ describe('snapshots of the emitted kernels (update with `npx vitest run test/cod
 });
 
 // ---- structure ---------------------------------------------------------------------------------
+
+describe('quotient and remainder loops: h = 2q + r instead of ⌊h/2⌋ and h % 2 per element (splitQuotientLoops)', () => {
+  const UPSAMPLE = 'dims N, H\nX: [N, H]\nY: [N, 3*H]\nY[n,h] = X[n, h/3] * (h % 3 + 1)';
+  const cases = [
+    ['maxpool2d.dg backward_dX', MAXPOOL, 'backward_dX'],
+    ['avgpool2d.dg backward_dX', layerSource('avgpool2d'), 'backward_dX'],
+    ['a 3-wide upsampling, forward_Y', UPSAMPLE, 'forward_Y'],
+  ] as const;
+  const floorOrModulo = (source: string, fn: string, optimize: boolean) =>
+    innermostLoops(kernel(emit(source, { dtype: 'float64', optimize }), fn)).filter((l) => /Math\.floor|%/.test(l.getText())).length;
+  for (const [label, source, fn] of cases)
+    it(`${label}: no Math.floor and no % in the innermost loops (the naive nest has them)`, () => {
+      expect(innermostLoops(kernel(emit(source, { dtype: 'float64' }), fn)).length).toBeGreaterThan(0);
+      expect(floorOrModulo(source, fn, true)).toBe(0);
+      expect(floorOrModulo(source, fn, false)).toBeGreaterThan(0);
+    });
+});
 
 describe('conv kernels: no modulo, no bounds test, no index multiplication in the innermost loops', () => {
   const cases: [string, string, string][] = [];
@@ -498,20 +515,7 @@ describe('the emitted modules type-check (strict, noUncheckedIndexedAccess)', ()
     .sort();
 
   it('every layer: float64 and float32 optimized, float64 naive; and the snapshot programs', () => {
-    const project = new Project({
-      useInMemoryFileSystem: true,
-      compilerOptions: {
-        strict: true,
-        noUncheckedIndexedAccess: true,
-        exactOptionalPropertyTypes: true,
-        noImplicitReturns: true,
-        noImplicitOverride: true,
-        noFallthroughCasesInSwitch: true,
-        target: ts.ScriptTarget.ES2022,
-        module: ts.ModuleKind.ESNext,
-        lib: ['lib.es2023.d.ts'],
-      },
-    });
+    const project = strictProject();
     let files = 0;
     for (const name of layers) {
       const source = layerSource(name);

@@ -420,6 +420,31 @@ Y[n,c,h,w] = X[n,c,h/2,w/2]
     cases: [{ N: 2, C: 2, H: 3, W: 4 }],
   },
   {
+    // dX[h] = X[h]·dY[h-1]/Y[h-1]: at h = 0 both reads are padding, and the kernels gave 0/0 = NaN
+    // where the interpreter (0 absorbs) gives 0. Found by the property test (seed 72026).
+    name: 'a padded read divided by a padded forward value (zero absorbs, not NaN)',
+    source: `dims A
+X: [A]
+Y1: [A]
+Y1[i] = sqrt(X[i+1]^2 + 0.25)
+Y2[i] = X[i]
+`,
+    cases: [{ A: 2 }, { A: 5 }],
+  },
+  {
+    // Y's length is not a multiple of 3: the last window is cut short (splitQuotientLoops' guard)
+    name: 'quotient and remainder of one index, divisor 3, a short last window',
+    source: `dims N, H
+X: [N, H]
+Y: [N, 3*H-1]
+Y[n,h] = X[n, h/3] * (h % 3 + 1)
+`,
+    cases: [
+      { N: 2, H: 4 },
+      { N: 1, H: 1 },
+    ],
+  },
+  {
     name: 'transposed conv, stride 2',
     float32: true,
     source: `dims N, C, H, W, F, R=3, S=3

@@ -14,6 +14,7 @@ import { differentiate } from '../../src/diff/differentiate.js';
 import { backwardProgram } from '../../src/diff/derive.js';
 import type { Program } from '../../src/ir/types.js';
 import type { DataArray, Dtype, Kernel } from '../../src/codegen/compile.js';
+import { Project, ts } from 'ts-morph';
 
 export const layerSource = (name: string): string =>
   readFileSync(fileURLToPath(new URL(`../../examples/layers/${name}.dg`, import.meta.url)), 'utf8');
@@ -69,7 +70,7 @@ export function randomData(k: Kernel, seed: number, lo = -1, hi = 1, overrides: 
   const fill = (n: number, a: number, b: number) => makeArray(k.dtype, n, () => a + (b - a) * rand());
   const inputs: Record<string, DataArray> = {};
   for (const name of k.inputs) {
-    const [a, b] = overrides[name] ?? [lo, hi];
+    const [a, b] = (Object.hasOwn(overrides, name) ? overrides[name] : undefined) ?? [lo, hi];
     inputs[name] = fill(count(k.shapes[name]!), a, b);
   }
   const seeds: Record<string, DataArray> = {};
@@ -175,3 +176,20 @@ export function hasNaN(x: ArrayLike<number>): boolean {
   for (let i = 0; i < x.length; i++) if (Number.isNaN(x[i]!)) return true;
   return false;
 }
+
+/** An in-memory TypeScript project with the strictest options the emitted modules must pass. */
+export const strictProject = (): Project =>
+  new Project({
+    useInMemoryFileSystem: true,
+    compilerOptions: {
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      exactOptionalPropertyTypes: true,
+      noImplicitReturns: true,
+      noImplicitOverride: true,
+      noFallthroughCasesInSwitch: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      lib: ['lib.es2023.d.ts'],
+    },
+  });

@@ -44,8 +44,7 @@ export function forward_Y(
             for (let i = 0; i < 2; i++, $p7 += W) {
               let $p8 = $p7;
               for (let j = 0; j < 2; j++, $p8 += 1) {
-                const $v9 =
-                  2 * u + i < H && 2 * v + j < W ? X[n * $X_s0 + c * $X_s1 + (2 * u + i) * W + 2 * v + j]! : 0;
+                const $v9 = 2 * u + i < H && 2 * v + j < W ? X[$p8]! : 0;
                 if ($v9 > $acc1) {
                   $acc1 = $v9;
                   $arg3 = i * 2 + j;
@@ -78,24 +77,37 @@ export function backward_dX(
   const $dY_d3 = Math.floor((W - 2) / 2) + 1;
   const $dY_s0 = C * $dY_d2 * $dY_d3;
   const $dY_s1 = $dY_d2 * $dY_d3;
+  const $e4 = Math.floor((H + 1) / 2);
+  const $e5 = Math.floor((W + 1) / 2);
   const $Y_d2 = Math.floor((H - 2) / 2) + 1;
   const $Y_d3 = Math.floor((W - 2) / 2) + 1;
   const $Y_s0 = C * $Y_d2 * $Y_d3;
   const $Y_s1 = $Y_d2 * $Y_d3;
   let $o0 = 0;
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let h = 0; h < H; h++) {
-        for (let w = 0; w < W; w++) {
-          dX[$o0++] =
-            (Math.floor(h / 2) < $Y_d2 &&
-            Math.floor(w / 2) < $Y_d3 &&
-            Y_argmax[n * $Y_s0 + c * $Y_s1 + Math.floor(h / 2) * $Y_d3 + Math.floor(w / 2)]! === (h % 2) * 2 + (w % 2)
-              ? 1
-              : 0) *
-            (Math.floor(h / 2) < $dY_d2 && Math.floor(w / 2) < $dY_d3
-              ? dY[n * $dY_s0 + c * $dY_s1 + Math.floor(h / 2) * $dY_d3 + Math.floor(w / 2)]!
-              : 0);
+  let $p7 = 0;
+  for (let n = 0; n < N; n++, $p7 += $dY_s0) {
+    let $p8 = $p7;
+    for (let c = 0; c < C; c++, $p8 += $dY_s1) {
+      let $p9 = $p8;
+      for (let $q1 = 0; $q1 < $e4; $q1++, $p9 += $dY_d3) {
+        const $hi5 = Math.min(2, H - 1 - 2 * $q1 + 1);
+        let $p10 = $p9;
+        for (let $r2 = 0; $r2 < $hi5; $r2++) {
+          let $p11 = $p10;
+          for (let $q3 = 0; $q3 < $e5; $q3++, $p11 += 1) {
+            const $hi6 = Math.min(2, W - 1 - 2 * $q3 + 1);
+            let $p12 = $p11;
+            for (let $r4 = 0; $r4 < $hi6; $r4++) {
+              dX[$o0++] =
+                $q1 < $dY_d2 && $q3 < $dY_d3
+                  ? +(
+                      $q1 < $Y_d2 &&
+                      $q3 < $Y_d3 &&
+                      Y_argmax[n * $Y_s0 + c * $Y_s1 + $q1 * $Y_d3 + $q3]! === $r2 * 2 + $r4
+                    ) * dY[$p12]!
+                  : 0;
+            }
+          }
         }
       }
     }
