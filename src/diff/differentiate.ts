@@ -199,6 +199,14 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     .filter((s) => info.get(s.tensor)!.role === 'intermediate' && depends.has(s.tensor))
     .map((s) => s.tensor);
   const targets = [...needed, ...wrt];
+  // gradients and seeds are named d + the tensor (LANGUAGE.md): a tensor of the program with
+  // such a name would be read where the gradient is meant, and the numbers would be silently wrong
+  const seeded = p.tensors.filter((t) => t.role === 'output' && depends.has(t.name)).map((t) => t.name);
+  for (const t of [...targets, ...seeded]) {
+    const clash = info.get(gradName(t));
+    if (clash)
+      throw new DeltagradError('bad-name', `${clash.name} is the name of the gradient of ${t}`, clash.span, `rename the tensor ${clash.name} (for example g${t}): gradients are named d + the tensor's name`);
+  }
 
   const names = new NameSupply([
     ...p.tensors.map((t) => t.name),
@@ -256,6 +264,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
           positions: primed,
           shapeOf,
           defaults,
+          fresh: (base) => names.fresh(base),
         });
         if (!done) {
           steps.push('  this term is 0');

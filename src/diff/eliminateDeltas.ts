@@ -8,11 +8,13 @@
 //   Σ_{f,u,v} K[f,c',h'+P-u*T,w'+P-v*T]·dY[n',f,u,v]
 // Rule order: mixed radix (s·u + i with 0 ≤ i < s: u := e/s, i := e%s, as in pooling) → unit
 // coefficient on a summed-over index → unit on a forward output index → divisibility (v := e/s when
-// s | e, guarded) → no summed index left: an equality guard, or 0 when it can never hold.
-import { idxAsConst, idxAsVar, idxCoef, idxDiv, idxKey, idxMod, idxNeg, idxScale, idxSub, idxVars, printIndex } from '../ir/affine.js';
-import { access, compare, mul, num, reduce, substituteIndex, ZERO } from '../ir/exprs.js';
+// s | e, guarded) → a quotient of a summed index (⌊u/s⌋ = t: u := s·t + k, with a new sum over
+// 0 ≤ k < s, as in the gradient of nearest upsampling: dX[h] = sum(k:2) dY[2h+k]) → no summed index
+// left: an equality guard, or 0 when it can never hold.
+import { idxAdd, idxAsConst, idxAsVar, idxCoef, idxDiv, idxKey, idxMod, idxNeg, idxScale, idxSub, idxVars, printIndex } from '../ir/affine.js';
+import { access, compare, mapIndices, mul, num, reduce, substituteIndex, ZERO } from '../ir/exprs.js';
 import { printExpr } from '../ir/print.js';
-import { polyConstValue, polyEquals, polyIsZero, polyScale, printPoly, printSize, sizeEquals, sizeTryEval, polyEval } from '../ir/sizes.js';
+import { polyConstValue, polyEquals, polyIsPositive, polyIsZero, polyScale, printPoly, printSize, sizeEquals, sizeTryEval, polyEval } from '../ir/sizes.js';
 import { type Bound, type Expr, type IndexExpr, type Poly, type SizeExpr } from '../ir/types.js';
 
 export interface Delta {
@@ -39,6 +41,8 @@ export interface EliminationContext {
   readonly positions: readonly Bound[];
   readonly shapeOf: (tensor: string) => readonly SizeExpr[] | undefined;
   readonly defaults: ReadonlyMap<string, number>;
+  /** a new index name, unused in the program (a window offset when a quotient is solved) */
+  readonly fresh?: (base: string) => string;
 }
 
 export interface Eliminated {
@@ -81,6 +85,20 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     sums = sums.filter((b) => b.name !== name);
   };
 
+  const solveQuotientDelta = (d: Delta, quotient: { u: string; by: Poly; target: IndexExpr }): string => {
+    const { u, by, target } = quotient;
+    const k = ctx.fresh!('i');
+    const uExt = extentOf(u);
+    const solved = { u, by, target, k };
+    factor = mapIndices(factor, (x) => solveQuotient(x, solved));
+    deltas = deltas.map((x) => ({ a: solveQuotient(x.a, solved), b: solveQuotient(x.b, solved) }));
+    guards = guards.map((g) => (g.kind === 'equal' ? { ...g, a: solveQuotient(g.a, solved), b: solveQuotient(g.b, solved) } : { ...g, expr: solveQuotient(g.expr, solved) }));
+    const whole = idxAdd(idxScale(target, by), varOf(k));
+    sums = [...sums.filter((b) => b.name !== u), { name: k, extent: { kind: 'poly', poly: by } }];
+    guards.push({ kind: 'range', expr: whole, extent: uExt, of: u });
+    return `δ(${printIndex(d.a)},${printIndex(d.b)}): ${u}/${printPoly(by)} = ${printIndex(target)} holds for ${u} = ${printIndex(whole)} with 0 ≤ ${k} < ${printPoly(by)}; the sum over ${u} becomes a sum over ${k}`;
+  };
+
   while (deltas.length) {
     const choices: Choice[] = [];
     let zero = false;
@@ -94,6 +112,13 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
         return c !== undefined && c !== 'nested' && signKnown(c);
       });
       if (vars.length === 0) {
+        const quotient = ctx.fresh ? quotientOfSum(e, sums) : undefined;
+        if (quotient) {
+          // ⌊u/τ⌋ = t holds for the τ values u = τ·t + k, 0 ≤ k < τ: the sum over u becomes one over
+          // k. Last in rank: when another δ fixes u outright, this one is left a plain guard.
+          choices.push({ rank: 5, delta: di, apply: () => solveQuotientDelta(d, quotient) });
+          return;
+        }
         const c = idxAsConst(e);
         const v = c && polyConstValue(c);
         if (c && v === 0) steps.push(`δ(${printIndex(d.a)},${printIndex(d.b)}) = 1`);
@@ -226,6 +251,35 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
   }
   return { expr: reduce('sum', sums, mul([...guardExprs, factor])), steps };
 }
+
+/** e = ±⌊u/τ⌋ + rest with u summed, τ a positive size and u nowhere else in e: ⌊u/τ⌋ = target. */
+function quotientOfSum(e: IndexExpr, sums: readonly Bound[]): { u: string; by: Poly; target: IndexExpr } | undefined {
+  for (const t of e.terms) {
+    const sign = isUnit(t.coef);
+    if (t.atom.kind !== 'div' || !sign) continue;
+    const u = idxAsVar(t.atom.of);
+    if (u === undefined || !sums.some((b) => b.name === u) || !polyIsPositive(t.atom.by)) continue;
+    const rest = { terms: e.terms.filter((x) => x !== t), constant: e.constant };
+    if (idxVars(rest).includes(u)) continue;
+    return { u, by: t.atom.by, target: sign === 1 ? idxNeg(rest) : rest };
+  }
+  return undefined;
+}
+
+/** With u = τ·target + k: ⌊u/τ⌋ → target, u mod τ → k, and u itself → τ·target + k. */
+function solveQuotient(x: IndexExpr, s: { u: string; by: Poly; target: IndexExpr; k: string }): IndexExpr {
+  const whole = idxAdd(idxScale(s.target, s.by), varOf(s.k));
+  let out: IndexExpr = { terms: [], constant: x.constant };
+  for (const t of x.terms) {
+    const a = t.atom;
+    const exact = a.kind !== 'var' && idxAsVar(a.of) === s.u && polyEquals(a.by, s.by);
+    const piece: IndexExpr = exact ? (a.kind === 'div' ? s.target : varOf(s.k)) : substituteIndexExpr({ terms: [{ atom: a, coef: POLY_ONE }], constant: new Map() }, s.u, whole);
+    out = idxAdd(out, idxScale(piece, t.coef));
+  }
+  return out;
+}
+
+const POLY_ONE: Poly = new Map([['', 1]]);
 
 const varOf = (n: string): IndexExpr => ({ terms: [{ atom: { kind: 'var', name: n }, coef: new Map([['', 1]]) }], constant: new Map() });
 

@@ -39,16 +39,27 @@ export function latexName(name: string): string {
   return m ? `\\mathrm{d}${base(m[1]!)}` : base(name);
 }
 
+/** A name with index subscripts; a name that already has one (Y_{1} for Y1) is braced, since
+ * `Y_{1}_{n}` is a double subscript that LaTeX rejects. */
+export function latexSub(name: string, subs: string): string {
+  const n = latexName(name);
+  return `${n.includes('_') ? `{${n}}` : n}_{${subs}}`;
+}
+
 const sizeLatex = (s: string) => s.replace(/\*/g, ' ');
+/** Parenthesised unless a single name or number. */
+const groupLatex = (s: string) => (/^[\w\\{}]+$/.test(s) ? s : `\\left(${s}\\right)`);
 
 function atomLatex(a: Atom): string {
   switch (a.kind) {
     case 'var':
       return a.name;
+    // ⌊(n − 1)/2⌋: without the parentheses `n - 1 / 2` inside the floor reads as n − ½
     case 'div':
-      return `\\left\\lfloor ${indexLatex(a.of)} / ${sizeLatex(printPoly(a.by))} \\right\\rfloor`;
+      return `\\left\\lfloor ${groupLatex(indexLatex(a.of))} / ${groupLatex(sizeLatex(printPoly(a.by)))} \\right\\rfloor`;
+    // (n−1) mod 2: \bmod binds looser than juxtaposition but a reader takes `n - 1 \bmod 2` as n − (1 mod 2)
     case 'mod':
-      return `\\left(${indexLatex(a.of)} \\bmod ${sizeLatex(printPoly(a.by))}\\right)`;
+      return `\\left(${groupLatex(indexLatex(a.of))} \\bmod ${groupLatex(sizeLatex(printPoly(a.by)))}\\right)`;
     default:
       return assertNever(a);
   }
@@ -81,7 +92,7 @@ export function exprLatex(e: Expr, ctx = 0): string {
     case 'index':
       return wrap(e.expr.terms.length + e.expr.constant.size > 1 ? PREC.add : PREC.atom, indexLatex(e.expr));
     case 'access':
-      return e.subs.length ? `${latexName(e.tensor)}_{${e.subs.map(indexLatex).join(',')}}` : latexName(e.tensor);
+      return e.subs.length ? latexSub(e.tensor, e.subs.map(indexLatex).join(',')) : latexName(e.tensor);
     case 'delta':
       return `\\delta_{${indexLatex(e.a)},${indexLatex(e.b)}}`;
     case 'add': {
@@ -136,6 +147,6 @@ export function exprLatex(e: Expr, ctx = 0): string {
 }
 
 export function statementLatex(s: Statement): string {
-  const lhs = s.lhs.length ? `${latexName(s.tensor)}_{${s.lhs.map((b) => b.name).join(',')}}` : latexName(s.tensor);
+  const lhs = s.lhs.length ? latexSub(s.tensor, s.lhs.map((b) => b.name).join(',')) : latexName(s.tensor);
   return `${lhs} = ${exprLatex(s.rhs)}`;
 }

@@ -9,7 +9,7 @@ import { idxAsVar, idxCoef, printIndex } from '../ir/affine.js';
 import { exprKey, freeIndices, renameIndices } from '../ir/exprs.js';
 import { polyAdd, polyConst, polyConstValue, polyScale, polyVar, printPoly, printSize, sizeAdd, sizeConst, sizePoly, sizeSub } from '../ir/sizes.js';
 import { assertNever, type Expr, type IndexExpr, type Poly, type SizeExpr, type Statement } from '../ir/types.js';
-import { latexName } from './renderLatex.js';
+import { latexName, latexSub } from './renderLatex.js';
 
 /** A matrix expression, printable as text and as LaTeX. */
 type M =
@@ -414,7 +414,7 @@ function convInputGradient(s: Statement, shapes: Shapes): MatrixForm | null {
   const pad = (off: Poly, size: SizeExpr) => printSize(sizeSub(sizeAdd(size, sizeConst(-1)), sizePoly(off)));
   const kt = `${K}̃`;
   const textForm = `${s.tensor} = ${strideOne ? dY : `dilate_${stride}(${dY})`} ⋆ ${kt}: the correlation of ${strideOne ? dY : `${dY} with ${gaps} zero${gaps === '1' ? '' : 's'} between its elements`}, zero-padded by ${pad(a.offset, Rs)} rows and ${pad(b.offset, Ss)} columns, with the flipped, channel-transposed kernel ${kt}[c,f,i,j] = ${K}[f,c,${R}-1-i,${S}-1-j]`;
-  const latexForm = `${latexName(s.tensor)} = ${strideOne ? latexName(dY) : `\\operatorname{dilate}_{${stride}}\\left(${latexName(dY)}\\right)`} \\star \\tilde{${latexName(K)}}, \\quad \\tilde{${latexName(K)}}_{c,f,i,j} = ${latexName(K)}_{f,c,${R}-1-i,${S}-1-j}`;
+  const latexForm = `${latexName(s.tensor)} = ${strideOne ? latexName(dY) : `\\operatorname{dilate}_{${stride}}\\left(${latexName(dY)}\\right)`} \\star \\tilde{${latexName(K)}}, \\quad \\tilde{${latexName(K)}}_{c,f,i,j} = ${latexSub(K, `f,c,${R}-1-i,${S}-1-j`)}`;
   return { text: textForm, latex: latexForm };
 }
 
@@ -441,7 +441,7 @@ function convKernelGradient(s: Statement, _shapes: Shapes): MatrixForm | null {
   const stride = printPoly(a.stride);
   const strideOne = polyConstValue(a.stride) === 1;
   const textForm = `${s.tensor}[f,c] = Σₙ ${x.tensor}[n,c] ⋆ ${strideOne ? `${g.tensor}[n,f]` : `(${g.tensor}[n,f] dilated by ${stride})`}: the correlation of each input channel (zero-padded by ${printPoly(a.offset)}) with each output-gradient channel, summed over the batch`;
-  const latexForm = `${latexName(s.tensor)}_{f,c} = \\sum_{n} ${latexName(x.tensor)}_{n,c} \\star ${strideOne ? `${latexName(g.tensor)}_{n,f}` : `\\operatorname{dilate}_{${stride}}\\left(${latexName(g.tensor)}_{n,f}\\right)`}`;
+  const latexForm = `${latexSub(s.tensor, `f,c`)} = \\sum_{n} ${latexSub(x.tensor, `n,c`)} \\star ${strideOne ? latexSub(g.tensor, 'n,f') : `\\operatorname{dilate}_{${stride}}\\left(${latexSub(g.tensor, `n,f`)}\\right)`}`;
   return { text: textForm, latex: latexForm };
 }
 
@@ -457,7 +457,7 @@ function channelSum(s: Statement, _shapes: Shapes): MatrixForm | null {
   const over = t.sums.join(', ');
   return {
     text: `${s.tensor} = Σ_{${over}} ${g.tensor}: ${g.tensor} summed over ${over}`,
-    latex: `${latexName(s.tensor)}_{${s.lhs[0]!.name}} = \\sum_{${over}} ${latexName(g.tensor)}_{${g.subs.map(printIndex).join(',')}}`,
+    latex: `${latexSub(s.tensor, s.lhs[0]!.name)} = \\sum_{${over}} ${latexSub(g.tensor, g.subs.map(printIndex).join(','))}`,
   };
 }
 

@@ -628,8 +628,14 @@ class StatementChecker {
     const defaults = this.c.defaultsMap();
     let best = found[0]!;
     for (const f of found.slice(1)) {
-      const d = sizeSub(f, best);
-      const k = d.kind === 'poly' ? polyConstValue(d.poly) : undefined;
+      // the difference of two sizes with floor divisions may not be expressible: compare values then
+      let d: SizeExpr | undefined;
+      try {
+        d = sizeSub(f, best);
+      } catch {
+        d = undefined;
+      }
+      const k = d?.kind === 'poly' ? polyConstValue(d.poly) : undefined;
       const fb = sizeTryEval(f, defaults);
       const bb = sizeTryEval(best, defaults);
       if ((k !== undefined && k < 0) || (k === undefined && fb !== undefined && bb !== undefined && fb < bb)) best = f;
@@ -644,8 +650,12 @@ class StatementChecker {
       if (!shape) continue;
       for (let d = 0; d < u.subs.length; d++) {
         const s = u.subs[d]!;
-        const coef = idxCoef(s, n);
-        if (!coef || coef === 'nested' || !polyIsPositive(coef)) continue;
+        const raw = idxCoef(s, n);
+        if (!raw || raw === 'nested') continue;
+        // X[H-1-u]: a negative coefficient reads the dimension backwards; c·u runs down from the rest
+        const flipped = polyIsPositive(polyScale(raw, -1));
+        const coef = flipped ? polyScale(raw, -1) : raw;
+        if (!polyIsPositive(coef)) continue;
         let lo = s.constant;
         let hi = s.constant;
         let ok = true;
@@ -672,6 +682,19 @@ class StatementChecker {
           else lo = polyAdd(lo, polyScale(span, k));
         }
         if (!ok) continue;
+        if (flipped) {
+          // 0 ≤ rest − c·u: u ≤ lo/c, with lo the smallest the rest gets (reads past the far end, where
+          // the rest exceeds D − 1, are zero padding as on the near end of a forward read)
+          const dim = shape[d]!;
+          const over = dim.kind === 'poly' ? polySub(hi, polyAdd(dim.poly, new Map([['', -1]]))) : POLY_ZERO;
+          const overVal = polyConstValue(over);
+          const pad = overVal !== undefined ? (overVal > 0 ? over : POLY_ZERO) : polyIsPositive(over) ? over : POLY_ZERO;
+          const top = polyAdd(lo, pad);
+          const topVal = polyConstValue(top);
+          if (topVal !== undefined && topVal < 0) continue;
+          out.push(sizeAdd(sizeDiv(sizePoly(top), sizePoly(coef)), sizeConst(1)));
+          continue;
+        }
         const negLo = polyScale(lo, -1);
         const padVal = polyConstValue(negLo);
         const pad = padVal !== undefined ? (padVal > 0 ? negLo : POLY_ZERO) : polyIsPositive(negLo) ? negLo : POLY_ZERO;

@@ -33,6 +33,8 @@ interface Token {
   readonly text: string;
   readonly line: number;
   readonly col: number;
+  /** on the end-of-program token: the innermost bracket still open there */
+  readonly unclosed?: Token;
 }
 
 const OPS = ['<=', '>=', '==', '!=', '[', ']', '(', ')', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '^', '<', '>', ';', '@', 'Σ', '∑'];
@@ -45,6 +47,9 @@ function lex(src: string): Token[] {
   const out: Token[] = [];
   const lines = src.split(/\r?\n/);
   let depth = 0;
+  const open: Token[] = [];
+  // the end of the program sits after its last character, not on the empty lines after it
+  let end = { line: 1, col: 1 };
   lines.forEach((text, li) => {
     const line = li + 1;
     let i = 0;
@@ -93,16 +98,25 @@ function lex(src: string): Token[] {
       const op = OPS.includes(two) ? two : OPS.includes(ch) ? ch : undefined;
       if (!op)
         fail('syntax', `unexpected character ${JSON.stringify(ch)}`, { line, col, length: 1 }, 'the language uses ASCII operators + - * / ^ % and comparisons; names are letters, digits and _');
-      if (op === '(' || op === '[' || op === '{') depth++;
-      if (op === ')' || op === ']' || op === '}') depth = Math.max(0, depth - 1);
+      if (op === '(' || op === '[' || op === '{') {
+        depth++;
+        open.push({ t: 'op', text: op, line, col });
+      }
+      if (op === ')' || op === ']' || op === '}') {
+        depth = Math.max(0, depth - 1);
+        open.pop();
+      }
       out.push({ t: 'op', text: op!, line, col });
       i += op!.length;
+    }
+    if (out.length && out[out.length - 1]!.line === line) {
+      const t = out[out.length - 1]!;
+      end = { line, col: t.col + [...t.text].length };
     }
     // A newline inside brackets continues the statement.
     if (depth === 0) out.push({ t: 'nl', text: '\n', line, col: chars.length + 1 });
   });
-  const last = lines.length;
-  out.push({ t: 'eof', text: '', line: last, col: ([...(lines[last - 1] ?? '')].length) + 1 });
+  out.push({ t: 'eof', text: '', ...end, ...(open.length ? { unclosed: open[open.length - 1]! } : {}) });
   return out;
 }
 
@@ -137,7 +151,8 @@ class Parser {
   private expect(text: string, what: string, hint?: string): Token {
     if (!this.isOp(text)) {
       const t = this.peek();
-      fail('syntax', `expected \`${text}\` ${what}, found ${this.describe(t)}`, this.spanOf(t), hint);
+      const u = t.t === 'eof' ? t.unclosed : undefined;
+      fail('syntax', `expected \`${text}\` ${what}, found ${this.describe(t)}`, this.spanOf(t), u ? `the \`${u.text}\` at ${u.line}:${u.col} is never closed` : hint);
     }
     return this.next();
   }
