@@ -4,11 +4,16 @@
 // Worked example:  derive -e 'f = (x+y)*z' --at x=-2,y=5,z=-4
 //   f = -12
 //   dx = -4   dy = -4   dz = 3   (one per line)
+// and with a tensor output, seeded with ones:  derive -e $'dims N=3\nY: [N]\nY[i] = x*i' --at x=2
+//   # seed dY = 1 in every element: the gradients below are those of sum(Y)
+//   Y = [0, 2, 4]
+//   dx = 3
 import { readFileSync } from 'node:fs';
 import { check } from './ir/check.js';
 import { DeltagradError, formatError } from './ir/errors.js';
-import { run } from './ir/evaluate.js';
-import { deriveProgram } from './diff/derive.js';
+import { InputError, resolveSizes, run, shapeOf } from './ir/evaluate.js';
+import type { Program } from './ir/types.js';
+import { deriveProgram, type DeriveResult } from './diff/derive.js';
 
 const HELP = `derive — symbolic gradients of index-expression programs
 
@@ -18,15 +23,21 @@ usage: derive [FILE | -e PROGRAM] [options]
   -e, --eval PROGRAM a program given inline, e.g. -e 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]'
   --wrt X,W          differentiate with respect to these inputs only (default: every input)
   --format F         index | matrix | latex | json | all   (default: all)
+                     json: {"gradients", "program" (the whole backward program, runnable), "steps"}
   --steps            show the derivation: chain rule with δ, each δ eliminated, each sum collapsed
-  --at x=1,y=2       evaluate the outputs and every gradient at a point (scalar inputs)
+  --at x=1,y=2       evaluate the outputs and every gradient at a point (scalar inputs) and print
+                     the numbers; a size without a value in the program takes one here (--at x=2,N=3).
+                     Tensor outputs are seeded with ones (dY = 1: the gradients of the sum of Y).
+                     Takes --wrt, --steps and --format json (a JSON object of the values)
   --emit ts          print the TypeScript module of forward/backward kernels
   --dtype float64    float32 | float64, for --emit
   --no-simd          for --emit: matrix products in plain JavaScript loops, no WebAssembly SIMD
                      (for runtimes older than Node 16.4, Chrome 91, Firefox 89, Safari 16.4)
   -h, --help         this help
 
-exit status: 0 on success, 1 for a bad program (with line:col, a caret and a hint), 2 for bad usage.
+exit status: 0 on success, 1 for a bad program (with line:col, a caret and a hint), 2 for bad usage
+(an unknown option, options that do not go together, --wrt or --at naming what the program does not have).
+A value of --at that is NaN or ±Infinity is printed as it is, with a warning on stderr; the status stays 0.
 
 examples:
   derive -e 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]' --wrt X --format matrix
@@ -35,78 +46,89 @@ examples:
 
 class UsageError extends Error {}
 
+type Format = 'index' | 'matrix' | 'latex' | 'json' | 'all';
+
 interface Args {
   file?: string;
   program?: string;
   wrt?: string[];
-  format: 'index' | 'matrix' | 'latex' | 'json' | 'all';
+  format: Format;
   steps: boolean;
   at?: Record<string, number>;
   emit?: string;
-  sizes?: Record<string, number>;
   dtype?: 'float32' | 'float64';
   simd: boolean;
   help: boolean;
+  /** the options given on the command line (long names), to tell a default from a choice */
+  given: Set<string>;
 }
 
-function parsePairs(text: string, what: string): Record<string, number> {
-  const out: Record<string, number> = {};
+/** `x=1,y=2` into `into`; a name given twice is an error, not a silent last-one-wins. */
+function parsePairs(text: string, what: string, into: Record<string, number> = {}): Record<string, number> {
   for (const part of text.split(',')) {
     const m = /^\s*([\p{L}_][\p{L}\p{N}_]*)\s*=\s*(\S+)\s*$/u.exec(part);
     const v = m ? Number(m[2]) : NaN;
     if (!m || !Number.isFinite(v)) throw new UsageError(`${what} expects name=number pairs separated by commas, found "${part}"`);
-    out[m[1]!] = v;
+    if (m[1]! in into) throw new UsageError(`${what} gives ${m[1]} twice (${m[1]}=${into[m[1]!]} and ${m[1]}=${m[2]})`);
+    into[m[1]!] = v;
   }
-  return out;
+  return into;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { format: 'all', steps: false, simd: true, help: false };
+  const a: Args = { format: 'all', steps: false, simd: true, help: false, given: new Set() };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
     return v;
   };
+  // an option that takes one value, given twice, would otherwise keep only the last
+  const once = (flag: string) => {
+    if (a.given.has(flag)) throw new UsageError(`${flag} is given twice`);
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    switch (arg) {
-      case '-h':
+    const flag = arg === '-e' ? '--eval' : arg === '-h' ? '--help' : arg;
+    switch (flag) {
       case '--help':
         a.help = true;
         break;
-      case '-e':
       case '--eval':
+        once(flag);
         a.program = value(i++, arg);
         break;
-      case '--wrt':
-        a.wrt = value(i++, arg)
+      case '--wrt': {
+        const names = value(i++, arg)
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean);
+        if (!names.length) throw new UsageError('--wrt needs at least one input name, e.g. --wrt X,W');
+        a.wrt = [...new Set([...(a.wrt ?? []), ...names])];
         break;
+      }
       case '--format': {
+        once(flag);
         const f = value(i++, arg);
         if (!['index', 'matrix', 'latex', 'json', 'all'].includes(f)) throw new UsageError(`--format takes index, matrix, latex, json or all, not "${f}"`);
-        a.format = f as Args['format'];
+        a.format = f as Format;
         break;
       }
       case '--steps':
         a.steps = true;
         break;
       case '--at':
-        a.at = parsePairs(value(i++, arg), '--at');
+        a.at = parsePairs(value(i++, arg), '--at', a.at);
         break;
       case '--emit':
+        once(flag);
         a.emit = value(i++, arg);
         if (a.emit !== 'ts') throw new UsageError(`--emit takes ts, not "${a.emit}"`);
-        break;
-      case '--sizes':
-        a.sizes = parsePairs(value(i++, arg), '--sizes');
         break;
       case '--no-simd':
         a.simd = false;
         break;
       case '--dtype': {
+        once(flag);
         const d = value(i++, arg);
         if (d !== 'float32' && d !== 'float64') throw new UsageError(`--dtype takes float32 or float64, not "${d}"`);
         a.dtype = d;
@@ -117,12 +139,174 @@ function parseArgs(argv: string[]): Args {
         if (a.file !== undefined) throw new UsageError(`more than one program file: ${a.file}, ${arg}`);
         a.file = arg;
     }
+    if (flag.startsWith('--')) a.given.add(flag);
   }
   return a;
 }
 
+/** Options that would be silently ignored in this combination are usage errors instead. */
+function rejectIgnoredOptions(a: Args): void {
+  if (a.emit) {
+    for (const f of ['--at', '--format', '--steps', '--wrt'])
+      if (a.given.has(f)) throw new UsageError(`--emit ts prints the kernel module and ignores ${f}: give one of them`);
+  } else {
+    for (const f of ['--dtype', '--no-simd']) if (a.given.has(f)) throw new UsageError(`${f} applies only to --emit ts`);
+  }
+  if (a.at && a.given.has('--format') && a.format !== 'json' && a.format !== 'all')
+    throw new UsageError(`--at prints values, not the ${a.format} form: drop --format ${a.format} (or give --format json for the values as JSON)`);
+}
+
+/** A program without a statement has nothing to differentiate: an error at its end, where one belongs. */
+function rejectEmpty(p: Program): void {
+  if (p.statements.length) return;
+  const lines = p.source.split(/\r?\n/);
+  let line = lines.length;
+  while (line > 1 && !lines[line - 1]!.trim()) line--;
+  const col = lines[line - 1]!.trim() ? [...lines[line - 1]!].length + 1 : 1;
+  throw new DeltagradError(
+    'syntax',
+    'the program assigns no tensor: nothing to differentiate',
+    { line, col, length: 1 },
+    'add a statement, e.g. `Y[i] = 2*X[i]` or `f = (x+y)*z`',
+  );
+}
+
+/** `--wrt Q` for a Q the program does not have is bad usage: there is no place in the program to point at. */
+function rejectUnknownWrt(p: Program, wrt: readonly string[] | undefined): void {
+  const inputs = p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  for (const w of wrt ?? [])
+    if (!p.tensors.some((t) => t.name === w)) throw new UsageError(`--wrt names ${w}, which is not a tensor of the program (its inputs: ${inputs.join(', ') || '(none)'})`);
+}
+
 function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(12)));
+}
+
+const product = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
+
+/** A dimension longer than LONG shows its first and last EDGE elements around a `…`. */
+const LONG = 8;
+const EDGE = 3;
+
+function shownPositions(n: number): (number | null)[] {
+  const all = Array.from({ length: n }, (_, i) => i);
+  return n <= LONG ? all : [...all.slice(0, EDGE), null, ...all.slice(n - EDGE)];
+}
+
+/** Nested brackets, one innermost row per line, aligned under the opening bracket at column `col`. */
+function formatNested(values: Float64Array, shape: readonly number[], d: number, offset: number, col: number): string {
+  const stride = product(shape.slice(d + 1));
+  const last = d === shape.length - 1;
+  const items = shownPositions(shape[d]!).map((i) =>
+    i === null ? '…' : last ? fmt(values[offset + i]!) : formatNested(values, shape, d + 1, offset + i * stride, col + 1),
+  );
+  return `[${items.join(last ? ', ' : `,\n${' '.repeat(col + 1)}`)}]`;
+}
+
+/** `f = 3`, `Y = [0, 2, 4]`, or rows on lines of their own with a shape note for rank ≥ 2 or elided tensors. */
+function formatTensor(name: string, values: Float64Array, shape: readonly number[]): string {
+  const head = `${name} = `;
+  if (shape.length === 0) return head + fmt(values[0]!);
+  const note = shape.length > 1 || shape.some((n) => n > LONG) ? `   (shape [${shape.join(', ')}])` : '';
+  return head + formatNested(values, shape, 0, 0, head.length) + note;
+}
+
+/** Nested arrays for JSON; NaN and ±Infinity, which JSON lacks, as the strings "NaN", "Infinity". */
+function toJson(values: Float64Array, shape: readonly number[], d = 0, offset = 0): unknown {
+  if (d === shape.length) {
+    const v = values[offset]!;
+    return Number.isFinite(v) ? v : String(v);
+  }
+  const stride = product(shape.slice(d + 1));
+  return Array.from({ length: shape[d]! }, (_, i) => toJson(values, shape, d + 1, offset + i * stride));
+}
+
+/** `Y[1,2]` for the flat offset 5 of a [2, 3] tensor; `f` for a scalar. */
+function elementName(name: string, shape: readonly number[], offset: number): string {
+  if (shape.length === 0) return name;
+  const idx = shape.map((_, d) => Math.floor(offset / product(shape.slice(d + 1))) % shape[d]!);
+  return `${name}[${idx.join(',')}]`;
+}
+
+/** One warning per tensor holding NaN or ±Infinity: a value that is not a number must not pass silently. */
+function nonFiniteWarnings(values: Record<string, Float64Array>, shapes: Record<string, number[]>, point: string): string[] {
+  return Object.entries(values).flatMap(([name, v]) => {
+    const bad = Array.from(v.keys()).filter((i) => !Number.isFinite(v[i]!));
+    if (!bad.length) return [];
+    const more = bad.length > 1 ? ` (and ${bad.length - 1} more non-finite ${bad.length > 2 ? 'elements' : 'element'} of ${name})` : '';
+    return [`${elementName(name, shapes[name]!, bad[0]!)} is ${v[bad[0]!]} at ${point}${more}`];
+  });
+}
+
+interface PointValues {
+  /** tensor outputs whose seed is all ones */
+  readonly seeded: string[];
+  readonly values: Record<string, Float64Array>;
+  readonly shapes: Record<string, number[]>;
+  readonly warnings: string[];
+}
+
+/** Split --at into scalar inputs and sizes, checking each name against the program. */
+function splitPoint(p: Program, at: Record<string, number>): { inputs: Record<string, number>; sizes: Record<string, number> } {
+  const inputs = p.tensors.filter((t) => t.role === 'input');
+  const tensor = inputs.find((t) => t.shape.length > 0);
+  if (tensor)
+    throw new UsageError(`--at needs scalar inputs, but ${tensor.name} is a tensor (${tensor.shape.length} ${tensor.shape.length === 1 ? 'dimension' : 'dimensions'}); evaluate() from the library takes tensors`);
+  const sizeNames = p.sizes.map((s) => s.name);
+  const out = { inputs: {} as Record<string, number>, sizes: {} as Record<string, number> };
+  for (const [k, v] of Object.entries(at)) {
+    if (sizeNames.includes(k)) {
+      if (!Number.isInteger(v) || v < 0) throw new UsageError(`--at gives the size ${k} the value ${v}: a size is a whole number ≥ 0`);
+      out.sizes[k] = v;
+    } else if (inputs.some((t) => t.name === k)) out.inputs[k] = v;
+    else
+      throw new UsageError(
+        `--at names ${k}, which is neither an input nor a size (inputs: ${inputs.map((t) => t.name).join(', ') || '(none)'}${sizeNames.length ? `; sizes: ${sizeNames.join(', ')}` : ''})`,
+      );
+  }
+  for (const t of inputs) if (!(t.name in out.inputs)) throw new UsageError(`--at needs a value for the input ${t.name}`);
+  return out;
+}
+
+/** Every size needs a value to evaluate: from `dims N=3` or from --at. */
+function rejectUnsized(p: Program, sizes: ReadonlyMap<string, number>, at: Record<string, number>): void {
+  const unsized = p.sizes.map((s) => s.name).filter((n) => !sizes.has(n));
+  if (!unsized.length) return;
+  const pairs = unsized.map((n) => `${n}=3`);
+  const point = [...Object.entries(at).map(([k, v]) => `${k}=${v}`), ...pairs].join(',');
+  throw new UsageError(
+    `--at: ${unsized.length === 1 ? `the size ${unsized[0]} has` : `the sizes ${unsized.join(', ')} have`} no value: give ${unsized.length === 1 ? 'it one' : 'them values'} in the program (dims ${pairs.join(', ')}) or in --at (--at ${point})`,
+  );
+}
+
+/** Run the backward program at the point: scalar inputs from --at, ones as the seeds of tensor outputs. */
+function evaluateAt(p: Program, result: DeriveResult, at: Record<string, number>): PointValues {
+  const { inputs, sizes } = splitPoint(p, at);
+  const back = check(result.program);
+  const resolved = resolveSizes(back, {}, sizes);
+  rejectUnsized(back, resolved, at);
+  // every shape first, in the order tensors appear: a bad size is reported on Y, not on its seed dY
+  const shapes = Object.fromEntries(back.tensors.map((t) => [t.name, shapeOf(back, t.name, resolved)]));
+  const seeded = p.tensors.filter((t) => t.role === 'output' && t.shape.length > 0).map((t) => t.name);
+  const seeds = Object.fromEntries(seeded.map((y) => [`d${y}`, new Float64Array(product(shapes[`d${y}`]!)).fill(1)]));
+  const values = run(back, { ...inputs, ...seeds }, sizes);
+  const point = Object.entries(at).map(([k, v]) => `${k}=${v}`).join(',');
+  return { seeded, values, shapes, warnings: nonFiniteWarnings(values, shapes, point) };
+}
+
+/** The comment line that says what the gradients are of when tensor outputs are seeded with ones. */
+function seedNote(p: Program, seeded: readonly string[]): string | undefined {
+  if (!seeded.length) return undefined;
+  const of = p.tensors.filter((t) => t.role === 'output').map((t) => (seeded.includes(t.name) ? `sum(${t.name})` : t.name));
+  const seeds = seeded.map((y) => `d${y}`).join(', ');
+  return `# ${seeded.length > 1 ? 'seeds' : 'seed'} ${seeds} = 1 in every element: the gradients below are those of ${of.join(' + ')}`;
+}
+
+function printSteps(io: Io, steps: readonly string[] | undefined): void {
+  if (!steps) return;
+  io.out('');
+  io.out('derivation:');
+  steps.forEach((s) => io.out(`  ${s}`));
 }
 
 export interface Io {
@@ -154,31 +338,38 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         throw new UsageError(`cannot read ${args.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
     } else throw new UsageError('no program: give a FILE or -e PROGRAM (see derive --help)');
-
+    rejectIgnoredOptions(args);
     const program = check(source);
+    rejectEmpty(program);
     if (args.emit) {
       // loaded here only: ts-morph and prettier cost more than deriving, and only --emit needs them
       const { emitAsync } = await import('./codegen/compile.js');
       io.out((await emitAsync(source, { ...(args.dtype ? { dtype: args.dtype } : {}), simd: args.simd })).trimEnd());
       return 0;
     }
+    rejectUnknownWrt(program, args.wrt);
     const result = deriveProgram(program, { ...(args.wrt ? { wrt: args.wrt } : {}), steps: args.steps });
 
     if (args.at) {
-      const scalarInputs = program.tensors.filter((t) => t.role === 'input');
-      const tensorInput = scalarInputs.find((t) => t.shape.length > 0);
-      if (tensorInput) throw new UsageError(`--at evaluates programs whose inputs are scalars; ${tensorInput.name} has ${tensorInput.shape.length} dimensions`);
-      for (const t of scalarInputs) if (!(t.name in args.at)) throw new UsageError(`--at needs a value for the input ${t.name}`);
-      for (const k of Object.keys(args.at)) if (!scalarInputs.some((t) => t.name === k)) throw new UsageError(`--at names ${k}, which is not an input (inputs: ${scalarInputs.map((t) => t.name).join(', ')})`);
-      const values = run(check(result.program), args.at);
-      for (const [name, v] of Object.entries(values)) io.out(`${name} = ${fmt(v[0]!)}`);
+      const r = evaluateAt(program, result, args.at);
+      r.warnings.forEach((w) => io.err(`derive: warning: ${w}`));
+      if (args.format === 'json') {
+        const values = Object.fromEntries(Object.entries(r.values).map(([n, v]) => [n, toJson(v, r.shapes[n]!)]));
+        const seeds = Object.fromEntries(r.seeded.map((y) => [`d${y}`, 1]));
+        io.out(JSON.stringify({ at: args.at, seeds, values, warnings: r.warnings, ...(result.steps ? { steps: result.steps } : {}) }, null, 2));
+        return 0;
+      }
+      const note = seedNote(program, r.seeded);
+      if (note) io.out(note);
+      for (const [name, v] of Object.entries(r.values)) io.out(formatTensor(name, v, r.shapes[name]!));
+      printSteps(io, result.steps);
       return 0;
     }
 
     const entries = Object.entries(result.gradients);
     switch (args.format) {
       case 'json':
-        io.out(JSON.stringify({ gradients: result.gradients, ...(result.steps ? { steps: result.steps } : {}) }, null, 2));
+        io.out(JSON.stringify({ gradients: result.gradients, program: result.program, ...(result.steps ? { steps: result.steps } : {}) }, null, 2));
         return 0;
       case 'index':
         entries.forEach(([, g]) => io.out(g.index));
@@ -198,11 +389,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         });
         break;
     }
-    if (result.steps) {
-      io.out('');
-      io.out('derivation:');
-      result.steps.forEach((s) => io.out(`  ${s}`));
-    }
+    printSteps(io, result.steps);
     return 0;
   } catch (e) {
     if (e instanceof DeltagradError) {
@@ -211,6 +398,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     if (e instanceof UsageError) {
       io.err(`derive: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof InputError) {
+      // the interpreter refused the point (e.g. sizes that make a shape negative): the user's to fix
+      io.err(`derive: --at: ${e.message}`);
       return 2;
     }
     io.err(`derive: internal error: ${(e as Error).message}${process.env.DEBUG?.includes('deltagrad') ? `\n${(e as Error).stack}` : ' (set DEBUG=deltagrad for details)'}`);

@@ -42,7 +42,7 @@ const cases: [string, string[]][] = [
   ['--steps --format json', ['-e', 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]', '--steps', '--format', 'json']],
   ['--at', ['-e', 'f = (x+y)*z', '--at', 'x=-2,y=5,z=-4']],
   ['a syntax error: exit 1, line:col, caret, hint', ['-e', 'Y[i] = X[i']],
-  ['an error in a file', [conv, '--wrt', 'Q']],
+  ['an error in a file', [conv, '--wrt', 'Y']],
   ['bad usage: exit 2', ['--format', 'tex']],
   // the format worker (src/codegen/formatWorker.mjs) and ts-morph are found from the bundle too
   ['--emit ts', ['-e', 'Y[i,j] = relu(A[i,k]*X[k,j] + b[j])', '--emit', 'ts', '--dtype', 'float32']],

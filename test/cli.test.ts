@@ -1,9 +1,13 @@
 // The `derive` command as a user runs it: the real bin script in a child process for the headline
 // examples, the in-process entry point for the rest.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
+import { evaluate } from '../src/ir/evaluate.js';
 
 const bin = fileURLToPath(new URL('../bin/derive.mjs', import.meta.url));
 const layer = (n: string) => fileURLToPath(new URL(`../examples/layers/${n}.dg`, import.meta.url));
@@ -98,5 +102,147 @@ describe('derive (in process)', () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
     for (const o of ['--wrt', '--format', '--steps', '--at', '--emit', '--no-simd']) expect(r.out).toContain(o);
+  });
+});
+
+describe('--at with tensors (audit item 1)', () => {
+  it('seeds a tensor output with ones, says so, and prints every element', async () => {
+    const r = await cli(['-e', 'dims N=3\nY: [N]\nY[i] = x*(i+1)', '--at', 'x=2']);
+    expect(r.code).toBe(0);
+    expect(r.out.trim().split('\n')).toEqual(['# seed dY = 1 in every element: the gradients below are those of sum(Y)', 'Y = [2, 4, 6]', 'dx = 6']);
+  });
+  it('prints a whole intermediate and its gradient, not the first element', async () => {
+    const r = await cli(['-e', 'dims N=3\nY: [N]\nY[i] = x*i\nL = sum(i) Y[i]', '--at', 'x=2']);
+    expect(r.code).toBe(0);
+    expect(r.out.trim().split('\n')).toEqual(['Y = [0, 2, 4]', 'L = 6', 'dY = [1, 1, 1]', 'dx = 3']);
+  });
+  it('prints rank 2 as aligned rows with its shape, and elides long dimensions', async () => {
+    const r = await cli(['-e', 'dims N=2, M=3\nY: [N, M]\nY[i,j] = x*i + j', '--at', 'x=10']);
+    expect(r.out).toContain('Y = [[0, 1, 2],\n     [10, 11, 12]]   (shape [2, 3])\n');
+    const long = await cli(['-e', 'dims N=100\nY: [N]\nY[i] = x*i', '--at', 'x=1']);
+    expect(long.out).toContain('Y = [0, 1, 2, …, 97, 98, 99]   (shape [100])\n');
+  });
+  it('a size without a value is a usage error saying how to give one; --at can give it', async () => {
+    const r = await cli(['-e', 'dims N\nY: [N]\nY[i] = x*i', '--at', 'x=2']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('derive: --at: the size N has no value: give it one in the program (dims N=3) or in --at (--at x=2,N=3)\n');
+    const given = await cli(['-e', 'dims N\nY: [N]\nY[i] = x*i', '--at', 'x=2,N=4']);
+    expect(given.code).toBe(0);
+    expect(given.out).toContain('Y = [0, 2, 4, 6]\n');
+  });
+  it('a size value that is not a whole number, or that makes a shape negative, is a usage error', async () => {
+    expect((await cli(['-e', 'dims N\nY: [N]\nY[i] = x*i', '--at', 'x=2,N=1.5'])).err).toMatch(/--at gives the size N the value 1.5: a size is a whole number ≥ 0/);
+    const r = await cli(['-e', 'dims N=1\nY: [N-3]\nY[i] = x*i', '--at', 'x=1']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('derive: --at: the shape of Y is [-2] for these sizes: every dimension must be a whole number ≥ 0\n');
+  });
+  it('a tensor input is a usage error that says --at needs scalar inputs', async () => {
+    const r = await cli(['-e', 'dims N=3\nX: [N]\nY[i] = x*X[i]', '--at', 'x=2']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^derive: --at needs scalar inputs, but X is a tensor \(1 dimension\)/);
+  });
+});
+
+describe('--at warns of NaN and ±Infinity (audit item 2)', () => {
+  const cases: [string, string, string][] = [
+    ['f = log(x)', 'x=-1', 'f is NaN at x=-1'],
+    ['f = x^y', 'x=-2,y=2', 'dy is NaN at x=-2,y=2'],
+    ['f = x/0', 'x=0', 'dx is Infinity at x=0'],
+  ];
+  for (const [program, at, warning] of cases)
+    it(`${program} at ${at}`, async () => {
+      const r = await cli(['-e', program, '--at', at]);
+      expect(r.code).toBe(0);
+      expect(r.err).toBe(`derive: warning: ${warning}\n`);
+    });
+  it('one warning per tensor, naming its first non-finite element', async () => {
+    const r = await cli(['-e', 'dims N=4\nY: [N]\nY[i] = log(x - i)', '--at', 'x=0.5']);
+    expect(r.out).toContain('Y = [-0.69314718056, NaN, NaN, NaN]');
+    expect(r.err).toBe('derive: warning: Y[1] is NaN at x=0.5 (and 2 more non-finite elements of Y)\n');
+  });
+  it('finite values warn of nothing', async () => {
+    expect((await cli(['-e', 'f = (x+y)*z', '--at', 'x=-2,y=5,z=-4'])).err).toBe('');
+  });
+});
+
+describe('--format json (audit item 3)', () => {
+  it('has the whole runnable backward program the docs describe', async () => {
+    const r = await cli(['-e', 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]', '--wrt', 'X', '--format', 'json']);
+    const j = JSON.parse(r.out);
+    expect(Object.keys(j)).toEqual(['gradients', 'program']);
+    expect(j.program).toContain('dY: [I, J]');
+    expect(j.program).toContain('dX[k,j] = sum(i) A[i,k]*dY[i,j]');
+    const back = evaluate(j.program, { A: [1, 2, 3, 4], X: [1, 0, 0, 1], B: [0, 0, 0, 0], dY: [1, 0, 0, 0] }, { sizes: { I: 2, J: 2, K: 2 } });
+    expect([...back.dX!]).toEqual([1, 0, 2, 0]);
+  });
+  it('with --at prints the values as JSON (nested arrays; NaN as a string) with the seeds and warnings', async () => {
+    const r = await cli(['-e', 'dims N=3\nY: [N]\nY[i] = log(x - i)', '--at', 'x=0.5', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.at).toEqual({ x: 0.5 });
+    expect(j.seeds).toEqual({ dY: 1 });
+    expect(j.values.Y).toEqual([Math.log(0.5), 'NaN', 'NaN']);
+    expect(j.values.dx).toBeCloseTo(2 - 2 - 2 / 3);
+    expect(j.warnings).toEqual(['Y[1] is NaN at x=0.5 (and 1 more non-finite element of Y)']);
+  });
+});
+
+describe('a program with nothing to differentiate (audit item 4)', () => {
+  const cases: [string, string, string][] = [
+    ['empty', '', '<program>:1:1:'],
+    ['only a comment', '# just a comment', '<program>:1:17:'],
+    ['declarations, no statement', 'dims N\nX: [N]\n', '<program>:2:7:'],
+  ];
+  for (const [name, program, at] of cases)
+    it(name, async () => {
+      const r = await cli(['-e', program]);
+      expect(r.code).toBe(1);
+      expect(r.out).toBe('');
+      expect(r.err).toContain(`${at} error: syntax error: the program assigns no tensor: nothing to differentiate`);
+      expect(r.err).toMatch(/\|\s*\^/);
+    });
+  it('an empty file too', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'derive-')), 'empty.dg');
+    writeFileSync(file, '');
+    const r = await cli([file]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${file}:1:1: error: syntax error: the program assigns no tensor`);
+  });
+});
+
+describe('options that would be ignored are usage errors (audit item 5)', () => {
+  const cases: [string, string[], string][] = [
+    ['--at with --emit', ['--at', 'x=1', '--emit', 'ts'], '--emit ts prints the kernel module and ignores --at: give one of them'],
+    ['--steps with --emit', ['--steps', '--emit', 'ts'], '--emit ts prints the kernel module and ignores --steps: give one of them'],
+    ['--no-simd without --emit', ['--no-simd'], '--no-simd applies only to --emit ts'],
+    ['--dtype without --emit', ['--dtype', 'float32'], '--dtype applies only to --emit ts'],
+    ['--at with --format index', ['--at', 'x=1', '--format', 'index'], '--at prints values, not the index form: drop --format index (or give --format json for the values as JSON)'],
+    ['a name given twice in --at', ['--at', 'x=1,x=2'], '--at gives x twice (x=1 and x=2)'],
+    ['a name given twice over two --at', ['--at', 'x=1', '--at', 'x=2'], '--at gives x twice (x=1 and x=2)'],
+    ['--format given twice', ['--format', 'json', '--format', 'index'], '--format is given twice'],
+    ['an empty --wrt', ['--wrt', ','], '--wrt needs at least one input name, e.g. --wrt X,W'],
+  ];
+  for (const [name, args, message] of cases)
+    it(name, async () => {
+      const r = await cli(['-e', 'f = x*x', ...args]);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toBe(`derive: ${message}\n`);
+    });
+  it('--at with --steps prints the values and the derivation', async () => {
+    const r = await cli(['-e', 'f = x*y', '--at', 'x=1,y=2', '--steps']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^f = 2\ndx = 2\ndy = 1\n\nderivation:\n {2}── dx ──/);
+  });
+  it('--at merges two --at options', async () => {
+    expect((await cli(['-e', 'f = x*y', '--at', 'x=3', '--at', 'y=2'])).out).toBe('f = 6\ndx = 2\ndy = 3\n');
+  });
+});
+
+describe('--wrt naming what the program does not have (audit item 6)', () => {
+  it('is a usage error naming it and listing the inputs', async () => {
+    const r = await cli(['-e', 'f = x*y', '--wrt', 'Q']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('derive: --wrt names Q, which is not a tensor of the program (its inputs: x, y)\n');
   });
 });

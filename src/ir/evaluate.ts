@@ -4,14 +4,19 @@
 //
 // Worked example: `Y[i] = sum(k) A[i,k]*X[k]` with sizes {I:2, K:3} loops i in [0,2), k in [0,3)
 // and reads A at i*3+k; `X[k+5]` (out of range) reads 0 instead of failing.
-import { polyEval } from './sizes.js';
-import { sizeEval, sizeNames } from './sizes.js';
+import { polyEval, printSize, sizeEval, sizeNames, sizeTryEval } from './sizes.js';
 import { check } from './check.js';
 import { assertNever, type Builtin, type Expr, type IndexExpr, type Program } from './types.js';
 
 export type Inputs = Record<string, Float64Array | Float32Array | number | ArrayLike<number>>;
 
 type Fn = (env: Int32Array) => number;
+
+/** Bad inputs or sizes given to the interpreter (as opposed to a bad program or an internal fault):
+ * callers such as `derive --at` report these as the user's to fix. */
+export class InputError extends Error {
+  override readonly name = 'InputError';
+}
 
 export const BUILTIN_IMPL: Record<Builtin, (...a: number[]) => number> = {
   relu: (x) => (x > 0 ? x : 0),
@@ -36,8 +41,8 @@ export function resolveSizes(p: Program, inputs: Inputs, given: Record<string, n
   const sizes = new Map<string, number>();
   for (const s of p.sizes) if (s.default !== undefined) sizes.set(s.name, s.default);
   for (const [k, v] of Object.entries(given)) {
-    if (!p.sizes.some((s) => s.name === k)) throw new Error(`unknown size ${k}: the program's sizes are ${p.sizes.map((s) => s.name).join(', ') || '(none)'}`);
-    if (!Number.isInteger(v) || v < 0) throw new Error(`size ${k} must be a whole number ≥ 0, got ${v}`);
+    if (!p.sizes.some((s) => s.name === k)) throw new InputError(`unknown size ${k}: the program's sizes are ${p.sizes.map((s) => s.name).join(', ') || '(none)'}`);
+    if (!Number.isInteger(v) || v < 0) throw new InputError(`size ${k} must be a whole number ≥ 0, got ${v}`);
     sizes.set(k, v);
   }
   // Solve single unknown sizes from input lengths: [N, D] with D known and length 12 gives N = 12 / D.
@@ -61,18 +66,47 @@ export function resolveSizes(p: Program, inputs: Inputs, given: Record<string, n
   return sizes;
 }
 
+/** The numeric shape of a tensor for these sizes; every dimension must come out a whole number ≥ 0
+ * (compile checks the same way, through this function). */
 export function shapeOf(p: Program, name: string, sizes: ReadonlyMap<string, number>): number[] {
   const t = p.tensors.find((x) => x.name === name);
   if (!t) throw new Error(`no tensor ${name}`);
-  return t.shape.map((d) => {
+  const shape = t.shape.map((d) => {
     const missing = sizeNames(d).filter((n) => !sizes.has(n));
-    if (missing.length) throw new Error(`the size of ${name} needs values for ${missing.join(', ')}: pass them as sizes`);
+    if (missing.length) throw new InputError(`the size of ${name} needs values for ${missing.join(', ')}: pass them as sizes`);
     try {
       return sizeEval(d, sizes);
     } catch (e) {
-      throw new Error(`the shape of ${name} cannot be computed: ${(e as Error).message} (is a size that divides, like a stride, 0?)`);
+      throw new InputError(`the shape of ${name} cannot be computed: ${(e as Error).message} (is a size that divides, like a stride, 0?)`);
     }
   });
+  // a negative dimension would otherwise pass silently: [-1, -1] has 1 element
+  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new InputError(`the shape of ${name} is [${shape.join(', ')}] for these sizes: every dimension must be a whole number ≥ 0`);
+  return shape;
+}
+
+/** `[3, 4]`, or `[N, 4]` where a size has no value yet: what an input should look like. */
+function describeShape(p: Program, name: string, sizes: ReadonlyMap<string, number>): { count: string; shape: string } {
+  const dims = p.tensors.find((x) => x.name === name)!.shape.map((d) => sizeTryEval(d, sizes) ?? printSize(d));
+  const known = dims.every((d) => typeof d === 'number');
+  const count = known ? String((dims as number[]).reduce((a, b) => a * b, 1)) : dims.map((d) => (typeof d === 'number' || /^\w+$/.test(d) ? d : `(${d})`)).join('*');
+  return { count, shape: `[${dims.join(', ')}]` };
+}
+
+/** Nothing that is not an input: a misspelt name would otherwise be ignored (compile rejects it too). */
+function rejectUnknownInputs(p: Program, inputs: Inputs): void {
+  const names = p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  for (const k of Object.keys(inputs)) if (!names.includes(k)) throw new InputError(`${k} is not an input of the program (inputs: ${names.join(', ') || '(none)'})`);
+}
+
+/** Every input present, named with the size it should have. */
+function rejectMissingInputs(p: Program, inputs: Inputs, sizes: ReadonlyMap<string, number>): void {
+  const names = p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  for (const n of names) {
+    if (n in inputs) continue;
+    const { count, shape } = describeShape(p, n, sizes);
+    throw new InputError(`missing input ${n}: expected ${shape === '[]' ? 'a number' : `${count} values`} (shape ${shape})`);
+  }
 }
 
 interface Slots {
@@ -326,20 +360,20 @@ class Compiler {
 
 function toArray(name: string, v: Inputs[string], expected: number): Float64Array {
   if (typeof v === 'number') {
-    if (expected !== 1) throw new Error(`input ${name} must have ${expected} elements, got a number`);
+    if (expected !== 1) throw new InputError(`input ${name} must have ${expected} elements, got a number`);
     return Float64Array.of(v);
   }
-  if (v.length !== expected) throw new Error(`input ${name} must have ${expected} elements, got ${v.length}`);
+  if (v.length !== expected) throw new InputError(`input ${name} must have ${expected} elements, got ${v.length}`);
   return Float64Array.from(v as ArrayLike<number>);
 }
 
 /** Run a checked program. Returns every assigned tensor. */
 export function run(p: Program, inputs: Inputs, givenSizes: Record<string, number> = {}): Record<string, Float64Array> {
   const sizes = resolveSizes(p, inputs, givenSizes);
+  rejectMissingInputs(p, inputs, sizes);
   const data = new Map<string, { values: Float64Array; shape: number[] }>();
   for (const t of p.tensors) {
     if (t.role !== 'input') continue;
-    if (!(t.name in inputs)) throw new Error(`missing input ${t.name}${t.shape.length ? ` (shape [${t.shape.map((_, i) => i).length} dims])` : ''}`);
     const shape = shapeOf(p, t.name, sizes);
     data.set(t.name, { values: toArray(t.name, inputs[t.name]!, shape.reduce((a, b) => a * b, 1)), shape });
   }
@@ -376,5 +410,8 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
 
 /** The library's reference interpreter: every assigned tensor, as Float64Array. */
 export function evaluate(source: string, inputs: Inputs, opts: { sizes?: Record<string, number> } = {}): Record<string, Float64Array> {
-  return run(check(source), inputs, opts.sizes ?? {});
+  const p = check(source);
+  // here, not in run: internal callers pass the seeds of every output, read or not
+  rejectUnknownInputs(p, inputs);
+  return run(p, inputs, opts.sizes ?? {});
 }
