@@ -10,7 +10,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sgd, type OperatorContext } from '../generated/index.js';
 import { compile, type Kernel } from '../src/index.js';
-import { parseFlags } from './lib/cli.js';
+import { orExit, parseFlags } from './lib/cli.js';
 import { countCorrect, gatherBatch, spiral, type Dataset } from './lib/data.js';
 import { svgPlot, writeSvg, type Cell } from './lib/plot.js';
 import { gaussianArray, makeRand, shuffle } from './lib/random.js';
@@ -56,7 +56,7 @@ const params: Param[] = [
 ];
 const [W1, W2] = params.map((p) => p.data) as [Float64Array, Float64Array];
 if (flags.load) {
-  loadWeights(flags.load, NAME, params);
+  orExit(() => loadWeights(flags.load!, NAME, params));
   console.log(`loaded weights from ${flags.load}`);
 }
 
@@ -189,7 +189,7 @@ writeSvg(
 );
 console.log(`plot: ${relative(process.cwd(), plotFile) || plotFile}`);
 if (flags.save) {
-  saveWeights(flags.save, NAME, params, { trainingAccuracy: Number(final.accuracy.toFixed(2)), epochs: flags.epochs });
+  orExit(() => saveWeights(flags.save!, NAME, params, { trainingAccuracy: Number(final.accuracy.toFixed(2)), epochs: flags.epochs }));
   console.log(`saved weights to ${flags.save}`);
 }
 if (final.accuracy < 95) console.log('note: below the 95% the seed reaches — try more --epochs');

@@ -4,7 +4,8 @@
 //     the median of the calls after it, wall and CPU;
 //   - `tsx src/codegen/generateLibrary.ts --check` end to end (process start included);
 //   - cold start of the derive command: `node bin/derive.mjs …` spawned, median of several, on an
-//     inline program and on one layer file; and `npx derive` on the layer file (the bar). derive runs
+//     inline program and on one layer file; and `npx derive` on the layer file (the bar), alternated
+//     with npx running a bare Node through the same path (npm's floor). derive runs
 //     bin/derive.bundle.mjs only while that bundle matches src/ (else src/ through tsx, ~0.3 s
 //     slower): the notes say which path ran.
 import { spawnSync } from 'node:child_process';
@@ -93,6 +94,31 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
   opts.log(`  derive runs ${via}`);
   spawnRow('derive cold start', `node bin/derive.mjs -e '${affine}' --wrt X`, process.execPath, ['bin/derive.mjs', '-e', affine, '--wrt', 'X'], opts.quick ? 1 : 10, `spawned; wall time of the whole process; ${via}`);
   spawnRow('derive cold start', 'node bin/derive.mjs examples/layers/conv2d.dg', process.execPath, ['bin/derive.mjs', 'examples/layers/conv2d.dg'], opts.quick ? 1 : 10, `spawned; one layer, every gradient; ${via}`);
-  spawnRow('derive cold start', 'npx derive examples/layers/conv2d.dg', 'npx', ['derive', 'examples/layers/conv2d.dg'], opts.quick ? 1 : 5, `through npx (adds npm’s own start-up; the bar); ${via}`);
+  // npx derive, and beside it npm's floor: `npx --package=. -- node -e 0` takes the very path
+  // `npx derive` takes in this project (npm start, arborist reads of the project's tree and of
+  // npx's cache entry for it, a shell, a Node start) but runs nothing. Alternated, so both see the
+  // same host; derive's own share is the difference.
+  const npxReps = opts.quick ? 1 : 10;
+  const floor: number[] = [];
+  const npxDerive: number[] = [];
+  let npxStatus: number | null = 0;
+  let npxStderr = '';
+  for (let r = 0; r < npxReps; r++) {
+    for (const [args, into] of [
+      [['--package=.', '--', process.execPath, '-e', '0'], floor],
+      [['derive', 'examples/layers/conv2d.dg'], npxDerive],
+    ] as const) {
+      const t = performance.now();
+      const res = spawnSync('npx', args, { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+      into.push(performance.now() - t);
+      if (res.status !== 0) [npxStatus, npxStderr] = [res.status, res.stderr ?? ''];
+    }
+  }
+  const npxRow = (op: string, times: number[], note: string) => {
+    rows.push({ ...base, case: 'derive cold start', op, status: npxStatus === 0 ? 'ok' : 'error', medianMs: median(times), minMs: Math.min(...times), reps: npxReps, note: npxStatus === 0 ? note : `exit ${npxStatus}: ${npxStderr.split('\n')[0]}` });
+    opts.log(`  derive cold start ${op}: median ${median(times).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)} ms`);
+  };
+  npxRow('npx --package=. -- node -e 0', floor, 'npm’s floor for the line below: the same npx path, running a bare Node instead of derive; alternated with it');
+  npxRow('npx derive examples/layers/conv2d.dg', npxDerive, `through npx (adds npm’s own start-up; the bar); derive’s share is ${(median(npxDerive) - median(floor)).toFixed(0)} ms over the floor above; ${via}`);
   return { rows, info: { generateLibraryImportMs: importMs } };
 }

@@ -166,7 +166,8 @@ function barsOn(rows: readonly RowOut[], metric: Metric): { bar: string; subject
           : { value: 'not measured', pass: undefined },
   });
   // the bar is the command as a user types it: npx, npm's own start-up included
-  const npx = find(rows, (r) => r.group === 'tooling' && r.case === 'derive cold start' && r.op.startsWith('npx ') && r.status === 'ok');
+  const npx = find(rows, (r) => r.group === 'tooling' && r.case === 'derive cold start' && r.op.startsWith('npx derive') && r.status === 'ok');
+  const npxFloor = find(rows, (r) => r.group === 'tooling' && r.case === 'derive cold start' && r.op.startsWith('npx --package') && r.status === 'ok');
   out.push({
     bar: '`npx derive` on one layer < 1 s',
     subject: npx?.op ?? 'npx derive examples/layers/conv2d.dg',
@@ -174,7 +175,7 @@ function barsOn(rows: readonly RowOut[], metric: Metric): { bar: string; subject
     check: !npx
       ? { value: 'not measured', pass: undefined }
       : metric === 'wall'
-        ? { value: `${npx.medianMs!.toFixed(0)} ms`, pass: npx.medianMs! < 1000 }
+        ? { value: `${npx.medianMs!.toFixed(0)} ms${npxFloor ? ` (npx running a bare Node the same way: ${npxFloor.medianMs!.toFixed(0)} ms)` : ''}`, pass: npx.medianMs! < 1000 }
         : { value: '(spawned: wall time only)', pass: undefined },
   });
   return out;
@@ -248,8 +249,11 @@ export function consoleTable(res: Results): string {
     const bd = breakdown(res.groups.find((q) => q.group === group) ?? { group, maxRssMiB: 0, wallMs: 0 });
     if (bd && (!next || next.group !== group)) out.push(`  generated step by layer (CPU ms): ${bd.map((b) => `${b.layer} ${b.cpuMs.toFixed(1)}`).join(', ')}`);
   }
-  out.push('', 'The bar:');
-  const mark = (p: boolean | undefined) => (p === undefined ? '  ?  ' : p ? 'PASS ' : 'FAIL ');
+  // --quick times one to three calls after a 30 ms warm-up: the step of the CNN still runs unoptimized
+  // code there (its first calls take 5–8× its steady time), so a smoke run does not judge the bars
+  const quick = res.mode === 'quick';
+  out.push('', quick ? 'The bar — not judged on a --quick run (one to three calls, barely warmed up); `npm run bench` judges it:' : 'The bar:');
+  const mark = (p: boolean | undefined) => (quick ? '  -  ' : p === undefined ? '  ?  ' : p ? 'PASS ' : 'FAIL ');
   out.push('  wall  CPU');
   for (const b of res.bars)
     out.push(`  ${mark(b.pass)} ${mark(b.passCpu)} ${b.subject}: ${b.value} | on CPU time: ${b.valueCpu} (target ${b.target})${b.note ? ` — ${b.note}` : ''}`);

@@ -84,3 +84,14 @@ export function parseFlags(name: string, defaults: FlagDefaults, argv: string[] 
     process.exit(2);
   }
 }
+
+/** Runs `f`; a failure (a weights file that is missing, malformed or of another model, a path that
+ * cannot be written) ends the example with its message and exit code 1, not a stack trace. */
+export function orExit<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}

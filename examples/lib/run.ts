@@ -2,7 +2,7 @@
 // the summary, the plot and optional weight saving.
 import { fileURLToPath } from 'node:url';
 import { relative } from 'node:path';
-import { parseFlags, type FlagDefaults } from './cli.js';
+import { orExit, parseFlags, type FlagDefaults } from './cli.js';
 import { IMAGE_SIZE, loadDigits, shiftImages, type Dataset } from './data.js';
 import { makeRand, type Rand } from './random.js';
 import { accuracy, historyPlot, momentumOptimizer, sgdOptimizer, train, writeSvg, type Model } from './train.js';
@@ -40,7 +40,7 @@ export function runDigitsExample(ex: DigitsExample): void {
   const count = model.params.reduce((a, p) => a + p.data.length, 0);
   console.log(`model: ${model.params.map((p) => `${p.name}[${p.shape.join('×')}]`).join(' ')} — ${count.toLocaleString('en-US')} parameters`);
   if (flags.load) {
-    const meta = loadWeights(flags.load, model.name, model.params);
+    const meta = orExit(() => loadWeights(flags.load!, model.name, model.params));
     console.log(`loaded weights from ${flags.load}${meta.testAccuracy !== undefined ? ` (saved at ${String(meta.testAccuracy)}% test accuracy)` : ''}`);
   }
   const mu = ex.momentum ?? 0.9;
@@ -88,7 +88,7 @@ export function runDigitsExample(ex: DigitsExample): void {
     console.log(`test accuracy ${final.toFixed(2)}% on ${testSet.n} held-out digits (no training: --epochs 0)`);
   }
   if (flags.save) {
-    saveWeights(flags.save, model.name, model.params, { testAccuracy: Number(final.toFixed(2)), epochs: history.epochs.length, seed: flags.seed });
+    orExit(() => saveWeights(flags.save!, model.name, model.params, { testAccuracy: Number(final.toFixed(2)), epochs: history.epochs.length, seed: flags.seed }));
     console.log(`saved weights to ${flags.save}`);
   }
 }

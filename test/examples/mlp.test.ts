@@ -1,7 +1,9 @@
 // A short training run of the examples' MLP (784→128→10, generated affine/relu/softmaxCrossEntropy
 // layers, generated sgd update) on a subset of the digits: the loss must fall and the held-out
 // accuracy must pass a clear bar. Plus the weights round trip and the command-line flags.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -73,4 +75,20 @@ describe('examples: command-line flags', () => {
     expect(f).toMatchObject({ epochs: 2, batch: 64, lr: 0.05, save: 'w.json', load: 'v.json', seed: 1 });
     expect(parseFlags('x', { epochs: 3, batch: 8, lr: 1 }, [])).toMatchObject({ epochs: 3, batch: 8, lr: 1, save: undefined, load: undefined });
   });
+
+  // was a Node stack trace from examples/lib/weights.ts
+  it('a missing or malformed --load file ends the example with its message and exit 1, no stack trace', () => {
+    const tsx = createRequire(import.meta.url).resolve('tsx/cli');
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{bad');
+    for (const [file, message] of [
+      [join(dir, 'missing.json'), /^error: cannot read weights from .*missing\.json: ENOENT/m],
+      [bad, /^error: cannot read weights from .*bad\.json: .*JSON/m],
+    ] as const) {
+      const r = spawnSync(process.execPath, [tsx, 'examples/two-layer-svm.ts', '--load', file, '--epochs', '0'], { encoding: 'utf8', cwd: new URL('../../', import.meta.url) });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  }, 60_000);
 });
