@@ -1,10 +1,10 @@
 // Errors with a location: every message names the offending index or tensor and points at line:col.
 //
 // Worked example: `Y[i] = X[i` fails with
-//   <program>:1:11: error: syntax error: expected `]` to close the subscripts of X
+//   <program>:1:11: error: syntax error: expected `]` to close the subscripts of X, found the end of the program
 //     1 | Y[i] = X[i
 //       |           ^
-//   hint: every `[` needs a matching `]`
+//   hint: the `[` at 1:9 is never closed
 
 export type ErrorCode =
   | 'syntax'
