@@ -11,7 +11,7 @@
 //
 // An index qualifies when every occurrence on the right is a quotient or remainder of exactly that
 // index by one positive constant τ ≥ 2; any plain use, or a mixed divisor, leaves it alone.
-import { idxAdd, idxConst, idxScale, idxVar } from '../ir/affine.js';
+import { idxAdd, idxConst, idxScale, idxVar, idxVars } from '../ir/affine.js';
 import { mapIndices } from '../ir/exprs.js';
 import { polyAdd, polyConst, polyConstValue } from '../ir/sizes.js';
 import type { Bound, Expr, IndexExpr, SizeExpr } from '../ir/types.js';
@@ -44,7 +44,7 @@ function onlyQuotientDivisor(rhs: Expr, h: string): number | undefined {
       }
       if (!isExactlyH(a.of)) {
         // h nested deeper (⌊(h+1)/2⌋, ⌊⌊h/2⌋/2⌋): not this split's shape
-        if (mentions(a.of, h)) plain = true;
+        if (idxVars(a.of).includes(h)) plain = true;
         continue;
       }
       const by = polyConstValue(a.by);
@@ -53,12 +53,8 @@ function onlyQuotientDivisor(rhs: Expr, h: string): number | undefined {
     }
     return x;
   };
-  mapIndices(rhs, visit);
+  mapIndices(rhs, visit); // a walk over every index expression; the copy it builds is dropped
   return plain ? undefined : divisor;
-}
-
-function mentions(x: IndexExpr, h: string): boolean {
-  return x.terms.some((t) => (t.atom.kind === 'var' ? t.atom.name === h : mentions(t.atom.of, h)));
 }
 
 /** Replaces ⌊h/τ⌋ by q and h mod τ by r in one index expression. */

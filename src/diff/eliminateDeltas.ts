@@ -14,7 +14,7 @@
 import { idxAdd, idxAsConst, idxAsVar, idxCoef, idxDiv, idxKey, idxMod, idxNeg, idxScale, idxSub, idxVars, printIndex } from '../ir/affine.js';
 import { access, compare, mapIndices, mul, num, reduce, substituteIndex, ZERO } from '../ir/exprs.js';
 import { printExpr } from '../ir/print.js';
-import { polyConstValue, polyEquals, polyIsPositive, polyIsZero, polyScale, printPoly, printSize, sizeEquals, sizeTryEval, polyEval } from '../ir/sizes.js';
+import { POLY_ONE, polyConstValue, polyEquals, polyIsPositive, polyIsZero, polyScale, printPoly, printSize, sizeEquals, sizeTryEval, polyEval } from '../ir/sizes.js';
 import { type Bound, type Expr, type IndexExpr, type Poly, type SizeExpr } from '../ir/types.js';
 
 export interface Delta {
@@ -279,7 +279,6 @@ function solveQuotient(x: IndexExpr, s: { u: string; by: Poly; target: IndexExpr
   return out;
 }
 
-const POLY_ONE: Poly = new Map([['', 1]]);
 
 const varOf = (n: string): IndexExpr => ({ terms: [{ atom: { kind: 'var', name: n }, coef: new Map([['', 1]]) }], constant: new Map() });
 
