@@ -367,6 +367,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
 
     const entries = Object.entries(result.gradients);
+    if (!entries.length) {
+      // `f = 2`: a valid program, but printing nothing would look like a failure
+      const first = program.statements[0]!;
+      throw new DeltagradError('not-an-input', 'the program reads no input: there is no gradient to print', { line: first.line, col: 1, length: first.tensor.length }, 'a name that is neither declared nor a size is a scalar input, e.g. `f = 2*x`');
+    }
     switch (args.format) {
       case 'json':
         io.out(JSON.stringify({ gradients: result.gradients, program: result.program, ...(result.steps ? { steps: result.steps } : {}) }, null, 2));

@@ -201,6 +201,16 @@ describe('a program with nothing to differentiate (audit item 4)', () => {
       expect(r.err).toContain(`${at} error: syntax error: the program assigns no tensor: nothing to differentiate`);
       expect(r.err).toMatch(/\|\s*\^/);
     });
+  it('statements that read no input: an error at the first statement, not empty output', async () => {
+    for (const program of ['f = 2', 'dims N=3\nY: [N]\nY[i] = i*2']) {
+      const r = await cli(['-e', program]);
+      expect(r.code).toBe(1);
+      expect(r.out).toBe('');
+      expect(r.err).toMatch(/^<program>:\d+:1: error: not an input: the program reads no input: there is no gradient to print/);
+    }
+    // evaluating it is still fine
+    expect((await cli(['-e', 'dims N=3\nY: [N]\nY[i] = i*2', '--at', 'N=3'])).out).toContain('Y = [0, 2, 4]');
+  });
   it('an empty file too', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'derive-')), 'empty.dg');
     writeFileSync(file, '');
