@@ -94,7 +94,7 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
   opts.log(`  derive runs ${via}`);
   spawnRow('derive cold start', `node bin/derive.mjs -e '${affine}' --wrt X`, process.execPath, ['bin/derive.mjs', '-e', affine, '--wrt', 'X'], opts.quick ? 1 : 10, `spawned; wall time of the whole process; ${via}`);
   spawnRow('derive cold start', 'node bin/derive.mjs examples/layers/conv2d.dg', process.execPath, ['bin/derive.mjs', 'examples/layers/conv2d.dg'], opts.quick ? 1 : 10, `spawned; one layer, every gradient; ${via}`);
-  // npx derive, and beside it npm's floor: `npx --package=. -- node -e 0` takes the very path
+  // npx derive, and beside it npm's floor: `npx --yes --package=. -- node -e 0` takes the very path
   // `npx derive` takes in this project (npm start, arborist reads of the project's tree and of
   // npx's cache entry for it, a shell, a Node start) but runs nothing. Alternated, so both see the
   // same host; derive's own share is the difference.
@@ -103,22 +103,25 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
   const npxDerive: number[] = [];
   let npxStatus: number | null = 0;
   let npxStderr = '';
-  for (let r = 0; r < npxReps; r++) {
-    for (const [args, into] of [
-      [['--package=.', '--', process.execPath, '-e', '0'], floor],
-      [['derive', 'examples/layers/conv2d.dg'], npxDerive],
-    ] as const) {
+  // --yes: in a fresh clone npx first copies the project into its cache, and a user config of
+  // `yes=false` would refuse that without a terminal. One untimed call each does that copying.
+  const commands = [
+    [['--yes', '--package=.', '--', process.execPath, '-e', '0'], floor],
+    [['derive', 'examples/layers/conv2d.dg'], npxDerive],
+  ] as const;
+  for (let r = -1; r < npxReps; r++) {
+    for (const [args, into] of commands) {
       const t = performance.now();
       const res = spawnSync('npx', args, { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-      into.push(performance.now() - t);
-      if (res.status !== 0) [npxStatus, npxStderr] = [res.status, res.stderr ?? ''];
+      if (r >= 0) into.push(performance.now() - t);
+      if (res.status !== 0) [npxStatus, npxStderr] = [res.status, `npx ${args.join(' ')}: ${(res.stderr ?? '').split('\n').filter((l) => !l.startsWith('npm warn')).join(' ')}`];
     }
   }
   const npxRow = (op: string, times: number[], note: string) => {
     rows.push({ ...base, case: 'derive cold start', op, status: npxStatus === 0 ? 'ok' : 'error', medianMs: median(times), minMs: Math.min(...times), reps: npxReps, note: npxStatus === 0 ? note : `exit ${npxStatus}: ${npxStderr.split('\n')[0]}` });
     opts.log(`  derive cold start ${op}: median ${median(times).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)} ms`);
   };
-  npxRow('npx --package=. -- node -e 0', floor, 'npm’s floor for the line below: the same npx path, running a bare Node instead of derive; alternated with it');
+  npxRow('npx --yes --package=. -- node -e 0', floor, 'npm’s floor for the line below: the same npx path, running a bare Node instead of derive; alternated with it');
   npxRow('npx derive examples/layers/conv2d.dg', npxDerive, `through npx (adds npm’s own start-up; the bar); derive’s share is ${(median(npxDerive) - median(floor)).toFixed(0)} ms over the floor above; ${via}`);
   return { rows, info: { generateLibraryImportMs: importMs } };
 }

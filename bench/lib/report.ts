@@ -167,7 +167,7 @@ function barsOn(rows: readonly RowOut[], metric: Metric): { bar: string; subject
   });
   // the bar is the command as a user types it: npx, npm's own start-up included
   const npx = find(rows, (r) => r.group === 'tooling' && r.case === 'derive cold start' && r.op.startsWith('npx derive') && r.status === 'ok');
-  const npxFloor = find(rows, (r) => r.group === 'tooling' && r.case === 'derive cold start' && r.op.startsWith('npx --package') && r.status === 'ok');
+  const npxFloor = find(rows, (r) => r.group === 'tooling' && r.case === 'derive cold start' && r.op.includes('--package=.') && r.status === 'ok');
   out.push({
     bar: '`npx derive` on one layer < 1 s',
     subject: npx?.op ?? 'npx derive examples/layers/conv2d.dg',
