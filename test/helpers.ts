@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { check } from '../src/ir/check.js';
+import { DeltagradError } from '../src/ir/errors.js';
 import { resolveSizes, run, shapeOf } from '../src/ir/evaluate.js';
 import { numericGradient, randomInputs, relativeError, seededRandom } from '../src/ir/gradcheck.js';
 import { deriveProgram } from '../src/diff/derive.js';
@@ -60,4 +61,15 @@ export function checkGradients(source: string, sizes: Record<string, number> = {
     gradients[name] = analytic;
   }
   return { errors, magnitudes, program: derived.program, inputs, seeds, analytic: gradients };
+}
+
+/** The DeltagradError `f` throws (any other outcome fails the test). */
+export function errorOf(f: () => unknown): DeltagradError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof DeltagradError) return e;
+    throw e;
+  }
+  throw new Error('no error');
 }

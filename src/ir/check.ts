@@ -33,7 +33,7 @@ import {
   printSize,
   SizeArithmeticError,
 } from './sizes.js';
-import { BUILTINS, type Bound, type Builtin, type Expr, type IndexExpr, type Program, type SizeExpr, type SizeInfo, type Statement, type TensorInfo } from './types.js';
+import { BUILTINS, type Bound, type Builtin, type Expr, type IndexExpr, type Poly, type Program, type SizeExpr, type SizeInfo, type Statement, type TensorInfo } from './types.js';
 
 const ARITY: Record<Builtin, readonly [number, number]> = {
   relu: [1, 1],
@@ -687,8 +687,7 @@ class StatementChecker {
           // the rest exceeds D − 1, are zero padding as on the near end of a forward read)
           const dim = shape[d]!;
           const over = dim.kind === 'poly' ? polySub(hi, polyAdd(dim.poly, new Map([['', -1]]))) : POLY_ZERO;
-          const overVal = polyConstValue(over);
-          const pad = overVal !== undefined ? (overVal > 0 ? over : POLY_ZERO) : polyIsPositive(over) ? over : POLY_ZERO;
+          const pad = paddingOf(over);
           const top = polyAdd(lo, pad);
           const topVal = polyConstValue(top);
           if (topVal !== undefined && topVal < 0) continue;
@@ -696,14 +695,19 @@ class StatementChecker {
           continue;
         }
         const negLo = polyScale(lo, -1);
-        const padVal = polyConstValue(negLo);
-        const pad = padVal !== undefined ? (padVal > 0 ? negLo : POLY_ZERO) : polyIsPositive(negLo) ? negLo : POLY_ZERO;
+        const pad = paddingOf(negLo);
         const numer = sizeAdd(shape[d]!, sizePoly(polySub(polyAdd(pad, new Map([['', -1]])), hi)));
         out.push(sizeAdd(sizeDiv(numer, sizePoly(coef)), sizeConst(1)));
       }
     }
     return out;
   }
+}
+
+/** How far a read reaches past the end of its dimension: p when it is positive, else nothing. */
+function paddingOf(p: Poly): Poly {
+  const v = polyConstValue(p);
+  return (v !== undefined ? v > 0 : polyIsPositive(p)) ? p : POLY_ZERO;
 }
 
 function mulPoly(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>) {

@@ -2,18 +2,11 @@
 // tensor where the gradient was meant — `Wnew[i] = W[i] - lr*dW[i]` gave dlr = −Σ dWnew·(the gradient
 // of W), and compiled kernels returned wrong numbers without an error. Now it is a name error.
 import { describe, expect, it } from 'vitest';
-import { check, derive, DeltagradError } from '../../src/index.js';
+import { errorOf as errorOfCall } from '../helpers.js';
+import { check, derive } from '../../src/index.js';
 import { main } from '../../src/cli.js';
 
-function errorOf(source: string): DeltagradError {
-  try {
-    derive(source);
-  } catch (e) {
-    if (e instanceof DeltagradError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-}
+const errorOf = (source: string) => errorOfCall(() => derive(source));
 
 describe('a tensor named like a gradient is a name error', () => {
   const cases = [

@@ -1,17 +1,10 @@
 // A bracket left open at the end of a file: the caret goes after the last character of the program
 // (it used to sit on the empty line after it), and the hint names the bracket that is never closed.
 import { describe, expect, it } from 'vitest';
-import { check, DeltagradError } from '../../src/index.js';
+import { errorOf as errorOfCall } from '../helpers.js';
+import { check } from '../../src/index.js';
 
-function errorOf(source: string): DeltagradError {
-  try {
-    check(source);
-  } catch (e) {
-    if (e instanceof DeltagradError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-}
+const errorOf = (source: string) => errorOfCall(() => check(source));
 
 describe('an unclosed bracket at the end of the program', () => {
   const cases = [
