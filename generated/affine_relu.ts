@@ -60,7 +60,15 @@ function $gemm64(): {
     reserve(bytes: number) {
       const have = memory.buffer.byteLength;
       if (have >= bytes) return;
-      memory.grow(Math.ceil((bytes - have) / 65536));
+      try {
+        memory.grow(Math.ceil((bytes - have) / 65536));
+      } catch {
+        throw new RangeError(
+          'deltagrad: this kernel needs ' +
+            Math.ceil(bytes / 2 ** 20) +
+            ' MiB of WebAssembly memory for its padded copies, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large',
+        );
+      }
       w.mem = new Float64Array(memory.buffer);
     },
   };
@@ -374,5 +382,7 @@ export const program = {
   records: [],
   sizes: ['N', 'D', 'F'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dX: ['W'], dW: ['X'], db: [] },
   dtype: 'float64',
 } as const;

@@ -137,5 +137,7 @@ export const program = {
   records: [],
   sizes: ['N', 'C', 'H', 'W'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dX: [] },
   dtype: 'float64',
 } as const;

@@ -135,5 +135,7 @@ export const program = {
   records: [],
   sizes: ['D'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dW: ['lam', 'W'], dlam: ['W'] },
   dtype: 'float64',
 } as const;

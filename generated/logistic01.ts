@@ -130,5 +130,7 @@ export const program = {
   records: [],
   sizes: ['N'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dS: ['S', 'Yt'], dYt: ['S'] },
   dtype: 'float64',
 } as const;

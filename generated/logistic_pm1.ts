@@ -123,5 +123,7 @@ export const program = {
   records: [],
   sizes: ['N'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dS: ['Yt', 'S'], dYt: ['Yt', 'S'] },
   dtype: 'float64',
 } as const;

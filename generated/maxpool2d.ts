@@ -53,9 +53,8 @@ export function forward_Y(
             }
           }
 
-          const $m10 = $acc1 === -Infinity ? 0 : $acc1;
           Y_argmax[$o0] = $arg3;
-          Y[$o0++] = $m10;
+          Y[$o0++] = $acc1;
         }
       }
     }
@@ -157,5 +156,7 @@ export const program = {
   records: ['Y_argmax'],
   sizes: ['N', 'C', 'H', 'W'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dX: ['X'] },
   dtype: 'float64',
 } as const;

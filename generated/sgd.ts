@@ -141,5 +141,7 @@ export const program = {
   records: [],
   sizes: ['D'],
   defaults: {},
+  inPlace: { Wnew: ['W', 'G'] },
+  gradientReads: { dW: [], dG: ['lr'], dlr: ['G'] },
   dtype: 'float64',
 } as const;

@@ -260,5 +260,7 @@ export const program = {
   records: [],
   sizes: ['D'],
   defaults: {},
+  inPlace: { Vnew: ['V', 'G'], Wnew: ['W'] },
+  gradientReads: { dVnew: [], dW: [], dV: ['mu'], dG: ['lr'], dlr: ['G'], dmu: ['V'] },
   dtype: 'float64',
 } as const;

@@ -120,5 +120,7 @@ export const program = {
   records: [],
   sizes: ['N'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dS: ['S', 'Yt'], dYt: ['S', 'Yt'] },
   dtype: 'float64',
 } as const;

@@ -288,5 +288,7 @@ export const program = {
   records: [],
   sizes: ['N', 'C'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dS: ['S', 'Yt'], dYt: ['S', 'Yt'] },
   dtype: 'float64',
 } as const;

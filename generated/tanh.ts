@@ -80,5 +80,7 @@ export const program = {
   records: [],
   sizes: ['N', 'D'],
   defaults: {},
+  inPlace: { Y: ['X'] },
+  gradientReads: { dX: [] },
   dtype: 'float64',
 } as const;

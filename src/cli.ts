@@ -10,7 +10,7 @@
 //   dx = 3
 import { readFileSync } from 'node:fs';
 import { check } from './ir/check.js';
-import { DeltagradError, formatError } from './ir/errors.js';
+import { DeltagradError, formatError, LINE_BREAK } from './ir/errors.js';
 import { InputError, resolveSizes, run, shapeOf } from './ir/evaluate.js';
 import type { Program } from './ir/types.js';
 import { deriveProgram, type DeriveResult } from './diff/derive.js';
@@ -159,7 +159,7 @@ function rejectIgnoredOptions(a: Args): void {
 /** A program without a statement has nothing to differentiate: an error at its end, where one belongs. */
 function rejectEmpty(p: Program): void {
   if (p.statements.length) return;
-  const lines = p.source.split(/\r?\n/);
+  const lines = p.source.split(LINE_BREAK);
   let line = lines.length;
   while (line > 1 && !lines[line - 1]!.trim()) line--;
   const col = lines[line - 1]!.trim() ? [...lines[line - 1]!].length + 1 : 1;

@@ -51,14 +51,41 @@ function build(source: string, opts: EmitOptions): { program: Program; emitted: 
   return { program, emitted: emitProgram(program, grads, opts) };
 }
 
+const OPTION_CHECKS: Record<string, (v: unknown) => string | undefined> = {
+  dtype: (v) => (v === 'float32' || v === 'float64' ? undefined : `dtype must be 'float32' or 'float64', got ${describe(v)}`),
+  optimize: (v) => (typeof v === 'boolean' ? undefined : `optimize must be true or false, got ${describe(v)}`),
+  simd: (v) => (typeof v === 'boolean' ? undefined : `simd must be true or false, got ${describe(v)}`),
+  sizes: (v) => {
+    if (v === null || typeof v !== 'object') return `sizes must be an object of whole numbers, e.g. { N: 32 }, got ${describe(v)}`;
+    for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) return `size ${k} must be a whole number ≥ 0, got ${describe(x)}`;
+    return undefined;
+  },
+};
+const describe = (v: unknown) => (typeof v === 'string' ? `'${v}'` : typeof v === 'object' && v !== null ? (Array.isArray(v) ? 'an array' : 'an object') : String(v));
+
+/** Options are checked, never ignored: a misspelt or mistyped one (`{ dtype: 'int8' }`) is an error. */
+function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): void {
+  if (opts === undefined) return;
+  if (opts === null || typeof opts !== 'object') throw new Error(`${fn}: options must be an object (${allowed.join(', ')}), got ${describe(opts)}`);
+  for (const [k, v] of Object.entries(opts)) {
+    if (!allowed.includes(k)) throw new Error(`${fn}: unknown option ${k} (options: ${allowed.join(', ')})`);
+    if (v === undefined) continue;
+    const problem = OPTION_CHECKS[k]!(v);
+    if (problem) throw new Error(`${fn}: ${problem}`);
+  }
+}
+const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes'] as const;
+
 /** The TypeScript module of forward/backward kernels for a program. */
 export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): string {
+  checkOptions('emit', opts, EMIT_OPTIONS);
   return build(source, opts).emitted.text;
 }
 
 /** emit, without blocking: the same text, formatted in the emitter's own worker (which loads prettier
  * while this thread derives) — what `npm run generate` and `derive --emit ts` use. */
 export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): Promise<string> {
+  checkOptions('emitAsync', opts, EMIT_OPTIONS);
   startFormatter();
   const program = check(source);
   const grads = differentiate(program, { unitScalarSeeds: false });
@@ -89,10 +116,8 @@ const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64A
 
 /** Compile a program for given sizes and dtype. */
 export function compile(source: string, opts: CompileOptions = {}): Kernel {
+  checkOptions('compile', opts, EMIT_OPTIONS);
   const dtype = opts.dtype ?? 'float64';
-  if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`dtype must be 'float32' or 'float64', got ${String(dtype)}`);
-  for (const [k, v] of Object.entries(opts.sizes ?? {}))
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`size ${k} must be a whole number ≥ 0, got ${String(v)}`);
   const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true);
   const p = m.program;
   const info = m.emitted.info;

@@ -85,7 +85,12 @@ export function gemmPrelude(dtype: 'float32' | 'float64'): string {
     `    reserve(bytes: number) {`,
     `      const have = memory.buffer.byteLength;`,
     `      if (have >= bytes) return;`,
-    `      memory.grow(Math.ceil((bytes - have) / 65536));`,
+    // a 32-bit WebAssembly memory ends at 4 GiB (less where the runtime says so)
+    `      try {`,
+    `        memory.grow(Math.ceil((bytes - have) / 65536));`,
+    `      } catch {`,
+    `        throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(bytes / 2 ** 20) + ' MiB of WebAssembly memory for its padded copies, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');`,
+    `      }`,
     `      w.mem = new ${arr}(memory.buffer);`,
     `    },`,
     `  };`,

@@ -203,8 +203,9 @@ export function lowerIm2col(
     setup.push(`const $W = ${opts.dtype === 'float32' ? '$gemm32' : '$gemm64'}();`);
     setup.push(`let $mem = ${(CP + MC * NC) * es};`);
     for (const r of resident) {
-      for (const t of r.tables) setup.push(`const ${t.at} = $mem;`, `$mem = ($mem + 4 * ${paren(t.size)} + 15) & -16;`);
-      setup.push(`const ${r.at} = $mem;`, `$mem = ($mem + ${es} * ${paren(r.total)} + 15) & -16;`);
+      // rounded up in floating point: `& -16` would wrap past 2 GiB
+      for (const t of r.tables) setup.push(`const ${t.at} = $mem;`, `$mem = Math.ceil(($mem + 4 * ${paren(t.size)}) / 16) * 16;`);
+      setup.push(`const ${r.at} = $mem;`, `$mem = Math.ceil(($mem + ${es} * ${paren(r.total)}) / 16) * 16;`);
       setup.push(`const ${r.stage.at} = $mem;`, `$mem += ${es} * ${paren(r.stage.size)};`);
     }
     setup.push(`$W.reserve($mem);`);

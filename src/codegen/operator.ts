@@ -36,8 +36,9 @@ export interface Operator<P extends ProgramInfo> {
   /** the shape of every tensor for these sizes */
   shapes(sizes: Partial<Record<P['sizes'][number], number>>): Record<string, number[]>;
   /**
-   * Runs the forward kernels. `out` may supply output arrays (an elementwise layer such as sgd may
-   * pass an input array to update it in place).
+   * Runs the forward kernels. `out` may supply output arrays. An output array may be an input's
+   * only where `program.inPlace` allows it (an elementwise layer such as sgd updating W); any other
+   * sharing of memory between outputs and inputs is an error. The ctx belongs to this operator.
    */
   forward(
     ctx: OperatorContext,
@@ -47,17 +48,40 @@ export interface Operator<P extends ProgramInfo> {
   ): { [K in P['outputs'][number] | P['intermediates'][number]]: DataArray };
   /**
    * Gradients of every input, or only of those in `wrt` (the others' kernels do not run: the first
-   * conv of a network needs dK and db, not dX); a scalar output's seed defaults to 1.
+   * conv of a network needs dK and db, not dX); a scalar output's seed defaults to 1. One backward
+   * per forward: a second one is an error (two layers sharing a ctx), unless the first passed
+   * `retain: true`.
    */
   backward<W extends P['inputs'][number] = P['inputs'][number]>(
     ctx: OperatorContext,
     seeds?: Partial<Record<P['seeds'][number], DataArray | number>>,
-    opts?: { readonly wrt?: readonly W[] },
+    opts?: { readonly wrt?: readonly W[]; readonly retain?: boolean },
   ): { [K in `d${W}`]: DataArray };
 }
 
+/** What a ctx holds besides its tensors: which operator filled it, whether a backward has used that
+ * forward, and which inputs the forward overwrote in place. Kept off the ctx object itself. */
+interface Saved {
+  readonly owner: object;
+  readonly name: string;
+  used: boolean;
+  readonly overwritten: readonly string[];
+}
+const saved = new WeakMap<OperatorContext, Saved>();
+
+/** Do two typed arrays share any byte of memory? */
+const overlaps = (a: ArrayBufferView, b: ArrayBufferView) =>
+  a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+
 export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string): Operator<P> {
   const p = m.program;
+  const self = {};
+  const ctxOf = (ctx: OperatorContext, call: string): void => {
+    if (ctx === null || typeof ctx !== 'object') throw new Error(`${name}.${call}: the first argument is the layer's context, an object such as {} (got ${ctx === null ? 'null' : typeof ctx})`);
+    const had = saved.get(ctx);
+    if (had && had.owner !== self)
+      throw new Error(`${name}.${call}: this ctx holds a forward of ${had.name}, not of ${name}: give each layer a ctx of its own ({})`);
+  };
   const resolve = (given: Record<string, number | undefined>) => {
     const s: Record<string, number> = {};
     for (const n of p.sizes) {
@@ -89,10 +113,30 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
     if (v.length !== n) throw new Error(`${name}: ${what} has ${v.length} elements but shape [${shape.join(', ')}] needs ${n}`);
     return v;
   };
+  /** Refuse an output array that shares memory with an input or another output, unless that
+   * output may be written over that input in place (findInPlace.ts); the inputs so overwritten. */
+  const checkSharing = (t: Record<string, Float64Array | Int32Array>, given: readonly string[]): string[] => {
+    const overwritten: string[] = [];
+    const outs = [...p.intermediates, ...p.outputs];
+    for (const o of given) {
+      for (const x of p.inputs) {
+        if (!overlaps(t[o]!, t[x]!)) continue;
+        if (!(p.inPlace[o] ?? []).includes(x) || t[o] !== t[x])
+          throw new Error(
+            `${name}: output ${o} shares its memory with input ${x}, and the kernels would read ${x} after writing over it: pass a separate array for ${o}` +
+              ((p.inPlace[o] ?? []).length ? ` (it may be the very array of ${(p.inPlace[o] ?? []).join(' or ')})` : ` (${name} updates nothing in place)`),
+          );
+        overwritten.push(x);
+      }
+      for (const q of outs) if (q !== o && overlaps(t[o]!, t[q]!)) throw new Error(`${name}: outputs ${o} and ${q} share memory: pass a separate array for each`);
+    }
+    return overwritten;
+  };
   return {
     program: p,
     shapes: (sizes) => m.shapes(resolve(sizes as Record<string, number>) as never),
     forward(ctx, inputs, sizes = {}, out = {}) {
+      ctxOf(ctx, 'forward');
       const s = resolve(sizes as Record<string, number>);
       const shapes = checkedShapes(s);
       if (inputs === null || typeof inputs !== 'object') throw new Error(`${name}: forward takes an object of inputs (${p.inputs.join(', ')})`);
@@ -105,13 +149,21 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
         t[n] = given ? array(`output ${n}`, given, shapes[n]!) : new Float64Array(count(shapes[n]!));
       }
       for (const r of p.records) t[r] = new Int32Array(count(shapes[r.replace(/_argmax$/, '')]!));
+      const overwritten = checkSharing(t, Object.keys(out).filter((k) => (out as Record<string, unknown>)[k] !== undefined));
       m.forward(t as never, s as never);
       ctx.tensors = t;
       ctx.sizes = s;
+      saved.set(ctx, { owner: self, name, used: false, overwritten });
       return Object.fromEntries([...p.outputs, ...p.intermediates].map((n) => [n, t[n]])) as never;
     },
     backward(ctx, seeds = {}, opts = {}) {
-      if (!ctx.tensors || !ctx.sizes) throw new Error(`${name}: backward needs the context of a forward call`);
+      ctxOf(ctx, 'backward');
+      const state = saved.get(ctx);
+      if (!ctx.tensors || !ctx.sizes || !state) throw new Error(`${name}.backward: this ctx holds no forward of ${name}: call ${name}.forward(ctx, …) first`);
+      // a second backward of one forward is how two layers sharing a ctx show: the first got the
+      // other's saved tensors; `retain: true` says the second is meant
+      if (state.used)
+        throw new Error(`${name}.backward: this ctx's forward has already been used by a backward. Do two layers share this ctx? Give each layer a ctx of its own ({}); to run backward twice on one forward, pass { retain: true } to the first`);
       const wrt: readonly string[] = opts.wrt ?? p.inputs;
       for (const w of wrt) if (!p.inputs.includes(w)) throw new Error(`${name}: wrt names ${String(w)}, which is not an input (inputs: ${p.inputs.join(', ')})`);
       const s = ctx.sizes;
@@ -125,6 +177,12 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
       }
       // intermediates' gradients feed the inputs'; an input's gradient feeds nothing else
       const wanted = p.gradients.filter((g) => p.intermediates.includes(g.slice(1)) || wrt.includes(g.slice(1)));
+      for (const g of wanted) {
+        const stale = (p.gradientReads[g] ?? []).filter((x) => state.overwritten.includes(x));
+        if (stale.length)
+          throw new Error(`${name}.backward: ${g} reads ${stale.join(', ')}, which forward overwrote in place (an output shared its array): pass separate output arrays to forward to differentiate it, or leave ${g.slice(1)} out of wrt`);
+      }
+      state.used = !opts.retain;
       for (const g of wanted) t[g] = new Float64Array(count(shapes[g.slice(1)]!));
       if (wanted.length === p.gradients.length) m.backward(t as never, s as never);
       else for (const g of wanted) (m[`backward_${g}`] as (t: never, s: never) => void)(t as never, s as never);

@@ -8,8 +8,8 @@
 //   export function forward_class(t: { readonly class: Float64Array; readonly t: Float64Array }, s: { readonly Math: number }) {
 //     const { class: class_, t: t_ } = t;
 //     const { Math: Math_ } = s;
-// A name that is not a valid identifier (`x²`: the language's names allow any digit) gets one
-// (`x__`), and its keys are quoted. A program whose names are all safe comes back as the very same
+// A name that is not an ASCII identifier (`x²`, `é`: the language's names allow any letter and
+// digit) gets one (`x__`, `__`), and its keys are quoted. A program whose names are all safe comes back as the very same
 // object, so it emits the same bytes as before this pass existed.
 import { access, children, mapChildren, reduce } from '../ir/exprs.js';
 import { POLY_ZERO, polyAdd, polyConst, polyMul, polyScale, polySizes, polyVar, sizeNames } from '../ir/sizes.js';
@@ -31,10 +31,9 @@ const CLASHING = new Set([
  * be destructured from itself. A loop index may shadow them, as nothing reads them in a loop. */
 const PARAMETERS = new Set(['t', 's']);
 
-const IDENTIFIER = /^[\p{ID_Start}_$][\p{ID_Continue}$\u200C\u200D]*$/u;
-
-/** true when `name` may stand unquoted as a property name (reserved words may). */
-export const isIdentifierName = (name: string): boolean => IDENTIFIER.test(name);
+// ASCII only: TypeScript's transpiler drops letters newer than its Unicode tables (U+10D4A), and
+// every other emitted target (WebAssembly names, WGSL) has rules of its own
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 export interface LocalNames {
   /** the program with safe names (the input object itself when every name was safe) */
@@ -60,8 +59,8 @@ export function renameClashingNames(p: Program, grads: readonly GradientStatemen
   // in order of first appearance, so the choice of names is deterministic
   for (const name of names) {
     if (!CLASHING.has(name) && !(PARAMETERS.has(name) && records.has(name)) && IDENTIFIER.test(name)) continue;
-    let local = `${[...name].map((c) => (/[\p{ID_Continue}$]/u.test(c) ? c : '_')).join('')}_`;
-    if (!/^[\p{ID_Start}_$]/u.test(local)) local = `_${local}`;
+    let local = `${[...name].map((c) => (/[A-Za-z0-9_$]/.test(c) ? c : '_')).join('')}_`;
+    if (!/^[A-Za-z_$]/.test(local)) local = `_${local}`;
     while (names.has(local) || CLASHING.has(local) || [...map.values()].includes(local)) local += '_';
     map.set(name, local);
   }

@@ -6,6 +6,7 @@
 // Worked example: derive('Y[i,j] = A[i,k]*X[k,j] + B[i,j]', { wrt: ['X'] }).gradients.X is
 //   { index: 'dX[k,j] = sum(i) A[i,k]*dY[i,j]', matrix: 'dX = Aᵀ·dY', latex: '\mathrm{d}X_{k,j} = …' }
 import { check } from '../ir/check.js';
+import { LINE_BREAK } from '../ir/errors.js';
 import { printStatement } from '../ir/print.js';
 import { printSize } from '../ir/sizes.js';
 import type { Program } from '../ir/types.js';
@@ -43,7 +44,8 @@ function declaration(p: Program, tensor: string, as: string): string {
 
 /** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements. */
 export function backwardProgram(p: Program, grads: readonly GradientStatement[]): string {
-  const lines = [p.source.trimEnd(), '', '# gradients (deltagrad)'];
+  // one kind of line break: a lone \r or U+2028 (a line break to the lexer) must not pass on as one to a reader that disagrees
+  const lines = [p.source.trimEnd().split(LINE_BREAK).join('\n'), '', '# gradients (deltagrad)'];
   for (const t of p.tensors) if (t.role === 'output' && t.shape.length > 0) lines.push(`${declaration(p, t.name, gradName(t.name))}   # upstream gradient (seed)`);
   for (const g of grads) {
     lines.push(declaration(p, g.of, gradName(g.of)));

@@ -43,6 +43,10 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   'bad-option': 'bad option',
 };
 
+/** Every line break a text editor or JavaScript shows as one: a program's lines are what its reader
+ * sees (a lone `\r` or U+2028 inside a comment would otherwise hide the rest of the line from us only). */
+export const LINE_BREAK = /\r\n|[\n\r\u2028\u2029]/;
+
 export interface Span {
   readonly line: number; // 1-based
   readonly col: number; // 1-based
@@ -73,7 +77,7 @@ export function formatError(err: DeltagradError, source: string, file = '<progra
   const head = `${file}${err.span ? `:${err.span.line}:${err.span.col}` : ''}: error: ${ERROR_TITLES[err.code]}: ${err.detail}`;
   const lines = [head];
   if (err.span) {
-    const text = source.split(/\r?\n/)[err.span.line - 1] ?? '';
+    const text = source.split(LINE_BREAK)[err.span.line - 1] ?? '';
     const gutter = String(err.span.line);
     lines.push(`  ${gutter} | ${text}`);
     // columns count code points, as the lexer does (𝑥 is one column, two UTF-16 units)

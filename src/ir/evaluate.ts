@@ -298,13 +298,15 @@ class Compiler {
             };
           case 'max':
           case 'min': {
+            // start from the identity (-∞ for max, +∞ for min: the value over no terms); a value
+            // replaces the best only when strictly better, so ties keep the first and NaN never wins
             const better = e.op === 'max' ? (a: number, b: number) => a > b : (a: number, b: number) => a < b;
             return (env) => {
-              let best = NaN;
+              let best = e.op === 'max' ? -Infinity : Infinity;
               visit(env, (v) => {
-                if (Number.isNaN(best) || better(v, best)) best = v;
+                if (better(v, best)) best = v;
               });
-              return Number.isNaN(best) ? 0 : best;
+              return best;
             };
           }
           case 'logsumexp':
@@ -332,12 +334,13 @@ class Compiler {
         return (env) => {
           const target = at.map((f) => f(env));
           for (let d = 0; d < ext.length; d++) if (target[d]! < 0 || target[d]! >= ext[d]!) return 0;
-          let best = NaN;
-          let bestPos: number[] = [];
+          // as the reduction: the first position, unless a later value is strictly better
+          let best = e.op === 'max' ? -Infinity : Infinity;
+          let bestPos: number[] = ss.map(() => 0);
           const rec = (d: number) => {
             if (d === ss.length) {
               const v = body(env);
-              if (Number.isNaN(best) || better(v, best)) {
+              if (better(v, best)) {
                 best = v;
                 bestPos = ss.map((s) => env[s]!);
               }

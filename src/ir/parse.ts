@@ -3,7 +3,7 @@
 // Worked example: `Y[i] = sum(k) A[i,k]*X[k] + b[i]` parses to
 //   assign Y[i] = binary(+, reduce(sum; k; binary(*, A[i,k], X[k])), b[i])
 // because a reduction extends over the product that follows it (`*`, `/`) and stops at `+`/`-`.
-import { fail, type Span } from './errors.js';
+import { fail, LINE_BREAK, type Span } from './errors.js';
 
 export type Ast =
   | { readonly k: 'num'; readonly value: number; readonly span: Span }
@@ -45,7 +45,7 @@ const LONG_CHAIN = 64;
 
 function lex(src: string): Token[] {
   const out: Token[] = [];
-  const lines = src.split(/\r?\n/);
+  const lines = src.split(LINE_BREAK);
   let depth = 0;
   const open: Token[] = [];
   // the end of the program sits after its last character, not on the empty lines after it

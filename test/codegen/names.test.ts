@@ -87,7 +87,7 @@ describe('tensors, sizes and indices whose names clash with the emitted code', (
   it('every module type-checks (strict, noUncheckedIndexedAccess)', () => {
     const project = strictProject();
     CASES.forEach((c, ci) =>
-      VARIANTS.forEach((v, vi) => project.createSourceFile(`case${ci}.${vi}.ts`, `// ${c.name} · ${v.dtype} · ${v.label}\n${emit(c.source, v)}`)),
+      VARIANTS.forEach((v, vi) => project.createSourceFile(`case${ci}.${vi}.ts`, `// ${c.name} · ${v.dtype} · ${v.label}\n${emit(c.source, { dtype: v.dtype, optimize: v.optimize, simd: v.simd })}`)),
     );
     project.createSourceFile('canary.ts', 'const a = new Float64Array(2);\nexport const x: number = a[0];\n');
     const messages = project

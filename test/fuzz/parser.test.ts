@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
+import { LINE_BREAK } from '../../src/ir/errors.js';
 import { generateProgram } from '../property/generate.js';
 
 const RUNS = Number(process.env.DELTAGRAD_FUZZ_RUNS ?? 250);
@@ -52,7 +53,7 @@ function expectClean(source: string, r: Outcome): void {
   expect(head, `a located error for ${shown}\n${r.err}`).not.toBeNull();
   const line = Number(head![1]);
   const col = Number(head![2]);
-  const text = source.split(/\r?\n/)[line - 1];
+  const text = source.split(LINE_BREAK)[line - 1];
   expect(text, `line ${line} exists in ${shown}`).toBeDefined();
   expect(col, `column ${col} within line ${line} of ${shown}`).toBeLessThanOrEqual([...text!].length + 1);
   expect(lines[1], `the echoed source line for ${shown}`).toBe(`  ${line} | ${text}`);

@@ -78,7 +78,15 @@ function $gemm32(): {
     reserve(bytes: number) {
       const have = memory.buffer.byteLength;
       if (have >= bytes) return;
-      memory.grow(Math.ceil((bytes - have) / 65536));
+      try {
+        memory.grow(Math.ceil((bytes - have) / 65536));
+      } catch {
+        throw new RangeError(
+          'deltagrad: this kernel needs ' +
+            Math.ceil(bytes / 2 ** 20) +
+            ' MiB of WebAssembly memory for its padded copies, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large',
+        );
+      }
       w.mem = new Float32Array(memory.buffer);
     },
   };
@@ -392,5 +400,7 @@ export const program = {
   records: [],
   sizes: ['N', 'D', 'F'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dX: ['W'], dW: ['X'], db: [] },
   dtype: 'float32',
 } as const;

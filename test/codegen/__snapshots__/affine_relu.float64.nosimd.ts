@@ -619,5 +619,7 @@ export const program = {
   records: [],
   sizes: ['N', 'D', 'F'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dX: ['W'], dW: ['X'], db: [] },
   dtype: 'float64',
 } as const;

@@ -59,7 +59,15 @@ function $gemm64(): {
     reserve(bytes: number) {
       const have = memory.buffer.byteLength;
       if (have >= bytes) return;
-      memory.grow(Math.ceil((bytes - have) / 65536));
+      try {
+        memory.grow(Math.ceil((bytes - have) / 65536));
+      } catch {
+        throw new RangeError(
+          'deltagrad: this kernel needs ' +
+            Math.ceil(bytes / 2 ** 20) +
+            ' MiB of WebAssembly memory for its padded copies, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large',
+        );
+      }
       w.mem = new Float64Array(memory.buffer);
     },
   };
@@ -98,11 +106,11 @@ export function forward_Y(
   const $W = $gemm64();
   let $mem = 1441792;
   const $X_col0at = $mem;
-  $mem = ($mem + 4 * (N * $e0 * $e1) + 15) & -16;
+  $mem = Math.ceil(($mem + 4 * (N * $e0 * $e1)) / 16) * 16;
   const $X_kcol0at = $mem;
-  $mem = ($mem + 4 * (C * 3 * 3) + 15) & -16;
+  $mem = Math.ceil(($mem + 4 * (C * 3 * 3)) / 16) * 16;
   const $X_zat = $mem;
-  $mem = ($mem + 8 * $X_ztotal + 15) & -16;
+  $mem = Math.ceil(($mem + 8 * $X_ztotal) / 16) * 16;
   const $X_stage = $mem;
   $mem += 8 * (N * C * H * W);
   $W.reserve($mem);
@@ -287,11 +295,11 @@ export function backward_dX(
   const $W = $gemm64();
   let $mem = 1441792;
   const $dY_col0at = $mem;
-  $mem = ($mem + 4 * (N * H * W) + 15) & -16;
+  $mem = Math.ceil(($mem + 4 * (N * H * W)) / 16) * 16;
   const $dY_kcol0at = $mem;
-  $mem = ($mem + 4 * (F * 3 * 3) + 15) & -16;
+  $mem = Math.ceil(($mem + 4 * (F * 3 * 3)) / 16) * 16;
   const $dY_zat = $mem;
-  $mem = ($mem + 8 * $dY_ztotal + 15) & -16;
+  $mem = Math.ceil(($mem + 8 * $dY_ztotal) / 16) * 16;
   const $dY_stage = $mem;
   $mem += 8 * (N * F * $dY_d2 * $dY_d3);
   $W.reserve($mem);
@@ -500,11 +508,11 @@ export function backward_dK(
   const $W = $gemm64();
   let $mem = 1441792;
   const $X_col0at = $mem;
-  $mem = ($mem + 4 * (C * 3 * 3) + 15) & -16;
+  $mem = Math.ceil(($mem + 4 * (C * 3 * 3)) / 16) * 16;
   const $X_kcol0at = $mem;
-  $mem = ($mem + 4 * (N * $e1 * $e2) + 15) & -16;
+  $mem = Math.ceil(($mem + 4 * (N * $e1 * $e2)) / 16) * 16;
   const $X_zat = $mem;
-  $mem = ($mem + 8 * $X_ztotal + 15) & -16;
+  $mem = Math.ceil(($mem + 8 * $X_ztotal) / 16) * 16;
   const $X_stage = $mem;
   $mem += 8 * (N * C * H * W);
   $W.reserve($mem);
@@ -703,5 +711,7 @@ export const program = {
   records: [],
   sizes: ['N', 'C', 'H', 'W', 'F'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dX: ['K'], dK: ['X'] },
   dtype: 'float64',
 } as const;

@@ -33,7 +33,7 @@ export function forward_L(
       $acc2 += Math.exp(S[$p5]! - $max3);
     }
 
-    const $lse6 = $max3 + Math.log($acc2);
+    const $lse6 = $max3 === -Infinity ? $max3 : $max3 + Math.log($acc2);
     let $acc7 = 0;
     let $p8 = n * C;
     let $p9 = n * C;
@@ -91,7 +91,7 @@ export function backward_dS(
       $acc3 += Math.exp(S[$p6]! - $max4);
     }
 
-    const $lse7 = $max4 + Math.log($acc3);
+    const $lse7 = $max4 === -Infinity ? $max4 : $max4 + Math.log($acc3);
     let $p8 = $p1;
     let $p9 = $p2;
     for (let c = 0; c < C; c++, $p8 += 1, $p9 += 1) {
@@ -161,5 +161,7 @@ export const program = {
   records: [],
   sizes: ['N', 'C'],
   defaults: {},
+  inPlace: {},
+  gradientReads: { dS: ['S', 'Yt'], dYt: ['S'] },
   dtype: 'float64',
 } as const;
