@@ -12,6 +12,10 @@ import { sizeNames } from '../ir/sizes.js';
 import type { Program } from '../ir/types.js';
 import { differentiate } from '../diff/differentiate.js';
 import { emitProgram, emitProgramAsync, morph, startFormatter, type EmitOptions, type EmittedModule } from './emitTs.js';
+import { lowerProgram } from '../pipeline.js';
+import { printModule } from '../target/module.js';
+import { microModuleText } from '../target/micro.js';
+import { assertSafeCode } from './safeText.js';
 
 export type Dtype = 'float32' | 'float64';
 export type DataArray = Float32Array | Float64Array;
@@ -105,9 +109,12 @@ function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean): L
   const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
-  const { program, emitted } = build(source, { dtype, optimize, simd });
-  const exports = loadModule(emitted.text);
-  const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted, program };
+  const program = check(source);
+  const grads = differentiate(program, { unitScalarSeeds: false });
+  const mod = lowerProgram(program, grads, { dtype, optimize, simd, micro: microModuleText });
+  const text = assertSafeCode(printModule(mod, 'js-body'));
+  const exports = new Function(text)() as Record<string, unknown>;
+  const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted: { text, info: mod.info, kernels: [] }, program };
   moduleCache.set(key, m);
   return m;
 }

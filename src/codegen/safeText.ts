@@ -47,7 +47,8 @@ export function literal(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(literal).join(', ')}]`;
   if (value && typeof value === 'object') {
     const key = (k: string) => (k === '__proto__' ? `['__proto__']` : propertyName(k));
-    return `{ ${Object.entries(value).map(([k, v]) => `${key(k)}: ${literal(v)}`).join(', ')} }`;
+    const entries = Object.entries(value);
+    return entries.length ? `{ ${entries.map(([k, v]) => `${key(k)}: ${literal(v)}`).join(', ')} }` : '{}';
   }
   throw new Error(`internal: no literal for ${String(value)}`);
 }

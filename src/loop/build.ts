@@ -46,6 +46,8 @@ export function add(a: LExpr, b: LExpr): LExpr {
     if (b.kind === 'unary' && b.op === 'neg') return sub(a, b.a);
     if (b.kind === 'const' && b.value < 0) return { kind: 'binary', ty, op: '-', a, b: c(-b.value, ty) };
   } else if (isConst(b, 0) && a.kind !== 'const') return a;
+  // a + (−b) is a − b, exactly, in floating point too
+  if (b.kind === 'unary' && b.op === 'neg') return { kind: 'binary', ty, op: '-', a, b: b.a };
   return { kind: 'binary', ty, op: '+', a, b };
 }
 
@@ -258,4 +260,89 @@ export function exprVars(e: LExpr, out = new Set<Sym>()): Set<Sym> {
     default:
       return assertNever(e);
   }
+}
+
+/** Rebuild one node through its constructor, so that what its new children allow folds. */
+export function refold(e: LExpr): LExpr {
+  switch (e.kind) {
+    case 'binary':
+      switch (e.op) {
+        case '+':
+          return add(e.a, e.b);
+        case '-':
+          return sub(e.a, e.b);
+        case '*':
+          return mul(e.a, e.b);
+        case 'floordiv':
+          return floordiv(e.a, e.b);
+        case 'ceildiv':
+          return ceildiv(e.a, e.b);
+        case 'mod':
+          return mod(e.a, e.b);
+        case 'rem':
+          return rem(e.a, e.b);
+        case 'min':
+          return min(e.a, e.b);
+        case 'max':
+          return max(e.a, e.b);
+        case '&&':
+          return and(e.a, e.b);
+        case '||':
+          return or(e.a, e.b);
+        case '<':
+        case '<=':
+        case '>':
+        case '>=':
+        case '==':
+        case '!=':
+          return cmp(e.op, e.a, e.b);
+        default:
+          return e;
+      }
+    case 'unary':
+      return e.op === 'neg' ? neg(e.a) : e.op === 'not' ? not(e.a) : e.op === 'cast' ? cast(e.ty, e.a) : e;
+    case 'select':
+      return select(e.cond, e.then, e.else);
+    default:
+      return e;
+  }
+}
+
+/** e with every read of `s` replaced by `by`, folded where that allows. */
+export function substitute(e: LExpr, s: Sym, by: LExpr): LExpr {
+  const go = (x: LExpr): LExpr => {
+    switch (x.kind) {
+      case 'var':
+        return x.v === s ? by : x;
+      case 'const':
+      case 'length':
+        return x;
+      case 'load': {
+        const index = go(x.index);
+        return index === x.index ? x : { ...x, index };
+      }
+      case 'unary': {
+        const a = go(x.a);
+        return a === x.a ? x : refold({ ...x, a });
+      }
+      case 'binary': {
+        const a = go(x.a);
+        const b = go(x.b);
+        return a === x.a && b === x.b ? x : refold({ ...x, a, b });
+      }
+      case 'select': {
+        const cond = go(x.cond);
+        const then = go(x.then);
+        const otherwise = go(x.else);
+        return cond === x.cond && then === x.then && otherwise === x.else ? x : refold({ ...x, cond, then, else: otherwise });
+      }
+      case 'call': {
+        const args = x.args.map(go);
+        return args.every((a, i) => a === x.args[i]) ? x : { ...x, args };
+      }
+      default:
+        return assertNever(x);
+    }
+  };
+  return go(e);
 }

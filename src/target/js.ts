@@ -86,11 +86,13 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
     switch (s.kind) {
       case 'for': {
         const v = name(s.v);
-        // trailing `p = p + e` of the body go to the header's update clause
+        // trailing pointer advances `p = p + e` of the body go to the header's update clause, where
+        // e reads no array and nothing the body binds (the header sees only what is outside the body)
+        const local = new Set(s.body.flatMap((t) => (t.kind === 'let' ? [t.v] : [])));
         let end = s.body.length;
         while (end > 0) {
           const t = s.body[end - 1]!;
-          if (t.kind !== 'assign' || t.v === s.v) break;
+          if (t.kind !== 'assign' || t.v === s.v || !isAdvance(t, local)) break;
           end--;
         }
         const updates = s.body.slice(end).map((t) => assignText(t as Extract<LStmt, { kind: 'assign' }>, name, ex));
@@ -127,10 +129,11 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
         }
         // module (and, until there are threads, thread) scope: one array grown on demand, reused by
         // every call — kernels run to completion and call nothing that could re-enter them
-        const g = ctx.moduleScratch(name(s.buf), s.buf.elem);
+        const g = ctx.moduleScratch(s.buf.name, s.buf.elem);
         const size = ex(s.size);
         out.push(`${indent}if (${g}.length < ${size}) ${g} = new ${arr}(${size});`);
         if (s.zero) out.push(`${indent}else ${g}.fill(0, 0, ${size});`);
+        out.push(`${indent}const ${name(s.buf)} = ${g};`);
         break;
       }
       case 'view': {
@@ -160,6 +163,13 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
     }
   }
   return out;
+}
+
+/** `p = p ± e` with e a constant or a variable bound outside the loop body. */
+function isAdvance(s: Extract<LStmt, { kind: 'assign' }>, local: ReadonlySet<unknown>): boolean {
+  const x = s.value;
+  if (x.kind !== 'binary' || (x.op !== '+' && x.op !== '-') || x.a.kind !== 'var' || x.a.v !== s.v || x.ty !== 'i32') return false;
+  return x.b.kind === 'const' || (x.b.kind === 'var' && !local.has(x.b.v));
 }
 
 /** `v = v + e` as `v += e` (and −, *), else `v = e`. */

@@ -1,0 +1,8 @@
+import type { Statement } from '../ir/types.js';
+import type { LStmt } from '../loop/types.js';
+import type { Lowering } from './lowering.js';
+export function lowerMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
+  void L;
+  void s;
+  return undefined;
+}

@@ -1,0 +1,49 @@
+// lowerToLoops: one statement of the math IR → a kernel of the loop IR, by the first strategy that
+// takes it: a matrix product (the packed GEMM, lowerMatmul.ts; a convolution's implicit im2col,
+// lowerIm2col.ts), a register-tiled sum (lowerTiles.ts), or loops over the output's elements
+// (lowerPerElement.ts). `optimize: false` always takes the last, with plain bounds and checked reads:
+// the baseline the benchmarks compare against.
+//
+// Worked example: Y[i,j] = sum(k) A[i,k]*X[k,j] (optimized) is a matmul; Y[i] = relu(X[i]) is per
+// element; dX[n,c,h,w] = sum(f,u,v) K[f,c,h+P-u*T,w+P-v*T]*dY[n,f,u,v] is an im2col GEMM per residue
+// class with SIMD, and register-tiled loops without.
+import { printExpr } from '../ir/print.js';
+import type { Statement } from '../ir/types.js';
+import type { Kernel, LStmt } from '../loop/types.js';
+import { KernelScope, type LowerContext, type LowerOptions } from './kernelScope.js';
+import type { Lowering } from './lowering.js';
+import { lowerExpr } from './lowerExpr.js';
+import { lowerMatmul } from './lowerMatmul.js';
+import { nest } from './lowerNest.js';
+import { lowerPerElement } from './lowerPerElement.js';
+import { lowerReduction } from './lowerReduction.js';
+import { lowerTiles } from './lowerTiles.js';
+
+/** The three mutually recursive pieces, tied together for one kernel. */
+export function lowering(scope: KernelScope): Lowering {
+  const L: Lowering = {
+    scope,
+    expr: (e, vars, hoisted) => lowerExpr(L, e, vars, hoisted),
+    reduction: (r, outer, recordArg) => lowerReduction(L, r, outer, recordArg),
+    nest: (bounds, outer, scopeExpr, body, opts) => nest(L, bounds, outer, scopeExpr, body, opts),
+  };
+  return L;
+}
+
+/** The statement as the user wrote it, for the kernel's doc comment. */
+export const formulaOf = (s: Statement): string => `${s.lhs.length ? `${s.tensor}[${s.lhs.map((b) => b.name).join(',')}]` : s.tensor} = ${printExpr(s.rhs)}`;
+
+type Strategy = (L: Lowering, s: Statement) => readonly LStmt[] | undefined;
+
+export function lowerStatement(s: Statement, name: string, ctx: LowerContext, opts: LowerOptions): Kernel {
+  const recorded = ctx.recordsArgmax.has(s.tensor);
+  const strategies: Strategy[] = opts.optimize ? [lowerMatmul, ...(recorded ? [] : [lowerTiles])] : [];
+  // each attempt in a scope of its own: a strategy that declines leaves no parameter behind
+  for (const strategy of [...strategies, lowerPerElement]) {
+    const scope = new KernelScope(ctx, opts);
+    s.lhs.forEach((b) => scope.extentOf.set(b.name, b.extent));
+    const body = strategy(lowering(scope), s);
+    if (body) return scope.kernel(name, formulaOf(s), body);
+  }
+  throw new Error('internal: no lowering strategy took the statement');
+}

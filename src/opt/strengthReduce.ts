@@ -1,0 +1,184 @@
+// strengthReduce: running offsets. An index that is affine in a loop's variable becomes a pointer set
+// before the loop and advanced by a constant step each iteration — no multiplication per element.
+//
+// Worked example: for h … { for w … { store(Y, n*S0 + h*W + w, load(X, (h*T + i)*W + w*T)) } }
+// gives, processing the inner loop first,
+//   for h … { let $p = n*S0 + h*W; let $q = (h*T + i)*W;             ← affine in h in turn
+//             for w … { store(Y, $p, load(X, $q)); $p += 1; $q += T } }
+// and then the loop over h turns those two lets into pointers of its own:
+//   let $p2 = n*S0; let $q2 = i*W; for h … { let $p = $p2; let $q = $q2; for w … { … } $p2 += W; $q2 += T*W }
+// Candidates are the indices of loads and stores and the inits of integer lets whose variables are
+// all bound outside the loop, except the loop's own; an index that is the loop variable plus a
+// constant is left as it is (it already costs one add).
+import { add, c, exprVars, isConst, let_, mul, neg, sub, substitute, sym, v, assign } from '../loop/build.js';
+import { exprKey, mapStmtExprs, walkExpr } from '../loop/mapLoop.js';
+import { assertNever, type Kernel, type LExpr, type LStmt, type Sym } from '../loop/types.js';
+
+interface Linear {
+  readonly coef: LExpr;
+  readonly rest: LExpr;
+}
+
+/** e = coef·x + rest with coef and rest free of x; undefined when x enters otherwise (x·x, ⌊x/2⌋, a load). */
+export function linearIn(e: LExpr, x: Sym): Linear | undefined {
+  const zero = c(0);
+  switch (e.kind) {
+    case 'const':
+    case 'length':
+      return { coef: zero, rest: e };
+    case 'var':
+      return e.v === x ? { coef: c(1), rest: zero } : { coef: zero, rest: e };
+    case 'unary':
+      if (e.op === 'neg' && e.ty === 'i32') {
+        const a = linearIn(e.a, x);
+        return a && { coef: neg(a.coef), rest: neg(a.rest) };
+      }
+      return mentions(e, x) ? undefined : { coef: zero, rest: e };
+    case 'binary': {
+      if (e.ty !== 'i32' || !(e.op === '+' || e.op === '-' || e.op === '*')) return mentions(e, x) ? undefined : { coef: zero, rest: e };
+      const a = linearIn(e.a, x);
+      const b = linearIn(e.b, x);
+      if (!a || !b) return undefined;
+      if (e.op === '+') return { coef: add(a.coef, b.coef), rest: add(a.rest, b.rest) };
+      if (e.op === '-') return { coef: sub(a.coef, b.coef), rest: sub(a.rest, b.rest) };
+      if (isConst(a.coef, 0)) return { coef: mul(a.rest, b.coef), rest: mul(a.rest, b.rest) };
+      if (isConst(b.coef, 0)) return { coef: mul(a.coef, b.rest), rest: mul(a.rest, b.rest) };
+      return undefined;
+    }
+    case 'load':
+    case 'select':
+    case 'call':
+      return mentions(e, x) ? undefined : { coef: zero, rest: e };
+    default:
+      return assertNever(e);
+  }
+}
+
+const mentions = (e: LExpr, x: Sym) => exprVars(e).has(x);
+
+/** Symbols bound anywhere in a statement list (lets, loop variables). */
+function boundIn(body: readonly LStmt[], out = new Set<Sym>()): Set<Sym> {
+  for (const s of body) {
+    if (s.kind === 'let') out.add(s.v);
+    if (s.kind === 'for') {
+      out.add(s.v);
+      boundIn(s.body, out);
+    } else if (s.kind === 'if') {
+      boundIn(s.then, out);
+      boundIn(s.else, out);
+    } else if (s.kind === 'block') boundIn(s.body, out);
+  }
+  return out;
+}
+
+function reduceLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] {
+  const x = loop.v;
+  const inside = boundIn(loop.body);
+  const pointers = new Map<string, { p: Sym; e: LExpr; step: LExpr }>();
+  const before: LStmt[] = [];
+  const candidate = (e: LExpr): LExpr => {
+    if (e.ty !== 'i32' || e.kind === 'const' || e.kind === 'var') return e;
+    const vars = exprVars(e);
+    if (!vars.has(x) || [...vars].some((s) => s !== x && inside.has(s))) return e;
+    const lin = linearIn(e, x);
+    if (!lin || isConst(lin.coef, 0)) return e;
+    // x + k costs what p costs
+    if (isConst(lin.coef, 1) && lin.rest.kind === 'const') return e;
+    let hit = false;
+    walkExpr(e, (y) => void (y.kind === 'load' && (hit = true)));
+    if (hit) return e;
+    const key = exprKey(e);
+    let ptr = pointers.get(key);
+    if (!ptr) {
+      const p = sym('$p', 'i32');
+      let step = mul(lin.coef, loop.step);
+      if (step.kind !== 'const' && step.kind !== 'var') {
+        const s = sym('$step', 'i32');
+        before.push(let_(s, step));
+        step = v(s);
+      }
+      before.push(let_(p, substitute(e, x, loop.lo), true));
+      ptr = { p, e, step };
+      pointers.set(key, ptr);
+    }
+    return v(ptr.p);
+  };
+  // indices of loads and stores, and integer lets, at any depth of the body — `candidate` skips
+  // what an inner loop binds
+  const rewrite = (body: readonly LStmt[]): readonly LStmt[] =>
+    body.map((s): LStmt => {
+      switch (s.kind) {
+        case 'let':
+          return s.v.ty === 'i32' ? { ...s, init: candidate(s.init) } : { ...s, init: mapIndices(s.init, candidate) };
+        case 'store':
+          return { ...s, index: candidate(s.index), value: mapIndices(s.value, candidate) };
+        case 'for':
+          return { ...s, body: rewrite(s.body) };
+        case 'if':
+          return { ...s, cond: mapIndices(s.cond, candidate), then: rewrite(s.then), else: rewrite(s.else) };
+        case 'block':
+          return { ...s, body: rewrite(s.body) };
+        default:
+          return mapStmtExprs([s], (e) => mapIndices(e, candidate))[0]!;
+      }
+    });
+  const body = rewrite(loop.body);
+  if (pointers.size === 0) return [loop];
+  const advances = [...pointers.values()].map((ptr) => assign(ptr.p, add(v(ptr.p), ptr.step)));
+  return [...before, { ...loop, body: [...body, ...advances] }];
+}
+
+/** Replace the index of every load in e (outside other loads' indices too) by `f` of it. */
+function mapIndices(e: LExpr, f: (index: LExpr) => LExpr): LExpr {
+  switch (e.kind) {
+    case 'load': {
+      const index = f(mapIndices(e.index, f));
+      return index === e.index ? e : { ...e, index };
+    }
+    case 'const':
+    case 'var':
+    case 'length':
+      return e;
+    case 'unary': {
+      const a = mapIndices(e.a, f);
+      return a === e.a ? e : { ...e, a };
+    }
+    case 'binary': {
+      const a = mapIndices(e.a, f);
+      const b = mapIndices(e.b, f);
+      return a === e.a && b === e.b ? e : { ...e, a, b };
+    }
+    case 'select': {
+      const cond = mapIndices(e.cond, f);
+      const then = mapIndices(e.then, f);
+      const otherwise = mapIndices(e.else, f);
+      return cond === e.cond && then === e.then && otherwise === e.else ? e : { ...e, cond, then, else: otherwise };
+    }
+    case 'call': {
+      const args = e.args.map((a) => mapIndices(a, f));
+      return args.every((a, i) => a === e.args[i]) ? e : { ...e, args };
+    }
+    default:
+      return assertNever(e);
+  }
+}
+
+function reduceList(body: readonly LStmt[]): LStmt[] {
+  return body.flatMap((s): LStmt[] => {
+    switch (s.kind) {
+      case 'for':
+        // the inner loops first: their pointers' inits are candidates of this loop
+        return reduceLoop({ ...s, body: reduceList(s.body) });
+      case 'if':
+        return [{ ...s, then: reduceList(s.then), else: reduceList(s.else) }];
+      case 'block':
+        return [{ ...s, body: reduceList(s.body) }];
+      default:
+        return [s];
+    }
+  });
+}
+
+export function strengthReduce(k: Kernel): Kernel {
+  return { ...k, body: reduceList(k.body) };
+}

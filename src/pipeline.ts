@@ -1,0 +1,107 @@
+// pipeline: the back end's steps, in order, for every kernel of a program:
+//
+//   statement ─lowerToLoops─▶ Kernel ─strengthReduce─▶ ─unrollSums─▶ ─hoistInvariants─▶ Kernel ─print─▶ text
+//
+// With DEBUG=deltagrad each kernel's loop IR is printed (as JavaScript) after each step, and with
+// DEBUG=deltagrad-verify each step's output is checked by verifyLoops. `optimize: false` runs only
+// the lowering and hoistInvariants (the naive loop nest the benchmarks compare against).
+//
+// Worked example: lowerProgram(check('Y[i] = 2*X[i]'), grads, { dtype: 'float64', optimize: true,
+// simd: true }) is a module of the kernels forward_Y and backward_dX, their order in forward() and
+// backward(), the shapes of X, Y, dX and dY over the size I, and what `program` says of it.
+import { tensorsRead } from './ir/exprs.js';
+import type { Program, SizeExpr, Statement } from './ir/types.js';
+import type { GradientStatement } from './diff/differentiate.js';
+import { findInPlace } from './codegen/findInPlace.js';
+import { isAsciiIdentifier } from './codegen/safeText.js';
+import { assertVerified } from './loop/verifyLoops.js';
+import type { Kernel, MicroModule, Sym } from './loop/types.js';
+import { argmaxName, KernelScope, type LowerContext, type LowerOptions } from './lower/kernelScope.js';
+import { lowerStatement } from './lower/lowerToLoops.js';
+import { hoistInvariants } from './opt/hoistInvariants.js';
+import { strengthReduce } from './opt/strengthReduce.js';
+import { unrollSums } from './opt/unrollSums.js';
+import type { LoopModule, ModuleInfo } from './target/module.js';
+import { printJsStatements } from './target/js.js';
+import { JS_RESERVED, Namer } from './target/names.js';
+
+type Pass = { readonly name: string; readonly run: (k: Kernel) => Kernel };
+const OPTIMIZE: readonly Pass[] = [
+  { name: 'strengthReduce', run: strengthReduce },
+  { name: 'unrollSums', run: unrollSums },
+  { name: 'hoistInvariants', run: hoistInvariants },
+];
+const NAIVE: readonly Pass[] = [{ name: 'hoistInvariants', run: hoistInvariants }];
+
+const debugging = (what: string) => typeof process !== 'undefined' && (process.env?.DEBUG ?? '').split(',').includes(what);
+
+function dump(stage: string, k: Kernel): void {
+  const namer = new Namer({ reserved: JS_RESERVED, dollar: true });
+  const text = printJsStatements(k.body, { namer, typed: false, instance: (m) => `$${m}`, moduleScratch: (n) => n }, '  ').join('\n');
+  process.stderr.write(`[deltagrad] ${stage} ${k.name}\n${text}\n`);
+}
+
+/** One kernel through the passes. */
+export function optimizeKernel(k: Kernel, optimize: boolean): Kernel {
+  const trace = debugging('deltagrad');
+  const verify = debugging('deltagrad-verify');
+  if (trace) dump('lowerToLoops', k);
+  if (verify) assertVerified(k);
+  let out = k;
+  for (const pass of optimize ? OPTIMIZE : NAIVE) {
+    out = pass.run(out);
+    if (trace) dump(pass.name, out);
+    if (verify) assertVerified(out);
+  }
+  return out;
+}
+
+/** The shape of every tensor, and of the gradients dX of its tensors. */
+export function shapeOfFactory(p: Program): (t: string) => readonly SizeExpr[] {
+  const info = new Map(p.tensors.map((t) => [t.name, t.shape] as const));
+  return (t) => {
+    const direct = info.get(t);
+    if (direct) return direct;
+    if (t.startsWith('d') && info.has(t.slice(1))) return info.get(t.slice(1))!;
+    throw new Error(`internal: no shape for ${t}`);
+  };
+}
+
+export interface ModuleOptions extends LowerOptions {
+  /** the WebAssembly module text of each micro-kernel module a kernel uses */
+  readonly micro: LoopModule['micro'];
+}
+
+export function lowerProgram(p: Program, grads: readonly GradientStatement[], opts: ModuleOptions): LoopModule {
+  const recordsArgmax = new Map<string, Statement>();
+  if (opts.optimize) for (const s of p.statements) if (s.rhs.kind === 'reduce' && (s.rhs.op === 'max' || s.rhs.op === 'min')) recordsArgmax.set(s.tensor, s);
+  const defaults = new Map<string, number>();
+  for (const s of p.sizes) if (s.default !== undefined) defaults.set(s.name, s.default);
+  const ctx: LowerContext = { shapeOf: shapeOfFactory(p), recordsArgmax, defaults, program: p };
+  // kernel names are module-level functions: ASCII, unique, none a helper's or a reserved word
+  const names = new Namer({ reserved: new Set([...JS_RESERVED, 'forward', 'backward', 'shapes', 'program']), dollar: false });
+  const kernelName = (prefix: string, tensor: string) => names.fresh(`${prefix}_${isAsciiIdentifier(tensor) ? tensor : [...tensor].map((ch) => (/[A-Za-z0-9_]/.test(ch) ? ch : '_')).join('')}`);
+  const lower = (s: Statement, prefix: string) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), ctx, opts), opts.optimize);
+  const forward = p.statements.map((s) => lower(s, 'forward'));
+  const backward = grads.map((g) => lower(g.statement, 'backward'));
+  const inputs = new Set(p.tensors.filter((t) => t.role === 'input').map((t) => t.name));
+  const info: ModuleInfo = {
+    inputs: [...inputs],
+    outputs: p.tensors.filter((t) => t.role === 'output').map((t) => t.name),
+    intermediates: p.tensors.filter((t) => t.role === 'intermediate').map((t) => t.name),
+    seeds: p.tensors.filter((t) => t.role === 'output').map((t) => `d${t.name}`),
+    gradients: grads.map((g) => g.statement.tensor),
+    records: [...recordsArgmax.keys()].map(argmaxName),
+    sizes: p.sizes.map((s) => s.name),
+    defaults: Object.fromEntries(p.sizes.filter((z) => z.default !== undefined).map((z) => [z.name, z.default!])),
+    inPlace: findInPlace(p),
+    gradientReads: Object.fromEntries(grads.map((g) => [g.statement.tensor, tensorsRead(g.statement.rhs).filter((t) => inputs.has(t))])),
+  };
+  // shapes over the size parameters, in one scope so that each size is one symbol
+  const scope = new KernelScope(ctx, opts);
+  const shapes = p.tensors.map((t) => ({ tensor: t.name, dims: t.shape.map((d) => scope.sizeExpr(d)) }));
+  const sizeParams = new Map<string, Sym>(scope.kernel('shapes', '', []).sizes.map((z) => [z.key, z.v] as const));
+  return { source: p.source, dtype: opts.dtype, forward, backward, info, shapes, sizeParams, micro: opts.micro };
+}
+
+export type { LoopModule, MicroModule };
