@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only=matmul,conv-s1] [-- --out=path.json]
+// npm run bench [-- --quick] [-- --only=matmul,conv-s1] [-- --out=path.json] [-- --baseline=DIR]
 //
 // Runs every benchmark group (bench/lib/groups.ts) in a child process of its own, one after the other,
 // then prints the table and the bar and writes the results:
@@ -37,10 +37,11 @@ function gitState(): { commit: string; dirty: string[] } | undefined {
   return { commit: head.stdout.trim(), dirty };
 }
 
-function runChild(groups: string, out: string, quick: boolean): Promise<number | null> {
+function runChild(groups: string, out: string, quick: boolean, baseline?: string): Promise<number | null> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(benchDir, 'child.ts'), groups, out, ...(quick ? ['--quick'] : [])], {
       cwd: root,
+      env: { ...process.env, ...(baseline ? { DELTAGRAD_BASELINE: baseline } : {}) },
       // TF.js prints a banner on stdout; the child logs its progress on stderr and writes results to `out`
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -68,6 +69,8 @@ async function main(argv: string[]) {
   const quick = argv.includes('--quick');
   const only = argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
   const outArg = argv.find((a) => a.startsWith('--out='))?.slice(6);
+  // --baseline=DIR: another checkout whose kernels run beside these, interleaved (bench/lib/baseline.ts)
+  const baseline = argv.find((a) => a.startsWith('--baseline='))?.slice(11);
   for (const g of only ?? []) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`unknown group ${g} (groups: ${GROUPS.join(', ')})`);
   const groups = GROUPS.filter((g) => !only || only.includes(g));
   const outJson = outArg ?? join(benchDir, only ? 'results-partial.json' : quick ? 'results-quick.json' : 'results.json');
@@ -91,7 +94,7 @@ async function main(argv: string[]) {
     for (const batch of batches) {
       if (!quick) process.stderr.write(`[${batch}]\n`);
       const file = join(tmp, `${batch.replace(/,/g, '+')}.json`);
-      const code = await runChild(batch, file, quick);
+      const code = await runChild(batch, file, quick, baseline);
       if (code !== 0 || !existsSync(file)) {
         process.stderr.write(`group ${batch} failed (exit ${code})\n`);
         for (const g of batch.split(',')) results.push({ group: g, rows: [], maxRssMiB: NaN, wallMs: NaN });

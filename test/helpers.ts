@@ -8,6 +8,7 @@ import { resolveSizes, run, shapeOf } from '../src/ir/evaluate.js';
 import { numericGradient, randomInputs, relativeError, seededRandom } from '../src/ir/gradcheck.js';
 import { deriveProgram } from '../src/diff/derive.js';
 import type { Program } from '../src/ir/types.js';
+import ts from 'typescript';
 
 export const layer = (name: string): string => readFileSync(fileURLToPath(new URL(`../examples/layers/${name}.dg`, import.meta.url)), 'utf8');
 
@@ -72,4 +73,12 @@ export function errorOf(f: () => unknown): DeltagradError {
     throw e;
   }
   throw new Error('no error');
+}
+
+/** An emitted TypeScript module's exports: transpiled by TypeScript (a dev dependency) and evaluated. */
+export function loadModule(text: string): Record<string, unknown> {
+  const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const exports: Record<string, unknown> = {};
+  new Function('exports', js)(exports);
+  return exports;
 }

@@ -8,12 +8,14 @@
 // standard step fails; a variant row computes the filter gradient from slices and matmuls instead.
 import { readFileSync } from 'node:fs';
 import * as generated from '../../generated/index.js';
-import { emit, loadModule } from '../../src/codegen/compile.js';
+import { emit } from '../../src/codegen/compile.js';
+import { loadModule } from '../../test/helpers.js';
 import { operator, type OperatorContext } from '../../src/codegen/operator.js';
 import type { Case, Impl, Prepared } from '../lib/cases.js';
 import { fromRSCF, oneHot, toNHWC, toRSCF, uniform, type Data } from '../lib/data.js';
 import { conv2dSlicesGrad, explicitPad, tf, useBackend, type TfBackend } from '../lib/tfjs.js';
 import { median } from '../lib/timing.js';
+import { baseline, usingBaseline } from '../lib/baseline.js';
 
 const N = 32;
 const LR = 0.01;
@@ -32,7 +34,7 @@ interface Layers {
   sgd: Layer;
 }
 
-const generatedLayers = (): Layers => generated as unknown as Layers;
+const generatedLayers = (): Layers => (usingBaseline() ? baseline.generated() : generated) as unknown as Layers;
 
 function naiveLayers(): Layers {
   const load = (file: string, name: string): Layer => {

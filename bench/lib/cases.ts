@@ -6,9 +6,10 @@
 // check against deltagrad's float64 result, and is then timed.
 import type { Dt } from './deltagrad.js';
 import { relError } from './data.js';
-import { time, type TimingOptions } from './timing.js';
+import { timeInterleaved, type TimingOptions } from './timing.js';
+import { baselineDir, withBaseline } from './baseline.js';
 
-export type ImplId = 'deltagrad' | 'deltagrad-naive' | 'tfjs-cpu' | 'tfjs-wasm';
+export type ImplId = 'deltagrad' | 'deltagrad-baseline' | 'deltagrad-naive' | 'tfjs-cpu' | 'tfjs-wasm';
 
 export interface Prepared {
   /** the timed call */
@@ -90,12 +91,26 @@ export interface RunOptions {
 
 const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(4));
 
-/** Run every case of a group: prepare, check, time. A failing implementation becomes an error row. */
+/** With a baseline checkout, every deltagrad row gets a twin: the same setup, its kernels emitted by the baseline. */
+function withTwins(impls: readonly Impl[]): Impl[] {
+  if (!baselineDir) return [...impls];
+  return impls.flatMap((im) =>
+    im.impl === 'deltagrad' && !im.skip ? [im, { ...im, impl: 'deltagrad-baseline' as const, reference: false, setup: () => withBaseline(() => im.setup()) }] : [im],
+  );
+}
+
+/**
+ * Run every case of a group: prepare every implementation and check its outputs, warm each up, then
+ * time them interleaved — one sample of each per round, in an order that rotates every round — so
+ * that a slow phase of a shared machine falls on all of them alike. A failing implementation becomes
+ * an error row.
+ */
 export async function runCases(cases: readonly Case[], opts: RunOptions): Promise<Row[]> {
   const rows: Row[] = [];
   for (const c of cases) {
     let reference: Record<string, ArrayLike<number>> | undefined;
-    for (const im of [...c.impls].sort((a, b) => Number(Boolean(b.reference)) - Number(Boolean(a.reference)))) {
+    const ready: { im: Impl; base: Omit<Row, 'status'>; prepared: Prepared; relErr?: number }[] = [];
+    for (const im of withTwins(c.impls).sort((a, b) => Number(Boolean(b.reference)) - Number(Boolean(a.reference)))) {
       const base = { group: c.group, case: c.name, op: c.op, impl: im.impl, dtype: im.dtype, ...(im.variant ? { variant: im.variant } : {}) };
       if (im.skip) {
         rows.push({ ...base, status: 'skipped', note: im.skip });
@@ -120,37 +135,41 @@ export async function runCases(cases: readonly Case[], opts: RunOptions): Promis
             relErr = Math.max(relErr, mine ? relError(mine, v) : Infinity);
           }
         }
-        const t = time(prepared.run, opts.timing);
-        const gflops = c.flops ? c.flops / (t.medianMs * 1e6) : undefined;
-        rows.push({
-          ...base,
-          status: 'ok',
-          medianMs: t.medianMs,
-          minMs: t.minMs,
-          firstMs: t.firstMs,
-          firstCpuMs: t.firstCpuMs,
-          reps: t.reps,
-          inner: t.inner,
-          cpuMedianMs: t.cpuMedianMs,
-          cpuShare: t.cpuShare,
-          ...(c.flops ? { flops: c.flops, gflops, cpuGflops: c.flops / (t.cpuMedianMs * 1e6) } : {}),
-          ...(relErr !== undefined ? { relErr } : {}),
-          ...(im.note ? { note: im.note } : {}),
-        });
-        opts.log(
-          `  ${c.name} ${c.op} ${im.impl}${im.variant ? ` (${im.variant})` : ''} ${im.dtype}: median ${fmt(t.medianMs)} ms, min ${fmt(t.minMs)} ms` +
-            (gflops ? `, ${gflops.toFixed(2)} GFLOP/s` : '') +
-            `, cpu share ${t.cpuShare.toFixed(2)}` +
-            (relErr !== undefined ? `, err ${relErr.toExponential(1)}` : ''),
-        );
+        ready.push({ im, base, prepared, ...(relErr !== undefined ? { relErr } : {}) });
       } catch (e) {
+        prepared?.dispose?.();
         const msg = (e as Error).message?.split('\n')[0] ?? String(e);
         rows.push({ ...base, status: 'error', note: (im.note ? `${im.note}; ` : '') + msg });
         opts.log(`  ${c.name} ${c.op} ${im.impl} ${im.dtype}: ERROR ${msg}`);
-      } finally {
-        prepared?.dispose?.();
       }
     }
+    const timings = timeInterleaved(ready.map((r) => r.prepared.run), opts.timing);
+    ready.forEach(({ im, base, relErr, prepared }, k) => {
+      const t = timings[k]!;
+      prepared.dispose?.();
+      const gflops = c.flops ? c.flops / (t.medianMs * 1e6) : undefined;
+      rows.push({
+        ...base,
+        status: 'ok',
+        medianMs: t.medianMs,
+        minMs: t.minMs,
+        firstMs: t.firstMs,
+        firstCpuMs: t.firstCpuMs,
+        reps: t.reps,
+        inner: t.inner,
+        cpuMedianMs: t.cpuMedianMs,
+        cpuShare: t.cpuShare,
+        ...(c.flops ? { flops: c.flops, gflops, cpuGflops: c.flops / (t.cpuMedianMs * 1e6) } : {}),
+        ...(relErr !== undefined ? { relErr } : {}),
+        ...(im.note ? { note: im.note } : {}),
+      });
+      opts.log(
+        `  ${c.name} ${c.op} ${im.impl}${im.variant ? ` (${im.variant})` : ''} ${im.dtype}: median ${fmt(t.medianMs)} ms, min ${fmt(t.minMs)} ms` +
+          (gflops ? `, ${gflops.toFixed(2)} GFLOP/s` : '') +
+          `, cpu share ${t.cpuShare.toFixed(2)}` +
+          (relErr !== undefined ? `, err ${relErr.toExponential(1)}` : ''),
+      );
+    });
   }
   return rows;
 }

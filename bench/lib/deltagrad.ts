@@ -4,7 +4,9 @@
 // Worked example:
 //   const m = kernels(CONV_SOURCE, 'float32', true);
 //   m.backward_dK({ dK, X, dY }, sizes)   — only the weight gradient, no forward pass
-import { emit, loadModule } from '../../src/codegen/compile.js';
+import { emit } from '../../src/codegen/compile.js';
+import { loadModule } from '../../test/helpers.js';
+import { baseline, usingBaseline } from './baseline.js';
 
 export type Arr = Float32Array | Float64Array;
 export type Kernel = (t: Record<string, Arr | Int32Array>, s: Record<string, number>) => void;
@@ -16,10 +18,11 @@ export interface KernelModule {
 const cache = new Map<string, { text: string; module: KernelModule }>();
 
 function load(source: string, dt: Dt, optimize: boolean, simd: boolean) {
-  const key = `${dt}|${optimize}|${simd}|${source}`;
+  const old = usingBaseline();
+  const key = `${old}|${dt}|${optimize}|${simd}|${source}`;
   let hit = cache.get(key);
   if (!hit) {
-    const text = emit(source, { dtype: dt === 'f32' ? 'float32' : 'float64', optimize, simd });
+    const text = (old ? baseline.emit() : emit)(source, { dtype: dt === 'f32' ? 'float32' : 'float64', optimize, simd });
     hit = { text, module: loadModule(text) as unknown as KernelModule };
     cache.set(key, hit);
   }

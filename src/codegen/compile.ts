@@ -4,14 +4,15 @@
 //   const k = compile('Y[i,j] = A[i,k]*X[k,j] + B[i,j]', { sizes: { I: 2, J: 2, K: 3 } });
 //   k.forward({ A, X, B }).Y          — runs the emitted forward kernels
 //   k.backward({ A, X, B }, { dY }).dX — forward again, then the gradient kernels: dX = Aᵀ·dY
-// The kernels run from the very text `emit` returns (transpiled once, cached by source and dtype);
-// sizes, array lengths and dtypes are checked before any loop runs.
+// The kernels are the loop IR printed as JavaScript and made into functions with `new Function` (no
+// TypeScript compiler, no formatter on this path; cached by source and options); `emit` prints the
+// same kernels as a TypeScript module. Sizes, array lengths and dtypes are checked before any loop runs.
 import { check } from '../ir/check.js';
 import { resolveSizes, shapeOf } from '../ir/evaluate.js';
 import { sizeNames } from '../ir/sizes.js';
 import type { Program } from '../ir/types.js';
 import { differentiate } from '../diff/differentiate.js';
-import { emitProgram, emitProgramAsync, morph, startFormatter, type EmitOptions, type EmittedModule } from './emitTs.js';
+import { emitProgram, emitProgramAsync, startFormatter, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { lowerProgram } from '../pipeline.js';
 import { printModule } from '../target/module.js';
 import { microModuleText } from '../target/micro.js';
@@ -96,15 +97,6 @@ export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Re
   return (await emitProgramAsync(program, grads, opts)).text;
 }
 
-/** Turn emitted module text into functions: transpile to JavaScript and evaluate. */
-export function loadModule(text: string): Record<string, unknown> {
-  const { ts } = morph();
-  const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
-  const exports: Record<string, unknown> = {};
-  new Function('exports', js)(exports);
-  return exports;
-}
-
 function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean): LoadedModule {
   const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${source}`;
   const hit = moduleCache.get(key);
@@ -114,7 +106,7 @@ function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean): L
   const mod = lowerProgram(program, grads, { dtype, optimize, simd, micro: microModuleText });
   const text = assertSafeCode(printModule(mod, 'js-body'));
   const exports = new Function(text)() as Record<string, unknown>;
-  const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted: { text, info: mod.info, kernels: [] }, program };
+  const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted: { text, info: mod.info }, program };
   moduleCache.set(key, m);
   return m;
 }

@@ -114,6 +114,10 @@ function mapStmtExpr(s: LStmt, f: (e: LExpr) => LExpr): LStmt {
       const args = mapList(s.args, f);
       return args === s.args ? s : { ...s, args };
     }
+    case 'choose': {
+      const cond = f(s.cond);
+      return cond === s.cond ? s : { ...s, cond };
+    }
     case 'block': {
       const body = mapStmtExprs(s.body, f);
       return body === s.body ? s : { ...s, body };
@@ -188,6 +192,8 @@ export function stmtExprs(s: LStmt): LExpr[] {
       return [s.from, s.to, s.value];
     case 'microkernel':
       return [...s.args];
+    case 'choose':
+      return [s.cond];
     case 'block':
     case 'comment':
       return [];

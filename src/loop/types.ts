@@ -125,6 +125,8 @@ export type LStmt =
   | { readonly kind: 'fill'; readonly buf: Buf; readonly from: LExpr; readonly to: LExpr; readonly value: LExpr }
   /** a call of a micro-kernel module's function, with i32 arguments (byte offsets, counts) */
   | { readonly kind: 'microkernel'; readonly module: MicroModule; readonly fn: string; readonly args: readonly LExpr[] }
+  /** buf is the buffer `then` where cond holds, else `else` (a tensor or its padded copy) */
+  | { readonly kind: 'choose'; readonly buf: Buf; readonly cond: LExpr; readonly then: Buf; readonly else: Buf }
   /** a nested scope: its bindings end with it */
   | { readonly kind: 'block'; readonly body: readonly LStmt[] }
   | { readonly kind: 'comment'; readonly text: string };

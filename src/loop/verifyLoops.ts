@@ -145,6 +145,12 @@ function listProblems(body: readonly LStmt[], outerScope: ReadonlySet<Sym>, oute
       case 'microkernel':
         s.args.forEach((a) => expr(a, `${s.module}.${s.fn}`, 'i32'));
         break;
+      case 'choose':
+        expr(s.cond, `choose ${s.buf.name}`, 'bool');
+        for (const b of [s.then, s.else]) if (!bufs.has(b)) out.push(`buffer ${b.name} is not bound (choose)`);
+        if (s.then.elem !== s.buf.elem || s.else.elem !== s.buf.elem) out.push(`choose ${s.buf.name} of other element types`);
+        bindBuf(s.buf, 'choose');
+        break;
       case 'block':
         listProblems(s.body, scope, bufs, mutable, out);
         break;

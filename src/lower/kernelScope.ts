@@ -62,8 +62,17 @@ export class KernelScope {
 
   // ---- parameters -------------------------------------------------------------------------------
 
-  /** The value of a size; it becomes a parameter of the kernel. */
+  /** sizes bound to locals of the kernel (a residue class's constants), not parameters */
+  private readonly localSizes = new Map<string, LExpr>();
+
+  bindSize(name: string, value: LExpr): void {
+    this.localSizes.set(name, value);
+  }
+
+  /** The value of a size; it becomes a parameter of the kernel (unless a local holds it). */
   size(name: string): LExpr {
+    const local = this.localSizes.get(name);
+    if (local) return local;
     let s = this.sizeSyms.get(name);
     if (!s) {
       s = sym(name, 'i32');

@@ -130,9 +130,9 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
         // module (and, until there are threads, thread) scope: one array grown on demand, reused by
         // every call — kernels run to completion and call nothing that could re-enter them
         const g = ctx.moduleScratch(s.buf.name, s.buf.elem);
-        const size = ex(s.size);
-        out.push(`${indent}if (${g}.length < ${size}) ${g} = new ${arr}(${size});`);
-        if (s.zero) out.push(`${indent}else ${g}.fill(0, 0, ${size});`);
+        const size = wrap(printExpr(s.size, lang, name), PREC.rel + 1);
+        out.push(`${indent}if (${g}.length < ${size}) ${g} = new ${arr}(${ex(s.size)});`);
+        if (s.zero) out.push(`${indent}else ${g}.fill(0, 0, ${ex(s.size)});`);
         out.push(`${indent}const ${name(s.buf)} = ${g};`);
         break;
       }
@@ -149,6 +149,9 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
         break;
       case 'microkernel':
         out.push(`${indent}${ctx.instance(s.module)}.${s.fn}(${s.args.map(ex).join(', ')});`);
+        break;
+      case 'choose':
+        out.push(`${indent}const ${name(s.buf)} = ${ex(s.cond)} ? ${name(s.then)} : ${name(s.else)};`);
         break;
       case 'block':
         out.push(`${indent}{`);

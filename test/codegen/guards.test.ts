@@ -5,7 +5,8 @@
 // of bounds: every read and write of every array is watched on odd shapes, large paddings and
 // strides, and outputs are checked for NaN and against the interpreter.
 import { describe, expect, it } from 'vitest';
-import { compile, emit, loadModule, type DataArray, type Dtype } from '../../src/codegen/compile.js';
+import { compile, emit, type DataArray, type Dtype } from '../../src/codegen/compile.js';
+import { loadModule } from '../helpers.js';
 import { operator, type KernelModule, type ProgramInfo } from '../../src/codegen/operator.js';
 import { seededRandom } from '../../src/ir/gradcheck.js';
 import { affine, conv2d, conv2dKernels, maxpool2d, softmaxCrossEntropy } from '../../generated/index.js';

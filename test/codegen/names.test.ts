@@ -8,17 +8,14 @@
 // Each program must emit a module that type-checks strictly, in every variant (float64 and float32,
 // naive, without SIMD), and whose kernels agree with the interpreter on the forward values and on
 // every gradient — through `compile`, which keys the arrays by the user's names. Before
-// renameClashingNames every one of them failed: emit threw (prettier's SyntaxError), or the module
+// safe locals (now the printer's Namer) every one of them failed: emit threw (prettier's SyntaxError), or the module
 // threw `Identifier 't' has already been declared` when loaded, or Math.floor was not a function.
 import { ts } from 'ts-morph';
 import { describe, expect, it } from 'vitest';
-import { compile, emit, emitAsync, loadModule } from '../../src/codegen/compile.js';
-import { renameClashingNames } from '../../src/codegen/renameClashingNames.js';
+import { compile, emit, emitAsync } from '../../src/codegen/compile.js';
+import { loadModule } from '../helpers.js';
 import { check } from '../../src/ir/check.js';
-import { differentiate } from '../../src/diff/differentiate.js';
-import { compareWithInterpreter, describeSizes, layerSource, randomData, strictProject } from './support.js';
-import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { compareWithInterpreter, describeSizes, randomData, strictProject } from './support.js';
 
 interface Case {
   readonly name: string;
@@ -128,19 +125,5 @@ describe('tensors, sizes and indices whose names clash with the emitted code', (
     expect(Object.getPrototypeOf(shapes)).toBe(Object.prototype);
     expect(Object.hasOwn(shapes, '__proto__')).toBe(true);
     expect(shapes['__proto__']).toEqual([3]);
-  });
-
-  it('a program whose names are all safe is not rebuilt (so it emits the same bytes as before)', () => {
-    const dir = fileURLToPath(new URL('../../examples/layers/', import.meta.url));
-    const layers = readdirSync(dir).filter((f) => f.endsWith('.dg'));
-    expect(layers.length).toBeGreaterThan(20);
-    for (const f of layers) {
-      const p = check(layerSource(f.slice(0, -3)));
-      const grads = differentiate(p, { unitScalarSeeds: false });
-      const r = renameClashingNames(p, grads);
-      expect(r.renamed, f).toBe(false);
-      expect(r.program, f).toBe(p);
-      expect(r.grads, f).toBe(grads);
-    }
   });
 });

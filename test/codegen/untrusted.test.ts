@@ -8,7 +8,8 @@
 //   - a ctx shared by two layers gave one the other's gradients; emit({ dtype: 'int8' }) emitted float64.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compile, emit, loadModule, type Dtype } from '../../src/codegen/compile.js';
+import { compile, emit, type Dtype } from '../../src/codegen/compile.js';
+import { loadModule } from '../helpers.js';
 import { assertSafeCode, commentText, literal, stringLiteral } from '../../src/codegen/safeText.js';
 import { derive } from '../../src/diff/derive.js';
 import { evaluate } from '../../src/ir/evaluate.js';

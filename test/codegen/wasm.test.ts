@@ -6,10 +6,11 @@ import { assembleWasm, sleb, uleb, watOf, type WasmFunction } from '../../src/co
 import { buildMicroKernel } from '../../src/codegen/buildMicroKernel.js';
 import { buildGatherPack } from '../../src/codegen/buildGatherPack.js';
 import { buildSpreadRows } from '../../src/codegen/buildSpreadRows.js';
-import { BLOCKING } from '../../src/codegen/gemm.js';
-import { compile, emit, loadModule } from '../../src/codegen/compile.js';
+import { BLOCKING } from '../../src/lower/gemmBlocks.js';
+import { compile, emit } from '../../src/codegen/compile.js';
+import { loadModule } from '../helpers.js';
 import { seededRandom } from '../../src/ir/gradcheck.js';
-import { morph } from '../../src/codegen/emitTs.js';
+import ts from 'typescript';
 
 type Run = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;
 type Memory = { buffer: ArrayBuffer };
@@ -164,7 +165,6 @@ describe('buildSpreadRows: dense rows laid out with gaps (a padded copy)', () =>
 describe('an emitted module where WebAssembly SIMD is missing', () => {
   const source = 'Y[i,j] = A[i,k]*X[k,j]';
   const run = (text: string, wasm: unknown) => {
-    const { ts } = morph();
     const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
     const exports: Record<string, (t: object, s: object) => void> = {};
     new Function('exports', 'WebAssembly', js)(exports, wasm);

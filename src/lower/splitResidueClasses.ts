@@ -11,13 +11,15 @@
 // is a stride-1 correlation of dY with the sub-kernel of class (ρ,σ): rows c, columns (n,a,b),
 // contraction (f,i′,j′) over ⌈(R−ρ)/T⌉·⌈(S−σ)/T⌉ taps. The class's numbers are runtime constants
 // ($rho0, $first0 = m₀, $count0 = how many a, $taps0 = how many i′); the new statement names them as
-// sizes, reuses h for a and u for i′, and lowerIm2col lowers it once inside loops over the classes.
+// sizes, reuses h for a and u for i′, and lowerIm2col lowers it once inside loops over the classes
+// (their constants bound to the classes' loop variables by `residueClasses`).
 // dY is read from one zero-padded copy whose pads cover every class.
 import { idxAsVar, idxVar } from '../ir/affine.js';
 import { polyAdd, polyConst, polyConstValue, polyIsPositive, polyMul, polyScale, polySub, polyVar, sizeEquals } from '../ir/sizes.js';
 import type { Bound, Expr, IndexExpr, Poly, SizeExpr, Statement } from '../ir/types.js';
-import type { Code } from './loops.js';
-import { paren, polyCode, sameNumber, type Lowerer, type LowerContext } from './lowerToLoops.js';
+import { sameNumber, type KernelScope, type LowerContext } from './kernelScope.js';
+import { add, c, ceildiv, for_, let_, max, sub, sym, v } from '../loop/build.js';
+import type { LExpr, LStmt } from '../loop/types.js';
 
 type Access = Extract<Expr, { kind: 'access' }>;
 
@@ -165,28 +167,29 @@ export function splitResidueClasses(s: Statement, ctx: LowerContext): ResidueSpl
  * over every class, so that one padded copy serves them all:
  *   first = ⌈(offset − ρ)/T⌉, count = ⌈(H + offset − ρ)/T⌉ − first, taps = ⌈(R − ρ)/T⌉;
  * B reads first + a − i′, from at least ⌈(offset − T + 1)/T⌉ − ⌈R/T⌉ + 1 (ρ = T − 1, all taps)
- * up to ⌈(H + offset)/T⌉ − 1 (ρ = 0).
+ * up to ⌈(H + offset)/T⌉ − 1 (ρ = 0). The class constants are bound in `scope` as sizes of the
+ * class's statement before its body is lowered; `wrap` puts the loops around that body.
  */
-export function residueClassCode(split: ResidueSplit, l: Lowerer): { open: string[]; close: string[]; reach: Map<string, { lo: Code; hi: Code }> } {
-  const open: string[] = [];
-  const close: string[] = [];
-  const reach = new Map<string, { lo: Code; hi: Code }>();
-  const ceilDiv = (num: Code, den: Code) => (den === '1' ? num : `Math.ceil((${num}) / ${paren(den)})`);
-  split.splits.forEach((p, k) => {
-    const T = polyCode(p.stride, l.sizes);
-    const offset = polyCode(p.offset, l.sizes);
-    const H = l.extent(p.extent);
-    const R = l.extent(p.taps);
-    const indent = '  '.repeat(k);
+export function residueClasses(split: ResidueSplit, scope: KernelScope): { wrap: (body: readonly LStmt[]) => LStmt[]; reach: Map<string, { lo: LExpr; hi: LExpr }> } {
+  const reach = new Map<string, { lo: LExpr; hi: LExpr }>();
+  const levels = split.splits.map((p) => {
+    const T = scope.poly(p.stride);
+    const offset = scope.poly(p.offset);
+    const H = scope.sizeExpr(p.extent);
+    const R = scope.sizeExpr(p.taps);
+    const [rho, first, count, taps] = [p.rho, p.first, p.count, p.tapCount].map((n) => sym(n, 'i32'));
+    scope.bindSize(p.rho, v(rho!));
+    scope.bindSize(p.first, v(first!));
+    scope.bindSize(p.count, v(count!));
+    scope.bindSize(p.tapCount, v(taps!));
+    reach.set(p.reach, { lo: add(sub(ceildiv(sub(offset, sub(T, c(1))), T), ceildiv(R, T)), c(1)), hi: sub(ceildiv(add(H, offset), T), c(1)) });
+    const constants = [
+      let_(first!, ceildiv(sub(offset, v(rho!)), T)),
+      let_(count!, max(c(0), sub(ceildiv(sub(add(H, offset), v(rho!)), T), v(first!)))),
+      let_(taps!, max(c(0), ceildiv(sub(R, v(rho!)), T))),
+    ];
     // a stride of 1 has one class
-    open.push(T === '1' ? `${indent}{ const ${p.rho} = 0;` : `${indent}for (let ${p.rho} = 0; ${p.rho} < ${T}; ${p.rho}++) {`);
-    open.push(`${indent}  const ${p.first} = ${ceilDiv(`${offset} - ${p.rho}`, T)};`);
-    open.push(`${indent}  const ${p.count} = Math.max(0, ${ceilDiv(`${H} + ${offset} - ${p.rho}`, T)} - ${p.first});`);
-    open.push(`${indent}  const ${p.tapCount} = Math.max(0, ${ceilDiv(`${R} - ${p.rho}`, T)});`);
-    close.unshift(`${indent}}`);
-    const lo = l.konstPublic(`$${p.u}_lo`, `${ceilDiv(`${offset} - ${T} + 1`, T)} - ${ceilDiv(R, T)} + 1`);
-    const hi = l.konstPublic(`$${p.u}_hi`, `${ceilDiv(`${H} + ${offset}`, T)} - 1`);
-    reach.set(p.reach, { lo, hi });
+    return (inner: readonly LStmt[]): LStmt[] => (T.kind === 'const' && T.value === 1 ? [{ kind: 'block', body: [let_(rho!, c(0)), ...constants, ...inner] }] : [for_(rho!, c(0), T, [...constants, ...inner])]);
   });
-  return { open, close, reach };
+  return { wrap: (body) => levels.reduceRight<LStmt[]>((inner, level) => level(inner), [...body]), reach };
 }

@@ -1,0 +1,128 @@
+// gemmBlocks: the blocked loops around the WebAssembly GEMM macro-kernel, shared by lowerMatmul and
+// lowerIm2col. For each NC-column block and KC-deep slice of the contraction, pack B; for each
+// MC-row block, pack A, run the macro-kernel on the block, and add the C block into the output,
+// applying the epilogue on the last slice.
+//
+// Worked example (the affine layer Y[n,f] = sum(d) X[n,d]*W[f,d] + b[f], float64):
+//   for jc in [0, F) by 512:  for pc in [0, D) by KC:  pack W's block (panels 4 columns wide)
+//     for ic in [0, N) by 64:  pack X's block (panels 4 rows tall)
+//       run(0, 131072, 1179648, mc, nc, kc, 4096)                  ← offsets of A, B, C in bytes
+//       for ii, jj:  c = (first ? 0 : Y[o]) + H[C + ii·512 + jj];  Y[o] = last ? c + b[j] : c
+// The module memory H holds the packed A block at 0, the packed B block at MC·KC and the C block at
+// MC·KC + KC·NC (elements); a convolution puts its padded copies and tables after them.
+import { add, c, ceildiv, for_, ge, eq, let_, load, lt, max, min, mul, select, store, sub, sym, v, buffer, assign, addTo } from '../loop/build.js';
+import type { Buf, LExpr, LStmt, MicroModule, Sym } from '../loop/types.js';
+import type { KernelScope } from './kernelScope.js';
+
+export const BLOCKING = {
+  float64: { MR: 4, NR: 4, MC: 64, KC: 256, NC: 512 },
+  float32: { MR: 4, NR: 8, MC: 64, KC: 256, NC: 512 },
+} as const;
+
+/** Where the packed A block, the packed B block and the C block start in the module memory (elements). */
+export function simdRegions(dtype: 'float32' | 'float64'): { AP: number; BP: number; CP: number } {
+  const { MC, KC, NC } = BLOCKING[dtype];
+  return { AP: 0, BP: MC * KC, CP: MC * KC + KC * NC };
+}
+
+export const microModule = (dtype: 'float32' | 'float64'): MicroModule => (dtype === 'float32' ? 'gemm32' : 'gemm64');
+
+/** The loop variables a pack sees: the block's first row (column) and count, and the slice's. */
+export interface PackBlock {
+  readonly first: LExpr;
+  readonly count: LExpr;
+  readonly pc: LExpr;
+  readonly kc: LExpr;
+}
+
+/**
+ * Panels R lanes wide, one after another from element `start` of `dst`: element (k, x) of the block
+ * is `value(k, x)` (the contraction index and the flat row or column), 0 past the edge of the last panel.
+ */
+export function packPanels(o: { dst: Buf; start: LExpr; R: number; block: PackBlock; value: (k: LExpr, x: LExpr) => { stmts: readonly LStmt[]; value: LExpr }; zero: LExpr }): LStmt[] {
+  const q = sym('$q', 'i32');
+  const panel = sym('$panel', 'i32');
+  const p = sym('$p', 'i32');
+  const lane = sym('$lane', 'i32');
+  const k = sym('$k', 'i32');
+  const x = sym('$x', 'i32');
+  const el = o.value(v(k), v(x));
+  return [
+    let_(q, o.start, true),
+    for_(panel, c(0), o.block.count, [
+      for_(p, c(0), o.block.kc, [
+        let_(k, add(o.block.pc, v(p))),
+        for_(lane, c(0), c(o.R), [
+          let_(x, add(add(o.block.first, v(panel)), v(lane))),
+          ...el.stmts,
+          store(o.dst, v(q), select(lt(add(v(panel), v(lane)), o.block.count), el.value, o.zero)),
+          addTo(q, c(1)),
+        ]),
+      ]),
+    ], { step: c(o.R) }),
+  ];
+}
+
+export interface BlockLoops {
+  readonly scope: KernelScope;
+  readonly M: LExpr;
+  readonly N: LExpr;
+  readonly K: LExpr;
+  /** packing code, given the block: A into the memory at AP, B at BP */
+  readonly packA: (h: Buf, block: PackBlock) => LStmt[];
+  readonly packB: (h: Buf, block: PackBlock) => LStmt[];
+  /** where row i and column j of C live in the output */
+  readonly rowOffset: (i: LExpr) => LExpr;
+  readonly colOffset: (j: LExpr) => LExpr;
+  readonly out: Buf;
+  /** the output element from the finished sum c (undefined: c itself) */
+  readonly epilogue?: (c: LExpr, i: LExpr, j: LExpr) => LExpr;
+}
+
+export function simdBlockLoops(o: BlockLoops): LStmt[] {
+  const { scope } = o;
+  const dtype = scope.opts.dtype;
+  const { MC, KC, NC } = BLOCKING[dtype];
+  const es = dtype === 'float32' ? 4 : 8;
+  const { BP, CP } = simdRegions(dtype);
+  const F = scope.F;
+  const h = buffer('$H', F);
+  const s = (name: string) => sym(name, 'i32');
+  const [KCs, jc, nc, pc, kc, ic, mc, ii, i, row, r, jj, j, o_] = ['$KC', '$jc', '$nc', '$pc', '$kc', '$ic', '$mc', '$ii', '$i', '$row', '$r', '$jj', '$j', '$o'].map(s) as Sym[];
+  const first = sym('$first', 'bool');
+  const last = sym('$last', 'bool');
+  const cv = sym('$c', F);
+  return [
+    { kind: 'view', buf: h, module: microModule(dtype), offset: c(0) },
+    // the K slices split K evenly (784 = 4 × 196, not 3 × 256 + 16: a short last slice pays the C
+    // block's load and store for few multiply-adds)
+    let_(KCs!, ceildiv(o.K, max(c(1), ceildiv(o.K, c(KC))))),
+    for_(jc!, c(0), o.N, [
+      let_(nc!, min(c(NC), sub(o.N, v(jc!)))),
+      for_(pc!, c(0), o.K, [
+        let_(kc!, min(v(KCs!), sub(o.K, v(pc!)))),
+        let_(first, eq(v(pc!), c(0))),
+        let_(last, ge(add(v(pc!), v(kc!)), o.K)),
+        ...o.packB(h, { first: v(jc!), count: v(nc!), pc: v(pc!), kc: v(kc!) }),
+        for_(ic!, c(0), o.M, [
+          let_(mc!, min(c(MC), sub(o.M, v(ic!)))),
+          ...o.packA(h, { first: v(ic!), count: v(mc!), pc: v(pc!), kc: v(kc!) }),
+          { kind: 'comment', text: "C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)" },
+          { kind: 'microkernel', module: microModule(dtype), fn: 'run', args: [c(0), c(BP * es), c(CP * es), v(mc!), v(nc!), v(kc!), c(NC * es)] },
+          for_(ii!, c(0), v(mc!), [
+            let_(i!, add(v(ic!), v(ii!))),
+            let_(row!, o.rowOffset(v(i!))),
+            let_(r!, add(c(CP), mul(v(ii!), c(NC))), true),
+            for_(jj!, c(0), v(nc!), [
+              let_(j!, add(v(jc!), v(jj!))),
+              let_(o_!, add(v(row!), o.colOffset(v(j!)))),
+              let_(cv, add(select(v(first), c(0, F), load(o.out, v(o_!))), load(h, v(r!)))),
+              store(o.out, v(o_!), o.epilogue ? select(v(last), o.epilogue(v(cv), v(i!), v(j!)), v(cv)) : v(cv)),
+              assign(r!, add(v(r!), c(1))),
+            ]),
+          ]),
+        ], { step: c(MC) }),
+      ], { step: v(KCs!) }),
+    ], { step: c(NC) }),
+  ];
+}
