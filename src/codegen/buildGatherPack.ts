@@ -10,7 +10,7 @@
 // convolution, or of a conv input gradient's residue class) a step is two v128 loads and stores
 // instead of four scalar ones. The tables hold element offsets; src, ktab, side and dst are byte
 // addresses in the module's memory. The caller packs a short last panel itself.
-import type { Instr, WasmFunction } from './assembleWasm.js';
+import type { Instr, WasmFunction } from '../target/wasm/assembleWasm.js';
 
 export function buildGatherPack({ dtype, R }: { readonly dtype: 'float32' | 'float64'; readonly R: number }): WasmFunction {
   const es = dtype === 'float64' ? 8 : 4;

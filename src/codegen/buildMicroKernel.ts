@@ -12,7 +12,7 @@
 // float32 uses f32x4 and a 4×8 tile: the same 8 accumulators, 64 flops per k.
 // The caller guarantees mc, nc ≥ 1 and kc ≥ 1 (do-while loops), and that panels are zero-padded to
 // whole tiles, so every tile is full.
-import type { Instr, WasmFunction } from './assembleWasm.js';
+import type { Instr, WasmFunction } from '../target/wasm/assembleWasm.js';
 
 export interface MicroKernelShape {
   readonly dtype: 'float32' | 'float64';

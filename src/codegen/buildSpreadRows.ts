@@ -7,7 +7,7 @@
 // `memory.copy` (a memmove) per row. The emitted kernel first puts X into the memory with one typed
 // array `set`, zeroes the padded copy, and calls spread once per image; an element loop in JavaScript
 // copying the same rows was 3–5 ns an element.
-import type { Instr, WasmFunction } from './assembleWasm.js';
+import type { Instr, WasmFunction } from '../target/wasm/assembleWasm.js';
 
 export function buildSpreadRows(): WasmFunction {
   const get = (local: string): Instr => ['local.get', local];

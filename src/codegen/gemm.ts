@@ -20,7 +20,7 @@ import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { Lowerer, reductionsIn, type LowerContext, type LowerOptions } from './lowerToLoops.js';
-import { assembleWasm } from './assembleWasm.js';
+import { assembleWasm } from '../target/wasm/assembleWasm.js';
 import { buildMicroKernel } from './buildMicroKernel.js';
 import { buildGatherPack } from './buildGatherPack.js';
 import { buildSpreadRows } from './buildSpreadRows.js';

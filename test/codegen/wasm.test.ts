@@ -2,7 +2,7 @@
 // arithmetic on its own (random packed panels, every tile shape edge the caller can hand it), and
 // what an emitted module does where WebAssembly SIMD is missing.
 import { describe, expect, it } from 'vitest';
-import { assembleWasm, sleb, uleb, watOf, type WasmFunction } from '../../src/codegen/assembleWasm.js';
+import { assembleWasm, sleb, uleb, watOf, type WasmFunction } from '../../src/target/wasm/assembleWasm.js';
 import { buildMicroKernel } from '../../src/codegen/buildMicroKernel.js';
 import { buildGatherPack } from '../../src/codegen/buildGatherPack.js';
 import { buildSpreadRows } from '../../src/codegen/buildSpreadRows.js';
