@@ -20,10 +20,7 @@ import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import type { Code, LoopNode, LoweredKernel } from './loops.js';
 import { Lowerer, reductionsIn, type LowerContext, type LowerOptions } from './lowerToLoops.js';
-import { assembleWasm } from '../target/wasm/assembleWasm.js';
-import { buildMicroKernel } from './buildMicroKernel.js';
-import { buildGatherPack } from './buildGatherPack.js';
-import { buildSpreadRows } from './buildSpreadRows.js';
+import { microModuleBytes } from '../target/wasm/microModules.js';
 import { lowerIm2col } from './lowerIm2col.js';
 import { splitResidueClasses } from './splitResidueClasses.js';
 
@@ -46,10 +43,7 @@ export function gemmPrelude(dtype: 'float32' | 'float64'): string {
   const pages = Math.ceil(((MC * KC + KC * NC + MC * NC) * es) / 65536);
   const widths = [...new Set([MR, NR])];
   const packs = widths.map((R) => `pack${R}`);
-  const bytes = assembleWasm(
-    { run: buildMicroKernel({ dtype, MR, NR }), ...Object.fromEntries(widths.map((R) => [`pack${R}`, buildGatherPack({ dtype, R })])), spread: buildSpreadRows() },
-    pages,
-  );
+  const bytes = microModuleBytes(dtype, pages);
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
   const fns = `run: $GemmRun; ${packs.map((p) => `${p}: $GemmPack; `).join('')}spread: $GemmSpread;`;
   const type = `{ ${fns} mem: ${arr}; reserve(bytes: number): void }`;
