@@ -13,10 +13,12 @@
 import { add, c, ceildiv, for_, ge, eq, let_, load, lt, max, min, mul, select, store, sub, sym, v, buffer, assign, addTo } from '../loop/build.js';
 import type { Buf, LExpr, LStmt, MicroModule, Sym } from '../loop/types.js';
 import type { KernelScope } from './kernelScope.js';
+import { MICRO_TILE } from './microkernels/gemmMicroKernel.js';
 
+/** The register tile of the micro-kernel (MR × NR) and the cache blocks around it (MC × KC of A, KC × NC of B). */
 export const BLOCKING = {
-  float64: { MR: 4, NR: 4, MC: 64, KC: 256, NC: 512 },
-  float32: { MR: 4, NR: 8, MC: 64, KC: 256, NC: 512 },
+  float64: { ...MICRO_TILE.float64, MC: 64, KC: 256, NC: 512 },
+  float32: { ...MICRO_TILE.float32, MC: 64, KC: 256, NC: 512 },
 } as const;
 
 /** Where the packed A block, the packed B block and the C block start in the module memory (elements). */

@@ -1,18 +1,15 @@
 // micro: the module-level code that instantiates a micro-kernel module (the GEMM macro-kernel, the
-// im2col panel packers and the row spreader, in WebAssembly SIMD) on first use, as JavaScript or
-// TypeScript. The module's bytes are embedded as hex; its memory holds the packed A block at 0, the
+// im2col panel packers and the row spreader, in WebAssembly SIMD: src/target/wasm/microModules.ts)
+// on first use, as JavaScript or TypeScript. The module's bytes are embedded as hex; its memory holds the packed A block at 0, the
 // packed B block at MC·KC and the C block at MC·KC + KC·NC (elements), and a convolution's padded
 // copies and tables after them — `reserve` grows it (and makes `mem` again: views are taken after).
 //
 // Worked example: microModuleText('gemm64', false) declares `let $gemm64Instance;` and
 // `function $gemm64() { … return ($gemm64Instance = w); }` with w = { run, pack4, spread, mem, reserve }.
 // Without WebAssembly SIMD (browsers before 2021–2023) the first call says how to do without.
-import { assembleWasm } from '../codegen/assembleWasm.js';
-import { buildGatherPack } from '../codegen/buildGatherPack.js';
-import { buildMicroKernel } from '../codegen/buildMicroKernel.js';
-import { buildSpreadRows } from '../codegen/buildSpreadRows.js';
 import type { MicroModule } from '../loop/types.js';
 import { BLOCKING } from '../lower/gemmBlocks.js';
+import { microModuleBytes } from './wasm/microModules.js';
 
 const bytesCache = new Map<MicroModule, string>();
 
@@ -20,11 +17,10 @@ function hexOf(m: MicroModule): string {
   let hex = bytesCache.get(m);
   if (hex === undefined) {
     const dtype = m === 'gemm32' ? 'float32' : 'float64';
-    const { MR, NR, MC, KC, NC } = BLOCKING[dtype];
+    const { MC, KC, NC } = BLOCKING[dtype];
     const es = dtype === 'float64' ? 8 : 4;
     const pages = Math.ceil(((MC * KC + KC * NC + MC * NC) * es) / 65536);
-    const widths = [...new Set([MR, NR])];
-    const bytes = assembleWasm({ run: buildMicroKernel({ dtype, MR, NR }), ...Object.fromEntries(widths.map((R) => [`pack${R}`, buildGatherPack({ dtype, R })])), spread: buildSpreadRows() }, pages);
+    const bytes = microModuleBytes(dtype, pages);
     hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
     bytesCache.set(m, hex);
   }
