@@ -31,10 +31,10 @@ declare const WebAssembly: {
 };
 let $gemm64Instance:
   { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem: Float64Array; reserve(bytes: number): void } | undefined;
-/** The packed-GEMM macro-kernel, float64 4×4 register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):
+/** The packed-GEMM macro-kernel, float64 4×4 register tiles in WebAssembly SIMD:
  * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes);
- * pack4(dst, src, ktab, side, kc, panels) gather im2col panels (buildGatherPack);
- * spread(dst, src, planes, rows, rowBytes, dstRow, dstPlane) lays rows out with gaps, for padded copies (buildSpreadRows). */
+ * pack4(dst, src, ktab, side, kc, panels) gather im2col panels;
+ * spread(dst, src, planes, rows, rowBytes, dstRow, dstPlane) lays rows out with gaps, for padded copies. */
 function $gemm64(): {
   run: $GemmRun;
   pack4: $GemmPack;
@@ -74,7 +74,6 @@ function $gemm64(): {
   };
   return ($gemm64Instance = w);
 }
-
 /**
  * Y[n,f] = sum(d) X[n,d]*W[f,d] + b[f]
  *
@@ -86,9 +85,9 @@ export function forward_Y(
 ): void {
   const { Y, X, W, b } = t;
   const { D, F, N } = s;
-  // matmul: rows n, columns f, contraction over d; packed 4×4 register tiles (WebAssembly SIMD)
   const $W = $gemm64();
-  const $H = $W.mem;
+  // matmul: rows n, columns f, contraction over d; packed 4×4 register tiles (WebAssembly SIMD)
+  const $H = new Float64Array($W.mem.buffer, 0);
   const $KC = Math.ceil(D / Math.max(1, Math.ceil(D / 256)));
   for (let $jc = 0; $jc < F; $jc += 512) {
     const $nc = Math.min(512, F - $jc);
@@ -98,37 +97,45 @@ export function forward_Y(
       const $last = $pc + $kc >= D;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
       let $q = 16384;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $H[$q++] = $jp + $jj < $nc ? W[$j * D + $k]! : 0;
+      let $p = $jc;
+      for (let $panel = 0; $panel < $nc; $panel += 4, $p += 4) {
+        let $p2 = $pc;
+        for (let $p3 = 0; $p3 < $kc; $p3++, $p2++) {
+          const $k = $p2;
+          let $p4 = $p;
+          for (let $lane = 0; $lane < 4; $lane++, $q++, $p4++) {
+            const $x = $p4;
+            $H[$q] = $panel + $lane < $nc ? W[$x * D + $k]! : 0;
           }
         }
       }
-
       for (let $ic = 0; $ic < N; $ic += 64) {
         const $mc = Math.min(64, N - $ic);
         // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $H[$r++] = $ip + $ii < $mc ? X[$i * D + $k]! : 0;
+        let $q2 = 0;
+        let $p5 = $ic;
+        for (let $panel2 = 0; $panel2 < $mc; $panel2 += 4, $p5 += 4) {
+          let $p6 = $pc;
+          for (let $p7 = 0; $p7 < $kc; $p7++, $p6++) {
+            const $k2 = $p6;
+            let $p8 = $p5;
+            for (let $lane2 = 0; $lane2 < 4; $lane2++, $q2++, $p8++) {
+              const $x2 = $p8;
+              $H[$q2] = $panel2 + $lane2 < $mc ? X[$x2 * D + $k2]! : 0;
             }
           }
         }
-
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-        for (let $ii = 0; $ii < $mc; $ii++) {
-          const $i = $ic + $ii;
+        let $p9 = $ic;
+        let $p10 = 147456;
+        for (let $ii = 0; $ii < $mc; $ii++, $p9++, $p10 += 512) {
+          const $i = $p9;
           const $row = $i * F;
-          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
-            const $j = $jc + $jj;
+          let $r = $p10;
+          let $p11 = $jc;
+          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p11++) {
+            const $j = $p11;
             const $o = $row + $j;
             const $c = ($first ? 0 : Y[$o]!) + $H[$r]!;
             Y[$o] = $last ? $c + b[$j]! : $c;
@@ -137,16 +144,16 @@ export function forward_Y(
       }
     }
   }
-
   if (D === 0) {
-    for (let $i = 0; $i < N; $i++)
-      for (let $j = 0; $j < F; $j++) {
-        const $c = 0;
-        Y[$i * F + $j] = $c + b[$j]!;
+    let $p12 = 0;
+    for (let $i2 = 0; $i2 < N; $i2++, $p12 += F) {
+      let $p13 = $p12;
+      for (let $j2 = 0; $j2 < F; $j2++, $p13++) {
+        Y[$p13] = 0 + b[$j2]!;
       }
+    }
   }
 }
-
 /**
  * dX[n,d] = sum(f) W[f,d]*dY[n,f]
  *
@@ -158,9 +165,9 @@ export function backward_dX(
 ): void {
   const { dX, dY, W } = t;
   const { D, F, N } = s;
-  // matmul: rows n, columns d, contraction over f; packed 4×4 register tiles (WebAssembly SIMD)
   const $W = $gemm64();
-  const $H = $W.mem;
+  // matmul: rows n, columns d, contraction over f; packed 4×4 register tiles (WebAssembly SIMD)
+  const $H = new Float64Array($W.mem.buffer, 0);
   const $KC = Math.ceil(F / Math.max(1, Math.ceil(F / 256)));
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
@@ -170,37 +177,46 @@ export function backward_dX(
       const $last = $pc + $kc >= F;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
       let $q = 16384;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $H[$q++] = $jp + $jj < $nc ? W[$k * D + $j]! : 0;
+      let $p = $jc;
+      for (let $panel = 0; $panel < $nc; $panel += 4, $p += 4) {
+        let $p2 = $pc;
+        for (let $p3 = 0; $p3 < $kc; $p3++, $p2++) {
+          const $k = $p2;
+          let $p4 = $p;
+          const $k2 = $k * D;
+          for (let $lane = 0; $lane < 4; $lane++, $q++, $p4++) {
+            const $x = $p4;
+            $H[$q] = $panel + $lane < $nc ? W[$k2 + $x]! : 0;
           }
         }
       }
-
       for (let $ic = 0; $ic < N; $ic += 64) {
         const $mc = Math.min(64, N - $ic);
         // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $H[$r++] = $ip + $ii < $mc ? dY[$i * F + $k]! : 0;
+        let $q2 = 0;
+        let $p5 = $ic;
+        for (let $panel2 = 0; $panel2 < $mc; $panel2 += 4, $p5 += 4) {
+          let $p6 = $pc;
+          for (let $p7 = 0; $p7 < $kc; $p7++, $p6++) {
+            const $k3 = $p6;
+            let $p8 = $p5;
+            for (let $lane2 = 0; $lane2 < 4; $lane2++, $q2++, $p8++) {
+              const $x2 = $p8;
+              $H[$q2] = $panel2 + $lane2 < $mc ? dY[$x2 * F + $k3]! : 0;
             }
           }
         }
-
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-        for (let $ii = 0; $ii < $mc; $ii++) {
-          const $i = $ic + $ii;
+        let $p9 = $ic;
+        let $p10 = 147456;
+        for (let $ii = 0; $ii < $mc; $ii++, $p9++, $p10 += 512) {
+          const $i = $p9;
           const $row = $i * D;
-          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
-            const $j = $jc + $jj;
+          let $r = $p10;
+          let $p11 = $jc;
+          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p11++) {
+            const $j = $p11;
             const $o = $row + $j;
             const $c = ($first ? 0 : dX[$o]!) + $H[$r]!;
             dX[$o] = $c;
@@ -209,16 +225,16 @@ export function backward_dX(
       }
     }
   }
-
   if (F === 0) {
-    for (let $i = 0; $i < N; $i++)
-      for (let $j = 0; $j < D; $j++) {
-        const $c = 0;
-        dX[$i * D + $j] = $c;
+    let $p12 = 0;
+    for (let $i2 = 0; $i2 < N; $i2++, $p12 += D) {
+      let $p13 = $p12;
+      for (let $j2 = 0; $j2 < D; $j2++, $p13++) {
+        dX[$p13] = 0;
       }
+    }
   }
 }
-
 /**
  * dW[f,d] = sum(n) X[n,d]*dY[n,f]
  *
@@ -230,9 +246,9 @@ export function backward_dW(
 ): void {
   const { dW, dY, X } = t;
   const { D, F, N } = s;
-  // matmul: rows f, columns d, contraction over n; packed 4×4 register tiles (WebAssembly SIMD)
   const $W = $gemm64();
-  const $H = $W.mem;
+  // matmul: rows f, columns d, contraction over n; packed 4×4 register tiles (WebAssembly SIMD)
+  const $H = new Float64Array($W.mem.buffer, 0);
   const $KC = Math.ceil(N / Math.max(1, Math.ceil(N / 256)));
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
@@ -242,37 +258,47 @@ export function backward_dW(
       const $last = $pc + $kc >= N;
       // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
       let $q = 16384;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $H[$q++] = $jp + $jj < $nc ? X[$k * D + $j]! : 0;
+      let $p = $jc;
+      for (let $panel = 0; $panel < $nc; $panel += 4, $p += 4) {
+        let $p2 = $pc;
+        for (let $p3 = 0; $p3 < $kc; $p3++, $p2++) {
+          const $k = $p2;
+          let $p4 = $p;
+          const $k2 = $k * D;
+          for (let $lane = 0; $lane < 4; $lane++, $q++, $p4++) {
+            const $x = $p4;
+            $H[$q] = $panel + $lane < $nc ? X[$k2 + $x]! : 0;
           }
         }
       }
-
       for (let $ic = 0; $ic < F; $ic += 64) {
         const $mc = Math.min(64, F - $ic);
         // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $H[$r++] = $ip + $ii < $mc ? dY[$k * F + $i]! : 0;
+        let $q2 = 0;
+        let $p5 = $ic;
+        for (let $panel2 = 0; $panel2 < $mc; $panel2 += 4, $p5 += 4) {
+          let $p6 = $pc;
+          for (let $p7 = 0; $p7 < $kc; $p7++, $p6++) {
+            const $k3 = $p6;
+            let $p8 = $p5;
+            const $k4 = $k3 * F;
+            for (let $lane2 = 0; $lane2 < 4; $lane2++, $q2++, $p8++) {
+              const $x2 = $p8;
+              $H[$q2] = $panel2 + $lane2 < $mc ? dY[$k4 + $x2]! : 0;
             }
           }
         }
-
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-        for (let $ii = 0; $ii < $mc; $ii++) {
-          const $i = $ic + $ii;
+        let $p9 = $ic;
+        let $p10 = 147456;
+        for (let $ii = 0; $ii < $mc; $ii++, $p9++, $p10 += 512) {
+          const $i = $p9;
           const $row = $i * D;
-          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
-            const $j = $jc + $jj;
+          let $r = $p10;
+          let $p11 = $jc;
+          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p11++) {
+            const $j = $p11;
             const $o = $row + $j;
             const $c = ($first ? 0 : dW[$o]!) + $H[$r]!;
             dW[$o] = $c;
@@ -281,16 +307,16 @@ export function backward_dW(
       }
     }
   }
-
   if (N === 0) {
-    for (let $i = 0; $i < F; $i++)
-      for (let $j = 0; $j < D; $j++) {
-        const $c = 0;
-        dW[$i * D + $j] = $c;
+    let $p12 = 0;
+    for (let $i2 = 0; $i2 < F; $i2++, $p12 += D) {
+      let $p13 = $p12;
+      for (let $j2 = 0; $j2 < D; $j2++, $p13++) {
+        dW[$p13] = 0;
       }
+    }
   }
 }
-
 /**
  * db[f] = sum(n) dY[n,f]
  *
@@ -302,36 +328,30 @@ export function backward_db(
 ): void {
   const { db, dY } = t;
   const { F, N } = s;
-  const $4xF = 4 * F;
-  const $2xF = 2 * F;
-  const $3xF = 3 * F;
-  let $o0 = 0;
+  const $n = Math.max(0, N);
+  const $end = $n - ($n % 4);
+  const $k = 2 * F;
+  const $k2 = 3 * F;
+  const $k3 = 4 * F;
   for (let f = 0; f < F; f++) {
-    let $acc1 = 0;
-    let $p2 = f;
-    {
-      let $acc3 = 0,
-        $acc4 = 0,
-        $acc5 = 0;
-      let n = 0;
-      for (; n + 3 < N; n += 4, $p2 += $4xF) {
-        $acc1 += dY[$p2]!;
-        $acc3 += dY[$p2 + F]!;
-        $acc4 += dY[$p2 + $2xF]!;
-        $acc5 += dY[$p2 + $3xF]!;
-      }
-
-      for (; n < N; n++, $p2 += F) {
-        $acc1 += dY[$p2]!;
-      }
-
-      $acc1 += $acc3 + $acc4 + $acc5;
+    let $acc = 0;
+    let $p = f;
+    let $acc2 = 0;
+    let $acc3 = 0;
+    let $acc4 = 0;
+    for (let n = 0; n < $end; n += 4, $p += $k3) {
+      $acc += dY[$p]!;
+      $acc2 += dY[$p + F]!;
+      $acc3 += dY[$p + $k]!;
+      $acc4 += dY[$p + $k2]!;
     }
-
-    db[$o0++] = $acc1;
+    for (let n2 = $end; n2 < N; n2++, $p += F) {
+      $acc += dY[$p]!;
+    }
+    $acc += $acc2 + $acc3 + $acc4;
+    db[f] = $acc;
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly X: Float64Array; readonly W: Float64Array; readonly b: Float64Array; readonly Y: Float64Array },
@@ -339,7 +359,6 @@ export function forward(
 ): void {
   forward_Y(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -358,17 +377,15 @@ export function backward(
   backward_dW(t, s);
   backward_db(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: {
   readonly N: number;
   readonly D: number;
   readonly F: number;
 }): Record<'X' | 'W' | 'b' | 'Y', number[]> {
-  const { N, D, F } = s;
+  const { D, F, N } = s;
   return { X: [N, D], W: [F, D], b: [F], Y: [N, F] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['X', 'W', 'b'],

@@ -15,50 +15,55 @@ export function forward_Y(
 ): void {
   const { Y, X } = t;
   const { C, H, N, W } = s;
-  const $e0 = Math.floor((H - 2) / 2) + 1;
-  const $e1 = Math.floor((W - 2) / 2) + 1;
-  const $X_s0 = C * H * W;
-  const $X_s1 = H * W;
-  let $o0 = 0;
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let u = 0; u < $e0; u++) {
-        for (let v = 0; v < $e1; v++) {
-          let $acc1 = 0;
-          const $lo2 = Math.max(0, -(2 * u));
-          const $hi3 = Math.min(2, H - 1 - 2 * u + 1);
-          const $lo4 = Math.max(0, -(2 * v));
-          const $hi5 = Math.min(2, W - 1 - 2 * v + 1);
-          let $p6 = n * $X_s0 + c * $X_s1 + (2 * u + $lo2) * W + 2 * v;
-          for (let i = $lo2; i < $hi3; i++, $p6 += W) {
-            let $p7 = $p6 + $lo4;
-            {
-              let $acc8 = 0,
-                $acc9 = 0,
-                $acc10 = 0;
-              let j = $lo4;
-              for (; j + 3 < $hi5; j += 4, $p7 += 4) {
-                $acc1 += X[$p7]!;
-                $acc8 += X[$p7 + 1]!;
-                $acc9 += X[$p7 + 2]!;
-                $acc10 += X[$p7 + 3]!;
-              }
-
-              for (; j < $hi5; j++, $p7 += 1) {
-                $acc1 += X[$p7]!;
-              }
-
-              $acc1 += $acc8 + $acc9 + $acc10;
+  const $step = C * (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
+  let $p = 0;
+  const $step2 = (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
+  const $step3 = Math.floor((W - 2) / 2) + 1;
+  const $hi = Math.floor((H - 2) / 2) + 1;
+  const $k = W - 1;
+  const $k2 = H - 1;
+  const $k3 = H * W;
+  const $k4 = C * H * W;
+  for (let n = 0; n < N; n++, $p += $step) {
+    let $p2 = $p;
+    const $k5 = n * $k4;
+    for (let c = 0; c < C; c++, $p2 += $step2) {
+      let $p3 = $p2;
+      const $k6 = $k5 + c * $k3;
+      for (let u = 0; u < $hi; u++, $p3 += $step3) {
+        let $p4 = $p3;
+        const $lo = Math.max(0, -(2 * u));
+        const $hi2 = Math.min(2, $k2 - 2 * u + 1);
+        const $k7 = $k6 + (2 * u + Math.max(0, -(2 * u))) * W;
+        for (let v = 0; v < $step3; v++, $p4++) {
+          let $acc = 0;
+          let $p5 = $k7 + (2 * v + Math.max(0, -(2 * v)));
+          const $n = Math.max(0, Math.min(2, $k - 2 * v + 1) - Math.max(0, -(2 * v)));
+          const $end = Math.max(0, -(2 * v)) + ($n - ($n % 4));
+          const $lo2 = Math.max(0, -(2 * v));
+          const $hi3 = Math.min(2, $k - 2 * v + 1);
+          for (let i = $lo; i < $hi2; i++, $p5 += W) {
+            let $p6 = $p5;
+            let $acc2 = 0;
+            let $acc3 = 0;
+            let $acc4 = 0;
+            for (let j = $lo2; j < $end; j += 4, $p6 += 4) {
+              $acc += X[$p6]!;
+              $acc2 += X[$p6 + 1]!;
+              $acc3 += X[$p6 + 2]!;
+              $acc4 += X[$p6 + 3]!;
             }
+            for (let j2 = $end; j2 < $hi3; j2++, $p6++) {
+              $acc += X[$p6]!;
+            }
+            $acc += $acc2 + $acc3 + $acc4;
           }
-
-          Y[$o0++] = $acc1 / (2 * 2);
+          Y[$p4] = $acc / 4;
         }
       }
     }
   }
 }
-
 /**
  * dX[n,c,h,w] = dY[n,c,h/2,w/2]/4
  *
@@ -70,28 +75,38 @@ export function backward_dX(
 ): void {
   const { dX, dY } = t;
   const { C, H, N, W } = s;
-  const $dY_d2 = Math.floor((H - 2) / 2) + 1;
-  const $dY_d3 = Math.floor((W - 2) / 2) + 1;
-  const $dY_s0 = C * $dY_d2 * $dY_d3;
-  const $dY_s1 = $dY_d2 * $dY_d3;
-  const $e4 = Math.floor((H + 1) / 2);
-  const $e5 = Math.floor((W + 1) / 2);
-  let $o0 = 0;
-  let $p7 = 0;
-  for (let n = 0; n < N; n++, $p7 += $dY_s0) {
-    let $p8 = $p7;
-    for (let c = 0; c < C; c++, $p8 += $dY_s1) {
-      let $p9 = $p8;
-      for (let $q1 = 0; $q1 < $e4; $q1++, $p9 += $dY_d3) {
-        const $hi5 = Math.min(2, H - 1 - 2 * $q1 + 1);
-        let $p10 = $p9;
-        for (let $r2 = 0; $r2 < $hi5; $r2++) {
-          let $p11 = $p10;
-          for (let $q3 = 0; $q3 < $e5; $q3++, $p11 += 1) {
-            const $hi6 = Math.min(2, W - 1 - 2 * $q3 + 1);
-            let $p12 = $p11;
-            for (let $r4 = 0; $r4 < $hi6; $r4++) {
-              dX[$o0++] = $q1 < $dY_d2 && $q3 < $dY_d3 ? dY[$p12]! / 4 : 0;
+  const $step = C * H * W;
+  let $p = 0;
+  const $step2 = C * (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
+  let $p2 = 0;
+  const $step3 = H * W;
+  const $step4 = (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
+  const $step5 = 2 * W;
+  const $step6 = Math.floor((W - 2) / 2) + 1;
+  const $hi = Math.floor((H + 1) / 2);
+  const $hi2 = Math.floor((W + 1) / 2);
+  const $k = W - 1;
+  const $k2 = H - 1;
+  const $k3 = Math.floor((H - 2) / 2) + 1;
+  for (let n = 0; n < N; n++, $p += $step, $p2 += $step2) {
+    let $p3 = $p;
+    let $p4 = $p2;
+    for (let c = 0; c < C; c++, $p3 += $step3, $p4 += $step4) {
+      let $p5 = $p3;
+      let $p6 = $p4;
+      for (let $q0 = 0; $q0 < $hi; $q0++, $p5 += $step5, $p6 += $step6) {
+        let $p7 = $p5;
+        const $hi3 = Math.min(2, $k2 - 2 * $q0 + 1);
+        const $k4 = $q0 < $k3;
+        for (let $r1 = 0; $r1 < $hi3; $r1++, $p7 += W) {
+          let $p8 = $p7;
+          let $p9 = $p6;
+          for (let $q2 = 0; $q2 < $hi2; $q2++, $p8 += 2, $p9++) {
+            let $p10 = $p8;
+            const $hi4 = Math.min(2, $k - 2 * $q2 + 1);
+            const $k5 = $k4 && $q2 < $step6;
+            for (let $r3 = 0; $r3 < $hi4; $r3++, $p10++) {
+              dX[$p10] = $k5 ? dY[$p9]! / 4 : 0;
             }
           }
         }
@@ -99,7 +114,6 @@ export function backward_dX(
     }
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly X: Float64Array; readonly Y: Float64Array },
@@ -107,7 +121,6 @@ export function forward(
 ): void {
   forward_Y(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: { readonly X: Float64Array; readonly Y: Float64Array; readonly dY: Float64Array; readonly dX: Float64Array },
@@ -115,7 +128,6 @@ export function backward(
 ): void {
   backward_dX(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: {
   readonly N: number;
@@ -123,10 +135,9 @@ export function shapes(s: {
   readonly H: number;
   readonly W: number;
 }): Record<'X' | 'Y', number[]> {
-  const { N, C, H, W } = s;
+  const { C, H, N, W } = s;
   return { X: [N, C, H, W], Y: [N, C, Math.floor((H - 2) / 2) + 1, Math.floor((W - 2) / 2) + 1] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['X'],

@@ -16,31 +16,12 @@ export function forward_L(
 ): void {
   const { L, lam, W } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $acc1 = 0;
-  let $p2 = 0;
-  {
-    let $acc3 = 0,
-      $acc4 = 0,
-      $acc5 = 0;
-    let i = 0;
-    for (; i + 3 < D; i += 4, $p2 += 4) {
-      $acc1 += Math.pow(W[$p2]!, 2);
-      $acc3 += Math.pow(W[$p2 + 1]!, 2);
-      $acc4 += Math.pow(W[$p2 + 2]!, 2);
-      $acc5 += Math.pow(W[$p2 + 3]!, 2);
-    }
-
-    for (; i < D; i++, $p2 += 1) {
-      $acc1 += Math.pow(W[$p2]!, 2);
-    }
-
-    $acc1 += $acc3 + $acc4 + $acc5;
+  let $acc = 0;
+  for (let i = 0; i < D; i++) {
+    $acc += W[i]! * W[i]!;
   }
-
-  L[$o0++] = lam[0]! * $acc1;
+  L[0] = lam[0]! * $acc;
 }
-
 /**
  * dW[i] = 2*lam*W[i]*dL
  *
@@ -52,13 +33,10 @@ export function backward_dW(
 ): void {
   const { dW, lam, W, dL } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1) {
-    dW[$o0++] = 2 * lam[0]! * W[$p1]! * dL[0]!;
+  for (let i = 0; i < D; i++) {
+    dW[i] = 2 * lam[0]! * (W[i]! * dL[0]!);
   }
 }
-
 /**
  * dlam = (sum(i) W[i]^2)*dL
  *
@@ -70,31 +48,12 @@ export function backward_dlam(
 ): void {
   const { dlam, W, dL } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $acc1 = 0;
-  let $p2 = 0;
-  {
-    let $acc3 = 0,
-      $acc4 = 0,
-      $acc5 = 0;
-    let i = 0;
-    for (; i + 3 < D; i += 4, $p2 += 4) {
-      $acc1 += Math.pow(W[$p2]!, 2);
-      $acc3 += Math.pow(W[$p2 + 1]!, 2);
-      $acc4 += Math.pow(W[$p2 + 2]!, 2);
-      $acc5 += Math.pow(W[$p2 + 3]!, 2);
-    }
-
-    for (; i < D; i++, $p2 += 1) {
-      $acc1 += Math.pow(W[$p2]!, 2);
-    }
-
-    $acc1 += $acc3 + $acc4 + $acc5;
+  let $acc = 0;
+  for (let i = 0; i < D; i++) {
+    $acc += W[i]! * W[i]!;
   }
-
-  dlam[$o0++] = $acc1 * dL[0]!;
+  dlam[0] = $acc * dL[0]!;
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly W: Float64Array; readonly lam: Float64Array; readonly L: Float64Array },
@@ -102,7 +61,6 @@ export function forward(
 ): void {
   forward_L(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -118,13 +76,11 @@ export function backward(
   backward_dW(t, s);
   backward_dlam(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: { readonly D: number }): Record<'W' | 'lam' | 'L', number[]> {
   const { D } = s;
   return { W: [D], lam: [], L: [] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['W', 'lam'],

@@ -7,7 +7,6 @@
 /* eslint-disable */
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
-
 /**
  * L = sum(n) softplus(-Yt[n]*S[n])
  *
@@ -19,32 +18,12 @@ export function forward_L(
 ): void {
   const { L, Yt, S } = t;
   const { N } = s;
-  let $o0 = 0;
-  let $acc1 = 0;
-  let $p2 = 0;
-  let $p3 = 0;
-  {
-    let $acc4 = 0,
-      $acc5 = 0,
-      $acc6 = 0;
-    let n = 0;
-    for (; n + 3 < N; n += 4, $p2 += 4, $p3 += 4) {
-      $acc1 += softplus(-(Yt[$p2]! * S[$p3]!));
-      $acc4 += softplus(-(Yt[$p2 + 1]! * S[$p3 + 1]!));
-      $acc5 += softplus(-(Yt[$p2 + 2]! * S[$p3 + 2]!));
-      $acc6 += softplus(-(Yt[$p2 + 3]! * S[$p3 + 3]!));
-    }
-
-    for (; n < N; n++, $p2 += 1, $p3 += 1) {
-      $acc1 += softplus(-(Yt[$p2]! * S[$p3]!));
-    }
-
-    $acc1 += $acc4 + $acc5 + $acc6;
+  let $acc = 0;
+  for (let n = 0; n < N; n++) {
+    $acc += softplus(-(Yt[n]! * S[n]!));
   }
-
-  L[$o0++] = $acc1;
+  L[0] = $acc;
 }
-
 /**
  * dS[n] = -sigmoid(-Yt[n]*S[n])*Yt[n]*dL
  *
@@ -56,14 +35,10 @@ export function backward_dS(
 ): void {
   const { dS, Yt, S, dL } = t;
   const { N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let n = 0; n < N; n++, $p1 += 1, $p2 += 1) {
-    dS[$o0++] = -(sigmoid(-(Yt[$p1]! * S[$p2]!)) * Yt[$p1]! * dL[0]!);
+  for (let n = 0; n < N; n++) {
+    dS[n] = -(sigmoid(-(Yt[n]! * S[n]!)) * (Yt[n]! * dL[0]!));
   }
 }
-
 /**
  * dYt[n] = -sigmoid(-Yt[n]*S[n])*S[n]*dL
  *
@@ -75,14 +50,10 @@ export function backward_dYt(
 ): void {
   const { dYt, Yt, S, dL } = t;
   const { N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let n = 0; n < N; n++, $p1 += 1, $p2 += 1) {
-    dYt[$o0++] = -(sigmoid(-(Yt[$p1]! * S[$p2]!)) * S[$p2]! * dL[0]!);
+  for (let n = 0; n < N; n++) {
+    dYt[n] = -(sigmoid(-(Yt[n]! * S[n]!)) * (S[n]! * dL[0]!));
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly S: Float64Array; readonly Yt: Float64Array; readonly L: Float64Array },
@@ -90,7 +61,6 @@ export function forward(
 ): void {
   forward_L(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -106,13 +76,11 @@ export function backward(
   backward_dS(t, s);
   backward_dYt(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: { readonly N: number }): Record<'S' | 'Yt' | 'L', number[]> {
   const { N } = s;
   return { S: [N], Yt: [N], L: [] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['S', 'Yt'],

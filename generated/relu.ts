@@ -5,7 +5,6 @@
 //   Y[n,d] = relu(X[n,d])
 /* eslint-disable */
 const relu = (x: number): number => (x > 0 ? x : 0);
-
 /**
  * Y[n,d] = relu(X[n,d])
  *
@@ -17,16 +16,14 @@ export function forward_Y(
 ): void {
   const { Y, X } = t;
   const { D, N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let n = 0; n < N; n++, $p1 += D) {
-    let $p2 = $p1;
-    for (let d = 0; d < D; d++, $p2 += 1) {
-      Y[$o0++] = relu(X[$p2]!);
+  let $p = 0;
+  for (let n = 0; n < N; n++, $p += D) {
+    let $p2 = $p;
+    for (let d = 0; d < D; d++, $p2++) {
+      Y[$p2] = relu(X[$p2]!);
     }
   }
 }
-
 /**
  * dX[n,d] = (Y[n,d] > 0)*dY[n,d]
  *
@@ -38,18 +35,14 @@ export function backward_dX(
 ): void {
   const { dX, Y, dY } = t;
   const { D, N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let n = 0; n < N; n++, $p1 += D, $p2 += D) {
-    let $p3 = $p1;
-    let $p4 = $p2;
-    for (let d = 0; d < D; d++, $p3 += 1, $p4 += 1) {
-      dX[$o0++] = +(Y[$p3]! > 0) * dY[$p4]!;
+  let $p = 0;
+  for (let n = 0; n < N; n++, $p += D) {
+    let $p2 = $p;
+    for (let d = 0; d < D; d++, $p2++) {
+      dX[$p2] = +(Y[$p2]! > 0) * dY[$p2]!;
     }
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly X: Float64Array; readonly Y: Float64Array },
@@ -57,7 +50,6 @@ export function forward(
 ): void {
   forward_Y(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: { readonly X: Float64Array; readonly Y: Float64Array; readonly dY: Float64Array; readonly dX: Float64Array },
@@ -65,13 +57,11 @@ export function backward(
 ): void {
   backward_dX(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: { readonly N: number; readonly D: number }): Record<'X' | 'Y', number[]> {
-  const { N, D } = s;
+  const { D, N } = s;
   return { X: [N, D], Y: [N, D] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['X'],

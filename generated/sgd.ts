@@ -17,14 +17,10 @@ export function forward_Wnew(
 ): void {
   const { Wnew, W, lr, G } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1, $p2 += 1) {
-    Wnew[$o0++] = W[$p1]! - lr[0]! * G[$p2]!;
+  for (let i = 0; i < D; i++) {
+    Wnew[i] = W[i]! - lr[0]! * G[i]!;
   }
 }
-
 /**
  * dW[i] = dWnew[i]
  *
@@ -36,13 +32,10 @@ export function backward_dW(
 ): void {
   const { dW, dWnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1) {
-    dW[$o0++] = dWnew[$p1]!;
+  for (let i = 0; i < D; i++) {
+    dW[i] = dWnew[i]!;
   }
 }
-
 /**
  * dG[i] = -lr*dWnew[i]
  *
@@ -54,13 +47,10 @@ export function backward_dG(
 ): void {
   const { dG, lr, dWnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1) {
-    dG[$o0++] = -(lr[0]! * dWnew[$p1]!);
+  for (let i = 0; i < D; i++) {
+    dG[i] = -(lr[0]! * dWnew[i]!);
   }
 }
-
 /**
  * dlr = sum(i) -G[i]*dWnew[i]
  *
@@ -72,32 +62,12 @@ export function backward_dlr(
 ): void {
   const { dlr, G, dWnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $acc1 = 0;
-  let $p2 = 0;
-  let $p3 = 0;
-  {
-    let $acc4 = 0,
-      $acc5 = 0,
-      $acc6 = 0;
-    let i = 0;
-    for (; i + 3 < D; i += 4, $p2 += 4, $p3 += 4) {
-      $acc1 += -(G[$p2]! * dWnew[$p3]!);
-      $acc4 += -(G[$p2 + 1]! * dWnew[$p3 + 1]!);
-      $acc5 += -(G[$p2 + 2]! * dWnew[$p3 + 2]!);
-      $acc6 += -(G[$p2 + 3]! * dWnew[$p3 + 3]!);
-    }
-
-    for (; i < D; i++, $p2 += 1, $p3 += 1) {
-      $acc1 += -(G[$p2]! * dWnew[$p3]!);
-    }
-
-    $acc1 += $acc4 + $acc5 + $acc6;
+  let $acc = 0;
+  for (let i = 0; i < D; i++) {
+    $acc -= G[i]! * dWnew[i]!;
   }
-
-  dlr[$o0++] = $acc1;
+  dlr[0] = $acc;
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly W: Float64Array; readonly G: Float64Array; readonly lr: Float64Array; readonly Wnew: Float64Array },
@@ -105,7 +75,6 @@ export function forward(
 ): void {
   forward_Wnew(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -124,13 +93,11 @@ export function backward(
   backward_dG(t, s);
   backward_dlr(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: { readonly D: number }): Record<'W' | 'G' | 'lr' | 'Wnew', number[]> {
   const { D } = s;
   return { W: [D], G: [D], lr: [], Wnew: [D] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['W', 'G', 'lr'],

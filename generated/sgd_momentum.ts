@@ -26,14 +26,10 @@ export function forward_Vnew(
 ): void {
   const { Vnew, mu, V, lr, G } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1, $p2 += 1) {
-    Vnew[$o0++] = mu[0]! * V[$p1]! - lr[0]! * G[$p2]!;
+  for (let i = 0; i < D; i++) {
+    Vnew[i] = mu[0]! * V[i]! - lr[0]! * G[i]!;
   }
 }
-
 /**
  * Wnew[i] = W[i] + Vnew[i]
  *
@@ -45,14 +41,10 @@ export function forward_Wnew(
 ): void {
   const { Wnew, W, Vnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1, $p2 += 1) {
-    Wnew[$o0++] = W[$p1]! + Vnew[$p2]!;
+  for (let i = 0; i < D; i++) {
+    Wnew[i] = W[i]! + Vnew[i]!;
   }
 }
-
 /**
  * dVnew[i] = dWnew[i]
  *
@@ -64,13 +56,10 @@ export function backward_dVnew(
 ): void {
   const { dVnew, dWnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1) {
-    dVnew[$o0++] = dWnew[$p1]!;
+  for (let i = 0; i < D; i++) {
+    dVnew[i] = dWnew[i]!;
   }
 }
-
 /**
  * dW[i] = dWnew[i]
  *
@@ -82,13 +71,10 @@ export function backward_dW(
 ): void {
   const { dW, dWnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1) {
-    dW[$o0++] = dWnew[$p1]!;
+  for (let i = 0; i < D; i++) {
+    dW[i] = dWnew[i]!;
   }
 }
-
 /**
  * dV[i] = mu*dVnew[i]
  *
@@ -100,13 +86,10 @@ export function backward_dV(
 ): void {
   const { dV, mu, dVnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1) {
-    dV[$o0++] = mu[0]! * dVnew[$p1]!;
+  for (let i = 0; i < D; i++) {
+    dV[i] = mu[0]! * dVnew[i]!;
   }
 }
-
 /**
  * dG[i] = -lr*dVnew[i]
  *
@@ -118,13 +101,10 @@ export function backward_dG(
 ): void {
   const { dG, lr, dVnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let i = 0; i < D; i++, $p1 += 1) {
-    dG[$o0++] = -(lr[0]! * dVnew[$p1]!);
+  for (let i = 0; i < D; i++) {
+    dG[i] = -(lr[0]! * dVnew[i]!);
   }
 }
-
 /**
  * dlr = sum(i) -G[i]*dVnew[i]
  *
@@ -136,32 +116,12 @@ export function backward_dlr(
 ): void {
   const { dlr, G, dVnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $acc1 = 0;
-  let $p2 = 0;
-  let $p3 = 0;
-  {
-    let $acc4 = 0,
-      $acc5 = 0,
-      $acc6 = 0;
-    let i = 0;
-    for (; i + 3 < D; i += 4, $p2 += 4, $p3 += 4) {
-      $acc1 += -(G[$p2]! * dVnew[$p3]!);
-      $acc4 += -(G[$p2 + 1]! * dVnew[$p3 + 1]!);
-      $acc5 += -(G[$p2 + 2]! * dVnew[$p3 + 2]!);
-      $acc6 += -(G[$p2 + 3]! * dVnew[$p3 + 3]!);
-    }
-
-    for (; i < D; i++, $p2 += 1, $p3 += 1) {
-      $acc1 += -(G[$p2]! * dVnew[$p3]!);
-    }
-
-    $acc1 += $acc4 + $acc5 + $acc6;
+  let $acc = 0;
+  for (let i = 0; i < D; i++) {
+    $acc -= G[i]! * dVnew[i]!;
   }
-
-  dlr[$o0++] = $acc1;
+  dlr[0] = $acc;
 }
-
 /**
  * dmu = sum(i) V[i]*dVnew[i]
  *
@@ -173,32 +133,12 @@ export function backward_dmu(
 ): void {
   const { dmu, V, dVnew } = t;
   const { D } = s;
-  let $o0 = 0;
-  let $acc1 = 0;
-  let $p2 = 0;
-  let $p3 = 0;
-  {
-    let $acc4 = 0,
-      $acc5 = 0,
-      $acc6 = 0;
-    let i = 0;
-    for (; i + 3 < D; i += 4, $p2 += 4, $p3 += 4) {
-      $acc1 += V[$p2]! * dVnew[$p3]!;
-      $acc4 += V[$p2 + 1]! * dVnew[$p3 + 1]!;
-      $acc5 += V[$p2 + 2]! * dVnew[$p3 + 2]!;
-      $acc6 += V[$p2 + 3]! * dVnew[$p3 + 3]!;
-    }
-
-    for (; i < D; i++, $p2 += 1, $p3 += 1) {
-      $acc1 += V[$p2]! * dVnew[$p3]!;
-    }
-
-    $acc1 += $acc4 + $acc5 + $acc6;
+  let $acc = 0;
+  for (let i = 0; i < D; i++) {
+    $acc += V[i]! * dVnew[i]!;
   }
-
-  dmu[$o0++] = $acc1;
+  dmu[0] = $acc;
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: {
@@ -215,7 +155,6 @@ export function forward(
   forward_Vnew(t, s);
   forward_Wnew(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -243,13 +182,11 @@ export function backward(
   backward_dlr(t, s);
   backward_dmu(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: { readonly D: number }): Record<'W' | 'V' | 'G' | 'lr' | 'mu' | 'Vnew' | 'Wnew', number[]> {
   const { D } = s;
   return { W: [D], V: [D], G: [D], lr: [], mu: [], Vnew: [D], Wnew: [D] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['W', 'V', 'G', 'lr', 'mu'],

@@ -16,32 +16,12 @@ export function forward_L(
 ): void {
   const { L, S, Yt } = t;
   const { N } = s;
-  let $o0 = 0;
-  let $acc1 = 0;
-  let $p2 = 0;
-  let $p3 = 0;
-  {
-    let $acc4 = 0,
-      $acc5 = 0,
-      $acc6 = 0;
-    let n = 0;
-    for (; n + 3 < N; n += 4, $p2 += 4, $p3 += 4) {
-      $acc1 += Math.pow(S[$p2]! - Yt[$p3]!, 2);
-      $acc4 += Math.pow(S[$p2 + 1]! - Yt[$p3 + 1]!, 2);
-      $acc5 += Math.pow(S[$p2 + 2]! - Yt[$p3 + 2]!, 2);
-      $acc6 += Math.pow(S[$p2 + 3]! - Yt[$p3 + 3]!, 2);
-    }
-
-    for (; n < N; n++, $p2 += 1, $p3 += 1) {
-      $acc1 += Math.pow(S[$p2]! - Yt[$p3]!, 2);
-    }
-
-    $acc1 += $acc4 + $acc5 + $acc6;
+  let $acc = 0;
+  for (let n = 0; n < N; n++) {
+    $acc += Math.pow(S[n]! - Yt[n]!, 2);
   }
-
-  L[$o0++] = $acc1;
+  L[0] = $acc;
 }
-
 /**
  * dS[n] = 2*(S[n] - Yt[n])*dL
  *
@@ -53,14 +33,10 @@ export function backward_dS(
 ): void {
   const { dS, S, Yt, dL } = t;
   const { N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let n = 0; n < N; n++, $p1 += 1, $p2 += 1) {
-    dS[$o0++] = 2 * (S[$p1]! - Yt[$p2]!) * dL[0]!;
+  for (let n = 0; n < N; n++) {
+    dS[n] = 2 * ((S[n]! - Yt[n]!) * dL[0]!);
   }
 }
-
 /**
  * dYt[n] = -2*(S[n] - Yt[n])*dL
  *
@@ -72,14 +48,10 @@ export function backward_dYt(
 ): void {
   const { dYt, S, Yt, dL } = t;
   const { N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let n = 0; n < N; n++, $p1 += 1, $p2 += 1) {
-    dYt[$o0++] = -2 * (S[$p1]! - Yt[$p2]!) * dL[0]!;
+  for (let n = 0; n < N; n++) {
+    dYt[n] = -2 * ((S[n]! - Yt[n]!) * dL[0]!);
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly S: Float64Array; readonly Yt: Float64Array; readonly L: Float64Array },
@@ -87,7 +59,6 @@ export function forward(
 ): void {
   forward_L(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -103,13 +74,11 @@ export function backward(
   backward_dS(t, s);
   backward_dYt(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: { readonly N: number }): Record<'S' | 'Yt' | 'L', number[]> {
   const { N } = s;
   return { S: [N], Yt: [N], L: [] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['S', 'Yt'],

@@ -6,7 +6,6 @@
 //   L = sum(n,c) max(0, S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1) * (1 - Yt[n,c])
 /* eslint-disable */
 const max = (a: number, b: number): number => (a >= b ? a : b);
-
 /**
  * L = sum(n,c) max(0, S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1)*(1 - Yt[n,c])
  *
@@ -18,58 +17,45 @@ export function forward_L(
 ): void {
   const { L, Yt, S } = t;
   const { C, N } = s;
-  let $o0 = 0;
-  let $acc1 = 0;
-  let $p2 = 0;
-  let $p3 = 0;
-  for (let n = 0; n < N; n++, $p2 += C, $p3 += C) {
+  let $acc = 0;
+  let $p = 0;
+  const $n = Math.max(0, C);
+  const $end = $n - ($n % 4);
+  for (let n = 0; n < N; n++, $p += C) {
+    let $acc2 = 0;
+    let $p2 = $p;
+    let $acc3 = 0;
     let $acc4 = 0;
-    let $p5 = n * C;
-    let $p6 = n * C;
-    {
-      let $acc7 = 0,
-        $acc8 = 0,
-        $acc9 = 0;
-      let c2 = 0;
-      for (; c2 + 3 < C; c2 += 4, $p5 += 4, $p6 += 4) {
-        $acc4 += Yt[$p5]! * S[$p6]!;
-        $acc7 += Yt[$p5 + 1]! * S[$p6 + 1]!;
-        $acc8 += Yt[$p5 + 2]! * S[$p6 + 2]!;
-        $acc9 += Yt[$p5 + 3]! * S[$p6 + 3]!;
-      }
-
-      for (; c2 < C; c2++, $p5 += 1, $p6 += 1) {
-        $acc4 += Yt[$p5]! * S[$p6]!;
-      }
-
-      $acc4 += $acc7 + $acc8 + $acc9;
+    let $acc5 = 0;
+    for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
+      $acc2 += Yt[$p2]! * S[$p2]!;
+      $acc3 += Yt[$p2 + 1]! * S[$p2 + 1]!;
+      $acc4 += Yt[$p2 + 2]! * S[$p2 + 2]!;
+      $acc5 += Yt[$p2 + 3]! * S[$p2 + 3]!;
     }
-
-    let $p10 = $p2;
-    let $p11 = $p3;
-    {
-      let $acc12 = 0,
-        $acc13 = 0,
-        $acc14 = 0;
-      let c = 0;
-      for (; c + 3 < C; c += 4, $p10 += 4, $p11 += 4) {
-        $acc1 += max(0, S[$p10]! - $acc4 + 1) * (1 - Yt[$p11]!);
-        $acc12 += max(0, S[$p10 + 1]! - $acc4 + 1) * (1 - Yt[$p11 + 1]!);
-        $acc13 += max(0, S[$p10 + 2]! - $acc4 + 1) * (1 - Yt[$p11 + 2]!);
-        $acc14 += max(0, S[$p10 + 3]! - $acc4 + 1) * (1 - Yt[$p11 + 3]!);
-      }
-
-      for (; c < C; c++, $p10 += 1, $p11 += 1) {
-        $acc1 += max(0, S[$p10]! - $acc4 + 1) * (1 - Yt[$p11]!);
-      }
-
-      $acc1 += $acc12 + $acc13 + $acc14;
+    for (let c2_2 = $end; c2_2 < C; c2_2++, $p2++) {
+      $acc2 += Yt[$p2]! * S[$p2]!;
     }
+    $acc2 += $acc3 + $acc4 + $acc5;
+    let $p3 = $p;
+    let $acc6 = 0;
+    let $acc7 = 0;
+    let $acc8 = 0;
+    const $k = -$acc2 + 1;
+    for (let c = 0; c < $end; c += 4, $p3 += 4) {
+      $acc += max(0, S[$p3]! + $k) * (1 - Yt[$p3]!);
+      $acc6 += max(0, S[$p3 + 1]! + $k) * (1 - Yt[$p3 + 1]!);
+      $acc7 += max(0, S[$p3 + 2]! + $k) * (1 - Yt[$p3 + 2]!);
+      $acc8 += max(0, S[$p3 + 3]! + $k) * (1 - Yt[$p3 + 3]!);
+    }
+    const $k2 = -$acc2 + 1;
+    for (let c3 = $end; c3 < C; c3++, $p3++) {
+      $acc += max(0, S[$p3]! + $k2) * (1 - Yt[$p3]!);
+    }
+    $acc += $acc6 + $acc7 + $acc8;
   }
-
-  L[$o0++] = $acc1;
+  L[0] = $acc;
 }
-
 /**
  * dS[n,c] = (S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1 > 0)*(1 - Yt[n,c])*dL + sum(c2) -(S[n,c2] - sum(c3) Yt[n,c3]*S[n,c3] + 1 > 0)*Yt[n,c]*(1 - Yt[n,c2])*dL
  *
@@ -81,85 +67,53 @@ export function backward_dS(
 ): void {
   const { dS, Yt, S, dL } = t;
   const { C, N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let n = 0; n < N; n++, $p1 += C, $p2 += C) {
+  let $p = 0;
+  const $n = Math.max(0, C);
+  const $end = $n - ($n % 4);
+  for (let n = 0; n < N; n++, $p += C) {
+    let $acc = 0;
+    let $p2 = $p;
+    let $acc2 = 0;
     let $acc3 = 0;
-    let $p4 = n * C;
-    let $p5 = n * C;
-    {
-      let $acc6 = 0,
-        $acc7 = 0,
-        $acc8 = 0;
-      let c2 = 0;
-      for (; c2 + 3 < C; c2 += 4, $p4 += 4, $p5 += 4) {
-        $acc3 += Yt[$p4]! * S[$p5]!;
-        $acc6 += Yt[$p4 + 1]! * S[$p5 + 1]!;
-        $acc7 += Yt[$p4 + 2]! * S[$p5 + 2]!;
-        $acc8 += Yt[$p4 + 3]! * S[$p5 + 3]!;
-      }
-
-      for (; c2 < C; c2++, $p4 += 1, $p5 += 1) {
-        $acc3 += Yt[$p4]! * S[$p5]!;
-      }
-
-      $acc3 += $acc6 + $acc7 + $acc8;
+    let $acc4 = 0;
+    for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
+      $acc += Yt[$p2]! * S[$p2]!;
+      $acc2 += Yt[$p2 + 1]! * S[$p2 + 1]!;
+      $acc3 += Yt[$p2 + 2]! * S[$p2 + 2]!;
+      $acc4 += Yt[$p2 + 3]! * S[$p2 + 3]!;
     }
-
-    let $p9 = $p1;
-    let $p10 = $p2;
-    for (let c = 0; c < C; c++, $p9 += 1, $p10 += 1) {
-      let $acc11 = 0;
-      let $acc12 = 0;
-      let $p13 = n * C;
-      let $p14 = n * C;
-      {
-        let $acc15 = 0,
-          $acc16 = 0,
-          $acc17 = 0;
-        let c3 = 0;
-        for (; c3 + 3 < C; c3 += 4, $p13 += 4, $p14 += 4) {
-          $acc12 += Yt[$p13]! * S[$p14]!;
-          $acc15 += Yt[$p13 + 1]! * S[$p14 + 1]!;
-          $acc16 += Yt[$p13 + 2]! * S[$p14 + 2]!;
-          $acc17 += Yt[$p13 + 3]! * S[$p14 + 3]!;
-        }
-
-        for (; c3 < C; c3++, $p13 += 1, $p14 += 1) {
-          $acc12 += Yt[$p13]! * S[$p14]!;
-        }
-
-        $acc12 += $acc15 + $acc16 + $acc17;
+    for (let c2_2 = $end; c2_2 < C; c2_2++, $p2++) {
+      $acc += Yt[$p2]! * S[$p2]!;
+    }
+    $acc += $acc2 + $acc3 + $acc4;
+    let $p3 = $p;
+    const $k = -$acc + 1;
+    for (let c = 0; c < C; c++, $p3++) {
+      let $acc5 = 0;
+      let $acc6 = 0;
+      let $p4 = $p;
+      let $acc7 = 0;
+      let $acc8 = 0;
+      let $acc9 = 0;
+      for (let c3 = 0; c3 < $end; c3 += 4, $p4 += 4) {
+        $acc6 += Yt[$p4]! * S[$p4]!;
+        $acc7 += Yt[$p4 + 1]! * S[$p4 + 1]!;
+        $acc8 += Yt[$p4 + 2]! * S[$p4 + 2]!;
+        $acc9 += Yt[$p4 + 3]! * S[$p4 + 3]!;
       }
-
-      let $p18 = n * C;
-      let $p19 = $p10;
-      let $p20 = n * C;
-      {
-        let $acc21 = 0,
-          $acc22 = 0,
-          $acc23 = 0;
-        let c2 = 0;
-        for (; c2 + 3 < C; c2 += 4, $p18 += 4, $p20 += 4) {
-          $acc11 += -(+(S[$p18]! - $acc12 + 1 > 0) * Yt[$p19]! * (1 - Yt[$p20]!) * dL[0]!);
-          $acc21 += -(+(S[$p18 + 1]! - $acc12 + 1 > 0) * Yt[$p19]! * (1 - Yt[$p20 + 1]!) * dL[0]!);
-          $acc22 += -(+(S[$p18 + 2]! - $acc12 + 1 > 0) * Yt[$p19]! * (1 - Yt[$p20 + 2]!) * dL[0]!);
-          $acc23 += -(+(S[$p18 + 3]! - $acc12 + 1 > 0) * Yt[$p19]! * (1 - Yt[$p20 + 3]!) * dL[0]!);
-        }
-
-        for (; c2 < C; c2++, $p18 += 1, $p20 += 1) {
-          $acc11 += -(+(S[$p18]! - $acc12 + 1 > 0) * Yt[$p19]! * (1 - Yt[$p20]!) * dL[0]!);
-        }
-
-        $acc11 += $acc21 + $acc22 + $acc23;
+      for (let c3_2 = $end; c3_2 < C; c3_2++, $p4++) {
+        $acc6 += Yt[$p4]! * S[$p4]!;
       }
-
-      dS[$o0++] = +(S[$p9]! - $acc3 + 1 > 0) * (1 - Yt[$p10]!) * dL[0]! + $acc11;
+      $acc6 += $acc7 + $acc8 + $acc9;
+      let $p5 = $p;
+      const $k2 = -$acc6 + 1;
+      for (let c2_3 = 0; c2_3 < C; c2_3++, $p5++) {
+        $acc5 -= +(S[$p5]! + $k2 > 0) * Yt[$p3]! * ((1 - Yt[$p5]!) * dL[0]!);
+      }
+      dS[$p3] = +(S[$p3]! + $k > 0) * ((1 - Yt[$p3]!) * dL[0]!) + $acc5;
     }
   }
 }
-
 /**
  * dYt[n,c] = sum(c2) -(S[n,c2] - sum(c3) Yt[n,c3]*S[n,c3] + 1 > 0)*S[n,c]*(1 - Yt[n,c2])*dL - max(0, S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1)*dL
  *
@@ -171,83 +125,53 @@ export function backward_dYt(
 ): void {
   const { dYt, Yt, S, dL } = t;
   const { C, N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let n = 0; n < N; n++, $p1 += C) {
+  let $p = 0;
+  const $n = Math.max(0, C);
+  const $end = $n - ($n % 4);
+  for (let n = 0; n < N; n++, $p += C) {
+    let $acc = 0;
+    let $p2 = $p;
     let $acc2 = 0;
-    let $p3 = n * C;
-    let $p4 = n * C;
-    {
-      let $acc5 = 0,
-        $acc6 = 0,
-        $acc7 = 0;
-      let c2 = 0;
-      for (; c2 + 3 < C; c2 += 4, $p3 += 4, $p4 += 4) {
-        $acc2 += Yt[$p3]! * S[$p4]!;
-        $acc5 += Yt[$p3 + 1]! * S[$p4 + 1]!;
-        $acc6 += Yt[$p3 + 2]! * S[$p4 + 2]!;
-        $acc7 += Yt[$p3 + 3]! * S[$p4 + 3]!;
-      }
-
-      for (; c2 < C; c2++, $p3 += 1, $p4 += 1) {
-        $acc2 += Yt[$p3]! * S[$p4]!;
-      }
-
-      $acc2 += $acc5 + $acc6 + $acc7;
+    let $acc3 = 0;
+    let $acc4 = 0;
+    for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
+      $acc += Yt[$p2]! * S[$p2]!;
+      $acc2 += Yt[$p2 + 1]! * S[$p2 + 1]!;
+      $acc3 += Yt[$p2 + 2]! * S[$p2 + 2]!;
+      $acc4 += Yt[$p2 + 3]! * S[$p2 + 3]!;
     }
-
-    let $p8 = $p1;
-    for (let c = 0; c < C; c++, $p8 += 1) {
+    for (let c2_2 = $end; c2_2 < C; c2_2++, $p2++) {
+      $acc += Yt[$p2]! * S[$p2]!;
+    }
+    $acc += $acc2 + $acc3 + $acc4;
+    let $p3 = $p;
+    const $k = -$acc + 1;
+    for (let c = 0; c < C; c++, $p3++) {
+      let $acc5 = 0;
+      let $acc6 = 0;
+      let $p4 = $p;
+      let $acc7 = 0;
+      let $acc8 = 0;
       let $acc9 = 0;
-      let $acc10 = 0;
-      let $p11 = n * C;
-      let $p12 = n * C;
-      {
-        let $acc13 = 0,
-          $acc14 = 0,
-          $acc15 = 0;
-        let c3 = 0;
-        for (; c3 + 3 < C; c3 += 4, $p11 += 4, $p12 += 4) {
-          $acc10 += Yt[$p11]! * S[$p12]!;
-          $acc13 += Yt[$p11 + 1]! * S[$p12 + 1]!;
-          $acc14 += Yt[$p11 + 2]! * S[$p12 + 2]!;
-          $acc15 += Yt[$p11 + 3]! * S[$p12 + 3]!;
-        }
-
-        for (; c3 < C; c3++, $p11 += 1, $p12 += 1) {
-          $acc10 += Yt[$p11]! * S[$p12]!;
-        }
-
-        $acc10 += $acc13 + $acc14 + $acc15;
+      for (let c3 = 0; c3 < $end; c3 += 4, $p4 += 4) {
+        $acc6 += Yt[$p4]! * S[$p4]!;
+        $acc7 += Yt[$p4 + 1]! * S[$p4 + 1]!;
+        $acc8 += Yt[$p4 + 2]! * S[$p4 + 2]!;
+        $acc9 += Yt[$p4 + 3]! * S[$p4 + 3]!;
       }
-
-      let $p16 = n * C;
-      let $p17 = $p8;
-      let $p18 = n * C;
-      {
-        let $acc19 = 0,
-          $acc20 = 0,
-          $acc21 = 0;
-        let c2 = 0;
-        for (; c2 + 3 < C; c2 += 4, $p16 += 4, $p18 += 4) {
-          $acc9 += -(+(S[$p16]! - $acc10 + 1 > 0) * S[$p17]! * (1 - Yt[$p18]!) * dL[0]!);
-          $acc19 += -(+(S[$p16 + 1]! - $acc10 + 1 > 0) * S[$p17]! * (1 - Yt[$p18 + 1]!) * dL[0]!);
-          $acc20 += -(+(S[$p16 + 2]! - $acc10 + 1 > 0) * S[$p17]! * (1 - Yt[$p18 + 2]!) * dL[0]!);
-          $acc21 += -(+(S[$p16 + 3]! - $acc10 + 1 > 0) * S[$p17]! * (1 - Yt[$p18 + 3]!) * dL[0]!);
-        }
-
-        for (; c2 < C; c2++, $p16 += 1, $p18 += 1) {
-          $acc9 += -(+(S[$p16]! - $acc10 + 1 > 0) * S[$p17]! * (1 - Yt[$p18]!) * dL[0]!);
-        }
-
-        $acc9 += $acc19 + $acc20 + $acc21;
+      for (let c3_2 = $end; c3_2 < C; c3_2++, $p4++) {
+        $acc6 += Yt[$p4]! * S[$p4]!;
       }
-
-      dYt[$o0++] = $acc9 - max(0, S[n * C + c]! - $acc2 + 1) * dL[0]!;
+      $acc6 += $acc7 + $acc8 + $acc9;
+      let $p5 = $p;
+      const $k2 = -$acc6 + 1;
+      for (let c2_3 = 0; c2_3 < C; c2_3++, $p5++) {
+        $acc5 -= +(S[$p5]! + $k2 > 0) * S[$p3]! * ((1 - Yt[$p5]!) * dL[0]!);
+      }
+      dYt[$p3] = $acc5 - max(0, S[$p3]! + $k) * dL[0]!;
     }
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly S: Float64Array; readonly Yt: Float64Array; readonly L: Float64Array },
@@ -255,7 +179,6 @@ export function forward(
 ): void {
   forward_L(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -271,13 +194,11 @@ export function backward(
   backward_dS(t, s);
   backward_dYt(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: { readonly N: number; readonly C: number }): Record<'S' | 'Yt' | 'L', number[]> {
-  const { N, C } = s;
+  const { C, N } = s;
   return { S: [N, C], Yt: [N, C], L: [] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['S', 'Yt'],

@@ -4,7 +4,7 @@
 //
 // With DEBUG=deltagrad each kernel's loop IR is printed (as JavaScript) after each step, and with
 // DEBUG=deltagrad-verify each step's output is checked by verifyLoops. `optimize: false` runs only
-// the lowering and hoistInvariants (the naive loop nest the benchmarks compare against).
+// the lowering and hoistBounds (the naive loop nest the benchmarks compare against).
 //
 // Worked example: lowerProgram(check('Y[i] = 2*X[i]'), grads, { dtype: 'float64', optimize: true,
 // simd: true }) is a module of the kernels forward_Y and backward_dX, their order in forward() and
@@ -18,7 +18,7 @@ import { assertVerified } from './loop/verifyLoops.js';
 import type { Kernel, MicroModule, Sym } from './loop/types.js';
 import { argmaxName, KernelScope, type LowerContext, type LowerOptions } from './lower/kernelScope.js';
 import { lowerStatement } from './lower/lowerToLoops.js';
-import { hoistInvariants } from './opt/hoistInvariants.js';
+import { hoistBounds, hoistInvariants } from './opt/hoistInvariants.js';
 import { strengthReduce } from './opt/strengthReduce.js';
 import { unrollSums } from './opt/unrollSums.js';
 import type { LoopModule, ModuleInfo } from './target/module.js';
@@ -31,7 +31,7 @@ const OPTIMIZE: readonly Pass[] = [
   { name: 'unrollSums', run: unrollSums },
   { name: 'hoistInvariants', run: hoistInvariants },
 ];
-const NAIVE: readonly Pass[] = [{ name: 'hoistInvariants', run: hoistInvariants }];
+const NAIVE: readonly Pass[] = [{ name: 'hoistBounds', run: hoistBounds }];
 
 const debugging = (what: string) => typeof process !== 'undefined' && (process.env?.DEBUG ?? '').split(',').includes(what);
 

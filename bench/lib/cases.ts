@@ -8,6 +8,7 @@ import type { Dt } from './deltagrad.js';
 import { relError } from './data.js';
 import { timeInterleaved, type TimingOptions } from './timing.js';
 import { baselineDir, withBaseline } from './baseline.js';
+import { pinBackend } from './tfjs.js';
 
 export type ImplId = 'deltagrad' | 'deltagrad-baseline' | 'deltagrad-naive' | 'tfjs-cpu' | 'tfjs-wasm';
 
@@ -135,7 +136,9 @@ export async function runCases(cases: readonly Case[], opts: RunOptions): Promis
             relErr = Math.max(relErr, mine ? relError(mine, v) : Infinity);
           }
         }
-        ready.push({ im, base, prepared, ...(relErr !== undefined ? { relErr } : {}) });
+        // TF.js has one global backend: each of its implementations switches to its own before a sample
+        const run = im.impl.startsWith('tfjs') ? pinBackend(prepared.run) : prepared.run;
+        ready.push({ im, base, prepared: { ...prepared, run }, ...(relErr !== undefined ? { relErr } : {}) });
       } catch (e) {
         prepared?.dispose?.();
         const msg = (e as Error).message?.split('\n')[0] ?? String(e);
@@ -147,6 +150,12 @@ export async function runCases(cases: readonly Case[], opts: RunOptions): Promis
     ready.forEach(({ im, base, relErr, prepared }, k) => {
       const t = timings[k]!;
       prepared.dispose?.();
+      if (t instanceof Error) {
+        const msg = t.message?.split('\n')[0] ?? String(t);
+        rows.push({ ...base, status: 'error', note: (im.note ? `${im.note}; ` : '') + msg });
+        opts.log(`  ${c.name} ${c.op} ${im.impl} ${im.dtype}: ERROR ${msg}`);
+        return;
+      }
       const gflops = c.flops ? c.flops / (t.medianMs * 1e6) : undefined;
       rows.push({
         ...base,

@@ -104,3 +104,15 @@ export function conv2dSlicesGrad(T: number, P: number) {
     };
   }) as (x: tf.Tensor4D, k: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D;
 }
+
+/**
+ * `run`, made to run on the backend active now: the interleaved timing calls the implementations
+ * of a case in turn, and TF.js has one global backend (switching to an initialised one is synchronous).
+ */
+export function pinBackend(run: () => void): () => void {
+  const backend = tf.getBackend();
+  return () => {
+    if (tf.getBackend() !== backend) void tf.setBackend(backend);
+    run();
+  };
+}

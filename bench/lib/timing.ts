@@ -125,41 +125,58 @@ export function calibrate(): { wallGflops: number; cpuGflops: number; share: num
  * samples are taken in rounds — one sample of each per round, the order rotated every round — so
  * that the machine's slow and fast phases fall on every function alike.
  */
-export function timeInterleaved(fns: readonly (() => void)[], opts: TimingOptions): Timing[] {
-  const prep = fns.map((fn) => {
-    const fc0 = process.cpuUsage();
-    let t0 = performance.now();
-    fn();
-    const firstMs = performance.now() - t0;
-    const fc = process.cpuUsage(fc0);
-    let calls = 0;
-    let spent = 0;
-    t0 = performance.now();
-    const slow = opts.slowMs !== undefined && firstMs > opts.slowMs;
-    while (!slow && (spent < opts.warmupMs || calls < (opts.warmupCalls ?? 2))) {
-      if (calls >= 1 && firstMs > opts.warmupMs) break;
-      fn();
-      calls++;
-      spent = performance.now() - t0;
+export function timeInterleaved(fns: readonly (() => void)[], opts: TimingOptions): (Timing | Error)[] {
+  const failed = new Map<number, Error>();
+  const prep = fns.map((fn, k) => {
+    try {
+      return warm(fn, opts);
+    } catch (e) {
+      failed.set(k, e instanceof Error ? e : new Error(String(e)));
+      return undefined;
     }
-    const perCall = calls ? spent / calls : firstMs;
-    return { firstMs, firstCpuMs: (fc.user + fc.system) / 1000, inner: slow ? 1 : Math.max(1, Math.ceil(opts.sampleMs / Math.max(perCall, 1e-4))), samples: [] as number[], cpu: [] as number[] };
   });
-  const reps = fns.length && prep.some((p) => p.inner > 1 || opts.slowMs === undefined) ? opts.reps : 1;
+  const reps = fns.length && prep.some((p) => p && (p.inner > 1 || opts.slowMs === undefined)) ? opts.reps : 1;
   for (let r = 0; r < reps; r++)
     for (let k = 0; k < fns.length; k++) {
       const i = (k + r) % fns.length;
-      const p = prep[i]!;
-      const c0 = process.cpuUsage();
-      const s0 = performance.now();
-      for (let n = 0; n < p.inner; n++) fns[i]!();
-      p.samples.push((performance.now() - s0) / p.inner);
-      const c = process.cpuUsage(c0);
-      p.cpu.push((c.user + c.system) / 1000 / p.inner);
+      const p = prep[i];
+      if (!p || failed.has(i)) continue;
+      try {
+        const c0 = process.cpuUsage();
+        const s0 = performance.now();
+        for (let n = 0; n < p.inner; n++) fns[i]!();
+        p.samples.push((performance.now() - s0) / p.inner);
+        const c = process.cpuUsage(c0);
+        p.cpu.push((c.user + c.system) / 1000 / p.inner);
+      } catch (e) {
+        failed.set(i, e instanceof Error ? e : new Error(String(e)));
+      }
     }
-  return prep.map((p) => {
+  return prep.map((p, k) => {
+    if (!p || failed.has(k)) return failed.get(k)!;
     const wall = p.samples.reduce((a, b) => a + b, 0);
     const cpu = p.cpu.reduce((a, b) => a + b, 0);
     return { medianMs: median(p.samples), minMs: Math.min(...p.samples), reps: p.samples.length, inner: p.inner, firstMs: p.firstMs, firstCpuMs: p.firstCpuMs, samplesMs: p.samples, cpuMedianMs: median(p.cpu), cpuShare: cpu / wall };
   });
+}
+
+/** The cold first call, the warm-up, and how many calls make a sample. */
+function warm(fn: () => void, opts: TimingOptions) {
+  const fc0 = process.cpuUsage();
+  let t0 = performance.now();
+  fn();
+  const firstMs = performance.now() - t0;
+  const fc = process.cpuUsage(fc0);
+  let calls = 0;
+  let spent = 0;
+  t0 = performance.now();
+  const slow = opts.slowMs !== undefined && firstMs > opts.slowMs;
+  while (!slow && (spent < opts.warmupMs || calls < (opts.warmupCalls ?? 2))) {
+    if (calls >= 1 && firstMs > opts.warmupMs) break;
+    fn();
+    calls++;
+    spent = performance.now() - t0;
+  }
+  const perCall = calls ? spent / calls : firstMs;
+  return { firstMs, firstCpuMs: (fc.user + fc.system) / 1000, inner: slow ? 1 : Math.max(1, Math.ceil(opts.sampleMs / Math.max(perCall, 1e-4))), samples: [] as number[], cpu: [] as number[] };
 }

@@ -17,6 +17,7 @@ import { lowerProgram } from '../pipeline.js';
 import { printModule } from '../target/module.js';
 import { microModuleText } from '../target/micro.js';
 import { assertSafeCode } from './safeText.js';
+import { checkSharing, overlaps } from './sharing.js';
 
 export type Dtype = 'float32' | 'float64';
 export type DataArray = Float32Array | Float64Array;
@@ -36,8 +37,10 @@ export interface Kernel {
   readonly shapes: Record<string, number[]>;
   readonly dtype: Dtype;
   readonly sizes: Record<string, number>;
-  forward(inputs: Record<string, DataArray | number>): Record<string, DataArray>;
-  backward(inputs: Record<string, DataArray | number>, seeds?: Record<string, DataArray | number>): Record<string, DataArray>;
+  /** `out`: preallocated arrays for outputs and intermediates (reused across calls, no page faults on fresh memory) */
+  forward(inputs: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
+  /** `out`: preallocated arrays for the gradients (dX …) and the forward's outputs and intermediates */
+  backward(inputs: Record<string, DataArray | number>, seeds?: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
 }
 
 type KernelFn = (t: Record<string, DataArray | Int32Array>, s: Record<string, number>) => void;
@@ -132,7 +135,7 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
   const count = (name: string) => (shapes[name] ?? []).reduce((a, b) => a * b, 1);
   const Arr = ArrayOf(dtype);
 
-  const take = (kind: 'input' | 'seed', name: string, v: DataArray | number | undefined, shapeName: string): DataArray => {
+  const take = (kind: 'input' | 'seed' | 'output', name: string, v: DataArray | number | undefined, shapeName: string): DataArray => {
     const n = count(shapeName);
     if (v === undefined) throw new Error(`missing ${kind} ${name}: expected ${dtype === 'float32' ? 'a Float32Array' : 'a Float64Array'} of ${n} elements (shape [${shapes[shapeName]!.join(', ')}])`);
     if (typeof v === 'number') {
@@ -144,12 +147,25 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
     return v;
   };
 
-  const runForward = (inputs: Record<string, DataArray | number>) => {
+  const forwardNames = [...info.intermediates, ...info.outputs];
+  /** The caller's output arrays, checked: known names, the right type and length, no memory shared
+   * with an input (unless the program may update it in place) or with another array. */
+  const given = (out: Record<string, DataArray> | undefined, allowed: readonly string[], t: Record<string, DataArray | Int32Array>): string[] => {
+    if (out === undefined) return [];
+    if (out === null || typeof out !== 'object') throw new Error('out must be an object of output arrays, e.g. { Y }');
+    const names = Object.keys(out).filter((k) => out[k] !== undefined);
+    for (const k of names) if (!allowed.includes(k)) throw new Error(`${k} is not an output here (out may hold ${allowed.join(', ')})`);
+    for (const k of names) t[k] = take('output', k, out[k], k.startsWith('d') && !shapes[k] ? k.slice(1) : k);
+    return names;
+  };
+  const runForward = (inputs: Record<string, DataArray | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = []) => {
     if (inputs === null || typeof inputs !== 'object') throw new Error('forward takes an object of input arrays, e.g. { X, W }');
     for (const k of Object.keys(inputs)) if (!info.inputs.includes(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
-    const t: Record<string, DataArray | Int32Array> = {};
+    const t: Record<string, DataArray | Int32Array> = Object.create(null) as Record<string, DataArray | Int32Array>;
     for (const name of info.inputs) t[name] = take('input', name, inputs[name], name);
-    for (const name of [...info.intermediates, ...info.outputs]) t[name] = new Arr(count(name));
+    const mine = given(out, [...forwardNames, ...extra], t);
+    checkSharing('', info, t, mine);
+    for (const name of forwardNames) t[name] ??= new Arr(count(name));
     for (const r of info.records) t[r] = new Int32Array(count(r.replace(/_argmax$/, '')));
     m.forward(t, sizeRecord);
     return t;
@@ -161,21 +177,26 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
     shapes,
     dtype,
     sizes: sizeRecord,
-    forward(inputs) {
-      const t = runForward(inputs);
-      return Object.fromEntries([...info.intermediates, ...info.outputs].map((n) => [n, t[n] as DataArray]));
+    forward(inputs, out) {
+      const t = runForward(inputs, out);
+      return Object.fromEntries(forwardNames.map((n) => [n, t[n] as DataArray]));
     },
-    backward(inputs, seeds = {}) {
+    backward(inputs, seeds = {}, out) {
       for (const k of Object.keys(seeds)) if (!info.seeds.includes(k)) throw new Error(`${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
-      const given: Record<string, DataArray> = {};
+      const seedArrays: Record<string, DataArray> = {};
       for (const s of info.seeds) {
-        const out = s.slice(1);
-        const scalar = count(out) === 1 && shapes[out]!.length === 0;
-        given[s] = take('seed', s, seeds[s] ?? (scalar ? 1 : undefined), out);
+        const of = s.slice(1);
+        const scalar = count(of) === 1 && shapes[of]!.length === 0;
+        seedArrays[s] = take('seed', s, seeds[s] ?? (scalar ? 1 : undefined), of);
       }
-      const t = runForward(inputs);
-      Object.assign(t, given);
-      for (const g of info.gradients) t[g] = new Arr(count(g.slice(1)));
+      // the gradients' arrays are checked with the forward's (they must not share memory with any)
+      const t = runForward(inputs, out, info.gradients);
+      // a seed is read after the forward has written its outputs: it may share memory with no output
+      for (const [k, v] of Object.entries(seedArrays)) {
+        for (const q of [...forwardNames, ...info.gradients]) if (t[q] && overlaps(v, t[q])) throw new Error(`seed ${k} shares memory with ${q}, which the kernels write: pass a separate array`);
+        t[k] = v;
+      }
+      for (const g of info.gradients) t[g] ??= new Arr(count(g.slice(1)));
       m.backward(t, sizeRecord);
       return Object.fromEntries(info.inputs.map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
     },

@@ -9,7 +9,8 @@
 //   const { dX, dK, db } = conv2d.backward(ctx, { dY });
 // Sizes not given take the program's defaults (R=3, S=3, T=1 for the conv).
 
-import type { ModuleInfo } from './emitTs.js';
+import type { ModuleInfo } from '../target/module.js';
+import { checkSharing } from './sharing.js';
 
 type DataArray = Float64Array;
 
@@ -69,10 +70,6 @@ interface Saved {
 }
 const saved = new WeakMap<OperatorContext, Saved>();
 
-/** Do two typed arrays share any byte of memory? */
-const overlaps = (a: ArrayBufferView, b: ArrayBufferView) =>
-  a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
-
 export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string): Operator<P> {
   const p = m.program;
   const self = {};
@@ -113,25 +110,6 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
     if (v.length !== n) throw new Error(`${name}: ${what} has ${v.length} elements but shape [${shape.join(', ')}] needs ${n}`);
     return v;
   };
-  /** Refuse an output array that shares memory with an input or another output, unless that
-   * output may be written over that input in place (findInPlace.ts); the inputs so overwritten. */
-  const checkSharing = (t: Record<string, Float64Array | Int32Array>, given: readonly string[]): string[] => {
-    const overwritten: string[] = [];
-    const outs = [...p.intermediates, ...p.outputs];
-    for (const o of given) {
-      for (const x of p.inputs) {
-        if (!overlaps(t[o]!, t[x]!)) continue;
-        if (!(p.inPlace[o] ?? []).includes(x) || t[o] !== t[x])
-          throw new Error(
-            `${name}: output ${o} shares its memory with input ${x}, and the kernels would read ${x} after writing over it: pass a separate array for ${o}` +
-              ((p.inPlace[o] ?? []).length ? ` (it may be the very array of ${(p.inPlace[o] ?? []).join(' or ')})` : ` (${name} updates nothing in place)`),
-          );
-        overwritten.push(x);
-      }
-      for (const q of outs) if (q !== o && overlaps(t[o]!, t[q]!)) throw new Error(`${name}: outputs ${o} and ${q} share memory: pass a separate array for each`);
-    }
-    return overwritten;
-  };
   return {
     program: p,
     shapes: (sizes) => m.shapes(resolve(sizes as Record<string, number>) as never),
@@ -149,7 +127,7 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
         t[n] = given ? array(`output ${n}`, given, shapes[n]!) : new Float64Array(count(shapes[n]!));
       }
       for (const r of p.records) t[r] = new Int32Array(count(shapes[r.replace(/_argmax$/, '')]!));
-      const overwritten = checkSharing(t, Object.keys(out).filter((k) => (out as Record<string, unknown>)[k] !== undefined));
+      const overwritten = checkSharing(name, p, t, Object.keys(out).filter((k) => (out as Record<string, unknown>)[k] !== undefined));
       m.forward(t as never, s as never);
       ctx.tensors = t;
       ctx.sizes = s;

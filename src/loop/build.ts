@@ -234,33 +234,87 @@ export function if_(cond: LExpr, then: readonly LStmt[], otherwise: readonly LSt
 export const comment = (text: string): LStmt => ({ kind: 'comment', text });
 export const block = (body: readonly LStmt[]): LStmt => ({ kind: 'block', body });
 
-/** The free symbols an expression reads. */
-export function exprVars(e: LExpr, out = new Set<Sym>()): Set<Sym> {
+const VARS = new WeakMap<LExpr, ReadonlySet<Sym>>();
+const NONE: ReadonlySet<Sym> = new Set();
+
+/** The free symbols an expression reads (memoized: expressions are immutable, and passes ask often). */
+export function varsOf(e: LExpr): ReadonlySet<Sym> {
+  let out = VARS.get(e);
+  if (out) return out;
   switch (e.kind) {
     case 'const':
     case 'length':
-      return out;
+      out = NONE;
+      break;
     case 'var':
-      out.add(e.v);
-      return out;
+      out = new Set([e.v]);
+      break;
     case 'load':
-      return exprVars(e.index, out);
+      out = varsOf(e.index);
+      break;
     case 'unary':
-      return exprVars(e.a, out);
+      out = varsOf(e.a);
+      break;
     case 'binary':
-      exprVars(e.a, out);
-      return exprVars(e.b, out);
+      out = union([varsOf(e.a), varsOf(e.b)]);
+      break;
     case 'select':
-      exprVars(e.cond, out);
-      exprVars(e.then, out);
-      return exprVars(e.else, out);
+      out = union([varsOf(e.cond), varsOf(e.then), varsOf(e.else)]);
+      break;
     case 'call':
-      e.args.forEach((a) => exprVars(a, out));
-      return out;
+      out = union(e.args.map(varsOf));
+      break;
     default:
       return assertNever(e);
   }
+  VARS.set(e, out);
+  return out;
 }
+
+function union(sets: readonly ReadonlySet<Sym>[]): ReadonlySet<Sym> {
+  const nonEmpty = sets.filter((x) => x.size > 0);
+  if (nonEmpty.length <= 1) return nonEmpty[0] ?? NONE;
+  const out = new Set<Sym>();
+  for (const x of nonEmpty) for (const y of x) out.add(y);
+  return out;
+}
+
+const READS = new WeakMap<LExpr, boolean>();
+
+/** Does the expression read an array (a load, or a buffer's length)? Memoized like varsOf. */
+export function readsMemory(e: LExpr): boolean {
+  let out = READS.get(e);
+  if (out !== undefined) return out;
+  switch (e.kind) {
+    case 'const':
+    case 'var':
+      out = false;
+      break;
+    case 'load':
+    case 'length':
+      out = true;
+      break;
+    case 'unary':
+      out = readsMemory(e.a);
+      break;
+    case 'binary':
+      out = readsMemory(e.a) || readsMemory(e.b);
+      break;
+    case 'select':
+      out = readsMemory(e.cond) || readsMemory(e.then) || readsMemory(e.else);
+      break;
+    case 'call':
+      out = e.args.some(readsMemory);
+      break;
+    default:
+      return assertNever(e);
+  }
+  READS.set(e, out);
+  return out;
+}
+
+/** The free symbols an expression reads, as a set of one's own. */
+export const exprVars = (e: LExpr): Set<Sym> => new Set(varsOf(e));
 
 /** Rebuild one node through its constructor, so that what its new children allow folds. */
 export function refold(e: LExpr): LExpr {
@@ -309,11 +363,16 @@ export function refold(e: LExpr): LExpr {
 }
 
 /** e with every read of `s` replaced by `by`, folded where that allows. */
-export function substitute(e: LExpr, s: Sym, by: LExpr): LExpr {
+export const substitute = (e: LExpr, s: Sym, by: LExpr): LExpr => substituteAll(e, new Map([[s, by]]));
+
+/** e with every read of a symbol in `map` replaced, folded where that allows; untouched subtrees are
+ * kept (the same objects), so what is memoized of them stays. */
+export function substituteAll(e: LExpr, map: ReadonlyMap<Sym, LExpr>): LExpr {
+  if (map.size === 0) return e;
   const go = (x: LExpr): LExpr => {
     switch (x.kind) {
       case 'var':
-        return x.v === s ? by : x;
+        return map.get(x.v) ?? x;
       case 'const':
       case 'length':
         return x;

@@ -223,8 +223,20 @@ export function walkExpr(e: LExpr, visit: (e: LExpr) => void): void {
   }
 }
 
-/** A structural key: equal keys mean equal expressions (symbols and buffers by identity). */
+const KEYS = new WeakMap<LExpr, string>();
+
+/** A structural key: equal keys mean equal expressions (symbols and buffers by identity). Memoized:
+ * expressions are immutable. */
 export function exprKey(e: LExpr): string {
+  let key = KEYS.get(e);
+  if (key === undefined) {
+    key = keyOf(e);
+    KEYS.set(e, key);
+  }
+  return key;
+}
+
+function keyOf(e: LExpr): string {
   switch (e.kind) {
     case 'const':
       return `${e.value}:${e.ty}`;

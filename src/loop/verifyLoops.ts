@@ -183,4 +183,3 @@ export function assertVerified(k: Kernel | MicroFunction): void {
   if (problems.length) throw new Error(`internal: malformed loop IR\n${problems.slice(0, 20).join('\n')}`);
 }
 
-export { exprVars };

@@ -92,7 +92,7 @@ export function lowerExpr(L: Lowering, e: Expr, vars: Vars, hoisted: Hoisted): L
       case 'delta':
         return cast(F, eq(scope.index(x.a, vars), scope.index(x.b, vars)));
       case 'add':
-        return x.terms.map(go).reduce((a, b) => add(a, b));
+        return balanced(x.terms.map(go), add);
       case 'neg':
         return neg(go(x.arg));
       case 'mul':
@@ -142,7 +142,7 @@ export function lowerExpr(L: Lowering, e: Expr, vars: Vars, hoisted: Hoisted): L
       }
       case 'mul': {
         const parts = x.factors.map((f) => product(f, masksAbsorb));
-        const value = parts.map((p) => p.value).filter((p) => !isConst(p, 1) || parts.length === 1).reduce((a, b) => mul(a, b), c(1, F));
+        const value = balanced(parts.map((p) => p.value).filter((p) => !isConst(p, 1)), mul) ?? c(1, F);
         return { value, checks: parts.flatMap((p) => p.checks) };
       }
       case 'compare':
@@ -181,6 +181,14 @@ export function lowerExpr(L: Lowering, e: Expr, vars: Vars, hoisted: Hoisted): L
   };
   const value = go(e);
   return { stmts, value };
+}
+
+/** a ∘ b ∘ c ∘ … as a balanced tree: a 10 000-term sum is 14 levels deep, not 10 000 (every pass
+ * and printer recurses on depth). Undefined for no operands. */
+function balanced(xs: readonly LExpr[], op: (a: LExpr, b: LExpr) => LExpr): LExpr {
+  if (xs.length <= 2) return xs.length === 2 ? op(xs[0]!, xs[1]!) : xs[0]!;
+  const half = xs.length >> 1;
+  return op(balanced(xs.slice(0, half), op), balanced(xs.slice(half), op));
 }
 
 /** Tests without repeats (the same read tested once). */

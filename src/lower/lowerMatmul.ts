@@ -139,9 +139,9 @@ function jsMicroKernel(
   const pack = buffer('$pack', F);
   const Ap = pack;
   const t = buffer('$t', 'f64');
-  const acc = Array.from({ length: MR }, () => Array.from({ length: NR }, () => sym('$c', F)));
-  const as = Array.from({ length: MR }, () => sym('$a', F));
-  const bs = Array.from({ length: NR }, () => sym('$b', F));
+  const acc = Array.from({ length: MR }, (_, k) => Array.from({ length: NR }, (__, l) => sym(`$c${k}${l}`, F)));
+  const as = Array.from({ length: MR }, (_, k) => sym(`$a${k}`, F));
+  const bs = Array.from({ length: NR }, (_, l) => sym(`$b${l}`, F));
   const cv = sym('$c', F);
   const bStart = v(B0!);
   const tileRow = (k: number) => o.rowOffset(add(v(i0!), c(k)));

@@ -13,8 +13,8 @@
 // become such lets. Loads stay where they are (a store in the loop could change them), and so do
 // expressions too cheap to name. Then equal immutable lets merge, and a let of a plain variable
 // (`let a = b`) is replaced by that variable.
-import { exprVars, let_, sym, v } from '../loop/build.js';
-import { exprKey, mapExpr, mapStmtExprs, walkExpr, walkStmts } from '../loop/mapLoop.js';
+import { let_, readsMemory, substituteAll, sym, v, varsOf } from '../loop/build.js';
+import { exprKey, mapStmtExprs, walkStmts } from '../loop/mapLoop.js';
 import type { Kernel, LExpr, LStmt, Sym } from '../loop/types.js';
 
 /** Symbols bound or assigned anywhere in a statement list, and the list's loop variables. */
@@ -32,19 +32,15 @@ function changedIn(body: readonly LStmt[], out = new Set<Sym>()): Set<Sym> {
   return out;
 }
 
-const hasLoad = (e: LExpr) => {
-  let found = false;
-  walkExpr(e, (x) => void ((x.kind === 'load' || x.kind === 'length') && (found = true)));
-  return found;
-};
+const hasLoad = readsMemory;
 
 /** Worth a name: an operation (not a variable, a constant, or a flag of one). */
 const worthNaming = (e: LExpr) => e.kind === 'binary' || e.kind === 'call' || e.kind === 'select' || (e.kind === 'unary' && e.op !== 'cast' && e.op !== 'neg');
 
-function hoistLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] {
+function hoistLoop(loop: Extract<LStmt, { kind: 'for' }>, boundsOnly: boolean): LStmt[] {
   const changed = changedIn(loop.body);
   changed.add(loop.v);
-  const invariant = (e: LExpr) => ![...exprVars(e)].some((s) => changed.has(s)) && !hasLoad(e);
+  const invariant = (e: LExpr) => ![...varsOf(e)].some((s) => changed.has(s)) && !hasLoad(e);
   const before: LStmt[] = [];
   const named = new Map<string, Sym>();
   const name = (e: LExpr, hint: string): LExpr => {
@@ -62,6 +58,7 @@ function hoistLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] {
   const lo = bound(loop.lo, '$lo');
   const hi = bound(loop.hi, '$hi');
   const step = bound(loop.step, '$step');
+  if (boundsOnly) return [...before, { ...loop, lo, hi, step }];
   // lets at the top of the body that do not depend on the loop
   const kept: LStmt[] = [];
   for (const s of loop.body) {
@@ -115,30 +112,46 @@ function hoistLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] {
   return [...before, { ...loop, lo, hi, step, body }];
 }
 
-function hoistList(body: readonly LStmt[]): LStmt[] {
+function hoistList(body: readonly LStmt[], boundsOnly: boolean): LStmt[] {
   return body.flatMap((s): LStmt[] => {
     switch (s.kind) {
       case 'for':
-        return hoistLoop({ ...s, body: hoistList(s.body) });
+        return hoistLoop({ ...s, body: hoistList(s.body, boundsOnly) }, boundsOnly);
       case 'if':
-        return [{ ...s, then: hoistList(s.then), else: hoistList(s.else) }];
+        return [{ ...s, then: hoistList(s.then, boundsOnly), else: hoistList(s.else, boundsOnly) }];
       case 'block':
-        return [{ ...s, body: hoistList(s.body) }];
+        return [{ ...s, body: hoistList(s.body, boundsOnly) }];
       default:
         return [s];
     }
   });
 }
 
+/** The statement with its own expressions mapped (a loop's bounds, an if's condition), not its body's. */
+function ownExprs(s: LStmt, f: (e: LExpr) => LExpr): LStmt {
+  switch (s.kind) {
+    case 'for':
+      return { ...s, lo: f(s.lo), hi: f(s.hi), step: f(s.step) };
+    case 'if':
+      return { ...s, cond: f(s.cond) };
+    case 'block':
+      return s;
+    default:
+      return mapStmtExprs([s], f)[0]!;
+  }
+}
+
 /** Merge equal immutable lets in scope, and replace lets of a plain variable by the variable — where
  * what they read is never assigned (a pointer advanced between two equal lets makes them differ). */
 function mergeLets(body: readonly LStmt[], outer: ReadonlyMap<string, Sym>, renamed: Map<Sym, LExpr>, assigned: ReadonlySet<Sym>): LStmt[] {
   const seen = new Map(outer);
-  const stable = (e: LExpr) => ![...exprVars(e)].some((x) => assigned.has(x));
-  const rename = (e: LExpr) => mapExpr(e, (x) => (x.kind === 'var' && renamed.has(x.v) ? renamed.get(x.v)! : x));
+  const stable = (e: LExpr) => ![...varsOf(e)].some((x) => assigned.has(x));
+  // what a substituted constant allows folds (3 − ρ with ρ = 0 is 3)
+  const rename = (e: LExpr) => substituteAll(e, renamed);
   const out: LStmt[] = [];
   for (const s0 of body) {
-    const s = mapStmtExprs([s0], rename)[0]!;
+    // a statement's own expressions here; those of nested statements when the recursion gets there
+    const s = ownExprs(s0, rename);
     switch (s.kind) {
       case 'let': {
         if (!s.mutable && (s.init.kind === 'var' || s.init.kind === 'const') && stable(s.init)) {
@@ -174,8 +187,14 @@ function mergeLets(body: readonly LStmt[], outer: ReadonlyMap<string, Sym>, rena
 }
 
 export function hoistInvariants(k: Kernel): Kernel {
-  const body = hoistList(k.body);
+  const body = hoistList(k.body, false);
   const assigned = new Set<Sym>();
   walkStmts(body, (s) => void (s.kind === 'assign' && assigned.add(s.v)));
   return { ...k, body: mergeLets(body, new Map(), new Map(), assigned) };
+}
+
+/** Only the first step: each loop's non-trivial bounds computed once, just before it (the naive
+ * nest of `optimize: false`, which recomputes everything else per element). */
+export function hoistBounds(k: Kernel): Kernel {
+  return { ...k, body: hoistList(k.body, true) };
 }

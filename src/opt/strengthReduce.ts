@@ -10,8 +10,8 @@
 // Candidates are the indices of loads and stores and the inits of integer lets whose variables are
 // all bound outside the loop, except the loop's own; an index that is the loop variable plus a
 // constant is left as it is (it already costs one add).
-import { add, c, exprVars, isConst, let_, mul, neg, sub, substitute, sym, v, assign } from '../loop/build.js';
-import { exprKey, mapStmtExprs, walkExpr } from '../loop/mapLoop.js';
+import { add, assign, c, isConst, let_, mul, neg, readsMemory, sub, substitute, sym, v, varsOf } from '../loop/build.js';
+import { exprKey, mapStmtExprs } from '../loop/mapLoop.js';
 import { assertNever, type Kernel, type LExpr, type LStmt, type Sym } from '../loop/types.js';
 
 interface Linear {
@@ -54,7 +54,7 @@ export function linearIn(e: LExpr, x: Sym): Linear | undefined {
   }
 }
 
-const mentions = (e: LExpr, x: Sym) => exprVars(e).has(x);
+const mentions = (e: LExpr, x: Sym) => varsOf(e).has(x);
 
 /** Symbols bound anywhere in a statement list (lets, loop variables). */
 function boundIn(body: readonly LStmt[], out = new Set<Sym>()): Set<Sym> {
@@ -78,15 +78,13 @@ function reduceLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] {
   const before: LStmt[] = [];
   const candidate = (e: LExpr): LExpr => {
     if (e.ty !== 'i32' || e.kind === 'const' || e.kind === 'var') return e;
-    const vars = exprVars(e);
+    const vars = varsOf(e);
     if (!vars.has(x) || [...vars].some((s) => s !== x && inside.has(s))) return e;
     const lin = linearIn(e, x);
     if (!lin || isConst(lin.coef, 0)) return e;
     // x + k costs what p costs
     if (isConst(lin.coef, 1) && lin.rest.kind === 'const') return e;
-    let hit = false;
-    walkExpr(e, (y) => void (y.kind === 'load' && (hit = true)));
-    if (hit) return e;
+    if (readsMemory(e)) return e;
     const key = exprKey(e);
     let ptr = pointers.get(key);
     if (!ptr) {

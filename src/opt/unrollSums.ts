@@ -10,7 +10,7 @@
 //   $acc = $acc + ($acc2 + $acc3 + $acc4)
 // It applies when the body is exactly one accumulation that does not read the loop variable and
 // the pointer advances; any other loop marked `unrolled` stays as it is.
-import { add, assign, c, exprVars, isConst, let_, max, mul, rem, sub, substitute, sym, v } from '../loop/build.js';
+import { add, assign, c, varsOf, isConst, let_, max, mul, rem, sub, substitute, sym, v } from '../loop/build.js';
 import type { Kernel, LExpr, LStmt, Sym } from '../loop/types.js';
 
 const LANES = 4;
@@ -30,7 +30,7 @@ function unrollLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] | undefined 
     advances.push({ p: s.v, by: s.value.b });
   }
   const moving = new Set([acc, loop.v, ...advances.map((a) => a.p)]);
-  if (exprVars(term).has(loop.v) || exprVars(term).has(acc) || advances.some((a) => [...exprVars(a.by)].some((s) => moving.has(s)))) return undefined;
+  if (varsOf(term).has(loop.v) || varsOf(term).has(acc) || advances.some((a) => [...varsOf(a.by)].some((s) => moving.has(s)))) return undefined;
   const lane = (k: number) => advances.reduce((e, a) => substitute(e, a.p, add(v(a.p), mul(c(k), a.by))), term);
   const partial = [acc, ...Array.from({ length: LANES - 1 }, () => sym(acc.name, acc.ty))];
   const count = sym('$n', 'i32');

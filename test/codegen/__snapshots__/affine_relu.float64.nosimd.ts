@@ -6,9 +6,8 @@
 //   b: [F]
 //   Y[n,f] = relu(X[n,d]*W[f,d] + b[f])
 /* eslint-disable */
-let $pack64 = new Float64Array(0);
 const relu = (x: number): number => (x > 0 ? x : 0);
-
+let $pack64 = new Float64Array(0);
 /**
  * Y[n,f] = relu(sum(d) X[n,d]*W[f,d] + b[f])
  *
@@ -25,8 +24,7 @@ export function forward_Y(
   const $B0 = 64 * $KC;
   const $need = $B0 + $KC * Math.ceil(Math.min(512, F) / 4) * 4;
   if ($pack64.length < $need) $pack64 = new Float64Array($need);
-  const $Ap = $pack64.subarray(0, $B0);
-  const $Bp = $pack64.subarray($B0, $need);
+  const $pack = $pack64;
   const $t = new Float64Array(16);
   for (let $jc = 0; $jc < F; $jc += 512) {
     const $nc = Math.min(512, F - $jc);
@@ -34,61 +32,70 @@ export function forward_Y(
       const $kc = Math.min($KC, D - $pc);
       const $first = $pc === 0;
       const $last = $pc + $kc >= D;
-      // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $Bp[$q++] = $jp + $jj < $nc ? W[$j * D + $k]! : 0;
+      let $q = $B0;
+      let $p = $jc;
+      for (let $panel = 0; $panel < $nc; $panel += 4, $p += 4) {
+        let $p2 = $pc;
+        for (let $p3 = 0; $p3 < $kc; $p3++, $p2++) {
+          const $k = $p2;
+          let $p4 = $p;
+          for (let $lane = 0; $lane < 4; $lane++, $q++, $p4++) {
+            const $x = $p4;
+            $pack[$q] = $panel + $lane < $nc ? W[$x * D + $k]! : 0;
           }
         }
       }
-
+      const $step = $kc * 4;
       for (let $ic = 0; $ic < N; $ic += 64) {
         const $mc = Math.min(64, N - $ic);
-        // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? X[$i * D + $k]! : 0;
+        let $q2 = 0;
+        let $p5 = $ic;
+        for (let $panel2 = 0; $panel2 < $mc; $panel2 += 4, $p5 += 4) {
+          let $p6 = $pc;
+          for (let $p7 = 0; $p7 < $kc; $p7++, $p6++) {
+            const $k2 = $p6;
+            let $p8 = $p5;
+            for (let $lane2 = 0; $lane2 < 4; $lane2++, $q2++, $p8++) {
+              const $x2 = $p8;
+              $pack[$q2] = $panel2 + $lane2 < $mc ? X[$x2 * D + $k2]! : 0;
             }
           }
         }
-
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[($pa + 1) | 0]!,
-                $a2 = $Ap[($pa + 2) | 0]!,
-                $a3 = $Ap[($pa + 3) | 0]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[($pb + 1) | 0]!,
-                $b2 = $Bp[($pb + 2) | 0]!,
-                $b3 = $Bp[($pb + 3) | 0]!;
+        let $p9 = $B0;
+        let $p10 = $jc;
+        for (let $jr = 0; $jr < $nc; $jr += 4, $p9 += $step, $p10 += 4) {
+          let $p11 = 0;
+          let $p12 = $ic;
+          const $k3 = $jr + 4 <= $nc;
+          const $k4 = Math.min(4, $nc - $jr);
+          for (let $ir = 0; $ir < $mc; $ir += 4, $p11 += $step, $p12 += 4) {
+            let $c00 = 0;
+            let $c01 = 0;
+            let $c02 = 0;
+            let $c03 = 0;
+            let $c10 = 0;
+            let $c11 = 0;
+            let $c12 = 0;
+            let $c13 = 0;
+            let $c20 = 0;
+            let $c21 = 0;
+            let $c22 = 0;
+            let $c23 = 0;
+            let $c30 = 0;
+            let $c31 = 0;
+            let $c32 = 0;
+            let $c33 = 0;
+            let $pa = $p11;
+            let $pb = $p9;
+            for (let $p13 = 0; $p13 < $kc; $p13++, $pa += 4, $pb += 4) {
+              const $a0 = $pack[$pa]!;
+              const $a1 = $pack[$pa + 1]!;
+              const $a2 = $pack[$pa + 2]!;
+              const $a3 = $pack[$pa + 3]!;
+              const $b0 = $pack[$pb]!;
+              const $b1 = $pack[$pb + 1]!;
+              const $b2 = $pack[$pb + 2]!;
+              const $b3 = $pack[$pb + 3]!;
               $c00 += $a0 * $b0;
               $c01 += $a0 * $b1;
               $c02 += $a0 * $b2;
@@ -106,79 +113,79 @@ export function forward_Y(
               $c32 += $a3 * $b2;
               $c33 += $a3 * $b3;
             }
-
-            if ($ir + 4 <= $mc && $jr + 4 <= $nc) {
-              const $i0 = $ic + $ir;
-              const $j0 = $jc + $jr;
-              const $r0 = $i0 * F + $j0,
-                $r1 = ($i0 + 1) * F + $j0,
-                $r2 = ($i0 + 2) * F + $j0,
-                $r3 = ($i0 + 3) * F + $j0;
+            if ($ir + 4 <= $mc && $k3) {
+              const $i0 = $p12;
+              const $j0 = $p10;
+              const $r = $i0 * F + $j0;
+              const $r2 = ($i0 + 1) * F + $j0;
+              const $r3 = ($i0 + 2) * F + $j0;
+              const $r4 = ($i0 + 3) * F + $j0;
               if ($last) {
-                Y[$r0] = relu(($first ? 0 : Y[$r0]!) + $c00 + b[$j0]!);
-                Y[$r0 + 1] = relu(($first ? 0 : Y[$r0 + 1]!) + $c01 + b[$j0 + 1]!);
-                Y[$r0 + 2] = relu(($first ? 0 : Y[$r0 + 2]!) + $c02 + b[$j0 + 2]!);
-                Y[$r0 + 3] = relu(($first ? 0 : Y[$r0 + 3]!) + $c03 + b[$j0 + 3]!);
-                Y[$r1] = relu(($first ? 0 : Y[$r1]!) + $c10 + b[$j0]!);
-                Y[$r1 + 1] = relu(($first ? 0 : Y[$r1 + 1]!) + $c11 + b[$j0 + 1]!);
-                Y[$r1 + 2] = relu(($first ? 0 : Y[$r1 + 2]!) + $c12 + b[$j0 + 2]!);
-                Y[$r1 + 3] = relu(($first ? 0 : Y[$r1 + 3]!) + $c13 + b[$j0 + 3]!);
-                Y[$r2] = relu(($first ? 0 : Y[$r2]!) + $c20 + b[$j0]!);
-                Y[$r2 + 1] = relu(($first ? 0 : Y[$r2 + 1]!) + $c21 + b[$j0 + 1]!);
-                Y[$r2 + 2] = relu(($first ? 0 : Y[$r2 + 2]!) + $c22 + b[$j0 + 2]!);
-                Y[$r2 + 3] = relu(($first ? 0 : Y[$r2 + 3]!) + $c23 + b[$j0 + 3]!);
-                Y[$r3] = relu(($first ? 0 : Y[$r3]!) + $c30 + b[$j0]!);
-                Y[$r3 + 1] = relu(($first ? 0 : Y[$r3 + 1]!) + $c31 + b[$j0 + 1]!);
-                Y[$r3 + 2] = relu(($first ? 0 : Y[$r3 + 2]!) + $c32 + b[$j0 + 2]!);
-                Y[$r3 + 3] = relu(($first ? 0 : Y[$r3 + 3]!) + $c33 + b[$j0 + 3]!);
+                Y[$r] = relu(($first ? 0 : Y[$r]!) + $c00 + b[$j0]!);
+                Y[$r + 1] = relu(($first ? 0 : Y[$r + 1]!) + $c01 + b[$j0 + 1]!);
+                Y[$r + 2] = relu(($first ? 0 : Y[$r + 2]!) + $c02 + b[$j0 + 2]!);
+                Y[$r + 3] = relu(($first ? 0 : Y[$r + 3]!) + $c03 + b[$j0 + 3]!);
+                Y[$r2] = relu(($first ? 0 : Y[$r2]!) + $c10 + b[$j0]!);
+                Y[$r2 + 1] = relu(($first ? 0 : Y[$r2 + 1]!) + $c11 + b[$j0 + 1]!);
+                Y[$r2 + 2] = relu(($first ? 0 : Y[$r2 + 2]!) + $c12 + b[$j0 + 2]!);
+                Y[$r2 + 3] = relu(($first ? 0 : Y[$r2 + 3]!) + $c13 + b[$j0 + 3]!);
+                Y[$r3] = relu(($first ? 0 : Y[$r3]!) + $c20 + b[$j0]!);
+                Y[$r3 + 1] = relu(($first ? 0 : Y[$r3 + 1]!) + $c21 + b[$j0 + 1]!);
+                Y[$r3 + 2] = relu(($first ? 0 : Y[$r3 + 2]!) + $c22 + b[$j0 + 2]!);
+                Y[$r3 + 3] = relu(($first ? 0 : Y[$r3 + 3]!) + $c23 + b[$j0 + 3]!);
+                Y[$r4] = relu(($first ? 0 : Y[$r4]!) + $c30 + b[$j0]!);
+                Y[$r4 + 1] = relu(($first ? 0 : Y[$r4 + 1]!) + $c31 + b[$j0 + 1]!);
+                Y[$r4 + 2] = relu(($first ? 0 : Y[$r4 + 2]!) + $c32 + b[$j0 + 2]!);
+                Y[$r4 + 3] = relu(($first ? 0 : Y[$r4 + 3]!) + $c33 + b[$j0 + 3]!);
               } else {
-                Y[$r0] = ($first ? 0 : Y[$r0]!) + $c00;
-                Y[$r0 + 1] = ($first ? 0 : Y[$r0 + 1]!) + $c01;
-                Y[$r0 + 2] = ($first ? 0 : Y[$r0 + 2]!) + $c02;
-                Y[$r0 + 3] = ($first ? 0 : Y[$r0 + 3]!) + $c03;
-                Y[$r1] = ($first ? 0 : Y[$r1]!) + $c10;
-                Y[$r1 + 1] = ($first ? 0 : Y[$r1 + 1]!) + $c11;
-                Y[$r1 + 2] = ($first ? 0 : Y[$r1 + 2]!) + $c12;
-                Y[$r1 + 3] = ($first ? 0 : Y[$r1 + 3]!) + $c13;
-                Y[$r2] = ($first ? 0 : Y[$r2]!) + $c20;
-                Y[$r2 + 1] = ($first ? 0 : Y[$r2 + 1]!) + $c21;
-                Y[$r2 + 2] = ($first ? 0 : Y[$r2 + 2]!) + $c22;
-                Y[$r2 + 3] = ($first ? 0 : Y[$r2 + 3]!) + $c23;
-                Y[$r3] = ($first ? 0 : Y[$r3]!) + $c30;
-                Y[$r3 + 1] = ($first ? 0 : Y[$r3 + 1]!) + $c31;
-                Y[$r3 + 2] = ($first ? 0 : Y[$r3 + 2]!) + $c32;
-                Y[$r3 + 3] = ($first ? 0 : Y[$r3 + 3]!) + $c33;
+                Y[$r] = ($first ? 0 : Y[$r]!) + $c00;
+                Y[$r + 1] = ($first ? 0 : Y[$r + 1]!) + $c01;
+                Y[$r + 2] = ($first ? 0 : Y[$r + 2]!) + $c02;
+                Y[$r + 3] = ($first ? 0 : Y[$r + 3]!) + $c03;
+                Y[$r2] = ($first ? 0 : Y[$r2]!) + $c10;
+                Y[$r2 + 1] = ($first ? 0 : Y[$r2 + 1]!) + $c11;
+                Y[$r2 + 2] = ($first ? 0 : Y[$r2 + 2]!) + $c12;
+                Y[$r2 + 3] = ($first ? 0 : Y[$r2 + 3]!) + $c13;
+                Y[$r3] = ($first ? 0 : Y[$r3]!) + $c20;
+                Y[$r3 + 1] = ($first ? 0 : Y[$r3 + 1]!) + $c21;
+                Y[$r3 + 2] = ($first ? 0 : Y[$r3 + 2]!) + $c22;
+                Y[$r3 + 3] = ($first ? 0 : Y[$r3 + 3]!) + $c23;
+                Y[$r4] = ($first ? 0 : Y[$r4]!) + $c30;
+                Y[$r4 + 1] = ($first ? 0 : Y[$r4 + 1]!) + $c31;
+                Y[$r4 + 2] = ($first ? 0 : Y[$r4 + 2]!) + $c32;
+                Y[$r4 + 3] = ($first ? 0 : Y[$r4 + 3]!) + $c33;
               }
-
-              continue;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * F;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $j;
-                const $c = ($first ? 0 : Y[$o]!) + $t[$q]!;
-                Y[$o] = $last ? relu($c + b[$j]!) : $c;
+            } else {
+              $t[0] = $c00;
+              $t[1] = $c01;
+              $t[2] = $c02;
+              $t[3] = $c03;
+              $t[4] = $c10;
+              $t[5] = $c11;
+              $t[6] = $c12;
+              $t[7] = $c13;
+              $t[8] = $c20;
+              $t[9] = $c21;
+              $t[10] = $c22;
+              $t[11] = $c23;
+              $t[12] = $c30;
+              $t[13] = $c31;
+              $t[14] = $c32;
+              $t[15] = $c33;
+              const $mi = Math.min(4, $mc - $ir);
+              let $p14 = $p12;
+              let $p15 = 0;
+              for (let $ii = 0; $ii < $mi; $ii++, $p14++, $p15 += 4) {
+                const $i = $p14;
+                const $row = $i * F;
+                let $q3 = $p15;
+                let $p16 = $p10;
+                for (let $jj = 0; $jj < $k4; $jj++, $q3++, $p16++) {
+                  const $j = $p16;
+                  const $o = $row + $j;
+                  const $c = ($first ? 0 : Y[$o]!) + $t[$q3]!;
+                  Y[$o] = $last ? relu($c + b[$j]!) : $c;
+                }
               }
             }
           }
@@ -186,16 +193,16 @@ export function forward_Y(
       }
     }
   }
-
   if (D === 0) {
-    for (let $i = 0; $i < N; $i++)
-      for (let $j = 0; $j < F; $j++) {
-        const $c = 0;
-        Y[$i * F + $j] = relu($c + b[$j]!);
+    let $p17 = 0;
+    for (let $i2 = 0; $i2 < N; $i2++, $p17 += F) {
+      let $p18 = $p17;
+      for (let $j2 = 0; $j2 < F; $j2++, $p18++) {
+        Y[$p18] = relu(0 + b[$j2]!);
       }
+    }
   }
 }
-
 /**
  * dX[n,d] = sum(f) (Y[n,f] > 0)*W[f,d]*dY[n,f]
  *
@@ -212,8 +219,7 @@ export function backward_dX(
   const $B0 = 64 * $KC;
   const $need = $B0 + $KC * Math.ceil(Math.min(512, D) / 4) * 4;
   if ($pack64.length < $need) $pack64 = new Float64Array($need);
-  const $Ap = $pack64.subarray(0, $B0);
-  const $Bp = $pack64.subarray($B0, $need);
+  const $pack = $pack64;
   const $t = new Float64Array(16);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
@@ -221,61 +227,71 @@ export function backward_dX(
       const $kc = Math.min($KC, F - $pc);
       const $first = $pc === 0;
       const $last = $pc + $kc >= F;
-      // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $Bp[$q++] = $jp + $jj < $nc ? W[$k * D + $j]! : 0;
+      let $q = $B0;
+      let $p = $jc;
+      for (let $panel = 0; $panel < $nc; $panel += 4, $p += 4) {
+        let $p2 = $pc;
+        for (let $p3 = 0; $p3 < $kc; $p3++, $p2++) {
+          const $k = $p2;
+          let $p4 = $p;
+          const $k2 = $k * D;
+          for (let $lane = 0; $lane < 4; $lane++, $q++, $p4++) {
+            const $x = $p4;
+            $pack[$q] = $panel + $lane < $nc ? W[$k2 + $x]! : 0;
           }
         }
       }
-
+      const $step = $kc * 4;
       for (let $ic = 0; $ic < N; $ic += 64) {
         const $mc = Math.min(64, N - $ic);
-        // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? +(Y[$i * F + $k]! > 0) * dY[$i * F + $k]! : 0;
+        let $q2 = 0;
+        let $p5 = $ic;
+        for (let $panel2 = 0; $panel2 < $mc; $panel2 += 4, $p5 += 4) {
+          let $p6 = $pc;
+          for (let $p7 = 0; $p7 < $kc; $p7++, $p6++) {
+            const $k3 = $p6;
+            let $p8 = $p5;
+            for (let $lane2 = 0; $lane2 < 4; $lane2++, $q2++, $p8++) {
+              const $x2 = $p8;
+              $pack[$q2] = $panel2 + $lane2 < $mc ? +(Y[$x2 * F + $k3]! > 0) * dY[$x2 * F + $k3]! : 0;
             }
           }
         }
-
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[($pa + 1) | 0]!,
-                $a2 = $Ap[($pa + 2) | 0]!,
-                $a3 = $Ap[($pa + 3) | 0]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[($pb + 1) | 0]!,
-                $b2 = $Bp[($pb + 2) | 0]!,
-                $b3 = $Bp[($pb + 3) | 0]!;
+        let $p9 = $B0;
+        let $p10 = $jc;
+        for (let $jr = 0; $jr < $nc; $jr += 4, $p9 += $step, $p10 += 4) {
+          let $p11 = 0;
+          let $p12 = $ic;
+          const $k4 = $jr + 4 <= $nc;
+          const $k5 = Math.min(4, $nc - $jr);
+          for (let $ir = 0; $ir < $mc; $ir += 4, $p11 += $step, $p12 += 4) {
+            let $c00 = 0;
+            let $c01 = 0;
+            let $c02 = 0;
+            let $c03 = 0;
+            let $c10 = 0;
+            let $c11 = 0;
+            let $c12 = 0;
+            let $c13 = 0;
+            let $c20 = 0;
+            let $c21 = 0;
+            let $c22 = 0;
+            let $c23 = 0;
+            let $c30 = 0;
+            let $c31 = 0;
+            let $c32 = 0;
+            let $c33 = 0;
+            let $pa = $p11;
+            let $pb = $p9;
+            for (let $p13 = 0; $p13 < $kc; $p13++, $pa += 4, $pb += 4) {
+              const $a0 = $pack[$pa]!;
+              const $a1 = $pack[$pa + 1]!;
+              const $a2 = $pack[$pa + 2]!;
+              const $a3 = $pack[$pa + 3]!;
+              const $b0 = $pack[$pb]!;
+              const $b1 = $pack[$pb + 1]!;
+              const $b2 = $pack[$pb + 2]!;
+              const $b3 = $pack[$pb + 3]!;
               $c00 += $a0 * $b0;
               $c01 += $a0 * $b1;
               $c02 += $a0 * $b2;
@@ -293,59 +309,60 @@ export function backward_dX(
               $c32 += $a3 * $b2;
               $c33 += $a3 * $b3;
             }
-
-            if ($ir + 4 <= $mc && $jr + 4 <= $nc) {
-              const $i0 = $ic + $ir;
-              const $j0 = $jc + $jr;
-              const $r0 = $i0 * D + $j0,
-                $r1 = ($i0 + 1) * D + $j0,
-                $r2 = ($i0 + 2) * D + $j0,
-                $r3 = ($i0 + 3) * D + $j0;
-              dX[$r0] = ($first ? 0 : dX[$r0]!) + $c00;
-              dX[$r0 + 1] = ($first ? 0 : dX[$r0 + 1]!) + $c01;
-              dX[$r0 + 2] = ($first ? 0 : dX[$r0 + 2]!) + $c02;
-              dX[$r0 + 3] = ($first ? 0 : dX[$r0 + 3]!) + $c03;
-              dX[$r1] = ($first ? 0 : dX[$r1]!) + $c10;
-              dX[$r1 + 1] = ($first ? 0 : dX[$r1 + 1]!) + $c11;
-              dX[$r1 + 2] = ($first ? 0 : dX[$r1 + 2]!) + $c12;
-              dX[$r1 + 3] = ($first ? 0 : dX[$r1 + 3]!) + $c13;
-              dX[$r2] = ($first ? 0 : dX[$r2]!) + $c20;
-              dX[$r2 + 1] = ($first ? 0 : dX[$r2 + 1]!) + $c21;
-              dX[$r2 + 2] = ($first ? 0 : dX[$r2 + 2]!) + $c22;
-              dX[$r2 + 3] = ($first ? 0 : dX[$r2 + 3]!) + $c23;
-              dX[$r3] = ($first ? 0 : dX[$r3]!) + $c30;
-              dX[$r3 + 1] = ($first ? 0 : dX[$r3 + 1]!) + $c31;
-              dX[$r3 + 2] = ($first ? 0 : dX[$r3 + 2]!) + $c32;
-              dX[$r3 + 3] = ($first ? 0 : dX[$r3 + 3]!) + $c33;
-              continue;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * D;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $j;
-                const $c = ($first ? 0 : dX[$o]!) + $t[$q]!;
-                dX[$o] = $last ? $c : $c;
+            if ($ir + 4 <= $mc && $k4) {
+              const $i0 = $p12;
+              const $j0 = $p10;
+              const $r = $i0 * D + $j0;
+              const $r2 = ($i0 + 1) * D + $j0;
+              const $r3 = ($i0 + 2) * D + $j0;
+              const $r4 = ($i0 + 3) * D + $j0;
+              dX[$r] = ($first ? 0 : dX[$r]!) + $c00;
+              dX[$r + 1] = ($first ? 0 : dX[$r + 1]!) + $c01;
+              dX[$r + 2] = ($first ? 0 : dX[$r + 2]!) + $c02;
+              dX[$r + 3] = ($first ? 0 : dX[$r + 3]!) + $c03;
+              dX[$r2] = ($first ? 0 : dX[$r2]!) + $c10;
+              dX[$r2 + 1] = ($first ? 0 : dX[$r2 + 1]!) + $c11;
+              dX[$r2 + 2] = ($first ? 0 : dX[$r2 + 2]!) + $c12;
+              dX[$r2 + 3] = ($first ? 0 : dX[$r2 + 3]!) + $c13;
+              dX[$r3] = ($first ? 0 : dX[$r3]!) + $c20;
+              dX[$r3 + 1] = ($first ? 0 : dX[$r3 + 1]!) + $c21;
+              dX[$r3 + 2] = ($first ? 0 : dX[$r3 + 2]!) + $c22;
+              dX[$r3 + 3] = ($first ? 0 : dX[$r3 + 3]!) + $c23;
+              dX[$r4] = ($first ? 0 : dX[$r4]!) + $c30;
+              dX[$r4 + 1] = ($first ? 0 : dX[$r4 + 1]!) + $c31;
+              dX[$r4 + 2] = ($first ? 0 : dX[$r4 + 2]!) + $c32;
+              dX[$r4 + 3] = ($first ? 0 : dX[$r4 + 3]!) + $c33;
+            } else {
+              $t[0] = $c00;
+              $t[1] = $c01;
+              $t[2] = $c02;
+              $t[3] = $c03;
+              $t[4] = $c10;
+              $t[5] = $c11;
+              $t[6] = $c12;
+              $t[7] = $c13;
+              $t[8] = $c20;
+              $t[9] = $c21;
+              $t[10] = $c22;
+              $t[11] = $c23;
+              $t[12] = $c30;
+              $t[13] = $c31;
+              $t[14] = $c32;
+              $t[15] = $c33;
+              const $mi = Math.min(4, $mc - $ir);
+              let $p14 = $p12;
+              let $p15 = 0;
+              for (let $ii = 0; $ii < $mi; $ii++, $p14++, $p15 += 4) {
+                const $i = $p14;
+                const $row = $i * D;
+                let $q3 = $p15;
+                let $p16 = $p10;
+                for (let $jj = 0; $jj < $k5; $jj++, $q3++, $p16++) {
+                  const $j = $p16;
+                  const $o = $row + $j;
+                  const $c = ($first ? 0 : dX[$o]!) + $t[$q3]!;
+                  dX[$o] = $c;
+                }
               }
             }
           }
@@ -353,16 +370,16 @@ export function backward_dX(
       }
     }
   }
-
   if (F === 0) {
-    for (let $i = 0; $i < N; $i++)
-      for (let $j = 0; $j < D; $j++) {
-        const $c = 0;
-        dX[$i * D + $j] = $c;
+    let $p17 = 0;
+    for (let $i2 = 0; $i2 < N; $i2++, $p17 += D) {
+      let $p18 = $p17;
+      for (let $j2 = 0; $j2 < D; $j2++, $p18++) {
+        dX[$p18] = 0;
       }
+    }
   }
 }
-
 /**
  * dW[f,d] = sum(n) (Y[n,f] > 0)*X[n,d]*dY[n,f]
  *
@@ -379,8 +396,7 @@ export function backward_dW(
   const $B0 = 64 * $KC;
   const $need = $B0 + $KC * Math.ceil(Math.min(512, D) / 4) * 4;
   if ($pack64.length < $need) $pack64 = new Float64Array($need);
-  const $Ap = $pack64.subarray(0, $B0);
-  const $Bp = $pack64.subarray($B0, $need);
+  const $pack = $pack64;
   const $t = new Float64Array(16);
   for (let $jc = 0; $jc < D; $jc += 512) {
     const $nc = Math.min(512, D - $jc);
@@ -388,61 +404,72 @@ export function backward_dW(
       const $kc = Math.min($KC, N - $pc);
       const $first = $pc === 0;
       const $last = $pc + $kc >= N;
-      // pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide (zeros past the edge)
-      let $q = 0;
-      for (let $jp = 0; $jp < $nc; $jp += 4) {
-        for (let $p = 0; $p < $kc; $p++) {
-          const $k = $pc + $p;
-          for (let $jj = 0; $jj < 4; $jj++) {
-            const $j = $jc + $jp + $jj;
-            $Bp[$q++] = $jp + $jj < $nc ? X[$k * D + $j]! : 0;
+      let $q = $B0;
+      let $p = $jc;
+      for (let $panel = 0; $panel < $nc; $panel += 4, $p += 4) {
+        let $p2 = $pc;
+        for (let $p3 = 0; $p3 < $kc; $p3++, $p2++) {
+          const $k = $p2;
+          let $p4 = $p;
+          const $k2 = $k * D;
+          for (let $lane = 0; $lane < 4; $lane++, $q++, $p4++) {
+            const $x = $p4;
+            $pack[$q] = $panel + $lane < $nc ? X[$k2 + $x]! : 0;
           }
         }
       }
-
+      const $step = $kc * 4;
       for (let $ic = 0; $ic < F; $ic += 64) {
         const $mc = Math.min(64, F - $ic);
-        // pack A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $r = 0;
-        for (let $ip = 0; $ip < $mc; $ip += 4) {
-          for (let $p = 0; $p < $kc; $p++) {
-            const $k = $pc + $p;
-            for (let $ii = 0; $ii < 4; $ii++) {
-              const $i = $ic + $ip + $ii;
-              $Ap[$r++] = $ip + $ii < $mc ? +(Y[$k * F + $i]! > 0) * dY[$k * F + $i]! : 0;
+        let $q2 = 0;
+        let $p5 = $ic;
+        for (let $panel2 = 0; $panel2 < $mc; $panel2 += 4, $p5 += 4) {
+          let $p6 = $pc;
+          for (let $p7 = 0; $p7 < $kc; $p7++, $p6++) {
+            const $k3 = $p6;
+            let $p8 = $p5;
+            const $k4 = $k3 * F;
+            for (let $lane2 = 0; $lane2 < 4; $lane2++, $q2++, $p8++) {
+              const $x2 = $p8;
+              $pack[$q2] = $panel2 + $lane2 < $mc ? +(Y[$k4 + $x2]! > 0) * dY[$k4 + $x2]! : 0;
             }
           }
         }
-
-        for (let $jr = 0; $jr < $nc; $jr += 4) {
-          for (let $ir = 0; $ir < $mc; $ir += 4) {
-            let $c00 = 0,
-              $c01 = 0,
-              $c02 = 0,
-              $c03 = 0,
-              $c10 = 0,
-              $c11 = 0,
-              $c12 = 0,
-              $c13 = 0,
-              $c20 = 0,
-              $c21 = 0,
-              $c22 = 0,
-              $c23 = 0,
-              $c30 = 0,
-              $c31 = 0,
-              $c32 = 0,
-              $c33 = 0;
-            let $pa = $ir * $kc;
-            let $pb = $jr * $kc;
-            for (let $p = 0; $p < $kc; $p++, $pa += 4, $pb += 4) {
-              const $a0 = $Ap[$pa]!,
-                $a1 = $Ap[($pa + 1) | 0]!,
-                $a2 = $Ap[($pa + 2) | 0]!,
-                $a3 = $Ap[($pa + 3) | 0]!;
-              const $b0 = $Bp[$pb]!,
-                $b1 = $Bp[($pb + 1) | 0]!,
-                $b2 = $Bp[($pb + 2) | 0]!,
-                $b3 = $Bp[($pb + 3) | 0]!;
+        let $p9 = $B0;
+        let $p10 = $jc;
+        for (let $jr = 0; $jr < $nc; $jr += 4, $p9 += $step, $p10 += 4) {
+          let $p11 = 0;
+          let $p12 = $ic;
+          const $k5 = $jr + 4 <= $nc;
+          const $k6 = Math.min(4, $nc - $jr);
+          for (let $ir = 0; $ir < $mc; $ir += 4, $p11 += $step, $p12 += 4) {
+            let $c00 = 0;
+            let $c01 = 0;
+            let $c02 = 0;
+            let $c03 = 0;
+            let $c10 = 0;
+            let $c11 = 0;
+            let $c12 = 0;
+            let $c13 = 0;
+            let $c20 = 0;
+            let $c21 = 0;
+            let $c22 = 0;
+            let $c23 = 0;
+            let $c30 = 0;
+            let $c31 = 0;
+            let $c32 = 0;
+            let $c33 = 0;
+            let $pa = $p11;
+            let $pb = $p9;
+            for (let $p13 = 0; $p13 < $kc; $p13++, $pa += 4, $pb += 4) {
+              const $a0 = $pack[$pa]!;
+              const $a1 = $pack[$pa + 1]!;
+              const $a2 = $pack[$pa + 2]!;
+              const $a3 = $pack[$pa + 3]!;
+              const $b0 = $pack[$pb]!;
+              const $b1 = $pack[$pb + 1]!;
+              const $b2 = $pack[$pb + 2]!;
+              const $b3 = $pack[$pb + 3]!;
               $c00 += $a0 * $b0;
               $c01 += $a0 * $b1;
               $c02 += $a0 * $b2;
@@ -460,59 +487,60 @@ export function backward_dW(
               $c32 += $a3 * $b2;
               $c33 += $a3 * $b3;
             }
-
-            if ($ir + 4 <= $mc && $jr + 4 <= $nc) {
-              const $i0 = $ic + $ir;
-              const $j0 = $jc + $jr;
-              const $r0 = $i0 * D + $j0,
-                $r1 = ($i0 + 1) * D + $j0,
-                $r2 = ($i0 + 2) * D + $j0,
-                $r3 = ($i0 + 3) * D + $j0;
-              dW[$r0] = ($first ? 0 : dW[$r0]!) + $c00;
-              dW[$r0 + 1] = ($first ? 0 : dW[$r0 + 1]!) + $c01;
-              dW[$r0 + 2] = ($first ? 0 : dW[$r0 + 2]!) + $c02;
-              dW[$r0 + 3] = ($first ? 0 : dW[$r0 + 3]!) + $c03;
-              dW[$r1] = ($first ? 0 : dW[$r1]!) + $c10;
-              dW[$r1 + 1] = ($first ? 0 : dW[$r1 + 1]!) + $c11;
-              dW[$r1 + 2] = ($first ? 0 : dW[$r1 + 2]!) + $c12;
-              dW[$r1 + 3] = ($first ? 0 : dW[$r1 + 3]!) + $c13;
-              dW[$r2] = ($first ? 0 : dW[$r2]!) + $c20;
-              dW[$r2 + 1] = ($first ? 0 : dW[$r2 + 1]!) + $c21;
-              dW[$r2 + 2] = ($first ? 0 : dW[$r2 + 2]!) + $c22;
-              dW[$r2 + 3] = ($first ? 0 : dW[$r2 + 3]!) + $c23;
-              dW[$r3] = ($first ? 0 : dW[$r3]!) + $c30;
-              dW[$r3 + 1] = ($first ? 0 : dW[$r3 + 1]!) + $c31;
-              dW[$r3 + 2] = ($first ? 0 : dW[$r3 + 2]!) + $c32;
-              dW[$r3 + 3] = ($first ? 0 : dW[$r3 + 3]!) + $c33;
-              continue;
-            }
-
-            $t[0] = $c00;
-            $t[1] = $c01;
-            $t[2] = $c02;
-            $t[3] = $c03;
-            $t[4] = $c10;
-            $t[5] = $c11;
-            $t[6] = $c12;
-            $t[7] = $c13;
-            $t[8] = $c20;
-            $t[9] = $c21;
-            $t[10] = $c22;
-            $t[11] = $c23;
-            $t[12] = $c30;
-            $t[13] = $c31;
-            $t[14] = $c32;
-            $t[15] = $c33;
-            const $mi = Math.min(4, $mc - $ir);
-            const $nj = Math.min(4, $nc - $jr);
-            for (let $ii = 0; $ii < $mi; $ii++) {
-              const $i = $ic + $ir + $ii;
-              const $row = $i * D;
-              for (let $jj = 0, $q = $ii * 4; $jj < $nj; $jj++, $q++) {
-                const $j = $jc + $jr + $jj;
-                const $o = $row + $j;
-                const $c = ($first ? 0 : dW[$o]!) + $t[$q]!;
-                dW[$o] = $last ? $c : $c;
+            if ($ir + 4 <= $mc && $k5) {
+              const $i0 = $p12;
+              const $j0 = $p10;
+              const $r = $i0 * D + $j0;
+              const $r2 = ($i0 + 1) * D + $j0;
+              const $r3 = ($i0 + 2) * D + $j0;
+              const $r4 = ($i0 + 3) * D + $j0;
+              dW[$r] = ($first ? 0 : dW[$r]!) + $c00;
+              dW[$r + 1] = ($first ? 0 : dW[$r + 1]!) + $c01;
+              dW[$r + 2] = ($first ? 0 : dW[$r + 2]!) + $c02;
+              dW[$r + 3] = ($first ? 0 : dW[$r + 3]!) + $c03;
+              dW[$r2] = ($first ? 0 : dW[$r2]!) + $c10;
+              dW[$r2 + 1] = ($first ? 0 : dW[$r2 + 1]!) + $c11;
+              dW[$r2 + 2] = ($first ? 0 : dW[$r2 + 2]!) + $c12;
+              dW[$r2 + 3] = ($first ? 0 : dW[$r2 + 3]!) + $c13;
+              dW[$r3] = ($first ? 0 : dW[$r3]!) + $c20;
+              dW[$r3 + 1] = ($first ? 0 : dW[$r3 + 1]!) + $c21;
+              dW[$r3 + 2] = ($first ? 0 : dW[$r3 + 2]!) + $c22;
+              dW[$r3 + 3] = ($first ? 0 : dW[$r3 + 3]!) + $c23;
+              dW[$r4] = ($first ? 0 : dW[$r4]!) + $c30;
+              dW[$r4 + 1] = ($first ? 0 : dW[$r4 + 1]!) + $c31;
+              dW[$r4 + 2] = ($first ? 0 : dW[$r4 + 2]!) + $c32;
+              dW[$r4 + 3] = ($first ? 0 : dW[$r4 + 3]!) + $c33;
+            } else {
+              $t[0] = $c00;
+              $t[1] = $c01;
+              $t[2] = $c02;
+              $t[3] = $c03;
+              $t[4] = $c10;
+              $t[5] = $c11;
+              $t[6] = $c12;
+              $t[7] = $c13;
+              $t[8] = $c20;
+              $t[9] = $c21;
+              $t[10] = $c22;
+              $t[11] = $c23;
+              $t[12] = $c30;
+              $t[13] = $c31;
+              $t[14] = $c32;
+              $t[15] = $c33;
+              const $mi = Math.min(4, $mc - $ir);
+              let $p14 = $p12;
+              let $p15 = 0;
+              for (let $ii = 0; $ii < $mi; $ii++, $p14++, $p15 += 4) {
+                const $i = $p14;
+                const $row = $i * D;
+                let $q3 = $p15;
+                let $p16 = $p10;
+                for (let $jj = 0; $jj < $k6; $jj++, $q3++, $p16++) {
+                  const $j = $p16;
+                  const $o = $row + $j;
+                  const $c = ($first ? 0 : dW[$o]!) + $t[$q3]!;
+                  dW[$o] = $c;
+                }
               }
             }
           }
@@ -520,16 +548,16 @@ export function backward_dW(
       }
     }
   }
-
   if (N === 0) {
-    for (let $i = 0; $i < F; $i++)
-      for (let $j = 0; $j < D; $j++) {
-        const $c = 0;
-        dW[$i * D + $j] = $c;
+    let $p17 = 0;
+    for (let $i2 = 0; $i2 < F; $i2++, $p17 += D) {
+      let $p18 = $p17;
+      for (let $j2 = 0; $j2 < D; $j2++, $p18++) {
+        dW[$p18] = 0;
       }
+    }
   }
 }
-
 /**
  * db[f] = sum(n) (Y[n,f] > 0)*dY[n,f]
  *
@@ -541,37 +569,30 @@ export function backward_db(
 ): void {
   const { db, Y, dY } = t;
   const { F, N } = s;
-  const $4xF = 4 * F;
-  const $2xF = 2 * F;
-  const $3xF = 3 * F;
-  let $o0 = 0;
+  const $n = Math.max(0, N);
+  const $end = $n - ($n % 4);
+  const $k = 2 * F;
+  const $k2 = 3 * F;
+  const $k3 = 4 * F;
   for (let f = 0; f < F; f++) {
-    let $acc1 = 0;
-    let $p2 = f;
-    let $p3 = f;
-    {
-      let $acc4 = 0,
-        $acc5 = 0,
-        $acc6 = 0;
-      let n = 0;
-      for (; n + 3 < N; n += 4, $p2 += $4xF, $p3 += $4xF) {
-        $acc1 += +(Y[$p2]! > 0) * dY[$p3]!;
-        $acc4 += +(Y[$p2 + F]! > 0) * dY[$p3 + F]!;
-        $acc5 += +(Y[$p2 + $2xF]! > 0) * dY[$p3 + $2xF]!;
-        $acc6 += +(Y[$p2 + $3xF]! > 0) * dY[$p3 + $3xF]!;
-      }
-
-      for (; n < N; n++, $p2 += F, $p3 += F) {
-        $acc1 += +(Y[$p2]! > 0) * dY[$p3]!;
-      }
-
-      $acc1 += $acc4 + $acc5 + $acc6;
+    let $acc = 0;
+    let $p = f;
+    let $acc2 = 0;
+    let $acc3 = 0;
+    let $acc4 = 0;
+    for (let n = 0; n < $end; n += 4, $p += $k3) {
+      $acc += +(Y[$p]! > 0) * dY[$p]!;
+      $acc2 += +(Y[$p + F]! > 0) * dY[$p + F]!;
+      $acc3 += +(Y[$p + $k]! > 0) * dY[$p + $k]!;
+      $acc4 += +(Y[$p + $k2]! > 0) * dY[$p + $k2]!;
     }
-
-    db[$o0++] = $acc1;
+    for (let n2 = $end; n2 < N; n2++, $p += F) {
+      $acc += +(Y[$p]! > 0) * dY[$p]!;
+    }
+    $acc += $acc2 + $acc3 + $acc4;
+    db[f] = $acc;
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly X: Float64Array; readonly W: Float64Array; readonly b: Float64Array; readonly Y: Float64Array },
@@ -579,7 +600,6 @@ export function forward(
 ): void {
   forward_Y(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -598,17 +618,15 @@ export function backward(
   backward_dW(t, s);
   backward_db(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: {
   readonly N: number;
   readonly D: number;
   readonly F: number;
 }): Record<'X' | 'W' | 'b' | 'Y', number[]> {
-  const { N, D, F } = s;
+  const { D, F, N } = s;
   return { X: [N, D], W: [F, D], b: [F], Y: [N, F] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['X', 'W', 'b'],

@@ -30,10 +30,10 @@ declare const WebAssembly: {
 };
 let $gemm64Instance:
   { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem: Float64Array; reserve(bytes: number): void } | undefined;
-/** The packed-GEMM macro-kernel, float64 4×4 register tiles in WebAssembly SIMD (deltagrad's buildMicroKernel):
+/** The packed-GEMM macro-kernel, float64 4×4 register tiles in WebAssembly SIMD:
  * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes);
- * pack4(dst, src, ktab, side, kc, panels) gather im2col panels (buildGatherPack);
- * spread(dst, src, planes, rows, rowBytes, dstRow, dstPlane) lays rows out with gaps, for padded copies (buildSpreadRows). */
+ * pack4(dst, src, ktab, side, kc, panels) gather im2col panels;
+ * spread(dst, src, planes, rows, rowBytes, dstRow, dstPlane) lays rows out with gaps, for padded copies. */
 function $gemm64(): {
   run: $GemmRun;
   pack4: $GemmPack;
@@ -73,7 +73,6 @@ function $gemm64(): {
   };
   return ($gemm64Instance = w);
 }
-
 /**
  * Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,2*u+i-1,2*v+j-1]
  *
@@ -85,166 +84,203 @@ export function forward_Y(
 ): void {
   const { Y, K, X } = t;
   const { C, F, H, N, W } = s;
-  const $e0 = Math.floor((H - 1) / 2) + 1;
-  const $e1 = Math.floor((W - 1) / 2) + 1;
-  const $colsize = N * $e0 * $e1;
-  const $ksize = C * 3 * 3;
-  const $K_s0 = C * 3 * 3;
-  const $K_s1 = 3 * 3;
-  const $X_lo2 = Math.max(0, -(-1));
-  const $X_z2 = H + $X_lo2 + Math.max(0, -1 + 2 * ($e0 - 1) + 3 - 1 - H + 1);
-  const $X_lo3 = Math.max(0, -(-1));
-  const $X_z3 = W + $X_lo3 + Math.max(0, -1 + 2 * ($e1 - 1) + 3 - 1 - W + 1);
-  const $X_zs1 = $X_z2 * $X_z3;
-  const $X_zs0 = C * $X_zs1;
-  const $X_ztotal = N * $X_zs0;
-  const $Y_d2 = Math.floor((H - 1) / 2) + 1;
-  const $Y_d3 = Math.floor((W - 1) / 2) + 1;
-  const $Y_s0 = F * $Y_d2 * $Y_d3;
-  const $Y_s1 = $Y_d2 * $Y_d3;
-  // matmul over an implicit im2col: rows f, columns n,u,v, contraction over c,i,j; packed 4×4 register tiles (WebAssembly SIMD)
   const $W = $gemm64();
-  let $mem = 1441792;
-  const $X_col0at = $mem;
-  $mem = Math.ceil(($mem + 4 * (N * $e0 * $e1)) / 16) * 16;
-  const $X_kcol0at = $mem;
-  $mem = Math.ceil(($mem + 4 * (C * 3 * 3)) / 16) * 16;
-  const $X_zat = $mem;
-  $mem = Math.ceil(($mem + 8 * $X_ztotal) / 16) * 16;
-  const $X_stage = $mem;
-  $mem += 8 * (N * C * H * W);
-  $W.reserve($mem);
+  // matmul over an implicit im2col: rows f, columns n,u,v, contraction over c,i,j; packed 4×4 register tiles (WebAssembly SIMD)
+  const $X_kcol0at =
+    Math.ceil((1441792 + 4 * (N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1))) / 16) * 16;
+  const $X_zat = Math.ceil(($X_kcol0at + 4 * (C * 3 * 3)) / 16) * 16;
+  const $X_stage =
+    Math.ceil(
+      ($X_zat +
+        8 *
+          (N *
+            (C *
+              ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+                (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)))))) /
+        16,
+    ) * 16;
+  $W.reserve($X_stage + 8 * (N * C * H * W));
   // X with zeros around it (the pads its subscripts reach), so that every read is in range
-  const $X_z = new Float64Array($W.mem.buffer, $X_zat, $X_ztotal);
-  $X_z.fill(0);
-  new Float64Array($W.mem.buffer, $X_stage, N * C * H * W).set(X.subarray(0, N * C * H * W));
-  for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3, $s0 = 0; $z0 < N; $z0++, $t0 += $X_zs0, $s0 += C * H * W) {
-    $W.spread($X_zat + 8 * $t0, $X_stage + 8 * $s0, C, H, 8 * W, 8 * $X_z3, 8 * $X_zs1);
+  const $X_z = new Float64Array(
+    $W.mem.buffer,
+    $X_zat,
+    N *
+      (C *
+        ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+          (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)))),
+  );
+  $X_z.fill(
+    0,
+    0,
+    N *
+      (C *
+        ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+          (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)))),
+  );
+  const $X_staged = new Float64Array($W.mem.buffer, $X_stage, N * C * H * W);
+  $X_staged.set(X.subarray(0, 0 + N * C * H * W), 0);
+  const $k = W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1) + 1;
+  const $k2 =
+    C *
+    ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+      (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)));
+  const $k3 = C * H * W;
+  const $k4 = 8 * W;
+  const $k5 = 8 * (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1));
+  const $k6 =
+    8 *
+    ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+      (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)));
+  for (let $z0 = 0; $z0 < N; $z0++) {
+    $W.spread($X_zat + 8 * ($k + $z0 * $k2), $X_stage + 8 * ($z0 * $k3), C, H, $k4, $k5, $k6);
   }
-
   const $K_row0 = new Int32Array(F);
-  {
-    let $q = 0;
-    for (let $b0_0 = 0, $o0_0 = 0; $b0_0 < F; $b0_0++, $o0_0 += $K_s0) {
-      $K_row0[$q++] = $o0_0;
-    }
+  let $q = 0;
+  const $k7 = C * 3 * 3;
+  for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
+    $K_row0[$q] = $b_f * $k7;
   }
-
-  const $K_krow0 = new Int32Array($ksize);
-  {
-    let $q = 0;
-    for (let $b1_0 = 0, $o1_0 = 0; $b1_0 < C; $b1_0++, $o1_0 += $K_s1) {
-      for (let $b1_1 = 0, $o1_1 = $o1_0; $b1_1 < 3; $b1_1++, $o1_1 += 3) {
-        for (let $b1_2 = 0, $o1_2 = $o1_1; $b1_2 < 3; $b1_2++, $o1_2 += 1) {
-          $K_krow0[$q++] = $o1_2;
-        }
+  const $K_krow0 = new Int32Array(C * 3 * 3);
+  let $q2 = 0;
+  for (let $b_c = 0; $b_c < C; $b_c++) {
+    const $k8 = $b_c * 9;
+    for (let $b_i = 0; $b_i < 3; $b_i++) {
+      const $k9 = $k8 + $b_i * 3;
+      for (let $b_j = 0; $b_j < 3; $b_j++, $q2++) {
+        $K_krow0[$q2] = $k9 + $b_j;
       }
     }
   }
-
-  const $X_col0 = new Int32Array($W.mem.buffer, $X_col0at, $colsize);
-  {
-    let $q = 0;
-    for (let $b2_0 = 0, $o2_0 = 0; $b2_0 < N; $b2_0++, $o2_0 += $X_zs0) {
-      for (let $b2_1 = 0, $o2_1 = $o2_0; $b2_1 < $e0; $b2_1++, $o2_1 += 2 * $X_z3) {
-        for (let $b2_2 = 0, $o2_2 = $o2_1; $b2_2 < $e1; $b2_2++, $o2_2 += 2) {
-          $X_col0[$q++] = $o2_2;
-        }
+  const $X_col0 = new Int32Array(
+    $W.mem.buffer,
+    1441792,
+    N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1),
+  );
+  let $q3 = 0;
+  const $hi = Math.floor((H - 1) / 2) + 1;
+  const $hi2 = Math.floor((W - 1) / 2) + 1;
+  const $k10 = 2 * (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1));
+  for (let $b_n = 0; $b_n < N; $b_n++) {
+    const $k11 = $b_n * $k2;
+    for (let $b_u = 0; $b_u < $hi; $b_u++) {
+      const $k12 = $k11 + $b_u * $k10;
+      for (let $b_v = 0; $b_v < $hi2; $b_v++, $q3++) {
+        $X_col0[$q3] = $k12 + $b_v * 2;
       }
     }
   }
-
-  const $X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, $ksize);
-  {
-    let $q = 0;
-    for (let $b3_0 = 0, $o3_0 = (-1 + $X_lo2) * $X_z3 - 1 + $X_lo3; $b3_0 < C; $b3_0++, $o3_0 += $X_zs1) {
-      for (let $b3_1 = 0, $o3_1 = $o3_0; $b3_1 < 3; $b3_1++, $o3_1 += $X_z3) {
-        for (let $b3_2 = 0, $o3_2 = $o3_1; $b3_2 < 3; $b3_2++, $o3_2 += 1) {
-          $X_kcol0[$q++] = $o3_2;
-        }
+  const $X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, C * 3 * 3);
+  let $q4 = 0;
+  const $k13 = W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1);
+  const $k14 =
+    (H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+    (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1));
+  for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
+    const $k15 = $b_c2 * $k14;
+    for (let $b_i2 = 0; $b_i2 < 3; $b_i2++) {
+      const $k16 = $k15 + $b_i2 * $k13;
+      for (let $b_j2 = 0; $b_j2 < 3; $b_j2++, $q4++) {
+        $X_kcol0[$q4] = $k16 + $b_j2;
       }
     }
   }
-
   const $Y_row = new Int32Array(F);
-  {
-    let $q = 0;
-    for (let $b4_0 = 0, $o4_0 = 0; $b4_0 < F; $b4_0++, $o4_0 += $Y_s1) {
-      $Y_row[$q++] = $o4_0;
-    }
+  let $q5 = 0;
+  const $k17 = (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1);
+  for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
+    $Y_row[$q5] = $b_f2 * $k17;
   }
-
-  const $Y_col = new Int32Array($colsize);
-  {
-    let $q = 0;
-    for (let $b5_0 = 0, $o5_0 = 0; $b5_0 < N; $b5_0++, $o5_0 += $Y_s0) {
-      for (let $b5_1 = 0, $o5_1 = $o5_0; $b5_1 < $e0; $b5_1++, $o5_1 += $Y_d3) {
-        for (let $b5_2 = 0, $o5_2 = $o5_1; $b5_2 < $e1; $b5_2++, $o5_2 += 1) {
-          $Y_col[$q++] = $o5_2;
-        }
+  const $Y_col = new Int32Array(N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1));
+  let $q6 = 0;
+  const $k18 = F * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1);
+  for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
+    const $k19 = $b_n2 * $k18;
+    for (let $b_u2 = 0; $b_u2 < $hi; $b_u2++) {
+      const $k20 = $k19 + $b_u2 * $hi2;
+      for (let $b_v2 = 0; $b_v2 < $hi2; $b_v2++, $q6++) {
+        $Y_col[$q6] = $k20 + $b_v2;
       }
     }
   }
-
-  const $H = $W.mem;
-  const $KC = Math.ceil($ksize / Math.max(1, Math.ceil($ksize / 256)));
-  for (let $jc = 0; $jc < $colsize; $jc += 512) {
-    const $nc = Math.min(512, $colsize - $jc);
-    for (let $pc = 0; $pc < $ksize; $pc += $KC) {
-      const $kc = Math.min($KC, $ksize - $pc);
+  const $H = new Float64Array($W.mem.buffer, 0);
+  const $KC = Math.ceil((C * 3 * 3) / Math.max(1, Math.ceil((C * 3 * 3) / 256)));
+  const $hi3 = N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1);
+  for (let $jc = 0; $jc < $hi3; $jc += 512) {
+    const $nc = Math.min(512, $hi3 - $jc);
+    const $whole = $nc - ($nc % 4);
+    const $k21 = 1441792 + 4 * $jc;
+    const $k22 = Math.floor($whole / 4);
+    const $k23 = $whole < $nc;
+    const $k24 = $nc - $whole;
+    const $k25 = $jc + $whole;
+    for (let $pc = 0; $pc < $k7; $pc += $KC) {
+      const $kc = Math.min($KC, $k7 - $pc);
       const $first = $pc === 0;
-      const $last = $pc + $kc >= $ksize;
+      const $last = $pc + $kc >= $k7;
       // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
-      // whole panels by the WebAssembly packer (buildGatherPack); the short last one lane by lane, with zeros
-      const $whole = $nc & -4;
-      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $X_col0at + 4 * $jc, $kc, $whole >> 2);
-      if ($whole < $nc) {
-        const $w = $nc - $whole;
-        const $l0 = $jc + $whole;
-        for (let $p = 0, $q = 16384 + $whole * $kc; $p < $kc; $p++, $q += 4) {
-          const $kb0 = $X_kcol0[$pc + $p]!;
-          for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $X_z[$kb0 + $X_col0[$l0 + $ll]!]!;
-          for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+      // whole panels by the WebAssembly packer; the short last one lane by lane, with zeros
+      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $k21, $kc, $k22);
+      if ($k23) {
+        let $q7 = 16384 + $whole * $kc;
+        for (let $p = 0; $p < $kc; $p++, $q7 += 4) {
+          const $kb = $X_kcol0[$pc + $p]!;
+          let $p2 = $q7;
+          let $p3 = $k25;
+          for (let $ll = 0; $ll < $k24; $ll++, $p2++, $p3++) {
+            $H[$p2] = $X_z[$kb + $X_col0[$p3]!]!;
+          }
+          let $p4 = $q7 + $k24;
+          for (let $ll2 = $k24; $ll2 < 4; $ll2++, $p4++) {
+            $H[$p4] = 0;
+          }
         }
       }
-
       for (let $ic = 0; $ic < F; $ic += 64) {
         const $mc = Math.min(64, F - $ic);
         // gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $q = 0;
-        for (let $lp = 0; $lp < $mc; $lp += 4) {
+        let $q8 = 0;
+        let $p5 = $ic;
+        for (let $lp = 0; $lp < $mc; $lp += 4, $p5 += 4) {
           const $w = Math.min(4, $mc - $lp);
-          const $l0 = $ic + $lp;
+          const $l0 = $p5;
           if ($w === 4) {
-            const $s0_0 = $K_row0[$l0]!,
-              $s0_1 = $K_row0[$l0 + 1]!,
-              $s0_2 = $K_row0[$l0 + 2]!,
-              $s0_3 = $K_row0[$l0 + 3]!;
-            for (let $p = 0; $p < $kc; $p++, $q += 4) {
-              const $kb0 = $K_krow0[$pc + $p]!;
-              $H[$q] = K[$kb0 + $s0_0]!;
-              $H[$q + 1] = K[$kb0 + $s0_1]!;
-              $H[$q + 2] = K[$kb0 + $s0_2]!;
-              $H[$q + 3] = K[$kb0 + $s0_3]!;
+            const $s = $K_row0[$l0]!;
+            const $s2 = $K_row0[$l0 + 1]!;
+            const $s3 = $K_row0[$l0 + 2]!;
+            const $s4 = $K_row0[$l0 + 3]!;
+            for (let $p6 = 0; $p6 < $kc; $p6++, $q8 += 4) {
+              const $kb2 = $K_krow0[$pc + $p6]!;
+              $H[$q8] = K[$kb2 + $s]!;
+              $H[$q8 + 1] = K[$kb2 + $s2]!;
+              $H[$q8 + 2] = K[$kb2 + $s3]!;
+              $H[$q8 + 3] = K[$kb2 + $s4]!;
             }
-
-            continue;
-          }
-
-          for (let $p = 0; $p < $kc; $p++, $q += 4) {
-            const $kb0 = $K_krow0[$pc + $p]!;
-            for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = K[$kb0 + $K_row0[$l0 + $ll]!]!;
-            for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+          } else {
+            for (let $p7 = 0; $p7 < $kc; $p7++, $q8 += 4) {
+              const $kb3 = $K_krow0[$pc + $p7]!;
+              let $p8 = $q8;
+              let $p9 = $l0;
+              for (let $ll3 = 0; $ll3 < $w; $ll3++, $p8++, $p9++) {
+                $H[$p8] = K[$kb3 + $K_row0[$p9]!]!;
+              }
+              let $p10 = $q8 + $w;
+              for (let $ll4 = $w; $ll4 < 4; $ll4++, $p10++) {
+                $H[$p10] = 0;
+              }
+            }
           }
         }
-
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-        for (let $ii = 0; $ii < $mc; $ii++) {
-          const $i = $ic + $ii;
+        let $p11 = $ic;
+        let $p12 = 147456;
+        for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
+          const $i = $p11;
           const $row = $Y_row[$i]!;
-          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
-            const $j = $jc + $jj;
+          let $r = $p12;
+          let $p13 = $jc;
+          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
+            const $j = $p13;
             const $o = $row + $Y_col[$j]!;
             const $c = ($first ? 0 : Y[$o]!) + $H[$r]!;
             Y[$o] = $c;
@@ -253,16 +289,14 @@ export function forward_Y(
       }
     }
   }
-
-  if ($ksize === 0) {
-    for (let $i = 0; $i < F; $i++)
-      for (let $j = 0; $j < $colsize; $j++) {
-        const $c = 0;
-        Y[$Y_row[$i]! + $Y_col[$j]!] = $c;
+  if (C * 3 * 3 === 0) {
+    for (let $i2 = 0; $i2 < F; $i2++) {
+      for (let $j2 = 0; $j2 < $hi3; $j2++) {
+        Y[$Y_row[$i2]! + $Y_col[$j2]!] = 0;
       }
+    }
   }
 }
-
 /**
  * dX[n,c,h,w] = sum(f,u,v) K[f,c,h+1-2*u,w+1-2*v]*dY[n,f,u,v]
  *
@@ -274,188 +308,226 @@ export function backward_dX(
 ): void {
   const { dX, K, dY } = t;
   const { C, F, H, N, W } = s;
-  const $u_lo = Math.ceil((1 - 2 + 1) / 2) - Math.ceil(3 / 2) + 1;
-  const $u_hi = Math.ceil((H + 1) / 2) - 1;
-  const $v_lo = Math.ceil((1 - 2 + 1) / 2) - Math.ceil(3 / 2) + 1;
-  const $v_hi = Math.ceil((W + 1) / 2) - 1;
-  const $K_s0 = C * 3 * 3;
-  const $K_s1 = 3 * 3;
-  const $dY_lo2 = Math.max(0, -$u_lo);
-  const $dY_d2 = Math.floor((H - 1) / 2) + 1;
-  const $dY_z2 = $dY_d2 + $dY_lo2 + Math.max(0, $u_hi - $dY_d2 + 1);
-  const $dY_lo3 = Math.max(0, -$v_lo);
-  const $dY_d3 = Math.floor((W - 1) / 2) + 1;
-  const $dY_z3 = $dY_d3 + $dY_lo3 + Math.max(0, $v_hi - $dY_d3 + 1);
-  const $dY_zs1 = $dY_z2 * $dY_z3;
-  const $dY_zs0 = F * $dY_zs1;
-  const $dY_ztotal = N * $dY_zs0;
-  const $dX_s0 = C * H * W;
-  const $dX_s1 = H * W;
-  // matmul over an implicit im2col: rows c, columns n,h,w, contraction over f,u,v; one per residue class of h + 1 modulo 2 and w + 1 modulo 2, over its taps; packed 4×4 register tiles (WebAssembly SIMD)
   const $W = $gemm64();
-  let $mem = 1441792;
-  const $dY_col0at = $mem;
-  $mem = Math.ceil(($mem + 4 * (N * H * W)) / 16) * 16;
-  const $dY_kcol0at = $mem;
-  $mem = Math.ceil(($mem + 4 * (F * 3 * 3)) / 16) * 16;
-  const $dY_zat = $mem;
-  $mem = Math.ceil(($mem + 8 * $dY_ztotal) / 16) * 16;
-  const $dY_stage = $mem;
-  $mem += 8 * (N * F * $dY_d2 * $dY_d3);
-  $W.reserve($mem);
+  // matmul over an implicit im2col: rows c, columns n,h,w, contraction over f,u,v; one per residue class of h + 1 modulo 2 and w + 1 modulo 2, over its taps; packed 4×4 register tiles (WebAssembly SIMD)
+  const $dY_kcol0at = Math.ceil((1441792 + 4 * (N * H * W)) / 16) * 16;
+  const $dY_zat = Math.ceil(($dY_kcol0at + 4 * (F * 3 * 3)) / 16) * 16;
+  const $dY_stage =
+    Math.ceil(
+      ($dY_zat +
+        8 *
+          (N *
+            (F *
+              ((Math.floor((H - 1) / 2) +
+                2 +
+                Math.max(0, Math.ceil((H + 1) / 2) - 1 - (Math.floor((H - 1) / 2) + 1) + 1)) *
+                (Math.floor((W - 1) / 2) +
+                  2 +
+                  Math.max(0, Math.ceil((W + 1) / 2) - 1 - (Math.floor((W - 1) / 2) + 1) + 1)))))) /
+        16,
+    ) * 16;
+  $W.reserve($dY_stage + 8 * (N * F * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1)));
   // dY with zeros around it (the pads its subscripts reach), so that every read is in range
-  const $dY_z = new Float64Array($W.mem.buffer, $dY_zat, $dY_ztotal);
-  $dY_z.fill(0);
-  new Float64Array($W.mem.buffer, $dY_stage, N * F * $dY_d2 * $dY_d3).set(dY.subarray(0, N * F * $dY_d2 * $dY_d3));
-  for (
-    let $z0 = 0, $t0 = $dY_lo2 * $dY_z3 + $dY_lo3, $s0 = 0;
-    $z0 < N;
-    $z0++, $t0 += $dY_zs0, $s0 += F * $dY_d2 * $dY_d3
-  ) {
-    $W.spread($dY_zat + 8 * $t0, $dY_stage + 8 * $s0, F, $dY_d2, 8 * $dY_d3, 8 * $dY_z3, 8 * $dY_zs1);
+  const $dY_z = new Float64Array(
+    $W.mem.buffer,
+    $dY_zat,
+    N *
+      (F *
+        ((Math.floor((H - 1) / 2) + 2 + Math.max(0, Math.ceil((H + 1) / 2) - 1 - (Math.floor((H - 1) / 2) + 1) + 1)) *
+          (Math.floor((W - 1) / 2) + 2 + Math.max(0, Math.ceil((W + 1) / 2) - 1 - (Math.floor((W - 1) / 2) + 1) + 1)))),
+  );
+  $dY_z.fill(
+    0,
+    0,
+    N *
+      (F *
+        ((Math.floor((H - 1) / 2) + 2 + Math.max(0, Math.ceil((H + 1) / 2) - 1 - (Math.floor((H - 1) / 2) + 1) + 1)) *
+          (Math.floor((W - 1) / 2) + 2 + Math.max(0, Math.ceil((W + 1) / 2) - 1 - (Math.floor((W - 1) / 2) + 1) + 1)))),
+  );
+  const $dY_staged = new Float64Array(
+    $W.mem.buffer,
+    $dY_stage,
+    N * F * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1),
+  );
+  $dY_staged.set(dY.subarray(0, 0 + N * F * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1)), 0);
+  const $k =
+    Math.floor((W - 1) / 2) + 2 + Math.max(0, Math.ceil((W + 1) / 2) - 1 - (Math.floor((W - 1) / 2) + 1) + 1) + 1;
+  const $k2 =
+    F *
+    ((Math.floor((H - 1) / 2) + 2 + Math.max(0, Math.ceil((H + 1) / 2) - 1 - (Math.floor((H - 1) / 2) + 1) + 1)) *
+      (Math.floor((W - 1) / 2) + 2 + Math.max(0, Math.ceil((W + 1) / 2) - 1 - (Math.floor((W - 1) / 2) + 1) + 1)));
+  const $k3 = F * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1);
+  const $k4 = Math.floor((H - 1) / 2) + 1;
+  const $k5 = 8 * (Math.floor((W - 1) / 2) + 1);
+  const $k6 =
+    8 * (Math.floor((W - 1) / 2) + 2 + Math.max(0, Math.ceil((W + 1) / 2) - 1 - (Math.floor((W - 1) / 2) + 1) + 1));
+  const $k7 =
+    8 *
+    ((Math.floor((H - 1) / 2) + 2 + Math.max(0, Math.ceil((H + 1) / 2) - 1 - (Math.floor((H - 1) / 2) + 1) + 1)) *
+      (Math.floor((W - 1) / 2) + 2 + Math.max(0, Math.ceil((W + 1) / 2) - 1 - (Math.floor((W - 1) / 2) + 1) + 1)));
+  for (let $z0 = 0; $z0 < N; $z0++) {
+    $W.spread($dY_zat + 8 * ($k + $z0 * $k2), $dY_stage + 8 * ($z0 * $k3), F, $k4, $k5, $k6, $k7);
   }
-
+  const $k8 = C * 3 * 3;
+  const $k9 = Math.floor((W - 1) / 2) + 2 + Math.max(0, Math.ceil((W + 1) / 2) - 1 - (Math.floor((W - 1) / 2) + 1) + 1);
+  const $k10 =
+    (Math.floor((H - 1) / 2) + 2 + Math.max(0, Math.ceil((H + 1) / 2) - 1 - (Math.floor((H - 1) / 2) + 1) + 1)) *
+    (Math.floor((W - 1) / 2) + 2 + Math.max(0, Math.ceil((W + 1) / 2) - 1 - (Math.floor((W - 1) / 2) + 1) + 1));
+  const $k11 = H * W;
+  const $k12 = 2 * W;
+  const $k13 = C * H * W;
+  const $k14 = W + 1;
+  const $k15 = H + 1;
   for (let $rho0 = 0; $rho0 < 2; $rho0++) {
     const $first0 = Math.ceil((1 - $rho0) / 2);
-    const $count0 = Math.max(0, Math.ceil((H + 1 - $rho0) / 2) - $first0);
+    const $count0 = Math.max(0, Math.ceil(($k15 - $rho0) / 2) - $first0);
     const $taps0 = Math.max(0, Math.ceil((3 - $rho0) / 2));
+    const $k16 = F * $taps0;
+    const $k17 = $rho0 * 3;
+    const $k18 = N * $count0;
+    const $k19 = ($first0 + 1) * $k9;
+    const $k20 = (2 * $first0 + $rho0 - 1) * W;
     for (let $rho1 = 0; $rho1 < 2; $rho1++) {
       const $first1 = Math.ceil((1 - $rho1) / 2);
-      const $count1 = Math.max(0, Math.ceil((W + 1 - $rho1) / 2) - $first1);
+      const $count1 = Math.max(0, Math.ceil(($k14 - $rho1) / 2) - $first1);
       const $taps1 = Math.max(0, Math.ceil((3 - $rho1) / 2));
-      const $colsize = N * $count0 * $count1;
-      const $ksize = F * $taps0 * $taps1;
       const $K_row0 = new Int32Array(C);
-      {
-        let $q = 0;
-        for (let $b0_0 = 0, $o0_0 = 0; $b0_0 < C; $b0_0++, $o0_0 += $K_s1) {
-          $K_row0[$q++] = $o0_0;
-        }
+      let $q = 0;
+      for (let $b_c = 0; $b_c < C; $b_c++, $q++) {
+        $K_row0[$q] = $b_c * 9;
       }
-
-      const $K_krow0 = new Int32Array($ksize);
-      {
-        let $q = 0;
-        for (let $b1_0 = 0, $o1_0 = $rho0 * 3 + $rho1; $b1_0 < F; $b1_0++, $o1_0 += $K_s0) {
-          for (let $b1_1 = 0, $o1_1 = $o1_0; $b1_1 < $taps0; $b1_1++, $o1_1 += 2 * 3) {
-            for (let $b1_2 = 0, $o1_2 = $o1_1; $b1_2 < $taps1; $b1_2++, $o1_2 += 2) {
-              $K_krow0[$q++] = $o1_2;
-            }
+      const $K_krow0 = new Int32Array($k16 * $taps1);
+      let $q2 = 0;
+      const $k21 = $k17 + $rho1;
+      for (let $b_f = 0; $b_f < F; $b_f++) {
+        const $k22 = $k21 + $b_f * $k8;
+        for (let $b_u = 0; $b_u < $taps0; $b_u++) {
+          const $k23 = $k22 + $b_u * 6;
+          for (let $b_v = 0; $b_v < $taps1; $b_v++, $q2++) {
+            $K_krow0[$q2] = $k23 + $b_v * 2;
           }
         }
       }
-
-      const $dY_col0 = new Int32Array($W.mem.buffer, $dY_col0at, $colsize);
-      {
-        let $q = 0;
-        for (let $b2_0 = 0, $o2_0 = 0; $b2_0 < N; $b2_0++, $o2_0 += $dY_zs0) {
-          for (let $b2_1 = 0, $o2_1 = $o2_0; $b2_1 < $count0; $b2_1++, $o2_1 += $dY_z3) {
-            for (let $b2_2 = 0, $o2_2 = $o2_1; $b2_2 < $count1; $b2_2++, $o2_2 += 1) {
-              $dY_col0[$q++] = $o2_2;
-            }
+      const $dY_col0 = new Int32Array($W.mem.buffer, 1441792, $k18 * $count1);
+      let $q3 = 0;
+      for (let $b_n = 0; $b_n < N; $b_n++) {
+        const $k24 = $b_n * $k2;
+        for (let $b_h = 0; $b_h < $count0; $b_h++) {
+          const $k25 = $k24 + $b_h * $k9;
+          for (let $b_w = 0; $b_w < $count1; $b_w++, $q3++) {
+            $dY_col0[$q3] = $k25 + $b_w;
           }
         }
       }
-
-      const $dY_kcol0 = new Int32Array($W.mem.buffer, $dY_kcol0at, $ksize);
-      {
-        let $q = 0;
-        for (
-          let $b3_0 = 0, $o3_0 = ($first0 + $dY_lo2) * $dY_z3 + $first1 + $dY_lo3;
-          $b3_0 < F;
-          $b3_0++, $o3_0 += $dY_zs1
-        ) {
-          for (let $b3_1 = 0, $o3_1 = $o3_0; $b3_1 < $taps0; $b3_1++, $o3_1 += -$dY_z3) {
-            for (let $b3_2 = 0, $o3_2 = $o3_1; $b3_2 < $taps1; $b3_2++, $o3_2 += -1) {
-              $dY_kcol0[$q++] = $o3_2;
-            }
+      const $dY_kcol0 = new Int32Array($W.mem.buffer, $dY_kcol0at, $k16 * $taps1);
+      let $q4 = 0;
+      const $k26 = $k19 + ($first1 + 1);
+      for (let $b_f2 = 0; $b_f2 < F; $b_f2++) {
+        const $k27 = $k26 + $b_f2 * $k10;
+        for (let $b_u2 = 0; $b_u2 < $taps0; $b_u2++) {
+          const $k28 = $k27 + $b_u2 * -$k9;
+          for (let $b_v2 = 0; $b_v2 < $taps1; $b_v2++, $q4++) {
+            $dY_kcol0[$q4] = $k28 - $b_v2;
           }
         }
       }
-
       const $dX_row = new Int32Array(C);
-      {
-        let $q = 0;
-        for (let $b4_0 = 0, $o4_0 = 0; $b4_0 < C; $b4_0++, $o4_0 += $dX_s1) {
-          $dX_row[$q++] = $o4_0;
-        }
+      let $q5 = 0;
+      for (let $b_c2 = 0; $b_c2 < C; $b_c2++, $q5++) {
+        $dX_row[$q5] = $b_c2 * $k11;
       }
-
-      const $dX_col = new Int32Array($colsize);
-      {
-        let $q = 0;
-        for (
-          let $b5_0 = 0, $o5_0 = (2 * $first0 + $rho0 - 1) * W + 2 * $first1 + $rho1 - 1;
-          $b5_0 < N;
-          $b5_0++, $o5_0 += $dX_s0
-        ) {
-          for (let $b5_1 = 0, $o5_1 = $o5_0; $b5_1 < $count0; $b5_1++, $o5_1 += 2 * W) {
-            for (let $b5_2 = 0, $o5_2 = $o5_1; $b5_2 < $count1; $b5_2++, $o5_2 += 2) {
-              $dX_col[$q++] = $o5_2;
-            }
+      const $dX_col = new Int32Array($k18 * $count1);
+      let $q6 = 0;
+      const $k29 = $k20 + (2 * $first1 + $rho1 - 1);
+      for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
+        const $k30 = $k29 + $b_n2 * $k13;
+        for (let $b_h2 = 0; $b_h2 < $count0; $b_h2++) {
+          const $k31 = $k30 + $b_h2 * $k12;
+          for (let $b_w2 = 0; $b_w2 < $count1; $b_w2++, $q6++) {
+            $dX_col[$q6] = $k31 + $b_w2 * 2;
           }
         }
       }
-
-      const $H = $W.mem;
-      const $KC = Math.ceil($ksize / Math.max(1, Math.ceil($ksize / 256)));
-      for (let $jc = 0; $jc < $colsize; $jc += 512) {
-        const $nc = Math.min(512, $colsize - $jc);
-        for (let $pc = 0; $pc < $ksize; $pc += $KC) {
-          const $kc = Math.min($KC, $ksize - $pc);
+      const $H = new Float64Array($W.mem.buffer, 0);
+      const $KC = Math.ceil(($k16 * $taps1) / Math.max(1, Math.ceil(($k16 * $taps1) / 256)));
+      const $hi = $k18 * $count1;
+      const $hi2 = $k16 * $taps1;
+      for (let $jc = 0; $jc < $hi; $jc += 512) {
+        const $nc = Math.min(512, $hi - $jc);
+        const $whole = $nc - ($nc % 4);
+        const $k32 = 1441792 + 4 * $jc;
+        const $k33 = Math.floor($whole / 4);
+        const $k34 = $whole < $nc;
+        const $k35 = $nc - $whole;
+        const $k36 = $jc + $whole;
+        for (let $pc = 0; $pc < $hi2; $pc += $KC) {
+          const $kc = Math.min($KC, $hi2 - $pc);
           const $first = $pc === 0;
-          const $last = $pc + $kc >= $ksize;
+          const $last = $pc + $kc >= $hi2;
           // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
-          // whole panels by the WebAssembly packer (buildGatherPack); the short last one lane by lane, with zeros
-          const $whole = $nc & -4;
-          $W.pack4(131072, $dY_zat, $dY_kcol0at + 4 * $pc, $dY_col0at + 4 * $jc, $kc, $whole >> 2);
-          if ($whole < $nc) {
-            const $w = $nc - $whole;
-            const $l0 = $jc + $whole;
-            for (let $p = 0, $q = 16384 + $whole * $kc; $p < $kc; $p++, $q += 4) {
-              const $kb0 = $dY_kcol0[$pc + $p]!;
-              for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $dY_z[$kb0 + $dY_col0[$l0 + $ll]!]!;
-              for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+          // whole panels by the WebAssembly packer; the short last one lane by lane, with zeros
+          $W.pack4(131072, $dY_zat, $dY_kcol0at + 4 * $pc, $k32, $kc, $k33);
+          if ($k34) {
+            let $q7 = 16384 + $whole * $kc;
+            for (let $p = 0; $p < $kc; $p++, $q7 += 4) {
+              const $kb = $dY_kcol0[$pc + $p]!;
+              let $p2 = $q7;
+              let $p3 = $k36;
+              for (let $ll = 0; $ll < $k35; $ll++, $p2++, $p3++) {
+                $H[$p2] = $dY_z[$kb + $dY_col0[$p3]!]!;
+              }
+              let $p4 = $q7 + $k35;
+              for (let $ll2 = $k35; $ll2 < 4; $ll2++, $p4++) {
+                $H[$p4] = 0;
+              }
             }
           }
-
           for (let $ic = 0; $ic < C; $ic += 64) {
             const $mc = Math.min(64, C - $ic);
             // gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-            let $q = 0;
-            for (let $lp = 0; $lp < $mc; $lp += 4) {
+            let $q8 = 0;
+            let $p5 = $ic;
+            for (let $lp = 0; $lp < $mc; $lp += 4, $p5 += 4) {
               const $w = Math.min(4, $mc - $lp);
-              const $l0 = $ic + $lp;
+              const $l0 = $p5;
               if ($w === 4) {
-                const $s0_0 = $K_row0[$l0]!,
-                  $s0_1 = $K_row0[$l0 + 1]!,
-                  $s0_2 = $K_row0[$l0 + 2]!,
-                  $s0_3 = $K_row0[$l0 + 3]!;
-                for (let $p = 0; $p < $kc; $p++, $q += 4) {
-                  const $kb0 = $K_krow0[$pc + $p]!;
-                  $H[$q] = K[$kb0 + $s0_0]!;
-                  $H[$q + 1] = K[$kb0 + $s0_1]!;
-                  $H[$q + 2] = K[$kb0 + $s0_2]!;
-                  $H[$q + 3] = K[$kb0 + $s0_3]!;
+                const $s = $K_row0[$l0]!;
+                const $s2 = $K_row0[$l0 + 1]!;
+                const $s3 = $K_row0[$l0 + 2]!;
+                const $s4 = $K_row0[$l0 + 3]!;
+                for (let $p6 = 0; $p6 < $kc; $p6++, $q8 += 4) {
+                  const $kb2 = $K_krow0[$pc + $p6]!;
+                  $H[$q8] = K[$kb2 + $s]!;
+                  $H[$q8 + 1] = K[$kb2 + $s2]!;
+                  $H[$q8 + 2] = K[$kb2 + $s3]!;
+                  $H[$q8 + 3] = K[$kb2 + $s4]!;
                 }
-
-                continue;
-              }
-
-              for (let $p = 0; $p < $kc; $p++, $q += 4) {
-                const $kb0 = $K_krow0[$pc + $p]!;
-                for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = K[$kb0 + $K_row0[$l0 + $ll]!]!;
-                for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+              } else {
+                for (let $p7 = 0; $p7 < $kc; $p7++, $q8 += 4) {
+                  const $kb3 = $K_krow0[$pc + $p7]!;
+                  let $p8 = $q8;
+                  let $p9 = $l0;
+                  for (let $ll3 = 0; $ll3 < $w; $ll3++, $p8++, $p9++) {
+                    $H[$p8] = K[$kb3 + $K_row0[$p9]!]!;
+                  }
+                  let $p10 = $q8 + $w;
+                  for (let $ll4 = $w; $ll4 < 4; $ll4++, $p10++) {
+                    $H[$p10] = 0;
+                  }
+                }
               }
             }
-
             // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
             $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-            for (let $ii = 0; $ii < $mc; $ii++) {
-              const $i = $ic + $ii;
+            let $p11 = $ic;
+            let $p12 = 147456;
+            for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
+              const $i = $p11;
               const $row = $dX_row[$i]!;
-              for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
-                const $j = $jc + $jj;
+              let $r = $p12;
+              let $p13 = $jc;
+              for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
+                const $j = $p13;
                 const $o = $row + $dX_col[$j]!;
                 const $c = ($first ? 0 : dX[$o]!) + $H[$r]!;
                 dX[$o] = $c;
@@ -464,18 +536,16 @@ export function backward_dX(
           }
         }
       }
-
-      if ($ksize === 0) {
-        for (let $i = 0; $i < C; $i++)
-          for (let $j = 0; $j < $colsize; $j++) {
-            const $c = 0;
-            dX[$dX_row[$i]! + $dX_col[$j]!] = $c;
+      if ($k16 * $taps1 === 0) {
+        for (let $i2 = 0; $i2 < C; $i2++) {
+          for (let $j2 = 0; $j2 < $hi; $j2++) {
+            dX[$dX_row[$i2]! + $dX_col[$j2]!] = 0;
           }
+        }
       }
     }
   }
 }
-
 /**
  * dK[f,c,i,j] = sum(n,u,v) X[n,c,2*u+i-1,2*v+j-1]*dY[n,f,u,v]
  *
@@ -487,166 +557,206 @@ export function backward_dK(
 ): void {
   const { dK, dY, X } = t;
   const { C, F, H, N, W } = s;
-  const $colsize = C * 3 * 3;
-  const $e1 = Math.floor((H - 1) / 2) + 1;
-  const $e2 = Math.floor((W - 1) / 2) + 1;
-  const $ksize = N * $e1 * $e2;
-  const $dY_d2 = Math.floor((H - 1) / 2) + 1;
-  const $dY_d3 = Math.floor((W - 1) / 2) + 1;
-  const $dY_s0 = F * $dY_d2 * $dY_d3;
-  const $dY_s1 = $dY_d2 * $dY_d3;
-  const $X_lo2 = Math.max(0, -(-1));
-  const $X_z2 = H + $X_lo2 + Math.max(0, -1 + 2 * ($e1 - 1) + 3 - 1 - H + 1);
-  const $X_lo3 = Math.max(0, -(-1));
-  const $X_z3 = W + $X_lo3 + Math.max(0, -1 + 2 * ($e2 - 1) + 3 - 1 - W + 1);
-  const $X_zs1 = $X_z2 * $X_z3;
-  const $X_zs0 = C * $X_zs1;
-  const $X_ztotal = N * $X_zs0;
-  const $dK_s0 = C * 3 * 3;
-  const $dK_s1 = 3 * 3;
-  // matmul over an implicit im2col: rows f, columns c,i,j, contraction over n,u,v; packed 4×4 register tiles (WebAssembly SIMD)
   const $W = $gemm64();
-  let $mem = 1441792;
-  const $X_col0at = $mem;
-  $mem = Math.ceil(($mem + 4 * (C * 3 * 3)) / 16) * 16;
-  const $X_kcol0at = $mem;
-  $mem = Math.ceil(($mem + 4 * (N * $e1 * $e2)) / 16) * 16;
-  const $X_zat = $mem;
-  $mem = Math.ceil(($mem + 8 * $X_ztotal) / 16) * 16;
-  const $X_stage = $mem;
-  $mem += 8 * (N * C * H * W);
-  $W.reserve($mem);
+  // matmul over an implicit im2col: rows f, columns c,i,j, contraction over n,u,v; packed 4×4 register tiles (WebAssembly SIMD)
+  const $X_kcol0at = Math.ceil((1441792 + 4 * (C * 3 * 3)) / 16) * 16;
+  const $X_zat =
+    Math.ceil(($X_kcol0at + 4 * (N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1))) / 16) * 16;
+  const $X_stage =
+    Math.ceil(
+      ($X_zat +
+        8 *
+          (N *
+            (C *
+              ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+                (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)))))) /
+        16,
+    ) * 16;
+  $W.reserve($X_stage + 8 * (N * C * H * W));
   // X with zeros around it (the pads its subscripts reach), so that every read is in range
-  const $X_z = new Float64Array($W.mem.buffer, $X_zat, $X_ztotal);
-  $X_z.fill(0);
-  new Float64Array($W.mem.buffer, $X_stage, N * C * H * W).set(X.subarray(0, N * C * H * W));
-  for (let $z0 = 0, $t0 = $X_lo2 * $X_z3 + $X_lo3, $s0 = 0; $z0 < N; $z0++, $t0 += $X_zs0, $s0 += C * H * W) {
-    $W.spread($X_zat + 8 * $t0, $X_stage + 8 * $s0, C, H, 8 * W, 8 * $X_z3, 8 * $X_zs1);
+  const $X_z = new Float64Array(
+    $W.mem.buffer,
+    $X_zat,
+    N *
+      (C *
+        ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+          (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)))),
+  );
+  $X_z.fill(
+    0,
+    0,
+    N *
+      (C *
+        ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+          (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)))),
+  );
+  const $X_staged = new Float64Array($W.mem.buffer, $X_stage, N * C * H * W);
+  $X_staged.set(X.subarray(0, 0 + N * C * H * W), 0);
+  const $k = W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1) + 1;
+  const $k2 =
+    C *
+    ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+      (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)));
+  const $k3 = C * H * W;
+  const $k4 = 8 * W;
+  const $k5 = 8 * (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1));
+  const $k6 =
+    8 *
+    ((H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+      (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1)));
+  for (let $z0 = 0; $z0 < N; $z0++) {
+    $W.spread($X_zat + 8 * ($k + $z0 * $k2), $X_stage + 8 * ($z0 * $k3), C, H, $k4, $k5, $k6);
   }
-
   const $dY_row0 = new Int32Array(F);
-  {
-    let $q = 0;
-    for (let $b0_0 = 0, $o0_0 = 0; $b0_0 < F; $b0_0++, $o0_0 += $dY_s1) {
-      $dY_row0[$q++] = $o0_0;
-    }
+  let $q = 0;
+  const $k7 = (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1);
+  for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
+    $dY_row0[$q] = $b_f * $k7;
   }
-
-  const $dY_krow0 = new Int32Array($ksize);
-  {
-    let $q = 0;
-    for (let $b1_0 = 0, $o1_0 = 0; $b1_0 < N; $b1_0++, $o1_0 += $dY_s0) {
-      for (let $b1_1 = 0, $o1_1 = $o1_0; $b1_1 < $e1; $b1_1++, $o1_1 += $dY_d3) {
-        for (let $b1_2 = 0, $o1_2 = $o1_1; $b1_2 < $e2; $b1_2++, $o1_2 += 1) {
-          $dY_krow0[$q++] = $o1_2;
-        }
+  const $dY_krow0 = new Int32Array(N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1));
+  let $q2 = 0;
+  const $hi = Math.floor((H - 1) / 2) + 1;
+  const $hi2 = Math.floor((W - 1) / 2) + 1;
+  const $k8 = F * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1);
+  for (let $b_n = 0; $b_n < N; $b_n++) {
+    const $k9 = $b_n * $k8;
+    for (let $b_u = 0; $b_u < $hi; $b_u++) {
+      const $k10 = $k9 + $b_u * $hi2;
+      for (let $b_v = 0; $b_v < $hi2; $b_v++, $q2++) {
+        $dY_krow0[$q2] = $k10 + $b_v;
       }
     }
   }
-
-  const $X_col0 = new Int32Array($W.mem.buffer, $X_col0at, $colsize);
-  {
-    let $q = 0;
-    for (let $b2_0 = 0, $o2_0 = 0; $b2_0 < C; $b2_0++, $o2_0 += $X_zs1) {
-      for (let $b2_1 = 0, $o2_1 = $o2_0; $b2_1 < 3; $b2_1++, $o2_1 += $X_z3) {
-        for (let $b2_2 = 0, $o2_2 = $o2_1; $b2_2 < 3; $b2_2++, $o2_2 += 1) {
-          $X_col0[$q++] = $o2_2;
-        }
+  const $X_col0 = new Int32Array($W.mem.buffer, 1441792, C * 3 * 3);
+  let $q3 = 0;
+  const $k11 = W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1);
+  const $k12 =
+    (H + 1 + Math.max(0, -1 + 2 * Math.floor((H - 1) / 2) + 2 - H + 1)) *
+    (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1));
+  for (let $b_c = 0; $b_c < C; $b_c++) {
+    const $k13 = $b_c * $k12;
+    for (let $b_i = 0; $b_i < 3; $b_i++) {
+      const $k14 = $k13 + $b_i * $k11;
+      for (let $b_j = 0; $b_j < 3; $b_j++, $q3++) {
+        $X_col0[$q3] = $k14 + $b_j;
       }
     }
   }
-
-  const $X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, $ksize);
-  {
-    let $q = 0;
-    for (let $b3_0 = 0, $o3_0 = (-1 + $X_lo2) * $X_z3 - 1 + $X_lo3; $b3_0 < N; $b3_0++, $o3_0 += $X_zs0) {
-      for (let $b3_1 = 0, $o3_1 = $o3_0; $b3_1 < $e1; $b3_1++, $o3_1 += 2 * $X_z3) {
-        for (let $b3_2 = 0, $o3_2 = $o3_1; $b3_2 < $e2; $b3_2++, $o3_2 += 2) {
-          $X_kcol0[$q++] = $o3_2;
-        }
+  const $X_kcol0 = new Int32Array(
+    $W.mem.buffer,
+    $X_kcol0at,
+    N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1),
+  );
+  let $q4 = 0;
+  const $k15 = 2 * (W + 1 + Math.max(0, -1 + 2 * Math.floor((W - 1) / 2) + 2 - W + 1));
+  for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
+    const $k16 = $b_n2 * $k2;
+    for (let $b_u2 = 0; $b_u2 < $hi; $b_u2++) {
+      const $k17 = $k16 + $b_u2 * $k15;
+      for (let $b_v2 = 0; $b_v2 < $hi2; $b_v2++, $q4++) {
+        $X_kcol0[$q4] = $k17 + $b_v2 * 2;
       }
     }
   }
-
   const $dK_row = new Int32Array(F);
-  {
-    let $q = 0;
-    for (let $b4_0 = 0, $o4_0 = 0; $b4_0 < F; $b4_0++, $o4_0 += $dK_s0) {
-      $dK_row[$q++] = $o4_0;
-    }
+  let $q5 = 0;
+  const $k18 = C * 3 * 3;
+  for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
+    $dK_row[$q5] = $b_f2 * $k18;
   }
-
-  const $dK_col = new Int32Array($colsize);
-  {
-    let $q = 0;
-    for (let $b5_0 = 0, $o5_0 = 0; $b5_0 < C; $b5_0++, $o5_0 += $dK_s1) {
-      for (let $b5_1 = 0, $o5_1 = $o5_0; $b5_1 < 3; $b5_1++, $o5_1 += 3) {
-        for (let $b5_2 = 0, $o5_2 = $o5_1; $b5_2 < 3; $b5_2++, $o5_2 += 1) {
-          $dK_col[$q++] = $o5_2;
-        }
+  const $dK_col = new Int32Array(C * 3 * 3);
+  let $q6 = 0;
+  for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
+    const $k19 = $b_c2 * 9;
+    for (let $b_i2 = 0; $b_i2 < 3; $b_i2++) {
+      const $k20 = $k19 + $b_i2 * 3;
+      for (let $b_j2 = 0; $b_j2 < 3; $b_j2++, $q6++) {
+        $dK_col[$q6] = $k20 + $b_j2;
       }
     }
   }
-
-  const $H = $W.mem;
-  const $KC = Math.ceil($ksize / Math.max(1, Math.ceil($ksize / 256)));
-  for (let $jc = 0; $jc < $colsize; $jc += 512) {
-    const $nc = Math.min(512, $colsize - $jc);
-    for (let $pc = 0; $pc < $ksize; $pc += $KC) {
-      const $kc = Math.min($KC, $ksize - $pc);
+  const $H = new Float64Array($W.mem.buffer, 0);
+  const $KC = Math.ceil(
+    (N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1)) /
+      Math.max(1, Math.ceil((N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1)) / 256)),
+  );
+  const $hi3 = N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1);
+  for (let $jc = 0; $jc < $k18; $jc += 512) {
+    const $nc = Math.min(512, $k18 - $jc);
+    const $whole = $nc - ($nc % 4);
+    const $k21 = 1441792 + 4 * $jc;
+    const $k22 = Math.floor($whole / 4);
+    const $k23 = $whole < $nc;
+    const $k24 = $nc - $whole;
+    const $k25 = $jc + $whole;
+    for (let $pc = 0; $pc < $hi3; $pc += $KC) {
+      const $kc = Math.min($KC, $hi3 - $pc);
       const $first = $pc === 0;
-      const $last = $pc + $kc >= $ksize;
+      const $last = $pc + $kc >= $hi3;
       // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
-      // whole panels by the WebAssembly packer (buildGatherPack); the short last one lane by lane, with zeros
-      const $whole = $nc & -4;
-      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $X_col0at + 4 * $jc, $kc, $whole >> 2);
-      if ($whole < $nc) {
-        const $w = $nc - $whole;
-        const $l0 = $jc + $whole;
-        for (let $p = 0, $q = 16384 + $whole * $kc; $p < $kc; $p++, $q += 4) {
-          const $kb0 = $X_kcol0[$pc + $p]!;
-          for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = $X_z[$kb0 + $X_col0[$l0 + $ll]!]!;
-          for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+      // whole panels by the WebAssembly packer; the short last one lane by lane, with zeros
+      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $k21, $kc, $k22);
+      if ($k23) {
+        let $q7 = 16384 + $whole * $kc;
+        for (let $p = 0; $p < $kc; $p++, $q7 += 4) {
+          const $kb = $X_kcol0[$pc + $p]!;
+          let $p2 = $q7;
+          let $p3 = $k25;
+          for (let $ll = 0; $ll < $k24; $ll++, $p2++, $p3++) {
+            $H[$p2] = $X_z[$kb + $X_col0[$p3]!]!;
+          }
+          let $p4 = $q7 + $k24;
+          for (let $ll2 = $k24; $ll2 < 4; $ll2++, $p4++) {
+            $H[$p4] = 0;
+          }
         }
       }
-
       for (let $ic = 0; $ic < F; $ic += 64) {
         const $mc = Math.min(64, F - $ic);
         // gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels 4 rows tall
-        let $q = 0;
-        for (let $lp = 0; $lp < $mc; $lp += 4) {
+        let $q8 = 0;
+        let $p5 = $ic;
+        for (let $lp = 0; $lp < $mc; $lp += 4, $p5 += 4) {
           const $w = Math.min(4, $mc - $lp);
-          const $l0 = $ic + $lp;
+          const $l0 = $p5;
           if ($w === 4) {
-            const $s0_0 = $dY_row0[$l0]!,
-              $s0_1 = $dY_row0[$l0 + 1]!,
-              $s0_2 = $dY_row0[$l0 + 2]!,
-              $s0_3 = $dY_row0[$l0 + 3]!;
-            for (let $p = 0; $p < $kc; $p++, $q += 4) {
-              const $kb0 = $dY_krow0[$pc + $p]!;
-              $H[$q] = dY[$kb0 + $s0_0]!;
-              $H[$q + 1] = dY[$kb0 + $s0_1]!;
-              $H[$q + 2] = dY[$kb0 + $s0_2]!;
-              $H[$q + 3] = dY[$kb0 + $s0_3]!;
+            const $s = $dY_row0[$l0]!;
+            const $s2 = $dY_row0[$l0 + 1]!;
+            const $s3 = $dY_row0[$l0 + 2]!;
+            const $s4 = $dY_row0[$l0 + 3]!;
+            for (let $p6 = 0; $p6 < $kc; $p6++, $q8 += 4) {
+              const $kb2 = $dY_krow0[$pc + $p6]!;
+              $H[$q8] = dY[$kb2 + $s]!;
+              $H[$q8 + 1] = dY[$kb2 + $s2]!;
+              $H[$q8 + 2] = dY[$kb2 + $s3]!;
+              $H[$q8 + 3] = dY[$kb2 + $s4]!;
             }
-
-            continue;
-          }
-
-          for (let $p = 0; $p < $kc; $p++, $q += 4) {
-            const $kb0 = $dY_krow0[$pc + $p]!;
-            for (let $ll = 0; $ll < $w; $ll++) $H[$q + $ll] = dY[$kb0 + $dY_row0[$l0 + $ll]!]!;
-            for (let $ll = $w; $ll < 4; $ll++) $H[$q + $ll] = 0;
+          } else {
+            for (let $p7 = 0; $p7 < $kc; $p7++, $q8 += 4) {
+              const $kb3 = $dY_krow0[$pc + $p7]!;
+              let $p8 = $q8;
+              let $p9 = $l0;
+              for (let $ll3 = 0; $ll3 < $w; $ll3++, $p8++, $p9++) {
+                $H[$p8] = dY[$kb3 + $dY_row0[$p9]!]!;
+              }
+              let $p10 = $q8 + $w;
+              for (let $ll4 = $w; $ll4 < 4; $ll4++, $p10++) {
+                $H[$p10] = 0;
+              }
+            }
           }
         }
-
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-        for (let $ii = 0; $ii < $mc; $ii++) {
-          const $i = $ic + $ii;
+        let $p11 = $ic;
+        let $p12 = 147456;
+        for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
+          const $i = $p11;
           const $row = $dK_row[$i]!;
-          for (let $jj = 0, $r = 147456 + $ii * 512; $jj < $nc; $jj++, $r++) {
-            const $j = $jc + $jj;
+          let $r = $p12;
+          let $p13 = $jc;
+          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
+            const $j = $p13;
             const $o = $row + $dK_col[$j]!;
             const $c = ($first ? 0 : dK[$o]!) + $H[$r]!;
             dK[$o] = $c;
@@ -655,16 +765,14 @@ export function backward_dK(
       }
     }
   }
-
-  if ($ksize === 0) {
-    for (let $i = 0; $i < F; $i++)
-      for (let $j = 0; $j < $colsize; $j++) {
-        const $c = 0;
-        dK[$dK_row[$i]! + $dK_col[$j]!] = $c;
+  if (N * (Math.floor((H - 1) / 2) + 1) * (Math.floor((W - 1) / 2) + 1) === 0) {
+    for (let $i2 = 0; $i2 < F; $i2++) {
+      for (let $j2 = 0; $j2 < $k18; $j2++) {
+        dK[$dK_row[$i2]! + $dK_col[$j2]!] = 0;
       }
+    }
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly X: Float64Array; readonly K: Float64Array; readonly Y: Float64Array },
@@ -672,7 +780,6 @@ export function forward(
 ): void {
   forward_Y(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -688,7 +795,6 @@ export function backward(
   backward_dX(t, s);
   backward_dK(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: {
   readonly N: number;
@@ -697,10 +803,9 @@ export function shapes(s: {
   readonly W: number;
   readonly F: number;
 }): Record<'X' | 'K' | 'Y', number[]> {
-  const { N, C, H, W, F } = s;
+  const { C, F, H, N, W } = s;
   return { X: [N, C, H, W], K: [F, C, 3, 3], Y: [N, F, Math.floor((H - 1) / 2) + 1, Math.floor((W - 1) / 2) + 1] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['X', 'K'],

@@ -15,52 +15,66 @@ export function forward_Y(
 ): void {
   const { Y, Y_argmax, X } = t;
   const { C, H, N, W } = s;
-  const $e0 = Math.floor((H - 2) / 2) + 1;
-  const $e1 = Math.floor((W - 2) / 2) + 1;
-  const $X_s0 = C * H * W;
-  const $X_s1 = H * W;
-  let $o0 = 0;
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let u = 0; u < $e0; u++) {
-        for (let v = 0; v < $e1; v++) {
-          let $acc1 = -Infinity;
-          let $arg3 = 0;
-          const $inside2 = 2 * u >= 0 && 2 * u + 2 <= H && 2 * v >= 0 && 2 * v + 2 <= W;
-          if ($inside2) {
-            let $p4 = n * $X_s0 + c * $X_s1 + 2 * u * W + 2 * v;
-            for (let i = 0; i < 2; i++, $p4 += W) {
-              let $p5 = $p4;
-              for (let j = 0; j < 2; j++, $p5 += 1) {
-                const $v6 = X[$p5]!;
-                if ($v6 > $acc1) {
-                  $acc1 = $v6;
-                  $arg3 = i * 2 + j;
+  const $step = C * H * W;
+  let $p = 0;
+  const $step2 = C * (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
+  let $p2 = 0;
+  const $step3 = H * W;
+  const $step4 = (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
+  const $step5 = 2 * W;
+  const $step6 = Math.floor((W - 2) / 2) + 1;
+  const $hi = Math.floor((H - 2) / 2) + 1;
+  for (let n = 0; n < N; n++, $p += $step, $p2 += $step2) {
+    let $p3 = $p;
+    let $p4 = $p2;
+    for (let c = 0; c < C; c++, $p3 += $step3, $p4 += $step4) {
+      let $p5 = $p3;
+      let $p6 = $p4;
+      for (let u = 0; u < $hi; u++, $p5 += $step5, $p6 += $step6) {
+        let $p7 = $p5;
+        let $p8 = $p6;
+        const $k = 2 * u >= 0 && 2 * u + 2 <= H;
+        const $k2 = 2 * u;
+        for (let v = 0; v < $step6; v++, $p7 += 2, $p8++) {
+          let $acc = -Infinity;
+          let $arg = 0;
+          const $inside = $k && 2 * v >= 0 && 2 * v + 2 <= W;
+          if ($inside) {
+            let $p9 = $p7;
+            for (let i = 0; i < 2; i++, $p9 += W) {
+              let $p10 = $p9;
+              const $k3 = i * 2;
+              for (let j = 0; j < 2; j++, $p10++) {
+                const $v = X[$p10]!;
+                if ($v > $acc) {
+                  $acc = $v;
+                  $arg = $k3 + j;
                 }
               }
             }
           } else {
-            let $p7 = n * $X_s0 + c * $X_s1 + 2 * u * W + 2 * v;
-            for (let i = 0; i < 2; i++, $p7 += W) {
-              let $p8 = $p7;
-              for (let j = 0; j < 2; j++, $p8 += 1) {
-                const $v9 = 2 * u + i < H && 2 * v + j < W ? X[$p8]! : 0;
-                if ($v9 > $acc1) {
-                  $acc1 = $v9;
-                  $arg3 = i * 2 + j;
+            let $p11 = $p7;
+            const $k4 = 2 * v;
+            for (let i2 = 0; i2 < 2; i2++, $p11 += W) {
+              let $p12 = $p11;
+              const $k5 = $k2 + i2 < H;
+              const $k6 = i2 * 2;
+              for (let j2 = 0; j2 < 2; j2++, $p12++) {
+                const $v2 = $k5 && $k4 + j2 < W ? X[$p12]! : 0;
+                if ($v2 > $acc) {
+                  $acc = $v2;
+                  $arg = $k6 + j2;
                 }
               }
             }
           }
-
-          Y_argmax[$o0] = $arg3;
-          Y[$o0++] = $acc1;
+          Y_argmax[$p8] = $arg;
+          Y[$p8] = $acc;
         }
       }
     }
   }
 }
-
 /**
  * dX[n,c,h,w] = (argmax(i:2, j:2 @ h%2, w%2) X[n,c,2*(h/2)+i,2*(w/2)+j])*dY[n,c,h/2,w/2]
  *
@@ -72,39 +86,39 @@ export function backward_dX(
 ): void {
   const { dX, Y_argmax, dY } = t;
   const { C, H, N, W } = s;
-  const $dY_d2 = Math.floor((H - 2) / 2) + 1;
-  const $dY_d3 = Math.floor((W - 2) / 2) + 1;
-  const $dY_s0 = C * $dY_d2 * $dY_d3;
-  const $dY_s1 = $dY_d2 * $dY_d3;
-  const $e4 = Math.floor((H + 1) / 2);
-  const $e5 = Math.floor((W + 1) / 2);
-  const $Y_d2 = Math.floor((H - 2) / 2) + 1;
-  const $Y_d3 = Math.floor((W - 2) / 2) + 1;
-  const $Y_s0 = C * $Y_d2 * $Y_d3;
-  const $Y_s1 = $Y_d2 * $Y_d3;
-  let $o0 = 0;
-  let $p7 = 0;
-  for (let n = 0; n < N; n++, $p7 += $dY_s0) {
-    let $p8 = $p7;
-    for (let c = 0; c < C; c++, $p8 += $dY_s1) {
-      let $p9 = $p8;
-      for (let $q1 = 0; $q1 < $e4; $q1++, $p9 += $dY_d3) {
-        const $hi5 = Math.min(2, H - 1 - 2 * $q1 + 1);
-        let $p10 = $p9;
-        for (let $r2 = 0; $r2 < $hi5; $r2++) {
-          let $p11 = $p10;
-          for (let $q3 = 0; $q3 < $e5; $q3++, $p11 += 1) {
-            const $hi6 = Math.min(2, W - 1 - 2 * $q3 + 1);
-            let $p12 = $p11;
-            for (let $r4 = 0; $r4 < $hi6; $r4++) {
-              dX[$o0++] =
-                $q1 < $dY_d2 && $q3 < $dY_d3
-                  ? +(
-                      $q1 < $Y_d2 &&
-                      $q3 < $Y_d3 &&
-                      Y_argmax[n * $Y_s0 + c * $Y_s1 + $q1 * $Y_d3 + $q3]! === $r2 * 2 + $r4
-                    ) * dY[$p12]!
-                  : 0;
+  const $step = C * H * W;
+  let $p = 0;
+  const $step2 = C * (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
+  let $p2 = 0;
+  const $step3 = H * W;
+  const $step4 = (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
+  const $step5 = 2 * W;
+  const $step6 = Math.floor((W - 2) / 2) + 1;
+  const $hi = Math.floor((H + 1) / 2);
+  const $hi2 = Math.floor((W + 1) / 2);
+  const $k = W - 1;
+  const $k2 = H - 1;
+  const $k3 = Math.floor((H - 2) / 2) + 1;
+  for (let n = 0; n < N; n++, $p += $step, $p2 += $step2) {
+    let $p3 = $p;
+    let $p4 = $p2;
+    for (let c = 0; c < C; c++, $p3 += $step3, $p4 += $step4) {
+      let $p5 = $p3;
+      let $p6 = $p4;
+      for (let $q0 = 0; $q0 < $hi; $q0++, $p5 += $step5, $p6 += $step6) {
+        let $p7 = $p5;
+        const $hi3 = Math.min(2, $k2 - 2 * $q0 + 1);
+        const $k4 = $q0 < $k3;
+        for (let $r1 = 0; $r1 < $hi3; $r1++, $p7 += W) {
+          let $p8 = $p7;
+          let $p9 = $p6;
+          const $k5 = $r1 * 2;
+          for (let $q2 = 0; $q2 < $hi2; $q2++, $p8 += 2, $p9++) {
+            let $p10 = $p8;
+            const $hi4 = Math.min(2, $k - 2 * $q2 + 1);
+            const $k6 = $k4 && $q2 < $step6;
+            for (let $r3 = 0; $r3 < $hi4; $r3++, $p10++) {
+              dX[$p10] = $k6 ? +($k6 && Y_argmax[$p9]! === $k5 + $r3) * dY[$p9]! : 0;
             }
           }
         }
@@ -112,7 +126,6 @@ export function backward_dX(
     }
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly X: Float64Array; readonly Y: Float64Array; readonly Y_argmax: Int32Array },
@@ -120,7 +133,6 @@ export function forward(
 ): void {
   forward_Y(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -134,7 +146,6 @@ export function backward(
 ): void {
   backward_dX(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: {
   readonly N: number;
@@ -142,10 +153,9 @@ export function shapes(s: {
   readonly H: number;
   readonly W: number;
 }): Record<'X' | 'Y', number[]> {
-  const { N, C, H, W } = s;
+  const { C, H, N, W } = s;
   return { X: [N, C, H, W], Y: [N, C, Math.floor((H - 2) / 2) + 1, Math.floor((W - 2) / 2) + 1] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['X'],

@@ -16,52 +16,43 @@ export function forward_L(
 ): void {
   const { L, S, Yt } = t;
   const { C, N } = s;
-  let $o0 = 0;
-  let $acc1 = 0;
-  for (let n = 0; n < N; n++) {
-    let $max3 = -Infinity;
-    let $p4 = n * C;
-    for (let c = 0; c < C; c++, $p4 += 1) {
-      if (S[$p4]! > $max3) {
-        $max3 = S[$p4]!;
+  let $acc = 0;
+  let $p = 0;
+  const $n = Math.max(0, C);
+  const $end = $n - ($n % 4);
+  for (let n = 0; n < N; n++, $p += C) {
+    let $max = -Infinity;
+    let $p2 = $p;
+    for (let c = 0; c < C; c++, $p2++) {
+      if (S[$p2]! > $max) {
+        $max = S[$p2]!;
       }
     }
-
     let $acc2 = 0;
-    let $p5 = n * C;
-    for (let c = 0; c < C; c++, $p5 += 1) {
-      $acc2 += Math.exp(S[$p5]! - $max3);
+    let $p3 = $p;
+    for (let c2 = 0; c2 < C; c2++, $p3++) {
+      $acc2 += Math.exp(S[$p3]! - $max);
     }
-
-    const $lse6 = $max3 === -Infinity ? $max3 : $max3 + Math.log($acc2);
-    let $acc7 = 0;
-    let $p8 = n * C;
-    let $p9 = n * C;
-    {
-      let $acc10 = 0,
-        $acc11 = 0,
-        $acc12 = 0;
-      let c2 = 0;
-      for (; c2 + 3 < C; c2 += 4, $p8 += 4, $p9 += 4) {
-        $acc7 += Yt[$p8]! * S[$p9]!;
-        $acc10 += Yt[$p8 + 1]! * S[$p9 + 1]!;
-        $acc11 += Yt[$p8 + 2]! * S[$p9 + 2]!;
-        $acc12 += Yt[$p8 + 3]! * S[$p9 + 3]!;
-      }
-
-      for (; c2 < C; c2++, $p8 += 1, $p9 += 1) {
-        $acc7 += Yt[$p8]! * S[$p9]!;
-      }
-
-      $acc7 += $acc10 + $acc11 + $acc12;
+    const $lse = $max === -Infinity ? $max : $max + Math.log($acc2);
+    let $acc3 = 0;
+    let $p4 = $p;
+    let $acc4 = 0;
+    let $acc5 = 0;
+    let $acc6 = 0;
+    for (let c2_2 = 0; c2_2 < $end; c2_2 += 4, $p4 += 4) {
+      $acc3 += Yt[$p4]! * S[$p4]!;
+      $acc4 += Yt[$p4 + 1]! * S[$p4 + 1]!;
+      $acc5 += Yt[$p4 + 2]! * S[$p4 + 2]!;
+      $acc6 += Yt[$p4 + 3]! * S[$p4 + 3]!;
     }
-
-    $acc1 += ($lse6 - $acc7) / N;
+    for (let c2_3 = $end; c2_3 < C; c2_3++, $p4++) {
+      $acc3 += Yt[$p4]! * S[$p4]!;
+    }
+    $acc3 += $acc4 + $acc5 + $acc6;
+    $acc += ($lse - $acc3) / N;
   }
-
-  L[$o0++] = $acc1;
+  L[0] = $acc;
 }
-
 /**
  * dS[n,c] = exp(S[n,c] - logsumexp(c2) S[n,c2])*dL/N - Yt[n,c]*dL/N
  *
@@ -73,33 +64,27 @@ export function backward_dS(
 ): void {
   const { dS, S, dL, Yt } = t;
   const { C, N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  let $p2 = 0;
-  for (let n = 0; n < N; n++, $p1 += C, $p2 += C) {
-    let $max4 = -Infinity;
-    let $p5 = n * C;
-    for (let c2 = 0; c2 < C; c2++, $p5 += 1) {
-      if (S[$p5]! > $max4) {
-        $max4 = S[$p5]!;
+  let $p = 0;
+  for (let n = 0; n < N; n++, $p += C) {
+    let $max = -Infinity;
+    let $p2 = $p;
+    for (let c2 = 0; c2 < C; c2++, $p2++) {
+      if (S[$p2]! > $max) {
+        $max = S[$p2]!;
       }
     }
-
-    let $acc3 = 0;
-    let $p6 = n * C;
-    for (let c2 = 0; c2 < C; c2++, $p6 += 1) {
-      $acc3 += Math.exp(S[$p6]! - $max4);
+    let $acc = 0;
+    let $p3 = $p;
+    for (let c2_2 = 0; c2_2 < C; c2_2++, $p3++) {
+      $acc += Math.exp(S[$p3]! - $max);
     }
-
-    const $lse7 = $max4 === -Infinity ? $max4 : $max4 + Math.log($acc3);
-    let $p8 = $p1;
-    let $p9 = $p2;
-    for (let c = 0; c < C; c++, $p8 += 1, $p9 += 1) {
-      dS[$o0++] = (Math.exp(S[$p8]! - $lse7) * dL[0]!) / N - (Yt[$p9]! * dL[0]!) / N;
+    const $lse = $max === -Infinity ? $max : $max + Math.log($acc);
+    let $p4 = $p;
+    for (let c = 0; c < C; c++, $p4++) {
+      dS[$p4] = (Math.exp(S[$p4]! - $lse) * dL[0]!) / N - (Yt[$p4]! * dL[0]!) / N;
     }
   }
 }
-
 /**
  * dYt[n,c] = -S[n,c]*dL/N
  *
@@ -111,16 +96,14 @@ export function backward_dYt(
 ): void {
   const { dYt, S, dL } = t;
   const { C, N } = s;
-  let $o0 = 0;
-  let $p1 = 0;
-  for (let n = 0; n < N; n++, $p1 += C) {
-    let $p2 = $p1;
-    for (let c = 0; c < C; c++, $p2 += 1) {
-      dYt[$o0++] = -((S[$p2]! * dL[0]!) / N);
+  let $p = 0;
+  for (let n = 0; n < N; n++, $p += C) {
+    let $p2 = $p;
+    for (let c = 0; c < C; c++, $p2++) {
+      dYt[$p2] = -((S[$p2]! * dL[0]!) / N);
     }
   }
 }
-
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
   t: { readonly S: Float64Array; readonly Yt: Float64Array; readonly L: Float64Array },
@@ -128,7 +111,6 @@ export function forward(
 ): void {
   forward_L(t, s);
 }
-
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
 export function backward(
   t: {
@@ -144,13 +126,11 @@ export function backward(
   backward_dS(t, s);
   backward_dYt(t, s);
 }
-
 /** The shape of every tensor of the program for the given sizes. */
 export function shapes(s: { readonly N: number; readonly C: number }): Record<'S' | 'Yt' | 'L', number[]> {
-  const { N, C } = s;
+  const { C, N } = s;
   return { S: [N, C], Yt: [N, C], L: [] };
 }
-
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
   inputs: ['S', 'Yt'],
