@@ -345,7 +345,7 @@ export function backward_db(
       $acc3 += dY[$p + $k]!;
       $acc4 += dY[$p + $k2]!;
     }
-    for (let n2 = $end; n2 < N; n2++, $p += F) {
+    for (let n = $end; n < N; n++, $p += F) {
       $acc += dY[$p]!;
     }
     $acc += $acc2 + $acc3 + $acc4;

@@ -53,7 +53,7 @@ export function forward_Y(
               $acc3 += X[$p6 + 2]!;
               $acc4 += X[$p6 + 3]!;
             }
-            for (let j2 = $end; j2 < $hi3; j2++, $p6++) {
+            for (let j = $end; j < $hi3; j++, $p6++) {
               $acc += X[$p6]!;
             }
             $acc += $acc2 + $acc3 + $acc4;

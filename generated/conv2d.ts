@@ -918,7 +918,7 @@ export function backward_db(
           $acc3 += dY[$p4 + 2]!;
           $acc4 += dY[$p4 + 3]!;
         }
-        for (let v2 = $end; v2 < $step3; v2++, $p4++) {
+        for (let v = $end; v < $step3; v++, $p4++) {
           $acc += dY[$p4]!;
         }
         $acc += $acc2 + $acc3 + $acc4;

@@ -17,9 +17,21 @@ export function forward_L(
   const { L, lam, W } = t;
   const { D } = s;
   let $acc = 0;
-  for (let i = 0; i < D; i++) {
+  let $acc2 = 0;
+  let $acc3 = 0;
+  let $acc4 = 0;
+  const $n = Math.max(0, D);
+  const $end = $n - ($n % 4);
+  for (let i = 0; i < $end; i += 4) {
+    $acc += W[i]! * W[i]!;
+    $acc2 += W[i + 1]! * W[i + 1]!;
+    $acc3 += W[i + 2]! * W[i + 2]!;
+    $acc4 += W[i + 3]! * W[i + 3]!;
+  }
+  for (let i = $end; i < D; i++) {
     $acc += W[i]! * W[i]!;
   }
+  $acc += $acc2 + $acc3 + $acc4;
   L[0] = lam[0]! * $acc;
 }
 /**
@@ -49,9 +61,21 @@ export function backward_dlam(
   const { dlam, W, dL } = t;
   const { D } = s;
   let $acc = 0;
-  for (let i = 0; i < D; i++) {
+  let $acc2 = 0;
+  let $acc3 = 0;
+  let $acc4 = 0;
+  const $n = Math.max(0, D);
+  const $end = $n - ($n % 4);
+  for (let i = 0; i < $end; i += 4) {
+    $acc += W[i]! * W[i]!;
+    $acc2 += W[i + 1]! * W[i + 1]!;
+    $acc3 += W[i + 2]! * W[i + 2]!;
+    $acc4 += W[i + 3]! * W[i + 3]!;
+  }
+  for (let i = $end; i < D; i++) {
     $acc += W[i]! * W[i]!;
   }
+  $acc += $acc2 + $acc3 + $acc4;
   dlam[0] = $acc * dL[0]!;
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */

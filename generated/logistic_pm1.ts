@@ -19,9 +19,21 @@ export function forward_L(
   const { L, Yt, S } = t;
   const { N } = s;
   let $acc = 0;
-  for (let n = 0; n < N; n++) {
+  let $acc2 = 0;
+  let $acc3 = 0;
+  let $acc4 = 0;
+  const $n = Math.max(0, N);
+  const $end = $n - ($n % 4);
+  for (let n = 0; n < $end; n += 4) {
+    $acc += softplus(-(Yt[n]! * S[n]!));
+    $acc2 += softplus(-(Yt[n + 1]! * S[n + 1]!));
+    $acc3 += softplus(-(Yt[n + 2]! * S[n + 2]!));
+    $acc4 += softplus(-(Yt[n + 3]! * S[n + 3]!));
+  }
+  for (let n = $end; n < N; n++) {
     $acc += softplus(-(Yt[n]! * S[n]!));
   }
+  $acc += $acc2 + $acc3 + $acc4;
   L[0] = $acc;
 }
 /**

@@ -134,9 +134,21 @@ export function backward_dmu(
   const { dmu, V, dVnew } = t;
   const { D } = s;
   let $acc = 0;
-  for (let i = 0; i < D; i++) {
+  let $acc2 = 0;
+  let $acc3 = 0;
+  let $acc4 = 0;
+  const $n = Math.max(0, D);
+  const $end = $n - ($n % 4);
+  for (let i = 0; i < $end; i += 4) {
+    $acc += V[i]! * dVnew[i]!;
+    $acc2 += V[i + 1]! * dVnew[i + 1]!;
+    $acc3 += V[i + 2]! * dVnew[i + 2]!;
+    $acc4 += V[i + 3]! * dVnew[i + 3]!;
+  }
+  for (let i = $end; i < D; i++) {
     $acc += V[i]! * dVnew[i]!;
   }
+  $acc += $acc2 + $acc3 + $acc4;
   dmu[0] = $acc;
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */

@@ -17,9 +17,21 @@ export function forward_L(
   const { L, S, Yt } = t;
   const { N } = s;
   let $acc = 0;
-  for (let n = 0; n < N; n++) {
+  let $acc2 = 0;
+  let $acc3 = 0;
+  let $acc4 = 0;
+  const $n = Math.max(0, N);
+  const $end = $n - ($n % 4);
+  for (let n = 0; n < $end; n += 4) {
+    $acc += Math.pow(S[n]! - Yt[n]!, 2);
+    $acc2 += Math.pow(S[n + 1]! - Yt[n + 1]!, 2);
+    $acc3 += Math.pow(S[n + 2]! - Yt[n + 2]!, 2);
+    $acc4 += Math.pow(S[n + 3]! - Yt[n + 3]!, 2);
+  }
+  for (let n = $end; n < N; n++) {
     $acc += Math.pow(S[n]! - Yt[n]!, 2);
   }
+  $acc += $acc2 + $acc3 + $acc4;
   L[0] = $acc;
 }
 /**

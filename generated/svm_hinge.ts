@@ -33,7 +33,7 @@ export function forward_L(
       $acc4 += Yt[$p2 + 2]! * S[$p2 + 2]!;
       $acc5 += Yt[$p2 + 3]! * S[$p2 + 3]!;
     }
-    for (let c2_2 = $end; c2_2 < C; c2_2++, $p2++) {
+    for (let c2 = $end; c2 < C; c2++, $p2++) {
       $acc2 += Yt[$p2]! * S[$p2]!;
     }
     $acc2 += $acc3 + $acc4 + $acc5;
@@ -49,7 +49,7 @@ export function forward_L(
       $acc8 += max(0, S[$p3 + 3]! + $k) * (1 - Yt[$p3 + 3]!);
     }
     const $k2 = -$acc2 + 1;
-    for (let c3 = $end; c3 < C; c3++, $p3++) {
+    for (let c = $end; c < C; c++, $p3++) {
       $acc += max(0, S[$p3]! + $k2) * (1 - Yt[$p3]!);
     }
     $acc += $acc6 + $acc7 + $acc8;
@@ -82,7 +82,7 @@ export function backward_dS(
       $acc3 += Yt[$p2 + 2]! * S[$p2 + 2]!;
       $acc4 += Yt[$p2 + 3]! * S[$p2 + 3]!;
     }
-    for (let c2_2 = $end; c2_2 < C; c2_2++, $p2++) {
+    for (let c2 = $end; c2 < C; c2++, $p2++) {
       $acc += Yt[$p2]! * S[$p2]!;
     }
     $acc += $acc2 + $acc3 + $acc4;
@@ -101,13 +101,13 @@ export function backward_dS(
         $acc8 += Yt[$p4 + 2]! * S[$p4 + 2]!;
         $acc9 += Yt[$p4 + 3]! * S[$p4 + 3]!;
       }
-      for (let c3_2 = $end; c3_2 < C; c3_2++, $p4++) {
+      for (let c3 = $end; c3 < C; c3++, $p4++) {
         $acc6 += Yt[$p4]! * S[$p4]!;
       }
       $acc6 += $acc7 + $acc8 + $acc9;
       let $p5 = $p;
       const $k2 = -$acc6 + 1;
-      for (let c2_3 = 0; c2_3 < C; c2_3++, $p5++) {
+      for (let c2_2 = 0; c2_2 < C; c2_2++, $p5++) {
         $acc5 -= +(S[$p5]! + $k2 > 0) * Yt[$p3]! * ((1 - Yt[$p5]!) * dL[0]!);
       }
       dS[$p3] = +(S[$p3]! + $k > 0) * ((1 - Yt[$p3]!) * dL[0]!) + $acc5;
@@ -140,7 +140,7 @@ export function backward_dYt(
       $acc3 += Yt[$p2 + 2]! * S[$p2 + 2]!;
       $acc4 += Yt[$p2 + 3]! * S[$p2 + 3]!;
     }
-    for (let c2_2 = $end; c2_2 < C; c2_2++, $p2++) {
+    for (let c2 = $end; c2 < C; c2++, $p2++) {
       $acc += Yt[$p2]! * S[$p2]!;
     }
     $acc += $acc2 + $acc3 + $acc4;
@@ -159,13 +159,13 @@ export function backward_dYt(
         $acc8 += Yt[$p4 + 2]! * S[$p4 + 2]!;
         $acc9 += Yt[$p4 + 3]! * S[$p4 + 3]!;
       }
-      for (let c3_2 = $end; c3_2 < C; c3_2++, $p4++) {
+      for (let c3 = $end; c3 < C; c3++, $p4++) {
         $acc6 += Yt[$p4]! * S[$p4]!;
       }
       $acc6 += $acc7 + $acc8 + $acc9;
       let $p5 = $p;
       const $k2 = -$acc6 + 1;
-      for (let c2_3 = 0; c2_3 < C; c2_3++, $p5++) {
+      for (let c2_2 = 0; c2_2 < C; c2_2++, $p5++) {
         $acc5 -= +(S[$p5]! + $k2 > 0) * S[$p3]! * ((1 - Yt[$p5]!) * dL[0]!);
       }
       dYt[$p3] = $acc5 - max(0, S[$p3]! + $k) * dL[0]!;

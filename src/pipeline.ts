@@ -1,6 +1,6 @@
 // pipeline: the back end's steps, in order, for every kernel of a program:
 //
-//   statement ─lowerToLoops─▶ Kernel ─strengthReduce─▶ ─unrollSums─▶ ─hoistInvariants─▶ Kernel ─print─▶ text
+//   statement ─lowerToLoops─▶ Kernel ─strengthReduce─▶ ─unrollSums─▶ ─hoistInvariants─▶ ─legalise─▶ Kernel ─print─▶ text
 //
 // With DEBUG=deltagrad each kernel's loop IR is printed (as JavaScript) after each step, and with
 // DEBUG=deltagrad-verify each step's output is checked by verifyLoops. `optimize: false` runs only
@@ -22,16 +22,23 @@ import { hoistBounds, hoistInvariants } from './opt/hoistInvariants.js';
 import { strengthReduce } from './opt/strengthReduce.js';
 import { unrollSums } from './opt/unrollSums.js';
 import type { LoopModule, ModuleInfo } from './target/module.js';
+import { legalise } from './target/legalise.js';
 import { printJsStatements } from './target/js.js';
 import { JS_RESERVED, Namer } from './target/names.js';
 
 type Pass = { readonly name: string; readonly run: (k: Kernel) => Kernel };
+// the last step maps what JavaScript cannot run (parallel, vectorized loops) to what it can; the
+// TypeScript printer takes the same kernels
 const OPTIMIZE: readonly Pass[] = [
   { name: 'strengthReduce', run: strengthReduce },
   { name: 'unrollSums', run: unrollSums },
   { name: 'hoistInvariants', run: hoistInvariants },
+  { name: 'legalise', run: (k) => legalise(k, 'js') },
 ];
-const NAIVE: readonly Pass[] = [{ name: 'hoistBounds', run: hoistBounds }];
+const NAIVE: readonly Pass[] = [
+  { name: 'hoistBounds', run: hoistBounds },
+  { name: 'legalise', run: (k) => legalise(k, 'js') },
+];
 
 const debugging = (what: string) => typeof process !== 'undefined' && (process.env?.DEBUG ?? '').split(',').includes(what);
 

@@ -48,6 +48,7 @@ export function add(a: LExpr, b: LExpr): LExpr {
   } else if (isConst(b, 0) && a.kind !== 'const') return a;
   // a + (−b) is a − b, exactly, in floating point too
   if (b.kind === 'unary' && b.op === 'neg') return { kind: 'binary', ty, op: '-', a, b: b.a };
+  if (b.kind === 'const' && b.value < 0) return { kind: 'binary', ty, op: '-', a, b: c(-b.value, ty) };
   return { kind: 'binary', ty, op: '+', a, b };
 }
 

@@ -8,8 +8,8 @@
 //   for k in [lo, $end) by 4 { $acc += A[$p]*B[$q]; $acc2 += A[$p+1]*B[$q+N]; … ; $p += 4; $q += 4*N }
 //   for k in [$end, hi) { $acc += A[$p]*B[$q]; $p += 1; $q += N }
 //   $acc = $acc + ($acc2 + $acc3 + $acc4)
-// It applies when the body is exactly one accumulation that does not read the loop variable and
-// the pointer advances; any other loop marked `unrolled` stays as it is.
+// It applies when the body is exactly one accumulation and the pointer advances (the term may read
+// the loop variable: lane k reads it + k); any other loop marked `unrolled` stays as it is.
 import { add, assign, c, varsOf, isConst, let_, max, mul, rem, sub, substitute, sym, v } from '../loop/build.js';
 import type { Kernel, LExpr, LStmt, Sym } from '../loop/types.js';
 
@@ -30,12 +30,12 @@ function unrollLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] | undefined 
     advances.push({ p: s.v, by: s.value.b });
   }
   const moving = new Set([acc, loop.v, ...advances.map((a) => a.p)]);
-  if (varsOf(term).has(loop.v) || varsOf(term).has(acc) || advances.some((a) => [...varsOf(a.by)].some((s) => moving.has(s)))) return undefined;
-  const lane = (k: number) => advances.reduce((e, a) => substitute(e, a.p, add(v(a.p), mul(c(k), a.by))), term);
+  if (varsOf(term).has(acc) || advances.some((a) => [...varsOf(a.by)].some((s) => moving.has(s)))) return undefined;
+  // lane k reads where the loop would be k iterations on: its variable + k, each pointer + k steps
+  const lane = (k: number) => advances.reduce((e, a) => substitute(e, a.p, add(v(a.p), mul(c(k), a.by))), substitute(term, loop.v, add(v(loop.v), c(k))));
   const partial = [acc, ...Array.from({ length: LANES - 1 }, () => sym(acc.name, acc.ty))];
   const count = sym('$n', 'i32');
   const end = sym('$end', 'i32');
-  const tail = sym(loop.v.name, 'i32');
   return [
     ...partial.slice(1).map((p) => let_(p, c(0, acc.ty), true)),
     let_(count, max(c(0), sub(loop.hi, loop.lo))),
@@ -47,7 +47,8 @@ function unrollLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] | undefined 
       loop: 'serial',
       body: [...partial.map((p, k) => assign(p, add(v(p), lane(k)))), ...advances.map((a) => assign(a.p, add(v(a.p), mul(c(LANES), a.by))))],
     },
-    { ...loop, v: tail, lo: v(end), loop: 'serial' },
+    // the remainder: the same body from $end (a sibling loop may bind the same variable)
+    { ...loop, lo: v(end), loop: 'serial' },
     assign(acc, add(v(acc), partial.slice(1).map((p) => v(p) as LExpr).reduce((a, b) => add(a, b)))),
   ];
 }

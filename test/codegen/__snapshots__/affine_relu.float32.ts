@@ -364,7 +364,7 @@ export function backward_db(
       $acc3 += +(Y[$p + $k]! > 0) * dY[$p + $k]!;
       $acc4 += +(Y[$p + $k2]! > 0) * dY[$p + $k2]!;
     }
-    for (let n2 = $end; n2 < N; n2++, $p += F) {
+    for (let n = $end; n < N; n++, $p += F) {
       $acc += +(Y[$p]! > 0) * dY[$p]!;
     }
     $acc += $acc2 + $acc3 + $acc4;

@@ -45,7 +45,7 @@ export function forward_L(
       $acc5 += Yt[$p4 + 2]! * S[$p4 + 2]!;
       $acc6 += Yt[$p4 + 3]! * S[$p4 + 3]!;
     }
-    for (let c2_3 = $end; c2_3 < C; c2_3++, $p4++) {
+    for (let c2_2 = $end; c2_2 < C; c2_2++, $p4++) {
       $acc3 += Yt[$p4]! * S[$p4]!;
     }
     $acc3 += $acc4 + $acc5 + $acc6;
