@@ -1,5 +1,6 @@
 // tooling: how long deriving and emitting takes.
-//   - generateLibraryAsync(): derive + emit (ts-morph, prettier) every layer of generated/, in this
+//   - compile() of the conv layer, the first call in a fresh process (and the baseline's, beside it);
+//   - generateLibraryAsync(): derive + emit (prettier) every layer of generated/, in this
 //     process: the first call (tools loaded on first use, cold JIT: what `npm run generate` pays) and
 //     the median of the calls after it, wall and CPU;
 //   - `tsx src/codegen/generateLibrary.ts --check` end to end (process start included);
@@ -11,8 +12,9 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Row } from '../lib/cases.js';
+import type { ImplId, Row } from '../lib/cases.js';
 import { median } from '../lib/timing.js';
+import { baselineDir } from '../lib/baseline.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -67,6 +69,28 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
     note: `first call ${first.ms.toFixed(0)} ms wall, ${first.cpuMs.toFixed(0)} ms CPU (loads ts-morph and prettier; the bar); ${opts.quick ? 'only that call in --quick' : 'median and min are of the calls after it'}; module import ${importMs.toFixed(0)} ms`,
   });
   opts.log(`  generateLibraryAsync: first ${first.ms.toFixed(0)} ms (CPU ${first.cpuMs.toFixed(0)} ms), then median ${t.medianMs.toFixed(0)} ms (import ${importMs.toFixed(0)} ms)`);
+
+  // compile() of the conv layer in a fresh process: its first call (cold JIT), timed inside the
+  // process after the import (the import of TypeScript sources through tsx is not compile's cost)
+  const coldCompile = (dir: string) => {
+    const script = `const { compile } = await import(${JSON.stringify(`${dir}/src/index.ts`)});
+      const src = (await import('node:fs')).readFileSync(${JSON.stringify(`${root}examples/layers/conv2d.dg`)}, 'utf8');
+      const t = performance.now(); compile(src, { sizes: { N: 2, C: 3, H: 8, W: 8, F: 4, P: 1 } }); console.log(performance.now() - t);`;
+    const times: number[] = [];
+    for (let r = 0; r < (opts.quick ? 1 : 9); r++) {
+      const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+      if (res.status !== 0) return { error: (res.stderr ?? '').split('\n').find((l) => l.trim()) ?? `exit ${res.status}` };
+      times.push(Number(res.stdout.trim().split('\n').at(-1)));
+    }
+    return { times };
+  };
+  for (const [impl, dir] of [['deltagrad', root.replace(/\/$/, '')], ...(baselineDir ? [['deltagrad-baseline', baselineDir]] : [])] as [ImplId, string][]) {
+    const r = coldCompile(dir);
+    const row = { ...base, impl, case: 'compile() conv2d.dg, cold', op: 'first call in a new process' };
+    if ('error' in r) rows.push({ ...row, status: 'error', note: r.error });
+    else rows.push({ ...row, status: 'ok', medianMs: median(r.times), minMs: Math.min(...r.times), reps: r.times.length, note: 'check, derive, lower, print, new Function: the time of the call, after the import' });
+    opts.log(`  compile() cold (${impl}): ${'error' in r ? r.error : `median ${median(r.times).toFixed(0)} ms`}`);
+  }
 
   const require = createRequire(import.meta.url);
   const tsxCli = require.resolve('tsx/cli');
