@@ -800,9 +800,10 @@ function fillExtents(e: Expr, ext: ReadonlyMap<string, SizeExpr>): Expr {
   }
 }
 
-/** Parse and check a program; throws DeltagradError with a location on bad input. */
+/** Parse and check a program; throws DeltagradError with a location on bad input. A byte-order mark
+ *  at the start (editors on Windows save one) is not part of the program: columns count after it. */
 export function check(source: string): Program {
-  return new Checker(source).run();
+  return new Checker(source.replace(/^\uFEFF/, '')).run();
 }
 
 export { DeltagradError };

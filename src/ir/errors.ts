@@ -5,6 +5,8 @@
 //     1 | Y[i] = X[i
 //       |           ^
 //   hint: the `[` at 1:9 is never closed
+// The excerpt shows control characters as escapes (a terminal would obey ESC or CR), and a long line
+// as a window around the caret: `Y = x\x1b[2J $` points at `$` under `…x\x1b[2J $`, not a cleared screen.
 
 export type ErrorCode =
   | 'syntax'
@@ -22,7 +24,8 @@ export type ErrorCode =
   | 'bad-name'
   | 'recursive-def'
   | 'bad-size'
-  | 'bad-option';
+  | 'bad-option'
+  | 'too-large';
 
 export const ERROR_TITLES: Record<ErrorCode, string> = {
   syntax: 'syntax error',
@@ -41,6 +44,7 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   'recursive-def': 'recursive function',
   'bad-size': 'bad size',
   'bad-option': 'bad option',
+  'too-large': 'program too large',
 };
 
 export interface Span {
@@ -68,18 +72,64 @@ export const fail = (code: ErrorCode, detail: string, span?: Span, hint?: string
   throw new DeltagradError(code, detail, span, hint);
 };
 
+/** Characters a terminal would act on instead of showing (C0 and C1 controls but the tab, DEL, line
+ *  and paragraph separators, bidirectional overrides, a byte-order mark, lone surrogates). */
+const UNPRINTABLE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/u;
+
+/** One code point as the excerpt shows it: itself, or a visible escape (`\x1b`, `\r`, `\u202e`). */
+export function showChar(ch: string): string {
+  if (!UNPRINTABLE.test(ch)) return ch;
+  if (ch === '\r') return '\\r';
+  const c = ch.codePointAt(0)!;
+  return c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
+}
+
+/** Text with every unprintable character escaped (messages quote the source). */
+export const showText = (text: string): string => (UNPRINTABLE.test(text) ? [...text].map(showChar).join('') : text);
+
+/** A line longer than this many columns is shown as a window around the caret. */
+const EXCERPT_WIDTH = 100;
+const BEFORE_CARET = 40;
+
+/** The excerpt line and the caret line under it: escapes shown, a long line cut around the caret
+ *  (`…` at a cut end), the caret under the culprit's first column, as wide as the culprit. */
+export function excerpt(line: string, span: Span): { text: string; caret: string } {
+  const chars = [...line]; // columns count code points, as the lexer does (𝑥 is one column)
+  const shown = chars.map(showChar);
+  // the columns a code point takes in the excerpt: 1, or the length of its escape
+  const cols = shown.map((s, k) => (s === chars[k] ? 1 : s.length));
+  const sum = (a: number, b: number) => cols.slice(a, b).reduce((x, y) => x + y, 0);
+  const at = Math.min(span.col - 1, chars.length);
+  // the culprit's code points: span.length counts UTF-16 units
+  let end = at;
+  for (let units = 0; end < chars.length && units < Math.max(1, span.length); end++) units += chars[end]!.length;
+  const past = Math.max(1, span.length) - chars.slice(at, end).join('').length; // the span beyond the line's end
+  let from = 0;
+  let to = chars.length;
+  if (sum(0, chars.length) > EXCERPT_WIDTH) {
+    let w = 0;
+    for (from = at; from > 0 && w + cols[from - 1]! <= BEFORE_CARET; ) w += cols[--from]!;
+    for (to = at; to < chars.length && (to === at || w + cols[to]! <= EXCERPT_WIDTH); ) w += cols[to++]!;
+  }
+  const head = from > 0 ? '…' : '';
+  const text = head + shown.slice(from, to).join('') + (to < chars.length ? '…' : '');
+  const pad = ' '.repeat(head.length) + chars.slice(from, at).map((ch, k) => (ch === '\t' ? '\t' : ' '.repeat(cols[from + k]!))).join('');
+  const width = sum(at, Math.min(end, to)) + (to === chars.length ? past : 0);
+  return { text, caret: pad + '^'.repeat(Math.max(1, width)) };
+}
+
 /** The human form: `file:line:col: error: …`, the source line, a caret under the culprit, a hint. */
 export function formatError(err: DeltagradError, source: string, file = '<program>'): string {
-  const head = `${file}${err.span ? `:${err.span.line}:${err.span.col}` : ''}: error: ${ERROR_TITLES[err.code]}: ${err.detail}`;
+  const head = `${showText(file)}${err.span ? `:${err.span.line}:${err.span.col}` : ''}: error: ${ERROR_TITLES[err.code]}: ${showText(err.detail)}`;
   const lines = [head];
   if (err.span) {
-    const text = source.split(/\r?\n/)[err.span.line - 1] ?? '';
+    // a byte-order mark is not part of the program (check skips it): columns count from after it
+    const text = source.replace(/^\uFEFF/, '').split(/\r?\n/)[err.span.line - 1] ?? '';
     const gutter = String(err.span.line);
-    lines.push(`  ${gutter} | ${text}`);
-    // columns count code points, as the lexer does (𝑥 is one column, two UTF-16 units)
-    const pad = [...text].slice(0, err.span.col - 1).map((ch) => (ch === '\t' ? '\t' : ' ')).join('');
-    lines.push(`  ${' '.repeat(gutter.length)} | ${pad}${'^'.repeat(Math.max(1, err.span.length))}`);
+    const shown = excerpt(text, err.span);
+    lines.push(`  ${gutter} | ${shown.text}`);
+    lines.push(`  ${' '.repeat(gutter.length)} | ${shown.caret}`);
   }
-  if (err.hint) lines.push(`hint: ${err.hint}`);
+  if (err.hint) lines.push(`hint: ${showText(err.hint)}`);
   return lines.join('\n');
 }

@@ -52,14 +52,47 @@ function expectClean(source: string, r: Outcome): void {
   expect(head, `a located error for ${shown}\n${r.err}`).not.toBeNull();
   const line = Number(head![1]);
   const col = Number(head![2]);
-  const text = source.split(/\r?\n/)[line - 1];
+  const text = source.replace(/^\uFEFF/, '').split(/\r?\n/)[line - 1];
   expect(text, `line ${line} exists in ${shown}`).toBeDefined();
   expect(col, `column ${col} within line ${line} of ${shown}`).toBeLessThanOrEqual([...text!].length + 1);
-  expect(lines[1], `the echoed source line for ${shown}`).toBe(`  ${line} | ${text}`);
-  // the caret sits under column `col`, counting code points (a tab pads as a tab)
+  // nothing a terminal would act on reaches it: control characters of the source are shown escaped
+  expect(r.err, `a raw control character on stderr for ${shown}`).not.toMatch(TERMINAL_CONTROLS);
+  // the echoed line: the source line as shown (escapes, tabs kept), whole or as a window cut with `…`
+  const cells = [...text!].map(shownInExcerpt);
+  const full = cells.join('');
+  const gutter = `  ${line} | `;
+  expect(lines[1]?.startsWith(gutter), `the echoed source line for ${shown}\n${r.err}`).toBe(true);
+  const echoed = lines[1]!.slice(gutter.length);
   const caret = new RegExp(`^  ${' '.repeat(String(line).length)} \\| ([ \\t]*)\\^+$`).exec(lines[2] ?? '');
   expect(caret, `a caret line for ${shown}\n${r.err}`).not.toBeNull();
-  expect([...caret![1]!].length + 1, `caret column for ${shown}\n${r.err}`).toBe(col);
+  const pad = [...caret![1]!];
+  if (echoed === full) {
+    // the caret sits under column `col`: one space per column of what precedes it (a tab as a tab)
+    expect(caret![1], `caret column for ${shown}\n${r.err}`).toBe(cells.slice(0, col - 1).map((c) => (c === '\t' ? c : ' '.repeat([...c].length))).join(''));
+    return;
+  }
+  // a long line is cut around the caret: what the window shows left of the caret ends the line's
+  // text before column `col`, and what it shows from the caret on starts the text from `col`
+  expect([...full].length, `only a long line is cut, for ${shown}\n${r.err}`).toBeGreaterThan(100);
+  const cut = echoed.startsWith('…') ? 1 : 0;
+  const shownChars = [...echoed];
+  const left = shownChars.slice(cut, pad.length).join('');
+  const right = shownChars.slice(pad.length).join('').replace(/…$/u, '');
+  const before = cells.slice(0, col - 1).join('');
+  expect(before.endsWith(left), `the window left of the caret for ${shown}\n${r.err}`).toBe(true);
+  expect(cells.slice(col - 1).join('').startsWith(right), `the window from the caret for ${shown}\n${r.err}`).toBe(true);
+  expect(pad.slice(cut).join(''), `tabs in the caret's padding for ${shown}\n${r.err}`).toBe([...left].map((c) => (c === '\t' ? c : ' ')).join(''));
+}
+
+/** Control characters (but tab and newline), DEL, C1 controls, bidirectional overrides and isolates. */
+const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
+/** How the excerpt shows one code point: `\x1b`, `\r`, `\u202e`, a lone surrogate `\ud800`, or itself. */
+function shownInExcerpt(ch: string): string {
+  const c = ch.codePointAt(0)!;
+  const escaped = (c < 0x20 && ch !== '\t') || (c >= 0x7f && c <= 0x9f) || [0x61c, 0x200e, 0x200f, 0x2028, 0x2029, 0xfeff].includes(c) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || (c >= 0xd800 && c <= 0xdfff);
+  if (!escaped) return ch;
+  return ch === '\r' ? '\\r' : c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
 }
 
 // ---- inputs ------------------------------------------------------------------------------------
@@ -157,6 +190,12 @@ const HARD: Record<string, string> = {
   'carriage returns': 'Y = x\r\nZ = Y\r',
   'a NUL': 'Y = x\u0000',
   'tabs before the error': '\tY = x\t$',
+  'an escape sequence before the error': 'Y = x\u001b[2J\u001b]0;pwned\u0007 $',
+  'a carriage return inside a line': 'Y = x\r+ $',
+  'C1 controls and a bidi override': 'Y = x\u009b\u202e $',
+  'an error at the end of a 5 000-character line': `Y = ${terms(2500, () => 'x', '+')} $`,
+  'an error in the middle of a 5 000-character line': `Y = ${terms(1250, () => 'x', '+')} $ ${terms(1250, () => 'x', '+')}`,
+  'a byte-order mark before an error': '\uFEFFY = x $',
   'empty': '',
   'only a comment': '# nothing',
 };
