@@ -6,7 +6,7 @@
 // gradient is a correlation of dY with the flipped, channel-transposed kernel K̃.
 // Patterns are data (PATTERNS below); the first that matches wins; none matching gives null.
 import { idxAsVar, idxCoef, printIndex } from '../ir/affine.js';
-import { exprKey, freeIndices, renameIndices } from '../ir/exprs.js';
+import { exprEquals, freeIndices, renameIndices } from '../ir/exprs.js';
 import { polyAdd, polyConst, polyConstValue, polyScale, polyVar, printPoly, printSize, sizeAdd, sizeConst, sizePoly, sizeSub } from '../ir/sizes.js';
 import { assertNever, type Expr, type IndexExpr, type Poly, type SizeExpr, type Statement } from '../ir/types.js';
 import { latexName, latexSub } from './renderLatex.js';
@@ -235,7 +235,7 @@ function softmax(e: Extract<Expr, { kind: 'call' }>, dims: readonly string[], ct
   if (n?.kind !== 'neg' || n.arg.kind !== 'reduce' || n.arg.op !== 'logsumexp' || n.arg.indices.length !== 1) return null;
   const c = dims[dims.length - 1]!;
   const inner = renameIndices(n.arg.body, new Map([[n.arg.indices[0]!.name, c]]));
-  if (exprKey(inner) !== exprKey(x!)) return null;
+  if (!exprEquals(inner, x!)) return null;
   const m = elementwise(x!, dims, ctx);
   return m && { k: 'fn', fn: 'softmax', args: [m] };
 }
