@@ -8,7 +8,7 @@
 import { check } from '../ir/check.js';
 import { printStatement } from '../ir/print.js';
 import { printSize } from '../ir/sizes.js';
-import type { Program } from '../ir/types.js';
+import type { Program, TensorInfo } from '../ir/types.js';
 import { differentiate, gradName, type GradientStatement } from './differentiate.js';
 import { renderMatrix } from './renderMatrix.js';
 import { statementLatex } from './renderLatex.js';
@@ -36,17 +36,15 @@ export interface DeriveOptions {
   readonly steps?: boolean;
 }
 
-function declaration(p: Program, tensor: string, as: string): string {
-  const t = p.tensors.find((x) => x.name === tensor)!;
-  return `${as}: [${t.shape.map(printSize).join(', ')}]`;
-}
+const declaration = (t: TensorInfo, as: string): string => `${as}: [${t.shape.map(printSize).join(', ')}]`;
 
 /** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements. */
 export function backwardProgram(p: Program, grads: readonly GradientStatement[]): string {
+  const info = new Map(p.tensors.map((t) => [t.name, t] as const));
   const lines = [p.source.trimEnd(), '', '# gradients (deltagrad)'];
-  for (const t of p.tensors) if (t.role === 'output' && t.shape.length > 0) lines.push(`${declaration(p, t.name, gradName(t.name))}   # upstream gradient (seed)`);
+  for (const t of p.tensors) if (t.role === 'output' && t.shape.length > 0) lines.push(`${declaration(t, gradName(t.name))}   # upstream gradient (seed)`);
   for (const g of grads) {
-    lines.push(declaration(p, g.of, gradName(g.of)));
+    lines.push(declaration(info.get(g.of)!, gradName(g.of)));
     lines.push(printStatement(g.statement));
   }
   return lines.join('\n') + '\n';
@@ -60,13 +58,14 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
   debug('check', () => p.statements.map(printStatement));
   const grads = differentiate(p, { ...(opts.wrt ? { wrt: opts.wrt } : {}), unitScalarSeeds: true });
   debug('differentiate → eliminateDeltas → simplify', () => grads.flatMap((g) => [...g.steps, '']));
-  const shapeOf = (t: string) => p.tensors.find((x) => x.name === t)?.shape ?? p.tensors.find((x) => `d${x.name}` === t)?.shape;
+  const info = new Map(p.tensors.map((t) => [t.name, t] as const));
+  const shapeOf = (t: string) => info.get(t)?.shape ?? (t.startsWith('d') ? info.get(t.slice(1))?.shape : undefined);
   const gradients: Record<string, GradientForms> = {};
   const steps: string[] = [];
   for (const g of grads) {
     const matrix = renderMatrix(g.statement, shapeOf);
     const index = printStatement(g.statement);
-    const intermediate = p.tensors.find((t) => t.name === g.of)?.role === 'intermediate';
+    const intermediate = info.get(g.of)?.role === 'intermediate';
     gradients[g.of] = {
       index,
       matrix: matrix?.text ?? null,

@@ -95,6 +95,7 @@ class Checker {
   readonly firstRead = new Map<string, Span>();
   readonly readAfter = new Set<string>();
   readonly order: string[] = [];
+  private readonly seen = new Set<string>();
   readonly spans = new Map<string, Span>();
   readonly statements: Statement[] = [];
 
@@ -107,7 +108,10 @@ class Checker {
   }
 
   see(name: string, span?: Span) {
-    if (!this.order.includes(name)) this.order.push(name);
+    if (!this.seen.has(name)) {
+      this.seen.add(name);
+      this.order.push(name);
+    }
     if (span && !this.spans.has(name)) this.spans.set(name, span);
   }
 
@@ -233,7 +237,7 @@ class Checker {
   freshSize(preferred: string): string {
     let name = preferred;
     let k = 2;
-    while (this.declared.has(name) || this.assigned.has(name) || this.defs.has(name) || this.order.includes(name)) name = `${preferred}${k++}`;
+    while (this.declared.has(name) || this.assigned.has(name) || this.defs.has(name) || this.seen.has(name)) name = `${preferred}${k++}`;
     this.ensureSize(name);
     return name;
   }
@@ -241,6 +245,8 @@ class Checker {
 
 class StatementChecker {
   private readonly uses: Use[] = [];
+  /** the same uses by tensor (a statement may read 20 000 tensors: no scan of them all per read) */
+  private readonly usesOf = new Map<string, Use[]>();
   /** every index name of the statement: left side, free, and bound (after renaming) */
   private readonly indexNames = new Set<string>();
   private readonly boundNames = new Set<string>();
@@ -335,6 +341,13 @@ class StatementChecker {
     }
   }
 
+  private use(u: Use) {
+    this.uses.push(u);
+    const same = this.usesOf.get(u.tensor);
+    if (same) same.push(u);
+    else this.usesOf.set(u.tensor, [u]);
+  }
+
   private note(indexName: string, span: Span) {
     if (!this.firstSpan.has(indexName)) this.firstSpan.set(indexName, span);
   }
@@ -363,7 +376,7 @@ class StatementChecker {
           fail('rank-mismatch', `${a.name} has ${shape.length} dimension${shape.length === 1 ? '' : 's'} but is used without subscripts`, a.span, `write ${a.name}[${shape.map((_, i) => 'ijkl'[i] ?? `i${i}`).join(',')}]`);
         if (!shape && !this.c.declared.has(a.name)) this.c.shapes.set(a.name, []);
         this.c.noteRead(a.name, a.span, this.name);
-        this.uses.push({ tensor: a.name, subs: [], span: a.span });
+        this.use({ tensor: a.name, subs: [], span: a.span });
         return access(a.name, []);
       }
       case 'access': {
@@ -374,11 +387,11 @@ class StatementChecker {
         const shape = this.c.shapes.get(a.name);
         if (shape && shape.length !== subs.length)
           fail('rank-mismatch', `${a.name} has ${shape.length} dimension${shape.length === 1 ? '' : 's'} but is indexed with ${subs.length}`, a.span, `write ${a.name} with ${shape.length} subscript${shape.length === 1 ? '' : 's'}`);
-        const prior = this.uses.find((u) => u.tensor === a.name);
+        const prior = this.usesOf.get(a.name)?.[0];
         if (!shape && prior && prior.subs.length !== subs.length)
           fail('rank-mismatch', `${a.name} is indexed with ${prior.subs.length} subscripts at ${prior.span.line}:${prior.span.col} but with ${subs.length} here`, a.span);
         this.c.noteRead(a.name, a.span, this.name);
-        this.uses.push({ tensor: a.name, subs, span: a.span });
+        this.use({ tensor: a.name, subs, span: a.span });
         return access(a.name, subs);
       }
       case 'unary':
@@ -561,8 +574,8 @@ class StatementChecker {
     };
     const decl = this.c.declared.get(this.name);
     if (decl) this.lhs.forEach((n, i) => agree(n, decl.shape[i]!, `${this.name} dimension ${i + 1}`, this.line.span));
-    const plainUses = (known: boolean) => {
-      for (const u of this.uses) {
+    const plainUses = (known: boolean, of?: string) => {
+      for (const u of of === undefined ? this.uses : this.usesOf.get(of)!) {
         const shape = this.c.shapes.get(u.tensor);
         if (!shape || (shape.length === 0 && u.subs.length)) continue;
         if (!known) continue;
@@ -580,7 +593,7 @@ class StatementChecker {
     for (const u of this.uses) {
       if (this.c.shapes.has(u.tensor)) continue;
       // any read of it with plain subscripts gives the shape: X[i+1] + X[i] as well as X[i] + X[i+1]
-      const plain = this.uses.find((w) => w.tensor === u.tensor && w.subs.every((s) => idxAsVar(s) !== undefined));
+      const plain = this.usesOf.get(u.tensor)!.find((w) => w.subs.every((s) => idxAsVar(s) !== undefined));
       if (!plain)
         fail('unknown-shape', `the shape of ${u.tensor} cannot be known from its subscripts`, u.span, `declare it, e.g. \`${u.tensor}: [${u.subs.map((_, i) => 'NCHW'[i] ?? `D${i}`).join(', ')}]\``);
       const vars = plain!.subs.map(idxAsVar);
@@ -593,7 +606,7 @@ class StatementChecker {
         return ext.get(v!)!;
       });
       this.c.shapes.set(u.tensor, shape);
-      plainUses(true);
+      plainUses(true, u.tensor);
     }
     // Left-side indices of an undeclared output not fixed by a plain use: the largest in-bounds range.
     for (const n of this.lhs) {

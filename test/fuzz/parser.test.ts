@@ -175,6 +175,10 @@ const HARD: Record<string, string> = {
   '10 000-term shape': `X: [${terms(10000, () => 'N', '+')}]\nY[i] = X[i]`,
   '10 000 chained def functions': terms(10000, (k) => `def f${k}(x) = ${k ? `f${k - 1}(x)` : 'x'}`, '\n') + '\nY = f9999(z)',
   '300 statements in a chain': terms(300, (k) => `Y${k} = ${k ? `Y${k - 1}` : 'x'} * 2`, '\n'),
+  // each of these cost more than the CPU limit while some step was quadratic in the program
+  '5 000 statements in a chain': terms(5000, (k) => `Y${k} = ${k ? `Y${k - 1}` : 'x'} * 2`, '\n'),
+  '5 000 declared inputs read in one sum': `${terms(5000, (k) => `X${k}: [N]`, '\n')}\nL = ${terms(5000, (k) => `X${k}[0]`, ' + ')}`,
+  '5 000 undeclared inputs read in one sum': `dims N=2\nL = sum(i) ${terms(5000, (k) => `X${k}[i]`, ' + ')}`,
   'a 100 000-character name': `${'a'.repeat(100000)} = x`,
   '1e999': 'Y = 1e999 * x',
   '99999999999999999999': 'Y = 99999999999999999999 * x',
