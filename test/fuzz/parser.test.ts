@@ -179,6 +179,7 @@ const HARD: Record<string, string> = {
   '5 000 statements in a chain': terms(5000, (k) => `Y${k} = ${k ? `Y${k - 1}` : 'x'} * 2`, '\n'),
   '5 000 declared inputs read in one sum': `${terms(5000, (k) => `X${k}: [N]`, '\n')}\nL = ${terms(5000, (k) => `X${k}[0]`, ' + ')}`,
   '5 000 undeclared inputs read in one sum': `dims N=2\nL = sum(i) ${terms(5000, (k) => `X${k}[i]`, ' + ')}`,
+  '120 nested quotients 1/(a+1/(a+…))': `y = ${nest(120, '1/(a+', ')', 'a')}`,
   'a 100 000-character name': `${'a'.repeat(100000)} = x`,
   '1e999': 'Y = 1e999 * x',
   '99999999999999999999': 'Y = 99999999999999999999 * x',
