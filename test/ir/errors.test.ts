@@ -101,6 +101,20 @@ describe('the excerpt shows what the source holds, safely (issue 13)', () => {
     expect(text.length).toBeLessThanOrEqual(102);
     expect(caret).toBe(`    ${'^'.repeat(text.length - 5)}`);
   });
+  it('a line of megabytes is cut around the caret before anything is escaped', () => {
+    const t = process.cpuUsage();
+    const { text, caret } = excerpt('\u0000'.repeat(3_000_000), { line: 1, col: 1_000_001, length: 1 });
+    const u = process.cpuUsage(t);
+    expect((u.user + u.system) / 1000).toBeLessThan(100);
+    expect(text).toBe(`…${'\\x00'.repeat(25)}…`);
+    expect(caret).toBe(`${' '.repeat(41)}^^^^`);
+  });
+  it('a name of 20 000 characters is shown by its ends in the message and the hint', () => {
+    const name = 'a'.repeat(20_000);
+    const shown = formatError(new DeltagradError('unknown-function', `${name} is not a built-in`, { line: 1, col: 5, length: name.length }, `define ${name}`), `y = ${name}(x)`);
+    expect(shown.length).toBeLessThan(500);
+    expect(shown.split('\n')[0]).toBe(`<program>:1:5: error: unknown function: ${'a'.repeat(40)}…${'a'.repeat(12)} (20,000 characters) is not a built-in`);
+  });
   it('a byte-order mark at the start is skipped: the program runs, columns count after it', async () => {
     const ok = await cli(['-e', '\uFEFFf = x*y', '--at', 'x=2,y=3']);
     expect(ok.code).toBe(0);
