@@ -8,10 +8,11 @@
 //   # seed dY = 1 in every element: the gradients below are those of sum(Y)
 //   Y = [0, 2, 4]
 //   dx = 3
-import { readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { check } from './ir/check.js';
 import { DeltagradError, formatError } from './ir/errors.js';
-import { InputError, resolveSizes, run, shapeOf } from './ir/evaluate.js';
+import { checkElements, InputError, resolveSizes, run, shapeOf } from './ir/evaluate.js';
+import { DEFAULT_LIMITS, DERIVED_LIMITS } from './ir/limits.js';
 import type { Program } from './ir/types.js';
 import { deriveProgram, type DeriveResult } from './diff/derive.js';
 
@@ -282,11 +283,20 @@ function rejectUnsized(p: Program, sizes: ReadonlyMap<string, number>, at: Recor
 /** Run the backward program at the point: scalar inputs from --at, ones as the seeds of tensor outputs. */
 function evaluateAt(p: Program, result: DeriveResult, at: Record<string, number>): PointValues {
   const { inputs, sizes } = splitPoint(p, at);
-  const back = check(result.program);
+  // a program deltagrad wrote: bounded by the limits its source met, and nested deeper than it
+  let back: Program;
+  try {
+    back = check(result.program, DERIVED_LIMITS);
+  } catch (e) {
+    // not the user's to fix, and its location is in text they never saw
+    throw new Error(`the derived program does not check: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const resolved = resolveSizes(back, {}, sizes);
   rejectUnsized(back, resolved, at);
   // every shape first, in the order tensors appear: a bad size is reported on Y, not on its seed dY
   const shapes = Object.fromEntries(back.tensors.map((t) => [t.name, shapeOf(back, t.name, resolved)]));
+  // before the seeds are allocated: they are as large as the outputs
+  checkElements(back, new Map(Object.entries(shapes)), DEFAULT_LIMITS.maxElements);
   const seeded = p.tensors.filter((t) => t.role === 'output' && t.shape.length > 0).map((t) => t.name);
   const seeds = Object.fromEntries(seeded.map((y) => [`d${y}`, new Float64Array(product(shapes[`d${y}`]!)).fill(1)]));
   const values = run(back, { ...inputs, ...seeds }, sizes);
@@ -307,6 +317,22 @@ function printSteps(io: Io, steps: readonly string[] | undefined): void {
   io.out('');
   io.out('derivation:');
   steps.forEach((s) => io.out(`  ${s}`));
+}
+
+/** A program file or standard input ('-'), read in chunks and no further than the longest program
+ *  check accepts (UTF-8 takes at most 3 bytes a character, so more bytes than that are more
+ *  characters): `derive /dev/zero` is an error at once, not 8 GB of zeros. */
+async function readSource(path: string): Promise<string> {
+  const limit = 3 * DEFAULT_LIMITS.maxSourceLength + 3;
+  const stream = path === '-' ? process.stdin : createReadStream(path);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    total += chunk.length;
+    if (total > limit) break; // leaving the loop closes the stream
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export interface Io {
@@ -333,7 +359,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     else if (args.file !== undefined) {
       fileLabel = args.file;
       try {
-        source = readFileSync(args.file === '-' ? 0 : args.file, 'utf8');
+        source = await readSource(args.file);
       } catch (e) {
         throw new UsageError(`cannot read ${args.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }

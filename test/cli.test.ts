@@ -256,3 +256,32 @@ describe('--wrt naming what the program does not have (audit item 6)', () => {
     expect(r.err).toBe('derive: --wrt names Q, which is not a tensor of the program (its inputs: x, y)\n');
   });
 });
+
+describe('untrusted programs: bounded reads, limits (issue 13)', () => {
+  it('derive /dev/zero stops reading past the longest program and says so (it read 8 GB)', () => {
+    const r = spawnSync(process.execPath, [bin, '/dev/zero'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe('/dev/zero:1:1000001: error: program too large: the program is longer than 1,000,000 characters, the limit');
+    expect(r.stderr.length).toBeLessThan(400);
+  });
+  it('so does standard input', () => {
+    const r = spawnSync('sh', ['-c', `head -c 5000000 /dev/zero | "${process.execPath}" "${bin}" -`], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^-:1:1000001: error: program too large/);
+  });
+  it('a byte-order mark at the start of standard input is skipped', () => {
+    const r = spawnSync(process.execPath, [bin, '-', '--at', 'x=2,y=3'], { input: '\uFEFFf = x*y\n', encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('f = 6\ndx = 3\ndy = 2\n');
+  });
+  it('--at on sizes whose tensors would not fit in memory is refused, naming the tensor (it reached 13 GB)', async () => {
+    const r = await cli(['-e', 'dims I, J\nY: [I, J]\nY[i,j] = x*i*j', '--at', 'x=1,I=30000,J=30000']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^derive: --at: Y has shape \[30000, 30000\], 900,000,000 elements; .*more than the 10,000,000 elements the interpreter holds \(limits.maxElements\)\n$/);
+  });
+  it('--at runs the derived program of a program nested to the limit (it failed to re-parse, pointing at a line the file does not have)', async () => {
+    const r = await cli(['-e', `y = ${'1/(a+'.repeat(199)}1/a${')'.repeat(199)}`, '--at', 'a=1']);
+    expect(r.err).toBe('');
+    expect(r.out).toBe('y = 0.61803398875\nda = -0.27639320225\n');
+  });
+});

@@ -8,6 +8,7 @@
 import { check } from '../ir/check.js';
 import { printStatement } from '../ir/print.js';
 import { printSize } from '../ir/sizes.js';
+import { limitsWith, type Limits } from '../ir/limits.js';
 import type { Program, TensorInfo } from '../ir/types.js';
 import { differentiate, gradName, type GradientStatement } from './differentiate.js';
 import { renderMatrix } from './renderMatrix.js';
@@ -34,6 +35,9 @@ export interface DeriveOptions {
   readonly wrt?: readonly string[];
   /** include the derivation step by step */
   readonly steps?: boolean;
+  /** raise the limits that bound an untrusted program's cost (limits.ts: maxSourceLength, maxNesting,
+   *  maxDepth, and maxNodes, which also bounds the gradients) */
+  readonly limits?: Limits;
 }
 
 const declaration = (t: TensorInfo, as: string): string => `${as}: [${t.shape.map(printSize).join(', ')}]`;
@@ -56,7 +60,7 @@ const debug = (stage: string, lines: () => string[]) => {
 
 export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResult {
   debug('check', () => p.statements.map(printStatement));
-  const grads = differentiate(p, { ...(opts.wrt ? { wrt: opts.wrt } : {}), unitScalarSeeds: true });
+  const grads = differentiate(p, { ...(opts.wrt ? { wrt: opts.wrt } : {}), unitScalarSeeds: true, maxNodes: limitsWith(opts.limits).maxNodes });
   debug('differentiate → eliminateDeltas → simplify', () => grads.flatMap((g) => [...g.steps, '']));
   const info = new Map(p.tensors.map((t) => [t.name, t] as const));
   const shapeOf = (t: string) => info.get(t)?.shape ?? (t.startsWith('d') ? info.get(t.slice(1))?.shape : undefined);
@@ -82,5 +86,5 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
 
 /** The library entry point: derive every gradient of a program given as text. */
 export function derive(source: string, opts: DeriveOptions = {}): DeriveResult {
-  return deriveProgram(check(source), opts);
+  return deriveProgram(check(source, opts.limits), opts);
 }

@@ -8,7 +8,8 @@
 // Worked example: Y[i,j] = sum(k) A[i,k]*X[k,j] + B[i,j] w.r.t. X: the access X[k,j] contributes
 //   Σ_{i,j,k} A[i,k]·dY[i,j]·δ(k,k')·δ(j,j')  →  dX[k,j] = sum(i) A[i,k]*dY[i,j]   (= Aᵀ·dY)
 import { idxAsVar, idxKey, idxVar, printIndex } from '../ir/affine.js';
-import { DeltagradError } from '../ir/errors.js';
+import { count, DeltagradError } from '../ir/errors.js';
+import { DEFAULT_LIMITS } from '../ir/limits.js';
 import {
   access,
   add,
@@ -212,6 +213,21 @@ export interface DifferentiateOptions {
   readonly wrt?: readonly string[];
   /** a scalar output's seed is 1 (printing); otherwise it is the input `dL` (kernels) */
   readonly unitScalarSeeds?: boolean;
+  /** expression nodes of all the gradients together (limits.maxNodes) */
+  readonly maxNodes?: number;
+}
+
+/** Sizes of expressions already measured. An expression is a tree that may share subtrees (a
+ *  parameter of an inlined def), so its size is summed over its children, each measured once. */
+const SIZES = new WeakMap<Expr, number>();
+
+/** The number of nodes of e as a tree (saturating at 2⁵³). */
+function treeSize(e: Expr): number {
+  const known = SIZES.get(e);
+  if (known !== undefined) return known;
+  const n = Math.min(Number.MAX_SAFE_INTEGER, children(e).reduce((a, c) => a + treeSize(c), 1));
+  SIZES.set(e, n);
+  return n;
 }
 
 export const gradName = (t: string) => `d${t}`;
@@ -258,6 +274,8 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
       throw new DeltagradError('bad-name', `${clash.name} is the name of the gradient of ${t}`, clash.span, `rename the tensor ${clash.name} (for example g${t}): gradients are named d + the tensor's name`);
   }
 
+  const maxNodes = opts.maxNodes ?? DEFAULT_LIMITS.maxNodes;
+  let budget = maxNodes;
   const names = new NameSupply([
     ...p.tensors.map((t) => t.name),
     ...p.tensors.map((t) => gradName(t.name)),
@@ -293,7 +311,22 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
       if (!depends.has(s.tensor)) continue;
       const scalarSeed = out.role === 'output' && out.shape.length === 0 && opts.unitScalarSeeds;
       const upstream: Expr = scalarSeed ? ONE : access(gradName(s.tensor), s.lhs.map((b) => idxVar(b.name)));
-      const cs = contributions(s.rhs, { target, names }).map((c) => ({
+      const raw = contributions(s.rhs, { target, names });
+      // before any pass walks a term: a term can be as large as its statement times its depth
+      for (const c of raw) {
+        const n = treeSize(c.factor);
+        if (n > budget)
+          throw new DeltagradError(
+            'too-large',
+            n > maxNodes
+              ? `d${target} has a term of ${count(n)} nodes through ${s.tensor}; the gradients may have ${count(maxNodes)}`
+              : `the gradients would have more than ${count(maxNodes)} nodes, the limit, when d${target} adds its term of ${count(n)} through ${s.tensor}`,
+            s.span,
+            'an expression that uses a value many times, or nests deeply, has a gradient about its size times its depth: compute a repeated value once, as a tensor of its own (`t = …`)',
+          );
+        budget -= n;
+      }
+      const cs = raw.map((c) => ({
         ...c,
         factor: freshenBinders(c.factor, new Set([...c.sums.map((b) => b.name), ...s.lhs.map((b) => b.name)]), names),
       }));

@@ -11,7 +11,9 @@
 // b an undeclared input whose shape [F] comes from its plain subscript f, Y an output of shape [N, F]:
 //   Y[n,f] = relu(sum(d) X[n,d]*W[f,d] + b[f])
 import { idxAdd, idxAsConst, idxAsVar, idxCoef, idxDiv, idxMod, idxNeg, idxScale, idxSizeName, idxSub, idxVar, idxVars, idxNum } from './affine.js';
-import { DeltagradError, fail, type Span } from './errors.js';
+import { count, DeltagradError, fail, type Span } from './errors.js';
+import { InlinedSizes } from './inlinedSize.js';
+import { limitsWith, type Limits } from './limits.js';
 import { access, add, call, compare, div, mapChildren, mul, neg, num, pow, reduce } from './exprs.js';
 import { parse, type Ast, type Line } from './parse.js';
 import {
@@ -121,7 +123,14 @@ class Checker {
   readonly spans = new Map<string, Span>();
   readonly statements: Statement[] = [];
 
-  constructor(private readonly source: string) {}
+  /** expression nodes of the statements so far, inlined (against limits.maxNodes) */
+  private nodes = 0;
+  private inlined: InlinedSizes | undefined;
+
+  constructor(
+    private readonly source: string,
+    readonly limits: Required<Limits>,
+  ) {}
 
   private defaults(): Map<string, number> {
     const m = new Map<string, number>();
@@ -142,9 +151,11 @@ class Checker {
   }
 
   run(): Program {
-    const lines = parse(this.source);
+    this.checkLength();
+    const lines = parse(this.source, this.limits.maxNesting);
     for (const l of lines) if (l.k === 'dims') this.dims(l);
     for (const l of lines) if (l.k === 'def') this.def(l);
+    this.inlined = new InlinedSizes(this.defs);
     for (const l of lines) if (l.k === 'decl') this.decl(l);
     for (const l of lines) if (l.k === 'assign') this.assign(l);
     const tensors: TensorInfo[] = this.order.map((name) => ({
@@ -155,6 +166,42 @@ class Checker {
       ...(this.spans.has(name) ? { span: this.spans.get(name)! } : {}),
     }));
     return { sizes: [...this.sizes.values()], tensors, statements: this.statements, source: this.source };
+  }
+
+  /** A program longer than limits.maxSourceLength is refused before it is read, at the first character past the limit. */
+  private checkLength() {
+    const max = this.limits.maxSourceLength;
+    if (this.source.length <= max) return;
+    const before = this.source.slice(0, max);
+    const line = before.split(/\r?\n/).length;
+    const col = [...before.slice(before.lastIndexOf('\n') + 1)].length + 1;
+    fail('too-large', `the program is longer than ${count(max)} characters, the limit`, { line, col, length: 1 }, 'split it into smaller programs');
+  }
+
+  /** Refuse a statement whose right side, once its def calls are inlined, would not fit: before
+   *  building any of it (limits.maxNodes for the whole program, limits.maxDepth for one expression). */
+  private checkInlinedSize(l: Extract<Line, { k: 'assign' }>) {
+    const m = this.inlined!.statement(l.rhs);
+    const { maxNodes, maxDepth } = this.limits;
+    const left = maxNodes - this.nodes;
+    const name = (c: { call: { name: string } }) => `${c.call.name}(…)`;
+    if (m.size > left) {
+      const before = this.nodes ? ` (the statements before it have ${count(this.nodes)})` : '';
+      const copies = 'each call copies its argument once for every use of the parameter: compute a value that is used again as a tensor of its own (`t = …`, then pass t), since a tensor is computed once';
+      const culprit = m.calls.find((c) => c.size > left);
+      if (culprit)
+        fail('too-large', `${name(culprit)} would inline to ${count(culprit.size)} nodes; a program may have ${count(maxNodes)}${before}`, culprit.call.span, copies);
+      // no call is too large alone: point at the largest, if any
+      const largest = [...m.calls].sort((a, b) => b.size - a.size)[0];
+      fail('too-large', `the right side of ${l.name} ${largest ? 'would inline to' : 'has'} ${count(m.size)} nodes; a program may have ${count(maxNodes)}${before}`, largest?.call.span ?? l.span, largest ? copies : 'split the program');
+    }
+    if (m.depth > maxDepth) {
+      const culprit = m.calls.find((c) => c.depth > maxDepth);
+      const split = 'split it with intermediate tensors (`t = …`): a tensor is one level deep where it is read';
+      if (culprit) fail('too-large', `${name(culprit)} would inline to an expression nested ${count(culprit.depth)} levels deep; the limit is ${count(maxDepth)}`, culprit.call.span, split);
+      fail('too-large', `the right side of ${l.name} is nested ${count(m.depth)} levels deep; the limit is ${count(maxDepth)}`, l.span, split);
+    }
+    this.nodes += m.size;
   }
 
   private dims(l: Extract<Line, { k: 'dims' }>) {
@@ -234,6 +281,7 @@ class Checker {
     if (decl && decl.shape.length !== lhsNames.length)
       fail('rank-mismatch', `${name} is declared with ${decl.shape.length} dimension${decl.shape.length === 1 ? '' : 's'} but assigned with ${lhsNames.length} subscript${lhsNames.length === 1 ? '' : 's'}`, l.span, `write ${name}${decl.shape.length ? `[${decl.shape.map((_, i) => 'ijklmn'[i] ?? `i${i}`).join(',')}]` : ''} = …`);
     this.see(name, { line: l.span.line, col: l.span.col, length: name.length });
+    this.checkInlinedSize(l);
     const st = new StatementChecker(this, name, lhsNames, l);
     const stmt = st.run();
     this.assigned.set(name, l.span.line);
@@ -293,7 +341,7 @@ class StatementChecker {
     rhs = fillExtents(rhs, extents);
     const lhs: Bound[] = this.lhs.map((n) => ({ name: n, extent: extents.get(n)! }));
     if (!this.c.declared.has(this.name)) this.c.shapes.set(this.name, lhs.map((b) => b.extent));
-    return { tensor: this.name, lhs, rhs, line: this.line.span.line };
+    return { tensor: this.name, lhs, rhs, line: this.line.span.line, span: this.line.span };
   }
 
   private collectIndexNames(a: Ast) {
@@ -835,10 +883,11 @@ function fillExtents(e: Expr, ext: ReadonlyMap<string, SizeExpr>): Expr {
   }
 }
 
-/** Parse and check a program; throws DeltagradError with a location on bad input. A byte-order mark
- *  at the start (editors on Windows save one) is not part of the program: columns count after it. */
-export function check(source: string): Program {
-  return new Checker(source.replace(/^\uFEFF/, '')).run();
+/** Parse and check a program; throws DeltagradError with a location on bad input, and on a program
+ *  past the limits (limits.ts; each can be raised here). A byte-order mark at the start (editors on
+ *  Windows save one) is not part of the program: columns count after it. */
+export function check(source: string, limits: Limits = {}): Program {
+  return new Checker(source.replace(/^\uFEFF/, ''), limitsWith(limits)).run();
 }
 
 export { DeltagradError };

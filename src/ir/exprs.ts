@@ -23,7 +23,8 @@ export function neg(arg: Expr): Expr {
 export function add(terms: readonly Expr[]): Expr {
   const flat: Expr[] = [];
   for (const t of terms) {
-    if (t.kind === 'add') flat.push(...t.terms);
+    // one by one: push(...terms) passes every term as an argument, past the stack at ~120 000 terms
+    if (t.kind === 'add') for (const u of t.terms) flat.push(u);
     else flat.push(t);
   }
   // Numbers fold into one, kept where the first number stood: 1 - y stays 1 - y.
