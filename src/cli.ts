@@ -70,8 +70,9 @@ function parsePairs(text: string, what: string, into: Record<string, number> = {
     const m = /^\s*([\p{L}_][\p{L}\p{N}_]*)\s*=\s*(\S+)\s*$/u.exec(part);
     const v = m ? Number(m[2]) : NaN;
     if (!m || !Number.isFinite(v)) throw new UsageError(`${what} expects name=number pairs separated by commas, found "${part}"`);
-    if (m[1]! in into) throw new UsageError(`${what} gives ${m[1]} twice (${m[1]}=${into[m[1]!]} and ${m[1]}=${m[2]})`);
-    into[m[1]!] = v;
+    // own keys: `in` sees Object.prototype's toString, and `into.__proto__ = 1` sets no key at all
+    if (Object.hasOwn(into, m[1]!)) throw new UsageError(`${what} gives ${m[1]} twice (${m[1]}=${into[m[1]!]} and ${m[1]}=${m[2]})`);
+    Object.defineProperty(into, m[1]!, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return into;
 }
@@ -254,18 +255,19 @@ function splitPoint(p: Program, at: Record<string, number>): { inputs: Record<st
   if (tensor)
     throw new UsageError(`--at needs scalar inputs, but ${tensor.name} is a tensor (${tensor.shape.length} ${tensor.shape.length === 1 ? 'dimension' : 'dimensions'}); evaluate() from the library takes tensors`);
   const sizeNames = p.sizes.map((s) => s.name);
-  const out = { inputs: {} as Record<string, number>, sizes: {} as Record<string, number> };
+  const given = { inputs: [] as [string, number][], sizes: [] as [string, number][] };
   for (const [k, v] of Object.entries(at)) {
     if (sizeNames.includes(k)) {
       if (!Number.isInteger(v) || v < 0) throw new UsageError(`--at gives the size ${k} the value ${v}: a size is a whole number ≥ 0`);
-      out.sizes[k] = v;
-    } else if (inputs.some((t) => t.name === k)) out.inputs[k] = v;
+      given.sizes.push([k, v]);
+    } else if (inputs.some((t) => t.name === k)) given.inputs.push([k, v]);
     else
       throw new UsageError(
         `--at names ${k}, which is neither an input nor a size (inputs: ${inputs.map((t) => t.name).join(', ') || '(none)'}${sizeNames.length ? `; sizes: ${sizeNames.join(', ')}` : ''})`,
       );
   }
-  for (const t of inputs) if (!(t.name in out.inputs)) throw new UsageError(`--at needs a value for the input ${t.name}`);
+  const out = { inputs: Object.fromEntries(given.inputs), sizes: Object.fromEntries(given.sizes) };
+  for (const t of inputs) if (!Object.hasOwn(out.inputs, t.name)) throw new UsageError(`--at needs a value for the input ${t.name}`);
   return out;
 }
 

@@ -64,24 +64,29 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
   debug('differentiate → eliminateDeltas → simplify', () => grads.flatMap((g) => [...g.steps, '']));
   const info = new Map(p.tensors.map((t) => [t.name, t] as const));
   const shapeOf = (t: string) => info.get(t)?.shape ?? (t.startsWith('d') ? info.get(t.slice(1))?.shape : undefined);
-  const gradients: Record<string, GradientForms> = {};
+  // entries, made a record at the end: a gradient of an input named __proto__ must be an own key of
+  // it (an assignment would set the record's prototype), and toString one that shadows the method
+  const gradients: [string, GradientForms][] = [];
   const steps: string[] = [];
   for (const g of grads) {
     const matrix = renderMatrix(g.statement, shapeOf);
     const index = printStatement(g.statement);
     const intermediate = info.get(g.of)?.role === 'intermediate';
-    gradients[g.of] = {
-      index,
-      matrix: matrix?.text ?? null,
-      latex: matrix ? `${statementLatex(g.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(g.statement),
-      ...(intermediate ? { intermediate: true } : {}),
-    };
+    gradients.push([
+      g.of,
+      {
+        index,
+        matrix: matrix?.text ?? null,
+        latex: matrix ? `${statementLatex(g.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(g.statement),
+        ...(intermediate ? { intermediate: true } : {}),
+      },
+    ]);
     if (opts.steps) {
       steps.push(`── ${gradName(g.of)} ──`, ...g.steps);
       if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
     }
   }
-  return { gradients, ...(opts.steps ? { steps } : {}), program: backwardProgram(p, grads) };
+  return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program: backwardProgram(p, grads) };
 }
 
 /** The library entry point: derive every gradient of a program given as text. */

@@ -52,7 +52,7 @@ export function resolveSizes(p: Program, inputs: Inputs, given: Record<string, n
   for (let progress = true; progress; ) {
     progress = false;
     for (const t of p.tensors) {
-      if (t.role !== 'input' || !(t.name in inputs)) continue;
+      if (t.role !== 'input' || !Object.hasOwn(inputs, t.name)) continue;
       const v = inputs[t.name]!;
       if (typeof v === 'number') continue;
       const unknown = [...new Set(t.shape.flatMap(sizeNames))].filter((n) => !sizes.has(n));
@@ -106,7 +106,8 @@ function rejectUnknownInputs(p: Program, inputs: Inputs): void {
 function rejectMissingInputs(p: Program, inputs: Inputs, sizes: ReadonlyMap<string, number>): void {
   const names = p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
   for (const n of names) {
-    if (n in inputs) continue;
+    // own keys only: an input named toString is not Object.prototype's
+    if (Object.hasOwn(inputs, n)) continue;
     const { count, shape } = describeShape(p, n, sizes);
     throw new InputError(`missing input ${n}: expected ${shape === '[]' ? 'a number' : `${count} values`} (shape ${shape})`);
   }
@@ -431,7 +432,7 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
     data.set(t.name, { values: toArray(t.name, inputs[t.name]!, elementsOf(shape)), shape });
   }
   const compiler = new Compiler(data, sizes);
-  const out: Record<string, Float64Array> = {};
+  const out = new Map<string, Float64Array>();
   for (const s of p.statements) {
     const shape = shapes.get(s.tensor)!;
     const values = new Float64Array(shape.reduce((a, b) => a * b, 1));
@@ -456,9 +457,10 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
     };
     rec(0);
     data.set(s.tensor, { values, shape });
-    out[s.tensor] = values;
+    out.set(s.tensor, values);
   }
-  return out;
+  // a plain record whose own keys are the tensors (fromEntries defines __proto__ as one of them)
+  return Object.fromEntries(out);
 }
 
 /** The library's reference interpreter: every assigned tensor, as Float64Array. `limits` raises the
