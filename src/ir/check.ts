@@ -231,7 +231,7 @@ class Checker {
   private sizeOf(a: Ast): SizeExpr {
     switch (a.k) {
       case 'num':
-        if (!Number.isInteger(a.value) || a.value < 0) fail('bad-size', `a dimension must be a whole number, found ${a.value}`, a.span);
+        if (!Number.isSafeInteger(a.value) || a.value < 0) fail('bad-size', `a dimension must be a whole number of at most 9,007,199,254,740,991, found ${a.value}`, a.span);
         return sizeConst(a.value);
       case 'name':
         if (this.declared.has(a.name) || this.defs.has(a.name)) fail('bad-name', `${a.name} is not a size`, a.span, 'shapes are made of size names (see `dims`) and whole numbers');
@@ -367,8 +367,16 @@ class StatementChecker {
     return n;
   }
 
-  /** Subscript → affine index expression, or a located non-affine error. */
+  /** Subscript → affine index expression, or a located non-affine error; its numbers are exact
+   *  integers (X[i*1e300*1e300] made a coefficient of ∞, and the gradient read dY[(NaN*i+n)/Infinity]). */
   private index(a: Ast, scope: ReadonlyMap<string, string>): IndexExpr {
+    const ix = this.indexRaw(a, scope);
+    if (!exactIndex(ix))
+      fail('non-affine', 'a number in this subscript is too large to be exact', a.span, `subscripts are integers of at most 9,007,199,254,740,991 in size`);
+    return ix;
+  }
+
+  private indexRaw(a: Ast, scope: ReadonlyMap<string, string>): IndexExpr {
     const nonAffine = (why: string): never =>
       fail('non-affine', why, a.span, 'subscripts are affine: integer combinations of indices plus sizes and whole numbers, e.g. X[u*T+i-P]');
     switch (a.k) {
@@ -382,10 +390,10 @@ class StatementChecker {
         return idxVar(n);
       }
       case 'unary':
-        return idxNeg(this.index(a.arg, scope));
+        return idxNeg(this.indexRaw(a.arg, scope));
       case 'binary': {
-        const x = this.index(a.a, scope);
-        const y = this.index(a.b, scope);
+        const x = this.indexRaw(a.a, scope);
+        const y = this.indexRaw(a.b, scope);
         if (a.op === '+') return idxAdd(x, y);
         if (a.op === '-') return idxSub(x, y);
         if (a.op === '*') {
@@ -578,7 +586,7 @@ class StatementChecker {
   private rangeSize(a: Ast): SizeExpr {
     const bad = () => fail('bad-size', 'a reduction range is a size or a whole number', a.span, 'write sum(r:4) … or max(i:R) …');
     const go = (x: Ast): SizeExpr => {
-      if (x.k === 'num') return Number.isInteger(x.value) && x.value >= 0 ? sizeConst(x.value) : bad();
+      if (x.k === 'num') return Number.isSafeInteger(x.value) && x.value >= 0 ? sizeConst(x.value) : bad();
       if (x.k === 'name') return this.c.sizes.has(x.name) ? sizeName(x.name) : bad();
       if (x.k === 'binary' && x.op !== '^' && x.op !== '%') {
         const l = go(x.a);
@@ -785,6 +793,12 @@ class StatementChecker {
     }
     return out;
   }
+}
+
+/** Every coefficient and constant of an index expression a safe integer. */
+function exactIndex(ix: IndexExpr): boolean {
+  const exact = (p: Poly) => [...p.values()].every(Number.isSafeInteger);
+  return exact(ix.constant) && ix.terms.every((t) => exact(t.coef) && (t.atom.kind === 'var' || (exact(t.atom.by) && exactIndex(t.atom.of))));
 }
 
 /** How far a read reaches past the end of its dimension: p when it is positive, else nothing. */

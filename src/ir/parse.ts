@@ -197,8 +197,8 @@ class Parser {
       if (this.isOp('=')) {
         this.next();
         const v = this.peek();
-        if (v.t !== 'num' || !/^\d+$/.test(v.text))
-          fail('bad-size', `the default of size ${n.text} must be a whole number, found ${this.describe(v)}`, this.spanOf(v), `write \`dims ${n.text}=3\``);
+        if (v.t !== 'num' || !/^\d+$/.test(v.text) || !Number.isSafeInteger(Number(v.text)))
+          fail('bad-size', `the default of size ${n.text} must be a whole number of at most 9,007,199,254,740,991, found ${this.describe(v)}`, this.spanOf(v), `write \`dims ${n.text}=3\``);
         value = Number(this.next().text);
       }
       items.push({ name: n.text, ...(value !== undefined ? { value } : {}), span: this.spanOf(n) });

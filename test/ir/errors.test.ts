@@ -125,3 +125,18 @@ describe('the excerpt shows what the source holds, safely (issue 13)', () => {
     expect(bad.err).toContain('  1 | Y[i] = X[i\n');
   });
 });
+
+describe('numbers too large to be exact', () => {
+  it('in a subscript are an error (X[i*1e300*1e300] had a gradient reading dY[(NaN*i+n)/Infinity])', async () => {
+    const r = await cli(['-e', 'dims N=3\nX: [N]\nY[i] = X[i*1e300*1e300]']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('<program>:3:17: error: index is not affine: a number in this subscript is too large to be exact');
+    expect((await cli(['-e', 'X: [N]\nY[i] = X[i + 99999999999999999999]'])).code).toBe(1);
+    expect((await cli(['-e', 'X: [N]\nY[i] = X[i*9007199254740991]'])).code).toBe(0);
+  });
+  it('in a size, a shape or a reduction range are an error', async () => {
+    expect((await cli(['-e', 'dims N=99999999999999999999\nX: [N]\nY[i] = X[i]'])).err).toMatch(/^<program>:1:8: error: bad size: the default of size N must be a whole number of at most 9,007,199,254,740,991/);
+    expect((await cli(['-e', 'X: [99999999999999999999]\nY[i] = X[i]'])).err).toMatch(/^<program>:1:5: error: bad size: a dimension must be a whole number of at most/);
+    expect((await cli(['-e', 'X: [N]\nY = sum(r:99999999999999999999) X[r]'])).code).toBe(1);
+  });
+});
