@@ -37,7 +37,8 @@ usage: derive [FILE | -e PROGRAM] [options]
   -h, --help         this help
 
 exit status: 0 on success, 1 for a bad program (with line:col, a caret and a hint), 2 for bad usage
-(an unknown option, options that do not go together, --wrt or --at naming what the program does not have).
+(an unknown option, options that do not go together, --wrt or --at naming what the program does not have),
+74 when the output cannot be written (a full disk), 70 for an internal error.
 A value of --at that is NaN or ±Infinity is printed as it is, with a warning on stderr; the status stays 0.
 
 examples:
@@ -46,6 +47,22 @@ examples:
   derive examples/layers/conv2d.dg --steps`;
 
 class UsageError extends Error {}
+
+/** A failure of deltagrad, not of the program or the command line (exit 70): `cause` is what failed. */
+class InternalError extends Error {
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** The first line of what was thrown, whatever it was (a rejection need not be an Error). */
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split('\n', 1)[0]!.trim() || (e instanceof Error ? e.name : 'an unknown error');
+}
 
 type Format = 'index' | 'matrix' | 'latex' | 'json' | 'all';
 
@@ -370,9 +387,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const program = check(source);
     rejectEmpty(program);
     if (args.emit) {
-      // loaded here only: ts-morph and prettier cost more than deriving, and only --emit needs them
-      const { emitAsync } = await import('./codegen/compile.js');
-      io.out((await emitAsync(source, { ...(args.dtype ? { dtype: args.dtype } : {}), simd: args.simd })).trimEnd());
+      let text: string;
+      try {
+        // loaded here only: ts-morph and prettier cost more than deriving, and only --emit needs them
+        const { emitAsync } = await import('./codegen/compile.js');
+        text = await emitAsync(source, { ...(args.dtype ? { dtype: args.dtype } : {}), simd: args.simd });
+      } catch (e) {
+        if (e instanceof DeltagradError) throw e;
+        // the code generator or prettier failed (prettier's errors carry a code frame and a stack)
+        throw new InternalError('--emit ts failed', e);
+      }
+      io.out(text.trimEnd());
       return 0;
     }
     rejectUnknownWrt(program, args.wrt);
@@ -438,7 +463,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(`derive: --at: ${e.message}`);
       return 2;
     }
-    io.err(`derive: internal error: ${(e as Error).message}${process.env.DEBUG?.includes('deltagrad') ? `\n${(e as Error).stack}` : ' (set DEBUG=deltagrad for details)'}`);
+    // one line: the first of the message (prettier's run to a code frame and a stack); the rest, and
+    // the stack, with DEBUG=deltagrad
+    const what = e instanceof InternalError ? `${e.message}: ${firstLine(e.cause)}` : firstLine(e);
+    const cause = e instanceof InternalError ? e.cause : e;
+    const details = cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
+    io.err(`derive: internal error: ${what}${process.env.DEBUG?.includes('deltagrad') ? `\n${details}` : ' (set DEBUG=deltagrad for details)'}`);
     return 70;
   }
 }

@@ -1,7 +1,7 @@
 // The `derive` command as a user runs it: the real bin script in a child process for the headline
 // examples, the in-process entry point for the rest.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,33 @@ describe('derive | head: a reader that stops early', () => {
     const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" "${layer('conv2d')}" --steps | head -1`], { encoding: 'utf8' });
     expect(r.stdout.trim()).toMatch(/^dX\[n,c,h,w\] = /);
     expect(r.stderr).toBe('');
+  });
+});
+
+describe('derive > /dev/full: a failure to write (issue 13)', () => {
+  /** The real command with stdout (or stderr) on /dev/full, where every write fails with ENOSPC. */
+  const onFull = (args: string[], stream: 'stdout' | 'stderr') => {
+    const fd = openSync('/dev/full', 'w');
+    try {
+      return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', stdio: ['ignore', stream === 'stdout' ? fd : 'pipe', stream === 'stderr' ? fd : 'pipe'] });
+    } finally {
+      closeSync(fd);
+    }
+  };
+  it('ends with one line and status 74, not an uncaught ENOSPC stack trace', () => {
+    const r = onFull([layer('conv2d'), '--steps'], 'stdout');
+    expect(r.status).toBe(74);
+    expect(r.stderr).toBe('derive: cannot write the output: ENOSPC: no space left on device\n');
+  });
+  it('so does --emit ts', () => {
+    const r = onFull(['-e', 'f = x*y', '--emit', 'ts'], 'stdout');
+    expect(r.status).toBe(74);
+    expect(r.stderr).toBe('derive: cannot write the output: ENOSPC: no space left on device\n');
+  });
+  it('an error that cannot be written ends with status 74 and nothing else', () => {
+    const r = onFull(['-e', 'f = x $'], 'stderr');
+    expect(r.status).toBe(74);
+    expect(r.stdout).toBe('');
   });
 });
 
