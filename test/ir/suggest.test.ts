@@ -1,7 +1,8 @@
 // "did you mean …?": the edit distance behind the suggestion for an unknown function is right, and
 // costs nothing on names no typo makes.
 import { describe, expect, it } from 'vitest';
-import { check, editDistanceWithin } from '../../src/ir/check.js';
+import { check } from '../../src/ir/check.js';
+import { editDistanceWithin } from '../../src/ir/suggest.js';
 import { errorOf } from '../helpers.js';
 
 describe('"did you mean" (the edit distance)', () => {
