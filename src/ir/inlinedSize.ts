@@ -48,7 +48,7 @@ export class InlinedSizes {
 
   /** Every def's form, callees first (an explicit stack: a chain of 10 000 defs must not overflow
    *  ours); a def on a cycle of calls counts its recursive call as a plain node (check refuses it). */
-  constructor(private readonly defs: ReadonlyMap<string, DefShape>) {
+  constructor(defs: ReadonlyMap<string, DefShape>) {
     const state = new Map<string, 'open' | 'done'>();
     for (const root of defs.keys()) {
       if (state.has(root)) continue;
