@@ -12,11 +12,18 @@
 import { fileURLToPath } from 'node:url';
 import { isFresh } from './bundleStamp.mjs';
 
-// a reader that stops early (`derive … | head`) closes the pipe: that ends the output, not in a stack trace
+// A reader that stops early (`derive … | head`) closes the pipe: that ends the output quietly. Any
+// other failure to write (a full disk: `derive … > /dev/full` gives ENOSPC) ends with one line and
+// status 74 (EX_IOERR), not an uncaught stack trace; when stderr itself fails there is nowhere to say it.
 process.stdout.on('error', (e) => {
-  if (e.code !== 'EPIPE') throw e;
-  process.exit(0);
+  if (e.code === 'EPIPE') process.exit(0);
+  try {
+    process.stderr.write(`derive: cannot write the output: ${String(e.message ?? e).replace(/, \w+$/, '')}\n`);
+  } finally {
+    process.exit(74);
+  }
 });
+process.stderr.on('error', () => process.exit(74));
 
 const bundle = new URL('./derive.bundle.mjs', import.meta.url);
 const force = process.env.DELTAGRAD_CLI;

@@ -8,10 +8,11 @@
 //   # seed dY = 1 in every element: the gradients below are those of sum(Y)
 //   Y = [0, 2, 4]
 //   dx = 3
-import { readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { check } from './ir/check.js';
 import { DeltagradError, formatError, LINE_BREAK } from './ir/errors.js';
-import { InputError, resolveSizes, run, shapeOf } from './ir/evaluate.js';
+import { checkElements, InputError, resolveSizes, run, shapeOf } from './ir/evaluate.js';
+import { DEFAULT_LIMITS, DERIVED_LIMITS } from './ir/limits.js';
 import type { Program } from './ir/types.js';
 import { deriveProgram, type DeriveResult } from './diff/derive.js';
 
@@ -36,7 +37,8 @@ usage: derive [FILE | -e PROGRAM] [options]
   -h, --help         this help
 
 exit status: 0 on success, 1 for a bad program (with line:col, a caret and a hint), 2 for bad usage
-(an unknown option, options that do not go together, --wrt or --at naming what the program does not have).
+(an unknown option, options that do not go together, --wrt or --at naming what the program does not have),
+74 when the output cannot be written (a full disk), 70 for an internal error.
 A value of --at that is NaN or ±Infinity is printed as it is, with a warning on stderr; the status stays 0.
 
 examples:
@@ -45,6 +47,22 @@ examples:
   derive examples/layers/conv2d.dg --steps`;
 
 class UsageError extends Error {}
+
+/** A failure of deltagrad, not of the program or the command line (exit 70): `cause` is what failed. */
+class InternalError extends Error {
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** The first line of what was thrown, whatever it was (a rejection need not be an Error). */
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split('\n', 1)[0]!.trim() || (e instanceof Error ? e.name : 'an unknown error');
+}
 
 type Format = 'index' | 'matrix' | 'latex' | 'json' | 'all';
 
@@ -69,8 +87,9 @@ function parsePairs(text: string, what: string, into: Record<string, number> = {
     const m = /^\s*([\p{L}_][\p{L}\p{N}_]*)\s*=\s*(\S+)\s*$/u.exec(part);
     const v = m ? Number(m[2]) : NaN;
     if (!m || !Number.isFinite(v)) throw new UsageError(`${what} expects name=number pairs separated by commas, found "${part}"`);
-    if (m[1]! in into) throw new UsageError(`${what} gives ${m[1]} twice (${m[1]}=${into[m[1]!]} and ${m[1]}=${m[2]})`);
-    into[m[1]!] = v;
+    // own keys: `in` sees Object.prototype's toString, and `into.__proto__ = 1` sets no key at all
+    if (Object.hasOwn(into, m[1]!)) throw new UsageError(`${what} gives ${m[1]} twice (${m[1]}=${into[m[1]!]} and ${m[1]}=${m[2]})`);
+    Object.defineProperty(into, m[1]!, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return into;
 }
@@ -253,18 +272,19 @@ function splitPoint(p: Program, at: Record<string, number>): { inputs: Record<st
   if (tensor)
     throw new UsageError(`--at needs scalar inputs, but ${tensor.name} is a tensor (${tensor.shape.length} ${tensor.shape.length === 1 ? 'dimension' : 'dimensions'}); evaluate() from the library takes tensors`);
   const sizeNames = p.sizes.map((s) => s.name);
-  const out = { inputs: {} as Record<string, number>, sizes: {} as Record<string, number> };
+  const given = { inputs: [] as [string, number][], sizes: [] as [string, number][] };
   for (const [k, v] of Object.entries(at)) {
     if (sizeNames.includes(k)) {
       if (!Number.isInteger(v) || v < 0) throw new UsageError(`--at gives the size ${k} the value ${v}: a size is a whole number ≥ 0`);
-      out.sizes[k] = v;
-    } else if (inputs.some((t) => t.name === k)) out.inputs[k] = v;
+      given.sizes.push([k, v]);
+    } else if (inputs.some((t) => t.name === k)) given.inputs.push([k, v]);
     else
       throw new UsageError(
         `--at names ${k}, which is neither an input nor a size (inputs: ${inputs.map((t) => t.name).join(', ') || '(none)'}${sizeNames.length ? `; sizes: ${sizeNames.join(', ')}` : ''})`,
       );
   }
-  for (const t of inputs) if (!(t.name in out.inputs)) throw new UsageError(`--at needs a value for the input ${t.name}`);
+  const out = { inputs: Object.fromEntries(given.inputs), sizes: Object.fromEntries(given.sizes) };
+  for (const t of inputs) if (!Object.hasOwn(out.inputs, t.name)) throw new UsageError(`--at needs a value for the input ${t.name}`);
   return out;
 }
 
@@ -282,11 +302,20 @@ function rejectUnsized(p: Program, sizes: ReadonlyMap<string, number>, at: Recor
 /** Run the backward program at the point: scalar inputs from --at, ones as the seeds of tensor outputs. */
 function evaluateAt(p: Program, result: DeriveResult, at: Record<string, number>): PointValues {
   const { inputs, sizes } = splitPoint(p, at);
-  const back = check(result.program);
+  // a program deltagrad wrote: bounded by the limits its source met, and nested deeper than it
+  let back: Program;
+  try {
+    back = check(result.program, DERIVED_LIMITS);
+  } catch (e) {
+    // not the user's to fix, and its location is in text they never saw
+    throw new Error(`the derived program does not check: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const resolved = resolveSizes(back, {}, sizes);
   rejectUnsized(back, resolved, at);
   // every shape first, in the order tensors appear: a bad size is reported on Y, not on its seed dY
   const shapes = Object.fromEntries(back.tensors.map((t) => [t.name, shapeOf(back, t.name, resolved)]));
+  // before the seeds are allocated: they are as large as the outputs
+  checkElements(back, new Map(Object.entries(shapes)), DEFAULT_LIMITS.maxElements);
   const seeded = p.tensors.filter((t) => t.role === 'output' && t.shape.length > 0).map((t) => t.name);
   const seeds = Object.fromEntries(seeded.map((y) => [`d${y}`, new Float64Array(product(shapes[`d${y}`]!)).fill(1)]));
   const values = run(back, { ...inputs, ...seeds }, sizes);
@@ -307,6 +336,22 @@ function printSteps(io: Io, steps: readonly string[] | undefined): void {
   io.out('');
   io.out('derivation:');
   steps.forEach((s) => io.out(`  ${s}`));
+}
+
+/** A program file or standard input ('-'), read in chunks and no further than the longest program
+ *  check accepts (UTF-8 takes at most 3 bytes a character, so more bytes than that are more
+ *  characters): `derive /dev/zero` is an error at once, not 8 GB of zeros. */
+async function readSource(path: string): Promise<string> {
+  const limit = 3 * DEFAULT_LIMITS.maxSourceLength + 3;
+  const stream = path === '-' ? process.stdin : createReadStream(path);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    total += chunk.length;
+    if (total > limit) break; // leaving the loop closes the stream
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export interface Io {
@@ -333,7 +378,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     else if (args.file !== undefined) {
       fileLabel = args.file;
       try {
-        source = readFileSync(args.file === '-' ? 0 : args.file, 'utf8');
+        source = await readSource(args.file);
       } catch (e) {
         throw new UsageError(`cannot read ${args.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
@@ -342,9 +387,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const program = check(source);
     rejectEmpty(program);
     if (args.emit) {
-      // loaded here only: ts-morph and prettier cost more than deriving, and only --emit needs them
-      const { emitAsync } = await import('./codegen/compile.js');
-      io.out((await emitAsync(source, { ...(args.dtype ? { dtype: args.dtype } : {}), simd: args.simd })).trimEnd());
+      let text: string;
+      try {
+        // loaded here only: ts-morph and prettier cost more than deriving, and only --emit needs them
+        const { emitAsync } = await import('./codegen/compile.js');
+        text = await emitAsync(source, { ...(args.dtype ? { dtype: args.dtype } : {}), simd: args.simd });
+      } catch (e) {
+        if (e instanceof DeltagradError) throw e;
+        // the code generator or prettier failed (prettier's errors carry a code frame and a stack)
+        throw new InternalError('--emit ts failed', e);
+      }
+      io.out(text.trimEnd());
       return 0;
     }
     rejectUnknownWrt(program, args.wrt);
@@ -410,7 +463,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(`derive: --at: ${e.message}`);
       return 2;
     }
-    io.err(`derive: internal error: ${(e as Error).message}${process.env.DEBUG?.includes('deltagrad') ? `\n${(e as Error).stack}` : ' (set DEBUG=deltagrad for details)'}`);
+    // one line: the first of the message (prettier's run to a code frame and a stack); the rest, and
+    // the stack, with DEBUG=deltagrad
+    const what = e instanceof InternalError ? `${e.message}: ${firstLine(e.cause)}` : firstLine(e);
+    const cause = e instanceof InternalError ? e.cause : e;
+    const details = cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
+    io.err(`derive: internal error: ${what}${process.env.DEBUG?.includes('deltagrad') ? `\n${details}` : ' (set DEBUG=deltagrad for details)'}`);
     return 70;
   }
 }

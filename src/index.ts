@@ -3,6 +3,7 @@ export { derive, deriveProgram, type DeriveResult, type GradientForms, type Deri
 export { evaluate, run, type Inputs } from './ir/evaluate.js';
 export { check as parse, check } from './ir/check.js';
 export { DeltagradError, formatError, type ErrorCode } from './ir/errors.js';
+export { DEFAULT_LIMITS, type Limits } from './ir/limits.js';
 export { numericGradient, relativeError, randomInputs, seededRandom } from './ir/gradcheck.js';
 export type { Program, Statement, Expr } from './ir/types.js';
 export { compile, emit, emitAsync, type Kernel, type CompileOptions, type Dtype } from './codegen/compile.js';

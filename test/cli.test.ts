@@ -1,7 +1,7 @@
 // The `derive` command as a user runs it: the real bin script in a child process for the headline
 // examples, the in-process entry point for the rest.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,33 @@ describe('derive | head: a reader that stops early', () => {
     const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" "${layer('conv2d')}" --steps | head -1`], { encoding: 'utf8' });
     expect(r.stdout.trim()).toMatch(/^dX\[n,c,h,w\] = /);
     expect(r.stderr).toBe('');
+  });
+});
+
+describe('derive > /dev/full: a failure to write (issue 13)', () => {
+  /** The real command with stdout (or stderr) on /dev/full, where every write fails with ENOSPC. */
+  const onFull = (args: string[], stream: 'stdout' | 'stderr') => {
+    const fd = openSync('/dev/full', 'w');
+    try {
+      return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', stdio: ['ignore', stream === 'stdout' ? fd : 'pipe', stream === 'stderr' ? fd : 'pipe'] });
+    } finally {
+      closeSync(fd);
+    }
+  };
+  it('ends with one line and status 74, not an uncaught ENOSPC stack trace', () => {
+    const r = onFull([layer('conv2d'), '--steps'], 'stdout');
+    expect(r.status).toBe(74);
+    expect(r.stderr).toBe('derive: cannot write the output: ENOSPC: no space left on device\n');
+  });
+  it('so does --emit ts', () => {
+    const r = onFull(['-e', 'f = x*y', '--emit', 'ts'], 'stdout');
+    expect(r.status).toBe(74);
+    expect(r.stderr).toBe('derive: cannot write the output: ENOSPC: no space left on device\n');
+  });
+  it('an error that cannot be written ends with status 74 and nothing else', () => {
+    const r = onFull(['-e', 'f = x $'], 'stderr');
+    expect(r.status).toBe(74);
+    expect(r.stdout).toBe('');
   });
 });
 
@@ -254,5 +281,34 @@ describe('--wrt naming what the program does not have (audit item 6)', () => {
     const r = await cli(['-e', 'f = x*y', '--wrt', 'Q']);
     expect(r.code).toBe(2);
     expect(r.err).toBe('derive: --wrt names Q, which is not a tensor of the program (its inputs: x, y)\n');
+  });
+});
+
+describe('untrusted programs: bounded reads, limits (issue 13)', () => {
+  it('derive /dev/zero stops reading past the longest program and says so (it read 8 GB)', () => {
+    const r = spawnSync(process.execPath, [bin, '/dev/zero'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe('/dev/zero:1:1000001: error: program too large: the program is longer than 1,000,000 characters, the limit');
+    expect(r.stderr.length).toBeLessThan(400);
+  });
+  it('so does standard input', () => {
+    const r = spawnSync('sh', ['-c', `head -c 5000000 /dev/zero | "${process.execPath}" "${bin}" -`], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^-:1:1000001: error: program too large/);
+  });
+  it('a byte-order mark at the start of standard input is skipped', () => {
+    const r = spawnSync(process.execPath, [bin, '-', '--at', 'x=2,y=3'], { input: '\uFEFFf = x*y\n', encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('f = 6\ndx = 3\ndy = 2\n');
+  });
+  it('--at on sizes whose tensors would not fit in memory is refused, naming the tensor (it reached 13 GB)', async () => {
+    const r = await cli(['-e', 'dims I, J\nY: [I, J]\nY[i,j] = x*i*j', '--at', 'x=1,I=30000,J=30000']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^derive: --at: Y has shape \[30000, 30000\], 900,000,000 elements; .*more than the 10,000,000 elements the interpreter holds \(limits.maxElements\)\n$/);
+  });
+  it('--at runs the derived program of a program nested to the limit (it failed to re-parse, pointing at a line the file does not have)', async () => {
+    const r = await cli(['-e', `y = ${'1/(a+'.repeat(199)}1/a${')'.repeat(199)}`, '--at', 'a=1']);
+    expect(r.err).toBe('');
+    expect(r.out).toBe('y = 0.61803398875\nda = -0.27639320225\n');
   });
 });

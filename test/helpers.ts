@@ -43,25 +43,27 @@ export function checkGradients(source: string, sizes: Record<string, number> = {
   const rand = seededRandom(opts.seed ?? 1);
   const inputs = randomInputs(p, sizes, rand, opts.lo ?? -1, opts.hi ?? 1);
   const resolved = resolveSizes(p, inputs, sizes);
-  const seeds: Record<string, Float64Array> = {};
+  // records built from entries: a tensor may be named __proto__ or toString (test/property/names.test.ts)
+  const seedList: [string, Float64Array][] = [];
   for (const t of p.tensors) {
     if (t.role !== 'output' || t.shape.length === 0) continue;
     const n = shapeOf(p, t.name, resolved).reduce((a, b) => a * b, 1);
-    seeds[`d${t.name}`] = Float64Array.from({ length: n }, () => rand() * 2 - 1);
+    seedList.push([`d${t.name}`, Float64Array.from({ length: n }, () => rand() * 2 - 1)]);
   }
+  const seeds = Object.fromEntries(seedList);
   const out = run(back, { ...inputs, ...seeds }, sizes);
-  const errors: Record<string, number> = {};
-  const magnitudes: Record<string, number> = {};
-  const gradients: Record<string, Float64Array> = {};
+  const errors: [string, number][] = [];
+  const magnitudes: [string, number][] = [];
+  const gradients: [string, Float64Array][] = [];
   for (const name of opts.wrt ?? p.tensors.filter((t) => t.role === 'input').map((t) => t.name)) {
-    const analytic = out[`d${name}`];
+    const analytic = Object.hasOwn(out, `d${name}`) ? out[`d${name}`] : undefined;
     if (!analytic) throw new Error(`the backward program has no d${name}`);
     const numeric = numericGradient(p, inputs, seeds, name, { sizes });
-    errors[name] = relativeError(analytic, numeric);
-    magnitudes[name] = Math.max(...Array.from(analytic, Math.abs));
-    gradients[name] = analytic;
+    errors.push([name, relativeError(analytic, numeric)]);
+    magnitudes.push([name, analytic.reduce((m, v) => Math.max(m, Math.abs(v)), 0)]);
+    gradients.push([name, analytic]);
   }
-  return { errors, magnitudes, program: derived.program, inputs, seeds, analytic: gradients };
+  return { errors: Object.fromEntries(errors), magnitudes: Object.fromEntries(magnitudes), program: derived.program, inputs, seeds, analytic: Object.fromEntries(gradients) };
 }
 
 /** The DeltagradError `f` throws (any other outcome fails the test). */

@@ -9,7 +9,8 @@ import { check } from '../ir/check.js';
 import { LINE_BREAK } from '../ir/errors.js';
 import { printStatement } from '../ir/print.js';
 import { printSize } from '../ir/sizes.js';
-import type { Program } from '../ir/types.js';
+import { limitsWith, type Limits } from '../ir/limits.js';
+import type { Program, TensorInfo } from '../ir/types.js';
 import { differentiate, gradName, type GradientStatement } from './differentiate.js';
 import { renderMatrix } from './renderMatrix.js';
 import { statementLatex } from './renderLatex.js';
@@ -35,20 +36,21 @@ export interface DeriveOptions {
   readonly wrt?: readonly string[];
   /** include the derivation step by step */
   readonly steps?: boolean;
+  /** raise the limits that bound an untrusted program's cost (limits.ts: maxSourceLength, maxNesting,
+   *  maxDepth, and maxNodes, which also bounds the gradients) */
+  readonly limits?: Limits;
 }
 
-function declaration(p: Program, tensor: string, as: string): string {
-  const t = p.tensors.find((x) => x.name === tensor)!;
-  return `${as}: [${t.shape.map(printSize).join(', ')}]`;
-}
+const declaration = (t: TensorInfo, as: string): string => `${as}: [${t.shape.map(printSize).join(', ')}]`;
 
 /** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements. */
 export function backwardProgram(p: Program, grads: readonly GradientStatement[]): string {
+  const info = new Map(p.tensors.map((t) => [t.name, t] as const));
   // one kind of line break: a lone \r or U+2028 (a line break to the lexer) must not pass on as one to a reader that disagrees
   const lines = [p.source.trimEnd().split(LINE_BREAK).join('\n'), '', '# gradients (deltagrad)'];
-  for (const t of p.tensors) if (t.role === 'output' && t.shape.length > 0) lines.push(`${declaration(p, t.name, gradName(t.name))}   # upstream gradient (seed)`);
+  for (const t of p.tensors) if (t.role === 'output' && t.shape.length > 0) lines.push(`${declaration(t, gradName(t.name))}   # upstream gradient (seed)`);
   for (const g of grads) {
-    lines.push(declaration(p, g.of, gradName(g.of)));
+    lines.push(declaration(info.get(g.of)!, gradName(g.of)));
     lines.push(printStatement(g.statement));
   }
   return lines.join('\n') + '\n';
@@ -60,30 +62,36 @@ const debug = (stage: string, lines: () => string[]) => {
 
 export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResult {
   debug('check', () => p.statements.map(printStatement));
-  const grads = differentiate(p, { ...(opts.wrt ? { wrt: opts.wrt } : {}), unitScalarSeeds: true });
+  const grads = differentiate(p, { ...(opts.wrt ? { wrt: opts.wrt } : {}), unitScalarSeeds: true, maxNodes: limitsWith(opts.limits).maxNodes });
   debug('differentiate → eliminateDeltas → simplify', () => grads.flatMap((g) => [...g.steps, '']));
-  const shapeOf = (t: string) => p.tensors.find((x) => x.name === t)?.shape ?? p.tensors.find((x) => `d${x.name}` === t)?.shape;
-  const gradients: Record<string, GradientForms> = {};
+  const info = new Map(p.tensors.map((t) => [t.name, t] as const));
+  const shapeOf = (t: string) => info.get(t)?.shape ?? (t.startsWith('d') ? info.get(t.slice(1))?.shape : undefined);
+  // entries, made a record at the end: a gradient of an input named __proto__ must be an own key of
+  // it (an assignment would set the record's prototype), and toString one that shadows the method
+  const gradients: [string, GradientForms][] = [];
   const steps: string[] = [];
   for (const g of grads) {
     const matrix = renderMatrix(g.statement, shapeOf);
     const index = printStatement(g.statement);
-    const intermediate = p.tensors.find((t) => t.name === g.of)?.role === 'intermediate';
-    gradients[g.of] = {
-      index,
-      matrix: matrix?.text ?? null,
-      latex: matrix ? `${statementLatex(g.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(g.statement),
-      ...(intermediate ? { intermediate: true } : {}),
-    };
+    const intermediate = info.get(g.of)?.role === 'intermediate';
+    gradients.push([
+      g.of,
+      {
+        index,
+        matrix: matrix?.text ?? null,
+        latex: matrix ? `${statementLatex(g.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(g.statement),
+        ...(intermediate ? { intermediate: true } : {}),
+      },
+    ]);
     if (opts.steps) {
       steps.push(`── ${gradName(g.of)} ──`, ...g.steps);
       if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
     }
   }
-  return { gradients, ...(opts.steps ? { steps } : {}), program: backwardProgram(p, grads) };
+  return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program: backwardProgram(p, grads) };
 }
 
 /** The library entry point: derive every gradient of a program given as text. */
 export function derive(source: string, opts: DeriveOptions = {}): DeriveResult {
-  return deriveProgram(check(source), opts);
+  return deriveProgram(check(source, opts.limits), opts);
 }

@@ -26,6 +26,14 @@ const FN: Record<string, (args: string[]) => string> = {
   where: ([c, a, b]) => `\\begin{cases} ${a} & ${c} \\neq 0 \\\\ ${b} & \\text{otherwise} \\end{cases}`,
 };
 
+/** A number in LaTeX: ∞ as \\infty, not the word Infinity set in italics. */
+export function numberLatex(v: number): string {
+  if (v === Infinity) return '\\infty';
+  if (v === -Infinity) return '-\\infty';
+  if (Number.isNaN(v)) return '\\mathrm{NaN}';
+  return String(v);
+}
+
 export function latexName(name: string): string {
   const m = /^d([A-Za-z].*)$/.exec(name);
   const base = (n: string) => {
@@ -86,7 +94,7 @@ export function exprLatex(e: Expr, ctx = 0): string {
   const wrap = (p: number, s: string) => (p < ctx ? `\\left(${s}\\right)` : s);
   switch (e.kind) {
     case 'num':
-      return e.value < 0 ? wrap(PREC.neg, String(e.value)) : String(e.value);
+      return e.value < 0 ? wrap(PREC.neg, numberLatex(e.value)) : numberLatex(e.value);
     case 'sizeval':
       return wrap(e.size.kind === 'poly' && e.size.poly.size <= 1 ? PREC.atom : PREC.add, sizeLatex(printSize(e.size)));
     case 'index':

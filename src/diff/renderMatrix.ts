@@ -6,10 +6,13 @@
 // gradient is a correlation of dY with the flipped, channel-transposed kernel K̃.
 // Patterns are data (PATTERNS below); the first that matches wins; none matching gives null.
 import { idxAsVar, idxCoef, printIndex } from '../ir/affine.js';
-import { exprKey, freeIndices, renameIndices } from '../ir/exprs.js';
+import { exprEquals, freeIndices, renameIndices } from '../ir/exprs.js';
 import { polyAdd, polyConst, polyConstValue, polyScale, polyVar, printPoly, printSize, sizeAdd, sizeConst, sizePoly, sizeSub } from '../ir/sizes.js';
 import { assertNever, type Expr, type IndexExpr, type Poly, type SizeExpr, type Statement } from '../ir/types.js';
-import { latexName, latexSub } from './renderLatex.js';
+import { latexName, latexSub, numberLatex } from './renderLatex.js';
+
+/** A number in the matrix form, which is for reading: ∞ and NaN as themselves. */
+const numberText = (v: number): string => (v === Infinity ? '∞' : v === -Infinity ? '-∞' : String(v));
 
 /** A matrix expression, printable as text and as LaTeX. */
 type M =
@@ -39,7 +42,7 @@ function text(m: M, ctx = 0): string {
     case 'ones':
       return '1';
     case 'num':
-      return m.value < 0 ? wrap(P.unary, String(m.value)) : String(m.value);
+      return m.value < 0 ? wrap(P.unary, numberText(m.value)) : numberText(m.value);
     case 'size':
       return /^\w+$/.test(m.text) ? m.text : `(${m.text})`;
     case 't':
@@ -77,7 +80,7 @@ function latex(m: M, ctx = 0): string {
     case 'ones':
       return '\\mathbf{1}';
     case 'num':
-      return m.value < 0 ? wrap(P.unary, String(m.value)) : String(m.value);
+      return m.value < 0 ? wrap(P.unary, numberLatex(m.value)) : numberLatex(m.value);
     case 'size':
       return /^\w+$/.test(m.text) ? m.text : `\\left(${m.text.replace(/\*/g, ' ')}\\right)`;
     case 't':
@@ -235,7 +238,7 @@ function softmax(e: Extract<Expr, { kind: 'call' }>, dims: readonly string[], ct
   if (n?.kind !== 'neg' || n.arg.kind !== 'reduce' || n.arg.op !== 'logsumexp' || n.arg.indices.length !== 1) return null;
   const c = dims[dims.length - 1]!;
   const inner = renameIndices(n.arg.body, new Map([[n.arg.indices[0]!.name, c]]));
-  if (exprKey(inner) !== exprKey(x!)) return null;
+  if (!exprEquals(inner, x!)) return null;
   const m = elementwise(x!, dims, ctx);
   return m && { k: 'fn', fn: 'softmax', args: [m] };
 }

@@ -6,7 +6,7 @@
 //   −(Yt·(σ(S)·(1−σ(S)))/σ(S) − (1−Yt)·(σ(S)·(1−σ(S)))/(1−σ(S)))
 //   cancel σ(S), cancel (1−σ(S))    →  −(Yt·(1−σ(S)) − (1−Yt)·σ(S))
 //   expand and collect (it shrinks)  →  σ(S) − Yt          — the seed's φ(s) − y
-import { add, children, div, exprKey, mapChildren, mul, neg, num } from '../ir/exprs.js';
+import { add, children, div, exprEquals, exprHash, exprKey, mapChildren, mul, neg, num } from '../ir/exprs.js';
 import type { Expr } from '../ir/types.js';
 
 /** Split a term into its numeric coefficient and the rest: −3·a·b → (−3, a·b). */
@@ -62,19 +62,35 @@ function expand(e: Expr): Monomial[] | null {
   }
 }
 
-function collectMonomials(ms: readonly Monomial[]): Expr {
-  const order: string[] = [];
-  const acc = new Map<string, Monomial>();
-  for (const m of ms) {
-    const key = m.factors.map(exprKey).sort().join('·');
-    const prev = acc.get(key);
-    if (prev) prev.coef += m.coef;
+/** Items grouped by `key`, in order of first appearance; `key` (which costs the size of what it keys)
+ *  runs only on items whose cheap `hash` another item shares. */
+function groupBy<T>(items: readonly T[], hash: (t: T) => string, key: (t: T) => string): T[][] {
+  const buckets = new Map<string, T[][]>();
+  const groups: T[][] = [];
+  const keys = new Map<T, string>();
+  const keyOf = (t: T) => keys.get(t) ?? (keys.set(t, key(t)), keys.get(t)!);
+  for (const t of items) {
+    const h = hash(t);
+    const bucket = buckets.get(h);
+    const same = bucket?.find((g) => keyOf(g[0]!) === keyOf(t));
+    if (same) same.push(t);
     else {
-      order.push(key);
-      acc.set(key, { coef: m.coef, factors: m.factors });
+      const g = [t];
+      groups.push(g);
+      if (bucket) bucket.push(g);
+      else buckets.set(h, [g]);
     }
   }
-  const terms = order.map((k) => acc.get(k)!).filter((m) => m.coef !== 0);
+  return groups;
+}
+
+function collectMonomials(ms: readonly Monomial[]): Expr {
+  const groups = groupBy(
+    ms,
+    (m) => m.factors.map(exprHash).sort((a, b) => a - b).join(','),
+    (m) => m.factors.map(exprKey).sort().join('·'),
+  );
+  const terms = groups.map((g) => ({ coef: g.reduce((a, m) => a + m.coef, 0), factors: g[0]!.factors })).filter((m) => m.coef !== 0);
   // positive terms first reads better: σ(S) − Yt rather than −Yt + σ(S)
   const sorted = [...terms.filter((m) => m.coef > 0), ...terms.filter((m) => m.coef <= 0)];
   return add(sorted.map((m) => mul([num(m.coef), ...m.factors])));
@@ -108,7 +124,7 @@ const RULES: readonly Rule[] = [
       let changed = false;
       const rest = bottom.filter((b) => {
         if (b.kind === 'num') return true;
-        const i = top.findIndex((t) => exprKey(t) === exprKey(b));
+        const i = top.findIndex((t) => exprEquals(t, b));
         if (i < 0) return true;
         top.splice(i, 1);
         changed = true;
@@ -123,20 +139,13 @@ const RULES: readonly Rule[] = [
     rewrite: (e) => {
       // a·x + b·x → (a+b)·x ;  x − x → 0
       if (e.kind !== 'add') return undefined;
-      const order: string[] = [];
-      const acc = new Map<string, { coef: number; rest: Expr }>();
-      for (const t of e.terms) {
-        const { coef, rest } = coefficient(t);
-        const k = exprKey(rest);
-        const prev = acc.get(k);
-        if (prev) prev.coef += coef;
-        else {
-          order.push(k);
-          acc.set(k, { coef, rest });
-        }
-      }
-      if (order.length === e.terms.length) return undefined;
-      return add(order.map((k) => acc.get(k)!).filter((x) => x.coef !== 0).map((x) => mul([num(x.coef), x.rest])));
+      const groups = groupBy(
+        e.terms.map(coefficient),
+        (t) => String(exprHash(t.rest)),
+        (t) => exprKey(t.rest),
+      );
+      if (groups.length === e.terms.length) return undefined;
+      return add(groups.map((g) => ({ coef: g.reduce((a, t) => a + t.coef, 0), rest: g[0]!.rest })).filter((x) => x.coef !== 0).map((x) => mul([num(x.coef), x.rest])));
     },
   },
 ];

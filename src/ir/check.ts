@@ -11,7 +11,10 @@
 // b an undeclared input whose shape [F] comes from its plain subscript f, Y an output of shape [N, F]:
 //   Y[n,f] = relu(sum(d) X[n,d]*W[f,d] + b[f])
 import { idxAdd, idxAsConst, idxAsVar, idxCoef, idxDiv, idxMod, idxNeg, idxScale, idxSizeName, idxSub, idxVar, idxVars, idxNum } from './affine.js';
-import { DeltagradError, fail, type Span } from './errors.js';
+import { count, DeltagradError, fail, LINE_BREAK, type Span } from './errors.js';
+import { InlinedSizes } from './inlinedSize.js';
+import { suggest } from './suggest.js';
+import { limitsWith, type Limits } from './limits.js';
 import { access, add, call, compare, div, mapChildren, mul, neg, num, pow, reduce } from './exprs.js';
 import { parse, type Ast, type Line } from './parse.js';
 import {
@@ -71,20 +74,6 @@ const MAX_INLINE_DEPTH = 200;
 /** Placeholder extent of a bound index until ranges are inferred. */
 const UNKNOWN: SizeExpr = sizeConst(-1);
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
-}
-
-function suggest(name: string, options: readonly string[]): string | undefined {
-  const best = options.map((o) => [o, editDistance(name, o)] as const).sort((x, y) => x[1] - y[1])[0];
-  return best && best[1] <= Math.max(1, Math.floor(name.length / 3)) ? best[0] : undefined;
-}
-
 class Checker {
   readonly sizes = new Map<string, SizeInfo>();
   readonly defs = new Map<string, Def>();
@@ -95,10 +84,18 @@ class Checker {
   readonly firstRead = new Map<string, Span>();
   readonly readAfter = new Set<string>();
   readonly order: string[] = [];
+  private readonly seen = new Set<string>();
   readonly spans = new Map<string, Span>();
   readonly statements: Statement[] = [];
 
-  constructor(private readonly source: string) {}
+  /** expression nodes of the statements so far, inlined (against limits.maxNodes) */
+  private nodes = 0;
+  private inlined: InlinedSizes | undefined;
+
+  constructor(
+    private readonly source: string,
+    readonly limits: Required<Limits>,
+  ) {}
 
   private defaults(): Map<string, number> {
     const m = new Map<string, number>();
@@ -107,7 +104,10 @@ class Checker {
   }
 
   see(name: string, span?: Span) {
-    if (!this.order.includes(name)) this.order.push(name);
+    if (!this.seen.has(name)) {
+      this.seen.add(name);
+      this.order.push(name);
+    }
     if (span && !this.spans.has(name)) this.spans.set(name, span);
   }
 
@@ -116,9 +116,11 @@ class Checker {
   }
 
   run(): Program {
-    const lines = parse(this.source);
+    this.checkLength();
+    const lines = parse(this.source, this.limits.maxNesting);
     for (const l of lines) if (l.k === 'dims') this.dims(l);
     for (const l of lines) if (l.k === 'def') this.def(l);
+    this.inlined = new InlinedSizes(this.defs);
     for (const l of lines) if (l.k === 'decl') this.decl(l);
     for (const l of lines) if (l.k === 'assign') this.assign(l);
     const tensors: TensorInfo[] = this.order.map((name) => ({
@@ -129,6 +131,43 @@ class Checker {
       ...(this.spans.has(name) ? { span: this.spans.get(name)! } : {}),
     }));
     return { sizes: [...this.sizes.values()], tensors, statements: this.statements, source: this.source };
+  }
+
+  /** A program longer than limits.maxSourceLength is refused before it is read, at the first character past the limit. */
+  private checkLength() {
+    const max = this.limits.maxSourceLength;
+    if (this.source.length <= max) return;
+    const before = this.source.slice(0, max);
+    const lines = before.split(LINE_BREAK);
+    const line = lines.length;
+    const col = [...lines[line - 1]!].length + 1;
+    fail('too-large', `the program is longer than ${count(max)} characters, the limit`, { line, col, length: 1 }, 'split it into smaller programs');
+  }
+
+  /** Refuse a statement whose right side, once its def calls are inlined, would not fit: before
+   *  building any of it (limits.maxNodes for the whole program, limits.maxDepth for one expression). */
+  private checkInlinedSize(l: Extract<Line, { k: 'assign' }>) {
+    const m = this.inlined!.statement(l.rhs);
+    const { maxNodes, maxDepth } = this.limits;
+    const left = maxNodes - this.nodes;
+    const name = (c: { call: { name: string } }) => `${c.call.name}(…)`;
+    if (m.size > left) {
+      const before = this.nodes ? ` (the statements before it have ${count(this.nodes)})` : '';
+      const copies = 'each call copies its argument once for every use of the parameter: compute a value that is used again as a tensor of its own (`t = …`, then pass t), since a tensor is computed once';
+      const culprit = m.calls.find((c) => c.size > left);
+      if (culprit)
+        fail('too-large', `${name(culprit)} would inline to ${count(culprit.size)} nodes; a program may have ${count(maxNodes)}${before}`, culprit.call.span, copies);
+      // no call is too large alone: point at the largest, if any
+      const largest = [...m.calls].sort((a, b) => b.size - a.size)[0];
+      fail('too-large', `the right side of ${l.name} ${largest ? 'would inline to' : 'has'} ${count(m.size)} nodes; a program may have ${count(maxNodes)}${before}`, largest?.call.span ?? l.span, largest ? copies : 'split the program');
+    }
+    if (m.depth > maxDepth) {
+      const culprit = m.calls.find((c) => c.depth > maxDepth);
+      const split = 'split it with intermediate tensors (`t = …`): a tensor is one level deep where it is read';
+      if (culprit) fail('too-large', `${name(culprit)} would inline to an expression nested ${count(culprit.depth)} levels deep; the limit is ${count(maxDepth)}`, culprit.call.span, split);
+      fail('too-large', `the right side of ${l.name} is nested ${count(m.depth)} levels deep; the limit is ${count(maxDepth)}`, l.span, split);
+    }
+    this.nodes += m.size;
   }
 
   private dims(l: Extract<Line, { k: 'dims' }>) {
@@ -158,7 +197,7 @@ class Checker {
   private sizeOf(a: Ast): SizeExpr {
     switch (a.k) {
       case 'num':
-        if (!Number.isInteger(a.value) || a.value < 0) fail('bad-size', `a dimension must be a whole number, found ${a.value}`, a.span);
+        if (!Number.isSafeInteger(a.value) || a.value < 0) fail('bad-size', `a dimension must be a whole number of at most 9,007,199,254,740,991, found ${a.value}`, a.span);
         return sizeConst(a.value);
       case 'name':
         if (this.declared.has(a.name) || this.defs.has(a.name)) fail('bad-name', `${a.name} is not a size`, a.span, 'shapes are made of size names (see `dims`) and whole numbers');
@@ -208,6 +247,7 @@ class Checker {
     if (decl && decl.shape.length !== lhsNames.length)
       fail('rank-mismatch', `${name} is declared with ${decl.shape.length} dimension${decl.shape.length === 1 ? '' : 's'} but assigned with ${lhsNames.length} subscript${lhsNames.length === 1 ? '' : 's'}`, l.span, `write ${name}${decl.shape.length ? `[${decl.shape.map((_, i) => 'ijklmn'[i] ?? `i${i}`).join(',')}]` : ''} = …`);
     this.see(name, { line: l.span.line, col: l.span.col, length: name.length });
+    this.checkInlinedSize(l);
     const st = new StatementChecker(this, name, lhsNames, l);
     const stmt = st.run();
     this.assigned.set(name, l.span.line);
@@ -233,7 +273,7 @@ class Checker {
   freshSize(preferred: string): string {
     let name = preferred;
     let k = 2;
-    while (this.declared.has(name) || this.assigned.has(name) || this.defs.has(name) || this.order.includes(name)) name = `${preferred}${k++}`;
+    while (this.declared.has(name) || this.assigned.has(name) || this.defs.has(name) || this.seen.has(name)) name = `${preferred}${k++}`;
     this.ensureSize(name);
     return name;
   }
@@ -241,6 +281,8 @@ class Checker {
 
 class StatementChecker {
   private readonly uses: Use[] = [];
+  /** the same uses by tensor (a statement may read 20 000 tensors: no scan of them all per read) */
+  private readonly usesOf = new Map<string, Use[]>();
   /** every index name of the statement: left side, free, and bound (after renaming) */
   private readonly indexNames = new Set<string>();
   private readonly boundNames = new Set<string>();
@@ -265,7 +307,7 @@ class StatementChecker {
     rhs = fillExtents(rhs, extents);
     const lhs: Bound[] = this.lhs.map((n) => ({ name: n, extent: extents.get(n)! }));
     if (!this.c.declared.has(this.name)) this.c.shapes.set(this.name, lhs.map((b) => b.extent));
-    return { tensor: this.name, lhs, rhs, line: this.line.span.line };
+    return { tensor: this.name, lhs, rhs, line: this.line.span.line, span: this.line.span };
   }
 
   private collectIndexNames(a: Ast) {
@@ -291,8 +333,16 @@ class StatementChecker {
     return n;
   }
 
-  /** Subscript → affine index expression, or a located non-affine error. */
+  /** Subscript → affine index expression, or a located non-affine error; its numbers are exact
+   *  integers (X[i*1e300*1e300] made a coefficient of ∞, and the gradient read dY[(NaN*i+n)/Infinity]). */
   private index(a: Ast, scope: ReadonlyMap<string, string>): IndexExpr {
+    const ix = this.indexRaw(a, scope);
+    if (!exactIndex(ix))
+      fail('non-affine', 'a number in this subscript is too large to be exact', a.span, `subscripts are integers of at most 9,007,199,254,740,991 in size`);
+    return ix;
+  }
+
+  private indexRaw(a: Ast, scope: ReadonlyMap<string, string>): IndexExpr {
     const nonAffine = (why: string): never =>
       fail('non-affine', why, a.span, 'subscripts are affine: integer combinations of indices plus sizes and whole numbers, e.g. X[u*T+i-P]');
     switch (a.k) {
@@ -306,10 +356,10 @@ class StatementChecker {
         return idxVar(n);
       }
       case 'unary':
-        return idxNeg(this.index(a.arg, scope));
+        return idxNeg(this.indexRaw(a.arg, scope));
       case 'binary': {
-        const x = this.index(a.a, scope);
-        const y = this.index(a.b, scope);
+        const x = this.indexRaw(a.a, scope);
+        const y = this.indexRaw(a.b, scope);
         if (a.op === '+') return idxAdd(x, y);
         if (a.op === '-') return idxSub(x, y);
         if (a.op === '*') {
@@ -333,6 +383,13 @@ class StatementChecker {
       default:
         return nonAffine('this is not an affine index expression');
     }
+  }
+
+  private use(u: Use) {
+    this.uses.push(u);
+    const same = this.usesOf.get(u.tensor);
+    if (same) same.push(u);
+    else this.usesOf.set(u.tensor, [u]);
   }
 
   private note(indexName: string, span: Span) {
@@ -363,7 +420,7 @@ class StatementChecker {
           fail('rank-mismatch', `${a.name} has ${shape.length} dimension${shape.length === 1 ? '' : 's'} but is used without subscripts`, a.span, `write ${a.name}[${shape.map((_, i) => 'ijkl'[i] ?? `i${i}`).join(',')}]`);
         if (!shape && !this.c.declared.has(a.name)) this.c.shapes.set(a.name, []);
         this.c.noteRead(a.name, a.span, this.name);
-        this.uses.push({ tensor: a.name, subs: [], span: a.span });
+        this.use({ tensor: a.name, subs: [], span: a.span });
         return access(a.name, []);
       }
       case 'access': {
@@ -374,11 +431,11 @@ class StatementChecker {
         const shape = this.c.shapes.get(a.name);
         if (shape && shape.length !== subs.length)
           fail('rank-mismatch', `${a.name} has ${shape.length} dimension${shape.length === 1 ? '' : 's'} but is indexed with ${subs.length}`, a.span, `write ${a.name} with ${shape.length} subscript${shape.length === 1 ? '' : 's'}`);
-        const prior = this.uses.find((u) => u.tensor === a.name);
+        const prior = this.usesOf.get(a.name)?.[0];
         if (!shape && prior && prior.subs.length !== subs.length)
           fail('rank-mismatch', `${a.name} is indexed with ${prior.subs.length} subscripts at ${prior.span.line}:${prior.span.col} but with ${subs.length} here`, a.span);
         this.c.noteRead(a.name, a.span, this.name);
-        this.uses.push({ tensor: a.name, subs, span: a.span });
+        this.use({ tensor: a.name, subs, span: a.span });
         return access(a.name, subs);
       }
       case 'unary':
@@ -495,7 +552,7 @@ class StatementChecker {
   private rangeSize(a: Ast): SizeExpr {
     const bad = () => fail('bad-size', 'a reduction range is a size or a whole number', a.span, 'write sum(r:4) … or max(i:R) …');
     const go = (x: Ast): SizeExpr => {
-      if (x.k === 'num') return Number.isInteger(x.value) && x.value >= 0 ? sizeConst(x.value) : bad();
+      if (x.k === 'num') return Number.isSafeInteger(x.value) && x.value >= 0 ? sizeConst(x.value) : bad();
       if (x.k === 'name') return this.c.sizes.has(x.name) ? sizeName(x.name) : bad();
       if (x.k === 'binary' && x.op !== '^' && x.op !== '%') {
         const l = go(x.a);
@@ -561,8 +618,8 @@ class StatementChecker {
     };
     const decl = this.c.declared.get(this.name);
     if (decl) this.lhs.forEach((n, i) => agree(n, decl.shape[i]!, `${this.name} dimension ${i + 1}`, this.line.span));
-    const plainUses = (known: boolean) => {
-      for (const u of this.uses) {
+    const plainUses = (known: boolean, of?: string) => {
+      for (const u of of === undefined ? this.uses : this.usesOf.get(of)!) {
         const shape = this.c.shapes.get(u.tensor);
         if (!shape || (shape.length === 0 && u.subs.length)) continue;
         if (!known) continue;
@@ -580,7 +637,7 @@ class StatementChecker {
     for (const u of this.uses) {
       if (this.c.shapes.has(u.tensor)) continue;
       // any read of it with plain subscripts gives the shape: X[i+1] + X[i] as well as X[i] + X[i+1]
-      const plain = this.uses.find((w) => w.tensor === u.tensor && w.subs.every((s) => idxAsVar(s) !== undefined));
+      const plain = this.usesOf.get(u.tensor)!.find((w) => w.subs.every((s) => idxAsVar(s) !== undefined));
       if (!plain)
         fail('unknown-shape', `the shape of ${u.tensor} cannot be known from its subscripts`, u.span, `declare it, e.g. \`${u.tensor}: [${u.subs.map((_, i) => 'NCHW'[i] ?? `D${i}`).join(', ')}]\``);
       const vars = plain!.subs.map(idxAsVar);
@@ -593,7 +650,7 @@ class StatementChecker {
         return ext.get(v!)!;
       });
       this.c.shapes.set(u.tensor, shape);
-      plainUses(true);
+      plainUses(true, u.tensor);
     }
     // Left-side indices of an undeclared output not fixed by a plain use: the largest in-bounds range.
     for (const n of this.lhs) {
@@ -704,6 +761,12 @@ class StatementChecker {
   }
 }
 
+/** Every coefficient and constant of an index expression a safe integer. */
+function exactIndex(ix: IndexExpr): boolean {
+  const exact = (p: Poly) => [...p.values()].every(Number.isSafeInteger);
+  return exact(ix.constant) && ix.terms.every((t) => exact(t.coef) && (t.atom.kind === 'var' || (exact(t.atom.by) && exactIndex(t.atom.of))));
+}
+
 /** How far a read reaches past the end of its dimension: p when it is positive, else nothing. */
 function paddingOf(p: Poly): Poly {
   const v = polyConstValue(p);
@@ -800,9 +863,11 @@ function fillExtents(e: Expr, ext: ReadonlyMap<string, SizeExpr>): Expr {
   }
 }
 
-/** Parse and check a program; throws DeltagradError with a location on bad input. */
-export function check(source: string): Program {
-  return new Checker(source).run();
+/** Parse and check a program; throws DeltagradError with a location on bad input, and on a program
+ *  past the limits (limits.ts; each can be raised here). A byte-order mark at the start (editors on
+ *  Windows save one) is not part of the program: columns count after it. */
+export function check(source: string, limits: Limits = {}): Program {
+  return new Checker(source.replace(/^\uFEFF/, ''), limitsWith(limits)).run();
 }
 
 export { DeltagradError };

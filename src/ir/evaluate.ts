@@ -6,7 +6,10 @@
 // and reads A at i*3+k; `X[k+5]` (out of range) reads 0 instead of failing.
 import { polyEval, printSize, sizeEval, sizeNames, sizeTryEval } from './sizes.js';
 import { check } from './check.js';
-import { assertNever, type Builtin, type Expr, type IndexExpr, type Program } from './types.js';
+import { count } from './errors.js';
+import { children } from './exprs.js';
+import { limitsWith, type Limits } from './limits.js';
+import { assertNever, type Builtin, type Expr, type IndexExpr, type Program, type SizeExpr } from './types.js';
 
 export type Inputs = Record<string, Float64Array | Float32Array | number | ArrayLike<number>>;
 
@@ -49,7 +52,7 @@ export function resolveSizes(p: Program, inputs: Inputs, given: Record<string, n
   for (let progress = true; progress; ) {
     progress = false;
     for (const t of p.tensors) {
-      if (t.role !== 'input' || !(t.name in inputs)) continue;
+      if (t.role !== 'input' || !Object.hasOwn(inputs, t.name)) continue;
       const v = inputs[t.name]!;
       if (typeof v === 'number') continue;
       const unknown = [...new Set(t.shape.flatMap(sizeNames))].filter((n) => !sizes.has(n));
@@ -103,7 +106,8 @@ function rejectUnknownInputs(p: Program, inputs: Inputs): void {
 function rejectMissingInputs(p: Program, inputs: Inputs, sizes: ReadonlyMap<string, number>): void {
   const names = p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
   for (const n of names) {
-    if (n in inputs) continue;
+    // own keys only: an input named toString is not Object.prototype's
+    if (Object.hasOwn(inputs, n)) continue;
     const { count, shape } = describeShape(p, n, sizes);
     throw new InputError(`missing input ${n}: expected ${shape === '[]' ? 'a number' : `${count} values`} (shape ${shape})`);
   }
@@ -370,20 +374,70 @@ function toArray(name: string, v: Inputs[string], expected: number): Float64Arra
   return Float64Array.from(v as ArrayLike<number>);
 }
 
+const elementsOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Refuse, before anything is allocated, tensors that together have more than `max` elements
+ *  (`derive --at I=30000,J=30000` on a [I, J] output asked for 13 GB), naming the largest. */
+export function checkElements(p: Program, shapes: ReadonlyMap<string, readonly number[]>, max: number): void {
+  const sizes = p.tensors.map((t) => ({ name: t.name, shape: shapes.get(t.name)!, n: elementsOf(shapes.get(t.name)!) }));
+  const total = sizes.reduce((a, t) => a + t.n, 0);
+  if (total <= max) return;
+  const largest = sizes.reduce((a, t) => (t.n > a.n ? t : a));
+  const together = total > largest.n ? `; the program's tensors have ${count(total)} together` : '';
+  throw new InputError(
+    `${largest.name} has shape [${largest.shape.join(', ')}], ${count(largest.n)} element${largest.n === 1 ? '' : 's'}${together}: more than the ${count(max)} elements the interpreter holds (limits.maxElements)`,
+  );
+}
+
+/** Expression nodes evaluated for one element of a statement: a reduction's body once per step. */
+function operationsOf(e: Expr, sizes: ReadonlyMap<string, number>): number {
+  const steps = (indices: readonly { extent: SizeExpr }[]) => indices.reduce((a, b) => a * Math.max(0, sizeEval(b.extent, sizes)), 1);
+  let n: number;
+  switch (e.kind) {
+    case 'reduce':
+      // logsumexp walks its body twice
+      n = 1 + steps(e.indices) * operationsOf(e.body, sizes) * (e.op === 'logsumexp' ? 2 : 1);
+      break;
+    case 'argmax':
+      n = 1 + e.at.length + steps(e.indices) * operationsOf(e.body, sizes);
+      break;
+    default:
+      n = children(e).reduce((a, c) => a + operationsOf(c, sizes), 1);
+  }
+  return Math.min(n, Number.MAX_SAFE_INTEGER);
+}
+
+/** Refuse a program whose evaluation would take more than `max` operations: a reduction over
+ *  10¹² steps is a hang, not an answer. */
+function checkOperations(p: Program, shapes: ReadonlyMap<string, readonly number[]>, sizes: ReadonlyMap<string, number>, max: number): void {
+  let total = 0;
+  for (const s of p.statements) {
+    const elements = elementsOf(shapes.get(s.tensor)!);
+    const each = operationsOf(s.rhs, sizes);
+    total += elements * each;
+    if (total > max)
+      throw new InputError(`evaluating ${s.tensor} would take about ${count(elements * each)} operations (${count(elements)} element${elements === 1 ? '' : 's'}, ${count(each)} each): more than the ${count(max)} the interpreter runs (limits.maxOperations)`);
+  }
+}
+
 /** Run a checked program. Returns every assigned tensor. */
-export function run(p: Program, inputs: Inputs, givenSizes: Record<string, number> = {}): Record<string, Float64Array> {
+export function run(p: Program, inputs: Inputs, givenSizes: Record<string, number> = {}, limits: Limits = {}): Record<string, Float64Array> {
+  const { maxElements, maxOperations } = limitsWith(limits);
   const sizes = resolveSizes(p, inputs, givenSizes);
   rejectMissingInputs(p, inputs, sizes);
+  const shapes = new Map(p.tensors.map((t) => [t.name, shapeOf(p, t.name, sizes)] as const));
+  checkElements(p, shapes, maxElements);
+  checkOperations(p, shapes, sizes, maxOperations);
   const data = new Map<string, { values: Float64Array; shape: number[] }>();
   for (const t of p.tensors) {
     if (t.role !== 'input') continue;
-    const shape = shapeOf(p, t.name, sizes);
-    data.set(t.name, { values: toArray(t.name, inputs[t.name]!, shape.reduce((a, b) => a * b, 1)), shape });
+    const shape = shapes.get(t.name)!;
+    data.set(t.name, { values: toArray(t.name, inputs[t.name]!, elementsOf(shape)), shape });
   }
   const compiler = new Compiler(data, sizes);
-  const out: Record<string, Float64Array> = {};
+  const out = new Map<string, Float64Array>();
   for (const s of p.statements) {
-    const shape = shapeOf(p, s.tensor, sizes);
+    const shape = shapes.get(s.tensor)!;
     const values = new Float64Array(shape.reduce((a, b) => a * b, 1));
     const slots: Slots = { map: new Map(), next: 0 };
     const lhsSlots = s.lhs.map((b) => {
@@ -406,15 +460,18 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
     };
     rec(0);
     data.set(s.tensor, { values, shape });
-    out[s.tensor] = values;
+    out.set(s.tensor, values);
   }
-  return out;
+  // a plain record whose own keys are the tensors (fromEntries defines __proto__ as one of them)
+  return Object.fromEntries(out);
 }
 
-/** The library's reference interpreter: every assigned tensor, as Float64Array. */
-export function evaluate(source: string, inputs: Inputs, opts: { sizes?: Record<string, number> } = {}): Record<string, Float64Array> {
-  const p = check(source);
+/** The library's reference interpreter: every assigned tensor, as Float64Array. `limits` raises the
+ *  bounds on the program (check's) and on the evaluation: maxElements of all tensors together,
+ *  maxOperations (limits.ts). */
+export function evaluate(source: string, inputs: Inputs, opts: { sizes?: Record<string, number>; limits?: Limits } = {}): Record<string, Float64Array> {
+  const p = check(source, opts.limits);
   // here, not in run: internal callers pass the seeds of every output, read or not
   rejectUnknownInputs(p, inputs);
-  return run(p, inputs, opts.sizes ?? {});
+  return run(p, inputs, opts.sizes ?? {}, opts.limits);
 }

@@ -23,7 +23,8 @@ export function neg(arg: Expr): Expr {
 export function add(terms: readonly Expr[]): Expr {
   const flat: Expr[] = [];
   for (const t of terms) {
-    if (t.kind === 'add') flat.push(...t.terms);
+    // one by one: push(...terms) passes every term as an argument, past the stack at ~120 000 terms
+    if (t.kind === 'add') for (const u of t.terms) flat.push(u);
     else flat.push(t);
   }
   // Numbers fold into one, kept where the first number stood: 1 - y stays 1 - y.
@@ -340,11 +341,63 @@ function computeKey(e: Expr): string {
   return go(e, new Map());
 }
 
-export const exprEquals = (a: Expr, b: Expr): boolean => a === b || exprKey(a) === exprKey(b);
+/** Hashes of expressions already hashed (each is the hash of its children's hashes: O(1) a node). */
+const HASHES = new WeakMap<Expr, number>();
+
+const mix = (h: number, v: number): number => Math.imul(h ^ v, 0x01000193) >>> 0;
+function hashText(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = mix(h, s.charCodeAt(i));
+  return mix(h, 0xff);
+}
+
+/** A structural hash that leaves index expressions out, so alpha-equal expressions hash alike: two
+ *  expressions with different hashes differ, and only a match needs their keys. A key costs the size
+ *  of its expression at every node it is asked of (a deep chain costs size × depth); a hash is kept. */
+export function exprHash(e: Expr): number {
+  const known = HASHES.get(e);
+  if (known !== undefined) return known;
+  let h = hashText(0x811c9dc5, e.kind);
+  switch (e.kind) {
+    case 'num':
+      h = hashText(h, String(e.value));
+      break;
+    case 'sizeval':
+      h = hashText(h, sizeKey(e.size));
+      break;
+    case 'access':
+      h = mix(hashText(h, e.tensor), e.subs.length);
+      break;
+    case 'compare':
+      h = hashText(h, e.op);
+      break;
+    case 'call':
+      h = hashText(h, e.fn);
+      break;
+    case 'reduce':
+    case 'argmax':
+      h = hashText(h, e.op);
+      for (const b of e.indices) h = hashText(h, sizeKey(b.extent));
+      break;
+    case 'index':
+    case 'delta':
+    case 'add':
+    case 'mul':
+    case 'div':
+    case 'pow':
+    case 'neg':
+      break;
+    default:
+      return assertNever(e);
+  }
+  for (const c of children(e)) h = mix(h, exprHash(c));
+  HASHES.set(e, h);
+  return h;
+}
+
+export const exprEquals = (a: Expr, b: Expr): boolean => a === b || (exprHash(a) === exprHash(b) && exprKey(a) === exprKey(b));
 
 /** Replace every subexpression alpha-equal to `pattern` by `by`. */
 export function replaceExpr(e: Expr, pattern: Expr, by: Expr): Expr {
-  const key = exprKey(pattern);
-  const go = (x: Expr): Expr => (exprKey(x) === key ? by : mapChildren(x, go));
+  const go = (x: Expr): Expr => (exprEquals(x, pattern) ? by : mapChildren(x, go));
   return go(e);
 }

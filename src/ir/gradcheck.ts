@@ -64,13 +64,13 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
 /** Random inputs for every input tensor (uniform in [lo, hi)), from a seeded generator. */
 export function randomInputs(p: Program, sizes: Record<string, number>, rand: () => number, lo = -1, hi = 1): Record<string, Float64Array> {
   const resolved = resolveSizes(p, {}, sizes);
-  const out: Record<string, Float64Array> = {};
+  const out: [string, Float64Array][] = [];
   for (const t of p.tensors) {
     if (t.role !== 'input') continue;
     const n = shapeOf(p, t.name, resolved).reduce((a, b) => a * b, 1);
-    out[t.name] = Float64Array.from({ length: n }, () => lo + (hi - lo) * rand());
+    out.push([t.name, Float64Array.from({ length: n }, () => lo + (hi - lo) * rand())]);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /** A small deterministic PRNG (mulberry32), so failing cases reproduce. */

@@ -4,6 +4,7 @@
 //   assign Y[i] = binary(+, reduce(sum; k; binary(*, A[i,k], X[k])), b[i])
 // because a reduction extends over the product that follows it (`*`, `/`) and stops at `+`/`-`.
 import { fail, LINE_BREAK, type Span } from './errors.js';
+import { DEFAULT_LIMITS } from './limits.js';
 
 export type Ast =
   | { readonly k: 'num'; readonly value: number; readonly span: Span }
@@ -39,7 +40,6 @@ interface Token {
 
 const OPS = ['<=', '>=', '==', '!=', '[', ']', '(', ')', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '^', '<', '>', ';', '@', 'Σ', '∑'];
 export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', 'argmin'] as const;
-const MAX_DEPTH = 200;
 /** Chains of + - * longer than this are regrouped into balanced trees (see additive). */
 const LONG_CHAIN = 64;
 
@@ -125,7 +125,11 @@ class Parser {
   private depth = 0;
   /** reductions not wrapped in parentheses: they already consumed the rest of their product */
   private readonly bare = new Set<Ast>();
-  constructor(private readonly toks: Token[]) {}
+  constructor(
+    private readonly toks: Token[],
+    /** levels of nesting followed before a located error (not a stack overflow) */
+    private readonly maxNesting: number,
+  ) {}
 
   private peek(o = 0): Token {
     return this.toks[Math.min(this.pos + o, this.toks.length - 1)]!;
@@ -193,8 +197,8 @@ class Parser {
       if (this.isOp('=')) {
         this.next();
         const v = this.peek();
-        if (v.t !== 'num' || !/^\d+$/.test(v.text))
-          fail('bad-size', `the default of size ${n.text} must be a whole number, found ${this.describe(v)}`, this.spanOf(v), `write \`dims ${n.text}=3\``);
+        if (v.t !== 'num' || !/^\d+$/.test(v.text) || !Number.isSafeInteger(Number(v.text)))
+          fail('bad-size', `the default of size ${n.text} must be a whole number of at most 9,007,199,254,740,991, found ${this.describe(v)}`, this.spanOf(v), `write \`dims ${n.text}=3\``);
         value = Number(this.next().text);
       }
       items.push({ name: n.text, ...(value !== undefined ? { value } : {}), span: this.spanOf(n) });
@@ -248,7 +252,7 @@ class Parser {
   }
 
   expr(): Ast {
-    if (++this.depth > MAX_DEPTH) fail('syntax', 'expression nested too deeply', this.spanOf(this.peek()), `at most ${MAX_DEPTH} levels of nesting`);
+    if (++this.depth > this.maxNesting) fail('syntax', 'expression nested too deeply', this.spanOf(this.peek()), `at most ${this.maxNesting} levels of nesting`);
     try {
       const start = this.peek();
       const a = this.additive();
@@ -300,7 +304,7 @@ class Parser {
     if (rest.length <= LONG_CHAIN) return rest.reduce<Ast>((a, { op, b }) => ({ k: 'binary', op: op.text as '*', a, b, span: this.spanOf(op) }), first);
     // A long product: runs of `*` as balanced trees; `/` and `%` do not regroup and count as nesting.
     const divisions = rest.filter((r) => r.op.text !== '*');
-    if (divisions.length > MAX_DEPTH) fail('syntax', 'expression nested too deeply', this.spanOf(divisions[MAX_DEPTH]!.op), `at most ${MAX_DEPTH} divisions in a row`);
+    if (divisions.length > this.maxNesting) fail('syntax', 'expression nested too deeply', this.spanOf(divisions[this.maxNesting]!.op), `at most ${this.maxNesting} divisions in a row`);
     let a = first;
     for (let i = 0; i < rest.length; ) {
       const { op, b } = rest[i]!;
@@ -321,7 +325,7 @@ class Parser {
   private unary(): Ast {
     if (this.isOp('-') || this.isOp('+')) {
       const op = this.next();
-      if (++this.depth > MAX_DEPTH) fail('syntax', 'expression nested too deeply', this.spanOf(op), `at most ${MAX_DEPTH} levels of nesting`);
+      if (++this.depth > this.maxNesting) fail('syntax', 'expression nested too deeply', this.spanOf(op), `at most ${this.maxNesting} levels of nesting`);
       const arg = this.unary();
       this.depth--;
       if (op.text === '+') return arg;
@@ -342,9 +346,9 @@ class Parser {
     return base;
   }
 
-  /** Parse something that nests (an exponent, a reduction body), counting it against MAX_DEPTH. */
+  /** Parse something that nests (an exponent, a reduction body), counting it against maxNesting. */
   private nested<T>(at: Token, parse: () => T): T {
-    if (++this.depth > MAX_DEPTH) fail('syntax', 'expression nested too deeply', this.spanOf(at), `at most ${MAX_DEPTH} levels of nesting`);
+    if (++this.depth > this.maxNesting) fail('syntax', 'expression nested too deeply', this.spanOf(at), `at most ${this.maxNesting} levels of nesting`);
     try {
       return parse();
     } finally {
@@ -460,6 +464,6 @@ class Parser {
   }
 }
 
-export function parse(source: string): Line[] {
-  return new Parser(lex(source)).program();
+export function parse(source: string, maxNesting = DEFAULT_LIMITS.maxNesting): Line[] {
+  return new Parser(lex(source), maxNesting).program();
 }

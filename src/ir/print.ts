@@ -11,8 +11,13 @@ import { add, div, freeIndices, mul, neg, num } from './exprs.js';
 
 const PREC = { compare: 1, add: 2, mul: 3, neg: 4, pow: 5, atom: 6 } as const;
 
+/** A number as the language reads it back. ±∞ and NaN have no literal, and `Infinity` would read as
+ *  an input of that name: they are written as expressions with their value, (1/0), (-1/0) and
+ *  sqrt(-1) (a quotient by 0 is kept, not folded, and 0/0 is 0 in the language, so NaN is not 0/0). */
 export function formatNumber(v: number): string {
-  if (Number.isInteger(v)) return String(v);
+  if (v === Infinity) return '(1/0)';
+  if (v === -Infinity) return '(-1/0)';
+  if (Number.isNaN(v)) return 'sqrt(-1)';
   return String(v);
 }
 
@@ -121,7 +126,7 @@ export function printExpr(e: Expr, ctx = 0): string {
   switch (e.kind) {
     case 'num': {
       const s = formatNumber(e.value);
-      return e.value < 0 ? wrap(PREC.neg, s) : s;
+      return e.value < 0 && Number.isFinite(e.value) ? wrap(PREC.neg, s) : s;
     }
     case 'sizeval': {
       const s = sizeValueText(e.size);

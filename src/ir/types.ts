@@ -77,6 +77,8 @@ export interface Statement {
   readonly rhs: Expr;
   /** 1-based source line of the statement (0 for generated statements) */
   readonly line: number;
+  /** where its left side stands in the source (for error messages; absent in generated statements) */
+  readonly span?: { readonly line: number; readonly col: number; readonly length: number };
 }
 
 export type Role = 'input' | 'output' | 'intermediate';

@@ -11,58 +11,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
-import { LINE_BREAK } from '../../src/ir/errors.js';
 import { generateProgram } from '../property/generate.js';
+import { derive, expectClean } from './clean.js';
 
 const RUNS = Number(process.env.DELTAGRAD_FUZZ_RUNS ?? 250);
 const SEED = Number(process.env.DELTAGRAD_FUZZ_SEED ?? 7_2026);
 const PATH = process.env.DELTAGRAD_FUZZ_PATH;
-/** CPU time of one call (wall time depends on what else the machine runs), and a wall-time backstop. */
-const CPU_LIMIT_MS = 2000;
-const WALL_LIMIT_MS = 10_000;
-
-interface Outcome {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-  readonly cpuMs: number;
-  readonly wallMs: number;
-}
-
-async function derive(source: string, extra: readonly string[] = []): Promise<Outcome> {
-  let out = '';
-  let err = '';
-  const wall = performance.now();
-  const cpu = process.cpuUsage();
-  const code = await main(['-e', source, ...extra], { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n') });
-  const used = process.cpuUsage(cpu);
-  return { code, out, err, cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - wall };
-}
-
-/** The contract of every outcome (see the file comment); throws a readable failure. */
-function expectClean(source: string, r: Outcome): void {
-  const shown = JSON.stringify(source.length > 300 ? `${source.slice(0, 300)}…` : source);
-  expect(r.code, `exit code for ${shown}\n${r.err}`).toBeOneOf([0, 1]);
-  expect(`${r.out}${r.err}`, `a stack trace for ${shown}`).not.toMatch(/^\s+at .*:\d+(:\d+)?\)?$/m);
-  expect(r.cpuMs, `CPU time for ${shown}`).toBeLessThan(CPU_LIMIT_MS);
-  expect(r.wallMs, `wall time for ${shown}`).toBeLessThan(WALL_LIMIT_MS);
-  if (r.code === 0) return;
-  const lines = r.err.split('\n');
-  const head = /^<program>:(\d+):(\d+): error: \S/.exec(lines[0]!);
-  expect(head, `a located error for ${shown}\n${r.err}`).not.toBeNull();
-  const line = Number(head![1]);
-  const col = Number(head![2]);
-  const text = source.split(LINE_BREAK)[line - 1];
-  expect(text, `line ${line} exists in ${shown}`).toBeDefined();
-  expect(col, `column ${col} within line ${line} of ${shown}`).toBeLessThanOrEqual([...text!].length + 1);
-  expect(lines[1], `the echoed source line for ${shown}`).toBe(`  ${line} | ${text}`);
-  // the caret sits under column `col`, counting code points (a tab pads as a tab)
-  const caret = new RegExp(`^  ${' '.repeat(String(line).length)} \\| ([ \\t]*)\\^+$`).exec(lines[2] ?? '');
-  expect(caret, `a caret line for ${shown}\n${r.err}`).not.toBeNull();
-  expect([...caret![1]!].length + 1, `caret column for ${shown}\n${r.err}`).toBe(col);
-}
-
 // ---- inputs ------------------------------------------------------------------------------------
 
 const layersDir = fileURLToPath(new URL('../../examples/layers/', import.meta.url));
@@ -143,6 +97,19 @@ const HARD: Record<string, string> = {
   '10 000-term shape': `X: [${terms(10000, () => 'N', '+')}]\nY[i] = X[i]`,
   '10 000 chained def functions': terms(10000, (k) => `def f${k}(x) = ${k ? `f${k - 1}(x)` : 'x'}`, '\n') + '\nY = f9999(z)',
   '300 statements in a chain': terms(300, (k) => `Y${k} = ${k ? `Y${k - 1}` : 'x'} * 2`, '\n'),
+  // each of these cost more than the CPU limit while some step was quadratic in the program
+  '5 000 statements in a chain': terms(5000, (k) => `Y${k} = ${k ? `Y${k - 1}` : 'x'} * 2`, '\n'),
+  '5 000 declared inputs read in one sum': `${terms(5000, (k) => `X${k}: [N]`, '\n')}\nL = ${terms(5000, (k) => `X${k}[0]`, ' + ')}`,
+  '5 000 undeclared inputs read in one sum': `dims N=2\nL = sum(i) ${terms(5000, (k) => `X${k}[i]`, ' + ')}`,
+  '120 nested quotients 1/(a+1/(a+…))': `y = ${nest(120, '1/(a+', ')', 'a')}`,
+  // each of these took minutes, or gigabytes, or overflowed the stack, before the limits (src/ir/limits.ts)
+  'two 20 000-character function names (did you mean …?)': `def ${'b'.repeat(20000)}(x) = x\ny = ${'a'.repeat(20000)}(x)`,
+  'a program just past the length limit': `y = ${'x+'.repeat(500_000)}x`,
+  'defs that double: f5(a) would have 2³³ nodes': `def f0(x) = sin(x)*x\n${terms(5, (k) => `def f${k + 1}(x) = f${k}(f${k}(x))`, '\n')}\ny = f5(a)`,
+  'defs that double 40 times around an ignored parameter': `def f0(x) = 1\n${terms(40, (k) => `def f${k + 1}(x) = f${k}(f${k}(x))`, '\n')}\ny = f40(a)`,
+  '150 chained defs, each 190 calls deep': `def f0(x) = ${nest(190, 'sin(', ')', 'x')}\n${terms(149, (k) => `def f${k + 1}(x) = ${nest(190, 'sin(', ')', `f${k}(x)`)}`, '\n')}\ny = f149(a)`,
+  '150 parentheses around 60 divisions each': `y = ${Array.from({ length: 150 }).reduce<string>((e) => `(${e}${'/x'.repeat(60)})`, 'x')}`,
+  '150 parentheses around 60 subtractions each': `y = ${Array.from({ length: 150 }).reduce<string>((e) => `(${e}${'-x'.repeat(60)})`, 'x')}`,
   'a 100 000-character name': `${'a'.repeat(100000)} = x`,
   '1e999': 'Y = 1e999 * x',
   '99999999999999999999': 'Y = 99999999999999999999 * x',
@@ -158,6 +125,12 @@ const HARD: Record<string, string> = {
   'carriage returns': 'Y = x\r\nZ = Y\r',
   'a NUL': 'Y = x\u0000',
   'tabs before the error': '\tY = x\t$',
+  'an escape sequence before the error': 'Y = x\u001b[2J\u001b]0;pwned\u0007 $',
+  'a carriage return inside a line': 'Y = x\r+ $',
+  'C1 controls and a bidi override': 'Y = x\u009b\u202e $',
+  'an error at the end of a 5 000-character line': `Y = ${terms(2500, () => 'x', '+')} $`,
+  'an error in the middle of a 5 000-character line': `Y = ${terms(1250, () => 'x', '+')} $ ${terms(1250, () => 'x', '+')}`,
+  'a byte-order mark before an error': '\uFEFFY = x $',
   'empty': '',
   'only a comment': '# nothing',
 };
