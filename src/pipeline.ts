@@ -9,21 +9,21 @@
 // Worked example: lowerProgram(check('Y[i] = 2*X[i]'), grads, { dtype: 'float64', optimize: true,
 // simd: true }) is a module of the kernels forward_Y and backward_dX, their order in forward() and
 // backward(), the shapes of X, Y, dX and dY over the size I, and what `program` says of it.
-import { tensorsRead } from './ir/exprs.js';
-import type { Program, SizeExpr, Statement } from './ir/types.js';
-import type { GradientStatement } from './diff/differentiate.js';
 import { findInPlace } from './codegen/findInPlace.js';
 import { isAsciiIdentifier } from './codegen/safeText.js';
-import { assertVerified } from './loop/verifyLoops.js';
+import type { GradientStatement } from './diff/differentiate.js';
+import { tensorsRead } from './ir/exprs.js';
+import type { Program, SizeExpr, Statement } from './ir/types.js';
 import type { Kernel, MicroModule, Sym } from './loop/types.js';
+import { assertVerified } from './loop/verifyLoops.js';
 import { argmaxName, KernelScope, type LowerContext, type LowerOptions } from './lower/kernelScope.js';
 import { lowerStatement } from './lower/lowerToLoops.js';
 import { hoistBounds, hoistInvariants } from './opt/hoistInvariants.js';
 import { strengthReduce } from './opt/strengthReduce.js';
 import { unrollSums } from './opt/unrollSums.js';
-import type { LoopModule, ModuleInfo } from './target/module.js';
-import { legalise } from './target/legalise.js';
 import { printJsStatements } from './target/js.js';
+import { legalise } from './target/legalise.js';
+import type { LoopModule, ModuleInfo } from './target/module.js';
 import { JS_RESERVED, Namer } from './target/names.js';
 
 type Pass = { readonly name: string; readonly run: (k: Kernel) => Kernel };

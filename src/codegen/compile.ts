@@ -7,15 +7,15 @@
 // The kernels are the loop IR printed as JavaScript and made into functions with `new Function` (no
 // TypeScript compiler, no formatter on this path; cached by source and options); `emit` prints the
 // same kernels as a TypeScript module. Sizes, array lengths and dtypes are checked before any loop runs.
+import { differentiate } from '../diff/differentiate.js';
 import { check } from '../ir/check.js';
 import { resolveSizes, shapeOf } from '../ir/evaluate.js';
 import { sizeNames } from '../ir/sizes.js';
 import type { Program } from '../ir/types.js';
-import { differentiate } from '../diff/differentiate.js';
-import { emitProgram, emitProgramAsync, startFormatter, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { lowerProgram } from '../pipeline.js';
-import { printModule } from '../target/module.js';
 import { microModuleText } from '../target/micro.js';
+import { printModule } from '../target/module.js';
+import { emitProgram, emitProgramAsync, startFormatter, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
 

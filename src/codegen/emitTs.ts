@@ -11,11 +11,11 @@
 // own (formatWorker.mjs), which loads prettier while this thread derives and lowers.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import type { Program } from '../ir/types.js';
 import type { GradientStatement } from '../diff/differentiate.js';
+import type { Program } from '../ir/types.js';
 import { lowerProgram } from '../pipeline.js';
-import { printModule, type ModuleInfo } from '../target/module.js';
 import { microModuleText } from '../target/micro.js';
+import { printModule, type ModuleInfo } from '../target/module.js';
 import { assertSafeCode } from './safeText.js';
 
 export interface EmitOptions {

@@ -9,8 +9,8 @@
 // the operator refuses such a backward, see operator.ts.) In a matrix product
 // Y[i,j] = sum(k) A[i,k]*X[k,j], Y may take no input's array: the GEMM writes Y blocks while later
 // blocks still read X (an error of 24 at n = 300 before this check existed).
-import { children, tensorsRead } from '../ir/exprs.js';
 import { idxAsVar } from '../ir/affine.js';
+import { children, tensorsRead } from '../ir/exprs.js';
 import { sizeEquals } from '../ir/sizes.js';
 import type { Expr, Program, Statement } from '../ir/types.js';
 

@@ -5,7 +5,7 @@
 // backward_dK, backward_db, forward, backward, shapes, program) and, in index.ts,
 //   export const conv2d = operator(conv2dKernels, 'conv2d');
 // `--check` compares instead of writing and fails on any difference (the golden-folder test).
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { emit, emitAsync } from './compile.js';

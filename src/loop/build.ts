@@ -3,7 +3,7 @@
 //
 // Worked example: add(mul(v(i), c(1)), c(0)) is the var i itself; add(add(v(p), c(2)), c(3)) is
 // p + 5; mul(c(0), x) is 0 for an i32 x (a float 0·x stays: 0·NaN is NaN); lt(c(1), c(2)) is true.
-import { assertNever, isFloat, type Buf, type ElemTy, type Intrinsic, type LExpr, type LStmt, type LoopKind, type Sym, type Ty, type UnaryOp, type BinaryOp } from './types.js';
+import { assertNever, isFloat, type BinaryOp, type Buf, type ElemTy, type Intrinsic, type LExpr, type LStmt, type LoopKind, type Sym, type Ty, type UnaryOp } from './types.js';
 
 let nextId = 0;
 /** A fresh variable; the name is the printer's hint. */

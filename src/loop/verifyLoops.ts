@@ -6,7 +6,6 @@
 // Worked example: for i in [0, N) { store(Y, i, load(X, i) + 1) } with N an i32 size, X and Y f64
 // buffers: fine. With `1` an i32 constant: "+ of f64 and i32 in store Y". With i never bound: "i is
 // not bound".
-import { exprVars } from './build.js';
 import { assertNever, isFloat, isVector, laneOf, type Buf, type Kernel, type LExpr, type LStmt, type MicroFunction, type Sym, type Ty } from './types.js';
 
 const ARITH = new Set(['+', '-', '*', '/', 'min', 'max']);

@@ -10,7 +10,7 @@
 //       for ii, jj:  c = (first ? 0 : Y[o]) + H[C + ii·512 + jj];  Y[o] = last ? c + b[j] : c
 // The module memory H holds the packed A block at 0, the packed B block at MC·KC and the C block at
 // MC·KC + KC·NC (elements); a convolution puts its padded copies and tables after them.
-import { add, c, ceildiv, for_, ge, eq, let_, load, lt, max, min, mul, select, store, sub, sym, v, buffer, assign, addTo } from '../loop/build.js';
+import { add, addTo, assign, buffer, c, ceildiv, eq, for_, ge, let_, load, lt, max, min, mul, select, store, sub, sym, v } from '../loop/build.js';
 import type { Buf, LExpr, LStmt, MicroModule, Sym } from '../loop/types.js';
 import type { KernelScope } from './kernelScope.js';
 import { MICRO_TILE } from './microkernels/gemmMicroKernel.js';

@@ -15,8 +15,8 @@
 // classes (splitResidueClasses.ts): the same lowering, with output subscripts of its own and run
 // inside loops over the classes.
 import { idxVar } from '../ir/affine.js';
-import { printPoly } from '../ir/sizes.js';
 import { children, exprKey, freeIndices } from '../ir/exprs.js';
+import { printPoly } from '../ir/sizes.js';
 import type { Bound, Expr, IndexExpr, Statement } from '../ir/types.js';
 import { add, addTo, buffer, c, ceildiv, eq, floordiv, for_, if_, let_, load, lt, max, min, mul, rem, store, sub, sym, v } from '../loop/build.js';
 import type { Buf, LExpr, LStmt } from '../loop/types.js';

@@ -16,8 +16,8 @@ import type { Bound, Statement } from '../ir/types.js';
 import { add, addTo, and, assign, buffer, c, cast, ceildiv, eq, for_, ge, if_, le, let_, load, max, min, mul, select, store, sub, sym, v } from '../loop/build.js';
 import type { LExpr, LStmt, Sym } from '../loop/types.js';
 import { BLOCKING, packPanels, simdBlockLoops, simdRegions, type PackBlock } from './gemmBlocks.js';
-import type { Lowering, Vars } from './lowering.js';
 import { lowerIm2col } from './lowerIm2col.js';
+import type { Lowering, Vars } from './lowering.js';
 import { matmulShape, product } from './matmulShape.js';
 import { splitResidueClasses } from './splitResidueClasses.js';
 

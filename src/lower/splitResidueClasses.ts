@@ -17,9 +17,9 @@
 import { idxAsVar, idxVar } from '../ir/affine.js';
 import { polyAdd, polyConst, polyConstValue, polyIsPositive, polyMul, polyScale, polySub, polyVar, sizeEquals } from '../ir/sizes.js';
 import type { Bound, Expr, IndexExpr, Poly, SizeExpr, Statement } from '../ir/types.js';
-import { sameNumber, type KernelScope, type LowerContext } from './kernelScope.js';
 import { add, c, ceildiv, for_, let_, max, sub, sym, v } from '../loop/build.js';
 import type { LExpr, LStmt } from '../loop/types.js';
+import { sameNumber, type KernelScope, type LowerContext } from './kernelScope.js';
 
 type Access = Extract<Expr, { kind: 'access' }>;
 

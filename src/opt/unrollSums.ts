@@ -10,7 +10,7 @@
 //   $acc = $acc + ($acc2 + $acc3 + $acc4)
 // It applies when the body is exactly one accumulation and the pointer advances (the term may read
 // the loop variable: lane k reads it + k); any other loop marked `unrolled` stays as it is.
-import { add, assign, c, varsOf, isConst, let_, max, mul, rem, sub, substitute, sym, v } from '../loop/build.js';
+import { add, assign, c, isConst, let_, max, mul, rem, sub, substitute, sym, v, varsOf } from '../loop/build.js';
 import type { Kernel, LExpr, LStmt, Sym } from '../loop/types.js';
 
 const LANES = 4;

@@ -9,10 +9,10 @@
 //   }
 // and a loop whose body ends in `p = p + s` assignments carries them in its header:
 //   for (let i = 0; i < N; i++, $p0 += 1) { … }
-import { assertNever, isFloat, type Intrinsic, type LExpr, type LStmt, type MicroModule, type Ty } from '../loop/types.js';
-import { atom, callOf, printExpr, PREC, wrap, type CLanguage, type Printed } from './cstyle.js';
-import type { Namer } from './names.js';
 import { commentText } from '../codegen/safeText.js';
+import { assertNever, isFloat, type Intrinsic, type LExpr, type LStmt, type MicroModule, type Ty } from '../loop/types.js';
+import { atom, callOf, PREC, printExpr, wrap, type CLanguage, type Printed } from './cstyle.js';
+import type { Namer } from './names.js';
 
 /** JavaScript's spelling of a number: integers plain, others shortest round-trip, and the infinities. */
 export function jsNumber(value: number, ty: Ty): Printed {

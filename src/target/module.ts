@@ -12,11 +12,11 @@
 // and the JavaScript body is the same without types, ending in
 //   return { forward_Y, backward_dX, forward, backward, shapes, program };
 import { commentText, literal, propertyName, stringLiteral } from '../codegen/safeText.js';
+import { stmtExprs, walkExpr, walkStmts } from '../loop/mapLoop.js';
 import type { Intrinsic, Kernel, LExpr, MicroModule } from '../loop/types.js';
 import { printExpr } from './cstyle.js';
 import { JS_HELPERS, jsLanguage, printJsStatements } from './js.js';
 import { JS_RESERVED, Namer } from './names.js';
-import { walkExpr, walkStmts, stmtExprs } from '../loop/mapLoop.js';
 
 /** What the module computes, by role (the `program` constant every module exports). */
 export interface ModuleInfo {

@@ -13,7 +13,7 @@
 // float32 uses f32x4 and a 4×8 tile: the same 8 accumulators, 64 flops per k.
 // The caller guarantees mc, nc ≥ 1 and kc ≥ 1 (the loops are do-whiles: `nonEmpty`), and that
 // panels are zero-padded to whole tiles, so every tile is full.
-import { add, buffer, c, for_, let_, load, mul, assign, store, sym, unary, v } from '../../loop/build.js';
+import { add, assign, buffer, c, for_, let_, load, mul, store, sym, unary, v } from '../../loop/build.js';
 import type { LStmt, MicroFunction, VectorTy } from '../../loop/types.js';
 
 export type MicroDtype = 'float32' | 'float64';

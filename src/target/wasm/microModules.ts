@@ -8,10 +8,10 @@
 //   pack8(dst, src, ktab, side, kc, panels)          B panels (NR = 8 columns)
 //   spread(dst, src, planes, rows, rowBytes, dstRow, dstPlane)
 // and a memory of 22 pages; float64 has one packer, pack4, its tile being 4×4.
+import type { MicroFunction } from '../../loop/types.js';
 import { gatherPack } from '../../lower/microkernels/gatherPack.js';
 import { gemmMicroKernel, MICRO_TILE, type MicroDtype } from '../../lower/microkernels/gemmMicroKernel.js';
 import { spreadRows } from '../../lower/microkernels/spreadRows.js';
-import type { MicroFunction } from '../../loop/types.js';
 import { assembleWasm } from './assembleWasm.js';
 import { printWasm } from './printWasm.js';
 
