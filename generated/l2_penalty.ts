@@ -5,6 +5,47 @@
 //   lam: []
 //   L = lam * sum(i) W[i]^2
 /* eslint-disable */
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001090160057f7f7f7f7f000302010005030100010718020b6261636b776172645f64570000066d656d6f727902000aa201019f0101017f4100210502400340200541026a20044a0d01200020054103746a44000000000000004020012b0300a2fd14200220054103746afd0004002003fd0a0300fdf201fdf201fd0b0400200541026a21050c000b0b200521050240200520044e0d000340200020054103746a44000000000000004020012b0300a2200220054103746a2b030020032b0300a2a2390300200541016a22052004480d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {  } }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * L = lam*(sum(i) W[i]^2)
  *
@@ -45,9 +86,13 @@ export function backward_dW(
 ): void {
   const { dW, lam, W, dL } = t;
   const { D } = s;
-  for (let i = 0; i < D; i++) {
-    dW[i] = 2 * lam[0]! * (W[i]! * dL[0]!);
-  }
+  const $w = $kernels();
+  const $at = $w.place([dW.byteLength, lam.byteLength, W.byteLength, dL.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, lam.length).set(lam);
+  new Float64Array($w.memory.buffer, $at[2]!, W.length).set(W);
+  new Float64Array($w.memory.buffer, $at[3]!, dL.length).set(dL);
+  $w.fn.backward_dW!($at[0]!, $at[1]!, $at[2]!, $at[3]!, D);
+  dW.set(new Float64Array($w.memory.buffer, $at[0]!, dW.length));
 }
 /**
  * dlam = (sum(i) W[i]^2)*dL
