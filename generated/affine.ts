@@ -67,7 +67,7 @@ function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: 
   } catch (e) {
     throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
   }
-  const exports = new wa.Instance(module, { Math: {  } }).exports;
+  const exports = new wa.Instance(module, { Math: {} }).exports;
   const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
   const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
     fn: exports as Record<string, (...args: number[]) => void>,

@@ -14,7 +14,8 @@
 // HOST_CALL units that WebAssembly does not speed up, an inner loop's body times its trip count
 // (INNER_TRIPS when it is not a constant) — and the copies: every tensor the kernel reads or
 // writes is one element moved per output element. WebAssembly pays when the work it speeds up per
-// element is at least WORK_PER_COPY times the elements it copies, or when a loop vectorizes.
+// element is at least WORK_PER_COPY times the elements it copies, or when a loop vectorizes (the
+// softmax cross-entropy loss, a scalar, is weighed by its whole body: its row sums vectorize).
 import { walkExpr, walkStmts } from '../loop/mapLoop.js';
 import { assertNever, type Kernel, type LExpr, type LStmt } from '../loop/types.js';
 import { vectorPlan } from './vectorizeLoops.js';
@@ -131,8 +132,9 @@ function vectorizes(k: Kernel): boolean {
 export function chooseTarget(k: Kernel, mode: WasmMode): Kernel {
   if (mode === 'never' || !printableAsWasm(k)) return k;
   if (mode === 'always') return { ...k, runs: 'wasm' };
-  const each = perElement(k.body);
-  if (!each) return k;
+  // a kernel whose loops store nothing (a scalar output: the whole kernel is one reduction) is
+  // weighed by its whole body
+  const each = perElement(k.body) ?? k.body;
   const copies = k.buffers.length;
   const pays = vectorizes(k) || work(each) >= COST.WORK_PER_COPY * copies;
   return pays ? { ...k, runs: 'wasm' } : k;

@@ -11,10 +11,10 @@
 // vector of partial sums `$vacc` and adds its lanes to acc after the main loop.
 // A loop qualifies when every index it reads or writes advances by 0 or 1 element a trip (a read at
 // one place is splat), every value is a float the vector instructions compute (+ − × ÷, min, max,
-// sqrt, abs, relu, x², the language's max and min, comparisons and selects of floats), nothing is stored
+// sqrt, abs, relu, x², exp of float32, the language's max and min, comparisons and selects of floats), nothing is stored
 // where the loop also reads, and its body has no branch or inner loop. Anything else stays scalar.
 import { c, sym, varsOf } from '../loop/build.js';
-import { mapBlocks, walkExpr } from '../loop/mapLoop.js';
+import { mapBlocks, stmtExprs, walkExpr } from '../loop/mapLoop.js';
 import { assertNever, type Buf, type Kernel, type LExpr, type LStmt, type Sym, type VectorTy } from '../loop/types.js';
 
 type For = Extract<LStmt, { kind: 'for' }>;
@@ -58,6 +58,9 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
     else if (s.v.ty === F && !bound.has(s.v) && !sums.has(s.v) && x.kind === 'binary' && x.op === '+' && x.a.kind === 'var' && x.a.v === s.v) sums.set(s.v, sym(`${s.v.name}_v`, VT));
     else return undefined;
   }
+  // a pointer advances after every use of it: the lanes are at the trip's start, p, p + 1, …
+  const advancedEarly = loop.body.some((s, at) => s.kind === 'assign' && stride.has(s.v) && loop.body.slice(at + 1).some((t) => stmtExprs(t).some((e) => varsOf(e).has(s.v))));
+  if (advancedEarly) return undefined;
   const stored = new Set<Buf>();
   const loaded = new Set<Buf>();
   for (const s of loop.body) {
@@ -164,7 +167,9 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
       }
       case 'call': {
         const square = e.fn === 'pow' && e.args[1]!.kind === 'const' && e.args[1]!.value === 2;
-        if (!['sqrt', 'abs', 'relu', 'fmax', 'fmin'].includes(e.fn) && !square) return undefined;
+        // exp of float32 lanes: a polynomial in WebAssembly (target/wasm/expLanes.ts); float64 keeps the host's Math.exp
+        const lanes = ['sqrt', 'abs', 'relu', 'fmax', 'fmin'].includes(e.fn) || square || (e.fn === 'exp' && F === 'f32');
+        if (!lanes) return undefined;
         const args = e.args.map(vec);
         return args.every((a) => a !== undefined) ? { ...e, ty: VT, args: args as LExpr[] } : undefined;
       }

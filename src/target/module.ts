@@ -202,16 +202,14 @@ function printKernel(k: Kernel, typed: boolean, taken: ReadonlySet<string>, scra
   if (k.buffers.length) out.push(...wrap('  const {', k.buffers.map((b) => binding(b.key, namer.of(b.buf))), '} = t;', ',', '  '));
   if (k.sizes.length) out.push(...wrap('  const {', k.sizes.map((z) => binding(z.key, namer.of(z.v))), '} = s;', ',', '  '));
   for (const [m, local] of instances) out.push(`  const ${local} = $${m}();`);
-  if (k.runs === 'wasm') out.push(...wasmKernelBody(k, namer, typed, '  '));
-  else
-    out.push(
-    ...printJsStatements(k.body, {
+  const jsBody = () =>
+    printJsStatements(k.body, {
       namer,
       typed,
       instance: (m) => instances.get(m)!,
       moduleScratch: (name, elem) => scratch.get(`${name}:${elem}`)!,
-    }, '  '),
-  );
+    }, '  ');
+  out.push(...(k.runs === 'wasm' ? wasmKernelBody(k, namer, typed, '  ') : jsBody()));
   out.push('}');
   return out;
 }

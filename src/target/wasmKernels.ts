@@ -31,7 +31,7 @@ export function wasmKernelsText(kernels: readonly Kernel[], typed: boolean): str
   const fns = 'Record<string, (...args: number[]) => void>';
   const mem = '{ buffer: ArrayBuffer; grow(pages: number): number }';
   const type = `{ fn: ${fns}; memory: ${mem}; place(bytes: number[]): number[] }`;
-  const host = imports.map((n) => `${n.slice(5)}: ${n}`).join(', ');
+  const host = imports.length ? `{ ${imports.map((n) => `${n.slice(5)}: ${n}`).join(', ')} }` : '{}';
   return [
     `let $kernelsInstance${t(`: ${type} | undefined`)};`,
     ...(typed ? [`/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */`] : []),
@@ -50,7 +50,7 @@ export function wasmKernelsText(kernels: readonly Kernel[], typed: boolean): str
     `  } catch (e) {`,
     `    throw new Error('deltagrad: the runtime refused to compile this module\\'s WebAssembly kernels (' + String(e).split('\\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \\'wasm-unsafe-eval\\', or emit the layer with { target: \\'js\\', simd: false } for plain JavaScript loops');`,
     `  }`,
-    `  const exports = new wa.Instance(module, { Math: { ${host} } }).exports;`,
+    `  const exports = new wa.Instance(module, { Math: ${host} }).exports;`,
     `  const memory = exports.memory${t(` as ${mem}`)};`,
     `  const w${t(`: ${type}`)} = {`,
     `    fn: exports${t(` as ${fns}`)},`,

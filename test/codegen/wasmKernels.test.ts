@@ -82,6 +82,17 @@ describe('vectorized loops (vectorizeLoops, lowered by the WebAssembly printer)'
     expect(ops).toContain('f64x2.add');
     expect(ops).toContain('f64x2.extract_lane');
   });
+  it('exp of float32 vectorizes (expLanes: no host call in the main loop); float64 keeps the host Math.exp', () => {
+    const exp = 'dims I\nX: [I]\nY[i] = exp(X[i])';
+    const k32 = named(kernelsOf(exp, 'float32', 'auto'), 'forward_Y');
+    expect(k32.runs).toBe('wasm');
+    expect(loopKinds(k32)).toContain('vectorized');
+    expect(instructions(k32)).toContain('f32x4.nearest');
+    expect(printKernelWasm(k32).imports.has('Math.exp')).toBe(true); // the scalar remainder loop
+    const k64 = named(kernelsOf(exp, 'float64'), 'forward_Y');
+    expect(loopKinds(k64)).not.toContain('vectorized');
+    expect(instructions(k64)).not.toContain('f64x2.nearest');
+  });
   it('a loop whose reads are two elements apart (pooling) stays scalar', () => {
     const k = named(kernelsOf(layerSource('maxpool2d'), 'float32'), 'forward_Y');
     expect(loopKinds(k)).not.toContain('vectorized');
@@ -100,8 +111,9 @@ describe('the cost rule (chooseTarget)', () => {
     expect(runs(PROGRAMS[5]![1], 'forward_Y')).toBe('wasm');
     expect(runs(PROGRAMS[0]![1], 'forward_Y')).toBe('wasm');
   });
-  it('a map whose work is a host call (exp) stays JavaScript, and so does the GEMM kernel', () => {
-    expect(runs('dims I\nX: [I]\nY[i] = exp(X[i])', 'forward_Y')).toBe('js');
+  it('a float64 map whose work is a host call (exp) stays JavaScript, and so does the GEMM kernel', () => {
+    expect(runs('dims I\nX: [I]\nY[i] = exp(X[i])', 'forward_Y', 'float64')).toBe('js');
+    expect(runs('dims I\nX: [I]\nY[i] = tanh(X[i])', 'forward_Y', 'float32')).toBe('js');
     expect(runs(layerSource('affine'), 'forward_Y')).toBe('js');
   });
   it("wasm: 'never' and simd: false run nothing as WebAssembly", () => {

@@ -172,10 +172,13 @@ const OPCODES = {
   // SIMD arithmetic
   'f32x4.ceil': simd(103),
   'f32x4.floor': simd(104),
+  'f32x4.nearest': simd(106),
   'f64x2.ceil': simd(116),
   'f64x2.floor': simd(117),
   'i32x4.abs': simd(160),
   'i32x4.neg': simd(161),
+  'i32x4.shl': simd(171),
+  'i32x4.shr_s': simd(172),
   'i32x4.add': simd(174),
   'i32x4.sub': simd(177),
   'i32x4.mul': simd(181),

@@ -21,7 +21,8 @@
 //
 // Whole kernels print the same way (printKernelWasm.ts): each tensor is a region of the memory
 // whose byte address is a parameter, so load(X, i) reads at X_at + 8·i; the language's functions
-// that WebAssembly lacks (exp, log, tanh …) are calls of the host's Math functions, imported; a
+// that WebAssembly lacks (exp, log, tanh …) are calls of the host's Math functions, imported (exp of
+// float32 lanes is computed in place: expLanes.ts); a
 // select whose arm reads memory runs as an if, as JavaScript's ?: does (the read may be out of range
 // where the condition fails); and a `vectorized` loop is lowered here by its plan (vectorizeLoops.ts):
 // a main loop over L lanes, then the scalar loop from where it stopped.
@@ -31,6 +32,7 @@ import { assertNever, elemBytes, isVector, laneOf, type Buf, type Intrinsic, typ
 import { vectorPlan, type VectorPlan } from '../../opt/vectorizeLoops.js';
 import { Namer } from '../names.js';
 import { watOf, type Instr, type WasmFunction, type WasmType } from './assembleWasm.js';
+import { expLanes } from './expLanes.js';
 import { ARITH, CAST, CEIL, COMPARE_LANES, EXTRACT, FLOOR, IMPORTED, INTRINSIC, LOAD, LOAD_SPLAT, NEG, peephole, SPLAT, STORE, WASM_TYPE, type ByTy } from './wasmOps.js';
 
 /** An instruction, or an emitter of a value's instructions (an operand). */
@@ -95,6 +97,19 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
     return n;
   };
   const pick = (table: ByTy | undefined, ty: Ty, what: string): Instr => [table?.[ty] ?? fail(`${what} of ${ty}`)];
+  /** locals set once at the function's start (constant vectors of expLanes) */
+  const prelude: Instr[] = [];
+  const splats = new Map<string, string>();
+  const splatLocal = (value: number, int = false): string => {
+    const key = `${int ? 'i32x4' : 'f32x4'} ${value}`;
+    let n = splats.get(key);
+    if (n === undefined) {
+      n = scratch('k', 'f32x4');
+      splats.set(key, n);
+      prelude.push([int ? 'i32.const' : 'f32.const', value], [int ? 'i32x4.splat' : 'f32x4.splat'], ['local.set', n]);
+    }
+    return n;
+  };
 
   /** An emitter of e's value, to use more than once: e itself when it is a local or a constant,
    * else a scratch local it is stored in now. */
@@ -270,6 +285,7 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
     }
     const native = INTRINSIC[e.fn]?.[ty];
     if (native) return emit(...e.args.map(ev), [native]);
+    if (e.fn === 'exp' && ty === 'f32x4') return expLanes(ev(x!), { emit, scratch: (hint) => scratch(hint, 'f32x4'), splat: splatLocal });
     if (vector) return fail(`${e.fn} of ${ty}`);
     const neg = (X: () => void) => () => emit(X, pick(NEG, ty, 'neg'));
     // sigmoid(x) = 1 / (1 + exp(−x)), as the JavaScript helper computes it
@@ -414,7 +430,7 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
   }
 
   statements(o.body);
-  return { fn: { params, locals, body: peephole(out) }, imports };
+  return { fn: { params, locals, body: peephole([...prelude, ...out]) }, imports };
 }
 
 /** The function as WebAssembly text (for debugging and docs). */
