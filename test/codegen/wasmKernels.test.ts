@@ -9,7 +9,9 @@ import { compile, emit } from '../../src/codegen/compile.js';
 import { differentiate } from '../../src/diff/differentiate.js';
 import { check } from '../../src/ir/check.js';
 import { walkStmts } from '../../src/loop/mapLoop.js';
-import type { Kernel as LoopKernel } from '../../src/loop/types.js';
+import { add, assign, buffer, c, for_, load, store, sym, v } from '../../src/loop/build.js';
+import type { Kernel as LoopKernel, LStmt } from '../../src/loop/types.js';
+import { vectorPlan } from '../../src/opt/vectorizeLoops.js';
 import { lowerProgram } from '../../src/pipeline.js';
 import { microModuleText } from '../../src/target/micro.js';
 import { printKernelWasm } from '../../src/target/wasm/printKernelWasm.js';
@@ -92,6 +94,17 @@ describe('vectorized loops (vectorizeLoops, lowered by the WebAssembly printer)'
     const k64 = named(kernelsOf(exp, 'float64'), 'forward_Y');
     expect(loopKinds(k64)).not.toContain('vectorized');
     expect(instructions(k64)).not.toContain('f64x2.nearest');
+  });
+  it('a loop whose pointer advances before a later read of it stays scalar (its lanes would start a step late)', () => {
+    const [X, Y] = [buffer('X', 'f32'), buffer('Y', 'f32')];
+    const [i, p] = [sym('i', 'i32'), sym('p', 'i32')];
+    const body = (early: boolean) => {
+      const advance = assign(p, add(v(p), c(1)));
+      const copy = store(Y, v(i), load(X, v(p), { inBounds: true }));
+      return for_(i, c(0), c(16), early ? [advance, copy] : [copy, advance]);
+    };
+    expect(vectorPlan(body(false) as Extract<LStmt, { kind: 'for' }>, 'f32')).toBeDefined();
+    expect(vectorPlan(body(true) as Extract<LStmt, { kind: 'for' }>, 'f32')).toBeUndefined();
   });
   it('a loop whose reads are two elements apart (pooling) stays scalar', () => {
     const k = named(kernelsOf(layerSource('maxpool2d'), 'float32'), 'forward_Y');
