@@ -9,6 +9,7 @@ import { denseCases } from './groups/dense.js';
 import { convCases } from './groups/conv.js';
 import { poolCases } from './groups/pool.js';
 import { softmaxCases } from './groups/softmax.js';
+import { kernelCases } from './groups/kernels.js';
 import { cnnBreakdown, cnnCases } from './groups/cnn.js';
 import { calibrate } from './lib/timing.js';
 import { toolingRows } from './groups/tooling.js';
@@ -22,6 +23,7 @@ const caseSources: Record<Exclude<GroupName, 'tooling'>, () => Case[]> = {
   'conv-s2': () => convCases('s2'),
   maxpool: poolCases,
   softmax: softmaxCases,
+  kernels: kernelCases,
   cnn: cnnCases,
 };
 

@@ -52,6 +52,47 @@ function $gemm64(): { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem:
   };
   return ($gemm64Instance = w);
 }
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001090160057f7f7f7f7f000302010005030100010718020b6261636b776172645f64620000066d656d6f727902000abc0301b90305067f017c017f037c017f41002004410020044a1b2205200541046f6b2106410220036c2107410320036c2108410420036c21094100210a0240200a20034e0d000340440000000000000000210b200a210c440000000000000000210d440000000000000000210e440000000000000000210f410021100240201020064e0d000340200b2001200c4103746a2b030044000000000000000064b82002200c4103746a2b0300a2a0210b200d2001200c20036a4103746a2b030044000000000000000064b82002200c20036a4103746a2b0300a2a0210d200e2001200c20076a4103746a2b030044000000000000000064b82002200c20076a4103746a2b0300a2a0210e200f2001200c20086a4103746a2b030044000000000000000064b82002200c20086a4103746a2b0300a2a0210f200c20096a210c201041046a22102006480d000b0b200420066b21100240201041004c0d000340200b2001200c4103746a2b030044000000000000000064b82002200c4103746a2b0300a2a0210b200c20036a210c201041016b22100d000b0b200b200d200ea0200fa0a0210b2000200a4103746a200b390300200a41016a220a2003480d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * Y[n,f] = relu(sum(d) X[n,d]*W[f,d] + b[f])
  *
@@ -306,29 +347,12 @@ export function backward_db(
 ): void {
   const { db, Y, dY } = t;
   const { F, N } = s;
-  const $n = Math.max(0, N);
-  const $end = $n - $n % 4;
-  const $k = 2 * F;
-  const $k2 = 3 * F;
-  const $k3 = 4 * F;
-  for (let f = 0; f < F; f++) {
-    let $acc = 0;
-    let $p = f;
-    let $acc2 = 0;
-    let $acc3 = 0;
-    let $acc4 = 0;
-    for (let n = 0; n < $end; n += 4, $p += $k3) {
-      $acc += +(Y[$p]! > 0) * dY[$p]!;
-      $acc2 += +(Y[$p + F]! > 0) * dY[$p + F]!;
-      $acc3 += +(Y[$p + $k]! > 0) * dY[$p + $k]!;
-      $acc4 += +(Y[$p + $k2]! > 0) * dY[$p + $k2]!;
-    }
-    for (let n = $end; n < N; n++, $p += F) {
-      $acc += +(Y[$p]! > 0) * dY[$p]!;
-    }
-    $acc += $acc2 + $acc3 + $acc4;
-    db[f] = $acc;
-  }
+  const $w = $kernels();
+  const $at = $w.place([db.byteLength, Y.byteLength, dY.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, Y.length).set(Y);
+  new Float64Array($w.memory.buffer, $at[2]!, dY.length).set(dY);
+  $w.fn.backward_db!($at[0]!, $at[1]!, $at[2]!, F, N);
+  db.set(new Float64Array($w.memory.buffer, $at[0]!, db.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

@@ -4,6 +4,47 @@
 //   X: [N, C, H, W]
 //   Y[n,c,u,v] = mean(i:2, j:2) X[n,c, 2*u+i, 2*v+j]
 /* eslint-disable */
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001130260067f7f7f7f7f7f0060067f7f7f7f7f7f000303020001050301000107240309666f72776172645f5900000b6261636b776172645f64580001066d656d6f727902000a900a02a30505187f017c087f017b017f2002200341026b41017541016a6c200541026b41017541016a6c210641002107200341026b41017541016a200541026b41017541016a6c2108200541026b41017541016a2109200341026b41017541016a210a200541016b210b200341016b210c200320056c210d200220036c20056c210e4100210f0240200f20044e0d00034020072110200f200e6c2111410021120240201220024e0d0003402010211320112012200d6c6a21144100211502402015200a4e0d000340201321164100410220156c6b211841002018410020184a1b2117200c410220156c6b41016a211a4102201a4102201a481b21192014410220156c4100410220156c6b211c4100201c4100201c4a1b6a20056c6a211b4100211d0240201d20094e0d000340440000000000000000211e201b4102201d6c41004102201d6c6b212041002020410020204a1b6a6a211f41004102201d6c6b212241002022410020224a1b2121200b4102201d6c6b41016a21244102202441022024481b2123201920176b21250240202541004c0d000340201f2126fd0c0000000000000000000000000000000021272021212802400340202841026a20234a0d012027200120264103746afd000400fdf0012127202641026a2126202841026a21280c000b0b201e2027fd21002027fd2101a0a0211e202320286b21280240202841004c0d000340201e200120264103746a2b0300a0211e202641016a2126202841016b22280d000b0b201f20056a211f202541016b22250d000b0b200020164103746a201e440000000000001040a3390300201641016a2116201d41016a221d2009480d000b0b201320096a2113201541016a2215200a480d000b0b201020086a2110201241016a22122002480d000b0b200720066a2107200f41016a220f2004480d000b0b0be80401217f200220036c20056c2106410021072002200341026b41017541016a6c200541026b41017541016a6c210841002109200320056c210a200341026b41017541016a200541026b41017541016a6c210b410220056c210c200541026b41017541016a210d200341016a410175210e200541016a410175210f200541016b2110200341016b2111200341026b41017541016a2112200421130240201341004c0d0003402007211420092115200221160240201641004c0d00034020142117201521184100211902402019200e4e0d0003402017211a2011410220196c6b41016a211c4102201c4102201c481b211b2019201248211d201b211e0240201e41004c0d000340201a211f201821204100212102402021200f4e0d000340201f21222010410220216c6b41016a21244102202441022024481b2123201d2021200d487121254100212602400340202641026a20234a0d01200020224103746a2025047c200120204103746a2b0300440000000000001040a3054400000000000000000bfd14fd0b0400202241026a2122202641026a21260c000b0b202320266b21260240202641004c0d000340200020224103746a2025047c200120204103746a2b0300440000000000001040a3054400000000000000000b390300202241016a2122202641016b22260d000b0b201f41026a211f202041016a2120202141016a2221200f480d000b0b201a20056a211a201e41016b221e0d000b0b2017200c6a21172018200d6a2118201941016a2219200e480d000b0b2014200a6a21142015200b6a2115201641016b22160d000b0b200720066a2107200920086a2109201341016b22130d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * Y[n,c,u,v] = mean(i:2,j:2) X[n,c,2*u+i,2*v+j]
  *
@@ -15,54 +56,11 @@ export function forward_Y(
 ): void {
   const { Y, X } = t;
   const { C, H, N, W } = s;
-  const $step = C * (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
-  let $p = 0;
-  const $step2 = (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
-  const $step3 = Math.floor((W - 2) / 2) + 1;
-  const $hi = Math.floor((H - 2) / 2) + 1;
-  const $k = W - 1;
-  const $k2 = H - 1;
-  const $k3 = H * W;
-  const $k4 = C * H * W;
-  for (let n = 0; n < N; n++, $p += $step) {
-    let $p2 = $p;
-    const $k5 = n * $k4;
-    for (let c = 0; c < C; c++, $p2 += $step2) {
-      let $p3 = $p2;
-      const $k6 = $k5 + c * $k3;
-      for (let u = 0; u < $hi; u++, $p3 += $step3) {
-        let $p4 = $p3;
-        const $lo = Math.max(0, -(2 * u));
-        const $hi2 = Math.min(2, $k2 - 2 * u + 1);
-        const $k7 = $k6 + (2 * u + Math.max(0, -(2 * u))) * W;
-        for (let v = 0; v < $step3; v++, $p4++) {
-          let $acc = 0;
-          let $p5 = $k7 + (2 * v + Math.max(0, -(2 * v)));
-          const $n = Math.max(0, Math.min(2, $k - 2 * v + 1) - Math.max(0, -(2 * v)));
-          const $end = Math.max(0, -(2 * v)) + ($n - $n % 4);
-          const $lo2 = Math.max(0, -(2 * v));
-          const $hi3 = Math.min(2, $k - 2 * v + 1);
-          for (let i = $lo; i < $hi2; i++, $p5 += W) {
-            let $p6 = $p5;
-            let $acc2 = 0;
-            let $acc3 = 0;
-            let $acc4 = 0;
-            for (let j = $lo2; j < $end; j += 4, $p6 += 4) {
-              $acc += X[$p6]!;
-              $acc2 += X[$p6 + 1]!;
-              $acc3 += X[$p6 + 2]!;
-              $acc4 += X[$p6 + 3]!;
-            }
-            for (let j = $end; j < $hi3; j++, $p6++) {
-              $acc += X[$p6]!;
-            }
-            $acc += $acc2 + $acc3 + $acc4;
-          }
-          Y[$p4] = $acc / 4;
-        }
-      }
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([Y.byteLength, X.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, X.length).set(X);
+  $w.fn.forward_Y!($at[0]!, $at[1]!, C, H, N, W);
+  Y.set(new Float64Array($w.memory.buffer, $at[0]!, Y.length));
 }
 /**
  * dX[n,c,h,w] = dY[n,c,h/2,w/2]/4
@@ -75,44 +73,11 @@ export function backward_dX(
 ): void {
   const { dX, dY } = t;
   const { C, H, N, W } = s;
-  const $step = C * H * W;
-  let $p = 0;
-  const $step2 = C * (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
-  let $p2 = 0;
-  const $step3 = H * W;
-  const $step4 = (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
-  const $step5 = 2 * W;
-  const $step6 = Math.floor((W - 2) / 2) + 1;
-  const $hi = Math.floor((H + 1) / 2);
-  const $hi2 = Math.floor((W + 1) / 2);
-  const $k = W - 1;
-  const $k2 = H - 1;
-  const $k3 = Math.floor((H - 2) / 2) + 1;
-  for (let n = 0; n < N; n++, $p += $step, $p2 += $step2) {
-    let $p3 = $p;
-    let $p4 = $p2;
-    for (let c = 0; c < C; c++, $p3 += $step3, $p4 += $step4) {
-      let $p5 = $p3;
-      let $p6 = $p4;
-      for (let $q0 = 0; $q0 < $hi; $q0++, $p5 += $step5, $p6 += $step6) {
-        let $p7 = $p5;
-        const $hi3 = Math.min(2, $k2 - 2 * $q0 + 1);
-        const $k4 = $q0 < $k3;
-        for (let $r1 = 0; $r1 < $hi3; $r1++, $p7 += W) {
-          let $p8 = $p7;
-          let $p9 = $p6;
-          for (let $q2 = 0; $q2 < $hi2; $q2++, $p8 += 2, $p9++) {
-            let $p10 = $p8;
-            const $hi4 = Math.min(2, $k - 2 * $q2 + 1);
-            const $k5 = $k4 && $q2 < $step6;
-            for (let $r3 = 0; $r3 < $hi4; $r3++, $p10++) {
-              dX[$p10] = $k5 ? dY[$p9]! / 4 : 0;
-            }
-          }
-        }
-      }
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([dX.byteLength, dY.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, dY.length).set(dY);
+  $w.fn.backward_dX!($at[0]!, $at[1]!, C, H, N, W);
+  dX.set(new Float64Array($w.memory.buffer, $at[0]!, dX.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

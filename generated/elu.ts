@@ -5,6 +5,47 @@
 //   Y[n,d] = elu(X[n,d], 1)
 /* eslint-disable */
 const elu = (x: number, a: number): number => (x > 0 ? x : a * Math.expm1(x));
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001090160057f7f7f7f7f000302010005030100010718020b6261636b776172645f64580000066d656d6f727902000aa80201a50201047f41002105200421060240200641004c0d000340200521074100210802400340200841026a20034a0d01200020074103746a44000000000000f03ffd14200120074103746afd00040044000000000000f03ffd14fdf001200120074103746afd000400fd0c00000000000000000000000000000000fd4afd52200220074103746afd000400fdf201fd0b0400200741026a2107200841026a21080c000b0b200320086b21080240200841004c0d000340200020074103746a200120074103746a2b030044000000000000000064047c44000000000000f03f05200120074103746a2b030044000000000000f03fa00b200220074103746a2b0300a2390300200741016a2107200841016b22080d000b0b200520036a2105200641016b22060d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * Y[n,d] = elu(X[n,d], 1)
  *
@@ -35,13 +76,12 @@ export function backward_dX(
 ): void {
   const { dX, Y, dY } = t;
   const { D, N } = s;
-  let $p = 0;
-  for (let n = 0; n < N; n++, $p += D) {
-    let $p2 = $p;
-    for (let d = 0; d < D; d++, $p2++) {
-      dX[$p2] = (Y[$p2]! > 0 ? 1 : Y[$p2]! + 1) * dY[$p2]!;
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([dX.byteLength, Y.byteLength, dY.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, Y.length).set(Y);
+  new Float64Array($w.memory.buffer, $at[2]!, dY.length).set(dY);
+  $w.fn.backward_dX!($at[0]!, $at[1]!, $at[2]!, D, N);
+  dX.set(new Float64Array($w.memory.buffer, $at[0]!, dX.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

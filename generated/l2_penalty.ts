@@ -5,6 +5,47 @@
 //   lam: []
 //   L = lam * sum(i) W[i]^2
 /* eslint-disable */
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001170360047f7f7f7f0060057f7f7f7f7f0060047f7f7f7f00030403000102050301000107340409666f72776172645f4c00000b6261636b776172645f645700010d6261636b776172645f646c616d0002066d656d6f727902000a9e0403bc0103017c017b017f4400000000000000002104fd0c0000000000000000000000000000000021054100210602400340200641026a20034a0d012005200220064103746afd000400200220064103746afd000400fdf201fdf0012105200641026a21060c000b0b20042005fd21002005fd2101a0a02104200621060240200620034e0d0003402004200220064103746a2b0300200220064103746a2b0300a2a02104200641016a22062003480d000b0b200020012b03002004a23903000b9f0101017f4100210502400340200541026a20044a0d01200020054103746a44000000000000004020012b0300a2fd14200220054103746afd0004002003fd0a0300fdf201fdf201fd0b0400200541026a21050c000b0b200521050240200520044e0d000340200020054103746a44000000000000004020012b0300a2200220054103746a2b030020032b0300a2a2390300200541016a22052004480d000b0b0bbc0103017c017b017f4400000000000000002104fd0c0000000000000000000000000000000021054100210602400340200641026a20034a0d012005200120064103746afd000400200120064103746afd000400fdf201fdf0012105200641026a21060c000b0b20042005fd21002005fd2101a0a02104200621060240200620034e0d0003402004200120064103746a2b0300200120064103746a2b0300a2a02104200641016a22062003480d000b0b2000200420022b0300a23903000b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * L = lam*(sum(i) W[i]^2)
  *
@@ -16,23 +57,12 @@ export function forward_L(
 ): void {
   const { L, lam, W } = t;
   const { D } = s;
-  let $acc = 0;
-  let $acc2 = 0;
-  let $acc3 = 0;
-  let $acc4 = 0;
-  const $n = Math.max(0, D);
-  const $end = $n - $n % 4;
-  for (let i = 0; i < $end; i += 4) {
-    $acc += W[i]! * W[i]!;
-    $acc2 += W[i + 1]! * W[i + 1]!;
-    $acc3 += W[i + 2]! * W[i + 2]!;
-    $acc4 += W[i + 3]! * W[i + 3]!;
-  }
-  for (let i = $end; i < D; i++) {
-    $acc += W[i]! * W[i]!;
-  }
-  $acc += $acc2 + $acc3 + $acc4;
-  L[0] = lam[0]! * $acc;
+  const $w = $kernels();
+  const $at = $w.place([L.byteLength, lam.byteLength, W.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, lam.length).set(lam);
+  new Float64Array($w.memory.buffer, $at[2]!, W.length).set(W);
+  $w.fn.forward_L!($at[0]!, $at[1]!, $at[2]!, D);
+  L.set(new Float64Array($w.memory.buffer, $at[0]!, L.length));
 }
 /**
  * dW[i] = 2*lam*W[i]*dL
@@ -45,9 +75,13 @@ export function backward_dW(
 ): void {
   const { dW, lam, W, dL } = t;
   const { D } = s;
-  for (let i = 0; i < D; i++) {
-    dW[i] = 2 * lam[0]! * (W[i]! * dL[0]!);
-  }
+  const $w = $kernels();
+  const $at = $w.place([dW.byteLength, lam.byteLength, W.byteLength, dL.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, lam.length).set(lam);
+  new Float64Array($w.memory.buffer, $at[2]!, W.length).set(W);
+  new Float64Array($w.memory.buffer, $at[3]!, dL.length).set(dL);
+  $w.fn.backward_dW!($at[0]!, $at[1]!, $at[2]!, $at[3]!, D);
+  dW.set(new Float64Array($w.memory.buffer, $at[0]!, dW.length));
 }
 /**
  * dlam = (sum(i) W[i]^2)*dL
@@ -60,23 +94,12 @@ export function backward_dlam(
 ): void {
   const { dlam, W, dL } = t;
   const { D } = s;
-  let $acc = 0;
-  let $acc2 = 0;
-  let $acc3 = 0;
-  let $acc4 = 0;
-  const $n = Math.max(0, D);
-  const $end = $n - $n % 4;
-  for (let i = 0; i < $end; i += 4) {
-    $acc += W[i]! * W[i]!;
-    $acc2 += W[i + 1]! * W[i + 1]!;
-    $acc3 += W[i + 2]! * W[i + 2]!;
-    $acc4 += W[i + 3]! * W[i + 3]!;
-  }
-  for (let i = $end; i < D; i++) {
-    $acc += W[i]! * W[i]!;
-  }
-  $acc += $acc2 + $acc3 + $acc4;
-  dlam[0] = $acc * dL[0]!;
+  const $w = $kernels();
+  const $at = $w.place([dlam.byteLength, W.byteLength, dL.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, W.length).set(W);
+  new Float64Array($w.memory.buffer, $at[2]!, dL.length).set(dL);
+  $w.fn.backward_dlam!($at[0]!, $at[1]!, $at[2]!, D);
+  dlam.set(new Float64Array($w.memory.buffer, $at[0]!, dlam.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

@@ -6,6 +6,47 @@
 //   L = sum(n) -(Yt[n]*log(sigmoid(S[n])) + (1 - Yt[n])*log(1 - sigmoid(S[n])))
 /* eslint-disable */
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001120360017c017c60017c017c60047f7f7f7f00021702044d617468036578700000044d617468036c6f67000103020102050301000107160209666f72776172645f4c0002066d656d6f727902000ab20101af0102017c017f4400000000000000002104410021050240200520034e0d0003402004200120054103746a2b030044000000000000f03f44000000000000f03f200220054103746a2b03009a1000a0a31001a244000000000000f03f200120054103746a2b0300a144000000000000f03f44000000000000f03f44000000000000f03f200220054103746a2b03009a1000a0a3a11001a2a0a12104200541016a22052003480d000b0b200020043903000b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: { exp: Math.exp, log: Math.log } }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * L = sum(n) -(Yt[n]*log(sigmoid(S[n])) + (1 - Yt[n])*log(1 - sigmoid(S[n])))
  *
@@ -17,11 +58,12 @@ export function forward_L(
 ): void {
   const { L, Yt, S } = t;
   const { N } = s;
-  let $acc = 0;
-  for (let n = 0; n < N; n++) {
-    $acc -= Yt[n]! * Math.log(sigmoid(S[n]!)) + (1 - Yt[n]!) * Math.log(1 - sigmoid(S[n]!));
-  }
-  L[0] = $acc;
+  const $w = $kernels();
+  const $at = $w.place([L.byteLength, Yt.byteLength, S.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, Yt.length).set(Yt);
+  new Float64Array($w.memory.buffer, $at[2]!, S.length).set(S);
+  $w.fn.forward_L!($at[0]!, $at[1]!, $at[2]!, N);
+  L.set(new Float64Array($w.memory.buffer, $at[0]!, L.length));
 }
 /**
  * dS[n] = sigmoid(S[n])*dL - Yt[n]*dL

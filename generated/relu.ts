@@ -5,6 +5,47 @@
 //   Y[n,d] = relu(X[n,d])
 /* eslint-disable */
 const relu = (x: number): number => (x > 0 ? x : 0);
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001100260047f7f7f7f0060057f7f7f7f7f000303020001050301000107240309666f72776172645f5900000b6261636b776172645f64580001066d656d6f727902000ada0302eb0103047f017b017c41002104200321050240200541004c0d000340200421064100210702400340200741026a20024a0d01200020064103746a200120064103746afd0004002208fd0c000000000000000000000000000000002008fd0c00000000000000000000000000000000fd4afd52fd0b0400200641026a2106200741026a21070c000b0b200220076b21070240200741004c0d000340200020064103746a200120064103746a2b030022094400000000000000002009440000000000000000641b390300200641016a2106200741016b22070d000b0b200420026a2104200541016b22050d000b0b0bea0101047f41002105200421060240200641004c0d000340200521074100210802400340200841026a20034a0d01200020074103746a44000000000000f03ffd14200120074103746afd000400fd0c00000000000000000000000000000000fd4afd4e200220074103746afd000400fdf201fd0b0400200741026a2107200841026a21080c000b0b200320086b21080240200841004c0d000340200020074103746a200120074103746a2b030044000000000000000064b8200220074103746a2b0300a2390300200741016a2107200841016b22080d000b0b200520036a2105200641016b22060d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * Y[n,d] = relu(X[n,d])
  *
@@ -16,13 +57,11 @@ export function forward_Y(
 ): void {
   const { Y, X } = t;
   const { D, N } = s;
-  let $p = 0;
-  for (let n = 0; n < N; n++, $p += D) {
-    let $p2 = $p;
-    for (let d = 0; d < D; d++, $p2++) {
-      Y[$p2] = relu(X[$p2]!);
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([Y.byteLength, X.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, X.length).set(X);
+  $w.fn.forward_Y!($at[0]!, $at[1]!, D, N);
+  Y.set(new Float64Array($w.memory.buffer, $at[0]!, Y.length));
 }
 /**
  * dX[n,d] = (Y[n,d] > 0)*dY[n,d]
@@ -35,13 +74,12 @@ export function backward_dX(
 ): void {
   const { dX, Y, dY } = t;
   const { D, N } = s;
-  let $p = 0;
-  for (let n = 0; n < N; n++, $p += D) {
-    let $p2 = $p;
-    for (let d = 0; d < D; d++, $p2++) {
-      dX[$p2] = +(Y[$p2]! > 0) * dY[$p2]!;
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([dX.byteLength, Y.byteLength, dY.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, Y.length).set(Y);
+  new Float64Array($w.memory.buffer, $at[2]!, dY.length).set(dY);
+  $w.fn.backward_dX!($at[0]!, $at[1]!, $at[2]!, D, N);
+  dX.set(new Float64Array($w.memory.buffer, $at[0]!, dX.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

@@ -9,6 +9,47 @@
 //   Vnew[i] = mu*V[i] - lr*G[i]
 //   Wnew[i] = W[i] + Vnew[i]
 /* eslint-disable */
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001320760067f7f7f7f7f7f0060047f7f7f7f0060037f7f7f0060037f7f7f0060047f7f7f7f0060047f7f7f7f0060047f7f7f7f000308070001020304050605030100010772080c666f72776172645f566e657700000c666f72776172645f576e657700010e6261636b776172645f64566e657700020b6261636b776172645f645700030b6261636b776172645f645600040b6261636b776172645f644700050c6261636b776172645f646d750006066d656d6f727902000abf0707a50101017f4100210602400340200641026a20054a0d01200020064103746a2001fd0a0300200220064103746afd000400fdf2012003fd0a0300200420064103746afd000400fdf201fdf101fd0b0400200641026a21060c000b0b200621060240200620054e0d000340200020064103746a20012b0300200220064103746a2b0300a220032b0300200420064103746a2b0300a2a1390300200641016a22062005480d000b0b0b870101017f4100210402400340200441026a20034a0d01200020044103746a200120044103746afd000400200220044103746afd000400fdf001fd0b0400200441026a21040c000b0b200421040240200420034e0d000340200020044103746a200120044103746a2b0300200220044103746a2b0300a0390300200441016a22042003480d000b0b0b6c01017f4100210302400340200341026a20024a0d01200020034103746a200120034103746afd000400fd0b0400200341026a21030c000b0b200321030240200320024e0d000340200020034103746a200120034103746a2b0300390300200341016a22032002480d000b0b0b6c01017f4100210302400340200341026a20024a0d01200020034103746a200120034103746afd000400fd0b0400200341026a21030c000b0b200321030240200320024e0d000340200020034103746a200120034103746a2b0300390300200341016a22032002480d000b0b0b7b01017f4100210402400340200441026a20034a0d01200020044103746a2001fd0a0300200220044103746afd000400fdf201fd0b0400200441026a21040c000b0b200421040240200420034e0d000340200020044103746a20012b0300200220044103746a2b0300a2390300200441016a22042003480d000b0b0b7f01017f4100210402400340200441026a20034a0d01200020044103746a2001fd0a0300200220044103746afd000400fdf201fded01fd0b0400200441026a21040c000b0b200421040240200420034e0d000340200020044103746a20012b0300200220044103746a2b0300a29a390300200441016a22042003480d000b0b0bb60103017c017b017f4400000000000000002104fd0c0000000000000000000000000000000021054100210602400340200641026a20034a0d012005200120064103746afd000400200220064103746afd000400fdf201fdf0012105200641026a21060c000b0b20042005fd21002005fd2101a0a02104200621060240200620034e0d0003402004200120064103746a2b0300200220064103746a2b0300a2a02104200641016a22062003480d000b0b200020043903000b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * Vnew[i] = mu*V[i] - lr*G[i]
  *
@@ -26,9 +67,14 @@ export function forward_Vnew(
 ): void {
   const { Vnew, mu, V, lr, G } = t;
   const { D } = s;
-  for (let i = 0; i < D; i++) {
-    Vnew[i] = mu[0]! * V[i]! - lr[0]! * G[i]!;
-  }
+  const $w = $kernels();
+  const $at = $w.place([Vnew.byteLength, mu.byteLength, V.byteLength, lr.byteLength, G.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, mu.length).set(mu);
+  new Float64Array($w.memory.buffer, $at[2]!, V.length).set(V);
+  new Float64Array($w.memory.buffer, $at[3]!, lr.length).set(lr);
+  new Float64Array($w.memory.buffer, $at[4]!, G.length).set(G);
+  $w.fn.forward_Vnew!($at[0]!, $at[1]!, $at[2]!, $at[3]!, $at[4]!, D);
+  Vnew.set(new Float64Array($w.memory.buffer, $at[0]!, Vnew.length));
 }
 /**
  * Wnew[i] = W[i] + Vnew[i]
@@ -41,9 +87,12 @@ export function forward_Wnew(
 ): void {
   const { Wnew, W, Vnew } = t;
   const { D } = s;
-  for (let i = 0; i < D; i++) {
-    Wnew[i] = W[i]! + Vnew[i]!;
-  }
+  const $w = $kernels();
+  const $at = $w.place([Wnew.byteLength, W.byteLength, Vnew.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, W.length).set(W);
+  new Float64Array($w.memory.buffer, $at[2]!, Vnew.length).set(Vnew);
+  $w.fn.forward_Wnew!($at[0]!, $at[1]!, $at[2]!, D);
+  Wnew.set(new Float64Array($w.memory.buffer, $at[0]!, Wnew.length));
 }
 /**
  * dVnew[i] = dWnew[i]
@@ -56,9 +105,11 @@ export function backward_dVnew(
 ): void {
   const { dVnew, dWnew } = t;
   const { D } = s;
-  for (let i = 0; i < D; i++) {
-    dVnew[i] = dWnew[i]!;
-  }
+  const $w = $kernels();
+  const $at = $w.place([dVnew.byteLength, dWnew.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, dWnew.length).set(dWnew);
+  $w.fn.backward_dVnew!($at[0]!, $at[1]!, D);
+  dVnew.set(new Float64Array($w.memory.buffer, $at[0]!, dVnew.length));
 }
 /**
  * dW[i] = dWnew[i]
@@ -71,9 +122,11 @@ export function backward_dW(
 ): void {
   const { dW, dWnew } = t;
   const { D } = s;
-  for (let i = 0; i < D; i++) {
-    dW[i] = dWnew[i]!;
-  }
+  const $w = $kernels();
+  const $at = $w.place([dW.byteLength, dWnew.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, dWnew.length).set(dWnew);
+  $w.fn.backward_dW!($at[0]!, $at[1]!, D);
+  dW.set(new Float64Array($w.memory.buffer, $at[0]!, dW.length));
 }
 /**
  * dV[i] = mu*dVnew[i]
@@ -86,9 +139,12 @@ export function backward_dV(
 ): void {
   const { dV, mu, dVnew } = t;
   const { D } = s;
-  for (let i = 0; i < D; i++) {
-    dV[i] = mu[0]! * dVnew[i]!;
-  }
+  const $w = $kernels();
+  const $at = $w.place([dV.byteLength, mu.byteLength, dVnew.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, mu.length).set(mu);
+  new Float64Array($w.memory.buffer, $at[2]!, dVnew.length).set(dVnew);
+  $w.fn.backward_dV!($at[0]!, $at[1]!, $at[2]!, D);
+  dV.set(new Float64Array($w.memory.buffer, $at[0]!, dV.length));
 }
 /**
  * dG[i] = -lr*dVnew[i]
@@ -101,9 +157,12 @@ export function backward_dG(
 ): void {
   const { dG, lr, dVnew } = t;
   const { D } = s;
-  for (let i = 0; i < D; i++) {
-    dG[i] = -(lr[0]! * dVnew[i]!);
-  }
+  const $w = $kernels();
+  const $at = $w.place([dG.byteLength, lr.byteLength, dVnew.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, lr.length).set(lr);
+  new Float64Array($w.memory.buffer, $at[2]!, dVnew.length).set(dVnew);
+  $w.fn.backward_dG!($at[0]!, $at[1]!, $at[2]!, D);
+  dG.set(new Float64Array($w.memory.buffer, $at[0]!, dG.length));
 }
 /**
  * dlr = sum(i) -G[i]*dVnew[i]
@@ -133,23 +192,12 @@ export function backward_dmu(
 ): void {
   const { dmu, V, dVnew } = t;
   const { D } = s;
-  let $acc = 0;
-  let $acc2 = 0;
-  let $acc3 = 0;
-  let $acc4 = 0;
-  const $n = Math.max(0, D);
-  const $end = $n - $n % 4;
-  for (let i = 0; i < $end; i += 4) {
-    $acc += V[i]! * dVnew[i]!;
-    $acc2 += V[i + 1]! * dVnew[i + 1]!;
-    $acc3 += V[i + 2]! * dVnew[i + 2]!;
-    $acc4 += V[i + 3]! * dVnew[i + 3]!;
-  }
-  for (let i = $end; i < D; i++) {
-    $acc += V[i]! * dVnew[i]!;
-  }
-  $acc += $acc2 + $acc3 + $acc4;
-  dmu[0] = $acc;
+  const $w = $kernels();
+  const $at = $w.place([dmu.byteLength, V.byteLength, dVnew.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, V.length).set(V);
+  new Float64Array($w.memory.buffer, $at[2]!, dVnew.length).set(dVnew);
+  $w.fn.backward_dmu!($at[0]!, $at[1]!, $at[2]!, D);
+  dmu.set(new Float64Array($w.memory.buffer, $at[0]!, dmu.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

@@ -5,6 +5,47 @@
 //   Yt: [N, C]          # one-hot labels
 //   L = sum(n) (logsumexp(c) S[n,c] - sum(c) Yt[n,c]*S[n,c]) / N
 /* eslint-disable */
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d01000000011b0460017c017c60017c017c60057f7f7f7f7f0060057f7f7f7f7f00021702044d617468036578700000044d617468036c6f6700010303020203050301000107250309666f72776172645f4c00020c6261636b776172645f6459740003066d656d6f727902000a8d0502c6030a017c027f017c027f017c027f027c017f017b017f440000000000000000210541002106200421070240200741004c0d00034044000000000000f0ff2108200621092003210a0240200a41004c0d000340200120094103746a2b03002008640440200120094103746a2b030021080b200941016a2109200a41016b220a0d000b0b440000000000000000210b2006210c2003210d0240200d41004c0d000340200b2001200c4103746a2b03002008a11000a0210b200c41016a210c200d41016b220d0d000b0b440000000000000000200b1001200844000000000000f0ff611b210e440000000000000000210f20062110fd0c0000000000000000000000000000000021114100211202400340201241026a20034a0d012011200220104103746afd000400200120104103746afd000400fdf201fdf0012111201041026a2110201241026a21120c000b0b200f2011fd21002011fd2101a0a0210f200320126b21120240201241004c0d000340200f200220104103746a2b0300200120104103746a2b0300a2a0210f201041016a2110201241016b22120d000b0b20052008200ea0200fa12004b7a3a02105200620036a2106200741016b22070d000b0b200020053903000bc20101047f41002105200421060240200641004c0d000340200521074100210802400340200841026a20034a0d01200020074103746a200120074103746afd0004002002fd0a0300fdf2012004b7fd14fdf301fded01fd0b0400200741026a2107200841026a21080c000b0b200320086b21080240200841004c0d000340200020074103746a200120074103746a2b030020022b0300a22004b7a39a390300200741016a2107200841016b22080d000b0b200520036a2105200641016b22060d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: { exp: Math.exp, log: Math.log } }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * L = sum(n) (logsumexp(c) S[n,c] - sum(c2) Yt[n,c2]*S[n,c2])/N
  *
@@ -16,42 +57,12 @@ export function forward_L(
 ): void {
   const { L, S, Yt } = t;
   const { C, N } = s;
-  let $acc = 0;
-  let $p = 0;
-  const $n = Math.max(0, C);
-  const $end = $n - $n % 4;
-  for (let n = 0; n < N; n++, $p += C) {
-    let $max = -Infinity;
-    let $p2 = $p;
-    for (let c = 0; c < C; c++, $p2++) {
-      if (S[$p2]! > $max) {
-        $max = S[$p2]!;
-      }
-    }
-    let $acc2 = 0;
-    let $p3 = $p;
-    for (let c2 = 0; c2 < C; c2++, $p3++) {
-      $acc2 += Math.exp(S[$p3]! - $max);
-    }
-    const $lse = $max === -Infinity ? $max : $max + Math.log($acc2);
-    let $acc3 = 0;
-    let $p4 = $p;
-    let $acc4 = 0;
-    let $acc5 = 0;
-    let $acc6 = 0;
-    for (let c2_2 = 0; c2_2 < $end; c2_2 += 4, $p4 += 4) {
-      $acc3 += Yt[$p4]! * S[$p4]!;
-      $acc4 += Yt[$p4 + 1]! * S[$p4 + 1]!;
-      $acc5 += Yt[$p4 + 2]! * S[$p4 + 2]!;
-      $acc6 += Yt[$p4 + 3]! * S[$p4 + 3]!;
-    }
-    for (let c2_2 = $end; c2_2 < C; c2_2++, $p4++) {
-      $acc3 += Yt[$p4]! * S[$p4]!;
-    }
-    $acc3 += $acc4 + $acc5 + $acc6;
-    $acc += ($lse - $acc3) / N;
-  }
-  L[0] = $acc;
+  const $w = $kernels();
+  const $at = $w.place([L.byteLength, S.byteLength, Yt.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, S.length).set(S);
+  new Float64Array($w.memory.buffer, $at[2]!, Yt.length).set(Yt);
+  $w.fn.forward_L!($at[0]!, $at[1]!, $at[2]!, C, N);
+  L.set(new Float64Array($w.memory.buffer, $at[0]!, L.length));
 }
 /**
  * dS[n,c] = exp(S[n,c] - logsumexp(c2) S[n,c2])*dL/N - Yt[n,c]*dL/N
@@ -78,10 +89,10 @@ export function backward_dS(
     for (let c2_2 = 0; c2_2 < C; c2_2++, $p3++) {
       $acc += Math.exp(S[$p3]! - $max);
     }
-    const $lse = $max === -Infinity ? $max : $max + Math.log($acc);
+    const $log = $max === -Infinity ? 0 : Math.log($acc);
     let $p4 = $p;
     for (let c = 0; c < C; c++, $p4++) {
-      dS[$p4] = Math.exp(S[$p4]! - $lse) * dL[0]! / N - Yt[$p4]! * dL[0]! / N;
+      dS[$p4] = Math.exp(S[$p4]! - $max - $log) * dL[0]! / N - Yt[$p4]! * dL[0]! / N;
     }
   }
 }
@@ -96,13 +107,12 @@ export function backward_dYt(
 ): void {
   const { dYt, S, dL } = t;
   const { C, N } = s;
-  let $p = 0;
-  for (let n = 0; n < N; n++, $p += C) {
-    let $p2 = $p;
-    for (let c = 0; c < C; c++, $p2++) {
-      dYt[$p2] = -(S[$p2]! * dL[0]! / N);
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([dYt.byteLength, S.byteLength, dL.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, S.length).set(S);
+  new Float64Array($w.memory.buffer, $at[2]!, dL.length).set(dL);
+  $w.fn.backward_dYt!($at[0]!, $at[1]!, $at[2]!, C, N);
+  dYt.set(new Float64Array($w.memory.buffer, $at[0]!, dYt.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

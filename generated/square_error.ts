@@ -5,6 +5,47 @@
 //   Yt: [N]
 //   L = sum(n) (S[n] - Yt[n])^2
 /* eslint-disable */
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001180360047f7f7f7f0060057f7f7f7f7f0060057f7f7f7f7f00030403000102050301000107330409666f72776172645f4c00000b6261636b776172645f645300010c6261636b776172645f6459740002066d656d6f727902000aa90403c60105017c017b017f017b017c4400000000000000002104fd0c0000000000000000000000000000000021054100210602400340200641026a20034a0d012005200120064103746afd000400200220064103746afd000400fdf10122072007fdf201fdf0012105200641026a21060c000b0b20042005fd21002005fd2101a0a02104200621060240200620034e0d0003402004200120064103746a2b0300200220064103746a2b0300a122082008a2a02104200641016a22062003480d000b0b200020043903000bae0101017f4100210502400340200541026a20044a0d01200020054103746a440000000000000040fd14200120054103746afd000400200220054103746afd000400fdf1012003fd0a0300fdf201fdf201fd0b0400200541026a21050c000b0b200521050240200520044e0d000340200020054103746a440000000000000040200120054103746a2b0300200220054103746a2b0300a120032b0300a2a2390300200541016a22052004480d000b0b0bae0101017f4100210502400340200541026a20044a0d01200020054103746a4400000000000000c0fd14200120054103746afd000400200220054103746afd000400fdf1012003fd0a0300fdf201fdf201fd0b0400200541026a21050c000b0b200521050240200520044e0d000340200020054103746a4400000000000000c0200120054103746a2b0300200220054103746a2b0300a120032b0300a2a2390300200541016a22052004480d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * L = sum(n) (S[n] - Yt[n])^2
  *
@@ -16,23 +57,12 @@ export function forward_L(
 ): void {
   const { L, S, Yt } = t;
   const { N } = s;
-  let $acc = 0;
-  let $acc2 = 0;
-  let $acc3 = 0;
-  let $acc4 = 0;
-  const $n = Math.max(0, N);
-  const $end = $n - $n % 4;
-  for (let n = 0; n < $end; n += 4) {
-    $acc += Math.pow(S[n]! - Yt[n]!, 2);
-    $acc2 += Math.pow(S[n + 1]! - Yt[n + 1]!, 2);
-    $acc3 += Math.pow(S[n + 2]! - Yt[n + 2]!, 2);
-    $acc4 += Math.pow(S[n + 3]! - Yt[n + 3]!, 2);
-  }
-  for (let n = $end; n < N; n++) {
-    $acc += Math.pow(S[n]! - Yt[n]!, 2);
-  }
-  $acc += $acc2 + $acc3 + $acc4;
-  L[0] = $acc;
+  const $w = $kernels();
+  const $at = $w.place([L.byteLength, S.byteLength, Yt.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, S.length).set(S);
+  new Float64Array($w.memory.buffer, $at[2]!, Yt.length).set(Yt);
+  $w.fn.forward_L!($at[0]!, $at[1]!, $at[2]!, N);
+  L.set(new Float64Array($w.memory.buffer, $at[0]!, L.length));
 }
 /**
  * dS[n] = 2*(S[n] - Yt[n])*dL
@@ -45,9 +75,13 @@ export function backward_dS(
 ): void {
   const { dS, S, Yt, dL } = t;
   const { N } = s;
-  for (let n = 0; n < N; n++) {
-    dS[n] = 2 * ((S[n]! - Yt[n]!) * dL[0]!);
-  }
+  const $w = $kernels();
+  const $at = $w.place([dS.byteLength, S.byteLength, Yt.byteLength, dL.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, S.length).set(S);
+  new Float64Array($w.memory.buffer, $at[2]!, Yt.length).set(Yt);
+  new Float64Array($w.memory.buffer, $at[3]!, dL.length).set(dL);
+  $w.fn.backward_dS!($at[0]!, $at[1]!, $at[2]!, $at[3]!, N);
+  dS.set(new Float64Array($w.memory.buffer, $at[0]!, dS.length));
 }
 /**
  * dYt[n] = -2*(S[n] - Yt[n])*dL
@@ -60,9 +94,13 @@ export function backward_dYt(
 ): void {
   const { dYt, S, Yt, dL } = t;
   const { N } = s;
-  for (let n = 0; n < N; n++) {
-    dYt[n] = -2 * ((S[n]! - Yt[n]!) * dL[0]!);
-  }
+  const $w = $kernels();
+  const $at = $w.place([dYt.byteLength, S.byteLength, Yt.byteLength, dL.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, S.length).set(S);
+  new Float64Array($w.memory.buffer, $at[2]!, Yt.length).set(Yt);
+  new Float64Array($w.memory.buffer, $at[3]!, dL.length).set(dL);
+  $w.fn.backward_dYt!($at[0]!, $at[1]!, $at[2]!, $at[3]!, N);
+  dYt.set(new Float64Array($w.memory.buffer, $at[0]!, dYt.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

@@ -6,6 +6,47 @@
 //   L = sum(n,c) max(0, S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1) * (1 - Yt[n,c])
 /* eslint-disable */
 const max = (a: number, b: number): number => (a >= b ? a : b);
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d01000000011b0360057f7f7f7f7f0060067f7f7f7f7f7f0060067f7f7f7f7f7f00030403000102050301000107330409666f72776172645f4c00000b6261636b776172645f645300010c6261636b776172645f6459740002066d656d6f727902000a8f0f03af040b017c027f017c017f017b027f017c017b017f017b017c440000000000000000210541002106200421070240200741004c0d000340440000000000000000210820062109fd0c00000000000000000000000000000000210a4100210b02400340200b41026a20034a0d01200a200120094103746afd000400200220094103746afd000400fdf201fdf001210a200941026a2109200b41026a210b0c000b0b2008200afd2100200afd2101a0a021082003200b6b210b0240200b41004c0d0003402008200120094103746a2b0300200220094103746a2b0300a2a02108200941016a2109200b41016b220b0d000b0b2006210c20089a44000000000000f03fa0210dfd0c00000000000000000000000000000000210e4100210f02400340200f41026a20034a0d01200e2002200c4103746afd000400200dfd14fdf0012110fd0c000000000000000000000000000000002010fd0c000000000000000000000000000000002010fd4cfd5244000000000000f03ffd142001200c4103746afd000400fdf101fdf201fdf001210e200c41026a210c200f41026a210f0c000b0b2005200efd2100200efd2101a0a021052003200f6b210f0240200f41004c0d00034020052002200c4103746a2b0300200da0211144000000000000000020114400000000000000002011661b44000000000000f03f2001200c4103746a2b0300a1a2a02105200c41016a210c200f41016b220f0d000b0b200620036a2106200741016b22070d000b0b200020053903000baf050d027f017c017f017b027f017c017f027c017f017b027f017c017f41002106200521070240200741004c0d000340440000000000000000210820062109fd0c00000000000000000000000000000000210a4100210b02400340200b41026a20044a0d01200a200120094103746afd000400200220094103746afd000400fdf201fdf001210a200941026a2109200b41026a210b0c000b0b2008200afd2100200afd2101a0a021082004200b6b210b0240200b41004c0d0003402008200120094103746a2b0300200220094103746a2b0300a2a02108200941016a2109200b41016b220b0d000b0b2006210c20089a44000000000000f03fa0210d2004210e0240200e41004c0d000340440000000000000000210f440000000000000000211020062111fd0c0000000000000000000000000000000021124100211302400340201341026a20044a0d012012200120114103746afd000400200220114103746afd000400fdf201fdf0012112201141026a2111201341026a21130c000b0b20102012fd21002012fd2101a0a02110200420136b21130240201341004c0d0003402010200120114103746a2b0300200220114103746a2b0300a2a02110201141016a2111201341016b22130d000b0b2006211420109a44000000000000f03fa02115200421160240201641004c0d000340200f200220144103746a2b03002015a044000000000000000064b82001200c4103746a2b0300a244000000000000f03f200120144103746a2b0300a120032b0300a2a2a1210f201441016a2114201641016b22160d000b0b2000200c4103746a2002200c4103746a2b0300200da044000000000000000064b844000000000000f03f2001200c4103746a2b0300a120032b0300a2a2200fa0390300200c41016a210c200e41016b220e0d000b0b200620046a2106200741016b22070d000b0b0baa050e027f017c017f017b027f017c017f027c017f017b027f017c017f017c41002106200521070240200741004c0d000340440000000000000000210820062109fd0c00000000000000000000000000000000210a4100210b02400340200b41026a20044a0d01200a200120094103746afd000400200220094103746afd000400fdf201fdf001210a200941026a2109200b41026a210b0c000b0b2008200afd2100200afd2101a0a021082004200b6b210b0240200b41004c0d0003402008200120094103746a2b0300200220094103746a2b0300a2a02108200941016a2109200b41016b220b0d000b0b2006210c20089a44000000000000f03fa0210d2004210e0240200e41004c0d000340440000000000000000210f440000000000000000211020062111fd0c0000000000000000000000000000000021124100211302400340201341026a20044a0d012012200120114103746afd000400200220114103746afd000400fdf201fdf0012112201141026a2111201341026a21130c000b0b20102012fd21002012fd2101a0a02110200420136b21130240201341004c0d0003402010200120114103746a2b0300200220114103746a2b0300a2a02110201141016a2111201341016b22130d000b0b2006211420109a44000000000000f03fa02115200421160240201641004c0d000340200f200220144103746a2b03002015a044000000000000000064b82002200c4103746a2b0300a244000000000000f03f200120144103746a2b0300a120032b0300a2a2a1210f201441016a2114201641016b22160d000b0b2000200c4103746a200f2002200c4103746a2b0300200da0211744000000000000000020174400000000000000002017661b20032b0300a2a1390300200c41016a210c200e41016b220e0d000b0b200620046a2106200741016b22070d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * L = sum(n,c) max(0, S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1)*(1 - Yt[n,c])
  *
@@ -17,44 +58,12 @@ export function forward_L(
 ): void {
   const { L, Yt, S } = t;
   const { C, N } = s;
-  let $acc = 0;
-  let $p = 0;
-  const $n = Math.max(0, C);
-  const $end = $n - $n % 4;
-  for (let n = 0; n < N; n++, $p += C) {
-    let $acc2 = 0;
-    let $p2 = $p;
-    let $acc3 = 0;
-    let $acc4 = 0;
-    let $acc5 = 0;
-    for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
-      $acc2 += Yt[$p2]! * S[$p2]!;
-      $acc3 += Yt[$p2 + 1]! * S[$p2 + 1]!;
-      $acc4 += Yt[$p2 + 2]! * S[$p2 + 2]!;
-      $acc5 += Yt[$p2 + 3]! * S[$p2 + 3]!;
-    }
-    for (let c2 = $end; c2 < C; c2++, $p2++) {
-      $acc2 += Yt[$p2]! * S[$p2]!;
-    }
-    $acc2 += $acc3 + $acc4 + $acc5;
-    let $p3 = $p;
-    let $acc6 = 0;
-    let $acc7 = 0;
-    let $acc8 = 0;
-    const $k = -$acc2 + 1;
-    for (let c = 0; c < $end; c += 4, $p3 += 4) {
-      $acc += max(0, S[$p3]! + $k) * (1 - Yt[$p3]!);
-      $acc6 += max(0, S[$p3 + 1]! + $k) * (1 - Yt[$p3 + 1]!);
-      $acc7 += max(0, S[$p3 + 2]! + $k) * (1 - Yt[$p3 + 2]!);
-      $acc8 += max(0, S[$p3 + 3]! + $k) * (1 - Yt[$p3 + 3]!);
-    }
-    const $k2 = -$acc2 + 1;
-    for (let c = $end; c < C; c++, $p3++) {
-      $acc += max(0, S[$p3]! + $k2) * (1 - Yt[$p3]!);
-    }
-    $acc += $acc6 + $acc7 + $acc8;
-  }
-  L[0] = $acc;
+  const $w = $kernels();
+  const $at = $w.place([L.byteLength, Yt.byteLength, S.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, Yt.length).set(Yt);
+  new Float64Array($w.memory.buffer, $at[2]!, S.length).set(S);
+  $w.fn.forward_L!($at[0]!, $at[1]!, $at[2]!, C, N);
+  L.set(new Float64Array($w.memory.buffer, $at[0]!, L.length));
 }
 /**
  * dS[n,c] = (S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1 > 0)*(1 - Yt[n,c])*dL + sum(c2) -(S[n,c2] - sum(c3) Yt[n,c3]*S[n,c3] + 1 > 0)*Yt[n,c]*(1 - Yt[n,c2])*dL
@@ -67,52 +76,13 @@ export function backward_dS(
 ): void {
   const { dS, Yt, S, dL } = t;
   const { C, N } = s;
-  let $p = 0;
-  const $n = Math.max(0, C);
-  const $end = $n - $n % 4;
-  for (let n = 0; n < N; n++, $p += C) {
-    let $acc = 0;
-    let $p2 = $p;
-    let $acc2 = 0;
-    let $acc3 = 0;
-    let $acc4 = 0;
-    for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
-      $acc += Yt[$p2]! * S[$p2]!;
-      $acc2 += Yt[$p2 + 1]! * S[$p2 + 1]!;
-      $acc3 += Yt[$p2 + 2]! * S[$p2 + 2]!;
-      $acc4 += Yt[$p2 + 3]! * S[$p2 + 3]!;
-    }
-    for (let c2 = $end; c2 < C; c2++, $p2++) {
-      $acc += Yt[$p2]! * S[$p2]!;
-    }
-    $acc += $acc2 + $acc3 + $acc4;
-    let $p3 = $p;
-    const $k = -$acc + 1;
-    for (let c = 0; c < C; c++, $p3++) {
-      let $acc5 = 0;
-      let $acc6 = 0;
-      let $p4 = $p;
-      let $acc7 = 0;
-      let $acc8 = 0;
-      let $acc9 = 0;
-      for (let c3 = 0; c3 < $end; c3 += 4, $p4 += 4) {
-        $acc6 += Yt[$p4]! * S[$p4]!;
-        $acc7 += Yt[$p4 + 1]! * S[$p4 + 1]!;
-        $acc8 += Yt[$p4 + 2]! * S[$p4 + 2]!;
-        $acc9 += Yt[$p4 + 3]! * S[$p4 + 3]!;
-      }
-      for (let c3 = $end; c3 < C; c3++, $p4++) {
-        $acc6 += Yt[$p4]! * S[$p4]!;
-      }
-      $acc6 += $acc7 + $acc8 + $acc9;
-      let $p5 = $p;
-      const $k2 = -$acc6 + 1;
-      for (let c2_2 = 0; c2_2 < C; c2_2++, $p5++) {
-        $acc5 -= +(S[$p5]! + $k2 > 0) * Yt[$p3]! * ((1 - Yt[$p5]!) * dL[0]!);
-      }
-      dS[$p3] = +(S[$p3]! + $k > 0) * ((1 - Yt[$p3]!) * dL[0]!) + $acc5;
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([dS.byteLength, Yt.byteLength, S.byteLength, dL.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, Yt.length).set(Yt);
+  new Float64Array($w.memory.buffer, $at[2]!, S.length).set(S);
+  new Float64Array($w.memory.buffer, $at[3]!, dL.length).set(dL);
+  $w.fn.backward_dS!($at[0]!, $at[1]!, $at[2]!, $at[3]!, C, N);
+  dS.set(new Float64Array($w.memory.buffer, $at[0]!, dS.length));
 }
 /**
  * dYt[n,c] = sum(c2) -(S[n,c2] - sum(c3) Yt[n,c3]*S[n,c3] + 1 > 0)*S[n,c]*(1 - Yt[n,c2])*dL - max(0, S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1)*dL
@@ -125,52 +95,13 @@ export function backward_dYt(
 ): void {
   const { dYt, Yt, S, dL } = t;
   const { C, N } = s;
-  let $p = 0;
-  const $n = Math.max(0, C);
-  const $end = $n - $n % 4;
-  for (let n = 0; n < N; n++, $p += C) {
-    let $acc = 0;
-    let $p2 = $p;
-    let $acc2 = 0;
-    let $acc3 = 0;
-    let $acc4 = 0;
-    for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
-      $acc += Yt[$p2]! * S[$p2]!;
-      $acc2 += Yt[$p2 + 1]! * S[$p2 + 1]!;
-      $acc3 += Yt[$p2 + 2]! * S[$p2 + 2]!;
-      $acc4 += Yt[$p2 + 3]! * S[$p2 + 3]!;
-    }
-    for (let c2 = $end; c2 < C; c2++, $p2++) {
-      $acc += Yt[$p2]! * S[$p2]!;
-    }
-    $acc += $acc2 + $acc3 + $acc4;
-    let $p3 = $p;
-    const $k = -$acc + 1;
-    for (let c = 0; c < C; c++, $p3++) {
-      let $acc5 = 0;
-      let $acc6 = 0;
-      let $p4 = $p;
-      let $acc7 = 0;
-      let $acc8 = 0;
-      let $acc9 = 0;
-      for (let c3 = 0; c3 < $end; c3 += 4, $p4 += 4) {
-        $acc6 += Yt[$p4]! * S[$p4]!;
-        $acc7 += Yt[$p4 + 1]! * S[$p4 + 1]!;
-        $acc8 += Yt[$p4 + 2]! * S[$p4 + 2]!;
-        $acc9 += Yt[$p4 + 3]! * S[$p4 + 3]!;
-      }
-      for (let c3 = $end; c3 < C; c3++, $p4++) {
-        $acc6 += Yt[$p4]! * S[$p4]!;
-      }
-      $acc6 += $acc7 + $acc8 + $acc9;
-      let $p5 = $p;
-      const $k2 = -$acc6 + 1;
-      for (let c2_2 = 0; c2_2 < C; c2_2++, $p5++) {
-        $acc5 -= +(S[$p5]! + $k2 > 0) * S[$p3]! * ((1 - Yt[$p5]!) * dL[0]!);
-      }
-      dYt[$p3] = $acc5 - max(0, S[$p3]! + $k) * dL[0]!;
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([dYt.byteLength, Yt.byteLength, S.byteLength, dL.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, Yt.length).set(Yt);
+  new Float64Array($w.memory.buffer, $at[2]!, S.length).set(S);
+  new Float64Array($w.memory.buffer, $at[3]!, dL.length).set(dL);
+  $w.fn.backward_dYt!($at[0]!, $at[1]!, $at[2]!, $at[3]!, C, N);
+  dYt.set(new Float64Array($w.memory.buffer, $at[0]!, dYt.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

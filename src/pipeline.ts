@@ -1,6 +1,7 @@
 // pipeline: the back end's steps, in order, for every kernel of a program:
 //
-//   statement ─lowerToLoops─▶ Kernel ─strengthReduce─▶ ─unrollSums─▶ ─hoistInvariants─▶ ─legalise─▶ Kernel ─print─▶ text
+//   statement ─lowerToLoops─▶ Kernel ─strengthReduce─▶ ─chooseTarget─▶ ─ifToSelect─▶ ─vectorizeLoops─▶ ─unrollSums─▶
+//     ─hoistInvariants─▶ ─legalise─▶ Kernel ─print─▶ text (JavaScript, or WebAssembly for a kernel chooseTarget marked)
 //
 // With DEBUG=deltagrad each kernel's loop IR is printed (as JavaScript) after each step, and with
 // DEBUG=deltagrad-verify each step's output is checked by verifyLoops. `optimize: false` runs only
@@ -19,22 +20,28 @@ import type { Kernel, MicroModule, Sym } from './loop/types.js';
 import { assertVerified } from './loop/verifyLoops.js';
 import { argmaxName, KernelScope, type LowerContext, type LowerOptions } from './lower/kernelScope.js';
 import { lowerStatement } from './lower/lowerToLoops.js';
+import { chooseTarget, type WasmMode } from './opt/chooseTarget.js';
 import { hoistBounds, hoistInvariants } from './opt/hoistInvariants.js';
+import { ifToSelect } from './opt/ifToSelect.js';
 import { strengthReduce } from './opt/strengthReduce.js';
 import { unrollSums } from './opt/unrollSums.js';
+import { vectorizeLoops } from './opt/vectorizeLoops.js';
 import { printJsStatements } from './target/js.js';
 import { legalise } from './target/legalise.js';
 import type { LoopModule, ModuleInfo } from './target/module.js';
 import { JS_RESERVED, Namer } from './target/names.js';
 
-type Pass = { readonly name: string; readonly run: (k: Kernel) => Kernel };
-// the last step maps what JavaScript cannot run (parallel, vectorized loops) to what it can; the
-// TypeScript printer takes the same kernels
+type Pass = { readonly name: string; readonly run: (k: Kernel, wasm: WasmMode) => Kernel };
+// chooseTarget decides where the kernel runs (the cost rule); the last step maps what that target
+// cannot run (parallel loops; vectorized ones in JavaScript) to what it can
 const OPTIMIZE: readonly Pass[] = [
   { name: 'strengthReduce', run: strengthReduce },
+  { name: 'chooseTarget', run: chooseTarget },
+  { name: 'ifToSelect', run: ifToSelect },
+  { name: 'vectorizeLoops', run: vectorizeLoops },
   { name: 'unrollSums', run: unrollSums },
   { name: 'hoistInvariants', run: hoistInvariants },
-  { name: 'legalise', run: (k) => legalise(k, 'js') },
+  { name: 'legalise', run: (k) => legalise(k, k.runs === 'wasm' ? 'wasm' : 'js') },
 ];
 const NAIVE: readonly Pass[] = [
   { name: 'hoistBounds', run: hoistBounds },
@@ -48,15 +55,15 @@ function dump(stage: string, k: Kernel): void {
   trace(`${stage} ${k.name}`, text.split('\n'));
 }
 
-/** One kernel through the passes. */
-export function optimizeKernel(k: Kernel, optimize: boolean): Kernel {
+/** One kernel through the passes (`wasm`: which kernels may run as WebAssembly, chooseTarget.ts). */
+export function optimizeKernel(k: Kernel, optimize: boolean, wasm: WasmMode = 'never'): Kernel {
   const trace = debugging('deltagrad');
   const verify = debugging('deltagrad-verify');
   if (trace) dump('lowerToLoops', k);
   if (verify) assertVerified(k);
   let out = k;
   for (const pass of optimize ? OPTIMIZE : NAIVE) {
-    out = pass.run(out);
+    out = pass.run(out, wasm);
     if (trace) dump(pass.name, out);
     if (verify) assertVerified(out);
   }
@@ -77,6 +84,9 @@ export function shapeOfFactory(p: Program): (t: string) => readonly SizeExpr[] {
 export interface ModuleOptions extends LowerOptions {
   /** the WebAssembly module text of each micro-kernel module a kernel uses */
   readonly micro: LoopModule['micro'];
+  /** which kernels run as WebAssembly: by the cost rule (the default), every one it can, or none
+   * (`simd: false` and `optimize: false` mean none) */
+  readonly wasm?: WasmMode;
 }
 
 export function lowerProgram(p: Program, grads: readonly GradientStatement[], opts: ModuleOptions): LoopModule {
@@ -88,7 +98,8 @@ export function lowerProgram(p: Program, grads: readonly GradientStatement[], op
   // kernel names are module-level functions: ASCII, unique, none a helper's or a reserved word
   const names = new Namer({ reserved: new Set([...JS_RESERVED, 'forward', 'backward', 'shapes', 'program']), dollar: false });
   const kernelName = (prefix: string, tensor: string) => names.fresh(`${prefix}_${isAsciiIdentifier(tensor) ? tensor : [...tensor].map((ch) => (/[A-Za-z0-9_]/.test(ch) ? ch : '_')).join('')}`);
-  const lower = (s: Statement, prefix: string) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), ctx, opts), opts.optimize);
+  const wasm: WasmMode = opts.simd && opts.optimize ? (opts.wasm ?? 'auto') : 'never';
+  const lower = (s: Statement, prefix: string) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), ctx, opts), opts.optimize, wasm);
   const forward = p.statements.map((s) => lower(s, 'forward'));
   const backward = grads.map((g) => lower(g.statement, 'backward'));
   const inputs = new Set(p.tensors.filter((t) => t.role === 'input').map((t) => t.name));

@@ -17,12 +17,17 @@ export interface KernelModule {
 
 const cache = new Map<string, { text: string; module: KernelModule }>();
 
-function load(source: string, dt: Dt, optimize: boolean, simd: boolean) {
+/** which kernels run as WebAssembly: the cost rule's choice, or all of them one way (compile's `wasm`) */
+export type WasmChoice = 'auto' | 'always' | 'never';
+
+function load(source: string, dt: Dt, optimize: boolean, simd: boolean, wasm: WasmChoice = 'auto') {
   const old = usingBaseline();
-  const key = `${old}|${dt}|${optimize}|${simd}|${source}`;
+  const key = `${old}|${dt}|${optimize}|${simd}|${wasm}|${source}`;
   let hit = cache.get(key);
   if (!hit) {
-    const text = (old ? baseline.emit() : emit)(source, { dtype: dt === 'f32' ? 'float32' : 'float64', optimize, simd });
+    // a baseline checkout may predate the `wasm` option: it gets it only when it is not the default
+    const opts = { dtype: dt === 'f32' ? ('float32' as const) : ('float64' as const), optimize, simd, ...(wasm === 'auto' ? {} : { wasm }) };
+    const text = (old ? baseline.emit() : emit)(source, opts);
     hit = { text, module: loadModule(text) as unknown as KernelModule };
     cache.set(key, hit);
   }
@@ -31,7 +36,7 @@ function load(source: string, dt: Dt, optimize: boolean, simd: boolean) {
 
 /** The emitted module's functions for a program, dtype and optimisation switch (`simd: false`: GEMMs
  * with the JavaScript micro-kernel instead of WebAssembly). */
-export const kernels = (source: string, dt: Dt, optimize: boolean, simd = true): KernelModule => load(source, dt, optimize, simd).module;
+export const kernels = (source: string, dt: Dt, optimize: boolean, simd = true, wasm: WasmChoice = 'auto'): KernelModule => load(source, dt, optimize, simd, wasm).module;
 
 /** The emitted module's TypeScript text (to read what a kernel does). */
 export const kernelText = (source: string, dt: Dt, optimize: boolean, simd = true): string => load(source, dt, optimize, simd).text;

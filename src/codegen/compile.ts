@@ -12,6 +12,7 @@ import { check } from '../ir/check.js';
 import { resolveSizes, shapeOf } from '../ir/evaluate.js';
 import { sizeNames } from '../ir/sizes.js';
 import type { Program } from '../ir/types.js';
+import type { WasmMode } from '../opt/chooseTarget.js';
 import { lowerProgram } from '../pipeline.js';
 import { microModuleText } from '../target/micro.js';
 import { printModule } from '../target/module.js';
@@ -27,8 +28,10 @@ export interface CompileOptions {
   readonly dtype?: Dtype;
   /** false: the naive loop nest (for benchmarks) */
   readonly optimize?: boolean;
-  /** false: matmul-shaped kernels in plain JavaScript instead of a WebAssembly SIMD micro-kernel */
+  /** false: matmul-shaped kernels in plain JavaScript instead of a WebAssembly SIMD micro-kernel, and no kernel in WebAssembly */
   readonly simd?: boolean;
+  /** which kernels run as WebAssembly (with simd): 'auto' by the cost rule (the default), 'always' every one that can, 'never' none */
+  readonly wasm?: WasmMode;
 }
 
 export interface Kernel {
@@ -63,6 +66,7 @@ const OPTION_CHECKS: Record<string, (v: unknown) => string | undefined> = {
   dtype: (v) => (v === 'float32' || v === 'float64' ? undefined : `dtype must be 'float32' or 'float64', got ${describe(v)}`),
   optimize: (v) => (typeof v === 'boolean' ? undefined : `optimize must be true or false, got ${describe(v)}`),
   simd: (v) => (typeof v === 'boolean' ? undefined : `simd must be true or false, got ${describe(v)}`),
+  wasm: (v) => (v === 'auto' || v === 'always' || v === 'never' ? undefined : `wasm must be 'auto', 'always' or 'never', got ${describe(v)}`),
   target: (v) => (v === 'ts' || v === 'js' ? undefined : `target must be 'ts' (a TypeScript module) or 'js' (a JavaScript ES module), got ${describe(v)}`),
   sizes: (v) => {
     if (v === null || typeof v !== 'object') return `sizes must be an object of whole numbers, e.g. { N: 32 }, got ${describe(v)}`;
@@ -83,8 +87,8 @@ function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): vo
     if (problem) throw new Error(`${fn}: ${problem}`);
   }
 }
-const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes', 'target'] as const;
-const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes'] as const;
+const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'target'] as const;
+const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes'] as const;
 
 /** The TypeScript module of forward/backward kernels for a program. */
 export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): string {
@@ -98,13 +102,13 @@ export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Re
   return emit(source, opts);
 }
 
-function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean): LoadedModule {
-  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${source}`;
+function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, wasm: WasmMode): LoadedModule {
+  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${wasm}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
   const program = check(source);
   const grads = differentiate(program, { unitScalarSeeds: false });
-  const mod = lowerProgram(program, grads, { dtype, optimize, simd, micro: microModuleText });
+  const mod = lowerProgram(program, grads, { dtype, optimize, simd, wasm, micro: microModuleText });
   const text = assertSafeCode(printModule(mod, 'js-body'));
   const exports = instantiate(text);
   const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted: { text, info: mod.info }, program };
@@ -134,7 +138,7 @@ const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64A
 export function compile(source: string, opts: CompileOptions = {}): Kernel {
   checkOptions('compile', opts, COMPILE_OPTIONS);
   const dtype = opts.dtype ?? 'float64';
-  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true);
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto');
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});

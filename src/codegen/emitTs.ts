@@ -12,6 +12,7 @@
 // the text out itself (no formatter: emit is synchronous, needs no dependency, and runs in a browser).
 import type { GradientStatement } from '../diff/differentiate.js';
 import type { Program } from '../ir/types.js';
+import type { WasmMode } from '../opt/chooseTarget.js';
 import { lowerProgram } from '../pipeline.js';
 import { microModuleText } from '../target/micro.js';
 import { printModule, type ModuleInfo } from '../target/module.js';
@@ -23,6 +24,8 @@ export interface EmitOptions {
   readonly optimize?: boolean;
   /** false: matmul-shaped kernels in plain JavaScript instead of a WebAssembly SIMD micro-kernel */
   readonly simd?: boolean;
+  /** which kernels run as WebAssembly (with simd): 'auto' by the cost rule (the default), 'always' every one that can, 'never' none */
+  readonly wasm?: WasmMode;
   /** 'ts' (the default): a TypeScript module; 'js': the same as a JavaScript ES module */
   readonly target?: 'ts' | 'js';
 }
@@ -36,6 +39,6 @@ export interface EmittedModule {
 
 /** A program's kernels as one module. */
 export function emitProgram(p: Program, grads: readonly GradientStatement[], opts: EmitOptions = {}): EmittedModule {
-  const mod = lowerProgram(p, grads, { dtype: opts.dtype ?? 'float64', optimize: opts.optimize ?? true, simd: opts.simd ?? true, micro: microModuleText });
+  const mod = lowerProgram(p, grads, { dtype: opts.dtype ?? 'float64', optimize: opts.optimize ?? true, simd: opts.simd ?? true, wasm: opts.wasm ?? 'auto', micro: microModuleText });
   return { text: assertSafeCode(printModule(mod, opts.target === 'js' ? 'js-module' : 'ts')), info: mod.info };
 }

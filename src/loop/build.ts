@@ -47,7 +47,7 @@ export function add(a: LExpr, b: LExpr): LExpr {
     if (b.kind === 'const' && b.value < 0) return { kind: 'binary', ty, op: '-', a, b: c(-b.value, ty) };
   } else if (isConst(b, 0) && a.kind !== 'const') return a;
   // a + (−b) is a − b, exactly, in floating point too
-  if (b.kind === 'unary' && b.op === 'neg') return { kind: 'binary', ty, op: '-', a, b: b.a };
+  if (b.kind === 'unary' && b.op === 'neg') return sub(a, b.a);
   if (b.kind === 'const' && b.value < 0) return { kind: 'binary', ty, op: '-', a, b: c(-b.value, ty) };
   return { kind: 'binary', ty, op: '+', a, b };
 }
@@ -63,6 +63,9 @@ export function sub(a: LExpr, b: LExpr): LExpr {
     if (isConst(a, 0)) return neg(b);
     if (b.kind === 'unary' && b.op === 'neg') return add(a, b.a);
   }
+  // a − (m + l) → (a − m) − l for two locals: x − logsumexp as (x − max) − log Σ, exact where x is
+  // near the max (lowerReduction.ts), where m + l rounded at m's magnitude first would not be
+  else if (b.kind === 'binary' && b.op === '+' && b.a.kind === 'var' && b.b.kind === 'var') return sub(sub(a, b.a), b.b);
   return { kind: 'binary', ty, op: '-', a, b };
 }
 

@@ -8,7 +8,7 @@
 //         acc = acc + load(A, i*K + k) * load(dY, i*J + j)
 //       store(dX, k*J + j, acc)
 // Expressions are typed trees (i32 / f32 / f64 / bool, and the 128-bit vectors of the WebAssembly
-// micro-kernels); statements are loops, bindings, stores and calls. Nothing is code text: a printer
+// kernels); statements are loops, bindings, stores and calls. Nothing is code text: a printer
 // per target (src/target/) spells it, so one lowering serves JavaScript, TypeScript, WebAssembly
 // and WGSL. Variables and buffers are symbols (`Sym`, `Buf`) whose spelling the printer chooses.
 
@@ -44,7 +44,9 @@ export type UnaryOp =
   | 'floor'
   | 'ceil'
   /** scalar → vector with every lane equal */
-  | 'splat';
+  | 'splat'
+  /** vector → the sum of its lanes, lane 0 first (a vectorized sum's end; WebAssembly only) */
+  | 'hsum';
 
 export type BinaryOp =
   | '+'
@@ -153,6 +155,8 @@ export interface Kernel {
   readonly buffers: readonly KernelBuffer[];
   readonly sizes: readonly KernelSize[];
   readonly body: readonly LStmt[];
+  /** where it runs: as a WebAssembly function over a copy of its tensors (chooseTarget.ts), else JavaScript */
+  readonly runs?: 'wasm';
 }
 
 /** A function of a micro-kernel module: i32 parameters over the module's byte-addressed memory `mem`. */

@@ -31,7 +31,8 @@ function exprProblems(e: LExpr, where: string, scope: ReadonlySet<Sym>, bufs: Re
       return exprProblems(e.index, where, scope, bufs, out);
     case 'unary': {
       exprProblems(e.a, where, scope, bufs, out);
-      if (e.op === 'not' && (e.ty !== 'bool' || e.a.ty !== 'bool')) bad('! of a non-boolean');
+      if (e.op === 'not' && !((e.ty === 'bool' && e.a.ty === 'bool') || (e.ty === 'i32x4' && e.a.ty === 'i32x4'))) bad('! of a non-boolean');
+      if (e.op === 'hsum' && (!isVector(e.a.ty) || e.ty !== laneOf(e.a.ty))) bad(`hsum of ${e.a.ty} to ${e.ty}`);
       if ((e.op === 'floor' || e.op === 'ceil') && (!isFloat(e.ty) || e.a.ty !== e.ty)) bad(`${e.op} of ${e.a.ty}`);
       if (e.op === 'neg' && e.ty !== e.a.ty) bad(`neg: ${e.ty} of ${e.a.ty}`);
       if (e.op === 'splat' && (!isVector(e.ty) || laneOf(e.ty) !== e.a.ty)) bad(`splat of ${e.a.ty} to ${e.ty}`);
@@ -41,10 +42,11 @@ function exprProblems(e: LExpr, where: string, scope: ReadonlySet<Sym>, bufs: Re
       exprProblems(e.a, where, scope, bufs, out);
       exprProblems(e.b, where, scope, bufs, out);
       if (e.a.ty !== e.b.ty) return bad(`${e.op} of ${e.a.ty} and ${e.b.ty}`);
+      // a comparison of vectors is a lane mask (i32x4: all ones where it holds), as && and || of masks are
       if (COMPARE.has(e.op)) {
-        if (e.ty !== 'bool') bad(`${e.op} typed ${e.ty}`);
+        if (e.ty !== (isVector(e.a.ty) ? 'i32x4' : 'bool')) bad(`${e.op} typed ${e.ty}`);
       } else if (e.op === '&&' || e.op === '||') {
-        if (e.ty !== 'bool' || e.a.ty !== 'bool') bad(`${e.op} of ${e.a.ty}`);
+        if (!((e.ty === 'bool' && e.a.ty === 'bool') || (e.ty === 'i32x4' && e.a.ty === 'i32x4'))) bad(`${e.op} of ${e.a.ty}`);
       } else if (INT_ONLY.has(e.op)) {
         if (e.ty !== 'i32' || e.a.ty !== 'i32') bad(`${e.op} of ${e.a.ty}`);
       } else if (ARITH.has(e.op)) {
@@ -57,7 +59,7 @@ function exprProblems(e: LExpr, where: string, scope: ReadonlySet<Sym>, bufs: Re
       exprProblems(e.cond, where, scope, bufs, out);
       exprProblems(e.then, where, scope, bufs, out);
       exprProblems(e.else, where, scope, bufs, out);
-      if (e.cond.ty !== 'bool') bad('select on a non-boolean');
+      if (e.cond.ty !== 'bool' && !(e.cond.ty === 'i32x4' && isVector(e.ty))) bad('select on a non-boolean');
       if (e.then.ty !== e.ty || e.else.ty !== e.ty) bad(`select of ${e.then.ty} and ${e.else.ty} typed ${e.ty}`);
       return;
     case 'call':

@@ -3,7 +3,7 @@
 // Worked example, softmax's row logsumexp(c) S[n,c] (n bound outside):
 //   let $max = -∞;  for c … { if (S[n,c] > $max) $max = S[n,c] }
 //   let $acc = 0;   for c … { $acc += exp(S[n,c] − $max) }
-//   let $lse = $max == −∞ ? $max : $max + log($acc)          (a row of −∞ stays −∞)
+//   let $log = $max == −∞ ? 0 : log($acc);  logsumexp = $max + $log   (a row of −∞ stays −∞)
 // Sums skip their zero terms: zero-padded reads and range guards bound the loops
 // (boundsFromPadding.ts), and the innermost loop is marked for unrolling into partial sums. Max, min
 // and logsumexp see padded zeros, so their loops cannot shrink; instead, when the whole window lies
@@ -120,10 +120,13 @@ export function lowerReduction(L: Lowering, reduceNode: Reduce, outer: Vars, rec
       out.push(let_(acc, c(0, F), true));
       out.push(...loop((x) => [addTo(acc, call('exp', F, [sub(x, v(m))]))]));
       done();
-      const lse = sym('$lse', F);
-      // a row of −∞ (or no terms) has logsumexp −∞, not −∞ + log(NaN)
-      out.push(let_(lse, select(eq(v(m), c(-Infinity, F)), v(m), add(v(m), call('log', F, [v(acc)])))));
-      return { stmts: out, value: v(lse) };
+      // logsumexp = $max + $log, left as that sum: x − logsumexp is then (x − $max) − $log (build.ts's
+      // sub), exact where x is near the maximum — $max + $log rounded first loses the digits of $log
+      // at the maximum's magnitude (float32 at scores ~1000: 3e-5). A row of −∞ (or no terms) has
+      // $log 0, so −∞, not −∞ + log(NaN).
+      const l = sym('$log', F);
+      out.push(let_(l, select(eq(v(m), c(-Infinity, F)), c(0, F), call('log', F, [v(acc)]))));
+      return { stmts: out, value: add(v(m), v(l)) };
     }
     default:
       return assertNever(r.op);

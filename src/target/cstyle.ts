@@ -78,7 +78,8 @@ export function printExpr(e: LExpr, lang: CLanguage, name: (x: Extract<LExpr, { 
         case 'ceil':
           return lang.ceil(a, e.ty);
         case 'splat':
-          throw new Error('internal: splat has no C-style form (WebAssembly only)');
+        case 'hsum':
+          throw new Error(`internal: ${op} has no C-style form (WebAssembly only)`);
         default:
           return assertNever(op);
       }

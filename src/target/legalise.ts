@@ -9,12 +9,14 @@
 import { mapBlocks } from '../loop/mapLoop.js';
 import type { Kernel, LoopKind, LStmt } from '../loop/types.js';
 
-export type Target = 'js' | 'ts';
+export type Target = 'js' | 'ts' | 'wasm';
 
 /** The loop kinds each target runs as they are; any other kind becomes serial. */
 const LOOP_KINDS: Record<Target, ReadonlySet<LoopKind>> = {
   js: new Set(['serial']),
   ts: new Set(['serial']),
+  // the WebAssembly printer lowers a vectorized loop by its plan (opt/vectorizeLoops.ts)
+  wasm: new Set(['serial', 'vectorized']),
 };
 
 export function legalise(k: Kernel, target: Target): Kernel {

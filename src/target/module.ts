@@ -19,6 +19,7 @@ import type { Intrinsic, Kernel, LExpr, MicroModule } from '../loop/types.js';
 import { printExpr } from './cstyle.js';
 import { JS_HELPERS, jsLanguage, printJsStatements } from './js.js';
 import { JS_RESERVED, Namer } from './names.js';
+import { wasmKernelBody, wasmKernelsText } from './wasmKernels.js';
 
 /** What the module computes, by role (the `program` constant every module exports). */
 export interface ModuleInfo {
@@ -59,7 +60,7 @@ const ARRAY: Record<string, string> = { f64: 'Float64Array', f32: 'Float32Array'
 
 /** The module-level names every kernel must leave alone. */
 function moduleNames(mod: LoopModule): Set<string> {
-  return new Set([...mod.forward, ...mod.backward].map((k) => k.name).concat(['forward', 'backward', 'shapes', 'program', '$gemm64', '$gemm32', '$gemm64Instance', '$gemm32Instance']));
+  return new Set([...mod.forward, ...mod.backward].map((k) => k.name).concat(['forward', 'backward', 'shapes', 'program', '$gemm64', '$gemm32', '$gemm64Instance', '$gemm32Instance', '$kernels', '$kernelsInstance']));
 }
 
 /** Micro-kernel modules, helpers and module scratch the kernels use. */
@@ -99,6 +100,8 @@ export function printModule(mod: LoopModule, target: ModuleTarget): string {
   const helperTexts = [...helpers].map((fn) => JS_HELPERS[fn as Intrinsic]!).sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const h of helperTexts) out.push(typed ? h.typed : h.text);
   for (const m of [...micro].sort()) out.push(mod.micro(m, typed));
+  const wasm = kernels.filter((k) => k.runs === 'wasm');
+  if (wasm.length) out.push(wasmKernelsText(wasm, typed));
   for (const [key, name] of scratchNames) out.push(`let ${name} = new ${ARRAY[key.split(':')[1]!]!}(0);`);
   const exported = (text: string) => (target === 'js-body' ? text : `export ${text}`);
   for (const k of kernels) out.push(...printKernel(k, typed, taken, scratchNames, exported));
@@ -199,14 +202,14 @@ function printKernel(k: Kernel, typed: boolean, taken: ReadonlySet<string>, scra
   if (k.buffers.length) out.push(...wrap('  const {', k.buffers.map((b) => binding(b.key, namer.of(b.buf))), '} = t;', ',', '  '));
   if (k.sizes.length) out.push(...wrap('  const {', k.sizes.map((z) => binding(z.key, namer.of(z.v))), '} = s;', ',', '  '));
   for (const [m, local] of instances) out.push(`  const ${local} = $${m}();`);
-  out.push(
-    ...printJsStatements(k.body, {
+  const jsBody = () =>
+    printJsStatements(k.body, {
       namer,
       typed,
       instance: (m) => instances.get(m)!,
       moduleScratch: (name, elem) => scratch.get(`${name}:${elem}`)!,
-    }, '  '),
-  );
+    }, '  ');
+  out.push(...(k.runs === 'wasm' ? wasmKernelBody(k, namer, typed, '  ') : jsBody()));
   out.push('}');
   return out;
 }

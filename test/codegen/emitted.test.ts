@@ -160,6 +160,9 @@ const modules = {
   affineRelu32Js: emit(AFFINE_RELU, { dtype: 'float32', simd: false }),
   maxpool: emit(MAXPOOL, { dtype: 'float64' }),
   softmaxXent: emit(SOFTMAX_XENT, { dtype: 'float64' }),
+  // the JavaScript kernels the structural tests read (wasm: 'never'; simd: false gives the same loops)
+  maxpoolJs: emit(MAXPOOL, { dtype: 'float64', wasm: 'never' }),
+  softmaxXentJs: emit(SOFTMAX_XENT, { dtype: 'float64', wasm: 'never' }),
 };
 
 describe('snapshots of the emitted kernels (update with `npx vitest run test/codegen -u`)', () => {
@@ -199,10 +202,10 @@ describe('quotient and remainder loops: h = 2q + r instead of ⌊h/2⌋ and h % 
     ['a 3-wide upsampling, forward_Y', UPSAMPLE, 'forward_Y'],
   ] as const;
   const floorOrModulo = (source: string, fn: string, optimize: boolean) =>
-    innermostLoops(kernel(emit(source, { dtype: 'float64', optimize }), fn)).filter((l) => /Math\.floor|%/.test(l.getText())).length;
+    innermostLoops(kernel(emit(source, { dtype: 'float64', optimize, wasm: 'never' }), fn)).filter((l) => /Math\.floor|%/.test(l.getText())).length;
   for (const [label, source, fn] of cases)
     it(`${label}: no Math.floor and no % in the innermost loops (the naive nest has them)`, () => {
-      expect(innermostLoops(kernel(emit(source, { dtype: 'float64' }), fn)).length).toBeGreaterThan(0);
+      expect(innermostLoops(kernel(emit(source, { dtype: 'float64', wasm: 'never' }), fn)).length).toBeGreaterThan(0);
       expect(floorOrModulo(source, fn, true)).toBe(0);
       expect(floorOrModulo(source, fn, false)).toBeGreaterThan(0);
     });
@@ -397,7 +400,8 @@ describe('affine + ReLU: register micro-kernel, fused epilogue, mask in the pack
       });
 
     it(`${variant}: the module has no kernel beyond the statement and its gradients`, () => {
-      const helper = simd ? [dtype === 'float64' ? '$gemm64' : '$gemm32'] : [];
+      // with SIMD the bias gradient (a column sum, vectorized) runs as WebAssembly: the $kernels module
+      const helper = simd ? [dtype === 'float64' ? '$gemm64' : '$gemm32', '$kernels'] : [];
       expect(functionNames(text).sort()).toEqual(
         ['backward', 'backward_dW', 'backward_dX', 'backward_db', 'forward', 'forward_Y', 'shapes', ...helper].sort(),
       );
@@ -407,7 +411,7 @@ describe('affine + ReLU: register micro-kernel, fused epilogue, mask in the pack
 
 describe('max pooling: forward records the arg-max in an Int32Array, backward reads it', () => {
   it('forward_Y writes an Int32Array record', () => {
-    const f = kernel(modules.maxpool, 'forward_Y');
+    const f = kernel(modules.maxpoolJs, 'forward_Y');
     const records = [...tensorParams(f)].filter(([, type]) => type === 'Int32Array').map(([n]) => n);
     expect(records.length).toBe(1);
     const writes = descendants(f)
@@ -416,9 +420,9 @@ describe('max pooling: forward records the arg-max in an Int32Array, backward re
     expect(writes).toContain(records[0]);
   });
   it('backward_dX reads the record and never reads X (no recomputed maximum)', () => {
-    const fwd = kernel(modules.maxpool, 'forward_Y');
+    const fwd = kernel(modules.maxpoolJs, 'forward_Y');
     const record = [...tensorParams(fwd)].find(([, type]) => type === 'Int32Array')![0];
-    const f = kernel(modules.maxpool, 'backward_dX');
+    const f = kernel(modules.maxpoolJs, 'backward_dX');
     expect(tensorParams(f).get(record)).toBe('Int32Array');
     const reads = descendants(f)
       .filter((n): n is ts.ElementAccessExpression => ts.isElementAccessExpression(n) && !isWrite(n))
@@ -432,7 +436,7 @@ describe('max pooling: forward records the arg-max in an Int32Array, backward re
 describe('softmax cross-entropy: max subtraction, fused, no temporaries', () => {
   for (const fn of ['forward_L', 'backward_dS'])
     it(`${fn}: every exp is of a difference (s − max or s − logsumexp), after a running maximum`, () => {
-      const f = kernel(modules.softmaxXent, fn);
+      const f = kernel(modules.softmaxXentJs, fn);
       const exps = descendants(f).filter((n): n is ts.CallExpression => ts.isCallExpression(n) && n.expression.getText() === 'Math.exp');
       expect(exps.length).toBeGreaterThan(0);
       for (const e of exps) {
@@ -449,7 +453,7 @@ describe('softmax cross-entropy: max subtraction, fused, no temporaries', () => 
       expect(maxima.some((m) => m.getStart() < firstExp)).toBe(true);
     });
   it('no temporary arrays and a single forward kernel', () => {
-    const text = modules.softmaxXent;
+    const text = modules.softmaxXentJs;
     expect(
       descendants(parse(text))
         .filter(ts.isNewExpression)

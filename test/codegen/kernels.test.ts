@@ -163,13 +163,15 @@ const LAYERS = readdirSync(layersDir)
 
 const DTYPES: Dtype[] = ['float64', 'float32'];
 
-/** optimized and naive; a program with a GEMM also optimized with `simd: false` (the JavaScript micro-kernel) */
-function variantsOf(source: string): { optimize: boolean; simd: boolean; label: string }[] {
-  const hasGemm = emit(source, { dtype: 'float64' }).includes('WebAssembly');
+/** optimized (the cost rule choosing each kernel's target, and every kernel it can in WebAssembly) and
+ * naive; a program with a GEMM also optimized with `simd: false` (the JavaScript micro-kernel) */
+function variantsOf(source: string): { optimize: boolean; simd: boolean; wasm: 'auto' | 'always'; label: string }[] {
+  const hasGemm = emit(source, { dtype: 'float64' }).includes('function $gemm');
   return [
-    { optimize: true, simd: true, label: 'optimized' },
-    ...(hasGemm ? [{ optimize: true, simd: false, label: 'optimized, simd: false' }] : []),
-    { optimize: false, simd: true, label: 'naive' },
+    { optimize: true, simd: true, wasm: 'auto', label: 'optimized' },
+    { optimize: true, simd: true, wasm: 'always', label: 'optimized, wasm: always' },
+    ...(hasGemm ? [{ optimize: true, simd: false, wasm: 'auto' as const, label: 'optimized, simd: false' }] : []),
+    { optimize: false, simd: true, wasm: 'auto', label: 'naive' },
   ];
 }
 
@@ -188,9 +190,9 @@ describe('compiled kernels match the interpreter', () => {
       const scale = new Map<string, number>();
       cases.forEach((sizes, ci) => {
         for (const dtype of DTYPES)
-          for (const { optimize, simd, label } of variants) {
+          for (const { optimize, simd, wasm, label } of variants) {
             it(`${describeSizes(sizes)} · ${dtype} · ${label}`, () => {
-              const k = compile(source, { sizes, dtype, optimize, simd });
+              const k = compile(source, { sizes, dtype, optimize, simd, wasm });
               const seed = 1000 + 17 * ci + (dtype === 'float32' ? 1 : 0);
               const r = compareWithInterpreter(source, k, randomData(k, seed), `${name}|${seed}|${JSON.stringify(sizes)}`);
               if (dtype === 'float64' && optimize)

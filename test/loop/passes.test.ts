@@ -45,6 +45,15 @@ describe('constructors fold what is trivially foldable', () => {
     expect(mul(c(1, 'f64'), v(x))).toEqual(v(x));
     expect(print([let_(sym('a', 'f64'), add(v(x), neg(c(2, 'f64'))))])).toBe('const a = x - 2;');
   });
+  it('x − (m + l) of two float locals is (x − m) − l, however it is written (logsumexp: lowerReduction.ts)', () => {
+    const [m, l] = [sym('m', 'f64'), sym('l', 'f64')];
+    const want = 'const a = x - m - l;';
+    expect(print([let_(sym('a', 'f64'), sub(v(x), add(v(m), v(l))))])).toBe(want);
+    expect(print([let_(sym('a', 'f64'), add(v(x), neg(add(v(m), v(l)))))])).toBe(want);
+    // not for integers, nor for a sum that is not of two locals
+    expect(print([let_(sym('a', 'i32'), sub(v(i), add(v(sym('j', 'i32')), v(sym('k', 'i32')))))])).toBe('const a = i - (j + k);');
+    expect(print([let_(sym('a', 'f64'), sub(v(x), add(v(m), c(2, 'f64'))))])).toBe('const a = x - (m + 2);');
+  });
   it('operands of different types are an internal error', () => {
     expect(() => add(v(i), v(x))).toThrow(/\+ of i32 and f64/);
     expect(() => select(v(i), v(x), v(x))).toThrow(/select on a non-boolean/);

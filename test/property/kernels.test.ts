@@ -1,5 +1,6 @@
-// Property: on random programs (the generator of gradients.test.ts), the compiled kernels — both the
-// optimized ones and the naive loop nest — compute the same forward values and gradients as the
+// Property: on random programs (the generator of gradients.test.ts), the compiled kernels — the
+// optimized ones (the cost rule choosing WebAssembly or JavaScript per kernel, and every kernel it can
+// as WebAssembly) and the naive loop nest — compute the same forward values and gradients as the
 // reference interpreter running the derived program (float64, relative error < 1e-9). With
 // gradients.test.ts checking the interpreter against central differences, this carries the
 // numerical check over to the emitted code. Emitting costs ~0.1 s a program, so fewer programs run
@@ -39,13 +40,13 @@ describe('compiled kernels agree with the interpreter on random programs', () =>
             if (t.role === 'output') seeds[`d${t.name}`] = Float64Array.from({ length: shapeOf(p, t.name, sizes).reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1);
           const ref = run(check(backwardProgram(p, differentiate(p, { unitScalarSeeds: false }))), { ...inputs, ...seeds }, g.sizes);
           const allSizes = Object.fromEntries(sizes);
-          for (const optimize of [true, false]) {
-            const k = compile(g.source, { sizes: allSizes, optimize });
+          for (const [optimize, wasm] of [[true, 'auto'], [true, 'always'], [false, 'auto']] as const) {
+            const k = compile(g.source, { sizes: allSizes, optimize, wasm });
             const fwd = k.forward(inputs);
             const bwd = k.backward(inputs, seeds);
             for (const [name, v] of [...Object.entries(fwd), ...Object.entries(bwd)]) {
               const err = relativeError(v, ref[name]!);
-              if (!(err < 1e-9)) throw new Error(`${optimize ? 'optimized' : 'naive'} ${name}: relative error ${err}\n${g.source}\nsizes ${JSON.stringify(allSizes)}`);
+              if (!(err < 1e-9)) throw new Error(`${optimize ? `optimized (wasm: ${wasm})` : 'naive'} ${name}: relative error ${err}\n${g.source}\nsizes ${JSON.stringify(allSizes)}`);
             }
           }
           checked++;

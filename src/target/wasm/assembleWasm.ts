@@ -14,7 +14,7 @@
 // `watOf` prints the same function as WebAssembly text, for docs and for reading what was emitted.
 
 export type WasmType = 'i32' | 'f32' | 'f64' | 'v128';
-type Immediate = 'none' | 'local' | 'i32' | 'f32' | 'f64' | 'label' | 'memarg' | 'block' | 'v128-zero' | 'memory' | 'memories';
+type Immediate = 'none' | 'local' | 'i32' | 'f32' | 'f64' | 'label' | 'memarg' | 'block' | 'v128-zero' | 'memory' | 'memories' | 'lane' | 'func';
 interface OpInfo {
   readonly code: readonly number[];
   readonly imm: Immediate;
@@ -40,6 +40,8 @@ const OPCODES = {
   br: op(0x0c, 'label'),
   br_if: op(0x0d, 'label'),
   return: op(0x0f),
+  /** a call of an imported function, named `module.name` */
+  call: op(0x10, 'func'),
   // parametric
   drop: op(0x1a),
   select: op(0x1b),
@@ -144,6 +146,24 @@ const OPCODES = {
   'i32x4.splat': simd(17),
   'f32x4.splat': simd(19),
   'f64x2.splat': simd(20),
+  'i32x4.extract_lane': simd(27, 'lane'),
+  'f32x4.extract_lane': simd(31, 'lane'),
+  'f32x4.replace_lane': simd(32, 'lane'),
+  'f64x2.extract_lane': simd(33, 'lane'),
+  'f64x2.replace_lane': simd(34, 'lane'),
+  // lane comparisons: all ones where they hold, zeros where not
+  'f32x4.eq': simd(65),
+  'f32x4.ne': simd(66),
+  'f32x4.lt': simd(67),
+  'f32x4.gt': simd(68),
+  'f32x4.le': simd(69),
+  'f32x4.ge': simd(70),
+  'f64x2.eq': simd(71),
+  'f64x2.ne': simd(72),
+  'f64x2.lt': simd(73),
+  'f64x2.gt': simd(74),
+  'f64x2.le': simd(75),
+  'f64x2.ge': simd(76),
   'v128.not': simd(77),
   'v128.and': simd(78),
   'v128.or': simd(80),
@@ -152,10 +172,13 @@ const OPCODES = {
   // SIMD arithmetic
   'f32x4.ceil': simd(103),
   'f32x4.floor': simd(104),
+  'f32x4.nearest': simd(106),
   'f64x2.ceil': simd(116),
   'f64x2.floor': simd(117),
   'i32x4.abs': simd(160),
   'i32x4.neg': simd(161),
+  'i32x4.shl': simd(171),
+  'i32x4.shr_s': simd(172),
   'i32x4.add': simd(174),
   'i32x4.sub': simd(177),
   'i32x4.mul': simd(181),
@@ -181,6 +204,8 @@ const OPCODES = {
   'f64x2.max': simd(245),
   'i32x4.trunc_sat_f32x4_s': simd(248),
   'f32x4.convert_i32x4_s': simd(250),
+  'f32x4.demote_f64x2_zero': simd(94),
+  'f64x2.promote_low_f32x4': simd(95),
 } as const satisfies Record<string, OpInfo>;
 
 export type Op = keyof typeof OPCODES;
@@ -232,7 +257,7 @@ const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.fl
 const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
 const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
 
-function encodeBody(f: WasmFunction): number[] {
+function encodeBody(f: WasmFunction, funcIndex: ReadonlyMap<string, number>): number[] {
   const index = new Map<string, number>();
   [...f.params, ...f.locals].forEach(([n], i) => {
     if (index.has(n)) throw new Error(`internal: wasm local ${n} declared twice`);
@@ -276,8 +301,15 @@ function encodeBody(f: WasmFunction): number[] {
         out.push(...floatBytes(Number(arg), 8));
         break;
       case 'label':
+      case 'lane':
         out.push(...uleb(Number(arg)));
         break;
+      case 'func': {
+        const i = funcIndex.get(String(arg));
+        if (i === undefined) throw new Error(`internal: wasm function ${String(arg)} is not declared`);
+        out.push(...uleb(i));
+        break;
+      }
       case 'memarg': {
         // alignment hint (log2 of the natural access size), then the constant offset
         out.push(...uleb(align!), ...uleb(Number(arg ?? 0)));
@@ -302,18 +334,30 @@ function encodeBody(f: WasmFunction): number[] {
   return out;
 }
 
+/** A function the module imports (the host's `Math.exp` …), called as `module.name`. */
+export interface WasmImport {
+  readonly module: string;
+  readonly name: string;
+  readonly params: readonly WasmType[];
+  readonly results: readonly WasmType[];
+}
+
 /** The module: its functions exported by name (a lone function as "run"), one memory of `pages`
- * pages to start with, exported as "memory"; it may grow (views of it must then be made again). */
-export function assembleWasm(f: WasmFunction | Readonly<Record<string, WasmFunction>>, pages: number): Uint8Array {
+ * pages to start with, exported as "memory"; it may grow (views of it must then be made again).
+ * Imported functions come first in the function index space, as the spec says. */
+export function assembleWasm(f: WasmFunction | Readonly<Record<string, WasmFunction>>, pages: number, imports: readonly WasmImport[] = []): Uint8Array {
   const fns = Object.entries('body' in f ? { run: f as WasmFunction } : f);
-  const bodies = fns.map(([, g]) => encodeBody(g));
+  const funcIndex = new Map<string, number>([...imports.map((m, i) => [`${m.module}.${m.name}`, i] as const), ...fns.map(([n], i) => [n, imports.length + i] as const)]);
+  const bodies = fns.map(([, g]) => encodeBody(g, funcIndex));
+  const types = [...imports.map((m) => [0x60, ...vec(m.params.map((t) => [TYPE_CODE[t]])), ...vec(m.results.map((t) => [TYPE_CODE[t]]))]), ...fns.map(([, g]) => [0x60, ...vec(g.params.map(([, t]) => [TYPE_CODE[t]])), ...vec([])])];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec(fns.map(([, g]) => [0x60, ...vec(g.params.map(([, t]) => [TYPE_CODE[t]])), ...vec([])]))),
-    ...section(3, vec(fns.map((_, i) => uleb(i)))),
+    ...section(1, vec(types)),
+    ...(imports.length ? section(2, vec(imports.map((m, i) => [...name(m.module), ...name(m.name), 0x00, ...uleb(i)]))) : []),
+    ...section(3, vec(fns.map((_, i) => uleb(imports.length + i)))),
     // memory: a minimum and no maximum
     ...section(5, vec([[0x00, ...uleb(pages)]])),
-    ...section(7, vec([...fns.map(([n], i) => [...name(n), 0x00, ...uleb(i)]), [...name('memory'), 0x02, 0x00]])),
+    ...section(7, vec([...fns.map(([n], i) => [...name(n), 0x00, ...uleb(imports.length + i)]), [...name('memory'), 0x02, 0x00]])),
     ...section(10, vec(bodies.map((b) => [...uleb(b.length), ...b]))),
   ];
   return Uint8Array.from(bytes);

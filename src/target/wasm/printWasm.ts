@@ -17,23 +17,60 @@
 // at the top unless `nonEmpty`. What WebAssembly lacks is legalised here: floor division and floor
 // modulo of i32 (from the truncating div_s / rem_s), i32 min/max (select), bool && with an operand
 // that may trap (an if, so it is not evaluated), a non-byte fill (a loop of stores). Anything else
-// it cannot print (the language's exp, log …, a buffer other than the memory) is an `internal:` error.
-import { c, for_, isConst, let_, lt, store, sub, sym, v } from '../../loop/build.js';
+// it cannot print (a buffer other than the memory, a scratch allocation) is an `internal:` error.
+//
+// Whole kernels print the same way (printKernelWasm.ts): each tensor is a region of the memory
+// whose byte address is a parameter, so load(X, i) reads at X_at + 8·i; the language's functions
+// that WebAssembly lacks (exp, log, tanh …) are calls of the host's Math functions, imported (exp of
+// float32 lanes is computed in place: expLanes.ts); a
+// select whose arm reads memory runs as an if, as JavaScript's ?: does (the read may be out of range
+// where the condition fails); and a `vectorized` loop is lowered here by its plan (vectorizeLoops.ts):
+// a main loop over L lanes, then the scalar loop from where it stopped.
+import { c, for_, isConst, let_, lt, readsMemory, store, sub, sym, v } from '../../loop/build.js';
 import { stmtExprs, walkExpr, walkStmts } from '../../loop/mapLoop.js';
-import { assertNever, elemBytes, isVector, type LExpr, type LStmt, type MicroFunction, type Sym, type Ty } from '../../loop/types.js';
+import { assertNever, elemBytes, isVector, laneOf, type Buf, type Intrinsic, type LExpr, type LStmt, type MicroFunction, type Sym, type Ty } from '../../loop/types.js';
+import { vectorPlan, type VectorPlan } from '../../opt/vectorizeLoops.js';
 import { Namer } from '../names.js';
 import { watOf, type Instr, type WasmFunction, type WasmType } from './assembleWasm.js';
-import { ARITH, CAST, CEIL, FLOOR, INTRINSIC, LOAD, LOAD_SPLAT, NEG, peephole, SPLAT, STORE, WASM_TYPE, type ByTy } from './wasmOps.js';
+import { expLanes } from './expLanes.js';
+import { ARITH, CAST, CEIL, COMPARE_LANES, EXTRACT, FLOOR, IMPORTED, INTRINSIC, LOAD, LOAD_SPLAT, NEG, peephole, SPLAT, STORE, WASM_TYPE, type ByTy } from './wasmOps.js';
 
 /** An instruction, or an emitter of a value's instructions (an operand). */
 type Part = Instr | (() => void);
 
+/** Where a buffer lives in the memory: the local holding its byte address (none: the memory itself,
+ * addressed in bytes) and its element size. */
+export interface Placement {
+  readonly base?: Sym;
+  readonly scale: number;
+}
+
+/** Bytes before and between a kernel's tensors in the memory: `X[p + k]` folds k into the access's
+ * constant offset when k elements are at most this many bytes (p + k ≥ 0, so X_at + p·8 ≥ X_at − 64 ≥ 0). */
+export const SLACK = 64;
+
+export interface PrintOptions {
+  readonly name: string;
+  readonly params: readonly Sym[];
+  readonly body: readonly LStmt[];
+  readonly place: (buf: Buf) => Placement | undefined;
+  /** the kernel's float type: the lanes of its vectorized loops */
+  readonly F?: 'f32' | 'f64';
+}
+
 /** The function as the assembler's instructions; its parameters are i32 locals like any other. */
 export function printWasm(f: MicroFunction): WasmFunction {
+  return printFunction({ name: f.name, params: f.params, body: f.body, place: (b) => (b === f.mem ? { scale: 1 } : undefined) }).fn;
+}
+
+/** The instructions, and the imported functions they call (`Math.exp` …). */
+export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set<string> } {
+  const f = { name: o.name };
+  const imports = new Set<string>();
   const namer = new Namer({ reserved: new Set(), dollar: false });
   const locals: [string, WasmType][] = [];
   const declared = new Map<Sym, string>();
-  const params = f.params.map((p): [string, WasmType] => {
+  const params = o.params.map((p): [string, WasmType] => {
     const n = namer.of(p);
     declared.set(p, n);
     return [n, WASM_TYPE[p.ty]];
@@ -60,6 +97,19 @@ export function printWasm(f: MicroFunction): WasmFunction {
     return n;
   };
   const pick = (table: ByTy | undefined, ty: Ty, what: string): Instr => [table?.[ty] ?? fail(`${what} of ${ty}`)];
+  /** locals set once at the function's start (constant vectors of expLanes) */
+  const prelude: Instr[] = [];
+  const splats = new Map<string, string>();
+  const splatLocal = (value: number, int = false): string => {
+    const key = `${int ? 'i32x4' : 'f32x4'} ${value}`;
+    let n = splats.get(key);
+    if (n === undefined) {
+      n = scratch('k', 'f32x4');
+      splats.set(key, n);
+      prelude.push([int ? 'i32.const' : 'f32.const', value], [int ? 'i32x4.splat' : 'f32x4.splat'], ['local.set', n]);
+    }
+    return n;
+  };
 
   /** An emitter of e's value, to use more than once: e itself when it is a local or a constant,
    * else a scratch local it is stored in now. */
@@ -70,17 +120,23 @@ export function printWasm(f: MicroFunction): WasmFunction {
     return () => emit(['local.get', t]);
   };
 
+  const placeOf = (buf: Buf, what: string): Placement => o.place(buf) ?? fail(`${what} ${buf.name}, which is not the module's memory`);
   /** Emits an address's non-constant part and returns its constant part, the memarg offset:
-   * p + 16 → local.get p, offset 16 (the base is an address itself, ≥ 0, as pointer arithmetic gives). */
-  const address = (index: LExpr): number => {
-    const folded = index.kind === 'binary' && index.op === '+' && index.b.kind === 'const' && index.b.value > 0 && index.b.value < 2 ** 31;
-    emit(ev(folded ? index.a : index));
-    return folded ? index.b.value : 0;
+   * p + 16 → local.get p, offset 16 (the base is an address itself, ≥ 0, as pointer arithmetic gives);
+   * a tensor's element i + k → X_at + i·8, offset 8k (within the slack around it). */
+  const address = (buf: Buf, index: LExpr, what: string, fold = true): number => {
+    const { base, scale } = placeOf(buf, what);
+    const k = index.kind === 'binary' && index.op === '+' && index.b.kind === 'const' ? index.b.value * scale : 0;
+    const folded = fold && k > 0 && k < 2 ** 31 && (base === undefined || k <= SLACK);
+    const rest = folded ? (index as Extract<LExpr, { kind: 'binary' }>).a : index;
+    if (base === undefined) emit(ev(rest));
+    else if (isConst(rest, 0)) emit(['local.get', local(base)]);
+    else emit(['local.get', local(base)], ev(rest), ['i32.const', scale], ['i32.mul'], ['i32.add']);
+    return folded ? k : 0;
   };
   const memoryLoad = (e: Extract<LExpr, { kind: 'load' }>, what: string): number => {
-    if (e.buf !== f.mem) fail(`a load of ${e.buf.name}, which is not the module's memory`);
-    if (!e.inBounds) fail(`${what} of ${e.buf.name} not known to be in bounds`);
-    return address(e.index);
+    if (!e.inBounds && o.place(e.buf)?.base === undefined) fail(`${what} ${e.buf.name} not known to be in bounds`);
+    return address(e.buf, e.index, what);
   };
 
   function constant(value: number, ty: Ty): void {
@@ -100,11 +156,11 @@ export function printWasm(f: MicroFunction): WasmFunction {
       case 'var':
         return emit(['local.get', local(e.v)]);
       case 'length':
-        if (e.buf !== f.mem) fail(`the length of ${e.buf.name}`);
+        if (placeOf(e.buf, 'the length of').base !== undefined) fail(`the length of ${e.buf.name}`);
         // pages of 64 KiB, in bytes
         return emit(['memory.size'], ['i32.const', 16], ['i32.shl']);
       case 'load': {
-        const offset = memoryLoad(e, 'a load');
+        const offset = memoryLoad(e, 'a load of');
         return emit([pick(LOAD, e.ty, 'a load')[0], offset]);
       }
       case 'unary':
@@ -112,7 +168,11 @@ export function printWasm(f: MicroFunction): WasmFunction {
       case 'binary':
         return binary(e);
       case 'select':
-        // both arms are evaluated: fine, the loop IR's expressions are pure
+        // lane by lane under a mask
+        if (e.cond.ty === 'i32x4') return isConst(e.else, 0) ? emit(ev(e.then), ev(e.cond), ['v128.and']) : emit(ev(e.then), ev(e.else), ev(e.cond), ['v128.bitselect']);
+        // an arm that reads memory runs only where it is chosen: the read may be out of range elsewhere
+        if (readsMemory(e.then) || readsMemory(e.else)) return emit(ev(e.cond), ['if', WASM_TYPE[e.ty]], ev(e.then), ['else'], ev(e.else), ['end']);
+        // else both arms are evaluated: fine, the loop IR's expressions are pure
         return emit(ev(e.then), ev(e.else), ev(e.cond), ['select']);
       case 'call':
         return call(e);
@@ -127,10 +187,18 @@ export function printWasm(f: MicroFunction): WasmFunction {
       case 'neg':
         return e.ty === 'i32' ? emit(['i32.const', 0], ev(e.a), ['i32.sub']) : emit(ev(e.a), pick(NEG, e.ty, 'neg'));
       case 'not':
-        return emit(ev(e.a), ['i32.eqz']);
+        return emit(ev(e.a), [e.ty === 'i32x4' ? 'v128.not' : 'i32.eqz']);
       case 'cast': {
         const ops = CAST[`${e.a.ty}>${e.ty}`] ?? fail(`a cast of ${e.a.ty} to ${e.ty}`);
         return emit(ev(e.a), ...ops.map((o): Instr => [o]));
+      }
+      case 'hsum': {
+        if (!isVector(e.a.ty)) return fail(`hsum of ${e.a.ty}`);
+        const x = reuse(e.a, 'x');
+        const lanes = e.a.ty === 'f64x2' ? 2 : 4;
+        emit(x, [EXTRACT[e.a.ty], 0]);
+        for (let l = 1; l < lanes; l++) emit(x, [EXTRACT[e.a.ty], l], pick(ARITH['+'], laneOf(e.a.ty), 'hsum'));
+        return;
       }
       case 'floor':
       case 'ceil':
@@ -139,7 +207,7 @@ export function printWasm(f: MicroFunction): WasmFunction {
         if (!isVector(e.ty)) return fail(`a splat to ${e.ty}`);
         if (e.a.kind !== 'load') return emit(ev(e.a), [SPLAT[e.ty]]);
         // a lane read straight into every lane
-        const offset = memoryLoad(e.a, 'a splat load');
+        const offset = memoryLoad(e.a, 'a splat load of');
         return emit([LOAD_SPLAT[e.ty], offset]);
       }
       default:
@@ -156,6 +224,9 @@ export function printWasm(f: MicroFunction): WasmFunction {
 
   function binary(e: Extract<LExpr, { kind: 'binary' }>): void {
     const { op, a, b } = e;
+    // lane masks: comparisons of vectors, and && || of masks
+    if (e.ty === 'i32x4' && (op === '&&' || op === '||')) return emit(ev(a), ev(b), [op === '&&' ? 'v128.and' : 'v128.or']);
+    if (e.ty === 'i32x4' && isVector(a.ty) && a.ty !== 'i32x4') return emit(ev(a), ev(b), pick(COMPARE_LANES[op], a.ty, op));
     // a ? b : 0, or a ? 1 : b, with b evaluated only when it decides
     if (op === '&&' && mayTrap(b)) return emit(ev(a), ['if', 'i32'], ev(b), ['else'], ['i32.const', 0], ['end']);
     if (op === '||' && mayTrap(b)) return emit(ev(a), ['if', 'i32'], ['i32.const', 1], ['else'], ev(b), ['end']);
@@ -192,19 +263,53 @@ export function printWasm(f: MicroFunction): WasmFunction {
 
   function call(e: Extract<LExpr, { kind: 'call' }>): void {
     const [x, y] = e.args;
-    const zero = () => constant(0, e.ty);
-    // x > 0 ? x : 0 (relu(NaN) = 0)
-    if (e.fn === 'relu' && !isVector(e.ty)) {
+    const ty = e.ty;
+    const zero = () => constant(0, ty);
+    const one = () => constant(1, ty);
+    const vector = isVector(ty);
+    // x > 0 ? x : 0 (relu(NaN) = 0); lanes: a mask
+    if (e.fn === 'relu') {
       const X = reuse(x!, 'x');
-      return emit(X, zero, X, zero, pick(ARITH['>'], e.ty, 'relu'), ['select']);
+      return vector ? emit(X, zero, X, zero, pick(COMPARE_LANES['>'], ty, 'relu'), ['v128.bitselect']) : emit(X, zero, X, zero, pick(ARITH['>'], ty, 'relu'), ['select']);
     }
     // the language's max / min: a >= b ? a : b (ties to the first argument)
-    if ((e.fn === 'fmax' || e.fn === 'fmin') && !isVector(e.ty)) {
+    if (e.fn === 'fmax' || e.fn === 'fmin') {
       const [X, Y] = [reuse(x!, 'x'), reuse(y!, 'y')];
-      return emit(X, Y, X, Y, pick(ARITH[e.fn === 'fmax' ? '>=' : '<='], e.ty, e.fn), ['select']);
+      const test = e.fn === 'fmax' ? '>=' : '<=';
+      return vector ? emit(X, Y, X, Y, pick(COMPARE_LANES[test], ty, e.fn), ['v128.bitselect']) : emit(X, Y, X, Y, pick(ARITH[test], ty, e.fn), ['select']);
     }
-    const o = INTRINSIC[e.fn]?.[e.ty] ?? fail(`${e.fn} of ${e.ty} (WebAssembly has no such instruction: legalise it first)`);
-    emit(...e.args.map(ev), [o]);
+    // x² as x·x (what Math.pow gives for an exponent of 2)
+    if (e.fn === 'pow' && isConst(y!, 2)) {
+      const X = reuse(x!, 'x');
+      return emit(X, X, pick(ARITH['*'], ty, 'pow'));
+    }
+    const native = INTRINSIC[e.fn]?.[ty];
+    if (native) return emit(...e.args.map(ev), [native]);
+    if (e.fn === 'exp' && ty === 'f32x4') return expLanes(ev(x!), { emit, scratch: (hint) => scratch(hint, 'f32x4'), splat: splatLocal });
+    if (vector) return fail(`${e.fn} of ${ty}`);
+    const neg = (X: () => void) => () => emit(X, pick(NEG, ty, 'neg'));
+    // sigmoid(x) = 1 / (1 + exp(−x)), as the JavaScript helper computes it
+    if (e.fn === 'sigmoid') return emit(one, one, () => host('exp', [neg(ev(x!))], ty), pick(ARITH['+'], ty, 'sigmoid'), pick(ARITH['/'], ty, 'sigmoid'));
+    // softplus(x) = x > 0 ? x + log1p(exp(−x)) : log1p(exp(x))
+    if (e.fn === 'softplus') {
+      const X = reuse(x!, 'x');
+      const l = (arg: () => void) => () => host('log1p', [() => host('exp', [arg], ty)], ty);
+      return emit(X, l(neg(X)), pick(ARITH['+'], ty, 'softplus'), l(X), X, zero, pick(ARITH['>'], ty, 'softplus'), ['select']);
+    }
+    // elu(x, a) = x > 0 ? x : a · expm1(x)
+    if (e.fn === 'elu') {
+      const X = reuse(x!, 'x');
+      return emit(X, ev(y!), () => host('expm1', [X], ty), pick(ARITH['*'], ty, 'elu'), X, zero, pick(ARITH['>'], ty, 'elu'), ['select']);
+    }
+    host(e.fn, e.args.map(ev), ty);
+  }
+
+  /** A call of the host's Math function (float64; a float32 argument is widened, the result narrowed). */
+  function host(fn: Intrinsic, args: readonly (() => void)[], ty: Ty): void {
+    const name = IMPORTED[fn] ?? fail(`${fn} of ${ty}`);
+    imports.add(name);
+    for (const a of args) emit(a, ...(ty === 'f32' ? [['f64.promote_f32'] as const] : []));
+    emit(['call', name], ...(ty === 'f32' ? [['f32.demote_f64'] as const] : []));
   }
 
   /** Symbols bound or assigned anywhere in a body (its loop variables included). */
@@ -245,12 +350,27 @@ export function printWasm(f: MicroFunction): WasmFunction {
     emit(ev(s.lo), ['local.set', i], ...guard, ['loop'], body, ...next, ['end'], ...(nonEmpty ? [] : [['end'] as const]));
   }
 
+  /** A vectorized loop: L iterations a trip while L remain, then the scalar loop from there. */
+  function vectorLoop(s: Extract<LStmt, { kind: 'for' }>, plan: VectorPlan): void {
+    statements(plan.pre);
+    const i = local(s.v);
+    const hi = s.hi.kind !== 'var' && s.hi.kind !== 'const' ? reuse(s.hi, `${s.v.name}_end`) : ev(s.hi);
+    const L = plan.lanes;
+    const stop: Part[] = [['local.get', i], ['i32.const', L], ['i32.add'], hi, ['i32.gt_s'], ['br_if', 1]];
+    emit(ev(s.lo), ['local.set', i], ['block'], ['loop'], ...stop, () => statements(plan.body), ['local.get', i], ['i32.const', L], ['i32.add'], ['local.set', i], ['br', 0], ['end'], ['end']);
+    statements(plan.post);
+    loop({ kind: 'for', v: s.v, lo: v(s.v), hi: s.hi, step: s.step, loop: 'serial', body: s.body });
+  }
+
   function statements(body: readonly LStmt[]): void {
     for (const s of body) {
       switch (s.kind) {
-        case 'for':
-          loop(s);
+        case 'for': {
+          const plan = s.loop === 'vectorized' && o.F ? vectorPlan(s, o.F) : undefined;
+          if (plan) vectorLoop(s, plan);
+          else loop(s);
           break;
+        }
         case 'let':
           emit(ev(s.init), ['local.set', local(s.v)]);
           break;
@@ -258,18 +378,19 @@ export function printWasm(f: MicroFunction): WasmFunction {
           emit(ev(s.value), ['local.set', local(s.v)]);
           break;
         case 'store': {
-          if (s.buf !== f.mem) fail(`a store into ${s.buf.name}, which is not the module's memory`);
-          const offset = address(s.index);
+          const offset = address(s.buf, s.index, 'a store into');
           emit(ev(s.value), [pick(STORE, s.value.ty, 'a store')[0], offset]);
           break;
         }
         case 'if':
           emit(ev(s.cond), ['if'], () => statements(s.then), ...(s.else.length ? [['else'] as const, () => statements(s.else)] : []), ['end']);
           break;
-        case 'copy':
-          if (s.dst !== f.mem || s.src !== f.mem) fail(`a copy from ${s.src.name} into ${s.dst.name} (only within the memory)`);
-          emit(ev(s.dstAt), ev(s.srcAt), ev(s.count), ['memory.copy']);
+        case 'copy': {
+          const scale = placeOf(s.dst, 'a copy into').scale;
+          const bytes: Part[] = scale === 1 ? [ev(s.count)] : [ev(s.count), ['i32.const', scale], ['i32.mul']];
+          emit(() => void address(s.dst, s.dstAt, 'a copy into', false), () => void address(s.src, s.srcAt, 'a copy from', false), ...bytes, ['memory.copy']);
           break;
+        }
         case 'fill':
           fill(s);
           break;
@@ -282,7 +403,7 @@ export function printWasm(f: MicroFunction): WasmFunction {
         case 'view':
         case 'choose':
         case 'microkernel':
-          fail(`the ${s.kind} statement (a micro-kernel function has only its memory)`);
+          fail(`the ${s.kind} statement (a WebAssembly function has only its memory)`);
           break;
         default:
           assertNever(s);
@@ -290,22 +411,26 @@ export function printWasm(f: MicroFunction): WasmFunction {
     }
   }
 
-  /** bytes [from, to) = value: memory.fill for a byte (or a zero of any type), else a loop of
-   * stores of the whole values that fit. */
+  /** buf[from, to) = value: memory.fill for a byte (or a zero of any type), else a loop of
+   * stores of the whole values that fit (the memory itself is addressed in bytes). */
   function fill(s: Extract<LStmt, { kind: 'fill' }>): void {
-    if (s.buf !== f.mem) fail(`a fill of ${s.buf.name}, which is not the module's memory`);
+    const { base, scale } = placeOf(s.buf, 'a fill of');
     const byte = s.value.ty === 'i32' || s.value.ty === 'bool';
-    if (byte || isConst(s.value, 0)) {
+    if (base === undefined && (byte || isConst(s.value, 0))) {
       const from = reuse(s.from, 'from');
       return emit(from, ev(byte ? s.value : c(0)), ev(s.to), from, ['i32.sub'], ['memory.fill']);
     }
-    const size = elemBytes(s.value.ty);
+    if (base !== undefined && isConst(s.value, 0)) {
+      const from = reuse(s.from, 'from');
+      return emit(() => void address(s.buf, s.from, 'a fill of', false), ['i32.const', 0], ev(s.to), from, ['i32.sub'], ['i32.const', scale], ['i32.mul'], ['memory.fill']);
+    }
+    const size = base === undefined ? elemBytes(s.value.ty) : 1;
     const [p, x] = [sym('p', 'i32'), sym('x', s.value.ty)];
-    statements([let_(x, s.value), for_(p, s.from, sub(s.to, c(size - 1)), [store(f.mem, v(p), v(x))], { step: c(size) })]);
+    statements([let_(x, s.value), for_(p, s.from, sub(s.to, c(size - 1)), [store(s.buf, v(p), v(x))], { step: c(size) })]);
   }
 
-  statements(f.body);
-  return { params, locals, body: peephole(out) };
+  statements(o.body);
+  return { fn: { params, locals, body: peephole([...prelude, ...out]) }, imports };
 }
 
 /** The function as WebAssembly text (for debugging and docs). */

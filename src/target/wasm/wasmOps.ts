@@ -32,6 +32,21 @@ export const ARITH: Partial<Record<BinaryOp, ByTy>> = {
   '==': { i32: 'i32.eq', bool: 'i32.eq', f32: 'f32.eq', f64: 'f64.eq' },
   '!=': { i32: 'i32.ne', bool: 'i32.ne', f32: 'f32.ne', f64: 'f64.ne' },
 };
+/** comparisons of vectors, lane by lane: a mask of all ones where they hold */
+export const COMPARE_LANES: Partial<Record<BinaryOp, ByTy>> = {
+  '<': { f32x4: 'f32x4.lt', f64x2: 'f64x2.lt' },
+  '<=': { f32x4: 'f32x4.le', f64x2: 'f64x2.le' },
+  '>': { f32x4: 'f32x4.gt', f64x2: 'f64x2.gt' },
+  '>=': { f32x4: 'f32x4.ge', f64x2: 'f64x2.ge' },
+  '==': { f32x4: 'f32x4.eq', f64x2: 'f64x2.eq' },
+  '!=': { f32x4: 'f32x4.ne', f64x2: 'f64x2.ne' },
+};
+export const EXTRACT: Record<VectorTy, Op> = { f32x4: 'f32x4.extract_lane', f64x2: 'f64x2.extract_lane', i32x4: 'i32x4.extract_lane' };
+/** the language's functions WebAssembly has no instruction for: the host's Math functions, imported
+ * as (f64) → f64 (pow: two arguments), which V8 calls without leaving WebAssembly's calling convention */
+export const IMPORTED: Partial<Record<Intrinsic, string>> = {
+  exp: 'Math.exp', log: 'Math.log', sin: 'Math.sin', cos: 'Math.cos', tanh: 'Math.tanh', pow: 'Math.pow', log1p: 'Math.log1p', expm1: 'Math.expm1',
+};
 export const NEG: ByTy = { f32: 'f32.neg', f64: 'f64.neg', f32x4: 'f32x4.neg', f64x2: 'f64x2.neg', i32x4: 'i32x4.neg' };
 export const FLOOR: ByTy = { f32: 'f32.floor', f64: 'f64.floor', f32x4: 'f32x4.floor', f64x2: 'f64x2.floor' };
 export const CEIL: ByTy = { f32: 'f32.ceil', f64: 'f64.ceil', f32x4: 'f32x4.ceil', f64x2: 'f64x2.ceil' };

@@ -51,6 +51,47 @@ function $gemm64(): { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem:
   };
   return ($gemm64Instance = w);
 }
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d01000000010a0160067f7f7f7f7f7f000302010005030100010718020b6261636b776172645f64620000066d656d6f727902000abd0201ba0205047f017c057f017b017f200320056c210641002107200220036c20056c2108410021090240200920024e0d000340440000000000000000210a2007210b2004210c0240200c41004c0d000340200b210d2003210e0240200e41004c0d000340200d210ffd0c0000000000000000000000000000000021104100211102400340201141026a20054a0d0120102001200f4103746afd000400fdf0012110200f41026a210f201141026a21110c000b0b200a2010fd21002010fd2101a0a0210a200520116b21110240201141004c0d000340200a2001200f4103746a2b0300a0210a200f41016a210f201141016b22110d000b0b200d20056a210d200e41016b220e0d000b0b200b20086a210b200c41016b220c0d000b0b200020094103746a200a390300200720066a2107200941016a22092002480d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,u+i-1,v+j-1] + b[f]
  *
@@ -625,35 +666,11 @@ export function backward_db(
 ): void {
   const { db, dY } = t;
   const { F, H, N, W } = s;
-  const $step = H * W;
-  let $p = 0;
-  const $step2 = F * H * W;
-  const $n = Math.max(0, W);
-  const $end = $n - $n % 4;
-  for (let f = 0; f < F; f++, $p += $step) {
-    let $acc = 0;
-    let $p2 = $p;
-    for (let n = 0; n < N; n++, $p2 += $step2) {
-      let $p3 = $p2;
-      for (let u = 0; u < H; u++, $p3 += W) {
-        let $p4 = $p3;
-        let $acc2 = 0;
-        let $acc3 = 0;
-        let $acc4 = 0;
-        for (let v = 0; v < $end; v += 4, $p4 += 4) {
-          $acc += dY[$p4]!;
-          $acc2 += dY[$p4 + 1]!;
-          $acc3 += dY[$p4 + 2]!;
-          $acc4 += dY[$p4 + 3]!;
-        }
-        for (let v = $end; v < W; v++, $p4++) {
-          $acc += dY[$p4]!;
-        }
-        $acc += $acc2 + $acc3 + $acc4;
-      }
-    }
-    db[f] = $acc;
-  }
+  const $w = $kernels();
+  const $at = $w.place([db.byteLength, dY.byteLength]);
+  new Float64Array($w.memory.buffer, $at[1]!, dY.length).set(dY);
+  $w.fn.backward_db!($at[0]!, $at[1]!, F, H, N, W);
+  db.set(new Float64Array($w.memory.buffer, $at[0]!, db.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

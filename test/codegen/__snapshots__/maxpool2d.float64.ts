@@ -4,6 +4,47 @@
 //   X: [N, C, H, W]
 //   Y[n,c,u,v] = max(i:2, j:2) X[n,c, 2*u+i, 2*v+j]
 /* eslint-disable */
+let $kernelsInstance: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } | undefined;
+/** The program's WebAssembly kernels (SIMD), over one memory: fn.<kernel>(byte address of each tensor…, sizes…). */
+function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } {
+  if ($kernelsInstance) return $kernelsInstance;
+  const wa = (globalThis as unknown as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const hex = '0061736d0100000001150260077f7f7f7f7f7f7f0060077f7f7f7f7f7f7f000303020001050301000107240309666f72776172645f5900000b6261636b776172645f64580001066d656d6f727902000acf09029d0507157f017c077f017c087f017c017f200320046c20066c2107410021082003200441026b41017541016a6c200641026b41017541016a6c21094100210a200420066c210b200441026b41017541016a200641026b41017541016a6c210c410220066c210d200641026b41017541016a210e200441026b41017541016a210f200521100240201041004c0d00034020082111200a2112200321130240201341004c0d00034020112114201221154100211602402016200f4e0d0003402014211720152118410220166c41004e410220166c41026a20044c712119410220166c211a4100211b0240201b200e4e0d00034044000000000000f0ff211c4100211d20194102201b6c41004e714102201b6c41026a20064c71221e04402017211f410021200340201f212120204101742122410021230340200220214103746a2b03002224201c6421252024201c20251b211c202220236a201d20251b211d202141016a2121202341016a22234102480d000b201f20066a211f202041016a22204102480d000b05201721264102201b6c212741002128034020262129201a20286a200448212a2028410174212b4100212c0340202a2027202c6a20064871047c200220294103746a2b0300054400000000000000000b222d201c64212e202d201c202e1b211c202b202c6a201d202e1b211d202941016a2129202c41016a222c4102480d000b202620066a2126202841016a22284102480d000b0b200120184102746a201d360200200020184103746a201c390300201741026a2117201841016a2118201b41016a221b200e480d000b0b2014200d6a21142015200e6a2115201641016a2216200f480d000b0b2011200b6a21112012200c6a2112201341016b22130d000b0b200820076a2108200a20096a210a201041016b22100d000b0b0bad0401227f200320046c20066c2107410021082003200441026b41017541016a6c200641026b41017541016a6c21094100210a200420066c210b200441026b41017541016a200641026b41017541016a6c210c410220066c210d200641026b41017541016a210e200441016a410175210f200641016a4101752110200641016b2111200441016b2112200441026b41017541016a2113200521140240201441004c0d00034020082115200a2116200321170240201741004c0d00034020152118201621194100211a0240201a200f4e0d0003402018211b20124102201a6c6b41016a211d4102201d4102201d481b211c201a201348211e4100211f0240201f201c4e0d000340201b212020192121201f4101742122410021230240202320104e0d000340202021242011410220236c6b41016a21264102202641022026481b2125201e2023200e48712127410021280240202820254e0d000340200020244103746a2027047c2027047f200120214102746a280200202220286a460541000bb8200220214103746a2b0300a2054400000000000000000b390300202441016a2124202841016a22282025480d000b0b202041026a2120202141016a2121202341016a22232010480d000b0b201b20066a211b201f41016a221f201c480d000b0b2018200d6a21182019200e6a2119201a41016a221a200f480d000b0b2015200b6a21152016200c6a2116201741016b22170d000b0b200820076a2108200a20096a210a201441016b22140d000b0b0b';
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  if (typeof wa !== 'object' || !wa.validate(bytes))
+    throw new Error('deltagrad: this module runs kernels in WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new wa.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly kernels (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const exports = new wa.Instance(module, { Math: {} }).exports;
+  const memory = exports.memory as { buffer: ArrayBuffer; grow(pages: number): number };
+  const w: { fn: Record<string, (...args: number[]) => void>; memory: { buffer: ArrayBuffer; grow(pages: number): number }; place(bytes: number[]): number[] } = {
+    fn: exports as Record<string, (...args: number[]) => void>,
+    memory,
+    place(sizes: number[]) {
+      const at: number[] = [];
+      let end = 64;
+      for (const n of sizes) {
+        at.push(end);
+        end += Math.ceil((n + 64) / 16) * 16;
+      }
+      const have = memory.buffer.byteLength;
+      if (end > have) {
+        try {
+          memory.grow(Math.ceil((end - have) / 65536));
+        } catch {
+          throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(end / 2 ** 20) + ' MiB of WebAssembly memory for its tensors, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
+        }
+      }
+      return at;
+    },
+  };
+  return ($kernelsInstance = w);
+}
 /**
  * Y[n,c,u,v] = max(i:2,j:2) X[n,c,2*u+i,2*v+j]
  *
@@ -15,65 +56,12 @@ export function forward_Y(
 ): void {
   const { Y, Y_argmax, X } = t;
   const { C, H, N, W } = s;
-  const $step = C * H * W;
-  let $p = 0;
-  const $step2 = C * (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
-  let $p2 = 0;
-  const $step3 = H * W;
-  const $step4 = (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
-  const $step5 = 2 * W;
-  const $step6 = Math.floor((W - 2) / 2) + 1;
-  const $hi = Math.floor((H - 2) / 2) + 1;
-  for (let n = 0; n < N; n++, $p += $step, $p2 += $step2) {
-    let $p3 = $p;
-    let $p4 = $p2;
-    for (let c = 0; c < C; c++, $p3 += $step3, $p4 += $step4) {
-      let $p5 = $p3;
-      let $p6 = $p4;
-      for (let u = 0; u < $hi; u++, $p5 += $step5, $p6 += $step6) {
-        let $p7 = $p5;
-        let $p8 = $p6;
-        const $k = 2 * u >= 0 && 2 * u + 2 <= H;
-        const $k2 = 2 * u;
-        for (let v = 0; v < $step6; v++, $p7 += 2, $p8++) {
-          let $acc = -Infinity;
-          let $arg = 0;
-          const $inside = $k && 2 * v >= 0 && 2 * v + 2 <= W;
-          if ($inside) {
-            let $p9 = $p7;
-            for (let i = 0; i < 2; i++, $p9 += W) {
-              let $p10 = $p9;
-              const $k3 = i * 2;
-              for (let j = 0; j < 2; j++, $p10++) {
-                const $v = X[$p10]!;
-                if ($v > $acc) {
-                  $acc = $v;
-                  $arg = $k3 + j;
-                }
-              }
-            }
-          } else {
-            let $p11 = $p7;
-            const $k4 = 2 * v;
-            for (let i2 = 0; i2 < 2; i2++, $p11 += W) {
-              let $p12 = $p11;
-              const $k5 = $k2 + i2 < H;
-              const $k6 = i2 * 2;
-              for (let j2 = 0; j2 < 2; j2++, $p12++) {
-                const $v2 = $k5 && $k4 + j2 < W ? X[$p12]! : 0;
-                if ($v2 > $acc) {
-                  $acc = $v2;
-                  $arg = $k6 + j2;
-                }
-              }
-            }
-          }
-          Y_argmax[$p8] = $arg;
-          Y[$p8] = $acc;
-        }
-      }
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([Y.byteLength, Y_argmax.byteLength, X.byteLength]);
+  new Float64Array($w.memory.buffer, $at[2]!, X.length).set(X);
+  $w.fn.forward_Y!($at[0]!, $at[1]!, $at[2]!, C, H, N, W);
+  Y.set(new Float64Array($w.memory.buffer, $at[0]!, Y.length));
+  Y_argmax.set(new Int32Array($w.memory.buffer, $at[1]!, Y_argmax.length));
 }
 /**
  * dX[n,c,h,w] = (argmax(i:2, j:2 @ h%2, w%2) X[n,c,2*(h/2)+i,2*(w/2)+j])*dY[n,c,h/2,w/2]
@@ -86,45 +74,12 @@ export function backward_dX(
 ): void {
   const { dX, Y_argmax, dY } = t;
   const { C, H, N, W } = s;
-  const $step = C * H * W;
-  let $p = 0;
-  const $step2 = C * (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
-  let $p2 = 0;
-  const $step3 = H * W;
-  const $step4 = (Math.floor((H - 2) / 2) + 1) * (Math.floor((W - 2) / 2) + 1);
-  const $step5 = 2 * W;
-  const $step6 = Math.floor((W - 2) / 2) + 1;
-  const $hi = Math.floor((H + 1) / 2);
-  const $hi2 = Math.floor((W + 1) / 2);
-  const $k = W - 1;
-  const $k2 = H - 1;
-  const $k3 = Math.floor((H - 2) / 2) + 1;
-  for (let n = 0; n < N; n++, $p += $step, $p2 += $step2) {
-    let $p3 = $p;
-    let $p4 = $p2;
-    for (let c = 0; c < C; c++, $p3 += $step3, $p4 += $step4) {
-      let $p5 = $p3;
-      let $p6 = $p4;
-      for (let $q0 = 0; $q0 < $hi; $q0++, $p5 += $step5, $p6 += $step6) {
-        let $p7 = $p5;
-        const $hi3 = Math.min(2, $k2 - 2 * $q0 + 1);
-        const $k4 = $q0 < $k3;
-        for (let $r1 = 0; $r1 < $hi3; $r1++, $p7 += W) {
-          let $p8 = $p7;
-          let $p9 = $p6;
-          const $k5 = $r1 * 2;
-          for (let $q2 = 0; $q2 < $hi2; $q2++, $p8 += 2, $p9++) {
-            let $p10 = $p8;
-            const $hi4 = Math.min(2, $k - 2 * $q2 + 1);
-            const $k6 = $k4 && $q2 < $step6;
-            for (let $r3 = 0; $r3 < $hi4; $r3++, $p10++) {
-              dX[$p10] = $k6 ? +($k6 && Y_argmax[$p9]! === $k5 + $r3) * dY[$p9]! : 0;
-            }
-          }
-        }
-      }
-    }
-  }
+  const $w = $kernels();
+  const $at = $w.place([dX.byteLength, Y_argmax.byteLength, dY.byteLength]);
+  new Int32Array($w.memory.buffer, $at[1]!, Y_argmax.length).set(Y_argmax);
+  new Float64Array($w.memory.buffer, $at[2]!, dY.length).set(dY);
+  $w.fn.backward_dX!($at[0]!, $at[1]!, $at[2]!, C, H, N, W);
+  dX.set(new Float64Array($w.memory.buffer, $at[0]!, dX.length));
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(

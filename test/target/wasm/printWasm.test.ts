@@ -254,7 +254,7 @@ describe('printWasm: what it cannot print is an internal error naming the node',
   const x = sym('x', 'f64');
   const other = buffer('X', 'f64');
   const cases: [string, LStmt[], RegExp][] = [
-    ['exp', [let_(x, call('exp', 'f64', [c(1, 'f64')]))], /internal: printWasm cannot print exp of f64/],
+    ['exp of lanes', [{ kind: 'let', v: sym('xv', 'f64x2'), init: call('exp', 'f64x2', [c(1, 'f64x2')]), mutable: false }], /internal: printWasm cannot print exp of f64x2/],
     ['another buffer', [let_(x, load(other, c(0)))], /load of X, which is not the module's memory/],
     ['a load not known in bounds', [let_(x, load(mem, c(0), { ty: 'f64', inBounds: false }))], /not known to be in bounds/],
     ['an alloc', [{ kind: 'alloc', buf: other, size: c(4), scope: 'call', zero: true }], /cannot print the alloc statement/],

@@ -1,0 +1,141 @@
+// chooseTarget: the cost rule — does a kernel run as WebAssembly (over a copy of its tensors in the
+// module's memory) or as JavaScript? It marks the kernel `runs: 'wasm'` or leaves it.
+//
+// Worked example: the max-pool forward (a 2×2 window per output, its max and arg-max kept without a
+// branch in WebAssembly) and the ReLU backward (a loop of 4 lanes at a time) run as WebAssembly;
+// `Y[i] = exp(X[i])` stays JavaScript — both would call the same Math.exp per element, so the copies
+// in and out would be pure loss; a GEMM kernel stays JavaScript around its own WebAssembly calls.
+// Kernels the WebAssembly printer cannot take (scratch arrays, views of the GEMM's memory, a read not
+// known in range outside the arm of a select, an integer division by a size that might be 0) stay
+// JavaScript whatever the mode.
+//
+// The rule (bench/groups/kernels.ts measures each class both ways): per element of the output loop
+// nest, count the work — arithmetic a unit, a comparison or select a unit, a host Math call
+// HOST_CALL units that WebAssembly does not speed up, an inner loop's body times its trip count
+// (INNER_TRIPS when it is not a constant) — and the copies: every tensor the kernel reads or
+// writes is one element moved per output element. WebAssembly pays when the work it speeds up per
+// element is at least WORK_PER_COPY times the elements it copies, or when a loop vectorizes (the
+// softmax cross-entropy loss, a scalar, is weighed by its whole body: its row sums vectorize).
+import { walkExpr, walkStmts } from '../loop/mapLoop.js';
+import { assertNever, type Kernel, type LExpr, type LStmt } from '../loop/types.js';
+import { vectorPlan } from './vectorizeLoops.js';
+
+export type WasmMode = 'auto' | 'always' | 'never';
+
+/** the rule's constants, measured on the benchmark's kernel classes */
+export const COST = {
+  /** an inner loop whose trip count is not a constant: assumed this long */
+  INNER_TRIPS: 4,
+  /** units of sped-up work per element copied for WebAssembly to pay */
+  WORK_PER_COPY: 3,
+} as const;
+
+/** Can the WebAssembly printer take the kernel? (what it cannot print, and reads that could trap) */
+export function printableAsWasm(k: Kernel): boolean {
+  let ok = true;
+  walkStmts(k.body, (s) => {
+    if (s.kind === 'alloc' || s.kind === 'view' || s.kind === 'choose' || s.kind === 'microkernel') ok = false;
+  });
+  const exprOk = (e: LExpr, guarded: boolean): boolean => {
+    switch (e.kind) {
+      case 'const':
+      case 'var':
+        return true;
+      case 'length':
+        return false;
+      case 'load':
+        return (e.inBounds || guarded) && exprOk(e.index, guarded);
+      case 'unary':
+        return exprOk(e.a, guarded);
+      case 'binary':
+        // a division by a size (0 traps in WebAssembly; JavaScript gives ±∞)
+        if (['floordiv', 'ceildiv', 'mod', 'rem'].includes(e.op) && e.b.kind !== 'const') return false;
+        return exprOk(e.a, guarded) && exprOk(e.b, guarded || e.op === '&&' || e.op === '||');
+      case 'select':
+        return exprOk(e.cond, guarded) && exprOk(e.then, true) && exprOk(e.else, true);
+      case 'call':
+        return e.args.every((a) => exprOk(a, guarded));
+      default:
+        return assertNever(e);
+    }
+  };
+  walkStmts(k.body, (s) => {
+    const exprs = s.kind === 'for' ? [s.lo, s.hi, s.step] : s.kind === 'let' ? [s.init] : s.kind === 'assign' ? [s.value] : s.kind === 'store' ? [s.index, s.value] : s.kind === 'if' ? [s.cond] : s.kind === 'fill' ? [s.from, s.to, s.value] : s.kind === 'copy' ? [s.dstAt, s.srcAt, s.count] : [];
+    if (!exprs.every((e) => exprOk(e, false))) ok = false;
+  });
+  return ok;
+}
+
+const HOST_CALL = new Set(['exp', 'log', 'sin', 'cos', 'tanh', 'pow', 'log1p', 'expm1', 'sigmoid', 'softplus', 'elu']);
+
+/** Work WebAssembly speeds up, per trip of a statement list (host calls count nothing). */
+function work(body: readonly LStmt[]): number {
+  let total = 0;
+  const expr = (e: LExpr) =>
+    walkExpr(e, (x) => {
+      const square = x.kind === 'call' && x.fn === 'pow' && x.args[1]!.kind === 'const' && x.args[1]!.value === 2;
+      if (x.kind === 'binary' || x.kind === 'select' || (x.kind === 'call' && (!HOST_CALL.has(x.fn) || square))) total += 1;
+    });
+  for (const s of body) {
+    switch (s.kind) {
+      case 'for': {
+        const trips = s.lo.kind === 'const' && s.hi.kind === 'const' && s.step.kind === 'const' ? Math.max(0, Math.ceil((s.hi.value - s.lo.value) / s.step.value)) : COST.INNER_TRIPS;
+        total += trips * work(s.body);
+        break;
+      }
+      case 'let':
+        expr(s.init);
+        break;
+      case 'assign':
+        expr(s.value);
+        break;
+      case 'store':
+        expr(s.value);
+        break;
+      case 'if':
+        expr(s.cond);
+        total += Math.max(work(s.then), work(s.else)) + 1;
+        break;
+      case 'block':
+        total += work(s.body);
+        break;
+      default:
+        break;
+    }
+  }
+  return total;
+}
+
+/** The body of the output loop nest's innermost loop that stores (the work per output element). */
+function perElement(body: readonly LStmt[]): readonly LStmt[] | undefined {
+  for (const s of body) {
+    if (s.kind === 'for') {
+      const stores = s.body.some((t) => t.kind === 'store');
+      if (stores) return s.body;
+      const inner = perElement(s.body);
+      if (inner) return inner;
+    } else if (s.kind === 'if' || s.kind === 'block') {
+      const inner = perElement(s.kind === 'if' ? [...s.then, ...s.else] : s.body);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** Does some innermost loop vectorize? */
+function vectorizes(k: Kernel): boolean {
+  let any = false;
+  walkStmts(k.body, (s) => void (any ||= s.kind === 'for' && vectorPlan(s, k.dtype) !== undefined));
+  return any;
+}
+
+export function chooseTarget(k: Kernel, mode: WasmMode): Kernel {
+  if (mode === 'never' || !printableAsWasm(k)) return k;
+  if (mode === 'always') return { ...k, runs: 'wasm' };
+  // a kernel whose loops store nothing (a scalar output: the whole kernel is one reduction) is
+  // weighed by its whole body
+  const each = perElement(k.body) ?? k.body;
+  const copies = k.buffers.length;
+  const pays = vectorizes(k) || work(each) >= COST.WORK_PER_COPY * copies;
+  return pays ? { ...k, runs: 'wasm' } : k;
+}

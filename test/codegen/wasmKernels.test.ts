@@ -1,0 +1,146 @@
+// WebAssembly kernels (issue 19): every kernel class the loop IR produces — elementwise maps with
+// every function of the language, reductions (sum, max, min, logsumexp), pooling with strides and
+// odd sizes, depthwise convolution with padding, layer norm, softmax — compiled with every kernel
+// it can in WebAssembly (`wasm: 'always'`) and by the cost rule (`'auto'`), against the interpreter
+// (float64 < 1e-9, float32 < 1e-4); the vectorized loops and their remainders; the cost rule's
+// choices; and the branch-free max of ifToSelect.
+import { describe, expect, it } from 'vitest';
+import { compile, emit } from '../../src/codegen/compile.js';
+import { differentiate } from '../../src/diff/differentiate.js';
+import { check } from '../../src/ir/check.js';
+import { walkStmts } from '../../src/loop/mapLoop.js';
+import { add, assign, buffer, c, for_, load, store, sym, v } from '../../src/loop/build.js';
+import type { Kernel as LoopKernel, LStmt } from '../../src/loop/types.js';
+import { vectorPlan } from '../../src/opt/vectorizeLoops.js';
+import { lowerProgram } from '../../src/pipeline.js';
+import { microModuleText } from '../../src/target/micro.js';
+import { printKernelWasm } from '../../src/target/wasm/printKernelWasm.js';
+import { compareWithInterpreter, describeSizes, layerSource, randomData } from './support.js';
+
+const PROGRAMS: [string, string, Record<string, number>][] = [
+  ['depthwise conv 3×3, padding 1', 'dims N, C, H, W\nX: [N, C, H, W]\nK: [C, 3, 3]\nY[n,c,h,w] = sum(i:3, j:3) K[c,i,j] * X[n,c,h+i-1,w+j-1]', { N: 2, C: 3, H: 7, W: 9 }],
+  ['max pool 3×3 stride 2, odd sizes', 'dims N, C, H, W\nX: [N, C, H, W]\nY[n,c,u,v] = max(i:3, j:3) X[n,c,2*u+i,2*v+j]', { N: 2, C: 3, H: 9, W: 11 }],
+  ['max pool 2×2 (the layer), odd sizes', layerSource('maxpool2d'), { N: 2, C: 3, H: 7, W: 9 }],
+  [
+    'layer norm',
+    'dims N, D\nX: [N, D]\ng: [D]\nb: [D]\nm[n] = sum(d) X[n,d] / D\nv[n] = sum(d) (X[n,d] - m[n])^2 / D\nY[n,d] = (X[n,d] - m[n]) / sqrt(v[n] + 0.00001) * g[d] + b[d]',
+    { N: 5, D: 13 },
+  ],
+  [
+    'an elementwise chain with every function',
+    'dims I\nX: [I]\nY[i] = exp(X[i]) * tanh(X[i]) + log(abs(X[i]) + 1) - sqrt(abs(X[i])) + sigmoid(X[i]) * softplus(X[i]) + elu(X[i], 0.5) + sin(X[i]) * cos(X[i]) + pow(abs(X[i]) + 1, 1.5) + max(X[i], 0.1) - min(X[i], -0.2) + relu(X[i])^2',
+    { I: 37 },
+  ],
+  ['a vectorizable chain (relu, max, min, sqrt, abs, /)', 'dims I\nX: [I]\nZ: [I]\nY[i] = relu(X[i]) * 2 + max(X[i], Z[i]) * X[i] - abs(X[i]) / (1 + sqrt(abs(Z[i]))) + min(X[i], 0.25)', { I: 39 }],
+  ['logsumexp and min over rows', 'dims N, C\nS: [N, C]\nL[n] = logsumexp(c) S[n,c] - min(c) S[n,c]', { N: 5, C: 11 }],
+  ['where and comparisons', 'dims I\nX: [I]\nY[i] = where(X[i] > 0, X[i] * 2, X[i] / 3) + (X[i] < 0.5)', { I: 23 }],
+  ['softmax cross-entropy (the layer)', layerSource('softmax_xent'), { N: 5, C: 7 }],
+  ['avg pool (the layer), odd sizes', layerSource('avgpool2d'), { N: 2, C: 3, H: 7, W: 9 }],
+];
+
+describe('WebAssembly kernels agree with the interpreter', () => {
+  PROGRAMS.forEach(([label, source, sizes], pi) => {
+    it(`${label}: some kernel runs as WebAssembly`, () => {
+      expect(emit(source, { wasm: 'always', target: 'js' })).toContain('function $kernels()');
+    });
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const wasm of ['always', 'auto'] as const)
+        it(`${label} · ${describeSizes(sizes)} · ${dtype} · wasm: ${wasm}`, () => {
+          const k = compile(source, { sizes, dtype, wasm });
+          const seed = 500 + 7 * pi + (dtype === 'float32' ? 1 : 0);
+          compareWithInterpreter(source, k, randomData(k, seed), `wasm|${pi}|${seed}`);
+        });
+  });
+});
+
+/** The program's kernels after the passes, with every kernel it can in WebAssembly. */
+function kernelsOf(source: string, dtype: 'float32' | 'float64', wasm: 'auto' | 'always' = 'always'): LoopKernel[] {
+  const p = check(source);
+  const mod = lowerProgram(p, differentiate(p, { unitScalarSeeds: false }), { dtype, optimize: true, simd: true, wasm, micro: microModuleText });
+  return [...mod.forward, ...mod.backward];
+}
+const named = (ks: LoopKernel[], name: string) => ks.find((k) => k.name === name)!;
+const loopKinds = (k: LoopKernel) => {
+  const kinds: string[] = [];
+  walkStmts(k.body, (s) => void (s.kind === 'for' && kinds.push(s.loop)));
+  return kinds;
+};
+const instructions = (k: LoopKernel) => printKernelWasm(k).fn.body.map((x) => x[0]);
+
+describe('vectorized loops (vectorizeLoops, lowered by the WebAssembly printer)', () => {
+  it('the ReLU backward is one vectorized loop: f32x4 loads, a lane mask, stores of 4 lanes', () => {
+    const k = named(kernelsOf(layerSource('relu'), 'float32'), 'backward_dX');
+    expect(k.runs).toBe('wasm');
+    expect(loopKinds(k)).toContain('vectorized');
+    const ops = instructions(k);
+    expect(ops).toContain('v128.load');
+    expect(ops).toContain('f32x4.gt');
+    expect(ops).toContain('v128.store');
+  });
+  it('a row sum keeps vector partial sums and adds their lanes after the main loop (float64: 2 lanes)', () => {
+    const k = named(kernelsOf('dims N, D\nX: [N, D]\nm[n] = sum(d) X[n,d]', 'float64'), 'forward_m');
+    expect(loopKinds(k)).toContain('vectorized');
+    const ops = instructions(k);
+    expect(ops).toContain('f64x2.add');
+    expect(ops).toContain('f64x2.extract_lane');
+  });
+  it('exp of float32 vectorizes (expLanes: no host call in the main loop); float64 keeps the host Math.exp', () => {
+    const exp = 'dims I\nX: [I]\nY[i] = exp(X[i])';
+    const k32 = named(kernelsOf(exp, 'float32', 'auto'), 'forward_Y');
+    expect(k32.runs).toBe('wasm');
+    expect(loopKinds(k32)).toContain('vectorized');
+    expect(instructions(k32)).toContain('f32x4.nearest');
+    expect(printKernelWasm(k32).imports.has('Math.exp')).toBe(true); // the scalar remainder loop
+    const k64 = named(kernelsOf(exp, 'float64'), 'forward_Y');
+    expect(loopKinds(k64)).not.toContain('vectorized');
+    expect(instructions(k64)).not.toContain('f64x2.nearest');
+  });
+  it('a loop whose pointer advances before a later read of it stays scalar (its lanes would start a step late)', () => {
+    const [X, Y] = [buffer('X', 'f32'), buffer('Y', 'f32')];
+    const [i, p] = [sym('i', 'i32'), sym('p', 'i32')];
+    const body = (early: boolean) => {
+      const advance = assign(p, add(v(p), c(1)));
+      const copy = store(Y, v(i), load(X, v(p), { inBounds: true }));
+      return for_(i, c(0), c(16), early ? [advance, copy] : [copy, advance]);
+    };
+    expect(vectorPlan(body(false) as Extract<LStmt, { kind: 'for' }>, 'f32')).toBeDefined();
+    expect(vectorPlan(body(true) as Extract<LStmt, { kind: 'for' }>, 'f32')).toBeUndefined();
+  });
+  it('a loop whose reads are two elements apart (pooling) stays scalar', () => {
+    const k = named(kernelsOf(layerSource('maxpool2d'), 'float32'), 'forward_Y');
+    expect(loopKinds(k)).not.toContain('vectorized');
+  });
+  it('JavaScript kernels have no vectorized loop (legalise makes it serial)', () => {
+    for (const k of kernelsOf(layerSource('relu'), 'float32', 'auto').filter((x) => x.runs !== 'wasm')) expect(loopKinds(k)).not.toContain('vectorized');
+    for (const k of kernelsOf(layerSource('sigmoid'), 'float64', 'auto')) if (k.runs !== 'wasm') expect(loopKinds(k)).not.toContain('vectorized');
+  });
+});
+
+describe('the cost rule (chooseTarget)', () => {
+  const runs = (source: string, name: string, dtype: 'float32' | 'float64' = 'float32') => named(kernelsOf(source, dtype, 'auto'), name).runs ?? 'js';
+  it('max pooling and its backward, the ReLU backward and a vectorizable chain run as WebAssembly', () => {
+    expect(runs(layerSource('maxpool2d'), 'forward_Y')).toBe('wasm');
+    expect(runs(layerSource('relu'), 'backward_dX')).toBe('wasm');
+    expect(runs(PROGRAMS[5]![1], 'forward_Y')).toBe('wasm');
+    expect(runs(PROGRAMS[0]![1], 'forward_Y')).toBe('wasm');
+  });
+  it('a float64 map whose work is a host call (exp) stays JavaScript, and so does the GEMM kernel', () => {
+    expect(runs('dims I\nX: [I]\nY[i] = exp(X[i])', 'forward_Y', 'float64')).toBe('js');
+    expect(runs('dims I\nX: [I]\nY[i] = tanh(X[i])', 'forward_Y', 'float32')).toBe('js');
+    expect(runs(layerSource('affine'), 'forward_Y')).toBe('js');
+  });
+  it("wasm: 'never' and simd: false run nothing as WebAssembly", () => {
+    expect(emit(layerSource('maxpool2d'), { wasm: 'never' })).not.toContain('$kernels');
+    expect(emit(layerSource('maxpool2d'), { simd: false })).not.toContain('$kernels');
+    expect(emit(layerSource('maxpool2d'), { optimize: false })).not.toContain('$kernels');
+  });
+});
+
+describe('ifToSelect: the max of a window without a branch', () => {
+  it("max pooling's running max and arg-max are selects, not ifs", () => {
+    const ops = instructions(named(kernelsOf(layerSource('maxpool2d'), 'float64'), 'forward_Y'));
+    expect(ops.filter((o) => o === 'select').length).toBeGreaterThanOrEqual(4);
+    // the ifs left are the window's inside test and the guarded reads of the border copy
+    expect(ops.filter((o) => o === 'if').length).toBeLessThanOrEqual(2);
+  });
+});
