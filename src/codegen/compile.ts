@@ -9,7 +9,7 @@
 // same kernels as a TypeScript module. Sizes, array lengths and dtypes are checked before any loop runs.
 import { differentiate } from '../diff/differentiate.js';
 import { check } from '../ir/check.js';
-import { resolveSizes, shapeOf } from '../ir/evaluate.js';
+import { resolveSizes, shapeOf, withConstants } from '../ir/evaluate.js';
 import { sizeNames } from '../ir/sizes.js';
 import type { Program } from '../ir/types.js';
 import { lowerProgram } from '../pipeline.js';
@@ -29,6 +29,8 @@ export interface CompileOptions {
   readonly optimize?: boolean;
   /** false: matmul-shaped kernels in plain JavaScript instead of a WebAssembly SIMD micro-kernel */
   readonly simd?: boolean;
+  /** values for the program's named constants (`const eps = 1e-5`) in place of theirs */
+  readonly constants?: Record<string, number>;
 }
 
 export interface Kernel {
@@ -53,8 +55,8 @@ interface LoadedModule {
 
 const moduleCache = new Map<string, LoadedModule>();
 
-function build(source: string, opts: EmitOptions): { program: Program; emitted: EmittedModule } {
-  const program = check(source);
+function build(source: string, opts: EmitOptions & { constants?: Record<string, number> }): { program: Program; emitted: EmittedModule } {
+  const program = withConstants(check(source), opts.constants);
   const grads = differentiate(program, { unitScalarSeeds: false });
   return { program, emitted: emitProgram(program, grads, opts) };
 }
@@ -63,6 +65,11 @@ const OPTION_CHECKS: Record<string, (v: unknown) => string | undefined> = {
   dtype: (v) => (v === 'float32' || v === 'float64' ? undefined : `dtype must be 'float32' or 'float64', got ${describe(v)}`),
   optimize: (v) => (typeof v === 'boolean' ? undefined : `optimize must be true or false, got ${describe(v)}`),
   simd: (v) => (typeof v === 'boolean' ? undefined : `simd must be true or false, got ${describe(v)}`),
+  constants: (v) => {
+    if (v === null || typeof v !== 'object') return `constants must be an object of numbers, e.g. { eps: 1e-5 }, got ${describe(v)}`;
+    for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || Number.isNaN(x)) return `constant ${k} must be a number, got ${describe(x)}`;
+    return undefined;
+  },
   sizes: (v) => {
     if (v === null || typeof v !== 'object') return `sizes must be an object of whole numbers, e.g. { N: 32 }, got ${describe(v)}`;
     for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) return `size ${k} must be a whole number ≥ 0, got ${describe(x)}`;
@@ -82,29 +89,29 @@ function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): vo
     if (problem) throw new Error(`${fn}: ${problem}`);
   }
 }
-const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes'] as const;
+const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes', 'constants'] as const;
 
 /** The TypeScript module of forward/backward kernels for a program. */
-export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): string {
+export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number> } = {}): string {
   checkOptions('emit', opts, EMIT_OPTIONS);
   return build(source, opts).emitted.text;
 }
 
 /** emit, without blocking: the same text, formatted in the emitter's own worker (which loads prettier
  * while this thread derives) — what `npm run generate` and `derive --emit ts` use. */
-export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): Promise<string> {
+export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number> } = {}): Promise<string> {
   checkOptions('emitAsync', opts, EMIT_OPTIONS);
   startFormatter();
-  const program = check(source);
+  const program = withConstants(check(source), opts.constants);
   const grads = differentiate(program, { unitScalarSeeds: false });
   return (await emitProgramAsync(program, grads, opts)).text;
 }
 
-function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean): LoadedModule {
-  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${source}`;
+function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, constants?: Record<string, number>): LoadedModule {
+  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${JSON.stringify(constants ?? {})}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
-  const program = check(source);
+  const program = withConstants(check(source), constants);
   const grads = differentiate(program, { unitScalarSeeds: false });
   const mod = lowerProgram(program, grads, { dtype, optimize, simd, micro: microModuleText });
   const text = assertSafeCode(printModule(mod, 'js-body'));
@@ -120,7 +127,7 @@ const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64A
 export function compile(source: string, opts: CompileOptions = {}): Kernel {
   checkOptions('compile', opts, EMIT_OPTIONS);
   const dtype = opts.dtype ?? 'float64';
-  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true);
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.constants);
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});
@@ -129,6 +136,7 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
   const sizeRecord = Object.fromEntries(p.sizes.map((s) => [s.name, sizes.get(s.name) ?? 0]));
   const shapes: Record<string, number[]> = {};
   for (const t of p.tensors) {
+    if (t.role === 'constant') continue;
     // shapeOf rejects a negative dimension (conv2d at H = 1, P = 0) with the message this used to give
     shapes[t.name] = shapeOf(p, t.name, sizes);
   }

@@ -57,7 +57,7 @@ export class StatementChecker {
 
   private collectIndexNames(a: Ast) {
     const inSub = (x: Ast) => {
-      if (x.k === 'name' && !this.c.sizes.has(x.name)) this.indexNames.add(x.name);
+      if (x.k === 'name' && !this.c.sizes.has(x.name) && !this.c.consts.has(x.name)) this.indexNames.add(x.name);
       forEachChild(x, inSub);
     };
     const walk = (x: Ast) => {
@@ -96,6 +96,7 @@ export class StatementChecker {
         return idxNum(a.value);
       case 'name': {
         if (this.c.sizes.has(a.name)) return idxSizeName(a.name);
+        if (this.c.consts.has(a.name) && !scope.has(a.name)) nonAffine(`${a.name} is a constant (a real number), not an index or a size`);
         const n = scope.get(a.name) ?? a.name;
         this.note(n, a.span);
         return idxVar(n);
@@ -147,16 +148,22 @@ export class StatementChecker {
         return num(a.value);
       case 'name': {
         if (params.has(a.name)) return params.get(a.name)!;
-        if (this.defStack.length && !this.c.sizes.has(a.name)) fail('bad-name', `${a.name} is not a parameter of ${this.defStack.at(-1)}`, a.span, 'a def body uses only its parameters, numbers and sizes');
+        if (this.defStack.length && !this.c.sizes.has(a.name) && !this.c.consts.has(a.name))
+          fail('bad-name', `${a.name} is not a parameter of ${this.defStack.at(-1)}`, a.span, 'a def body uses only its parameters, numbers, sizes and constants');
         if (scope.has(a.name)) return { kind: 'index', expr: idxVar(scope.get(a.name)!) };
+        if (this.c.consts.has(a.name)) {
+          this.c.see(a.name, a.span);
+          return access(a.name, []);
+        }
         if (this.c.sizes.has(a.name)) return { kind: 'sizeval', size: sizeName(a.name) };
         if (this.indexNames.has(a.name)) {
           this.note(a.name, a.span);
           return { kind: 'index', expr: idxVar(a.name) };
         }
         if (this.c.defs.has(a.name) || (BUILTINS as readonly string[]).includes(a.name)) fail('bad-name', `${a.name} is a function; call it: ${a.name}(…)`, a.span);
-        // `N` next to an index `n` whose range is not declared: the implicit size of n (as in `/ N`).
-        if (!this.c.isTensorName(a.name) && [...this.indexNames].some((n) => n.toUpperCase() === a.name && n !== a.name)) {
+        // `N` next to an index `n` whose range is not declared: the implicit size of n (as in `/ N`);
+        // never a tensor of the program, read here or assigned anywhere (`L = sum(l) X[l] / L` reads itself)
+        if (!this.c.isProgramName(a.name) && a.name !== this.name && [...this.indexNames].some((n) => n.toUpperCase() === a.name && n !== a.name)) {
           this.c.ensureSizePublic(a.name);
           return { kind: 'sizeval', size: sizeName(a.name) };
         }
@@ -171,6 +178,7 @@ export class StatementChecker {
       case 'access': {
         if (this.defStack.length) fail('bad-name', `a def body is scalar and cannot read the tensor ${a.name}`, a.span, 'pass the element as an argument: f(X[i])');
         if (this.c.sizes.has(a.name)) fail('bad-name', `${a.name} is a size, not a tensor`, a.span);
+        if (this.c.consts.has(a.name)) fail('bad-name', `${a.name} is a constant, not a tensor`, a.span, `read it without subscripts: ${a.name}`);
         if (this.c.defs.has(a.name) || (BUILTINS as readonly string[]).includes(a.name)) fail('bad-name', `${a.name} is a function; call it with ( )`, a.span);
         const subs = a.subs.map((s) => this.index(s, scope));
         const shape = this.c.shapes.get(a.name);
@@ -255,6 +263,7 @@ export class StatementChecker {
     const bounds: Bound[] = [];
     for (const h of a.heads) {
       if (this.c.sizes.has(h.name)) fail('bad-name', `${h.name} is a size, not an index`, h.span, 'reduce over a lowercase index name');
+      if (this.c.consts.has(h.name)) fail('bad-name', `${h.name} is a constant, not an index`, h.span, 'reduce over another index name');
       // Bound names are unique within a statement so later passes never see shadowing.
       const taken = this.boundNames.has(h.name) || this.lhs.includes(h.name) || scope.has(h.name) || this.freeElsewhere(h.name, a);
       const irName = taken ? this.fresh(h.name) : h.name;

@@ -51,11 +51,16 @@ export const UNKNOWN: SizeExpr = sizeConst(-1);
 export interface ProgramScope {
   readonly sizes: ReadonlyMap<string, SizeInfo>;
   readonly defs: ReadonlyMap<string, Def>;
+  readonly consts: ReadonlyMap<string, { readonly value: number; readonly span: Span }>;
   readonly declared: ReadonlyMap<string, { readonly shape: SizeExpr[]; readonly span: Span }>;
   /** shapes known so far: declared, inferred from plain subscripts, or of assigned tensors */
   readonly shapes: Map<string, SizeExpr[]>;
   readonly limits: Required<Limits>;
   isTensorName(n: string): boolean;
+  /** a tensor or constant anywhere in the program (assigned later, too) */
+  isProgramName(n: string): boolean;
+  /** record the first appearance of a name (the order of the program's tensors) */
+  see(name: string, span?: Span): void;
   noteRead(tensor: string, span: Span, current: string): void;
   defaultsMap(): Map<string, number>;
   ensureSizePublic(name: string): void;

@@ -39,6 +39,18 @@ export const BUILTIN_IMPL: Record<Builtin, (...a: number[]) => number> = {
   where: (c, a, b) => (c !== 0 ? a! : b!),
 };
 
+/** The program with its named constants set to the given values (`evaluate`'s and `compile`'s
+ *  `constants` option); a name that is not a constant of the program is an error. */
+export function withConstants(p: Program, given: Record<string, number> | undefined): Program {
+  if (!given || Object.keys(given).length === 0) return p;
+  const names = p.tensors.filter((t) => t.role === 'constant').map((t) => t.name);
+  for (const [k, v] of Object.entries(given)) {
+    if (!names.includes(k)) throw new InputError(`${k} is not a constant of the program (constants: ${names.join(', ') || '(none)'})`);
+    if (typeof v !== 'number' || Number.isNaN(v)) throw new InputError(`constant ${k} must be a number, got ${String(v)}`);
+  }
+  return { ...p, tensors: p.tensors.map((t) => (t.role === 'constant' && Object.hasOwn(given, t.name) ? { ...t, value: given[t.name]! } : t)) };
+}
+
 /** Sizes: explicit values, then defaults, then whatever the input lengths determine. */
 export function resolveSizes(p: Program, inputs: Inputs, given: Record<string, number> = {}): Map<string, number> {
   const sizes = new Map<string, number>();
@@ -430,6 +442,7 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
   checkOperations(p, shapes, sizes, maxOperations);
   const data = new Map<string, { values: Float64Array; shape: number[] }>();
   for (const t of p.tensors) {
+    if (t.role === 'constant') data.set(t.name, { values: Float64Array.of(t.value!), shape: [] });
     if (t.role !== 'input') continue;
     const shape = shapes.get(t.name)!;
     data.set(t.name, { values: toArray(t.name, inputs[t.name]!, elementsOf(shape)), shape });
@@ -469,8 +482,8 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
 /** The library's reference interpreter: every assigned tensor, as Float64Array. `limits` raises the
  *  bounds on the program (check's) and on the evaluation: maxElements of all tensors together,
  *  maxOperations (limits.ts). */
-export function evaluate(source: string, inputs: Inputs, opts: { sizes?: Record<string, number>; limits?: Limits } = {}): Record<string, Float64Array> {
-  const p = check(source, opts.limits);
+export function evaluate(source: string, inputs: Inputs, opts: { sizes?: Record<string, number>; constants?: Record<string, number>; limits?: Limits } = {}): Record<string, Float64Array> {
+  const p = withConstants(check(source, opts.limits), opts.constants);
   // here, not in run: internal callers pass the seeds of every output, read or not
   rejectUnknownInputs(p, inputs);
   return run(p, inputs, opts.sizes ?? {}, opts.limits);

@@ -25,6 +25,7 @@ export type Ast =
 
 export type Line =
   | { readonly k: 'dims'; readonly items: readonly { readonly name: string; readonly value?: number; readonly span: Span }[] }
+  | { readonly k: 'const'; readonly items: readonly { readonly name: string; readonly value: number; readonly span: Span }[] }
   | { readonly k: 'decl'; readonly name: string; readonly shape: readonly Ast[]; readonly span: Span }
   | { readonly k: 'def'; readonly name: string; readonly params: readonly { readonly name: string; readonly span: Span }[]; readonly body: Ast; readonly span: Span }
   | { readonly k: 'assign'; readonly name: string; readonly subs: readonly Ast[] | null; readonly rhs: Ast; readonly span: Span };
@@ -182,6 +183,7 @@ class Parser {
     const t = this.peek();
     if (t.t === 'name' && t.text === 'dims' && this.peek(1).t === 'name') return this.dims();
     if (t.t === 'name' && t.text === 'def' && this.peek(1).t === 'name') return this.def();
+    if (t.t === 'name' && t.text === 'const' && this.peek(1).t === 'name') return this.consts();
     if (t.t !== 'name')
       fail('syntax', `a statement starts with a name, found ${this.describe(t)}`, this.spanOf(t), 'write `Y[i] = …`, `X: [N]`, `dims N` or `def f(x) = …`');
     if (this.isOp(':', 1)) return this.decl();
@@ -204,6 +206,24 @@ class Parser {
       items.push({ name: n.text, ...(value !== undefined ? { value } : {}), span: this.spanOf(n) });
     } while (this.isOp(',') && this.next());
     return { k: 'dims', items };
+  }
+
+  /** `const eps = 1e-5, lr = -0.1`: named real numbers (a sign and a number literal each). */
+  private consts(): Line {
+    this.next();
+    const items: { name: string; value: number; span: Span }[] = [];
+    do {
+      const n = this.expectName('a constant name');
+      this.expect('=', `after the constant name ${n.text}`, `write \`const ${n.text} = 1e-5\``);
+      let sign = 1;
+      while (this.isOp('-') || this.isOp('+')) if (this.next().text === '-') sign = -sign;
+      const v = this.peek();
+      if (v.t !== 'num') fail('syntax', `the value of constant ${n.text} must be a number, found ${this.describe(v)}`, this.spanOf(v), `write \`const ${n.text} = 1e-5\``);
+      const value = sign * Number(this.next().text);
+      if (!Number.isFinite(value)) fail('syntax', `number ${v.text} is too large`, this.spanOf(v), 'numbers must be finite doubles');
+      items.push({ name: n.text, value, span: this.spanOf(n) });
+    } while (this.isOp(',') && this.next());
+    return { k: 'const', items };
   }
 
   private def(): Line {

@@ -81,13 +81,16 @@ export interface Statement {
   readonly span?: { readonly line: number; readonly col: number; readonly length: number };
 }
 
-export type Role = 'input' | 'output' | 'intermediate';
+/** `constant`: a named real number (`const eps = 1e-5`), read as a scalar, never differentiated */
+export type Role = 'input' | 'output' | 'intermediate' | 'constant';
 
 export interface TensorInfo {
   readonly name: string;
   readonly shape: readonly SizeExpr[];
   readonly role: Role;
   readonly declared: boolean;
+  /** a constant's value */
+  readonly value?: number;
   /** where the tensor first appears in the source (for error messages) */
   readonly span?: { readonly line: number; readonly col: number; readonly length: number };
 }
