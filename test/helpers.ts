@@ -29,6 +29,8 @@ export interface CheckOptions {
   lo?: number;
   hi?: number;
   wrt?: string[];
+  /** values for some inputs in place of random ones (a well-conditioned matrix for inv, det) */
+  given?: Record<string, Float64Array>;
 }
 
 /** The random inputs `checkGradients` uses for these options (the first draws of its seeded generator). */
@@ -41,7 +43,7 @@ export function checkGradients(source: string, sizes: Record<string, number> = {
   const derived = deriveProgram(p, opts.wrt ? { wrt: opts.wrt } : {});
   const back = check(derived.program);
   const rand = seededRandom(opts.seed ?? 1);
-  const inputs = randomInputs(p, sizes, rand, opts.lo ?? -1, opts.hi ?? 1);
+  const inputs = { ...randomInputs(p, sizes, rand, opts.lo ?? -1, opts.hi ?? 1), ...opts.given };
   const resolved = resolveSizes(p, inputs, sizes);
   // records built from entries: a tensor may be named __proto__ or toString (test/property/names.test.ts)
   const seedList: [string, Float64Array][] = [];

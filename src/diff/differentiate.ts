@@ -32,7 +32,7 @@ import {
 } from '../ir/exprs.js';
 import { printExpr, printStatement } from '../ir/print.js';
 import { polyConstValue, sizeNames, sizeTryEval } from '../ir/sizes.js';
-import { assertNever, type Bound, type Expr, type ExprKind, type Program, type SizeExpr, type Statement, type TensorInfo } from '../ir/types.js';
+import { assertNever, type Bound, type Expr, type ExprKind, type IndexExpr, type Program, type SizeExpr, type Statement, type TensorInfo } from '../ir/types.js';
 import { eliminateDeltas, type Term } from './eliminateDeltas.js';
 import { POW_RULES, RULES } from './rules.js';
 import { simplify } from './simplify.js';
@@ -94,7 +94,7 @@ function merge(cs: Contribution[]): Contribution[] {
 }
 
 /** Alpha-rename a binder so a copy of it can sit where its old names are free. */
-function freshBinder<E extends Extract<Expr, { kind: 'reduce' | 'argmax' }>>(e: E, names: NameSupply): E {
+function freshBinder<E extends Extract<Expr, { kind: 'reduce' | 'argmax' | 'matfn' }>>(e: E, names: NameSupply): E {
   const map = new Map(e.indices.map((b) => [b.name, names.fresh(b.name)] as const));
   return renameIndices(e, map) as E;
 }
@@ -161,6 +161,17 @@ const DIFF: { [K in ExprKind]: Rule<K> } = {
       const partial = RULES[e.fn][k]!(e.args);
       return scaleAll(cs, (c) => mul([partial, c]));
     }),
+  // M[p,q] = body: ∂det M/∂M[p,q] = det M·(M⁻¹)[q,p], ∂logdet M/∂M[p,q] = (M⁻¹)[q,p],
+  // ∂(M⁻¹)[a,b]/∂M[p,q] = −(M⁻¹)[a,p]·(M⁻¹)[q,b] (Matrix Cookbook; copies with binders of their own)
+  matfn: (e, ctx) => {
+    const inner = contributions(e.body, ctx).map((c) => ({ ...c, sums: [...e.indices, ...c.sums] }));
+    if (inner.length === 0) return [];
+    const [p, q] = e.indices.map((b) => idxVar(b.name)) as [IndexExpr, IndexExpr];
+    const inv = (a: IndexExpr, b: IndexExpr): Expr => ({ ...freshBinder(e, ctx.names), fn: 'inv', at: [a, b] });
+    const partial =
+      e.fn === 'det' ? mul([{ ...freshBinder(e, ctx.names), at: [] }, inv(q, p)]) : e.fn === 'logdet' ? inv(q, p) : neg(mul([inv(e.at[0]!, p), inv(q, e.at[1]!)]));
+    return scaleAll(inner, (c) => mul([partial, c]));
+  },
   reduce: (e, ctx) => {
     const inner = contributions(e.body, ctx).map((c) => ({ ...c, sums: [...e.indices, ...c.sums] }));
     switch (e.op) {
@@ -194,7 +205,7 @@ function contributions(e: Expr, ctx: DiffContext): Contribution[] {
  *  contribution's summed indices (max(0, Σ_c …) differentiated inside Σ_c). Rename such binders
  *  apart so that solving for the summed index never reaches into the copy. */
 function freshenBinders(e: Expr, clash: ReadonlySet<string>, names: NameSupply): Expr {
-  if (e.kind === 'reduce' || e.kind === 'argmax') {
+  if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'matfn') {
     const hit = e.indices.filter((b) => clash.has(b.name));
     const renamed = hit.length ? (renameIndices(e, new Map(hit.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof e) : e;
     return { ...renamed, body: freshenBinders(renamed.body, clash, names) } as Expr;
@@ -398,7 +409,10 @@ function positionNames(t: TensorInfo, accesses: readonly Access[], names: NameSu
     const single = plain.length === 1 ? plain[0] : undefined;
     // a bound index renamed apart by the checker (c2) reads better under its own name (c)
     const stripped = single?.replace(/\d+$/, '');
-    const candidates = [stripped && stripped !== single ? stripped : undefined, single, dimName, `p${k}`].filter((x): x is string => !!x);
+    // a square matrix's two dimensions have one size name: i, j read better than n, p1
+    const shared = t.shape.length === 2 && t.shape.every((d) => sizeNames(d).length === 1 && d.kind === 'poly' && sizeNames(d)[0]!.toLowerCase() === dimName);
+    const letters = shared ? ['i', 'j'] : [];
+    const candidates = [stripped && stripped !== single ? stripped : undefined, single, shared ? undefined : dimName, ...letters, `p${k}`].filter((x): x is string => !!x);
     let name = candidates.find((c) => !chosen.includes(c) && !reserved.has(c)) ?? names.fresh(candidates[0] ?? 'p');
     if (chosen.includes(name)) name = names.fresh(name);
     chosen.push(name);
@@ -410,7 +424,7 @@ function positionNames(t: TensorInfo, accesses: readonly Access[], names: NameSu
 /** A summed index named like a gradient position gets a fresh name (sums are local, positions are not). */
 function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSupply): Expr {
   const go = (x: Expr): Expr => {
-    if (x.kind === 'reduce' || x.kind === 'argmax') {
+    if (x.kind === 'reduce' || x.kind === 'argmax' || x.kind === 'matfn') {
       const clash = x.indices.filter((b) => taken.has(b.name));
       const renamed = clash.length ? (renameIndices(x, new Map(clash.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof x) : x;
       return { ...renamed, body: go(renamed.body) } as Expr;
@@ -423,7 +437,7 @@ function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSup
 
 /** Bound indices renamed apart along the way (c3, h2) take back the plainest free name in their scope. */
 function tidyBoundNames(e: Expr, scope: ReadonlySet<string>): Expr {
-  if (e.kind === 'reduce' || e.kind === 'argmax') {
+  if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'matfn') {
     const inner = new Set(scope);
     const map = new Map<string, string>();
     // a name the node already uses anywhere — a later index of this list, a reduction nested in the

@@ -66,8 +66,10 @@ const isUnit = (p: Poly): 1 | -1 | undefined => {
 /** Solve every δ of the term; null when the term is identically zero. */
 export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated | null {
   let sums = [...term.sums];
-  let factor = term.factor;
-  let deltas = [...term.deltas];
+  // an equality of two indices among the factors, (i == j) from eye(N) or diag(x), is a δ too
+  const split = indexEqualities(term.factor);
+  let factor = split.rest;
+  let deltas = [...term.deltas, ...split.deltas];
   let guards: Guard[] = [];
   const steps: string[] = [];
   const extentOf = (n: string) => sums.find((b) => b.name === n)!.extent;
@@ -250,6 +252,16 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     }
   }
   return { expr: reduce('sum', sums, mul([...guardExprs, factor])), steps };
+}
+
+/** The factors (i == j) of a product that compare two index values, as δ(i, j), and the rest. */
+function indexEqualities(e: Expr): { deltas: Delta[]; rest: Expr } {
+  const factors = e.kind === 'mul' ? e.factors : [e];
+  const isEq = (f: Expr): f is Extract<Expr, { kind: 'compare' }> & { a: { kind: 'index' }; b: { kind: 'index' } } =>
+    f.kind === 'compare' && f.op === '==' && f.a.kind === 'index' && f.b.kind === 'index';
+  const eqs = factors.filter(isEq);
+  if (eqs.length === 0) return { deltas: [], rest: e };
+  return { deltas: eqs.map((f) => ({ a: f.a.expr, b: f.b.expr })), rest: mul(factors.filter((f) => !isEq(f))) };
 }
 
 /** e = ±⌊u/τ⌋ + rest with u summed, τ a positive size and u nowhere else in e: ⌊u/τ⌋ = target. */

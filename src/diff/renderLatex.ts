@@ -149,6 +149,14 @@ export function exprLatex(e: Expr, ctx = 0): string {
       const idx = e.indices.map((b) => b.name).join(',');
       return `\\left[(${e.at.map(indexLatex).join(',')}) = \\operatorname*{arg${e.op}}_{${idx}} ${exprLatex(e.body, PREC.mul)}\\right]`;
     }
+    case 'matfn': {
+      // the matrix: a tensor's name, or [body]_{p,q}
+      const whole = e.body.kind === 'access' && e.of === e.body.tensor ? latexName(e.of) : undefined;
+      const m = whole ?? `\\left[${exprLatex(e.body)}\\right]_{${e.indices.map((b) => b.name).join(',')}}`;
+      if (e.fn === 'det') return `\\det ${whole ? m : `\\left(${m}\\right)`}`;
+      if (e.fn === 'logdet') return `\\log \\left|\\det ${m}\\right|`;
+      return `\\left(${m}^{-1}\\right)_{${e.at.map(indexLatex).join(',')}}`;
+    }
     default:
       return assertNever(e);
   }

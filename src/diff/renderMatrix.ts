@@ -21,6 +21,7 @@ type M =
   | { readonly k: 'num'; readonly value: number }
   | { readonly k: 'size'; readonly text: string }
   | { readonly k: 't'; readonly a: M }
+  | { readonly k: 'inv'; readonly a: M }
   | { readonly k: 'matmul'; readonly factors: readonly M[] }
   | { readonly k: 'had'; readonly factors: readonly M[] }
   | { readonly k: 'scale'; readonly factors: readonly M[] }
@@ -46,7 +47,9 @@ function text(m: M, ctx = 0): string {
     case 'size':
       return /^\w+$/.test(m.text) ? m.text : `(${m.text})`;
     case 't':
-      return `${text(m.a, P.atom)}ᵀ`;
+      return m.a.k === 'inv' ? `${text(m.a.a, P.atom)}⁻ᵀ` : `${text(m.a, P.atom)}ᵀ`;
+    case 'inv':
+      return `${text(m.a, P.atom)}⁻¹`;
     case 'matmul':
       return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join('·'));
     case 'had':
@@ -84,7 +87,9 @@ function latex(m: M, ctx = 0): string {
     case 'size':
       return /^\w+$/.test(m.text) ? m.text : `\\left(${m.text.replace(/\*/g, ' ')}\\right)`;
     case 't':
-      return `${latex(m.a, P.atom)}^{\\top}`;
+      return m.a.k === 'inv' ? `${latex(m.a.a, P.atom)}^{-\\top}` : `${latex(m.a, P.atom)}^{\\top}`;
+    case 'inv':
+      return `${latex(m.a, P.atom)}^{-1}`;
     case 'matmul':
       return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
     case 'had':
@@ -219,6 +224,16 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       ctx.notes.push(`M = 1 where X is the first ${e.op === 'max' ? 'maximum' : 'minimum'} of its ${win} window, else 0`);
       ctx.latexNotes.push(`M = 1 \\text{ at the first arg${e.op} of each } ${win.replace('×', '\\times ')} \\text{ window}`);
       return { k: 'name', name: 'M' };
+    }
+    case 'matfn': {
+      const whole = e.body.kind === 'access' && e.of === e.body.tensor ? e.of : undefined;
+      if (!whole) return null;
+      const name: M = { k: 'name', name: whole };
+      if (e.fn !== 'inv') return { k: 'fn', fn: e.fn, args: [name] };
+      const at = plainSubs(e.at);
+      if (sameList(at, dims)) return { k: 'inv', a: name };
+      if (dims.length === 2 && sameList(at, [dims[1]!, dims[0]!])) return { k: 't', a: { k: 'inv', a: name } };
+      return null;
     }
     case 'index':
     case 'reduce':

@@ -12,6 +12,7 @@
 //   Y[n,f] = relu(sum(d) X[n,d]*W[f,d] + b[f])
 import { idxVars } from './affine.js';
 import { count, DeltagradError, fail, LINE_BREAK, type Span } from './errors.js';
+import { expandMatrixNotation } from './expandMatrixNotation.js';
 import { InlinedSizes } from './inlinedSize.js';
 import { limitsWith, type Limits } from './limits.js';
 import { parse, type Ast, type Line } from './parse.js';
@@ -199,8 +200,9 @@ class Checker implements ProgramScope {
     }
   }
 
-  private assign(l: Extract<Line, { k: 'assign' }>) {
-    const name = l.name;
+  private assign(written: Extract<Line, { k: 'assign' }>) {
+    const name = written.name;
+    let l = written;
     if (this.sizes.has(name)) fail('bad-name', `${name} is a size and cannot be assigned`, l.span);
     if (this.consts.has(name)) fail('bad-name', `${name} is a constant and cannot be assigned`, l.span, `its value is fixed by \`const ${name} = …\``);
     if (this.defs.has(name) || (BUILTINS as readonly string[]).includes(name)) fail('bad-name', `${name} is a function and cannot be assigned`, l.span);
@@ -210,6 +212,11 @@ class Checker implements ProgramScope {
       const r = this.firstRead.get(name)!;
       fail('used-before-assigned', `${name} is read in line ${r.line} before it is assigned in line ${l.span.line}`, r, 'statements run top to bottom: assign a tensor before reading it');
     }
+    // bounded before anything is built from it (the matrix notation's expansion recurses on it)
+    this.checkInlinedSize(written);
+    // matrix notation (f = x'*A*x) becomes index notation, with indices of its own on the left
+    const expanded = expandMatrixNotation(written, this);
+    if (expanded) l = expanded.line;
     // Left side: distinct plain index names.
     const lhsNames: string[] = [];
     for (const s of l.subs ?? []) {
@@ -224,8 +231,7 @@ class Checker implements ProgramScope {
     if (decl && decl.shape.length !== lhsNames.length)
       fail('rank-mismatch', `${name} is declared with ${decl.shape.length} dimension${decl.shape.length === 1 ? '' : 's'} but assigned with ${lhsNames.length} subscript${lhsNames.length === 1 ? '' : 's'}`, l.span, `write ${name}${decl.shape.length ? `[${decl.shape.map((_, i) => 'ijklmn'[i] ?? `i${i}`).join(',')}]` : ''} = …`);
     this.see(name, { line: l.span.line, col: l.span.col, length: name.length });
-    this.checkInlinedSize(l);
-    const st = new StatementChecker(this, name, lhsNames, l);
+    const st = new StatementChecker(this, name, lhsNames, l, expanded?.shape);
     const stmt = st.run();
     this.assigned.set(name, l.span.line);
     this.statements.push(stmt);

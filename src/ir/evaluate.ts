@@ -7,7 +7,8 @@
 import { polyEval, printSize, sizeEval, sizeNames, sizeTryEval } from './sizes.js';
 import { check } from './check.js';
 import { count } from './errors.js';
-import { children } from './exprs.js';
+import { children, freeIndices } from './exprs.js';
+import { matrixFunction, SingularMatrixError } from './linalg.js';
 import { limitsWith, type Limits } from './limits.js';
 import { assertNever, type Builtin, type Expr, type IndexExpr, type Program, type SizeExpr } from './types.js';
 
@@ -371,10 +372,58 @@ class Compiler {
           return bestPos.every((v, d) => v === target[d]) && bestPos.length === target.length ? 1 : 0;
         };
       }
+      case 'matfn': {
+        const n = sizeEval(e.indices[0]!.extent, this.sizes);
+        const outer = freeIndices({ ...e, at: [] }).map((f) => slots.map.get(f)!);
+        const [p, q] = this.bind(
+          e.indices.map((b) => b.name),
+          slots,
+        ) as [number, number];
+        const body = this.expr(e.body, slots);
+        const at = e.at.map((a) => this.index(a, slots));
+        const what = matrixName(e);
+        // the matrix and its function, kept for the last values of the indices it depends on (most
+        // often none: one factorisation for the whole statement)
+        let lastKey: string | undefined;
+        let value: Float64Array = new Float64Array(0);
+        const compute = (env: Int32Array) => {
+          const key = outer.map((s) => env[s]).join(',');
+          if (key === lastKey) return value;
+          const m = new Float64Array(n * n);
+          for (let i = 0; i < n; i++)
+            for (let j = 0; j < n; j++) {
+              env[p] = i;
+              env[q] = j;
+              m[i * n + j] = body(env);
+            }
+          try {
+            value = matrixFunction(e.fn, m, n, what);
+          } catch (err) {
+            if (err instanceof SingularMatrixError) throw new InputError(err.message);
+            throw err;
+          }
+          lastKey = key;
+          return value;
+        };
+        if (e.fn !== 'inv') return (env) => compute(env)[0]!;
+        const [a, b] = at as [Fn, Fn];
+        return (env) => {
+          const i = a(env);
+          const j = b(env);
+          // outside the matrix: 0, as any read out of range
+          return i < 0 || i >= n || j < 0 || j >= n ? 0 : compute(env)[i * n + j]!;
+        };
+      }
       default:
         return assertNever(e);
     }
   }
+}
+
+/** `inv(A)` or `inv(p:N, q:N) …`, for a message about the matrix. */
+function matrixName(e: Extract<Expr, { kind: 'matfn' }>): string {
+  const b = e.body;
+  return b.kind === 'access' ? `${e.fn}(${b.tensor})` : `${e.fn}(…)`;
 }
 
 function toArray(name: string, v: Inputs[string], expected: number): Float64Array {
@@ -401,20 +450,31 @@ export function checkElements(p: Program, shapes: ReadonlyMap<string, readonly n
   );
 }
 
-/** Expression nodes evaluated for one element of a statement: a reduction's body once per step. */
-function operationsOf(e: Expr, sizes: ReadonlyMap<string, number>): number {
+/** Expression nodes evaluated for one element of a statement: a reduction's body once per step. A
+ *  matrix function costs its n² elements and its n³ factorisation once per statement (`once`), or
+ *  once per element when it depends on the element's indices. */
+function operationsOf(e: Expr, sizes: ReadonlyMap<string, number>, once: { n: number } = { n: 0 }): number {
   const steps = (indices: readonly { extent: SizeExpr }[]) => indices.reduce((a, b) => a * Math.max(0, sizeEval(b.extent, sizes)), 1);
   let n: number;
   switch (e.kind) {
+    case 'matfn': {
+      const side = Math.max(0, sizeEval(e.indices[0]!.extent, sizes));
+      const cost = Math.min(side * side * operationsOf(e.body, sizes, once) + side ** 3, Number.MAX_SAFE_INTEGER);
+      if (freeIndices({ ...e, at: [] }).length === 0) {
+        once.n = Math.min(once.n + cost, Number.MAX_SAFE_INTEGER);
+        n = 1 + e.at.length;
+      } else n = 1 + e.at.length + cost;
+      break;
+    }
     case 'reduce':
       // logsumexp walks its body twice
-      n = 1 + steps(e.indices) * operationsOf(e.body, sizes) * (e.op === 'logsumexp' ? 2 : 1);
+      n = 1 + steps(e.indices) * operationsOf(e.body, sizes, once) * (e.op === 'logsumexp' ? 2 : 1);
       break;
     case 'argmax':
-      n = 1 + e.at.length + steps(e.indices) * operationsOf(e.body, sizes);
+      n = 1 + e.at.length + steps(e.indices) * operationsOf(e.body, sizes, once);
       break;
     default:
-      n = children(e).reduce((a, c) => a + operationsOf(c, sizes), 1);
+      n = children(e).reduce((a, c) => a + operationsOf(c, sizes, once), 1);
   }
   return Math.min(n, Number.MAX_SAFE_INTEGER);
 }
@@ -425,8 +485,9 @@ function checkOperations(p: Program, shapes: ReadonlyMap<string, readonly number
   let total = 0;
   for (const s of p.statements) {
     const elements = elementsOf(shapes.get(s.tensor)!);
-    const each = operationsOf(s.rhs, sizes);
-    total += elements * each;
+    const once = { n: 0 };
+    const each = operationsOf(s.rhs, sizes, once);
+    total += elements * each + once.n;
     if (total > max)
       throw new InputError(`evaluating ${s.tensor} would take about ${count(elements * each)} operations (${count(elements)} element${elements === 1 ? '' : 's'}, ${count(each)} each): more than the ${count(max)} the interpreter runs (limits.maxOperations)`);
   }

@@ -35,6 +35,7 @@ export interface Bound {
 }
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'mean' | 'logsumexp';
+export type MatrixFn = 'inv' | 'det' | 'logdet';
 export type CompareOp = '>' | '<' | '>=' | '<=' | '==' | '!=';
 
 export const BUILTINS = [
@@ -65,6 +66,19 @@ export type Expr =
       readonly indices: readonly Bound[];
       readonly at: readonly IndexExpr[];
       readonly body: Expr;
+    }
+  /** A function of the square matrix M[p,q] = body, p and q bound over the same extent: det(M), logdet(M)
+   *  = log |det M| (no `at`), or the element (M⁻¹)[at] of the inverse. Computed by an LU
+   *  factorisation; printed `det(A)`, `inv(A)[i,j]` when M is a whole tensor A, else
+   *  `det(p:N, q:N) body`, `inv(p:N, q:N @ i, j) body`. */
+  | {
+      readonly kind: 'matfn';
+      readonly fn: MatrixFn;
+      readonly indices: readonly Bound[];
+      readonly at: readonly IndexExpr[];
+      readonly body: Expr;
+      /** the tensor when M is all of it (body T[p,q] over T's dimensions): printed det(T), inv(T)[i,j] */
+      readonly of?: string;
     }
   /** Kronecker delta δ(a, b); only lives inside the differentiator, never in a finished program */
   | { readonly kind: 'delta'; readonly a: IndexExpr; readonly b: IndexExpr };

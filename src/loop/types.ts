@@ -127,6 +127,10 @@ export type LStmt =
   | { readonly kind: 'microkernel'; readonly module: MicroModule; readonly fn: string; readonly args: readonly LExpr[] }
   /** buf is the buffer `then` where cond holds, else `else` (a tensor or its padded copy) */
   | { readonly kind: 'choose'; readonly buf: Buf; readonly cond: LExpr; readonly then: Buf; readonly else: Buf }
+  /** dst = fn of the n×n row-major matrix src, by an LU factorisation with partial pivoting: the n×n
+   *  inverse, or det / log |det| in dst[0]; a singular matrix (for inv and logdet) throws an Error
+   *  that names `what` (the target's helper, src/target/linalgHelper.ts) */
+  | { readonly kind: 'linalg'; readonly fn: 'inv' | 'det' | 'logdet'; readonly src: Buf; readonly n: LExpr; readonly dst: Buf; readonly what: string }
   /** a nested scope: its bindings end with it */
   | { readonly kind: 'block'; readonly body: readonly LStmt[] }
   | { readonly kind: 'comment'; readonly text: string };

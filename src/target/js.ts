@@ -9,7 +9,8 @@
 //   }
 // and a loop whose body ends in `p = p + s` assignments carries them in its header:
 //   for (let i = 0; i < N; i++, $p0 += 1) { … }
-import { commentText } from '../codegen/safeText.js';
+import { commentText, stringLiteral } from '../codegen/safeText.js';
+import { LINALG_NAME } from './linalgHelper.js';
 import { assertNever, isFloat, type Intrinsic, type LExpr, type LStmt, type MicroModule, type Ty } from '../loop/types.js';
 import { atom, callOf, PREC, printExpr, wrap, type CLanguage, type Printed } from './cstyle.js';
 import type { Namer } from './names.js';
@@ -160,6 +161,9 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
         break;
       case 'comment':
         out.push(`${indent}// ${commentText(s.text)}`);
+        break;
+      case 'linalg':
+        out.push(`${indent}${LINALG_NAME}(${stringLiteral(s.fn)}, ${name(s.src)}, ${ex(s.n)}, ${name(s.dst)}, ${stringLiteral(s.what)});`);
         break;
       default:
         assertNever(s);
