@@ -12,6 +12,7 @@ import { check } from '../ir/check.js';
 import { resolveSizes, shapeOf, withConstants } from '../ir/evaluate.js';
 import { sizeNames } from '../ir/sizes.js';
 import type { Program } from '../ir/types.js';
+import { scalarOutputOf, writeHvpProgram, type HvpProgram } from '../diff/writeHvpProgram.js';
 import { lowerProgram } from '../pipeline.js';
 import { microModuleText } from '../target/micro.js';
 import { printModule } from '../target/module.js';
@@ -43,6 +44,9 @@ export interface Kernel {
   forward(inputs: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
   /** `out`: preallocated arrays for the gradients (dX …) and the forward's outputs and intermediates */
   backward(inputs: Record<string, DataArray | number>, seeds?: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
+  /** with one scalar output: the Hessian-vector product H·v for directions keyed by input name
+   *  ({ x: v }; one left out is 0), keyed dX like backward — without forming the Hessian */
+  hvp?(inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>): Record<string, DataArray>;
 }
 
 type KernelFn = (t: Record<string, DataArray | Int32Array>, s: Record<string, number>) => void;
@@ -107,12 +111,12 @@ export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Re
   return (await emitProgramAsync(program, grads, opts)).text;
 }
 
-function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, constants?: Record<string, number>): LoadedModule {
-  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${JSON.stringify(constants ?? {})}\u0000${source}`;
+function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, constants?: Record<string, number>, wrt?: readonly string[]): LoadedModule {
+  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${JSON.stringify(constants ?? {})}\u0000${wrt?.join(',') ?? ''}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
   const program = withConstants(check(source), constants);
-  const grads = differentiate(program, { unitScalarSeeds: false });
+  const grads = differentiate(program, { unitScalarSeeds: false, ...(wrt ? { wrt } : {}) });
   const mod = lowerProgram(program, grads, { dtype, optimize, simd, micro: microModuleText });
   const text = assertSafeCode(printModule(mod, 'js-body'));
   const exports = new Function(text)() as Record<string, unknown>;
@@ -126,8 +130,13 @@ const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64A
 /** Compile a program for given sizes and dtype. */
 export function compile(source: string, opts: CompileOptions = {}): Kernel {
   checkOptions('compile', opts, EMIT_OPTIONS);
+  return compileWith(source, opts);
+}
+
+/** compile, differentiating with respect to `wrt` only (the Hessian-vector product's program). */
+function compileWith(source: string, opts: CompileOptions, wrt?: readonly string[]): Kernel {
   const dtype = opts.dtype ?? 'float64';
-  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.constants);
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.constants, wrt);
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});
@@ -208,5 +217,29 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
       m.backward(t, sizeRecord);
       return Object.fromEntries(info.inputs.map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
     },
+    // one scalar output: H·v by reverse over reverse, compiled on the first call (src/diff/writeHvpProgram.ts)
+    ...(!wrt && scalarOutputOf(p) !== undefined ? { hvp: hvpOf(p, opts, info.inputs, count) } : {}),
+  };
+}
+
+/** The `hvp` of a compiled program: the gradient of Σ⟨∇f, v⟩, keyed dX like backward's. */
+function hvpOf(p: Program, opts: CompileOptions, inputs: readonly string[], count: (name: string) => number): NonNullable<Kernel['hvp']> {
+  let compiled: { h: HvpProgram; k: Kernel } | undefined;
+  return (given, directions) => {
+    if (directions === null || typeof directions !== 'object') throw new Error('hvp takes the inputs and the directions, an object keyed by input name, e.g. hvp({ x, A }, { x: v })');
+    for (const k of Object.keys(directions)) if (!inputs.includes(k)) throw new Error(`${k} is not an input of the program (inputs: ${inputs.join(', ')}): a direction is keyed by the input it moves`);
+    if (!compiled) {
+      const h = writeHvpProgram(p);
+      compiled = { h, k: compileWith(h.source, opts, h.wrt) };
+    }
+    const { h, k } = compiled;
+    const Arr = ArrayOf(k.dtype);
+    const all: Record<string, DataArray | number> = { ...given };
+    // a direction left out is 0
+    for (const x of inputs) all[h.directions[x]!] = directions[x] ?? (k.shapes[x]!.length ? new Arr(count(x)) : 0);
+    const seeds: Record<string, number | DataArray> = {};
+    for (const o of k.outputs) seeds[`d${o}`] = o === h.output ? 1 : k.shapes[o]!.length ? new Arr(k.shapes[o]!.reduce((a, b) => a * b, 1)) : 0;
+    const r = k.backward(all, seeds);
+    return Object.fromEntries(inputs.map((x) => [`d${x}`, r[`d${x}`]!]));
   };
 }

@@ -11,7 +11,9 @@ import { printStatement } from '../ir/print.js';
 import { printSize } from '../ir/sizes.js';
 import { limitsWith, type Limits } from '../ir/limits.js';
 import type { Program, TensorInfo } from '../ir/types.js';
+import { DeltagradError } from '../ir/errors.js';
 import { differentiate, gradName, type GradientStatement } from './differentiate.js';
+import { differentiateTwice } from './differentiateTwice.js';
 import { renderMatrix } from './renderMatrix.js';
 import { statementLatex } from './renderLatex.js';
 
@@ -25,8 +27,18 @@ export interface GradientForms {
   readonly intermediate?: boolean;
 }
 
+export interface HessianForms {
+  /** the tensor `program` assigns the block to: the first input's indices, then the second's */
+  readonly name: string;
+  readonly index: string;
+  readonly matrix: string | null;
+  readonly latex: string;
+}
+
 export interface DeriveResult {
   readonly gradients: Record<string, GradientForms>;
+  /** with `order: 2`: every block of the Hessian of the scalar output, keyed "x,y" (x before y in `wrt`) */
+  readonly hessians?: Record<string, HessianForms>;
   readonly steps?: string[];
   /** a whole program, re-parseable: the forward program, the seeds and every gradient statement */
   readonly program: string;
@@ -34,6 +46,8 @@ export interface DeriveResult {
 
 export interface DeriveOptions {
   readonly wrt?: readonly string[];
+  /** 2: the Hessian blocks too (a program with one scalar output) */
+  readonly order?: 1 | 2;
   /** include the derivation step by step */
   readonly steps?: boolean;
   /** raise the limits that bound an untrusted program's cost (limits.ts: maxSourceLength, maxNesting,
@@ -88,7 +102,42 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
       if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
     }
   }
-  return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program: backwardProgram(p, grads) };
+  const program = backwardProgram(p, grads);
+  if (opts.order === undefined || opts.order === 1) return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program };
+  if (opts.order !== 2) throw new DeltagradError('bad-option', `order must be 1 or 2, got ${String(opts.order)}`);
+  const wrt = opts.wrt ?? p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  const second = differentiateTwice(p, grads, program, wrt, limitsWith(opts.limits).maxNodes);
+  const info2 = new Map(second.program.tensors.map((t) => [t.name, t] as const));
+  const blockShapes = new Map(second.blocks.flatMap((b) => [b.statement, ...b.intermediates].map((s) => [s.tensor, s.lhs.map((l) => l.extent)] as const)));
+  const shapeOf2 = (t: string) => info2.get(t)?.shape ?? blockShapes.get(t);
+  const hessians: [string, HessianForms][] = [];
+  const lines = ['', '# Hessian blocks (deltagrad)'];
+  for (const b of second.blocks) {
+    const matrix = renderMatrix(b.statement, shapeOf2);
+    hessians.push([
+      `${b.of[0]},${b.of[1]}`,
+      {
+        name: b.name,
+        index: printStatement(b.statement),
+        matrix: matrix?.text ?? null,
+        latex: matrix ? `${statementLatex(b.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(b.statement),
+      },
+    ]);
+    for (const s of [...b.intermediates, b.statement]) {
+      lines.push(`${s.tensor}: [${s.lhs.map((l) => printSize(l.extent)).join(', ')}]`);
+      lines.push(printStatement(s));
+    }
+    if (opts.steps) {
+      steps.push(`── ${b.name} = ∂²${p.tensors.find((t) => t.role === 'output')!.name}/∂${b.of[0]}∂${b.of[1]} ──`, ...b.steps);
+      if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
+    }
+  }
+  return {
+    gradients: Object.fromEntries(gradients),
+    hessians: Object.fromEntries(hessians),
+    ...(opts.steps ? { steps } : {}),
+    program: program + lines.join('\n') + '\n',
+  };
 }
 
 /** The library entry point: derive every gradient of a program given as text. */

@@ -226,6 +226,13 @@ export interface DifferentiateOptions {
   readonly unitScalarSeeds?: boolean;
   /** expression nodes of all the gradients together (limits.maxNodes) */
   readonly maxNodes?: number;
+  /** the adjoints' names (default d + the tensor's): a gradient program differentiated again must
+   *  not take the names its own tensors have */
+  readonly adjointName?: (tensor: string) => string;
+  /** the Jacobian of one output instead of the gradient of all: every adjoint statement gets the
+   *  output's indices (`rows`, fresh names) first, the output's seed is Π δ(l_k, rows_k), and the
+   *  other outputs seed nothing — a Hessian block is the Jacobian of a gradient */
+  readonly jacobian?: { readonly of: string; readonly rows: readonly Bound[] };
 }
 
 /** Sizes of expressions already measured. An expression is a tree that may share subtrees (a
@@ -275,12 +282,18 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     .reverse()
     .filter((s) => info.get(s.tensor)!.role === 'intermediate' && depends.has(s.tensor))
     .map((s) => s.tensor);
-  const targets = [...needed, ...wrt];
+  const jac = opts.jacobian;
+  // for a Jacobian, only the tensors the output is computed from (the others' adjoints are 0)
+  const feeds = new Set<string>(jac ? [jac.of] : p.tensors.map((t) => t.name));
+  if (jac) for (const s of [...p.statements].reverse()) if (feeds.has(s.tensor)) tensorsRead(s.rhs).forEach((t) => feeds.add(t));
+  const targets = [...needed.filter((t) => feeds.has(t)), ...wrt];
+  const adjoint = opts.adjointName ?? gradName;
+  const rows = jac?.rows ?? [];
   // gradients and seeds are named d + the tensor (LANGUAGE.md): a tensor of the program with
   // such a name would be read where the gradient is meant, and the numbers would be silently wrong
-  const seeded = p.tensors.filter((t) => t.role === 'output' && depends.has(t.name)).map((t) => t.name);
+  const seeded = p.tensors.filter((t) => t.role === 'output' && depends.has(t.name) && feeds.has(t.name)).map((t) => t.name);
   for (const t of [...targets, ...seeded]) {
-    const clash = info.get(gradName(t));
+    const clash = info.get(adjoint(t));
     if (clash)
       throw new DeltagradError('bad-name', `${clash.name} is the name of the gradient of ${t}`, clash.span, `rename the tensor ${clash.name} (for example g${t}): gradients are named d + the tensor's name`);
   }
@@ -289,16 +302,18 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
   let budget = maxNodes;
   const names = new NameSupply([
     ...p.tensors.map((t) => t.name),
-    ...p.tensors.map((t) => gradName(t.name)),
+    ...p.tensors.map((t) => adjoint(t.name)),
+    ...rows.map((b) => b.name),
     ...p.sizes.map((s) => s.name),
     ...p.statements.flatMap((s) => [...s.lhs.map((b) => b.name), ...allIndexNames(s.rhs)]),
   ]);
-  const reservedNames = new Set([...p.tensors.map((t) => t.name), ...p.tensors.map((t) => gradName(t.name)), ...p.sizes.map((s) => s.name)]);
+  const reservedNames = new Set([...p.tensors.map((t) => t.name), ...p.tensors.map((t) => adjoint(t.name)), ...p.sizes.map((s) => s.name), ...rows.map((b) => b.name)]);
+  const adjointOf = new Map(p.tensors.map((t) => [adjoint(t.name), t.name] as const));
   const defaults = new Map<string, number>();
   for (const s of p.sizes) if (s.default !== undefined) defaults.set(s.name, s.default);
   const shapeOf = (t: string): readonly SizeExpr[] | undefined => {
     if (info.has(t)) return info.get(t)!.shape;
-    if (t.startsWith('d') && info.has(t.slice(1))) return info.get(t.slice(1))!.shape;
+    if (adjointOf.has(t)) return [...rows.map((b) => b.extent), ...info.get(adjointOf.get(t)!)!.shape];
     return undefined;
   };
 
@@ -315,13 +330,16 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     const primed = positions.map((b) => ({ name: `${b.name}'`, extent: b.extent }));
     const steps: string[] = [];
     const pieces: Expr[] = [];
-    const dT = gradName(target);
+    const dT = adjoint(target);
     const posText = primed.length ? `[${primed.map((b) => b.name).join(',')}]` : '';
     for (const s of readers.get(target) ?? []) {
       const out = info.get(s.tensor)!;
-      if (!depends.has(s.tensor)) continue;
-      const scalarSeed = out.role === 'output' && out.shape.length === 0 && opts.unitScalarSeeds;
-      const upstream: Expr = scalarSeed ? ONE : access(gradName(s.tensor), s.lhs.map((b) => idxVar(b.name)));
+      if (!depends.has(s.tensor) || !feeds.has(s.tensor)) continue;
+      // the Jacobian's output: its seed is a δ per index, a row of the identity
+      const jacSeed = jac?.of === s.tensor;
+      const scalarSeed = (out.role === 'output' && out.shape.length === 0 && opts.unitScalarSeeds && !jac) || jacSeed;
+      const upstream: Expr = scalarSeed ? ONE : access(adjoint(s.tensor), [...rows, ...s.lhs].map((b) => idxVar(b.name)));
+      const seedDeltas = jacSeed ? s.lhs.map((b, k) => ({ a: idxVar(b.name), b: idxVar(rows[k]!.name) })) : [];
       const raw = contributions(s.rhs, { target, names });
       // before any pass walks a term: a term can be as large as its statement times its depth
       for (const c of raw) {
@@ -343,18 +361,18 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
       }));
       const lhsText = s.lhs.length ? `[${s.lhs.map((b) => b.name).join(',')}]` : '';
       steps.push(`from ${printed(s).statement}`);
-      if (!scalarSeed) steps.push(`  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${gradName(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
+      if (!scalarSeed) steps.push(`  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${adjoint(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
       for (const c of cs) {
         const reused = isTrivial(s.rhs) ? c.factor : replaceExpr(c.factor, s.rhs, access(s.tensor, s.lhs.map((b) => idxVar(b.name))));
         const deltas = c.subs.map((sub, k) => ({ a: sub, b: idxVar(primed[k]!.name) }));
         const local = mul([reused, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
         steps.push(`  ∂${s.tensor}${lhsText}/∂${target}${posText} ∋ ${c.sums.length ? `sum(${c.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(local)}${reused !== c.factor ? `   (${printed(s).rhs} is the forward value ${s.tensor}${lhsText})` : ''}`);
-        const term: Term = { sums: [...s.lhs, ...c.sums], factor: mul([reused, upstream]), deltas };
+        const term: Term = { sums: [...s.lhs, ...c.sums], factor: mul([reused, upstream]), deltas: [...deltas, ...seedDeltas] };
         const shown = mul([term.factor, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
         steps.push(`  term: ${term.sums.length ? `sum(${term.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(shown)}`);
         const done = eliminateDeltas(term, {
           forwardLhs: new Set(s.lhs.map((b) => b.name)),
-          positions: primed,
+          positions: [...rows, ...primed],
           shapeOf,
           defaults,
           fresh: (base) => names.fresh(base),
@@ -371,11 +389,12 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     let rhs = simplify(add(pieces));
     // Drop the primes from the positions; rename any summed index that would clash.
     const clean = new Map(primed.map((b, k) => [b.name, positions[k]!.name] as const));
-    rhs = renameClashingBound(rhs, new Set(positions.map((b) => b.name)), names);
+    const free = new Set([...rows, ...positions].map((b) => b.name));
+    rhs = renameClashingBound(rhs, free, names);
     rhs = renameIndices(rhs, clean);
-    rhs = tidyBoundNames(rhs, new Set(positions.map((b) => b.name)));
+    rhs = tidyBoundNames(rhs, free);
     if (clean.size) steps.push(`rename ${[...clean].map(([a, b]) => `${a} → ${b}`).join(', ')}`);
-    const statement: Statement = { tensor: dT, lhs: positions, rhs, line: 0 };
+    const statement: Statement = { tensor: dT, lhs: [...rows, ...positions], rhs, line: 0 };
     steps.push(`result: ${printStatement(statement)}`);
     return { of: target, statement, steps };
   });

@@ -408,6 +408,11 @@ class Translator {
         return { shape: { rows: a.shape.cols, cols: a.shape.rows }, el: (r, c) => a.el(c, r) };
       }
       case 'binary': {
+        // norm2(u)^2 is Σ u², without the square root (whose derivative at u = 0 is not a number)
+        if (e.op === '^' && e.a.k === 'call' && e.a.name === 'norm2' && e.a.args.length === 1 && e.b.k === 'num' && e.b.value === 2) {
+          this.matrix = true;
+          return this.total(this.tr(e.a.args[0]!), e.span, (x) => binary('^', x, num(2, e.span), e.span));
+        }
         const a = this.tr(e.a);
         const b = this.tr(e.b);
         const scalar = isScalar(a.shape) || isScalar(b.shape);

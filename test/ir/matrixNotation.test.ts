@@ -30,7 +30,8 @@ describe('matrix notation expands to index notation', () => {
   it("x'*A*x, tr, norm2, elementwise functions and inv", () => {
     expect(statements(V2)).toEqual([
       'f = sum(i,j) x[i]*A[i,j]*x[j] + sum(k,l,m) X[k,l]*A[k,m]*X[m,l]',
-      'g = sqrt(sum(i) (sum(j) A[i,j]*x[j] - y[i])^2)^2 + sum(k) log(1 + exp(-y[k]*(sum(l) A[k,l]*x[l])))',
+      // norm2(u)^2 is Σ u², without the square root
+      'g = sum(i) (sum(j) A[i,j]*x[j] - y[i])^2 + sum(k) log(1 + exp(-y[k]*(sum(l) A[k,l]*x[l])))',
       'H[i,j] = sum(k) inv(A)[i,k]*X[k,j]',
     ]);
     expect(check(V2).tensors.find((t) => t.name === 'H')!.shape.map(printSize)).toEqual(['N', 'M']);
