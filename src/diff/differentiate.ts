@@ -26,9 +26,11 @@ import {
   sub,
   tensorsRead,
   call,
+  compare,
   num,
   mapChildren,
   children,
+  reduce,
 } from '../ir/exprs.js';
 import { printExpr, printStatement } from '../ir/print.js';
 import { polyConstValue, sizeNames, sizeTryEval } from '../ir/sizes.js';
@@ -190,6 +192,13 @@ const DIFF: { [K in ExprKind]: Rule<K> } = {
         // ∂ logsumexp / ∂ body = softmax = exp(body − logsumexp)
         const copy = freshBinder(e, ctx.names);
         return scaleAll(inner, (c) => mul([call('exp', [sub(e.body, copy)]), c]));
+      }
+      case 'prod': {
+        // ∂ Π_j b_j / ∂ b_i = Π_j (j == i ? 1 : b_j): the other factors, with no division (a zero is fine)
+        const copy = freshBinder(e, ctx.names);
+        const same = mul(copy.indices.map((b, k) => compare('==', { kind: 'index', expr: idxVar(b.name) }, { kind: 'index', expr: idxVar(e.indices[k]!.name) })));
+        const others = reduce('prod', copy.indices, call('where', [same, ONE, copy.body]));
+        return scaleAll(inner, (c) => mul([others, c]));
       }
       default:
         return assertNever(e.op);

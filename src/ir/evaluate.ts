@@ -8,7 +8,7 @@ import { polyEval, printSize, sizeEval, sizeNames, sizeTryEval } from './sizes.j
 import { check } from './check.js';
 import { count } from './errors.js';
 import { children, freeIndices } from './exprs.js';
-import { matrixFunction, SingularMatrixError } from './linalg.js';
+import { erf, matrixFunction, SingularMatrixError } from './linalg.js';
 import { limitsWith, type Limits } from './limits.js';
 import { assertNever, type Builtin, type Expr, type IndexExpr, type Program, type SizeExpr } from './types.js';
 
@@ -38,6 +38,26 @@ export const BUILTIN_IMPL: Record<Builtin, (...a: number[]) => number> = {
   min: (a, b) => (a <= b ? a : b),
   pow: Math.pow,
   where: (c, a, b) => (c !== 0 ? a! : b!),
+  floor: Math.floor,
+  ceil: Math.ceil,
+  // halves round up (toward +∞), as Math.round does: round(-2.5) = -2
+  round: Math.round,
+  sign: Math.sign,
+  tan: Math.tan,
+  atan: Math.atan,
+  atan2: Math.atan2,
+  asin: Math.asin,
+  acos: Math.acos,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  asinh: Math.asinh,
+  acosh: Math.acosh,
+  atanh: Math.atanh,
+  erf,
+  log2: Math.log2,
+  log10: Math.log10,
+  cbrt: Math.cbrt,
+  clamp: (x, lo, hi) => (x! < lo! ? lo! : x! > hi! ? hi! : x!),
 };
 
 /** The program with its named constants set to the given values (`evaluate`'s and `compile`'s
@@ -305,6 +325,13 @@ class Compiler {
             return (env) => {
               let s = 0;
               visit(env, (v) => (s += v));
+              return s;
+            };
+          case 'prod':
+            // the product of no terms is 1
+            return (env) => {
+              let s = 1;
+              visit(env, (v) => (s *= v));
               return s;
             };
           case 'mean':

@@ -105,3 +105,28 @@ export function matrixFunction(fn: MatrixFn, a: ArrayLike<number>, n: number, wh
   }
   return out;
 }
+
+/** The error function to about 1e-15: its Taylor series for |x| < 2.5, else 1 − erfc(x) from erfc's
+ *  continued fraction. (No Math.erf; the kernels' helper, src/target/js.ts, is this same code.) */
+export function erf(x: number): number {
+  const a = Math.abs(x);
+  if (!(a < 2.5)) {
+    if (a === Infinity) return Math.sign(x);
+    if (Number.isNaN(a)) return a;
+    // erfc(a) = e^(−a²)/√π · 1/(a + (1/2)/(a + 1/(a + (3/2)/(a + …)))), evaluated from the inside
+    let f = a;
+    for (let k = 60; k >= 1; k--) f = a + k / 2 / f;
+    const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
+    return x < 0 ? erfc - 1 : 1 - erfc;
+  }
+  // 2/√π Σ (−1)ⁿ x^(2n+1) / (n!(2n+1))
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 80; n++) {
+    term *= (-x * x) / n;
+    const t = term / (2 * n + 1);
+    sum += t;
+    if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}

@@ -44,7 +44,7 @@ interface Token {
 }
 
 const OPS = ['<=', '>=', '==', '!=', '.*', './', '.^', '[', ']', '(', ')', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '^', '<', '>', ';', '@', "'", 'Σ', '∑'];
-export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', 'argmin'] as const;
+export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', 'argmin', 'prod'] as const;
 /** Matrix functions that bind indices like a reduction in their general form, `det(p:N, q:N) M[p,q]`
  *  and `inv(p:N, q:N @ i, j) M[p,q]`, and are calls in their short one, `det(A)`, `inv(A)[i,j]`. */
 export const MATRIX_BINDERS = ['det', 'logdet', 'inv'] as const;

@@ -34,12 +34,14 @@ export interface Bound {
   readonly extent: SizeExpr;
 }
 
-export type ReduceOp = 'sum' | 'max' | 'min' | 'mean' | 'logsumexp';
+export type ReduceOp = 'sum' | 'max' | 'min' | 'mean' | 'logsumexp' | 'prod';
 export type MatrixFn = 'inv' | 'det' | 'logdet';
 export type CompareOp = '>' | '<' | '>=' | '<=' | '==' | '!=';
 
 export const BUILTINS = [
   'relu', 'sigmoid', 'tanh', 'exp', 'log', 'sqrt', 'abs', 'sin', 'cos', 'softplus', 'elu', 'max', 'min', 'pow', 'where',
+  'floor', 'ceil', 'round', 'sign', 'tan', 'atan', 'atan2', 'asin', 'acos', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh',
+  'erf', 'log2', 'log10', 'cbrt', 'clamp',
 ] as const;
 export type Builtin = (typeof BUILTINS)[number];
 

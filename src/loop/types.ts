@@ -73,6 +73,9 @@ export type BinaryOp =
 /** Functions of the language and of the kernels, each with a spelling per target. */
 export const INTRINSICS = [
   'exp', 'log', 'sqrt', 'abs', 'sin', 'cos', 'tanh', 'pow', 'log1p', 'expm1',
+  'round', 'sign', 'tan', 'atan', 'atan2', 'asin', 'acos', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'log2', 'log10', 'cbrt',
+  // no Math function: a helper (src/target/js.ts), the interpreter's own (src/ir/linalg.ts)
+  'erf',
   // the language's own, with its rules (ties to the first argument, relu(NaN) = 0 …)
   'relu', 'sigmoid', 'softplus', 'elu', 'fmax', 'fmin',
 ] as const;

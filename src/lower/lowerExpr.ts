@@ -9,7 +9,7 @@
 // product cannot leave the finite numbers, where the flag multiplies (a ReLU mask: no branch).
 import { exprKey, freeIndices } from '../ir/exprs.js';
 import { assertNever, type Builtin, type Expr } from '../ir/types.js';
-import { add, all, buffer, c, call, cast, cmp, div, eq, for_, ge, isConst, load, lt, mul, ne, neg, select, store, sym, v } from '../loop/build.js';
+import { add, all, buffer, c, call, cast, cmp, div, eq, for_, ge, gt, isConst, let_, load, lt, mul, ne, neg, select, store, sym, unary, v } from '../loop/build.js';
 import { exprKey as lexprKey } from '../loop/mapLoop.js';
 import type { Buf, Intrinsic, LExpr, LStmt, Sym } from '../loop/types.js';
 import { argmaxName, nonNegative, type Access } from './kernelScope.js';
@@ -17,7 +17,7 @@ import type { Hoisted, Lowered, Lowering, Vars } from './lowering.js';
 import { matchRecorded } from './matchRecorded.js';
 
 /** Functions whose value is finite wherever their arguments are. */
-const FINITE_FUNCTIONS = new Set<Builtin>(['relu', 'sigmoid', 'tanh', 'abs', 'sin', 'cos', 'max', 'min', 'where', 'elu', 'softplus']);
+const FINITE_FUNCTIONS = new Set<Builtin>(['relu', 'sigmoid', 'tanh', 'abs', 'sin', 'cos', 'max', 'min', 'where', 'elu', 'softplus', 'floor', 'ceil', 'round', 'sign', 'atan', 'atan2', 'erf', 'cbrt', 'clamp', 'asinh']);
 
 /** Finite for finite data: no division, logarithm, root, power or exponential that could make ±∞ or NaN. */
 export function staysFinite(e: Expr): boolean {
@@ -42,7 +42,7 @@ export function staysFinite(e: Expr): boolean {
     case 'call':
       return FINITE_FUNCTIONS.has(e.fn) && e.args.every(staysFinite);
     case 'reduce':
-      return (e.op === 'sum' || e.op === 'max' || e.op === 'min') && staysFinite(e.body);
+      return (e.op === 'sum' || e.op === 'max' || e.op === 'min' || e.op === 'prod') && staysFinite(e.body);
     case 'div':
     case 'matfn':
       return false;
@@ -52,9 +52,11 @@ export function staysFinite(e: Expr): boolean {
 }
 
 /** The loop-IR intrinsic of a language function (max and min as the language means them). */
-const INTRINSIC: Record<Exclude<Builtin, 'where'>, Intrinsic> = {
+const INTRINSIC: Record<Exclude<Builtin, 'where' | 'clamp' | 'floor' | 'ceil'>, Intrinsic> = {
   exp: 'exp', log: 'log', sqrt: 'sqrt', abs: 'abs', sin: 'sin', cos: 'cos', tanh: 'tanh', pow: 'pow',
   relu: 'relu', sigmoid: 'sigmoid', softplus: 'softplus', elu: 'elu', max: 'fmax', min: 'fmin',
+  round: 'round', sign: 'sign', tan: 'tan', atan: 'atan', atan2: 'atan2', asin: 'asin', acos: 'acos', sinh: 'sinh',
+  cosh: 'cosh', asinh: 'asinh', acosh: 'acosh', atanh: 'atanh', erf: 'erf', log2: 'log2', log10: 'log10', cbrt: 'cbrt',
 };
 
 /** A read as its value and the condition that it lies in the tensor (undefined when proven). */
@@ -116,6 +118,14 @@ export function lowerExpr(L: Lowering, e: Expr, vars: Vars, hoisted: Hoisted): L
           const [cond, a, b] = x.args as [Expr, Expr, Expr];
           const test = cond.kind === 'compare' ? compareBool(cond) : ne(go(cond), c(0, F));
           return select(test, go(a), go(b));
+        }
+        if (x.fn === 'floor' || x.fn === 'ceil') return unary(x.fn, F, go(x.args[0]!));
+        if (x.fn === 'clamp') {
+          // lo below lo, hi above hi, else x — as the interpreter's (x < lo ? lo : x > hi ? hi : x)
+          const vx = sym('$x', F);
+          stmts.push(let_(vx, go(x.args[0]!)));
+          const [lo, hi] = [go(x.args[1]!), go(x.args[2]!)];
+          return select(lt(v(vx), lo), lo, select(gt(v(vx), hi), hi, v(vx)));
         }
         return call(INTRINSIC[x.fn], F, x.args.map(go));
       }
