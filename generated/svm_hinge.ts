@@ -20,7 +20,7 @@ export function forward_L(
   let $acc = 0;
   let $p = 0;
   const $n = Math.max(0, C);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < N; n++, $p += C) {
     let $acc2 = 0;
     let $p2 = $p;
@@ -69,7 +69,7 @@ export function backward_dS(
   const { C, N } = s;
   let $p = 0;
   const $n = Math.max(0, C);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < N; n++, $p += C) {
     let $acc = 0;
     let $p2 = $p;
@@ -127,7 +127,7 @@ export function backward_dYt(
   const { C, N } = s;
   let $p = 0;
   const $n = Math.max(0, C);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < N; n++, $p += C) {
     let $acc = 0;
     let $p2 = $p;

@@ -16,7 +16,7 @@ import { scalarOutputOf, writeHvpProgram, type HvpProgram } from '../diff/writeH
 import { lowerProgram } from '../pipeline.js';
 import { microModuleText } from '../target/micro.js';
 import { printModule } from '../target/module.js';
-import { emitProgram, emitProgramAsync, startFormatter, type EmitOptions, type EmittedModule } from './emitTs.js';
+import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
 
@@ -74,6 +74,7 @@ const OPTION_CHECKS: Record<string, (v: unknown) => string | undefined> = {
     for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || Number.isNaN(x)) return `constant ${k} must be a number, got ${describe(x)}`;
     return undefined;
   },
+  target: (v) => (v === 'ts' || v === 'js' ? undefined : `target must be 'ts' (a TypeScript module) or 'js' (a JavaScript ES module), got ${describe(v)}`),
   sizes: (v) => {
     if (v === null || typeof v !== 'object') return `sizes must be an object of whole numbers, e.g. { N: 32 }, got ${describe(v)}`;
     for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) return `size ${k} must be a whole number ≥ 0, got ${describe(x)}`;
@@ -93,7 +94,8 @@ function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): vo
     if (problem) throw new Error(`${fn}: ${problem}`);
   }
 }
-const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes', 'constants'] as const;
+const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes', 'constants', 'target'] as const;
+const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes', 'constants'] as const;
 
 /** The TypeScript module of forward/backward kernels for a program. */
 export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number> } = {}): string {
@@ -101,14 +103,10 @@ export function emit(source: string, opts: EmitOptions & { sizes?: Record<string
   return build(source, opts).emitted.text;
 }
 
-/** emit, without blocking: the same text, formatted in the emitter's own worker (which loads prettier
- * while this thread derives) — what `npm run generate` and `derive --emit ts` use. */
+/** emit, as a Promise (the text is the same: emit needs no formatter and does not block on one). */
 export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number> } = {}): Promise<string> {
   checkOptions('emitAsync', opts, EMIT_OPTIONS);
-  startFormatter();
-  const program = withConstants(check(source), opts.constants);
-  const grads = differentiate(program, { unitScalarSeeds: false });
-  return (await emitProgramAsync(program, grads, opts)).text;
+  return emit(source, opts);
 }
 
 function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, constants?: Record<string, number>, wrt?: readonly string[]): LoadedModule {
@@ -119,17 +117,33 @@ function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, co
   const grads = differentiate(program, { unitScalarSeeds: false, ...(wrt ? { wrt } : {}) });
   const mod = lowerProgram(program, grads, { dtype, optimize, simd, micro: microModuleText });
   const text = assertSafeCode(printModule(mod, 'js-body'));
-  const exports = new Function(text)() as Record<string, unknown>;
+  const exports = instantiate(text);
   const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted: { text, info: mod.info }, program };
   moduleCache.set(key, m);
   return m;
+}
+
+/** The kernels' functions from their JavaScript body; a page whose Content-Security-Policy forbids
+ * `new Function` gets an error that says what to use instead. */
+function instantiate(body: string): Record<string, unknown> {
+  let make: () => unknown;
+  try {
+    make = new Function(body) as () => unknown;
+  } catch (e) {
+    if (!(e instanceof EvalError)) throw e;
+    throw new EvalError(
+      "compile: this page's Content-Security-Policy forbids `new Function`, which compile() needs; use the precompiled kernels of 'deltagrad/generated', or emit(source, { target: 'js' }) ahead of time and bundle the module it gives (docs/package.md)",
+      { cause: e },
+    );
+  }
+  return make() as Record<string, unknown>;
 }
 
 const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64Array);
 
 /** Compile a program for given sizes and dtype. */
 export function compile(source: string, opts: CompileOptions = {}): Kernel {
-  checkOptions('compile', opts, EMIT_OPTIONS);
+  checkOptions('compile', opts, COMPILE_OPTIONS);
   return compileWith(source, opts);
 }
 
