@@ -139,3 +139,13 @@ export function checkHessians(source: string, sizes: Record<string, number> = {}
   }
   return { errors: Object.fromEntries(errors), magnitudes: Object.fromEntries(magnitudes), program: derived.program };
 }
+
+/** The `# matrix notation: dX = …` lines of a derived program, re-parsed as statements of it (assigning
+ *  dX_matrix) and evaluated at `inputs`: the relative error of each against the index form dX. */
+export function checkMatrixSources(program: string, inputs: Record<string, Float64Array>, sizes: Record<string, number> = {}): Record<string, number> {
+  const forms = [...program.matchAll(/^# matrix notation: (\w+) = (.*)$/gm)].map((m) => [m[1]!, m[2]!] as const);
+  const text = program + forms.map(([name, rhs]) => `${name}_matrix = ${rhs}\n`).join('');
+  const p = check(text, DERIVED_LIMITS);
+  const out = run(p, inputs, sizes);
+  return Object.fromEntries(forms.map(([name]) => [name, relativeError(out[`${name}_matrix`]!, out[name]!)]));
+}

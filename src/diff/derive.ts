@@ -58,8 +58,9 @@ export interface DeriveOptions {
 
 const declaration = (t: TensorInfo, as: string): string => `${as}: [${t.shape.map(printSize).join(', ')}]`;
 
-/** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements. */
-export function backwardProgram(p: Program, grads: readonly GradientStatement[]): string {
+/** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements
+ *  (each followed by its matrix-notation form, `# matrix notation: dx = (A + A')*x`, when given one). */
+export function backwardProgram(p: Program, grads: readonly GradientStatement[], matrixSources: ReadonlyMap<string, string> = new Map()): string {
   const info = new Map(p.tensors.map((t) => [t.name, t] as const));
   // one kind of line break: a lone \r or U+2028 (a line break to the lexer) must not pass on as one to a reader that disagrees
   const lines = [p.source.trimEnd().split(LINE_BREAK).join('\n'), '', '# gradients (deltagrad)'];
@@ -67,6 +68,8 @@ export function backwardProgram(p: Program, grads: readonly GradientStatement[])
   for (const g of grads) {
     lines.push(declaration(info.get(g.of)!, gradName(g.of)));
     lines.push(printStatement(g.statement));
+    const m = matrixSources.get(g.of);
+    if (m) lines.push(`# matrix notation: ${m}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -85,8 +88,12 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
   // it (an assignment would set the record's prototype), and toString one that shadows the method
   const gradients: [string, GradientForms][] = [];
   const steps: string[] = [];
+  // a matrix-notation program's gradients are also written in matrix notation, in the program
+  const matrixNotation = p.statements.some((s) => s.notation === 'matrix');
+  const sources = new Map<string, string>();
   for (const g of grads) {
     const matrix = renderMatrix(g.statement, shapeOf);
+    if (matrixNotation && matrix?.source) sources.set(g.of, matrix.source);
     const index = printStatement(g.statement);
     const intermediate = info.get(g.of)?.role === 'intermediate';
     gradients.push([
@@ -103,7 +110,7 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
       if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
     }
   }
-  const program = backwardProgram(p, grads);
+  const program = backwardProgram(p, grads, sources);
   if (opts.order === undefined || opts.order === 1) return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program };
   if (opts.order !== 2) throw new DeltagradError('bad-option', `order must be 1 or 2, got ${String(opts.order)}`);
   const wrt = opts.wrt ?? p.tensors.filter((t) => t.role === 'input').map((t) => t.name);

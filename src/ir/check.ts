@@ -234,7 +234,7 @@ class Checker implements ProgramScope {
     const st = new StatementChecker(this, name, lhsNames, l, expanded?.shape);
     const stmt = st.run();
     this.assigned.set(name, l.span.line);
-    this.statements.push(stmt);
+    this.statements.push(expanded ? { ...stmt, notation: 'matrix' } : stmt);
   }
 
   // --- helpers used by StatementChecker ---

@@ -93,6 +93,8 @@ export interface Statement {
   readonly rhs: Expr;
   /** 1-based source line of the statement (0 for generated statements) */
   readonly line: number;
+  /** written in matrix notation (f = x'*A*x), which the checker expanded to index notation */
+  readonly notation?: 'matrix';
   /** where its left side stands in the source (for error messages; absent in generated statements) */
   readonly span?: { readonly line: number; readonly col: number; readonly length: number };
 }

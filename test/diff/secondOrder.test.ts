@@ -15,7 +15,7 @@ function wellConditioned(n: number, seed: number): Float64Array {
 }
 
 describe('Hessian blocks', () => {
-  it("f = x'*A*x: dx = A·x + Aᵀ·x and the block x,x is A + Aᵀ, assigned in program", () => {
+  it("f = x'*A*x: dx = (A + Aᵀ)·x and the block x,x is A + Aᵀ, assigned in program", () => {
     const r = derive(XAX, { wrt: ['x'], order: 2 });
     expect(Object.keys(r.hessians!)).toEqual(['x,x']);
     const h = r.hessians!['x,x']!;

@@ -1,6 +1,7 @@
 // Property: random matrix-notation programs (generateMatrix.ts) — their gradients agree with central
 // differences through the interpreter, their Hessian blocks with central differences of the
-// gradient, and their kernels with the interpreter. Relative error < 1e-6 (first and second order),
+// gradient, their kernels with the interpreter, and their gradients' matrix-notation forms (re-parsed
+// from the program) with the index forms. Relative error < 1e-6 (first and second order),
 // < 1e-9 (kernels); a case with a kink (relu, abs) near its inputs is skipped, never loosened. Replay
 // one with DELTAGRAD_PROPERTY_SEED / DELTAGRAD_PROPERTY_PATH as in gradients.test.ts.
 import fc from 'fast-check';
@@ -10,7 +11,7 @@ import { derive } from '../../src/diff/derive.js';
 import { check } from '../../src/ir/check.js';
 import { evaluate } from '../../src/ir/evaluate.js';
 import { relativeError } from '../../src/ir/gradcheck.js';
-import { checkGradients, checkHessians, gradientInputs } from '../helpers.js';
+import { checkGradients, checkHessians, checkMatrixSources, gradientInputs } from '../helpers.js';
 import { generateProgram } from './generate.js';
 import { generateMatrixProgram, type GeneratedMatrixProgram } from './generateMatrix.js';
 import { nearKink } from './kinks.js';
@@ -37,7 +38,7 @@ describe('matrix-notation programs: first and second order, and kernels', () => 
   it(
     `${RUNS} random programs (seed ${SEED})`,
     () => {
-      const tally = { checked: 0, hessians: 0, kernels: 0, skipped: 0, features: { inv: 0, logdet: 0, transpose: 0, product: 0, intermediate: 0 } };
+      const tally = { checked: 0, hessians: 0, kernels: 0, skipped: 0, matrixForms: 0, features: { inv: 0, logdet: 0, transpose: 0, product: 0, intermediate: 0 } };
       let n = 0;
       fc.assert(
         fc.property(programs, (g) => {
@@ -49,6 +50,10 @@ describe('matrix-notation programs: first and second order, and kernels', () => 
           }
           const r = checkGradients(g.source, {}, { seed: g.seed });
           for (const [name, e] of Object.entries(r.errors)) expect(e, `d${name}\n${r.program}`).toBeLessThan(TOLERANCE);
+          // the gradients' matrix-notation forms in the program re-parse and compute the index forms' values
+          const forms = checkMatrixSources(r.program, { ...r.inputs, ...r.seeds });
+          for (const [name, e] of Object.entries(forms)) expect(e, `${name} in matrix notation\n${r.program}`).toBeLessThan(1e-9);
+          tally.matrixForms += Object.keys(forms).length;
           tally.checked++;
           n++;
           if (/inv\(/.test(g.source)) tally.features.inv++;
@@ -75,8 +80,9 @@ describe('matrix-notation programs: first and second order, and kernels', () => 
         }),
         { seed: SEED, numRuns: RUNS, ...(PATH ? { path: PATH } : {}) },
       );
-      console.log(`matrix property: ${tally.checked} programs checked (${tally.hessians} to second order, ${tally.kernels} compiled), ${tally.skipped} skipped near a kink; ${JSON.stringify(tally.features)}`);
+      console.log(`matrix property: ${tally.checked} programs checked (${tally.hessians} to second order, ${tally.kernels} compiled, ${tally.matrixForms} gradients re-parsed from matrix notation), ${tally.skipped} skipped near a kink; ${JSON.stringify(tally.features)}`);
       expect(tally.checked).toBeGreaterThanOrEqual(RUNS * 0.9);
+      expect(tally.matrixForms).toBeGreaterThanOrEqual(RUNS / 2);
       for (const [f, c] of Object.entries(tally.features)) expect(c, f).toBeGreaterThanOrEqual(Math.floor(RUNS / 30));
     },
     120_000,
