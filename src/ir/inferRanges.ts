@@ -30,10 +30,13 @@ export interface RangeContext {
   readonly matrixReads: readonly { readonly subs: readonly IndexExpr[]; readonly extent: SizeExpr; readonly what: string; readonly span: Span }[];
 }
 
-/** Every index gets an extent: explicit range, declared dimension, or inference from accesses. */
+const REDUCTION_RANGE = 'its range in the reduction';
+
+/** Every index gets an extent: explicit range, declared dimension, or inference from accesses. An
+ *  explicit reduction range may be shorter than a dimension it subscripts (a sub-range), not longer. */
 export function inferRanges(ctx: RangeContext): Map<string, SizeExpr> {
   const ext = new Map<string, SizeExpr>(ctx.boundRanges);
-  const from = new Map<string, string>([...ctx.boundRanges.keys()].map((n) => [n, 'its range in the reduction'] as const)); // where the extent came from, for error messages
+  const from = new Map<string, string>([...ctx.boundRanges.keys()].map((n) => [n, REDUCTION_RANGE] as const)); // where the extent came from, for error messages
   const defaults = ctx.c.defaultsMap();
   const agree = (n: string, e: SizeExpr, where: string, span: Span) => {
     const prev = ext.get(n);
@@ -46,6 +49,8 @@ export function inferRanges(ctx: RangeContext): Map<string, SizeExpr> {
     const a = sizeTryEval(prev, defaults);
     const b = sizeTryEval(e, defaults);
     if (a !== undefined && a === b) return;
+    // a reduction over a sub-range of a dimension, sum(x:3) C[x] with C: [4], keeps its own range
+    if (ctx.boundRanges.has(n) && from.get(n) === REDUCTION_RANGE && a !== undefined && b !== undefined && a <= b) return;
     fail('shape-mismatch', `index ${n} runs over ${printSize(prev)} (${from.get(n)}) but over ${printSize(e)} in ${where}`, span, `make the two dimensions the same size, or use different index names`);
   };
   const decl = ctx.c.declared.get(ctx.name) ?? (ctx.lhsShape ? { shape: ctx.lhsShape } : undefined);
