@@ -13,6 +13,7 @@
 import { idxVars } from './affine.js';
 import { count, DeltagradError, fail, LINE_BREAK, type Span } from './errors.js';
 import { expandMatrixNotation } from './expandMatrixNotation.js';
+import { solveLeftSide } from './solveLeftSide.js';
 import { InlinedSizes } from './inlinedSize.js';
 import { limitsWith, type Limits } from './limits.js';
 import { parse, type Ast, type Line } from './parse.js';
@@ -217,6 +218,8 @@ class Checker implements ProgramScope {
     // matrix notation (f = x'*A*x) becomes index notation, with indices of its own on the left
     const expanded = expandMatrixNotation(written, this);
     if (expanded) l = expanded.line;
+    // an affine left side (Y[n, g*Fg+f] = …) becomes a plain index and an equality the right side sums over
+    l = solveLeftSide(l, this) ?? l;
     // Left side: distinct plain index names.
     const lhsNames: string[] = [];
     for (const s of l.subs ?? []) {
