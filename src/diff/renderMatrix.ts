@@ -201,7 +201,6 @@ function splitTerm(e: Expr): TermParts | null {
     else factors.push(f);
   };
   push(x);
-  if (factors.some((f) => f.kind === 'reduce' && f.op === 'sum')) return null;
   return { neg, scalars, sums, factors };
 }
 

@@ -22,6 +22,7 @@ describe('gradients in matrix form', () => {
   const CASES: [string, string, Record<string, string>][] = [
     ["x'·A·x: a common right factor", XAX, { x: 'dx = (A + Aᵀ)·x', A: 'dA = x·xᵀ' }],
     ['least squares: a product inside a sum', 'dims N=3, M=4\nA: [N, M]\nx: [M]\nb: [N]\nf = norm2(A*x - b)^2', { x: 'dx = 2·(Aᵀ·(A·x − b))', b: 'db = -2·(A·x − b)' }],
+    ['a sum as a factor of a product: ‖A·b‖²', 'dims N=3\nA: [N, N]\nb: [N]\nf = norm2(A*b)^2', { b: 'db = 2·(Aᵀ·(A·b))' }],
     ['a common left factor', "dims N=3, M=2\nA: [N, M]\nx: [N]\ny: [M]\nz: [M]\nf = x'*A*y + x'*A*z", { A: 'dA = x·(yᵀ + zᵀ)' }],
     ['a matrix variable', "dims N=3, M=2\nA: [N, N]\nX: [N, M]\nf = tr(X'*A*X)", { X: 'dX = (A + Aᵀ)·X', A: 'dA = X·Xᵀ' }],
     ['inverses', "dims N=3\nA: [N, N]\nx: [N]\nf = x'*inv(A)*x", { x: 'dx = (A⁻¹ + A⁻ᵀ)·x' }],

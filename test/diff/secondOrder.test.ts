@@ -108,9 +108,10 @@ describe('derive --order 2', () => {
     const code = await main(args, { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n') });
     return { code, out, err };
   };
-  it("prints dx = A·x + Aᵀ·x and the Hessian A + Aᵀ", async () => {
-    const r = await cli(['-e', XAX, '--wrt', 'x', '--order', '2']);
+  it("prints dx = (A + Aᵀ)·x and the Hessian A + Aᵀ", async () => {
+    const r = await cli(['-e', XAX, '--order', '2']);
     expect(r.code).toBe(0);
+    expect(r.out).toContain('dx[n] = sum(j) A[n,j]*x[j] + sum(i) x[i]*A[i,n]\n  matrix: dx = (A + Aᵀ)·x\n');
     expect(r.out).toContain('# Hessian block x,x: H_x_x\nH_x_x[n,i] = A[n,i] + A[i,n]\n  matrix: H_x_x = A + Aᵀ');
     const j = JSON.parse((await cli(['-e', XAX, '--wrt', 'x', '--order', '2', '--format', 'json'])).out);
     expect(j.hessians['x,x'].matrix).toBe('H_x_x = A + Aᵀ');
