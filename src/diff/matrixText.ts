@@ -27,7 +27,8 @@ export type M =
   | { readonly k: 'kron'; readonly a: M; readonly s: string }
   | { readonly k: 'eye' }
   | { readonly k: 'otimes'; readonly a: M; readonly b: M }
-  | { readonly k: 'text'; readonly text: string; readonly latex: string };
+  /** elementwise division, a ⊘ b */
+  | { readonly k: 'hdiv'; readonly a: M; readonly b: M };
 
 export const P = { add: 1, mul: 2, unary: 3, atom: 4 } as const;
 
@@ -68,8 +69,8 @@ export function text(m: M, ctx = 0): string {
       return 'I';
     case 'otimes':
       return wrap(P.add + 0.5, `${text(m.a, P.mul + 0.5)} ⊗ ${text(m.b, P.mul + 0.5)}`);
-    case 'text':
-      return m.text;
+    case 'hdiv':
+      return wrap(P.mul, `${text(m.a, P.atom)} ⊘ ${text(m.b, P.atom)}`);
     default:
       return assertNever(m);
   }
@@ -112,8 +113,8 @@ export function latex(m: M, ctx = 0): string {
       return 'I';
     case 'otimes':
       return wrap(P.add + 0.5, `${latex(m.a, P.mul + 0.5)} \\otimes ${latex(m.b, P.mul + 0.5)}`);
-    case 'text':
-      return m.latex;
+    case 'hdiv':
+      return wrap(P.mul, `${latex(m.a, P.atom)} \\oslash ${latex(m.b, P.atom)}`);
     default:
       return assertNever(m);
   }
@@ -122,7 +123,7 @@ export function latex(m: M, ctx = 0): string {
 
 /** The same expression in the language's matrix notation (LANGUAGE.md v2), which re-parses: ' for ᵀ,
  *  * for · (and scaling), .* for ⊙, inv(A) for A⁻¹; null when it has no spelling there (1, I, ⊗,
- *  softmax, a prose note). (A + Aᵀ)·x → (A + A')*x. */
+ *  softmax). (A + Aᵀ)·x → (A + A')*x. */
 export function source(m: M, ctx = 0): string | null {
   const wrap = (p: number, s: string) => (p < ctx ? `(${s})` : s);
   const all = (ms: readonly M[], c: number): string[] | null => {
@@ -171,11 +172,14 @@ export function source(m: M, ctx = 0): string | null {
       const [a, b] = [source(m.a, P.add), source(m.b, P.add)];
       return a && b && `(${a} ${m.op} ${b})`;
     }
+    case 'hdiv': {
+      const [a, b] = [source(m.a, P.atom), source(m.b, P.atom)];
+      return a && b && wrap(P.mul, `${a} ./ ${b}`);
+    }
     case 'ones':
     case 'kron':
     case 'eye':
     case 'otimes':
-    case 'text':
       return null;
     default:
       return assertNever(m);

@@ -99,7 +99,7 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       const a = elementwise(e.num, dims, ctx);
       const b = elementwise(e.den, dims, ctx);
       if (!a || !b) return null;
-      if (freeIndices(e.den).length > 0) return { k: 'text', text: `${text(a, P.atom)} ⊘ ${text(b, P.atom)}`, latex: `${latex(a, P.atom)} \\oslash ${latex(b, P.atom)}` };
+      if (freeIndices(e.den).length > 0) return { k: 'hdiv', a, b };
       return { k: 'div', a, b };
     }
     case 'pow': {
@@ -239,6 +239,26 @@ function combine(scalar: M | undefined, body: M): M {
 
 const group = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
 
+/** Σ_s F[a,b]·G[a,s] → F ⊙ (G·1·1ᵀ) (each row's sum, spread along the row: softmax's P ⊙ ((P ⊙ dY)·1·1ᵀ)),
+ *  and Σ_s F[a,b]·G[s,b] → F ⊙ (1·1ᵀ·G) (each column's). */
+function broadcastSum(t: TermParts, scalar: M | undefined, a: string, b: string, s: string, ctx: Ctx): { m: M; transposeLhs: boolean } | null {
+  const sets = t.factors.map(indexSet);
+  const outer = t.factors.filter((_, i) => !sets[i]!.has(s) && subset(sets[i]!, [a, b]));
+  const ones: M = { k: 'ones' };
+  const onesT: M = { k: 't', a: ones };
+  for (const [keep, layout] of [[a, [a, s]], [b, [s, b]]] as const) {
+    const inner = t.factors.filter((_, i) => sets[i]!.has(s) && subset(sets[i]!, [keep, s]));
+    if (!inner.length || outer.length + inner.length !== t.factors.length) continue;
+    const g = elementwise(group(inner), layout, ctx);
+    if (!g) return null;
+    const spread: M = { k: 'matmul', factors: keep === a ? [g, ones, onesT] : [ones, onesT, g] };
+    const f = outer.length ? elementwise(group(outer), [a, b], ctx) : undefined;
+    if (f === null) return null;
+    return { m: combine(scalar, f ? { k: 'had', factors: [f, spread] } : spread), transposeLhs: false };
+  }
+  return null;
+}
+
 /** One additive term as a matrix expression over the left-side layout; `transposeLhs` when it reads as a row. */
 function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; transposeLhs: boolean } | null {
   const scalar = scalarM(t.scalars, ctx);
@@ -266,7 +286,7 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
       const [a, b] = lhs as [string, string];
       const A = t.factors.filter((_, i) => sets[i]!.has(a) && subset(sets[i]!, [a, s]));
       const B = t.factors.filter((_, i) => sets[i]!.has(b) && subset(sets[i]!, [s, b]));
-      if (A.length + B.length !== t.factors.length || !A.length || !B.length) return null;
+      if (A.length + B.length !== t.factors.length || !A.length || !B.length) return broadcastSum(t, scalar, a, b, s, ctx);
       const ma = elementwise(group(A), [a, s], ctx);
       const mb = elementwise(group(B), [s, b], ctx);
       return ma && mb ? { m: combine(scalar, { k: 'matmul', factors: [ma, mb] }), transposeLhs: false } : null;

@@ -52,6 +52,24 @@ describe('gradients in matrix form', () => {
   });
 });
 
+describe('sums spread along a row or a column', () => {
+  it('softmax: dX = Y ⊙ dY − softmax(X) ⊙ ((Y ⊙ dY)·1·1ᵀ); log-softmax: dY − softmax(X) ⊙ (dY·1·1ᵀ)', () => {
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = exp(X[n,c] - logsumexp(k) X[n,k])').gradients.X!.matrix).toBe('dX = Y ⊙ dY − softmax(X) ⊙ ((Y ⊙ dY)·1·1ᵀ)');
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] - logsumexp(k) X[n,k]').gradients.X!.matrix).toBe('dX = dY − softmax(X) ⊙ (dY·1·1ᵀ)');
+  });
+  it('a column normalisation: the sums of columns, spread down them, and ⊘ parenthesised inside a product', () => {
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] / sum(k) X[k,c]').gradients.X!.matrix).toBe('dX = dY ⊘ (1·1ᵀ·X) − 1·1ᵀ·((X ⊙ dY) ⊘ (1·1ᵀ·X)²)');
+  });
+  it('an elementwise quotient re-parses as ./ (the matrix-notation statement of the gradient)', () => {
+    const src = "dims N=3\nx: [N]\ny: [N]\nf = sum(log(x .* x + 1) ./ (y .* y + 2))";
+    const r = derive(src);
+    expect(r.program).toMatch(/# matrix notation: dy = .*\.\//);
+    const errors = checkMatrixSources(r.program, randomInputs(check(src), {}, seededRandom(9), -1, 1));
+    expect(Object.keys(errors).sort()).toEqual(['dx', 'dy']);
+    for (const [n, e] of Object.entries(errors)) expect(e, n).toBeLessThan(1e-12);
+  });
+});
+
 describe('Hessian blocks of matrix variables: Kronecker forms', () => {
   it("tr(Xᵀ·A·X): H_X_X = (A + Aᵀ) ⊗ I, equal to the block's values", () => {
     const src = "dims N=3, M=2\nA: [N, N]\nX: [N, M]\nf = tr(X'*A*X)";
