@@ -239,6 +239,22 @@ function combine(scalar: M | undefined, body: M): M {
 
 const group = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
 
+/** u[a]·Σ_s W[b,s]·v[s] → u·(W·v)ᵀ, and Σ_s … [a] · u[b] → (…)·uᵀ: an outer product with a summed side. */
+function outerWithSum(t: TermParts, scalar: M | undefined, a: string, b: string, ctx: Ctx): { m: M; transposeLhs: boolean } | null {
+  const sets = t.factors.map(indexSet);
+  for (const [only, other, first] of [[a, b, true], [b, a, false]] as const) {
+    const mine = t.factors.filter((_, i) => sets[i]!.size > 0 && subset(sets[i]!, [only]));
+    const rest = t.factors.filter((_, i) => !(sets[i]!.size > 0 && subset(sets[i]!, [only])));
+    if (!mine.length || !rest.length || rest.some((f) => indexSet(f).has(only))) continue;
+    const u = elementwise(group(mine), [only], ctx);
+    const w = termMatrix({ neg: false, scalars: [], sums: t.sums, factors: rest }, [other], ctx);
+    if (!u || !w || w.transposeLhs) continue;
+    const wt: M = { k: 't', a: w.m };
+    return { m: combine(scalar, { k: 'matmul', factors: first ? [u, wt] : [w.m, { k: 't', a: u }] }), transposeLhs: false };
+  }
+  return null;
+}
+
 /** Σ_s F[a,b]·G[a,s] → F ⊙ (G·1·1ᵀ) (each row's sum, spread along the row: softmax's P ⊙ ((P ⊙ dY)·1·1ᵀ)),
  *  and Σ_s F[a,b]·G[s,b] → F ⊙ (1·1ᵀ·G) (each column's). */
 function broadcastSum(t: TermParts, scalar: M | undefined, a: string, b: string, s: string, ctx: Ctx): { m: M; transposeLhs: boolean } | null {
@@ -286,7 +302,7 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
       const [a, b] = lhs as [string, string];
       const A = t.factors.filter((_, i) => sets[i]!.has(a) && subset(sets[i]!, [a, s]));
       const B = t.factors.filter((_, i) => sets[i]!.has(b) && subset(sets[i]!, [s, b]));
-      if (A.length + B.length !== t.factors.length || !A.length || !B.length) return broadcastSum(t, scalar, a, b, s, ctx);
+      if (A.length + B.length !== t.factors.length || !A.length || !B.length) return outerWithSum(t, scalar, a, b, ctx) ?? broadcastSum(t, scalar, a, b, s, ctx);
       const ma = elementwise(group(A), [a, s], ctx);
       const mb = elementwise(group(B), [s, b], ctx);
       return ma && mb ? { m: combine(scalar, { k: 'matmul', factors: [ma, mb] }), transposeLhs: false } : null;
@@ -316,11 +332,38 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
     const body = elementwise(group(t.factors), t.sums, ctx);
     return body && { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, body, { k: 'ones' }] }), transposeLhs: false };
   }
-  if (t.sums.length === 2 && lhs.length === 1) {
-    // row sums of a 3-D layout are not matrix algebra; a bias over a batch of images is: sum over (n, u, v)
-    return null;
+  if (t.sums.length >= 2 && lhs.length >= 1) {
+    const m = chain(t, lhs, ctx);
+    return m && { m: combine(scalar, m), transposeLhs: false };
   }
   return null;
+}
+
+/** Σ_{j,k} A[i,j]·R[j,k]·B[k,l] over (i,l) → A·R·B, each factor transposed as its subscripts run:
+ *  a path from the first left-side index through every summed one (each read by two factors) to the
+ *  second, or to a vector at the end (dx = Aᵀ·B·v). */
+function chain(t: TermParts, lhs: readonly string[], ctx: Ctx): M | null {
+  const sets = t.factors.map(indexSet);
+  if (sets.some((x) => x.size === 0 || x.size > 2)) return null;
+  const used = new Set<number>();
+  const out: M[] = [];
+  let at = lhs[0]!;
+  for (;;) {
+    const k = t.factors.findIndex((_, i) => !used.has(i) && sets[i]!.has(at));
+    if (k < 0 || t.factors.some((_, i) => i !== k && !used.has(i) && sets[i]!.has(at))) return null;
+    used.add(k);
+    const next = [...sets[k]!].find((x) => x !== at);
+    const m = elementwise(t.factors[k]!, next === undefined ? [at] : [at, next], ctx);
+    if (!m) return null;
+    out.push(m);
+    if (next === undefined || next === lhs[1]) {
+      // the path must use every factor, end where the left side does, and visit every summed index
+      const ends = next === undefined ? lhs.length === 1 : lhs.length === 2;
+      return ends && used.size === t.factors.length && out.length === t.sums.length + 1 ? { k: 'matmul', factors: out } : null;
+    }
+    if (!t.sums.includes(next)) return null;
+    at = next;
+  }
 }
 
 /** Σ_{f,u,v} K[f,c,h+Q-u*T, w+Q'-v*T]·dY[n,f,u,v]  →  correlation of dY (dilated by T, padded R−1−Q) with K̃. */
@@ -444,8 +487,19 @@ function sumMatrix(rhs: Expr, lhs: readonly string[], ctx: Ctx): { m: M; transpo
     parts.push({ neg: t.neg, ...r });
   }
   if (new Set(parts.map((p) => p.transposeLhs)).size > 1) return null;
-  const summands: Term[] = parts.map((p) => ({ neg: p.neg, m: p.m }));
-  const m: M = parts.length === 1 && !parts[0]!.neg ? parts[0]!.m : (factorCommon(summands) ?? { k: 'add', terms: summands });
+  // like terms: P + P → 2·P
+  const summands: Term[] = [];
+  const counts = new Map<string, number>();
+  for (const p of parts) {
+    const key = `${p.neg}${JSON.stringify(p.m)}`;
+    if (!counts.has(key)) summands.push({ neg: p.neg, m: p.m });
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  summands.forEach((x, i) => {
+    const c = counts.get(`${x.neg}${JSON.stringify(x.m)}`)!;
+    if (c > 1) summands[i] = { neg: x.neg, m: { k: 'scale', factors: [{ k: 'num', value: c }, x.m] } };
+  });
+  const m: M = summands.length === 1 && !summands[0]!.neg ? summands[0]!.m : (factorCommon(summands) ?? { k: 'add', terms: summands });
   return { m, transposeLhs: parts[0]?.transposeLhs ?? false };
 }
 

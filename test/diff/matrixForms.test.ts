@@ -25,6 +25,8 @@ describe('gradients in matrix form', () => {
     ['a sum as a factor of a product: ‖A·b‖²', 'dims N=3\nA: [N, N]\nb: [N]\nf = norm2(A*b)^2', { b: 'db = 2·(Aᵀ·(A·b))' }],
     ['a common left factor', "dims N=3, M=2\nA: [N, M]\nx: [N]\ny: [M]\nz: [M]\nf = x'*A*y + x'*A*z", { A: 'dA = x·(yᵀ + zᵀ)' }],
     ['a matrix variable', "dims N=3, M=2\nA: [N, N]\nX: [N, M]\nf = tr(X'*A*X)", { X: 'dX = (A + Aᵀ)·X', A: 'dA = X·Xᵀ' }],
+    ['a chain of products, an outer product with a summed side', "dims N=3, M=2\nA: [N, M]\nB: [M, N]\nv: [N]\nx: [N]\nf = x'*A*B*v", { A: 'dA = x·(B·v)ᵀ', B: 'dB = (Aᵀ·x)·vᵀ', v: 'dv = Bᵀ·Aᵀ·x', x: 'dx = A·B·v' }],
+    ['like terms: P + P is 2·P', "dims N=3\nA: [N, N]\nX: [N, N]\nf = tr(A*X*A*X)", { A: 'dA = 2·(Xᵀ·Aᵀ·Xᵀ)', X: 'dX = 2·(Aᵀ·Xᵀ·Aᵀ)' }],
     ['inverses', "dims N=3\nA: [N, N]\nx: [N]\nf = x'*inv(A)*x", { x: 'dx = (A⁻¹ + A⁻ᵀ)·x' }],
   ];
   for (const [what, src, want] of CASES)
@@ -52,10 +54,13 @@ describe('gradients in matrix form', () => {
   });
 });
 
-describe('sums spread along a row or a column', () => {
+describe("chains, and sums spread along a row or a column", () => {
   it('softmax: dX = Y ⊙ dY − softmax(X) ⊙ ((Y ⊙ dY)·1·1ᵀ); log-softmax: dY − softmax(X) ⊙ (dY·1·1ᵀ)', () => {
     expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = exp(X[n,c] - logsumexp(k) X[n,k])').gradients.X!.matrix).toBe('dX = Y ⊙ dY − softmax(X) ⊙ ((Y ⊙ dY)·1·1ᵀ)');
     expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] - logsumexp(k) X[n,k]').gradients.X!.matrix).toBe('dX = dY − softmax(X) ⊙ (dY·1·1ᵀ)');
+  });
+  it('a chain with a matrix in the middle: dR = Aᵀ·dY·Bᵀ', () => {
+    expect(derive('dims N=2, M=3, K=4, L=2\nA: [N, M]\nR: [M, K]\nB: [K, L]\nY[i,l] = A[i,j]*R[j,k]*B[k,l]').gradients.R!.matrix).toBe('dR = Aᵀ·dY·Bᵀ');
   });
   it('a column normalisation: the sums of columns, spread down them, and ⊘ parenthesised inside a product', () => {
     expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] / sum(k) X[k,c]').gradients.X!.matrix).toBe('dX = dY ⊘ (1·1ᵀ·X) − 1·1ᵀ·((X ⊙ dY) ⊘ (1·1ᵀ·X)²)');
