@@ -15,6 +15,17 @@ export const MATHJS_FUNCTIONS = {
   sin: { formula: 'sin(x)', params: ['x'] },
   cos: { formula: 'cos(x)', params: ['x'] },
   pow: { formula: 'x^p', params: ['x', 'p'] },
+  atan: { formula: 'atan(x)', params: ['x'] },
+  asin: { formula: 'asin(x)', params: ['x'] },
+  acos: { formula: 'acos(x)', params: ['x'] },
+  sinh: { formula: 'sinh(x)', params: ['x'] },
+  cosh: { formula: 'cosh(x)', params: ['x'] },
+  asinh: { formula: 'asinh(x)', params: ['x'] },
+  acosh: { formula: 'acosh(x)', params: ['x'] },
+  atanh: { formula: 'atanh(x)', params: ['x'] },
+  log10: { formula: 'log10(x)', params: ['x'] },
+  // mathjs has no log2 of its own: the logarithm to base 2
+  log2: { formula: 'log(x, 2)', params: ['x'] },
 } as const;
 
 export function derivativesFromMathjs(): Record<string, { params: readonly string[]; partials: string[] }> {

@@ -26,6 +26,8 @@ usage: derive [FILE | -e PROGRAM] [options]
   --format F         index | matrix | latex | json | all   (default: all)
                      json: {"gradients", "program" (the whole backward program, runnable), "steps"}
   --steps            show the derivation: chain rule with δ, each δ eliminated, each sum collapsed
+  --order 2          the Hessian too (a program with one scalar output): every block, after the
+                     gradients, in each format; json adds "hessians"
   --at x=1,y=2       evaluate the outputs and every gradient at a point (scalar inputs) and print
                      the numbers; a size without a value in the program takes one here (--at x=2,N=3).
                      Tensor outputs are seeded with ones (dY = 1: the gradients of the sum of Y).
@@ -44,6 +46,7 @@ A value of --at that is NaN or ±Infinity is printed as it is, with a warning on
 examples:
   derive -e 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]' --wrt X --format matrix
   derive -e 'f = (x+y)*z' --at x=-2,y=5,z=-4
+  derive -e $'dims N=3\\nA: [N, N]\\nx: [N]\\nf = x\\'*A*x' --order 2
   derive examples/layers/conv2d.dg --steps`;
 
 class UsageError extends Error {}
@@ -76,6 +79,7 @@ interface Args {
   emit?: string;
   dtype?: 'float32' | 'float64';
   simd: boolean;
+  order: 1 | 2;
   help: boolean;
   /** the options given on the command line (long names), to tell a default from a choice */
   given: Set<string>;
@@ -95,7 +99,7 @@ function parsePairs(text: string, what: string, into: Record<string, number> = {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { format: 'all', steps: false, simd: true, help: false, given: new Set() };
+  const a: Args = { format: 'all', steps: false, simd: true, order: 1, help: false, given: new Set() };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -135,6 +139,13 @@ function parseArgs(argv: string[]): Args {
       case '--steps':
         a.steps = true;
         break;
+      case '--order': {
+        once(flag);
+        const o = value(i++, arg);
+        if (o !== '1' && o !== '2') throw new UsageError(`--order takes 1 or 2, not "${o}"`);
+        a.order = o === '2' ? 2 : 1;
+        break;
+      }
       case '--at':
         a.at = parsePairs(value(i++, arg), '--at', a.at);
         break;
@@ -166,7 +177,7 @@ function parseArgs(argv: string[]): Args {
 /** Options that would be silently ignored in this combination are usage errors instead. */
 function rejectIgnoredOptions(a: Args): void {
   if (a.emit) {
-    for (const f of ['--at', '--format', '--steps', '--wrt'])
+    for (const f of ['--at', '--format', '--steps', '--wrt', '--order'])
       if (a.given.has(f)) throw new UsageError(`--emit ts prints the kernel module and ignores ${f}: give one of them`);
   } else {
     for (const f of ['--dtype', '--no-simd']) if (a.given.has(f)) throw new UsageError(`${f} applies only to --emit ts`);
@@ -402,7 +413,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 0;
     }
     rejectUnknownWrt(program, args.wrt);
-    const result = deriveProgram(program, { ...(args.wrt ? { wrt: args.wrt } : {}), steps: args.steps });
+    const result = deriveProgram(program, { ...(args.wrt ? { wrt: args.wrt } : {}), steps: args.steps, ...(args.order === 2 ? { order: 2 as const } : {}) });
 
     if (args.at) {
       const r = evaluateAt(program, result, args.at);
@@ -426,18 +437,19 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       const first = program.statements[0]!;
       throw new DeltagradError('not-an-input', 'the program reads no input: there is no gradient to print', { line: first.line, col: 1, length: first.tensor.length }, 'a name that is neither declared nor a size is a scalar input, e.g. `f = 2*x`');
     }
+    const blocks = Object.entries(result.hessians ?? {});
     switch (args.format) {
       case 'json':
-        io.out(JSON.stringify({ gradients: result.gradients, program: result.program, ...(result.steps ? { steps: result.steps } : {}) }, null, 2));
+        io.out(JSON.stringify({ gradients: result.gradients, ...(result.hessians ? { hessians: result.hessians } : {}), program: result.program, ...(result.steps ? { steps: result.steps } : {}) }, null, 2));
         return 0;
       case 'index':
-        entries.forEach(([, g]) => io.out(g.index));
+        [...entries, ...blocks].forEach(([, g]) => io.out(g.index));
         break;
       case 'matrix':
-        entries.forEach(([, g]) => io.out(g.matrix ?? `${g.index}   (no matrix pattern applies; index form shown)`));
+        [...entries, ...blocks].forEach(([, g]) => io.out(g.matrix ?? `${g.index}   (no matrix pattern applies; index form shown)`));
         break;
       case 'latex':
-        entries.forEach(([, g]) => io.out(g.latex));
+        [...entries, ...blocks].forEach(([, g]) => io.out(g.latex));
         break;
       case 'all':
         entries.forEach(([, g], i) => {
@@ -445,6 +457,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           io.out(g.index);
           io.out(`  matrix: ${g.matrix ?? '(no matrix pattern applies)'}`);
           io.out(`  latex:  ${g.latex}`);
+        });
+        blocks.forEach(([key, h]) => {
+          io.out('');
+          io.out(`# Hessian block ${key}: ${h.name}`);
+          io.out(h.index);
+          io.out(`  matrix: ${h.matrix ?? '(no matrix pattern applies)'}`);
+          io.out(`  latex:  ${h.latex}`);
         });
         break;
     }

@@ -14,8 +14,8 @@ import { findInPlace } from './codegen/findInPlace.js';
 import { isAsciiIdentifier } from './codegen/safeText.js';
 import type { GradientStatement } from './diff/differentiate.js';
 import { debugging, trace } from './ir/debug.js';
-import { tensorsRead } from './ir/exprs.js';
-import type { Program, SizeExpr, Statement } from './ir/types.js';
+import { mapChildren, num, tensorsRead } from './ir/exprs.js';
+import type { Expr, Program, SizeExpr, Statement } from './ir/types.js';
 import type { Kernel, MicroModule, Sym } from './loop/types.js';
 import { assertVerified } from './loop/verifyLoops.js';
 import { argmaxName, KernelScope, type LowerContext, type LowerOptions } from './lower/kernelScope.js';
@@ -89,7 +89,20 @@ export interface ModuleOptions extends LowerOptions {
   readonly wasm?: WasmMode;
 }
 
-export function lowerProgram(p: Program, grads: readonly GradientStatement[], opts: ModuleOptions): LoopModule {
+/** Named constants as numbers in every statement: the kernels read no array for them. */
+function inlineConstants(p: Program, grads: readonly GradientStatement[]): { p: Program; grads: readonly GradientStatement[] } {
+  const values = new Map(p.tensors.filter((t) => t.role === 'constant').map((t) => [t.name, t.value!] as const));
+  if (values.size === 0) return { p, grads };
+  const go = (e: Expr): Expr => (e.kind === 'access' && values.has(e.tensor) ? num(values.get(e.tensor)!) : mapChildren(e, go));
+  const st = (s: Statement): Statement => ({ ...s, rhs: go(s.rhs) });
+  return {
+    p: { ...p, tensors: p.tensors.filter((t) => t.role !== 'constant'), statements: p.statements.map(st) },
+    grads: grads.map((g) => ({ ...g, statement: st(g.statement) })),
+  };
+}
+
+export function lowerProgram(source: Program, gradients: readonly GradientStatement[], opts: ModuleOptions): LoopModule {
+  const { p, grads } = inlineConstants(source, gradients);
   const recordsArgmax = new Map<string, Statement>();
   if (opts.optimize) for (const s of p.statements) if (s.rhs.kind === 'reduce' && (s.rhs.op === 'max' || s.rhs.op === 'min')) recordsArgmax.set(s.tensor, s);
   const defaults = new Map<string, number>();

@@ -59,7 +59,7 @@ export function analyze(source: string, opts: AnalyzeOptions = {}): Analysis {
     if (!inputs.length) return { kind: 'nothing', source, program, inputs, message: 'The program reads no input, so there is no gradient to show: a name that is neither declared nor a size is a scalar input, e.g. f = 2*x.' };
     const wrt = opts.wrt ? inputs.map((i) => i.name).filter((n) => opts.wrt!.includes(n)) : inputs.map((i) => i.name);
     if (!wrt.length) return { kind: 'nothing', source, program, inputs, message: 'No input is chosen: tick at least one under “Differentiate with respect to”.' };
-    const deriveOptions = { wrt, steps: true, ...(opts.hessian ? { order: 2 } : {}) };
+    const deriveOptions = { wrt, steps: true, ...(opts.hessian ? { order: 2 as const } : {}) };
     const result = deriveProgram(program, deriveOptions) as DeriveResult & { hessians?: Record<string, HessianBlock> };
     return { kind: 'derived', source, program, inputs, wrt, result, ...(result.hessians ? { hessians: result.hessians } : {}) };
   } catch (e) {

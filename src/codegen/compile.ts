@@ -9,10 +9,11 @@
 // same kernels as a TypeScript module. Sizes, array lengths and dtypes are checked before any loop runs.
 import { differentiate } from '../diff/differentiate.js';
 import { check } from '../ir/check.js';
-import { resolveSizes, shapeOf } from '../ir/evaluate.js';
+import { resolveSizes, shapeOf, withConstants } from '../ir/evaluate.js';
 import { sizeNames } from '../ir/sizes.js';
 import type { Program } from '../ir/types.js';
 import type { WasmMode } from '../opt/chooseTarget.js';
+import { scalarOutputOf, writeHvpProgram, type HvpProgram } from '../diff/writeHvpProgram.js';
 import { lowerProgram } from '../pipeline.js';
 import { microModuleText } from '../target/micro.js';
 import { printModule } from '../target/module.js';
@@ -32,6 +33,8 @@ export interface CompileOptions {
   readonly simd?: boolean;
   /** which kernels run as WebAssembly (with simd): 'auto' by the cost rule (the default), 'always' every one that can, 'never' none */
   readonly wasm?: WasmMode;
+  /** values for the program's named constants (`const eps = 1e-5`) in place of theirs */
+  readonly constants?: Record<string, number>;
 }
 
 export interface Kernel {
@@ -44,6 +47,9 @@ export interface Kernel {
   forward(inputs: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
   /** `out`: preallocated arrays for the gradients (dX …) and the forward's outputs and intermediates */
   backward(inputs: Record<string, DataArray | number>, seeds?: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
+  /** with one scalar output: the Hessian-vector product H·v for directions keyed by input name
+   *  ({ x: v }; one left out is 0), keyed dX like backward — without forming the Hessian */
+  hvp?(inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>): Record<string, DataArray>;
 }
 
 type KernelFn = (t: Record<string, DataArray | Int32Array>, s: Record<string, number>) => void;
@@ -56,8 +62,8 @@ interface LoadedModule {
 
 const moduleCache = new Map<string, LoadedModule>();
 
-function build(source: string, opts: EmitOptions): { program: Program; emitted: EmittedModule } {
-  const program = check(source);
+function build(source: string, opts: EmitOptions & { constants?: Record<string, number> }): { program: Program; emitted: EmittedModule } {
+  const program = withConstants(check(source), opts.constants);
   const grads = differentiate(program, { unitScalarSeeds: false });
   return { program, emitted: emitProgram(program, grads, opts) };
 }
@@ -67,6 +73,11 @@ const OPTION_CHECKS: Record<string, (v: unknown) => string | undefined> = {
   optimize: (v) => (typeof v === 'boolean' ? undefined : `optimize must be true or false, got ${describe(v)}`),
   simd: (v) => (typeof v === 'boolean' ? undefined : `simd must be true or false, got ${describe(v)}`),
   wasm: (v) => (v === 'auto' || v === 'always' || v === 'never' ? undefined : `wasm must be 'auto', 'always' or 'never', got ${describe(v)}`),
+  constants: (v) => {
+    if (v === null || typeof v !== 'object') return `constants must be an object of numbers, e.g. { eps: 1e-5 }, got ${describe(v)}`;
+    for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || Number.isNaN(x)) return `constant ${k} must be a number, got ${describe(x)}`;
+    return undefined;
+  },
   target: (v) => (v === 'ts' || v === 'js' ? undefined : `target must be 'ts' (a TypeScript module) or 'js' (a JavaScript ES module), got ${describe(v)}`),
   sizes: (v) => {
     if (v === null || typeof v !== 'object') return `sizes must be an object of whole numbers, e.g. { N: 32 }, got ${describe(v)}`;
@@ -87,27 +98,35 @@ function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): vo
     if (problem) throw new Error(`${fn}: ${problem}`);
   }
 }
-const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'target'] as const;
-const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes'] as const;
+const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'constants', 'target'] as const;
+const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'constants'] as const;
 
 /** The TypeScript module of forward/backward kernels for a program. */
-export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): string {
+export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number> } = {}): string {
   checkOptions('emit', opts, EMIT_OPTIONS);
   return build(source, opts).emitted.text;
 }
 
 /** emit, as a Promise (the text is the same: emit needs no formatter and does not block on one). */
-export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): Promise<string> {
+export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number> } = {}): Promise<string> {
   checkOptions('emitAsync', opts, EMIT_OPTIONS);
   return emit(source, opts);
 }
 
-function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, wasm: WasmMode): LoadedModule {
-  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${wasm}\u0000${source}`;
+function load(
+  source: string,
+  dtype: Dtype,
+  optimize: boolean,
+  simd: boolean,
+  wasm: WasmMode,
+  constants?: Record<string, number>,
+  wrt?: readonly string[],
+): LoadedModule {
+  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${wasm}\u0000${JSON.stringify(constants ?? {})}\u0000${wrt?.join(',') ?? ''}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
-  const program = check(source);
-  const grads = differentiate(program, { unitScalarSeeds: false });
+  const program = withConstants(check(source), constants);
+  const grads = differentiate(program, { unitScalarSeeds: false, ...(wrt ? { wrt } : {}) });
   const mod = lowerProgram(program, grads, { dtype, optimize, simd, wasm, micro: microModuleText });
   const text = assertSafeCode(printModule(mod, 'js-body'));
   const exports = instantiate(text);
@@ -137,8 +156,13 @@ const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64A
 /** Compile a program for given sizes and dtype. */
 export function compile(source: string, opts: CompileOptions = {}): Kernel {
   checkOptions('compile', opts, COMPILE_OPTIONS);
+  return compileWith(source, opts);
+}
+
+/** compile, differentiating with respect to `wrt` only (the Hessian-vector product's program). */
+function compileWith(source: string, opts: CompileOptions, wrt?: readonly string[]): Kernel {
   const dtype = opts.dtype ?? 'float64';
-  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto');
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto', opts.constants, wrt);
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});
@@ -147,6 +171,7 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
   const sizeRecord = Object.fromEntries(p.sizes.map((s) => [s.name, sizes.get(s.name) ?? 0]));
   const shapes: Record<string, number[]> = {};
   for (const t of p.tensors) {
+    if (t.role === 'constant') continue;
     // shapeOf rejects a negative dimension (conv2d at H = 1, P = 0) with the message this used to give
     shapes[t.name] = shapeOf(p, t.name, sizes);
   }
@@ -218,5 +243,29 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
       m.backward(t, sizeRecord);
       return Object.fromEntries(info.inputs.map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
     },
+    // one scalar output: H·v by reverse over reverse, compiled on the first call (src/diff/writeHvpProgram.ts)
+    ...(!wrt && scalarOutputOf(p) !== undefined ? { hvp: hvpOf(p, opts, info.inputs, count) } : {}),
+  };
+}
+
+/** The `hvp` of a compiled program: the gradient of Σ⟨∇f, v⟩, keyed dX like backward's. */
+function hvpOf(p: Program, opts: CompileOptions, inputs: readonly string[], count: (name: string) => number): NonNullable<Kernel['hvp']> {
+  let compiled: { h: HvpProgram; k: Kernel } | undefined;
+  return (given, directions) => {
+    if (directions === null || typeof directions !== 'object') throw new Error('hvp takes the inputs and the directions, an object keyed by input name, e.g. hvp({ x, A }, { x: v })');
+    for (const k of Object.keys(directions)) if (!inputs.includes(k)) throw new Error(`${k} is not an input of the program (inputs: ${inputs.join(', ')}): a direction is keyed by the input it moves`);
+    if (!compiled) {
+      const h = writeHvpProgram(p);
+      compiled = { h, k: compileWith(h.source, opts, h.wrt) };
+    }
+    const { h, k } = compiled;
+    const Arr = ArrayOf(k.dtype);
+    const all: Record<string, DataArray | number> = { ...given };
+    // a direction left out is 0
+    for (const x of inputs) all[h.directions[x]!] = directions[x] ?? (k.shapes[x]!.length ? new Arr(count(x)) : 0);
+    const seeds: Record<string, number | DataArray> = {};
+    for (const o of k.outputs) seeds[`d${o}`] = o === h.output ? 1 : k.shapes[o]!.length ? new Arr(k.shapes[o]!.reduce((a, b) => a * b, 1)) : 0;
+    const r = k.backward(all, seeds);
+    return Object.fromEntries(inputs.map((x) => [`d${x}`, r[`d${x}`]!]));
   };
 }

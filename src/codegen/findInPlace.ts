@@ -20,7 +20,7 @@ export type InPlace = Record<string, readonly string[]>;
 /** Every read of `tensor` in `e` is at exactly the statement's left-side indices, in order, and no
  * reduction or arg-max sits anywhere in `e` (a pure elementwise map reads before it writes). */
 function readsOnlyInPlace(s: Statement, e: Expr, tensor: string): boolean {
-  if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'delta') return false;
+  if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'delta' || e.kind === 'matfn') return false;
   if (e.kind === 'access' && e.tensor === tensor)
     return e.subs.length === s.lhs.length && e.subs.every((sub, d) => idxAsVar(sub) === s.lhs[d]!.name);
   return children(e).every((c) => readsOnlyInPlace(s, c, tensor));

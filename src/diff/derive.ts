@@ -12,7 +12,9 @@ import { printStatement } from '../ir/print.js';
 import { printSize } from '../ir/sizes.js';
 import { limitsWith, type Limits } from '../ir/limits.js';
 import type { Program, TensorInfo } from '../ir/types.js';
+import { DeltagradError } from '../ir/errors.js';
 import { differentiate, gradName, type GradientStatement } from './differentiate.js';
+import { differentiateTwice } from './differentiateTwice.js';
 import { renderMatrix } from './renderMatrix.js';
 import { statementLatex } from './renderLatex.js';
 
@@ -26,8 +28,18 @@ export interface GradientForms {
   readonly intermediate?: boolean;
 }
 
+export interface HessianForms {
+  /** the tensor `program` assigns the block to: the first input's indices, then the second's */
+  readonly name: string;
+  readonly index: string;
+  readonly matrix: string | null;
+  readonly latex: string;
+}
+
 export interface DeriveResult {
   readonly gradients: Record<string, GradientForms>;
+  /** with `order: 2`: every block of the Hessian of the scalar output, keyed "x,y" (x before y in `wrt`) */
+  readonly hessians?: Record<string, HessianForms>;
   readonly steps?: string[];
   /** a whole program, re-parseable: the forward program, the seeds and every gradient statement */
   readonly program: string;
@@ -35,6 +47,8 @@ export interface DeriveResult {
 
 export interface DeriveOptions {
   readonly wrt?: readonly string[];
+  /** 2: the Hessian blocks too (a program with one scalar output) */
+  readonly order?: 1 | 2;
   /** include the derivation step by step */
   readonly steps?: boolean;
   /** raise the limits that bound an untrusted program's cost (limits.ts: maxSourceLength, maxNesting,
@@ -44,8 +58,9 @@ export interface DeriveOptions {
 
 const declaration = (t: TensorInfo, as: string): string => `${as}: [${t.shape.map(printSize).join(', ')}]`;
 
-/** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements. */
-export function backwardProgram(p: Program, grads: readonly GradientStatement[]): string {
+/** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements
+ *  (each followed by its matrix-notation form, `# matrix notation: dx = (A + A')*x`, when given one). */
+export function backwardProgram(p: Program, grads: readonly GradientStatement[], matrixSources: ReadonlyMap<string, string> = new Map()): string {
   const info = new Map(p.tensors.map((t) => [t.name, t] as const));
   // one kind of line break: a lone \r or U+2028 (a line break to the lexer) must not pass on as one to a reader that disagrees
   const lines = [p.source.trimEnd().split(LINE_BREAK).join('\n'), '', '# gradients (deltagrad)'];
@@ -53,6 +68,8 @@ export function backwardProgram(p: Program, grads: readonly GradientStatement[])
   for (const g of grads) {
     lines.push(declaration(info.get(g.of)!, gradName(g.of)));
     lines.push(printStatement(g.statement));
+    const m = matrixSources.get(g.of);
+    if (m) lines.push(`# matrix notation: ${m}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -71,8 +88,12 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
   // it (an assignment would set the record's prototype), and toString one that shadows the method
   const gradients: [string, GradientForms][] = [];
   const steps: string[] = [];
+  // a matrix-notation program's gradients are also written in matrix notation, in the program
+  const matrixNotation = p.statements.some((s) => s.notation === 'matrix');
+  const sources = new Map<string, string>();
   for (const g of grads) {
     const matrix = renderMatrix(g.statement, shapeOf);
+    if (matrixNotation && matrix?.source) sources.set(g.of, matrix.source);
     const index = printStatement(g.statement);
     const intermediate = info.get(g.of)?.role === 'intermediate';
     gradients.push([
@@ -89,7 +110,42 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
       if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
     }
   }
-  return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program: backwardProgram(p, grads) };
+  const program = backwardProgram(p, grads, sources);
+  if (opts.order === undefined || opts.order === 1) return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program };
+  if (opts.order !== 2) throw new DeltagradError('bad-option', `order must be 1 or 2, got ${String(opts.order)}`);
+  const wrt = opts.wrt ?? p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  const second = differentiateTwice(p, grads, program, wrt, limitsWith(opts.limits).maxNodes);
+  const info2 = new Map(second.program.tensors.map((t) => [t.name, t] as const));
+  const blockShapes = new Map(second.blocks.flatMap((b) => [b.statement, ...b.intermediates].map((s) => [s.tensor, s.lhs.map((l) => l.extent)] as const)));
+  const shapeOf2 = (t: string) => info2.get(t)?.shape ?? blockShapes.get(t);
+  const hessians: [string, HessianForms][] = [];
+  const lines = ['', '# Hessian blocks (deltagrad)'];
+  for (const b of second.blocks) {
+    const matrix = renderMatrix(b.statement, shapeOf2);
+    hessians.push([
+      `${b.of[0]},${b.of[1]}`,
+      {
+        name: b.name,
+        index: printStatement(b.statement),
+        matrix: matrix?.text ?? null,
+        latex: matrix ? `${statementLatex(b.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(b.statement),
+      },
+    ]);
+    for (const s of [...b.intermediates, b.statement]) {
+      lines.push(`${s.tensor}: [${s.lhs.map((l) => printSize(l.extent)).join(', ')}]`);
+      lines.push(printStatement(s));
+    }
+    if (opts.steps) {
+      steps.push(`── ${b.name} = ∂²${p.tensors.find((t) => t.role === 'output')!.name}/∂${b.of[0]}∂${b.of[1]} ──`, ...b.steps);
+      if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
+    }
+  }
+  return {
+    gradients: Object.fromEntries(gradients),
+    hessians: Object.fromEntries(hessians),
+    ...(opts.steps ? { steps } : {}),
+    program: program + lines.join('\n') + '\n',
+  };
 }
 
 /** The library entry point: derive every gradient of a program given as text. */

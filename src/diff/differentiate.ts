@@ -26,13 +26,15 @@ import {
   sub,
   tensorsRead,
   call,
+  compare,
   num,
   mapChildren,
   children,
+  reduce,
 } from '../ir/exprs.js';
 import { printExpr, printStatement } from '../ir/print.js';
 import { polyConstValue, sizeNames, sizeTryEval } from '../ir/sizes.js';
-import { assertNever, type Bound, type Expr, type ExprKind, type Program, type SizeExpr, type Statement, type TensorInfo } from '../ir/types.js';
+import { assertNever, type Bound, type Expr, type ExprKind, type IndexExpr, type Program, type SizeExpr, type Statement, type TensorInfo } from '../ir/types.js';
 import { eliminateDeltas, type Term } from './eliminateDeltas.js';
 import { POW_RULES, RULES } from './rules.js';
 import { simplify } from './simplify.js';
@@ -94,7 +96,7 @@ function merge(cs: Contribution[]): Contribution[] {
 }
 
 /** Alpha-rename a binder so a copy of it can sit where its old names are free. */
-function freshBinder<E extends Extract<Expr, { kind: 'reduce' | 'argmax' }>>(e: E, names: NameSupply): E {
+function freshBinder<E extends Extract<Expr, { kind: 'reduce' | 'argmax' | 'matfn' }>>(e: E, names: NameSupply): E {
   const map = new Map(e.indices.map((b) => [b.name, names.fresh(b.name)] as const));
   return renameIndices(e, map) as E;
 }
@@ -161,6 +163,17 @@ const DIFF: { [K in ExprKind]: Rule<K> } = {
       const partial = RULES[e.fn][k]!(e.args);
       return scaleAll(cs, (c) => mul([partial, c]));
     }),
+  // M[p,q] = body: ∂det M/∂M[p,q] = det M·(M⁻¹)[q,p], ∂logdet M/∂M[p,q] = (M⁻¹)[q,p],
+  // ∂(M⁻¹)[a,b]/∂M[p,q] = −(M⁻¹)[a,p]·(M⁻¹)[q,b] (Matrix Cookbook; copies with binders of their own)
+  matfn: (e, ctx) => {
+    const inner = contributions(e.body, ctx).map((c) => ({ ...c, sums: [...e.indices, ...c.sums] }));
+    if (inner.length === 0) return [];
+    const [p, q] = e.indices.map((b) => idxVar(b.name)) as [IndexExpr, IndexExpr];
+    const inv = (a: IndexExpr, b: IndexExpr): Expr => ({ ...freshBinder(e, ctx.names), fn: 'inv', at: [a, b] });
+    const partial =
+      e.fn === 'det' ? mul([{ ...freshBinder(e, ctx.names), at: [] }, inv(q, p)]) : e.fn === 'logdet' ? inv(q, p) : neg(mul([inv(e.at[0]!, p), inv(q, e.at[1]!)]));
+    return scaleAll(inner, (c) => mul([partial, c]));
+  },
   reduce: (e, ctx) => {
     const inner = contributions(e.body, ctx).map((c) => ({ ...c, sums: [...e.indices, ...c.sums] }));
     switch (e.op) {
@@ -180,6 +193,13 @@ const DIFF: { [K in ExprKind]: Rule<K> } = {
         const copy = freshBinder(e, ctx.names);
         return scaleAll(inner, (c) => mul([call('exp', [sub(e.body, copy)]), c]));
       }
+      case 'prod': {
+        // ∂ Π_j b_j / ∂ b_i = Π_j (j == i ? 1 : b_j): the other factors, with no division (a zero is fine)
+        const copy = freshBinder(e, ctx.names);
+        const same = mul(copy.indices.map((b, k) => compare('==', { kind: 'index', expr: idxVar(b.name) }, { kind: 'index', expr: idxVar(e.indices[k]!.name) })));
+        const others = reduce('prod', copy.indices, call('where', [same, ONE, copy.body]));
+        return scaleAll(inner, (c) => mul([others, c]));
+      }
       default:
         return assertNever(e.op);
     }
@@ -194,7 +214,7 @@ function contributions(e: Expr, ctx: DiffContext): Contribution[] {
  *  contribution's summed indices (max(0, Σ_c …) differentiated inside Σ_c). Rename such binders
  *  apart so that solving for the summed index never reaches into the copy. */
 function freshenBinders(e: Expr, clash: ReadonlySet<string>, names: NameSupply): Expr {
-  if (e.kind === 'reduce' || e.kind === 'argmax') {
+  if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'matfn') {
     const hit = e.indices.filter((b) => clash.has(b.name));
     const renamed = hit.length ? (renameIndices(e, new Map(hit.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof e) : e;
     return { ...renamed, body: freshenBinders(renamed.body, clash, names) } as Expr;
@@ -215,6 +235,13 @@ export interface DifferentiateOptions {
   readonly unitScalarSeeds?: boolean;
   /** expression nodes of all the gradients together (limits.maxNodes) */
   readonly maxNodes?: number;
+  /** the adjoints' names (default d + the tensor's): a gradient program differentiated again must
+   *  not take the names its own tensors have */
+  readonly adjointName?: (tensor: string) => string;
+  /** the Jacobian of one output instead of the gradient of all: every adjoint statement gets the
+   *  output's indices (`rows`, fresh names) first, the output's seed is Π δ(l_k, rows_k), and the
+   *  other outputs seed nothing — a Hessian block is the Jacobian of a gradient */
+  readonly jacobian?: { readonly of: string; readonly rows: readonly Bound[] };
 }
 
 /** Sizes of expressions already measured. An expression is a tree that may share subtrees (a
@@ -264,12 +291,18 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     .reverse()
     .filter((s) => info.get(s.tensor)!.role === 'intermediate' && depends.has(s.tensor))
     .map((s) => s.tensor);
-  const targets = [...needed, ...wrt];
+  const jac = opts.jacobian;
+  // for a Jacobian, only the tensors the output is computed from (the others' adjoints are 0)
+  const feeds = new Set<string>(jac ? [jac.of] : p.tensors.map((t) => t.name));
+  if (jac) for (const s of [...p.statements].reverse()) if (feeds.has(s.tensor)) tensorsRead(s.rhs).forEach((t) => feeds.add(t));
+  const targets = [...needed.filter((t) => feeds.has(t)), ...wrt];
+  const adjoint = opts.adjointName ?? gradName;
+  const rows = jac?.rows ?? [];
   // gradients and seeds are named d + the tensor (LANGUAGE.md): a tensor of the program with
   // such a name would be read where the gradient is meant, and the numbers would be silently wrong
-  const seeded = p.tensors.filter((t) => t.role === 'output' && depends.has(t.name)).map((t) => t.name);
+  const seeded = p.tensors.filter((t) => t.role === 'output' && depends.has(t.name) && feeds.has(t.name)).map((t) => t.name);
   for (const t of [...targets, ...seeded]) {
-    const clash = info.get(gradName(t));
+    const clash = info.get(adjoint(t));
     if (clash)
       throw new DeltagradError('bad-name', `${clash.name} is the name of the gradient of ${t}`, clash.span, `rename the tensor ${clash.name} (for example g${t}): gradients are named d + the tensor's name`);
   }
@@ -278,16 +311,18 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
   let budget = maxNodes;
   const names = new NameSupply([
     ...p.tensors.map((t) => t.name),
-    ...p.tensors.map((t) => gradName(t.name)),
+    ...p.tensors.map((t) => adjoint(t.name)),
+    ...rows.map((b) => b.name),
     ...p.sizes.map((s) => s.name),
     ...p.statements.flatMap((s) => [...s.lhs.map((b) => b.name), ...allIndexNames(s.rhs)]),
   ]);
-  const reservedNames = new Set([...p.tensors.map((t) => t.name), ...p.tensors.map((t) => gradName(t.name)), ...p.sizes.map((s) => s.name)]);
+  const reservedNames = new Set([...p.tensors.map((t) => t.name), ...p.tensors.map((t) => adjoint(t.name)), ...p.sizes.map((s) => s.name), ...rows.map((b) => b.name)]);
+  const adjointOf = new Map(p.tensors.map((t) => [adjoint(t.name), t.name] as const));
   const defaults = new Map<string, number>();
   for (const s of p.sizes) if (s.default !== undefined) defaults.set(s.name, s.default);
   const shapeOf = (t: string): readonly SizeExpr[] | undefined => {
     if (info.has(t)) return info.get(t)!.shape;
-    if (t.startsWith('d') && info.has(t.slice(1))) return info.get(t.slice(1))!.shape;
+    if (adjointOf.has(t)) return [...rows.map((b) => b.extent), ...info.get(adjointOf.get(t)!)!.shape];
     return undefined;
   };
 
@@ -304,13 +339,16 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     const primed = positions.map((b) => ({ name: `${b.name}'`, extent: b.extent }));
     const steps: string[] = [];
     const pieces: Expr[] = [];
-    const dT = gradName(target);
+    const dT = adjoint(target);
     const posText = primed.length ? `[${primed.map((b) => b.name).join(',')}]` : '';
     for (const s of readers.get(target) ?? []) {
       const out = info.get(s.tensor)!;
-      if (!depends.has(s.tensor)) continue;
-      const scalarSeed = out.role === 'output' && out.shape.length === 0 && opts.unitScalarSeeds;
-      const upstream: Expr = scalarSeed ? ONE : access(gradName(s.tensor), s.lhs.map((b) => idxVar(b.name)));
+      if (!depends.has(s.tensor) || !feeds.has(s.tensor)) continue;
+      // the Jacobian's output: its seed is a δ per index, a row of the identity
+      const jacSeed = jac?.of === s.tensor;
+      const scalarSeed = (out.role === 'output' && out.shape.length === 0 && opts.unitScalarSeeds && !jac) || jacSeed;
+      const upstream: Expr = scalarSeed ? ONE : access(adjoint(s.tensor), [...rows, ...s.lhs].map((b) => idxVar(b.name)));
+      const seedDeltas = jacSeed ? s.lhs.map((b, k) => ({ a: idxVar(b.name), b: idxVar(rows[k]!.name) })) : [];
       const raw = contributions(s.rhs, { target, names });
       // before any pass walks a term: a term can be as large as its statement times its depth
       for (const c of raw) {
@@ -332,18 +370,18 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
       }));
       const lhsText = s.lhs.length ? `[${s.lhs.map((b) => b.name).join(',')}]` : '';
       steps.push(`from ${printed(s).statement}`);
-      if (!scalarSeed) steps.push(`  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${gradName(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
+      if (!scalarSeed) steps.push(`  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${adjoint(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
       for (const c of cs) {
         const reused = isTrivial(s.rhs) ? c.factor : replaceExpr(c.factor, s.rhs, access(s.tensor, s.lhs.map((b) => idxVar(b.name))));
         const deltas = c.subs.map((sub, k) => ({ a: sub, b: idxVar(primed[k]!.name) }));
         const local = mul([reused, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
         steps.push(`  ∂${s.tensor}${lhsText}/∂${target}${posText} ∋ ${c.sums.length ? `sum(${c.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(local)}${reused !== c.factor ? `   (${printed(s).rhs} is the forward value ${s.tensor}${lhsText})` : ''}`);
-        const term: Term = { sums: [...s.lhs, ...c.sums], factor: mul([reused, upstream]), deltas };
+        const term: Term = { sums: [...s.lhs, ...c.sums], factor: mul([reused, upstream]), deltas: [...deltas, ...seedDeltas] };
         const shown = mul([term.factor, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
         steps.push(`  term: ${term.sums.length ? `sum(${term.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(shown)}`);
         const done = eliminateDeltas(term, {
           forwardLhs: new Set(s.lhs.map((b) => b.name)),
-          positions: primed,
+          positions: [...rows, ...primed],
           shapeOf,
           defaults,
           fresh: (base) => names.fresh(base),
@@ -360,11 +398,12 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     let rhs = simplify(add(pieces));
     // Drop the primes from the positions; rename any summed index that would clash.
     const clean = new Map(primed.map((b, k) => [b.name, positions[k]!.name] as const));
-    rhs = renameClashingBound(rhs, new Set(positions.map((b) => b.name)), names);
+    const free = new Set([...rows, ...positions].map((b) => b.name));
+    rhs = renameClashingBound(rhs, free, names);
     rhs = renameIndices(rhs, clean);
-    rhs = tidyBoundNames(rhs, new Set(positions.map((b) => b.name)));
+    rhs = tidyBoundNames(rhs, free);
     if (clean.size) steps.push(`rename ${[...clean].map(([a, b]) => `${a} → ${b}`).join(', ')}`);
-    const statement: Statement = { tensor: dT, lhs: positions, rhs, line: 0 };
+    const statement: Statement = { tensor: dT, lhs: [...rows, ...positions], rhs, line: 0 };
     steps.push(`result: ${printStatement(statement)}`);
     return { of: target, statement, steps };
   });
@@ -398,7 +437,10 @@ function positionNames(t: TensorInfo, accesses: readonly Access[], names: NameSu
     const single = plain.length === 1 ? plain[0] : undefined;
     // a bound index renamed apart by the checker (c2) reads better under its own name (c)
     const stripped = single?.replace(/\d+$/, '');
-    const candidates = [stripped && stripped !== single ? stripped : undefined, single, dimName, `p${k}`].filter((x): x is string => !!x);
+    // a square matrix's two dimensions have one size name: i, j read better than n, p1
+    const shared = t.shape.length === 2 && t.shape.every((d) => sizeNames(d).length === 1 && d.kind === 'poly' && sizeNames(d)[0]!.toLowerCase() === dimName);
+    const letters = shared ? ['i', 'j'] : [];
+    const candidates = [stripped && stripped !== single ? stripped : undefined, single, shared ? undefined : dimName, ...letters, `p${k}`].filter((x): x is string => !!x);
     let name = candidates.find((c) => !chosen.includes(c) && !reserved.has(c)) ?? names.fresh(candidates[0] ?? 'p');
     if (chosen.includes(name)) name = names.fresh(name);
     chosen.push(name);
@@ -410,7 +452,7 @@ function positionNames(t: TensorInfo, accesses: readonly Access[], names: NameSu
 /** A summed index named like a gradient position gets a fresh name (sums are local, positions are not). */
 function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSupply): Expr {
   const go = (x: Expr): Expr => {
-    if (x.kind === 'reduce' || x.kind === 'argmax') {
+    if (x.kind === 'reduce' || x.kind === 'argmax' || x.kind === 'matfn') {
       const clash = x.indices.filter((b) => taken.has(b.name));
       const renamed = clash.length ? (renameIndices(x, new Map(clash.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof x) : x;
       return { ...renamed, body: go(renamed.body) } as Expr;
@@ -423,7 +465,7 @@ function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSup
 
 /** Bound indices renamed apart along the way (c3, h2) take back the plainest free name in their scope. */
 function tidyBoundNames(e: Expr, scope: ReadonlySet<string>): Expr {
-  if (e.kind === 'reduce' || e.kind === 'argmax') {
+  if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'matfn') {
     const inner = new Set(scope);
     const map = new Map<string, string>();
     // a name the node already uses anywhere — a later index of this list, a reduction nested in the

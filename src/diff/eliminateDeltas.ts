@@ -14,7 +14,7 @@
 import { idxAdd, idxAsConst, idxAsVar, idxCoef, idxDiv, idxKey, idxMod, idxNeg, idxScale, idxSub, idxVars, printIndex } from '../ir/affine.js';
 import { access, compare, mapIndices, mul, num, reduce, substituteIndex, ZERO } from '../ir/exprs.js';
 import { printExpr } from '../ir/print.js';
-import { POLY_ONE, polyConstValue, polyEquals, polyIsPositive, polyIsZero, polyScale, printPoly, printSize, sizeEquals, sizeTryEval, polyEval } from '../ir/sizes.js';
+import { POLY_ONE, polyConstValue, polyMul, polyEquals, polyIsPositive, polyIsZero, polyScale, printPoly, printSize, sizeEquals, sizeTryEval, polyEval } from '../ir/sizes.js';
 import { type Bound, type Expr, type IndexExpr, type Poly, type SizeExpr } from '../ir/types.js';
 
 export interface Delta {
@@ -66,8 +66,13 @@ const isUnit = (p: Poly): 1 | -1 | undefined => {
 /** Solve every δ of the term; null when the term is identically zero. */
 export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated | null {
   let sums = [...term.sums];
-  let factor = term.factor;
+  // an equality of two indices among the factors, (i == j) from eye(N) or diag(x), is a δ too
+  const split = indexEqualities(term.factor);
+  let factor = split.rest;
+  // the δ of the chain rule first, then the equalities: (o == g*Fg + f) of an affine left side is
+  // then solved for o once g and f are fixed, not for g and f
   let deltas = [...term.deltas];
+  let pending = [...split.deltas];
   let guards: Guard[] = [];
   const steps: string[] = [];
   const extentOf = (n: string) => sums.find((b) => b.name === n)!.extent;
@@ -75,6 +80,7 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
   const substitute = (name: string, by: IndexExpr) => {
     factor = substituteIndex(factor, name, by);
     deltas = deltas.map((d) => ({ a: substituteIndexExpr(d.a, name, by), b: substituteIndexExpr(d.b, name, by) }));
+    pending = pending.map((d) => ({ a: substituteIndexExpr(d.a, name, by), b: substituteIndexExpr(d.b, name, by) }));
     guards = guards.map((g) =>
       g.kind === 'range'
         ? { ...g, expr: substituteIndexExpr(g.expr, name, by) }
@@ -92,6 +98,7 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     const solved = { u, by, target, k };
     factor = mapIndices(factor, (x) => solveQuotient(x, solved));
     deltas = deltas.map((x) => ({ a: solveQuotient(x.a, solved), b: solveQuotient(x.b, solved) }));
+    pending = pending.map((x) => ({ a: solveQuotient(x.a, solved), b: solveQuotient(x.b, solved) }));
     guards = guards.map((g) => (g.kind === 'equal' ? { ...g, a: solveQuotient(g.a, solved), b: solveQuotient(g.b, solved) } : { ...g, expr: solveQuotient(g.expr, solved) }));
     const whole = idxAdd(idxScale(target, by), varOf(k));
     sums = [...sums.filter((b) => b.name !== u), { name: k, extent: { kind: 'poly', poly: by } }];
@@ -99,7 +106,8 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     return `δ(${printIndex(d.a)},${printIndex(d.b)}): ${u}/${printPoly(by)} = ${printIndex(target)} holds for ${u} = ${printIndex(whole)} with 0 ≤ ${k} < ${printPoly(by)}; the sum over ${u} becomes a sum over ${k}`;
   };
 
-  while (deltas.length) {
+  while (deltas.length || pending.length) {
+    if (!deltas.length) [deltas, pending] = [pending, []];
     const choices: Choice[] = [];
     let zero = false;
     let settled = -1;
@@ -250,6 +258,51 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     }
   }
   return { expr: reduce('sum', sums, mul([...guardExprs, factor])), steps };
+}
+
+/** An integer-valued expression of indices, sizes and whole numbers as an index expression
+ *  (g*Fg + f, from an affine left side); undefined for anything else. */
+function asIndex(e: Expr): IndexExpr | undefined {
+  switch (e.kind) {
+    case 'index':
+      return e.expr;
+    case 'num':
+      return Number.isInteger(e.value) ? { terms: [], constant: new Map([['', e.value]]) } : undefined;
+    case 'sizeval':
+      return e.size.kind === 'poly' ? { terms: [], constant: e.size.poly } : undefined;
+    case 'neg': {
+      const a = asIndex(e.arg);
+      return a && idxNeg(a);
+    }
+    case 'add': {
+      const ts = e.terms.map(asIndex);
+      return ts.every((t) => t) ? (ts as IndexExpr[]).reduce(idxAdd) : undefined;
+    }
+    case 'mul': {
+      const fs = e.factors.map(asIndex);
+      if (!fs.every((f) => f)) return undefined;
+      // at most one factor with an index: the others are its coefficient
+      const withIndex = (fs as IndexExpr[]).filter((f) => f.terms.length > 0);
+      if (withIndex.length > 1) return undefined;
+      const coef = (fs as IndexExpr[]).filter((f) => f.terms.length === 0).reduce((k, f) => polyMul(k, f.constant), POLY_ONE);
+      return withIndex.length ? idxScale(withIndex[0]!, coef) : { terms: [], constant: coef };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The factors (i == j) of a product that compare two index values, as δ(i, j), and the rest. */
+function indexEqualities(e: Expr): { deltas: Delta[]; rest: Expr } {
+  const factors = e.kind === 'mul' ? e.factors : [e];
+  const eqOf = (f: Expr): Delta | undefined => {
+    if (f.kind !== 'compare' || f.op !== '==') return undefined;
+    const [a, b] = [asIndex(f.a), asIndex(f.b)];
+    return a && b && (f.a.kind === 'index' || f.b.kind === 'index') ? { a, b } : undefined;
+  };
+  const eqs = factors.map(eqOf);
+  if (eqs.every((d) => !d)) return { deltas: [], rest: e };
+  return { deltas: eqs.filter((d): d is Delta => d !== undefined), rest: mul(factors.filter((_, i) => !eqs[i])) };
 }
 
 /** e = ±⌊u/τ⌋ + rest with u summed, τ a positive size and u nowhere else in e: ⌊u/τ⌋ = target. */

@@ -24,6 +24,25 @@ const FN: Record<string, (args: string[]) => string> = {
   min: ([a, b]) => `\\min\\left(${a}, ${b}\\right)`,
   pow: ([a, b]) => `{\\left(${a}\\right)}^{${b}}`,
   where: ([c, a, b]) => `\\begin{cases} ${a} & ${c} \\neq 0 \\\\ ${b} & \\text{otherwise} \\end{cases}`,
+  floor: ([x]) => `\\left\\lfloor ${x} \\right\\rfloor`,
+  ceil: ([x]) => `\\left\\lceil ${x} \\right\\rceil`,
+  round: ([x]) => `\\operatorname{round}\\left(${x}\\right)`,
+  sign: ([x]) => `\\operatorname{sign}\\left(${x}\\right)`,
+  tan: ([x]) => `\\tan\\left(${x}\\right)`,
+  atan: ([x]) => `\\arctan\\left(${x}\\right)`,
+  atan2: ([y, x]) => `\\operatorname{atan2}\\left(${y}, ${x}\\right)`,
+  asin: ([x]) => `\\arcsin\\left(${x}\\right)`,
+  acos: ([x]) => `\\arccos\\left(${x}\\right)`,
+  sinh: ([x]) => `\\sinh\\left(${x}\\right)`,
+  cosh: ([x]) => `\\cosh\\left(${x}\\right)`,
+  asinh: ([x]) => `\\operatorname{arsinh}\\left(${x}\\right)`,
+  acosh: ([x]) => `\\operatorname{arcosh}\\left(${x}\\right)`,
+  atanh: ([x]) => `\\operatorname{artanh}\\left(${x}\\right)`,
+  erf: ([x]) => `\\operatorname{erf}\\left(${x}\\right)`,
+  log2: ([x]) => `\\log_{2}\\left(${x}\\right)`,
+  log10: ([x]) => `\\log_{10}\\left(${x}\\right)`,
+  cbrt: ([x]) => `\\sqrt[3]{${x}}`,
+  clamp: ([x, lo, hi]) => `\\operatorname{clamp}\\left(${x}, ${lo}, ${hi}\\right)`,
 };
 
 /** A number in LaTeX: ∞ as \\infty, not the word Infinity set in italics. */
@@ -141,6 +160,8 @@ export function exprLatex(e: Expr, ctx = 0): string {
           return wrap(PREC.add, `\\min_{${idx}} ${body}`);
         case 'logsumexp':
           return `\\log \\sum_{${idx}} e^{${exprLatex(e.body)}}`;
+        case 'prod':
+          return wrap(PREC.add, `\\prod_{${idx}} ${body}`);
         default:
           return assertNever(e as never);
       }
@@ -148,6 +169,14 @@ export function exprLatex(e: Expr, ctx = 0): string {
     case 'argmax': {
       const idx = e.indices.map((b) => b.name).join(',');
       return `\\left[(${e.at.map(indexLatex).join(',')}) = \\operatorname*{arg${e.op}}_{${idx}} ${exprLatex(e.body, PREC.mul)}\\right]`;
+    }
+    case 'matfn': {
+      // the matrix: a tensor's name, or [body]_{p,q}
+      const whole = e.body.kind === 'access' && e.of === e.body.tensor ? latexName(e.of) : undefined;
+      const m = whole ?? `\\left[${exprLatex(e.body)}\\right]_{${e.indices.map((b) => b.name).join(',')}}`;
+      if (e.fn === 'det') return `\\det ${whole ? m : `\\left(${m}\\right)`}`;
+      if (e.fn === 'logdet') return `\\log \\left|\\det ${m}\\right|`;
+      return `\\left(${m}^{-1}\\right)_{${e.at.map(indexLatex).join(',')}}`;
     }
     default:
       return assertNever(e);

@@ -9,110 +9,14 @@ import { idxAsVar, idxCoef, printIndex } from '../ir/affine.js';
 import { exprEquals, freeIndices, renameIndices } from '../ir/exprs.js';
 import { polyAdd, polyConst, polyConstValue, polyScale, polyVar, printPoly, printSize, sizeAdd, sizeConst, sizePoly, sizeSub } from '../ir/sizes.js';
 import { assertNever, type Expr, type IndexExpr, type Poly, type SizeExpr, type Statement } from '../ir/types.js';
-import { latexName, latexSub, numberLatex } from './renderLatex.js';
-
-/** A number in the matrix form, which is for reading: ∞ and NaN as themselves. */
-const numberText = (v: number): string => (v === Infinity ? '∞' : v === -Infinity ? '-∞' : String(v));
-
-/** A matrix expression, printable as text and as LaTeX. */
-type M =
-  | { readonly k: 'name'; readonly name: string }
-  | { readonly k: 'ones' }
-  | { readonly k: 'num'; readonly value: number }
-  | { readonly k: 'size'; readonly text: string }
-  | { readonly k: 't'; readonly a: M }
-  | { readonly k: 'matmul'; readonly factors: readonly M[] }
-  | { readonly k: 'had'; readonly factors: readonly M[] }
-  | { readonly k: 'scale'; readonly factors: readonly M[] }
-  | { readonly k: 'add'; readonly terms: readonly { readonly neg: boolean; readonly m: M }[] }
-  | { readonly k: 'div'; readonly a: M; readonly b: M }
-  | { readonly k: 'pow'; readonly a: M; readonly p: number }
-  | { readonly k: 'fn'; readonly fn: string; readonly args: readonly M[] }
-  | { readonly k: 'cmp'; readonly op: string; readonly a: M; readonly b: M }
-  | { readonly k: 'kron'; readonly a: M; readonly s: string }
-  | { readonly k: 'text'; readonly text: string; readonly latex: string };
-
-const P = { add: 1, mul: 2, unary: 3, atom: 4 } as const;
-
-function text(m: M, ctx = 0): string {
-  const wrap = (p: number, s: string) => (p < ctx ? `(${s})` : s);
-  switch (m.k) {
-    case 'name':
-      return m.name;
-    case 'ones':
-      return '1';
-    case 'num':
-      return m.value < 0 ? wrap(P.unary, numberText(m.value)) : numberText(m.value);
-    case 'size':
-      return /^\w+$/.test(m.text) ? m.text : `(${m.text})`;
-    case 't':
-      return `${text(m.a, P.atom)}ᵀ`;
-    case 'matmul':
-      return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join('·'));
-    case 'had':
-      return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join(' ⊙ '));
-    case 'scale':
-      return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join('·'));
-    case 'add':
-      return wrap(P.add, m.terms.map((t, i) => (i === 0 ? (t.neg ? '−' : '') : t.neg ? ' − ' : ' + ') + text(t.m, P.mul)).join(''));
-    case 'div':
-      return wrap(P.mul, `${text(m.a, P.mul)}/${text(m.b, P.atom)}`);
-    case 'pow':
-      return `${text(m.a, P.atom)}${m.p === 2 ? '²' : m.p === 3 ? '³' : `^${m.p}`}`;
-    case 'fn':
-      return `${m.fn}(${m.args.map((a) => text(a)).join(', ')})`;
-    case 'cmp':
-      return `(${text(m.a, P.add)} ${m.op} ${text(m.b, P.add)})`;
-    case 'kron':
-      return wrap(P.add + 0.5, `${text(m.a, P.atom)} ⊗ 1_${m.s}×${m.s}`);
-    case 'text':
-      return m.text;
-    default:
-      return assertNever(m);
-  }
-}
-
-function latex(m: M, ctx = 0): string {
-  const wrap = (p: number, s: string) => (p < ctx ? `\\left(${s}\\right)` : s);
-  switch (m.k) {
-    case 'name':
-      return latexName(m.name);
-    case 'ones':
-      return '\\mathbf{1}';
-    case 'num':
-      return m.value < 0 ? wrap(P.unary, numberLatex(m.value)) : numberLatex(m.value);
-    case 'size':
-      return /^\w+$/.test(m.text) ? m.text : `\\left(${m.text.replace(/\*/g, ' ')}\\right)`;
-    case 't':
-      return `${latex(m.a, P.atom)}^{\\top}`;
-    case 'matmul':
-      return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
-    case 'had':
-      return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\odot '));
-    case 'scale':
-      return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
-    case 'add':
-      return wrap(P.add, m.terms.map((t, i) => (i === 0 ? (t.neg ? '-' : '') : t.neg ? ' - ' : ' + ') + latex(t.m, P.mul)).join(''));
-    case 'div':
-      return `\\frac{${latex(m.a)}}{${latex(m.b)}}`;
-    case 'pow':
-      return `${latex(m.a, P.atom)}^{\\odot ${m.p}}`;
-    case 'fn':
-      return `\\operatorname{${m.fn}}\\left(${m.args.map((a) => latex(a)).join(', ')}\\right)`;
-    case 'cmp':
-      return `\\left(${latex(m.a, P.add)} ${m.op === '>=' ? '\\geq' : m.op === '<=' ? '\\leq' : m.op === '!=' ? '\\neq' : m.op} ${latex(m.b, P.add)}\\right)`;
-    case 'kron':
-      return wrap(P.add + 0.5, `${latex(m.a, P.atom)} \\otimes \\mathbf{1}_{${m.s}\\times ${m.s}}`);
-    case 'text':
-      return m.latex;
-    default:
-      return assertNever(m);
-  }
-}
+import { latexName, latexSub } from './renderLatex.js';
+import { latex, P, source, text, type M } from './matrixText.js';
 
 export interface MatrixForm {
   readonly text: string;
   readonly latex: string;
+  /** the statement in the language's matrix notation, which re-parses (dx = (A + A')*x), when it has one */
+  readonly source?: string;
 }
 
 interface Ctx {
@@ -195,7 +99,7 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       const a = elementwise(e.num, dims, ctx);
       const b = elementwise(e.den, dims, ctx);
       if (!a || !b) return null;
-      if (freeIndices(e.den).length > 0) return { k: 'text', text: `${text(a, P.atom)} ⊘ ${text(b, P.atom)}`, latex: `${latex(a, P.atom)} \\oslash ${latex(b, P.atom)}` };
+      if (freeIndices(e.den).length > 0) return { k: 'hdiv', a, b };
       return { k: 'div', a, b };
     }
     case 'pow': {
@@ -220,8 +124,23 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       ctx.latexNotes.push(`M = 1 \\text{ at the first arg${e.op} of each } ${win.replace('×', '\\times ')} \\text{ window}`);
       return { k: 'name', name: 'M' };
     }
+    case 'matfn': {
+      const whole = e.body.kind === 'access' && e.of === e.body.tensor ? e.of : undefined;
+      if (!whole) return null;
+      const name: M = { k: 'name', name: whole };
+      if (e.fn !== 'inv') return { k: 'fn', fn: e.fn, args: [name] };
+      const at = plainSubs(e.at);
+      if (sameList(at, dims)) return { k: 'inv', a: name };
+      if (dims.length === 2 && sameList(at, [dims[1]!, dims[0]!])) return { k: 't', a: { k: 'inv', a: name } };
+      return null;
+    }
+    case 'reduce': {
+      // a product summed inside an elementwise expression: sum(j) A[i,j]*x[j] over [i] is A·x
+      const t = e.op === 'sum' && dims.length <= 2 ? splitTerm(e) : null;
+      const r = t && termMatrix(t, dims, ctx);
+      return r && !r.transposeLhs ? (t!.neg ? { k: 'add', terms: [{ neg: true, m: r.m }] } : r.m) : null;
+    }
     case 'index':
-    case 'reduce':
     case 'delta':
       return null;
     default:
@@ -282,7 +201,6 @@ function splitTerm(e: Expr): TermParts | null {
     else factors.push(f);
   };
   push(x);
-  if (factors.some((f) => f.kind === 'reduce' && f.op === 'sum')) return null;
   return { neg, scalars, sums, factors };
 }
 
@@ -321,6 +239,42 @@ function combine(scalar: M | undefined, body: M): M {
 
 const group = (fs: readonly Expr[]): Expr => (fs.length === 1 ? fs[0]! : { kind: 'mul', factors: fs });
 
+/** u[a]·Σ_s W[b,s]·v[s] → u·(W·v)ᵀ, and Σ_s … [a] · u[b] → (…)·uᵀ: an outer product with a summed side. */
+function outerWithSum(t: TermParts, scalar: M | undefined, a: string, b: string, ctx: Ctx): { m: M; transposeLhs: boolean } | null {
+  const sets = t.factors.map(indexSet);
+  for (const [only, other, first] of [[a, b, true], [b, a, false]] as const) {
+    const mine = t.factors.filter((_, i) => sets[i]!.size > 0 && subset(sets[i]!, [only]));
+    const rest = t.factors.filter((_, i) => !(sets[i]!.size > 0 && subset(sets[i]!, [only])));
+    if (!mine.length || !rest.length || rest.some((f) => indexSet(f).has(only))) continue;
+    const u = elementwise(group(mine), [only], ctx);
+    const w = termMatrix({ neg: false, scalars: [], sums: t.sums, factors: rest }, [other], ctx);
+    if (!u || !w || w.transposeLhs) continue;
+    const wt: M = { k: 't', a: w.m };
+    return { m: combine(scalar, { k: 'matmul', factors: first ? [u, wt] : [w.m, { k: 't', a: u }] }), transposeLhs: false };
+  }
+  return null;
+}
+
+/** Σ_s F[a,b]·G[a,s] → F ⊙ (G·1·1ᵀ) (each row's sum, spread along the row: softmax's P ⊙ ((P ⊙ dY)·1·1ᵀ)),
+ *  and Σ_s F[a,b]·G[s,b] → F ⊙ (1·1ᵀ·G) (each column's). */
+function broadcastSum(t: TermParts, scalar: M | undefined, a: string, b: string, s: string, ctx: Ctx): { m: M; transposeLhs: boolean } | null {
+  const sets = t.factors.map(indexSet);
+  const outer = t.factors.filter((_, i) => !sets[i]!.has(s) && subset(sets[i]!, [a, b]));
+  const ones: M = { k: 'ones' };
+  const onesT: M = { k: 't', a: ones };
+  for (const [keep, layout] of [[a, [a, s]], [b, [s, b]]] as const) {
+    const inner = t.factors.filter((_, i) => sets[i]!.has(s) && subset(sets[i]!, [keep, s]));
+    if (!inner.length || outer.length + inner.length !== t.factors.length) continue;
+    const g = elementwise(group(inner), layout, ctx);
+    if (!g) return null;
+    const spread: M = { k: 'matmul', factors: keep === a ? [g, ones, onesT] : [ones, onesT, g] };
+    const f = outer.length ? elementwise(group(outer), [a, b], ctx) : undefined;
+    if (f === null) return null;
+    return { m: combine(scalar, f ? { k: 'had', factors: [f, spread] } : spread), transposeLhs: false };
+  }
+  return null;
+}
+
 /** One additive term as a matrix expression over the left-side layout; `transposeLhs` when it reads as a row. */
 function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; transposeLhs: boolean } | null {
   const scalar = scalarM(t.scalars, ctx);
@@ -348,7 +302,7 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
       const [a, b] = lhs as [string, string];
       const A = t.factors.filter((_, i) => sets[i]!.has(a) && subset(sets[i]!, [a, s]));
       const B = t.factors.filter((_, i) => sets[i]!.has(b) && subset(sets[i]!, [s, b]));
-      if (A.length + B.length !== t.factors.length || !A.length || !B.length) return null;
+      if (A.length + B.length !== t.factors.length || !A.length || !B.length) return outerWithSum(t, scalar, a, b, ctx) ?? broadcastSum(t, scalar, a, b, s, ctx);
       const ma = elementwise(group(A), [a, s], ctx);
       const mb = elementwise(group(B), [s, b], ctx);
       return ma && mb ? { m: combine(scalar, { k: 'matmul', factors: [ma, mb] }), transposeLhs: false } : null;
@@ -378,11 +332,38 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
     const body = elementwise(group(t.factors), t.sums, ctx);
     return body && { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, body, { k: 'ones' }] }), transposeLhs: false };
   }
-  if (t.sums.length === 2 && lhs.length === 1) {
-    // row sums of a 3-D layout are not matrix algebra; a bias over a batch of images is: sum over (n, u, v)
-    return null;
+  if (t.sums.length >= 2 && lhs.length >= 1) {
+    const m = chain(t, lhs, ctx);
+    return m && { m: combine(scalar, m), transposeLhs: false };
   }
   return null;
+}
+
+/** Σ_{j,k} A[i,j]·R[j,k]·B[k,l] over (i,l) → A·R·B, each factor transposed as its subscripts run:
+ *  a path from the first left-side index through every summed one (each read by two factors) to the
+ *  second, or to a vector at the end (dx = Aᵀ·B·v). */
+function chain(t: TermParts, lhs: readonly string[], ctx: Ctx): M | null {
+  const sets = t.factors.map(indexSet);
+  if (sets.some((x) => x.size === 0 || x.size > 2)) return null;
+  const used = new Set<number>();
+  const out: M[] = [];
+  let at = lhs[0]!;
+  for (;;) {
+    const k = t.factors.findIndex((_, i) => !used.has(i) && sets[i]!.has(at));
+    if (k < 0 || t.factors.some((_, i) => i !== k && !used.has(i) && sets[i]!.has(at))) return null;
+    used.add(k);
+    const next = [...sets[k]!].find((x) => x !== at);
+    const m = elementwise(t.factors[k]!, next === undefined ? [at] : [at, next], ctx);
+    if (!m) return null;
+    out.push(m);
+    if (next === undefined || next === lhs[1]) {
+      // the path must use every factor, end where the left side does, and visit every summed index
+      const ends = next === undefined ? lhs.length === 1 : lhs.length === 2;
+      return ends && used.size === t.factors.length && out.length === t.sums.length + 1 ? { k: 'matmul', factors: out } : null;
+    }
+    if (!t.sums.includes(next)) return null;
+    at = next;
+  }
 }
 
 /** Σ_{f,u,v} K[f,c,h+Q-u*T, w+Q'-v*T]·dY[n,f,u,v]  →  correlation of dY (dilated by T, padded R−1−Q) with K̃. */
@@ -464,11 +445,39 @@ function channelSum(s: Statement, _shapes: Shapes): MatrixForm | null {
   };
 }
 
-/** Sums of matrix-pattern terms. */
-function generic(s: Statement, _shapes: Shapes): MatrixForm | null {
-  const lhs = s.lhs.map((b) => b.name);
-  const terms = s.rhs.kind === 'add' ? s.rhs.terms : [s.rhs];
-  const ctx: Ctx = { notes: [], latexNotes: [] };
+type Term = { readonly neg: boolean; readonly m: M };
+const sameM = (a: M, b: M): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** A product's factors without the one at `at` (0: first, -1: last), as one matrix expression. */
+const withoutEnd = (fs: readonly M[], at: 0 | -1): M => {
+  const rest = at === 0 ? fs.slice(1) : fs.slice(0, -1);
+  return rest.length === 1 ? rest[0]! : { k: 'matmul', factors: rest };
+};
+
+/** Factoring of a sum whose every term is a product ending (starting) with the same factor; rules as data. */
+const FACTOR_RULES: readonly { readonly name: string; readonly at: 0 | -1 }[] = [
+  // A·x + Aᵀ·x → (A + Aᵀ)·x
+  { name: 'common right factor', at: -1 },
+  // xᵀ·A − xᵀ·B → xᵀ·(A − B)
+  { name: 'common left factor', at: 0 },
+];
+
+function factorCommon(terms: readonly Term[]): M | null {
+  if (terms.length < 2 || !terms.every((t) => t.m.k === 'matmul' && t.m.factors.length >= 2)) return null;
+  const fss = terms.map((t) => (t.m as Extract<M, { k: 'matmul' }>).factors);
+  for (const r of FACTOR_RULES) {
+    const end = (fs: readonly M[]) => fs[r.at === 0 ? 0 : fs.length - 1]!;
+    const common = end(fss[0]!);
+    // not 1: its length is each term's own (1ᵀ·W1²·1 + 1ᵀ·W2²·1 sums matrices of two shapes)
+    if (JSON.stringify(common).includes('"ones"') || !fss.every((fs) => sameM(end(fs), common))) continue;
+    const sum: M = { k: 'add', terms: terms.map((t, i) => ({ neg: t.neg, m: withoutEnd(fss[i]!, r.at) })) };
+    return { k: 'matmul', factors: r.at === 0 ? [common, sum] : [sum, common] };
+  }
+  return null;
+}
+
+/** A sum of matrix-pattern terms over the layout `lhs`; transposeLhs when it reads as a row. */
+function sumMatrix(rhs: Expr, lhs: readonly string[], ctx: Ctx): { m: M; transposeLhs: boolean } | null {
+  const terms = rhs.kind === 'add' ? rhs.terms : [rhs];
   const parts: { neg: boolean; m: M; transposeLhs: boolean }[] = [];
   for (const term of terms) {
     const t = splitTerm(term);
@@ -478,15 +487,72 @@ function generic(s: Statement, _shapes: Shapes): MatrixForm | null {
     parts.push({ neg: t.neg, ...r });
   }
   if (new Set(parts.map((p) => p.transposeLhs)).size > 1) return null;
-  const body: M = parts.length === 1 && !parts[0]!.neg ? parts[0]!.m : { k: 'add', terms: parts.map((p) => ({ neg: p.neg, m: p.m })) };
-  const tl = parts[0]?.transposeLhs ?? false;
-  const head = `${s.tensor}${tl ? 'ᵀ' : ''}`;
-  const headLatex = `${latexName(s.tensor)}${tl ? '^{\\top}' : ''}`;
+  // like terms: P + P → 2·P
+  const summands: Term[] = [];
+  const counts = new Map<string, number>();
+  for (const p of parts) {
+    const key = `${p.neg}${JSON.stringify(p.m)}`;
+    if (!counts.has(key)) summands.push({ neg: p.neg, m: p.m });
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  summands.forEach((x, i) => {
+    const c = counts.get(`${x.neg}${JSON.stringify(x.m)}`)!;
+    if (c > 1) summands[i] = { neg: x.neg, m: { k: 'scale', factors: [{ k: 'num', value: c }, x.m] } };
+  });
+  const m: M = summands.length === 1 && !summands[0]!.neg ? summands[0]!.m : (factorCommon(summands) ?? { k: 'add', terms: summands });
+  return { m, transposeLhs: parts[0]?.transposeLhs ?? false };
+}
+
+/** `scalarBody`: the right side is one number for every element (dA = 0), which is no matrix statement. */
+function form(tensor: string, r: { m: M; transposeLhs: boolean }, ctx: Ctx, scalarBody = false): MatrixForm {
+  const head = `${tensor}${r.transposeLhs ? 'ᵀ' : ''}`;
+  const headLatex = `${latexName(tensor)}${r.transposeLhs ? '^{\\top}' : ''}`;
   const notes = [...new Set(ctx.notes)];
+  const src = r.transposeLhs || notes.length || scalarBody ? null : source(r.m);
   return {
-    text: `${head} = ${text(body)}${notes.length ? `   where ${notes.join('; ')}` : ''}`,
-    latex: `${headLatex} = ${latex(body)}${ctx.latexNotes.length ? `, \\quad ${[...new Set(ctx.latexNotes)].join(', ')}` : ''}`,
+    ...(src ? { source: `${tensor} = ${src}` } : {}),
+    text: `${head} = ${text(r.m)}${notes.length ? `   where ${notes.join('; ')}` : ''}`,
+    latex: `${headLatex} = ${latex(r.m)}${ctx.latexNotes.length ? `, \\quad ${[...new Set(ctx.latexNotes)].join(', ')}` : ''}`,
   };
+}
+
+/** Sums of matrix-pattern terms. */
+function generic(s: Statement, _shapes: Shapes): MatrixForm | null {
+  const ctx: Ctx = { notes: [], latexNotes: [] };
+  const r = sumMatrix(s.rhs, s.lhs.map((b) => b.name), ctx);
+  return r && form(s.tensor, r, ctx, s.lhs.length > 0 && freeIndices(s.rhs).length === 0);
+}
+
+/** A Hessian block of two matrix variables, H[a,b,c,d] = Σ (b == d)·B[a,c] (rows (a,b), columns (c,d),
+ *  row-major), is B ⊗ I; with (a == c)·B[b,d] it is I ⊗ B — so tr(XᵀAX) gives (A + Aᵀ) ⊗ I. */
+function kronecker(s: Statement, _shapes: Shapes): MatrixForm | null {
+  if (s.lhs.length !== 4) return null;
+  const [a, b, c, d] = s.lhs.map((x) => x.name) as [string, string, string, string];
+  const isDelta = (f: Expr, p: string, q: string) =>
+    f.kind === 'compare' && f.op === '==' && f.a.kind === 'index' && f.b.kind === 'index' &&
+    [idxAsVar(f.a.expr), idxAsVar(f.b.expr)].sort().join() === [p, q].sort().join();
+  const terms = s.rhs.kind === 'add' ? s.rhs.terms : [s.rhs];
+  for (const [p, q, over, right] of [[b, d, [a, c], true], [a, c, [b, d], false]] as const) {
+    const rest: Expr[] = [];
+    for (const term of terms) {
+      const neg = term.kind === 'neg';
+      const x = neg ? (term as { arg: Expr }).arg : term;
+      const fs = x.kind === 'mul' ? x.factors : [x];
+      const k = fs.findIndex((f) => isDelta(f, p, q));
+      if (k < 0) break;
+      const others = fs.filter((_, i) => i !== k);
+      const r: Expr = others.length === 0 ? { kind: 'num', value: 1 } : others.length === 1 ? others[0]! : { kind: 'mul', factors: others };
+      if (freeIndices(r).some((i) => i === p || i === q)) break;
+      rest.push(neg ? { kind: 'neg', arg: r } : r);
+    }
+    if (rest.length !== terms.length) continue;
+    const ctx: Ctx = { notes: [], latexNotes: [] };
+    const inner = sumMatrix(rest.length === 1 ? rest[0]! : { kind: 'add', terms: rest }, over, ctx);
+    if (!inner || inner.transposeLhs) continue;
+    const eye: M = { k: 'eye' };
+    return form(s.tensor, { m: { k: 'otimes', a: right ? inner.m : eye, b: right ? eye : inner.m }, transposeLhs: false }, ctx);
+  }
+  return null;
 }
 
 type Shapes = (tensor: string) => readonly SizeExpr[] | undefined;
@@ -495,6 +561,7 @@ export const PATTERNS: readonly { readonly name: string; readonly render: (s: St
   { name: 'conv input gradient: correlation with the flipped kernel K̃', render: convInputGradient },
   { name: 'conv kernel gradient: correlation of the input with dY', render: convKernelGradient },
   { name: 'bias gradient: channel sum', render: channelSum },
+  { name: 'Hessian of matrix variables: Kronecker product with I', render: kronecker },
   { name: 'matrix algebra: products, transposes, 1ᵀ sums, ⊙, outer products', render: generic },
 ];
 

@@ -76,6 +76,31 @@ export const RULES: Record<Builtin, readonly PartialRule[]> = {
   max: [([a, b]) => compare('>=', a!, b!), ([a, b]) => compare('<', a!, b!)],
   min: [([a, b]) => compare('<=', a!, b!), ([a, b]) => compare('>', a!, b!)],
   where: [() => ZERO, ([c]) => compare('!=', c!, ZERO), ([c]) => compare('==', c!, ZERO)],
+  atan: unary('atan'),
+  asin: unary('asin'),
+  acos: unary('acos'),
+  sinh: unary('sinh'),
+  cosh: unary('cosh'),
+  asinh: unary('asinh'),
+  acosh: unary('acosh'),
+  atanh: unary('atanh'),
+  log10: unary('log10'),
+  log2: unary('log2'),
+  // steps: 0 almost everywhere (and at a jump, where there is none, 0 too)
+  floor: [() => ZERO],
+  ceil: [() => ZERO],
+  round: [() => ZERO],
+  sign: [() => ZERO],
+  // tan' = 1 + tan² (mathjs would say sec², not in the language; tan(x) becomes the forward value)
+  tan: [([x]) => add([ONE, pow(call('tan', [x!]), num(2))])],
+  // erf' = 2/√π·e^(−x²) (mathjs has no erf derivative)
+  erf: [([x]) => mul([num(2 / Math.sqrt(Math.PI)), call('exp', [neg(pow(x!, num(2)))])])],
+  // cbrt' = 1/(3·cbrt(x)²): mathjs's x^(−2/3)/3 is NaN for x < 0 in floating point
+  cbrt: [([x]) => div(ONE, mul([num(3), pow(call('cbrt', [x!]), num(2))]))],
+  // atan2(y, x): ∂y = x/(x² + y²), ∂x = −y/(x² + y²)
+  atan2: [([y, x]) => div(x!, add([pow(x!, num(2)), pow(y!, num(2))])), ([y, x]) => neg(div(y!, add([pow(x!, num(2)), pow(y!, num(2))])))],
+  // clamp(x, lo, hi) is lo below lo, hi above hi, else x: the gradient goes to the one it returns
+  clamp: [([x, lo, hi]) => mul([compare('>=', x!, lo!), compare('<=', x!, hi!)]), ([x, lo]) => compare('<', x!, lo!), ([x, lo, hi]) => mul([compare('>=', x!, lo!), compare('>', x!, hi!)])],
 };
 
 /** ∂(a^b)/∂a and ∂(a^b)/∂b for the `^` operator: the same rules as pow. */

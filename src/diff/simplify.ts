@@ -115,6 +115,16 @@ const RULES: readonly Rule[] = [
     },
   },
   {
+    // (4·a)/2 → 2·a   (a whole quotient of two numbers)
+    name: 'divide numbers',
+    rewrite: (e) => {
+      if (e.kind !== 'div' || e.den.kind !== 'num' || e.den.value === 0) return undefined;
+      const { coef, rest } = coefficient(e.num);
+      const q = coef / e.den.value;
+      return coef !== 1 && Number.isInteger(q) ? mul([num(q), rest]) : undefined;
+    },
+  },
+  {
     // (a·b)/a → b   (the quotient was 0/0 where a = 0, so nothing is lost)
     name: 'cancel common factors',
     rewrite: (e) => {

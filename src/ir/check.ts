@@ -12,6 +12,8 @@
 //   Y[n,f] = relu(sum(d) X[n,d]*W[f,d] + b[f])
 import { idxVars } from './affine.js';
 import { count, DeltagradError, fail, LINE_BREAK, type Span } from './errors.js';
+import { expandMatrixNotation } from './expandMatrixNotation.js';
+import { solveLeftSide } from './solveLeftSide.js';
 import { InlinedSizes } from './inlinedSize.js';
 import { limitsWith, type Limits } from './limits.js';
 import { parse, type Ast, type Line } from './parse.js';
@@ -32,6 +34,11 @@ import type { Def, ProgramScope } from './checkTypes.js';
 class Checker implements ProgramScope {
   readonly sizes = new Map<string, SizeInfo>();
   readonly defs = new Map<string, Def>();
+  /** named constants (`const eps = 1e-5`): values, not inputs */
+  readonly consts = new Map<string, { readonly value: number; readonly span: Span }>();
+  /** every name the program assigns, declares or makes a constant, wherever it stands: an index's
+   *  new size must not take one (`l` beside a scalar output `L` assigned later) */
+  readonly programNames = new Set<string>();
   readonly declared = new Map<string, { shape: SizeExpr[]; span: Span }>();
   /** shapes known so far: declared, inferred from plain subscripts, or of assigned tensors */
   readonly shapes = new Map<string, SizeExpr[]>();
@@ -74,6 +81,8 @@ class Checker implements ProgramScope {
     this.checkLength();
     const lines = parse(this.source, this.limits.maxNesting);
     for (const l of lines) if (l.k === 'dims') this.dims(l);
+    for (const l of lines) if (l.k === 'const') this.consts_(l);
+    for (const l of lines) if (l.k === 'assign' || l.k === 'decl') this.programNames.add(l.name);
     for (const l of lines) if (l.k === 'def') this.def(l);
     this.inlined = new InlinedSizes(this.defs);
     for (const l of lines) if (l.k === 'decl') this.decl(l);
@@ -81,7 +90,8 @@ class Checker implements ProgramScope {
     const tensors: TensorInfo[] = this.order.map((name) => ({
       name,
       shape: this.shapes.get(name) ?? [],
-      role: !this.assigned.has(name) ? 'input' : this.readAfter.has(name) ? 'intermediate' : 'output',
+      role: this.consts.has(name) ? 'constant' : !this.assigned.has(name) ? 'input' : this.readAfter.has(name) ? 'intermediate' : 'output',
+      ...(this.consts.has(name) ? { value: this.consts.get(name)!.value } : {}),
       declared: this.declared.has(name),
       ...(this.spans.has(name) ? { span: this.spans.get(name)! } : {}),
     }));
@@ -132,16 +142,28 @@ class Checker implements ProgramScope {
     }
   }
 
+  private consts_(l: Extract<Line, { k: 'const' }>) {
+    for (const it of l.items) {
+      if (this.sizes.has(it.name)) fail('bad-name', `${it.name} is a size, it cannot also be a constant`, it.span, 'sizes are whole numbers in `dims`; give the constant another name');
+      if (this.consts.has(it.name)) fail('bad-name', `constant ${it.name} is defined twice`, it.span, 'define each constant once');
+      if ((BUILTINS as readonly string[]).includes(it.name)) fail('bad-name', `constant ${it.name} would hide the built-in function ${it.name}`, it.span, 'choose another name');
+      this.consts.set(it.name, { value: it.value, span: it.span });
+      this.programNames.add(it.name);
+    }
+  }
+
   private def(l: Extract<Line, { k: 'def' }>) {
     if ((BUILTINS as readonly string[]).includes(l.name)) fail('bad-name', `def ${l.name} would hide the built-in function ${l.name}`, l.span, 'choose another name');
     if (this.defs.has(l.name)) fail('bad-name', `function ${l.name} is defined twice`, l.span);
     if (this.sizes.has(l.name)) fail('bad-name', `${l.name} is a size, it cannot also be a function`, l.span);
+    if (this.consts.has(l.name)) fail('bad-name', `${l.name} is a constant, it cannot also be a function`, l.span);
     this.defs.set(l.name, { params: l.params.map((p) => p.name), body: l.body, span: l.span });
   }
 
   private decl(l: Extract<Line, { k: 'decl' }>) {
     if (this.sizes.has(l.name)) fail('bad-name', `${l.name} is a size, it cannot also be a tensor`, l.span, 'use another name for the tensor');
     if (this.declared.has(l.name)) fail('bad-name', `tensor ${l.name} is declared twice`, l.span);
+    if (this.consts.has(l.name)) fail('bad-name', `${l.name} is a constant, it cannot also be a tensor`, l.span, 'a constant has its value in `const`; give the tensor another name');
     const shape = l.shape.map((a) => this.sizeOf(a));
     this.declared.set(l.name, { shape, span: l.span });
     this.shapes.set(l.name, shape);
@@ -155,7 +177,7 @@ class Checker implements ProgramScope {
         if (!Number.isSafeInteger(a.value) || a.value < 0) fail('bad-size', `a dimension must be a whole number of at most 9,007,199,254,740,991, found ${a.value}`, a.span);
         return sizeConst(a.value);
       case 'name':
-        if (this.declared.has(a.name) || this.defs.has(a.name)) fail('bad-name', `${a.name} is not a size`, a.span, 'shapes are made of size names (see `dims`) and whole numbers');
+        if (this.declared.has(a.name) || this.defs.has(a.name) || this.consts.has(a.name)) fail('bad-name', `${a.name} is not a size`, a.span, 'shapes are made of size names (see `dims`) and whole numbers');
         this.ensureSize(a.name);
         return sizeName(a.name);
       case 'unary':
@@ -179,9 +201,11 @@ class Checker implements ProgramScope {
     }
   }
 
-  private assign(l: Extract<Line, { k: 'assign' }>) {
-    const name = l.name;
+  private assign(written: Extract<Line, { k: 'assign' }>) {
+    const name = written.name;
+    let l = written;
     if (this.sizes.has(name)) fail('bad-name', `${name} is a size and cannot be assigned`, l.span);
+    if (this.consts.has(name)) fail('bad-name', `${name} is a constant and cannot be assigned`, l.span, `its value is fixed by \`const ${name} = …\``);
     if (this.defs.has(name) || (BUILTINS as readonly string[]).includes(name)) fail('bad-name', `${name} is a function and cannot be assigned`, l.span);
     if (this.assigned.has(name))
       fail('assigned-twice', `${name} is already assigned in line ${this.assigned.get(name)}`, l.span, `each tensor is assigned once; give this one another name, or add both right sides in one statement`);
@@ -189,12 +213,20 @@ class Checker implements ProgramScope {
       const r = this.firstRead.get(name)!;
       fail('used-before-assigned', `${name} is read in line ${r.line} before it is assigned in line ${l.span.line}`, r, 'statements run top to bottom: assign a tensor before reading it');
     }
+    // bounded before anything is built from it (the matrix notation's expansion recurses on it)
+    this.checkInlinedSize(written);
+    // matrix notation (f = x'*A*x) becomes index notation, with indices of its own on the left
+    const expanded = expandMatrixNotation(written, this);
+    if (expanded) l = expanded.line;
+    // an affine left side (Y[n, g*Fg+f] = …) becomes a plain index and an equality the right side sums over
+    l = solveLeftSide(l, this) ?? l;
     // Left side: distinct plain index names.
     const lhsNames: string[] = [];
     for (const s of l.subs ?? []) {
       if (s.k !== 'name') fail('bad-left-side', `the left side of ${name} takes index names, found an expression`, s.span, 'move index arithmetic to the right side, e.g. `Y[u] = X[2*u]`');
       const n = (s as { name: string }).name;
       if (this.sizes.has(n)) fail('bad-left-side', `${n} is a size, not an index`, s.span, 'use a lowercase index name on the left side');
+      if (this.consts.has(n)) fail('bad-left-side', `${n} is a constant, not an index`, s.span, 'use another index name');
       if (lhsNames.includes(n)) fail('bad-left-side', `index ${n} appears twice on the left side of ${name}`, s.span, 'left-side indices must be distinct; read the diagonal on the right: `d[i] = A[i,i]`');
       lhsNames.push(n);
     }
@@ -202,16 +234,19 @@ class Checker implements ProgramScope {
     if (decl && decl.shape.length !== lhsNames.length)
       fail('rank-mismatch', `${name} is declared with ${decl.shape.length} dimension${decl.shape.length === 1 ? '' : 's'} but assigned with ${lhsNames.length} subscript${lhsNames.length === 1 ? '' : 's'}`, l.span, `write ${name}${decl.shape.length ? `[${decl.shape.map((_, i) => 'ijklmn'[i] ?? `i${i}`).join(',')}]` : ''} = …`);
     this.see(name, { line: l.span.line, col: l.span.col, length: name.length });
-    this.checkInlinedSize(l);
-    const st = new StatementChecker(this, name, lhsNames, l);
+    const st = new StatementChecker(this, name, lhsNames, l, expanded?.shape);
     const stmt = st.run();
     this.assigned.set(name, l.span.line);
-    this.statements.push(stmt);
+    this.statements.push(expanded ? { ...stmt, notation: 'matrix' } : stmt);
   }
 
   // --- helpers used by StatementChecker ---
   isTensorName(n: string): boolean {
     return this.declared.has(n) || this.assigned.has(n) || this.shapes.has(n);
+  }
+  /** a tensor or constant somewhere in the program, before or after this statement */
+  isProgramName(n: string): boolean {
+    return this.programNames.has(n) || this.isTensorName(n);
   }
   noteRead(tensor: string, span: Span, current: string) {
     if (tensor === current) fail('used-before-assigned', `${tensor} reads itself`, span, 'a statement cannot read the tensor it assigns; give the result another name');
@@ -228,7 +263,7 @@ class Checker implements ProgramScope {
   freshSize(preferred: string): string {
     let name = preferred;
     let k = 2;
-    while (this.declared.has(name) || this.assigned.has(name) || this.defs.has(name) || this.seen.has(name)) name = `${preferred}${k++}`;
+    while (this.declared.has(name) || this.assigned.has(name) || this.defs.has(name) || this.seen.has(name) || this.programNames.has(name)) name = `${preferred}${k++}`;
     this.ensureSize(name);
     return name;
   }

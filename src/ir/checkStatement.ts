@@ -5,12 +5,15 @@
 // Worked example: `Y[n,f] = relu(X[n,d]*W[f,d] + b[f])` gives
 //   Y[n,f] = relu(sum(d) X[n,d]*W[f,d] + b[f])        with n:N, f:F, d:D
 // d is summed over the smallest additive term that holds all its uses (inside relu).
-import { idxAdd, idxAsConst, idxDiv, idxMod, idxNeg, idxNum, idxScale, idxSizeName, idxSub, idxVar } from './affine.js';
+import { idxAdd, idxAsConst, idxAsVar, idxDiv, idxMod, idxNeg, idxNum, idxScale, idxSizeName, idxSub, idxVar } from './affine.js';
 import { fail, type Span } from './errors.js';
 import { access, add, call, compare, div, mapChildren, mul, neg, num, pow, reduce } from './exprs.js';
-import { type Ast, type Line } from './parse.js';
+import { MATRIX_BINDERS, type Ast, type Line } from './parse.js';
 import {
   polyIsPositive,
+  printSize,
+  sizeEquals,
+  sizeTryEval,
   sizeAdd,
   sizeConst,
   sizeDiv,
@@ -19,10 +22,13 @@ import {
   sizeSub
 } from './sizes.js';
 import { suggest } from './suggest.js';
-import { BUILTINS, type Bound, type Builtin, type Expr, type IndexExpr, type Poly, type SizeExpr, type Statement } from './types.js';
+import { BUILTINS, type Bound, type Builtin, type Expr, type IndexExpr, type MatrixFn, type Poly, type SizeExpr, type Statement } from './types.js';
 
 import { ARITY, MAX_INLINE_DEPTH, UNKNOWN, type ProgramScope, type Use } from './checkTypes.js';
 import { inferRanges } from './inferRanges.js';
+
+/** Functions of matrix notation only (they take whole vectors and matrices). */
+export const MATRIX_ONLY: readonly string[] = ['tr', 'diag', 'norm1', 'norm2', 'eye', 'ones', 'sum'];
 
 export class StatementChecker {
   readonly uses: Use[] = [];
@@ -34,12 +40,17 @@ export class StatementChecker {
   readonly boundRanges = new Map<string, SizeExpr>();
   readonly firstSpan = new Map<string, Span>();
   private readonly defStack: string[] = [];
+  readonly matrixReads: { subs: readonly IndexExpr[]; extent: SizeExpr; what: string; span: Span }[] = [];
+  /** matrix functions written with their indices, whose extents must agree once inferred */
+  private readonly matrices: { fn: string; names: [string, string]; span: Span }[] = [];
 
   constructor(
     readonly c: ProgramScope,
     readonly name: string,
     readonly lhs: string[],
     readonly line: Extract<Line, { k: 'assign' }>,
+    /** the left side's shape, when the statement was written in matrix notation (its indices are new) */
+    readonly lhsShape?: readonly SizeExpr[],
   ) {}
 
   run(): Statement {
@@ -49,7 +60,8 @@ export class StatementChecker {
     let rhs = this.expr(this.line.rhs, new Map(), new Map());
     rhs = this.wrapEinsteinSums(rhs);
     const extents = inferRanges(this);
-    rhs = fillExtents(rhs, extents);
+    for (const m of this.matrices) this.squareOrFail(m.fn, extents.get(m.names[0])!, extents.get(m.names[1])!, m.span);
+    rhs = wholeMatrices(fillExtents(rhs, extents), this.c.shapes);
     const lhs: Bound[] = this.lhs.map((n) => ({ name: n, extent: extents.get(n)! }));
     if (!this.c.declared.has(this.name)) this.c.shapes.set(this.name, lhs.map((b) => b.extent));
     return { tensor: this.name, lhs, rhs, line: this.line.span.line, span: this.line.span };
@@ -57,7 +69,7 @@ export class StatementChecker {
 
   private collectIndexNames(a: Ast) {
     const inSub = (x: Ast) => {
-      if (x.k === 'name' && !this.c.sizes.has(x.name)) this.indexNames.add(x.name);
+      if (x.k === 'name' && !this.c.sizes.has(x.name) && !this.c.consts.has(x.name)) this.indexNames.add(x.name);
       forEachChild(x, inSub);
     };
     const walk = (x: Ast) => {
@@ -96,6 +108,7 @@ export class StatementChecker {
         return idxNum(a.value);
       case 'name': {
         if (this.c.sizes.has(a.name)) return idxSizeName(a.name);
+        if (this.c.consts.has(a.name) && !scope.has(a.name)) nonAffine(`${a.name} is a constant (a real number), not an index or a size`);
         const n = scope.get(a.name) ?? a.name;
         this.note(n, a.span);
         return idxVar(n);
@@ -119,7 +132,7 @@ export class StatementChecker {
           if (!cy || !polyIsPositive(cy)) return nonAffine(`\`${a.op}\` in a subscript needs a positive size or whole number on its right`);
           return a.op === '/' ? idxDiv(x, cy!) : idxMod(x, cy!);
         }
-        return nonAffine(`\`^\` is not allowed in a subscript`);
+        return nonAffine(`\`${a.op}\` is not allowed in a subscript`);
       }
       case 'access':
         return nonAffine(`a subscript cannot read the tensor ${a.name}`);
@@ -147,16 +160,22 @@ export class StatementChecker {
         return num(a.value);
       case 'name': {
         if (params.has(a.name)) return params.get(a.name)!;
-        if (this.defStack.length && !this.c.sizes.has(a.name)) fail('bad-name', `${a.name} is not a parameter of ${this.defStack.at(-1)}`, a.span, 'a def body uses only its parameters, numbers and sizes');
+        if (this.defStack.length && !this.c.sizes.has(a.name) && !this.c.consts.has(a.name))
+          fail('bad-name', `${a.name} is not a parameter of ${this.defStack.at(-1)}`, a.span, 'a def body uses only its parameters, numbers, sizes and constants');
         if (scope.has(a.name)) return { kind: 'index', expr: idxVar(scope.get(a.name)!) };
+        if (this.c.consts.has(a.name)) {
+          this.c.see(a.name, a.span);
+          return access(a.name, []);
+        }
         if (this.c.sizes.has(a.name)) return { kind: 'sizeval', size: sizeName(a.name) };
         if (this.indexNames.has(a.name)) {
           this.note(a.name, a.span);
           return { kind: 'index', expr: idxVar(a.name) };
         }
         if (this.c.defs.has(a.name) || (BUILTINS as readonly string[]).includes(a.name)) fail('bad-name', `${a.name} is a function; call it: ${a.name}(…)`, a.span);
-        // `N` next to an index `n` whose range is not declared: the implicit size of n (as in `/ N`).
-        if (!this.c.isTensorName(a.name) && [...this.indexNames].some((n) => n.toUpperCase() === a.name && n !== a.name)) {
+        // `N` next to an index `n` whose range is not declared: the implicit size of n (as in `/ N`);
+        // never a tensor of the program, read here or assigned anywhere (`L = sum(l) X[l] / L` reads itself)
+        if (!this.c.isProgramName(a.name) && a.name !== this.name && [...this.indexNames].some((n) => n.toUpperCase() === a.name && n !== a.name)) {
           this.c.ensureSizePublic(a.name);
           return { kind: 'sizeval', size: sizeName(a.name) };
         }
@@ -171,6 +190,7 @@ export class StatementChecker {
       case 'access': {
         if (this.defStack.length) fail('bad-name', `a def body is scalar and cannot read the tensor ${a.name}`, a.span, 'pass the element as an argument: f(X[i])');
         if (this.c.sizes.has(a.name)) fail('bad-name', `${a.name} is a size, not a tensor`, a.span);
+        if (this.c.consts.has(a.name)) fail('bad-name', `${a.name} is a constant, not a tensor`, a.span, `read it without subscripts: ${a.name}`);
         if (this.c.defs.has(a.name) || (BUILTINS as readonly string[]).includes(a.name)) fail('bad-name', `${a.name} is a function; call it with ( )`, a.span);
         const subs = a.subs.map((s) => this.index(s, scope));
         const shape = this.c.shapes.get(a.name);
@@ -196,15 +216,26 @@ export class StatementChecker {
             return add([x, y]);
           case '-':
             return add([x, neg(y)]);
+          // the elementwise operators of matrix notation, on scalars
           case '*':
+          case '.*':
             return mul([x, y]);
           case '/':
+          case './':
             return div(x, y);
           case '^':
+          case '.^':
             return pow(x, y);
         }
         return fail('syntax', `unexpected operator ${a.op}`, a.span);
       }
+      case 'transpose':
+        return fail(
+          'syntax',
+          "`'` transposes a whole vector or matrix, in a statement whose left side has no subscripts",
+          a.span,
+          this.defStack.length ? 'a def body is scalar' : 'write Y = A\' (matrix notation), or swap the subscripts: Y[i,j] = A[j,i]',
+        );
       case 'compare':
         return compare(a.op, this.expr(a.a, scope, params), this.expr(a.b, scope, params));
       case 'call':
@@ -219,6 +250,10 @@ export class StatementChecker {
   }
 
   private call(a: Extract<Ast, { k: 'call' }>, scope: ReadonlyMap<string, string>, params: ReadonlyMap<string, Expr>): Expr {
+    if ((MATRIX_BINDERS as readonly string[]).includes(a.name) && !this.c.defs.has(a.name)) return this.wholeMatrixFunction(a, scope);
+    if (a.subs) fail('syntax', `${a.name}(…)[…]: only inv(A)[i,j] reads an element of a function's value`, a.span, 'read an element of a tensor: A[i,j]');
+    if (MATRIX_ONLY.includes(a.name) && !this.c.defs.has(a.name))
+      fail('syntax', `${a.name}(…) is matrix notation: it takes whole vectors and matrices`, a.span, `assign it to a name without subscripts, e.g. \`f = ${a.name}(A)\`, or write the sum out in index form`);
     const args = a.args.map((x) => this.expr(x, scope, params));
     const def = this.c.defs.get(a.name);
     if (def) {
@@ -249,12 +284,47 @@ export class StatementChecker {
     return call(fn, args);
   }
 
+  /** det(A), logdet(A), inv(A)[i,j] of a whole tensor A (a square matrix). */
+  private wholeMatrixFunction(a: Extract<Ast, { k: 'call' }>, scope: ReadonlyMap<string, string>): Expr {
+    const fn = a.name as MatrixFn;
+    if (this.defStack.length) fail('bad-name', `a def body is scalar and cannot use ${fn}(…)`, a.span);
+    const arg = a.args[0];
+    if (a.args.length !== 1 || arg?.k !== 'name')
+      fail('arity', `${fn}(…) takes one matrix, a tensor's name`, a.span, `write ${fn}(A), or ${fn}(p:N, q:N${fn === 'inv' ? ' @ i, j' : ''}) M[p,q] for a matrix of your own`);
+    const name = (arg as { name: string }).name;
+    const shape = this.c.shapes.get(name);
+    if (!shape || shape.length !== 2)
+      fail('rank-mismatch', `${fn}(${name}) needs a square matrix, but ${name} ${shape ? `has ${shape.length} dimension${shape.length === 1 ? '' : 's'}` : 'is not a declared tensor'}`, arg!.span, `declare it, e.g. \`${name}: [N, N]\``);
+    if (fn === 'inv' ? a.subs?.length !== 2 : a.subs !== undefined)
+      fail('syntax', fn === 'inv' ? `inv(${name}) is a matrix: read an element, inv(${name})[i,j]` : `${fn}(${name}) is a number, not a matrix`, a.span);
+    this.squareOrFail(fn, shape![0]!, shape![1]!, a.span);
+    const [p, q] = [this.fresh('p'), this.fresh('q')];
+    this.boundNames.add(p).add(q);
+    this.indexNames.add(p).add(q);
+    this.c.noteRead(name, arg!.span, this.name);
+    const subs = [idxVar(p), idxVar(q)];
+    this.use({ tensor: name, subs, span: arg!.span });
+    const at = (a.subs ?? []).map((x) => this.index(x, scope));
+    if (at.length) this.matrixReads.push({ subs: at, extent: shape![0]!, what: `inv(${name})`, span: a.span });
+    return { kind: 'matfn', fn, indices: [{ name: p, extent: shape![0]! }, { name: q, extent: shape![1]! }], at, body: access(name, subs), of: name };
+  }
+
+  /** A matrix function's two extents must be one size. */
+  private squareOrFail(fn: string, rows: SizeExpr, cols: SizeExpr, span: Span) {
+    if (sizeEquals(rows, cols)) return;
+    const d = this.c.defaultsMap();
+    const [r, c] = [sizeTryEval(rows, d), sizeTryEval(cols, d)];
+    if (r !== undefined && r === c) return;
+    fail('shape-mismatch', `${fn} needs a square matrix, found ${printSize(rows)}×${printSize(cols)}`, span, 'a determinant and an inverse are of square matrices only');
+  }
+
   private reduction(a: Extract<Ast, { k: 'reduce' }>, scope: ReadonlyMap<string, string>, params: ReadonlyMap<string, Expr>): Expr {
     if (this.defStack.length) fail('bad-name', `a def body is scalar and cannot use ${a.op}(…)`, a.span);
     const inner = new Map(scope);
     const bounds: Bound[] = [];
     for (const h of a.heads) {
       if (this.c.sizes.has(h.name)) fail('bad-name', `${h.name} is a size, not an index`, h.span, 'reduce over a lowercase index name');
+      if (this.c.consts.has(h.name)) fail('bad-name', `${h.name} is a constant, not an index`, h.span, 'reduce over another index name');
       // Bound names are unique within a statement so later passes never see shadowing.
       const taken = this.boundNames.has(h.name) || this.lhs.includes(h.name) || scope.has(h.name) || this.freeElsewhere(h.name, a);
       const irName = taken ? this.fresh(h.name) : h.name;
@@ -274,7 +344,19 @@ export class StatementChecker {
       if (at.length !== bounds.length) fail('syntax', `${a.op} lists ${bounds.length} indices but ${at.length} positions after @`, a.span);
       return { kind: 'argmax', op: a.op === 'argmax' ? 'max' : 'min', indices: bounds, at: at.map((x) => this.index(x, scope)), body };
     }
-    if (a.at) fail('syntax', '`@` only appears in argmax(… @ …)', a.span);
+    if ((MATRIX_BINDERS as readonly string[]).includes(a.op)) {
+      const fn = a.op as MatrixFn;
+      if (bounds.length !== 2) fail('syntax', `${fn}(…) binds two indices, the rows and columns of its matrix, found ${bounds.length}`, a.span, `write ${fn}(p:N, q:N${fn === 'inv' ? ' @ i, j' : ''}) M[p,q]`);
+      const at = a.at ?? [];
+      if (fn === 'inv' ? at.length !== 2 : a.at)
+        fail('syntax', fn === 'inv' ? 'inv(p:N, q:N @ i, j) M[p,q] reads the element [i,j] of the inverse: give two positions after @' : `${fn}(…) is a number: it takes no position after @`, a.span);
+      this.matrices.push({ fn, names: [bounds[0]!.name, bounds[1]!.name], span: a.span });
+      const subs = at.map((x) => this.index(x, scope));
+      const extent = this.boundRanges.get(bounds[0]!.name);
+      if (subs.length && extent) this.matrixReads.push({ subs, extent, what: 'inv(…)', span: a.span });
+      return { kind: 'matfn', fn, indices: bounds, at: subs, body };
+    }
+    if (a.at) fail('syntax', '`@` only appears in argmax(… @ …) and inv(… @ …)', a.span);
     return reduce(a.op as 'sum', bounds, body);
   }
 
@@ -299,7 +381,7 @@ export class StatementChecker {
     const go = (x: Ast): SizeExpr => {
       if (x.k === 'num') return Number.isSafeInteger(x.value) && x.value >= 0 ? sizeConst(x.value) : bad();
       if (x.k === 'name') return this.c.sizes.has(x.name) ? sizeName(x.name) : bad();
-      if (x.k === 'binary' && x.op !== '^' && x.op !== '%') {
+      if (x.k === 'binary' && (x.op === '+' || x.op === '-' || x.op === '*' || x.op === '/')) {
         const l = go(x.a);
         const r = go(x.b);
         return x.op === '+' ? sizeAdd(l, r) : x.op === '-' ? sizeSub(l, r) : x.op === '*' ? sizeMul(l, r) : sizeDiv(l, r);
@@ -333,6 +415,7 @@ export class StatementChecker {
         case 'reduce':
           return { ...e, body: boundary(e.body) };
         case 'argmax':
+        case 'matfn':
           return { ...e, body: boundary(e.body) };
         default:
           return mapChildren(e, visit);
@@ -360,6 +443,7 @@ function forEachChild(a: Ast, f: (c: Ast) => void) {
       a.subs.forEach(f);
       return;
     case 'unary':
+    case 'transpose':
       f(a.arg);
       return;
     case 'binary':
@@ -404,6 +488,7 @@ function countFree(e: Expr): Map<string, number> {
         walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
         return;
       case 'argmax':
+      case 'matfn':
         x.at.forEach((s) => bump(s, bound));
         walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
         return;
@@ -424,12 +509,25 @@ function childExprs(x: Expr): Expr[] {
   return out;
 }
 
+/** A matrix function of all of a tensor, det(p:N, q:N) A[p,q] with A: [N, N], knows it: it prints det(A). */
+function wholeMatrices(e: Expr, shapes: ReadonlyMap<string, readonly SizeExpr[]>): Expr {
+  if (e.kind === 'matfn' && !e.of && e.body.kind === 'access') {
+    const b = e.body;
+    const shape = shapes.get(b.tensor);
+    const whole =
+      shape?.length === 2 && b.subs.length === 2 && b.subs.every((s, k) => idxAsVar(s) === e.indices[k]!.name && sizeEquals(shape[k]!, e.indices[k]!.extent)) && e.indices[0]!.name !== e.indices[1]!.name;
+    if (whole) return { ...e, of: b.tensor };
+  }
+  return mapChildren(e, (c) => wholeMatrices(c, shapes));
+}
+
 function fillExtents(e: Expr, ext: ReadonlyMap<string, SizeExpr>): Expr {
   const fill = (b: Bound): Bound => ({ name: b.name, extent: b.extent === UNKNOWN ? ext.get(b.name)! : b.extent });
   switch (e.kind) {
     case 'reduce':
       return { ...e, indices: e.indices.map(fill), body: fillExtents(e.body, ext) };
     case 'argmax':
+    case 'matfn':
       return { ...e, indices: e.indices.map(fill), body: fillExtents(e.body, ext) };
     default:
       return mapChildren(e, (c) => fillExtents(c, ext));

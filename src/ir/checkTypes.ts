@@ -27,6 +27,25 @@ export const ARITY: Record<Builtin, readonly [number, number]> = {
   min: [2, 2],
   pow: [2, 2],
   where: [3, 3],
+  floor: [1, 1],
+  ceil: [1, 1],
+  round: [1, 1],
+  sign: [1, 1],
+  tan: [1, 1],
+  atan: [1, 1],
+  atan2: [2, 2],
+  asin: [1, 1],
+  acos: [1, 1],
+  sinh: [1, 1],
+  cosh: [1, 1],
+  asinh: [1, 1],
+  acosh: [1, 1],
+  atanh: [1, 1],
+  erf: [1, 1],
+  log2: [1, 1],
+  log10: [1, 1],
+  cbrt: [1, 1],
+  clamp: [3, 3],
 };
 
 export interface Def {
@@ -51,11 +70,16 @@ export const UNKNOWN: SizeExpr = sizeConst(-1);
 export interface ProgramScope {
   readonly sizes: ReadonlyMap<string, SizeInfo>;
   readonly defs: ReadonlyMap<string, Def>;
+  readonly consts: ReadonlyMap<string, { readonly value: number; readonly span: Span }>;
   readonly declared: ReadonlyMap<string, { readonly shape: SizeExpr[]; readonly span: Span }>;
   /** shapes known so far: declared, inferred from plain subscripts, or of assigned tensors */
   readonly shapes: Map<string, SizeExpr[]>;
   readonly limits: Required<Limits>;
   isTensorName(n: string): boolean;
+  /** a tensor or constant anywhere in the program (assigned later, too) */
+  isProgramName(n: string): boolean;
+  /** record the first appearance of a name (the order of the program's tensors) */
+  see(name: string, span?: Span): void;
   noteRead(tensor: string, span: Span, current: string): void;
   defaultsMap(): Map<string, number>;
   ensureSizePublic(name: string): void;

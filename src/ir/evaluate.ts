@@ -7,7 +7,8 @@
 import { polyEval, printSize, sizeEval, sizeNames, sizeTryEval } from './sizes.js';
 import { check } from './check.js';
 import { count } from './errors.js';
-import { children } from './exprs.js';
+import { children, freeIndices } from './exprs.js';
+import { erf, matrixFunction, SingularMatrixError } from './linalg.js';
 import { limitsWith, type Limits } from './limits.js';
 import { assertNever, type Builtin, type Expr, type IndexExpr, type Program, type SizeExpr } from './types.js';
 
@@ -37,7 +38,39 @@ export const BUILTIN_IMPL: Record<Builtin, (...a: number[]) => number> = {
   min: (a, b) => (a <= b ? a : b),
   pow: Math.pow,
   where: (c, a, b) => (c !== 0 ? a! : b!),
+  floor: Math.floor,
+  ceil: Math.ceil,
+  // halves round up (toward +∞), as Math.round does: round(-2.5) = -2
+  round: Math.round,
+  sign: Math.sign,
+  tan: Math.tan,
+  atan: Math.atan,
+  atan2: Math.atan2,
+  asin: Math.asin,
+  acos: Math.acos,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  asinh: Math.asinh,
+  acosh: Math.acosh,
+  atanh: Math.atanh,
+  erf,
+  log2: Math.log2,
+  log10: Math.log10,
+  cbrt: Math.cbrt,
+  clamp: (x, lo, hi) => (x! < lo! ? lo! : x! > hi! ? hi! : x!),
 };
+
+/** The program with its named constants set to the given values (`evaluate`'s and `compile`'s
+ *  `constants` option); a name that is not a constant of the program is an error. */
+export function withConstants(p: Program, given: Record<string, number> | undefined): Program {
+  if (!given || Object.keys(given).length === 0) return p;
+  const names = p.tensors.filter((t) => t.role === 'constant').map((t) => t.name);
+  for (const [k, v] of Object.entries(given)) {
+    if (!names.includes(k)) throw new InputError(`${k} is not a constant of the program (constants: ${names.join(', ') || '(none)'})`);
+    if (typeof v !== 'number' || Number.isNaN(v)) throw new InputError(`constant ${k} must be a number, got ${String(v)}`);
+  }
+  return { ...p, tensors: p.tensors.map((t) => (t.role === 'constant' && Object.hasOwn(given, t.name) ? { ...t, value: given[t.name]! } : t)) };
+}
 
 /** Sizes: explicit values, then defaults, then whatever the input lengths determine. */
 export function resolveSizes(p: Program, inputs: Inputs, given: Record<string, number> = {}): Map<string, number> {
@@ -294,6 +327,13 @@ class Compiler {
               visit(env, (v) => (s += v));
               return s;
             };
+          case 'prod':
+            // the product of no terms is 1
+            return (env) => {
+              let s = 1;
+              visit(env, (v) => (s *= v));
+              return s;
+            };
           case 'mean':
             return (env) => {
               let s = 0;
@@ -359,10 +399,58 @@ class Compiler {
           return bestPos.every((v, d) => v === target[d]) && bestPos.length === target.length ? 1 : 0;
         };
       }
+      case 'matfn': {
+        const n = sizeEval(e.indices[0]!.extent, this.sizes);
+        const outer = freeIndices({ ...e, at: [] }).map((f) => slots.map.get(f)!);
+        const [p, q] = this.bind(
+          e.indices.map((b) => b.name),
+          slots,
+        ) as [number, number];
+        const body = this.expr(e.body, slots);
+        const at = e.at.map((a) => this.index(a, slots));
+        const what = matrixName(e);
+        // the matrix and its function, kept for the last values of the indices it depends on (most
+        // often none: one factorisation for the whole statement)
+        let lastKey: string | undefined;
+        let value: Float64Array = new Float64Array(0);
+        const compute = (env: Int32Array) => {
+          const key = outer.map((s) => env[s]).join(',');
+          if (key === lastKey) return value;
+          const m = new Float64Array(n * n);
+          for (let i = 0; i < n; i++)
+            for (let j = 0; j < n; j++) {
+              env[p] = i;
+              env[q] = j;
+              m[i * n + j] = body(env);
+            }
+          try {
+            value = matrixFunction(e.fn, m, n, what);
+          } catch (err) {
+            if (err instanceof SingularMatrixError) throw new InputError(err.message);
+            throw err;
+          }
+          lastKey = key;
+          return value;
+        };
+        if (e.fn !== 'inv') return (env) => compute(env)[0]!;
+        const [a, b] = at as [Fn, Fn];
+        return (env) => {
+          const i = a(env);
+          const j = b(env);
+          // outside the matrix: 0, as any read out of range
+          return i < 0 || i >= n || j < 0 || j >= n ? 0 : compute(env)[i * n + j]!;
+        };
+      }
       default:
         return assertNever(e);
     }
   }
+}
+
+/** `inv(A)` or `inv(p:N, q:N) …`, for a message about the matrix. */
+function matrixName(e: Extract<Expr, { kind: 'matfn' }>): string {
+  const b = e.body;
+  return b.kind === 'access' ? `${e.fn}(${b.tensor})` : `${e.fn}(…)`;
 }
 
 function toArray(name: string, v: Inputs[string], expected: number): Float64Array {
@@ -389,20 +477,31 @@ export function checkElements(p: Program, shapes: ReadonlyMap<string, readonly n
   );
 }
 
-/** Expression nodes evaluated for one element of a statement: a reduction's body once per step. */
-function operationsOf(e: Expr, sizes: ReadonlyMap<string, number>): number {
+/** Expression nodes evaluated for one element of a statement: a reduction's body once per step. A
+ *  matrix function costs its n² elements and its n³ factorisation once per statement (`once`), or
+ *  once per element when it depends on the element's indices. */
+function operationsOf(e: Expr, sizes: ReadonlyMap<string, number>, once: { n: number } = { n: 0 }): number {
   const steps = (indices: readonly { extent: SizeExpr }[]) => indices.reduce((a, b) => a * Math.max(0, sizeEval(b.extent, sizes)), 1);
   let n: number;
   switch (e.kind) {
+    case 'matfn': {
+      const side = Math.max(0, sizeEval(e.indices[0]!.extent, sizes));
+      const cost = Math.min(side * side * operationsOf(e.body, sizes, once) + side ** 3, Number.MAX_SAFE_INTEGER);
+      if (freeIndices({ ...e, at: [] }).length === 0) {
+        once.n = Math.min(once.n + cost, Number.MAX_SAFE_INTEGER);
+        n = 1 + e.at.length;
+      } else n = 1 + e.at.length + cost;
+      break;
+    }
     case 'reduce':
       // logsumexp walks its body twice
-      n = 1 + steps(e.indices) * operationsOf(e.body, sizes) * (e.op === 'logsumexp' ? 2 : 1);
+      n = 1 + steps(e.indices) * operationsOf(e.body, sizes, once) * (e.op === 'logsumexp' ? 2 : 1);
       break;
     case 'argmax':
-      n = 1 + e.at.length + steps(e.indices) * operationsOf(e.body, sizes);
+      n = 1 + e.at.length + steps(e.indices) * operationsOf(e.body, sizes, once);
       break;
     default:
-      n = children(e).reduce((a, c) => a + operationsOf(c, sizes), 1);
+      n = children(e).reduce((a, c) => a + operationsOf(c, sizes, once), 1);
   }
   return Math.min(n, Number.MAX_SAFE_INTEGER);
 }
@@ -413,8 +512,9 @@ function checkOperations(p: Program, shapes: ReadonlyMap<string, readonly number
   let total = 0;
   for (const s of p.statements) {
     const elements = elementsOf(shapes.get(s.tensor)!);
-    const each = operationsOf(s.rhs, sizes);
-    total += elements * each;
+    const once = { n: 0 };
+    const each = operationsOf(s.rhs, sizes, once);
+    total += elements * each + once.n;
     if (total > max)
       throw new InputError(`evaluating ${s.tensor} would take about ${count(elements * each)} operations (${count(elements)} element${elements === 1 ? '' : 's'}, ${count(each)} each): more than the ${count(max)} the interpreter runs (limits.maxOperations)`);
   }
@@ -430,6 +530,7 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
   checkOperations(p, shapes, sizes, maxOperations);
   const data = new Map<string, { values: Float64Array; shape: number[] }>();
   for (const t of p.tensors) {
+    if (t.role === 'constant') data.set(t.name, { values: Float64Array.of(t.value!), shape: [] });
     if (t.role !== 'input') continue;
     const shape = shapes.get(t.name)!;
     data.set(t.name, { values: toArray(t.name, inputs[t.name]!, elementsOf(shape)), shape });
@@ -469,8 +570,8 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
 /** The library's reference interpreter: every assigned tensor, as Float64Array. `limits` raises the
  *  bounds on the program (check's) and on the evaluation: maxElements of all tensors together,
  *  maxOperations (limits.ts). */
-export function evaluate(source: string, inputs: Inputs, opts: { sizes?: Record<string, number>; limits?: Limits } = {}): Record<string, Float64Array> {
-  const p = check(source, opts.limits);
+export function evaluate(source: string, inputs: Inputs, opts: { sizes?: Record<string, number>; constants?: Record<string, number>; limits?: Limits } = {}): Record<string, Float64Array> {
+  const p = withConstants(check(source, opts.limits), opts.constants);
   // here, not in run: internal callers pass the seeds of every output, read or not
   rejectUnknownInputs(p, inputs);
   return run(p, inputs, opts.sizes ?? {}, opts.limits);

@@ -132,7 +132,8 @@ export function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
       const b = f(e.body);
       return b === e.body ? e : reduce(e.op, e.indices, b);
     }
-    case 'argmax': {
+    case 'argmax':
+    case 'matfn': {
       const b = f(e.body);
       return b === e.body ? e : { ...e, body: b };
     }
@@ -165,6 +166,7 @@ export function children(e: Expr): readonly Expr[] {
       return e.args;
     case 'reduce':
     case 'argmax':
+    case 'matfn':
       return [e.body];
     default:
       return assertNever(e);
@@ -181,6 +183,7 @@ export function mapIndices(e: Expr, f: (x: IndexExpr) => IndexExpr): Expr {
     case 'delta':
       return { kind: 'delta', a: f(e.a), b: f(e.b) };
     case 'argmax':
+    case 'matfn':
       return { ...e, at: e.at.map(f), body: mapIndices(e.body, f) };
     default:
       return mapChildren(e, (c) => mapIndices(c, f));
@@ -202,6 +205,7 @@ function renameBound(e: Expr, map: ReadonlyMap<string, string>): Expr {
     case 'reduce':
       return { ...e, indices: e.indices.map(rb), body: renameBound(e.body, map) };
     case 'argmax':
+    case 'matfn':
       return { ...e, indices: e.indices.map(rb), body: renameBound(e.body, map) };
     default:
       return mapChildren(e, (c) => renameBound(c, map));
@@ -228,6 +232,7 @@ export function freeIndices(e: Expr): string[] {
         walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
         return;
       case 'argmax':
+      case 'matfn':
         x.at.forEach(addAll);
         walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
         return;
@@ -258,6 +263,7 @@ export function allIndexNames(e: Expr): string[] {
         walk(x.body);
         return;
       case 'argmax':
+      case 'matfn':
         x.indices.forEach((b) => out.add(b.name));
         x.at.forEach((s) => idxVars(s).forEach((v) => out.add(v)));
         walk(x.body);
@@ -324,15 +330,16 @@ function computeKey(e: Expr): string {
       case 'call':
         return `${x.fn}(${x.args.map((t) => go(t, env)).join(',')})`;
       case 'reduce':
-      case 'argmax': {
+      case 'argmax':
+      case 'matfn': {
         const inner = new Map(env);
         const heads = x.indices.map((b) => {
           const c = `$${counter++}`;
           inner.set(b.name, c);
           return `${c}:${sizeKey(b.extent)}`;
         });
-        const at = x.kind === 'argmax' ? `@${x.at.map(ik).join(',')}` : '';
-        return `${x.kind === 'reduce' ? x.op : `arg${x.op}`}(${heads.join(',')}${at}){${go(x.body, inner)}}`;
+        const at = x.kind !== 'reduce' ? `@${x.at.map(ik).join(',')}` : '';
+        return `${x.kind === 'reduce' ? x.op : x.kind === 'matfn' ? x.fn : `arg${x.op}`}(${heads.join(',')}${at}){${go(x.body, inner)}}`;
       }
       default:
         return assertNever(x);
@@ -376,6 +383,10 @@ export function exprHash(e: Expr): number {
     case 'reduce':
     case 'argmax':
       h = hashText(h, e.op);
+      for (const b of e.indices) h = hashText(h, sizeKey(b.extent));
+      break;
+    case 'matfn':
+      h = hashText(h, e.fn);
       for (const b of e.indices) h = hashText(h, sizeKey(b.extent));
       break;
     case 'index':

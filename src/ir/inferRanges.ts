@@ -10,7 +10,7 @@ import type { ProgramScope, Use } from './checkTypes.js';
 import { fail, type Span } from './errors.js';
 import type { Line } from './parse.js';
 import { POLY_ZERO, polyAdd, polyConstValue, polyIsPositive, polyScale, polySub, printSize, sizeAdd, sizeConst, sizeDiv, sizeEquals, sizeMul, sizeName, sizePoly, sizeSub, sizeTryEval } from './sizes.js';
-import type { Poly, SizeExpr } from './types.js';
+import type { IndexExpr, Poly, SizeExpr } from './types.js';
 
 /** What inference needs of the statement being checked. */
 export interface RangeContext {
@@ -24,12 +24,19 @@ export interface RangeContext {
   readonly boundNames: ReadonlySet<string>;
   readonly boundRanges: ReadonlyMap<string, SizeExpr>;
   readonly firstSpan: ReadonlyMap<string, Span>;
+  /** the left side's shape, for a statement written in matrix notation */
+  readonly lhsShape?: readonly SizeExpr[];
+  /** reads of a matrix function's value, inv(A)[i,j]: a plain index there runs over the matrix */
+  readonly matrixReads: readonly { readonly subs: readonly IndexExpr[]; readonly extent: SizeExpr; readonly what: string; readonly span: Span }[];
 }
 
-/** Every index gets an extent: explicit range, declared dimension, or inference from accesses. */
+const REDUCTION_RANGE = 'its range in the reduction';
+
+/** Every index gets an extent: explicit range, declared dimension, or inference from accesses. An
+ *  explicit reduction range may be shorter than a dimension it subscripts (a sub-range), not longer. */
 export function inferRanges(ctx: RangeContext): Map<string, SizeExpr> {
   const ext = new Map<string, SizeExpr>(ctx.boundRanges);
-  const from = new Map<string, string>([...ctx.boundRanges.keys()].map((n) => [n, 'its range in the reduction'] as const)); // where the extent came from, for error messages
+  const from = new Map<string, string>([...ctx.boundRanges.keys()].map((n) => [n, REDUCTION_RANGE] as const)); // where the extent came from, for error messages
   const defaults = ctx.c.defaultsMap();
   const agree = (n: string, e: SizeExpr, where: string, span: Span) => {
     const prev = ext.get(n);
@@ -42,9 +49,11 @@ export function inferRanges(ctx: RangeContext): Map<string, SizeExpr> {
     const a = sizeTryEval(prev, defaults);
     const b = sizeTryEval(e, defaults);
     if (a !== undefined && a === b) return;
+    // a reduction over a sub-range of a dimension, sum(x:3) C[x] with C: [4], keeps its own range
+    if (ctx.boundRanges.has(n) && from.get(n) === REDUCTION_RANGE && a !== undefined && b !== undefined && a <= b) return;
     fail('shape-mismatch', `index ${n} runs over ${printSize(prev)} (${from.get(n)}) but over ${printSize(e)} in ${where}`, span, `make the two dimensions the same size, or use different index names`);
   };
-  const decl = ctx.c.declared.get(ctx.name);
+  const decl = ctx.c.declared.get(ctx.name) ?? (ctx.lhsShape ? { shape: ctx.lhsShape } : undefined);
   if (decl) ctx.lhs.forEach((n, i) => agree(n, decl.shape[i]!, `${ctx.name} dimension ${i + 1}`, ctx.line.span));
   const plainUses = (known: boolean, of?: string) => {
     for (const u of of === undefined ? ctx.uses : ctx.usesOf.get(of)!) {
@@ -61,6 +70,11 @@ export function inferRanges(ctx: RangeContext): Map<string, SizeExpr> {
     }
   };
   plainUses(true);
+  for (const r of ctx.matrixReads)
+    r.subs.forEach((s, d) => {
+      const v = idxAsVar(s);
+      if (v !== undefined && !(decl && ctx.lhs.includes(v))) agree(v, r.extent, `${r.what} dimension ${d + 1}`, r.span);
+    });
   // Undeclared tensors with plain subscripts get their shape from the index ranges (new sizes where unknown).
   for (const u of ctx.uses) {
     if (ctx.c.shapes.has(u.tensor)) continue;

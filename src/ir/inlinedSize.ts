@@ -110,6 +110,7 @@ export class InlinedSizes {
         }
         case 'access':
         case 'unary':
+        case 'transpose':
         case 'binary':
         case 'compare':
         case 'reduce':
@@ -150,6 +151,7 @@ function childrenOf(a: Ast): readonly Ast[] {
     case 'access':
       return a.subs;
     case 'unary':
+    case 'transpose':
       return [a.arg];
     case 'binary':
     case 'compare':

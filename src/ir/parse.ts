@@ -11,9 +11,13 @@ export type Ast =
   | { readonly k: 'name'; readonly name: string; readonly span: Span }
   | { readonly k: 'access'; readonly name: string; readonly subs: readonly Ast[]; readonly span: Span }
   | { readonly k: 'unary'; readonly arg: Ast; readonly span: Span }
-  | { readonly k: 'binary'; readonly op: '+' | '-' | '*' | '/' | '%' | '^'; readonly a: Ast; readonly b: Ast; readonly span: Span }
+  /** `.*` `./` `.^` are matrix notation's elementwise operators (on scalars, the same as `*` `/` `^`) */
+  | { readonly k: 'binary'; readonly op: '+' | '-' | '*' | '/' | '%' | '^' | '.*' | './' | '.^'; readonly a: Ast; readonly b: Ast; readonly span: Span }
+  /** `A'`: the transpose, in matrix notation */
+  | { readonly k: 'transpose'; readonly arg: Ast; readonly span: Span }
   | { readonly k: 'compare'; readonly op: '>' | '<' | '>=' | '<=' | '==' | '!='; readonly a: Ast; readonly b: Ast; readonly span: Span }
-  | { readonly k: 'call'; readonly name: string; readonly args: readonly Ast[]; readonly span: Span }
+  /** `subs`: an element of a matrix function's value, `inv(A)[i,j]` */
+  | { readonly k: 'call'; readonly name: string; readonly args: readonly Ast[]; readonly subs?: readonly Ast[]; readonly span: Span }
   | {
       readonly k: 'reduce';
       readonly op: string;
@@ -25,6 +29,7 @@ export type Ast =
 
 export type Line =
   | { readonly k: 'dims'; readonly items: readonly { readonly name: string; readonly value?: number; readonly span: Span }[] }
+  | { readonly k: 'const'; readonly items: readonly { readonly name: string; readonly value: number; readonly span: Span }[] }
   | { readonly k: 'decl'; readonly name: string; readonly shape: readonly Ast[]; readonly span: Span }
   | { readonly k: 'def'; readonly name: string; readonly params: readonly { readonly name: string; readonly span: Span }[]; readonly body: Ast; readonly span: Span }
   | { readonly k: 'assign'; readonly name: string; readonly subs: readonly Ast[] | null; readonly rhs: Ast; readonly span: Span };
@@ -38,8 +43,11 @@ interface Token {
   readonly unclosed?: Token;
 }
 
-const OPS = ['<=', '>=', '==', '!=', '[', ']', '(', ')', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '^', '<', '>', ';', '@', 'Σ', '∑'];
-export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', 'argmin'] as const;
+const OPS = ['<=', '>=', '==', '!=', '.*', './', '.^', '[', ']', '(', ')', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '^', '<', '>', ';', '@', "'", 'Σ', '∑'];
+export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', 'argmin', 'prod'] as const;
+/** Matrix functions that bind indices like a reduction in their general form, `det(p:N, q:N) M[p,q]`
+ *  and `inv(p:N, q:N @ i, j) M[p,q]`, and are calls in their short one, `det(A)`, `inv(A)[i,j]`. */
+export const MATRIX_BINDERS = ['det', 'logdet', 'inv'] as const;
 /** Chains of + - * longer than this are regrouped into balanced trees (see additive). */
 const LONG_CHAIN = 64;
 
@@ -97,7 +105,7 @@ function lex(src: string): Token[] {
       const two = ch + (chars[i + 1] ?? '');
       const op = OPS.includes(two) ? two : OPS.includes(ch) ? ch : undefined;
       if (!op)
-        fail('syntax', `unexpected character ${JSON.stringify(ch)}`, { line, col, length: 1 }, 'the language uses ASCII operators + - * / ^ % and comparisons; names are letters, digits and _');
+        fail('syntax', `unexpected character ${JSON.stringify(ch)}`, { line, col, length: 1 }, "the language uses ASCII operators + - * / ^ % .* ./ .^ ' and comparisons; names are letters, digits and _");
       if (op === '(' || op === '[' || op === '{') {
         depth++;
         open.push({ t: 'op', text: op, line, col });
@@ -182,6 +190,7 @@ class Parser {
     const t = this.peek();
     if (t.t === 'name' && t.text === 'dims' && this.peek(1).t === 'name') return this.dims();
     if (t.t === 'name' && t.text === 'def' && this.peek(1).t === 'name') return this.def();
+    if (t.t === 'name' && t.text === 'const' && this.peek(1).t === 'name') return this.consts();
     if (t.t !== 'name')
       fail('syntax', `a statement starts with a name, found ${this.describe(t)}`, this.spanOf(t), 'write `Y[i] = …`, `X: [N]`, `dims N` or `def f(x) = …`');
     if (this.isOp(':', 1)) return this.decl();
@@ -204,6 +213,24 @@ class Parser {
       items.push({ name: n.text, ...(value !== undefined ? { value } : {}), span: this.spanOf(n) });
     } while (this.isOp(',') && this.next());
     return { k: 'dims', items };
+  }
+
+  /** `const eps = 1e-5, lr = -0.1`: named real numbers (a sign and a number literal each). */
+  private consts(): Line {
+    this.next();
+    const items: { name: string; value: number; span: Span }[] = [];
+    do {
+      const n = this.expectName('a constant name');
+      this.expect('=', `after the constant name ${n.text}`, `write \`const ${n.text} = 1e-5\``);
+      let sign = 1;
+      while (this.isOp('-') || this.isOp('+')) if (this.next().text === '-') sign = -sign;
+      const v = this.peek();
+      if (v.t !== 'num') fail('syntax', `the value of constant ${n.text} must be a number, found ${this.describe(v)}`, this.spanOf(v), `write \`const ${n.text} = 1e-5\``);
+      const value = sign * Number(this.next().text);
+      if (!Number.isFinite(value)) fail('syntax', `number ${v.text} is too large`, this.spanOf(v), 'numbers must be finite doubles');
+      items.push({ name: n.text, value, span: this.spanOf(n) });
+    } while (this.isOp(',') && this.next());
+    return { k: 'const', items };
   }
 
   private def(): Line {
@@ -296,7 +323,7 @@ class Parser {
     const rest: { op: Token; b: Ast }[] = [];
     // A reduction consumed the rest of the product as its body.
     let last = first;
-    while (!this.bare.has(last) && (this.isOp('*') || this.isOp('/') || this.isOp('%'))) {
+    while (!this.bare.has(last) && (this.isOp('*') || this.isOp('/') || this.isOp('%') || this.isOp('.*') || this.isOp('./'))) {
       const op = this.next();
       last = this.unary();
       rest.push({ op, b: last });
@@ -337,11 +364,13 @@ class Parser {
   }
 
   private power(): Ast {
-    const base = this.atom();
-    if (!this.bare.has(base) && this.isOp('^')) {
+    let base = this.atom();
+    // A' and A'' — postfix, binding tighter than ^ (x'^2 is (x')^2)
+    while (!this.bare.has(base) && this.isOp("'")) base = { k: 'transpose', arg: base, span: this.spanOf(this.next()) };
+    if (!this.bare.has(base) && (this.isOp('^') || this.isOp('.^'))) {
       const op = this.next();
       const exp = this.nested(op, () => this.unary());
-      return { k: 'binary', op: '^', a: base, b: exp, span: this.spanOf(op) };
+      return { k: 'binary', op: op.text as '^', a: base, b: exp, span: this.spanOf(op) };
     }
     return base;
   }
@@ -441,8 +470,11 @@ class Parser {
         }
       } while (this.isOp(',') && this.next());
     this.expect(')', `to close the arguments of ${name}`, 'every `(` needs a matching `)`');
-    const isReduction = (REDUCTIONS as readonly string[]).includes(name);
-    const alwaysReduction = isReduction && name !== 'max' && name !== 'min';
+    const binder = (MATRIX_BINDERS as readonly string[]).includes(name);
+    const isReduction = (REDUCTIONS as readonly string[]).includes(name) || binder;
+    // sum(A) with one argument and nothing after it: the sum of every element (matrix notation)
+    const whole = items.length === 1 && !items[0]!.range && !at && !this.startsBody() && !this.isOp('-');
+    const alwaysReduction = isReduction && name !== 'max' && name !== 'min' && !binder && !whole;
     if (alwaysReduction || (isReduction && (this.startsBody() || items.some((i) => i.range) || at))) {
       const heads = items.map((i) => {
         if (i.e.k !== 'name') fail('syntax', `${name}(…) lists index names, found an expression`, i.e.span, `write \`${name}(i, j) …\`; an index may carry its range: \`${name}(r:4) …\``);
@@ -457,9 +489,19 @@ class Parser {
       this.bare.add(node);
       return node;
     }
-    if (at) fail('syntax', '`@` only appears in argmax(… @ …)', this.spanOf(nameTok));
+    if (at) fail('syntax', '`@` only appears in argmax(… @ …) and inv(… @ …)', this.spanOf(nameTok));
     const ranged = items.find((i) => i.range);
     if (ranged) fail('syntax', '`name:range` only appears in a reduction', ranged.e.span);
+    if (this.isOp('[')) {
+      // an element of a matrix function's value: inv(A)[i,j]
+      this.next();
+      const subs: Ast[] = [];
+      if (!this.isOp(']'))
+        do subs.push(this.expr());
+        while (this.isOp(',') && this.next());
+      this.expect(']', `to close the subscripts of ${name}(…)`, 'every `[` needs a matching `]`');
+      return { k: 'call', name, args: items.map((i) => i.e), subs, span: this.spanFrom(nameTok) };
+    }
     return { k: 'call', name, args: items.map((i) => i.e), span: this.spanFrom(nameTok) };
   }
 }

@@ -21,11 +21,20 @@ export function formatNumber(v: number): string {
   return String(v);
 }
 
+/** The tensor T when a matrix function's matrix is all of T, so it prints as det(T), inv(T)[i,j]. */
+export function wholeMatrix(e: Extract<Expr, { kind: 'matfn' }>): string | undefined {
+  const b = e.body;
+  if (!e.of || b.kind !== 'access' || b.tensor !== e.of || b.subs.length !== 2) return undefined;
+  return b.subs.every((s, k) => idxAsVar(s) === e.indices[k]!.name) ? e.of : undefined;
+}
+
 function endsWithReduction(e: Expr): boolean {
   switch (e.kind) {
     case 'reduce':
     case 'argmax':
       return true;
+    case 'matfn':
+      return wholeMatrix(e) === undefined;
     case 'mul':
       return endsWithReduction(e.factors[e.factors.length - 1]!);
     case 'div':
@@ -63,6 +72,7 @@ function plainlyUsed(name: string, e: Expr): boolean {
       return e.args.some((t) => plainlyUsed(name, t));
     case 'reduce':
     case 'argmax':
+    case 'matfn':
       // a nested reduction that binds the same name again hides it
       return !e.indices.some((b) => b.name === name) && plainlyUsed(name, e.body);
     default:
@@ -190,6 +200,13 @@ export function printExpr(e: Expr, ctx = 0): string {
       const body = printExpr(e.body, PREC.mul);
       const hs = e.indices.map((b) => `${b.name}:${printSize(b.extent)}`).join(', ');
       return wrap(PREC.add, `arg${e.op}(${hs} @ ${e.at.map(printIndex).join(', ')}) ${body}`);
+    }
+    case 'matfn': {
+      const whole = wholeMatrix(e);
+      const at = e.at.length ? `[${e.at.map(printIndex).join(',')}]` : '';
+      if (whole) return `${e.fn}(${whole})${at}`;
+      const hs = e.indices.map((b) => `${b.name}:${printSize(b.extent)}`).join(', ');
+      return wrap(PREC.add, `${e.fn}(${hs}${e.at.length ? ` @ ${e.at.map(printIndex).join(', ')}` : ''}) ${printExpr(e.body, PREC.mul)}`);
     }
     default:
       return assertNever(e);

@@ -34,11 +34,14 @@ export interface Bound {
   readonly extent: SizeExpr;
 }
 
-export type ReduceOp = 'sum' | 'max' | 'min' | 'mean' | 'logsumexp';
+export type ReduceOp = 'sum' | 'max' | 'min' | 'mean' | 'logsumexp' | 'prod';
+export type MatrixFn = 'inv' | 'det' | 'logdet';
 export type CompareOp = '>' | '<' | '>=' | '<=' | '==' | '!=';
 
 export const BUILTINS = [
   'relu', 'sigmoid', 'tanh', 'exp', 'log', 'sqrt', 'abs', 'sin', 'cos', 'softplus', 'elu', 'max', 'min', 'pow', 'where',
+  'floor', 'ceil', 'round', 'sign', 'tan', 'atan', 'atan2', 'asin', 'acos', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh',
+  'erf', 'log2', 'log10', 'cbrt', 'clamp',
 ] as const;
 export type Builtin = (typeof BUILTINS)[number];
 
@@ -66,6 +69,19 @@ export type Expr =
       readonly at: readonly IndexExpr[];
       readonly body: Expr;
     }
+  /** A function of the square matrix M[p,q] = body, p and q bound over the same extent: det(M), logdet(M)
+   *  = log |det M| (no `at`), or the element (M⁻¹)[at] of the inverse. Computed by an LU
+   *  factorisation; printed `det(A)`, `inv(A)[i,j]` when M is a whole tensor A, else
+   *  `det(p:N, q:N) body`, `inv(p:N, q:N @ i, j) body`. */
+  | {
+      readonly kind: 'matfn';
+      readonly fn: MatrixFn;
+      readonly indices: readonly Bound[];
+      readonly at: readonly IndexExpr[];
+      readonly body: Expr;
+      /** the tensor when M is all of it (body T[p,q] over T's dimensions): printed det(T), inv(T)[i,j] */
+      readonly of?: string;
+    }
   /** Kronecker delta δ(a, b); only lives inside the differentiator, never in a finished program */
   | { readonly kind: 'delta'; readonly a: IndexExpr; readonly b: IndexExpr };
 
@@ -77,17 +93,22 @@ export interface Statement {
   readonly rhs: Expr;
   /** 1-based source line of the statement (0 for generated statements) */
   readonly line: number;
+  /** written in matrix notation (f = x'*A*x), which the checker expanded to index notation */
+  readonly notation?: 'matrix';
   /** where its left side stands in the source (for error messages; absent in generated statements) */
   readonly span?: { readonly line: number; readonly col: number; readonly length: number };
 }
 
-export type Role = 'input' | 'output' | 'intermediate';
+/** `constant`: a named real number (`const eps = 1e-5`), read as a scalar, never differentiated */
+export type Role = 'input' | 'output' | 'intermediate' | 'constant';
 
 export interface TensorInfo {
   readonly name: string;
   readonly shape: readonly SizeExpr[];
   readonly role: Role;
   readonly declared: boolean;
+  /** a constant's value */
+  readonly value?: number;
   /** where the tensor first appears in the source (for error messages) */
   readonly span?: { readonly line: number; readonly col: number; readonly length: number };
 }

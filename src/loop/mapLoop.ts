@@ -118,6 +118,10 @@ function mapStmtExpr(s: LStmt, f: (e: LExpr) => LExpr): LStmt {
       const cond = f(s.cond);
       return cond === s.cond ? s : { ...s, cond };
     }
+    case 'linalg': {
+      const n = f(s.n);
+      return n === s.n ? s : { ...s, n };
+    }
     case 'block': {
       const body = mapStmtExprs(s.body, f);
       return body === s.body ? s : { ...s, body };
@@ -194,6 +198,8 @@ export function stmtExprs(s: LStmt): LExpr[] {
       return [...s.args];
     case 'choose':
       return [s.cond];
+    case 'linalg':
+      return [s.n];
     case 'block':
     case 'comment':
       return [];

@@ -75,6 +75,9 @@ export type BinaryOp =
 /** Functions of the language and of the kernels, each with a spelling per target. */
 export const INTRINSICS = [
   'exp', 'log', 'sqrt', 'abs', 'sin', 'cos', 'tanh', 'pow', 'log1p', 'expm1',
+  'round', 'sign', 'tan', 'atan', 'atan2', 'asin', 'acos', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'log2', 'log10', 'cbrt',
+  // no Math function: a helper (src/target/js.ts), the interpreter's own (src/ir/linalg.ts)
+  'erf',
   // the language's own, with its rules (ties to the first argument, relu(NaN) = 0 …)
   'relu', 'sigmoid', 'softplus', 'elu', 'fmax', 'fmin',
 ] as const;
@@ -129,6 +132,10 @@ export type LStmt =
   | { readonly kind: 'microkernel'; readonly module: MicroModule; readonly fn: string; readonly args: readonly LExpr[] }
   /** buf is the buffer `then` where cond holds, else `else` (a tensor or its padded copy) */
   | { readonly kind: 'choose'; readonly buf: Buf; readonly cond: LExpr; readonly then: Buf; readonly else: Buf }
+  /** dst = fn of the n×n row-major matrix src, by an LU factorisation with partial pivoting: the n×n
+   *  inverse, or det / log |det| in dst[0]; a singular matrix (for inv and logdet) throws an Error
+   *  that names `what` (the target's helper, src/target/linalgHelper.ts) */
+  | { readonly kind: 'linalg'; readonly fn: 'inv' | 'det' | 'logdet'; readonly src: Buf; readonly n: LExpr; readonly dst: Buf; readonly what: string }
   /** a nested scope: its bindings end with it */
   | { readonly kind: 'block'; readonly body: readonly LStmt[] }
   | { readonly kind: 'comment'; readonly text: string };

@@ -152,6 +152,10 @@ function listProblems(body: readonly LStmt[], outerScope: ReadonlySet<Sym>, oute
         if (s.then.elem !== s.buf.elem || s.else.elem !== s.buf.elem) out.push(`choose ${s.buf.name} of other element types`);
         bindBuf(s.buf, 'choose');
         break;
+      case 'linalg':
+        expr(s.n, `${s.fn} into ${s.dst.name}`, 'i32');
+        for (const b of [s.src, s.dst]) if (!bufs.has(b)) out.push(`buffer ${b.name} is not bound (${s.fn})`);
+        break;
       case 'block':
         listProblems(s.body, scope, bufs, mutable, out);
         break;

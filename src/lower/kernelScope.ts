@@ -52,6 +52,11 @@ export class KernelScope {
   readonly proven = new Set<string>();
   /** tensors read from restrided copies */
   readonly restrided = new Map<string, Restrided>();
+  /** statements the kernel runs first: matrix functions that depend on no index (an inverse, a
+   *  determinant), computed once for the whole kernel */
+  readonly prologue: LStmt[] = [];
+  /** those matrix functions' results, by the key of the function without its position */
+  readonly matrices = new Map<string, Buf>();
 
   constructor(
     readonly ctx: LowerContext,

@@ -7,17 +7,17 @@
 // term is computed only where the read is in range (0/0 = NaN otherwise). A comparison factor absorbs
 // the same way — the gradient of where(X > 0, 1/X, X) is not NaN at X = 0 — unless the rest of the
 // product cannot leave the finite numbers, where the flag multiplies (a ReLU mask: no branch).
-import { exprKey } from '../ir/exprs.js';
+import { exprKey, freeIndices } from '../ir/exprs.js';
 import { assertNever, type Builtin, type Expr } from '../ir/types.js';
-import { add, all, c, call, cast, cmp, div, eq, ge, isConst, load, lt, mul, ne, neg, select } from '../loop/build.js';
+import { add, all, buffer, c, call, cast, cmp, div, eq, for_, ge, gt, isConst, let_, load, lt, mul, ne, neg, select, store, sym, unary, v } from '../loop/build.js';
 import { exprKey as lexprKey } from '../loop/mapLoop.js';
-import type { Intrinsic, LExpr, LStmt } from '../loop/types.js';
+import type { Buf, Intrinsic, LExpr, LStmt, Sym } from '../loop/types.js';
 import { argmaxName, nonNegative, type Access } from './kernelScope.js';
 import type { Hoisted, Lowered, Lowering, Vars } from './lowering.js';
 import { matchRecorded } from './matchRecorded.js';
 
 /** Functions whose value is finite wherever their arguments are. */
-const FINITE_FUNCTIONS = new Set<Builtin>(['relu', 'sigmoid', 'tanh', 'abs', 'sin', 'cos', 'max', 'min', 'where', 'elu', 'softplus']);
+const FINITE_FUNCTIONS = new Set<Builtin>(['relu', 'sigmoid', 'tanh', 'abs', 'sin', 'cos', 'max', 'min', 'where', 'elu', 'softplus', 'floor', 'ceil', 'round', 'sign', 'atan', 'atan2', 'erf', 'cbrt', 'clamp', 'asinh']);
 
 /** Finite for finite data: no division, logarithm, root, power or exponential that could make ±∞ or NaN. */
 export function staysFinite(e: Expr): boolean {
@@ -42,8 +42,9 @@ export function staysFinite(e: Expr): boolean {
     case 'call':
       return FINITE_FUNCTIONS.has(e.fn) && e.args.every(staysFinite);
     case 'reduce':
-      return (e.op === 'sum' || e.op === 'max' || e.op === 'min') && staysFinite(e.body);
+      return (e.op === 'sum' || e.op === 'max' || e.op === 'min' || e.op === 'prod') && staysFinite(e.body);
     case 'div':
+    case 'matfn':
       return false;
     default:
       return assertNever(e);
@@ -51,9 +52,11 @@ export function staysFinite(e: Expr): boolean {
 }
 
 /** The loop-IR intrinsic of a language function (max and min as the language means them). */
-const INTRINSIC: Record<Exclude<Builtin, 'where'>, Intrinsic> = {
+const INTRINSIC: Record<Exclude<Builtin, 'where' | 'clamp' | 'floor' | 'ceil'>, Intrinsic> = {
   exp: 'exp', log: 'log', sqrt: 'sqrt', abs: 'abs', sin: 'sin', cos: 'cos', tanh: 'tanh', pow: 'pow',
   relu: 'relu', sigmoid: 'sigmoid', softplus: 'softplus', elu: 'elu', max: 'fmax', min: 'fmin',
+  round: 'round', sign: 'sign', tan: 'tan', atan: 'atan', atan2: 'atan2', asin: 'asin', acos: 'acos', sinh: 'sinh',
+  cosh: 'cosh', asinh: 'asinh', acosh: 'acosh', atanh: 'atanh', erf: 'erf', log2: 'log2', log10: 'log10', cbrt: 'cbrt',
 };
 
 /** A read as its value and the condition that it lies in the tensor (undefined when proven). */
@@ -116,6 +119,14 @@ export function lowerExpr(L: Lowering, e: Expr, vars: Vars, hoisted: Hoisted): L
           const test = cond.kind === 'compare' ? compareBool(cond) : ne(go(cond), c(0, F));
           return select(test, go(a), go(b));
         }
+        if (x.fn === 'floor' || x.fn === 'ceil') return unary(x.fn, F, go(x.args[0]!));
+        if (x.fn === 'clamp') {
+          // lo below lo, hi above hi, else x — as the interpreter's (x < lo ? lo : x > hi ? hi : x)
+          const vx = sym('$x', F);
+          stmts.push(let_(vx, go(x.args[0]!)));
+          const [lo, hi] = [go(x.args[1]!), go(x.args[2]!)];
+          return select(lt(v(vx), lo), lo, select(gt(v(vx), hi), hi, v(vx)));
+        }
         return call(INTRINSIC[x.fn], F, x.args.map(go));
       }
       case 'reduce': {
@@ -127,9 +138,48 @@ export function lowerExpr(L: Lowering, e: Expr, vars: Vars, hoisted: Hoisted): L
       }
       case 'argmax':
         return cast(F, indicator(x));
+      case 'matfn': {
+        const n = scope.sizeExpr(x.indices[0]!.extent);
+        const result = matrixFunction(x);
+        if (x.fn !== 'inv') return load(result, c(0));
+        const [a, b] = x.at.map((s) => scope.index(s, vars)) as [LExpr, LExpr];
+        // outside the matrix the element reads 0, as a read out of range does
+        const checks = x.at.flatMap((s, k) => (scope.subscriptInRange(s, x.indices[k]!.extent) ? [] : [...(nonNegative(s) ? [] : [ge(k ? b : a, c(0))]), lt(k ? b : a, n)]));
+        const value = load(result, add(mul(a, n), b), { inBounds: checks.length === 0 });
+        return checks.length ? select(all(checks), value, c(0, F)) : value;
+      }
       default:
         return assertNever(x);
     }
+  };
+  /** The buffer holding a matrix function's value (the inverse, or det / logdet in element 0): in
+   *  the kernel's prologue when the matrix depends on no index, else computed here. */
+  const matrixFunction = (x: Extract<Expr, { kind: 'matfn' }>): Buf => {
+    const whole = { ...x, at: [] };
+    const once = freeIndices(whole).length === 0;
+    const key = exprKey(whole);
+    const known = once ? scope.matrices.get(key) : undefined;
+    if (known) return known;
+    const n = scope.sizeExpr(x.indices[0]!.extent);
+    const m = buffer('$M', F);
+    const out = buffer(`$${x.fn}`, F);
+    const [p, q] = x.indices.map((b) => sym(b.name, 'i32')) as [Sym, Sym];
+    const inner = new Map(once ? [] : vars);
+    inner.set(x.indices[0]!.name, v(p));
+    inner.set(x.indices[1]!.name, v(q));
+    const body = L.expr(x.body, inner, once ? new Map() : hoisted);
+    const what = x.of && x.body.kind === 'access' && x.body.tensor === x.of ? `${x.fn}(${x.of})` : `${x.fn}(…)`;
+    const steps: LStmt[] = [
+      { kind: 'alloc', buf: m, size: mul(n, n), scope: 'call', zero: false },
+      for_(p, c(0), n, [for_(q, c(0), n, [...body.stmts, store(m, add(mul(v(p), n), v(q)), body.value)])]),
+      { kind: 'alloc', buf: out, size: x.fn === 'inv' ? mul(n, n) : c(1), scope: 'call', zero: false },
+      { kind: 'linalg', fn: x.fn, src: m, n, dst: out, what },
+    ];
+    if (once) {
+      scope.prologue.push(...steps);
+      scope.matrices.set(key, out);
+    } else stmts.push(...steps);
+    return out;
   };
   const compareBool = (x: Extract<Expr, { kind: 'compare' }>): LExpr => cmp(x.op, go(x.a), go(x.b));
   /** A product or quotient, and the tests under which it is not 0: reads out of range among its

@@ -50,7 +50,7 @@ export function hoistable(e: Expr, bounds: readonly Bound[], exclude?: Expr): { 
       }
       return;
     }
-    if (x.kind === 'argmax') return;
+    if (x.kind === 'argmax' || x.kind === 'matfn') return;
     children(x).forEach(walk);
   };
   walk(e);

@@ -111,6 +111,14 @@ export function lowerReduction(L: Lowering, reduceNode: Reduce, outer: Vars, rec
       done();
       return { stmts: out, value: v(acc), ...(arg ? { arg: v(arg) } : {}) };
     }
+    case 'prod': {
+      // the product of no terms is 1; a padded read is a factor 0, as in the interpreter
+      const acc = sym('$acc', F);
+      out.push(let_(acc, c(1, F), true));
+      out.push(...loop((x) => [assign(acc, mul(v(acc), x))]));
+      done();
+      return { stmts: out, value: v(acc) };
+    }
     case 'logsumexp': {
       // stable: subtract the maximum before exponentiating
       const m = sym('$max', F);

@@ -8,7 +8,8 @@
 // element; dX[n,c,h,w] = sum(f,u,v) K[f,c,h+P-u*T,w+P-v*T]*dY[n,f,u,v] is an im2col GEMM per residue
 // class with SIMD, and register-tiled loops without.
 import { printExpr } from '../ir/print.js';
-import type { Statement } from '../ir/types.js';
+import { children } from '../ir/exprs.js';
+import type { Expr, Statement } from '../ir/types.js';
 import type { Kernel, LStmt } from '../loop/types.js';
 import { KernelScope, type LowerContext, type LowerOptions } from './kernelScope.js';
 import { lowerExpr } from './lowerExpr.js';
@@ -30,6 +31,8 @@ export function lowering(scope: KernelScope): Lowering {
   return L;
 }
 
+const hasMatrixFunction = (e: Expr): boolean => e.kind === 'matfn' || children(e).some(hasMatrixFunction);
+
 /** The statement as the user wrote it, for the kernel's doc comment. */
 export const formulaOf = (s: Statement): string => `${s.lhs.length ? `${s.tensor}[${s.lhs.map((b) => b.name).join(',')}]` : s.tensor} = ${printExpr(s.rhs)}`;
 
@@ -37,13 +40,14 @@ type Strategy = (L: Lowering, s: Statement) => readonly LStmt[] | undefined;
 
 export function lowerStatement(s: Statement, name: string, ctx: LowerContext, opts: LowerOptions): Kernel {
   const recorded = ctx.recordsArgmax.has(s.tensor);
-  const strategies: Strategy[] = opts.optimize ? [lowerMatmul, ...(recorded ? [] : [lowerTiles])] : [];
+  // a matrix function (inv, det) is computed in the kernel's prologue, which only the general strategy lowers
+  const strategies: Strategy[] = opts.optimize && !hasMatrixFunction(s.rhs) ? [lowerMatmul, ...(recorded ? [] : [lowerTiles])] : [];
   // each attempt in a scope of its own: a strategy that declines leaves no parameter behind
   for (const strategy of [...strategies, lowerPerElement]) {
     const scope = new KernelScope(ctx, opts);
     s.lhs.forEach((b) => scope.extentOf.set(b.name, b.extent));
     const body = strategy(lowering(scope), s);
-    if (body) return scope.kernel(name, formulaOf(s), body);
+    if (body) return scope.kernel(name, formulaOf(s), [...scope.prologue, ...body]);
   }
   throw new Error('internal: no lowering strategy took the statement');
 }

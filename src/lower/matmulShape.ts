@@ -31,7 +31,7 @@ export function matmulShape(s: Statement, descending = false): MatmulShape | und
   if (s.lhs.length < 2) return undefined;
   const found: Expr[] = [];
   const walk = (e: Expr) => {
-    if (e.kind === 'reduce' || e.kind === 'argmax') {
+    if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'matfn') {
       found.push(e);
       return;
     }

@@ -17,7 +17,7 @@
 // element is at least WORK_PER_COPY times the elements it copies, or when a loop vectorizes (the
 // softmax cross-entropy loss, a scalar, is weighed by its whole body: its row sums vectorize).
 import { walkExpr, walkStmts } from '../loop/mapLoop.js';
-import { assertNever, type Kernel, type LExpr, type LStmt } from '../loop/types.js';
+import { assertNever, type Intrinsic, type Kernel, type LExpr, type LStmt } from '../loop/types.js';
 import { vectorPlan } from './vectorizeLoops.js';
 
 export type WasmMode = 'auto' | 'always' | 'never';
@@ -30,11 +30,14 @@ export const COST = {
   WORK_PER_COPY: 3,
 } as const;
 
+/** functions with no WebAssembly spelling and no host import: JavaScript helpers (src/target/js.ts) */
+const JS_ONLY: readonly Intrinsic[] = ['erf'];
+
 /** Can the WebAssembly printer take the kernel? (what it cannot print, and reads that could trap) */
 export function printableAsWasm(k: Kernel): boolean {
   let ok = true;
   walkStmts(k.body, (s) => {
-    if (s.kind === 'alloc' || s.kind === 'view' || s.kind === 'choose' || s.kind === 'microkernel') ok = false;
+    if (s.kind === 'alloc' || s.kind === 'view' || s.kind === 'choose' || s.kind === 'microkernel' || s.kind === 'linalg') ok = false;
   });
   const exprOk = (e: LExpr, guarded: boolean): boolean => {
     switch (e.kind) {
@@ -54,7 +57,7 @@ export function printableAsWasm(k: Kernel): boolean {
       case 'select':
         return exprOk(e.cond, guarded) && exprOk(e.then, true) && exprOk(e.else, true);
       case 'call':
-        return e.args.every((a) => exprOk(a, guarded));
+        return !JS_ONLY.includes(e.fn) && e.args.every((a) => exprOk(a, guarded));
       default:
         return assertNever(e);
     }

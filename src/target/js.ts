@@ -9,7 +9,8 @@
 //   }
 // and a loop whose body ends in `p = p + s` assignments carries them in its header:
 //   for (let i = 0; i < N; i++, $p0 += 1) { … }
-import { commentText } from '../codegen/safeText.js';
+import { commentText, stringLiteral } from '../codegen/safeText.js';
+import { LINALG_NAME } from './linalgHelper.js';
 import { assertNever, isFloat, type Intrinsic, type LExpr, type LStmt, type MicroModule, type Ty } from '../loop/types.js';
 import { atom, callOf, PREC, printExpr, wrap, type CLanguage, type Printed } from './cstyle.js';
 import type { Namer } from './names.js';
@@ -34,9 +35,41 @@ export const JS_HELPERS: Partial<Record<Intrinsic, { name: string; text: string;
   // ties go to the first argument; NaN loses to a number
   fmax: { name: 'max', text: 'const max = (a, b) => (a >= b ? a : b);', typed: 'const max = (a: number, b: number): number => (a >= b ? a : b);' },
   fmin: { name: 'min', text: 'const min = (a, b) => (a <= b ? a : b);', typed: 'const min = (a: number, b: number): number => (a <= b ? a : b);' },
+  // the interpreter's erf (src/ir/linalg.ts), step for step
+  erf: { name: 'erf', text: erfText(false), typed: erfText(true) },
 };
 
-const MATH: Partial<Record<Intrinsic, string>> = { exp: 'exp', log: 'log', sqrt: 'sqrt', abs: 'abs', sin: 'sin', cos: 'cos', tanh: 'tanh', pow: 'pow', log1p: 'log1p', expm1: 'expm1' };
+function erfText(typed: boolean): string {
+  const n = typed ? ': number' : '';
+  return [
+    `const erf = (x${n})${n} => {`,
+    '  const a = Math.abs(x);',
+    '  if (!(a < 2.5)) {',
+    '    if (a === Infinity) return Math.sign(x);',
+    '    if (Number.isNaN(a)) return a;',
+    '    let f = a;',
+    '    for (let k = 60; k >= 1; k--) f = a + k / 2 / f;',
+    '    const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;',
+    '    return x < 0 ? erfc - 1 : 1 - erfc;',
+    '  }',
+    '  let term = x;',
+    '  let sum = x;',
+    '  for (let n = 1; n < 80; n++) {',
+    '    term *= (-x * x) / n;',
+    '    const t = term / (2 * n + 1);',
+    '    sum += t;',
+    '    if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;',
+    '  }',
+    '  return (2 / Math.sqrt(Math.PI)) * sum;',
+    '};',
+  ].join('\n');
+}
+
+const MATH: Partial<Record<Intrinsic, string>> = {
+  exp: 'exp', log: 'log', sqrt: 'sqrt', abs: 'abs', sin: 'sin', cos: 'cos', tanh: 'tanh', pow: 'pow', log1p: 'log1p', expm1: 'expm1',
+  round: 'round', sign: 'sign', tan: 'tan', atan: 'atan', atan2: 'atan2', asin: 'asin', acos: 'acos', sinh: 'sinh', cosh: 'cosh',
+  asinh: 'asinh', acosh: 'acosh', atanh: 'atanh', log2: 'log2', log10: 'log10', cbrt: 'cbrt',
+};
 
 export function jsLanguage(typed: boolean): CLanguage {
   return {
@@ -160,6 +193,9 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
         break;
       case 'comment':
         out.push(`${indent}// ${commentText(s.text)}`);
+        break;
+      case 'linalg':
+        out.push(`${indent}${LINALG_NAME}(${stringLiteral(s.fn)}, ${name(s.src)}, ${ex(s.n)}, ${name(s.dst)}, ${stringLiteral(s.what)});`);
         break;
       default:
         assertNever(s);

@@ -18,6 +18,7 @@ import { stmtExprs, walkExpr, walkStmts } from '../loop/mapLoop.js';
 import type { Intrinsic, Kernel, LExpr, MicroModule } from '../loop/types.js';
 import { printExpr } from './cstyle.js';
 import { JS_HELPERS, jsLanguage, printJsStatements } from './js.js';
+import { linalgHelper, LINALG_NAME } from './linalgHelper.js';
 import { JS_RESERVED, Namer } from './names.js';
 import { wasmKernelBody, wasmKernelsText } from './wasmKernels.js';
 
@@ -60,21 +61,23 @@ const ARRAY: Record<string, string> = { f64: 'Float64Array', f32: 'Float32Array'
 
 /** The module-level names every kernel must leave alone. */
 function moduleNames(mod: LoopModule): Set<string> {
-  return new Set([...mod.forward, ...mod.backward].map((k) => k.name).concat(['forward', 'backward', 'shapes', 'program', '$gemm64', '$gemm32', '$gemm64Instance', '$gemm32Instance', '$kernels', '$kernelsInstance']));
+  return new Set([...mod.forward, ...mod.backward].map((k) => k.name).concat(['forward', 'backward', 'shapes', 'program', '$gemm64', '$gemm32', '$gemm64Instance', '$gemm32Instance', '$kernels', '$kernelsInstance', LINALG_NAME]));
 }
 
 /** Micro-kernel modules, helpers and module scratch the kernels use. */
-function uses(kernels: readonly Kernel[]): { micro: Set<MicroModule>; helpers: Set<string>; scratch: Map<string, string> } {
+function uses(kernels: readonly Kernel[]): { micro: Set<MicroModule>; helpers: Set<string>; scratch: Map<string, string>; linalg: boolean } {
   const micro = new Set<MicroModule>();
   const helpers = new Set<string>();
   const scratch = new Map<string, string>();
+  let linalg = false;
   for (const k of kernels)
     walkStmts(k.body, (s) => {
+      if (s.kind === 'linalg') linalg = true;
       if (s.kind === 'microkernel' || s.kind === 'view') micro.add(s.module);
       if (s.kind === 'alloc' && s.scope !== 'call') scratch.set(s.buf.name, s.buf.elem);
       for (const e of stmtExprs(s)) walkExpr(e, (x) => void (x.kind === 'call' && JS_HELPERS[x.fn] && helpers.add(x.fn)));
     });
-  return { micro, helpers, scratch };
+  return { micro, helpers, scratch, linalg };
 }
 
 /** Where the text goes: a TypeScript module (emit, generated/), an ES module of JavaScript (emit with
@@ -85,7 +88,7 @@ export function printModule(mod: LoopModule, target: ModuleTarget): string {
   const typed = target === 'ts';
   const kernels = [...mod.forward, ...mod.backward];
   const taken = moduleNames(mod);
-  const { micro, helpers, scratch } = uses(kernels);
+  const { micro, helpers, scratch, linalg } = uses(kernels);
   // module scratch: one array per name and element type, shared by every kernel of the module
   const scratchNames = new Map<string, string>();
   const moduleNamer = new Namer({ reserved: JS_RESERVED, dollar: true }, taken);
@@ -99,6 +102,7 @@ export function printModule(mod: LoopModule, target: ModuleTarget): string {
   }
   const helperTexts = [...helpers].map((fn) => JS_HELPERS[fn as Intrinsic]!).sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const h of helperTexts) out.push(typed ? h.typed : h.text);
+  if (linalg) out.push(linalgHelper(typed));
   for (const m of [...micro].sort()) out.push(mod.micro(m, typed));
   const wasm = kernels.filter((k) => k.runs === 'wasm');
   if (wasm.length) out.push(wasmKernelsText(wasm, typed));

@@ -36,6 +36,12 @@ const PROGRAMS: [string, string, Record<string, number>][] = [
   ['where and comparisons', 'dims I\nX: [I]\nY[i] = where(X[i] > 0, X[i] * 2, X[i] / 3) + (X[i] < 0.5)', { I: 23 }],
   ['softmax cross-entropy (the layer)', layerSource('softmax_xent'), { N: 5, C: 7 }],
   ['avg pool (the layer), odd sizes', layerSource('avgpool2d'), { N: 2, C: 3, H: 7, W: 9 }],
+  [
+    "the functions of issue 16 (Math imports; erf, a JavaScript helper, keeps its kernel in JavaScript)",
+    'dims I\nX: [I]\nZ: [I]\nY[i] = tan(X[i] / 2) + atan(X[i]) + atan2(X[i], Z[i]) + asin(X[i] / 2) + acos(X[i] / 2) + sinh(X[i]) + cosh(X[i]) + asinh(X[i]) + acosh(abs(X[i]) + 1) + atanh(X[i] / 2) + log2(abs(X[i]) + 1) + log10(abs(X[i]) + 1) + cbrt(X[i]) + clamp(X[i], -0.5, 0.5) + round(X[i]) + sign(X[i]) + floor(X[i]) + ceil(X[i])\nE[i] = erf(X[i])',
+    { I: 19 },
+  ],
+  ['a product reduction', 'dims N, C\nS: [N, C]\nP[n] = prod(c) S[n,c]', { N: 5, C: 7 }],
 ];
 
 describe('WebAssembly kernels agree with the interpreter', () => {

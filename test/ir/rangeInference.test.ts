@@ -2,7 +2,7 @@
 // bounds (docs/language.md). A read that runs backwards — X[H-1-u], a flip — used to leave the range
 // unknown ("cannot infer the range of index u"); its range now comes from the far end: u ≤ rest/c.
 import { describe, expect, it } from 'vitest';
-import { check } from '../../src/index.js';
+import { check, compile, derive, evaluate } from '../../src/index.js';
 import { printSize } from '../../src/ir/sizes.js';
 import { checkGradients } from '../helpers.js';
 
@@ -29,5 +29,28 @@ describe('ranges inferred through negative coefficients', () => {
 
   it('a start that is negative leaves no range: the error stays', () => {
     expect(() => check('dims H=8\nX: [H]\nY[u] = X[-2-u]')).toThrow(/cannot infer the range of index u/);
+  });
+});
+
+describe('a reduction over a sub-range of a dimension', () => {
+  it('sum(x:3) C[x] with C: [4] sums the first three (it was a shape mismatch), in the interpreter and the kernels', () => {
+    const src = 'C: [4]\ny = sum(x:3) C[x]*C[x]';
+    const C = Float64Array.of(1, 2, 3, 4);
+    expect(evaluate(src, { C }).y![0]).toBe(14);
+    expect(derive(src).gradients.C!.index).toBe('dC[x] = 2*(x < 3)*C[x]');
+    const k = compile(src);
+    expect(k.forward({ C }).y![0]).toBe(14);
+    expect([...k.backward({ C }).dC!]).toEqual([2, 4, 6, 0]);
+  });
+  it('its gradient agrees with central differences (a sized range, a window of a row)', () => {
+    for (const src of ['dims N=5, K=3\nC: [N]\ny = sum(x:K) sin(C[x])*C[x]', 'dims N=2, M=6\nA: [N, M]\nY[n] = sum(j:4) A[n,j]^2']) {
+      const r = checkGradients(src);
+      for (const [n, e] of Object.entries(r.errors)) expect(e, n).toBeLessThan(1e-6);
+      for (const [n, m] of Object.entries(r.magnitudes)) expect(m, n).toBeGreaterThan(0.05);
+    }
+  });
+  it('a range longer than the dimension stays an error, as one that cannot be compared', () => {
+    expect(() => check('C: [4]\ny = sum(x:5) C[x]')).toThrow(/index x runs over 5 \(its range in the reduction\) but over 4 in C dimension 1/);
+    expect(() => check('dims N=4, K\nC: [N]\ny = sum(x:K) C[x]')).toThrow(/index x runs over K \(its range in the reduction\) but over N/);
   });
 });

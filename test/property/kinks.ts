@@ -55,6 +55,9 @@ export function kinkSites(p: Program): Site[] {
           sites.push({ what: `arg${e.op}`, probe: probe(s, [...path, ...e.indices], e.body), extremum: { reduced: e.indices.length, op: e.op } });
           walk(e.body, [...path, ...e.indices]);
           return;
+        case 'matfn':
+          walk(e.body, [...path, ...e.indices]);
+          return;
         case 'num':
         case 'sizeval':
         case 'index':

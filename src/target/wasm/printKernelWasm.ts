@@ -9,6 +9,7 @@ import { sym } from '../../loop/build.js';
 import { elemBytes, type Buf, type Kernel, type Sym } from '../../loop/types.js';
 import { assembleWasm, type WasmFunction, type WasmImport } from './assembleWasm.js';
 import { printFunction } from './printWasm.js';
+import { IMPORTED } from './wasmOps.js';
 
 /** The function: one byte address per buffer (in the kernel's buffer order), then the sizes. */
 export function printKernelWasm(k: Kernel): { fn: WasmFunction; imports: Set<string> } {
@@ -28,7 +29,10 @@ export function printKernelWasm(k: Kernel): { fn: WasmFunction; imports: Set<str
 
 /** The host functions a module may import, by their `module.name`. */
 const HOST: Readonly<Record<string, WasmImport>> = Object.fromEntries(
-  ['exp', 'log', 'sin', 'cos', 'tanh', 'log1p', 'expm1', 'pow'].map((n) => [`Math.${n}`, { module: 'Math', name: n, params: n === 'pow' ? ['f64', 'f64'] : ['f64'], results: ['f64'] }]),
+  Object.values(IMPORTED).map((m) => {
+    const n = m.slice('Math.'.length);
+    return [m, { module: 'Math', name: n, params: n === 'pow' || n === 'atan2' ? ['f64', 'f64'] : ['f64'], results: ['f64'] }];
+  }),
 );
 
 /** The module of the kernels (exported by name) and the Math functions it imports. */

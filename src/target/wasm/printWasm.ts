@@ -403,6 +403,7 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
         case 'view':
         case 'choose':
         case 'microkernel':
+        case 'linalg':
           fail(`the ${s.kind} statement (a WebAssembly function has only its memory)`);
           break;
         default:

@@ -46,6 +46,9 @@ export const EXTRACT: Record<VectorTy, Op> = { f32x4: 'f32x4.extract_lane', f64x
  * as (f64) → f64 (pow: two arguments), which V8 calls without leaving WebAssembly's calling convention */
 export const IMPORTED: Partial<Record<Intrinsic, string>> = {
   exp: 'Math.exp', log: 'Math.log', sin: 'Math.sin', cos: 'Math.cos', tanh: 'Math.tanh', pow: 'Math.pow', log1p: 'Math.log1p', expm1: 'Math.expm1',
+  // the same functions the JavaScript printer calls, so both targets give the same bits
+  round: 'Math.round', sign: 'Math.sign', tan: 'Math.tan', atan: 'Math.atan', atan2: 'Math.atan2', asin: 'Math.asin', acos: 'Math.acos',
+  sinh: 'Math.sinh', cosh: 'Math.cosh', asinh: 'Math.asinh', acosh: 'Math.acosh', atanh: 'Math.atanh', log2: 'Math.log2', log10: 'Math.log10', cbrt: 'Math.cbrt',
 };
 export const NEG: ByTy = { f32: 'f32.neg', f64: 'f64.neg', f32x4: 'f32x4.neg', f64x2: 'f64x2.neg', i32x4: 'i32x4.neg' };
 export const FLOOR: ByTy = { f32: 'f32.floor', f64: 'f64.floor', f32x4: 'f32x4.floor', f64x2: 'f64x2.floor' };

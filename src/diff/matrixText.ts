@@ -1,0 +1,187 @@
+// matrixText: the matrix expressions that renderMatrix builds, printed as text (A + Aᵀ)·x and as LaTeX.
+//
+// Worked example: { k: 'matmul', factors: [{ k: 'add', terms: [A, Aᵀ] }, x] } prints as (A + Aᵀ)·x and
+// \left(A + A^{\top}\right) \, x; a sum inside a product is parenthesised, a product inside a sum is not.
+import { assertNever } from '../ir/types.js';
+import { latexName, numberLatex } from './renderLatex.js';
+
+/** A number in the matrix form, which is for reading: ∞ and NaN as themselves. */
+export const numberText = (v: number): string => (v === Infinity ? '∞' : v === -Infinity ? '-∞' : String(v));
+
+/** A matrix expression, printable as text and as LaTeX. */
+export type M =
+  | { readonly k: 'name'; readonly name: string }
+  | { readonly k: 'ones' }
+  | { readonly k: 'num'; readonly value: number }
+  | { readonly k: 'size'; readonly text: string }
+  | { readonly k: 't'; readonly a: M }
+  | { readonly k: 'inv'; readonly a: M }
+  | { readonly k: 'matmul'; readonly factors: readonly M[] }
+  | { readonly k: 'had'; readonly factors: readonly M[] }
+  | { readonly k: 'scale'; readonly factors: readonly M[] }
+  | { readonly k: 'add'; readonly terms: readonly { readonly neg: boolean; readonly m: M }[] }
+  | { readonly k: 'div'; readonly a: M; readonly b: M }
+  | { readonly k: 'pow'; readonly a: M; readonly p: number }
+  | { readonly k: 'fn'; readonly fn: string; readonly args: readonly M[] }
+  | { readonly k: 'cmp'; readonly op: string; readonly a: M; readonly b: M }
+  | { readonly k: 'kron'; readonly a: M; readonly s: string }
+  | { readonly k: 'eye' }
+  | { readonly k: 'otimes'; readonly a: M; readonly b: M }
+  /** elementwise division, a ⊘ b */
+  | { readonly k: 'hdiv'; readonly a: M; readonly b: M };
+
+export const P = { add: 1, mul: 2, unary: 3, atom: 4 } as const;
+
+export function text(m: M, ctx = 0): string {
+  const wrap = (p: number, s: string) => (p < ctx ? `(${s})` : s);
+  switch (m.k) {
+    case 'name':
+      return m.name;
+    case 'ones':
+      return '1';
+    case 'num':
+      return m.value < 0 ? wrap(P.unary, numberText(m.value)) : numberText(m.value);
+    case 'size':
+      return /^\w+$/.test(m.text) ? m.text : `(${m.text})`;
+    case 't':
+      return m.a.k === 'inv' ? `${text(m.a.a, P.atom)}⁻ᵀ` : `${text(m.a, P.atom)}ᵀ`;
+    case 'inv':
+      return `${text(m.a, P.atom)}⁻¹`;
+    case 'matmul':
+      return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join('·'));
+    case 'had':
+      return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join(' ⊙ '));
+    case 'scale':
+      return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join('·'));
+    case 'add':
+      return wrap(P.add, m.terms.map((t, i) => (i === 0 ? (t.neg ? '−' : '') : t.neg ? ' − ' : ' + ') + text(t.m, P.mul)).join(''));
+    case 'div':
+      return wrap(P.mul, `${text(m.a, P.mul)}/${text(m.b, P.atom)}`);
+    case 'pow':
+      return `${text(m.a, P.atom)}${m.p === 2 ? '²' : m.p === 3 ? '³' : `^${m.p}`}`;
+    case 'fn':
+      return `${m.fn}(${m.args.map((a) => text(a)).join(', ')})`;
+    case 'cmp':
+      return `(${text(m.a, P.add)} ${m.op} ${text(m.b, P.add)})`;
+    case 'kron':
+      return wrap(P.add + 0.5, `${text(m.a, P.atom)} ⊗ 1_${m.s}×${m.s}`);
+    case 'eye':
+      return 'I';
+    case 'otimes':
+      return wrap(P.add + 0.5, `${text(m.a, P.mul + 0.5)} ⊗ ${text(m.b, P.mul + 0.5)}`);
+    case 'hdiv':
+      return wrap(P.mul, `${text(m.a, P.atom)} ⊘ ${text(m.b, P.atom)}`);
+    default:
+      return assertNever(m);
+  }
+}
+
+export function latex(m: M, ctx = 0): string {
+  const wrap = (p: number, s: string) => (p < ctx ? `\\left(${s}\\right)` : s);
+  switch (m.k) {
+    case 'name':
+      return latexName(m.name);
+    case 'ones':
+      return '\\mathbf{1}';
+    case 'num':
+      return m.value < 0 ? wrap(P.unary, numberLatex(m.value)) : numberLatex(m.value);
+    case 'size':
+      return /^\w+$/.test(m.text) ? m.text : `\\left(${m.text.replace(/\*/g, ' ')}\\right)`;
+    case 't':
+      return m.a.k === 'inv' ? `${latex(m.a.a, P.atom)}^{-\\top}` : `${latex(m.a, P.atom)}^{\\top}`;
+    case 'inv':
+      return `${latex(m.a, P.atom)}^{-1}`;
+    case 'matmul':
+      return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
+    case 'had':
+      return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\odot '));
+    case 'scale':
+      return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
+    case 'add':
+      return wrap(P.add, m.terms.map((t, i) => (i === 0 ? (t.neg ? '-' : '') : t.neg ? ' - ' : ' + ') + latex(t.m, P.mul)).join(''));
+    case 'div':
+      return `\\frac{${latex(m.a)}}{${latex(m.b)}}`;
+    case 'pow':
+      return `${latex(m.a, P.atom)}^{\\odot ${m.p}}`;
+    case 'fn':
+      return `\\operatorname{${m.fn}}\\left(${m.args.map((a) => latex(a)).join(', ')}\\right)`;
+    case 'cmp':
+      return `\\left(${latex(m.a, P.add)} ${m.op === '>=' ? '\\geq' : m.op === '<=' ? '\\leq' : m.op === '!=' ? '\\neq' : m.op} ${latex(m.b, P.add)}\\right)`;
+    case 'kron':
+      return wrap(P.add + 0.5, `${latex(m.a, P.atom)} \\otimes \\mathbf{1}_{${m.s}\\times ${m.s}}`);
+    case 'eye':
+      return 'I';
+    case 'otimes':
+      return wrap(P.add + 0.5, `${latex(m.a, P.mul + 0.5)} \\otimes ${latex(m.b, P.mul + 0.5)}`);
+    case 'hdiv':
+      return wrap(P.mul, `${latex(m.a, P.atom)} \\oslash ${latex(m.b, P.atom)}`);
+    default:
+      return assertNever(m);
+  }
+}
+
+
+/** The same expression in the language's matrix notation (LANGUAGE.md v2), which re-parses: ' for ᵀ,
+ *  * for · (and scaling), .* for ⊙, inv(A) for A⁻¹; null when it has no spelling there (1, I, ⊗,
+ *  softmax). (A + Aᵀ)·x → (A + A')*x. */
+export function source(m: M, ctx = 0): string | null {
+  const wrap = (p: number, s: string) => (p < ctx ? `(${s})` : s);
+  const all = (ms: readonly M[], c: number): string[] | null => {
+    const out = ms.map((x) => source(x, c));
+    return out.every((x) => x !== null) ? (out as string[]) : null;
+  };
+  switch (m.k) {
+    case 'name':
+      return m.name;
+    case 'num':
+      return Number.isFinite(m.value) ? (m.value < 0 ? wrap(P.unary, String(m.value)) : String(m.value)) : null;
+    case 'size':
+      return /^\w+$/.test(m.text) ? m.text : `(${m.text})`;
+    case 't': {
+      const a = source(m.a, P.atom);
+      return a && `${a}'`;
+    }
+    case 'inv': {
+      const a = source(m.a);
+      return a && `inv(${a})`;
+    }
+    case 'matmul':
+    case 'scale':
+    case 'had': {
+      const fs = all(m.factors, P.mul + 0.5);
+      return fs && wrap(P.mul, fs.join(m.k === 'had' ? ' .* ' : '*'));
+    }
+    case 'add': {
+      const ts = all(m.terms.map((t) => t.m), P.mul);
+      return ts && wrap(P.add, ts.map((t, i) => (i === 0 ? (m.terms[i]!.neg ? '-' : '') : m.terms[i]!.neg ? ' - ' : ' + ') + t).join(''));
+    }
+    case 'div': {
+      const [a, b] = [source(m.a, P.mul), source(m.b, P.atom)];
+      return a && b && wrap(P.mul, `${a}/${b}`);
+    }
+    case 'pow': {
+      const a = source(m.a, P.atom);
+      return a && `${a}.^${m.p < 0 ? `(${m.p})` : m.p}`;
+    }
+    case 'fn': {
+      if (m.fn === 'softmax') return null;
+      const as = all(m.args, 0);
+      return as && `${m.fn}(${as.join(', ')})`;
+    }
+    case 'cmp': {
+      const [a, b] = [source(m.a, P.add), source(m.b, P.add)];
+      return a && b && `(${a} ${m.op} ${b})`;
+    }
+    case 'hdiv': {
+      const [a, b] = [source(m.a, P.atom), source(m.b, P.atom)];
+      return a && b && wrap(P.mul, `${a} ./ ${b}`);
+    }
+    case 'ones':
+    case 'kron':
+    case 'eye':
+    case 'otimes':
+      return null;
+    default:
+      return assertNever(m);
+  }
+}

@@ -1,0 +1,102 @@
+// Matrix forms out (issue 16): factoring ((A + Aᵀ)·x), products summed inside an elementwise
+// expression (2·(Aᵀ·(A·x − b))), Kronecker forms of matrix-variable Hessian blocks ((A + Aᵀ) ⊗ I), and
+// a matrix-notation program's gradients written in `program` as matrix-notation statements that re-parse.
+import katex from 'katex';
+import { describe, expect, it } from 'vitest';
+import { derive, evaluate } from '../../src/index.js';
+import { randomInputs, relativeError, seededRandom } from '../../src/ir/gradcheck.js';
+import { check } from '../../src/ir/check.js';
+import { checkMatrixSources } from '../helpers.js';
+
+const XAX = "dims N=3\nA: [N, N]\nx: [N]\nf = x'*A*x";
+
+/** A ⊗ B of row-major matrices (ra×ca, rb×cb), row-major. */
+function kron(a: ArrayLike<number>, ra: number, ca: number, b: ArrayLike<number>, rb: number, cb: number): Float64Array {
+  const out = new Float64Array(ra * rb * ca * cb);
+  for (let i = 0; i < ra; i++) for (let j = 0; j < ca; j++) for (let k = 0; k < rb; k++) for (let l = 0; l < cb; l++) out[(i * rb + k) * ca * cb + j * cb + l] = a[i * ca + j]! * b[k * cb + l]!;
+  return out;
+}
+const eye = (n: number) => Float64Array.from({ length: n * n }, (_, k) => (Math.floor(k / n) === k % n ? 1 : 0));
+
+describe('gradients in matrix form', () => {
+  const CASES: [string, string, Record<string, string>][] = [
+    ["x'·A·x: a common right factor", XAX, { x: 'dx = (A + Aᵀ)·x', A: 'dA = x·xᵀ' }],
+    ['least squares: a product inside a sum', 'dims N=3, M=4\nA: [N, M]\nx: [M]\nb: [N]\nf = norm2(A*x - b)^2', { x: 'dx = 2·(Aᵀ·(A·x − b))', b: 'db = -2·(A·x − b)' }],
+    ['a sum as a factor of a product: ‖A·b‖²', 'dims N=3\nA: [N, N]\nb: [N]\nf = norm2(A*b)^2', { b: 'db = 2·(Aᵀ·(A·b))' }],
+    ['a common left factor', "dims N=3, M=2\nA: [N, M]\nx: [N]\ny: [M]\nz: [M]\nf = x'*A*y + x'*A*z", { A: 'dA = x·(yᵀ + zᵀ)' }],
+    ['a matrix variable', "dims N=3, M=2\nA: [N, N]\nX: [N, M]\nf = tr(X'*A*X)", { X: 'dX = (A + Aᵀ)·X', A: 'dA = X·Xᵀ' }],
+    ['a chain of products, an outer product with a summed side', "dims N=3, M=2\nA: [N, M]\nB: [M, N]\nv: [N]\nx: [N]\nf = x'*A*B*v", { A: 'dA = x·(B·v)ᵀ', B: 'dB = (Aᵀ·x)·vᵀ', v: 'dv = Bᵀ·Aᵀ·x', x: 'dx = A·B·v' }],
+    ['like terms: P + P is 2·P', "dims N=3\nA: [N, N]\nX: [N, N]\nf = tr(A*X*A*X)", { A: 'dA = 2·(Xᵀ·Aᵀ·Xᵀ)', X: 'dX = 2·(Aᵀ·Xᵀ·Aᵀ)' }],
+    ['inverses', "dims N=3\nA: [N, N]\nx: [N]\nf = x'*inv(A)*x", { x: 'dx = (A⁻¹ + A⁻ᵀ)·x' }],
+  ];
+  for (const [what, src, want] of CASES)
+    it(`${what}: the display, and the program's matrix-notation statements compute the index forms`, () => {
+      const r = derive(src);
+      for (const [x, m] of Object.entries(want)) expect(r.gradients[x]!.matrix).toBe(m);
+      for (const g of Object.values(r.gradients)) expect(() => katex.renderToString(g.latex, { throwOnError: true })).not.toThrow();
+      const p = check(src);
+      const inputs = randomInputs(p, {}, seededRandom(5), -1, 1);
+      if (/inv\(/.test(src)) inputs.A = Float64Array.from({ length: 9 }, (_, k) => (Math.floor(k / 3) === k % 3 ? 3 : 0) + inputs.A![k]!);
+      const errors = checkMatrixSources(r.program, inputs);
+      for (const x of Object.keys(want)) expect(Object.keys(errors)).toContain(`d${x}`);
+      for (const [n, e] of Object.entries(errors)) expect(e, n).toBeLessThan(1e-12);
+    });
+  it("the program writes them after the index statement: # matrix notation: dx = (A + A')*x", () => {
+    expect(derive(XAX).program).toContain("dx[n] = sum(j) A[n,j]*x[j] + sum(i) x[i]*A[i,n]\n# matrix notation: dx = (A + A')*x\n");
+  });
+  it('an index-notation program keeps its program as it was (no matrix-notation lines)', () => {
+    expect(derive('dims N=2, M=3\nA: [N, M]\nx: [M]\nY[i] = A[i,j]*x[j]').program).not.toContain('# matrix notation');
+  });
+  it('a gradient that is one number for every element has no matrix statement (dA = 0 would be a scalar)', () => {
+    const r = derive('dims N=2\nA: [N, N]\ns: []\nf = s + sum(tanh(ones(N)))');
+    expect(r.gradients.A!.index).toBe('dA[i,j] = 0');
+    expect(r.program).not.toContain('# matrix notation: dA');
+  });
+});
+
+describe("chains, and sums spread along a row or a column", () => {
+  it('softmax: dX = Y ⊙ dY − softmax(X) ⊙ ((Y ⊙ dY)·1·1ᵀ); log-softmax: dY − softmax(X) ⊙ (dY·1·1ᵀ)', () => {
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = exp(X[n,c] - logsumexp(k) X[n,k])').gradients.X!.matrix).toBe('dX = Y ⊙ dY − softmax(X) ⊙ ((Y ⊙ dY)·1·1ᵀ)');
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] - logsumexp(k) X[n,k]').gradients.X!.matrix).toBe('dX = dY − softmax(X) ⊙ (dY·1·1ᵀ)');
+  });
+  it('a chain with a matrix in the middle: dR = Aᵀ·dY·Bᵀ', () => {
+    expect(derive('dims N=2, M=3, K=4, L=2\nA: [N, M]\nR: [M, K]\nB: [K, L]\nY[i,l] = A[i,j]*R[j,k]*B[k,l]').gradients.R!.matrix).toBe('dR = Aᵀ·dY·Bᵀ');
+  });
+  it('a column normalisation: the sums of columns, spread down them, and ⊘ parenthesised inside a product', () => {
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] / sum(k) X[k,c]').gradients.X!.matrix).toBe('dX = dY ⊘ (1·1ᵀ·X) − 1·1ᵀ·((X ⊙ dY) ⊘ (1·1ᵀ·X)²)');
+  });
+  it('an elementwise quotient re-parses as ./ (the matrix-notation statement of the gradient)', () => {
+    const src = "dims N=3\nx: [N]\ny: [N]\nf = sum(log(x .* x + 1) ./ (y .* y + 2))";
+    const r = derive(src);
+    expect(r.program).toMatch(/# matrix notation: dy = .*\.\//);
+    const errors = checkMatrixSources(r.program, randomInputs(check(src), {}, seededRandom(9), -1, 1));
+    expect(Object.keys(errors).sort()).toEqual(['dx', 'dy']);
+    for (const [n, e] of Object.entries(errors)) expect(e, n).toBeLessThan(1e-12);
+  });
+});
+
+describe('Hessian blocks of matrix variables: Kronecker forms', () => {
+  it("tr(Xᵀ·A·X): H_X_X = (A + Aᵀ) ⊗ I, equal to the block's values", () => {
+    const src = "dims N=3, M=2\nA: [N, N]\nX: [N, M]\nf = tr(X'*A*X)";
+    const r = derive(src, { wrt: ['X'], order: 2 });
+    const h = r.hessians!['X,X']!;
+    expect(h.matrix).toBe('H_X_X = (A + Aᵀ) ⊗ I');
+    expect(() => katex.renderToString(h.latex, { throwOnError: true })).not.toThrow();
+    const inputs = randomInputs(check(src), {}, seededRandom(7), -1, 1);
+    const H = evaluate(r.program, inputs)[h.name]!;
+    const A = inputs.A!;
+    const B = Float64Array.from(A, (v, k) => v + A[(k % 3) * 3 + Math.floor(k / 3)]!);
+    expect(relativeError(H, kron(B, 3, 3, eye(2), 2, 2))).toBeLessThan(1e-15);
+  });
+  it('‖X·w‖²: H_X_X = I ⊗ (2·w·wᵀ), equal to the block’s values', () => {
+    const src = 'dims N=3, M=2\nX: [N, M]\nw: [M]\nf = norm2(X*w)^2';
+    const r = derive(src, { wrt: ['X'], order: 2 });
+    const h = r.hessians!['X,X']!;
+    expect(h.matrix).toBe('H_X_X = I ⊗ (2·(w·wᵀ))');
+    const inputs = randomInputs(check(src), {}, seededRandom(8), -1, 1);
+    const H = evaluate(r.program, inputs)[h.name]!;
+    const w = inputs.w!;
+    const W = Float64Array.from({ length: 4 }, (_, k) => 2 * w[Math.floor(k / 2)]! * w[k % 2]!);
+    expect(relativeError(H, kron(eye(3), 3, 3, W, 2, 2))).toBeLessThan(1e-15);
+  });
+});
