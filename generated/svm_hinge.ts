@@ -7,65 +7,87 @@
 /* eslint-disable */
 const max = (a: number, b: number): number => (a >= b ? a : b);
 /**
- * L = sum(n,c) max(0, S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1)*(1 - Yt[n,c])
+ * s[n] = sum(c2) Yt[n,c2]*S[n,c2]
+ *
+ * writes s
+ */
+export function forward_s(
+  t: { readonly s: Float64Array; readonly Yt: Float64Array; readonly S: Float64Array },
+  s: { readonly C: number; readonly N: number },
+): void {
+  const { s: s_, Yt, S } = t;
+  const { C, N } = s;
+  let $p = 0;
+  const $n = Math.max(0, C);
+  const $end = $n - ($n % 4);
+  for (let n = 0; n < N; n++, $p += C) {
+    let $acc = 0;
+    let $p2 = $p;
+    let $acc2 = 0;
+    let $acc3 = 0;
+    let $acc4 = 0;
+    for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
+      $acc += Yt[$p2]! * S[$p2]!;
+      $acc2 += Yt[$p2 + 1]! * S[$p2 + 1]!;
+      $acc3 += Yt[$p2 + 2]! * S[$p2 + 2]!;
+      $acc4 += Yt[$p2 + 3]! * S[$p2 + 3]!;
+    }
+    for (let c2 = $end; c2 < C; c2++, $p2++) {
+      $acc += Yt[$p2]! * S[$p2]!;
+    }
+    $acc += $acc2 + $acc3 + $acc4;
+    s_[n] = $acc;
+  }
+}
+/**
+ * L = sum(n,c) max(0, S[n,c] - s[n] + 1)*(1 - Yt[n,c])
  *
  * writes L
  */
 export function forward_L(
-  t: { readonly L: Float64Array; readonly Yt: Float64Array; readonly S: Float64Array },
+  t: { readonly L: Float64Array; readonly S: Float64Array; readonly s: Float64Array; readonly Yt: Float64Array },
   s: { readonly C: number; readonly N: number },
 ): void {
-  const { L, Yt, S } = t;
+  const { L, S, s: s_, Yt } = t;
   const { C, N } = s;
   let $acc = 0;
   let $p = 0;
   const $n = Math.max(0, C);
   const $end = $n - ($n % 4);
   for (let n = 0; n < N; n++, $p += C) {
-    let $acc2 = 0;
     let $p2 = $p;
+    let $acc2 = 0;
     let $acc3 = 0;
     let $acc4 = 0;
-    let $acc5 = 0;
-    for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
-      $acc2 += Yt[$p2]! * S[$p2]!;
-      $acc3 += Yt[$p2 + 1]! * S[$p2 + 1]!;
-      $acc4 += Yt[$p2 + 2]! * S[$p2 + 2]!;
-      $acc5 += Yt[$p2 + 3]! * S[$p2 + 3]!;
+    for (let c = 0; c < $end; c += 4, $p2 += 4) {
+      $acc += max(0, S[$p2]! + (-s_[n]! + 1)) * (1 - Yt[$p2]!);
+      $acc2 += max(0, S[$p2 + 1]! + (-s_[n]! + 1)) * (1 - Yt[$p2 + 1]!);
+      $acc3 += max(0, S[$p2 + 2]! + (-s_[n]! + 1)) * (1 - Yt[$p2 + 2]!);
+      $acc4 += max(0, S[$p2 + 3]! + (-s_[n]! + 1)) * (1 - Yt[$p2 + 3]!);
     }
-    for (let c2 = $end; c2 < C; c2++, $p2++) {
-      $acc2 += Yt[$p2]! * S[$p2]!;
+    for (let c = $end; c < C; c++, $p2++) {
+      $acc += max(0, S[$p2]! + (-s_[n]! + 1)) * (1 - Yt[$p2]!);
     }
-    $acc2 += $acc3 + $acc4 + $acc5;
-    let $p3 = $p;
-    let $acc6 = 0;
-    let $acc7 = 0;
-    let $acc8 = 0;
-    const $k = -$acc2 + 1;
-    for (let c = 0; c < $end; c += 4, $p3 += 4) {
-      $acc += max(0, S[$p3]! + $k) * (1 - Yt[$p3]!);
-      $acc6 += max(0, S[$p3 + 1]! + $k) * (1 - Yt[$p3 + 1]!);
-      $acc7 += max(0, S[$p3 + 2]! + $k) * (1 - Yt[$p3 + 2]!);
-      $acc8 += max(0, S[$p3 + 3]! + $k) * (1 - Yt[$p3 + 3]!);
-    }
-    const $k2 = -$acc2 + 1;
-    for (let c = $end; c < C; c++, $p3++) {
-      $acc += max(0, S[$p3]! + $k2) * (1 - Yt[$p3]!);
-    }
-    $acc += $acc6 + $acc7 + $acc8;
+    $acc += $acc2 + $acc3 + $acc4;
   }
   L[0] = $acc;
 }
 /**
- * dS[n,c] = (S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1 > 0)*(1 - Yt[n,c])*dL + sum(c2) -(S[n,c2] - sum(c3) Yt[n,c3]*S[n,c3] + 1 > 0)*Yt[n,c]*(1 - Yt[n,c2])*dL
+ * dS[n,c] = (S[n,c] - s[n] + 1 > 0)*(1 - Yt[n,c])*dL - Yt[n,c]*dL*(sum(c2) (S[n,c2] - s[n] + 1 > 0)*(1 - Yt[n,c2]))
  *
  * writes dS
  */
 export function backward_dS(
-  t: { readonly dS: Float64Array; readonly Yt: Float64Array; readonly S: Float64Array; readonly dL: Float64Array },
+  t: {
+    readonly dS: Float64Array;
+    readonly S: Float64Array;
+    readonly s: Float64Array;
+    readonly Yt: Float64Array;
+    readonly dL: Float64Array;
+  },
   s: { readonly C: number; readonly N: number },
 ): void {
-  const { dS, Yt, S, dL } = t;
+  const { dS, S, s: s_, Yt, dL } = t;
   const { C, N } = s;
   let $p = 0;
   const $n = Math.max(0, C);
@@ -77,53 +99,37 @@ export function backward_dS(
     let $acc3 = 0;
     let $acc4 = 0;
     for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
-      $acc += Yt[$p2]! * S[$p2]!;
-      $acc2 += Yt[$p2 + 1]! * S[$p2 + 1]!;
-      $acc3 += Yt[$p2 + 2]! * S[$p2 + 2]!;
-      $acc4 += Yt[$p2 + 3]! * S[$p2 + 3]!;
+      $acc += +(S[$p2]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2]!);
+      $acc2 += +(S[$p2 + 1]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2 + 1]!);
+      $acc3 += +(S[$p2 + 2]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2 + 2]!);
+      $acc4 += +(S[$p2 + 3]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2 + 3]!);
     }
     for (let c2 = $end; c2 < C; c2++, $p2++) {
-      $acc += Yt[$p2]! * S[$p2]!;
+      $acc += +(S[$p2]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2]!);
     }
     $acc += $acc2 + $acc3 + $acc4;
     let $p3 = $p;
-    const $k = -$acc + 1;
     for (let c = 0; c < C; c++, $p3++) {
-      let $acc5 = 0;
-      let $acc6 = 0;
-      let $p4 = $p;
-      let $acc7 = 0;
-      let $acc8 = 0;
-      let $acc9 = 0;
-      for (let c3 = 0; c3 < $end; c3 += 4, $p4 += 4) {
-        $acc6 += Yt[$p4]! * S[$p4]!;
-        $acc7 += Yt[$p4 + 1]! * S[$p4 + 1]!;
-        $acc8 += Yt[$p4 + 2]! * S[$p4 + 2]!;
-        $acc9 += Yt[$p4 + 3]! * S[$p4 + 3]!;
-      }
-      for (let c3 = $end; c3 < C; c3++, $p4++) {
-        $acc6 += Yt[$p4]! * S[$p4]!;
-      }
-      $acc6 += $acc7 + $acc8 + $acc9;
-      let $p5 = $p;
-      const $k2 = -$acc6 + 1;
-      for (let c2_2 = 0; c2_2 < C; c2_2++, $p5++) {
-        $acc5 -= +(S[$p5]! + $k2 > 0) * Yt[$p3]! * ((1 - Yt[$p5]!) * dL[0]!);
-      }
-      dS[$p3] = +(S[$p3]! + $k > 0) * ((1 - Yt[$p3]!) * dL[0]!) + $acc5;
+      dS[$p3] = +(S[$p3]! + (-s_[n]! + 1) > 0) * ((1 - Yt[$p3]!) * dL[0]!) - Yt[$p3]! * (dL[0]! * $acc);
     }
   }
 }
 /**
- * dYt[n,c] = sum(c2) -(S[n,c2] - sum(c3) Yt[n,c3]*S[n,c3] + 1 > 0)*S[n,c]*(1 - Yt[n,c2])*dL - max(0, S[n,c] - sum(c2) Yt[n,c2]*S[n,c2] + 1)*dL
+ * dYt[n,c] = -S[n,c]*dL*(sum(c2) (S[n,c2] - s[n] + 1 > 0)*(1 - Yt[n,c2])) - max(0, S[n,c] - s[n] + 1)*dL
  *
  * writes dYt
  */
 export function backward_dYt(
-  t: { readonly dYt: Float64Array; readonly Yt: Float64Array; readonly S: Float64Array; readonly dL: Float64Array },
+  t: {
+    readonly dYt: Float64Array;
+    readonly S: Float64Array;
+    readonly s: Float64Array;
+    readonly Yt: Float64Array;
+    readonly dL: Float64Array;
+  },
   s: { readonly C: number; readonly N: number },
 ): void {
-  const { dYt, Yt, S, dL } = t;
+  const { dYt, S, s: s_, Yt, dL } = t;
   const { C, N } = s;
   let $p = 0;
   const $n = Math.max(0, C);
@@ -135,48 +141,27 @@ export function backward_dYt(
     let $acc3 = 0;
     let $acc4 = 0;
     for (let c2 = 0; c2 < $end; c2 += 4, $p2 += 4) {
-      $acc += Yt[$p2]! * S[$p2]!;
-      $acc2 += Yt[$p2 + 1]! * S[$p2 + 1]!;
-      $acc3 += Yt[$p2 + 2]! * S[$p2 + 2]!;
-      $acc4 += Yt[$p2 + 3]! * S[$p2 + 3]!;
+      $acc += +(S[$p2]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2]!);
+      $acc2 += +(S[$p2 + 1]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2 + 1]!);
+      $acc3 += +(S[$p2 + 2]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2 + 2]!);
+      $acc4 += +(S[$p2 + 3]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2 + 3]!);
     }
     for (let c2 = $end; c2 < C; c2++, $p2++) {
-      $acc += Yt[$p2]! * S[$p2]!;
+      $acc += +(S[$p2]! + (-s_[n]! + 1) > 0) * (1 - Yt[$p2]!);
     }
     $acc += $acc2 + $acc3 + $acc4;
     let $p3 = $p;
-    const $k = -$acc + 1;
     for (let c = 0; c < C; c++, $p3++) {
-      let $acc5 = 0;
-      let $acc6 = 0;
-      let $p4 = $p;
-      let $acc7 = 0;
-      let $acc8 = 0;
-      let $acc9 = 0;
-      for (let c3 = 0; c3 < $end; c3 += 4, $p4 += 4) {
-        $acc6 += Yt[$p4]! * S[$p4]!;
-        $acc7 += Yt[$p4 + 1]! * S[$p4 + 1]!;
-        $acc8 += Yt[$p4 + 2]! * S[$p4 + 2]!;
-        $acc9 += Yt[$p4 + 3]! * S[$p4 + 3]!;
-      }
-      for (let c3 = $end; c3 < C; c3++, $p4++) {
-        $acc6 += Yt[$p4]! * S[$p4]!;
-      }
-      $acc6 += $acc7 + $acc8 + $acc9;
-      let $p5 = $p;
-      const $k2 = -$acc6 + 1;
-      for (let c2_2 = 0; c2_2 < C; c2_2++, $p5++) {
-        $acc5 -= +(S[$p5]! + $k2 > 0) * S[$p3]! * ((1 - Yt[$p5]!) * dL[0]!);
-      }
-      dYt[$p3] = $acc5 - max(0, S[$p3]! + $k) * dL[0]!;
+      dYt[$p3] = -(S[$p3]! * (dL[0]! * $acc)) - max(0, S[$p3]! + (-s_[n]! + 1)) * dL[0]!;
     }
   }
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
 export function forward(
-  t: { readonly S: Float64Array; readonly Yt: Float64Array; readonly L: Float64Array },
+  t: { readonly S: Float64Array; readonly Yt: Float64Array; readonly s: Float64Array; readonly L: Float64Array },
   s: { readonly N: number; readonly C: number },
 ): void {
+  forward_s(t, s);
   forward_L(t, s);
 }
 /** Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients. */
@@ -184,6 +169,7 @@ export function backward(
   t: {
     readonly S: Float64Array;
     readonly Yt: Float64Array;
+    readonly s: Float64Array;
     readonly L: Float64Array;
     readonly dL: Float64Array;
     readonly dS: Float64Array;
@@ -195,9 +181,9 @@ export function backward(
   backward_dYt(t, s);
 }
 /** The shape of every tensor of the program for the given sizes. */
-export function shapes(s: { readonly N: number; readonly C: number }): Record<'S' | 'Yt' | 'L', number[]> {
+export function shapes(s: { readonly N: number; readonly C: number }): Record<'S' | 'Yt' | 'L' | 's', number[]> {
   const { C, N } = s;
-  return { S: [N, C], Yt: [N, C], L: [] };
+  return { S: [N, C], Yt: [N, C], L: [], s: [N] };
 }
 /** What the module computes: tensor names by role, and the sizes its kernels take. */
 export const program = {
@@ -211,5 +197,6 @@ export const program = {
   defaults: {},
   inPlace: {},
   gradientReads: { dS: ['S', 'Yt'], dYt: ['S', 'Yt'] },
+  scratch: ['s'],
   dtype: 'float64',
 } as const;

@@ -29,6 +29,8 @@ export interface CompileOptions {
   readonly optimize?: boolean;
   /** false: matmul-shaped kernels in plain JavaScript instead of a WebAssembly SIMD micro-kernel */
   readonly simd?: boolean;
+  /** the inputs whose gradients backward computes (default: every input): no kernel for the others */
+  readonly wrt?: readonly string[];
 }
 
 export interface Kernel {
@@ -47,15 +49,19 @@ type KernelFn = (t: Record<string, DataArray | Int32Array>, s: Record<string, nu
 interface LoadedModule {
   readonly forward: KernelFn;
   readonly backward: KernelFn;
+  /** every tensor's shape, the planner's intermediates' too */
+  readonly shapes: (s: Record<string, number>) => Record<string, number[]>;
   readonly emitted: EmittedModule;
   readonly program: Program;
 }
 
 const moduleCache = new Map<string, LoadedModule>();
 
-function build(source: string, opts: EmitOptions): { program: Program; emitted: EmittedModule } {
+const wrtOf = (opts: { wrt?: readonly string[] }) => (opts.wrt ? { wrt: opts.wrt } : {});
+
+function build(source: string, opts: EmitOptions & { wrt?: readonly string[] }): { program: Program; emitted: EmittedModule } {
   const program = check(source);
-  const grads = differentiate(program, { unitScalarSeeds: false });
+  const grads = differentiate(program, { unitScalarSeeds: false, ...wrtOf(opts) });
   return { program, emitted: emitProgram(program, grads, opts) };
 }
 
@@ -63,6 +69,7 @@ const OPTION_CHECKS: Record<string, (v: unknown) => string | undefined> = {
   dtype: (v) => (v === 'float32' || v === 'float64' ? undefined : `dtype must be 'float32' or 'float64', got ${describe(v)}`),
   optimize: (v) => (typeof v === 'boolean' ? undefined : `optimize must be true or false, got ${describe(v)}`),
   simd: (v) => (typeof v === 'boolean' ? undefined : `simd must be true or false, got ${describe(v)}`),
+  wrt: (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : `wrt must be an array of input names, e.g. ['W', 'b'], got ${describe(v)}`),
   sizes: (v) => {
     if (v === null || typeof v !== 'object') return `sizes must be an object of whole numbers, e.g. { N: 32 }, got ${describe(v)}`;
     for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) return `size ${k} must be a whole number ≥ 0, got ${describe(x)}`;
@@ -82,34 +89,43 @@ function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): vo
     if (problem) throw new Error(`${fn}: ${problem}`);
   }
 }
-const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes'] as const;
+const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes', 'wrt'] as const;
 
-/** The TypeScript module of forward/backward kernels for a program. */
-export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): string {
+/** The TypeScript module of forward/backward kernels for a program; `wrt`: only those inputs' gradients. */
+export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number>; wrt?: readonly string[] } = {}): string {
   checkOptions('emit', opts, EMIT_OPTIONS);
   return build(source, opts).emitted.text;
 }
 
 /** emit, without blocking: the same text, formatted in the emitter's own worker (which loads prettier
  * while this thread derives) — what `npm run generate` and `derive --emit ts` use. */
-export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number> } = {}): Promise<string> {
+export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number>; wrt?: readonly string[] } = {}): Promise<string> {
   checkOptions('emitAsync', opts, EMIT_OPTIONS);
   startFormatter();
   const program = check(source);
-  const grads = differentiate(program, { unitScalarSeeds: false });
+  const grads = differentiate(program, { unitScalarSeeds: false, ...wrtOf(opts) });
   return (await emitProgramAsync(program, grads, opts)).text;
 }
 
-function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean): LoadedModule {
-  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${source}`;
+/** The kernels for a program, cached; the planner counts with the sizes given (src/plan/costs.ts). */
+function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, wrt: readonly string[] | undefined, sizes: Record<string, number>): LoadedModule {
+  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${wrt?.join(',') ?? ''}\u0000${JSON.stringify(sizes)}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
   const program = check(source);
-  const grads = differentiate(program, { unitScalarSeeds: false });
-  const mod = lowerProgram(program, grads, { dtype, optimize, simd, micro: microModuleText });
+  const grads = differentiate(program, { unitScalarSeeds: false, ...(wrt ? { wrt } : {}) });
+  const known = new Map<string, number>(program.sizes.flatMap((z) => (z.default !== undefined ? [[z.name, z.default] as const] : [])));
+  for (const [k, v] of Object.entries(sizes)) known.set(k, v);
+  const mod = lowerProgram(program, grads, { dtype, optimize, simd, micro: microModuleText, sizes: known });
   const text = assertSafeCode(printModule(mod, 'js-body'));
   const exports = new Function(text)() as Record<string, unknown>;
-  const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted: { text, info: mod.info }, program };
+  const m: LoadedModule = {
+    forward: exports.forward as KernelFn,
+    backward: exports.backward as KernelFn,
+    shapes: exports.shapes as LoadedModule['shapes'],
+    emitted: { text, info: mod.info },
+    program,
+  };
   moduleCache.set(key, m);
   return m;
 }
@@ -120,7 +136,7 @@ const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64A
 export function compile(source: string, opts: CompileOptions = {}): Kernel {
   checkOptions('compile', opts, EMIT_OPTIONS);
   const dtype = opts.dtype ?? 'float64';
-  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true);
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wrt, opts.sizes ?? {});
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});
@@ -134,6 +150,13 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
   }
   const count = (name: string) => (shapes[name] ?? []).reduce((a, b) => a * b, 1);
   const Arr = ArrayOf(dtype);
+  // the planner's intermediates (forward) and temporaries (backward), which the caller never sees:
+  // allocated once and reused by every call (a fresh array costs its page faults on every call)
+  const inner = info.scratch?.length || info.temporaries ? m.shapes(sizeRecord) : {};
+  const elements = (name: string) => (shapes[name] ?? inner[name] ?? []).reduce((a, b) => a * b, 1);
+  const temporaries = [...new Set(Object.values(info.temporaries ?? {}).flat())];
+  const kept = new Map<string, DataArray>();
+  const innerArray = (name: string) => kept.get(name) ?? (kept.set(name, new Arr(elements(name))), kept.get(name)!);
 
   const take = (kind: 'input' | 'seed' | 'output', name: string, v: DataArray | number | undefined, shapeName: string): DataArray => {
     const n = count(shapeName);
@@ -166,7 +189,8 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
     const mine = given(out, [...forwardNames, ...extra], t);
     checkSharing('', info, t, mine);
     for (const name of forwardNames) t[name] ??= new Arr(count(name));
-    for (const r of info.records) t[r] = new Int32Array(count(r.replace(/_argmax$/, '')));
+    for (const name of info.scratch ?? []) t[name] = innerArray(name);
+    for (const r of info.records) t[r] = new Int32Array(elements(r.replace(/_argmax$/, '')));
     m.forward(t, sizeRecord);
     return t;
   };
@@ -197,8 +221,9 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
         t[k] = v;
       }
       for (const g of info.gradients) t[g] ??= new Arr(count(g.slice(1)));
+      for (const name of temporaries) t[name] = innerArray(name);
       m.backward(t, sizeRecord);
-      return Object.fromEntries(info.inputs.map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
+      return Object.fromEntries((opts.wrt ?? info.inputs).map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
     },
   };
 }

@@ -11,6 +11,8 @@ import { printStatement } from '../ir/print.js';
 import { printSize } from '../ir/sizes.js';
 import { limitsWith, type Limits } from '../ir/limits.js';
 import type { Program, TensorInfo } from '../ir/types.js';
+import { planProgram } from '../plan/planProgram.js';
+import type { Intermediate } from '../plan/intermediates.js';
 import { differentiate, gradName, type GradientStatement } from './differentiate.js';
 import { renderMatrix } from './renderMatrix.js';
 import { statementLatex } from './renderLatex.js';
@@ -43,14 +45,22 @@ export interface DeriveOptions {
 
 const declaration = (t: TensorInfo, as: string): string => `${as}: [${t.shape.map(printSize).join(', ')}]`;
 
-/** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements. */
-export function backwardProgram(p: Program, grads: readonly GradientStatement[]): string {
-  const info = new Map(p.tensors.map((t) => [t.name, t] as const));
+/** The backward program: forward source, the planner's intermediates of the forward, upstream seeds
+ *  dY for tensor outputs, and the gradient statements (with the temporaries they read). */
+export function backwardProgram(p: Program, grads: readonly GradientStatement[], made: readonly Intermediate[] = []): string {
+  const info = new Map([...p.tensors, ...made.map((m) => m.info)].map((t) => [t.name, t] as const));
   // one kind of line break: a lone \r or U+2028 (a line break to the lexer) must not pass on as one to a reader that disagrees
-  const lines = [p.source.trimEnd().split(LINE_BREAK).join('\n'), '', '# gradients (deltagrad)'];
+  const lines = [p.source.trimEnd().split(LINE_BREAK).join('\n'), ''];
+  const forward = made.filter((m) => m.phase === 'forward');
+  if (forward.length) {
+    lines.push('# computed once, for the gradients (deltagrad)');
+    for (const m of forward) lines.push(declaration(m.info, m.info.name), printStatement(m.statement));
+    lines.push('');
+  }
+  lines.push('# gradients (deltagrad)');
   for (const t of p.tensors) if (t.role === 'output' && t.shape.length > 0) lines.push(`${declaration(t, gradName(t.name))}   # upstream gradient (seed)`);
   for (const g of grads) {
-    lines.push(declaration(info.get(g.of)!, gradName(g.of)));
+    lines.push(g.temporary ? declaration(info.get(g.of)!, g.of) : declaration(info.get(g.of)!, gradName(g.of)));
     lines.push(printStatement(g.statement));
   }
   return lines.join('\n') + '\n';
@@ -88,7 +98,11 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
       if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
     }
   }
-  return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program: backwardProgram(p, grads) };
+  // the program runs the plan: each value computed once, contractions two at a time (src/plan/)
+  const plan = planProgram(p, grads, { steps: opts.steps ?? false });
+  debug('planProgram', () => [...plan.made.map((m) => `${m.phase}: ${printStatement(m.statement)}`)]);
+  if (opts.steps && plan.steps.length) steps.push('── plan: what the program computes once ──', ...plan.steps);
+  return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program: backwardProgram(p, plan.gradients, plan.made) };
 }
 
 /** The library entry point: derive every gradient of a program given as text. */

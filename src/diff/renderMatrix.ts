@@ -72,6 +72,9 @@ function text(m: M, ctx = 0): string {
   }
 }
 
+/** A base that carries a superscript already (Aᵀ under a power) is braced: TeX allows one superscript. */
+const scripted = (m: M): string => (m.k === 't' || m.k === 'pow' ? `{${latex(m, P.atom)}}` : latex(m, P.atom));
+
 function latex(m: M, ctx = 0): string {
   const wrap = (p: number, s: string) => (p < ctx ? `\\left(${s}\\right)` : s);
   switch (m.k) {
@@ -84,7 +87,7 @@ function latex(m: M, ctx = 0): string {
     case 'size':
       return /^\w+$/.test(m.text) ? m.text : `\\left(${m.text.replace(/\*/g, ' ')}\\right)`;
     case 't':
-      return `${latex(m.a, P.atom)}^{\\top}`;
+      return `${scripted(m.a)}^{\\top}`;
     case 'matmul':
       return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
     case 'had':
@@ -96,7 +99,7 @@ function latex(m: M, ctx = 0): string {
     case 'div':
       return `\\frac{${latex(m.a)}}{${latex(m.b)}}`;
     case 'pow':
-      return `${latex(m.a, P.atom)}^{\\odot ${m.p}}`;
+      return `${scripted(m.a)}^{\\odot ${m.p}}`;
     case 'fn':
       return `\\operatorname{${m.fn}}\\left(${m.args.map((a) => latex(a)).join(', ')}\\right)`;
     case 'cmp':

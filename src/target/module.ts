@@ -36,6 +36,11 @@ export interface ModuleInfo {
   readonly inPlace: Readonly<Record<string, readonly string[]>>;
   /** gradient → the inputs its kernel reads (a backward after an in-place forward must not read an overwritten one) */
   readonly gradientReads: Readonly<Record<string, readonly string[]>>;
+  /** the planner's intermediates forward computes and backward reads (src/plan/): arrays of the
+   *  shapes `shapes` gives, allocated with the outputs, never returned */
+  readonly scratch?: readonly string[];
+  /** gradient → the planner's temporaries its kernel reads, which backward computes first, in order */
+  readonly temporaries?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface LoopModule {
@@ -101,8 +106,9 @@ export function printModule(mod: LoopModule, target: 'ts' | 'js-body'): string {
   // forward and backward: every kernel in order
   const record = (names: readonly string[]) => `{ ${names.map((n) => `readonly ${propertyName(n)}: ${mod.info.records.includes(n) ? 'Int32Array' : ARRAY[mod.dtype === 'float32' ? 'f32' : 'f64']}`).join('; ')} }`;
   const sizesType = `{ ${mod.info.sizes.map((n) => `readonly ${propertyName(n)}: number`).join('; ')} }`;
-  const fwdNames = [...mod.info.inputs, ...mod.info.intermediates, ...mod.info.outputs, ...mod.info.records];
-  const bwdNames = [...fwdNames, ...mod.info.seeds, ...mod.info.gradients];
+  const fwdNames = [...mod.info.inputs, ...mod.info.intermediates, ...(mod.info.scratch ?? []), ...mod.info.outputs, ...mod.info.records];
+  const temporaries = [...new Set(Object.values(mod.info.temporaries ?? {}).flat())];
+  const bwdNames = [...fwdNames, ...mod.info.seeds, ...temporaries, ...mod.info.gradients];
   const runner = (name: string, ks: readonly Kernel[], names: readonly string[], doc: string) => {
     if (typed) out.push(`/** ${doc} */`);
     out.push(exported(`function ${name}(t${typed ? `: ${record(names)}` : ''}, s${typed ? `: ${mod.info.sizes.length ? sizesType : 'Record<string, never>'}` : ''})${typed ? ': void' : ''} {`));

@@ -6,7 +6,7 @@
 //   L = sum(n) (logsumexp(c) S[n,c] - sum(c) Yt[n,c]*S[n,c]) / N
 /* eslint-disable */
 /**
- * L = sum(n) (logsumexp(c) S[n,c] - sum(c2) Yt[n,c2]*S[n,c2])/N
+ * L = (sum(n) (logsumexp(c) S[n,c] - sum(c2) Yt[n,c2]*S[n,c2]))/N
  *
  * writes L
  */
@@ -49,9 +49,9 @@ export function forward_L(
       $acc3 += Yt[$p4]! * S[$p4]!;
     }
     $acc3 += $acc4 + $acc5 + $acc6;
-    $acc += ($lse - $acc3) / N;
+    $acc += $lse - $acc3;
   }
-  L[0] = $acc;
+  L[0] = $acc / N;
 }
 /**
  * dS[n,c] = exp(S[n,c] - logsumexp(c2) S[n,c2])*dL/N - Yt[n,c]*dL/N
