@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Session } from 'node:inspector/promises';
-import { ts } from 'ts-morph';
+import ts from 'typescript';
 import { emit } from '../src/codegen/compile.js';
 import { uniform } from './lib/data.js';
 import { MATMUL_SOURCE } from './groups/matmul.js';

@@ -8,50 +8,31 @@
 /* eslint-disable */
 type $GemmRun = (ap: number, bp: number, c: number, mc: number, nc: number, kc: number, ldc: number) => void;
 type $GemmPack = (dst: number, src: number, ktab: number, side: number, kc: number, panels: number) => void;
-type $GemmSpread = (
-  dst: number,
-  src: number,
-  planes: number,
-  rows: number,
-  rowBytes: number,
-  dstRow: number,
-  dstPlane: number,
-) => void;
+type $GemmSpread = (dst: number, src: number, planes: number, rows: number, rowBytes: number, dstRow: number, dstPlane: number) => void;
 declare const WebAssembly: {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => {
-    exports: {
-      run: $GemmRun;
-      pack4: $GemmPack;
-      spread: $GemmSpread;
-      memory: { buffer: ArrayBuffer; grow(pages: number): number };
-    };
-  };
+  Instance: new (module: object) => { exports: { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; memory: { buffer: ArrayBuffer; grow(pages: number): number } } };
 };
-let $gemm64Instance:
-  { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem: Float64Array; reserve(bytes: number): void } | undefined;
+let $gemm64Instance: { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem: Float64Array; reserve(bytes: number): void } | undefined;
 /** The packed-GEMM macro-kernel, float64 4×4 register tiles in WebAssembly SIMD:
  * run(ap, bp, c, mc, nc, kc, ldc) computes a C block from packed panels in mem (offsets in bytes);
  * pack4(dst, src, ktab, side, kc, panels) gather im2col panels;
  * spread(dst, src, planes, rows, rowBytes, dstRow, dstPlane) lays rows out with gaps, for padded copies. */
-function $gemm64(): {
-  run: $GemmRun;
-  pack4: $GemmPack;
-  spread: $GemmSpread;
-  mem: Float64Array;
-  reserve(bytes: number): void;
-} {
+function $gemm64(): { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem: Float64Array; reserve(bytes: number): void } {
   if ($gemm64Instance) return $gemm64Instance;
-  const hex =
-    '0061736d01000000011e0360077f7f7f7f7f7f7f0060067f7f7f7f7f7f0060077f7f7f7f7f7f7f0003040300010205030100160721040372756e0000057061636b340001067370726561640002066d656d6f727902000a9d0703870405047f087b017f067b017f4100210703404100210803402000200820056c4103746a21092001200720056c4103746a210afd0c00000000000000000000000000000000210bfd0c00000000000000000000000000000000210cfd0c00000000000000000000000000000000210dfd0c00000000000000000000000000000000210efd0c00000000000000000000000000000000210ffd0c000000000000000000000000000000002110fd0c000000000000000000000000000000002111fd0c000000000000000000000000000000002112200521130340200afd0004002114200afd00041021152009fd0a03002116200b20162014fdf201fdf001210b200c20162015fdf201fdf001210c2009fd0a03082117200d20172014fdf201fdf001210d200e20172015fdf201fdf001210e2009fd0a03102118200f20182014fdf201fdf001210f201020182015fdf201fdf00121102009fd0a03182119201120192014fdf201fdf0012111201220192015fdf201fdf0012112200941206a2109200a41206a210a201341016b22130d000b2002200820066c6a20074103746a221a200bfd0b0400201a200cfd0b0410201a20066a221a200dfd0b0400201a200efd0b0410201a20066a221a200ffd0b0400201a2010fd0b0410201a20066a221a2011fd0b0400201a2012fd0b0410200841046a22082003480d000b200741046a22072004480d000b0bb50201087f200521060240200641004c0d000340200120032802004103746a2107200120032802044103746a2108200120032802084103746a21092001200328020c4103746a210a200341106a2103200820076b410846200920076b41104671200a20076b4118467104402002210b2004210c0240200c41004c0d000340200b280200410374210d20002007200d6afd000400fd0b040020002007200d6afd000410fd0b0410200041206a2100200b41046a210b200c41016b220c0d000b0b052002210b2004210c0240200c41004c0d000340200b280200410374210d20002007200d6a2b030039030020002008200d6a2b030039030820002009200d6a2b03003903102000200a200d6a2b0300390318200041206a2100200b41046a210b200c41016b220c0d000b0b0b200641016b22060d000b0b0b5b01037f200221070240200741004c0d00034020002108200321090240200941004c0d000340200820012004fc0a0000200120046a2101200820056a2108200941016b22090d000b0b200020066a2100200741016b22070d000b0b0b';
+  const hex = '0061736d01000000011e0360077f7f7f7f7f7f7f0060067f7f7f7f7f7f0060077f7f7f7f7f7f7f0003040300010205030100160721040372756e0000057061636b340001067370726561640002066d656d6f727902000a9d0703870405047f087b017f067b017f4100210703404100210803402000200820056c4103746a21092001200720056c4103746a210afd0c00000000000000000000000000000000210bfd0c00000000000000000000000000000000210cfd0c00000000000000000000000000000000210dfd0c00000000000000000000000000000000210efd0c00000000000000000000000000000000210ffd0c000000000000000000000000000000002110fd0c000000000000000000000000000000002111fd0c000000000000000000000000000000002112200521130340200afd0004002114200afd00041021152009fd0a03002116200b20162014fdf201fdf001210b200c20162015fdf201fdf001210c2009fd0a03082117200d20172014fdf201fdf001210d200e20172015fdf201fdf001210e2009fd0a03102118200f20182014fdf201fdf001210f201020182015fdf201fdf00121102009fd0a03182119201120192014fdf201fdf0012111201220192015fdf201fdf0012112200941206a2109200a41206a210a201341016b22130d000b2002200820066c6a20074103746a221a200bfd0b0400201a200cfd0b0410201a20066a221a200dfd0b0400201a200efd0b0410201a20066a221a200ffd0b0400201a2010fd0b0410201a20066a221a2011fd0b0400201a2012fd0b0410200841046a22082003480d000b200741046a22072004480d000b0bb50201087f200521060240200641004c0d000340200120032802004103746a2107200120032802044103746a2108200120032802084103746a21092001200328020c4103746a210a200341106a2103200820076b410846200920076b41104671200a20076b4118467104402002210b2004210c0240200c41004c0d000340200b280200410374210d20002007200d6afd000400fd0b040020002007200d6afd000410fd0b0410200041206a2100200b41046a210b200c41016b220c0d000b0b052002210b2004210c0240200c41004c0d000340200b280200410374210d20002007200d6a2b030039030020002008200d6a2b030039030820002009200d6a2b03003903102000200a200d6a2b0300390318200041206a2100200b41046a210b200c41016b220c0d000b0b0b200641016b22060d000b0b0b5b01037f200221070240200741004c0d00034020002108200321090240200941004c0d000340200820012004fc0a0000200120046a2101200820056a2108200941016b22090d000b0b200020066a2100200741016b22070d000b0b0b';
   const bytes = new Uint8Array(hex.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))
-    throw new Error(
-      'deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops',
-    );
-  const { run, pack4, spread, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+    throw new Error('deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');
+  let module: object;
+  try {
+    module = new WebAssembly.Module(bytes);
+  } catch (e) {
+    throw new Error('deltagrad: the runtime refused to compile this module\'s WebAssembly micro-kernel (' + String(e).split('\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \'wasm-unsafe-eval\', or emit the layer with { target: \'js\', simd: false } for plain JavaScript loops');
+  }
+  const { run, pack4, spread, memory } = new WebAssembly.Instance(module).exports;
   const w: { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem: Float64Array; reserve(bytes: number): void } = {
     run,
     pack4,
@@ -63,11 +44,7 @@ function $gemm64(): {
       try {
         memory.grow(Math.ceil((bytes - have) / 65536));
       } catch {
-        throw new RangeError(
-          'deltagrad: this kernel needs ' +
-            Math.ceil(bytes / 2 ** 20) +
-            ' MiB of WebAssembly memory for its padded copies, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large',
-        );
+        throw new RangeError('deltagrad: this kernel needs ' + Math.ceil(bytes / 2 ** 20) + ' MiB of WebAssembly memory for its padded copies, more than the runtime gives (at most 4 GiB); emit or compile it with { simd: false } for tensors this large');
       }
       w.mem = new Float64Array(memory.buffer);
     },
@@ -329,7 +306,7 @@ export function backward_db(
   const { db, dY } = t;
   const { F, N } = s;
   const $n = Math.max(0, N);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   const $k = 2 * F;
   const $k2 = 3 * F;
   const $k3 = 4 * F;
@@ -378,11 +355,9 @@ export function backward(
   backward_db(t, s);
 }
 /** The shape of every tensor of the program for the given sizes. */
-export function shapes(s: {
-  readonly N: number;
-  readonly D: number;
-  readonly F: number;
-}): Record<'X' | 'W' | 'b' | 'Y', number[]> {
+export function shapes(
+  s: { readonly N: number; readonly D: number; readonly F: number },
+): Record<'X' | 'W' | 'b' | 'Y', number[]> {
   const { D, F, N } = s;
   return { X: [N, D], W: [F, D], b: [F], Y: [N, F] };
 }

@@ -39,7 +39,7 @@ export function forward_Y(
           let $acc = 0;
           let $p5 = $k7 + (2 * v + Math.max(0, -(2 * v)));
           const $n = Math.max(0, Math.min(2, $k - 2 * v + 1) - Math.max(0, -(2 * v)));
-          const $end = Math.max(0, -(2 * v)) + ($n - ($n % 4));
+          const $end = Math.max(0, -(2 * v)) + ($n - $n % 4);
           const $lo2 = Math.max(0, -(2 * v));
           const $hi3 = Math.min(2, $k - 2 * v + 1);
           for (let i = $lo; i < $hi2; i++, $p5 += W) {
@@ -129,12 +129,9 @@ export function backward(
   backward_dX(t, s);
 }
 /** The shape of every tensor of the program for the given sizes. */
-export function shapes(s: {
-  readonly N: number;
-  readonly C: number;
-  readonly H: number;
-  readonly W: number;
-}): Record<'X' | 'Y', number[]> {
+export function shapes(
+  s: { readonly N: number; readonly C: number; readonly H: number; readonly W: number },
+): Record<'X' | 'Y', number[]> {
   const { C, H, N, W } = s;
   return { X: [N, C, H, W], Y: [N, C, Math.floor((H - 2) / 2) + 1, Math.floor((W - 2) / 2) + 1] };
 }

@@ -21,76 +21,40 @@ import * as sgdKernels from './sgd.js';
 import * as sgdMomentumKernels from './sgd_momentum.js';
 
 /** examples/layers/affine.dg */
-export const affine = operator(affineKernels, 'affine');
+export const affine = /* @__PURE__ */ operator(affineKernels, 'affine');
 /** examples/layers/affine_relu.dg */
-export const affineRelu = operator(affineReluKernels, 'affineRelu');
+export const affineRelu = /* @__PURE__ */ operator(affineReluKernels, 'affineRelu');
 /** examples/layers/relu.dg */
-export const relu = operator(reluKernels, 'relu');
+export const relu = /* @__PURE__ */ operator(reluKernels, 'relu');
 /** examples/layers/sigmoid.dg */
-export const sigmoid = operator(sigmoidKernels, 'sigmoid');
+export const sigmoid = /* @__PURE__ */ operator(sigmoidKernels, 'sigmoid');
 /** examples/layers/tanh.dg */
-export const tanh = operator(tanhKernels, 'tanh');
+export const tanh = /* @__PURE__ */ operator(tanhKernels, 'tanh');
 /** examples/layers/elu.dg */
-export const elu = operator(eluKernels, 'elu');
+export const elu = /* @__PURE__ */ operator(eluKernels, 'elu');
 /** examples/layers/conv2d.dg */
-export const conv2d = operator(conv2dKernels, 'conv2d');
+export const conv2d = /* @__PURE__ */ operator(conv2dKernels, 'conv2d');
 /** examples/layers/maxpool2d.dg */
-export const maxpool2d = operator(maxpool2dKernels, 'maxpool2d');
+export const maxpool2d = /* @__PURE__ */ operator(maxpool2dKernels, 'maxpool2d');
 /** examples/layers/avgpool2d.dg */
-export const avgpool2d = operator(avgpool2dKernels, 'avgpool2d');
+export const avgpool2d = /* @__PURE__ */ operator(avgpool2dKernels, 'avgpool2d');
 /** examples/layers/softmax_xent.dg */
-export const softmaxCrossEntropy = operator(softmaxCrossEntropyKernels, 'softmaxCrossEntropy');
+export const softmaxCrossEntropy = /* @__PURE__ */ operator(softmaxCrossEntropyKernels, 'softmaxCrossEntropy');
 /** examples/layers/square_error.dg */
-export const squareError = operator(squareErrorKernels, 'squareError');
+export const squareError = /* @__PURE__ */ operator(squareErrorKernels, 'squareError');
 /** examples/layers/logistic01.dg */
-export const logistic01 = operator(logistic01Kernels, 'logistic01');
+export const logistic01 = /* @__PURE__ */ operator(logistic01Kernels, 'logistic01');
 /** examples/layers/logistic_pm1.dg */
-export const logisticPm1 = operator(logisticPm1Kernels, 'logisticPm1');
+export const logisticPm1 = /* @__PURE__ */ operator(logisticPm1Kernels, 'logisticPm1');
 /** examples/layers/svm_hinge.dg */
-export const svmHinge = operator(svmHingeKernels, 'svmHinge');
+export const svmHinge = /* @__PURE__ */ operator(svmHingeKernels, 'svmHinge');
 /** examples/layers/l2_penalty.dg */
-export const l2Penalty = operator(l2PenaltyKernels, 'l2Penalty');
+export const l2Penalty = /* @__PURE__ */ operator(l2PenaltyKernels, 'l2Penalty');
 /** examples/layers/sgd.dg */
-export const sgd = operator(sgdKernels, 'sgd');
+export const sgd = /* @__PURE__ */ operator(sgdKernels, 'sgd');
 /** examples/layers/sgd_momentum.dg */
-export const sgdMomentum = operator(sgdMomentumKernels, 'sgdMomentum');
+export const sgdMomentum = /* @__PURE__ */ operator(sgdMomentumKernels, 'sgdMomentum');
 
-export const layers = {
-  affine,
-  affineRelu,
-  relu,
-  sigmoid,
-  tanh,
-  elu,
-  conv2d,
-  maxpool2d,
-  avgpool2d,
-  softmaxCrossEntropy,
-  squareError,
-  logistic01,
-  logisticPm1,
-  svmHinge,
-  l2Penalty,
-  sgd,
-  sgdMomentum,
-};
-export {
-  affineKernels,
-  affineReluKernels,
-  reluKernels,
-  sigmoidKernels,
-  tanhKernels,
-  eluKernels,
-  conv2dKernels,
-  maxpool2dKernels,
-  avgpool2dKernels,
-  softmaxCrossEntropyKernels,
-  squareErrorKernels,
-  logistic01Kernels,
-  logisticPm1Kernels,
-  svmHingeKernels,
-  l2PenaltyKernels,
-  sgdKernels,
-  sgdMomentumKernels,
-};
+export const layers = { affine, affineRelu, relu, sigmoid, tanh, elu, conv2d, maxpool2d, avgpool2d, softmaxCrossEntropy, squareError, logistic01, logisticPm1, svmHinge, l2Penalty, sgd, sgdMomentum };
+export { affineKernels, affineReluKernels, reluKernels, sigmoidKernels, tanhKernels, eluKernels, conv2dKernels, maxpool2dKernels, avgpool2dKernels, softmaxCrossEntropyKernels, squareErrorKernels, logistic01Kernels, logisticPm1Kernels, svmHingeKernels, l2PenaltyKernels, sgdKernels, sgdMomentumKernels };
 export type { Operator, OperatorContext } from '../src/codegen/operator.js';

@@ -21,7 +21,7 @@ export function forward_L(
   let $acc3 = 0;
   let $acc4 = 0;
   const $n = Math.max(0, D);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let i = 0; i < $end; i += 4) {
     $acc += W[i]! * W[i]!;
     $acc2 += W[i + 1]! * W[i + 1]!;
@@ -65,7 +65,7 @@ export function backward_dlam(
   let $acc3 = 0;
   let $acc4 = 0;
   const $n = Math.max(0, D);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let i = 0; i < $end; i += 4) {
     $acc += W[i]! * W[i]!;
     $acc2 += W[i + 1]! * W[i + 1]!;

@@ -23,7 +23,7 @@ export function forward_L(
   let $acc3 = 0;
   let $acc4 = 0;
   const $n = Math.max(0, N);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < $end; n += 4) {
     $acc += softplus(-(Yt[n]! * S[n]!));
     $acc2 += softplus(-(Yt[n + 1]! * S[n + 1]!));

@@ -138,7 +138,7 @@ export function backward_dmu(
   let $acc3 = 0;
   let $acc4 = 0;
   const $n = Math.max(0, D);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let i = 0; i < $end; i += 4) {
     $acc += V[i]! * dVnew[i]!;
     $acc2 += V[i + 1]! * dVnew[i + 1]!;

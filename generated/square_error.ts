@@ -21,7 +21,7 @@ export function forward_L(
   let $acc3 = 0;
   let $acc4 = 0;
   const $n = Math.max(0, N);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < $end; n += 4) {
     $acc += Math.pow(S[n]! - Yt[n]!, 2);
     $acc2 += Math.pow(S[n + 1]! - Yt[n + 1]!, 2);

@@ -19,7 +19,7 @@ export function forward_s(
   const { C, N } = s;
   let $p = 0;
   const $n = Math.max(0, C);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < N; n++, $p += C) {
     let $acc = 0;
     let $p2 = $p;
@@ -53,7 +53,7 @@ export function forward_L(
   let $acc = 0;
   let $p = 0;
   const $n = Math.max(0, C);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < N; n++, $p += C) {
     let $p2 = $p;
     let $acc2 = 0;
@@ -91,7 +91,7 @@ export function backward_dS(
   const { C, N } = s;
   let $p = 0;
   const $n = Math.max(0, C);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < N; n++, $p += C) {
     let $acc = 0;
     let $p2 = $p;
@@ -133,7 +133,7 @@ export function backward_dYt(
   const { C, N } = s;
   let $p = 0;
   const $n = Math.max(0, C);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < N; n++, $p += C) {
     let $acc = 0;
     let $p2 = $p;

@@ -389,12 +389,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (args.emit) {
       let text: string;
       try {
-        // loaded here only: ts-morph and prettier cost more than deriving, and only --emit needs them
-        const { emitAsync } = await import('./codegen/compile.js');
-        text = await emitAsync(source, { ...(args.dtype ? { dtype: args.dtype } : {}), simd: args.simd });
+        // loaded here only: the back end (lowering, passes, printers) is most of the package, and
+        // only --emit needs it
+        const { emit } = await import('./codegen/compile.js');
+        text = emit(source, { ...(args.dtype ? { dtype: args.dtype } : {}), simd: args.simd });
       } catch (e) {
         if (e instanceof DeltagradError) throw e;
-        // the code generator or prettier failed (prettier's errors carry a code frame and a stack)
+        // the code generator failed: a bug of ours, whose message may run to many lines
         throw new InternalError('--emit ts failed', e);
       }
       io.out(text.trimEnd());
@@ -463,8 +464,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(`derive: --at: ${e.message}`);
       return 2;
     }
-    // one line: the first of the message (prettier's run to a code frame and a stack); the rest, and
-    // the stack, with DEBUG=deltagrad
+    // one line: the first of the message (an internal error's may run to a code frame and a stack);
+    // the rest, and the stack, with DEBUG=deltagrad
     const what = e instanceof InternalError ? `${e.message}: ${firstLine(e.cause)}` : firstLine(e);
     const cause = e instanceof InternalError ? e.cause : e;
     const details = cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);

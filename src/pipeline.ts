@@ -13,6 +13,7 @@
 import { findInPlace } from './codegen/findInPlace.js';
 import { isAsciiIdentifier } from './codegen/safeText.js';
 import type { GradientStatement } from './diff/differentiate.js';
+import { debugging, trace } from './ir/debug.js';
 import { tensorsRead } from './ir/exprs.js';
 import type { Program, SizeExpr, Statement } from './ir/types.js';
 import type { Kernel, MicroModule, Sym } from './loop/types.js';
@@ -42,12 +43,11 @@ const NAIVE: readonly Pass[] = [
   { name: 'legalise', run: (k) => legalise(k, 'js') },
 ];
 
-const debugging = (what: string) => typeof process !== 'undefined' && (process.env?.DEBUG ?? '').split(',').includes(what);
 
 function dump(stage: string, k: Kernel): void {
   const namer = new Namer({ reserved: JS_RESERVED, dollar: true });
   const text = printJsStatements(k.body, { namer, typed: false, instance: (m) => `$${m}`, moduleScratch: (n) => n }, '  ').join('\n');
-  process.stderr.write(`[deltagrad] ${stage} ${k.name}\n${text}\n`);
+  trace(`${stage} ${k.name}`, text.split('\n'));
 }
 
 /** One kernel through the passes. */

@@ -1,11 +1,11 @@
-// derive --emit ts when the code generator or prettier fails: one line and status 70, not the
-// error's code frame and stack (prettier's errors carry both). The failure is simulated: emitAsync
-// is replaced by one that rejects as prettier does.
+// derive --emit ts when the code generator fails: one line and status 70, not the error's code
+// frame and stack. The failure is simulated: emit is replaced by one that throws a many-line error
+// (as a verifier's or a parser's would be).
 import { describe, expect, it, vi } from 'vitest';
 
 const failure = vi.hoisted(() => ({ error: undefined as unknown }));
 vi.mock('../src/codegen/compile.js', () => ({
-  emitAsync: async () => {
+  emit: () => {
     throw failure.error;
   },
 }));
@@ -19,22 +19,22 @@ async function cli(args: string[]) {
   return { code, out, err };
 }
 
-const PRETTIER = `prettier: SyntaxError: Unexpected token (3:5)
-  1 | export function f() {
-> 3 |   x = ;
+const MANY_LINES = `verifyLoops: forward_f writes f outside its extent (3:5)
+  1 | export function forward_f(t, s) {
+> 3 |   f[9] = x;
     |     ^
-    at d (file:///node_modules/prettier/plugins/typescript.mjs:1:2)
-    at async format (file:///node_modules/prettier/index.mjs:3:4)`;
+    at verify (file:///src/loop/verifyLoops.ts:1:2)
+    at async lowerToLoops (file:///src/lower/lowerToLoops.ts:3:4)`;
 
 describe('derive --emit ts when emitting fails', () => {
   it('prints one line, the first of the error, and exits 70', async () => {
-    failure.error = new Error(PRETTIER);
+    failure.error = new Error(MANY_LINES);
     const r = await cli(['-e', 'f = x*y', '--emit', 'ts']);
     expect(r.code).toBe(70);
     expect(r.out).toBe('');
-    expect(r.err).toBe('derive: internal error: --emit ts failed: prettier: SyntaxError: Unexpected token (3:5) (set DEBUG=deltagrad for details)\n');
+    expect(r.err).toBe('derive: internal error: --emit ts failed: verifyLoops: forward_f writes f outside its extent (3:5) (set DEBUG=deltagrad for details)\n');
   });
-  it('whatever was thrown (a rejection need not be an Error)', async () => {
+  it('whatever was thrown (a throw need not be an Error)', async () => {
     for (const thrown of ['a string', undefined, { code: 42 }]) {
       failure.error = thrown;
       const r = await cli(['-e', 'f = x*y', '--emit', 'ts']);
@@ -44,12 +44,12 @@ describe('derive --emit ts when emitting fails', () => {
     }
   });
   it('DEBUG=deltagrad prints the rest and the stack', async () => {
-    failure.error = new Error(PRETTIER);
+    failure.error = new Error(MANY_LINES);
     vi.stubEnv('DEBUG', 'deltagrad');
     try {
       const r = await cli(['-e', 'f = x*y', '--emit', 'ts']);
       expect(r.code).toBe(70);
-      expect(r.err).toContain('    at async format');
+      expect(r.err).toContain('    at async lowerToLoops');
     } finally {
       vi.unstubAllEnvs();
     }

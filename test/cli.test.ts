@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { evaluate } from '../src/ir/evaluate.js';
 
-const bin = fileURLToPath(new URL('../bin/derive.mjs', import.meta.url));
+// the command as its sources are now (the built one, dist/, is tested from the packed tarball: test/package)
+const bin = fileURLToPath(new URL('../src/bin/derive.ts', import.meta.url));
+const command = ['--import', 'tsx', bin];
 const layer = (n: string) => fileURLToPath(new URL(`../examples/layers/${n}.dg`, import.meta.url));
 
 async function cli(args: string[]) {
@@ -21,17 +23,17 @@ async function cli(args: string[]) {
 
 describe('derive (the real executable)', () => {
   it('prints dX = Aᵀ·dY for Y = AX + B', () => {
-    const r = spawnSync(process.execPath, [bin, '-e', 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]', '--wrt', 'X', '--format', 'matrix'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...command, '-e', 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]', '--wrt', 'X', '--format', 'matrix'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('dX = Aᵀ·dY');
   });
   it('evaluates f = (x+y)z at (−2, 5, −4) as in seed 002', () => {
-    const r = spawnSync(process.execPath, [bin, '-e', 'f = (x+y)*z', '--at', 'x=-2,y=5,z=-4'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...command, '-e', 'f = (x+y)*z', '--at', 'x=-2,y=5,z=-4'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual(['f = -12', 'dx = -4', 'dy = -4', 'dz = 3']);
   });
   it('a bad program exits 1 with a caret, no stack trace', () => {
-    const r = spawnSync(process.execPath, [bin, '-e', 'Y[i] = X[i'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...command, '-e', 'Y[i] = X[i'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/1:11: error/);
     expect(r.stderr).toMatch(/\^/);
@@ -41,7 +43,7 @@ describe('derive (the real executable)', () => {
 
 describe('derive | head: a reader that stops early', () => {
   it('ends quietly (exit 0, nothing on stderr) instead of an EPIPE stack trace', () => {
-    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" "${layer('conv2d')}" --steps | head -1`], { encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" --import tsx "${bin}" "${layer('conv2d')}" --steps | head -1`], { encoding: 'utf8' });
     expect(r.stdout.trim()).toMatch(/^dX\[n,c,h,w\] = /);
     expect(r.stderr).toBe('');
   });
@@ -52,7 +54,7 @@ describe('derive > /dev/full: a failure to write (issue 13)', () => {
   const onFull = (args: string[], stream: 'stdout' | 'stderr') => {
     const fd = openSync('/dev/full', 'w');
     try {
-      return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', stdio: ['ignore', stream === 'stdout' ? fd : 'pipe', stream === 'stderr' ? fd : 'pipe'] });
+      return spawnSync(process.execPath, [...command, ...args], { encoding: 'utf8', stdio: ['ignore', stream === 'stdout' ? fd : 'pipe', stream === 'stderr' ? fd : 'pipe'] });
     } finally {
       closeSync(fd);
     }
@@ -286,18 +288,18 @@ describe('--wrt naming what the program does not have (audit item 6)', () => {
 
 describe('untrusted programs: bounded reads, limits (issue 13)', () => {
   it('derive /dev/zero stops reading past the longest program and says so (it read 8 GB)', () => {
-    const r = spawnSync(process.execPath, [bin, '/dev/zero'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [...command, '/dev/zero'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(1);
     expect(r.stderr.split('\n')[0]).toBe('/dev/zero:1:1000001: error: program too large: the program is longer than 1,000,000 characters, the limit');
     expect(r.stderr.length).toBeLessThan(400);
   });
   it('so does standard input', () => {
-    const r = spawnSync('sh', ['-c', `head -c 5000000 /dev/zero | "${process.execPath}" "${bin}" -`], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('sh', ['-c', `head -c 5000000 /dev/zero | "${process.execPath}" --import tsx "${bin}" -`], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^-:1:1000001: error: program too large/);
   });
   it('a byte-order mark at the start of standard input is skipped', () => {
-    const r = spawnSync(process.execPath, [bin, '-', '--at', 'x=2,y=3'], { input: '\uFEFFf = x*y\n', encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...command, '-', '--at', 'x=2,y=3'], { input: '\uFEFFf = x*y\n', encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('f = 6\ndx = 3\ndy = 2\n');
   });

@@ -1,14 +1,13 @@
 // tooling: how long deriving and emitting takes.
 //   - compile() of the conv layer, the first call in a fresh process (and the baseline's, beside it);
-//   - generateLibraryAsync(): derive + emit (prettier) every layer of generated/, in this
+//   - generateLibrary(): derive + emit every layer of generated/, in this
 //     process: the first call (tools loaded on first use, cold JIT: what `npm run generate` pays) and
 //     the median of the calls after it, wall and CPU;
-//   - `tsx src/codegen/generateLibrary.ts --check` end to end (process start included);
-//   - cold start of the derive command: `node bin/derive.mjs …` spawned, median of several, on an
-//     inline program and on one layer file; and `npx derive` on the layer file (the bar), alternated
-//     with npx running a bare Node through the same path (npm's floor). derive runs
-//     bin/derive.bundle.mjs only while that bundle matches src/ (else src/ through tsx, ~0.3 s
-//     slower): the notes say which path ran.
+//   - `tsx scripts/generateLibrary.ts --check` end to end (process start included);
+//   - cold start of the derive command: `node dist/src/bin/derive.js …` (the package's bin, built by
+//     `npm run build`) spawned, median of several, on an inline program and on one layer file; and
+//     `npx derive` on the layer file (the bar), alternated with npx running a bare Node through the
+//     same path (npm's floor).
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -37,14 +36,13 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
   const base = { group: 'tooling', impl: 'deltagrad' as const, dtype: 'f64' as const };
 
   const t0 = performance.now();
-  const { generateLibraryAsync, LIBRARY } = await import('../../src/codegen/generateLibrary.js');
+  const { generateLibrary, LIBRARY } = await import('../../scripts/generateLibrary.js');
   const importMs = performance.now() - t0;
-  // `npm run generate` runs generateLibraryAsync (prettier in emitTs's worker). ts-morph and prettier
-  // load on first use, so the first call includes loading them. CPU time is the process's: both threads.
+  // `npm run generate` runs generateLibrary; its first call pays the cold JIT (the bar)
   const call = async () => {
     const c0 = process.cpuUsage();
     const s0 = performance.now();
-    await generateLibraryAsync();
+    generateLibrary();
     const c = process.cpuUsage(c0);
     return { ms: performance.now() - s0, cpuMs: (c.user + c.system) / 1000 };
   };
@@ -66,9 +64,9 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
     firstCpuMs: first.cpuMs,
     reps: Math.max(1, later.length),
     ...(t.cpuMedianMs !== undefined ? { cpuMedianMs: t.cpuMedianMs, cpuShare: t.cpuShare } : {}),
-    note: `first call ${first.ms.toFixed(0)} ms wall, ${first.cpuMs.toFixed(0)} ms CPU (loads ts-morph and prettier; the bar); ${opts.quick ? 'only that call in --quick' : 'median and min are of the calls after it'}; module import ${importMs.toFixed(0)} ms`,
+    note: `first call ${first.ms.toFixed(0)} ms wall, ${first.cpuMs.toFixed(0)} ms CPU (cold JIT; the bar); ${opts.quick ? 'only that call in --quick' : 'median and min are of the calls after it'}; module import ${importMs.toFixed(0)} ms`,
   });
-  opts.log(`  generateLibraryAsync: first ${first.ms.toFixed(0)} ms (CPU ${first.cpuMs.toFixed(0)} ms), then median ${t.medianMs.toFixed(0)} ms (import ${importMs.toFixed(0)} ms)`);
+  opts.log(`  generateLibrary: first ${first.ms.toFixed(0)} ms (CPU ${first.cpuMs.toFixed(0)} ms), then median ${t.medianMs.toFixed(0)} ms (import ${importMs.toFixed(0)} ms)`);
 
   // compile() of the conv layer in a fresh process: its first call (cold JIT), timed inside the
   // process after the import (the import of TypeScript sources through tsx is not compile's cost)
@@ -110,14 +108,12 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
     opts.log(`  ${name} ${op}: median ${s.medianMs.toFixed(0)} ms, min ${s.minMs.toFixed(0)} ms`);
   };
   if (!opts.quick)
-    spawnRow(`derive + emit generated/ (${LIBRARY.length} layers)`, 'tsx generateLibrary --check', process.execPath, [tsxCli, 'src/codegen/generateLibrary.ts', '--check'], 5, 'a new process: tsx start, imports, derive, emit, compare');
+    spawnRow(`derive + emit generated/ (${LIBRARY.length} layers)`, 'tsx generateLibrary --check', process.execPath, [tsxCli, 'scripts/generateLibrary.ts', '--check'], 5, 'a new process: tsx start, imports, derive, emit, compare');
   const affine = 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]';
-  // under DEBUG=deltagrad, bin/derive.mjs names the path it takes on its first line of stderr
-  const probe = spawnSync(process.execPath, ['bin/derive.mjs', '--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', DEBUG: 'deltagrad' } });
-  const via = /running bin\/derive\.bundle\.mjs/.test(probe.stderr) ? 'the bundle' : 'src/ through tsx: bin/derive.bundle.mjs is stale (npm run build:cli)';
-  opts.log(`  derive runs ${via}`);
-  spawnRow('derive cold start', `node bin/derive.mjs -e '${affine}' --wrt X`, process.execPath, ['bin/derive.mjs', '-e', affine, '--wrt', 'X'], opts.quick ? 1 : 10, `spawned; wall time of the whole process; ${via}`);
-  spawnRow('derive cold start', 'node bin/derive.mjs examples/layers/conv2d.dg', process.execPath, ['bin/derive.mjs', 'examples/layers/conv2d.dg'], opts.quick ? 1 : 10, `spawned; one layer, every gradient; ${via}`);
+  // the package's bin as npm links it; built by `npm run build` (npm install runs it)
+  const bin = 'dist/src/bin/derive.js';
+  spawnRow('derive cold start', `node ${bin} -e '${affine}' --wrt X`, process.execPath, [bin, '-e', affine, '--wrt', 'X'], opts.quick ? 1 : 10, 'spawned; wall time of the whole process');
+  spawnRow('derive cold start', `node ${bin} examples/layers/conv2d.dg`, process.execPath, [bin, 'examples/layers/conv2d.dg'], opts.quick ? 1 : 10, 'spawned; one layer, every gradient');
   // npx derive, and beside it npm's floor: `npx --yes --package=. -- node -e 0` takes the very path
   // `npx derive` takes in this project (npm start, arborist reads of the project's tree and of
   // npx's cache entry for it, a shell, a Node start) but runs nothing. Alternated, so both see the
@@ -146,6 +142,6 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
     opts.log(`  derive cold start ${op}: median ${median(times).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)} ms`);
   };
   npxRow('npx --yes --package=. -- node -e 0', floor, 'npm’s floor for the line below: the same npx path, running a bare Node instead of derive; alternated with it');
-  npxRow('npx derive examples/layers/conv2d.dg', npxDerive, `through npx (adds npm’s own start-up; the bar); derive’s share is ${(median(npxDerive) - median(floor)).toFixed(0)} ms over the floor above; ${via}`);
+  npxRow('npx derive examples/layers/conv2d.dg', npxDerive, `through npx (adds npm’s own start-up; the bar); derive’s share is ${(median(npxDerive) - median(floor)).toFixed(0)} ms over the floor above`);
   return { rows, info: { generateLibraryImportMs: importMs } };
 }

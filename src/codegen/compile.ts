@@ -15,7 +15,7 @@ import type { Program } from '../ir/types.js';
 import { lowerProgram } from '../pipeline.js';
 import { microModuleText } from '../target/micro.js';
 import { printModule } from '../target/module.js';
-import { emitProgram, emitProgramAsync, startFormatter, type EmitOptions, type EmittedModule } from './emitTs.js';
+import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
 
@@ -70,6 +70,7 @@ const OPTION_CHECKS: Record<string, (v: unknown) => string | undefined> = {
   optimize: (v) => (typeof v === 'boolean' ? undefined : `optimize must be true or false, got ${describe(v)}`),
   simd: (v) => (typeof v === 'boolean' ? undefined : `simd must be true or false, got ${describe(v)}`),
   wrt: (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : `wrt must be an array of input names, e.g. ['W', 'b'], got ${describe(v)}`),
+  target: (v) => (v === 'ts' || v === 'js' ? undefined : `target must be 'ts' (a TypeScript module) or 'js' (a JavaScript ES module), got ${describe(v)}`),
   sizes: (v) => {
     if (v === null || typeof v !== 'object') return `sizes must be an object of whole numbers, e.g. { N: 32 }, got ${describe(v)}`;
     for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) return `size ${k} must be a whole number ≥ 0, got ${describe(x)}`;
@@ -89,7 +90,8 @@ function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): vo
     if (problem) throw new Error(`${fn}: ${problem}`);
   }
 }
-const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes', 'wrt'] as const;
+const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes', 'target', 'wrt'] as const;
+const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'sizes', 'wrt'] as const;
 
 /** The TypeScript module of forward/backward kernels for a program; `wrt`: only those inputs' gradients. */
 export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number>; wrt?: readonly string[] } = {}): string {
@@ -97,14 +99,10 @@ export function emit(source: string, opts: EmitOptions & { sizes?: Record<string
   return build(source, opts).emitted.text;
 }
 
-/** emit, without blocking: the same text, formatted in the emitter's own worker (which loads prettier
- * while this thread derives) — what `npm run generate` and `derive --emit ts` use. */
+/** emit, as a Promise (the text is the same: emit needs no formatter and does not block on one). */
 export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number>; wrt?: readonly string[] } = {}): Promise<string> {
   checkOptions('emitAsync', opts, EMIT_OPTIONS);
-  startFormatter();
-  const program = check(source);
-  const grads = differentiate(program, { unitScalarSeeds: false, ...wrtOf(opts) });
-  return (await emitProgramAsync(program, grads, opts)).text;
+  return emit(source, opts);
 }
 
 /** The kernels for a program, cached; the planner counts with the sizes given (src/plan/costs.ts). */
@@ -118,7 +116,7 @@ function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, wr
   for (const [k, v] of Object.entries(sizes)) known.set(k, v);
   const mod = lowerProgram(program, grads, { dtype, optimize, simd, micro: microModuleText, sizes: known });
   const text = assertSafeCode(printModule(mod, 'js-body'));
-  const exports = new Function(text)() as Record<string, unknown>;
+  const exports = instantiate(text);
   const m: LoadedModule = {
     forward: exports.forward as KernelFn,
     backward: exports.backward as KernelFn,
@@ -130,11 +128,27 @@ function load(source: string, dtype: Dtype, optimize: boolean, simd: boolean, wr
   return m;
 }
 
+/** The kernels' functions from their JavaScript body; a page whose Content-Security-Policy forbids
+ * `new Function` gets an error that says what to use instead. */
+function instantiate(body: string): Record<string, unknown> {
+  let make: () => unknown;
+  try {
+    make = new Function(body) as () => unknown;
+  } catch (e) {
+    if (!(e instanceof EvalError)) throw e;
+    throw new EvalError(
+      "compile: this page's Content-Security-Policy forbids `new Function`, which compile() needs; use the precompiled kernels of 'deltagrad/generated', or emit(source, { target: 'js' }) ahead of time and bundle the module it gives (docs/package.md)",
+      { cause: e },
+    );
+  }
+  return make() as Record<string, unknown>;
+}
+
 const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64Array);
 
 /** Compile a program for given sizes and dtype. */
 export function compile(source: string, opts: CompileOptions = {}): Kernel {
-  checkOptions('compile', opts, EMIT_OPTIONS);
+  checkOptions('compile', opts, COMPILE_OPTIONS);
   const dtype = opts.dtype ?? 'float64';
   const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wrt, opts.sizes ?? {});
   const p = m.program;

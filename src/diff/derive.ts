@@ -6,6 +6,7 @@
 // Worked example: derive('Y[i,j] = A[i,k]*X[k,j] + B[i,j]', { wrt: ['X'] }).gradients.X is
 //   { index: 'dX[k,j] = sum(i) A[i,k]*dY[i,j]', matrix: 'dX = Aᵀ·dY', latex: '\mathrm{d}X_{k,j} = …' }
 import { check } from '../ir/check.js';
+import { debugging, trace } from '../ir/debug.js';
 import { LINE_BREAK } from '../ir/errors.js';
 import { printStatement } from '../ir/print.js';
 import { printSize } from '../ir/sizes.js';
@@ -67,7 +68,7 @@ export function backwardProgram(p: Program, grads: readonly GradientStatement[],
 }
 
 const debug = (stage: string, lines: () => string[]) => {
-  if (process.env.DEBUG?.split(',').includes('deltagrad')) process.stderr.write(`[deltagrad] ${stage}\n${lines().map((l) => `  ${l}\n`).join('')}`);
+  if (debugging('deltagrad')) trace(stage, lines());
 };
 
 export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResult {

@@ -40,7 +40,7 @@ function fromFormula(a: Ast, vars: Readonly<Record<string, Expr>>): Expr {
   }
 }
 
-/** ∂f/∂(parameter k), from the table mathjs produced (see generateRules.ts). */
+/** ∂f/∂(parameter k), from the table mathjs produced (see scripts/generateRules.ts). */
 function viaMathjs(fn: keyof typeof SCALAR_DERIVATIVES, k: number): PartialRule {
   const rule = SCALAR_DERIVATIVES[fn];
   const line = parse(`d = ${rule.partials[k]}`)[0]!;

@@ -6,7 +6,8 @@
 //
 // Worked example: microModuleText('gemm64', false) declares `let $gemm64Instance;` and
 // `function $gemm64() { … return ($gemm64Instance = w); }` with w = { run, pack4, spread, mem, reserve }.
-// Without WebAssembly SIMD (browsers before 2021–2023) the first call says how to do without.
+// Without WebAssembly SIMD (browsers before 2021–2023), or on a page whose Content-Security-Policy
+// refuses to compile WebAssembly, the first call says how to do without.
 import type { MicroModule } from '../loop/types.js';
 import { BLOCKING } from '../lower/gemmBlocks.js';
 import { microModuleBytes } from './wasm/microModules.js';
@@ -67,7 +68,14 @@ export function microModuleText(m: MicroModule, typed: boolean): string {
     `  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);`,
     `  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes))`,
     `    throw new Error('deltagrad: this module multiplies matrices with WebAssembly SIMD, which this runtime lacks (it needs Node 16.4+, Chrome 91+, Firefox 89+ or Safari 16.4+); emit it with { simd: false } for plain JavaScript loops');`,
-    `  const { run, ${packs.join(', ')}, spread, memory } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;`,
+    // a page whose Content-Security-Policy lacks 'wasm-unsafe-eval' refuses to compile any WebAssembly
+    `  let module${t(': object')};`,
+    `  try {`,
+    `    module = new WebAssembly.Module(bytes);`,
+    `  } catch (e) {`,
+    `    throw new Error('deltagrad: the runtime refused to compile this module\\'s WebAssembly micro-kernel (' + String(e).split('\\n')[0] + '); a page whose Content-Security-Policy forbids it can allow it with script-src \\'wasm-unsafe-eval\\', or emit the layer with { target: \\'js\\', simd: false } for plain JavaScript loops');`,
+    `  }`,
+    `  const { run, ${packs.join(', ')}, spread, memory } = new WebAssembly.Instance(module).exports;`,
     `  const w${t(`: ${type}`)} = {`,
     `    run,`,
     ...packs.map((p) => `    ${p},`),

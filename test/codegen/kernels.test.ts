@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { compile, emit, type Dtype } from '../../src/codegen/compile.js';
 import { seededRandom } from '../../src/ir/gradcheck.js';
 import * as lib from '../../generated/index.js';
-import { LIBRARY } from '../../src/codegen/generateLibrary.js';
+import { LIBRARY } from '../../scripts/generateLibrary.js';
 import type { Operator, ProgramInfo } from '../../src/codegen/operator.js';
 import {
   compareWithInterpreter,

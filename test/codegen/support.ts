@@ -14,7 +14,7 @@ import { differentiate } from '../../src/diff/differentiate.js';
 import { backwardProgram } from '../../src/diff/derive.js';
 import type { Program } from '../../src/ir/types.js';
 import type { DataArray, Dtype, Kernel } from '../../src/codegen/compile.js';
-import { Project, ts } from 'ts-morph';
+import ts from 'typescript';
 
 export const layerSource = (name: string): string =>
   readFileSync(fileURLToPath(new URL(`../../examples/layers/${name}.dg`, import.meta.url)), 'utf8');
@@ -177,19 +177,32 @@ export function hasNaN(x: ArrayLike<number>): boolean {
   return false;
 }
 
-/** An in-memory TypeScript project with the strictest options the emitted modules must pass. */
-export const strictProject = (): Project =>
-  new Project({
-    useInMemoryFileSystem: true,
-    compilerOptions: {
-      strict: true,
-      noUncheckedIndexedAccess: true,
-      exactOptionalPropertyTypes: true,
-      noImplicitReturns: true,
-      noImplicitOverride: true,
-      noFallthroughCasesInSwitch: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      lib: ['lib.es2023.d.ts'],
-    },
+/** The strictest options the emitted modules must pass. */
+const STRICT: ts.CompilerOptions = {
+  strict: true,
+  noUncheckedIndexedAccess: true,
+  exactOptionalPropertyTypes: true,
+  noImplicitReturns: true,
+  noImplicitOverride: true,
+  noFallthroughCasesInSwitch: true,
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.ESNext,
+  lib: ['lib.es2023.d.ts'],
+  types: [],
+  noEmit: true,
+};
+
+/** Type-checks in-memory modules (name → text) under STRICT; one line per error, `file:line: message`. */
+export function typeErrors(files: Record<string, string>): string[] {
+  const host = ts.createCompilerHost(STRICT);
+  const sources = new Map(Object.entries(files).map(([name, text]) => [name, ts.createSourceFile(name, text, ts.ScriptTarget.ES2022, true)]));
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (name, ...rest) => sources.get(name) ?? getSourceFile(name, ...rest);
+  const fileExists = host.fileExists.bind(host);
+  host.fileExists = (name) => sources.has(name) || fileExists(name);
+  const program = ts.createProgram([...sources.keys()], STRICT, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const line = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line + 1 : '?';
+    return `${d.file?.fileName ?? '?'}:${line}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
   });
+}

@@ -1,7 +1,7 @@
 // The scalar derivative table comes from mathjs: recompute it and compare, so it can never drift.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { rulesModule } from '../../src/diff/generateRules.js';
+import { rulesModule } from '../../scripts/generateRules.js';
 import { checkGradients } from '../helpers.js';
 
 describe('scalar derivative rules', () => {

@@ -10,7 +10,9 @@ import { main } from '../../src/cli.js';
 import { derive } from '../../src/index.js';
 import { generateProgram } from './generate.js';
 
-const bin = fileURLToPath(new URL('../../bin/derive.mjs', import.meta.url));
+// the command as its sources are now (the built one, dist/, is tested from the packed tarball: test/package)
+const bin = fileURLToPath(new URL('../../src/bin/derive.ts', import.meta.url));
+const command = ['--import', 'tsx', bin];
 const layersDir = fileURLToPath(new URL('../../examples/layers/', import.meta.url));
 
 /** Every seed layer, and random programs (with fresh names, Einstein sums, reductions, defs). */
@@ -55,7 +57,7 @@ describe('derive is deterministic', () => {
 
   it('two separate processes print byte-identical output, equal to the in-process command', async () => {
     const args = ['-e', RENAMING, '--format', 'json', '--steps'];
-    const runs = [0, 1].map(() => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' }));
+    const runs = [0, 1].map(() => spawnSync(process.execPath, [...command, ...args], { encoding: 'utf8' }));
     for (const r of runs) expect(r.status, r.stderr).toBe(0);
     expect(runs[1]!.stdout).toBe(runs[0]!.stdout);
     const here = await cli(args);

@@ -570,7 +570,7 @@ export function backward_db(
   const { db, Y, dY } = t;
   const { F, N } = s;
   const $n = Math.max(0, N);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   const $k = 2 * F;
   const $k2 = 3 * F;
   const $k3 = 4 * F;
@@ -619,11 +619,9 @@ export function backward(
   backward_db(t, s);
 }
 /** The shape of every tensor of the program for the given sizes. */
-export function shapes(s: {
-  readonly N: number;
-  readonly D: number;
-  readonly F: number;
-}): Record<'X' | 'W' | 'b' | 'Y', number[]> {
+export function shapes(
+  s: { readonly N: number; readonly D: number; readonly F: number },
+): Record<'X' | 'W' | 'b' | 'Y', number[]> {
   const { D, F, N } = s;
   return { X: [N, D], W: [F, D], b: [F], Y: [N, F] };
 }

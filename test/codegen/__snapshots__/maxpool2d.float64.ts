@@ -147,12 +147,9 @@ export function backward(
   backward_dX(t, s);
 }
 /** The shape of every tensor of the program for the given sizes. */
-export function shapes(s: {
-  readonly N: number;
-  readonly C: number;
-  readonly H: number;
-  readonly W: number;
-}): Record<'X' | 'Y', number[]> {
+export function shapes(
+  s: { readonly N: number; readonly C: number; readonly H: number; readonly W: number },
+): Record<'X' | 'Y', number[]> {
   const { C, H, N, W } = s;
   return { X: [N, C, H, W], Y: [N, C, Math.floor((H - 2) / 2) + 1, Math.floor((W - 2) / 2) + 1] };
 }

@@ -19,7 +19,7 @@ export function forward_L(
   let $acc = 0;
   let $p = 0;
   const $n = Math.max(0, C);
-  const $end = $n - ($n % 4);
+  const $end = $n - $n % 4;
   for (let n = 0; n < N; n++, $p += C) {
     let $max = -Infinity;
     let $p2 = $p;
@@ -81,7 +81,7 @@ export function backward_dS(
     const $lse = $max === -Infinity ? $max : $max + Math.log($acc);
     let $p4 = $p;
     for (let c = 0; c < C; c++, $p4++) {
-      dS[$p4] = (Math.exp(S[$p4]! - $lse) * dL[0]!) / N - (Yt[$p4]! * dL[0]!) / N;
+      dS[$p4] = Math.exp(S[$p4]! - $lse) * dL[0]! / N - Yt[$p4]! * dL[0]! / N;
     }
   }
 }
@@ -100,7 +100,7 @@ export function backward_dYt(
   for (let n = 0; n < N; n++, $p += C) {
     let $p2 = $p;
     for (let c = 0; c < C; c++, $p2++) {
-      dYt[$p2] = -((S[$p2]! * dL[0]!) / N);
+      dYt[$p2] = -(S[$p2]! * dL[0]! / N);
     }
   }
 }

@@ -37,6 +37,6 @@ ${body}
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  writeFileSync(fileURLToPath(new URL('./scalarDerivatives.ts', import.meta.url)), rulesModule());
+  writeFileSync(fileURLToPath(new URL('../src/diff/scalarDerivatives.ts', import.meta.url)), rulesModule());
   process.stdout.write('wrote src/diff/scalarDerivatives.ts\n');
 }

@@ -8,8 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { emit, emitAsync } from './compile.js';
-import { formatTs, formatTsAsync, startFormatter } from './emitTs.js';
+import { emit } from '../src/codegen/compile.js';
 
 /** layer export name → source file in examples/layers */
 export const LIBRARY: readonly (readonly [string, string])[] = [
@@ -32,7 +31,7 @@ export const LIBRARY: readonly (readonly [string, string])[] = [
   ['sgdMomentum', 'sgd_momentum'],
 ];
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const layerSource = (file: string) => readFileSync(join(root, 'examples', 'layers', `${file}.dg`), 'utf8');
 
@@ -43,29 +42,19 @@ const INDEX = [
   "import { operator } from '../src/codegen/operator.js';",
   ...LIBRARY.map(([name, file]) => `import * as ${name}Kernels from './${file}.js';`),
   '',
-  ...LIBRARY.map(([name, file]) => `/** examples/layers/${file}.dg */\nexport const ${name} = operator(${name}Kernels, '${name}');`),
+  // pure: a bundler drops the layers a program does not import (package.json says sideEffects: false)
+  ...LIBRARY.map(([name, file]) => `/** examples/layers/${file}.dg */\nexport const ${name} = /* @__PURE__ */ operator(${name}Kernels, '${name}');`),
   '',
   `export const layers = { ${LIBRARY.map(([n]) => n).join(', ')} };`,
   `export { ${LIBRARY.map(([n]) => `${n}Kernels`).join(', ')} };`,
   "export type { Operator, OperatorContext } from '../src/codegen/operator.js';",
 ].join('\n');
 
-/** file name in generated/ → its text. Formats through @prettier/sync's worker (see generateLibraryAsync). */
+/** file name in generated/ → its text. */
 export function generateLibrary(): Map<string, string> {
   const files = new Map<string, string>();
   for (const [, file] of LIBRARY) files.set(`${file}.ts`, emit(layerSource(file), { dtype: 'float64' }));
-  files.set('index.ts', formatTs(INDEX));
-  return files;
-}
-
-/** The same files, formatted in emitTs's worker: the worker loads prettier while this thread loads
- * ts-morph, and formats each module while this thread builds the next — what `npm run generate` runs. */
-export async function generateLibraryAsync(): Promise<Map<string, string>> {
-  startFormatter();
-  const index = formatTsAsync(INDEX);
-  const texts = await Promise.all(LIBRARY.map(([, file]) => emitAsync(layerSource(file), { dtype: 'float64' })));
-  const files = new Map(LIBRARY.map(([, file], i) => [`${file}.ts`, texts[i]!] as const));
-  files.set('index.ts', await index);
+  files.set('index.ts', `${INDEX}\n`);
   return files;
 }
 
@@ -73,7 +62,7 @@ async function main(argv: string[]) {
   const check = argv.includes('--check');
   const dir = join(root, 'generated');
   const t0 = performance.now();
-  const files = await generateLibraryAsync();
+  const files = generateLibrary();
   const stale: string[] = [];
   if (!check) mkdirSync(dir, { recursive: true });
   for (const [name, text] of files) {
