@@ -87,11 +87,12 @@ export interface ModuleOptions extends LowerOptions {
 function temporariesOf(grads: readonly GradientStatement[]): Record<string, string[]> {
   const needs = new Map<string, string[]>();
   const out: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
+  // positions found once: 10 000 gradients must not each search the list
+  const order = new Map(grads.map((x, k) => [x.statement.tensor, k] as const));
   for (const g of grads) {
     const direct = tensorsRead(g.statement.rhs).filter((t) => needs.has(t));
     const all = [...new Set(direct.flatMap((t) => [...needs.get(t)!, t]))];
-    const order = grads.map((x) => x.statement.tensor);
-    all.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    all.sort((a, b) => order.get(a)! - order.get(b)!);
     if (g.temporary) needs.set(g.statement.tensor, all);
     else if (all.length) out[g.statement.tensor] = all;
   }

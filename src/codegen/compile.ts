@@ -185,19 +185,23 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
   };
 
   const forwardNames = [...info.intermediates, ...info.outputs];
+  // sets, not lists: a program of 10 000 inputs checks each name in constant time
+  const inputSet = new Set(info.inputs);
+  const seedSet = new Set(info.seeds);
   /** The caller's output arrays, checked: known names, the right type and length, no memory shared
    * with an input (unless the program may update it in place) or with another array. */
   const given = (out: Record<string, DataArray> | undefined, allowed: readonly string[], t: Record<string, DataArray | Int32Array>): string[] => {
     if (out === undefined) return [];
     if (out === null || typeof out !== 'object') throw new Error('out must be an object of output arrays, e.g. { Y }');
     const names = Object.keys(out).filter((k) => out[k] !== undefined);
-    for (const k of names) if (!allowed.includes(k)) throw new Error(`${k} is not an output here (out may hold ${allowed.join(', ')})`);
+    const allowedSet = new Set(allowed);
+    for (const k of names) if (!allowedSet.has(k)) throw new Error(`${k} is not an output here (out may hold ${allowed.join(', ')})`);
     for (const k of names) t[k] = take('output', k, out[k], k.startsWith('d') && !shapes[k] ? k.slice(1) : k);
     return names;
   };
   const runForward = (inputs: Record<string, DataArray | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = []) => {
     if (inputs === null || typeof inputs !== 'object') throw new Error('forward takes an object of input arrays, e.g. { X, W }');
-    for (const k of Object.keys(inputs)) if (!info.inputs.includes(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
+    for (const k of Object.keys(inputs)) if (!inputSet.has(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
     const t: Record<string, DataArray | Int32Array> = Object.create(null) as Record<string, DataArray | Int32Array>;
     for (const name of info.inputs) t[name] = take('input', name, inputs[name], name);
     const mine = given(out, [...forwardNames, ...extra], t);
@@ -220,7 +224,7 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
       return Object.fromEntries(forwardNames.map((n) => [n, t[n] as DataArray]));
     },
     backward(inputs, seeds = {}, out) {
-      for (const k of Object.keys(seeds)) if (!info.seeds.includes(k)) throw new Error(`${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
+      for (const k of Object.keys(seeds)) if (!seedSet.has(k)) throw new Error(`${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
       const seedArrays: Record<string, DataArray> = {};
       for (const s of info.seeds) {
         const of = s.slice(1);

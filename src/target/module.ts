@@ -106,7 +106,9 @@ export function printModule(mod: LoopModule, target: ModuleTarget): string {
   for (const m of [...micro].sort()) out.push(mod.micro(m, typed));
   for (const [key, name] of scratchNames) out.push(`let ${name} = new ${ARRAY[key.split(':')[1]!]!}(0);`);
   const exported = (text: string) => (target === 'js-body' ? text : `export ${text}`);
-  for (const k of kernels) out.push(...printKernel(k, typed, taken, scratchNames, exported));
+  // a kernel's names avoid the module's and its scratch arrays' (one set, shared by every kernel)
+  const outer: ReadonlySet<string> = new Set([...taken, ...scratchNames.values()]);
+  for (const k of kernels) out.push(...printKernel(k, typed, outer, scratchNames, exported));
   // forward and backward: every kernel in order
   const arrayOf = (n: string) => (mod.info.records.includes(n) ? 'Int32Array' : ARRAY[mod.dtype === 'float32' ? 'f32' : 'f64']!);
   const record = (names: readonly string[]) => names.map((n) => `readonly ${propertyName(n)}: ${arrayOf(n)}`);
@@ -193,8 +195,8 @@ function mentions(e: LExpr, s: unknown): boolean {
 /** `key: local` in a destructuring pattern, or just `key` when they are the same. */
 const binding = (k: string, local: string) => (k === local ? k : `${key(k)}: ${local}`);
 
-function printKernel(k: Kernel, typed: boolean, taken: ReadonlySet<string>, scratch: ReadonlyMap<string, string>, exported: (t: string) => string): string[] {
-  const namer = new Namer({ reserved: JS_RESERVED, dollar: true }, [...taken, ...scratch.values()]);
+function printKernel(k: Kernel, typed: boolean, outer: ReadonlySet<string>, scratch: ReadonlyMap<string, string>, exported: (t: string) => string): string[] {
+  const namer = new Namer({ reserved: JS_RESERVED, dollar: true }, outer);
   const instances = new Map<MicroModule, string>();
   walkStmts(k.body, (s) => void ((s.kind === 'microkernel' || s.kind === 'view') && !instances.has(s.module) && instances.set(s.module, namer.fresh('$W'))));
   const out: string[] = [];
