@@ -74,6 +74,10 @@ export function orderContractions(r: Extract<Expr, { kind: 'reduce' }>, extentOf
   if (operands.length < 3) return r;
 
   const all = new Set([...out, ...summed]);
+  // a summed index no factor reads (sum(r:A) of what does not depend on r) multiplies by its extent:
+  // it stays summed around what is left, whatever the pairs take
+  const read = new Set(operands.flatMap((o) => [...o.vars]));
+  const unread = r.indices.filter((b) => !read.has(b.name));
   const naive = nestCost(all, extentOf, ctx.model);
   // the greedy path: which two of the operands left to join at each step (opt_einsum's contraction list)
   const path = (onStep?: (a: Operand, b: Operand, lost: readonly string[], keep: readonly string[]) => Expr) => {
@@ -106,7 +110,7 @@ export function orderContractions(r: Extract<Expr, { kind: 'reduce' }>, extentOf
       left = [...left.filter((_, k) => k !== best!.i && k !== best!.j), joined].sort((x, y) => x.at - y.at);
     }
     const rest = new Set(left.flatMap((o) => [...o.vars]));
-    planned += nestCost(new Set([...out, ...[...rest].filter((v) => summed.has(v))]), extentOf, ctx.model);
+    planned += nestCost(new Set([...out, ...[...rest].filter((v) => summed.has(v)), ...unread.map((b) => b.name)]), extentOf, ctx.model);
     return { pairs, planned, left };
   };
   const trial = path();
@@ -118,7 +122,7 @@ export function orderContractions(r: Extract<Expr, { kind: 'reduce' }>, extentOf
     const why = `order contractions: sum over ${lost.join(',')} of two factors (${nestCost([...a.vars, ...b.vars].filter((v, k, xs) => xs.indexOf(v) === k), extentOf, ctx.model)} steps) into [${keep.join(',')}]`;
     return ctx.registry.read(value, extentOf, stemOf(a.expr, b.expr), ctx.phase, why, ctx.log);
   });
-  const stillSummed = r.indices.filter((b) => left.some((o) => o.vars.has(b.name)));
+  const stillSummed = r.indices.filter((b) => left.some((o) => o.vars.has(b.name)) || unread.includes(b));
   ctx.log?.(`order contractions: a loop nest over ${[...all].join(',')} (${naive} steps) becomes ${trial.planned} steps`);
   return reduce('sum', stillSummed, mul([...constants.map((c) => c.expr), ...left.map((o) => o.expr)]));
 }

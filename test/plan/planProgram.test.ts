@@ -39,6 +39,14 @@ describe('orderContractions: a product of three matrices, two at a time', () => 
     ]);
   });
 
+  it('a summed index no factor reads stays summed around what the pairs leave (it multiplies by its extent)', () => {
+    // found by the property suite: sum(r:A) of a product that does not depend on r lost its factor A
+    const src = 'dims A=2\nX: [A]\nY1: [A, A, A]\nY1[i,j,k] = sum(r:A) (sum(q, t) X[q]*X[t]*X[i])';
+    const plan = planOf(src);
+    expect(plan.gradients.map((g) => printStatement(g.statement))).toContain('dX[a] = 2*(sum(i,j,k,r:A,t) X[t]*X[i]*dY1[i,j,k]) + sum(j,k,r:A) XX*dY1[a,j,k]');
+    expect(checkGradients(src).errors.X!).toBeLessThan(1e-6);
+  });
+
   it('with the sizes known, the cheaper pair goes first', () => {
     const wide = planOf(layer('matrix_chain'), { I: 2, J: 50, K: 50, L: 500 }).program.statements.map(printStatement);
     const tall = planOf(layer('matrix_chain'), { I: 500, J: 50, K: 50, L: 2 }).program.statements.map(printStatement);
