@@ -13,6 +13,7 @@ import { kernelCases } from './groups/kernels.js';
 import { cnnBreakdown, cnnCases } from './groups/cnn.js';
 import { calibrate } from './lib/timing.js';
 import { toolingRows } from './groups/tooling.js';
+import { zooCases, zooTable } from './groups/zoo.js';
 import { GROUPS, type GroupName } from './lib/groups.js';
 
 
@@ -25,6 +26,7 @@ const caseSources: Record<Exclude<GroupName, 'tooling'>, () => Case[]> = {
   softmax: softmaxCases,
   kernels: kernelCases,
   cnn: cnnCases,
+  zoo: zooCases,
 };
 
 async function main(argv: string[]) {
@@ -47,6 +49,10 @@ async function main(argv: string[]) {
     if (group === 'tooling') ({ rows, info } = await toolingRows({ quick, log }));
     else rows = await runCases(caseSources[group](), { quick, timing, log });
     if (group === 'cnn') info = { breakdown: cnnBreakdown(quick ? 3 : 10) };
+    if (group === 'zoo') {
+      info = { zoo: zooTable(rows) };
+      for (const z of zooTable(rows)) log(`  ${z.layer}: forward ${z.forwardMs?.toFixed(3)} ms, backward ${z.backwardMs?.toFixed(3)} ms, ${z.ratio?.toFixed(2)}×${z.tfjsWasmMs !== undefined ? `; TF.js WASM fwd+bwd ${z.tfjsWasmMs.toFixed(3)} ms` : ''}${z.twoStatementsMs !== undefined ? `; two statements ${z.twoStatementsMs.toFixed(3)} ms` : ''}${z.everyInputMs !== undefined ? `; every input's gradient ${z.everyInputMs.toFixed(3)} ms` : ''}`);
+    }
     results.push({
       group,
       rows,

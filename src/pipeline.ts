@@ -1,5 +1,6 @@
 // pipeline: the back end's steps, in order, for every kernel of a program:
 //
+//   program, gradients ─inlineConstants─▶ ─planProgram─▶ statements (with the planner's intermediates)
 //   statement ─lowerToLoops─▶ Kernel ─strengthReduce─▶ ─chooseTarget─▶ ─ifToSelect─▶ ─vectorizeLoops─▶ ─unrollSums─▶
 //     ─hoistInvariants─▶ ─legalise─▶ Kernel ─print─▶ text (JavaScript, or WebAssembly for a kernel chooseTarget marked)
 //
@@ -30,6 +31,7 @@ import { printJsStatements } from './target/js.js';
 import { legalise } from './target/legalise.js';
 import type { LoopModule, ModuleInfo } from './target/module.js';
 import { JS_RESERVED, Namer } from './target/names.js';
+import { planProgram } from './plan/planProgram.js';
 
 type Pass = { readonly name: string; readonly run: (k: Kernel, wasm: WasmMode) => Kernel };
 // chooseTarget decides where the kernel runs (the cost rule); the last step maps what that target
@@ -87,6 +89,8 @@ export interface ModuleOptions extends LowerOptions {
   /** which kernels run as WebAssembly: by the cost rule (the default), every one it can, or none
    * (`simd: false` and `optimize: false` mean none) */
   readonly wasm?: WasmMode;
+  /** size values the planner may count with (compile knows them; emit plans with the defaults) */
+  readonly sizes?: ReadonlyMap<string, number>;
 }
 
 /** Named constants as numbers in every statement: the kernels read no array for them. */
@@ -101,8 +105,28 @@ function inlineConstants(p: Program, grads: readonly GradientStatement[]): { p: 
   };
 }
 
-export function lowerProgram(source: Program, gradients: readonly GradientStatement[], opts: ModuleOptions): LoopModule {
-  const { p, grads } = inlineConstants(source, gradients);
+/** For each gradient, the temporaries it reads, directly or through others, in the order they run. */
+function temporariesOf(grads: readonly GradientStatement[]): Record<string, string[]> {
+  const needs = new Map<string, string[]>();
+  const out: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
+  // positions found once: 10 000 gradients must not each search the list
+  const order = new Map(grads.map((x, k) => [x.statement.tensor, k] as const));
+  for (const g of grads) {
+    const direct = tensorsRead(g.statement.rhs).filter((t) => needs.has(t));
+    const all = [...new Set(direct.flatMap((t) => [...needs.get(t)!, t]))];
+    all.sort((a, b) => order.get(a)! - order.get(b)!);
+    if (g.temporary) needs.set(g.statement.tensor, all);
+    else if (all.length) out[g.statement.tensor] = all;
+  }
+  return out;
+}
+
+export function lowerProgram(source: Program, derived: readonly GradientStatement[], opts: ModuleOptions): LoopModule {
+  // constants first, so the planner sees numbers
+  const { p: original, grads: inlined } = inlineConstants(source, derived);
+  const plan = planProgram(original, inlined, opts.sizes ? { sizes: opts.sizes } : {});
+  const p = plan.program;
+  const grads = plan.gradients;
   const recordsArgmax = new Map<string, Statement>();
   if (opts.optimize) for (const s of p.statements) if (s.rhs.kind === 'reduce' && (s.rhs.op === 'max' || s.rhs.op === 'min')) recordsArgmax.set(s.tensor, s);
   const defaults = new Map<string, number>();
@@ -116,17 +140,27 @@ export function lowerProgram(source: Program, gradients: readonly GradientStatem
   const forward = p.statements.map((s) => lower(s, 'forward'));
   const backward = grads.map((g) => lower(g.statement, 'backward'));
   const inputs = new Set(p.tensors.filter((t) => t.role === 'input').map((t) => t.name));
+  const scratch = plan.made.filter((m) => m.phase === 'forward').map((m) => m.info.name);
+  const temporaries = temporariesOf(grads);
+  const readsOf = (g: GradientStatement) => tensorsRead(g.statement.rhs);
+  const reads = new Map(grads.map((g) => [g.statement.tensor, readsOf(g)] as const));
+  const real = grads.filter((g) => !g.temporary);
   const info: ModuleInfo = {
     inputs: [...inputs],
     outputs: p.tensors.filter((t) => t.role === 'output').map((t) => t.name),
-    intermediates: p.tensors.filter((t) => t.role === 'intermediate').map((t) => t.name),
+    intermediates: original.tensors.filter((t) => t.role === 'intermediate').map((t) => t.name),
     seeds: p.tensors.filter((t) => t.role === 'output').map((t) => `d${t.name}`),
-    gradients: grads.map((g) => g.statement.tensor),
+    gradients: real.map((g) => g.statement.tensor),
     records: [...recordsArgmax.keys()].map(argmaxName),
     sizes: p.sizes.map((s) => s.name),
     defaults: Object.fromEntries(p.sizes.filter((z) => z.default !== undefined).map((z) => [z.name, z.default!])),
     inPlace: findInPlace(p),
-    gradientReads: Object.fromEntries(grads.map((g) => [g.statement.tensor, tensorsRead(g.statement.rhs).filter((t) => inputs.has(t))])),
+    // a gradient reads what its temporaries read too (after an in-place forward, they would read the new values)
+    gradientReads: Object.fromEntries(
+      real.map((g) => [g.statement.tensor, [...new Set([g.statement.tensor, ...(temporaries[g.statement.tensor] ?? [])].flatMap((t) => reads.get(t)!))].filter((t) => inputs.has(t))]),
+    ),
+    ...(scratch.length ? { scratch } : {}),
+    ...(Object.keys(temporaries).length ? { temporaries } : {}),
   };
   // shapes over the size parameters, in one scope so that each size is one symbol
   const scope = new KernelScope(ctx, opts);

@@ -35,6 +35,8 @@ export interface CompileOptions {
   readonly wasm?: WasmMode;
   /** values for the program's named constants (`const eps = 1e-5`) in place of theirs */
   readonly constants?: Record<string, number>;
+  /** the inputs whose gradients backward computes (default: every input): no kernel for the others */
+  readonly wrt?: readonly string[];
 }
 
 export interface Kernel {
@@ -56,15 +58,19 @@ type KernelFn = (t: Record<string, DataArray | Int32Array>, s: Record<string, nu
 interface LoadedModule {
   readonly forward: KernelFn;
   readonly backward: KernelFn;
+  /** every tensor's shape, the planner's intermediates' too */
+  readonly shapes: (s: Record<string, number>) => Record<string, number[]>;
   readonly emitted: EmittedModule;
   readonly program: Program;
 }
 
 const moduleCache = new Map<string, LoadedModule>();
 
-function build(source: string, opts: EmitOptions & { constants?: Record<string, number> }): { program: Program; emitted: EmittedModule } {
+const wrtOf = (opts: { wrt?: readonly string[] }) => (opts.wrt ? { wrt: opts.wrt } : {});
+
+function build(source: string, opts: EmitOptions & { constants?: Record<string, number>; wrt?: readonly string[] }): { program: Program; emitted: EmittedModule } {
   const program = withConstants(check(source), opts.constants);
-  const grads = differentiate(program, { unitScalarSeeds: false });
+  const grads = differentiate(program, { unitScalarSeeds: false, ...wrtOf(opts) });
   return { program, emitted: emitProgram(program, grads, opts) };
 }
 
@@ -78,6 +84,7 @@ const OPTION_CHECKS: Record<string, (v: unknown) => string | undefined> = {
     for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || Number.isNaN(x)) return `constant ${k} must be a number, got ${describe(x)}`;
     return undefined;
   },
+  wrt: (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : `wrt must be an array of input names, e.g. ['W', 'b'], got ${describe(v)}`),
   target: (v) => (v === 'ts' || v === 'js' ? undefined : `target must be 'ts' (a TypeScript module) or 'js' (a JavaScript ES module), got ${describe(v)}`),
   sizes: (v) => {
     if (v === null || typeof v !== 'object') return `sizes must be an object of whole numbers, e.g. { N: 32 }, got ${describe(v)}`;
@@ -98,39 +105,52 @@ function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): vo
     if (problem) throw new Error(`${fn}: ${problem}`);
   }
 }
-const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'constants', 'target'] as const;
-const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'constants'] as const;
+const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'constants', 'target', 'wrt'] as const;
+const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'constants', 'wrt'] as const;
 
-/** The TypeScript module of forward/backward kernels for a program. */
-export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number> } = {}): string {
+/** The TypeScript module of forward/backward kernels for a program; `wrt`: only those inputs' gradients. */
+export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number>; wrt?: readonly string[] } = {}): string {
   checkOptions('emit', opts, EMIT_OPTIONS);
   return build(source, opts).emitted.text;
 }
 
 /** emit, as a Promise (the text is the same: emit needs no formatter and does not block on one). */
-export async function emitAsync(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number> } = {}): Promise<string> {
+export async function emitAsync(
+  source: string,
+  opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number>; wrt?: readonly string[] } = {},
+): Promise<string> {
   checkOptions('emitAsync', opts, EMIT_OPTIONS);
   return emit(source, opts);
 }
 
+/** The kernels for a program, cached; the planner counts with the sizes given (src/plan/costs.ts). */
 function load(
   source: string,
   dtype: Dtype,
   optimize: boolean,
   simd: boolean,
   wasm: WasmMode,
-  constants?: Record<string, number>,
-  wrt?: readonly string[],
+  constants: Record<string, number> | undefined,
+  wrt: readonly string[] | undefined,
+  sizes: Record<string, number>,
 ): LoadedModule {
-  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${wasm}\u0000${JSON.stringify(constants ?? {})}\u0000${wrt?.join(',') ?? ''}\u0000${source}`;
+  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${wasm}\u0000${JSON.stringify(constants ?? {})}\u0000${wrt?.join(',') ?? ''}\u0000${JSON.stringify(sizes)}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
   const program = withConstants(check(source), constants);
   const grads = differentiate(program, { unitScalarSeeds: false, ...(wrt ? { wrt } : {}) });
-  const mod = lowerProgram(program, grads, { dtype, optimize, simd, wasm, micro: microModuleText });
+  const known = new Map<string, number>(program.sizes.flatMap((z) => (z.default !== undefined ? [[z.name, z.default] as const] : [])));
+  for (const [k, v] of Object.entries(sizes)) known.set(k, v);
+  const mod = lowerProgram(program, grads, { dtype, optimize, simd, wasm, micro: microModuleText, sizes: known });
   const text = assertSafeCode(printModule(mod, 'js-body'));
   const exports = instantiate(text);
-  const m: LoadedModule = { forward: exports.forward as KernelFn, backward: exports.backward as KernelFn, emitted: { text, info: mod.info }, program };
+  const m: LoadedModule = {
+    forward: exports.forward as KernelFn,
+    backward: exports.backward as KernelFn,
+    shapes: exports.shapes as LoadedModule['shapes'],
+    emitted: { text, info: mod.info },
+    program,
+  };
   moduleCache.set(key, m);
   return m;
 }
@@ -162,7 +182,7 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
 /** compile, differentiating with respect to `wrt` only (the Hessian-vector product's program). */
 function compileWith(source: string, opts: CompileOptions, wrt?: readonly string[]): Kernel {
   const dtype = opts.dtype ?? 'float64';
-  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto', opts.constants, wrt);
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto', opts.constants, wrt ?? opts.wrt, opts.sizes ?? {});
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});
@@ -177,6 +197,13 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
   }
   const count = (name: string) => (shapes[name] ?? []).reduce((a, b) => a * b, 1);
   const Arr = ArrayOf(dtype);
+  // the planner's intermediates (forward) and temporaries (backward), which the caller never sees:
+  // allocated once and reused by every call (a fresh array costs its page faults on every call)
+  const inner = info.scratch?.length || info.temporaries ? m.shapes(sizeRecord) : {};
+  const elements = (name: string) => (shapes[name] ?? inner[name] ?? []).reduce((a, b) => a * b, 1);
+  const temporaries = [...new Set(Object.values(info.temporaries ?? {}).flat())];
+  const kept = new Map<string, DataArray>();
+  const innerArray = (name: string) => kept.get(name) ?? (kept.set(name, new Arr(elements(name))), kept.get(name)!);
 
   const take = (kind: 'input' | 'seed' | 'output', name: string, v: DataArray | number | undefined, shapeName: string): DataArray => {
     const n = count(shapeName);
@@ -191,25 +218,30 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
   };
 
   const forwardNames = [...info.intermediates, ...info.outputs];
+  // sets, not lists: a program of 10 000 inputs checks each name in constant time
+  const inputSet = new Set(info.inputs);
+  const seedSet = new Set(info.seeds);
   /** The caller's output arrays, checked: known names, the right type and length, no memory shared
    * with an input (unless the program may update it in place) or with another array. */
   const given = (out: Record<string, DataArray> | undefined, allowed: readonly string[], t: Record<string, DataArray | Int32Array>): string[] => {
     if (out === undefined) return [];
     if (out === null || typeof out !== 'object') throw new Error('out must be an object of output arrays, e.g. { Y }');
     const names = Object.keys(out).filter((k) => out[k] !== undefined);
-    for (const k of names) if (!allowed.includes(k)) throw new Error(`${k} is not an output here (out may hold ${allowed.join(', ')})`);
+    const allowedSet = new Set(allowed);
+    for (const k of names) if (!allowedSet.has(k)) throw new Error(`${k} is not an output here (out may hold ${allowed.join(', ')})`);
     for (const k of names) t[k] = take('output', k, out[k], k.startsWith('d') && !shapes[k] ? k.slice(1) : k);
     return names;
   };
   const runForward = (inputs: Record<string, DataArray | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = []) => {
     if (inputs === null || typeof inputs !== 'object') throw new Error('forward takes an object of input arrays, e.g. { X, W }');
-    for (const k of Object.keys(inputs)) if (!info.inputs.includes(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
+    for (const k of Object.keys(inputs)) if (!inputSet.has(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
     const t: Record<string, DataArray | Int32Array> = Object.create(null) as Record<string, DataArray | Int32Array>;
     for (const name of info.inputs) t[name] = take('input', name, inputs[name], name);
     const mine = given(out, [...forwardNames, ...extra], t);
     checkSharing('', info, t, mine);
     for (const name of forwardNames) t[name] ??= new Arr(count(name));
-    for (const r of info.records) t[r] = new Int32Array(count(r.replace(/_argmax$/, '')));
+    for (const name of info.scratch ?? []) t[name] = innerArray(name);
+    for (const r of info.records) t[r] = new Int32Array(elements(r.replace(/_argmax$/, '')));
     m.forward(t, sizeRecord);
     return t;
   };
@@ -225,7 +257,7 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
       return Object.fromEntries(forwardNames.map((n) => [n, t[n] as DataArray]));
     },
     backward(inputs, seeds = {}, out) {
-      for (const k of Object.keys(seeds)) if (!info.seeds.includes(k)) throw new Error(`${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
+      for (const k of Object.keys(seeds)) if (!seedSet.has(k)) throw new Error(`${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
       const seedArrays: Record<string, DataArray> = {};
       for (const s of info.seeds) {
         const of = s.slice(1);
@@ -240,8 +272,9 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
         t[k] = v;
       }
       for (const g of info.gradients) t[g] ??= new Arr(count(g.slice(1)));
+      for (const name of temporaries) t[name] = innerArray(name);
       m.backward(t, sizeRecord);
-      return Object.fromEntries(info.inputs.map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
+      return Object.fromEntries((wrt ?? opts.wrt ?? info.inputs).map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
     },
     // one scalar output: H·v by reverse over reverse, compiled on the first call (src/diff/writeHvpProgram.ts)
     ...(!wrt && scalarOutputOf(p) !== undefined ? { hvp: hvpOf(p, opts, info.inputs, count) } : {}),

@@ -127,6 +127,7 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
         t[n] = given ? array(`output ${n}`, given, shapes[n]!) : new Float64Array(count(shapes[n]!));
       }
       for (const r of p.records) t[r] = new Int32Array(count(shapes[r.replace(/_argmax$/, '')]!));
+      for (const n of p.scratch ?? []) t[n] = new Float64Array(count(shapes[n]!));
       const overwritten = checkSharing(name, p, t, Object.keys(out).filter((k) => (out as Record<string, unknown>)[k] !== undefined));
       m.forward(t as never, s as never);
       ctx.tensors = t;
@@ -162,8 +163,17 @@ export function operator<P extends ProgramInfo>(m: KernelModule<P>, name: string
       }
       state.used = !opts.retain;
       for (const g of wanted) t[g] = new Float64Array(count(shapes[g.slice(1)]!));
+      // the planner's temporaries the wanted gradients read, each once, before the first that reads it
+      const temporaries = [...new Set(wanted.flatMap((g) => p.temporaries?.[g] ?? []))];
+      for (const n of temporaries) t[n] = new Float64Array(count(shapes[n]!));
       if (wanted.length === p.gradients.length) m.backward(t as never, s as never);
-      else for (const g of wanted) (m[`backward_${g}`] as (t: never, s: never) => void)(t as never, s as never);
+      else {
+        const done = new Set<string>();
+        for (const g of wanted) {
+          for (const n of p.temporaries?.[g] ?? []) if (!done.has(n) && done.add(n)) (m[`backward_${n}`] as (t: never, s: never) => void)(t as never, s as never);
+          (m[`backward_${g}`] as (t: never, s: never) => void)(t as never, s as never);
+        }
+      }
       return Object.fromEntries(wrt.map((n) => [`d${n}`, t[`d${n}`]])) as never;
     },
   };

@@ -13,6 +13,8 @@ import { printSize } from '../ir/sizes.js';
 import { limitsWith, type Limits } from '../ir/limits.js';
 import type { Program, TensorInfo } from '../ir/types.js';
 import { DeltagradError } from '../ir/errors.js';
+import { planProgram } from '../plan/planProgram.js';
+import type { Intermediate } from '../plan/intermediates.js';
 import { differentiate, gradName, type GradientStatement } from './differentiate.js';
 import { differentiateTwice } from './differentiateTwice.js';
 import { renderMatrix } from './renderMatrix.js';
@@ -58,15 +60,28 @@ export interface DeriveOptions {
 
 const declaration = (t: TensorInfo, as: string): string => `${as}: [${t.shape.map(printSize).join(', ')}]`;
 
-/** The backward program: forward source, upstream seeds dY for tensor outputs, and gradient statements
- *  (each followed by its matrix-notation form, `# matrix notation: dx = (A + A')*x`, when given one). */
-export function backwardProgram(p: Program, grads: readonly GradientStatement[], matrixSources: ReadonlyMap<string, string> = new Map()): string {
-  const info = new Map(p.tensors.map((t) => [t.name, t] as const));
+/** The backward program: forward source, the planner's intermediates of the forward, upstream seeds
+ *  dY for tensor outputs, and the gradient statements (with the temporaries they read), each followed
+ *  by its matrix-notation form, `# matrix notation: dx = (A + A')*x`, when given one. */
+export function backwardProgram(
+  p: Program,
+  grads: readonly GradientStatement[],
+  made: readonly Intermediate[] = [],
+  matrixSources: ReadonlyMap<string, string> = new Map(),
+): string {
+  const info = new Map([...p.tensors, ...made.map((m) => m.info)].map((t) => [t.name, t] as const));
   // one kind of line break: a lone \r or U+2028 (a line break to the lexer) must not pass on as one to a reader that disagrees
-  const lines = [p.source.trimEnd().split(LINE_BREAK).join('\n'), '', '# gradients (deltagrad)'];
+  const lines = [p.source.trimEnd().split(LINE_BREAK).join('\n'), ''];
+  const forward = made.filter((m) => m.phase === 'forward');
+  if (forward.length) {
+    lines.push('# computed once, for the gradients (deltagrad)');
+    for (const m of forward) lines.push(declaration(m.info, m.info.name), printStatement(m.statement));
+    lines.push('');
+  }
+  lines.push('# gradients (deltagrad)');
   for (const t of p.tensors) if (t.role === 'output' && t.shape.length > 0) lines.push(`${declaration(t, gradName(t.name))}   # upstream gradient (seed)`);
   for (const g of grads) {
-    lines.push(declaration(info.get(g.of)!, gradName(g.of)));
+    lines.push(g.temporary ? declaration(info.get(g.of)!, g.of) : declaration(info.get(g.of)!, gradName(g.of)));
     lines.push(printStatement(g.statement));
     const m = matrixSources.get(g.of);
     if (m) lines.push(`# matrix notation: ${m}`);
@@ -110,10 +125,18 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
       if (matrix) steps.push(`matrix pattern (${matrix.pattern}): ${matrix.text}`);
     }
   }
-  const program = backwardProgram(p, grads, sources);
-  if (opts.order === undefined || opts.order === 1) return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program };
+  // the program runs the plan: each value computed once, contractions two at a time (src/plan/)
+  const plan = planProgram(p, grads, { steps: opts.steps ?? false });
+  debug('planProgram', () => [...plan.made.map((m) => `${m.phase}: ${printStatement(m.statement)}`)]);
+  if (opts.steps && plan.steps.length) steps.push('── plan: what the program computes once ──', ...plan.steps);
+  if (opts.order === undefined || opts.order === 1) {
+    return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program: backwardProgram(p, plan.gradients, plan.made, sources) };
+  }
   if (opts.order !== 2) throw new DeltagradError('bad-option', `order must be 1 or 2, got ${String(opts.order)}`);
   const wrt = opts.wrt ?? p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  // second order differentiates the derivation's own gradient program (no planner temporaries: the
+  // Hessian blocks then read only names a reader of the gradients knows), and returns it with them
+  const program = backwardProgram(p, grads, [], sources);
   const second = differentiateTwice(p, grads, program, wrt, limitsWith(opts.limits).maxNodes);
   const info2 = new Map(second.program.tensors.map((t) => [t.name, t] as const));
   const blockShapes = new Map(second.blocks.flatMap((b) => [b.statement, ...b.intermediates].map((s) => [s.tensor, s.lhs.map((l) => l.extent)] as const)));

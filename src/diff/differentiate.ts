@@ -37,6 +37,8 @@ import { polyConstValue, sizeNames, sizeTryEval } from '../ir/sizes.js';
 import { assertNever, type Bound, type Expr, type ExprKind, type IndexExpr, type Program, type SizeExpr, type Statement, type TensorInfo } from '../ir/types.js';
 import { eliminateDeltas, type Term } from './eliminateDeltas.js';
 import { POW_RULES, RULES } from './rules.js';
+import { hoistFactors } from './hoistFactors.js';
+import { forwardValues, reuseForward } from './reuseForward.js';
 import { simplify } from './simplify.js';
 
 /** ∂e/∂X[subs] = Σ_{sums} factor, for one access of the target. */
@@ -227,6 +229,8 @@ export interface GradientStatement {
   readonly of: string;
   readonly statement: Statement;
   readonly steps: string[];
+  /** a value the planner made for the gradients (src/plan/): computed in backward, not returned */
+  readonly temporary?: boolean;
 }
 
 export interface DifferentiateOptions {
@@ -284,6 +288,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
       else readers.set(t, [s]);
     }
   const accesses = accessesByTensor(p.statements);
+  const forward = forwardValues(p.statements);
   // which tensors depend on a wrt input
   const depends = new Set<string>(wrt);
   for (const s of p.statements) if (tensorsRead(s.rhs).some((t) => depends.has(t))) depends.add(s.tensor);
@@ -395,7 +400,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
         pieces.push(done.expr);
       }
     }
-    let rhs = simplify(add(pieces));
+    let rhs = simplify(add(pieces), (line) => steps.push(`simplify — ${line}`));
     // Drop the primes from the positions; rename any summed index that would clash.
     const clean = new Map(primed.map((b, k) => [b.name, positions[k]!.name] as const));
     const free = new Set([...rows, ...positions].map((b) => b.name));
@@ -403,6 +408,9 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     rhs = renameIndices(rhs, clean);
     rhs = tidyBoundNames(rhs, free);
     if (clean.size) steps.push(`rename ${[...clean].map(([a, b]) => `${a} → ${b}`).join(', ')}`);
+    const log = (line: string) => steps.push(line);
+    rhs = reuseForward(rhs, forward, new Map([...rows, ...positions].map((b) => [b.name, b.extent] as const)), log);
+    rhs = hoistFactors(rhs, log);
     const statement: Statement = { tensor: dT, lhs: [...rows, ...positions], rhs, line: 0 };
     steps.push(`result: ${printStatement(statement)}`);
     return { of: target, statement, steps };

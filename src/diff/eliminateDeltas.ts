@@ -75,6 +75,7 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
   let pending = [...split.deltas];
   let guards: Guard[] = [];
   const steps: string[] = [];
+  for (const d of split.deltas) steps.push(`the factor (${printIndex(d.a)} == ${printIndex(d.b)}) is δ(${printIndex(d.a)},${printIndex(d.b)})`);
   const extentOf = (n: string) => sums.find((b) => b.name === n)!.extent;
 
   const substitute = (name: string, by: IndexExpr) => {
@@ -91,19 +92,23 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     sums = sums.filter((b) => b.name !== name);
   };
 
-  const solveQuotientDelta = (d: Delta, quotient: { u: string; by: Poly; target: IndexExpr }): string => {
-    const { u, by, target } = quotient;
+  const solveQuotientDelta = (d: Delta, quotient: Quotient): string => {
+    const { u, by, target, of } = quotient;
     const k = ctx.fresh!('i');
     const uExt = extentOf(u);
-    const solved = { u, by, target, k };
+    const solved = { ...quotient, k };
     factor = mapIndices(factor, (x) => solveQuotient(x, solved));
     deltas = deltas.map((x) => ({ a: solveQuotient(x.a, solved), b: solveQuotient(x.b, solved) }));
     pending = pending.map((x) => ({ a: solveQuotient(x.a, solved), b: solveQuotient(x.b, solved) }));
     guards = guards.map((g) => (g.kind === 'equal' ? { ...g, a: solveQuotient(g.a, solved), b: solveQuotient(g.b, solved) } : { ...g, expr: solveQuotient(g.expr, solved) }));
-    const whole = idxAdd(idxScale(target, by), varOf(k));
+    const whole = valueOf(solved);
     sums = [...sums.filter((b) => b.name !== u), { name: k, extent: { kind: 'poly', poly: by } }];
     guards.push({ kind: 'range', expr: whole, extent: uExt, of: u });
-    return `δ(${printIndex(d.a)},${printIndex(d.b)}): ${u}/${printPoly(by)} = ${printIndex(target)} holds for ${u} = ${printIndex(whole)} with 0 ≤ ${k} < ${printPoly(by)}; the sum over ${u} becomes a sum over ${k}`;
+    const head = `δ(${printIndex(d.a)},${printIndex(d.b)}): `;
+    const tail = `with 0 ≤ ${k} < ${printPoly(by)}`;
+    if (idxAsVar(of) === u) return `${head}${u}/${printPoly(by)} = ${printIndex(target)} holds for ${u} = ${printIndex(whole)} ${tail}; the sum over ${u} becomes a sum over ${k}`;
+    const dividend = printIndex(of);
+    return `${head}(${dividend})/${printPoly(by)} = ${printIndex(target)} holds for ${dividend} = ${printIndex(idxAdd(idxScale(target, by), varOf(k)))} ${tail}, that is for ${u} = ${printIndex(whole)}; the sum over ${u} becomes a sum over ${k}`;
   };
 
   while (deltas.length || pending.length) {
@@ -111,6 +116,8 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     const choices: Choice[] = [];
     let zero = false;
     let settled = -1;
+    /** a δ with nothing to solve for yet: a guard, unless solving another one gives it a summed index */
+    let stuck = -1;
     deltas.forEach((d, di) => {
       if (settled >= 0 || zero) return;
       const e = idxSub(d.a, d.b);
@@ -120,7 +127,7 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
         return c !== undefined && c !== 'nested' && signKnown(c);
       });
       if (vars.length === 0) {
-        const quotient = ctx.fresh ? quotientOfSum(e, sums) : undefined;
+        const quotient = ctx.fresh ? quotientOfSum(e, sums, ctx.forwardLhs) : undefined;
         if (quotient) {
           // ⌊u/τ⌋ = t holds for the τ values u = τ·t + k, 0 ≤ k < τ: the sum over u becomes one over
           // k. Last in rank: when another δ fixes u outright, this one is left a plain guard.
@@ -134,8 +141,8 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
           steps.push(`δ(${printIndex(d.a)},${printIndex(d.b)}) = 0: the indices can never be equal, so this term vanishes`);
           zero = true;
         } else {
-          guards.push({ kind: 'equal', a: d.a, b: d.b });
-          steps.push(`δ(${printIndex(d.a)},${printIndex(d.b)}) has no summed index to solve for: it stays as the guard (${printIndex(d.a)} == ${printIndex(d.b)})`);
+          if (stuck < 0) stuck = di;
+          return;
         }
         settled = di;
         return;
@@ -212,6 +219,12 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
       }
     });
     if (zero) return null;
+    if (settled < 0 && choices.length === 0 && stuck >= 0) {
+      const d = deltas[stuck]!;
+      guards.push({ kind: 'equal', a: d.a, b: d.b });
+      steps.push(`δ(${printIndex(d.a)},${printIndex(d.b)}) has no summed index to solve for: it stays as the guard (${printIndex(d.a)} == ${printIndex(d.b)})`);
+      settled = stuck;
+    }
     if (settled >= 0) {
       deltas.splice(settled, 1);
       continue;
@@ -267,7 +280,7 @@ function asIndex(e: Expr): IndexExpr | undefined {
     case 'index':
       return e.expr;
     case 'num':
-      return Number.isInteger(e.value) ? { terms: [], constant: new Map([['', e.value]]) } : undefined;
+      return Number.isInteger(e.value) ? { terms: [], constant: e.value === 0 ? new Map() : new Map([['', e.value]]) } : undefined;
     case 'sizeval':
       return e.size.kind === 'poly' ? { terms: [], constant: e.size.poly } : undefined;
     case 'neg': {
@@ -305,27 +318,50 @@ function indexEqualities(e: Expr): { deltas: Delta[]; rest: Expr } {
   return { deltas: eqs.filter((d): d is Delta => d !== undefined), rest: mul(factors.filter((_, i) => !eqs[i])) };
 }
 
-/** e = ±⌊u/τ⌋ + rest with u summed, τ a positive size and u nowhere else in e: ⌊u/τ⌋ = target. */
-function quotientOfSum(e: IndexExpr, sums: readonly Bound[]): { u: string; by: Poly; target: IndexExpr } | undefined {
-  for (const t of e.terms) {
-    const sign = isUnit(t.coef);
-    if (t.atom.kind !== 'div' || !sign) continue;
-    const u = idxAsVar(t.atom.of);
-    if (u === undefined || !sums.some((b) => b.name === u) || !polyIsPositive(t.atom.by)) continue;
-    const rest = { terms: e.terms.filter((x) => x !== t), constant: e.constant };
-    if (idxVars(rest).includes(u)) continue;
-    return { u, by: t.atom.by, target: sign === 1 ? idxNeg(rest) : rest };
-  }
-  return undefined;
+/** ⌊(±u + r)/τ⌋ = target, with u summed and found nowhere else: the δ a quotient leaves. */
+interface Quotient {
+  readonly u: string;
+  readonly by: Poly;
+  readonly target: IndexExpr;
+  /** the dividend ±u + r */
+  readonly of: IndexExpr;
 }
 
-/** With u = τ·target + k: ⌊u/τ⌋ → target, u mod τ → k, and u itself → τ·target + k. */
-function solveQuotient(x: IndexExpr, s: { u: string; by: Poly; target: IndexExpr; k: string }): IndexExpr {
-  const whole = idxAdd(idxScale(s.target, s.by), varOf(s.k));
+/** e = ±⌊(±u + r)/τ⌋ + rest with u summed (unit coefficient), τ a positive size and u nowhere else
+ *  in e. An index of the forward's output is taken first (the transposed convolution's y in
+ *  ⌊(y+P−i)/T⌋: dY is then read at T·h + i − P, a strided convolution); then the order of the sums. */
+function quotientOfSum(e: IndexExpr, sums: readonly Bound[], forwardLhs: ReadonlySet<string>): Quotient | undefined {
+  const found: Quotient[] = [];
+  for (const t of e.terms) {
+    const sign = isUnit(t.coef);
+    if (t.atom.kind !== 'div' || !sign || !polyIsPositive(t.atom.by)) continue;
+    const rest = { terms: e.terms.filter((x) => x !== t), constant: e.constant };
+    const of = t.atom.of;
+    for (const b of sums) {
+      const c = idxCoef(of, b.name);
+      if (c === undefined || c === 'nested' || !isUnit(c) || idxVars(rest).includes(b.name)) continue;
+      found.push({ u: b.name, by: t.atom.by, target: sign === 1 ? idxNeg(rest) : rest, of });
+    }
+  }
+  return found.find((q) => forwardLhs.has(q.u)) ?? found[0];
+}
+
+/** u's value once ⌊of/τ⌋ = target: of = τ·target + k, of = c·u + r with c = ±1, so u = c·(τ·target + k − r). */
+function valueOf(s: Quotient & { k: string }): IndexExpr {
+  const c = idxCoef(s.of, s.u) as Poly;
+  const r = idxSub(s.of, idxScale(varOf(s.u), c));
+  const v = idxSub(idxAdd(idxScale(s.target, s.by), varOf(s.k)), r);
+  return isUnit(c) === 1 ? v : idxNeg(v);
+}
+
+/** With ⌊of/τ⌋ = target: the quotient ⌊of/τ⌋ → target, of mod τ → k, and u elsewhere → its value. */
+function solveQuotient(x: IndexExpr, s: Quotient & { k: string }): IndexExpr {
+  const whole = valueOf(s);
+  const key = idxKey(s.of);
   let out: IndexExpr = { terms: [], constant: x.constant };
   for (const t of x.terms) {
     const a = t.atom;
-    const exact = a.kind !== 'var' && idxAsVar(a.of) === s.u && polyEquals(a.by, s.by);
+    const exact = a.kind !== 'var' && idxKey(a.of) === key && polyEquals(a.by, s.by);
     const piece: IndexExpr = exact ? (a.kind === 'div' ? s.target : varOf(s.k)) : substituteIndexExpr({ terms: [{ atom: a, coef: POLY_ONE }], constant: new Map() }, s.u, whole);
     out = idxAdd(out, idxScale(piece, t.coef));
   }

@@ -76,6 +76,9 @@ export function text(m: M, ctx = 0): string {
   }
 }
 
+/** A base that carries a superscript already (Aᵀ under a power) is braced: TeX allows one superscript. */
+const scripted = (m: M): string => (m.k === 't' || m.k === 'pow' || m.k === 'inv' ? `{${latex(m, P.atom)}}` : latex(m, P.atom));
+
 export function latex(m: M, ctx = 0): string {
   const wrap = (p: number, s: string) => (p < ctx ? `\\left(${s}\\right)` : s);
   switch (m.k) {
@@ -88,7 +91,7 @@ export function latex(m: M, ctx = 0): string {
     case 'size':
       return /^\w+$/.test(m.text) ? m.text : `\\left(${m.text.replace(/\*/g, ' ')}\\right)`;
     case 't':
-      return m.a.k === 'inv' ? `${latex(m.a.a, P.atom)}^{-\\top}` : `${latex(m.a, P.atom)}^{\\top}`;
+      return m.a.k === 'inv' ? `${latex(m.a.a, P.atom)}^{-\\top}` : `${scripted(m.a)}^{\\top}`;
     case 'inv':
       return `${latex(m.a, P.atom)}^{-1}`;
     case 'matmul':
@@ -102,7 +105,7 @@ export function latex(m: M, ctx = 0): string {
     case 'div':
       return `\\frac{${latex(m.a)}}{${latex(m.b)}}`;
     case 'pow':
-      return `${latex(m.a, P.atom)}^{\\odot ${m.p}}`;
+      return `${scripted(m.a)}^{\\odot ${m.p}}`;
     case 'fn':
       return `\\operatorname{${m.fn}}\\left(${m.args.map((a) => latex(a)).join(', ')}\\right)`;
     case 'cmp':

@@ -7,7 +7,9 @@
 //   cancel σ(S), cancel (1−σ(S))    →  −(Yt·(1−σ(S)) − (1−Yt)·σ(S))
 //   expand and collect (it shrinks)  →  σ(S) − Yt          — the seed's φ(s) − y
 import { add, children, div, exprEquals, exprHash, exprKey, mapChildren, mul, neg, num } from '../ir/exprs.js';
+import { printExpr } from '../ir/print.js';
 import type { Expr } from '../ir/types.js';
+import { collectPowers } from './collectPowers.js';
 
 /** Split a term into its numeric coefficient and the rest: −3·a·b → (−3, a·b). */
 function coefficient(e: Expr): { coef: number; rest: Expr } {
@@ -158,6 +160,8 @@ const RULES: readonly Rule[] = [
       return add(groups.map((g) => ({ coef: g.reduce((a, t) => a + t.coef, 0), rest: g[0]!.rest })).filter((x) => x.coef !== 0).map((x) => mul([num(x.coef), x.rest])));
     },
   },
+  // √v·v^(-1)·(1/2)·(−2) → −v^(-1/2): exponents of one base add, fractions multiply out (collectPowers.ts)
+  { name: 'collect powers', rewrite: collectPowers },
 ];
 
 /** Expand products of sums and collect, but only when the result is smaller. */
@@ -169,13 +173,17 @@ function expandIfSmaller(e: Expr): Expr {
   return size(out) < size(e) ? out : e;
 }
 
-function rewrite(e: Expr): Expr {
-  let out = mapChildren(e, rewrite);
+/** Rules a derivation shows (the others only move divisions or fold like terms). */
+const SHOWN = new Set(['cancel common factors', 'collect powers']);
+
+function rewrite(e: Expr, log?: (line: string) => void): Expr {
+  let out = mapChildren(e, (c) => rewrite(c, log));
   for (let changed = true; changed; ) {
     changed = false;
     for (const r of RULES) {
       const next = r.rewrite(out);
       if (next !== undefined) {
+        if (log && SHOWN.has(r.name)) log(`${r.name}: ${printExpr(out)} = ${printExpr(next)}`);
         out = next;
         changed = true;
       }
@@ -184,11 +192,13 @@ function rewrite(e: Expr): Expr {
   return out;
 }
 
-export function simplify(e: Expr): Expr {
-  const once = rewrite(e);
+/** `log` hears of each simplification a reader would want to see (--steps). */
+export function simplify(e: Expr, log?: (line: string) => void): Expr {
+  const once = rewrite(e, log);
   // expansion applies to a whole gradient term (inside its sums), not to function arguments
   const expanded = once.kind === 'reduce' ? { ...once, body: expandIfSmaller(once.body) } : expandIfSmaller(once);
-  return rewrite(expanded);
+  if (log && exprKey(expanded) !== exprKey(once)) log(`expand and collect: ${printExpr(once)} = ${printExpr(expanded)}`);
+  return rewrite(expanded, log);
 }
 
 export { neg };

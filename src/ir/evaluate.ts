@@ -104,8 +104,13 @@ export function resolveSizes(p: Program, inputs: Inputs, given: Record<string, n
 
 /** The numeric shape of a tensor for these sizes; every dimension must come out a whole number ≥ 0
  * (compile checks the same way, through this function). */
+/** Each program's tensors by name, built once: shapeOf is called for every tensor (10 000 inputs). */
+const TENSORS = new WeakMap<Program, Map<string, Program['tensors'][number]>>();
+
 export function shapeOf(p: Program, name: string, sizes: ReadonlyMap<string, number>): number[] {
-  const t = p.tensors.find((x) => x.name === name);
+  let byName = TENSORS.get(p);
+  if (!byName) TENSORS.set(p, (byName = new Map(p.tensors.map((x) => [x.name, x] as const))));
+  const t = byName.get(name);
   if (!t) throw new Error(`no tensor ${name}`);
   const shape = t.shape.map((d) => {
     const missing = sizeNames(d).filter((n) => !sizes.has(n));

@@ -11,14 +11,15 @@
 // An elementwise epilogue (bias + ReLU in the affine forward) is applied on the last K block.
 // A convolution (an operand read mixing output and summed indices) goes to lowerIm2col.ts, and a
 // conv input gradient first through splitResidueClasses.ts.
-import { exprKey } from '../ir/exprs.js';
-import type { Bound, Statement } from '../ir/types.js';
+import { children, exprKey } from '../ir/exprs.js';
+import { sizeTryEval } from '../ir/sizes.js';
+import type { Bound, Expr, Statement } from '../ir/types.js';
 import { add, addTo, and, assign, buffer, c, cast, ceildiv, eq, for_, ge, if_, le, let_, load, max, min, mul, select, store, sub, sym, v } from '../loop/build.js';
 import type { LExpr, LStmt, Sym } from '../loop/types.js';
 import { BLOCKING, packPanels, simdBlockLoops, simdRegions, type PackBlock } from './gemmBlocks.js';
 import { lowerIm2col } from './lowerIm2col.js';
 import type { Lowering, Vars } from './lowering.js';
-import { matmulShape, product } from './matmulShape.js';
+import { matmulShape, product, type MatmulShape } from './matmulShape.js';
 import { splitResidueClasses } from './splitResidueClasses.js';
 
 /** One flat index over a side's indices; a multi-index side reads its indices from tables built once per call. */
@@ -49,6 +50,10 @@ export function lowerMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
   const shape = matmulShape(s);
   if (!shape) {
     // a conv input gradient: one im2col matmul per residue class of its strided taps
+    // a dilated conv's input gradient reads dY[n,f,h+P-i*D,…]: backwards, but over the few taps i,
+    // so the im2col copy holds hardly any zeros
+    const back = scope.opts.simd ? matmulShape(s, true) : undefined;
+    if (back?.mixed && backwardsOverTaps(back, scope.ctx.defaults)) return lowerIm2col(L, s, back);
     const split = scope.opts.simd ? splitResidueClasses(s, scope.ctx) : undefined;
     const inner = split && matmulShape(split.statement, true);
     return split && inner?.mixed ? lowerIm2col(L, split.statement, inner, split) : undefined;
@@ -57,7 +62,10 @@ export function lowerMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
   if (shape.mixed) return scope.opts.simd ? lowerIm2col(L, s, shape) : undefined;
   const dtype = scope.opts.dtype;
   const { MR, NR } = BLOCKING[dtype];
-  [...shape.rows, ...shape.cols, ...shape.ks].forEach((b) => scope.extentOf.set(b.name, b.extent));
+  [...shape.batch, ...shape.rows, ...shape.cols, ...shape.ks].forEach((b) => scope.extentOf.set(b.name, b.extent));
+  // a batched product runs one GEMM per value of the batch indices, inside their loops
+  const batchSyms = shape.batch.map((b) => sym(b.name, 'i32'));
+  const batchVars: [string, LExpr][] = shape.batch.map((b, q) => [b.name, v(batchSyms[q]!)]);
   const out = scope.tensor(s.tensor, 'write');
   const setup: LStmt[] = [];
   const rows = side(L, shape.rows, 'row', setup);
@@ -77,24 +85,25 @@ export function lowerMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
     const r = L.expr(s.rhs, vars, new Map([[reduction, cval]]));
     return r.stmts.length ? undefined : r.value;
   };
-  const probe = new Map<string, LExpr>([...rows.at(c(0)), ...cols.at(c(0)), ...ks.at(c(0))]);
+  const probe = new Map<string, LExpr>([...batchVars, ...rows.at(c(0)), ...cols.at(c(0)), ...ks.at(c(0))]);
   if (element(left, probe) === undefined || element(right, probe) === undefined || epilogue(c(0, F), probe) === undefined) return undefined;
   // where C[i, j] lives in the output: row part + column part of the row-major offset
   const stride = (b: Bound) => scope.stride(s.tensor, s.lhs.indexOf(b));
   const offsetOf = (bs: readonly Bound[], at: [string, LExpr][]) => bs.reduce((o, b, q) => add(o, mul(at[q]![1], stride(b))), c(0));
-  const rowOffset = (i: LExpr) => offsetOf(shape.rows, rows.at(i));
+  const rowOffset = (i: LExpr) => add(offsetOf(shape.batch, batchVars), offsetOf(shape.rows, rows.at(i)));
   const colOffset = (j: LExpr) => offsetOf(shape.cols, cols.at(j));
-  const epi = (cval: LExpr, i: LExpr, j: LExpr) => epilogue(cval, new Map([...rows.at(i), ...cols.at(j)]))!;
+  const epi = (cval: LExpr, i: LExpr, j: LExpr) => epilogue(cval, new Map([...batchVars, ...rows.at(i), ...cols.at(j)]))!;
   const i = sym('$i', 'i32');
   const j = sym('$j', 'i32');
   // an empty contraction (K = 0) still applies the epilogue to 0
   const empty = if_(eq(K, c(0)), [for_(i, c(0), M, [for_(j, c(0), N, [store(out, add(rowOffset(v(i)), colOffset(v(j))), epi(c(0, F), v(i), v(j)))])])]);
   const comment: LStmt = {
     kind: 'comment',
-    text: `matmul: rows ${shape.rows.map((b) => b.name).join(',')}, columns ${shape.cols.map((b) => b.name).join(',')}, contraction over ${shape.ks.map((b) => b.name).join(',')}; packed ${MR}×${NR} register tiles${scope.opts.simd ? ' (WebAssembly SIMD)' : ''}`,
+    text: `matmul: ${shape.batch.length ? `for each ${shape.batch.map((b) => b.name).join(',')}, ` : ''}rows ${shape.rows.map((b) => b.name).join(',')}, columns ${shape.cols.map((b) => b.name).join(',')}, contraction over ${shape.ks.map((b) => b.name).join(',')}; packed ${MR}×${NR} register tiles${scope.opts.simd ? ' (WebAssembly SIMD)' : ''}`,
   };
-  const A = (k: LExpr, x: LExpr) => ({ stmts: [], value: element(left, new Map([...rows.at(x), ...ks.at(k)]))! });
-  const B = (k: LExpr, x: LExpr) => ({ stmts: [], value: element(right, new Map([...ks.at(k), ...cols.at(x)]))! });
+  const A = (k: LExpr, x: LExpr) => ({ stmts: [], value: element(left, new Map([...batchVars, ...rows.at(x), ...ks.at(k)]))! });
+  const B = (k: LExpr, x: LExpr) => ({ stmts: [], value: element(right, new Map([...batchVars, ...ks.at(k), ...cols.at(x)]))! });
+  const batched = (body: LStmt[]): LStmt[] => shape.batch.reduceRight<LStmt[]>((inner, b, q) => [for_(batchSyms[q]!, c(0), scope.sizeExpr(b.extent), inner)], body);
   if (scope.opts.simd) {
     const { AP, BP } = simdRegions(dtype);
     const loops = simdBlockLoops({
@@ -103,9 +112,30 @@ export function lowerMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
       packB: (h, block) => [{ kind: 'comment', text: `pack B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide (zeros past the edge)` }, ...packPanels({ dst: h, start: c(BP), R: NR, block, value: B, zero: c(0, F) })],
       ...(epiIsIdentity(s) ? {} : { epilogue: epi }),
     });
-    return [comment, ...setup, ...loops, ...empty];
+    return [comment, ...setup, ...batched([...loops, ...empty])];
   }
-  return [comment, ...setup, ...jsMicroKernel(L, { M, N, K, A, B, rowOffset, colOffset, out, epilogue: epiIsIdentity(s) ? undefined : epi, cols: shape.cols.length === 1 && stride(shape.cols[0]!).kind === 'const' && (stride(shape.cols[0]!) as { value: number }).value === 1 }), ...empty];
+  return [comment, ...setup, ...batched([...jsMicroKernel(L, { M, N, K, A, B, rowOffset, colOffset, out, epilogue: epiIsIdentity(s) ? undefined : epi, cols: shape.cols.length === 1 && stride(shape.cols[0]!).kind === 'const' && (stride(shape.cols[0]!) as { value: number }).value === 1 }), ...empty])];
+}
+
+/** The most taps a summed index read backwards may have (a kernel's width, not an image's). */
+const MAX_TAPS = 16;
+
+/** Every summed index a read takes backwards runs over a known, small extent (a kernel's taps). */
+function backwardsOverTaps(shape: MatmulShape, defaults: ReadonlyMap<string, number>): boolean {
+  const ks = new Map(shape.ks.map((b) => [b.name, b.extent] as const));
+  const ok = (e: Expr): boolean => {
+    if (e.kind === 'access')
+      return e.subs.every((sub) =>
+        sub.terms.every((t) => {
+          if (t.atom.kind !== 'var' || [...t.coef.values()].every((x) => x > 0)) return true;
+          const ext = ks.get(t.atom.name);
+          const n = ext && sizeTryEval(ext, defaults);
+          return n !== undefined && n !== null && n <= MAX_TAPS;
+        }),
+      );
+    return children(e).every(ok);
+  };
+  return [...shape.left, ...shape.right].every(ok);
 }
 
 /** The statement is its sum, nothing around it: the C block is the output. */

@@ -1,14 +1,18 @@
 // matmulShape: is a statement a matrix product — Y[rows…, cols…] = epilogue(Σ_ks left(rows, ks)·right(ks, cols))?
+// (or a batch of them: Y[b…, rows…, cols…] with both operands reading b)
 //
 // Worked example: Y[n,f] = sum(d) X[n,d]*W[f,d] + b[f] has rows n (X), columns f (W), contraction d
 // and the epilogue `+ b[f]`; the conv forward Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,u*T+i-P,v*T+j-P]
 // + b[f] has rows f (K), columns n,u,v (X, a multi-index) and is `mixed`: X's subscripts mix output
-// and summed indices, an implicit im2col (lowerIm2col.ts).
+// and summed indices, an implicit im2col (lowerIm2col.ts). Attention's S[h,i,j] = sum(e) Q[h,i,e]*K[h,j,e]
+// is a batch over h of products with rows i, columns j.
 import { children, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import { reductionsIn } from './kernelScope.js';
 
 export interface MatmulShape {
+  /** indices both operands read (a head of multi-head attention): one GEMM for each of their values */
+  readonly batch: readonly Bound[];
   /** row, column and contraction indices: several make a multi-index (conv: columns n,u,v) */
   readonly rows: readonly Bound[];
   readonly cols: readonly Bound[];
@@ -44,18 +48,23 @@ export function matmulShape(s: Statement, descending = false): MatmulShape | und
   const lhs = s.lhs.map((b) => b.name);
   const ks = r.indices.map((b) => b.name);
   const factors = r.body.kind === 'mul' ? r.body.factors : [r.body];
+  // batch indices: left-side indices every operand reads (A[b,i,k]*X[b,k,j]); a GEMM runs per value
+  const reading = factors.map((f) => freeIndices(f).filter((v) => lhs.includes(v))).filter((vs) => vs.length > 0);
+  const batch = reading.length ? lhs.filter((v) => reading.every((vs) => vs.includes(v))) : [];
   const groups: { vars: Set<string>; factors: Expr[] }[] = [];
   const free: Expr[] = [];
   let mixed = false;
   for (const f of factors) {
-    if (reductionsIn(f).length > 0) return undefined;
+    // an arg-max indicator may be an operand: lowerMatmul's probe keeps it only when it is a read of
+    // the forward's record (maxout's gradient), not loops of its own
+    if (containsReduce(f)) return undefined;
     if (!readsAreDense(f, lhs, ks)) {
       if (!readsAreMonotone(f, descending)) return undefined;
       mixed = true;
     }
     const fv = freeIndices(f);
     if (fv.some((v) => !lhs.includes(v) && !ks.includes(v))) return undefined;
-    const mine = fv.filter((v) => lhs.includes(v));
+    const mine = fv.filter((v) => lhs.includes(v) && !batch.includes(v));
     if (mine.length === 0) {
       free.push(f);
       continue;
@@ -66,15 +75,16 @@ export function matmulShape(s: Statement, descending = false): MatmulShape | und
     groups.push(merged);
   }
   if (groups.length !== 2) return undefined;
-  // every left-side index must be a row or a column
-  if (!lhs.every((v) => groups.some((g) => g.vars.has(v)))) return undefined;
+  // every left-side index must be a batch index, a row or a column; a convolution has no batch
+  if (!lhs.every((v) => batch.includes(v) || groups.some((g) => g.vars.has(v)))) return undefined;
+  if (batch.length && mixed) return undefined;
   // rows: the group with fewer indices (the filters of a conv); on a tie the one holding the first index
   const [g0, g1] = groups as [(typeof groups)[0], (typeof groups)[0]];
   const first = (g: (typeof groups)[0]) => Math.min(...[...g.vars].map((v) => lhs.indexOf(v)));
   const rowsG = g0.vars.size !== g1.vars.size ? (g0.vars.size < g1.vars.size ? g0 : g1) : first(g0) < first(g1) ? g0 : g1;
   const colsG = rowsG === g0 ? g1 : g0;
   const pick = (g: (typeof groups)[0]) => s.lhs.filter((b) => g.vars.has(b.name));
-  return { rows: pick(rowsG), cols: pick(colsG), ks: r.indices, reduction: r, left: [...free, ...rowsG.factors], right: colsG.factors, mixed };
+  return { batch: s.lhs.filter((b) => batch.includes(b.name)), rows: pick(rowsG), cols: pick(colsG), ks: r.indices, reduction: r, left: [...free, ...rowsG.factors], right: colsG.factors, mixed };
 }
 
 /** Reads whose subscripts are sums of indices with positive coefficients (numbers or sizes) plus a
@@ -87,6 +97,7 @@ function readsAreMonotone(e: Expr, descending: boolean): boolean {
   let ok = true;
   const visit = (x: Expr) => {
     if (x.kind === 'index') ok = false;
+    if (x.kind === 'argmax') return;
     if (x.kind === 'access')
       for (const sub of x.subs)
         for (const t of sub.terms) {
@@ -115,10 +126,18 @@ function readsAreDense(e: Expr, lhs: readonly string[], ks: readonly string[]): 
       });
     }
     if (x.kind === 'index') ok = false;
+    if (x.kind === 'argmax') return;
     children(x).forEach(visit);
   };
   visit(e);
   return ok;
+}
+
+/** A reduction anywhere in e (an arg-max's body does not count: a recorded arg-max never runs it). */
+function containsReduce(e: Expr): boolean {
+  if (e.kind === 'reduce') return true;
+  if (e.kind === 'argmax') return false;
+  return children(e).some(containsReduce);
 }
 
 /** A product of factors as one expression. */

@@ -40,6 +40,11 @@ export interface ModuleInfo {
   readonly inPlace: Readonly<Record<string, readonly string[]>>;
   /** gradient → the inputs its kernel reads (a backward after an in-place forward must not read an overwritten one) */
   readonly gradientReads: Readonly<Record<string, readonly string[]>>;
+  /** the planner's intermediates forward computes and backward reads (src/plan/): arrays of the
+   *  shapes `shapes` gives, allocated with the outputs, never returned */
+  readonly scratch?: readonly string[];
+  /** gradient → the planner's temporaries its kernel reads, which backward computes first, in order */
+  readonly temporaries?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface LoopModule {
@@ -108,13 +113,16 @@ export function printModule(mod: LoopModule, target: ModuleTarget): string {
   if (wasm.length) out.push(wasmKernelsText(wasm, typed));
   for (const [key, name] of scratchNames) out.push(`let ${name} = new ${ARRAY[key.split(':')[1]!]!}(0);`);
   const exported = (text: string) => (target === 'js-body' ? text : `export ${text}`);
-  for (const k of kernels) out.push(...printKernel(k, typed, taken, scratchNames, exported));
+  // a kernel's names avoid the module's and its scratch arrays' (one set, shared by every kernel)
+  const outer: ReadonlySet<string> = new Set([...taken, ...scratchNames.values()]);
+  for (const k of kernels) out.push(...printKernel(k, typed, outer, scratchNames, exported));
   // forward and backward: every kernel in order
   const arrayOf = (n: string) => (mod.info.records.includes(n) ? 'Int32Array' : ARRAY[mod.dtype === 'float32' ? 'f32' : 'f64']!);
   const record = (names: readonly string[]) => names.map((n) => `readonly ${propertyName(n)}: ${arrayOf(n)}`);
   const sizesType = mod.info.sizes.length ? mod.info.sizes.map((n) => `readonly ${propertyName(n)}: number`) : undefined;
-  const fwdNames = [...mod.info.inputs, ...mod.info.intermediates, ...mod.info.outputs, ...mod.info.records];
-  const bwdNames = [...fwdNames, ...mod.info.seeds, ...mod.info.gradients];
+  const fwdNames = [...mod.info.inputs, ...mod.info.intermediates, ...(mod.info.scratch ?? []), ...mod.info.outputs, ...mod.info.records];
+  const temporaries = [...new Set(Object.values(mod.info.temporaries ?? {}).flat())];
+  const bwdNames = [...fwdNames, ...mod.info.seeds, ...temporaries, ...mod.info.gradients];
   const runner = (name: string, ks: readonly Kernel[], names: readonly string[], doc: string) => {
     if (typed) out.push(`/** ${doc} */`);
     out.push(...header(exported(`function ${name}`), [['t', typed ? record(names) : undefined], ['s', typed ? sizesType ?? 'Record<string, never>' : undefined]], typed ? 'void' : undefined));
@@ -194,8 +202,8 @@ function mentions(e: LExpr, s: unknown): boolean {
 /** `key: local` in a destructuring pattern, or just `key` when they are the same. */
 const binding = (k: string, local: string) => (k === local ? k : `${key(k)}: ${local}`);
 
-function printKernel(k: Kernel, typed: boolean, taken: ReadonlySet<string>, scratch: ReadonlyMap<string, string>, exported: (t: string) => string): string[] {
-  const namer = new Namer({ reserved: JS_RESERVED, dollar: true }, [...taken, ...scratch.values()]);
+function printKernel(k: Kernel, typed: boolean, outer: ReadonlySet<string>, scratch: ReadonlyMap<string, string>, exported: (t: string) => string): string[] {
+  const namer = new Namer({ reserved: JS_RESERVED, dollar: true }, outer);
   const instances = new Map<MicroModule, string>();
   walkStmts(k.body, (s) => void ((s.kind === 'microkernel' || s.kind === 'view') && !instances.has(s.module) && instances.set(s.module, namer.fresh('$W'))));
   const out: string[] = [];

@@ -26,9 +26,12 @@ export const JS_RESERVED = new Set([
 export class Namer {
   private readonly used = new Set<string>();
   private readonly spelled = new Map<Sym | Buf, string>();
-  constructor(private readonly rules: NameRules, taken: Iterable<string> = []) {
-    for (const t of taken) this.used.add(t);
-  }
+  /** `taken`: the spellings of the enclosing scope, consulted and never copied — a module of 10 000
+   *  kernels makes 10 000 namers over one set of its names (copying it made printing quadratic) */
+  constructor(
+    private readonly rules: NameRules,
+    private readonly taken: ReadonlySet<string> = new Set(),
+  ) {}
 
   /** Reserve a spelling that is not a symbol's (a module-level function, say). */
   take(name: string): void {
@@ -41,7 +44,7 @@ export class Namer {
     if (!/^[A-Za-z_$]/.test(base)) base = `_${base}`;
     if (this.rules.reserved.has(base)) base = `${base}_`;
     let name = base;
-    for (let k = 2; this.used.has(name) || this.rules.reserved.has(name); k++) name = `${base}${/\d$/.test(base) ? '_' : ''}${k}`;
+    for (let k = 2; this.used.has(name) || this.taken.has(name) || this.rules.reserved.has(name); k++) name = `${base}${/\d$/.test(base) ? '_' : ''}${k}`;
     this.used.add(name);
     return name;
   }

@@ -314,7 +314,8 @@ const loaded = (source: string, dtype: Dtype, optimize: boolean): LoadedKernels 
 
 /**
  * Runs the emitted forward and backward functions directly, on arrays that all (inputs, outputs,
- * intermediates, arg-max records, seeds, gradients) record any access outside their bounds.
+ * intermediates, the planner's scratch and temporaries, arg-max records, seeds, gradients) record any
+ * access outside their bounds.
  */
 function runWatched(source: string, dtype: Dtype, optimize: boolean, sizes: Record<string, number>, seed: number) {
   const m = loaded(source, dtype, optimize);
@@ -334,7 +335,9 @@ function runWatched(source: string, dtype: Dtype, optimize: boolean, sizes: Reco
   for (const n of p.inputs) plain[n] = makeArray(dtype, count(n), () => 2 * rand() - 1);
   for (const n of p.seeds) plain[n] = makeArray(dtype, count(n), () => 2 * rand() - 1);
   for (const [n, a] of Object.entries(plain)) t[n] = watched(a, n, w);
-  for (const n of [...p.intermediates, ...p.outputs, ...p.gradients]) t[n] = watched(makeArray(dtype, count(n)), n, w);
+  // the planner's intermediates and temporaries (src/plan/) are watched like the others
+  const inner = [...(p.scratch ?? []), ...new Set(Object.values(p.temporaries ?? {}).flat())];
+  for (const n of [...p.intermediates, ...inner, ...p.outputs, ...p.gradients]) t[n] = watched(makeArray(dtype, count(n)), n, w);
   for (const n of p.records) t[n] = watched(new Int32Array(count(n)), n, w);
   m.forward(t, s);
   m.backward(t, s);

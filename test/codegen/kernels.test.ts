@@ -146,6 +146,20 @@ const CASES: Record<string, Sizes[]> = {
     { N: 6, D: 7, H: 9, C: 4 },
     { N: 70, D: 13, H: 9, C: 5 },
   ],
+  // the layer zoo: the planner's intermediates, batched GEMMs (attention), arg-max operands (maxout),
+  // im2col backwards over the taps (dilated), the transposed convolution's strided dX
+  conv_transpose2d: [{ N: 2, C: 3, H: 4, W: 5, F: 2 }, { N: 1, C: 2, H: 3, W: 3, F: 3, T: 3, P: 0 }],
+  depthwise_conv2d: [{ N: 2, C: 3, H: 5, W: 6 }],
+  grouped_conv2d: [{ N: 2, G: 2, CG: 3, FG: 2, H: 5, W: 4 }],
+  dilated_conv2d: [{ N: 2, C: 3, H: 9, W: 8, F: 4 }, { N: 1, C: 2, H: 7, W: 7, F: 5, D: 3, P: 1 }],
+  conv1d: [{ N: 2, C: 3, L: 11, F: 4 }],
+  attention: [{ H: 3, T: 9, E: 5 }, { H: 1, T: 1, E: 2 }],
+  layer_norm: [{ N: 3, D: 7 }],
+  batch_norm: [{ N: 6, C: 5 }],
+  log_softmax: [{ N: 3, C: 7 }],
+  gru_cell: [{ N: 3, D: 5, M: 6 }],
+  matrix_chain: [{ I: 5, J: 3, K: 4, L: 6 }, { I: 9, J: 11, K: 2, L: 13 }],
+  least_squares: [{ I: 5, J: 3, K: 4, M: 6 }],
 };
 
 /** For a layer file with no listed cases: small, distinct values for every size without a default. */

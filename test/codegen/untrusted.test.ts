@@ -247,7 +247,7 @@ describe('operators and options used wrongly are clear errors', () => {
 
   it('emit, emitAsync and compile check their options', () => {
     expect(() => emit('Y[i] = X[i]', { dtype: 'int8' } as never)).toThrow("emit: dtype must be 'float32' or 'float64', got 'int8'");
-    expect(() => emit('Y[i] = X[i]', { dtyp: 'float32' } as never)).toThrow('emit: unknown option dtyp (options: dtype, optimize, simd, wasm, sizes, constants, target)');
+    expect(() => emit('Y[i] = X[i]', { dtyp: 'float32' } as never)).toThrow('emit: unknown option dtyp (options: dtype, optimize, simd, wasm, sizes, constants, target, wrt)');
     expect(() => compile('Y[i] = X[i]', { sizes: { I: 2 }, simd: 'no' } as never)).toThrow('compile: simd must be true or false');
     expect(() => compile('Y[i] = X[i]', { sizes: { I: 2 }, wasm: true } as never)).toThrow("compile: wasm must be 'auto', 'always' or 'never', got true");
     expect(() => compile('Y[i] = X[i]', { sizes: { I: -1 } })).toThrow('compile: size I must be a whole number ≥ 0, got -1');

@@ -1,5 +1,6 @@
-// Every layer, loss and network of the seed tutorials: the derived gradients are snapshot-tested in
-// index, matrix and LaTeX form, and every one of them is checked against central differences.
+// Every layer, loss and network of the seed tutorials, and the layer zoo: the derived gradients are
+// snapshot-tested in index, matrix and LaTeX form, and every one of them is checked against central
+// differences.
 import { describe, expect, it } from 'vitest';
 import { check, derive } from '../../src/index.js';
 import { differentiate } from '../../src/diff/differentiate.js';
@@ -30,6 +31,20 @@ const LAYERS: { name: string; sizes: Record<string, number>; lo?: number; hi?: n
   { name: 'two_layer_svm', sizes: { N: 4, D: 3, H: 5, C: 3 } },
   { name: 'chain_rule', sizes: {} },
   { name: 'sigmoid_neuron', sizes: {} },
+  // the layer zoo (bench/groups/zoo.ts): the gradients the planner rewrites (src/plan/), run as the
+  // program derive prints — intermediates, temporaries and all
+  { name: 'conv_transpose2d', sizes: { N: 2, C: 2, H: 3, W: 4, F: 2 } },
+  { name: 'depthwise_conv2d', sizes: { N: 2, C: 2, H: 4, W: 5 } },
+  { name: 'grouped_conv2d', sizes: { N: 2, G: 2, CG: 2, FG: 2, H: 4, W: 3 } },
+  { name: 'dilated_conv2d', sizes: { N: 2, C: 2, H: 6, W: 5, F: 2 } },
+  { name: 'conv1d', sizes: { N: 2, C: 2, L: 7, F: 3 } },
+  { name: 'attention', sizes: { H: 2, T: 4, E: 3 } },
+  { name: 'layer_norm', sizes: { N: 3, D: 4 } },
+  { name: 'batch_norm', sizes: { N: 4, C: 3 } },
+  { name: 'log_softmax', sizes: { N: 3, C: 4 } },
+  { name: 'gru_cell', sizes: { N: 2, D: 3, M: 4 } },
+  { name: 'matrix_chain', sizes: { I: 2, J: 3, K: 4, L: 5 } },
+  { name: 'least_squares', sizes: { I: 2, J: 3, K: 4, M: 5 } },
 ];
 
 describe('seed layers', () => {

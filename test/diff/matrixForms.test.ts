@@ -55,9 +55,10 @@ describe('gradients in matrix form', () => {
 });
 
 describe("chains, and sums spread along a row or a column", () => {
-  it('softmax: dX = Y ⊙ dY − softmax(X) ⊙ ((Y ⊙ dY)·1·1ᵀ); log-softmax: dY − softmax(X) ⊙ (dY·1·1ᵀ)', () => {
-    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = exp(X[n,c] - logsumexp(k) X[n,k])').gradients.X!.matrix).toBe('dX = Y ⊙ dY − softmax(X) ⊙ ((Y ⊙ dY)·1·1ᵀ)');
-    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] - logsumexp(k) X[n,k]').gradients.X!.matrix).toBe('dX = dY − softmax(X) ⊙ (dY·1·1ᵀ)');
+  // the forward's value is reused (reuseForward): softmax(X) is Y, and exp(Y) for log-softmax
+  it('softmax: dX = Y ⊙ dY − Y ⊙ ((Y ⊙ dY)·1·1ᵀ); log-softmax: dY − exp(Y) ⊙ (dY·1·1ᵀ)', () => {
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = exp(X[n,c] - logsumexp(k) X[n,k])').gradients.X!.matrix).toBe('dX = Y ⊙ dY − Y ⊙ ((Y ⊙ dY)·1·1ᵀ)');
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] - logsumexp(k) X[n,k]').gradients.X!.matrix).toBe('dX = dY − exp(Y) ⊙ (dY·1·1ᵀ)');
   });
   it('a chain with a matrix in the middle: dR = Aᵀ·dY·Bᵀ', () => {
     expect(derive('dims N=2, M=3, K=4, L=2\nA: [N, M]\nR: [M, K]\nB: [K, L]\nY[i,l] = A[i,j]*R[j,k]*B[k,l]').gradients.R!.matrix).toBe('dR = Aᵀ·dY·Bᵀ');

@@ -3,7 +3,7 @@
 // upsampling kept an equality guard and summed over every element of dY for each element of dX.
 import { describe, expect, it } from 'vitest';
 import { derive } from '../../src/index.js';
-import { checkGradients } from '../helpers.js';
+import { checkGradients, layer } from '../helpers.js';
 
 describe('a quotient of a summed index is solved, not left as a guard', () => {
   const cases: [string, string, string, Record<string, number>][] = [
@@ -26,6 +26,25 @@ describe('a quotient of a summed index is solved, not left as a guard', () => {
   });
 
   it('when another δ fixes the index outright, the quotient stays a guard (no new sum)', () => {
-    expect(derive('dims A=2\nX: [A, A, A]\nY1: [A, A]\nY1[i,j] = X[i/2,i,i]').gradients.X!.index).toMatch(/^dX\[a,i,p2\] = sum\(j\) /);
+    // (the guards, which do not depend on j, stand outside the sum over j: hoistFactors.ts)
+    expect(derive('dims A=2\nX: [A, A, A]\nY1: [A, A]\nY1[i,j] = X[i/2,i,i]').gradients.X!.index).toBe('dX[a,i,p2] = ((i - (i%2))/2 == a)*(i == p2)*(sum(j) dY1[i,j])');
+  });
+});
+
+describe('a quotient of a sum (u + r)/τ is solved for u, and a divisibility factor with it', () => {
+  it('the transposed convolution: dX is a strided convolution of dY, not a sum over every output pixel', () => {
+    const r = derive(layer('conv_transpose2d'), { wrt: ['X'], steps: true });
+    expect(r.gradients.X!.index).toBe('dX[n,c,h,w] = sum(f,i,j) K[c,f,i,j]*dY[n,f,h*T+i-P,w*T+j-P]');
+    const steps = r.steps!.join('\n');
+    expect(steps).toContain('the factor ((y+P-i)%T == 0) is δ((y+P-i)%T,0)');
+    expect(steps).toMatch(/\(y\+P-i\)\/T = h' holds for y\+P-i = h'\*T\+i\d with 0 ≤ i\d < T, that is for y = h'\*T\+i\d\+i-P/);
+    const c = checkGradients(layer('conv_transpose2d'), { N: 2, C: 2, H: 3, W: 4, F: 2, T: 3 });
+    for (const e of Object.values(c.errors)) expect(e).toBeLessThan(1e-6);
+  });
+
+  it('upsampling with an offset: Y[h] = X[(h+1)/2]', () => {
+    const src = 'dims H\nX: [H]\nY: [2*H-1]\nY[h] = X[(h+1)/2]';
+    expect(derive(src).gradients.X!.index).toBe('dX[h] = sum(i:2) dY[2*h+i-1]');
+    expect(checkGradients(src, { H: 4 }).errors.X!).toBeLessThan(1e-6);
   });
 });
