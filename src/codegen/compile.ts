@@ -15,6 +15,7 @@ import type { Program } from '../ir/types.js';
 import { lowerProgram } from '../pipeline.js';
 import { microModuleText } from '../target/micro.js';
 import { printModule } from '../target/module.js';
+import { compileWebgpu, type WebGpuCompileOptions, type WebGpuKernel } from './compileWebgpu.js';
 import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
@@ -23,6 +24,8 @@ export type Dtype = 'float32' | 'float64';
 export type DataArray = Float32Array | Float64Array;
 
 export interface CompileOptions {
+  /** 'js' (the default); `{ target: 'webgpu' }` takes WebGpuCompileOptions */
+  readonly target?: 'js';
   readonly sizes?: Record<string, number>;
   readonly dtype?: Dtype;
   /** false: the naive loop nest (for benchmarks) */
@@ -130,8 +133,15 @@ function instantiate(body: string): Record<string, unknown> {
 
 const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64Array);
 
-/** Compile a program for given sizes and dtype. */
-export function compile(source: string, opts: CompileOptions = {}): Kernel {
+/** Compile a program for given sizes and dtype: JavaScript kernels, or with `target: 'webgpu'` WGSL
+ * compute shaders (compileWebgpu.ts) whose forward and backward return Promises. */
+export function compile(source: string, opts: WebGpuCompileOptions): WebGpuKernel;
+export function compile(source: string, opts?: CompileOptions): Kernel;
+export function compile(source: string, options: CompileOptions | WebGpuCompileOptions = {}): Kernel | WebGpuKernel {
+  const target = (options as { target?: unknown } | null)?.target;
+  if (target === 'webgpu') return compileWebgpu(source, options as WebGpuCompileOptions);
+  if (target !== undefined && target !== 'js') throw new Error(`compile: target must be 'js' (the default) or 'webgpu', got ${describe(target)}`);
+  const { target: _js, ...opts } = (options ?? {}) as CompileOptions;
   checkOptions('compile', opts, COMPILE_OPTIONS);
   const dtype = opts.dtype ?? 'float64';
   const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true);
@@ -185,7 +195,7 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
     return t;
   };
 
-  return {
+  const kernel: Kernel = {
     inputs: [...info.inputs],
     outputs: [...info.outputs],
     shapes,
@@ -215,4 +225,5 @@ export function compile(source: string, opts: CompileOptions = {}): Kernel {
       return Object.fromEntries(info.inputs.map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
     },
   };
+  return kernel;
 }

@@ -161,6 +161,8 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
       case 'comment':
         out.push(`${indent}// ${commentText(s.text)}`);
         break;
+      case 'barrier':
+        throw new Error('internal: a barrier has no JavaScript form (WebGPU kernels only)');
       default:
         assertNever(s);
     }

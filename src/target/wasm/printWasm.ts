@@ -282,6 +282,7 @@ export function printWasm(f: MicroFunction): WasmFunction {
         case 'view':
         case 'choose':
         case 'microkernel':
+        case 'barrier':
           fail(`the ${s.kind} statement (a micro-kernel function has only its memory)`);
           break;
         default:
