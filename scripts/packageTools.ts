@@ -61,10 +61,21 @@ export interface Bundle {
   gzipped: number;
   /** the files of the package that put code in the bundle (paths under node_modules/deltagrad) */
   modules: string[];
+  /** with `splitting`: the files of the package in the other chunks (loaded by dynamic imports) */
+  lazy: string[];
 }
 
-/** esbuild's browser bundle (ES module, minified, tree-shaken) of entry, resolved from the project app. */
-export async function bundleForBrowser(app: string, entry: string): Promise<Bundle> {
+const packageFiles = (inputs: Record<string, { bytesInOutput: number }>) =>
+  Object.entries(inputs)
+    .filter(([p, i]) => i.bytesInOutput > 0 && p.includes('node_modules/deltagrad/'))
+    .map(([p]) => p.slice(p.indexOf('node_modules/deltagrad/') + 'node_modules/deltagrad/'.length))
+    .sort();
+
+/** esbuild's browser bundle (ES module, minified, tree-shaken) of entry, resolved from the project app;
+ * `splitting`: dynamic imports go into chunks of their own, as Rollup, Vite and webpack do by default
+ * (the numbers and `modules` are then the entry chunk's). */
+export async function bundleForBrowser(app: string, entry: string, opts: { splitting?: boolean } = {}): Promise<Bundle> {
+  const outdir = join(app, 'bundle');
   const r = await build({
     stdin: { contents: entry, resolveDir: app, loader: 'js', sourcefile: 'entry.js' },
     absWorkingDir: app,
@@ -76,12 +87,11 @@ export async function bundleForBrowser(app: string, entry: string): Promise<Bund
     write: false,
     metafile: true,
     logLevel: 'silent',
+    ...(opts.splitting ? { splitting: true, outdir } : {}),
   });
-  const out = r.outputFiles[0]!;
-  const inputs = Object.values(r.metafile.outputs)[0]!.inputs;
-  const modules = Object.entries(inputs)
-    .filter(([p, i]) => i.bytesInOutput > 0 && p.includes('node_modules/deltagrad/'))
-    .map(([p]) => p.slice(p.indexOf('node_modules/deltagrad/') + 'node_modules/deltagrad/'.length))
-    .sort();
-  return { code: out.text, bytes: out.contents.length, gzipped: gzipSync(out.contents, { level: 9 }).length, modules };
+  const outputs = Object.entries(r.metafile.outputs);
+  const main = opts.splitting ? outputs.find(([, o]) => o.entryPoint !== undefined)! : outputs[0]!;
+  const out = opts.splitting ? r.outputFiles.find((f) => f.path === join(app, main[0]))! : r.outputFiles[0]!;
+  const lazy = outputs.filter((o) => o !== main).flatMap(([, o]) => packageFiles(o.inputs));
+  return { code: out.text, bytes: out.contents.length, gzipped: gzipSync(out.contents, { level: 9 }).length, modules: packageFiles(main[1].inputs), lazy: [...new Set(lazy)].sort() };
 }

@@ -10,12 +10,15 @@
 // The device is the one given, or navigator.gpu's (requested on first use). The shaders are made
 // once per program (cached by source), the pipelines once per device; WGSL has no f64, so the
 // target computes in float32 and float64 is refused.
-import { differentiate } from '../diff/differentiate.js';
+// The GPU back end (lowering, WGSL, pipelines: src/webgpu/runtime.ts) is loaded by a dynamic import
+// on first use, so a bundle that calls compile only for JavaScript kernels leaves it in a chunk of
+// its own (bundlers split dynamic imports); a program the GPU back end cannot take rejects the
+// first call's Promise.
 import { check } from '../ir/check.js';
 import { resolveSizes, shapeOf } from '../ir/evaluate.js';
 import { sizeNames } from '../ir/sizes.js';
-import { lowerGpuProgram, type GpuModulePlan } from '../pipelineWebgpu.js';
-import { createGpuKernel, type GpuInput, type GpuKernel } from '../webgpu/gpuKernel.js';
+import type { Program } from '../ir/types.js';
+import type { GpuInput, GpuKernel } from '../webgpu/gpuKernel.js';
 import { requestGpuDevice, type GpuDevice } from '../webgpu/gpuTypes.js';
 import { readTensors, type GpuTensor } from '../webgpu/tensor.js';
 
@@ -45,7 +48,7 @@ export interface WebGpuKernel {
   gpu(): Promise<GpuKernel>;
 }
 
-const plans = new Map<string, { plan: GpuModulePlan; program: ReturnType<typeof check> }>();
+const programs = new Map<string, Program>();
 
 const OPTIONS = ['target', 'sizes', 'dtype', 'device'];
 const describe = (v: unknown) => (typeof v === 'string' ? `'${v}'` : typeof v === 'object' && v !== null ? (Array.isArray(v) ? 'an array' : 'an object') : String(v));
@@ -66,22 +69,20 @@ function checkOptions(opts: WebGpuCompileOptions): void {
 
 export function compileWebgpu(source: string, opts: WebGpuCompileOptions): WebGpuKernel {
   checkOptions(opts);
-  let hit = plans.get(source);
-  if (!hit) {
-    const program = check(source);
-    hit = { plan: lowerGpuProgram(program, differentiate(program, { unitScalarSeeds: false })), program };
-    plans.set(source, hit);
-  }
-  const { plan, program: p } = hit;
+  let p = programs.get(source);
+  if (!p) programs.set(source, (p = check(source)));
+  const program = p;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});
   const missing = [...new Set(p.tensors.flatMap((t) => t.shape.flatMap(sizeNames)))].filter((n) => !sizes.has(n));
   if (missing.length) throw new Error(`compile needs values for the sizes ${missing.join(', ')}: compile(source, { target: 'webgpu', sizes: { ${missing.map((n) => `${n}: …`).join(', ')} } })`);
   const sizeRecord = Object.fromEntries(p.sizes.map((s) => [s.name, sizes.get(s.name) ?? 0]));
   const shapes: Record<string, number[]> = {};
   for (const t of p.tensors) shapes[t.name] = shapeOf(p, t.name, sizes);
-  const info = plan.info;
+  const names = (role: string) => p.tensors.filter((t) => t.role === role).map((t) => t.name);
+  const info = { inputs: names('input'), outputs: names('output'), intermediates: names('intermediate') };
   let ready: Promise<GpuKernel> | undefined;
-  const gpu = () => (ready ??= (opts.device ? Promise.resolve(opts.device) : requestGpuDevice()).then((device) => createGpuKernel(device, plan, sizeRecord, shapes)));
+  const gpu = () =>
+    (ready ??= Promise.all([opts.device ?? requestGpuDevice(), import('../webgpu/runtime.js')]).then(([device, runtime]) => runtime.gpuKernelOf(device, source, program, sizeRecord, shapes)));
   // the typed-array calls keep their tensors between calls (reused, not reallocated)
   let last: Record<string, GpuTensor> | undefined;
   const copyOut = (g: GpuKernel, names: readonly string[], t: Record<string, GpuTensor>, out: Record<string, Float32Array> | undefined) => {

@@ -115,7 +115,7 @@ export async function createGpuKernel(device: GpuDevice, plan: GpuModulePlan, si
   };
   const checked = (what: string, key: string, v: unknown, n: number, shapeOf: string): GpuTensor => {
     const t = v as GpuTensor;
-    if (v === null || typeof v !== 'object' || !('buffer' in t) || typeof t.length !== 'number')
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || !('buffer' in t) || typeof t.length !== 'number')
       throw new Error(`${name}: ${what} ${key} must be a GpuTensor${what === 'output' || what === 'gradient' ? '' : ', a Float32Array or a number'}, got ${(v as object)?.constructor?.name ?? typeof v}`);
     if (t.device !== device) throw new Error(`${name}: ${what} ${key} lives on another WebGPU device`);
     if (t.elem !== 'f32') throw new Error(`${name}: ${what} ${key} holds ${t.elem}, not f32`);

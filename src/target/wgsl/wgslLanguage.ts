@@ -38,7 +38,7 @@ const strict = (p: Printed) => (p.prec < PREC.add ? `(${p.text})` : p.text);
 const logical = (op: string, prec: number) => (a: Printed, b: Printed): Printed => ({ text: `${strict(a)} ${op} ${strict(b)}`, prec });
 const relation = (op: string) => logical(op, PREC.rel);
 
-const BUILTIN: Partial<Record<Intrinsic, string>> = { exp: 'exp', log: 'log', sqrt: 'sqrt', abs: 'abs', sin: 'sin', cos: 'cos' };
+const BUILTIN: Partial<Record<Intrinsic, string>> = { exp: 'exp', log: 'log', sqrt: 'sqrt', abs: 'abs' };
 
 /** `/` and `%` of operands known ≥ 0 (for which truncating is flooring): the index arithmetic of
  * the grids and tiles, mostly, kept short for the compilers that JIT the shader. */
@@ -85,6 +85,26 @@ export const WGSL_HELPERS: Record<string, { text: string; uses?: readonly string
   // ∞ and NaN have no literal, and a constant expression may not be one: read the bits from a variable
   dg_inf: { text: 'var<private> dg_inf_bits: u32 = 0x7f800000u;\nfn dg_inf() -> f32 { return bitcast<f32>(dg_inf_bits); }' },
   dg_nan: { text: 'var<private> dg_nan_bits: u32 = 0x7fc00000u;\nfn dg_nan() -> f32 { return bitcast<f32>(dg_nan_bits); }' },
+  // WGSL promises sin and cos only to an absolute 2⁻¹¹ on [−π, π] (SwiftShader's sin(3) is off by
+  // 1e-4 relative): Cody–Waite reduction by π/2 in three parts, then Cephes' sinf/cosf polynomials
+  // on [−π/4, π/4] (an ulp or two); NaN, ±∞ and |x| ≥ 8192 go to the built-ins
+  dg_sincos: {
+    text: [
+      'fn dg_sincos(x: f32, shift: i32) -> f32 {',
+      '  if (!(abs(x) < 8192f)) { return select(cos(x), sin(x), shift == 0); }',
+      '  let q = round(x * 0.63661975f);',
+      '  let r = ((x - q * 1.5703125f) - q * 0.0004837513f) - q * 7.54979e-8f;',
+      '  let z = r * r;',
+      '  let s = ((-0.00019515296f * z + 0.008332161f) * z - 0.16666655f) * z * r + r;',
+      '  let c = ((0.000024433157f * z - 0.0013887316f) * z + 0.041666646f) * z * z - 0.5f * z + 1f;',
+      '  let n = (i32(q) + shift) & 3;',
+      '  let v = select(c, s, (n & 1) == 0);',
+      '  return select(v, -v, n >= 2);',
+      '}',
+    ].join('\n'),
+  },
+  dg_sin: { text: 'fn dg_sin(x: f32) -> f32 { return dg_sincos(x, 0); }', uses: ['dg_sincos'] },
+  dg_cos: { text: 'fn dg_cos(x: f32) -> f32 { return dg_sincos(x, 1); }', uses: ['dg_sincos'] },
   dg_relu: { text: 'fn dg_relu(x: f32) -> f32 { return select(0f, x, x > 0f); }' },
   dg_sigmoid: { text: 'fn dg_sigmoid(x: f32) -> f32 { return 1f / (1f + exp(-x)); }' },
   // exp of a large argument is ∞, and ∞/∞ is NaN: tanh from e^(−2|x|), which stays in [0, 1]
