@@ -2,6 +2,7 @@
 // SwiftShader): it compiles each case for target 'webgpu', runs forward and backward on the data the
 // test sends, and returns the numbers for the test to compare with the interpreter; then it checks
 // the GPU-resident API (tensors kept on the device, in-place updates, reuse, errors) itself.
+import { createGpuCnn, type CnnSources } from '../../examples/models/cnnWebgpu.js';
 import { compile, requestGpuDevice, type GpuDevice, type GpuTensor, type WebGpuKernel } from '../../src/index.js';
 
 export interface Case {
@@ -17,6 +18,8 @@ export interface CaseResult {
   readonly forward?: Record<string, number[]>;
   readonly backward?: Record<string, number[]>;
   readonly error?: string;
+  /** when its pipelines were ready (since all began), and how long its calls took */
+  readonly ms?: readonly [number, number];
 }
 
 const f32 = (r: Record<string, number[]>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
@@ -37,15 +40,18 @@ async function runCases(cases: readonly Case[]): Promise<CaseResult[]> {
     }
   }
   // the pipelines of every case at once: the GPU process compiles them side by side
-  await Promise.all([...kernels.values()].map((k) => (k instanceof Error ? undefined : k.gpu().catch(() => undefined))));
+  const t0 = performance.now();
+  const made = new Map<string, number>();
+  await Promise.all([...kernels].map(([id, k]) => (k instanceof Error ? undefined : k.gpu().then(() => void made.set(id, performance.now() - t0)).catch(() => undefined))));
   const out: CaseResult[] = [];
   for (const c of cases) {
     const k = kernels.get(c.id)!;
     try {
       if (k instanceof Error) throw k;
+      const t1 = performance.now();
       const forward = await k.forward(f32(c.inputs));
       const backward = await k.backward(f32(c.inputs), f32(c.seeds));
-      out.push({ id: c.id, forward: plain(forward), backward: plain(backward) });
+      out.push({ id: c.id, forward: plain(forward), backward: plain(backward), ms: [made.get(c.id) ?? 0, performance.now() - t1] });
     } catch (e) {
       out.push({ id: c.id, error: message(e) });
     }
@@ -137,4 +143,37 @@ async function residentChecks(sources: Record<string, string>): Promise<[string,
   return results;
 }
 
-Object.assign(globalThis, { runCases, residentChecks, ready: true });
+export interface CnnRun {
+  readonly batch: number;
+  readonly steps: number;
+  readonly lr: number;
+  /** images [n, 1, 28, 28] and one-hot labels [n, 10]; step s takes batch s mod ⌊n/batch⌋ */
+  readonly images: number[];
+  readonly onehot: number[];
+  readonly init: Record<string, number[]>;
+}
+
+/** The CNN example's model on the GPU (examples/models/cnnWebgpu.ts): the loss of every step, and the parameters after the last */
+async function trainCnn(sources: CnnSources, run: CnnRun): Promise<{ losses: number[]; params: Record<string, number[]>; ms: number } | { error: string }> {
+  try {
+    return await train(sources, run);
+  } catch (e) {
+    return { error: message(e) };
+  }
+}
+
+async function train(sources: CnnSources, run: CnnRun): Promise<{ losses: number[]; params: Record<string, number[]>; ms: number }> {
+  const t0 = performance.now();
+  const cnn = await createGpuCnn(await theDevice(), sources, { batch: run.batch }, Math.random, f32(run.init));
+  const images = Float32Array.from(run.images);
+  const onehot = Float32Array.from(run.onehot);
+  const batches = Math.floor(onehot.length / 10 / run.batch);
+  const losses: number[] = [];
+  for (let s = 0; s < run.steps; s++) {
+    const b = s % batches;
+    losses.push(await cnn.step(images.subarray(b * run.batch * 784, (b + 1) * run.batch * 784), onehot.subarray(b * run.batch * 10, (b + 1) * run.batch * 10), run.lr));
+  }
+  return { losses, params: plain(await cnn.params()), ms: performance.now() - t0 };
+}
+
+Object.assign(globalThis, { runCases, residentChecks, trainCnn, ready: true });

@@ -13,12 +13,16 @@ import { build } from 'esbuild';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, withPage, type Site } from '../browser/chromium.js';
-import { describeSizes, expectClose, interpret, layerSource, reference } from '../codegen/support.js';
+import { describeSizes, expectClose, interpret, layerSource, mismatch, reference } from '../codegen/support.js';
 import { check } from '../../src/ir/check.js';
 import { resolveSizes, shapeOf } from '../../src/ir/evaluate.js';
 import { seededRandom } from '../../src/ir/gradcheck.js';
 import { generateProgram } from '../property/generate.js';
-import type { Case, CaseResult } from './page.js';
+import { loadDigits, oneHot } from '../../examples/lib/data.js';
+import { makeRand } from '../../examples/lib/random.js';
+import { momentumOptimizer } from '../../examples/lib/train.js';
+import { createCnn } from '../../examples/models/cnn.js';
+import type { Case, CaseResult, CnnRun } from './page.js';
 
 type Sizes = Record<string, number>;
 const TOL = 1e-4;
@@ -74,7 +78,7 @@ function makeCase(id: string, source: string, sizes: Sizes, seed: number): { c: 
   return { c: { id, source, sizes: allSizes, inputs, seeds }, expected: interpret(source, allSizes, inputs, seeds) };
 }
 
-const cases: { c: Case; expected: ReturnType<typeof interpret>; label: string }[] = [];
+let cases: { c: Case; expected: ReturnType<typeof interpret>; label: string }[] = [];
 for (const name of LAYERS) {
   const source = layerSource(name);
   (LAYER_CASES[name] ?? [defaultSizes(source)]).forEach((sizes, i) => {
@@ -84,7 +88,7 @@ for (const name of LAYERS) {
 }
 
 // the property suite's generator (test/property/generate.ts), a fixed sample of its programs
-const PROGRAMS = 16;
+const PROGRAMS = 8;
 const programs = fc.sample(
   fc.tuple(fc.array(fc.nat({ max: 9999 }), { maxLength: 400, size: 'max' }), fc.integer({ min: 1, max: 1_000_000 })).map(([choices, seed]) => generateProgram(choices, seed)),
   { seed: 20_2026, numRuns: PROGRAMS },
@@ -95,7 +99,37 @@ programs.forEach((g, i) => {
   cases.push({ ...makeCase(`program ${i}`, g.source, sizes, g.seed), label: `random program ${i}:\n${g.source}` });
 });
 
+// the CNN example's model: a few steps of SGD with momentum on real digits, on the CPU (the generated
+// float64 kernels, examples/models/cnn.ts) and on the GPU (examples/models/cnnWebgpu.ts) from the same
+// float32 weights and images
+const CNN = { batch: 16, steps: 12, lr: 0.04, images: 64 };
+function cpuCnn(): { run: CnnRun; losses: number[]; params: Record<string, Float64Array> } {
+  const { train } = loadDigits({ train: CNN.images, test: 0 });
+  const images = train.x.map(Math.fround);
+  const onehot = oneHot(train.y, 10);
+  const model = createCnn(makeRand(20));
+  for (const p of model.params) p.data.set(p.data.map(Math.fround));
+  const init = Object.fromEntries(model.params.map((p) => [p.name, Array.from(p.data)]));
+  const optimizer = momentumOptimizer(model.params, 0.9);
+  const losses: number[] = [];
+  const batches = Math.floor(CNN.images / CNN.batch);
+  for (let s = 0; s < CNN.steps; s++) {
+    const b = s % batches;
+    const r = model.step(images.subarray(b * CNN.batch * 784, (b + 1) * CNN.batch * 784), onehot.subarray(b * CNN.batch * 10, (b + 1) * CNN.batch * 10), CNN.batch);
+    optimizer.step(r.grads, CNN.lr);
+    losses.push(r.loss);
+  }
+  const run: CnnRun = { batch: CNN.batch, steps: CNN.steps, lr: CNN.lr, images: Array.from(images), onehot: Array.from(onehot), init };
+  return { run, losses, params: Object.fromEntries(model.params.map((p) => [p.name, p.data])) };
+}
+const cnn = cpuCnn();
+
+// DELTAGRAD_WEBGPU_CASES=regex runs only the matching cases (when debugging one)
+const only = process.env.DELTAGRAD_WEBGPU_CASES;
+if (only) cases = cases.filter((x) => new RegExp(only).test(x.c.id));
+
 let site: Site;
+let gpuCnn: { losses: number[]; params: Record<string, number[]>; ms: number } | { error: string };
 let results: Map<string, CaseResult>;
 let resident: [string, string][];
 let pageErrors: string[];
@@ -110,10 +144,16 @@ beforeAll(async () => {
     await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true, undefined, { timeout: 30_000 });
     const r = await page.evaluate((cs) => (globalThis as unknown as { runCases(c: Case[]): Promise<CaseResult[]> }).runCases(cs), cases.map((x) => x.c));
     const rc = await page.evaluate((s) => (globalThis as unknown as { residentChecks(s: Record<string, string>): Promise<[string, string][]> }).residentChecks(s), sources);
-    return { r, rc, errors };
+    const cnnRun = await page.evaluate(
+      ([src, run]) => (globalThis as unknown as { trainCnn(s: unknown, r: CnnRun): Promise<typeof gpuCnn> }).trainCnn(src, run),
+      [{ conv2d: layerSource('conv2d'), relu: layerSource('relu'), maxpool2d: layerSource('maxpool2d'), affine: layerSource('affine'), softmax_xent: layerSource('softmax_xent'), sgd_momentum: layerSource('sgd_momentum') }, cnn.run] as const,
+    );
+    return { r, rc, cnnRun, errors };
   });
   results = new Map(out.r.map((r) => [r.id, r]));
+  if (process.env.DELTAGRAD_WEBGPU_TIMES) for (const r of out.r) console.log(`${r.id}: ready at ${r.ms?.[0].toFixed(0)} ms, ran ${r.ms?.[1].toFixed(0)} ms`);
   resident = out.rc;
+  gpuCnn = out.cnnRun;
   pageErrors = out.errors;
   seconds = (performance.now() - t0) / 1000;
 }, 300_000);
@@ -150,5 +190,19 @@ describe('the GPU-resident API (in the page)', () => {
   it.each([0, 1, 2, 3, 4, 5, 6])('check %i', (i) => {
     const [what, problem] = resident[i]!;
     expect(problem, what).toBe('');
+  });
+});
+
+describe("the CNN example's model on WebGPU (examples/models/cnnWebgpu.ts)", () => {
+  it(`trains as on the CPU: ${CNN.steps} steps of batch ${CNN.batch} on real digits, every tensor on the device`, () => {
+    const g = gpuCnn;
+    if ('error' in g) throw new Error(g.error);
+    const worst = Math.max(...[[g.losses, cnn.losses] as const, ...Object.entries(cnn.params).map(([n, w]) => [g.params[n]!, w] as const)].map(([a, e]) => mismatch(a, e).elementwise));
+    console.log(`CNN on WebGPU: ${CNN.steps} steps in ${(g.ms / 1000).toFixed(1)} s (SwiftShader: not a timing); losses ${g.losses.map((l) => l.toFixed(3)).join(' ')}; largest relative error against the CPU ${worst.toExponential(1)}`);
+    expectClose(g.losses, Float64Array.from(cnn.losses), TOL, 'the losses of every step');
+    for (const [name, want] of Object.entries(cnn.params)) expectClose(g.params[name], want, TOL, `${name} after the last step`);
+    // and it learns: the last pass over the batches has a lower loss than the first
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    expect(mean(g.losses.slice(-4))).toBeLessThan(0.5 * mean(g.losses.slice(0, 4)));
   });
 });
