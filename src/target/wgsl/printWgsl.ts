@@ -31,7 +31,20 @@ import { WGSL_HELPERS, wgslLanguage } from './wgslLanguage.js';
  * names the printer itself declares: no symbol is spelt as one of them. */
 export const WGSL_RESERVED = new Set([
   ...'alias break case const const_assert continue continuing default diagnostic discard else enable false fn for if let loop override requires return struct switch true var while'.split(' '),
-  ...'NULL Self abstract active alignas alignof as asm asm_fragment async attribute auto await become cast catch class co_await co_return co_yield coherent column_major common compile compile_fragment concept const_cast consteval constexpr constinit crate debugger decltype delete demote demote_to_helper do dynamic_cast enum explicit export extends extern external fallthrough filter final finally friend from fxgroup get goto groupshared highp impl implements import inline instanceof interface layout lowp macro macro_rules match mediump meta mod module move mut mutable namespace new nil noexcept noinline nointerpolation noperspective null nullptr of operator package packoffset partition pass patch pixelfragment precise precision premerge priv protected pub public readonly ref regardless register reinterpret_cast require resource restrict self set shared sizeof smooth snorm static static_assert static_cast std subroutine super target template this thread_local throw trait try type typedef typeid typename typeof union unless unorm unsafe unsized use using varying virtual volatile wgsl where with writeonly yield'.split(' '),
+  ...[
+    'NULL Self abstract active alignas alignof as asm asm_fragment async attribute auto await become cast',
+    'catch class co_await co_return co_yield coherent column_major common compile compile_fragment',
+    'concept const_cast consteval constexpr constinit crate debugger decltype delete demote',
+    'demote_to_helper do dynamic_cast enum explicit export extends extern external fallthrough filter',
+    'final finally friend from fxgroup get goto groupshared highp impl implements import inline',
+    'instanceof interface layout lowp macro macro_rules match mediump meta mod module move mut mutable',
+    'namespace new nil noexcept noinline nointerpolation noperspective null nullptr of operator package',
+    'packoffset partition pass patch pixelfragment precise precision premerge priv protected pub public',
+    'readonly ref regardless register reinterpret_cast require resource restrict self set shared sizeof',
+    'smooth snorm static static_assert static_cast std subroutine super target template this thread_local',
+    'throw trait try type typedef typeid typename typeof union unless unorm unsafe unsized use using',
+    'varying virtual volatile wgsl where with writeonly yield',
+  ].join(' ').split(' '),
   ...'i32 u32 f32 f16 bool vec2 vec3 vec4 mat2x2 mat3x3 mat4x4 array atomic ptr sampler texture_2d'.split(' '),
   ...'exp log sqrt abs sin cos tanh pow floor ceil fract round min max select bitcast arrayLength workgroupBarrier storageBarrier'.split(' '),
   ...Object.keys(WGSL_HELPERS).flatMap((h) => [h, `${h}_bits`]),
