@@ -61,10 +61,20 @@ export interface Bundle {
   gzipped: number;
   /** the files of the package that put code in the bundle (paths under node_modules/deltagrad) */
   modules: string[];
+  /** with `splitting`: the files of the package only in chunks loaded by a dynamic import */
+  lazy: string[];
 }
 
-/** esbuild's browser bundle (ES module, minified, tree-shaken) of entry, resolved from the project app. */
-export async function bundleForBrowser(app: string, entry: string): Promise<Bundle> {
+const packageFiles = (inputs: Record<string, { bytesInOutput: number }>) =>
+  Object.entries(inputs)
+    .filter(([p, i]) => i.bytesInOutput > 0 && p.includes('node_modules/deltagrad/'))
+    .map(([p]) => p.slice(p.indexOf('node_modules/deltagrad/') + 'node_modules/deltagrad/'.length));
+
+/** esbuild's browser bundle (ES module, minified, tree-shaken) of entry, resolved from the project app;
+ * `splitting`: dynamic imports go into chunks of their own, as Rollup, Vite and webpack do by default —
+ * the numbers and `modules` are then those of what loads up front (the entry chunk and the chunks it
+ * imports statically), `lazy` what only a dynamic import loads. */
+export async function bundleForBrowser(app: string, entry: string, opts: { splitting?: boolean } = {}): Promise<Bundle> {
   const r = await build({
     stdin: { contents: entry, resolveDir: app, loader: 'js', sourcefile: 'entry.js' },
     absWorkingDir: app,
@@ -76,12 +86,23 @@ export async function bundleForBrowser(app: string, entry: string): Promise<Bund
     write: false,
     metafile: true,
     logLevel: 'silent',
+    ...(opts.splitting ? { splitting: true, outdir: join(app, 'bundle') } : {}),
   });
-  const out = r.outputFiles[0]!;
-  const inputs = Object.values(r.metafile.outputs)[0]!.inputs;
-  const modules = Object.entries(inputs)
-    .filter(([p, i]) => i.bytesInOutput > 0 && p.includes('node_modules/deltagrad/'))
-    .map(([p]) => p.slice(p.indexOf('node_modules/deltagrad/') + 'node_modules/deltagrad/'.length))
-    .sort();
-  return { code: out.text, bytes: out.contents.length, gzipped: gzipSync(out.contents, { level: 9 }).length, modules };
+  const outputs = r.metafile.outputs;
+  const main = opts.splitting ? Object.keys(outputs).find((o) => outputs[o]!.entryPoint !== undefined)! : Object.keys(outputs)[0]!;
+  // what loads up front: the entry chunk and, transitively, the chunks it imports statically
+  const upFront = new Set<string>();
+  const visit = (o: string) => {
+    if (upFront.has(o) || !outputs[o]) return;
+    upFront.add(o);
+    for (const i of outputs[o]!.imports) if (i.kind === 'import-statement') visit(i.path);
+  };
+  visit(main);
+  const files = new Map(r.outputFiles.map((f) => [f.path, f] as const));
+  // (without splitting, the one output has no path of its own: it is written nowhere)
+  const contents = opts.splitting ? [...upFront].map((o) => files.get(join(app, o))!.contents) : [r.outputFiles[0]!.contents];
+  const joined = Buffer.concat(contents);
+  const modules = [...new Set([...upFront].flatMap((o) => packageFiles(outputs[o]!.inputs)))].sort();
+  const lazy = [...new Set(Object.keys(outputs).filter((o) => !upFront.has(o)).flatMap((o) => packageFiles(outputs[o]!.inputs)))].filter((m) => !modules.includes(m)).sort();
+  return { code: joined.toString('utf8'), bytes: joined.length, gzipped: gzipSync(joined, { level: 9 }).length, modules, lazy };
 }

@@ -8,3 +8,7 @@ export { numericGradient, relativeError, randomInputs, seededRandom } from './ir
 export type { Program, Statement, Expr } from './ir/types.js';
 export { compile, emit, emitAsync, type Kernel, type CompileOptions, type Dtype } from './codegen/compile.js';
 export { operator, type Operator, type OperatorContext } from './codegen/operator.js';
+export type { WebGpuCompileOptions, WebGpuKernel } from './codegen/compileWebgpu.js';
+export type { GpuForward, GpuInput, GpuKernel } from './webgpu/gpuKernel.js';
+export { requestGpuDevice, type GpuDevice } from './webgpu/gpuTypes.js';
+export { gpuTensor, type GpuTensor } from './webgpu/tensor.js';

@@ -94,7 +94,7 @@ export interface ModuleOptions extends LowerOptions {
 }
 
 /** Named constants as numbers in every statement: the kernels read no array for them. */
-function inlineConstants(p: Program, grads: readonly GradientStatement[]): { p: Program; grads: readonly GradientStatement[] } {
+export function inlineConstants(p: Program, grads: readonly GradientStatement[]): { p: Program; grads: readonly GradientStatement[] } {
   const values = new Map(p.tensors.filter((t) => t.role === 'constant').map((t) => [t.name, t.value!] as const));
   if (values.size === 0) return { p, grads };
   const go = (e: Expr): Expr => (e.kind === 'access' && values.has(e.tensor) ? num(values.get(e.tensor)!) : mapChildren(e, go));

@@ -17,6 +17,7 @@ import { scalarOutputOf, writeHvpProgram, type HvpProgram } from '../diff/writeH
 import { lowerProgram } from '../pipeline.js';
 import { microModuleText } from '../target/micro.js';
 import { printModule } from '../target/module.js';
+import { compileWebgpu, type WebGpuCompileOptions, type WebGpuKernel } from './compileWebgpu.js';
 import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
@@ -25,6 +26,8 @@ export type Dtype = 'float32' | 'float64';
 export type DataArray = Float32Array | Float64Array;
 
 export interface CompileOptions {
+  /** 'js' (the default); `{ target: 'webgpu' }` takes WebGpuCompileOptions */
+  readonly target?: 'js';
   readonly sizes?: Record<string, number>;
   readonly dtype?: Dtype;
   /** false: the naive loop nest (for benchmarks) */
@@ -173,8 +176,15 @@ function instantiate(body: string): Record<string, unknown> {
 
 const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64Array);
 
-/** Compile a program for given sizes and dtype. */
-export function compile(source: string, opts: CompileOptions = {}): Kernel {
+/** Compile a program for given sizes and dtype: JavaScript kernels, or with `target: 'webgpu'` WGSL
+ * compute shaders (compileWebgpu.ts) whose forward and backward return Promises. */
+export function compile(source: string, opts: WebGpuCompileOptions): WebGpuKernel;
+export function compile(source: string, opts?: CompileOptions): Kernel;
+export function compile(source: string, options: CompileOptions | WebGpuCompileOptions = {}): Kernel | WebGpuKernel {
+  const target = (options as { target?: unknown } | null)?.target;
+  if (target === 'webgpu') return compileWebgpu(source, options as WebGpuCompileOptions);
+  if (target !== undefined && target !== 'js') throw new Error(`compile: target must be 'js' (the default) or 'webgpu', got ${describe(target)}`);
+  const { target: _js, ...opts } = (options ?? {}) as CompileOptions;
   checkOptions('compile', opts, COMPILE_OPTIONS);
   return compileWith(source, opts);
 }

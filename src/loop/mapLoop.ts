@@ -127,6 +127,7 @@ function mapStmtExpr(s: LStmt, f: (e: LExpr) => LExpr): LStmt {
       return body === s.body ? s : { ...s, body };
     }
     case 'comment':
+    case 'barrier':
       return s;
     default:
       return assertNever(s);
@@ -202,6 +203,7 @@ export function stmtExprs(s: LStmt): LExpr[] {
       return [s.n];
     case 'block':
     case 'comment':
+    case 'barrier':
       return [];
     default:
       return assertNever(s);

@@ -96,10 +96,13 @@ export type LExpr =
   /** the length of a buffer, in elements */
   | { readonly kind: 'length'; readonly ty: 'i32'; readonly buf: Buf };
 
-export type LoopKind = 'serial' | 'parallel' | 'unrolled' | 'vectorized';
+/** `workgroup` (WebGPU): the iterations run together as one workgroup of invocations, sharing the
+ * workgroup allocations in scope and waiting for each other at every `barrier` in the body. */
+export type LoopKind = 'serial' | 'parallel' | 'unrolled' | 'vectorized' | 'workgroup';
 
-/** Where an allocation lives: made on every call, per worker thread, or once per module (grown on demand). */
-export type AllocScope = 'call' | 'thread' | 'module';
+/** Where an allocation lives: made on every call, per worker thread, once per module (grown on
+ * demand), or once per workgroup of a `workgroup` loop (WebGPU shared memory; a constant size). */
+export type AllocScope = 'call' | 'thread' | 'module' | 'workgroup';
 
 /** The WebAssembly micro-kernel modules a kernel may call (one instance per module, per dtype). */
 export type MicroModule = 'gemm64' | 'gemm32';
@@ -138,6 +141,8 @@ export type LStmt =
   | { readonly kind: 'linalg'; readonly fn: 'inv' | 'det' | 'logdet'; readonly src: Buf; readonly n: LExpr; readonly dst: Buf; readonly what: string }
   /** a nested scope: its bindings end with it */
   | { readonly kind: 'block'; readonly body: readonly LStmt[] }
+  /** every iteration of the enclosing `workgroup` loop reaches this point before any goes on */
+  | { readonly kind: 'barrier' }
   | { readonly kind: 'comment'; readonly text: string };
 
 export interface KernelBuffer {

@@ -160,6 +160,7 @@ function listProblems(body: readonly LStmt[], outerScope: ReadonlySet<Sym>, oute
         listProblems(s.body, scope, bufs, mutable, out);
         break;
       case 'comment':
+      case 'barrier':
         break;
       default:
         assertNever(s);

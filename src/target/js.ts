@@ -197,6 +197,8 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
       case 'linalg':
         out.push(`${indent}${LINALG_NAME}(${stringLiteral(s.fn)}, ${name(s.src)}, ${ex(s.n)}, ${name(s.dst)}, ${stringLiteral(s.what)});`);
         break;
+      case 'barrier':
+        throw new Error('internal: a barrier has no JavaScript form (WebGPU kernels only)');
       default:
         assertNever(s);
     }

@@ -267,6 +267,14 @@ try { window.result = run(); } catch (e) { window.result = { error: String(e && 
     // the Operator wrapper for a module emitted ahead of time (docs/package.md) comes without the compiler
     const wrapper = await bundleForBrowser(app, "export { operator } from 'deltagrad';");
     expect(wrapper.modules).toEqual(['dist/src/codegen/operator.js', 'dist/src/codegen/sharing.js']);
+    // the WebGPU back end is a chunk of its own, loaded by compile({ target: 'webgpu' }) on first use
+    const split = await bundleForBrowser(app, "export { derive, compile, evaluate } from 'deltagrad';", { splitting: true });
+    const gpuFiles = (list: string[]) => list.filter((m) => /^dist\/src\/(webgpu\/(gpuKernel|runtime)|pipelineWebgpu|lower\/gpu\/|target\/wgsl\/)/.test(m));
+    console.info(`  with code splitting: ${(split.gzipped / KB).toFixed(1)} KB gzipped up front; the WebGPU back end (${gpuFiles(split.lazy).length} files) on demand`);
+    expect(split.modules).toEqual(expect.arrayContaining(['dist/src/codegen/compile.js', 'dist/src/codegen/compileWebgpu.js']));
+    expect(gpuFiles(split.modules)).toEqual([]);
+    expect(gpuFiles(split.lazy)).toEqual(expect.arrayContaining(['dist/src/pipelineWebgpu.js', 'dist/src/target/wgsl/printWgsl.js', 'dist/src/webgpu/gpuKernel.js', 'dist/src/webgpu/runtime.js']));
+    expect(split.gzipped).toBeLessThan(core.gzipped);
     const all = await bundleForBrowser(app, "export * from 'deltagrad/generated';");
     expect(all.modules.filter((m) => m.startsWith('dist/generated/')).length).toBeGreaterThan(10);
   });
