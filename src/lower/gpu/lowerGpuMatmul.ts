@@ -39,6 +39,9 @@ export function lowerGpuMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
     shape = split && matmulShape(split.statement, true);
     if (!split || !shape?.mixed) return undefined;
   }
+  // a batched product (both operands read the batch index: attention's A[h,i,j]·V[h,j,e]) is not
+  // tiled here yet: it runs one invocation per element
+  if (shape.batch.length) return undefined;
   const st = split?.statement ?? s;
   const classes = split ? residueClasses(split, scope) : undefined;
   [...shape.rows, ...shape.cols, ...shape.ks].forEach((b) => scope.extentOf.set(b.name, b.extent));
