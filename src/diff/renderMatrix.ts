@@ -11,6 +11,7 @@ import { polyAdd, polyConst, polyConstValue, polyScale, polyVar, printPoly, prin
 import { assertNever, type Expr, type IndexExpr, type Poly, type SizeExpr, type Statement } from '../ir/types.js';
 import { latexName, latexSub } from './renderLatex.js';
 import { latex, P, source, text, type M } from './matrixText.js';
+import { correlation } from './renderCorrelation.js';
 
 export interface MatrixForm {
   readonly text: string;
@@ -561,6 +562,7 @@ export const PATTERNS: readonly { readonly name: string; readonly render: (s: St
   { name: 'conv input gradient: correlation with the flipped kernel K̃', render: convInputGradient },
   { name: 'conv kernel gradient: correlation of the input with dY', render: convKernelGradient },
   { name: 'bias gradient: channel sum', render: channelSum },
+  { name: 'convolution family: a correlation per channel slice, ⋆[t, d, p]', render: correlation },
   { name: 'Hessian of matrix variables: Kronecker product with I', render: kronecker },
   { name: 'matrix algebra: products, transposes, 1ᵀ sums, ⊙, outer products', render: generic },
 ];
