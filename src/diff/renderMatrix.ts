@@ -25,7 +25,11 @@ export interface MatrixForm {
 interface Ctx {
   readonly notes: string[];
   readonly latexNotes: string[];
+  /** a vector's sums may read as row sums G·1 (off when another term of the statement needs 1ᵀ·G) */
+  readonly rows?: boolean;
 }
+
+const transposes = (m: M): number => (JSON.stringify(m).match(/"k":"t"/g) ?? []).length;
 
 
 /** (Aᵀ ⊙ Bᵀ) → (A ⊙ B)ᵀ and (Aᵀ > 0) → (A > 0)ᵀ, so transposes read as one. */
@@ -106,7 +110,7 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       const a = elementwise(e.num, dims, ctx);
       const b = elementwise(e.den, dims, ctx);
       if (!a || !b) return null;
-      if (freeIndices(e.den).length > 0) return { k: 'hdiv', a, b };
+      if (freeIndices(e.den).length > 0) return quotient(a, b);
       return { k: 'div', a, b };
     }
     case 'pow': {
@@ -153,6 +157,14 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
     default:
       return assertNever(e);
   }
+}
+
+/** a ⊘ b, with (a ⊘ b) ⊘ b² → a ⊘ b³: a power of a repeated divisor (layer norm's sqrt(v + ε)³). */
+function quotient(a: M, b: M): M {
+  const base = (m: M) => (m.k === 'pow' ? m.a : m);
+  const exp = (m: M) => (m.k === 'pow' ? m.p : 1);
+  if (a.k === 'hdiv' && sameM(base(a.b), base(b))) return { k: 'hdiv', a: a.a, b: { k: 'pow', a: base(b), p: exp(a.b) + exp(b) } };
+  return { k: 'hdiv', a, b };
 }
 
 /** exp(x − logsumexp(c') x[c := c']) over the last layout index c is softmax(x) along that index. */
@@ -285,8 +297,11 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
       const V = t.factors.filter((_, i) => !sets[i]!.has(a));
       if (!A.every((f) => subset(indexSet(f), [a, s])) || !V.every((f) => subset(indexSet(f), [s]))) return null;
       if (V.length === 0) {
-        // column sums: dbᵀ = 1ᵀ·G
+        // column sums: dbᵀ = 1ᵀ·G; or row sums, dv = G·1, when G reads with fewer transposes by rows
+        // (layer norm's statistics are per row, batch norm's per column)
         const g = elementwise(group(A), [s, a], ctx);
+        const byRows = ctx.rows ? elementwise(group(A), [a, s], ctx) : null;
+        if (byRows && (!g || transposes(byRows) < transposes(g))) return { m: combine(scalar, { k: 'matmul', factors: [byRows, { k: 'ones' }] }), transposeLhs: false };
         return g && { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, g] }), transposeLhs: true };
       }
       const ma = elementwise(group(A), [a, s], ctx);
@@ -393,7 +408,7 @@ function sumMatrix(rhs: Expr, lhs: readonly string[], ctx: Ctx): { m: M; transpo
     if (!t || !r) return null;
     parts.push({ neg: t.neg, ...r });
   }
-  if (new Set(parts.map((p) => p.transposeLhs)).size > 1) return null;
+  if (new Set(parts.map((p) => p.transposeLhs)).size > 1) return ctx.rows ? sumMatrix(rhs, lhs, { ...ctx, rows: false }) : null;
   // like terms: P + P → 2·P
   const summands: Term[] = [];
   const counts = new Map<string, number>();
@@ -425,7 +440,7 @@ function form(tensor: string, r: { m: M; transposeLhs: boolean }, ctx: Ctx, scal
 
 /** Sums of matrix-pattern terms. */
 function generic(s: Statement, _shapes: Shapes): MatrixForm | null {
-  const ctx: Ctx = { notes: [], latexNotes: [] };
+  const ctx: Ctx = { notes: [], latexNotes: [], rows: true };
   const r = sumMatrix(s.rhs, s.lhs.map((b) => b.name), ctx);
   return r && form(s.tensor, r, ctx, s.lhs.length > 0 && freeIndices(s.rhs).length === 0);
 }
