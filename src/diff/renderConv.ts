@@ -74,8 +74,9 @@ export function convKernelGradient(s: Statement, _shapes: Shapes): ConvForm | nu
   if (!a || !b) return null;
   const stride = printPoly(a.stride);
   const strideOne = polyConstValue(a.stride) === 1;
-  const textForm = `${s.tensor}[f,c] = Σₙ ${x.tensor}[n,c] ⋆ ${strideOne ? `${g.tensor}[n,f]` : `(${g.tensor}[n,f] dilated by ${stride})`}: the correlation of each input channel (zero-padded by ${printPoly(a.offset)}) with each output-gradient channel, summed over the batch`;
-  const latexForm = `${latexSub(s.tensor, `f,c`)} = \\sum_{n} ${latexSub(x.tensor, `n,c`)} \\star ${strideOne ? latexSub(g.tensor, 'n,f') : `\\operatorname{dilate}_{${stride}}\\left(${latexSub(g.tensor, `n,f`)}\\right)`}`;
+  // the slices are labelled with the statement's own indices: a transposed conv's dK[c,f,i,j] reads dK[c,f]
+  const textForm = `${s.tensor}[${f},${c}] = Σ${n === 'n' ? 'ₙ' : `_${n}`} ${x.tensor}[${n},${c}] ⋆ ${strideOne ? `${g.tensor}[${n},${f}]` : `(${g.tensor}[${n},${f}] dilated by ${stride})`}: the correlation of each input channel (zero-padded by ${printPoly(a.offset)}) with each output-gradient channel, summed over the batch`;
+  const latexForm = `${latexSub(s.tensor, `${f},${c}`)} = \\sum_{${n}} ${latexSub(x.tensor, `${n},${c}`)} \\star ${strideOne ? latexSub(g.tensor, `${n},${f}`) : `\\operatorname{dilate}_{${stride}}\\left(${latexSub(g.tensor, `${n},${f}`)}\\right)`}`;
   return { text: textForm, latex: latexForm };
 }
 

@@ -88,6 +88,10 @@ describe('the convolution family as correlations ⋆[t, d, p]', () => {
         expect(relativeError(got, out[`d${x}`]!), `d${x}`).toBeLessThan(1e-13);
       }
     });
+  it("a transposed conv's dK keeps the seed's strided form, its slices labelled with the statement's own indices", () => {
+    // dK[c,f,i,j] = Σ_{n,h,w} X[n,c,h,w]·dY[n,f,2h+i,2w+j]: dY correlated with X dilated by 2 (was labelled dK[f,c], X[n,f])
+    expect(derive(CASES[4]![1]).gradients.K!.matrix).toMatch(/^dK\[c,f\] = Σₙ dY\[n,f\] ⋆ \(X\[n,c\] dilated by 2\):/);
+  });
   it('a wrong parameter is caught: the evaluator is not vacuous', () => {
     const [, src] = CASES[1]!;
     const p = check(derive(src).program, DERIVED_LIMITS);
