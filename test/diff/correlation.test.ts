@@ -71,6 +71,12 @@ const CASES: [string, string, Record<string, string>][] = [
     { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[t=2] K[c,f]' }],
   ['grouped', 'dims N=2, G=2, Cg=2, Fg=2, H=5, W=4, R=3, S=2\nX: [N, G, Cg, H, W]\nK: [G, Fg, Cg, R, S]\nY: [N, G, Fg, H-R+1, W-S+1]\nY[n,g,f,u,v] = K[g,f,c,i,j] * X[n,g,c, u+i, v+j]',
     { X: 'dX[n,g,c] = Σ_f dY[n,g,f] ⋆[p=(R-1, S-1)] flip(K[g,f,c])', K: 'dK[g,f,c] = Σ_n X[n,g,c] ⋆ dY[n,g,f]' }],
+  ['3-D', 'dims N=2, C=2, H=4, W=4, Z=4, F=2, R=2, S=2, Q=3\nX: [N, C, H, W, Z]\nK: [F, C, R, S, Q]\nY: [N, F, H-R+1, W-S+1, Z-Q+1]\nY[n,f,u,v,w] = K[f,c,i,j,k] * X[n,c, u+i, v+j, w+k]',
+    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[p=(R-1, S-1, Q-1)] flip(K[f,c])', K: 'dK[f,c] = Σ_n X[n,c] ⋆ dY[n,f]' }],
+  ['1-D, dilated and padded', 'dims N=2, C=2, L=9, F=2, R=3\nX: [N, C, L]\nK: [F, C, R]\nY: [N, F, L+2-2*(R-1)]\nY[n,f,u] = K[f,c,i] * X[n,c, u+2*i-1]',
+    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[d=2, p=2*R-3] flip(K[f,c])', K: 'dK[f,c] = Σ_n X[n,c] ⋆[t=2, p=1] dY[n,f]' }],
+  ['1-D depthwise', 'dims N=2, C=3, L=7, R=3\nX: [N, C, L]\nK: [C, R]\nY: [N, C, L-R+1]\nY[n,c,u] = K[c,i] * X[n,c,u+i]',
+    { X: 'dX[n,c] = dY[n,c] ⋆[p=R-1] flip(K[c])', K: 'dK[c] = Σ_n X[n,c] ⋆ dY[n,c]' }],
 ];
 
 describe('the convolution family as correlations ⋆[t, d, p]', () => {
