@@ -110,7 +110,8 @@ export function correlation(st: Statement, shapes: Shapes): { text: string; late
     const sigma = channelSums.length ? `Σ_${channelSums.length === 1 ? channelSums[0] : `{${channelSums.join(',')}}`} ` : '';
     const text = `${lhs} = ${p.neg ? '−' : ''}${sigma}${slice(r.signal, n)} ${star} ${kernel}`;
     const lx = (t: Access) => `${latexName(t.tensor)}_{${head(t).join(',')}}`;
-    const latexStar = `\\star${opts.length ? `_{${opts.join(',\\,')}}` : ''}`;
+    // D*R-D as D R-D, the way LaTeX writes a product of sizes
+    const latexStar = `\\star${opts.length ? `_{${opts.map((o) => o!.replace(/\*/g, ' ')).join(',\\,')}}` : ''}`;
     const latexKernel = r.flip ? `\\operatorname{flip}\\left(${lx(r.kernel)}\\right)` : lx(r.kernel);
     const latex = `${latexName(st.tensor)}_{${out.slice(0, out.length - n).join(',')}} = ${p.neg ? '-' : ''}${channelSums.length ? `\\sum_{${channelSums.join(',')}} ` : ''}${lx(r.signal)} ${latexStar} ${latexKernel}`;
     return { text, latex };

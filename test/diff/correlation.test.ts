@@ -2,6 +2,7 @@
 // (src/diff/renderCorrelation.ts). Each display is parsed back, evaluated by hand by its documented
 // meaning, (A ⋆[t, d, p] B)[o] = Σ_k A[t·o + d·k − p]·B[k] (0 out of range), and compared with the
 // index form's values.
+import katex from 'katex';
 import { describe, expect, it } from 'vitest';
 import { derive } from '../../src/index.js';
 import { check } from '../../src/ir/check.js';
@@ -89,6 +90,7 @@ describe('the convolution family as correlations ⋆[t, d, p]', () => {
       const sizes = resolveSizes(p, inputs);
       for (const [x, m] of Object.entries(want)) {
         expect(r.gradients[x]!.matrix).toBe(m);
+        expect(() => katex.renderToString(r.gradients[x]!.latex, { throwOnError: true })).not.toThrow();
         const got = evaluateDisplay(m, { ...inputs, ...out }, (t) => shapeOf(p, t, sizes), sizes);
         expect(out[`d${x}`]!.some((v) => v !== 0)).toBe(true);
         expect(relativeError(got, out[`d${x}`]!), `d${x}`).toBeLessThan(1e-13);
