@@ -5,12 +5,15 @@
 // Likewise db[f] = sum(n) dY[n,f] is a column sum, dbᵀ = 1ᵀ·dY (seed 001), and the conv input
 // gradient is a correlation of dY with the flipped, channel-transposed kernel K̃.
 // Patterns are data (PATTERNS below); the first that matches wins; none matching gives null.
-import { idxAsVar, idxCoef, printIndex } from '../ir/affine.js';
+import { idxAsVar } from '../ir/affine.js';
 import { exprEquals, freeIndices, renameIndices } from '../ir/exprs.js';
-import { polyAdd, polyConst, polyConstValue, polyScale, polyVar, printPoly, printSize, sizeAdd, sizeConst, sizePoly, sizeSub } from '../ir/sizes.js';
-import { assertNever, type Expr, type IndexExpr, type Poly, type SizeExpr, type Statement } from '../ir/types.js';
-import { latexName, latexSub } from './renderLatex.js';
+import { printPoly, printSize } from '../ir/sizes.js';
+import { assertNever, type Expr, type SizeExpr, type Statement } from '../ir/types.js';
+import { latexName } from './renderLatex.js';
 import { latex, P, source, text, type M } from './matrixText.js';
+import { correlation } from './renderCorrelation.js';
+import { channelSum, convInputGradient, convKernelGradient } from './renderConv.js';
+import { plainSubs, sameList, splitTerm, type TermParts } from './splitTerm.js';
 
 export interface MatrixForm {
   readonly text: string;
@@ -22,10 +25,12 @@ export interface MatrixForm {
 interface Ctx {
   readonly notes: string[];
   readonly latexNotes: string[];
+  /** a vector's sums may read as row sums G·1 (off when another term of the statement needs 1ᵀ·G) */
+  readonly rows?: boolean;
 }
 
-const plainSubs = (subs: readonly IndexExpr[]): (string | undefined)[] => subs.map(idxAsVar);
-const sameList = (a: readonly (string | undefined)[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const transposes = (m: M): number => (JSON.stringify(m).match(/"k":"t"/g) ?? []).length;
+
 
 /** (Aᵀ ⊙ Bᵀ) → (A ⊙ B)ᵀ and (Aᵀ > 0) → (A > 0)ᵀ, so transposes read as one. */
 function pullTranspose(m: M): M {
@@ -91,7 +96,13 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       if (fs.some(([, m]) => !m)) return null;
       const scalars = fs.filter(([f]) => freeIndices(f).length === 0).map(([, m]) => m!);
       const arrays = fs.filter(([f]) => freeIndices(f).length > 0).map(([, m]) => m!);
-      const had: M | undefined = arrays.length === 0 ? undefined : arrays.length === 1 ? arrays[0] : { k: 'had', factors: arrays };
+      // a ⊙ (1 ⊘ b) ⊙ (1 ⊘ c) → a ⊘ (b ⊙ c)
+      const isRecip = (m: M) => m.k === 'hdiv' && m.a.k === 'num' && m.a.value === 1;
+      const dens = arrays.filter(isRecip).map((m) => (m as { b: M }).b);
+      const nums = arrays.filter((m) => !isRecip(m));
+      const prod = (ms: M[]): M => (ms.length === 1 ? ms[0]! : { k: 'had', factors: ms });
+      const had: M | undefined =
+        arrays.length === 0 ? undefined : dens.length && nums.length ? { k: 'hdiv', a: prod(nums), b: prod(dens) } : prod(arrays);
       const all = [...scalars, ...(had ? [had] : [])];
       return all.length === 1 ? all[0]! : { k: 'scale', factors: all };
     }
@@ -99,7 +110,7 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       const a = elementwise(e.num, dims, ctx);
       const b = elementwise(e.den, dims, ctx);
       if (!a || !b) return null;
-      if (freeIndices(e.den).length > 0) return { k: 'hdiv', a, b };
+      if (freeIndices(e.den).length > 0) return quotient(a, b);
       return { k: 'div', a, b };
     }
     case 'pow': {
@@ -148,6 +159,14 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
   }
 }
 
+/** a ⊘ b, with (a ⊘ b) ⊘ b² → a ⊘ b³: a power of a repeated divisor (layer norm's sqrt(v + ε)³). */
+function quotient(a: M, b: M): M {
+  const base = (m: M) => (m.k === 'pow' ? m.a : m);
+  const exp = (m: M) => (m.k === 'pow' ? m.p : 1);
+  if (a.k === 'hdiv' && sameM(base(a.b), base(b))) return { k: 'hdiv', a: a.a, b: { k: 'pow', a: base(b), p: exp(a.b) + exp(b) } };
+  return { k: 'hdiv', a, b };
+}
+
 /** exp(x − logsumexp(c') x[c := c']) over the last layout index c is softmax(x) along that index. */
 function softmax(e: Extract<Expr, { kind: 'call' }>, dims: readonly string[], ctx: Ctx): M | null {
   if (e.fn !== 'exp' || dims.length === 0) return null;
@@ -162,48 +181,6 @@ function softmax(e: Extract<Expr, { kind: 'call' }>, dims: readonly string[], ct
   return m && { k: 'fn', fn: 'softmax', args: [m] };
 }
 
-interface TermParts {
-  readonly neg: boolean;
-  readonly scalars: Expr[];
-  readonly sums: string[];
-  readonly factors: Expr[];
-}
-
-/** c · Σ_s f1·f2·…  (a division by an index-free value counts as a scalar factor). */
-function splitTerm(e: Expr): TermParts | null {
-  let neg = false;
-  let x = e;
-  const scalars: Expr[] = [];
-  for (;;) {
-    if (x.kind === 'neg') {
-      neg = !neg;
-      x = x.arg;
-    } else if (x.kind === 'div' && freeIndices(x.den).length === 0) {
-      scalars.push({ kind: 'div', num: { kind: 'num', value: 1 }, den: x.den });
-      x = x.num;
-    } else break;
-  }
-  const sums: string[] = [];
-  while (x.kind === 'reduce' && x.op === 'sum') {
-    sums.push(...x.indices.map((b) => b.name));
-    x = x.body;
-  }
-  const factors: Expr[] = [];
-  const push = (f: Expr) => {
-    if (f.kind === 'mul') f.factors.forEach(push);
-    else if (f.kind === 'neg') {
-      neg = !neg;
-      push(f.arg);
-    } else if (f.kind === 'div' && freeIndices(f.den).length === 0) {
-      scalars.push({ kind: 'div', num: { kind: 'num', value: 1 }, den: f.den });
-      push(f.num);
-    } else if (freeIndices(f).length === 0) scalars.push(f);
-    else factors.push(f);
-  };
-  push(x);
-  return { neg, scalars, sums, factors };
-}
-
 function scalarM(scalars: readonly Expr[], ctx: Ctx): M | null | undefined {
   if (scalars.length === 0) return undefined;
   const nums: number[] = [];
@@ -211,6 +188,9 @@ function scalarM(scalars: readonly Expr[], ctx: Ctx): M | null | undefined {
   const rest: M[] = [];
   for (const s of scalars) {
     if (s.kind === 'num') nums.push(s.value);
+    // ·(1/2) after a 2: a number divides the numbers' product when it leaves a whole number
+    else if (s.kind === 'div' && s.num.kind === 'num' && s.num.value === 1 && s.den.kind === 'num' && Number.isInteger(nums.reduce((a, b) => a * b, 1) / s.den.value))
+      nums.push(1 / s.den.value);
     else if (s.kind === 'div' && s.num.kind === 'num' && s.num.value === 1) {
       const d = elementwise(s.den, [], ctx);
       if (!d) return null;
@@ -222,8 +202,12 @@ function scalarM(scalars: readonly Expr[], ctx: Ctx): M | null | undefined {
     }
   }
   const k = nums.reduce((a, b) => a * b, 1);
-  const numer: M[] = [...(k !== 1 || (rest.length === 0 && dens.length === 0) ? [{ k: 'num', value: k } as M] : []), ...rest];
-  const top: M = numer.length === 1 ? numer[0]! : numer.length === 0 ? { k: 'num', value: 1 } : { k: 'scale', factors: numer };
+  if (k === 1 && rest.length === 0 && dens.length === 0) return undefined;
+  // −1·a is −a
+  const negate = k === -1 && rest.length > 0;
+  const numer: M[] = [...(!negate && (k !== 1 || (rest.length === 0 && dens.length === 0)) ? [{ k: 'num', value: k } as M] : []), ...rest];
+  const unsigned: M = numer.length === 1 ? numer[0]! : numer.length === 0 ? { k: 'num', value: 1 } : { k: 'scale', factors: numer };
+  const top: M = negate ? { k: 'add', terms: [{ neg: true, m: unsigned }] } : unsigned;
   if (dens.length === 0) return top;
   return { k: 'div', a: top, b: dens.length === 1 ? dens[0]! : { k: 'scale', factors: dens } };
 }
@@ -313,8 +297,11 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
       const V = t.factors.filter((_, i) => !sets[i]!.has(a));
       if (!A.every((f) => subset(indexSet(f), [a, s])) || !V.every((f) => subset(indexSet(f), [s]))) return null;
       if (V.length === 0) {
-        // column sums: dbᵀ = 1ᵀ·G
+        // column sums: dbᵀ = 1ᵀ·G; or row sums, dv = G·1, when G reads with fewer transposes by rows
+        // (layer norm's statistics are per row, batch norm's per column)
         const g = elementwise(group(A), [s, a], ctx);
+        const byRows = ctx.rows ? elementwise(group(A), [a, s], ctx) : null;
+        if (byRows && (!g || transposes(byRows) < transposes(g))) return { m: combine(scalar, { k: 'matmul', factors: [byRows, { k: 'ones' }] }), transposeLhs: false };
         return g && { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, g] }), transposeLhs: true };
       }
       const ma = elementwise(group(A), [a, s], ctx);
@@ -341,109 +328,43 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
 
 /** Σ_{j,k} A[i,j]·R[j,k]·B[k,l] over (i,l) → A·R·B, each factor transposed as its subscripts run:
  *  a path from the first left-side index through every summed one (each read by two factors) to the
- *  second, or to a vector at the end (dx = Aᵀ·B·v). */
+ *  second, or to a vector at the end (dx = Aᵀ·B·v). With two left-side indices and no path between
+ *  them, two paths each ending at a vector are an outer product: Σ_{i,j} x[i]·A⁻¹[i,k]·A⁻¹[l,j]·x[j]
+ *  is (A⁻ᵀ·x)·(A⁻¹·x)ᵀ = A⁻ᵀ·x·xᵀ·A⁻ᵀ. */
 function chain(t: TermParts, lhs: readonly string[], ctx: Ctx): M | null {
   const sets = t.factors.map(indexSet);
   if (sets.some((x) => x.size === 0 || x.size > 2)) return null;
   const used = new Set<number>();
-  const out: M[] = [];
-  let at = lhs[0]!;
-  for (;;) {
-    const k = t.factors.findIndex((_, i) => !used.has(i) && sets[i]!.has(at));
-    if (k < 0 || t.factors.some((_, i) => i !== k && !used.has(i) && sets[i]!.has(at))) return null;
-    used.add(k);
-    const next = [...sets[k]!].find((x) => x !== at);
-    const m = elementwise(t.factors[k]!, next === undefined ? [at] : [at, next], ctx);
-    if (!m) return null;
-    out.push(m);
-    if (next === undefined || next === lhs[1]) {
-      // the path must use every factor, end where the left side does, and visit every summed index
-      const ends = next === undefined ? lhs.length === 1 : lhs.length === 2;
-      return ends && used.size === t.factors.length && out.length === t.sums.length + 1 ? { k: 'matmul', factors: out } : null;
+  const walk = (from: string, stop: string | undefined): { out: M[]; atStop: boolean } | null => {
+    const out: M[] = [];
+    let at = from;
+    for (;;) {
+      const k = t.factors.findIndex((_, i) => !used.has(i) && sets[i]!.has(at));
+      if (k < 0 || t.factors.some((_, i) => i !== k && !used.has(i) && sets[i]!.has(at))) return null;
+      used.add(k);
+      const next = [...sets[k]!].find((x) => x !== at);
+      const m = elementwise(t.factors[k]!, next === undefined ? [at] : [at, next], ctx);
+      if (!m) return null;
+      out.push(m);
+      if (next === undefined || next === stop) return { out, atStop: next !== undefined };
+      if (!t.sums.includes(next)) return null;
+      at = next;
     }
-    if (!t.sums.includes(next)) return null;
-    at = next;
-  }
+  };
+  // the paths must use every factor, end where the left side does, and visit every summed index
+  const one = walk(lhs[0]!, lhs[1]);
+  if (one && one.atStop === (lhs.length === 2) && used.size === t.factors.length && one.out.length === t.sums.length + 1) return { k: 'matmul', factors: one.out };
+  if (lhs.length !== 2) return null;
+  used.clear();
+  const left = walk(lhs[0]!, undefined);
+  const right = left && !left.atStop ? walk(lhs[1]!, undefined) : null;
+  // each path of p factors visits p − 1 summed indices
+  if (!left || !right || right.atStop || used.size !== t.factors.length || left.out.length + right.out.length !== t.sums.length + 2) return null;
+  return { k: 'matmul', factors: [...left.out, ...right.out.reverse().map(transpose)] };
 }
 
-/** Σ_{f,u,v} K[f,c,h+Q-u*T, w+Q'-v*T]·dY[n,f,u,v]  →  correlation of dY (dilated by T, padded R−1−Q) with K̃. */
-function convInputGradient(s: Statement, shapes: Shapes): MatrixForm | null {
-  if (s.lhs.length !== 4) return null;
-  const t = splitTerm(s.rhs);
-  if (!t || t.scalars.length || t.neg || t.sums.length !== 3 || t.factors.length !== 2) return null;
-  const [n, c, h, w] = s.lhs.map((b) => b.name) as [string, string, string, string];
-  const [f, u, v] = t.sums as [string, string, string];
-  const g = t.factors.find((x) => x.kind === 'access' && sameList(plainSubs(x.subs), [n, f, u, v]));
-  const k = t.factors.find((x) => x !== g);
-  if (!g || !k || k.kind !== 'access' || g.kind !== 'access' || k.subs.length !== 4) return null;
-  if (idxAsVar(k.subs[0]!) !== f || idxAsVar(k.subs[1]!) !== c) return null;
-  const spatial = (e: IndexExpr, pos: string, out: string) => {
-    const cp = idxCoef(e, pos);
-    const co = idxCoef(e, out);
-    if (!cp || cp === 'nested' || polyConstValue(cp) !== 1 || !co || co === 'nested' || e.terms.length !== 2) return null;
-    return { stride: polyScale(co, -1), offset: e.constant };
-  };
-  const a = spatial(k.subs[2]!, h, u);
-  const b = spatial(k.subs[3]!, w, v);
-  if (!a || !b) return null;
-  const K = k.tensor;
-  const dY = g.tensor;
-  const shape = shapes(K);
-  const [Rs, Ss] = [shape?.[2] ?? sizePoly(polyVar('R')), shape?.[3] ?? sizePoly(polyVar('S'))];
-  const [R, S] = [printSize(Rs), printSize(Ss)];
-  const stride = printPoly(a.stride);
-  const strideOne = polyConstValue(a.stride) === 1;
-  const gaps = printPoly(polyAdd(a.stride, polyConst(-1)));
-  // rows of zeros around dY: the kernel extent − 1 − the offset
-  const pad = (off: Poly, size: SizeExpr) => printSize(sizeSub(sizeAdd(size, sizeConst(-1)), sizePoly(off)));
-  const kt = `${K}̃`;
-  const textForm = `${s.tensor} = ${strideOne ? dY : `dilate_${stride}(${dY})`} ⋆ ${kt}: the correlation of ${strideOne ? dY : `${dY} with ${gaps} zero${gaps === '1' ? '' : 's'} between its elements`}, zero-padded by ${pad(a.offset, Rs)} rows and ${pad(b.offset, Ss)} columns, with the flipped, channel-transposed kernel ${kt}[c,f,i,j] = ${K}[f,c,${R}-1-i,${S}-1-j]`;
-  const latexForm = `${latexName(s.tensor)} = ${strideOne ? latexName(dY) : `\\operatorname{dilate}_{${stride}}\\left(${latexName(dY)}\\right)`} \\star \\tilde{${latexName(K)}}, \\quad \\tilde{${latexName(K)}}_{c,f,i,j} = ${latexSub(K, `f,c,${R}-1-i,${S}-1-j`)}`;
-  return { text: textForm, latex: latexForm };
-}
-
-/** Σ_{n,u,v} X[n,c,u*T+i-Q, v*T+j-Q']·dY[n,f,u,v]  →  correlation of the padded input with dY. */
-function convKernelGradient(s: Statement, _shapes: Shapes): MatrixForm | null {
-  if (s.lhs.length !== 4) return null;
-  const t = splitTerm(s.rhs);
-  if (!t || t.scalars.length || t.neg || t.sums.length !== 3 || t.factors.length !== 2) return null;
-  const [f, c, i, j] = s.lhs.map((b) => b.name) as [string, string, string, string];
-  const [n, u, v] = t.sums as [string, string, string];
-  const g = t.factors.find((x) => x.kind === 'access' && sameList(plainSubs(x.subs), [n, f, u, v]));
-  const x = t.factors.find((y) => y !== g);
-  if (!g || !x || x.kind !== 'access' || g.kind !== 'access' || x.subs.length !== 4) return null;
-  if (idxAsVar(x.subs[0]!) !== n || idxAsVar(x.subs[1]!) !== c) return null;
-  const spatial = (e: IndexExpr, k: string, out: string) => {
-    const ck = idxCoef(e, k);
-    const co = idxCoef(e, out);
-    if (!ck || ck === 'nested' || polyConstValue(ck) !== 1 || !co || co === 'nested' || e.terms.length !== 2) return null;
-    return { stride: co, offset: polyScale(e.constant, -1) };
-  };
-  const a = spatial(x.subs[2]!, i, u);
-  const b = spatial(x.subs[3]!, j, v);
-  if (!a || !b) return null;
-  const stride = printPoly(a.stride);
-  const strideOne = polyConstValue(a.stride) === 1;
-  const textForm = `${s.tensor}[f,c] = Σₙ ${x.tensor}[n,c] ⋆ ${strideOne ? `${g.tensor}[n,f]` : `(${g.tensor}[n,f] dilated by ${stride})`}: the correlation of each input channel (zero-padded by ${printPoly(a.offset)}) with each output-gradient channel, summed over the batch`;
-  const latexForm = `${latexSub(s.tensor, `f,c`)} = \\sum_{n} ${latexSub(x.tensor, `n,c`)} \\star ${strideOne ? latexSub(g.tensor, 'n,f') : `\\operatorname{dilate}_{${stride}}\\left(${latexSub(g.tensor, `n,f`)}\\right)`}`;
-  return { text: textForm, latex: latexForm };
-}
-
-/** db[f] = Σ_{n,u,v} G[n,f,u,v]: the bias gradient sums the output gradient over everything but its channel. */
-function channelSum(s: Statement, _shapes: Shapes): MatrixForm | null {
-  const t = splitTerm(s.rhs);
-  if (!t || t.scalars.length || t.neg || t.factors.length !== 1 || s.lhs.length !== 1 || t.sums.length < 2) return null;
-  const g = t.factors[0]!;
-  if (g.kind !== 'access') return null;
-  const vars = plainSubs(g.subs);
-  const all = [s.lhs[0]!.name, ...t.sums];
-  if (vars.length !== all.length || !all.every((x) => vars.includes(x))) return null;
-  const over = t.sums.join(', ');
-  return {
-    text: `${s.tensor} = Σ_{${over}} ${g.tensor}: ${g.tensor} summed over ${over}`,
-    latex: `${latexSub(s.tensor, s.lhs[0]!.name)} = \\sum_{${over}} ${latexSub(g.tensor, g.subs.map(printIndex).join(','))}`,
-  };
-}
+/** (A)ᵀ with (Aᵀ)ᵀ = A, so a transposed path reads xᵀ·A⁻ᵀ rather than (A⁻¹·x)ᵀ. */
+const transpose = (m: M): M => (m.k === 't' ? m.a : { k: 't', a: m });
 
 type Term = { readonly neg: boolean; readonly m: M };
 const sameM = (a: M, b: M): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -480,13 +401,14 @@ function sumMatrix(rhs: Expr, lhs: readonly string[], ctx: Ctx): { m: M; transpo
   const terms = rhs.kind === 'add' ? rhs.terms : [rhs];
   const parts: { neg: boolean; m: M; transposeLhs: boolean }[] = [];
   for (const term of terms) {
-    const t = splitTerm(term);
-    if (!t) return null;
-    const r = termMatrix(t, lhs, ctx);
-    if (!r) return null;
+    let t = splitTerm(term);
+    let r = t && termMatrix(t, lhs, ctx);
+    // only when the quotient as a whole fits no pattern, so forms found before stay as they were
+    if (!r) r = (t = splitTerm(term, true)) && termMatrix(t, lhs, ctx);
+    if (!t || !r) return null;
     parts.push({ neg: t.neg, ...r });
   }
-  if (new Set(parts.map((p) => p.transposeLhs)).size > 1) return null;
+  if (new Set(parts.map((p) => p.transposeLhs)).size > 1) return ctx.rows ? sumMatrix(rhs, lhs, { ...ctx, rows: false }) : null;
   // like terms: P + P → 2·P
   const summands: Term[] = [];
   const counts = new Map<string, number>();
@@ -518,7 +440,7 @@ function form(tensor: string, r: { m: M; transposeLhs: boolean }, ctx: Ctx, scal
 
 /** Sums of matrix-pattern terms. */
 function generic(s: Statement, _shapes: Shapes): MatrixForm | null {
-  const ctx: Ctx = { notes: [], latexNotes: [] };
+  const ctx: Ctx = { notes: [], latexNotes: [], rows: true };
   const r = sumMatrix(s.rhs, s.lhs.map((b) => b.name), ctx);
   return r && form(s.tensor, r, ctx, s.lhs.length > 0 && freeIndices(s.rhs).length === 0);
 }
@@ -561,6 +483,7 @@ export const PATTERNS: readonly { readonly name: string; readonly render: (s: St
   { name: 'conv input gradient: correlation with the flipped kernel K̃', render: convInputGradient },
   { name: 'conv kernel gradient: correlation of the input with dY', render: convKernelGradient },
   { name: 'bias gradient: channel sum', render: channelSum },
+  { name: 'convolution family: a correlation per channel slice, ⋆[t, d, p]', render: correlation },
   { name: 'Hessian of matrix variables: Kronecker product with I', render: kronecker },
   { name: 'matrix algebra: products, transposes, 1ᵀ sums, ⊙, outer products', render: generic },
 ];

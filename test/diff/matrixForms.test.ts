@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { derive, evaluate } from '../../src/index.js';
 import { randomInputs, relativeError, seededRandom } from '../../src/ir/gradcheck.js';
 import { check } from '../../src/ir/check.js';
+import { run } from '../../src/ir/evaluate.js';
+import { DERIVED_LIMITS } from '../../src/ir/limits.js';
 import { checkMatrixSources } from '../helpers.js';
 
 const XAX = "dims N=3\nA: [N, N]\nx: [N]\nf = x'*A*x";
@@ -27,7 +29,7 @@ describe('gradients in matrix form', () => {
     ['a matrix variable', "dims N=3, M=2\nA: [N, N]\nX: [N, M]\nf = tr(X'*A*X)", { X: 'dX = (A + Aᵀ)·X', A: 'dA = X·Xᵀ' }],
     ['a chain of products, an outer product with a summed side', "dims N=3, M=2\nA: [N, M]\nB: [M, N]\nv: [N]\nx: [N]\nf = x'*A*B*v", { A: 'dA = x·(B·v)ᵀ', B: 'dB = (Aᵀ·x)·vᵀ', v: 'dv = Bᵀ·Aᵀ·x', x: 'dx = A·B·v' }],
     ['like terms: P + P is 2·P', "dims N=3\nA: [N, N]\nX: [N, N]\nf = tr(A*X*A*X)", { A: 'dA = 2·(Xᵀ·Aᵀ·Xᵀ)', X: 'dX = 2·(Aᵀ·Xᵀ·Aᵀ)' }],
-    ['inverses', "dims N=3\nA: [N, N]\nx: [N]\nf = x'*inv(A)*x", { x: 'dx = (A⁻¹ + A⁻ᵀ)·x' }],
+    ['inverses; two paths to a vector are an outer product', "dims N=3\nA: [N, N]\nx: [N]\nf = x'*inv(A)*x", { x: 'dx = (A⁻¹ + A⁻ᵀ)·x', A: 'dA = −A⁻ᵀ·x·xᵀ·A⁻ᵀ' }],
   ];
   for (const [what, src, want] of CASES)
     it(`${what}: the display, and the program's matrix-notation statements compute the index forms`, () => {
@@ -99,5 +101,33 @@ describe('Hessian blocks of matrix variables: Kronecker forms', () => {
     const w = inputs.w!;
     const W = Float64Array.from({ length: 4 }, (_, k) => 2 * w[Math.floor(k / 2)]! * w[k % 2]!);
     expect(relativeError(H, kron(eye(3), 3, 3, W, 2, 2))).toBeLessThan(1e-15);
+  });
+});
+
+describe('cosine similarity of rows: a norm in a denominator is a factor of its own', () => {
+  const src = 'dims N=3, D=4\nX: [N, D]\nY: [N, D]\nS[n] = sum(d) X[n,d]*Y[n,d] / (sqrt(sum(e) X[n,e]*X[n,e]) * sqrt(sum(e) Y[n,e]*Y[n,e]))';
+  const want =
+    'dX = (Y ⊙ (dS·1ᵀ)) ⊘ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ sqrt((Y ⊙ Y)·1·1ᵀ)) − ((X ⊙ sqrt((Y ⊙ Y)·1·1ᵀ) ⊙ (dS·1ᵀ)) ⊘ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ sqrt((Y ⊙ Y)·1·1ᵀ))²)) ⊙ ((X ⊙ Y)·1·1ᵀ)';
+  it(`${want}, built by hand from the display, equals the index form`, () => {
+    const r = derive(src);
+    expect(r.gradients.X!.matrix).toBe(want);
+    expect(() => katex.renderToString(r.gradients.X!.latex, { throwOnError: true })).not.toThrow();
+    const p = check(r.program, DERIVED_LIMITS);
+    const inputs = randomInputs(p, {}, seededRandom(13), -1, 1);
+    const out = run(p, inputs);
+    const [N, D] = [3, 4];
+    const { X, Y, dS } = inputs as Record<string, Float64Array>;
+    // G·1·1ᵀ: each row's sum spread along the row; g·1ᵀ: a column vector spread along the rows
+    const rowSum = (f: (n: number, d: number) => number) => (n: number) => Array.from({ length: D }, (_, d) => f(n, d)).reduce((a, b) => a + b, 0);
+    const nX = (n: number) => Math.sqrt(rowSum((m, d) => X![m * D + d]! ** 2)(n));
+    const nY = (n: number) => Math.sqrt(rowSum((m, d) => Y![m * D + d]! ** 2)(n));
+    const xy = rowSum((m, d) => X![m * D + d]! * Y![m * D + d]!);
+    const byHand = Float64Array.from({ length: N * D }, (_, k) => {
+      const [n, d] = [Math.floor(k / D), k % D];
+      const [x, y, g] = [X![n * D + d]!, Y![n * D + d]!, dS![n]!];
+      return (y * g) / (nX(n) * nY(n)) - ((x * nY(n) * g) / (nX(n) * (nX(n) * nY(n)) ** 2)) * xy(n);
+    });
+    expect(out.dX!.some((v) => v !== 0)).toBe(true);
+    expect(relativeError(byHand, out.dX!)).toBeLessThan(1e-13);
   });
 });

@@ -1,0 +1,112 @@
+// The convolution family's gradients as one correlation form, O[c…] = Σ_f A[…] ⋆[t, d, p] flip(B[…])
+// (src/diff/renderCorrelation.ts). Each display is parsed back, evaluated by hand by its documented
+// meaning, (A ⋆[t, d, p] B)[o] = Σ_k A[t·o + d·k − p]·B[k] (0 out of range), and compared with the
+// index form's values.
+import katex from 'katex';
+import { describe, expect, it } from 'vitest';
+import { derive } from '../../src/index.js';
+import { check } from '../../src/ir/check.js';
+import { resolveSizes, run, shapeOf } from '../../src/ir/evaluate.js';
+import { randomInputs, relativeError, seededRandom } from '../../src/ir/gradcheck.js';
+import { DERIVED_LIMITS } from '../../src/ir/limits.js';
+
+const FORM = /^(\w+)\[([\w,]*)\] = (−?)(?:Σ_(?:\{([\w,]+)\}|(\w+)) )?(\w+)\[([\w,]*)\] ⋆(?:\[([^\]]*)\])? (flip\()?(\w+)\[([\w,]*)\]\)?$/;
+
+/** The values a correlation display means, computed from its text alone. */
+function evaluateDisplay(display: string, data: Record<string, Float64Array>, shape: (t: string) => number[], sizes: ReadonlyMap<string, number>): Float64Array {
+  const m = FORM.exec(display);
+  if (!m) throw new Error(`not a correlation form: ${display}`);
+  const [, L, lh, neg, sumsBraced, sumOne, S, sh, opts, flip, K, kh] = m as unknown as string[];
+  const heads = (s: string | undefined) => (s ? s.split(',') : []);
+  const [lhs, sig, ker] = [heads(lh), heads(sh), heads(kh)];
+  const sums = heads(sumsBraced ?? sumOne);
+  const outShape = shape(L!);
+  const n = outShape.length - lhs.length;
+  const value = (x: string) => Function(...sizes.keys(), `return ${x}`)(...sizes.values()) as number;
+  const param = (name: string, dflt: number): number[] => {
+    const hit = new RegExp(`${name}=(\\([^)]*\\)|[^,\\]]+)`).exec(opts ?? '');
+    if (!hit) return Array(n).fill(dflt);
+    const parts = hit[1]!.startsWith('(') ? hit[1]!.slice(1, -1).split(', ') : Array(n).fill(hit[1]!);
+    return parts.map(value);
+  };
+  const [t, d, p] = [param('t', 1), param('d', 1), param('p', 0)];
+  const range = (v: string) => {
+    for (const [T, hs] of [[S!, sig], [K!, ker]] as const) if (hs.includes(v)) return shape(T)[hs.indexOf(v)]!;
+    throw new Error(`no range for ${v}`);
+  };
+  const [sShape, kShape] = [shape(S!), shape(K!)];
+  const at = (dims: number[], idx: number[]) => idx.reduce((acc, x, i) => acc * dims[i]! + x, 0);
+  const out = new Float64Array(outShape.reduce((a, b) => a * b, 1));
+  const each = (dims: number[], f: (idx: number[]) => void, idx: number[] = []): void => {
+    if (idx.length === dims.length) return f(idx);
+    for (let i = 0; i < dims[idx.length]!; i++) each(dims, f, [...idx, i]);
+  };
+  each(outShape, (oi) => {
+    const env = new Map(lhs.map((v, i) => [v, oi[i]!]));
+    const o = oi.slice(lhs.length);
+    let acc = 0;
+    each(sums.map(range), (si) => {
+      sums.forEach((v, i) => env.set(v, si[i]!));
+      each(kShape.slice(kShape.length - n), (k) => {
+        const pos = k.map((kk, i) => t[i]! * o[i]! + d[i]! * kk - p[i]!);
+        if (pos.some((x, i) => x < 0 || x >= sShape[sShape.length - n + i]!)) return;
+        const kk = flip ? k.map((x, i) => kShape[kShape.length - n + i]! - 1 - x) : k;
+        acc += data[S!]![at(sShape, [...sig.map((v) => env.get(v)!), ...pos])]! * data[K!]![at(kShape, [...ker.map((v) => env.get(v)!), ...kk])]!;
+      });
+    });
+    out[at(outShape, oi)] = neg ? -acc : acc;
+  });
+  return out;
+}
+
+const CASES: [string, string, Record<string, string>][] = [
+  ['depthwise', 'dims N=2, C=3, H=5, W=4, R=3, S=2\nX: [N, C, H, W]\nK: [C, R, S]\nY: [N, C, H-R+1, W-S+1]\nY[n,c,u,v] = K[c,i,j] * X[n,c, u+i, v+j]',
+    { X: 'dX[n,c] = dY[n,c] ⋆[p=(R-1, S-1)] flip(K[c])', K: 'dK[c] = Σ_n X[n,c] ⋆ dY[n,c]' }],
+  ['dilated', 'dims N=2, C=2, H=7, W=8, F=3, R=3, S=2, D=2\nX: [N, C, H, W]\nK: [F, C, R, S]\nY: [N, F, H-D*(R-1), W-D*(S-1)]\nY[n,f,u,v] = K[f,c,i,j] * X[n,c, u+D*i, v+D*j]',
+    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[d=D, p=(D*R-D, D*S-D)] flip(K[f,c])', K: 'dK[f,c] = Σ_n X[n,c] ⋆[t=D] dY[n,f]' }],
+  ['1-D', 'dims N=2, C=2, L=7, F=3, R=3\nX: [N, C, L]\nK: [F, C, R]\nY: [N, F, L-R+1]\nY[n,f,u] = K[f,c,i] * X[n,c, u+i]',
+    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[p=R-1] flip(K[f,c])', K: 'dK[f,c] = Σ_n X[n,c] ⋆ dY[n,f]' }],
+  ['1-D, strided and padded', 'dims N=2, C=2, L=9, F=2, R=3\nX: [N, C, L]\nK: [F, C, R]\nY: [N, F, (L+2-R)/2+1]\nY[n,f,u] = K[f,c,i] * X[n,c, 2*u+i-1]',
+    { K: 'dK[f,c] = Σ_n X[n,c] ⋆[d=2, p=1] dY[n,f]' }],
+  ['transposed (stride 2)', 'dims N=2, C=2, H=3, W=2, F=3, R=3, S=3\nX: [N, C, H, W]\nK: [C, F, R, S]\nY: [N, F, 2*H+1, 2*W+1]\nY[n,f,p,q] = sum(c,h,w,i,j) (p == 2*h+i)*(q == 2*w+j)*K[c,f,i,j]*X[n,c,h,w]',
+    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[t=2] K[c,f]' }],
+  ['grouped', 'dims N=2, G=2, Cg=2, Fg=2, H=5, W=4, R=3, S=2\nX: [N, G, Cg, H, W]\nK: [G, Fg, Cg, R, S]\nY: [N, G, Fg, H-R+1, W-S+1]\nY[n,g,f,u,v] = K[g,f,c,i,j] * X[n,g,c, u+i, v+j]',
+    { X: 'dX[n,g,c] = Σ_f dY[n,g,f] ⋆[p=(R-1, S-1)] flip(K[g,f,c])', K: 'dK[g,f,c] = Σ_n X[n,g,c] ⋆ dY[n,g,f]' }],
+  ['3-D', 'dims N=2, C=2, H=4, W=4, Z=4, F=2, R=2, S=2, Q=3\nX: [N, C, H, W, Z]\nK: [F, C, R, S, Q]\nY: [N, F, H-R+1, W-S+1, Z-Q+1]\nY[n,f,u,v,w] = K[f,c,i,j,k] * X[n,c, u+i, v+j, w+k]',
+    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[p=(R-1, S-1, Q-1)] flip(K[f,c])', K: 'dK[f,c] = Σ_n X[n,c] ⋆ dY[n,f]' }],
+  ['1-D, dilated and padded', 'dims N=2, C=2, L=9, F=2, R=3\nX: [N, C, L]\nK: [F, C, R]\nY: [N, F, L+2-2*(R-1)]\nY[n,f,u] = K[f,c,i] * X[n,c, u+2*i-1]',
+    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[d=2, p=2*R-3] flip(K[f,c])', K: 'dK[f,c] = Σ_n X[n,c] ⋆[t=2, p=1] dY[n,f]' }],
+  ['1-D depthwise', 'dims N=2, C=3, L=7, R=3\nX: [N, C, L]\nK: [C, R]\nY: [N, C, L-R+1]\nY[n,c,u] = K[c,i] * X[n,c,u+i]',
+    { X: 'dX[n,c] = dY[n,c] ⋆[p=R-1] flip(K[c])', K: 'dK[c] = Σ_n X[n,c] ⋆ dY[n,c]' }],
+];
+
+describe('the convolution family as correlations ⋆[t, d, p]', () => {
+  for (const [what, src, want] of CASES)
+    it(`${what}: the display, and its meaning equals the index form`, () => {
+      const r = derive(src);
+      const p = check(r.program, DERIVED_LIMITS);
+      const inputs = randomInputs(p, {}, seededRandom(11), -1, 1);
+      const out = run(p, inputs);
+      const sizes = resolveSizes(p, inputs);
+      for (const [x, m] of Object.entries(want)) {
+        expect(r.gradients[x]!.matrix).toBe(m);
+        expect(() => katex.renderToString(r.gradients[x]!.latex, { throwOnError: true })).not.toThrow();
+        const got = evaluateDisplay(m, { ...inputs, ...out }, (t) => shapeOf(p, t, sizes), sizes);
+        expect(out[`d${x}`]!.some((v) => v !== 0)).toBe(true);
+        expect(relativeError(got, out[`d${x}`]!), `d${x}`).toBeLessThan(1e-13);
+      }
+    });
+  it("a transposed conv's dK keeps the seed's strided form, its slices labelled with the statement's own indices", () => {
+    // dK[c,f,i,j] = Σ_{n,h,w} X[n,c,h,w]·dY[n,f,2h+i,2w+j]: dY correlated with X dilated by 2 (was labelled dK[f,c], X[n,f])
+    expect(derive(CASES[4]![1]).gradients.K!.matrix).toMatch(/^dK\[c,f\] = Σₙ dY\[n,f\] ⋆ \(X\[n,c\] dilated by 2\):/);
+  });
+  it('a wrong parameter is caught: the evaluator is not vacuous', () => {
+    const [, src] = CASES[1]!;
+    const p = check(derive(src).program, DERIVED_LIMITS);
+    const inputs = randomInputs(p, {}, seededRandom(11), -1, 1);
+    const out = run(p, inputs);
+    const sizes = resolveSizes(p, inputs);
+    const wrong = evaluateDisplay('dX[n,c] = Σ_f dY[n,f] ⋆[d=D, p=(D*R-D, D*S-D)] K[f,c]', { ...inputs, ...out }, (t) => shapeOf(p, t, sizes), sizes);
+    expect(relativeError(wrong, out.dX!)).toBeGreaterThan(1e-3);
+  });
+});
