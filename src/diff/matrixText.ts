@@ -58,7 +58,8 @@ export function text(m: M, ctx = 0): string {
     case 'div':
       return wrap(P.mul, `${text(m.a, P.mul)}/${text(m.b, P.atom)}`);
     case 'pow':
-      return `${text(m.a, P.atom)}${m.p === 2 ? '²' : m.p === 3 ? '³' : `^${m.p}`}`;
+      // a negative or fractional power in parentheses: v^(-1.5), never v^-1.5
+      return `${text(m.a, P.atom)}${m.p === 2 ? '²' : m.p === 3 ? '³' : m.p >= 0 && Number.isInteger(m.p) ? `^${m.p}` : `^(${m.p})`}`;
     case 'fn':
       return `${m.fn}(${m.args.map((a) => text(a)).join(', ')})`;
     case 'cmp':

@@ -115,7 +115,8 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
     }
     case 'pow': {
       const a = elementwise(e.base, dims, ctx);
-      return a && e.exp.kind === 'num' ? { k: 'pow', a, p: e.exp.value } : null;
+      const p = constantOf(e.exp);
+      return a && p !== undefined ? { k: 'pow', a, p } : null;
     }
     case 'compare': {
       const a = elementwise(e.a, dims, ctx);
@@ -496,3 +497,26 @@ export function renderMatrix(s: Statement, shapes: Shapes = () => undefined): (M
   return null;
 }
 
+/** The value of a constant exponent, (-3/2 - 1) included (collectPowers writes v^(-3/2)); undefined otherwise. */
+function constantOf(e: Expr): number | undefined {
+  switch (e.kind) {
+    case 'num':
+      return e.value;
+    case 'neg': {
+      const a = constantOf(e.arg);
+      return a === undefined ? undefined : -a;
+    }
+    case 'add':
+    case 'mul': {
+      const xs = (e.kind === 'add' ? e.terms : e.factors).map(constantOf);
+      if (xs.some((x) => x === undefined)) return undefined;
+      return (xs as number[]).reduce((a, b) => (e.kind === 'add' ? a + b : a * b), e.kind === 'add' ? 0 : 1);
+    }
+    case 'div': {
+      const [a, b] = [constantOf(e.num), constantOf(e.den)];
+      return a === undefined || b === undefined || b === 0 ? undefined : a / b;
+    }
+    default:
+      return undefined;
+  }
+}

@@ -107,7 +107,7 @@ describe('Hessian blocks of matrix variables: Kronecker forms', () => {
 describe('cosine similarity of rows: a norm in a denominator is a factor of its own', () => {
   const src = 'dims N=3, D=4\nX: [N, D]\nY: [N, D]\nS[n] = sum(d) X[n,d]*Y[n,d] / (sqrt(sum(e) X[n,e]*X[n,e]) * sqrt(sum(e) Y[n,e]*Y[n,e]))';
   const want =
-    'dX = (Y ⊙ (dS·1ᵀ)) ⊘ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ sqrt((Y ⊙ Y)·1·1ᵀ)) − ((X ⊙ sqrt((Y ⊙ Y)·1·1ᵀ) ⊙ (dS·1ᵀ)) ⊘ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ sqrt((Y ⊙ Y)·1·1ᵀ))²)) ⊙ ((X ⊙ Y)·1·1ᵀ)';
+    'dX = (Y ⊙ (dS·1ᵀ)) ⊘ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ sqrt((Y ⊙ Y)·1·1ᵀ)) − (X ⊙ sqrt((Y ⊙ Y)·1·1ᵀ) ⊙ (dS·1ᵀ) ⊙ ((X ⊙ Y)·1·1ᵀ)) ⊘ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ sqrt((Y ⊙ Y)·1·1ᵀ))²)';
   it(`${want}, built by hand from the display, equals the index form`, () => {
     const r = derive(src);
     expect(r.gradients.X!.matrix).toBe(want);
@@ -125,7 +125,7 @@ describe('cosine similarity of rows: a norm in a denominator is a factor of its 
     const byHand = Float64Array.from({ length: N * D }, (_, k) => {
       const [n, d] = [Math.floor(k / D), k % D];
       const [x, y, g] = [X![n * D + d]!, Y![n * D + d]!, dS![n]!];
-      return (y * g) / (nX(n) * nY(n)) - ((x * nY(n) * g) / (nX(n) * (nX(n) * nY(n)) ** 2)) * xy(n);
+      return (y * g) / (nX(n) * nY(n)) - (x * nY(n) * g * xy(n)) / (nX(n) * (nX(n) * nY(n)) ** 2);
     });
     expect(out.dX!.some((v) => v !== 0)).toBe(true);
     expect(relativeError(byHand, out.dX!)).toBeLessThan(1e-13);
