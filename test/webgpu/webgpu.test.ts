@@ -78,6 +78,12 @@ function makeCase(id: string, source: string, sizes: Sizes, seed: number): { c: 
   return { c: { id, source, sizes: allSizes, inputs, seeds }, expected: interpret(source, allSizes, inputs, seeds) };
 }
 
+// layers with a kernel that binds more tensors than the device allows (SwiftShader: 10 storage
+// buffers per shader): refused by name, until a kernel can be split over several passes
+const OVER_DEVICE_LIMITS: Record<string, RegExp> = {
+  gru_cell: /the kernel backward_dHs \(.*\) binds 11 tensors, and this WebGPU device allows 10 storage buffers per shader/,
+};
+
 let cases: { c: Case; expected: ReturnType<typeof interpret>; label: string }[] = [];
 for (const name of LAYERS) {
   const source = layerSource(name);
@@ -173,6 +179,11 @@ describe('WebGPU kernels agree with the interpreter (headless Chromium, SwiftSha
   for (const { c, expected, label } of cases) {
     it(label, () => {
       const r = results.get(c.id)!;
+      const refused = OVER_DEVICE_LIMITS[c.id.split(' ')[0]!];
+      if (refused && r.error && /storage buffers per shader/.test(r.error)) {
+        expect(r.error).toMatch(refused);
+        return;
+      }
       expect(r.error, r.error).toBeUndefined();
       const what = `${c.id} (${describeSizes(c.sizes)})`;
       expect(Object.keys(r.forward!).sort()).toEqual(Object.keys(expected.forward).sort());
