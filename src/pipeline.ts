@@ -97,7 +97,7 @@ function inlineConstants(p: Program, grads: readonly GradientStatement[]): { p: 
   const st = (s: Statement): Statement => ({ ...s, rhs: go(s.rhs) });
   return {
     p: { ...p, tensors: p.tensors.filter((t) => t.role !== 'constant'), statements: p.statements.map(st) },
-    grads: grads.map((g) => ({ ...g, statement: st(g.statement) })),
+    grads: grads.map((g) => ({ ...g, statement: st(g.statement), ...(g.scatters ? { scatters: g.scatters.map(st) } : {}) })),
   };
 }
 
@@ -114,7 +114,8 @@ export function lowerProgram(source: Program, gradients: readonly GradientStatem
   const wasm: WasmMode = opts.simd && opts.optimize ? (opts.wasm ?? 'auto') : 'never';
   const lower = (s: Statement, prefix: string) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), ctx, opts), opts.optimize, wasm);
   const forward = p.statements.map((s) => lower(s, 'forward'));
-  const backward = grads.map((g) => lower(g.statement, 'backward'));
+  // a gradient's scatter-adds (reads through integer data) run after its statement, into its array
+  const backward = grads.flatMap((g) => [g.statement, ...(g.scatters ?? [])].map((s) => lower(s, 'backward')));
   const inputs = new Set(p.tensors.filter((t) => t.role === 'input').map((t) => t.name));
   const info: ModuleInfo = {
     inputs: [...inputs],
@@ -126,7 +127,8 @@ export function lowerProgram(source: Program, gradients: readonly GradientStatem
     sizes: p.sizes.map((s) => s.name),
     defaults: Object.fromEntries(p.sizes.filter((z) => z.default !== undefined).map((z) => [z.name, z.default!])),
     inPlace: findInPlace(p),
-    gradientReads: Object.fromEntries(grads.map((g) => [g.statement.tensor, tensorsRead(g.statement.rhs).filter((t) => inputs.has(t))])),
+    ...(p.tensors.some((t) => t.elem === 'int') ? { data: p.tensors.filter((t) => t.elem === 'int').map((t) => t.name) } : {}),
+    gradientReads: Object.fromEntries(grads.map((g) => [g.statement.tensor, [...new Set([g.statement, ...(g.scatters ?? [])].flatMap((s) => tensorsRead(s.rhs)))].filter((t) => inputs.has(t))])),
   };
   // shapes over the size parameters, in one scope so that each size is one symbol
   const scope = new KernelScope(ctx, opts);

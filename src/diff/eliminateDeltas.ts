@@ -325,7 +325,7 @@ function solveQuotient(x: IndexExpr, s: { u: string; by: Poly; target: IndexExpr
   let out: IndexExpr = { terms: [], constant: x.constant };
   for (const t of x.terms) {
     const a = t.atom;
-    const exact = a.kind !== 'var' && idxAsVar(a.of) === s.u && polyEquals(a.by, s.by);
+    const exact = (a.kind === 'div' || a.kind === 'mod') && idxAsVar(a.of) === s.u && polyEquals(a.by, s.by);
     const piece: IndexExpr = exact ? (a.kind === 'div' ? s.target : varOf(s.k)) : substituteIndexExpr({ terms: [{ atom: a, coef: POLY_ONE }], constant: new Map() }, s.u, whole);
     out = idxAdd(out, idxScale(piece, t.coef));
   }

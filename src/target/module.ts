@@ -40,6 +40,8 @@ export interface ModuleInfo {
   readonly inPlace: Readonly<Record<string, readonly string[]>>;
   /** gradient → the inputs its kernel reads (a backward after an in-place forward must not read an overwritten one) */
   readonly gradientReads: Readonly<Record<string, readonly string[]>>;
+  /** integer inputs (`tok: int[N]`), passed as Int32Array, with no gradient; absent when none */
+  readonly data?: readonly string[];
 }
 
 export interface LoopModule {
@@ -110,7 +112,7 @@ export function printModule(mod: LoopModule, target: ModuleTarget): string {
   const exported = (text: string) => (target === 'js-body' ? text : `export ${text}`);
   for (const k of kernels) out.push(...printKernel(k, typed, taken, scratchNames, exported));
   // forward and backward: every kernel in order
-  const arrayOf = (n: string) => (mod.info.records.includes(n) ? 'Int32Array' : ARRAY[mod.dtype === 'float32' ? 'f32' : 'f64']!);
+  const arrayOf = (n: string) => (mod.info.records.includes(n) || mod.info.data?.includes(n) ? 'Int32Array' : ARRAY[mod.dtype === 'float32' ? 'f32' : 'f64']!);
   const record = (names: readonly string[]) => names.map((n) => `readonly ${propertyName(n)}: ${arrayOf(n)}`);
   const sizesType = mod.info.sizes.length ? mod.info.sizes.map((n) => `readonly ${propertyName(n)}: number`) : undefined;
   const fwdNames = [...mod.info.inputs, ...mod.info.intermediates, ...mod.info.outputs, ...mod.info.records];

@@ -404,6 +404,7 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
         case 'choose':
         case 'microkernel':
         case 'linalg':
+        case 'fail':
           fail(`the ${s.kind} statement (a WebAssembly function has only its memory)`);
           break;
         default:
