@@ -180,10 +180,11 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
   const Arr = ArrayOf(dtype);
 
   const data = new Set(info.data ?? []);
-  /** Integer data: an Int32Array, or an array of whole numbers (copied into one). */
+  /** Integer data: an Int32Array, or an array of whole numbers (copied into one), or one for a scalar. */
   const takeData = (name: string, v: unknown): Int32Array => {
     const n = count(name);
     const shape = `shape [${shapes[name]!.join(', ')}]`;
+    if (typeof v === 'number' && shapes[name]!.length === 0) v = [v];
     if (v instanceof Int32Array || Array.isArray(v)) {
       if (v.length !== n) throw new Error(`input ${name} has ${v.length} elements but its ${shape} needs ${n}`);
       if (v instanceof Int32Array) return v;

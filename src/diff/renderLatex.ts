@@ -89,7 +89,7 @@ function atomLatex(a: Atom): string {
       return `\\left(${groupLatex(indexLatex(a.of))} \\bmod ${groupLatex(sizeLatex(printPoly(a.by)))}\\right)`;
     // a data-dependent subscript: the integer tensor's element, tok_{n}
     case 'read':
-      return `\\mathrm{${a.tensor}}_{${a.subs.map(indexLatex).join(',')}}`;
+      return a.subs.length ? `\\mathrm{${a.tensor}}_{${a.subs.map(indexLatex).join(',')}}` : `\\mathrm{${a.tensor}}`;
     default:
       return assertNever(a);
   }

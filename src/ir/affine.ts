@@ -218,7 +218,7 @@ function atomText(a: Atom, wrap: boolean): string {
       return wrap ? `(${txt})` : txt;
     }
     case 'read':
-      return `${a.tensor}[${a.subs.map(printIndex).join(',')}]`;
+      return a.subs.length ? `${a.tensor}[${a.subs.map(printIndex).join(',')}]` : a.tensor;
     default:
       return assertNever(a);
   }

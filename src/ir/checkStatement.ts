@@ -184,9 +184,14 @@ export class StatementChecker {
     const shape = this.c.shapes.get(a.name)!;
     if (shape.length !== subs.length)
       fail('rank-mismatch', `${a.name} has ${shape.length} dimension${shape.length === 1 ? '' : 's'} but is indexed with ${subs.length}`, a.span, `write ${a.name} with ${shape.length} subscript${shape.length === 1 ? '' : 's'}`);
+    // distinct plain indices: the data check then covers exactly the elements read
+    const seen: string[] = [];
     const ix = subs.map((s) => {
       const x = this.indexRaw(s, new Map());
-      if (idxAsVar(x) === undefined) fail('non-affine', `${a.name} is integer data: its subscripts are plain indices`, s.span, `write ${a.name}[n]; shift what it indexes instead: E[${a.name}[n]+1, d]`);
+      const n = idxAsVar(x);
+      if (n === undefined) fail('non-affine', `${a.name} is integer data: its subscripts are plain indices`, s.span, `write ${a.name}[n]; shift what it indexes instead: E[${a.name}[n]+1, d]`);
+      if (seen.includes(n!)) fail('non-affine', `${a.name} is integer data: its subscripts are distinct indices, and ${n} repeats`, s.span, 'read the whole of it, e.g. tok[b,t]');
+      seen.push(n!);
       return x;
     });
     this.c.noteRead(a.name, a.span, this.name);

@@ -50,5 +50,5 @@ export function dataSubscripts(s: Statement): DataSubscript[] {
 
 /** The error text: the statement, the element of the data (its position and value), the subscript. */
 export function outOfRange(statement: string, d: DataSubscript, at: { pos: readonly string[]; token: string; value: string; hi: string }): string {
-  return `${statement}: ${d.data}[${at.pos.join(', ')}] = ${at.token} makes the subscript ${d.text} of ${d.tensor} ${at.value}, outside [0, ${at.hi}) (dimension ${d.dim + 1} of ${d.tensor})`;
+  return `${statement}: ${d.data}${at.pos.length ? `[${at.pos.join(', ')}]` : ''} = ${at.token} makes the subscript ${d.text} of ${d.tensor} ${at.value}, outside [0, ${at.hi}) (dimension ${d.dim + 1} of ${d.tensor})`;
 }

@@ -115,6 +115,13 @@ describe('integer data in the kernels', () => {
     expect(() => bk.forward({ E, tok: Int32Array.from([0, 0, 0, 0, 0, 0, 0, 0, 9]) })).toThrow(RangeError);
   });
 
+  it('a scalar of integer data: its gradient, and its check', () => {
+    const k = compile('dims V=4, D=2\nE: [V, D]\nk: int[]\nY[d] = E[k, d]');
+    expect([...k.backward({ E: new Float64Array(8), k: [2] as never }, { dY: Float64Array.from([1, 2]) }).dE!]).toEqual([0, 0, 0, 0, 1, 2, 0, 0]);
+    expect(k.forward({ E: Float64Array.from({ length: 8 }, (_, i) => i), k: 1 }).Y).toEqual(Float64Array.from([2, 3]));
+    expect(() => k.forward({ E: new Float64Array(8), k: [4] as never })).toThrow('Y: k = 4 makes the subscript k of E 4, outside [0, 4) (dimension 1 of E)');
+  });
+
   it('accepts an Int32Array or an array of whole numbers, and nothing else', () => {
     const k = compile(src);
     const tok = [3, 0, 3, 6, 3, 0, 1, 6, 3];

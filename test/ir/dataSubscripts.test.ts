@@ -44,6 +44,7 @@ describe('integer inputs and data subscripts: the checker', () => {
     ['E: [V, D]\nX: [N]\nY[n,d] = E[X[n], d]', 'name used in the wrong role: X holds real numbers: a subscript reads only an integer tensor (at 3:12)', 'declare it `X: int[…]`'],
     ['E: [V, D]\ntok: int[N]\nY[n,d] = E[2*tok[n], d]', 'index is not affine: a data-dependent subscript is one element of an integer tensor plus sizes and whole numbers (at 3:13)', 'E[tok[n]+1, d]'],
     ['E: [V, D]\ntok: int[N]\nY[n,d] = E[tok[n+1], d]', 'index is not affine: tok is integer data: its subscripts are plain indices (at 3:17)', 'E[tok[n]+1, d]'],
+    ['E: [V, D]\ntok: int[N, N]\nY[n,d] = E[tok[n,n], d]', 'index is not affine: tok is integer data: its subscripts are distinct indices, and n repeats (at 3:18)', 'read the whole of it'],
     ['tok: int[N]\ntok[n] = 1', 'name used in the wrong role: tok is an integer input (declared int) and cannot be assigned (at 2:1)', 'read as subscripts'],
     ['E: [V, D]\ntok: int[N]\nY: [V, D]\nY[tok[n], d] = E[tok[n], d]', 'bad left side: a data-dependent left side adds into Y: write `Y[…] += …` (at 4:3)', 'scatter-add into it with +='],
     ['E: [V, D]\ntok: int[N]\nY: [V, D]\nY[tok[n], d] += E[tok[n], d]', 'bad left side: += adds into Y, which no earlier statement assigns (at 4:1)', 'assign it first'],
@@ -55,6 +56,13 @@ describe('integer inputs and data subscripts: the checker', () => {
     const shown = formatError(e, src);
     expect(shown).toContain('^');
     expect(shown).toContain(hint);
+  });
+
+  it('a scalar of integer data is a subscript too, printed without brackets', () => {
+    const src = 'dims V=4, D=2\nE: [V, D]\nk: int[]\nY[d] = E[k, d]';
+    expect(derive(src).gradients.E!.index).toBe('dE[v,d] = (k == v)*dY[d]');
+    expect(evaluate(src, { E: Float64Array.from({ length: 8 }, (_, i) => i), k: 2 }).Y).toEqual(Float64Array.from([4, 5]));
+    expect(inputErrorOf(() => evaluate(src, { E: new Float64Array(8), k: 4 }))).toBe('Y: k = 4 makes the subscript k of E 4, outside [0, 4) (dimension 1 of E)');
   });
 
   it('refuses a gradient with respect to integer data, and leaves it out by default', () => {
