@@ -101,7 +101,7 @@ export function inlineConstants(p: Program, grads: readonly GradientStatement[])
   const st = (s: Statement): Statement => ({ ...s, rhs: go(s.rhs) });
   return {
     p: { ...p, tensors: p.tensors.filter((t) => t.role !== 'constant'), statements: p.statements.map(st) },
-    grads: grads.map((g) => ({ ...g, statement: st(g.statement) })),
+    grads: grads.map((g) => ({ ...g, statement: st(g.statement), ...(g.scatters ? { scatters: g.scatters.map(st) } : {}) })),
   };
 }
 
@@ -138,11 +138,12 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
   const wasm: WasmMode = opts.simd && opts.optimize ? (opts.wasm ?? 'auto') : 'never';
   const lower = (s: Statement, prefix: string) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), ctx, opts), opts.optimize, wasm);
   const forward = p.statements.map((s) => lower(s, 'forward'));
-  const backward = grads.map((g) => lower(g.statement, 'backward'));
+  // a gradient's scatter-adds (reads through integer data) run after its statement, into its array
+  const backward = grads.flatMap((g) => [g.statement, ...(g.scatters ?? [])].map((s) => lower(s, 'backward')));
   const inputs = new Set(p.tensors.filter((t) => t.role === 'input').map((t) => t.name));
   const scratch = plan.made.filter((m) => m.phase === 'forward').map((m) => m.info.name);
   const temporaries = temporariesOf(grads);
-  const readsOf = (g: GradientStatement) => tensorsRead(g.statement.rhs);
+  const readsOf = (g: GradientStatement) => [g.statement, ...(g.scatters ?? [])].flatMap((s) => tensorsRead(s.rhs));
   const reads = new Map(grads.map((g) => [g.statement.tensor, readsOf(g)] as const));
   const real = grads.filter((g) => !g.temporary);
   const info: ModuleInfo = {
@@ -155,7 +156,8 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
     sizes: p.sizes.map((s) => s.name),
     defaults: Object.fromEntries(p.sizes.filter((z) => z.default !== undefined).map((z) => [z.name, z.default!])),
     inPlace: findInPlace(p),
-    // a gradient reads what its temporaries read too (after an in-place forward, they would read the new values)
+    ...(p.tensors.some((t) => t.elem === 'int') ? { data: p.tensors.filter((t) => t.elem === 'int').map((t) => t.name) } : {}),
+    // a gradient reads what its temporaries and its scatter-adds read too (after an in-place forward, they would read the new values)
     gradientReads: Object.fromEntries(
       real.map((g) => [g.statement.tensor, [...new Set([g.statement.tensor, ...(temporaries[g.statement.tensor] ?? [])].flatMap((t) => reads.get(t)!))].filter((t) => inputs.has(t))]),
     ),

@@ -130,6 +130,8 @@ export function lowerGpuProgram(source: Program, derived: readonly GradientState
   // named constants are numbers in the shaders, as in the CPU kernels
   const { p, grads } = inlineConstants(source, derived);
   refuseMatrixFunctions([...p.statements, ...grads.map((g) => g.statement)]);
+  const data = p.tensors.find((t) => t.elem === 'int');
+  if (data) throw new Error(`the WebGPU target cannot read integer data (${data.name}: int[…]) yet: compile this program without { target: 'webgpu' }`);
   const recordsArgmax = new Map<string, Statement>();
   for (const s of p.statements) if (s.rhs.kind === 'reduce' && (s.rhs.op === 'max' || s.rhs.op === 'min')) recordsArgmax.set(s.tensor, s);
   const defaults = new Map<string, number>();

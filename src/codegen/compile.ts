@@ -49,9 +49,10 @@ export interface Kernel {
   readonly dtype: Dtype;
   readonly sizes: Record<string, number>;
   /** `out`: preallocated arrays for outputs and intermediates (reused across calls, no page faults on fresh memory) */
-  forward(inputs: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
+  /** integer inputs (declared int) take an Int32Array or an array of whole numbers */
+  forward(inputs: Record<string, DataArray | Int32Array | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
   /** `out`: preallocated arrays for the gradients (dX …) and the forward's outputs and intermediates */
-  backward(inputs: Record<string, DataArray | number>, seeds?: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
+  backward(inputs: Record<string, DataArray | Int32Array | number>, seeds?: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
   /** with one scalar output: the Hessian-vector product H·v for directions keyed by input name
    *  ({ x: v }; one left out is 0), keyed dX like backward — without forming the Hessian */
   hvp?(inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>): Record<string, DataArray>;
@@ -215,6 +216,21 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
   const kept = new Map<string, DataArray>();
   const innerArray = (name: string) => kept.get(name) ?? (kept.set(name, new Arr(elements(name))), kept.get(name)!);
 
+  const data = new Set(info.data ?? []);
+  /** Integer data: an Int32Array, or an array of whole numbers (copied into one), or one for a scalar. */
+  const takeData = (name: string, v: unknown): Int32Array => {
+    const n = count(name);
+    const shape = `shape [${shapes[name]!.join(', ')}]`;
+    if (typeof v === 'number' && shapes[name]!.length === 0) v = [v];
+    if (v instanceof Int32Array || Array.isArray(v)) {
+      if (v.length !== n) throw new Error(`input ${name} has ${v.length} elements but its ${shape} needs ${n}`);
+      if (v instanceof Int32Array) return v;
+      const bad = v.findIndex((x) => !Number.isInteger(x) || x !== (x | 0));
+      if (bad >= 0) throw new Error(`input ${name} is integer data (declared int): its element ${bad} is ${String(v[bad])}`);
+      return Int32Array.from(v as number[]);
+    }
+    throw new Error(`input ${name} is integer data (declared int): pass an Int32Array (or an array of whole numbers) of ${n} elements (${shape}), got ${(v as object)?.constructor?.name ?? typeof v}`);
+  };
   const take = (kind: 'input' | 'seed' | 'output', name: string, v: DataArray | number | undefined, shapeName: string): DataArray => {
     const n = count(shapeName);
     if (v === undefined) throw new Error(`missing ${kind} ${name}: expected ${dtype === 'float32' ? 'a Float32Array' : 'a Float64Array'} of ${n} elements (shape [${shapes[shapeName]!.join(', ')}])`);
@@ -242,11 +258,11 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
     for (const k of names) t[k] = take('output', k, out[k], k.startsWith('d') && !shapes[k] ? k.slice(1) : k);
     return names;
   };
-  const runForward = (inputs: Record<string, DataArray | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = []) => {
+  const runForward = (inputs: Record<string, DataArray | Int32Array | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = []) => {
     if (inputs === null || typeof inputs !== 'object') throw new Error('forward takes an object of input arrays, e.g. { X, W }');
     for (const k of Object.keys(inputs)) if (!inputSet.has(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
     const t: Record<string, DataArray | Int32Array> = Object.create(null) as Record<string, DataArray | Int32Array>;
-    for (const name of info.inputs) t[name] = take('input', name, inputs[name], name);
+    for (const name of info.inputs) t[name] = data.has(name) ? takeData(name, inputs[name]) : take('input', name, inputs[name] as DataArray | number | undefined, name);
     const mine = given(out, [...forwardNames, ...extra], t);
     checkSharing('', info, t, mine);
     for (const name of forwardNames) t[name] ??= new Arr(count(name));
@@ -284,10 +300,11 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
       for (const g of info.gradients) t[g] ??= new Arr(count(g.slice(1)));
       for (const name of temporaries) t[name] = innerArray(name);
       m.backward(t, sizeRecord);
-      return Object.fromEntries((wrt ?? opts.wrt ?? info.inputs).map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
+      return Object.fromEntries((wrt ?? opts.wrt ?? info.inputs).filter((n) => !data.has(n)).map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
     },
     // one scalar output: H·v by reverse over reverse, compiled on the first call (src/diff/writeHvpProgram.ts)
-    ...(!wrt && scalarOutputOf(p) !== undefined ? { hvp: hvpOf(p, opts, info.inputs, count) } : {}),
+    // (not through integer data: its gradient is a scatter-add, which is not differentiated yet)
+    ...(!wrt && !data.size && scalarOutputOf(p) !== undefined ? { hvp: hvpOf(p, opts, info.inputs, count) } : {}),
   };
 }
 

@@ -35,6 +35,8 @@ export function findInPlace(p: Program): InPlace {
   };
   const out: InPlace = Object.create(null) as InPlace;
   p.statements.forEach((s, k) => {
+    // a scatter-add writes into its tensor's array, which an earlier statement made
+    if (s.scatter) return;
     const later = new Set(p.statements.slice(k + 1).flatMap((x) => tensorsRead(x.rhs)));
     const ok = p.tensors
       .filter((t) => t.role === 'input' && t.shape.length > 0)

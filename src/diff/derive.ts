@@ -83,6 +83,7 @@ export function backwardProgram(
   for (const g of grads) {
     lines.push(g.temporary ? declaration(info.get(g.of)!, g.of) : declaration(info.get(g.of)!, gradName(g.of)));
     lines.push(printStatement(g.statement));
+    for (const s of g.scatters ?? []) lines.push(printStatement(s));
     const m = matrixSources.get(g.of);
     if (m) lines.push(`# matrix notation: ${m}`);
   }
@@ -107,16 +108,17 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
   const matrixNotation = p.statements.some((s) => s.notation === 'matrix');
   const sources = new Map<string, string>();
   for (const g of grads) {
-    const matrix = renderMatrix(g.statement, shapeOf);
+    // a scatter-add has no matrix form; its LaTeX is the gather form it computes
+    const matrix = g.scatters ? null : renderMatrix(g.statement, shapeOf);
     if (matrixNotation && matrix?.source) sources.set(g.of, matrix.source);
-    const index = printStatement(g.statement);
+    const index = [g.statement, ...(g.scatters ?? [])].map(printStatement).join('\n');
     const intermediate = info.get(g.of)?.role === 'intermediate';
     gradients.push([
       g.of,
       {
         index,
         matrix: matrix?.text ?? null,
-        latex: matrix ? `${statementLatex(g.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(g.statement),
+        latex: matrix ? `${statementLatex(g.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(g.gathered ?? g.statement),
         ...(intermediate ? { intermediate: true } : {}),
       },
     ]);

@@ -36,6 +36,7 @@ import { printExpr, printStatement } from '../ir/print.js';
 import { polyConstValue, sizeNames, sizeTryEval } from '../ir/sizes.js';
 import { assertNever, type Bound, type Expr, type ExprKind, type IndexExpr, type Program, type SizeExpr, type Statement, type TensorInfo } from '../ir/types.js';
 import { eliminateDeltas, type Term } from './eliminateDeltas.js';
+import { renameScatter, scatterDataGuards, type Scatter } from './scatterDataGuards.js';
 import { POW_RULES, RULES } from './rules.js';
 import { hoistFactors } from './hoistFactors.js';
 import { forwardValues, reuseForward } from './reuseForward.js';
@@ -228,6 +229,11 @@ export interface GradientStatement {
   /** the tensor differentiated: an input or an intermediate */
   readonly of: string;
   readonly statement: Statement;
+  /** scatter-adds into the gradient after `statement` (reads through integer data: E[tok[n], d]) */
+  readonly scatters?: readonly Statement[];
+  /** with scatters: the whole gradient in gather form, dE[v,d] = sum(n) (tok[n] == v)*dY[n,d] — the
+   *  math they compute (for LaTeX), at a cost of V·N·D the scatters avoid */
+  readonly gathered?: Statement;
   readonly steps: string[];
   /** a value the planner made for the gradients (src/plan/): computed in backward, not returned */
   readonly temporary?: boolean;
@@ -265,11 +271,15 @@ export const gradName = (t: string) => `d${t}`;
 
 /** Reverse mode over the whole program; gradients come out in an order where each is defined before it is read. */
 export function differentiate(p: Program, opts: DifferentiateOptions = {}): GradientStatement[] {
-  const inputs = p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  const inputs = p.tensors.filter((t) => t.role === 'input' && t.elem !== 'int').map((t) => t.name);
   const wrt = opts.wrt ?? inputs;
   const info = new Map(p.tensors.map((t) => [t.name, t] as const));
+  const scattering = p.statements.find((s) => s.scatter);
+  if (scattering)
+    throw new DeltagradError('bad-left-side', `${scattering.tensor}[…] += … (a scatter-add) cannot be differentiated yet`, scattering.span, 'write the forward program with = statements; += appears in gradients');
   for (const w of wrt) {
     const t = info.get(w);
+    if (t?.elem === 'int') throw new DeltagradError('not-an-input', `${w} is integer data: it has no gradient`, t.span, `differentiate with respect to the real inputs: ${inputs.join(', ') || '(none)'}`);
     if (!t || t.role !== 'input')
       throw new DeltagradError(
         'not-an-input',
@@ -344,6 +354,8 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     const primed = positions.map((b) => ({ name: `${b.name}'`, extent: b.extent }));
     const steps: string[] = [];
     const pieces: Expr[] = [];
+    const scatters: Scatter[] = [];
+    const gathered: Expr[] = [];
     const dT = adjoint(target);
     const posText = primed.length ? `[${primed.map((b) => b.name).join(',')}]` : '';
     for (const s of readers.get(target) ?? []) {
@@ -397,23 +409,35 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
         }
         steps.push(...done.steps.map((x) => `  ${x}`));
         steps.push(`  gives ${printExpr(done.expr)}`);
-        pieces.push(done.expr);
+        const scatter = scatterDataGuards(done.expr, [...rows, ...primed]);
+        if (scatter) {
+          steps.push(`  it reads data at a summed index: a scatter-add, ${dT}[${scatter.at.map(printIndex).join(',')}] += ${printExpr(scatter.rhs)} for every ${scatter.loops.map((b) => b.name).join(', ')}`);
+          scatters.push(scatter);
+        } else pieces.push(done.expr);
+        gathered.push(done.expr);
       }
     }
-    let rhs = simplify(add(pieces), (line) => steps.push(`simplify — ${line}`));
     // Drop the primes from the positions; rename any summed index that would clash.
     const clean = new Map(primed.map((b, k) => [b.name, positions[k]!.name] as const));
     const free = new Set([...rows, ...positions].map((b) => b.name));
-    rhs = renameClashingBound(rhs, free, names);
-    rhs = renameIndices(rhs, clean);
-    rhs = tidyBoundNames(rhs, free);
+    const tidy = (e: Expr, log?: (line: string) => void) => tidyBoundNames(renameIndices(renameClashingBound(simplify(e, log), free, names), clean), free);
+    let rhs = tidy(add(pieces), (line) => steps.push(`simplify — ${line}`));
     if (clean.size) steps.push(`rename ${[...clean].map(([a, b]) => `${a} → ${b}`).join(', ')}`);
     const log = (line: string) => steps.push(line);
     rhs = reuseForward(rhs, forward, new Map([...rows, ...positions].map((b) => [b.name, b.extent] as const)), log);
     rhs = hoistFactors(rhs, log);
     const statement: Statement = { tensor: dT, lhs: [...rows, ...positions], rhs, line: 0 };
     steps.push(`result: ${printStatement(statement)}`);
-    return { of: target, statement, steps };
+    if (!scatters.length) return { of: target, statement, steps };
+    // a summed index promoted to a loop keeps its name unless a position now has it
+    const added = scatters.map((sc) => {
+      const map = new Map(clean);
+      for (const b of sc.loops) if (!clean.has(b.name) && free.has(b.name)) map.set(b.name, names.fresh(b.name));
+      const r = renameScatter(sc, map, (e) => renameIndices(renameClashingBound(e, new Set([...free, ...map.values()]), names), map));
+      return { tensor: dT, lhs: r.loops, rhs: simplify(r.rhs), line: 0, scatter: { at: r.at } } satisfies Statement;
+    });
+    steps.push(...added.map((s) => `then: ${printStatement(s)}`));
+    return { of: target, statement, scatters: added, gathered: { ...statement, rhs: tidy(add(gathered)) }, steps };
   });
 }
 

@@ -361,7 +361,8 @@ function solveQuotient(x: IndexExpr, s: Quotient & { k: string }): IndexExpr {
   let out: IndexExpr = { terms: [], constant: x.constant };
   for (const t of x.terms) {
     const a = t.atom;
-    const exact = a.kind !== 'var' && idxKey(a.of) === key && polyEquals(a.by, s.by);
+    // a quotient or remainder of the dividend (a data read has neither)
+    const exact = (a.kind === 'div' || a.kind === 'mod') && idxKey(a.of) === key && polyEquals(a.by, s.by);
     const piece: IndexExpr = exact ? (a.kind === 'div' ? s.target : varOf(s.k)) : substituteIndexExpr({ terms: [{ atom: a, coef: POLY_ONE }], constant: new Map() }, s.u, whole);
     out = idxAdd(out, idxScale(piece, t.coef));
   }

@@ -87,6 +87,9 @@ function atomLatex(a: Atom): string {
     // (n−1) mod 2: \bmod binds looser than juxtaposition but a reader takes `n - 1 \bmod 2` as n − (1 mod 2)
     case 'mod':
       return `\\left(${groupLatex(indexLatex(a.of))} \\bmod ${groupLatex(sizeLatex(printPoly(a.by)))}\\right)`;
+    // a data-dependent subscript: the integer tensor's element, tok_{n}
+    case 'read':
+      return a.subs.length ? `\\mathrm{${a.tensor}}_{${a.subs.map(indexLatex).join(',')}}` : `\\mathrm{${a.tensor}}`;
     default:
       return assertNever(a);
   }

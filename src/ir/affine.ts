@@ -28,6 +28,8 @@ export const atomKey = (a: Atom): string => {
       return `(${idxKey(a.of)})/(${polyKey(a.by)})`;
     case 'mod':
       return `(${idxKey(a.of)})%(${polyKey(a.by)})`;
+    case 'read':
+      return `${a.tensor}[${a.subs.map(idxKey).join(',')}]`;
     default:
       return assertNever(a);
   }
@@ -129,6 +131,9 @@ export function idxSubstitute(e: IndexExpr, name: string, by: IndexExpr): IndexE
       case 'mod':
         out = idxAdd(out, idxScale(idxMod(idxSubstitute(a.of, name, by), a.by), t.coef));
         break;
+      case 'read':
+        out = idxAdd(out, idxScale(idxRead(a.tensor, a.subs.map((x) => idxSubstitute(x, name, by))), t.coef));
+        break;
       default:
         assertNever(a);
     }
@@ -145,13 +150,32 @@ export function idxRename(e: IndexExpr, map: ReadonlyMap<string, string>): Index
   return out;
 }
 
-/** Variable names anywhere in the expression (including inside quotients and remainders). */
+/** The index expressions an atom is a function of: a quotient's dividend, a read's subscripts. */
+export const atomArgs = (a: Atom): readonly IndexExpr[] => (a.kind === 'var' ? [] : a.kind === 'read' ? a.subs : [a.of]);
+
+/** `tok[n]`: the value of an integer tensor's element, as an index expression. */
+export const idxRead = (tensor: string, subs: readonly IndexExpr[]): IndexExpr => ({
+  terms: [{ atom: { kind: 'read', tensor, subs }, coef: POLY_ONE }],
+  constant: POLY_ZERO,
+});
+
+/** The integer tensors an index expression reads (data-dependent subscripts), nested reads included. */
+export function idxReads(e: IndexExpr): string[] {
+  const out: string[] = [];
+  for (const t of e.terms) {
+    if (t.atom.kind === 'read') out.push(t.atom.tensor);
+    for (const x of atomArgs(t.atom)) out.push(...idxReads(x));
+  }
+  return [...new Set(out)];
+}
+
+/** Variable names anywhere in the expression (including inside quotients, remainders and reads). */
 export function idxVars(e: IndexExpr): string[] {
   const out: string[] = [];
   for (const t of e.terms) {
     const a = t.atom;
     if (a.kind === 'var') out.push(a.name);
-    else out.push(...idxVars(a.of));
+    else for (const x of atomArgs(a)) out.push(...idxVars(x));
   }
   return [...new Set(out)];
 }
@@ -162,7 +186,7 @@ export function idxCoef(e: IndexExpr, name: string): Poly | 'nested' | undefined
   for (const t of e.terms) {
     if (t.atom.kind === 'var') {
       if (t.atom.name === name) coef = t.coef;
-    } else if (idxVars(t.atom.of).includes(name)) return 'nested';
+    } else if (atomArgs(t.atom).some((x) => idxVars(x).includes(name))) return 'nested';
   }
   return coef;
 }
@@ -193,6 +217,8 @@ function atomText(a: Atom, wrap: boolean): string {
       const txt = `${simpleOf ? inner : `(${inner})`}${a.kind === 'div' ? '/' : '%'}${simpleBy ? by : `(${by})`}`;
       return wrap ? `(${txt})` : txt;
     }
+    case 'read':
+      return a.subs.length ? `${a.tensor}[${a.subs.map(printIndex).join(',')}]` : a.tensor;
     default:
       return assertNever(a);
   }

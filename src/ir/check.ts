@@ -43,6 +43,7 @@ class Checker implements ProgramScope {
   /** shapes known so far: declared, inferred from plain subscripts, or of assigned tensors */
   readonly shapes = new Map<string, SizeExpr[]>();
   readonly assigned = new Map<string, number>();
+  readonly ints = new Set<string>();
   readonly firstRead = new Map<string, Span>();
   readonly readAfter = new Set<string>();
   readonly order: string[] = [];
@@ -93,6 +94,7 @@ class Checker implements ProgramScope {
       role: this.consts.has(name) ? 'constant' : !this.assigned.has(name) ? 'input' : this.readAfter.has(name) ? 'intermediate' : 'output',
       ...(this.consts.has(name) ? { value: this.consts.get(name)!.value } : {}),
       declared: this.declared.has(name),
+      ...(this.ints.has(name) ? { elem: 'int' as const } : {}),
       ...(this.spans.has(name) ? { span: this.spans.get(name)! } : {}),
     }));
     return { sizes: [...this.sizes.values()], tensors, statements: this.statements, source: this.source };
@@ -167,6 +169,7 @@ class Checker implements ProgramScope {
     const shape = l.shape.map((a) => this.sizeOf(a));
     this.declared.set(l.name, { shape, span: l.span });
     this.shapes.set(l.name, shape);
+    if (l.int) this.ints.add(l.name);
     this.see(l.name, l.span);
   }
 
@@ -207,12 +210,17 @@ class Checker implements ProgramScope {
     if (this.sizes.has(name)) fail('bad-name', `${name} is a size and cannot be assigned`, l.span);
     if (this.consts.has(name)) fail('bad-name', `${name} is a constant and cannot be assigned`, l.span, `its value is fixed by \`const ${name} = …\``);
     if (this.defs.has(name) || (BUILTINS as readonly string[]).includes(name)) fail('bad-name', `${name} is a function and cannot be assigned`, l.span);
+    if (this.ints.has(name)) fail('bad-name', `${name} is an integer input (declared int) and cannot be assigned`, l.span, 'integer tensors are data the caller gives, read as subscripts: E[tok[n], d]');
+    if (written.add) return this.scatterAdd(written);
     if (this.assigned.has(name))
       fail('assigned-twice', `${name} is already assigned in line ${this.assigned.get(name)}`, l.span, `each tensor is assigned once; give this one another name, or add both right sides in one statement`);
     if (this.firstRead.has(name)) {
       const r = this.firstRead.get(name)!;
       fail('used-before-assigned', `${name} is read in line ${r.line} before it is assigned in line ${l.span.line}`, r, 'statements run top to bottom: assign a tensor before reading it');
     }
+    for (const s of l.subs ?? [])
+      if (s.k === 'access' && this.ints.has(s.name))
+        fail('bad-left-side', `a data-dependent left side adds into ${name}: write \`${name}[…] += …\``, s.span, `assign ${name} first (e.g. \`${name}[…] = 0\`), then scatter-add into it with +=`);
     // bounded before anything is built from it (the matrix notation's expansion recurses on it)
     this.checkInlinedSize(written);
     // matrix notation (f = x'*A*x) becomes index notation, with indices of its own on the left
@@ -238,6 +246,25 @@ class Checker implements ProgramScope {
     const stmt = st.run();
     this.assigned.set(name, l.span.line);
     this.statements.push(expanded ? { ...stmt, notation: 'matrix' } : stmt);
+  }
+
+  /** `T[tok[n], d] += rhs`: a scatter-add into a tensor an earlier statement assigned. Its loop
+   *  indices are the names in its left subscripts (n, d); indices only on the right are summed. */
+  private scatterAdd(l: Extract<Line, { k: 'assign' }>) {
+    const name = l.name;
+    if (!this.assigned.has(name))
+      fail('bad-left-side', `+= adds into ${name}, which no earlier statement assigns`, l.span, `assign it first, e.g. \`${name}[…] = 0\``);
+    if (!l.subs?.length) fail('bad-left-side', `+= scatters into the elements of a tensor: write ${name}[tok[n], …] += …`, l.span);
+    const loops: string[] = [];
+    const collect = (a: Ast) => {
+      if (a.k === 'name' && !this.sizes.has(a.name) && !this.consts.has(a.name) && !this.ints.has(a.name) && !loops.includes(a.name)) loops.push(a.name);
+      if (a.k === 'access') a.subs.forEach(collect);
+      if (a.k === 'binary') [a.a, a.b].forEach(collect);
+      if (a.k === 'unary') collect(a.arg);
+    };
+    l.subs!.forEach(collect);
+    this.see(name, { line: l.span.line, col: l.span.col, length: name.length });
+    this.statements.push(new StatementChecker(this, name, loops, l, undefined, true).run());
   }
 
   // --- helpers used by StatementChecker ---

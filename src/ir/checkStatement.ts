@@ -5,11 +5,12 @@
 // Worked example: `Y[n,f] = relu(X[n,d]*W[f,d] + b[f])` gives
 //   Y[n,f] = relu(sum(d) X[n,d]*W[f,d] + b[f])        with n:N, f:F, d:D
 // d is summed over the smallest additive term that holds all its uses (inside relu).
-import { idxAdd, idxAsConst, idxAsVar, idxDiv, idxMod, idxNeg, idxNum, idxScale, idxSizeName, idxSub, idxVar } from './affine.js';
+import { idxAdd, idxAsConst, idxAsVar, atomArgs, idxRead, idxDiv, idxMod, idxNeg, idxNum, idxScale, idxSizeName, idxSub, idxVar } from './affine.js';
 import { fail, type Span } from './errors.js';
 import { access, add, call, compare, div, mapChildren, mul, neg, num, pow, reduce } from './exprs.js';
 import { MATRIX_BINDERS, type Ast, type Line } from './parse.js';
 import {
+  polyConstValue,
   polyIsPositive,
   printSize,
   sizeEquals,
@@ -51,20 +52,51 @@ export class StatementChecker {
     readonly line: Extract<Line, { k: 'assign' }>,
     /** the left side's shape, when the statement was written in matrix notation (its indices are new) */
     readonly lhsShape?: readonly SizeExpr[],
+    /** a scatter-add, T[tok[n], d] += …: lhs are its loop indices, not T's dimensions */
+    readonly scatter = false,
   ) {}
+
+  /** the integer tensors read as subscripts, for the check that each index runs over their dimension */
+  private readonly intReads: { tensor: string; subs: readonly IndexExpr[]; span: Span }[] = [];
 
   run(): Statement {
     // Names used as subscripts (or reduction heads) are indices unless they are sizes.
     this.collectIndexNames(this.line.rhs);
     this.lhs.forEach((n) => this.indexNames.add(n));
+    // a scatter's left subscripts: T's dimensions give its plain indices' ranges, as a read of T would
+    const at = this.scatter ? this.line.subs!.map((s) => this.dataSubscript(s, this.index(s, new Map()))) : undefined;
+    if (at) this.use({ tensor: this.name, subs: at, span: this.line.span });
     let rhs = this.expr(this.line.rhs, new Map(), new Map());
     rhs = this.wrapEinsteinSums(rhs);
     const extents = inferRanges(this);
     for (const m of this.matrices) this.squareOrFail(m.fn, extents.get(m.names[0])!, extents.get(m.names[1])!, m.span);
     rhs = wholeMatrices(fillExtents(rhs, extents), this.c.shapes);
     const lhs: Bound[] = this.lhs.map((n) => ({ name: n, extent: extents.get(n)! }));
+    this.readsInRange(extents);
+    if (at) return { tensor: this.name, lhs, rhs, line: this.line.span.line, span: this.line.span, scatter: { at } };
     if (!this.c.declared.has(this.name)) this.c.shapes.set(this.name, lhs.map((b) => b.extent));
     return { tensor: this.name, lhs, rhs, line: this.line.span.line, span: this.line.span };
+  }
+
+  /** tok[n] reads tok in range: n runs over tok's dimension exactly (no padding of integer data). */
+  private readsInRange(extents: ReadonlyMap<string, SizeExpr>) {
+    for (const r of this.intReads)
+      r.subs.forEach((s, d) => {
+        const n = idxAsVar(s)!;
+        const dim = this.c.shapes.get(r.tensor)![d]!;
+        if (!sizeEquals(extents.get(n)!, dim))
+          fail('shape-mismatch', `index ${n} runs over ${printSize(extents.get(n)!)} but reads ${r.tensor}, whose dimension ${d + 1} is ${printSize(dim)}`, r.span, `an integer tensor is read in range: make the two the same size`);
+      });
+  }
+
+  /** A subscript of a tensor that reads integer data is `tok[n] + c` (one element, plus sizes and
+   *  whole numbers): its range is checked once per element of tok, before anything is computed. */
+  private dataSubscript(a: Ast, ix: IndexExpr): IndexExpr {
+    const reads = ix.terms.filter((t) => t.atom.kind === 'read');
+    if (reads.length === 0) return ix;
+    if (ix.terms.length !== 1 || polyConstValue(ix.terms[0]!.coef) !== 1)
+      fail('non-affine', 'a data-dependent subscript is one element of an integer tensor plus sizes and whole numbers', a.span, 'write E[tok[n], d] or E[tok[n]+1, d]; compare an index with it instead: (tok[n] == v)');
+    return ix;
   }
 
   private collectIndexNames(a: Ast) {
@@ -108,6 +140,7 @@ export class StatementChecker {
         return idxNum(a.value);
       case 'name': {
         if (this.c.sizes.has(a.name)) return idxSizeName(a.name);
+        if (this.c.ints.has(a.name)) return this.intRead(a, []);
         if (this.c.consts.has(a.name) && !scope.has(a.name)) nonAffine(`${a.name} is a constant (a real number), not an index or a size`);
         const n = scope.get(a.name) ?? a.name;
         this.note(n, a.span);
@@ -135,12 +168,36 @@ export class StatementChecker {
         return nonAffine(`\`${a.op}\` is not allowed in a subscript`);
       }
       case 'access':
+        if (this.c.ints.has(a.name)) return this.intRead(a, a.subs);
+        if (this.c.isTensorName(a.name))
+          return fail('bad-name', `${a.name} holds real numbers: a subscript reads only an integer tensor`, a.span, `declare it \`${a.name}: int[…]\` if it holds indices (tokens, labels)`);
         return nonAffine(`a subscript cannot read the tensor ${a.name}`);
       case 'call':
         return nonAffine(`a subscript cannot call ${a.name}(…)`);
       default:
         return nonAffine('this is not an affine index expression');
     }
+  }
+
+  /** tok[n]: an element of an integer tensor, its subscripts distinct plain indices. */
+  private intRead(a: Extract<Ast, { k: 'name' | 'access' }>, subs: readonly Ast[]): IndexExpr {
+    const shape = this.c.shapes.get(a.name)!;
+    if (shape.length !== subs.length)
+      fail('rank-mismatch', `${a.name} has ${shape.length} dimension${shape.length === 1 ? '' : 's'} but is indexed with ${subs.length}`, a.span, `write ${a.name} with ${shape.length} subscript${shape.length === 1 ? '' : 's'}`);
+    // distinct plain indices: the data check then covers exactly the elements read
+    const seen: string[] = [];
+    const ix = subs.map((s) => {
+      const x = this.indexRaw(s, new Map());
+      const n = idxAsVar(x);
+      if (n === undefined) fail('non-affine', `${a.name} is integer data: its subscripts are plain indices`, s.span, `write ${a.name}[n]; shift what it indexes instead: E[${a.name}[n]+1, d]`);
+      if (seen.includes(n!)) fail('non-affine', `${a.name} is integer data: its subscripts are distinct indices, and ${n} repeats`, s.span, 'read the whole of it, e.g. tok[b,t]');
+      seen.push(n!);
+      return x;
+    });
+    this.c.noteRead(a.name, a.span, this.name);
+    this.use({ tensor: a.name, subs: ix, span: a.span });
+    this.intReads.push({ tensor: a.name, subs: ix, span: a.span });
+    return idxRead(a.name, ix);
   }
 
   private use(u: Use) {
@@ -160,6 +217,8 @@ export class StatementChecker {
         return num(a.value);
       case 'name': {
         if (params.has(a.name)) return params.get(a.name)!;
+        // integer data read as a value is an index value, like i in where(i > 0, …)
+        if (this.c.ints.has(a.name) && !scope.has(a.name) && !this.defStack.length) return { kind: 'index', expr: this.intRead(a, []) };
         if (this.defStack.length && !this.c.sizes.has(a.name) && !this.c.consts.has(a.name))
           fail('bad-name', `${a.name} is not a parameter of ${this.defStack.at(-1)}`, a.span, 'a def body uses only its parameters, numbers, sizes and constants');
         if (scope.has(a.name)) return { kind: 'index', expr: idxVar(scope.get(a.name)!) };
@@ -192,7 +251,8 @@ export class StatementChecker {
         if (this.c.sizes.has(a.name)) fail('bad-name', `${a.name} is a size, not a tensor`, a.span);
         if (this.c.consts.has(a.name)) fail('bad-name', `${a.name} is a constant, not a tensor`, a.span, `read it without subscripts: ${a.name}`);
         if (this.c.defs.has(a.name) || (BUILTINS as readonly string[]).includes(a.name)) fail('bad-name', `${a.name} is a function; call it with ( )`, a.span);
-        const subs = a.subs.map((s) => this.index(s, scope));
+        if (this.c.ints.has(a.name)) return { kind: 'index', expr: this.intRead(a, a.subs) };
+        const subs = a.subs.map((s) => this.dataSubscript(s, this.index(s, scope)));
         const shape = this.c.shapes.get(a.name);
         if (shape && shape.length !== subs.length)
           fail('rank-mismatch', `${a.name} has ${shape.length} dimension${shape.length === 1 ? '' : 's'} but is indexed with ${subs.length}`, a.span, `write ${a.name} with ${shape.length} subscript${shape.length === 1 ? '' : 's'}`);
@@ -431,7 +491,7 @@ export class StatementChecker {
 /** Every coefficient and constant of an index expression a safe integer. */
 function exactIndex(ix: IndexExpr): boolean {
   const exact = (p: Poly) => [...p.values()].every(Number.isSafeInteger);
-  return exact(ix.constant) && ix.terms.every((t) => exact(t.coef) && (t.atom.kind === 'var' || (exact(t.atom.by) && exactIndex(t.atom.of))));
+  return exact(ix.constant) && ix.terms.every((t) => exact(t.coef) && (t.atom.kind === 'var' || (t.atom.kind === 'read' ? t.atom.subs.every(exactIndex) : exact(t.atom.by) && exactIndex(t.atom.of))));
 }
 
 function forEachChild(a: Ast, f: (c: Ast) => void) {
@@ -473,7 +533,7 @@ function countFree(e: Expr): Map<string, number> {
     for (const t of ix.terms) {
       if (t.atom.kind === 'var') {
         if (!bound.has(t.atom.name)) counts.set(t.atom.name, (counts.get(t.atom.name) ?? 0) + 1);
-      } else bump(t.atom.of, bound);
+      } else for (const x of atomArgs(t.atom)) bump(x, bound);
     }
   };
   const walk = (x: Expr, bound: ReadonlySet<string>) => {

@@ -75,6 +75,8 @@ export interface ProgramScope {
   /** shapes known so far: declared, inferred from plain subscripts, or of assigned tensors */
   readonly shapes: Map<string, SizeExpr[]>;
   readonly limits: Required<Limits>;
+  /** integer inputs (`tok: int[N]`), read as subscripts or index values */
+  readonly ints: ReadonlySet<string>;
   isTensorName(n: string): boolean;
   /** a tensor or constant anywhere in the program (assigned later, too) */
   isProgramName(n: string): boolean;

@@ -10,17 +10,17 @@ import { count } from './errors.js';
 import { children, freeIndices } from './exprs.js';
 import { erf, matrixFunction, SingularMatrixError } from './linalg.js';
 import { limitsWith, type Limits } from './limits.js';
-import { assertNever, type Builtin, type Expr, type IndexExpr, type Program, type SizeExpr } from './types.js';
+import { dataSubscripts, outOfRange } from './dataSubscripts.js';
+import { checkElements, checkOperations, elementsOf } from './evaluationCost.js';
+import { InputError } from './inputError.js';
+import { assertNever, type Builtin, type Expr, type IndexExpr, type Program, type SizeExpr, type Statement } from './types.js';
 
 export type Inputs = Record<string, Float64Array | Float32Array | number | ArrayLike<number>>;
 
 type Fn = (env: Int32Array) => number;
 
-/** Bad inputs or sizes given to the interpreter (as opposed to a bad program or an internal fault):
- * callers such as `derive --at` report these as the user's to fix. */
-export class InputError extends Error {
-  override readonly name = 'InputError';
-}
+export { InputError };
+export { checkElements };
 
 export const BUILTIN_IMPL: Record<Builtin, (...a: number[]) => number> = {
   relu: (x) => (x > 0 ? x : 0),
@@ -182,6 +182,16 @@ class Compiler {
           const of = this.index(a.of, slots);
           const by = polyEval(a.by, this.sizes);
           return (env: Int32Array) => k * (((of(env) % by) + by) % by);
+        }
+        case 'read': {
+          // in range: the checker runs each index of a read over the data's own dimension
+          const { values, shape } = this.data.get(a.tensor)!;
+          const subs = a.subs.map((s) => this.index(s, slots));
+          return (env: Int32Array) => {
+            let off = 0;
+            for (let d = 0; d < subs.length; d++) off = off * shape[d]! + subs[d]!(env);
+            return k * values[off]!;
+          };
         }
         default:
           return assertNever(a);
@@ -458,70 +468,30 @@ function matrixName(e: Extract<Expr, { kind: 'matfn' }>): string {
   return b.kind === 'access' ? `${e.fn}(${b.tensor})` : `${e.fn}(…)`;
 }
 
-function toArray(name: string, v: Inputs[string], expected: number): Float64Array {
+function toArray(name: string, v: Inputs[string], expected: number, int: boolean): Float64Array {
   if (typeof v === 'number') {
     if (expected !== 1) throw new InputError(`input ${name} must have ${expected} elements, got a number`);
-    return Float64Array.of(v);
+    v = [v];
   }
   if (v.length !== expected) throw new InputError(`input ${name} must have ${expected} elements, got ${v.length}`);
-  return Float64Array.from(v as ArrayLike<number>);
+  const out = Float64Array.from(v as ArrayLike<number>);
+  const bad = int ? out.findIndex((x) => !Number.isSafeInteger(x)) : -1;
+  if (bad >= 0) throw new InputError(`input ${name} is integer data (declared int), but its element ${bad} is ${out[bad]}`);
+  return out;
 }
 
-const elementsOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** Refuse, before anything is allocated, tensors that together have more than `max` elements
- *  (`derive --at I=30000,J=30000` on a [I, J] output asked for 13 GB), naming the largest. */
-export function checkElements(p: Program, shapes: ReadonlyMap<string, readonly number[]>, max: number): void {
-  const sizes = p.tensors.map((t) => ({ name: t.name, shape: shapes.get(t.name)!, n: elementsOf(shapes.get(t.name)!) }));
-  const total = sizes.reduce((a, t) => a + t.n, 0);
-  if (total <= max) return;
-  const largest = sizes.reduce((a, t) => (t.n > a.n ? t : a));
-  const together = total > largest.n ? `; the program's tensors have ${count(total)} together` : '';
-  throw new InputError(
-    `${largest.name} has shape [${largest.shape.join(', ')}], ${count(largest.n)} element${largest.n === 1 ? '' : 's'}${together}: more than the ${count(max)} elements the interpreter holds (limits.maxElements)`,
-  );
-}
-
-/** Expression nodes evaluated for one element of a statement: a reduction's body once per step. A
- *  matrix function costs its n² elements and its n³ factorisation once per statement (`once`), or
- *  once per element when it depends on the element's indices. */
-function operationsOf(e: Expr, sizes: ReadonlyMap<string, number>, once: { n: number } = { n: 0 }): number {
-  const steps = (indices: readonly { extent: SizeExpr }[]) => indices.reduce((a, b) => a * Math.max(0, sizeEval(b.extent, sizes)), 1);
-  let n: number;
-  switch (e.kind) {
-    case 'matfn': {
-      const side = Math.max(0, sizeEval(e.indices[0]!.extent, sizes));
-      const cost = Math.min(side * side * operationsOf(e.body, sizes, once) + side ** 3, Number.MAX_SAFE_INTEGER);
-      if (freeIndices({ ...e, at: [] }).length === 0) {
-        once.n = Math.min(once.n + cost, Number.MAX_SAFE_INTEGER);
-        n = 1 + e.at.length;
-      } else n = 1 + e.at.length + cost;
-      break;
-    }
-    case 'reduce':
-      // logsumexp walks its body twice
-      n = 1 + steps(e.indices) * operationsOf(e.body, sizes, once) * (e.op === 'logsumexp' ? 2 : 1);
-      break;
-    case 'argmax':
-      n = 1 + e.at.length + steps(e.indices) * operationsOf(e.body, sizes, once);
-      break;
-    default:
-      n = children(e).reduce((a, c) => a + operationsOf(c, sizes, once), 1);
-  }
-  return Math.min(n, Number.MAX_SAFE_INTEGER);
-}
-
-/** Refuse a program whose evaluation would take more than `max` operations: a reduction over
- *  10¹² steps is a hang, not an answer. */
-function checkOperations(p: Program, shapes: ReadonlyMap<string, readonly number[]>, sizes: ReadonlyMap<string, number>, max: number): void {
-  let total = 0;
-  for (const s of p.statements) {
-    const elements = elementsOf(shapes.get(s.tensor)!);
-    const once = { n: 0 };
-    const each = operationsOf(s.rhs, sizes, once);
-    total += elements * each + once.n;
-    if (total > max)
-      throw new InputError(`evaluating ${s.tensor} would take about ${count(elements * each)} operations (${count(elements)} element${elements === 1 ? '' : 's'}, ${count(each)} each): more than the ${count(max)} the interpreter runs (limits.maxOperations)`);
+/** Every element of the data a statement subscripts through lies in the dimension it subscripts. */
+function checkData(s: Statement, data: ReadonlyMap<string, { values: Float64Array; shape: number[] }>, shapes: ReadonlyMap<string, readonly number[]>, sizes: ReadonlyMap<string, number>): void {
+  for (const d of dataSubscripts(s)) {
+    const { values, shape } = data.get(d.data)!;
+    const hi = shapes.get(d.tensor)![d.dim]!;
+    const c = polyEval(d.offset, sizes);
+    values.forEach((token, j) => {
+      const value = token + c;
+      if (value >= 0 && value < hi) return;
+      const pos = shape.map((_, k) => Math.floor(j / shape.slice(k + 1).reduce((a, b) => a * b, 1)) % shape[k]!);
+      throw new InputError(outOfRange(s.tensor, d, { pos: pos.map(String), token: String(token), value: String(value), hi: String(hi) }));
+    });
   }
 }
 
@@ -538,11 +508,16 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
     if (t.role === 'constant') data.set(t.name, { values: Float64Array.of(t.value!), shape: [] });
     if (t.role !== 'input') continue;
     const shape = shapes.get(t.name)!;
-    data.set(t.name, { values: toArray(t.name, inputs[t.name]!, elementsOf(shape)), shape });
+    data.set(t.name, { values: toArray(t.name, inputs[t.name]!, elementsOf(shape), t.elem === 'int'), shape });
   }
   const compiler = new Compiler(data, sizes);
   const out = new Map<string, Float64Array>();
   for (const s of p.statements) {
+    checkData(s, data, shapes, sizes);
+    if (s.scatter) {
+      scatterAdd(s, compiler, data.get(s.tensor)!, sizes);
+      continue;
+    }
     const shape = shapes.get(s.tensor)!;
     const values = new Float64Array(shape.reduce((a, b) => a * b, 1));
     const slots: Slots = { map: new Map(), next: 0 };
@@ -570,6 +545,34 @@ export function run(p: Program, inputs: Inputs, givenSizes: Record<string, numbe
   }
   // a plain record whose own keys are the tensors (fromEntries defines __proto__ as one of them)
   return Object.fromEntries(out);
+}
+
+
+/** T[at] += rhs for every value of the loop indices, in row-major order (its elements in place). */
+function scatterAdd(s: Statement, compiler: Compiler, into: { values: Float64Array; shape: number[] }, sizes: ReadonlyMap<string, number>): void {
+  const slots: Slots = { map: new Map(s.lhs.map((b, k) => [b.name, k] as const)), next: s.lhs.length };
+  const at = s.scatter!.at.map((x) => compiler.index(x, slots));
+  const body = compiler.expr(s.rhs, slots);
+  const env = new Int32Array(Math.max(1, slots.next));
+  const extents = s.lhs.map((b) => sizeEval(b.extent, sizes));
+  const rec = (d: number) => {
+    if (d < extents.length) {
+      for (let i = 0; i < extents[d]!; i++) {
+        env[d] = i;
+        rec(d + 1);
+      }
+      return;
+    }
+    let off = 0;
+    for (let k = 0; k < at.length; k++) {
+      const i = at[k]!(env);
+      // a plain subscript past the tensor (a padded position) adds nothing; data ones are checked
+      if (i < 0 || i >= into.shape[k]!) return;
+      off = off * into.shape[k]! + i;
+    }
+    into.values[off]! += body(env);
+  };
+  rec(0);
 }
 
 /** The library's reference interpreter: every assigned tensor, as Float64Array. `limits` raises the

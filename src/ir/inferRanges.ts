@@ -26,6 +26,8 @@ export interface RangeContext {
   readonly firstSpan: ReadonlyMap<string, Span>;
   /** the left side's shape, for a statement written in matrix notation */
   readonly lhsShape?: readonly SizeExpr[];
+  /** a scatter-add: lhs are loop indices, whose ranges come from the reads (T's own among them) */
+  readonly scatter?: boolean;
   /** reads of a matrix function's value, inv(A)[i,j]: a plain index there runs over the matrix */
   readonly matrixReads: readonly { readonly subs: readonly IndexExpr[]; readonly extent: SizeExpr; readonly what: string; readonly span: Span }[];
 }
@@ -53,7 +55,7 @@ export function inferRanges(ctx: RangeContext): Map<string, SizeExpr> {
     if (ctx.boundRanges.has(n) && from.get(n) === REDUCTION_RANGE && a !== undefined && b !== undefined && a <= b) return;
     fail('shape-mismatch', `index ${n} runs over ${printSize(prev)} (${from.get(n)}) but over ${printSize(e)} in ${where}`, span, `make the two dimensions the same size, or use different index names`);
   };
-  const decl = ctx.c.declared.get(ctx.name) ?? (ctx.lhsShape ? { shape: ctx.lhsShape } : undefined);
+  const decl = ctx.scatter ? undefined : (ctx.c.declared.get(ctx.name) ?? (ctx.lhsShape ? { shape: ctx.lhsShape } : undefined));
   if (decl) ctx.lhs.forEach((n, i) => agree(n, decl.shape[i]!, `${ctx.name} dimension ${i + 1}`, ctx.line.span));
   const plainUses = (known: boolean, of?: string) => {
     for (const u of of === undefined ? ctx.uses : ctx.usesOf.get(of)!) {

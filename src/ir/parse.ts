@@ -30,9 +30,11 @@ export type Ast =
 export type Line =
   | { readonly k: 'dims'; readonly items: readonly { readonly name: string; readonly value?: number; readonly span: Span }[] }
   | { readonly k: 'const'; readonly items: readonly { readonly name: string; readonly value: number; readonly span: Span }[] }
-  | { readonly k: 'decl'; readonly name: string; readonly shape: readonly Ast[]; readonly span: Span }
+  /** `int`: an integer input, `tok: int[N]` (read as a subscript, E[tok[n], d]) */
+  | { readonly k: 'decl'; readonly name: string; readonly shape: readonly Ast[]; readonly span: Span; readonly int?: true }
   | { readonly k: 'def'; readonly name: string; readonly params: readonly { readonly name: string; readonly span: Span }[]; readonly body: Ast; readonly span: Span }
-  | { readonly k: 'assign'; readonly name: string; readonly subs: readonly Ast[] | null; readonly rhs: Ast; readonly span: Span };
+  /** `add`: a scatter-add, `dE[tok[n], d] += dY[n, d]`, into a tensor an earlier statement assigned */
+  | { readonly k: 'assign'; readonly name: string; readonly subs: readonly Ast[] | null; readonly rhs: Ast; readonly span: Span; readonly add?: true };
 
 interface Token {
   readonly t: 'name' | 'num' | 'op' | 'nl' | 'eof';
@@ -252,13 +254,15 @@ class Parser {
   private decl(): Line {
     const n = this.next();
     this.next(); // ':'
+    const int = this.peek().t === 'name' && this.peek().text === 'int' && this.isOp('[', 1);
+    if (int) this.next();
     this.expect('[', `to start the shape of ${n.text}`, `write \`${n.text}: [N, C]\`, or \`${n.text}: []\` for a scalar`);
     const shape: Ast[] = [];
     if (!this.isOp(']'))
       do shape.push(this.expr());
       while (this.isOp(',') && this.next());
     this.expect(']', `to close the shape of ${n.text}`);
-    return { k: 'decl', name: n.text, shape, span: this.spanOf(n) };
+    return { k: 'decl', name: n.text, shape, span: this.spanOf(n), ...(int ? { int: true as const } : {}) };
   }
 
   private assign(): Line {
@@ -273,9 +277,12 @@ class Parser {
       this.expect(']', `to close the subscripts of ${n.text}`, 'every `[` needs a matching `]`');
     }
     const span = this.spanFrom(n);
+    // `+=`: the lexer's `+` then `=`
+    const isAdd = this.isOp('+') && this.isOp('=', 1);
+    if (isAdd) this.next();
     this.expect('=', `after the left side ${n.text}${subs ? '[…]' : ''}`, 'a statement reads `Y[i,j] = …`');
     const rhs = this.expr();
-    return { k: 'assign', name: n.text, subs, rhs, span };
+    return { k: 'assign', name: n.text, subs, rhs, span, ...(isAdd ? { add: true as const } : {}) };
   }
 
   expr(): Ast {

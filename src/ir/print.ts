@@ -214,6 +214,8 @@ export function printExpr(e: Expr, ctx = 0): string {
 }
 
 export function printStatement(s: Statement): string {
+  // a scatter-add names its loop indices only through its left subscripts and right side
+  if (s.scatter) return `${s.tensor}[${s.scatter.at.map(printIndex).join(',')}] += ${printExpr(s.rhs)}`;
   const lhs = s.lhs.length ? `${s.tensor}[${s.lhs.map((b) => b.name).join(',')}]` : s.tensor;
   return `${lhs} = ${printExpr(s.rhs)}`;
 }

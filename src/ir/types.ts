@@ -20,7 +20,10 @@ export type SizeExpr =
 export type Atom =
   | { readonly kind: 'var'; readonly name: string }
   | { readonly kind: 'div'; readonly of: IndexExpr; readonly by: Poly }
-  | { readonly kind: 'mod'; readonly of: IndexExpr; readonly by: Poly };
+  | { readonly kind: 'mod'; readonly of: IndexExpr; readonly by: Poly }
+  /** the value of an element of an integer input tensor (`tok[n]` in `E[tok[n], d]`): a
+   *  data-dependent subscript, never solved for (it has no inverse) */
+  | { readonly kind: 'read'; readonly tensor: string; readonly subs: readonly IndexExpr[] };
 
 /** Σ coef·atom + constant, with coefficients that are integer polynomials in sizes (`u*T + i - P`). */
 export interface IndexExpr {
@@ -97,6 +100,10 @@ export interface Statement {
   readonly notation?: 'matrix';
   /** where its left side stands in the source (for error messages; absent in generated statements) */
   readonly span?: { readonly line: number; readonly col: number; readonly length: number };
+  /** a scatter-add, `dE[tok[n], d] += dY[n, d]`: for every value of `lhs` (its loop indices, not the
+   *  tensor's dimensions) rhs is added to the element `at` of the tensor, which an earlier statement
+   *  assigned. The gradient of a data-dependent read; it runs in O(its loop trips). */
+  readonly scatter?: { readonly at: readonly IndexExpr[] };
 }
 
 /** `constant`: a named real number (`const eps = 1e-5`), read as a scalar, never differentiated */
@@ -109,6 +116,8 @@ export interface TensorInfo {
   readonly declared: boolean;
   /** a constant's value */
   readonly value?: number;
+  /** `int`: an integer input (`tok: int[N]`), read only as a subscript or an index value, never differentiated */
+  readonly elem?: 'int';
   /** where the tensor first appears in the source (for error messages) */
   readonly span?: { readonly line: number; readonly col: number; readonly length: number };
 }

@@ -122,6 +122,10 @@ function mapStmtExpr(s: LStmt, f: (e: LExpr) => LExpr): LStmt {
       const n = f(s.n);
       return n === s.n ? s : { ...s, n };
     }
+    case 'fail': {
+      const values = mapList(s.values, f);
+      return values === s.values ? s : { ...s, values };
+    }
     case 'block': {
       const body = mapStmtExprs(s.body, f);
       return body === s.body ? s : { ...s, body };
@@ -201,6 +205,8 @@ export function stmtExprs(s: LStmt): LExpr[] {
       return [s.cond];
     case 'linalg':
       return [s.n];
+    case 'fail':
+      return [...s.values];
     case 'block':
     case 'comment':
     case 'barrier':

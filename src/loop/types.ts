@@ -139,6 +139,9 @@ export type LStmt =
    *  inverse, or det / log |det| in dst[0]; a singular matrix (for inv and logdet) throws an Error
    *  that names `what` (the target's helper, src/target/linalgHelper.ts) */
   | { readonly kind: 'linalg'; readonly fn: 'inv' | 'det' | 'logdet'; readonly src: Buf; readonly n: LExpr; readonly dst: Buf; readonly what: string }
+  /** throw an Error: `text` with each FAIL_SLOT k replaced by values[k] (integer data out of range;
+   *  a kernel with one runs in JavaScript, chooseTarget.ts) */
+  | { readonly kind: 'fail'; readonly text: string; readonly values: readonly LExpr[] }
   /** a nested scope: its bindings end with it */
   | { readonly kind: 'block'; readonly body: readonly LStmt[] }
   /** every iteration of the enclosing `workgroup` loop reaches this point before any goes on */
@@ -169,6 +172,8 @@ export interface Kernel {
   readonly body: readonly LStmt[];
   /** where it runs: as a WebAssembly function over a copy of its tensors (chooseTarget.ts), else JavaScript */
   readonly runs?: 'wasm';
+  /** it reads integer input data (E[tok[n], d]) and checks it: it runs in JavaScript */
+  readonly data?: true;
 }
 
 /** A function of a micro-kernel module: i32 parameters over the module's byte-addressed memory `mem`. */
@@ -178,6 +183,9 @@ export interface MicroFunction {
   readonly mem: Buf;
   readonly body: readonly LStmt[];
 }
+
+/** Where value k goes in a `fail` statement's text: FAIL_SLOT(k). */
+export const FAIL_SLOT = (k: number): string => `\u0000${k}\u0000`;
 
 export function assertNever(x: never): never {
   throw new Error(`internal: unexpected loop IR node ${JSON.stringify(x)}`);

@@ -156,6 +156,9 @@ function listProblems(body: readonly LStmt[], outerScope: ReadonlySet<Sym>, oute
         expr(s.n, `${s.fn} into ${s.dst.name}`, 'i32');
         for (const b of [s.src, s.dst]) if (!bufs.has(b)) out.push(`buffer ${b.name} is not bound (${s.fn})`);
         break;
+      case 'fail':
+        s.values.forEach((e) => expr(e, 'fail', 'i32'));
+        break;
       case 'block':
         listProblems(s.body, scope, bufs, mutable, out);
         break;

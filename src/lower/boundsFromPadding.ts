@@ -6,7 +6,7 @@
 //   { v: u, coef: -T, rest: h+P, dim: R }
 // and K's read is then in range (its key is proven). A guard (e % T == 0) becomes a residue: u steps
 // through the class of e modulo T. A guard (q >= 0) or (q < E) bounds one side of q's index.
-import { idxAsVar, idxVars } from '../ir/affine.js';
+import { atomArgs, idxAsVar, idxVars } from '../ir/affine.js';
 import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
 import type { Bound, Expr, IndexExpr, Poly, SizeExpr } from '../ir/types.js';
 import { accessKey, sameNumber, type KernelScope } from './kernelScope.js';
@@ -64,7 +64,7 @@ export function boundsFrom(scope: KernelScope, body: Expr, nest: readonly Bound[
     const term = ix.terms.find((t) => t.atom.kind === 'var' && t.atom.name === x);
     if (!term) return undefined;
     // x must appear only as that one plain term
-    if (ix.terms.some((t) => t !== term && t.atom.kind !== 'var' && idxVars(t.atom.of).includes(x))) return undefined;
+    if (ix.terms.some((t) => t !== term && t.atom.kind !== 'var' && atomArgs(t.atom).some((y) => idxVars(y).includes(x)))) return undefined;
     const k = polyConstValue(term.coef);
     const vals = [...term.coef.values()];
     const coef = k !== undefined ? k : vals.every((y) => y > 0) || vals.every((y) => y < 0) ? term.coef : undefined;

@@ -10,7 +10,7 @@ import { idxAsVar, idxKey } from '../ir/affine.js';
 import { children } from '../ir/exprs.js';
 import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
 import { assertNever, type Expr, type IndexExpr, type Poly, type Program, type SizeExpr, type Statement } from '../ir/types.js';
-import { add, buffer, c, cast, floordiv, mod, mul, rem, sym, v } from '../loop/build.js';
+import { add, buffer, c, cast, floordiv, load, mod, mul, rem, sym, v } from '../loop/build.js';
 import type { Buf, ElemTy, Kernel, KernelBuffer, LExpr, LStmt, Sym } from '../loop/types.js';
 
 export interface LowerOptions {
@@ -57,6 +57,8 @@ export class KernelScope {
   readonly prologue: LStmt[] = [];
   /** those matrix functions' results, by the key of the function without its position */
   readonly matrices = new Map<string, Buf>();
+  /** the kernel reads integer input data (a data subscript or an index value of it) */
+  private readsData = false;
 
   constructor(
     readonly ctx: LowerContext,
@@ -98,6 +100,12 @@ export class KernelScope {
     return buf;
   }
 
+  /** An integer input's buffer (Int32Array): the kernel then runs in JavaScript. */
+  dataBuffer(name: string): Buf {
+    this.readsData = true;
+    return this.tensor(name, 'read', 'i32');
+  }
+
   /** The buffer a tensor is read from: its own, or its restrided copy. */
   source(name: string): Buf {
     return this.restrided.get(name)?.buf ?? this.tensor(name, 'read');
@@ -106,7 +114,7 @@ export class KernelScope {
   /** The finished kernel: its parameters are exactly the sizes and tensors the body used. */
   kernel(name: string, formula: string, body: readonly LStmt[]): Kernel {
     const sizes = [...this.sizeSyms].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, s]) => ({ v: s, key }));
-    return { name, formula, dtype: this.F, buffers: [...this.buffers.values()], sizes, body };
+    return { name, formula, dtype: this.F, buffers: [...this.buffers.values()], sizes, body, ...(this.readsData ? { data: true as const } : {}) };
   }
 
   // ---- sizes and shapes -------------------------------------------------------------------------
@@ -181,6 +189,10 @@ export class KernelScope {
           // loop indices are ≥ 0: a nonnegative dividend needs no sign correction
           atom = nonNegative(a.of) ? rem(this.index(a.of, vars), this.poly(a.by)) : mod(this.index(a.of, vars), this.poly(a.by));
           break;
+        case 'read':
+          // integer data, read in range (its indices run over its dimensions: the checker's rule)
+          atom = load(this.dataBuffer(a.tensor), this.offset(a.tensor, a.subs, vars), { ty: 'i32' });
+          break;
         default:
           return assertNever(a);
       }
@@ -212,6 +224,8 @@ export class KernelScope {
     const ext = name !== undefined ? this.extentOf.get(name) : undefined;
     if (ext && (sizeEquals(ext, dim) || sameNumber(ext, dim, this.ctx.defaults))) return true;
     if (withinExtent(s, dim)) return true;
+    // tok[n] + c: every value was checked against the dimension before the kernel's loops (checkDataLoops)
+    if (s.terms.length === 1 && s.terms[0]!.atom.kind === 'read' && polyConstValue(s.terms[0]!.coef) === 1) return true;
     const k = s.terms.length === 0 ? polyConstValue(s.constant) : undefined;
     const d = sizeTryEval(dim, new Map());
     return k !== undefined && d !== undefined && k >= 0 && k < d;
@@ -228,7 +242,7 @@ export class KernelScope {
 /** Provably ≥ 0: nonnegative coefficients on indices (which are ≥ 0), quotients and remainders of such. */
 export function nonNegative(ix: IndexExpr): boolean {
   const posPoly = (p: Poly) => [...p.values()].every((x) => x >= 0);
-  return posPoly(ix.constant) && ix.terms.every((t) => posPoly(t.coef) && (t.atom.kind === 'var' || nonNegative(t.atom.of)));
+  return posPoly(ix.constant) && ix.terms.every((t) => posPoly(t.coef) && (t.atom.kind === 'var' || (t.atom.kind !== 'read' && nonNegative(t.atom.of))));
 }
 
 /** Provably in [0, extent): a remainder by the extent itself. */

@@ -11,7 +11,7 @@
 // a = f (dY), b = c (X). A read whose innermost loop walks a dimension with a stride that is a
 // multiple of 1 KiB at run time (X along c at H = W = 32 in float64: the 4 × C values one tap reads
 // share a few L1 cache sets) is read from a copy whose dimension is padded by one cache line.
-import { idxVar, idxVars } from '../ir/affine.js';
+import { atomArgs, idxVar, idxVars } from '../ir/affine.js';
 import { exprKey, freeIndices } from '../ir/exprs.js';
 import { polyConstValue, sizeTryEval } from '../ir/sizes.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
@@ -37,7 +37,7 @@ function coefficient(L: Lowering, f: Access, x: string): LExpr | undefined {
   for (let d = 0; d < f.subs.length; d++)
     for (const t of f.subs[d]!.terms) {
       if (t.atom.kind !== 'var') {
-        if (idxVars(t.atom.of).includes(x)) return undefined;
+        if (atomArgs(t.atom).some((y) => idxVars(y).includes(x))) return undefined;
         continue;
       }
       if (t.atom.name === x) out = add(out, mul(L.scope.poly(t.coef), L.scope.stride(f.tensor, d)));

@@ -44,6 +44,10 @@ function onlyQuotientDivisor(rhs: Expr, h: string): number | undefined {
         if (a.name === h) plain = true;
         continue;
       }
+      if (a.kind === 'read') {
+        if (a.subs.some((s) => idxVars(s).includes(h))) plain = true;
+        continue;
+      }
       if (!isExactlyH(a.of)) {
         // h nested deeper (⌊(h+1)/2⌋, ⌊⌊h/2⌋/2⌋): not this split's shape
         if (idxVars(a.of).includes(h)) plain = true;
@@ -64,8 +68,8 @@ function renameQuotients(x: IndexExpr, h: string, q: string, r: string): IndexEx
   let out = idxConst(x.constant);
   for (const t of x.terms) {
     const a = t.atom;
-    const by = a.kind === 'var' ? undefined : a.of.terms[0]?.atom;
-    const name = a.kind !== 'var' && by?.kind === 'var' && by.name === h ? (a.kind === 'div' ? q : r) : undefined;
+    const by = a.kind === 'div' || a.kind === 'mod' ? a.of.terms[0]?.atom : undefined;
+    const name = (a.kind === 'div' || a.kind === 'mod') && by?.kind === 'var' && by.name === h ? (a.kind === 'div' ? q : r) : undefined;
     out = idxAdd(out, name ? idxScale(idxVar(name), t.coef) : { terms: [t], constant: new Map() });
   }
   return out;

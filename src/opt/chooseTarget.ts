@@ -37,7 +37,7 @@ const JS_ONLY: readonly Intrinsic[] = ['erf'];
 export function printableAsWasm(k: Kernel): boolean {
   let ok = true;
   walkStmts(k.body, (s) => {
-    if (s.kind === 'alloc' || s.kind === 'view' || s.kind === 'choose' || s.kind === 'microkernel' || s.kind === 'linalg') ok = false;
+    if (s.kind === 'alloc' || s.kind === 'view' || s.kind === 'choose' || s.kind === 'microkernel' || s.kind === 'linalg' || s.kind === 'fail') ok = false;
   });
   const exprOk = (e: LExpr, guarded: boolean): boolean => {
     switch (e.kind) {
@@ -133,7 +133,8 @@ function vectorizes(k: Kernel): boolean {
 }
 
 export function chooseTarget(k: Kernel, mode: WasmMode): Kernel {
-  if (mode === 'never' || !printableAsWasm(k)) return k;
+  // reads through integer data, and its range check's throw, are the JavaScript printer's alone
+  if (mode === 'never' || k.data || !printableAsWasm(k)) return k;
   if (mode === 'always') return { ...k, runs: 'wasm' };
   // a kernel whose loops store nothing (a scalar output: the whole kernel is one reduction) is
   // weighed by its whole body

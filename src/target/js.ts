@@ -194,6 +194,12 @@ export function printJsStatements(body: readonly LStmt[], ctx: JsContext, indent
       case 'comment':
         out.push(`${indent}// ${commentText(s.text)}`);
         break;
+      case 'fail': {
+        // the text between the values, each a string literal: no program text is ever code
+        const parts = s.text.split(/\u0000(\d+)\u0000/).map((x, k) => (k % 2 ? `String(${ex(s.values[Number(x)]!)})` : stringLiteral(x)));
+        out.push(`${indent}throw new RangeError(${parts.filter((x) => x !== '""').join(' + ')});`);
+        break;
+      }
       case 'linalg':
         out.push(`${indent}${LINALG_NAME}(${stringLiteral(s.fn)}, ${name(s.src)}, ${ex(s.n)}, ${name(s.dst)}, ${stringLiteral(s.what)});`);
         break;

@@ -45,6 +45,8 @@ export interface ModuleInfo {
   readonly scratch?: readonly string[];
   /** gradient → the planner's temporaries its kernel reads, which backward computes first, in order */
   readonly temporaries?: Readonly<Record<string, readonly string[]>>;
+  /** integer inputs (`tok: int[N]`), passed as Int32Array, with no gradient; absent when none */
+  readonly data?: readonly string[];
 }
 
 export interface LoopModule {
@@ -117,7 +119,7 @@ export function printModule(mod: LoopModule, target: ModuleTarget): string {
   const outer: ReadonlySet<string> = new Set([...taken, ...scratchNames.values()]);
   for (const k of kernels) out.push(...printKernel(k, typed, outer, scratchNames, exported));
   // forward and backward: every kernel in order
-  const arrayOf = (n: string) => (mod.info.records.includes(n) ? 'Int32Array' : ARRAY[mod.dtype === 'float32' ? 'f32' : 'f64']!);
+  const arrayOf = (n: string) => (mod.info.records.includes(n) || mod.info.data?.includes(n) ? 'Int32Array' : ARRAY[mod.dtype === 'float32' ? 'f32' : 'f64']!);
   const record = (names: readonly string[]) => names.map((n) => `readonly ${propertyName(n)}: ${arrayOf(n)}`);
   const sizesType = mod.info.sizes.length ? mod.info.sizes.map((n) => `readonly ${propertyName(n)}: number`) : undefined;
   const fwdNames = [...mod.info.inputs, ...mod.info.intermediates, ...(mod.info.scratch ?? []), ...mod.info.outputs, ...mod.info.records];

@@ -405,6 +405,7 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
         case 'microkernel':
         case 'linalg':
         case 'barrier':
+        case 'fail':
           fail(`the ${s.kind} statement (a WebAssembly function has only its memory)`);
           break;
         default:

@@ -210,6 +210,8 @@ function statements(body: readonly LStmt[], ex: (e: LExpr) => string, name: (x: 
       case 'microkernel':
       case 'choose':
         throw new Error(`internal: a ${s.kind} statement has no WGSL form`);
+      case 'fail':
+        throw new Error('internal: a data range check in a WGSL kernel (lowerGpuProgram refuses integer data)');
       case 'linalg':
         // the LU of det/logdet/inv runs on the CPU only (src/target/linalgHelper.ts)
         throw new Error(`the WebGPU target cannot compute ${s.fn}(${s.what}) yet: compile this program without { target: 'webgpu' }`);

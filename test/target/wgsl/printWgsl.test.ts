@@ -41,6 +41,7 @@ describe('printWgsl', () => {
     expect(() => gpu('dims N\nX: [N]\nY[i] = cbrt(X[i])')).toThrow("the WebGPU target has no cbrt yet: compile this program without { target: 'webgpu' }");
     expect(() => gpu('dims N\nX: [N]\nY[i] = erf(X[i])')).toThrow('the WebGPU target has no erf yet');
     expect(() => gpu('dims N\nA: [N, N]\nf = logdet(A)')).toThrow(/the WebGPU target cannot compute logdet\(A\) yet/);
+    expect(() => gpu('dims N, V, D\nE: [V, D]\ntok: int[N]\nY[n,d] = E[tok[n], d]')).toThrow(/the WebGPU target cannot read integer data \(tok: int\[…\]\) yet/);
   });
 
   it('a named constant is a number in the shader, as in the CPU kernels: no buffer for it', () => {
