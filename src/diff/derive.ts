@@ -58,6 +58,9 @@ export interface DeriveOptions {
   readonly limits?: Limits;
 }
 
+/** the longest index form given a matrix form too (characters) */
+const MATRIX_FORM_CHARS = 100_000;
+
 const declaration = (t: TensorInfo, as: string): string => `${as}: [${t.shape.map(printSize).join(', ')}]`;
 
 /** The backward program: forward source, the planner's intermediates of the forward, upstream seeds
@@ -108,10 +111,11 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
   const matrixNotation = p.statements.some((s) => s.notation === 'matrix');
   const sources = new Map<string, string>();
   for (const g of grads) {
-    // a scatter-add has no matrix form; its LaTeX is the gather form it computes
-    const matrix = g.scatters ? null : renderMatrix(g.statement, shapeOf);
-    if (matrixNotation && matrix?.source) sources.set(g.of, matrix.source);
     const index = [g.statement, ...(g.scatters ?? [])].map(printStatement).join('\n');
+    // a scatter-add has no matrix form (its LaTeX is the gather form it computes), nor has a formula
+    // longer than anyone reads: matching patterns over a million nodes would cost more than deriving it
+    const matrix = g.scatters || index.length > MATRIX_FORM_CHARS ? null : renderMatrix(g.statement, shapeOf);
+    if (matrixNotation && matrix?.source) sources.set(g.of, matrix.source);
     const intermediate = info.get(g.of)?.role === 'intermediate';
     gradients.push([
       g.of,
