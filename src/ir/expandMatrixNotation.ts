@@ -10,6 +10,7 @@
 //   H = inv(A)*X    →   H[i,j] = sum(k:N) inv(p:N, q:N @ i, k) A[p,q] * X[k,j]      (H: [N, M])
 // A shape that does not fit (`A*x` with A: [N, M], x: [K]) is an error at the operator naming both.
 import { fail, type Span } from './errors.js';
+import { namesIn } from './astNames.js';
 import type { Ast, Line } from './parse.js';
 import { printSize, sizeEquals, sizeTryEval } from './sizes.js';
 import { assertNever, type SizeExpr } from './types.js';
@@ -222,45 +223,6 @@ function renameAst(a: Ast, map: ReadonlyMap<string, string>, rank: readonly stri
       const sorted = a.op === 'sum' && heads.every((h) => rank.includes(h.name)) ? [...heads].sort((x, y) => rank.indexOf(x.name) - rank.indexOf(y.name)) : heads;
       return { ...a, heads: sorted, ...(a.at ? { at: a.at.map(go) } : {}), body: go(a.body) };
     }
-    default:
-      return assertNever(a);
-  }
-}
-
-/** Every name in a tree: the fresh indices must avoid them. */
-function namesIn(a: Ast, out: Set<string>): void {
-  switch (a.k) {
-    case 'num':
-      return;
-    case 'name':
-      out.add(a.name);
-      return;
-    case 'access':
-      out.add(a.name);
-      a.subs.forEach((s) => namesIn(s, out));
-      return;
-    case 'unary':
-    case 'transpose':
-      namesIn(a.arg, out);
-      return;
-    case 'binary':
-    case 'compare':
-      namesIn(a.a, out);
-      namesIn(a.b, out);
-      return;
-    case 'call':
-      out.add(a.name);
-      a.args.forEach((s) => namesIn(s, out));
-      a.subs?.forEach((s) => namesIn(s, out));
-      return;
-    case 'reduce':
-      a.heads.forEach((h) => {
-        out.add(h.name);
-        if (h.range) namesIn(h.range, out);
-      });
-      a.at?.forEach((s) => namesIn(s, out));
-      namesIn(a.body, out);
-      return;
     default:
       return assertNever(a);
   }

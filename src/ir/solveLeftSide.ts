@@ -8,6 +8,7 @@
 // o runs over Y's dimension; g and f over their uses on the right (W's dimensions); an element of Y
 // that no (g, f) reaches is 0, and two that reach the same element add up.
 import { fail, type Span } from './errors.js';
+import { namesIn } from './astNames.js';
 import type { Ast, Line } from './parse.js';
 
 type Assign = Extract<Line, { k: 'assign' }>;
@@ -17,46 +18,6 @@ export interface LeftSideScope {
   readonly sizes: ReadonlyMap<string, unknown>;
   readonly consts: ReadonlyMap<string, unknown>;
   readonly declared: ReadonlyMap<string, unknown>;
-}
-
-/** Every name an expression mentions (indices, tensors, sizes, functions). */
-function namesIn(a: Ast, out: Set<string>): Set<string> {
-  switch (a.k) {
-    case 'num':
-      break;
-    case 'name':
-      out.add(a.name);
-      break;
-    case 'access':
-      out.add(a.name);
-      a.subs.forEach((s) => namesIn(s, out));
-      break;
-    case 'unary':
-    case 'transpose':
-      namesIn(a.arg, out);
-      break;
-    case 'binary':
-    case 'compare':
-      namesIn(a.a, out);
-      namesIn(a.b, out);
-      break;
-    case 'call':
-      out.add(a.name);
-      a.args.forEach((s) => namesIn(s, out));
-      a.subs?.forEach((s) => namesIn(s, out));
-      break;
-    case 'reduce':
-      a.heads.forEach((h) => {
-        out.add(h.name);
-        if (h.range) namesIn(h.range, out);
-      });
-      a.at?.forEach((s) => namesIn(s, out));
-      namesIn(a.body, out);
-      break;
-    default:
-      return a satisfies never;
-  }
-  return out;
 }
 
 /** The statement with each affine left-side subscript made a fresh index; undefined when all are plain. */
