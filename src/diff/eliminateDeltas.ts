@@ -9,12 +9,14 @@
 // Rule order: mixed radix (s·u + i with 0 ≤ i < s: u := e/s, i := e%s, as in pooling) → unit
 // coefficient on a summed-over index → unit on a forward output index → divisibility (v := e/s when
 // s | e, guarded) → a quotient of a summed index (⌊u/s⌋ = t: u := s·t + k, with a new sum over
-// 0 ≤ k < s, as in the gradient of nearest upsampling: dX[h] = sum(k:2) dY[2h+k]) → no summed index
-// left: an equality guard, or 0 when it can never hold.
+// 0 ≤ k < s, as in the gradient of nearest upsampling: dX[h] = sum(k:2) dY[2h+k]) → a remainder of a
+// summed index ((u+r) mod s = 0: u := s·q − r for a new q, its range that of a read at ⌊(u+r)/s⌋ = q, as
+// in the transposed convolution's dK = sum(n,h,w) X[n,c,h,w]·dY[n,f,h*T+i-P,…], not every u under a
+// guard) → no summed index left: an equality guard, or 0 when it can never hold.
 import { idxAdd, idxAsConst, idxAsVar, idxCoef, idxDiv, idxKey, idxMod, idxNeg, idxScale, idxSub, idxVars, printIndex } from '../ir/affine.js';
 import { access, compare, mapIndices, mul, num, reduce, substituteIndex, ZERO } from '../ir/exprs.js';
 import { printExpr } from '../ir/print.js';
-import { POLY_ONE, polyConstValue, polyMul, polyEquals, polyIsPositive, polyIsZero, polyScale, printPoly, printSize, sizeEquals, sizeTryEval, polyEval } from '../ir/sizes.js';
+import { POLY_ONE, polyConstValue, polyMul, polyEquals, polyIsPositive, polyIsZero, polyScale, printPoly, printSize, sizeEquals, sizeNames, sizeTryEval, polyEval } from '../ir/sizes.js';
 import { type Bound, type Expr, type IndexExpr, type Poly, type SizeExpr } from '../ir/types.js';
 
 export interface Delta {
@@ -92,16 +94,35 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     sums = sums.filter((b) => b.name !== name);
   };
 
-  const solveQuotientDelta = (d: Delta, quotient: Quotient): string => {
-    const { u, by, target, of } = quotient;
-    const k = ctx.fresh!('i');
-    const uExt = extentOf(u);
-    const solved = { ...quotient, k };
+  const substituteSolved = (solved: Solved) => {
     factor = mapIndices(factor, (x) => solveQuotient(x, solved));
     deltas = deltas.map((x) => ({ a: solveQuotient(x.a, solved), b: solveQuotient(x.b, solved) }));
     pending = pending.map((x) => ({ a: solveQuotient(x.a, solved), b: solveQuotient(x.b, solved) }));
     guards = guards.map((g) => (g.kind === 'equal' ? { ...g, a: solveQuotient(g.a, solved), b: solveQuotient(g.b, solved) } : { ...g, expr: solveQuotient(g.expr, solved) }));
-    const whole = valueOf(solved);
+  };
+
+  /** (±u + r) mod τ = ρ: u = ±(τ·q + ρ − r) for a new q, over the extent of a read at ⌊(±u + r)/τ⌋ = q. */
+  const remainderSolution = (rem: Remainder, q: string): Solved => ({ ...rem, whole: valueOf(rem, varOf(q), rem.residue), quotient: varOf(q), remainder: rem.residue });
+
+  const solveRemainderDelta = (d: Delta, rem: Remainder, { extent, tensor }: { extent: SizeExpr; tensor: string }): string => {
+    const names = sizeNames(extent);
+    const q = ctx.fresh!(names.length === 1 ? names[0]!.toLowerCase() : 'i');
+    const uExt = extentOf(rem.u);
+    const solved = remainderSolution(rem, q);
+    substituteSolved(solved);
+    sums = [...sums.filter((b) => b.name !== rem.u), { name: q, extent }];
+    guards.push({ kind: 'range', expr: solved.whole, extent: uExt, of: rem.u });
+    const residue = printIndex(rem.residue);
+    return `δ(${printIndex(d.a)},${printIndex(d.b)}): (${printIndex(rem.of)}) % ${printPoly(rem.by)} = ${residue} holds for ${rem.u} = ${printIndex(solved.whole)} with ${q} whole, and ${tensor} reads 0 unless 0 ≤ ${q} < ${printSize(extent)}: the sum over ${rem.u} becomes a sum over ${q}, one ${rem.u} in every ${printPoly(rem.by)} and no guard`;
+  };
+
+  const solveQuotientDelta = (d: Delta, quotient: Quotient): string => {
+    const { u, by, target, of } = quotient;
+    const k = ctx.fresh!('i');
+    const uExt = extentOf(u);
+    const solved: Solved = { u, by, of, whole: valueOf(quotient, target, varOf(k)), quotient: target, remainder: varOf(k) };
+    substituteSolved(solved);
+    const whole = solved.whole;
     sums = [...sums.filter((b) => b.name !== u), { name: k, extent: { kind: 'poly', poly: by } }];
     guards.push({ kind: 'range', expr: whole, extent: uExt, of: u });
     const head = `δ(${printIndex(d.a)},${printIndex(d.b)}): `;
@@ -132,6 +153,14 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
           // ⌊u/τ⌋ = t holds for the τ values u = τ·t + k, 0 ≤ k < τ: the sum over u becomes one over
           // k. Last in rank: when another δ fixes u outright, this one is left a plain guard.
           choices.push({ rank: 5, delta: di, apply: () => solveQuotientDelta(d, quotient) });
+          return;
+        }
+        const rem = ctx.fresh ? remainderOfSum(e, sums) : undefined;
+        // (±u + r) mod τ = ρ holds for every τ-th u: the sum over u becomes one over the quotient q, a
+        // dense gather instead of every u under a guard — when a read at q bounds q (0 outside it)
+        const extent = rem && extentFromRead(PROBE, mapIndices(factor, (x) => solveQuotient(x, remainderSolution(rem, PROBE))), ctx.shapeOf);
+        if (rem && extent) {
+          choices.push({ rank: 6, delta: di, apply: () => solveRemainderDelta(d, rem, extent) });
           return;
         }
         const c = idxAsConst(e);
@@ -346,29 +375,79 @@ function quotientOfSum(e: IndexExpr, sums: readonly Bound[], forwardLhs: Readonl
   return found.find((q) => forwardLhs.has(q.u)) ?? found[0];
 }
 
-/** u's value once ⌊of/τ⌋ = target: of = τ·target + k, of = c·u + r with c = ±1, so u = c·(τ·target + k − r). */
-function valueOf(s: Quotient & { k: string }): IndexExpr {
+/** A dividend solved: ⌊of/τ⌋ = quotient and of mod τ = remainder, so u = whole. */
+interface Solved {
+  readonly u: string;
+  readonly by: Poly;
+  readonly of: IndexExpr;
+  readonly whole: IndexExpr;
+  readonly quotient: IndexExpr;
+  readonly remainder: IndexExpr;
+}
+
+/** u's value once of = τ·quotient + remainder, of = c·u + r with c = ±1: u = c·(τ·quotient + remainder − r). */
+function valueOf(s: { u: string; by: Poly; of: IndexExpr }, quotient: IndexExpr, remainder: IndexExpr): IndexExpr {
   const c = idxCoef(s.of, s.u) as Poly;
   const r = idxSub(s.of, idxScale(varOf(s.u), c));
-  const v = idxSub(idxAdd(idxScale(s.target, s.by), varOf(s.k)), r);
+  const v = idxSub(idxAdd(idxScale(quotient, s.by), remainder), r);
   return isUnit(c) === 1 ? v : idxNeg(v);
 }
 
-/** With ⌊of/τ⌋ = target: the quotient ⌊of/τ⌋ → target, of mod τ → k, and u elsewhere → its value. */
-function solveQuotient(x: IndexExpr, s: Quotient & { k: string }): IndexExpr {
-  const whole = valueOf(s);
+/** With the dividend solved: ⌊of/τ⌋ → quotient, of mod τ → remainder, and u elsewhere → its value. */
+function solveQuotient(x: IndexExpr, s: Solved): IndexExpr {
   const key = idxKey(s.of);
   let out: IndexExpr = { terms: [], constant: x.constant };
   for (const t of x.terms) {
     const a = t.atom;
     // a quotient or remainder of the dividend (a data read has neither)
     const exact = (a.kind === 'div' || a.kind === 'mod') && idxKey(a.of) === key && polyEquals(a.by, s.by);
-    const piece: IndexExpr = exact ? (a.kind === 'div' ? s.target : varOf(s.k)) : substituteIndexExpr({ terms: [{ atom: a, coef: POLY_ONE }], constant: new Map() }, s.u, whole);
+    const piece: IndexExpr = exact ? (a.kind === 'div' ? s.quotient : s.remainder) : substituteIndexExpr({ terms: [{ atom: a, coef: POLY_ONE }], constant: new Map() }, s.u, s.whole);
     out = idxAdd(out, idxScale(piece, t.coef));
   }
   return out;
 }
 
+/** (±u + r) mod τ = ρ with u summed (unit coefficient), u nowhere else in e, and ρ a known residue
+ *  (0, or a whole number below a numeric τ): the δ a fractionally strided read leaves. */
+interface Remainder {
+  readonly u: string;
+  readonly by: Poly;
+  readonly of: IndexExpr;
+  readonly residue: IndexExpr;
+}
+
+function remainderOfSum(e: IndexExpr, sums: readonly Bound[]): Remainder | undefined {
+  for (const t of e.terms) {
+    const sign = isUnit(t.coef);
+    if (t.atom.kind !== 'mod' || !sign || !polyIsPositive(t.atom.by)) continue;
+    const rest = { terms: e.terms.filter((x) => x !== t), constant: e.constant };
+    const residue = sign === 1 ? idxNeg(rest) : rest;
+    const rc = idxAsConst(residue);
+    const rv = rc && polyConstValue(rc);
+    const tau = polyConstValue(t.atom.by);
+    if (rv === undefined || !(rv === 0 || (tau !== undefined && rv > 0 && rv < tau))) continue;
+    const of = t.atom.of;
+    for (const b of sums) {
+      const c = idxCoef(of, b.name);
+      if (c !== undefined && c !== 'nested' && isUnit(c)) return { u: b.name, by: t.atom.by, of, residue };
+    }
+  }
+  return undefined;
+}
+
+/** The extent of q where a read multiplying the whole term has q as a plain subscript: q's range then. */
+function extentFromRead(q: string, factor: Expr, shapeOf: EliminationContext['shapeOf']): { extent: SizeExpr; tensor: string } | undefined {
+  for (const f of factor.kind === 'mul' ? factor.factors : [factor]) {
+    if (f.kind !== 'access') continue;
+    const d = f.subs.findIndex((s) => idxAsVar(s) === q);
+    const shape = d >= 0 ? shapeOf(f.tensor) : undefined;
+    if (shape?.[d]) return { extent: shape[d], tensor: f.tensor };
+  }
+  return undefined;
+}
+
+/** a name no program has: q's stand-in while checking that a read bounds it */
+const PROBE = '#q';
 
 const varOf = (n: string): IndexExpr => ({ terms: [{ atom: { kind: 'var', name: n }, coef: new Map([['', 1]]) }], constant: new Map() });
 

@@ -75,7 +75,10 @@ export function convKernelGradient(s: Statement, _shapes: Shapes): ConvForm | nu
   const stride = printPoly(a.stride);
   const strideOne = polyConstValue(a.stride) === 1;
   // the slices are labelled with the statement's own indices: a transposed conv's dK[c,f,i,j] reads dK[c,f]
-  const textForm = `${s.tensor}[${f},${c}] = Σ${n === 'n' ? 'ₙ' : `_${n}`} ${x.tensor}[${n},${c}] ⋆ ${strideOne ? `${g.tensor}[${n},${f}]` : `(${g.tensor}[${n},${f}] dilated by ${stride})`}: the correlation of each input channel (zero-padded by ${printPoly(a.offset)}) with each output-gradient channel, summed over the batch`;
+  // and correlates the output gradient (padded) with its input (dilated), the roles swapped
+  const swapped = /^d[A-Z]/.test(x.tensor) && !/^d[A-Z]/.test(g.tensor);
+  const roles = swapped ? [`${x.tensor} channel`, `${g.tensor} channel`] : ['input channel', 'output-gradient channel'];
+  const textForm = `${s.tensor}[${f},${c}] = Σ${n === 'n' ? 'ₙ' : `_${n}`} ${x.tensor}[${n},${c}] ⋆ ${strideOne ? `${g.tensor}[${n},${f}]` : `(${g.tensor}[${n},${f}] dilated by ${stride})`}: the correlation of each ${roles[0]} (zero-padded by ${printPoly(a.offset)}) with each ${roles[1]}, summed over the batch`;
   const latexForm = `${latexSub(s.tensor, `${f},${c}`)} = \\sum_{${n}} ${latexSub(x.tensor, `${n},${c}`)} \\star ${strideOne ? latexSub(g.tensor, `${n},${f}`) : `\\operatorname{dilate}_{${stride}}\\left(${latexSub(g.tensor, `${n},${f}`)}\\right)`}`;
   return { text: textForm, latex: latexForm };
 }

@@ -42,6 +42,33 @@ describe('a quotient of a sum (u + r)/τ is solved for u, and a divisibility fac
     for (const e of Object.values(c.errors)) expect(e).toBeLessThan(1e-6);
   });
 
+  it("the transposed convolution's dK: a stride-T correlation of dY with X, not every output pixel under a remainder guard", () => {
+    const r = derive(layer('conv_transpose2d'), { wrt: ['K'], steps: true });
+    expect(r.gradients.K!.index).toBe('dK[c,f,i,j] = sum(n,h,w) X[n,c,h,w]*dY[n,f,h*T+i-P,w*T+j-P]');
+    expect(r.steps!.join('\n')).toMatch(/\(y\+P-i'\) % T = 0 holds for y = h\d*\*T\+i'-P with h\d* whole, and X reads 0 unless 0 ≤ h\d* < H: the sum over y becomes a sum over h\d*/);
+  });
+
+  // odd sizes, strides 2 and 3, paddings 0 to 2: every T-th output pixel, from its first one
+  for (const [T, P] of [[2, 0], [2, 1], [3, 1], [3, 2], [2, 2]] as const)
+    it(`the transposed convolution at stride ${T}, padding ${P} agrees with central differences`, () => {
+      const c = checkGradients(layer('conv_transpose2d'), { N: 1, C: 3, H: 3, W: 5, F: 2, T, P });
+      for (const [name, e] of Object.entries(c.errors)) {
+        expect(e, `d${name}`).toBeLessThan(1e-6);
+        expect(c.magnitudes[name], `d${name} is not all zero`).toBeGreaterThan(0);
+      }
+    });
+
+  it('a remainder with a residue and a reversed index: (Q-h)%3 == 1', () => {
+    // zero-insertion upsampling read backwards: h = Q-1-3*q for the q that X has
+    const src = 'dims H, Q\nX: [H]\nW: [Q]\nY: [Q]\nY[h] = sum(u) W[u]*((Q-h+u)%3 == 1)*X[(Q-h+u)/3]';
+    const g = derive(src).gradients;
+    expect(g.W!.index).not.toContain('%');
+    expect(g.W!.index).not.toContain('==');
+    const c = checkGradients(src, { H: 3, Q: 7 });
+    for (const [name, e] of Object.entries(c.errors)) expect(e, `d${name}`).toBeLessThan(1e-6);
+    expect(c.magnitudes.W!).toBeGreaterThan(0);
+  });
+
   it('upsampling with an offset: Y[h] = X[(h+1)/2]', () => {
     const src = 'dims H\nX: [H]\nY: [2*H-1]\nY[h] = X[(h+1)/2]';
     expect(derive(src).gradients.X!.index).toBe('dX[h] = sum(i:2) dY[2*h+i-1]');
