@@ -75,6 +75,8 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
   // then solved for o once g and f are fixed, not for g and f
   let deltas = [...term.deltas];
   let pending = [...split.deltas];
+  /** the chain rule's δ are solved; these are the equalities among the factors */
+  let equalities = false;
   let guards: Guard[] = [];
   const steps: string[] = [];
   for (const d of split.deltas) steps.push(`the factor (${printIndex(d.a)} == ${printIndex(d.b)}) is δ(${printIndex(d.a)},${printIndex(d.b)})`);
@@ -133,7 +135,7 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
   };
 
   while (deltas.length || pending.length) {
-    if (!deltas.length) [deltas, pending] = [pending, []];
+    if (!deltas.length) [deltas, pending, equalities] = [pending, [], true];
     const choices: Choice[] = [];
     let zero = false;
     let settled = -1;
@@ -207,7 +209,10 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
       for (const v of vars) {
         const c = coef(v);
         const unit = isUnit(c);
-        const rank = unit ? (ctx.forwardLhs.has(v) ? 2 : 1) : polyConstValue(c) !== undefined ? 3 : 4;
+        // (o == g*Fg+f) of an affine left side, g fixed: solving for o collapses its sum over all G·Fg
+        // channels, while solving for f would leave o summed over every group's (G× the work)
+        const wholeSide = equalities && unit && ctx.forwardLhs.has(v) && [d.a, d.b].some((x) => idxAsVar(x) === v) && [d.a, d.b].some((x) => x.terms.length > 1);
+        const rank = wholeSide ? 0.5 : unit ? (ctx.forwardLhs.has(v) ? 2 : 1) : polyConstValue(c) !== undefined ? 3 : 4;
         choices.push({
           rank,
           delta: di,

@@ -13,7 +13,9 @@
 // micro-kernel (gemmBlocks.ts), and the epilogue (+ b[f]) is applied as the C block is added into
 // Y through the output's own offset tables. The conv input gradient arrives here split into residue
 // classes (splitResidueClasses.ts): the same lowering, with output subscripts of its own and run
-// inside loops over the classes.
+// inside loops over the classes. A batch index both operands read (a grouped convolution's group g,
+// X[n, g*CG+c, …] and K[g, f, c, …]) runs one such GEMM per value, its loop around the blocks: the
+// tables serve every group, and each read (and the output) is offset by the group's weight in it.
 import { idxVar } from '../ir/affine.js';
 import { children, exprKey, freeIndices } from '../ir/exprs.js';
 import { printPoly } from '../ir/sizes.js';
@@ -37,6 +39,8 @@ interface Gather {
 
 interface Operand {
   readonly value: (kb: LExpr, at: LExpr, looked: boolean) => LExpr;
+  /** the offset of the batch's values in the read (0 without a batch) */
+  readonly batch: LExpr;
   readonly kTable?: Buf;
   readonly sideTable?: Buf;
   readonly kAt?: LExpr;
@@ -47,7 +51,9 @@ interface Operand {
 /** Bytes up to the next 16-byte boundary, in floating point (`& -16` would wrap past 2 GiB). */
 const roundUp16 = (x: LExpr) => mul(ceildiv(x, c(16)), c(16));
 
-export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split?: ResidueSplit): LStmt[] | undefined {
+/** `view`: the output's subscripts from the statement's left side, when a merged index was split
+ * (splitMergedIndex.ts: dX[n, g*CG+cg, h, w] for the statement's dX[n,g,cg,h,w]). */
+export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split?: ResidueSplit, view?: (subs: readonly IndexExpr[]) => IndexExpr[]): LStmt[] | undefined {
   const { scope } = L;
   const dtype = scope.opts.dtype;
   const { MR, NR, MC, NC } = BLOCKING[dtype];
@@ -55,7 +61,10 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
   const F = scope.F;
   // every factor of an operand must be a read or a number
   if (![...shape.left, ...shape.right].every((f) => f.kind === 'access' || f.kind === 'num')) return undefined;
-  [...shape.rows, ...shape.cols, ...shape.ks].forEach((b) => scope.extentOf.set(b.name, b.extent));
+  [...shape.batch, ...shape.rows, ...shape.cols, ...shape.ks].forEach((b) => scope.extentOf.set(b.name, b.extent));
+  const batchSyms = shape.batch.map((b) => sym(b.name, 'i32'));
+  /** Σ over the batch indices of index · weight: where one group's slice of a read starts */
+  const batchOffset = (weight: (index: string) => LExpr) => shape.batch.reduce((o, b, q) => add(o, mul(v(batchSyms[q]!), weight(b.name))), c(0));
   const out = scope.tensor(s.tensor, 'write');
   const es = dtype === 'float32' ? 4 : 8;
   /** before the loops over the residue classes (the copies), and inside them (tables, blocks) */
@@ -188,7 +197,7 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
     const lone = factors.length === 1 && factors[0]!.kind === 'access' ? (factors[0] as Access) : undefined;
     const wasm = lone !== undefined && !lone.subs.every(inRangeOf(lone));
     const ops = factors.map((f, q): Operand => {
-      if (f.kind === 'num') return { value: () => c(f.value, F) };
+      if (f.kind === 'num') return { value: () => c(f.value, F), batch: c(0) };
       const g = gather(f as Access, wasm);
       const r = wasm ? resident[resident.length - 1]! : undefined;
       const sideAt = r ? sym(`$${(f as Access).tensor}_${tag}${q}at`, 'i32') : undefined;
@@ -196,9 +205,11 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
       if (r) r.tables.push({ at: sideAt!, size: largest(sideBounds) }, { at: kAt!, size: largest(shape.ks) });
       const sideTable = table(sideBounds, size, g.weight, c(0), `${(f as Access).tensor}_${tag}${q}`, sideAt && v(sideAt));
       const kTable = table(shape.ks, K, g.weight, g.base, `${(f as Access).tensor}_k${tag}${q}`, kAt && v(kAt));
+      const batch = batchOffset(g.weight);
       return {
         // `at`: the flat side index (looked up in the table), or an offset already looked up
-        value: (kb, at, looked) => load(g.array, add(kb, looked ? at : load(sideTable, at))),
+        value: (kb, at, looked) => load(g.array, add(add(kb, batch), looked ? at : load(sideTable, at))),
+        batch,
         kTable,
         sideTable,
         ...(kAt ? { kAt: v(kAt), sideAt: v(sideAt!) } : {}),
@@ -231,12 +242,14 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
 
   // the output: offset tables over rows and columns (a residue class writes every T-th output:
   // h → T·(first + a) + ρ − P), and the left-side indices the epilogue reads outside the sum
-  const outSubs = split?.out ?? s.lhs.map((b) => idxVar(b.name));
+  const lhsSubs = split?.out ?? s.lhs.map((b) => idxVar(b.name));
+  const outSubs = view ? view(lhsSubs) : lhsSubs;
   const outStrides = outSubs.map((_, d) => scope.stride(s.tensor, d));
   const outWeight = (bs: readonly Bound[]) => (index: string) =>
     bs.some((x) => x.name === index) ? outSubs.flatMap((sub_, d) => sub_.terms.filter((t) => (t.atom as { name: string }).name === index).map((t) => mul(scope.poly(t.coef), outStrides[d]!))).reduce((a, b) => add(a, b), c(0)) : c(0);
   const outBase = outSubs.reduce((o, sub_, d) => add(o, mul(scope.poly(sub_.constant), outStrides[d]!)), c(0));
   const yRow = table(shape.rows, M, outWeight(shape.rows), c(0), `${s.tensor}_row`);
+  const outBatch = batchOffset(outWeight(shape.batch));
   const yCol = table(shape.cols, N, outWeight(shape.cols), outBase, `${s.tensor}_col`);
   // a single index is the flat row (column) itself; one of several is looked up in a table of its values
   const used = new Set<string>();
@@ -250,7 +263,7 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
   for (const [sideBounds, size, tag] of [[shape.rows, M, 'row'], [shape.cols, N, 'col']] as const)
     if (sideBounds.length > 1) for (const b of sideBounds.filter((x) => used.has(x.name))) valueTables.set(b.name, table(sideBounds, size, (x) => c(x === b.name ? 1 : 0), c(0), `${tag}_${b.name}`));
   const epiVars = (i: LExpr, j: LExpr) => {
-    const vars = new Map<string, LExpr>();
+    const vars = new Map<string, LExpr>(shape.batch.map((b, q) => [b.name, v(batchSyms[q]!)] as const));
     for (const [sideBounds, flat] of [[shape.rows, i], [shape.cols, j]] as const) {
       if (sideBounds.length === 1) vars.set(sideBounds[0]!.name, flat);
       else for (const b of sideBounds) if (valueTables.has(b.name)) vars.set(b.name, load(valueTables.get(b.name)!, flat));
@@ -292,7 +305,7 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
       return [
         { kind: 'comment', text: 'whole panels by the WebAssembly packer; the short last one lane by lane, with zeros' },
         let_(whole, sub(block.count, rem(block.count, c(R)))),
-        { kind: 'microkernel', module, fn: `pack${R}`, args: [c(start * es), o.array!.at!, add(o.kAt!, mul(c(4), block.pc)), add(o.sideAt!, mul(c(4), block.first)), block.kc, floordiv(v(whole), c(R))] },
+        { kind: 'microkernel', module, fn: `pack${R}`, args: [c(start * es), add(o.array!.at!, mul(c(es), o.batch)), add(o.kAt!, mul(c(4), block.pc)), add(o.sideAt!, mul(c(4), block.first)), block.kc, floordiv(v(whole), c(R))] },
         ...if_(lt(v(whole), block.count), [
           let_(w, sub(block.count, v(whole))),
           let_(l0, add(block.first, v(whole))),
@@ -332,13 +345,13 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
     scope, M, N, K, out,
     packA: (h, block) => [{ kind: 'comment', text: `gather A[$ic:$ic+$mc, $pc:$pc+$kc] into panels ${MR} rows tall` }, ...pack(aSide, MR, AP, h, block)],
     packB: (h, block) => [{ kind: 'comment', text: `gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels ${NR} columns wide` }, ...pack(bSide, NR, BP, h, block)],
-    rowOffset: (x) => load(yRow, x),
+    rowOffset: (x) => add(load(yRow, x), outBatch),
     colOffset: (x) => load(yCol, x),
     ...(epilogue ? { epilogue } : {}),
   });
   // an empty contraction (K = 0) still applies the epilogue to 0
-  const empty = if_(eq(K, c(0)), [for_(i, c(0), M, [for_(j, c(0), N, [store(out, add(load(yRow, v(i)), load(yCol, v(j))), epilogue ? epilogue(c(0, F), v(i), v(j)) : c(0, F))])])]);
-  lines.push(...loops, ...empty);
+  const empty = if_(eq(K, c(0)), [for_(i, c(0), M, [for_(j, c(0), N, [store(out, add(add(load(yRow, v(i)), outBatch), load(yCol, v(j))), epilogue ? epilogue(c(0, F), v(i), v(j)) : c(0, F))])])]);
+  lines.push(...shape.batch.reduceRight<LStmt[]>((inner, b, q) => [for_(batchSyms[q]!, c(0), scope.sizeExpr(b.extent), inner)], [...loops, ...empty]));
   const names = (bs: readonly Bound[]) => bs.map((b) => b.name).join(',');
   const strided = split?.splits.filter((p) => !(p.stride.size === 1 && p.stride.get('') === 1)) ?? [];
   const perClass = !split
@@ -347,7 +360,7 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
       ? `; one per residue class of ${strided.map((p) => `${p.h} + ${printPoly(p.offset)} modulo ${printPoly(p.stride)}`).join(' and ')}, over its taps`
       : `; ${split.splits.map((p) => p.u).join(',')} run backwards over the taps (the flipped kernel)`;
   return [
-    { kind: 'comment', text: `matmul over an implicit im2col: rows ${names(shape.rows)}, columns ${names(shape.cols)}, contraction over ${names(shape.ks)}${perClass}; packed ${MR}×${NR} register tiles (WebAssembly SIMD)` },
+    { kind: 'comment', text: `matmul over an implicit im2col: ${shape.batch.length ? `for each ${names(shape.batch)}, ` : ''}rows ${names(shape.rows)}, columns ${names(shape.cols)}, contraction over ${names(shape.ks)}${perClass}; packed ${MR}×${NR} register tiles (WebAssembly SIMD)` },
     ...setup,
     ...(classes ? classes.wrap(lines) : lines),
   ];

@@ -9,17 +9,19 @@
 // per block computes the C block (gemmBlocks.ts); without it the micro-kernel is JavaScript over 16
 // local accumulators:  $c00 += $a0 * $b0; $c01 += $a0 * $b1; …
 // An elementwise epilogue (bias + ReLU in the affine forward) is applied on the last K block.
-// A convolution (an operand read mixing output and summed indices) goes to lowerIm2col.ts, and a
-// conv input gradient first through splitResidueClasses.ts.
+// A convolution (an operand read mixing output and summed indices) goes to lowerIm2col.ts, a conv
+// input gradient first through splitResidueClasses.ts, and a grouped conv's input gradient (its
+// channel read as p/CG and p%CG) first through splitMergedIndex.ts.
 import { children, exprKey } from '../ir/exprs.js';
 import { sizeTryEval } from '../ir/sizes.js';
-import type { Bound, Expr, Statement } from '../ir/types.js';
+import type { Bound, Expr, IndexExpr, Statement } from '../ir/types.js';
 import { add, addTo, and, assign, buffer, c, cast, ceildiv, eq, for_, ge, if_, le, let_, load, max, min, mul, select, store, sub, sym, v } from '../loop/build.js';
 import type { LExpr, LStmt, Sym } from '../loop/types.js';
 import { BLOCKING, packPanels, simdBlockLoops, simdRegions, type PackBlock } from './gemmBlocks.js';
 import { lowerIm2col } from './lowerIm2col.js';
 import type { Lowering, Vars } from './lowering.js';
 import { matmulShape, product, type MatmulShape } from './matmulShape.js';
+import { splitMergedIndex } from './splitMergedIndex.js';
 import { splitResidueClasses } from './splitResidueClasses.js';
 
 /** One flat index over a side's indices; a multi-index side reads its indices from tables built once per call. */
@@ -49,14 +51,14 @@ export function lowerMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
   const { scope } = L;
   const shape = matmulShape(s);
   if (!shape) {
-    // a conv input gradient: one im2col matmul per residue class of its strided taps
-    // a dilated conv's input gradient reads dY[n,f,h+P-i*D,…]: backwards, but over the few taps i,
-    // so the im2col copy holds hardly any zeros
-    const back = scope.opts.simd ? matmulShape(s, true) : undefined;
-    if (back?.mixed && backwardsOverTaps(back, scope.ctx.defaults)) return lowerIm2col(L, s, back);
-    const split = scope.opts.simd ? splitResidueClasses(s, scope.ctx) : undefined;
-    const inner = split && matmulShape(split.statement, true);
-    return split && inner?.mixed ? lowerIm2col(L, split.statement, inner, split) : undefined;
+    if (!scope.opts.simd) return undefined;
+    const direct = convInputGradient(L, s);
+    if (direct) return direct;
+    // a grouped conv's input gradient reads K[p/CG, f, p%CG, …]: split p into its group and channel
+    const merged = splitMergedIndex(s);
+    if (!merged) return undefined;
+    const m = matmulShape(merged.statement);
+    return m?.mixed ? lowerIm2col(L, merged.statement, m, undefined, merged.out) : convInputGradient(L, merged.statement, merged.out);
   }
   // a convolution: with SIMD through the im2col gather; without, the register-tiled direct loops
   if (shape.mixed) return scope.opts.simd ? lowerIm2col(L, s, shape) : undefined;
@@ -115,6 +117,17 @@ export function lowerMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
     return [comment, ...setup, ...batched([...loops, ...empty])];
   }
   return [comment, ...setup, ...batched([...jsMicroKernel(L, { M, N, K, A, B, rowOffset, colOffset, out, epilogue: epiIsIdentity(s) ? undefined : epi, cols: shape.cols.length === 1 && stride(shape.cols[0]!).kind === 'const' && (stride(shape.cols[0]!) as { value: number }).value === 1 }), ...empty])];
+}
+
+/** A conv input gradient: one im2col matmul per residue class of its strided taps. A dilated conv's
+ * input gradient reads dY[n,f,h+P-i*D,…]: backwards, but over the few taps i, so the im2col copy
+ * holds hardly any zeros. */
+function convInputGradient(L: Lowering, s: Statement, view?: (subs: readonly IndexExpr[]) => IndexExpr[]): LStmt[] | undefined {
+  const back = matmulShape(s, true);
+  if (back?.mixed && backwardsOverTaps(back, L.scope.ctx.defaults)) return lowerIm2col(L, s, back, undefined, view);
+  const split = splitResidueClasses(s, L.scope.ctx);
+  const inner = split && matmulShape(split.statement, true);
+  return split && inner?.mixed ? lowerIm2col(L, split.statement, inner, split, view) : undefined;
 }
 
 /** The most taps a summed index read backwards may have (a kernel's width, not an image's). */

@@ -5,7 +5,8 @@
 // and the epilogue `+ b[f]`; the conv forward Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,u*T+i-P,v*T+j-P]
 // + b[f] has rows f (K), columns n,u,v (X, a multi-index) and is `mixed`: X's subscripts mix output
 // and summed indices, an implicit im2col (lowerIm2col.ts). Attention's S[h,i,j] = sum(e) Q[h,i,e]*K[h,j,e]
-// is a batch over h of products with rows i, columns j.
+// is a batch over h of products with rows i, columns j; a grouped conv's Y[n,g,f,u,v] = sum(c,i,j)
+// K[g,f,c,i,j]*X[n,g*CG+c,u+i-P,v+j-P] a batch over g of mixed ones.
 import { children, freeIndices } from '../ir/exprs.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import { reductionsIn } from './kernelScope.js';
@@ -75,9 +76,9 @@ export function matmulShape(s: Statement, descending = false): MatmulShape | und
     groups.push(merged);
   }
   if (groups.length !== 2) return undefined;
-  // every left-side index must be a batch index, a row or a column; a convolution has no batch
+  // every left-side index must be a batch index, a row or a column (a grouped convolution's group is
+  // a batch: lowerIm2col runs one GEMM per group)
   if (!lhs.every((v) => batch.includes(v) || groups.some((g) => g.vars.has(v)))) return undefined;
-  if (batch.length && mixed) return undefined;
   // rows: the group with fewer indices (the filters of a conv); on a tie the one holding the first index
   const [g0, g1] = groups as [(typeof groups)[0], (typeof groups)[0]];
   const first = (g: (typeof groups)[0]) => Math.min(...[...g.vars].map((v) => lhs.indexOf(v)));
