@@ -114,6 +114,8 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     substituteSolved(solved);
     sums = [...sums.filter((b) => b.name !== rem.u), { name: q, extent }];
     guards.push({ kind: 'range', expr: solved.whole, extent: uExt, of: rem.u });
+    // a remainder outside [0, τ) never equals ρ: the term holds only where it is in range
+    if (!rem.known) guards.push({ kind: 'range', expr: rem.residue, extent: { kind: 'poly', poly: rem.by }, of: `${printIndex(rem.of)} % ${printPoly(rem.by)}` });
     const residue = printIndex(rem.residue);
     return `δ(${printIndex(d.a)},${printIndex(d.b)}): (${printIndex(rem.of)}) % ${printPoly(rem.by)} = ${residue} holds for ${rem.u} = ${printIndex(solved.whole)} with ${q} whole, and ${tensor} reads 0 unless 0 ≤ ${q} < ${printSize(extent)}: the sum over ${rem.u} becomes a sum over ${q}, one ${rem.u} in every ${printPoly(rem.by)} and no guard`;
   };
@@ -412,13 +414,15 @@ function solveQuotient(x: IndexExpr, s: Solved): IndexExpr {
   return out;
 }
 
-/** (±u + r) mod τ = ρ with u summed (unit coefficient), u nowhere else in e, and ρ a known residue
- *  (0, or a whole number below a numeric τ): the δ a fractionally strided read leaves. */
+/** (±u + r) mod τ = ρ with u summed (unit coefficient) and u nowhere else in e: the δ a
+ *  fractionally strided read leaves (ρ = 0), or a per-phase weight's (W[y%2]: ρ a gradient position). */
 interface Remainder {
   readonly u: string;
   readonly by: Poly;
   readonly of: IndexExpr;
   readonly residue: IndexExpr;
+  /** 0 ≤ ρ < τ is known (ρ = 0, or a number below a numeric τ); else it becomes a range guard */
+  readonly known: boolean;
 }
 
 function remainderOfSum(e: IndexExpr, sums: readonly Bound[]): Remainder | undefined {
@@ -430,11 +434,11 @@ function remainderOfSum(e: IndexExpr, sums: readonly Bound[]): Remainder | undef
     const rc = idxAsConst(residue);
     const rv = rc && polyConstValue(rc);
     const tau = polyConstValue(t.atom.by);
-    if (rv === undefined || !(rv === 0 || (tau !== undefined && rv > 0 && rv < tau))) continue;
+    const known = rv === 0 || (rv !== undefined && tau !== undefined && rv > 0 && rv < tau);
     const of = t.atom.of;
     for (const b of sums) {
       const c = idxCoef(of, b.name);
-      if (c !== undefined && c !== 'nested' && isUnit(c)) return { u: b.name, by: t.atom.by, of, residue };
+      if (c !== undefined && c !== 'nested' && isUnit(c) && !idxVars(residue).includes(b.name)) return { u: b.name, by: t.atom.by, of, residue, known };
     }
   }
   return undefined;

@@ -69,6 +69,18 @@ describe('a quotient of a sum (u + r)/τ is solved for u, and a divisibility fac
     expect(c.magnitudes.W!).toBeGreaterThan(0);
   });
 
+  const phases: [string, string, string, Record<string, number>][] = [
+    ['a per-phase weight W[y%T]', 'dims N, H, T\nX: [N, H]\nW: [T]\nY: [N, T*H]\nY[n,y] = W[y%T]*X[n,y/T]', 'dW[t] = sum(n,h) X[n,h]*dY[n,h*T+t]', { N: 2, H: 3, T: 3 }],
+    ['a phase past the first weight, W[y%2+1]: dW[0] is 0', 'dims N, H\nX: [N, H]\nW: [3]\nY: [N, 2*H]\nY[n,y] = W[y%2+1]*X[n,y/2]', 'dW[p0] = (p0-1 >= 0)*(p0-1 < 2)*(sum(n,h) X[n,h]*dY[n,2*h+p0-1])', { N: 2, H: 5 }],
+  ];
+  for (const [label, source, index, sizes] of phases)
+    it(`${label}: ${index}, every y read once, and it agrees with central differences`, () => {
+      expect(derive(source).gradients.W!.index).toBe(index);
+      const r = checkGradients(source, sizes);
+      for (const [name, e] of Object.entries(r.errors)) expect(e, `d${name}`).toBeLessThan(1e-6);
+      expect(r.magnitudes.W!).toBeGreaterThan(0);
+    });
+
   it('upsampling with an offset: Y[h] = X[(h+1)/2]', () => {
     const src = 'dims H\nX: [H]\nY: [2*H-1]\nY[h] = X[(h+1)/2]';
     expect(derive(src).gradients.X!.index).toBe('dX[h] = sum(i:2) dY[2*h+i-1]');
