@@ -450,11 +450,12 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
 function scatteredTensors(statements: readonly Statement[]): Set<string> {
   const last = new Map<string, number>();
   statements.forEach((s, k) => s.scatter && last.set(s.tensor, k));
+  if (last.size === 0) return new Set();
   statements.forEach((s, k) => {
     for (const t of tensorsRead(s.rhs)) {
       const until = last.get(t);
-      const first = statements.findIndex((x) => x.tensor === t);
-      if (until !== undefined && k > first && k < until)
+      if (until === undefined || k >= until) continue;
+      if (k > statements.findIndex((x) => x.tensor === t))
         throw new DeltagradError('used-before-assigned', `${s.tensor} reads ${t} before the += into it in line ${statements[until]!.line}: the value it reads cannot be differentiated`, s.span, `read ${t} after its last +=, or give the partial sum a name of its own`);
     }
   });
