@@ -15,6 +15,7 @@ import { checkElements, InputError, resolveSizes, run, shapeOf } from './ir/eval
 import { DEFAULT_LIMITS, DERIVED_LIMITS } from './ir/limits.js';
 import type { Program } from './ir/types.js';
 import { deriveProgram, type DeriveResult } from './diff/derive.js';
+import { parsePoint, PointError, pointInputs, shapeMismatch, type PointValue } from './cliPoint.js';
 
 const HELP = `derive — symbolic gradients of index-expression programs
 
@@ -28,8 +29,10 @@ usage: derive [FILE | -e PROGRAM] [options]
   --steps            show the derivation: chain rule with δ, each δ eliminated, each sum collapsed
   --order 2          the Hessian too (a program with one scalar output): every block, after the
                      gradients, in each format; json adds "hessians"
-  --at x=1,y=2       evaluate the outputs and every gradient at a point (scalar inputs) and print
-                     the numbers; a size without a value in the program takes one here (--at x=2,N=3).
+  --at x=1,y=2       evaluate the outputs and every gradient at a point and print the numbers; a
+                     tensor is a JSON list nested once per dimension (--at 'X=[[1,2],[3,4]],tok=[0,2]'),
+                     whose lengths give the sizes its shape names; a size without a value in the
+                     program takes one here too (--at x=2,N=3).
                      Tensor outputs are seeded with ones (dY = 1: the gradients of the sum of Y).
                      Takes --wrt, --steps and --format json (a JSON object of the values)
   --emit ts          print the TypeScript module of forward/backward kernels
@@ -46,6 +49,7 @@ A value of --at that is NaN or ±Infinity is printed as it is, with a warning on
 examples:
   derive -e 'Y[i,j] = A[i,k]*X[k,j] + B[i,j]' --wrt X --format matrix
   derive -e 'f = (x+y)*z' --at x=-2,y=5,z=-4
+  derive -e $'E: [V, D]\\ntok: int[N]\\nL = sum(n,d) E[tok[n],d]^2' --at 'E=[[1,2],[3,4]],tok=[1,1,0]'
   derive -e $'dims N=3\\nA: [N, N]\\nx: [N]\\nf = x\\'*A*x' --order 2
   derive examples/layers/conv2d.dg --steps`;
 
@@ -75,7 +79,7 @@ interface Args {
   wrt?: string[];
   format: Format;
   steps: boolean;
-  at?: Record<string, number>;
+  at?: Record<string, PointValue>;
   emit?: string;
   dtype?: 'float32' | 'float64';
   simd: boolean;
@@ -83,19 +87,6 @@ interface Args {
   help: boolean;
   /** the options given on the command line (long names), to tell a default from a choice */
   given: Set<string>;
-}
-
-/** `x=1,y=2` into `into`; a name given twice is an error, not a silent last-one-wins. */
-function parsePairs(text: string, what: string, into: Record<string, number> = {}): Record<string, number> {
-  for (const part of text.split(',')) {
-    const m = /^\s*([\p{L}_][\p{L}\p{N}_]*)\s*=\s*(\S+)\s*$/u.exec(part);
-    const v = m ? Number(m[2]) : NaN;
-    if (!m || !Number.isFinite(v)) throw new UsageError(`${what} expects name=number pairs separated by commas, found "${part}"`);
-    // own keys: `in` sees Object.prototype's toString, and `into.__proto__ = 1` sets no key at all
-    if (Object.hasOwn(into, m[1]!)) throw new UsageError(`${what} gives ${m[1]} twice (${m[1]}=${into[m[1]!]} and ${m[1]}=${m[2]})`);
-    Object.defineProperty(into, m[1]!, { value: v, enumerable: true, writable: true, configurable: true });
-  }
-  return into;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -147,7 +138,7 @@ function parseArgs(argv: string[]): Args {
         break;
       }
       case '--at':
-        a.at = parsePairs(value(i++, arg), '--at', a.at);
+        a.at = parsePoint(value(i++, arg), a.at);
         break;
       case '--emit':
         once(flag);
@@ -276,43 +267,20 @@ interface PointValues {
   readonly warnings: string[];
 }
 
-/** Split --at into scalar inputs and sizes, checking each name against the program. */
-function splitPoint(p: Program, at: Record<string, number>): { inputs: Record<string, number>; sizes: Record<string, number> } {
-  const inputs = p.tensors.filter((t) => t.role === 'input');
-  const tensor = inputs.find((t) => t.shape.length > 0);
-  if (tensor)
-    throw new UsageError(`--at needs scalar inputs, but ${tensor.name} is a tensor (${tensor.shape.length} ${tensor.shape.length === 1 ? 'dimension' : 'dimensions'}); evaluate() from the library takes tensors`);
-  const sizeNames = p.sizes.map((s) => s.name);
-  const given = { inputs: [] as [string, number][], sizes: [] as [string, number][] };
-  for (const [k, v] of Object.entries(at)) {
-    if (sizeNames.includes(k)) {
-      if (!Number.isInteger(v) || v < 0) throw new UsageError(`--at gives the size ${k} the value ${v}: a size is a whole number ≥ 0`);
-      given.sizes.push([k, v]);
-    } else if (inputs.some((t) => t.name === k)) given.inputs.push([k, v]);
-    else
-      throw new UsageError(
-        `--at names ${k}, which is neither an input nor a size (inputs: ${inputs.map((t) => t.name).join(', ') || '(none)'}${sizeNames.length ? `; sizes: ${sizeNames.join(', ')}` : ''})`,
-      );
-  }
-  const out = { inputs: Object.fromEntries(given.inputs), sizes: Object.fromEntries(given.sizes) };
-  for (const t of inputs) if (!Object.hasOwn(out.inputs, t.name)) throw new UsageError(`--at needs a value for the input ${t.name}`);
-  return out;
-}
-
 /** Every size needs a value to evaluate: from `dims N=3` or from --at. */
-function rejectUnsized(p: Program, sizes: ReadonlyMap<string, number>, at: Record<string, number>): void {
+function rejectUnsized(p: Program, sizes: ReadonlyMap<string, number>, at: Record<string, PointValue>): void {
   const unsized = p.sizes.map((s) => s.name).filter((n) => !sizes.has(n));
   if (!unsized.length) return;
   const pairs = unsized.map((n) => `${n}=3`);
-  const point = [...Object.entries(at).map(([k, v]) => `${k}=${v}`), ...pairs].join(',');
+  const point = [...Object.entries(at).map(([k, v]) => `${k}=${JSON.stringify(v)}`), ...pairs].join(',');
   throw new UsageError(
     `--at: ${unsized.length === 1 ? `the size ${unsized[0]} has` : `the sizes ${unsized.join(', ')} have`} no value: give ${unsized.length === 1 ? 'it one' : 'them values'} in the program (dims ${pairs.join(', ')}) or in --at (--at ${point})`,
   );
 }
 
-/** Run the backward program at the point: scalar inputs from --at, ones as the seeds of tensor outputs. */
-function evaluateAt(p: Program, result: DeriveResult, at: Record<string, number>): PointValues {
-  const { inputs, sizes } = splitPoint(p, at);
+/** Run the backward program at the point: inputs from --at, ones as the seeds of tensor outputs. */
+function evaluateAt(p: Program, result: DeriveResult, at: Record<string, PointValue>): PointValues {
+  const { inputs, sizes, dims } = pointInputs(p, at);
   // a program deltagrad wrote: bounded by the limits its source met, and nested deeper than it
   let back: Program;
   try {
@@ -325,12 +293,16 @@ function evaluateAt(p: Program, result: DeriveResult, at: Record<string, number>
   rejectUnsized(back, resolved, at);
   // every shape first, in the order tensors appear: a bad size is reported on Y, not on its seed dY
   const shapes = Object.fromEntries(back.tensors.map((t) => [t.name, shapeOf(back, t.name, resolved)]));
+  for (const [name, d] of Object.entries(dims)) {
+    const wrong = shapeMismatch(p, name, d, shapes[name]!);
+    if (wrong) throw new UsageError(wrong);
+  }
   // before the seeds are allocated: they are as large as the outputs
   checkElements(back, new Map(Object.entries(shapes)), DEFAULT_LIMITS.maxElements);
   const seeded = p.tensors.filter((t) => t.role === 'output' && t.shape.length > 0).map((t) => t.name);
   const seeds = Object.fromEntries(seeded.map((y) => [`d${y}`, new Float64Array(product(shapes[`d${y}`]!)).fill(1)]));
   const values = run(back, { ...inputs, ...seeds }, sizes);
-  const point = Object.entries(at).map(([k, v]) => `${k}=${v}`).join(',');
+  const point = Object.entries(at).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',');
   return { seeded, values, shapes, warnings: nonFiniteWarnings(values, shapes, point) };
 }
 
@@ -474,7 +446,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(formatError(e, source, fileLabel));
       return 1;
     }
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof PointError) {
       io.err(`derive: ${e.message}`);
       return 2;
     }

@@ -16,6 +16,7 @@ import { findInPlace } from './codegen/findInPlace.js';
 import { isAsciiIdentifier } from './codegen/safeText.js';
 import type { GradientStatement } from './diff/differentiate.js';
 import { debugging, trace } from './ir/debug.js';
+import { dataSubscripts } from './ir/dataSubscripts.js';
 import { children, tensorsRead } from './ir/exprs.js';
 import type { Expr, Program, Statement } from './ir/types.js';
 import { assertNever, type LExpr, type Sym } from './loop/types.js';
@@ -47,6 +48,9 @@ export interface GpuModulePlan {
   readonly forward: readonly GpuKernelPlan[];
   readonly backward: readonly GpuKernelPlan[];
   readonly info: ModuleInfo;
+  /** the statements that subscript through integer data: the host checks the data against each
+   *  (the interpreter's message) before any kernel runs — a shader cannot throw */
+  readonly dataChecks: readonly Statement[];
 }
 
 /** One kernel through the GPU steps. */
@@ -130,8 +134,9 @@ export function lowerGpuProgram(source: Program, derived: readonly GradientState
   // named constants are numbers in the shaders, as in the CPU kernels
   const { p, grads } = inlineConstants(source, derived);
   refuseMatrixFunctions([...p.statements, ...grads.map((g) => g.statement)]);
-  const data = p.tensors.find((t) => t.elem === 'int');
-  if (data) throw new Error(`the WebGPU target cannot read integer data (${data.name}: int[…]) yet: compile this program without { target: 'webgpu' }`);
+  // a gradient with a scatter-add runs in its gather form, dE[v,d] = sum(n) (tok[n] == v)*dY[n,d]:
+  // one invocation per element, no atomics, deterministic — at V·N·D steps, not the CPU's N·D
+  const gradStatements = grads.map((g) => g.gathered ?? g.statement);
   const recordsArgmax = new Map<string, Statement>();
   for (const s of p.statements) if (s.rhs.kind === 'reduce' && (s.rhs.op === 'max' || s.rhs.op === 'min')) recordsArgmax.set(s.tensor, s);
   const defaults = new Map<string, number>();
@@ -139,7 +144,8 @@ export function lowerGpuProgram(source: Program, derived: readonly GradientState
   const ctx: LowerContext = { shapeOf: shapeOfFactory(p), recordsArgmax, defaults, program: p };
   const name = (prefix: string, tensor: string) => `${prefix}_${isAsciiIdentifier(tensor) ? tensor : [...tensor].map((ch) => (/[A-Za-z0-9_]/.test(ch) ? ch : '_')).join('')}`;
   const forward = p.statements.map((s) => plan(lowerGpuStatement(s, name('forward', s.tensor), ctx)));
-  const backward = grads.map((g) => plan(lowerGpuStatement(g.statement, name('backward', g.statement.tensor), ctx)));
+  const backward = gradStatements.map((s) => plan(lowerGpuStatement(s, name('backward', s.tensor), ctx)));
+  const data = p.tensors.filter((t) => t.elem === 'int').map((t) => t.name);
   const inputs = new Set(p.tensors.filter((t) => t.role === 'input').map((t) => t.name));
   const info: ModuleInfo = {
     inputs: [...inputs],
@@ -151,7 +157,9 @@ export function lowerGpuProgram(source: Program, derived: readonly GradientState
     sizes: p.sizes.map((s) => s.name),
     defaults: Object.fromEntries(p.sizes.filter((z) => z.default !== undefined).map((z) => [z.name, z.default!])),
     inPlace: findInPlace(p),
-    gradientReads: Object.fromEntries(grads.map((g) => [g.statement.tensor, tensorsRead(g.statement.rhs).filter((t) => inputs.has(t))])),
+    gradientReads: Object.fromEntries(gradStatements.map((s) => [s.tensor, tensorsRead(s.rhs).filter((t) => inputs.has(t))])),
+    ...(data.length ? { data } : {}),
   };
-  return { forward, backward, info };
+  const dataChecks = [...p.statements, ...gradStatements].filter((s) => dataSubscripts(s).length > 0);
+  return { forward, backward, info, dataChecks };
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { evaluate } from '../src/ir/evaluate.js';
+import { derive } from '../src/diff/derive.js';
 
 // the command as its sources are now (the built one, dist/, is tested from the packed tarball: test/package)
 const bin = fileURLToPath(new URL('../src/bin/derive.ts', import.meta.url));
@@ -165,10 +166,51 @@ describe('--at with tensors (audit item 1)', () => {
     expect(r.code).toBe(2);
     expect(r.err).toBe('derive: --at: the shape of Y is [-2] for these sizes: every dimension must be a whole number ≥ 0\n');
   });
-  it('a tensor input is a usage error that says --at needs scalar inputs', async () => {
+  it('a tensor input left out is a usage error that names its shape', async () => {
     const r = await cli(['-e', 'dims N=3\nX: [N]\nY[i] = x*X[i]', '--at', 'x=2']);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^derive: --at needs scalar inputs, but X is a tensor \(1 dimension\)/);
+    expect(r.err).toBe('derive: --at needs a value for the input X, a list of shape [N]\n');
+  });
+});
+
+describe('--at with tensor values: JSON lists, nested once per dimension', () => {
+  it('takes a matrix and integer data, their lengths giving the sizes, and prints what evaluate gives', async () => {
+    const src = 'E: [V, D]\nW: [D]\ntok: int[N]\nL = sum(n,d) (E[tok[n],d]*W[d])^2';
+    const r = await cli(['-e', src, '--at', 'E=[[1,2],[3,4],[5,6]],tok=[1,1,0,2]', '--at', 'W=[0.5,-1]']);
+    expect(r.code).toBe(0);
+    const want = evaluate(derive(src).program, { E: [1, 2, 3, 4, 5, 6], W: [0.5, -1], tok: [1, 1, 0, 2] });
+    expect(r.out).toBe(`L = ${want.L![0]}\ndE = [[${[...want.dE!.slice(0, 2)].join(', ')}],\n      [${[...want.dE!.slice(2, 4)].join(', ')}],\n      [${[...want.dE!.slice(4)].join(', ')}]]   (shape [3, 2])\ndW = [${[...want.dW!].join(', ')}]\n`);
+    // row 1, read twice, counts twice: dE[1,0] = 2·2·(E[1,0]·W[0])·W[0]
+    expect(want.dE![2]).toBe(2 * 2 * (3 * 0.5) * 0.5);
+  });
+
+  it('JSON output echoes the lists; a size given in dims or --at must agree with the list', async () => {
+    const j = JSON.parse((await cli(['-e', 'X: [N, M]\nY[i,j] = X[i,j]*x', '--at', 'X=[[1,2],[3,4]],x=2', '--format', 'json'])).out);
+    expect(j.at).toEqual({ X: [[1, 2], [3, 4]], x: 2 });
+    expect(j.values.dX).toEqual([[2, 2], [2, 2]]);
+    expect(j.values.Y).toEqual([[2, 4], [6, 8]]);
+    expect((await cli(['-e', 'dims N=3\nX: [N, M]\nY[i,j] = X[i,j]*x', '--at', 'X=[[1,2],[3,4]],x=2'])).err).toBe('derive: --at gives X a list of shape [2, 2], but X: [N, M] is [3, 2] here\n');
+    expect((await cli(['-e', 'X: [N]\nY[i] = X[i]*x', '--at', 'X=[1,2],x=2,N=3'])).err).toBe('derive: --at gives X a list of shape [2], but X: [N] is [3] here\n');
+  });
+
+  const bad: [string, string, string, string][] = [
+    ['a ragged list', 'X: [N, M]\nY[i,j] = X[i,j]', 'X=[[1,2],[3]]', '--at gives X a ragged list: every row of a level must have the same length'],
+    ['too shallow', 'X: [N, M]\nY[i,j] = X[i,j]', 'X=[1,2]', '--at gives X a list nested 1 deep, but X has shape [N, M]: give a list nested 2 deep'],
+    ['a list for a scalar', 'f = x*y', 'x=[1],y=2', '--at gives x a list nested 1 deep, but x is a scalar: give a number'],
+    ['not JSON', 'X: [N]\nY[i] = X[i]', 'X=[1,,2]', '--at expects name=value pairs separated by commas, a value a number or a JSON list of numbers (X=[[1,2],[3,4]]), found "X=[1,,2]"'],
+    ['a string in the list', 'X: [N]\nY[i] = X[i]', 'X=[1,"a"]', '--at expects name=value pairs separated by commas, a value a number or a JSON list of numbers (X=[[1,2],[3,4]]), found "X=[1,"a"]"'],
+    ['a list for a size', 'X: [N]\nY[i] = X[i]', 'X=[1],N=[1]', '--at gives the size N the value [1]: a size is a whole number ≥ 0'],
+  ];
+  it.each(bad)('%s is a usage error', async (_what, program, at, message) => {
+    const r = await cli(['-e', program, '--at', at]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`derive: ${message}\n`);
+  });
+
+  it('a token outside the table is the interpreter’s error, as a usage error', async () => {
+    const r = await cli(['-e', 'E: [V, D]\ntok: int[N]\nY[n,d] = E[tok[n],d]', '--at', 'E=[[1,2],[3,4]],tok=[1,2]']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('derive: --at: Y: tok[1] = 2 makes the subscript tok[n] of E 2, outside [0, 2) (dimension 1 of E)\n');
   });
 });
 

@@ -8,9 +8,12 @@
 //   row softmax xent   forward + backward                      512 × 1000
 //   column sum         db[f] = Σ_n dY[n,f] (a bias gradient)   4096 × 256
 //   exp map            Y = exp(X) (the rule keeps JavaScript)  1M elements
+//   embedding gather   Y[n,d] = E[tok[n], d] (integer data)    50000 × 64 table, 2048 tokens
+//   embedding scatter  dE = 0, dE[tok[n],d] += dY[n,d]         the same (TF.js WASM has no scatter-add)
+//   label xent         L = Σ_n logsumexp(S[n,:]) − S[n, y[n]]  512 × 1000, y: int[N]
 // TF.js runs NHWC for the convolution (its layout); its time includes no transposition.
 import type { Case, Impl, Prepared } from '../lib/cases.js';
-import { fromNHWC, oneHot, toNHWC, uniform, type Data } from '../lib/data.js';
+import { fromNHWC, oneHot, rng, toNHWC, uniform, type Data } from '../lib/data.js';
 import { alloc, kernel, kernels, type Dt, type WasmChoice } from '../lib/deltagrad.js';
 import { read, tf, tidyRun, useBackend } from '../lib/tfjs.js';
 
@@ -21,6 +24,8 @@ interface KernelCase {
   /** the kernels one call runs, in order */
   readonly fns: readonly string[];
   readonly inputs: Record<string, Data>;
+  /** integer data (declared int): Int32Arrays, in both precisions */
+  readonly ints?: Record<string, Int32Array>;
   /** every array the kernels write, with its length */
   readonly outputs: Record<string, number>;
   /** the arrays compared with the reference */
@@ -38,6 +43,13 @@ const [DN, DC, DH, DW] = [8, 64, 56, 56];
 const [LN, LD] = [512, 1024];
 const [SN, SC] = [512, 1000];
 const [CN, CF] = [4096, 256];
+const [EV, ED, EN] = [50000, 64, 2048];
+
+/** n seeded whole numbers in [0, hi) */
+function tokens(seed: number, n: number, hi: number): Int32Array {
+  const r = rng(seed);
+  return Int32Array.from({ length: n }, () => Math.floor(r() * hi));
+}
 
 function cases(): KernelCase[] {
   const X1 = uniform(61, [N1M]);
@@ -46,6 +58,9 @@ function cases(): KernelCase[] {
   const S = uniform(64, [SN, SC], -3, 3);
   const Yt = oneHot(65, SN, SC);
   const dY = uniform(66, [CN, CF]);
+  const table = uniform(72, [EV, ED]);
+  const tok = tokens(73, EN, EV);
+  const labels = tokens(75, SN, SC);
   return [
     {
       name: `elementwise chain ${N1M}`,
@@ -107,6 +122,42 @@ function cases(): KernelCase[] {
       tf: ({ dY: d }) => ({ db: tf.sum(d!, 0) }),
     },
     {
+      name: `embedding gather ${EV}×${ED}, ${EN} tokens`,
+      source: 'dims V, D, N\nE: [V, D]\ntok: int[N]\nY[n,d] = E[tok[n], d]',
+      sizes: { V: EV, D: ED, N: EN },
+      fns: ['forward_Y'],
+      inputs: { E: table },
+      ints: { tok },
+      outputs: { Y: EN * ED },
+      check: ['Y'],
+      tf: ({ E, tok: t }) => ({ Y: tf.gather(E!, t!) }),
+    },
+    {
+      name: `embedding scatter-add ${EV}×${ED}, ${EN} tokens`,
+      source: 'dims V, D, N\nE: [V, D]\ntok: int[N]\nY[n,d] = E[tok[n], d]',
+      sizes: { V: EV, D: ED, N: EN },
+      fns: ['backward_dE', 'backward_dE2'],
+      inputs: { E: table, dY: uniform(74, [EN, ED]) },
+      ints: { tok },
+      outputs: { dE: EV * ED },
+      check: ['dE'],
+      // no TF.js row: its WASM backend has no UnsortedSegmentSum (the scatter-add)
+    },
+    {
+      name: `label xent ${SN}×${SC}`,
+      source: 'dims N, C\nS: [N, C]\ny: int[N]\nL = sum(n) (logsumexp(c) S[n,c] - S[n, y[n]]) / N',
+      sizes: { N: SN, C: SC },
+      fns: ['forward_L', 'backward_dS'],
+      inputs: { S },
+      ints: { y: labels },
+      outputs: { L: 1, dL: 1, dS: SN * SC },
+      check: ['L', 'dS'],
+      tf: ({ S: s, y }) => {
+        const { value, grad } = tf.valueAndGrad((logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, SC), logits) as tf.Scalar)(s!);
+        return { L: value, dS: grad };
+      },
+    },
+    {
       name: `exp map ${N1M}`,
       source: 'dims I\nX: [I]\nY[i] = exp(X[i])',
       sizes: { I: N1M },
@@ -129,8 +180,9 @@ function dgImpl(c: KernelCase, dt: Dt, wasm: WasmChoice): Impl {
     setup(): Prepared {
       const m = kernels(c.source, dt, true, true, wasm);
       const fns = c.fns.map((f) => kernel(m, f));
-      const t: Record<string, Float32Array | Float64Array> = {};
+      const t: Record<string, Float32Array | Float64Array | Int32Array> = {};
       for (const [n, d] of Object.entries(c.inputs)) t[n] = d[dt];
+      for (const [n, d] of Object.entries(c.ints ?? {})) t[n] = d;
       for (const [n, len] of Object.entries(c.outputs)) t[n] = alloc(dt, len);
       if (t.dL) t.dL[0] = 1;
       const run = () => {
@@ -153,6 +205,7 @@ function tfImpl(c: KernelCase): Impl {
         const values = c.tfLayout?.[n] && n === 'X' ? toNHWC(d.f32, d.shape) : n === 'K' && c.tfLayout?.K ? depthwiseFilter(d.f32, d.shape) : d.f32;
         x[n] = tf.tensor(values, shape);
       }
+      for (const [n, d] of Object.entries(c.ints ?? {})) x[n] = tf.tensor(d, [d.length], 'int32');
       const fn = () => c.tf!(x);
       return {
         run: tidyRun(fn),

@@ -55,7 +55,7 @@ export interface Kernel {
   backward(inputs: Record<string, DataArray | Int32Array | number>, seeds?: Record<string, DataArray | number>, out?: Record<string, DataArray>): Record<string, DataArray>;
   /** with one scalar output: the Hessian-vector product H·v for directions keyed by input name
    *  ({ x: v }; one left out is 0), keyed dX like backward — without forming the Hessian */
-  hvp?(inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>): Record<string, DataArray>;
+  hvp?(inputs: Record<string, DataArray | Int32Array | number>, directions: Record<string, DataArray | number>): Record<string, DataArray>;
 }
 
 type KernelFn = (t: Record<string, DataArray | Int32Array>, s: Record<string, number>) => void;
@@ -303,8 +303,8 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
       return Object.fromEntries((wrt ?? opts.wrt ?? info.inputs).filter((n) => !data.has(n)).map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
     },
     // one scalar output: H·v by reverse over reverse, compiled on the first call (src/diff/writeHvpProgram.ts)
-    // (not through integer data: its gradient is a scatter-add, which is not differentiated yet)
-    ...(!wrt && !data.size && scalarOutputOf(p) !== undefined ? { hvp: hvpOf(p, opts, info.inputs, count) } : {}),
+    // (through integer data too: the += of its gradient is differentiated like any statement)
+    ...(!wrt && scalarOutputOf(p) !== undefined ? { hvp: hvpOf(p, opts, info.inputs.filter((n) => !data.has(n)), count) } : {}),
   };
 }
 
@@ -320,7 +320,7 @@ function hvpOf(p: Program, opts: CompileOptions, inputs: readonly string[], coun
     }
     const { h, k } = compiled;
     const Arr = ArrayOf(k.dtype);
-    const all: Record<string, DataArray | number> = { ...given };
+    const all: Record<string, DataArray | Int32Array | number> = { ...given };
     // a direction left out is 0
     for (const x of inputs) all[h.directions[x]!] = directions[x] ?? (k.shapes[x]!.length ? new Arr(count(x)) : 0);
     const seeds: Record<string, number | DataArray> = {};

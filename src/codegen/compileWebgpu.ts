@@ -80,6 +80,7 @@ export function compileWebgpu(source: string, opts: WebGpuCompileOptions): WebGp
   for (const t of p.tensors) shapes[t.name] = shapeOf(p, t.name, sizes);
   const names = (role: string) => p.tensors.filter((t) => t.role === role).map((t) => t.name);
   const info = { inputs: names('input'), outputs: names('output'), intermediates: names('intermediate') };
+  const data = new Set(p.tensors.filter((t) => t.elem === 'int').map((t) => t.name));
   let ready: Promise<GpuKernel> | undefined;
   const gpu = () =>
     (ready ??= Promise.all([opts.device ?? requestGpuDevice(), import('../webgpu/runtime.js')]).then(([device, runtime]) => runtime.gpuKernelOf(device, source, program, sizeRecord, shapes)));
@@ -112,7 +113,7 @@ export function compileWebgpu(source: string, opts: WebGpuCompileOptions): WebGp
     async backward(inputs, seeds, out) {
       const g = await gpu();
       const grads = g.backward(inputs, seeds);
-      const names = info.inputs.map((n) => `d${n}`);
+      const names = info.inputs.filter((n) => !data.has(n)).map((n) => `d${n}`);
       try {
         return await copyOut(g, names, grads, out);
       } finally {

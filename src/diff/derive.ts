@@ -139,29 +139,31 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
     return { gradients: Object.fromEntries(gradients), ...(opts.steps ? { steps } : {}), program: backwardProgram(p, plan.gradients, plan.made, sources) };
   }
   if (opts.order !== 2) throw new DeltagradError('bad-option', `order must be 1 or 2, got ${String(opts.order)}`);
-  const wrt = opts.wrt ?? p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  const wrt = opts.wrt ?? p.tensors.filter((t) => t.role === 'input' && t.elem !== 'int').map((t) => t.name);
   // second order differentiates the derivation's own gradient program (no planner temporaries: the
   // Hessian blocks then read only names a reader of the gradients knows), and returns it with them
   const program = backwardProgram(p, grads, [], sources);
   const second = differentiateTwice(p, grads, program, wrt, limitsWith(opts.limits).maxNodes);
   const info2 = new Map(second.program.tensors.map((t) => [t.name, t] as const));
-  const blockShapes = new Map(second.blocks.flatMap((b) => [b.statement, ...b.intermediates].map((s) => [s.tensor, s.lhs.map((l) => l.extent)] as const)));
+  const blockShapes = new Map(second.blocks.flatMap((b) => [b.statement, ...b.intermediates].filter((s) => !s.scatter).map((s) => [s.tensor, s.lhs.map((l) => l.extent)] as const)));
   const shapeOf2 = (t: string) => info2.get(t)?.shape ?? blockShapes.get(t);
   const hessians: [string, HessianForms][] = [];
   const lines = ['', '# Hessian blocks (deltagrad)'];
   for (const b of second.blocks) {
-    const matrix = renderMatrix(b.statement, shapeOf2);
+    // a block with += statements has no matrix form, as a first-order scatter-add has none
+    const matrix = b.scatters ? null : renderMatrix(b.statement, shapeOf2);
     hessians.push([
       `${b.of[0]},${b.of[1]}`,
       {
         name: b.name,
-        index: printStatement(b.statement),
+        index: [b.statement, ...(b.scatters ?? [])].map(printStatement).join('\n'),
         matrix: matrix?.text ?? null,
-        latex: matrix ? `${statementLatex(b.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(b.statement),
+        latex: matrix ? `${statementLatex(b.statement)} \\quad\\Longleftrightarrow\\quad ${matrix.latex}` : statementLatex(b.gathered ?? b.statement),
       },
     ]);
-    for (const s of [...b.intermediates, b.statement]) {
-      lines.push(`${s.tensor}: [${s.lhs.map((l) => printSize(l.extent)).join(', ')}]`);
+    for (const s of [...b.intermediates, b.statement, ...(b.scatters ?? [])]) {
+      // a += adds into the tensor its statement above declared; its left side names loops, not a shape
+      if (!s.scatter) lines.push(`${s.tensor}: [${s.lhs.map((l) => printSize(l.extent)).join(', ')}]`);
       lines.push(printStatement(s));
     }
     if (opts.steps) {

@@ -274,9 +274,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
   const inputs = p.tensors.filter((t) => t.role === 'input' && t.elem !== 'int').map((t) => t.name);
   const wrt = opts.wrt ?? inputs;
   const info = new Map(p.tensors.map((t) => [t.name, t] as const));
-  const scattering = p.statements.find((s) => s.scatter);
-  if (scattering)
-    throw new DeltagradError('bad-left-side', `${scattering.tensor}[…] += … (a scatter-add) cannot be differentiated yet`, scattering.span, 'write the forward program with = statements; += appears in gradients');
+  const scattered = scatteredTensors(p.statements);
   for (const w of wrt) {
     const t = info.get(w);
     if (t?.elem === 'int') throw new DeltagradError('not-an-input', `${w} is integer data: it has no gradient`, t.span, `differentiate with respect to the real inputs: ${inputs.join(', ') || '(none)'}`);
@@ -298,14 +296,17 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
       else readers.set(t, [s]);
     }
   const accesses = accessesByTensor(p.statements);
-  const forward = forwardValues(p.statements);
+  // a tensor a += adds into is not its first statement's right side: no gradient reads it as that
+  const forward = forwardValues(p.statements.filter((s) => !scattered.has(s.tensor)));
   // which tensors depend on a wrt input
   const depends = new Set<string>(wrt);
   for (const s of p.statements) if (tensorsRead(s.rhs).some((t) => depends.has(t))) depends.add(s.tensor);
   const needed = [...p.statements]
     .reverse()
     .filter((s) => info.get(s.tensor)!.role === 'intermediate' && depends.has(s.tensor))
-    .map((s) => s.tensor);
+    .map((s) => s.tensor)
+    // a tensor with += statements appears once, at its last: its gradient comes before any it feeds
+    .filter((t, k, all) => all.indexOf(t) === k);
   const jac = opts.jacobian;
   // for a Jacobian, only the tensors the output is computed from (the others' adjoints are 0)
   const feeds = new Set<string>(jac ? [jac.of] : p.tensors.map((t) => t.name));
@@ -364,8 +365,11 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
       // the Jacobian's output: its seed is a δ per index, a row of the identity
       const jacSeed = jac?.of === s.tensor;
       const scalarSeed = (out.role === 'output' && out.shape.length === 0 && opts.unitScalarSeeds && !jac) || jacSeed;
-      const upstream: Expr = scalarSeed ? ONE : access(adjoint(s.tensor), [...rows, ...s.lhs].map((b) => idxVar(b.name)));
-      const seedDeltas = jacSeed ? s.lhs.map((b, k) => ({ a: idxVar(b.name), b: idxVar(rows[k]!.name) })) : [];
+      // the element the statement writes: its left side, or where a += adds (dE[tok[n], d] reads the
+      // adjoint there: the derivative of an accumulation is the accumulation of derivatives)
+      const writes = s.scatter ? s.scatter.at : s.lhs.map((b) => idxVar(b.name));
+      const upstream: Expr = scalarSeed ? ONE : access(adjoint(s.tensor), [...rows.map((b) => idxVar(b.name)), ...writes]);
+      const seedDeltas = jacSeed ? writes.map((a, k) => ({ a, b: idxVar(rows[k]!.name) })) : [];
       const raw = contributions(s.rhs, { target, names });
       // before any pass walks a term: a term can be as large as its statement times its depth
       for (const c of raw) {
@@ -389,7 +393,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
       steps.push(`from ${printed(s).statement}`);
       if (!scalarSeed) steps.push(`  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${adjoint(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
       for (const c of cs) {
-        const reused = isTrivial(s.rhs) ? c.factor : replaceExpr(c.factor, s.rhs, access(s.tensor, s.lhs.map((b) => idxVar(b.name))));
+        const reused = isTrivial(s.rhs) || scattered.has(s.tensor) ? c.factor : replaceExpr(c.factor, s.rhs, access(s.tensor, s.lhs.map((b) => idxVar(b.name))));
         const deltas = c.subs.map((sub, k) => ({ a: sub, b: idxVar(primed[k]!.name) }));
         const local = mul([reused, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
         steps.push(`  ∂${s.tensor}${lhsText}/∂${target}${posText} ∋ ${c.sums.length ? `sum(${c.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(local)}${reused !== c.factor ? `   (${printed(s).rhs} is the forward value ${s.tensor}${lhsText})` : ''}`);
@@ -439,6 +443,23 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     steps.push(...added.map((s) => `then: ${printStatement(s)}`));
     return { of: target, statement, scatters: added, gathered: { ...statement, rhs: tidy(add(gathered)) }, steps };
   });
+}
+
+/** The tensors a += adds into. Each must be read only after its last +=: a read between its first
+ *  statement and a += sees a value that is no statement's, which reverse mode has no adjoint for. */
+function scatteredTensors(statements: readonly Statement[]): Set<string> {
+  const last = new Map<string, number>();
+  statements.forEach((s, k) => s.scatter && last.set(s.tensor, k));
+  if (last.size === 0) return new Set();
+  statements.forEach((s, k) => {
+    for (const t of tensorsRead(s.rhs)) {
+      const until = last.get(t);
+      if (until === undefined || k >= until) continue;
+      if (k > statements.findIndex((x) => x.tensor === t))
+        throw new DeltagradError('used-before-assigned', `${s.tensor} reads ${t} before the += into it in line ${statements[until]!.line}: the value it reads cannot be differentiated`, s.span, `read ${t} after its last +=, or give the partial sum a name of its own`);
+    }
+  });
+  return new Set(last.keys());
 }
 
 const isTrivial = (e: Expr) => e.kind === 'access' || e.kind === 'num' || e.kind === 'index' || e.kind === 'sizeval';

@@ -21,7 +21,12 @@ export interface HessianBlock {
   /** the tensor the block is assigned to: x's indices, then y's */
   readonly name: string;
   readonly statement: Statement;
-  /** the adjoints of the gradient program's intermediates the block is computed through, in order */
+  /** += statements into the block after `statement` (a gradient that scatters through integer data) */
+  readonly scatters?: readonly Statement[];
+  /** with scatters: the block in gather form (for LaTeX), as GradientStatement.gathered */
+  readonly gathered?: Statement;
+  /** the adjoints of the gradient program's intermediates the block is computed through, in order,
+   *  each followed by its += statements */
   readonly intermediates: readonly Statement[];
   readonly steps: readonly string[];
 }
@@ -93,7 +98,8 @@ export function differentiateTwice(p: Program, grads: readonly GradientStatement
         of: [x, y],
         name,
         statement: tidy(last),
-        intermediates: jacobian.slice(0, -1).map(tidy),
+        ...(last.scatters ? { scatters: last.scatters, gathered: tidyLhs(last.gathered!) } : {}),
+        intermediates: jacobian.slice(0, -1).flatMap((g) => [tidy(g), ...(g.scatters ?? [])]),
         steps: jacobian.flatMap((g) => [`── ${g.statement.tensor} (∂d${x}/∂${g.of}${g.of === y ? '' : ', on the way'}) ──`, ...g.steps]),
       });
     }

@@ -8,9 +8,10 @@
 //   dE[tok[n], d'] += dY[n,d']  for every n, d'           N·D steps
 // A guard whose data is read at positions only — the one-hot dS[n,c] = -(y[n] == c)·dL, where n was
 // solved — costs what the gradient's elements do, and stays a gather form.
+// A Hessian block's scatter, H[tok[n], d3, tok[n], d] += 2·(d == d3), loops over d only: d3 := d.
 import { idxAsVar, idxRename, idxSubstitute, idxVar, idxVars } from '../ir/affine.js';
 import { mul, neg, reduce, substituteIndex } from '../ir/exprs.js';
-import { polyConstValue } from '../ir/sizes.js';
+import { polyConstValue, sizeEquals } from '../ir/sizes.js';
 import type { Bound, Expr, IndexExpr } from '../ir/types.js';
 
 /** T[at] += rhs for every value of `loops`. */
@@ -49,6 +50,15 @@ export function scatterDataGuards(term: Expr, positions: readonly Bound[]): Scat
     factors = factors.filter((_, k) => k !== found).map((f) => substituteIndex(f, p, x));
   }
   if (promoted.size === 0) return undefined;
+  // (d == d3) between two loop indices: one loop, d3 := d (a Hessian's rows repeat a position)
+  for (;;) {
+    const found = factors.findIndex((f) => sameLoops(f, loops) !== undefined);
+    if (found < 0) break;
+    const [keep, drop] = sameLoops(factors[found]!, loops)!;
+    loops = loops.filter((b) => b.name !== drop);
+    at = at.map((ix) => idxSubstitute(ix, drop, idxVar(keep)));
+    factors = factors.filter((_, k) => k !== found).map((f) => substituteIndex(f, drop, idxVar(keep)));
+  }
   const rhs = reduce('sum', sums, mul(factors));
   return { loops, at, rhs: negated ? neg(rhs) : rhs };
 }
@@ -67,6 +77,16 @@ function equate(f: Expr, loops: readonly Bound[], sums: readonly Bound[], promot
     if (vars.some((v) => promoted.has(v) || sums.some((b) => b.name === v))) return { p, x };
   }
   return undefined;
+}
+
+/** (p == q) for two distinct loop indices: [p, q] */
+function sameLoops(f: Expr, loops: readonly Bound[]): [string, string] | undefined {
+  if (f.kind !== 'compare' || f.op !== '==' || f.a.kind !== 'index' || f.b.kind !== 'index') return undefined;
+  const [p, q] = [idxAsVar(f.a.expr), idxAsVar(f.b.expr)];
+  const loop = (x: string | undefined) => loops.find((b) => b.name === x);
+  const [a, b] = [loop(p), loop(q)];
+  // over the same range: q := p then visits exactly the pairs where p == q
+  return a && b && p !== q && sizeEquals(a.extent, b.extent) ? [p!, q!] : undefined;
 }
 
 /** Rename a scatter's indices (a gradient's primed positions to their plain names). */

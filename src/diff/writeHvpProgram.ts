@@ -38,7 +38,8 @@ export function scalarOutputOf(p: Program): string | undefined {
 }
 
 export function writeHvpProgram(p: Program): HvpProgram {
-  const wrt = p.tensors.filter((t) => t.role === 'input').map((t) => t.name);
+  // integer data moves in no direction: it has no gradient
+  const wrt = p.tensors.filter((t) => t.role === 'input' && t.elem !== 'int').map((t) => t.name);
   const grads = differentiate(p, { unitScalarSeeds: true });
   const taken = new Set<string>([...p.tensors.map((t) => t.name), ...p.sizes.map((s) => s.name), ...p.tensors.map((t) => `d${t.name}`)]);
   const fresh = (base: string): string => {
@@ -53,8 +54,8 @@ export function writeHvpProgram(p: Program): HvpProgram {
   const shape = new Map(p.tensors.map((t) => [t.name, t.shape] as const));
   const lines = [p.source.trimEnd().split(LINE_BREAK).join('\n'), '', '# the gradient, renamed apart, and its product with a direction (deltagrad)'];
   for (const g of grads) {
-    const s: Statement = { ...g.statement, tensor: renamed.get(g.statement.tensor)!, rhs: rename(g.statement.rhs) };
-    lines.push(`${s.tensor}: [${shape.get(g.of)!.map(printSize).join(', ')}]`, printStatement(s));
+    const [s, ...scatters] = [g.statement, ...(g.scatters ?? [])].map((x): Statement => ({ ...x, tensor: renamed.get(g.statement.tensor)!, rhs: rename(x.rhs) }));
+    lines.push(`${s!.tensor}: [${shape.get(g.of)!.map(printSize).join(', ')}]`, printStatement(s!), ...scatters.map(printStatement));
   }
   const directions = Object.fromEntries(wrt.map((x) => [x, fresh(`v_${x}`)] as const));
   for (const x of wrt) lines.push(`${directions[x]}: [${shape.get(x)!.map(printSize).join(', ')}]`);

@@ -168,7 +168,7 @@ export class StatementChecker {
         return nonAffine(`\`${a.op}\` is not allowed in a subscript`);
       }
       case 'access':
-        if (this.c.ints.has(a.name)) return this.intRead(a, a.subs);
+        if (this.c.ints.has(a.name)) return this.intRead(a, a.subs, scope);
         if (this.c.isTensorName(a.name))
           return fail('bad-name', `${a.name} holds real numbers: a subscript reads only an integer tensor`, a.span, `declare it \`${a.name}: int[…]\` if it holds indices (tokens, labels)`);
         return nonAffine(`a subscript cannot read the tensor ${a.name}`);
@@ -180,14 +180,15 @@ export class StatementChecker {
   }
 
   /** tok[n]: an element of an integer tensor, its subscripts distinct plain indices. */
-  private intRead(a: Extract<Ast, { k: 'name' | 'access' }>, subs: readonly Ast[]): IndexExpr {
+  private intRead(a: Extract<Ast, { k: 'name' | 'access' }>, subs: readonly Ast[], scope: ReadonlyMap<string, string> = new Map()): IndexExpr {
     const shape = this.c.shapes.get(a.name)!;
     if (shape.length !== subs.length)
       fail('rank-mismatch', `${a.name} has ${shape.length} dimension${shape.length === 1 ? '' : 's'} but is indexed with ${subs.length}`, a.span, `write ${a.name} with ${shape.length} subscript${shape.length === 1 ? '' : 's'}`);
     // distinct plain indices: the data check then covers exactly the elements read
     const seen: string[] = [];
     const ix = subs.map((s) => {
-      const x = this.indexRaw(s, new Map());
+      // in the scope of the reductions around it: a second sum(n) is n2 here too (tok[n2], not tok[n])
+      const x = this.indexRaw(s, scope);
       const n = idxAsVar(x);
       if (n === undefined) fail('non-affine', `${a.name} is integer data: its subscripts are plain indices`, s.span, `write ${a.name}[n]; shift what it indexes instead: E[${a.name}[n]+1, d]`);
       if (seen.includes(n!)) fail('non-affine', `${a.name} is integer data: its subscripts are distinct indices, and ${n} repeats`, s.span, 'read the whole of it, e.g. tok[b,t]');
@@ -251,7 +252,7 @@ export class StatementChecker {
         if (this.c.sizes.has(a.name)) fail('bad-name', `${a.name} is a size, not a tensor`, a.span);
         if (this.c.consts.has(a.name)) fail('bad-name', `${a.name} is a constant, not a tensor`, a.span, `read it without subscripts: ${a.name}`);
         if (this.c.defs.has(a.name) || (BUILTINS as readonly string[]).includes(a.name)) fail('bad-name', `${a.name} is a function; call it with ( )`, a.span);
-        if (this.c.ints.has(a.name)) return { kind: 'index', expr: this.intRead(a, a.subs) };
+        if (this.c.ints.has(a.name)) return { kind: 'index', expr: this.intRead(a, a.subs, scope) };
         const subs = a.subs.map((s) => this.dataSubscript(s, this.index(s, scope)));
         const shape = this.c.shapes.get(a.name);
         if (shape && shape.length !== subs.length)

@@ -480,8 +480,9 @@ function toArray(name: string, v: Inputs[string], expected: number, int: boolean
   return out;
 }
 
-/** Every element of the data a statement subscripts through lies in the dimension it subscripts. */
-function checkData(s: Statement, data: ReadonlyMap<string, { values: Float64Array; shape: number[] }>, shapes: ReadonlyMap<string, readonly number[]>, sizes: ReadonlyMap<string, number>): void {
+/** Every element of the data a statement subscripts through lies in the dimension it subscripts
+ *  (an InputError with the statement, the element and its value; the WebGPU runtime's too). */
+export function checkData(s: Statement, data: ReadonlyMap<string, { values: Float64Array; shape: number[] }>, shapes: ReadonlyMap<string, readonly number[]>, sizes: ReadonlyMap<string, number>): void {
   for (const d of dataSubscripts(s)) {
     const { values, shape } = data.get(d.data)!;
     const hi = shapes.get(d.tensor)![d.dim]!;

@@ -172,8 +172,11 @@ export interface Kernel {
   readonly body: readonly LStmt[];
   /** where it runs: as a WebAssembly function over a copy of its tensors (chooseTarget.ts), else JavaScript */
   readonly runs?: 'wasm';
-  /** it reads integer input data (E[tok[n], d]) and checks it: it runs in JavaScript */
+  /** it reads integer input data (E[tok[n], d]) and checks it first (checkDataLoops.ts) */
   readonly data?: true;
+  /** with runs 'wasm': statements run in JavaScript before the WebAssembly call — the data check,
+   *  whose error message only JavaScript can make (chooseTarget.ts) */
+  readonly prologue?: readonly LStmt[];
 }
 
 /** A function of a micro-kernel module: i32 parameters over the module's byte-addressed memory `mem`. */

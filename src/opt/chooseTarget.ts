@@ -7,7 +7,9 @@
 // in and out would be pure loss; a GEMM kernel stays JavaScript around its own WebAssembly calls.
 // Kernels the WebAssembly printer cannot take (scratch arrays, views of the GEMM's memory, a read not
 // known in range outside the arm of a select, an integer division by a size that might be 0) stay
-// JavaScript whatever the mode.
+// JavaScript whatever the mode. A kernel that reads integer data (E[tok[n], d]) runs its data check in
+// JavaScript (the error message), then the rest as WebAssembly where the rule says so — but not when
+// it gathers from or scatters into a table through the data: that table would be copied whole.
 //
 // The rule (bench/groups/kernels.ts measures each class both ways): per element of the output loop
 // nest, count the work — arithmetic a unit, a comparison or select a unit, a host Math call
@@ -16,8 +18,8 @@
 // writes is one element moved per output element. WebAssembly pays when the work it speeds up per
 // element is at least WORK_PER_COPY times the elements it copies, or when a loop vectorizes (the
 // softmax cross-entropy loss, a scalar, is weighed by its whole body: its row sums vectorize).
-import { walkExpr, walkStmts } from '../loop/mapLoop.js';
-import { assertNever, type Intrinsic, type Kernel, type LExpr, type LStmt } from '../loop/types.js';
+import { stmtExprs, walkExpr, walkStmts } from '../loop/mapLoop.js';
+import { assertNever, type Buf, type Intrinsic, type Kernel, type LExpr, type LStmt, type Sym } from '../loop/types.js';
 import { vectorPlan } from './vectorizeLoops.js';
 
 export type WasmMode = 'auto' | 'always' | 'never';
@@ -132,14 +134,55 @@ function vectorizes(k: Kernel): boolean {
   return any;
 }
 
+/** A kernel that reads integer data begins with its check (checkDataLoops.ts), whose error message
+ *  only JavaScript makes: the leading statements that can fail, and the rest. */
+function splitDataCheck(k: Kernel): { check: readonly LStmt[]; rest: Kernel } {
+  if (!k.data) return { check: [], rest: k };
+  let n = 0;
+  while (n < k.body.length && fails([k.body[n]!])) n++;
+  return { check: k.body.slice(0, n), rest: { ...k, body: k.body.slice(n) } };
+}
+
+function fails(body: readonly LStmt[]): boolean {
+  let any = false;
+  walkStmts(body, (s) => void (any ||= s.kind === 'fail'));
+  return any;
+}
+
+/** Tensors the kernel reads or writes only at positions data gives (E in E[tok[n], d]): copied
+ *  whole into the memory, V rows, for the N rows it touches — a cost the rule cannot weigh without
+ *  the sizes (bench/groups/kernels.ts: the embedding gather runs 1.8× the CPU time as WebAssembly). */
+function gatheredTables(k: Kernel): Buf[] {
+  const viaData = new Set<Sym>();
+  const fromData = (e: LExpr) => {
+    let hit = false;
+    walkExpr(e, (x) => void (hit ||= x.kind === 'load' || (x.kind === 'var' && viaData.has(x.v))));
+    return hit;
+  };
+  const direct = new Set<Buf>();
+  const indirect = new Set<Buf>();
+  const note = (buf: Buf, index: LExpr) => (fromData(index) ? indirect : direct).add(buf);
+  walkStmts(k.body, (s) => {
+    if ((s.kind === 'let' && fromData(s.init)) || (s.kind === 'assign' && fromData(s.value))) viaData.add(s.v);
+    if (s.kind === 'store') note(s.buf, s.index);
+    for (const e of stmtExprs(s)) walkExpr(e, (x) => void (x.kind === 'load' && note(x.buf, x.index)));
+  });
+  return [...indirect].filter((b) => !direct.has(b));
+}
+
 export function chooseTarget(k: Kernel, mode: WasmMode): Kernel {
-  // reads through integer data, and its range check's throw, are the JavaScript printer's alone
-  if (mode === 'never' || k.data || !printableAsWasm(k)) return k;
-  if (mode === 'always') return { ...k, runs: 'wasm' };
+  if (mode === 'never') return k;
+  // a kernel that reads integer data: its check runs in JavaScript first, then the rest may run as
+  // WebAssembly (over an Int32Array copy of the data, every element of which the check has bounded)
+  const { check, rest } = splitDataCheck(k);
+  if (!printableAsWasm(rest)) return k;
+  const wasm: Kernel = { ...rest, runs: 'wasm', ...(check.length ? { prologue: check } : {}) };
+  if (mode === 'always') return wasm;
+  if (k.data && gatheredTables(rest).length) return k;
   // a kernel whose loops store nothing (a scalar output: the whole kernel is one reduction) is
   // weighed by its whole body
-  const each = perElement(k.body) ?? k.body;
-  const copies = k.buffers.length;
-  const pays = vectorizes(k) || work(each) >= COST.WORK_PER_COPY * copies;
-  return pays ? { ...k, runs: 'wasm' } : k;
+  const each = perElement(rest.body) ?? rest.body;
+  const copies = rest.buffers.length;
+  const pays = vectorizes(rest) || work(each) >= COST.WORK_PER_COPY * copies;
+  return pays ? wasm : k;
 }

@@ -216,14 +216,15 @@ function printKernel(k: Kernel, typed: boolean, outer: ReadonlySet<string>, scra
   if (k.buffers.length) out.push(...wrap('  const {', k.buffers.map((b) => binding(b.key, namer.of(b.buf))), '} = t;', ',', '  '));
   if (k.sizes.length) out.push(...wrap('  const {', k.sizes.map((z) => binding(z.key, namer.of(z.v))), '} = s;', ',', '  '));
   for (const [m, local] of instances) out.push(`  const ${local} = $${m}();`);
-  const jsBody = () =>
-    printJsStatements(k.body, {
+  const jsBody = (body = k.body) =>
+    printJsStatements(body, {
       namer,
       typed,
       instance: (m) => instances.get(m)!,
       moduleScratch: (name, elem) => scratch.get(`${name}:${elem}`)!,
     }, '  ');
-  out.push(...(k.runs === 'wasm' ? wasmKernelBody(k, namer, typed, '  ') : jsBody()));
+  // a WebAssembly kernel's prologue (the check of its integer data) runs in JavaScript first
+  out.push(...(k.runs === 'wasm' ? [...(k.prologue ? jsBody(k.prologue) : []), ...wasmKernelBody(k, namer, typed, '  ')] : jsBody()));
   out.push('}');
   return out;
 }

@@ -7,14 +7,16 @@
 //   const f = g.forward({ X, K, b });                                  // f.Y: a GpuTensor
 //   const { dK, db } = g.backward({ X, K, b }, { dY }, { forward: f, wrt: ['K', 'b'] });
 // Inputs may be GpuTensors, Float32Arrays (uploaded into a buffer kept for that input) or numbers
-// (a scalar input). An output may take an input's very tensor only where the program allows it
+// (a scalar input); integer data an Int32Array, checked on the host. An output may take an input's very tensor only where the program allows it
 // (program.inPlace: sgd's Wnew over W); the kernel then reads the input from the output's binding.
 import type { ModuleInfo } from '../target/module.js';
 import type { GpuKernelPlan, GpuModulePlan } from '../pipelineWebgpu.js';
 import { USAGE, type GpuBuffer, type GpuDevice, type GpuPipeline } from './gpuTypes.js';
 import { gpuTensor, type GpuTensor } from './tensor.js';
+import { checkData as checkDataOf } from '../ir/evaluate.js';
 
-export type GpuInput = GpuTensor | Float32Array | number;
+/** integer data (declared int) takes an Int32Array or an array of whole numbers, checked on the host */
+export type GpuInput = GpuTensor | Float32Array | Int32Array | readonly number[] | number;
 
 /** What forward returns: its outputs and intermediates (pass it back to backward, or as `out` to the
  * next forward to reuse its tensors). */
@@ -100,7 +102,32 @@ export async function createGpuKernel(device: GpuDevice, plan: GpuModulePlan, si
    * (the queue runs writes and kernels in order, so each call's kernels see its own values) */
   const uploads = new Map<string, GpuTensor>();
 
+  const data = new Set(info.data ?? []);
+  const dataValues = new Map<string, { values: Float64Array; shape: number[] }>();
+  /** integer data: whole numbers, uploaded as i32 after the host has checked them (a shader cannot
+   *  throw): every statement that subscripts through them, the interpreter's message */
+  const dataOf = (key: string, v: GpuInput | undefined): GpuTensor => {
+    const n = count(key);
+    const whole = typeof v === 'number' ? [v] : v instanceof Int32Array || Array.isArray(v) ? (v as ArrayLike<number>) : undefined;
+    if (!whole) throw new Error(`${name}: input ${key} is integer data (declared int): pass an Int32Array (or an array of whole numbers) of ${n} elements (shape ${shapeText(key)}), got ${(v as object)?.constructor?.name ?? typeof v}`);
+    if (whole.length !== n) throw new Error(`${name}: input ${key} has ${whole.length} elements but its shape ${shapeText(key)} needs ${n}`);
+    const values = Float64Array.from(whole);
+    const bad = values.findIndex((x) => !Number.isInteger(x) || Math.abs(x) > 2 ** 31 - 1);
+    if (bad >= 0) throw new Error(`${name}: input ${key} is integer data (declared int): its element ${bad} is ${String(values[bad])}`);
+    dataValues.set(key, { values, shape: [...(shapes[key] ?? [])] });
+    let t = uploads.get(key);
+    if (!t) uploads.set(key, (t = gpuTensor(device, n, 'i32')));
+    t.write(Int32Array.from(values));
+    return t;
+  };
+  const checkData = () => {
+    if (!plan.dataChecks.length) return;
+    const shapeMap = new Map(Object.entries(shapes).map(([k, v]) => [k, [...v]] as const));
+    const sizeMap = new Map(Object.entries(sizes));
+    for (const s of plan.dataChecks) checkDataOf(s, dataValues, shapeMap, sizeMap);
+  };
   const tensorOf = (what: string, key: string, v: GpuInput | undefined, shapeOf: string): GpuTensor => {
+    if (what === 'input' && data.has(key)) return dataOf(key, v);
     const n = count(shapeOf);
     if (v === undefined) throw new Error(`${name}: missing ${what} ${key} (a GpuTensor or Float32Array of ${n} elements, shape ${shapeText(shapeOf)})`);
     if (typeof v === 'number' || v instanceof Float32Array) {
@@ -171,6 +198,7 @@ export async function createGpuKernel(device: GpuDevice, plan: GpuModulePlan, si
     for (const k of Object.keys(inputs)) if (!info.inputs.includes(k)) throw new Error(`${name}: ${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
     const t: Record<string, GpuTensor> = Object.create(null) as Record<string, GpuTensor>;
     for (const k of info.inputs) t[k] = tensorOf('input', k, inputs[k], k);
+    checkData();
     return t;
   };
   const runForward = (t: Record<string, GpuTensor>, out: Readonly<Record<string, GpuTensor>> | undefined, extra: readonly string[]): Saved => {
@@ -203,8 +231,10 @@ export async function createGpuKernel(device: GpuDevice, plan: GpuModulePlan, si
       return result;
     },
     backward(inputs, seeds = {}, opts = {}) {
-      const wrt = opts.wrt ?? info.inputs;
+      // integer data has no gradient
+      const wrt = opts.wrt ?? info.inputs.filter((n) => !data.has(n));
       for (const w of wrt) if (!info.inputs.includes(w)) throw new Error(`${name}: wrt names ${String(w)}, which is not an input (inputs: ${info.inputs.join(', ')})`);
+      for (const w of wrt) if (data.has(w)) throw new Error(`${name}: wrt names ${String(w)}, which is integer data: it has no gradient`);
       for (const k of Object.keys(seeds)) if (!info.seeds.includes(k)) throw new Error(`${name}: ${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
       const t = inputsOf(inputs, 'backward');
       for (const d of info.seeds) {

@@ -17,7 +17,7 @@ export interface GpuTensor {
   /** a copy of the contents (after every kernel queued so far has run) */
   read(): Promise<Float32Array>;
   /** replace the contents (queued: kernels queued before see the old ones) */
-  write(data: Float32Array): void;
+  write(data: Float32Array | Int32Array): void;
   /** free the GPU memory now (work already queued still completes) */
   destroy(): void;
 }
@@ -35,7 +35,8 @@ export function gpuTensor(device: GpuDevice, length: number, elem: 'f32' | 'i32'
     read: async () => (await readTensors(device, [t]))[0]!,
     write(d) {
       if (destroyed) throw new Error('write: this GpuTensor has been destroyed');
-      if (!(d instanceof Float32Array)) throw new Error(`write takes a Float32Array, got ${(d as object)?.constructor?.name ?? typeof d}`);
+      const want = elem === 'i32' ? Int32Array : Float32Array;
+      if (!(d instanceof want)) throw new Error(`write takes a${elem === 'i32' ? 'n Int32Array' : ' Float32Array'}, got ${(d as object)?.constructor?.name ?? typeof d}`);
       if (d.length !== length) throw new Error(`write: the tensor has ${length} elements, the array ${d.length}`);
       if (length) device.queue.writeBuffer(buffer, 0, d);
     },

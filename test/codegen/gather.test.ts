@@ -135,13 +135,53 @@ describe('integer data in the kernels', () => {
     expect(() => k.forward({ E, tok: [3, 0] as never })).toThrow('input tok has 2 elements but its shape [9] needs 9');
   });
 
-  it('the emitted TypeScript types integer data Int32Array, and checks and scatters in JavaScript', () => {
+  it('the emitted TypeScript types integer data Int32Array; the check runs in JavaScript, then the scatter in WebAssembly or JavaScript', () => {
     const text = emit(src, { wasm: 'always' });
     expect(text).toContain('readonly tok: Int32Array');
-    expect(text).toContain("throw new RangeError('dE: tok[' + String(j0) + '] = ' + String(token)");
-    const scatter = text.slice(text.indexOf('export function backward_dE2'));
-    expect(scatter.slice(0, scatter.indexOf('\n}\n'))).not.toContain('$kernels()');
-    expect(scatter).toContain('dE[at] = dE[at]! + dY[');
+    const fn = (t: string, name: string) => t.slice(t.indexOf(`export function ${name}`), t.indexOf('\n}\n', t.indexOf(`export function ${name}`)));
+    const scatter = fn(text, 'backward_dE2');
+    // the check, then the copies in (tok as an Int32Array), the call and the copy out
+    expect(scatter).toContain("throw new RangeError('dE: tok[' + String(j0) + '] = ' + String(token)");
+    expect(scatter.indexOf('throw new RangeError')).toBeLessThan(scatter.indexOf('$kernels()'));
+    expect(scatter).toContain('new Int32Array($w.memory.buffer, $at[2]!, tok.length).set(tok);');
+    const js = fn(emit(src, { wasm: 'never' }), 'backward_dE2');
+    expect(js).not.toContain('$kernels()');
+    expect(js).toContain('dE[at] = dE[at]! + dY[');
+  });
+
+  it('the cost rule (wasm: auto): a label cross-entropy runs as WebAssembly; a gather from a table, or a scatter into one, stays JavaScript', () => {
+    const runs = (source: string) => {
+      const p = check(source);
+      const mod = lowerProgram(p, differentiate(p), { optimize: true, dtype: 'float32', simd: true, micro: () => '', wasm: 'auto' });
+      return Object.fromEntries([...mod.forward, ...mod.backward].filter((k) => k.data).map((k) => [k.name, k.runs ?? 'js']));
+    };
+    // S is read whole (the logsumexp) as well as at S[n, y[n]]: its copy is no waste
+    expect(runs('dims N, C\nS: [N, C]\ny: int[N]\nL = sum(n) (logsumexp(c) S[n,c] - S[n, y[n]]) / N')).toEqual({ forward_L: 'wasm', backward_dS: 'wasm' });
+    // E (V rows) would be copied whole for the N rows the tokens name (bench: 1.8× the CPU time)
+    expect(runs('dims V, D, N\nE: [V, D]\ntok: int[N]\nY[n,d] = E[tok[n], d]')).toEqual({ forward_Y: 'js', backward_dE2: 'js' });
+  });
+
+  it('in WebAssembly: every kernel with integer data runs there with wasm: always, and a bad token is the same error, nothing written', () => {
+    const p = check(src);
+    const mod = lowerProgram(p, differentiate(p), { optimize: true, dtype: 'float64', simd: true, micro: () => '', wasm: 'always' });
+    const data = [...mod.forward, ...mod.backward].filter((k) => k.data);
+    expect(data.map((k) => [k.name, k.runs, k.prologue?.length])).toEqual([
+      ['forward_Y', 'wasm', 1],
+      ['backward_dE2', 'wasm', 1],
+    ]);
+    for (const dtype of ['float64', 'float32'] as const) {
+      const k = compile(src, { wasm: 'always', dtype });
+      const Arr = dtype === 'float32' ? Float32Array : Float64Array;
+      const bad = Int32Array.from([3, 0, 3, 6, 7, 0, 1, 6, 3]);
+      const Y = new Arr(45).fill(42);
+      expect(() => k.forward({ E: Arr.from(E), tok: bad }, { Y })).toThrow('Y: tok[4] = 7 makes the subscript tok[n] of E 7, outside [0, 7) (dimension 1 of E)');
+      expect(Y.every((x) => x === 42)).toBe(true);
+      expect(() => k.backward({ E: Arr.from(E), tok: Int32Array.from([3, 0, 3, 6, 3, 0, -2, 6, 3]) }, { dY: Arr.from(dY) })).toThrow('Y: tok[6] = -2 makes the subscript tok[n] of E -2, outside [0, 7)');
+      // and the numbers: row v of dE is how often v occurs; Y's rows are E's
+      const tok = Int32Array.from([3, 0, 3, 6, 3, 0, 1, 6, 3]);
+      expect([...k.backward({ E: Arr.from(E), tok }, { dY: Arr.from(dY) }).dE!].filter((_, i) => i % 5 === 0)).toEqual([2, 1, 0, 4, 0, 0, 2]);
+      expect([...k.forward({ E: Arr.from(E), tok }).Y!]).toEqual([...evaluate(src, { E, tok }).Y!]);
+    }
   });
 });
 

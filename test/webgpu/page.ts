@@ -176,4 +176,33 @@ async function train(sources: CnnSources, run: CnnRun): Promise<{ losses: number
   return { losses, params: plain(await cnn.params()), ms: performance.now() - t0 };
 }
 
-Object.assign(globalThis, { runCases, residentChecks, trainCnn, ready: true });
+export interface DataRun {
+  readonly forward?: Record<string, number[]>;
+  readonly backward?: Record<string, number[]>;
+  /** the message of a forward with the `bad` data */
+  readonly outOfRange?: string;
+  readonly error?: string;
+}
+
+/** A program with integer data: forward and backward (the data as Int32Arrays), then a forward with
+ *  out-of-range data, which the host's check must refuse. */
+async function dataRun(source: string, sizes: Record<string, number>, inputs: Record<string, number[]>, ints: Record<string, number[]>, bad: Record<string, number[]>, seeds: Record<string, number[]>): Promise<DataRun> {
+  try {
+    const k = compile(source, { target: 'webgpu', sizes, device: await theDevice() });
+    const i32 = (r: Record<string, number[]>) => Object.fromEntries(Object.entries(r).map(([n, v]) => [n, Int32Array.from(v)]));
+    const x = { ...f32(inputs), ...i32(ints) };
+    const forward = plain(await k.forward(x));
+    const backward = plain(await k.backward(x, f32(seeds)));
+    let outOfRange = '(no error)';
+    try {
+      await k.forward({ ...x, ...i32(bad) });
+    } catch (e) {
+      outOfRange = (e as Error).message;
+    }
+    return { forward, backward, outOfRange };
+  } catch (e) {
+    return { error: message(e) };
+  }
+}
+
+Object.assign(globalThis, { runCases, residentChecks, trainCnn, dataRun, ready: true });

@@ -22,7 +22,8 @@ import { loadDigits, oneHot } from '../../examples/lib/data.js';
 import { makeRand } from '../../examples/lib/random.js';
 import { momentumOptimizer } from '../../examples/lib/train.js';
 import { createCnn } from '../../examples/models/cnn.js';
-import type { Case, CaseResult, CnnRun } from './page.js';
+import type { Case, CaseResult, CnnRun, DataRun } from './page.js';
+import { derive, evaluate } from '../../src/index.js';
 
 type Sizes = Record<string, number>;
 const TOL = 1e-4;
@@ -140,6 +141,43 @@ let results: Map<string, CaseResult>;
 let resident: [string, string][];
 let pageErrors: string[];
 let seconds = 0;
+let dataRuns: DataRun[];
+
+// programs with integer data (issue 16): the gather, and its scatter-add gradient in gather form
+interface DataCase {
+  readonly name: string;
+  readonly source: string;
+  readonly sizes: Record<string, number>;
+  readonly ints: Record<string, number[]>;
+  readonly bad: Record<string, number[]>;
+  readonly message: string;
+}
+const DATA = (<DataCase[]>[
+  {
+    name: 'an embedding through a weight, tanh and an offset row',
+    source: 'E: [V, D]\nW: [D]\ntok: int[N]\nY[n,d] = tanh(E[tok[n], d] * W[d]) + E[tok[n]+1, d]',
+    sizes: { V: 7, D: 5, N: 9 },
+    ints: { tok: [3, 0, 3, 5, 3, 0, 1, 5, 3] },
+    bad: { tok: [3, 0, 3, 6, 3, 0, 1, 5, 3] },
+    message: 'Y: tok[3] = 6 makes the subscript tok[n]+1 of E 7, outside [0, 7) (dimension 1 of E)',
+  },
+  {
+    name: 'cross-entropy with integer labels',
+    source: 'S: [N, C]\ny: int[N]\nL = sum(n) (logsumexp(c) S[n,c] - S[n, y[n]]) / N',
+    sizes: { N: 6, C: 4 },
+    ints: { y: [3, 0, 3, 1, 2, 0] },
+    bad: { y: [3, 0, -1, 1, 2, 0] },
+    message: 'L: y[2] = -1 makes the subscript y[n] of S -1, outside [0, 4) (dimension 2 of S)',
+  },
+]).map((d, i) => {
+  const p = check(d.source);
+  const rand = seededRandom(40 + i);
+  const sizes = resolveSizes(p, {}, d.sizes);
+  const values = (name: string) => Array.from({ length: shapeOf(p, name, sizes).reduce((a, b) => a * b, 1) }, () => Math.fround(rand() * 2 - 1));
+  const inputs = Object.fromEntries(p.tensors.filter((t) => t.role === 'input' && t.elem !== 'int').map((t) => [t.name, values(t.name)]));
+  const seeds = Object.fromEntries(p.tensors.filter((t) => t.role === 'output' && t.shape.length > 0).map((t) => [`d${t.name}`, values(t.name)]));
+  return { ...d, inputs, seeds };
+});
 
 beforeAll(async () => {
   const t0 = performance.now();
@@ -154,8 +192,17 @@ beforeAll(async () => {
       ([src, run]) => (globalThis as unknown as { trainCnn(s: unknown, r: CnnRun): Promise<typeof gpuCnn> }).trainCnn(src, run),
       [{ conv2d: layerSource('conv2d'), relu: layerSource('relu'), maxpool2d: layerSource('maxpool2d'), affine: layerSource('affine'), softmax_xent: layerSource('softmax_xent'), sgd_momentum: layerSource('sgd_momentum') }, cnn.run] as const,
     );
-    return { r, rc, cnnRun, errors };
+    const dr: DataRun[] = [];
+    for (const d of DATA)
+      dr.push(
+        await page.evaluate(
+          (a) => (globalThis as unknown as { dataRun(...x: typeof a): Promise<DataRun> }).dataRun(...a),
+          [d.source, d.sizes, d.inputs, d.ints, d.bad, d.seeds] as const,
+        ),
+      );
+    return { r, rc, cnnRun, errors, dr };
   });
+  dataRuns = out.dr;
   results = new Map(out.r.map((r) => [r.id, r]));
   if (process.env.DELTAGRAD_WEBGPU_TIMES) for (const r of out.r) console.log(`${r.id}: ready at ${r.ms?.[0].toFixed(0)} ms, ran ${r.ms?.[1].toFixed(0)} ms`);
   resident = out.rc;
@@ -192,6 +239,24 @@ describe('WebGPU kernels agree with the interpreter (headless Chromium, SwiftSha
       for (const t of inputs) expectClose(r.backward![`d${t.name}`], expected.backward[`d${t.name}`]!, TOL, `${what}: d${t.name}`);
     });
   }
+});
+
+describe('integer data on WebGPU: the gather, its gradient, the host check', () => {
+  DATA.forEach((d, i) =>
+    it(d.name, () => {
+      const r = dataRuns[i]!;
+      expect(r.error, r.error).toBeUndefined();
+      const all = { ...Object.fromEntries(Object.entries(d.inputs).map(([n, v]) => [n, Float64Array.from(v)])), ...d.ints };
+      const forward = evaluate(d.source, all, d.sizes);
+      for (const [n, v] of Object.entries(forward)) expectClose(r.forward![n], v, TOL, `${d.name}: ${n}`);
+      const backward = evaluate(derive(d.source).program, { ...all, ...Object.fromEntries(Object.entries(d.seeds).map(([n, v]) => [n, Float64Array.from(v)])) }, d.sizes);
+      for (const n of Object.keys(d.inputs)) {
+        expect(backward[`d${n}`]!.some((x) => x !== 0)).toBe(true);
+        expectClose(r.backward![`d${n}`], backward[`d${n}`]!, TOL, `${d.name}: d${n}`);
+      }
+      expect(r.outOfRange).toBe(d.message);
+    }),
+  );
 });
 
 describe('the GPU-resident API (in the page)', () => {

@@ -41,7 +41,18 @@ describe('printWgsl', () => {
     expect(() => gpu('dims N\nX: [N]\nY[i] = cbrt(X[i])')).toThrow("the WebGPU target has no cbrt yet: compile this program without { target: 'webgpu' }");
     expect(() => gpu('dims N\nX: [N]\nY[i] = erf(X[i])')).toThrow('the WebGPU target has no erf yet');
     expect(() => gpu('dims N\nA: [N, N]\nf = logdet(A)')).toThrow(/the WebGPU target cannot compute logdet\(A\) yet/);
-    expect(() => gpu('dims N, V, D\nE: [V, D]\ntok: int[N]\nY[n,d] = E[tok[n], d]')).toThrow(/the WebGPU target cannot read integer data \(tok: int\[…\]\) yet/);
+  });
+
+  it('integer data: an array<i32> binding; the scatter-add gradient in its gather form (no atomics); the data checked on the host', () => {
+    const p = check('dims N, V, D\nE: [V, D]\ntok: int[N]\nY[n,d] = E[tok[n], d]');
+    const m = lowerGpuProgram(p, differentiate(p));
+    const [fwd, bwd] = [m.forward[0]!.wgsl(), m.backward[0]!.wgsl()];
+    expect(fwd).toContain('var<storage, read> tok: array<i32>;');
+    expect(fwd).toContain('E[tok[n] * D + d]');
+    expect(m.backward.map((k) => k.formula)).toEqual(['dE[v,d] = sum(n) (tok[n] == v)*dY[n,d]']);
+    expect(bwd).not.toMatch(/atomic/);
+    expect(m.info.data).toEqual(['tok']);
+    expect(m.dataChecks.map((s) => s.tensor)).toEqual(['Y']);
   });
 
   it('a named constant is a number in the shader, as in the CPU kernels: no buffer for it', () => {
