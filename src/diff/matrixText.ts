@@ -11,7 +11,8 @@ export const numberText = (v: number): string => (v === Infinity ? '∞' : v ===
 /** A matrix expression, printable as text and as LaTeX. */
 export type M =
   | { readonly k: 'name'; readonly name: string }
-  | { readonly k: 'ones' }
+  /** the ones vector; `len`, its length where known, spells it ones(N) in matrix notation */
+  | { readonly k: 'ones'; readonly len?: string }
   | { readonly k: 'num'; readonly value: number }
   | { readonly k: 'size'; readonly text: string }
   | { readonly k: 't'; readonly a: M }
@@ -22,10 +23,11 @@ export type M =
   | { readonly k: 'add'; readonly terms: readonly { readonly neg: boolean; readonly m: M }[] }
   | { readonly k: 'div'; readonly a: M; readonly b: M }
   | { readonly k: 'pow'; readonly a: M; readonly p: number }
-  | { readonly k: 'fn'; readonly fn: string; readonly args: readonly M[] }
+  /** softmax carries the extent `len` of the index it normalises along, and whether its argument is a vector */
+  | { readonly k: 'fn'; readonly fn: string; readonly args: readonly M[]; readonly len?: string; readonly vector?: boolean }
   | { readonly k: 'cmp'; readonly op: string; readonly a: M; readonly b: M }
   | { readonly k: 'kron'; readonly a: M; readonly s: string }
-  | { readonly k: 'eye' }
+  | { readonly k: 'eye'; readonly len?: string }
   | { readonly k: 'otimes'; readonly a: M; readonly b: M }
   /** elementwise division, a ⊘ b */
   | { readonly k: 'hdiv'; readonly a: M; readonly b: M };
@@ -126,8 +128,9 @@ export function latex(m: M, ctx = 0): string {
 
 
 /** The same expression in the language's matrix notation (LANGUAGE.md v2), which re-parses: ' for ᵀ,
- *  * for · (and scaling), .* for ⊙, inv(A) for A⁻¹; null when it has no spelling there (1, I, ⊗,
- *  softmax). (A + Aᵀ)·x → (A + A')*x. */
+ *  * for · (and scaling), .* for ⊙, inv(A) for A⁻¹, ones(N) and eye(N) for a 1 and an I of known
+ *  length, softmax(X) spelled out along its rows; null when it has no spelling there (⊗, a 1 of
+ *  unknown length). (A + Aᵀ)·x → (A + A')*x, 1ᵀ·dY → ones(N)'*dY. */
 export function source(m: M, ctx = 0): string | null {
   const wrap = (p: number, s: string) => (p < ctx ? `(${s})` : s);
   const all = (ms: readonly M[], c: number): string[] | null => {
@@ -168,9 +171,13 @@ export function source(m: M, ctx = 0): string | null {
       return a && `${a}.^${m.p < 0 ? `(${m.p})` : m.p}`;
     }
     case 'fn': {
-      if (m.fn === 'softmax') return null;
       const as = all(m.args, 0);
-      return as && `${m.fn}(${as.join(', ')})`;
+      if (m.fn !== 'softmax') return as && `${m.fn}(${as.join(', ')})`;
+      // each row's exp over the row's sum: exp(X) ./ (exp(X)*ones(C)*ones(C)'), a vector's over its sum
+      if (!as || m.len === undefined) return null;
+      const e = `exp(${as[0]})`;
+      const n = sizeSource(m.len);
+      return wrap(P.mul, m.vector ? `${e}/(ones(${n})'*${e})` : `${e} ./ (${e}*ones(${n})*ones(${n})')`);
     }
     case 'cmp': {
       const [a, b] = [source(m.a, P.add), source(m.b, P.add)];
@@ -181,11 +188,16 @@ export function source(m: M, ctx = 0): string | null {
       return a && b && wrap(P.mul, `${a} ./ ${b}`);
     }
     case 'ones':
-    case 'kron':
+      return m.len === undefined ? null : `ones(${sizeSource(m.len)})`;
     case 'eye':
+      return m.len === undefined ? null : `eye(${sizeSource(m.len)})`;
+    case 'kron':
     case 'otimes':
       return null;
     default:
       return assertNever(m);
   }
 }
+
+/** A size as an argument of ones/eye: a name or a number as it is, an expression in parentheses. */
+const sizeSource = (len: string): string => (/^\w+$/.test(len) ? len : `(${len})`);
