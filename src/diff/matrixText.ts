@@ -3,7 +3,13 @@
 // Worked example: { k: 'matmul', factors: [{ k: 'add', terms: [A, Aᵀ] }, x] } prints as (A + Aᵀ)·x and
 // \left(A + A^{\top}\right) \, x; a sum inside a product is parenthesised, a product inside a sum is not.
 import { assertNever } from '../ir/types.js';
-import { latexName, numberLatex } from './renderLatex.js';
+import { latexName, latexSub, numberLatex } from './renderLatex.js';
+
+/** A tensor's name, or a slice of it, X[n] (renderBatched), as LaTeX: X_{n}. */
+export const nameLatex = (name: string): string => {
+  const m = /^(\w+)\[(\w+)\]$/.exec(name);
+  return m ? latexSub(m[1]!, m[2]!) : latexName(name);
+};
 
 /** A number in the matrix form, which is for reading: ∞ and NaN as themselves. */
 export const numberText = (v: number): string => (v === Infinity ? '∞' : v === -Infinity ? '-∞' : String(v));
@@ -17,6 +23,8 @@ export type M =
   | { readonly k: 'size'; readonly text: string }
   | { readonly k: 't'; readonly a: M }
   | { readonly k: 'inv'; readonly a: M }
+  /** the Euclidean norm of a vector, ‖a‖ */
+  | { readonly k: 'norm'; readonly a: M }
   | { readonly k: 'matmul'; readonly factors: readonly M[] }
   | { readonly k: 'had'; readonly factors: readonly M[] }
   | { readonly k: 'scale'; readonly factors: readonly M[] }
@@ -49,6 +57,8 @@ export function text(m: M, ctx = 0): string {
       return m.a.k === 'inv' ? `${text(m.a.a, P.atom)}⁻ᵀ` : `${text(m.a, P.atom)}ᵀ`;
     case 'inv':
       return `${text(m.a, P.atom)}⁻¹`;
+    case 'norm':
+      return `‖${text(m.a)}‖`;
     case 'matmul':
       return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join('·'));
     case 'had':
@@ -86,7 +96,7 @@ export function latex(m: M, ctx = 0): string {
   const wrap = (p: number, s: string) => (p < ctx ? `\\left(${s}\\right)` : s);
   switch (m.k) {
     case 'name':
-      return latexName(m.name);
+      return nameLatex(m.name);
     case 'ones':
       return '\\mathbf{1}';
     case 'num':
@@ -97,6 +107,8 @@ export function latex(m: M, ctx = 0): string {
       return m.a.k === 'inv' ? `${latex(m.a.a, P.atom)}^{-\\top}` : `${scripted(m.a)}^{\\top}`;
     case 'inv':
       return `${latex(m.a, P.atom)}^{-1}`;
+    case 'norm':
+      return `\\left\\| ${latex(m.a)} \\right\\|`;
     case 'matmul':
       return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
     case 'had':
@@ -139,6 +151,7 @@ export function source(m: M, ctx = 0): string | null {
   };
   switch (m.k) {
     case 'name':
+      // a slice X[n] (renderBatched) is not matrix notation: that form keeps it as its sliceSource only
       return m.name;
     case 'num':
       return Number.isFinite(m.value) ? (m.value < 0 ? wrap(P.unary, String(m.value)) : String(m.value)) : null;
@@ -151,6 +164,10 @@ export function source(m: M, ctx = 0): string | null {
     case 'inv': {
       const a = source(m.a);
       return a && `inv(${a})`;
+    }
+    case 'norm': {
+      const a = source(m.a);
+      return a && `norm2(${a})`;
     }
     case 'matmul':
     case 'scale':

@@ -10,7 +10,9 @@ import { exprEquals, freeIndices, renameIndices } from '../ir/exprs.js';
 import { printPoly, printSize } from '../ir/sizes.js';
 import { assertNever, type Expr, type SizeExpr, type Statement } from '../ir/types.js';
 import { latexName } from './renderLatex.js';
-import { latex, P, source, text, type M } from './matrixText.js';
+import { latex, nameLatex, P, source, text, type M } from './matrixText.js';
+import { batched } from './renderBatched.js';
+import { tidyMatrix } from './tidyMatrix.js';
 import { correlation } from './renderCorrelation.js';
 import { indexExtents } from './indexExtents.js';
 import { channelSum, convInputGradient, convKernelGradient } from './renderConv.js';
@@ -21,6 +23,9 @@ export interface MatrixForm {
   readonly latex: string;
   /** the statement in the language's matrix notation, which re-parses (dx = (A + A')*x), when it has one */
   readonly source?: string;
+  /** a batched form's statement per slice, dQ[h] = dS[h]*K[h]/sqrt(E): matrix notation once every
+   *  slice T[h] is read as a tensor of its own (the tests evaluate it so, slice by slice) */
+  readonly sliceSource?: string;
 }
 
 interface Ctx {
@@ -117,6 +122,7 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       const had: M | undefined =
         arrays.length === 0 ? undefined : dens.length && nums.length ? { k: 'hdiv', a: prod(nums), b: prod(dens) } : prod(arrays);
       const all = [...scalars, ...(had ? [had] : [])];
+      if (all.length === 0) return { k: 'num', value: 1 };
       return all.length === 1 ? all[0]! : { k: 'scale', factors: all };
     }
     case 'div': {
@@ -160,6 +166,8 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       return null;
     }
     case 'reduce': {
+      // a sum over everything is a scalar beside the layout's arrays: S[n] − Yt[n]ᵀ·S[n] + 1
+      if (dims.length > 0 && freeIndices(e).length === 0) return elementwise(e, [], ctx);
       // a product summed inside an elementwise expression: sum(j) A[i,j]*x[j] over [i] is A·x
       const t = e.op === 'sum' && dims.length <= 2 ? splitTerm(e) : null;
       const r = t && termMatrix(t, dims, ctx);
@@ -452,9 +460,10 @@ function sumMatrix(rhs: Expr, lhs: readonly string[], ctx: Ctx): { m: M; transpo
 }
 
 /** `scalarBody`: the right side is one number for every element (dA = 0), which is no matrix statement. */
-function form(tensor: string, r: { m: M; transposeLhs: boolean }, ctx: Ctx, scalarBody = false): MatrixForm {
+function form(tensor: string, found: { m: M; transposeLhs: boolean }, ctx: Ctx, scalarBody = false): MatrixForm {
+  const r = { ...found, m: tidyMatrix(found.m) };
   const head = `${tensor}${r.transposeLhs ? 'ᵀ' : ''}`;
-  const headLatex = `${latexName(tensor)}${r.transposeLhs ? '^{\\top}' : ''}`;
+  const headLatex = `${nameLatex(tensor)}${r.transposeLhs ? '^{\\top}' : ''}`;
   const notes = [...new Set(ctx.notes)];
   // a row (dbᵀ = 1ᵀ·dY) is assigned transposed: db = (ones(N)'*dY)'
   const src = notes.length || scalarBody ? null : source(r.transposeLhs ? { k: 't', a: r.m } : r.m);
@@ -519,12 +528,24 @@ export const PATTERNS: readonly { readonly name: string; readonly render: (s: St
   { name: 'matrix algebra: products, transposes, 1ᵀ sums, ⊙, outer products', render: generic },
 ];
 
+const BATCH = 'a batch: the statement per element of its first index, its tensors as slices T[b]';
+
 export function renderMatrix(s: Statement, shapes: Shapes = () => undefined): (MatrixForm & { pattern: string }) | null {
   for (const p of PATTERNS) {
     const r = p.render(s, shapes);
-    if (r) return { ...r, pattern: p.name };
+    if (!r) continue;
+    // a form under half the length per slice reads better per slice: cosine similarity of rows, whose
+    // whole-matrix form spreads each row's norm along the row, sqrt((X ⊙ X)·1·1ᵀ), five times
+    const slices = p.render === generic ? perSlice(s, shapes) : null;
+    return slices && 2 * slices.text.length < r.text.length ? slices : { ...r, pattern: p.name };
   }
-  return null;
+  return perSlice(s, shapes);
+}
+
+/** The batched form, which has no matrix-notation statement (a slice does not re-parse). */
+function perSlice(s: Statement, shapes: Shapes): (MatrixForm & { pattern: string }) | null {
+  const r = batched(s, shapes, renderMatrix);
+  return r && { text: r.text, latex: r.latex, ...(r.source ? { sliceSource: r.source } : {}), pattern: `${BATCH}; ${r.pattern}` };
 }
 
 /** The value of a constant exponent, (-3/2 - 1) included (collectPowers writes v^(-3/2)); undefined otherwise. */
