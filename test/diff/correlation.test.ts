@@ -9,6 +9,7 @@ import { check } from '../../src/ir/check.js';
 import { resolveSizes, run, shapeOf } from '../../src/ir/evaluate.js';
 import { randomInputs, relativeError, seededRandom } from '../../src/ir/gradcheck.js';
 import { DERIVED_LIMITS } from '../../src/ir/limits.js';
+import { layer } from '../helpers.js';
 
 const FORM = /^(\w+)\[([\w,]*)\] = (−?)(?:Σ_(?:\{([\w,]+)\}|(\w+)) )?(\w+)\[([\w,*+\-/%()]*)\] ⋆(?:\[([^\]]*)\])? (flip\()?(\w+)\[([\w,*+\-/%()]*)\]\)?$/;
 
@@ -121,5 +122,36 @@ describe('the convolution family as correlations ⋆[t, d, p]', () => {
     const sizes = resolveSizes(p, inputs);
     const wrong = evaluateDisplay('dX[n,c] = Σ_f dY[n,f] ⋆[d=D, p=(D*R-D, D*S-D)] K[f,c]', { ...inputs, ...out }, (t) => shapeOf(p, t, sizes), sizes);
     expect(relativeError(wrong, out.dX!)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe("a strided 1-D convolution's dX: the seed's dilate form on one axis", () => {
+  const src = layer('conv1d');
+  const sizes = { N: 2, C: 2, L: 9, F: 2, R: 3, P: 1, T: 2 };
+  it('dX = dilate_T(dY) ⋆ K̃, evaluated by its words: T−1 zeros between the elements of dY, zero-padded, correlated with K̃[c,f,i] = K[f,c,R-1-i]', () => {
+    const r = derive(src);
+    const m = r.gradients.X!.matrix!;
+    expect(m).toBe('dX = dilate_T(dY) ⋆ K̃: the correlation of dY with T-1 zeros between its elements, zero-padded by R-P-1, with the flipped, channel-transposed kernel K̃[c,f,i] = K[f,c,R-1-i]');
+    expect(() => katex.renderToString(r.gradients.X!.latex, { throwOnError: true })).not.toThrow();
+    const p = check(r.program, DERIVED_LIMITS);
+    const inputs = randomInputs(p, sizes, seededRandom(12), -1, 1);
+    const out = run(p, inputs, sizes);
+    const { N, C, L, F, R, P, T } = sizes;
+    const Lo = (L + 2 * P - R) / T + 1;
+    const pad = R - P - 1;
+    const { K, dY } = inputs as Record<string, Float64Array>;
+    // dY[n,f] dilated and padded: element o of it is dY[n,f,(o − pad)/T] where that is a whole index
+    const spread = (n: number, f: number, o: number) => {
+      const q = o - pad;
+      return q >= 0 && q % T === 0 && q / T < Lo ? dY![(n * F + f) * Lo + q / T]! : 0;
+    };
+    const byHand = Float64Array.from({ length: N * C * L }, (_, x) => {
+      const [n, c, o] = [Math.floor(x / (C * L)), Math.floor(x / L) % C, x % L];
+      let s = 0;
+      for (let f = 0; f < F; f++) for (let i = 0; i < R; i++) s += spread(n, f, o + i) * K![(f * C + c) * R + (R - 1 - i)]!;
+      return s;
+    });
+    expect(out.dX!.some((v) => v !== 0)).toBe(true);
+    expect(relativeError(byHand, out.dX!)).toBeLessThan(1e-13);
   });
 });
