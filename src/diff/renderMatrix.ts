@@ -13,6 +13,7 @@ import { latexName } from './renderLatex.js';
 import { latex, nameLatex, P, source, text, type M } from './matrixText.js';
 import { batched } from './renderBatched.js';
 import { tidyMatrix } from './tidyMatrix.js';
+import { unstride } from './unstride.js';
 import { correlation } from './renderCorrelation.js';
 import { indexExtents } from './indexExtents.js';
 import { channelSum, convInputGradient, convKernelGradient } from './renderConv.js';
@@ -524,6 +525,7 @@ export const PATTERNS: readonly { readonly name: string; readonly render: (s: St
   { name: 'conv kernel gradient: correlation of the input with dY', render: convKernelGradient },
   { name: 'bias gradient: channel sum', render: channelSum },
   { name: 'convolution family: a correlation per channel slice, ⋆[t, d, p]', render: correlation },
+  { name: 'a sum guarded by divisibility, its quotient summed instead (a transposed conv’s dK), as a correlation', render: (s, shapes) => { const u = unstride(s, shapes); return u && correlation(u, shapes); } },
   { name: 'Hessian of matrix variables: Kronecker product with I', render: kronecker },
   { name: 'matrix algebra: products, transposes, 1ᵀ sums, ⊙, outer products', render: generic },
 ];

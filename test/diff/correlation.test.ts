@@ -80,6 +80,10 @@ const CASES: [string, string, Record<string, string>][] = [
     { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[t=2] K[c,f]' }],
   ['grouped', 'dims N=2, G=2, Cg=2, Fg=2, H=5, W=4, R=3, S=2\nX: [N, G, Cg, H, W]\nK: [G, Fg, Cg, R, S]\nY: [N, G, Fg, H-R+1, W-S+1]\nY[n,g,f,u,v] = K[g,f,c,i,j] * X[n,g,c, u+i, v+j]',
     { X: 'dX[n,g,c] = Σ_f dY[n,g,f] ⋆[p=(R-1, S-1)] flip(K[g,f,c])', K: 'dK[g,f,c] = Σ_n X[n,g,c] ⋆ dY[n,g,f]' }],
+  // the zoo's transposed convolution at a symbolic stride: dK is a sum guarded by (y+P-i)%T == 0,
+  // read with the quotient (y+P-i)/T summed instead (unstride.ts)
+  ['transposed (stride T, padding P)', 'dims N=2, C=2, H=3, W=2, F=2, R=3, S=3, P=1, T=2\nX: [N, C, H, W]\nK: [C, F, R, S]\nY: [N, F, (H-1)*T+R-2*P, (W-1)*T+S-2*P]\nY[n,f,y,x] = K[c,f,i,j] * ((y+P-i)%T == 0) * ((x+P-j)%T == 0) * X[n,c, (y+P-i)/T, (x+P-j)/T]',
+    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[t=T, p=P] K[c,f]', K: 'dK[c,f] = Σ_n dY[n,f] ⋆[d=T, p=P] X[n,c]' }],
   // the zoo's grouped convolution, its input channels one combined index g*Cg+c
   ['grouped, combined channel index', 'dims N=2, G=2, Cg=2, Fg=3, H=5, W=4, R=3, S=2\nX: [N, G*Cg, H, W]\nK: [G, Fg, Cg, R, S]\nY: [N, G, Fg, H-R+1, W-S+1]\nY[n,g,f,u,v] = K[g,f,c,i,j] * X[n, g*Cg+c, u+i, v+j]',
     { X: 'dX[n,p1] = Σ_f dY[n,p1/Cg,f] ⋆[p=(R-1, S-1)] flip(K[p1/Cg,f,p1%Cg])', K: 'dK[g,f,c] = Σ_n X[n,g*Cg+c] ⋆ dY[n,g,f]' }],
