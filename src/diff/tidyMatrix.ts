@@ -25,7 +25,7 @@ function norm(m: M): M | null {
 function powers(m: M, e: number, out: { m: M; e: number }[], nums: M[]): void {
   if (m.k === 'scale') for (const f of m.factors) powers(f, e, out, nums);
   else if (m.k === 'pow' && Number.isInteger(m.p) && m.p > 0) powers(m.a, e * m.p, out, nums);
-  else if (m.k === 'num') nums.push(e > 0 ? m : { k: 'pow', a: m, p: -e });
+  else if (m.k === 'num') nums.push(Math.abs(e) === 1 ? m : { k: 'pow', a: m, p: Math.abs(e) });
   else {
     const k = key(m);
     const at = out.find((x) => key(x.m) === k);
