@@ -51,6 +51,9 @@ export interface DeriveOptions {
   readonly wrt?: readonly string[];
   /** 2: the Hessian blocks too (a program with one scalar output) */
   readonly order?: 1 | 2;
+  /** write each gradient's matrix form as a re-parseable matrix-notation line in `program` (`# matrix
+   *  notation: db = (ones(N)'*dY)'`) also for a program written in index notation */
+  readonly matrixNotation?: boolean;
   /** include the derivation step by step */
   readonly steps?: boolean;
   /** raise the limits that bound an untrusted program's cost (limits.ts: maxSourceLength, maxNesting,
@@ -108,7 +111,7 @@ export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResul
   const gradients: [string, GradientForms][] = [];
   const steps: string[] = [];
   // a matrix-notation program's gradients are also written in matrix notation, in the program
-  const matrixNotation = p.statements.some((s) => s.notation === 'matrix');
+  const matrixNotation = opts.matrixNotation ?? p.statements.some((s) => s.notation === 'matrix');
   const sources = new Map<string, string>();
   for (const g of grads) {
     const index = [g.statement, ...(g.scatters ?? [])].map(printStatement).join('\n');

@@ -3,7 +3,13 @@
 // Worked example: { k: 'matmul', factors: [{ k: 'add', terms: [A, Aᵀ] }, x] } prints as (A + Aᵀ)·x and
 // \left(A + A^{\top}\right) \, x; a sum inside a product is parenthesised, a product inside a sum is not.
 import { assertNever } from '../ir/types.js';
-import { latexName, numberLatex } from './renderLatex.js';
+import { latexName, latexSub, numberLatex } from './renderLatex.js';
+
+/** A tensor's name, or a slice of it, X[n] (renderBatched), as LaTeX: X_{n}. */
+export const nameLatex = (name: string): string => {
+  const m = /^(\w+)\[(\w+)\]$/.exec(name);
+  return m ? latexSub(m[1]!, m[2]!) : latexName(name);
+};
 
 /** A number in the matrix form, which is for reading: ∞ and NaN as themselves. */
 export const numberText = (v: number): string => (v === Infinity ? '∞' : v === -Infinity ? '-∞' : String(v));
@@ -11,21 +17,25 @@ export const numberText = (v: number): string => (v === Infinity ? '∞' : v ===
 /** A matrix expression, printable as text and as LaTeX. */
 export type M =
   | { readonly k: 'name'; readonly name: string }
-  | { readonly k: 'ones' }
+  /** the ones vector; `len`, its length where known, spells it ones(N) in matrix notation */
+  | { readonly k: 'ones'; readonly len?: string }
   | { readonly k: 'num'; readonly value: number }
   | { readonly k: 'size'; readonly text: string }
   | { readonly k: 't'; readonly a: M }
   | { readonly k: 'inv'; readonly a: M }
+  /** the Euclidean norm of a vector, ‖a‖ */
+  | { readonly k: 'norm'; readonly a: M }
   | { readonly k: 'matmul'; readonly factors: readonly M[] }
   | { readonly k: 'had'; readonly factors: readonly M[] }
   | { readonly k: 'scale'; readonly factors: readonly M[] }
   | { readonly k: 'add'; readonly terms: readonly { readonly neg: boolean; readonly m: M }[] }
   | { readonly k: 'div'; readonly a: M; readonly b: M }
   | { readonly k: 'pow'; readonly a: M; readonly p: number }
-  | { readonly k: 'fn'; readonly fn: string; readonly args: readonly M[] }
+  /** softmax carries the extent `len` of the index it normalises along, and whether its argument is a vector */
+  | { readonly k: 'fn'; readonly fn: string; readonly args: readonly M[]; readonly len?: string; readonly vector?: boolean }
   | { readonly k: 'cmp'; readonly op: string; readonly a: M; readonly b: M }
   | { readonly k: 'kron'; readonly a: M; readonly s: string }
-  | { readonly k: 'eye' }
+  | { readonly k: 'eye'; readonly len?: string }
   | { readonly k: 'otimes'; readonly a: M; readonly b: M }
   /** elementwise division, a ⊘ b */
   | { readonly k: 'hdiv'; readonly a: M; readonly b: M };
@@ -47,6 +57,8 @@ export function text(m: M, ctx = 0): string {
       return m.a.k === 'inv' ? `${text(m.a.a, P.atom)}⁻ᵀ` : `${text(m.a, P.atom)}ᵀ`;
     case 'inv':
       return `${text(m.a, P.atom)}⁻¹`;
+    case 'norm':
+      return `‖${text(m.a)}‖`;
     case 'matmul':
       return wrap(P.mul, m.factors.map((f) => text(f, P.mul + 0.5)).join('·'));
     case 'had':
@@ -84,7 +96,7 @@ export function latex(m: M, ctx = 0): string {
   const wrap = (p: number, s: string) => (p < ctx ? `\\left(${s}\\right)` : s);
   switch (m.k) {
     case 'name':
-      return latexName(m.name);
+      return nameLatex(m.name);
     case 'ones':
       return '\\mathbf{1}';
     case 'num':
@@ -95,6 +107,8 @@ export function latex(m: M, ctx = 0): string {
       return m.a.k === 'inv' ? `${latex(m.a.a, P.atom)}^{-\\top}` : `${scripted(m.a)}^{\\top}`;
     case 'inv':
       return `${latex(m.a, P.atom)}^{-1}`;
+    case 'norm':
+      return `\\left\\| ${latex(m.a)} \\right\\|`;
     case 'matmul':
       return wrap(P.mul, m.factors.map((f) => latex(f, P.mul + 0.5)).join(' \\, '));
     case 'had':
@@ -126,8 +140,9 @@ export function latex(m: M, ctx = 0): string {
 
 
 /** The same expression in the language's matrix notation (LANGUAGE.md v2), which re-parses: ' for ᵀ,
- *  * for · (and scaling), .* for ⊙, inv(A) for A⁻¹; null when it has no spelling there (1, I, ⊗,
- *  softmax). (A + Aᵀ)·x → (A + A')*x. */
+ *  * for · (and scaling), .* for ⊙, inv(A) for A⁻¹, ones(N) and eye(N) for a 1 and an I of known
+ *  length, softmax(X) spelled out along its rows; null when it has no spelling there (⊗, a 1 of
+ *  unknown length). (A + Aᵀ)·x → (A + A')*x, 1ᵀ·dY → ones(N)'*dY. */
 export function source(m: M, ctx = 0): string | null {
   const wrap = (p: number, s: string) => (p < ctx ? `(${s})` : s);
   const all = (ms: readonly M[], c: number): string[] | null => {
@@ -136,6 +151,7 @@ export function source(m: M, ctx = 0): string | null {
   };
   switch (m.k) {
     case 'name':
+      // a slice X[n] (renderBatched) is not matrix notation: that form keeps it as its sliceSource only
       return m.name;
     case 'num':
       return Number.isFinite(m.value) ? (m.value < 0 ? wrap(P.unary, String(m.value)) : String(m.value)) : null;
@@ -148,6 +164,10 @@ export function source(m: M, ctx = 0): string | null {
     case 'inv': {
       const a = source(m.a);
       return a && `inv(${a})`;
+    }
+    case 'norm': {
+      const a = source(m.a);
+      return a && `norm2(${a})`;
     }
     case 'matmul':
     case 'scale':
@@ -168,9 +188,13 @@ export function source(m: M, ctx = 0): string | null {
       return a && `${a}.^${m.p < 0 ? `(${m.p})` : m.p}`;
     }
     case 'fn': {
-      if (m.fn === 'softmax') return null;
       const as = all(m.args, 0);
-      return as && `${m.fn}(${as.join(', ')})`;
+      if (m.fn !== 'softmax') return as && `${m.fn}(${as.join(', ')})`;
+      // each row's exp over the row's sum: exp(X) ./ (exp(X)*ones(C)*ones(C)'), a vector's over its sum
+      if (!as || m.len === undefined) return null;
+      const e = `exp(${as[0]})`;
+      const n = sizeSource(m.len);
+      return wrap(P.mul, m.vector ? `${e}/(ones(${n})'*${e})` : `${e} ./ (${e}*ones(${n})*ones(${n})')`);
     }
     case 'cmp': {
       const [a, b] = [source(m.a, P.add), source(m.b, P.add)];
@@ -181,11 +205,16 @@ export function source(m: M, ctx = 0): string | null {
       return a && b && wrap(P.mul, `${a} ./ ${b}`);
     }
     case 'ones':
-    case 'kron':
+      return m.len === undefined ? null : `ones(${sizeSource(m.len)})`;
     case 'eye':
+      return m.len === undefined ? null : `eye(${sizeSource(m.len)})`;
+    case 'kron':
     case 'otimes':
       return null;
     default:
       return assertNever(m);
   }
 }
+
+/** A size as an argument of ones/eye: a name or a number as it is, an expression in parentheses. */
+const sizeSource = (len: string): string => (/^\w+$/.test(len) ? len : `(${len})`);

@@ -16,39 +16,47 @@ export interface ConvForm {
   readonly latex: string;
 }
 
-/** Σ_{f,u,v} K[f,c,h+Q-u*T, w+Q'-v*T]·dY[n,f,u,v]  →  correlation of dY (dilated by T, padded R−1−Q) with K̃. */
+/** Σ_{f,u,v} K[f,c,h+Q-u*T, w+Q'-v*T]·dY[n,f,u,v]  →  correlation of dY (dilated by T, padded R−1−Q) with K̃;
+ *  likewise with one spatial axis (1-D, K[f,c,l+Q-t*T]) or three, all at one stride. */
 export function convInputGradient(s: Statement, shapes: Shapes): ConvForm | null {
-  if (s.lhs.length !== 4) return null;
+  const m = s.lhs.length - 2;
+  if (m < 1 || m > 3) return null;
   const t = splitTerm(s.rhs);
-  if (!t || t.scalars.length || t.neg || t.sums.length !== 3 || t.factors.length !== 2) return null;
-  const [n, c, h, w] = s.lhs.map((b) => b.name) as [string, string, string, string];
-  const [f, u, v] = t.sums as [string, string, string];
-  const g = t.factors.find((x) => x.kind === 'access' && sameList(plainSubs(x.subs), [n, f, u, v]));
+  if (!t || t.scalars.length || t.neg || t.sums.length !== m + 1 || t.factors.length !== 2) return null;
+  const [n, c, ...out] = s.lhs.map((b) => b.name) as [string, string, ...string[]];
+  const [f, ...pos] = t.sums as [string, ...string[]];
+  const g = t.factors.find((x) => x.kind === 'access' && sameList(plainSubs(x.subs), [n, f, ...pos]));
   const k = t.factors.find((x) => x !== g);
-  if (!g || !k || k.kind !== 'access' || g.kind !== 'access' || k.subs.length !== 4) return null;
+  if (!g || !k || k.kind !== 'access' || g.kind !== 'access' || k.subs.length !== m + 2) return null;
   if (idxAsVar(k.subs[0]!) !== f || idxAsVar(k.subs[1]!) !== c) return null;
-  const spatial = (e: IndexExpr, pos: string, out: string) => {
-    const cp = idxCoef(e, pos);
-    const co = idxCoef(e, out);
-    if (!cp || cp === 'nested' || polyConstValue(cp) !== 1 || !co || co === 'nested' || e.terms.length !== 2) return null;
-    return { stride: polyScale(co, -1), offset: e.constant };
+  const spatial = (e: IndexExpr, o: string, p: string) => {
+    const co = idxCoef(e, o);
+    const cp = idxCoef(e, p);
+    if (!co || co === 'nested' || polyConstValue(co) !== 1 || !cp || cp === 'nested' || e.terms.length !== 2) return null;
+    return { stride: polyScale(cp, -1), offset: e.constant };
   };
-  const a = spatial(k.subs[2]!, h, u);
-  const b = spatial(k.subs[3]!, w, v);
-  if (!a || !b) return null;
+  const axes = out.map((o, i) => spatial(k.subs[2 + i]!, o, pos[i]!));
+  if (axes.some((a) => !a) || new Set(axes.map((a) => printPoly(a!.stride))).size !== 1) return null;
   const K = k.tensor;
   const dY = g.tensor;
   const shape = shapes(K);
-  const [Rs, Ss] = [shape?.[2] ?? sizePoly(polyVar('R')), shape?.[3] ?? sizePoly(polyVar('S'))];
-  const [R, S] = [printSize(Rs), printSize(Ss)];
-  const stride = printPoly(a.stride);
-  const strideOne = polyConstValue(a.stride) === 1;
-  const gaps = printPoly(polyAdd(a.stride, polyConst(-1)));
+  const names = ['i', 'j', 'k'].slice(0, m);
+  const extents = names.map((_, i) => shape?.[2 + i] ?? sizePoly(polyVar(['R', 'S', 'Q'][i]!)));
+  const ext = extents.map(printSize);
+  const stride = printPoly(axes[0]!.stride);
+  const strideOne = polyConstValue(axes[0]!.stride) === 1;
+  // at unit stride a 1-D or 3-D convolution is the family's correlation (renderCorrelation); this
+  // form is for a stride, which dilates dY
+  if (m !== 2 && strideOne) return null;
+  const gaps = printPoly(polyAdd(axes[0]!.stride, polyConst(-1)));
   // rows of zeros around dY: the kernel extent − 1 − the offset
   const pad = (off: Poly, size: SizeExpr) => printSize(sizeSub(sizeAdd(size, sizeConst(-1)), sizePoly(off)));
+  const pads = axes.map((a, i) => pad(a!.offset, extents[i]!));
+  const padding = m === 2 ? `${pads[0]} rows and ${pads[1]} columns` : m === 1 ? pads[0]! : `(${pads.join(', ')})`;
   const kt = `${K}̃`;
-  const textForm = `${s.tensor} = ${strideOne ? dY : `dilate_${stride}(${dY})`} ⋆ ${kt}: the correlation of ${strideOne ? dY : `${dY} with ${gaps} zero${gaps === '1' ? '' : 's'} between its elements`}, zero-padded by ${pad(a.offset, Rs)} rows and ${pad(b.offset, Ss)} columns, with the flipped, channel-transposed kernel ${kt}[c,f,i,j] = ${K}[f,c,${R}-1-i,${S}-1-j]`;
-  const latexForm = `${latexName(s.tensor)} = ${strideOne ? latexName(dY) : `\\operatorname{dilate}_{${stride}}\\left(${latexName(dY)}\\right)`} \\star \\tilde{${latexName(K)}}, \\quad \\tilde{${latexName(K)}}_{c,f,i,j} = ${latexSub(K, `f,c,${R}-1-i,${S}-1-j`)}`;
+  const flipped = `${K}[f,c,${names.map((x, i) => `${ext[i]}-1-${x}`).join(',')}]`;
+  const textForm = `${s.tensor} = ${strideOne ? dY : `dilate_${stride}(${dY})`} ⋆ ${kt}: the correlation of ${strideOne ? dY : `${dY} with ${gaps} zero${gaps === '1' ? '' : 's'} between its elements`}, zero-padded by ${padding}, with the flipped, channel-transposed kernel ${kt}[c,f,${names.join(',')}] = ${flipped}`;
+  const latexForm = `${latexName(s.tensor)} = ${strideOne ? latexName(dY) : `\\operatorname{dilate}_{${stride}}\\left(${latexName(dY)}\\right)`} \\star \\tilde{${latexName(K)}}, \\quad \\tilde{${latexName(K)}}_{c,f,${names.join(',')}} = ${latexSub(K, `f,c,${names.map((x, i) => `${ext[i]}-1-${x}`).join(',')}`)}`;
   return { text: textForm, latex: latexForm };
 }
 

@@ -10,10 +10,10 @@
 // has dY[h − D·i] (a = 1, b = −D: a true convolution, so K is flipped) and K[i] alone; it prints as
 //   dX[n,c] = Σ_f dY[n,f] ⋆[d=D, p=D*(R-1)] flip(K[f,c])
 // where the bracketed slices are the spatial planes (every trailing axis) and flip reverses them.
-import { idxAsVar, idxCoef, idxVars } from '../ir/affine.js';
+import { idxAsVar, idxCoef, idxVars, printIndex } from '../ir/affine.js';
 import { polyAdd, polyConst, polyConstValue, polyMul, polyScale, printPoly } from '../ir/sizes.js';
 import type { Expr, IndexExpr, Poly, SizeExpr, Statement } from '../ir/types.js';
-import { latexName } from './renderLatex.js';
+import { indexLatex, latexName } from './renderLatex.js';
 
 type Access = Extract<Expr, { kind: 'access' }>;
 type Shapes = (tensor: string) => readonly SizeExpr[] | undefined;
@@ -75,7 +75,9 @@ function param(name: string, ps: readonly Poly[], dflt: number): string | null {
   return `${name}=${new Set(texts).size === 1 ? texts[0] : `(${texts.join(', ')})`}`;
 }
 
-const slice = (t: Access, n: number) => `${t.tensor}[${t.subs.slice(0, t.subs.length - n).map((x) => idxAsVar(x)).join(',')}]`;
+/** A slice's subscripts may be expressions, X[n,g*Cg+c]: grouped channels (a slice outside the tensor is 0). */
+const heads = (t: Access, n: number): string[] => t.subs.slice(0, t.subs.length - n).map(printIndex);
+const slice = (t: Access, n: number) => `${t.tensor}[${heads(t, n).join(',')}]`;
 
 export function correlation(st: Statement, shapes: Shapes): { text: string; latex: string } | null {
   const p = product(st.rhs);
@@ -93,14 +95,14 @@ export function correlation(st: Statement, shapes: Shapes): { text: string; late
     if (n === 0) continue;
     // the output's spatial axes are its trailing ones, in the same order
     if (!axes.every((ax, i) => out[out.length - n + i] === ax.o)) continue;
-    // every other subscript is a plain index, and spatial indices appear nowhere else
+    // every other subscript reads channel indices only (g*Cg+c in a grouped convolution), and spatial
+    // indices appear nowhere else
     const spatial = new Set(axes.flatMap((ax) => [ax.o, ax.s]));
-    const head = (t: Access) => t.subs.slice(0, t.subs.length - n).map(idxAsVar);
-    const heads = [...head(M), ...head(Pl)];
-    if (heads.some((v) => v === undefined || spatial.has(v)) || out.slice(0, out.length - n).some((v) => spatial.has(v))) continue;
-    if (!out.slice(0, out.length - n).every((v) => heads.includes(v))) continue;
+    const headVars = [...M.subs.slice(0, M.subs.length - n), ...Pl.subs.slice(0, Pl.subs.length - n)].flatMap(idxVars);
+    if (headVars.some((v) => spatial.has(v)) || out.slice(0, out.length - n).some((v) => spatial.has(v))) continue;
+    if (!out.slice(0, out.length - n).every((v) => headVars.includes(v))) continue;
     const channelSums = p.sums.filter((x) => !spatial.has(x));
-    if (!channelSums.every((x) => heads.includes(x)) || p.sums.length !== channelSums.length + n) continue;
+    if (!channelSums.every((x) => headVars.includes(x)) || p.sums.length !== channelSums.length + n) continue;
     const r = canonical(axes, M, Pl, shapes);
     if (!r) continue;
     const lhs = `${st.tensor}[${out.slice(0, out.length - n).join(',')}]`;
@@ -109,7 +111,7 @@ export function correlation(st: Statement, shapes: Shapes): { text: string; late
     const kernel = r.flip ? `flip(${slice(r.kernel, n)})` : slice(r.kernel, n);
     const sigma = channelSums.length ? `Σ_${channelSums.length === 1 ? channelSums[0] : `{${channelSums.join(',')}}`} ` : '';
     const text = `${lhs} = ${p.neg ? '−' : ''}${sigma}${slice(r.signal, n)} ${star} ${kernel}`;
-    const lx = (t: Access) => `${latexName(t.tensor)}_{${head(t).join(',')}}`;
+    const lx = (t: Access) => `${latexName(t.tensor)}_{${t.subs.slice(0, t.subs.length - n).map(indexLatex).join(',')}}`;
     // D*R-D as D R-D, the way LaTeX writes a product of sizes
     const latexStar = `\\star${opts.length ? `_{${opts.map((o) => o!.replace(/\*/g, ' ')).join(',\\,')}}` : ''}`;
     const latexKernel = r.flip ? `\\operatorname{flip}\\left(${lx(r.kernel)}\\right)` : lx(r.kernel);

@@ -10,8 +10,12 @@ import { exprEquals, freeIndices, renameIndices } from '../ir/exprs.js';
 import { printPoly, printSize } from '../ir/sizes.js';
 import { assertNever, type Expr, type SizeExpr, type Statement } from '../ir/types.js';
 import { latexName } from './renderLatex.js';
-import { latex, P, source, text, type M } from './matrixText.js';
+import { latex, nameLatex, P, source, text, type M } from './matrixText.js';
+import { batched } from './renderBatched.js';
+import { tidyMatrix } from './tidyMatrix.js';
+import { unstride } from './unstride.js';
 import { correlation } from './renderCorrelation.js';
+import { indexExtents } from './indexExtents.js';
 import { channelSum, convInputGradient, convKernelGradient } from './renderConv.js';
 import { plainSubs, sameList, splitTerm, type TermParts } from './splitTerm.js';
 
@@ -20,6 +24,9 @@ export interface MatrixForm {
   readonly latex: string;
   /** the statement in the language's matrix notation, which re-parses (dx = (A + A')*x), when it has one */
   readonly source?: string;
+  /** a batched form's statement per slice, dQ[h] = dS[h]*K[h]/sqrt(E): matrix notation once every
+   *  slice T[h] is read as a tensor of its own (the tests evaluate it so, slice by slice) */
+  readonly sliceSource?: string;
 }
 
 interface Ctx {
@@ -27,7 +34,19 @@ interface Ctx {
   readonly latexNotes: string[];
   /** a vector's sums may read as row sums G·1 (off when another term of the statement needs 1ᵀ·G) */
   readonly rows?: boolean;
+  /** a vector statement read as a row: each vector transposed, column sums 1ᵀ·G as they are (batch
+   *  norm's dvarᵀ = −(varᵀ + 0.00001)^(-1.5) ⊙ gᵀ ⊙ (1ᵀ·((X − 1·muᵀ) ⊙ dY))/2) */
+  readonly asRow?: boolean;
+  /** the extent of an index, the length of a 1 that spans it (indexExtents) */
+  readonly extent: (index: string) => string | undefined;
 }
+
+/** The ones vector along index `i`, its length known where the statement binds i once. */
+const onesAlong = (ctx: Ctx, i: string): M => {
+  const len = ctx.extent(i);
+  return len === undefined ? { k: 'ones' } : { k: 'ones', len };
+};
+const onesT = (ctx: Ctx, i: string): M => ({ k: 't', a: onesAlong(ctx, i) });
 
 const transposes = (m: M): number => (JSON.stringify(m).match(/"k":"t"/g) ?? []).length;
 
@@ -59,10 +78,10 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       const subs = plainSubs(e.subs);
       const name: M = { k: 'name', name: e.tensor };
       if (e.subs.length === 0) return name;
-      if (sameList(subs, dims)) return name;
+      if (sameList(subs, dims)) return ctx.asRow && dims.length === 1 ? { k: 't', a: name } : name;
       if (dims.length === 2 && sameList(subs, [dims[1]!, dims[0]!])) return { k: 't', a: name };
-      if (dims.length === 2 && sameList(subs, [dims[0]!])) return { k: 'matmul', factors: [name, { k: 't', a: { k: 'ones' } }] };
-      if (dims.length === 2 && sameList(subs, [dims[1]!])) return { k: 'matmul', factors: [{ k: 'ones' }, { k: 't', a: name }] };
+      if (dims.length === 2 && sameList(subs, [dims[0]!])) return { k: 'matmul', factors: [name, onesT(ctx, dims[1]!)] };
+      if (dims.length === 2 && sameList(subs, [dims[1]!])) return { k: 'matmul', factors: [onesAlong(ctx, dims[0]!), { k: 't', a: name }] };
       // upsampling: X[n,c,h/s,w/s] over [n,c,h,w] is X ⊗ 1ₛₓₛ (each element repeated in an s×s block)
       if (dims.length === e.subs.length && dims.length >= 3) {
         let s: string | undefined;
@@ -104,6 +123,7 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       const had: M | undefined =
         arrays.length === 0 ? undefined : dens.length && nums.length ? { k: 'hdiv', a: prod(nums), b: prod(dens) } : prod(arrays);
       const all = [...scalars, ...(had ? [had] : [])];
+      if (all.length === 0) return { k: 'num', value: 1 };
       return all.length === 1 ? all[0]! : { k: 'scale', factors: all };
     }
     case 'div': {
@@ -147,10 +167,13 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       return null;
     }
     case 'reduce': {
+      // a sum over everything is a scalar beside the layout's arrays: S[n] − Yt[n]ᵀ·S[n] + 1
+      if (dims.length > 0 && freeIndices(e).length === 0) return elementwise(e, [], ctx);
       // a product summed inside an elementwise expression: sum(j) A[i,j]*x[j] over [i] is A·x
       const t = e.op === 'sum' && dims.length <= 2 ? splitTerm(e) : null;
       const r = t && termMatrix(t, dims, ctx);
-      return r && !r.transposeLhs ? (t!.neg ? { k: 'add', terms: [{ neg: true, m: r.m }] } : r.m) : null;
+      // a vector of sums is a column, or a row 1ᵀ·G in a statement read as a row
+      return r && r.transposeLhs === rowOf(dims, ctx) ? (t!.neg ? { k: 'add', terms: [{ neg: true, m: r.m }] } : r.m) : null;
     }
     case 'index':
     case 'delta':
@@ -159,6 +182,9 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
       return assertNever(e);
   }
 }
+
+/** A vector layout read as a row (Ctx.asRow). */
+const rowOf = (dims: readonly string[], ctx: Ctx): boolean => !!ctx.asRow && dims.length === 1;
 
 /** a ⊘ b, with (a ⊘ b) ⊘ b² → a ⊘ b³: a power of a repeated divisor (layer norm's sqrt(v + ε)³). */
 function quotient(a: M, b: M): M {
@@ -179,7 +205,9 @@ function softmax(e: Extract<Expr, { kind: 'call' }>, dims: readonly string[], ct
   const inner = renameIndices(n.arg.body, new Map([[n.arg.indices[0]!.name, c]]));
   if (!exprEquals(inner, x!)) return null;
   const m = elementwise(x!, dims, ctx);
-  return m && { k: 'fn', fn: 'softmax', args: [m] };
+  // spelled out in matrix notation along the rows of a matrix, or a vector's one index
+  const len = dims.length <= 2 ? ctx.extent(c) : undefined;
+  return m && { k: 'fn', fn: 'softmax', args: [m], ...(len === undefined ? {} : { len, vector: dims.length === 1 }) };
 }
 
 function scalarM(scalars: readonly Expr[], ctx: Ctx): M | null | undefined {
@@ -245,14 +273,12 @@ function outerWithSum(t: TermParts, scalar: M | undefined, a: string, b: string,
 function broadcastSum(t: TermParts, scalar: M | undefined, a: string, b: string, s: string, ctx: Ctx): { m: M; transposeLhs: boolean } | null {
   const sets = t.factors.map(indexSet);
   const outer = t.factors.filter((_, i) => !sets[i]!.has(s) && subset(sets[i]!, [a, b]));
-  const ones: M = { k: 'ones' };
-  const onesT: M = { k: 't', a: ones };
   for (const [keep, layout] of [[a, [a, s]], [b, [s, b]]] as const) {
     const inner = t.factors.filter((_, i) => sets[i]!.has(s) && subset(sets[i]!, [keep, s]));
     if (!inner.length || outer.length + inner.length !== t.factors.length) continue;
     const g = elementwise(group(inner), layout, ctx);
     if (!g) return null;
-    const spread: M = { k: 'matmul', factors: keep === a ? [g, ones, onesT] : [ones, onesT, g] };
+    const spread: M = { k: 'matmul', factors: keep === a ? [g, onesAlong(ctx, s), onesT(ctx, b)] : [onesAlong(ctx, a), onesT(ctx, s), g] };
     const f = outer.length ? elementwise(group(outer), [a, b], ctx) : undefined;
     if (f === null) return null;
     return { m: combine(scalar, f ? { k: 'had', factors: [f, spread] } : spread), transposeLhs: false };
@@ -277,9 +303,17 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
         return { m: combine(scalar, { k: 'matmul', factors: [u, { k: 't', a: v }] }), transposeLhs: false };
       }
     }
-    if (t.factors.length === 0) return { m: scalar ?? { k: 'num', value: 1 }, transposeLhs: false };
+    if (t.factors.length === 0) return { m: scalar ?? { k: 'num', value: 1 }, transposeLhs: rowOf(lhs, ctx) };
     const body = elementwise(group(t.factors), lhs, ctx);
-    return body && { m: combine(scalar, body), transposeLhs: false };
+    return body && { m: combine(scalar, body), transposeLhs: rowOf(lhs, ctx) };
+  }
+  if (t.factors.length === 0) {
+    // Σ_{i,j} 1 is the number of terms, N·M (1ᵀ·()·1 before); a vector of counts has no form
+    if (lhs.length > 0) return null;
+    const ns = t.sums.map((i) => ctx.extent(i));
+    if (ns.some((n) => n === undefined)) return null;
+    const count: M[] = ns.map((n) => ({ k: 'size', text: n! }));
+    return { m: combine(scalar, count.length === 1 ? count[0]! : { k: 'scale', factors: count }), transposeLhs: false };
   }
   if (t.sums.length === 1 && lhs.length <= 2) {
     const s = t.sums[0]!;
@@ -302,8 +336,8 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
         // (layer norm's statistics are per row, batch norm's per column)
         const g = elementwise(group(A), [s, a], ctx);
         const byRows = ctx.rows ? elementwise(group(A), [a, s], ctx) : null;
-        if (byRows && (!g || transposes(byRows) < transposes(g))) return { m: combine(scalar, { k: 'matmul', factors: [byRows, { k: 'ones' }] }), transposeLhs: false };
-        return g && { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, g] }), transposeLhs: true };
+        if (byRows && (!g || transposes(byRows) < transposes(g))) return { m: combine(scalar, { k: 'matmul', factors: [byRows, onesAlong(ctx, s)] }), transposeLhs: false };
+        return g && { m: combine(scalar, { k: 'matmul', factors: [onesT(ctx, s), g] }), transposeLhs: true };
       }
       const ma = elementwise(group(A), [a, s], ctx);
       const mv = elementwise(group(V), [s], ctx);
@@ -314,11 +348,11 @@ function termMatrix(t: TermParts, lhs: readonly string[], ctx: Ctx): { m: M; tra
     if (vecs.some((v) => !v)) return null;
     if (vecs.length === 2) return { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: vecs[0]! }, vecs[1]!] }), transposeLhs: false };
     const body: M = vecs.length === 1 ? vecs[0]! : { k: 'had', factors: vecs as M[] };
-    return { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, body] }), transposeLhs: false };
+    return { m: combine(scalar, { k: 'matmul', factors: [onesT(ctx, s), body] }), transposeLhs: false };
   }
   if (t.sums.length === 2 && lhs.length === 0) {
     const body = elementwise(group(t.factors), t.sums, ctx);
-    return body && { m: combine(scalar, { k: 'matmul', factors: [{ k: 't', a: { k: 'ones' } }, body, { k: 'ones' }] }), transposeLhs: false };
+    return body && { m: combine(scalar, { k: 'matmul', factors: [onesT(ctx, t.sums[0]!), body, onesAlong(ctx, t.sums[1]!)] }), transposeLhs: false };
   }
   if (t.sums.length >= 2 && lhs.length >= 1) {
     const m = chain(t, lhs, ctx);
@@ -427,11 +461,13 @@ function sumMatrix(rhs: Expr, lhs: readonly string[], ctx: Ctx): { m: M; transpo
 }
 
 /** `scalarBody`: the right side is one number for every element (dA = 0), which is no matrix statement. */
-function form(tensor: string, r: { m: M; transposeLhs: boolean }, ctx: Ctx, scalarBody = false): MatrixForm {
+function form(tensor: string, found: { m: M; transposeLhs: boolean }, ctx: Ctx, scalarBody = false): MatrixForm {
+  const r = { ...found, m: tidyMatrix(found.m) };
   const head = `${tensor}${r.transposeLhs ? 'ᵀ' : ''}`;
-  const headLatex = `${latexName(tensor)}${r.transposeLhs ? '^{\\top}' : ''}`;
+  const headLatex = `${nameLatex(tensor)}${r.transposeLhs ? '^{\\top}' : ''}`;
   const notes = [...new Set(ctx.notes)];
-  const src = r.transposeLhs || notes.length || scalarBody ? null : source(r.m);
+  // a row (dbᵀ = 1ᵀ·dY) is assigned transposed: db = (ones(N)'*dY)'
+  const src = notes.length || scalarBody ? null : source(r.transposeLhs ? { k: 't', a: r.m } : r.m);
   return {
     ...(src ? { source: `${tensor} = ${src}` } : {}),
     text: `${head} = ${text(r.m)}${notes.length ? `   where ${notes.join('; ')}` : ''}`,
@@ -439,10 +475,13 @@ function form(tensor: string, r: { m: M; transposeLhs: boolean }, ctx: Ctx, scal
   };
 }
 
-/** Sums of matrix-pattern terms. */
+/** Sums of matrix-pattern terms; a vector that fits none as a column may fit as a row. */
 function generic(s: Statement, _shapes: Shapes): MatrixForm | null {
-  const ctx: Ctx = { notes: [], latexNotes: [], rows: true };
-  const r = sumMatrix(s.rhs, s.lhs.map((b) => b.name), ctx);
+  const lhs = s.lhs.map((b) => b.name);
+  const column: Ctx = { notes: [], latexNotes: [], rows: true, extent: indexExtents(s) };
+  let ctx = column;
+  let r = sumMatrix(s.rhs, lhs, ctx);
+  if (!r && lhs.length === 1) r = sumMatrix(s.rhs, lhs, (ctx = { ...column, notes: [], latexNotes: [], rows: false, asRow: true }));
   return r && form(s.tensor, r, ctx, s.lhs.length > 0 && freeIndices(s.rhs).length === 0);
 }
 
@@ -469,10 +508,11 @@ function kronecker(s: Statement, _shapes: Shapes): MatrixForm | null {
       rest.push(neg ? { kind: 'neg', arg: r } : r);
     }
     if (rest.length !== terms.length) continue;
-    const ctx: Ctx = { notes: [], latexNotes: [] };
+    const ctx: Ctx = { notes: [], latexNotes: [], extent: indexExtents(s) };
     const inner = sumMatrix(rest.length === 1 ? rest[0]! : { kind: 'add', terms: rest }, over, ctx);
     if (!inner || inner.transposeLhs) continue;
-    const eye: M = { k: 'eye' };
+    const len = ctx.extent(right ? b : a);
+    const eye: M = len === undefined ? { k: 'eye' } : { k: 'eye', len };
     return form(s.tensor, { m: { k: 'otimes', a: right ? inner.m : eye, b: right ? eye : inner.m }, transposeLhs: false }, ctx);
   }
   return null;
@@ -485,16 +525,29 @@ export const PATTERNS: readonly { readonly name: string; readonly render: (s: St
   { name: 'conv kernel gradient: correlation of the input with dY', render: convKernelGradient },
   { name: 'bias gradient: channel sum', render: channelSum },
   { name: 'convolution family: a correlation per channel slice, ⋆[t, d, p]', render: correlation },
+  { name: 'a sum guarded by divisibility, its quotient summed instead (a transposed conv’s dK), as a correlation', render: (s, shapes) => { const u = unstride(s, shapes); return u && correlation(u, shapes); } },
   { name: 'Hessian of matrix variables: Kronecker product with I', render: kronecker },
   { name: 'matrix algebra: products, transposes, 1ᵀ sums, ⊙, outer products', render: generic },
 ];
 
+const BATCH = 'a batch: the statement per element of its first index, its tensors as slices T[b]';
+
 export function renderMatrix(s: Statement, shapes: Shapes = () => undefined): (MatrixForm & { pattern: string }) | null {
   for (const p of PATTERNS) {
     const r = p.render(s, shapes);
-    if (r) return { ...r, pattern: p.name };
+    if (!r) continue;
+    // a form under half the length per slice reads better per slice: cosine similarity of rows, whose
+    // whole-matrix form spreads each row's norm along the row, sqrt((X ⊙ X)·1·1ᵀ), five times
+    const slices = p.render === generic ? perSlice(s, shapes) : null;
+    return slices && 2 * slices.text.length < r.text.length ? slices : { ...r, pattern: p.name };
   }
-  return null;
+  return perSlice(s, shapes);
+}
+
+/** The batched form, which has no matrix-notation statement (a slice does not re-parse). */
+function perSlice(s: Statement, shapes: Shapes): (MatrixForm & { pattern: string }) | null {
+  const r = batched(s, shapes, renderMatrix);
+  return r && { text: r.text, latex: r.latex, ...(r.source ? { sliceSource: r.source } : {}), pattern: `${BATCH}; ${r.pattern}` };
 }
 
 /** The value of a constant exponent, (-3/2 - 1) included (collectPowers writes v^(-3/2)); undefined otherwise. */

@@ -104,10 +104,11 @@ describe('Hessian blocks of matrix variables: Kronecker forms', () => {
   });
 });
 
-describe('cosine similarity of rows: a norm in a denominator is a factor of its own', () => {
+describe('cosine similarity: the textbook form, per row for a batch', () => {
   const src = 'dims N=3, D=4\nX: [N, D]\nY: [N, D]\nS[n] = sum(d) X[n,d]*Y[n,d] / (sqrt(sum(e) X[n,e]*X[n,e]) * sqrt(sum(e) Y[n,e]*Y[n,e]))';
-  const want =
-    'dX = (Y ⊙ (dS·1ᵀ)) ⊘ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ sqrt((Y ⊙ Y)·1·1ᵀ)) − (X ⊙ sqrt((Y ⊙ Y)·1·1ᵀ) ⊙ (dS·1ᵀ) ⊙ ((X ⊙ Y)·1·1ᵀ)) ⊘ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ (sqrt((X ⊙ X)·1·1ᵀ) ⊙ sqrt((Y ⊙ Y)·1·1ᵀ))²)';
+  // the whole-matrix form spread each row's norm along the row five times, sqrt((X ⊙ X)·1·1ᵀ): per row
+  // it is the vector form, ‖·‖ for sqrt(xᵀ·x), with the norms' powers collected (‖X[n]‖·(‖X[n]‖·‖Y[n]‖)² → ‖X[n]‖³·‖Y[n]‖²)
+  const want = 'dX[n] = (dS[n]/(‖X[n]‖·‖Y[n]‖))·Y[n] − (dS[n]·(X[n]ᵀ·Y[n])/(‖X[n]‖³·‖Y[n]‖))·X[n]';
   it(`${want}, built by hand from the display, equals the index form`, () => {
     const r = derive(src);
     expect(r.gradients.X!.matrix).toBe(want);
@@ -117,17 +118,42 @@ describe('cosine similarity of rows: a norm in a denominator is a factor of its 
     const out = run(p, inputs);
     const [N, D] = [3, 4];
     const { X, Y, dS } = inputs as Record<string, Float64Array>;
-    // G·1·1ᵀ: each row's sum spread along the row; g·1ᵀ: a column vector spread along the rows
-    const rowSum = (f: (n: number, d: number) => number) => (n: number) => Array.from({ length: D }, (_, d) => f(n, d)).reduce((a, b) => a + b, 0);
-    const nX = (n: number) => Math.sqrt(rowSum((m, d) => X![m * D + d]! ** 2)(n));
-    const nY = (n: number) => Math.sqrt(rowSum((m, d) => Y![m * D + d]! ** 2)(n));
-    const xy = rowSum((m, d) => X![m * D + d]! * Y![m * D + d]!);
+    const dot = (a: Float64Array, b: Float64Array, n: number) => Array.from({ length: D }, (_, d) => a[n * D + d]! * b[n * D + d]!).reduce((x, y) => x + y, 0);
     const byHand = Float64Array.from({ length: N * D }, (_, k) => {
       const [n, d] = [Math.floor(k / D), k % D];
-      const [x, y, g] = [X![n * D + d]!, Y![n * D + d]!, dS![n]!];
-      return (y * g) / (nX(n) * nY(n)) - (x * nY(n) * g * xy(n)) / (nX(n) * (nX(n) * nY(n)) ** 2);
+      const [nX, nY, g] = [Math.sqrt(dot(X!, X!, n)), Math.sqrt(dot(Y!, Y!, n)), dS![n]!];
+      return (g / (nX * nY)) * Y![k]! - ((g * dot(X!, Y!, n)) / (nX ** 3 * nY)) * X![k]!;
     });
     expect(out.dX!.some((v) => v !== 0)).toBe(true);
     expect(relativeError(byHand, out.dX!)).toBeLessThan(1e-13);
+  });
+  it("of two vectors: dx = y/(‖x‖·‖y‖) − ((xᵀ·y)/(‖x‖³·‖y‖))·x, whose matrix-notation statement re-parses (norm2)", () => {
+    const vec = "dims D=4\nx: [D]\ny: [D]\ns = x'*y / (norm2(x)*norm2(y))";
+    const r = derive(vec);
+    expect(r.gradients.x!.matrix).toBe('dx = y/(‖x‖·‖y‖) − ((xᵀ·y)/(‖x‖³·‖y‖))·x');
+    expect(r.program).toContain("# matrix notation: dx = y/(norm2(x)*norm2(y)) - ((x'*y)/(norm2(x).^3*norm2(y)))*x");
+    const errors = checkMatrixSources(r.program, randomInputs(check(vec), {}, seededRandom(14), -1, 1));
+    expect(Object.keys(errors).sort()).toEqual(['dx', 'dy']);
+    for (const [n, e] of Object.entries(errors)) expect(e, n).toBeLessThan(1e-12);
+  });
+});
+
+describe('a batch of matrix products per head: attention', () => {
+  it('dQ[h] = dS[h]·K[h]/sqrt(E), dV[h] = A[h]ᵀ·dO[h] (none before; evaluated per slice in matrixSources.test.ts)', () => {
+    const r = derive('dims H=2, T=3, E=2\nQ: [H, T, E]\nK: [H, T, E]\nV: [H, T, E]\nS[h,i,j] = Q[h,i,e]*K[h,j,e] / sqrt(E)\nA[h,i,j] = exp(S[h,i,j] - logsumexp(j2) S[h,i,j2])\nO[h,i,e] = A[h,i,j]*V[h,j,e]');
+    expect(r.gradients.Q!.matrix).toBe('dQ[h] = dS[h]·K[h]/sqrt(E)');
+    expect(r.gradients.V!.matrix).toBe('dV[h] = A[h]ᵀ·dO[h]');
+    expect(r.gradients.Q!.latex).toContain('\\mathrm{d}S_{h}');
+    expect(() => katex.renderToString(r.gradients.Q!.latex, { throwOnError: true })).not.toThrow();
+    // a slice does not re-parse as matrix notation: no '# matrix notation' line for it
+    expect(derive('dims H=2, T=3\nQ: [H, T, T]\nK: [H, T, T]\nO[h,i,j] = Q[h,i,e]*K[h,e,j]', { matrixNotation: true }).program).not.toContain('# matrix notation: dQ');
+  });
+});
+
+describe('a count: Σ_{i,j} 1 is N·M (it read 1ᵀ·()·1)', () => {
+  it('ds = N·M', () => {
+    const r = derive('dims N=3, M=2\nA: [N, M]\ns: []\nf = s*sum(i:N,j:M) 1 + sum(i,j) A[i,j]^2', { matrixNotation: true });
+    expect(r.gradients.s!.matrix).toBe('ds = N·M');
+    expect(r.program).toContain('# matrix notation: ds = N*M');
   });
 });

@@ -1,5 +1,6 @@
 // Layer norm and batch norm in matrix form: statistics per row read as row sums G·1 (layer norm),
-// per column as column sums 1ᵀ·G (batch norm), and a repeated divisor as one power, sqrt(v + ε)³.
+// per column as column sums 1ᵀ·G (batch norm; its per-column statistics as rows, dvᵀ = … ⊙ (1ᵀ·G)), and a
+// repeated divisor as one power, sqrt(v + ε)³.
 // Each display is built by hand, term by term, and compared with the index form's values.
 import katex from 'katex';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { check } from '../../src/ir/check.js';
 import { run } from '../../src/ir/evaluate.js';
 import { randomInputs, relativeError, seededRandom } from '../../src/ir/gradcheck.js';
 import { DERIVED_LIMITS } from '../../src/ir/limits.js';
+import { checkMatrixSources } from '../helpers.js';
 
 const [N, D] = [3, 4];
 const LAYER = `dims N=${N}, D=${D}\nX: [N, D]\nm[n] = sum(d) X[n,d] / D\nv[n] = sum(d) (X[n,d]-m[n])^2 / D\nY[n,d] = (X[n,d]-m[n]) / sqrt(v[n] + 0.00001)`;
@@ -49,10 +51,24 @@ describe('layer norm: per-row statistics as row sums', () => {
   });
 });
 
+describe('both: every display has a matrix-notation statement, which re-parses and computes the index form', () => {
+  for (const [what, src] of [['layer norm', LAYER], ['batch norm', BATCH]] as const)
+    it(what, () => {
+      const r = derive(src, { matrixNotation: true });
+      // a row is assigned transposed: dv = (…)'
+      if (what === 'batch norm') expect(r.program).toContain("# matrix notation: dv = (-(v' + 0.00001).^(-1.5) .* (ones(N)'*((X - ones(N)*m') .* dY))/2)'");
+      const errors = checkMatrixSources(r.program, randomInputs(check(r.program, DERIVED_LIMITS), {}, seededRandom(23), -1, 1));
+      expect(Object.keys(errors).sort()).toEqual(['dX', 'dm', 'dv']);
+      for (const [n, e] of Object.entries(errors)) expect(e, n).toBeLessThan(1e-13);
+    });
+});
+
 describe('batch norm: per-column statistics as column sums', () => {
   const want = {
-    // dv and dm have no matrix form since the per-column factors left the sums over n (hoistFactors):
-    // a column statistic times a column sum, dv[d] = f(v[d])·Σₙ …, is not rendered yet (issue 16)
+    // a column statistic times a column sum, dv[d] = f(v[d])·Σₙ …, reads as a row: each per-column
+    // vector transposed, the column sums 1ᵀ·G as they are
+    v: 'dvᵀ = −(vᵀ + 0.00001)^(-1.5) ⊙ (1ᵀ·((X − 1·mᵀ) ⊙ dY))/2',
+    m: 'dmᵀ = (-2/N)·(dvᵀ ⊙ (1ᵀ·(X − 1·mᵀ))) − 1ᵀ·(dY ⊘ sqrt(1·vᵀ + 0.00001))',
     X: 'dX = 1·dmᵀ/N + (2/N)·((X − 1·mᵀ) ⊙ (1·dvᵀ)) + dY ⊘ sqrt(1·vᵀ + 0.00001)',
   };
   it('the displays, and their meaning built by hand equals the index forms', () => {
