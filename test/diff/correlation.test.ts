@@ -80,16 +80,16 @@ const CASES: [string, string, Record<string, string>][] = [
     { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[t=2] K[c,f]' }],
   ['grouped', 'dims N=2, G=2, Cg=2, Fg=2, H=5, W=4, R=3, S=2\nX: [N, G, Cg, H, W]\nK: [G, Fg, Cg, R, S]\nY: [N, G, Fg, H-R+1, W-S+1]\nY[n,g,f,u,v] = K[g,f,c,i,j] * X[n,g,c, u+i, v+j]',
     { X: 'dX[n,g,c] = Σ_f dY[n,g,f] ⋆[p=(R-1, S-1)] flip(K[g,f,c])', K: 'dK[g,f,c] = Σ_n X[n,g,c] ⋆ dY[n,g,f]' }],
-  // the zoo's transposed convolution at a symbolic stride: dK is a sum guarded by (y+P-i)%T == 0,
-  // read with the quotient (y+P-i)/T summed instead (unstride.ts)
+  // the zoo's transposed convolution at a symbolic stride (its dK, solved by the remainder rule into a
+  // plain correlation, reads as the seed's strided form: the test below)
   ['transposed (stride T, padding P)', 'dims N=2, C=2, H=3, W=2, F=2, R=3, S=3, P=1, T=2\nX: [N, C, H, W]\nK: [C, F, R, S]\nY: [N, F, (H-1)*T+R-2*P, (W-1)*T+S-2*P]\nY[n,f,y,x] = K[c,f,i,j] * ((y+P-i)%T == 0) * ((x+P-j)%T == 0) * X[n,c, (y+P-i)/T, (x+P-j)/T]',
-    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[t=T, p=P] K[c,f]', K: 'dK[c,f] = Σ_n dY[n,f] ⋆[d=T, p=P] X[n,c]' }],
+    { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[t=T, p=P] K[c,f]' }],
   // the zoo's grouped convolution, its input channels one combined index g*Cg+c
   ['grouped, combined channel index', 'dims N=2, G=2, Cg=2, Fg=3, H=5, W=4, R=3, S=2\nX: [N, G*Cg, H, W]\nK: [G, Fg, Cg, R, S]\nY: [N, G, Fg, H-R+1, W-S+1]\nY[n,g,f,u,v] = K[g,f,c,i,j] * X[n, g*Cg+c, u+i, v+j]',
     { X: 'dX[n,p1] = Σ_f dY[n,p1/Cg,f] ⋆[p=(R-1, S-1)] flip(K[p1/Cg,f,p1%Cg])', K: 'dK[g,f,c] = Σ_n X[n,g*Cg+c] ⋆ dY[n,g,f]' }],
-  // the affine left side: dX sums over every output channel o, the kernel's slice outside p1's group being 0
+  // the affine left side: dX sums over the output channels of p1's group only
   ['grouped, affine left side', 'dims N=2, G=2, Fg=2, Cg=3, H=5, W=4, R=3, S=2\nX: [N, G*Cg, H, W]\nK: [G, Fg, Cg, R, S]\nY: [N, G*Fg, H-R+1, W-S+1]\nY[n, g*Fg+f, u, v] = K[g,f,c,i,j] * X[n, g*Cg+c, u+i, v+j]',
-    { X: 'dX[n,p1] = Σ_o dY[n,o] ⋆[p=(R-1, S-1)] flip(K[p1/Cg,o-(p1/Cg)*Fg,p1%Cg])', K: 'dK[g,f,c] = Σ_n X[n,g*Cg+c] ⋆ dY[n,g*Fg+f]' }],
+    { X: 'dX[n,p1] = Σ_f dY[n,(p1/Cg)*Fg+f] ⋆[p=(R-1, S-1)] flip(K[p1/Cg,f,p1%Cg])', K: 'dK[g,f,c] = Σ_n X[n,g*Cg+c] ⋆ dY[n,g*Fg+f]' }],
   ['3-D', 'dims N=2, C=2, H=4, W=4, Z=4, F=2, R=2, S=2, Q=3\nX: [N, C, H, W, Z]\nK: [F, C, R, S, Q]\nY: [N, F, H-R+1, W-S+1, Z-Q+1]\nY[n,f,u,v,w] = K[f,c,i,j,k] * X[n,c, u+i, v+j, w+k]',
     { X: 'dX[n,c] = Σ_f dY[n,f] ⋆[p=(R-1, S-1, Q-1)] flip(K[f,c])', K: 'dK[f,c] = Σ_n X[n,c] ⋆ dY[n,f]' }],
   ['1-D, dilated and padded', 'dims N=2, C=2, L=9, F=2, R=3\nX: [N, C, L]\nK: [F, C, R]\nY: [N, F, L+2-2*(R-1)]\nY[n,f,u] = K[f,c,i] * X[n,c, u+2*i-1]',
@@ -117,6 +117,9 @@ describe('the convolution family as correlations ⋆[t, d, p]', () => {
   it("a transposed conv's dK keeps the seed's strided form, its slices labelled with the statement's own indices", () => {
     // dK[c,f,i,j] = Σ_{n,h,w} X[n,c,h,w]·dY[n,f,2h+i,2w+j]: dY correlated with X dilated by 2 (was labelled dK[f,c], X[n,f])
     expect(derive(CASES[4]![1]).gradients.K!.matrix).toMatch(/^dK\[c,f\] = Σₙ dY\[n,f\] ⋆ \(X\[n,c\] dilated by 2\):/);
+    // at a symbolic stride T too, the remainder rule having solved (y+P-i)%T == 0 (its numbers: test/diff/quotients.test.ts)
+    const symbolic = CASES.find(([what]) => what.startsWith('transposed (stride T'))!;
+    expect(derive(symbolic[1]).gradients.K!.matrix).toMatch(/^dK\[c,f\] = Σₙ dY\[n,f\] ⋆ \(X\[n,c\] dilated by T\): the correlation of each dY channel \(zero-padded by P\)/);
   });
   it('a wrong parameter is caught: the evaluator is not vacuous', () => {
     const [, src] = CASES[1]!;
