@@ -18,6 +18,7 @@
 // softmax cross-entropy loss, a scalar, is weighed by its whole body: its row sums vectorize).
 import { walkExpr, walkStmts } from '../loop/mapLoop.js';
 import { assertNever, type Intrinsic, type Kernel, type LExpr, type LStmt } from '../loop/types.js';
+import { strengthReduce } from './strengthReduce.js';
 import { vectorPlan } from './vectorizeLoops.js';
 
 export type WasmMode = 'auto' | 'always' | 'never';
@@ -136,10 +137,12 @@ export function chooseTarget(k: Kernel, mode: WasmMode): Kernel {
   // reads through integer data, and its range check's throw, are the JavaScript printer's alone
   if (mode === 'never' || k.data || !printableAsWasm(k)) return k;
   if (mode === 'always') return { ...k, runs: 'wasm' };
+  // weighed as strengthReduce leaves it (the pipeline decides before peelBorders reshapes the loops);
   // a kernel whose loops store nothing (a scalar output: the whole kernel is one reduction) is
   // weighed by its whole body
-  const each = perElement(k.body) ?? k.body;
+  const reduced = strengthReduce(k);
+  const each = perElement(reduced.body) ?? reduced.body;
   const copies = k.buffers.length;
-  const pays = vectorizes(k) || work(each) >= COST.WORK_PER_COPY * copies;
+  const pays = vectorizes(reduced) || work(each) >= COST.WORK_PER_COPY * copies;
   return pays ? { ...k, runs: 'wasm' } : k;
 }
