@@ -27,6 +27,12 @@ export interface VectorPlan {
   readonly body: readonly LStmt[];
   /** after it: the partial sums added into their scalar sums */
   readonly post: readonly LStmt[];
+  /** with no sum across trips, every trip only stores what it computes from what the loop does not
+   * write: the last L iterations can run as one more trip over lanes already done (the printer moves
+   * the loop variable back to hi − L and each pointer by its step) instead of the scalar loop */
+  readonly overlapTail: boolean;
+  /** the pointers the body advances, with their step an iteration */
+  readonly steps: readonly (readonly [Sym, number])[];
 }
 
 const isInnermost = (s: For) => !s.body.some((t) => t.kind === 'for' || t.kind === 'block' || t.kind === 'if');
@@ -274,6 +280,8 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
   }
   return {
     lanes: L,
+    overlapTail: sums.size === 0,
+    steps: loop.body.flatMap((s) => (s.kind === 'assign' && !sums.has(s.v) && !privates.has(s.v) ? [[s.v, stride.get(s.v)!] as const] : [])),
     pre: [...pre, ...[...sums.values()].map((a): LStmt => ({ kind: 'let', v: a, init: c(0, VT), mutable: true }))],
     body,
     post: [...sums].map(([s, a]) => ({ kind: 'assign', v: s, value: { kind: 'binary', ty: F, op: '+', a: { kind: 'var', ty: F, v: s }, b: { kind: 'unary', ty: F, op: 'hsum', a: { kind: 'var', ty: VT, v: a } } } })),

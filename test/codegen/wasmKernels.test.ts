@@ -127,6 +127,15 @@ describe('vectorized loops (vectorizeLoops, lowered by the WebAssembly printer)'
     // float64 lanes cannot hold the i32 arg-max beside them: that loop stays scalar
     expect(loopKinds(named(kernelsOf(layerSource('maxpool2d'), 'float64'), 'forward_Y'))).not.toContain('vectorized');
   });
+  it('a loop with no sum across trips finishes with one overlapping trip of lanes (overlapTail); a row sum keeps its scalar remainder', () => {
+    const plans = (src: string, name: string, dtype: 'float32' | 'float64') => {
+      const out: ReturnType<typeof vectorPlan>[] = [];
+      walkStmts(named(kernelsOf(src, dtype), name).body, (s) => void (s.kind === 'for' && s.loop === 'vectorized' && out.push(vectorPlan(s, dtype === 'float32' ? 'f32' : 'f64'))));
+      return out;
+    };
+    expect(plans(layerSource('relu'), 'backward_dX', 'float32').every((p) => p?.overlapTail)).toBe(true);
+    expect(plans('dims N, D\nX: [N, D]\nm[n] = sum(d) X[n,d]', 'forward_m', 'float64').every((p) => p && !p.overlapTail)).toBe(true);
+  });
   it('a read three elements apart a trip stays scalar', () => {
     const k = named(kernelsOf('dims N, W\nX: [N, W]\nY[n,v] = X[n,3*v] * 2', 'float32', 'always'), 'forward_Y');
     expect(loopKinds(k)).not.toContain('vectorized');

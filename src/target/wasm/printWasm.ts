@@ -26,7 +26,7 @@
 // select whose arm reads memory runs as an if, as JavaScript's ?: does (the read may be out of range
 // where the condition fails); and a `vectorized` loop is lowered here by its plan (vectorizeLoops.ts):
 // a main loop over L lanes, then the scalar loop from where it stopped.
-import { c, for_, isConst, let_, lt, readsMemory, store, sub, sym, v } from '../../loop/build.js';
+import { add, c, for_, isConst, let_, lt, mul, readsMemory, store, sub, sym, v } from '../../loop/build.js';
 import { stmtExprs, walkExpr, walkStmts } from '../../loop/mapLoop.js';
 import { assertNever, elemBytes, isVector, laneOf, type Buf, type Intrinsic, type LExpr, type LStmt, type MicroFunction, type Sym, type Ty } from '../../loop/types.js';
 import { vectorPlan, type VectorPlan } from '../../opt/vectorizeLoops.js';
@@ -366,7 +366,21 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
     // no trip of L lanes: neither the set-up (partial sums, hoisted splats) nor the sums' end runs
     emit(ev(s.lo), ['local.set', i], ['block'], ...stop(0), () => statements(plan.pre));
     emit(['block'], ['loop'], ...stop(1), () => statements(plan.body), ['local.get', i], ['i32.const', L], ['i32.add'], ['local.set', i], ['br', 0], ['end'], ['end']);
-    emit(() => statements(plan.post), ['end']);
+    emit(() => statements(plan.post));
+    if (plan.overlapTail) {
+      // fewer than L left: one more trip over the last L (it rewrites some lanes with the same values)
+      const back = sym('back', 'i32');
+      const last = sub(s.hi, c(L));
+      statements([
+        {
+          kind: 'if',
+          cond: lt(v(s.v), s.hi),
+          then: [let_(back, sub(v(s.v), last)), ...plan.steps.map(([p, k]) => ({ kind: 'assign', v: p, value: sub(v(p), mul(c(k), v(back))) }) as LStmt), { kind: 'assign', v: s.v, value: last }, ...plan.body, { kind: 'assign', v: s.v, value: add(v(s.v), c(L)) }],
+          else: [],
+        },
+      ]);
+    }
+    emit(['end']);
     loop({ kind: 'for', v: s.v, lo: v(s.v), hi: s.hi, step: s.step, loop: 'serial', body: s.body });
   }
 
