@@ -10,6 +10,7 @@ import { convCases } from './groups/conv.js';
 import { poolCases } from './groups/pool.js';
 import { softmaxCases } from './groups/softmax.js';
 import { kernelCases } from './groups/kernels.js';
+import { peerCases } from './groups/peers.js';
 import { cnnBreakdown, cnnCases } from './groups/cnn.js';
 import { calibrate } from './lib/timing.js';
 import { toolingRows } from './groups/tooling.js';
@@ -17,7 +18,7 @@ import { zooCases, zooTable } from './groups/zoo.js';
 import { GROUPS, type GroupName } from './lib/groups.js';
 
 
-const caseSources: Record<Exclude<GroupName, 'tooling'>, () => Case[]> = {
+const caseSources: Record<Exclude<GroupName, 'tooling'>, () => Case[] | Promise<Case[]>> = {
   matmul: matmulCases,
   dense: denseCases,
   'conv-s1': () => convCases('s1'),
@@ -27,6 +28,7 @@ const caseSources: Record<Exclude<GroupName, 'tooling'>, () => Case[]> = {
   kernels: kernelCases,
   cnn: cnnCases,
   zoo: zooCases,
+  peers: peerCases,
 };
 
 async function main(argv: string[]) {
@@ -47,7 +49,7 @@ async function main(argv: string[]) {
     let rows: Row[];
     let info: Record<string, unknown> | undefined;
     if (group === 'tooling') ({ rows, info } = await toolingRows({ quick, log }));
-    else rows = await runCases(caseSources[group](), { quick, timing, log });
+    else rows = await runCases(await caseSources[group](), { quick, timing, log });
     if (group === 'cnn') info = { breakdown: cnnBreakdown(quick ? 3 : 10) };
     if (group === 'zoo') {
       info = { zoo: zooTable(rows) };

@@ -1,7 +1,8 @@
 // pipeline: the back end's steps, in order, for every kernel of a program:
 //
 //   program, gradients ─inlineConstants─▶ ─planProgram─▶ statements (with the planner's intermediates)
-//   statement ─lowerToLoops─▶ Kernel ─strengthReduce─▶ ─chooseTarget─▶ ─ifToSelect─▶ ─vectorizeLoops─▶ ─unrollSums─▶
+//   statement ─lowerToLoops─▶ Kernel ─chooseTarget─▶ ─peelBorders─▶ ─unrollSmallLoops─▶ ─strengthReduce─▶
+//     ─ifToSelect─▶ ─vectorizeLoops─▶ ─unrollSums─▶
 //     ─hoistInvariants─▶ ─legalise─▶ Kernel ─print─▶ text (JavaScript, or WebAssembly for a kernel chooseTarget marked)
 //
 // With DEBUG=deltagrad each kernel's loop IR is printed (as JavaScript) after each step, and with
@@ -24,6 +25,8 @@ import { lowerStatement } from './lower/lowerToLoops.js';
 import { chooseTarget, type WasmMode } from './opt/chooseTarget.js';
 import { hoistBounds, hoistInvariants } from './opt/hoistInvariants.js';
 import { ifToSelect } from './opt/ifToSelect.js';
+import { peelBorders } from './opt/peelBorders.js';
+import { unrollSmallLoops } from './opt/unrollSmallLoops.js';
 import { strengthReduce } from './opt/strengthReduce.js';
 import { unrollSums } from './opt/unrollSums.js';
 import { vectorizeLoops } from './opt/vectorizeLoops.js';
@@ -37,8 +40,10 @@ type Pass = { readonly name: string; readonly run: (k: Kernel, wasm: WasmMode) =
 // chooseTarget decides where the kernel runs (the cost rule); the last step maps what that target
 // cannot run (parallel loops; vectorized ones in JavaScript) to what it can
 const OPTIMIZE: readonly Pass[] = [
-  { name: 'strengthReduce', run: strengthReduce },
   { name: 'chooseTarget', run: chooseTarget },
+  { name: 'peelBorders', run: peelBorders },
+  { name: 'unrollSmallLoops', run: unrollSmallLoops },
+  { name: 'strengthReduce', run: strengthReduce },
   { name: 'ifToSelect', run: ifToSelect },
   { name: 'vectorizeLoops', run: vectorizeLoops },
   { name: 'unrollSums', run: unrollSums },
@@ -54,7 +59,7 @@ const NAIVE: readonly Pass[] = [
 function dump(stage: string, k: Kernel): void {
   const namer = new Namer({ reserved: JS_RESERVED, dollar: true });
   const text = printJsStatements(k.body, { namer, typed: false, instance: (m) => `$${m}`, moduleScratch: (n) => n }, '  ').join('\n');
-  trace(`${stage} ${k.name}`, text.split('\n'));
+  trace(`${stage} ${k.name}${k.runs === "wasm" ? " (WebAssembly)" : ""}`, text.split('\n'));
 }
 
 /** One kernel through the passes (`wasm`: which kernels may run as WebAssembly, chooseTarget.ts). */

@@ -15,7 +15,10 @@
 import type { Case, Impl, Prepared } from '../lib/cases.js';
 import { fromNHWC, oneHot, rng, toNHWC, uniform, type Data } from '../lib/data.js';
 import { alloc, kernel, kernels, type Dt, type WasmChoice } from '../lib/deltagrad.js';
+import { jax, jaxImpl, type JaxArray } from '../lib/jax.js';
 import { read, tf, tidyRun, useBackend } from '../lib/tfjs.js';
+
+const np = jax.numpy;
 
 interface KernelCase {
   readonly name: string;
@@ -36,6 +39,8 @@ interface KernelCase {
   readonly tfLayout?: Record<string, number[]>;
   /** from TF.js's layout back to deltagrad's */
   readonly tfBack?: (name: string, v: Float32Array) => Float32Array;
+  /** jax-js's version (under jit), from f32 arrays of the inputs in deltagrad's layout */
+  readonly jax?: (x: Record<string, JaxArray>) => Record<string, JaxArray>;
 }
 
 const N1M = 1 << 20;
@@ -71,6 +76,7 @@ function cases(): KernelCase[] {
       outputs: { Y: N1M },
       check: ['Y'],
       tf: ({ X, G, B }) => ({ Y: tf.add(tf.mul(tf.relu(tf.add(tf.mul(X!, G!), B!)), 0.5), X!) }),
+      jax: ({ X, G, B }) => ({ Y: np.maximum(X!.ref.mul(G!).add(B!), 0).mul(0.5).add(X!) }),
     },
     {
       name: `layer norm ${LN}×${LD}`,
@@ -83,6 +89,11 @@ function cases(): KernelCase[] {
       tf: ({ X, g, b }) => {
         const { mean, variance } = tf.moments(X!, 1, true);
         return { Y: tf.add(tf.mul(tf.div(tf.sub(X!, mean), tf.sqrt(tf.add(variance, 1e-5))), g!), b!) };
+      },
+      jax: ({ X, g, b }) => {
+        const d = X!.ref.sub(np.mean(X!, 1, { keepdims: true }));
+        const v = np.mean(np.square(d.ref), 1, { keepdims: true });
+        return { Y: d.div(np.sqrt(v.add(1e-5))).mul(g!).add(b!) };
       },
     },
     {
@@ -97,6 +108,7 @@ function cases(): KernelCase[] {
       tfLayout: { X: [DN, DH, DW, DC], K: [3, 3, DC, 1] },
       tf: ({ X, K }) => ({ Y: tf.depthwiseConv2d(X as tf.Tensor4D, K as tf.Tensor4D, 1, 'same') }),
       tfBack: (_n, v) => Float32Array.from(fromNHWC(v, [DN, DC, DH, DW])),
+      jax: ({ X, K }) => ({ Y: jax.lax.convGeneralDilated(X!, K!.reshape([DC, 1, 3, 3]), [1, 1], 'SAME', { featureGroupCount: DC }) }),
     },
     {
       name: `softmax xent ${SN}×${SC}`,
@@ -110,6 +122,11 @@ function cases(): KernelCase[] {
         const { value, grad } = tf.valueAndGrad((logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yt!, logits) as tf.Scalar)(s!);
         return { L: value, dS: grad };
       },
+      jax: ({ S: s, Yt: yt }) => {
+        const loss = (z: JaxArray, t: JaxArray) => np.sum(jax.nn.logsumexp(z.ref, -1).sub(np.sum(t.mul(z), -1))).div(SN);
+        const [L, dS] = jax.valueAndGrad(loss)(s!, yt!) as [JaxArray, JaxArray];
+        return { L, dS };
+      },
     },
     {
       name: `column sum ${CN}×${CF}`,
@@ -120,6 +137,7 @@ function cases(): KernelCase[] {
       outputs: { db: CF },
       check: ['db'],
       tf: ({ dY: d }) => ({ db: tf.sum(d!, 0) }),
+      jax: ({ dY: d }) => ({ db: np.sum(d!, 0) }),
     },
     {
       name: `embedding gather ${EV}×${ED}, ${EN} tokens`,
@@ -166,6 +184,7 @@ function cases(): KernelCase[] {
       outputs: { Y: N1M },
       check: ['Y'],
       tf: ({ X }) => ({ Y: tf.exp(X!) }),
+      jax: ({ X }) => ({ Y: np.exp(X!) }),
     },
   ];
 }
@@ -232,6 +251,13 @@ export function kernelCases(): Case[] {
     name: c.name,
     op: c.fns.length > 1 && c.fns.some((f) => f.startsWith('backward')) ? 'fwd+bwd' : 'fwd',
     ...(c.flops ? { flops: c.flops } : {}),
-    impls: [dgImpl(c, 'f64', 'auto'), dgImpl(c, 'f32', 'auto'), dgImpl(c, 'f32', 'never'), dgImpl(c, 'f32', 'always'), ...(c.tf ? [tfImpl(c)] : [])],
+    impls: [
+      dgImpl(c, 'f64', 'auto'),
+      dgImpl(c, 'f32', 'auto'),
+      dgImpl(c, 'f32', 'never'),
+      dgImpl(c, 'f32', 'always'),
+      ...(c.tf ? [tfImpl(c)] : []),
+      ...(c.jax ? [jaxImpl(c.jax, Object.fromEntries(Object.entries(c.inputs).map(([n, d]) => [n, [d.f32, d.shape] as [Float32Array, readonly number[]]])))] : []),
+    ],
   }));
 }

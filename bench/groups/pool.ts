@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Case, Impl, Prepared } from '../lib/cases.js';
 import { fromNHWC, toNHWC, uniform } from '../lib/data.js';
 import { alloc, kernel, kernels, type Dt } from '../lib/deltagrad.js';
+import { jax, jaxImpl } from '../lib/jax.js';
 import { read, runKernel, tf, tidyRun, useBackend, type TfBackend } from '../lib/tfjs.js';
 
 const SOURCE = readFileSync(new URL('../../examples/layers/maxpool2d.dg', import.meta.url), 'utf8');
@@ -69,6 +70,15 @@ export function poolCases(): Case[] {
     group: 'maxpool',
     name,
     op,
-    impls: [dg(op, 'f64', true), dg(op, 'f32', true), dg(op, 'f64', false), dg(op, 'f32', false), tfImpl(op, 'cpu'), tfImpl(op, 'wasm')],
+    impls: [
+      dg(op, 'f64', true),
+      dg(op, 'f32', true),
+      dg(op, 'f64', false),
+      dg(op, 'f32', false),
+      tfImpl(op, 'cpu'),
+      tfImpl(op, 'wasm'),
+      // jax-js: the window's max as a reshape (even sizes) and a max over the two window axes
+      ...(op === 'fwd' ? [jaxImpl(({ X: x }) => ({ Y: jax.numpy.max(x!.reshape([N, C, Ho, 2, Wo, 2]), [3, 5]) }), { X: [X.f32, xShape] })] : []),
+    ],
   }));
 }

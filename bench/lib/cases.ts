@@ -6,15 +6,15 @@
 // check against deltagrad's float64 result, and is then timed.
 import type { Dt } from './deltagrad.js';
 import { relError } from './data.js';
-import { timeInterleaved, type TimingOptions } from './timing.js';
+import { timeInterleaved, timeInterleavedAsync, type TimingOptions } from './timing.js';
 import { baselineDir, withBaseline } from './baseline.js';
 import { pinBackend } from './tfjs.js';
 
-export type ImplId = 'deltagrad' | 'deltagrad-baseline' | 'deltagrad-naive' | 'tfjs-cpu' | 'tfjs-wasm';
+export type ImplId = 'deltagrad' | 'deltagrad-baseline' | 'deltagrad-naive' | 'tfjs-cpu' | 'tfjs-wasm' | 'jax-js' | 'ort';
 
 export interface Prepared {
-  /** the timed call */
-  run(): void;
+  /** the timed call (onnxruntime-node's returns a promise: such a case is timed with awaits) */
+  run(): void | Promise<void>;
   /** outputs of one call, in deltagrad's layout (checked against the reference) */
   outputs(): Record<string, ArrayLike<number>>;
   dispose?(): void;
@@ -120,7 +120,7 @@ export async function runCases(cases: readonly Case[], opts: RunOptions): Promis
         continue;
       }
       // --quick: float32 deltagrad kernels only for matmul and the zoo (elsewhere they show what float64 shows)
-      const quickF32 = im.impl.startsWith('deltagrad') && im.dtype === 'f32' && (im.impl === 'deltagrad-naive' || (c.group !== 'matmul' && c.group !== 'zoo'));
+      const quickF32 = im.impl.startsWith('deltagrad') && im.dtype === 'f32' && (im.impl === 'deltagrad-naive' || (c.group !== 'matmul' && c.group !== 'zoo' && c.group !== 'peers'));
       if (opts.quick && (c.skipQuick || im.skipQuick || quickF32)) {
         rows.push({ ...base, status: 'skipped', note: 'skipped in --quick' });
         continue;
@@ -148,7 +148,8 @@ export async function runCases(cases: readonly Case[], opts: RunOptions): Promis
         opts.log(`  ${c.name} ${c.op} ${im.impl} ${im.dtype}: ERROR ${msg}`);
       }
     }
-    const timings = timeInterleaved(ready.map((r) => r.prepared.run), opts.timing);
+    const fns = ready.map((r) => r.prepared.run);
+    const timings = ready.some((r) => r.im.impl === 'ort') ? await timeInterleavedAsync(fns, opts.timing) : timeInterleaved(fns as (() => void)[], opts.timing);
     ready.forEach(({ im, base, relErr, prepared }, k) => {
       const t = timings[k]!;
       prepared.dispose?.();

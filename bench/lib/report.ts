@@ -27,6 +27,9 @@ export interface Ratios {
   /** true when the WASM ratio is against the workaround variant (the standard TF.js path has no kernel) */
   wasmVariant?: boolean;
   naive?: number;
+  /** jax-js (WebAssembly, one thread in Node) and onnxruntime-node (native CPU, one thread), float32 */
+  jax?: number;
+  ort?: number;
 }
 
 export interface Bar {
@@ -77,6 +80,10 @@ export function ratiosFor(row: Row, all: readonly Row[], metric: Metric = 'wall'
     if (!wasmStd) out.wasmVariant = true;
   }
   if (naive) out.naive = ratio(naive);
+  const jax = ok(same.find((r) => r.impl === 'jax-js'));
+  const ort = ok(same.find((r) => r.impl === 'ort'));
+  if (jax) out.jax = ratio(jax);
+  if (ort) out.ort = ratio(ort);
   return out;
 }
 
@@ -202,13 +209,13 @@ export const fmtMs = (ms: number | undefined) => (ms === undefined ? '' : ms >= 
 const fmtX = (v: number | undefined, star = false) => (v === undefined ? '' : `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}×${star ? '*' : ''}`);
 const implName = (r: Row) => `${r.impl}${r.variant ? ` (${r.variant})` : ''} ${r.dtype}`;
 
-const HEAD = ['case', 'op', 'impl', 'median ms', 'min ms', 'CPU ms', 'core', 'GFLOP/s', 'on CPU', '× TF.js cpu', '× TF.js wasm', '× naive', 'err'];
-const RIGHT = new Set([3, 4, 5, 6, 7, 8, 9, 10, 11]);
+const HEAD = ['case', 'op', 'impl', 'median ms', 'min ms', 'CPU ms', 'core', 'GFLOP/s', 'on CPU', '× TF.js cpu', '× TF.js wasm', '× naive', '× jax-js', '× ORT', 'err'];
+const RIGHT = new Set([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
 const both = (w: number | undefined, c: number | undefined, star = false) => (w === undefined ? '' : `${fmtX(w, star)} (${fmtX(c)})`);
 
 function cells(r: RowOut): string[] {
   const err = r.relErr === undefined ? '' : r.relErr > 1e-3 ? `${r.relErr.toExponential(1)} !` : r.relErr.toExponential(0);
-  if (r.status !== 'ok') return [r.case, r.op, implName(r), r.status === 'skipped' ? 'skipped' : 'n/a', '', '', '', '', '', '', '', '', r.note ?? ''];
+  if (r.status !== 'ok') return [r.case, r.op, implName(r), r.status === 'skipped' ? 'skipped' : 'n/a', '', '', '', '', '', '', '', '', '', '', r.note ?? ''];
   return [
     r.case,
     r.op,
@@ -222,6 +229,8 @@ function cells(r: RowOut): string[] {
     both(r.ratios?.cpu, r.cpuRatios?.cpu),
     both(r.ratios?.wasm, r.cpuRatios?.wasm, r.ratios?.wasmVariant),
     both(r.ratios?.naive, r.cpuRatios?.naive),
+    both(r.ratios?.jax, r.cpuRatios?.jax),
+    both(r.ratios?.ort, r.cpuRatios?.ort),
     err,
   ];
 }

@@ -160,6 +160,57 @@ export function timeInterleaved(fns: readonly (() => void)[], opts: TimingOption
   });
 }
 
+/**
+ * timeInterleaved for a list in which some calls return a promise (onnxruntime-node's session.run):
+ * the same rounds, each call awaited (an await costs about a microsecond; the cases are milliseconds).
+ */
+export async function timeInterleavedAsync(fns: readonly (() => void | Promise<void>)[], opts: TimingOptions): Promise<(Timing | Error)[]> {
+  const failed = new Map<number, Error>();
+  const prep: ({ firstMs: number; firstCpuMs: number; inner: number; samples: number[]; cpu: number[] } | undefined)[] = [];
+  for (const [k, fn] of fns.entries()) {
+    try {
+      const c0 = process.cpuUsage();
+      let t0 = performance.now();
+      await fn();
+      const firstMs = performance.now() - t0;
+      const fc = process.cpuUsage(c0);
+      let calls = 0;
+      t0 = performance.now();
+      while (performance.now() - t0 < opts.warmupMs || calls < (opts.warmupCalls ?? 2)) {
+        await fn();
+        calls++;
+      }
+      const perCall = (performance.now() - t0) / calls;
+      prep.push({ firstMs, firstCpuMs: (fc.user + fc.system) / 1000, inner: Math.max(1, Math.ceil(opts.sampleMs / Math.max(perCall, 1e-4))), samples: [], cpu: [] });
+    } catch (e) {
+      failed.set(k, e instanceof Error ? e : new Error(String(e)));
+      prep.push(undefined);
+    }
+  }
+  for (let r = 0; r < opts.reps; r++)
+    for (let k = 0; k < fns.length; k++) {
+      const i = (k + r) % fns.length;
+      const p = prep[i];
+      if (!p || failed.has(i)) continue;
+      try {
+        const c0 = process.cpuUsage();
+        const s0 = performance.now();
+        for (let n = 0; n < p.inner; n++) await fns[i]!();
+        p.samples.push((performance.now() - s0) / p.inner);
+        const c = process.cpuUsage(c0);
+        p.cpu.push((c.user + c.system) / 1000 / p.inner);
+      } catch (e) {
+        failed.set(i, e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+  return prep.map((p, k) => {
+    if (!p || failed.has(k)) return failed.get(k)!;
+    const wall = p.samples.reduce((a, b) => a + b, 0);
+    const cpu = p.cpu.reduce((a, b) => a + b, 0);
+    return { medianMs: median(p.samples), minMs: Math.min(...p.samples), reps: p.samples.length, inner: p.inner, firstMs: p.firstMs, firstCpuMs: p.firstCpuMs, samplesMs: p.samples, cpuMedianMs: median(p.cpu), cpuShare: cpu / wall };
+  });
+}
+
 /** The cold first call, the warm-up, and how many calls make a sample. */
 function warm(fn: () => void, opts: TimingOptions) {
   const fc0 = process.cpuUsage();

@@ -70,7 +70,9 @@ export type BinaryOp =
   | '=='
   | '!='
   | '&&'
-  | '||';
+  | '||'
+  /** vectors → the even lanes of a, then those of b: a stride-2 read as two loads (WebAssembly only) */
+  | 'evens';
 
 /** Functions of the language and of the kernels, each with a spelling per target. */
 export const INTRINSICS = [

@@ -20,6 +20,7 @@
 // softmax cross-entropy loss, a scalar, is weighed by its whole body: its row sums vectorize).
 import { stmtExprs, walkExpr, walkStmts } from '../loop/mapLoop.js';
 import { assertNever, type Buf, type Intrinsic, type Kernel, type LExpr, type LStmt, type Sym } from '../loop/types.js';
+import { strengthReduce } from './strengthReduce.js';
 import { vectorPlan } from './vectorizeLoops.js';
 
 export type WasmMode = 'auto' | 'always' | 'never';
@@ -179,10 +180,12 @@ export function chooseTarget(k: Kernel, mode: WasmMode): Kernel {
   const wasm: Kernel = { ...rest, runs: 'wasm', ...(check.length ? { prologue: check } : {}) };
   if (mode === 'always') return wasm;
   if (k.data && gatheredTables(rest).length) return k;
+  // weighed as strengthReduce leaves it (the pipeline decides before peelBorders reshapes the loops);
   // a kernel whose loops store nothing (a scalar output: the whole kernel is one reduction) is
   // weighed by its whole body
-  const each = perElement(rest.body) ?? rest.body;
+  const reduced = strengthReduce(rest);
+  const each = perElement(reduced.body) ?? reduced.body;
   const copies = rest.buffers.length;
-  const pays = vectorizes(rest) || work(each) >= COST.WORK_PER_COPY * copies;
+  const pays = vectorizes(reduced) || work(each) >= COST.WORK_PER_COPY * copies;
   return pays ? wasm : k;
 }

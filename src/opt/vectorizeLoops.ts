@@ -14,7 +14,7 @@
 // sqrt, abs, relu, x², exp of float32, the language's max and min, comparisons and selects of floats), nothing is stored
 // where the loop also reads, and its body has no branch or inner loop. Anything else stays scalar.
 import { c, sym, varsOf } from '../loop/build.js';
-import { mapBlocks, stmtExprs, walkExpr } from '../loop/mapLoop.js';
+import { exprKey, mapBlocks, stmtExprs, walkExpr } from '../loop/mapLoop.js';
 import { assertNever, type Buf, type Kernel, type LExpr, type LStmt, type Sym, type VectorTy } from '../loop/types.js';
 
 type For = Extract<LStmt, { kind: 'for' }>;
@@ -27,6 +27,12 @@ export interface VectorPlan {
   readonly body: readonly LStmt[];
   /** after it: the partial sums added into their scalar sums */
   readonly post: readonly LStmt[];
+  /** with no sum across trips, every trip only stores what it computes from what the loop does not
+   * write: the last L iterations can run as one more trip over lanes already done (the printer moves
+   * the loop variable back to hi − L and each pointer by its step) instead of the scalar loop */
+  readonly overlapTail: boolean;
+  /** the pointers the body advances, with their step an iteration */
+  readonly steps: readonly (readonly [Sym, number])[];
 }
 
 const isInnermost = (s: For) => !s.body.some((t) => t.kind === 'for' || t.kind === 'block' || t.kind === 'if');
@@ -51,10 +57,14 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
   // i32 symbols that change from trip to trip, with their step a trip (null: not an affine step)
   const stride = new Map<Sym, number | null>([[loop.v, 1]]);
   const sums = new Map<Sym, Sym>();
+  // floats the body binds mutable and assigns: each lane keeps its own (`let acc = 0; acc = acc + …`)
+  const privates = new Set<Sym>();
   for (const s of loop.body) {
     if (s.kind !== 'assign') continue;
     const x = s.value;
-    if (s.v.ty === 'i32' && x.kind === 'binary' && x.op === '+' && x.a.kind === 'var' && x.a.v === s.v && x.b.kind === 'const') stride.set(s.v, x.b.value);
+    // (an integer too with f32 lanes, 4 of each: the arg-max a window's max records)
+    if (bound.has(s.v) && (s.v.ty === F || (s.v.ty === 'i32' && F === 'f32'))) privates.add(s.v);
+    else if (s.v.ty === 'i32' && x.kind === 'binary' && x.op === '+' && x.a.kind === 'var' && x.a.v === s.v && x.b.kind === 'const') stride.set(s.v, x.b.value);
     else if (s.v.ty === F && !bound.has(s.v) && !sums.has(s.v) && x.kind === 'binary' && x.op === '+' && x.a.kind === 'var' && x.a.v === s.v) sums.set(s.v, sym(`${s.v.name}_v`, VT));
     else return undefined;
   }
@@ -101,7 +111,22 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
     }
   };
   const fresh = (s: Sym, ty: VectorTy | 'i32x4'): Sym => sym(`${s.name}_v`, ty);
-  const splat = (e: LExpr): LExpr => (e.kind === 'const' ? c(e.value, VT) : { kind: 'unary', ty: VT, op: 'splat', a: e });
+  // a value the same every trip is splat once, before the main loop, when it reads nothing the body binds
+  const hoisted = new Map<string, Sym>();
+  const pre: LStmt[] = [];
+  const splat = (e: LExpr): LExpr => {
+    if (e.kind === 'const') return c(e.value, VT);
+    const lanes: LExpr = { kind: 'unary', ty: VT, op: 'splat', a: e };
+    if ([...varsOf(e)].some((s) => bound.has(s))) return lanes;
+    const key = exprKey(e);
+    let s = hoisted.get(key);
+    if (!s) {
+      s = sym('$splat', VT);
+      hoisted.set(key, s);
+      pre.push({ kind: 'let', v: s, init: lanes, mutable: false });
+    }
+    return { kind: 'var', ty: VT, v: s };
+  };
   const MASK_ALL: LExpr = c(-1, 'i32x4');
   const MASK_NONE: LExpr = c(0, 'i32x4');
   /** a bool as a lane mask */
@@ -141,8 +166,14 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
         const m = vecOf.get(e.v);
         return m && m.ty === VT ? { kind: 'var', ty: VT, v: m } : undefined;
       }
-      case 'load':
-        return e.inBounds && strideOf(e.index) === 1 && !stored.has(e.buf) ? { ...e, ty: VT } : undefined;
+      case 'load': {
+        if (!e.inBounds || stored.has(e.buf)) return undefined;
+        const step = strideOf(e.index);
+        if (step === 1) return { ...e, ty: VT };
+        // every other element (a window of stride 2): two loads, their even lanes
+        if (step === 2) return { kind: 'binary', ty: VT, op: 'evens', a: { ...e, ty: VT }, b: { ...e, ty: VT, index: { kind: 'binary', ty: 'i32', op: '+', a: e.index, b: c(L) } } };
+        return undefined;
+      }
       case 'unary': {
         if (e.op === 'cast') {
           // a flag as 1 or 0: the mask and splat(1)
@@ -177,12 +208,31 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
         return assertNever(e);
     }
   };
+  /** an integer of the body, lane by lane (f32 kernels: i32x4) */
+  const ivec = (e: LExpr): LExpr | undefined => {
+    if (e.ty !== 'i32' || F !== 'f32') return undefined;
+    if (e.kind === 'const') return c(e.value, 'i32x4');
+    if (e.kind === 'var' && vecOf.get(e.v)?.ty === 'i32x4' && privates.has(e.v)) return { kind: 'var', ty: 'i32x4', v: vecOf.get(e.v)! };
+    if (e.kind === 'select') {
+      const [m, then, otherwise] = [mask(e.cond), ivec(e.then), ivec(e.else)];
+      return m && then && otherwise && { kind: 'select', ty: 'i32x4', cond: m, then, else: otherwise };
+    }
+    return varying(e) ? undefined : { kind: 'unary', ty: 'i32x4', op: 'splat', a: e };
+  };
   const body: LStmt[] = [];
   for (const s of loop.body) {
     switch (s.kind) {
       case 'let': {
-        if (!varying(s.init)) {
+        if (!varying(s.init) && !privates.has(s.v)) {
           body.push(s);
+          break;
+        }
+        if (s.v.ty === 'i32' && privates.has(s.v)) {
+          const x = ivec(s.init);
+          if (!x) return undefined;
+          const xv = fresh(s.v, 'i32x4');
+          vecOf.set(s.v, xv);
+          body.push({ kind: 'let', v: xv, init: x, mutable: true });
           break;
         }
         if (s.v.ty === 'i32') {
@@ -196,12 +246,17 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
         if (!x) return undefined;
         const xv = fresh(s.v, s.v.ty === F ? VT : 'i32x4');
         vecOf.set(s.v, xv);
-        body.push({ kind: 'let', v: xv, init: x, mutable: false });
+        body.push({ kind: 'let', v: xv, init: x, mutable: privates.has(s.v) });
         break;
       }
       case 'assign': {
         const acc = sums.get(s.v);
-        if (acc) {
+        const lanes = vecOf.get(s.v);
+        if (privates.has(s.v) && lanes) {
+          const e = s.v.ty === 'i32' ? ivec(s.value) : vec(s.value);
+          if (!e) return undefined;
+          body.push({ kind: 'assign', v: lanes, value: e });
+        } else if (acc) {
           const e = vec((s.value as Extract<LExpr, { kind: 'binary' }>).b);
           if (!e) return undefined;
           body.push({ kind: 'assign', v: acc, value: { kind: 'binary', ty: VT, op: '+', a: { kind: 'var', ty: VT, v: acc }, b: e } });
@@ -212,7 +267,7 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
         break;
       }
       case 'store': {
-        const value = vec(s.value);
+        const value = s.value.ty === 'i32' ? ivec(s.value) : vec(s.value);
         if (strideOf(s.index) !== 1 || !value) return undefined;
         body.push({ ...s, value });
         break;
@@ -225,7 +280,9 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
   }
   return {
     lanes: L,
-    pre: [...sums.values()].map((a) => ({ kind: 'let', v: a, init: c(0, VT), mutable: true })),
+    overlapTail: sums.size === 0,
+    steps: loop.body.flatMap((s) => (s.kind === 'assign' && !sums.has(s.v) && !privates.has(s.v) ? [[s.v, stride.get(s.v)!] as const] : [])),
+    pre: [...pre, ...[...sums.values()].map((a): LStmt => ({ kind: 'let', v: a, init: c(0, VT), mutable: true }))],
     body,
     post: [...sums].map(([s, a]) => ({ kind: 'assign', v: s, value: { kind: 'binary', ty: F, op: '+', a: { kind: 'var', ty: F, v: s }, b: { kind: 'unary', ty: F, op: 'hsum', a: { kind: 'var', ty: VT, v: a } } } })),
   };

@@ -42,6 +42,12 @@ const PROGRAMS: [string, string, Record<string, number>][] = [
     { I: 19 },
   ],
   ['a product reduction', 'dims N, C\nS: [N, C]\nP[n] = prod(c) S[n,c]', { N: 5, C: 7 }],
+  // peelBorders' shapes: dilation, stride 2 with padding, a window wider than the image, sizes of one
+  ['depthwise conv 3×3, dilation 2, padding 2', 'dims N, C, H, W\nX: [N, C, H, W]\nK: [C, 3, 3]\nY[n,c,h,w] = sum(i:3, j:3) K[c,i,j] * X[n,c,h+2*i-2,w+2*j-2]', { N: 2, C: 3, H: 11, W: 13 }],
+  ['depthwise conv 3×3, padding 1, the image narrower than the window', 'dims N, C, H, W\nX: [N, C, H, W]\nK: [C, 3, 3]\nY[n,c,h,w] = sum(i:3, j:3) K[c,i,j] * X[n,c,h+i-1,w+j-1]', { N: 1, C: 2, H: 1, W: 2 }],
+  ['conv 3×3 stride 2, padding 1 (one channel)', 'dims N, H, W, U, V\nX: [N, H, W]\nK: [3, 3]\nY[n,u,v] = sum(i:3, j:3) K[i,j] * X[n,2*u+i-1,2*v+j-1]', { N: 2, H: 9, W: 13, U: 5, V: 7 }],
+  ['max pool 2×2 stride 2, padding 1', 'dims N, C, H, W, U, V\nX: [N, C, H, W]\nY[n,c,u,v] = max(i:2, j:2) X[n,c,2*u+i-1,2*v+j-1]', { N: 2, C: 3, H: 9, W: 14, U: 5, V: 8 }],
+  ['a 2×2 window sum of stride 2 over a long row (the vector main loop and its remainder)', 'dims H, W\nX: [H, W]\nY[u,v] = sum(i:2, j:2) X[2*u+i, 2*v+j]', { H: 6, W: 38 }],
 ];
 
 describe('WebAssembly kernels agree with the interpreter', () => {
@@ -112,9 +118,39 @@ describe('vectorized loops (vectorizeLoops, lowered by the WebAssembly printer)'
     expect(vectorPlan(body(false) as Extract<LStmt, { kind: 'for' }>, 'f32')).toBeDefined();
     expect(vectorPlan(body(true) as Extract<LStmt, { kind: 'for' }>, 'f32')).toBeUndefined();
   });
-  it('a loop whose reads are two elements apart (pooling) stays scalar', () => {
+  it('pooling with stride 2 vectorizes over the output width: two loads and their even lanes, the arg-max in i32 lanes', () => {
     const k = named(kernelsOf(layerSource('maxpool2d'), 'float32'), 'forward_Y');
+    expect(loopKinds(k)).toContain('vectorized');
+    const ops = instructions(k);
+    expect(ops).toContain('i8x16.shuffle');
+    expect(ops).toContain('v128.bitselect');
+    // float64 lanes cannot hold the i32 arg-max beside them: that loop stays scalar
+    expect(loopKinds(named(kernelsOf(layerSource('maxpool2d'), 'float64'), 'forward_Y'))).not.toContain('vectorized');
+  });
+  it('a loop with no sum across trips finishes with one overlapping trip of lanes (overlapTail); a row sum keeps its scalar remainder', () => {
+    const plans = (src: string, name: string, dtype: 'float32' | 'float64') => {
+      const out: ReturnType<typeof vectorPlan>[] = [];
+      walkStmts(named(kernelsOf(src, dtype), name).body, (s) => void (s.kind === 'for' && s.loop === 'vectorized' && out.push(vectorPlan(s, dtype === 'float32' ? 'f32' : 'f64'))));
+      return out;
+    };
+    expect(plans(layerSource('relu'), 'backward_dX', 'float32').every((p) => p?.overlapTail)).toBe(true);
+    expect(plans('dims N, D\nX: [N, D]\nm[n] = sum(d) X[n,d]', 'forward_m', 'float64').every((p) => p && !p.overlapTail)).toBe(true);
+  });
+  it('a read three elements apart a trip stays scalar', () => {
+    const k = named(kernelsOf('dims N, W\nX: [N, W]\nY[n,v] = X[n,3*v] * 2', 'float32', 'always'), 'forward_Y');
     expect(loopKinds(k)).not.toContain('vectorized');
+  });
+  it('the padded depthwise convolution: peelBorders leaves an interior loop over w with the 3×3 window unrolled and vectorized, its weights splat before the loop', () => {
+    const k = named(kernelsOf(PROGRAMS[0]![1], 'float32', 'auto'), 'forward_Y');
+    expect(k.runs).toBe('wasm');
+    const vectorized: LStmt[] = [];
+    walkStmts(k.body, (s) => void (s.kind === 'for' && s.loop === 'vectorized' && vectorized.push(s)));
+    expect(vectorized.length).toBeGreaterThanOrEqual(1);
+    const plans = vectorized.map((s) => vectorPlan(s as Extract<LStmt, { kind: 'for' }>, 'f32')!);
+    // the interior: nine products a trip, no loop inside; the nine weights are splat once, in the set-up
+    const interior = plans.find((p) => p.body.filter((s) => s.kind === 'assign' && s.v.ty === 'f32x4').length === 9);
+    expect(interior).toBeDefined();
+    expect(interior!.pre.filter((s) => s.kind === 'let' && s.v.ty === 'f32x4').length).toBe(9);
   });
   it('JavaScript kernels have no vectorized loop (legalise makes it serial)', () => {
     for (const k of kernelsOf(layerSource('relu'), 'float32', 'auto').filter((x) => x.runs !== 'wasm')) expect(loopKinds(k)).not.toContain('vectorized');
@@ -146,7 +182,10 @@ describe('ifToSelect: the max of a window without a branch', () => {
   it("max pooling's running max and arg-max are selects, not ifs", () => {
     const ops = instructions(named(kernelsOf(layerSource('maxpool2d'), 'float64'), 'forward_Y'));
     expect(ops.filter((o) => o === 'select').length).toBeGreaterThanOrEqual(4);
-    // the ifs left are the window's inside test and the guarded reads of the border copy
-    expect(ops.filter((o) => o === 'if').length).toBeLessThanOrEqual(2);
+    // the inside test and the guarded reads are left in the border copies (peelBorders), none in the interior
+    const k = named(kernelsOf(layerSource('maxpool2d'), 'float64'), 'forward_Y');
+    const innermost: LStmt[] = [];
+    walkStmts(k.body, (s) => void (s.kind === 'for' && !s.body.some((t) => t.kind === 'for') && innermost.push(s)));
+    expect(innermost.some((s) => s.kind === 'for' && !s.body.some((t) => t.kind === 'if'))).toBe(true);
   });
 });

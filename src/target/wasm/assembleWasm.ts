@@ -14,7 +14,7 @@
 // `watOf` prints the same function as WebAssembly text, for docs and for reading what was emitted.
 
 export type WasmType = 'i32' | 'f32' | 'f64' | 'v128';
-type Immediate = 'none' | 'local' | 'i32' | 'f32' | 'f64' | 'label' | 'memarg' | 'block' | 'v128-zero' | 'memory' | 'memories' | 'lane' | 'func';
+type Immediate = 'none' | 'local' | 'i32' | 'f32' | 'f64' | 'label' | 'memarg' | 'block' | 'v128-zero' | 'memory' | 'memories' | 'lane' | 'func' | 'shuffle';
 interface OpInfo {
   readonly code: readonly number[];
   readonly imm: Immediate;
@@ -146,6 +146,7 @@ const OPCODES = {
   'i32x4.splat': simd(17),
   'f32x4.splat': simd(19),
   'f64x2.splat': simd(20),
+  'i8x16.shuffle': simd(13, 'shuffle'),
   'i32x4.extract_lane': simd(27, 'lane'),
   'f32x4.extract_lane': simd(31, 'lane'),
   'f32x4.replace_lane': simd(32, 'lane'),
@@ -317,6 +318,10 @@ function encodeBody(f: WasmFunction, funcIndex: ReadonlyMap<string, number>): nu
       }
       case 'v128-zero':
         out.push(...new Array<number>(16).fill(0));
+        break;
+      case 'shuffle':
+        // the 16 byte lanes chosen from a (0–15) and b (16–31), written as one string
+        out.push(...String(arg).split(' ').map(Number));
         break;
       case 'memory':
         out.push(0x00);

@@ -26,7 +26,7 @@
 // select whose arm reads memory runs as an if, as JavaScript's ?: does (the read may be out of range
 // where the condition fails); and a `vectorized` loop is lowered here by its plan (vectorizeLoops.ts):
 // a main loop over L lanes, then the scalar loop from where it stopped.
-import { c, for_, isConst, let_, lt, readsMemory, store, sub, sym, v } from '../../loop/build.js';
+import { add, c, for_, isConst, let_, lt, mul, readsMemory, store, sub, sym, v } from '../../loop/build.js';
 import { stmtExprs, walkExpr, walkStmts } from '../../loop/mapLoop.js';
 import { assertNever, elemBytes, isVector, laneOf, type Buf, type Intrinsic, type LExpr, type LStmt, type MicroFunction, type Sym, type Ty } from '../../loop/types.js';
 import { vectorPlan, type VectorPlan } from '../../opt/vectorizeLoops.js';
@@ -34,6 +34,12 @@ import { Namer } from '../names.js';
 import { watOf, type Instr, type WasmFunction, type WasmType } from './assembleWasm.js';
 import { expLanes } from './expLanes.js';
 import { ARITH, CAST, CEIL, COMPARE_LANES, EXTRACT, FLOOR, IMPORTED, INTRINSIC, LOAD, LOAD_SPLAT, NEG, peephole, SPLAT, STORE, WASM_TYPE, type ByTy } from './wasmOps.js';
+
+/** i8x16.shuffle's byte lanes for the even lanes of two vectors, by lane width in bytes */
+const EVENS: Record<4 | 8, string> = {
+  4: [0, 2, 4, 6].flatMap((l) => [0, 1, 2, 3].map((b) => l * 4 + b)).join(' '),
+  8: [0, 2].flatMap((l) => [0, 1, 2, 3, 4, 5, 6, 7].map((b) => l * 8 + b)).join(' '),
+};
 
 /** An instruction, or an emitter of a value's instructions (an operand). */
 type Part = Instr | (() => void);
@@ -225,6 +231,7 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
   function binary(e: Extract<LExpr, { kind: 'binary' }>): void {
     const { op, a, b } = e;
     // lane masks: comparisons of vectors, and && || of masks
+    if (op === 'evens') return emit(ev(a), ev(b), ['i8x16.shuffle', EVENS[e.ty === 'f64x2' ? 8 : 4]]);
     if (e.ty === 'i32x4' && (op === '&&' || op === '||')) return emit(ev(a), ev(b), [op === '&&' ? 'v128.and' : 'v128.or']);
     if (e.ty === 'i32x4' && isVector(a.ty) && a.ty !== 'i32x4') return emit(ev(a), ev(b), pick(COMPARE_LANES[op], a.ty, op));
     // a ? b : 0, or a ? 1 : b, with b evaluated only when it decides
@@ -352,13 +359,28 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
 
   /** A vectorized loop: L iterations a trip while L remain, then the scalar loop from there. */
   function vectorLoop(s: Extract<LStmt, { kind: 'for' }>, plan: VectorPlan): void {
-    statements(plan.pre);
     const i = local(s.v);
     const hi = s.hi.kind !== 'var' && s.hi.kind !== 'const' ? reuse(s.hi, `${s.v.name}_end`) : ev(s.hi);
     const L = plan.lanes;
-    const stop: Part[] = [['local.get', i], ['i32.const', L], ['i32.add'], hi, ['i32.gt_s'], ['br_if', 1]];
-    emit(ev(s.lo), ['local.set', i], ['block'], ['loop'], ...stop, () => statements(plan.body), ['local.get', i], ['i32.const', L], ['i32.add'], ['local.set', i], ['br', 0], ['end'], ['end']);
-    statements(plan.post);
+    const stop = (depth: number): Part[] => [['local.get', i], ['i32.const', L], ['i32.add'], hi, ['i32.gt_s'], ['br_if', depth]];
+    // no trip of L lanes: neither the set-up (partial sums, hoisted splats) nor the sums' end runs
+    emit(ev(s.lo), ['local.set', i], ['block'], ...stop(0), () => statements(plan.pre));
+    emit(['block'], ['loop'], ...stop(1), () => statements(plan.body), ['local.get', i], ['i32.const', L], ['i32.add'], ['local.set', i], ['br', 0], ['end'], ['end']);
+    emit(() => statements(plan.post));
+    if (plan.overlapTail) {
+      // fewer than L left: one more trip over the last L (it rewrites some lanes with the same values)
+      const back = sym('back', 'i32');
+      const last = sub(s.hi, c(L));
+      statements([
+        {
+          kind: 'if',
+          cond: lt(v(s.v), s.hi),
+          then: [let_(back, sub(v(s.v), last)), ...plan.steps.map(([p, k]) => ({ kind: 'assign', v: p, value: sub(v(p), mul(c(k), v(back))) }) as LStmt), { kind: 'assign', v: s.v, value: last }, ...plan.body, { kind: 'assign', v: s.v, value: add(v(s.v), c(L)) }],
+          else: [],
+        },
+      ]);
+    }
+    emit(['end']);
     loop({ kind: 'for', v: s.v, lo: v(s.v), hi: s.hi, step: s.step, loop: 'serial', body: s.body });
   }
 
