@@ -141,7 +141,18 @@ export function idxSubstitute(e: IndexExpr, name: string, by: IndexExpr): IndexE
   return out;
 }
 
+/** Whether a variable of e (inside quotients, remainders and reads too) is a key of the map. */
+function mentionsAny(e: IndexExpr, map: ReadonlyMap<string, unknown>): boolean {
+  for (const t of e.terms) {
+    const a = t.atom;
+    if (a.kind === 'var' ? map.has(a.name) : atomArgs(a).some((x) => mentionsAny(x, map))) return true;
+  }
+  return false;
+}
+
 export function idxRename(e: IndexExpr, map: ReadonlyMap<string, string>): IndexExpr {
+  // most subscripts mention none of the names: renaming a whole gradient then copies nothing
+  if (!mentionsAny(e, map)) return e;
   let out = e;
   // Rename through fresh placeholders so swaps (i↔j) work.
   const tmp = [...map.keys()].map((k, n) => [k, `\u0000${n}`] as const);
@@ -203,13 +214,13 @@ export function idxKey(e: IndexExpr): string {
   return printIndex(e);
 }
 
-function atomText(a: Atom, wrap: boolean): string {
+function atomText(a: Atom, wrap: boolean, rename: ReadonlyMap<string, string> | undefined): string {
   switch (a.kind) {
     case 'var':
-      return a.name;
+      return rename?.get(a.name) ?? a.name;
     case 'div':
     case 'mod': {
-      const inner = printIndex(a.of);
+      const inner = printIndexAs(a.of, rename);
       const simpleOf = idxAsVar(a.of) !== undefined || (a.of.terms.length === 0);
       const by = printPoly(a.by);
       // a product of sizes is not simple: x%(A*B), not x%A*B = (x%A)*B
@@ -218,7 +229,7 @@ function atomText(a: Atom, wrap: boolean): string {
       return wrap ? `(${txt})` : txt;
     }
     case 'read':
-      return a.subs.length ? `${a.tensor}[${a.subs.map(printIndex).join(',')}]` : a.tensor;
+      return a.subs.length ? `${a.tensor}[${a.subs.map((x) => printIndexAs(x, rename)).join(',')}]` : a.tensor;
     default:
       return assertNever(a);
   }
@@ -226,6 +237,14 @@ function atomText(a: Atom, wrap: boolean): string {
 
 /** Language text of an index expression: `u*T+i-P`, `h/2`, `(h+P-i)%T`. */
 export function printIndex(e: IndexExpr): string {
+  return printIndexAs(e, undefined);
+}
+
+/** The key of e with variables renamed, without building the renamed expression: for a renaming
+ *  that is one-to-one onto names e does not use, `idxKey(idxRename(e, rename))`. */
+export const idxKeyRenamed = (e: IndexExpr, rename: ReadonlyMap<string, string>): string => printIndexAs(e, rename);
+
+function printIndexAs(e: IndexExpr, rename: ReadonlyMap<string, string> | undefined): string {
   // Positive parts first, then negative ones: `h+P-u*T` rather than `-u*T+h+P`.
   const parts: { negative: boolean; body: string }[] = [];
   // a leading `-` would apply to the dividend: -(h/2) is not -h/2 = (-h)/2
@@ -234,13 +253,13 @@ export function printIndex(e: IndexExpr): string {
     const k = polyConstValue(t.coef);
     if (k !== undefined) {
       const mag = Math.abs(k);
-      parts.push({ negative: k < 0, body: mag === 1 ? atomText(t.atom, k < 0 && leadingMinus) : `${mag}*${atomText(t.atom, true)}` });
+      parts.push({ negative: k < 0, body: mag === 1 ? atomText(t.atom, k < 0 && leadingMinus, rename) : `${mag}*${atomText(t.atom, true, rename)}` });
     } else if (t.coef.size === 1) {
       const [mono, v] = [...t.coef][0]!;
       const mag = Math.abs(v);
-      parts.push({ negative: v < 0, body: `${atomText(t.atom, true)}*${mag === 1 ? mono : `${mag}*${mono}`}` });
+      parts.push({ negative: v < 0, body: `${atomText(t.atom, true, rename)}*${mag === 1 ? mono : `${mag}*${mono}`}` });
     } else {
-      parts.push({ negative: false, body: `${atomText(t.atom, true)}*(${printPoly(t.coef)})` });
+      parts.push({ negative: false, body: `${atomText(t.atom, true, rename)}*(${printPoly(t.coef)})` });
     }
   }
   for (const [mono, v] of e.constant) {
