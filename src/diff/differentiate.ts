@@ -260,13 +260,18 @@ export interface DifferentiateOptions {
 /** Sizes of expressions already measured. An expression is a tree that may share subtrees (a
  *  parameter of an inlined def), so its size is summed over its children, each measured once. */
 const SIZES = new WeakMap<Expr, number>();
+/** smaller expressions are counted again rather than kept: a weak map's entries cost every minor
+ *  garbage collection (exprs.ts, HASH_KEPT) */
+const SIZE_KEPT = 32;
 
 /** The number of nodes of e as a tree (saturating at 2⁵³). */
 function treeSize(e: Expr): number {
   const known = SIZES.get(e);
   if (known !== undefined) return known;
-  const n = Math.min(Number.MAX_SAFE_INTEGER, children(e).reduce((a, c) => a + treeSize(c), 1));
-  SIZES.set(e, n);
+  let n = 1;
+  for (const c of children(e)) n += treeSize(c);
+  n = Math.min(Number.MAX_SAFE_INTEGER, n);
+  if (n >= SIZE_KEPT) SIZES.set(e, n);
   return n;
 }
 

@@ -150,9 +150,29 @@ function mentionsAny(e: IndexExpr, map: ReadonlyMap<string, unknown>): boolean {
   return false;
 }
 
+/** idxRename of an expression of plain variables, in one pass: each term added in order as
+ *  idxSubstitute adds it (a term that lands on an earlier one's variable merges into it, and a sum
+ *  that cancels leaves) — without the two substitutions per name that rename through placeholders. */
+function renameVars(e: IndexExpr, map: ReadonlyMap<string, string>): IndexExpr {
+  const terms: { atom: Atom; coef: Poly }[] = [];
+  for (const t of e.terms) {
+    const old = (t.atom as Extract<Atom, { kind: 'var' }>).name;
+    const name = map.get(old) ?? old;
+    const at = terms.findIndex((x) => (x.atom as Extract<Atom, { kind: 'var' }>).name === name);
+    if (at < 0) terms.push({ atom: name === old ? t.atom : { kind: 'var', name }, coef: t.coef });
+    else {
+      const coef = polyAdd(terms[at]!.coef, t.coef);
+      if (polyIsZero(coef)) terms.splice(at, 1);
+      else terms[at] = { atom: terms[at]!.atom, coef };
+    }
+  }
+  return { terms, constant: polyAdd(e.constant, POLY_ZERO) };
+}
+
 export function idxRename(e: IndexExpr, map: ReadonlyMap<string, string>): IndexExpr {
   // most subscripts mention none of the names: renaming a whole gradient then copies nothing
   if (!mentionsAny(e, map)) return e;
+  if (e.terms.every((t) => t.atom.kind === 'var')) return renameVars(e, map);
   let out = e;
   // Rename through fresh placeholders so swaps (i↔j) work.
   const tmp = [...map.keys()].map((k, n) => [k, `\u0000${n}`] as const);

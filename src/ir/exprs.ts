@@ -190,16 +190,27 @@ export function children(e: Expr): readonly Expr[] {
 
 /** Apply an index-expression rewrite to every subscript, index value, argmax position and δ. */
 export function mapIndices(e: Expr, f: (x: IndexExpr) => IndexExpr): Expr {
+  // a node whose index expressions f returns unchanged is kept, so its parents are too
   switch (e.kind) {
-    case 'index':
-      return { kind: 'index', expr: f(e.expr) };
-    case 'access':
-      return access(e.tensor, e.subs.map(f));
-    case 'delta':
-      return { kind: 'delta', a: f(e.a), b: f(e.b) };
+    case 'index': {
+      const x = f(e.expr);
+      return x === e.expr ? e : { kind: 'index', expr: x };
+    }
+    case 'access': {
+      const subs = e.subs.map(f);
+      return subs.every((x, k) => x === e.subs[k]) ? e : access(e.tensor, subs);
+    }
+    case 'delta': {
+      const a = f(e.a);
+      const b = f(e.b);
+      return a === e.a && b === e.b ? e : { kind: 'delta', a, b };
+    }
     case 'argmax':
-    case 'matfn':
-      return { ...e, at: e.at.map(f), body: mapIndices(e.body, f) };
+    case 'matfn': {
+      const at = e.at.map(f);
+      const body = mapIndices(e.body, f);
+      return body === e.body && at.every((x, k) => x === e.at[k]) ? e : { ...e, at, body };
+    }
     default:
       return mapChildren(e, (c) => mapIndices(c, f));
   }
@@ -369,8 +380,14 @@ function keyOf(x: Expr, env: ReadonlyMap<string, string>, counter: { next: numbe
   }
 }
 
-/** Hashes of expressions already hashed (each is the hash of its children's hashes: O(1) a node). */
+/** Hashes of expressions already hashed (each is the hash of its children's hashes: O(1) a node),
+ *  kept for expressions of HASH_KEPT nodes or more: a weak map's every entry costs each minor
+ *  garbage collection a look (one entry a node made derive of an 800-layer chain spend half its
+ *  time collecting), and a smaller expression is quicker hashed again than looked up. */
 const HASHES = new WeakMap<Expr, number>();
+const HASH_KEPT = 32;
+/** the number of nodes the last hashOf walked (a kept expression counts as HASH_KEPT) */
+let walked = 0;
 
 const mix = (h: number, v: number): number => Math.imul(h ^ v, 0x01000193) >>> 0;
 function hashText(h: number, s: string): number {
@@ -382,8 +399,15 @@ function hashText(h: number, s: string): number {
  *  expressions with different hashes differ, and only a match needs their keys. A key costs the size
  *  of its expression at every node it is asked of (a deep chain costs size × depth); a hash is kept. */
 export function exprHash(e: Expr): number {
+  return hashOf(e);
+}
+
+function hashOf(e: Expr): number {
   const known = HASHES.get(e);
-  if (known !== undefined) return known;
+  if (known !== undefined) {
+    walked = HASH_KEPT;
+    return known;
+  }
   let h = hashText(0x811c9dc5, e.kind);
   switch (e.kind) {
     case 'num':
@@ -421,8 +445,16 @@ export function exprHash(e: Expr): number {
     default:
       return assertNever(e);
   }
-  for (const c of children(e)) h = mix(h, exprHash(c));
-  HASHES.set(e, h);
+  let n = 1;
+  for (const c of children(e)) {
+    h = mix(h, hashOf(c));
+    n += walked;
+  }
+  if (n >= HASH_KEPT) {
+    HASHES.set(e, h);
+    n = HASH_KEPT;
+  }
+  walked = n;
   return h;
 }
 
