@@ -118,6 +118,8 @@ export function idxMod(a: IndexExpr, by: Poly): IndexExpr {
 
 /** Replace every occurrence of variable `name` (also inside quotients and remainders). */
 export function idxSubstitute(e: IndexExpr, name: string, by: IndexExpr): IndexExpr {
+  // a subscript without the name is its own substitute (a delta's index is in few of them)
+  if (!mentions(e, (v) => v === name)) return e;
   let out: IndexExpr = idxConst(e.constant);
   for (const t of e.terms) {
     const a = t.atom;
@@ -141,11 +143,11 @@ export function idxSubstitute(e: IndexExpr, name: string, by: IndexExpr): IndexE
   return out;
 }
 
-/** Whether a variable of e (inside quotients, remainders and reads too) is a key of the map. */
-function mentionsAny(e: IndexExpr, map: ReadonlyMap<string, unknown>): boolean {
+/** Whether e has a variable (inside quotients, remainders and reads too) that `has`. */
+function mentions(e: IndexExpr, has: (name: string) => boolean): boolean {
   for (const t of e.terms) {
     const a = t.atom;
-    if (a.kind === 'var' ? map.has(a.name) : atomArgs(a).some((x) => mentionsAny(x, map))) return true;
+    if (a.kind === 'var' ? has(a.name) : atomArgs(a).some((x) => mentions(x, has))) return true;
   }
   return false;
 }
@@ -171,7 +173,7 @@ function renameVars(e: IndexExpr, map: ReadonlyMap<string, string>): IndexExpr {
 
 export function idxRename(e: IndexExpr, map: ReadonlyMap<string, string>): IndexExpr {
   // most subscripts mention none of the names: renaming a whole gradient then copies nothing
-  if (!mentionsAny(e, map)) return e;
+  if (!mentions(e, (v) => map.has(v))) return e;
   if (e.terms.every((t) => t.atom.kind === 'var')) return renameVars(e, map);
   let out = e;
   // Rename through fresh placeholders so swaps (i↔j) work.
@@ -198,6 +200,15 @@ export function idxReads(e: IndexExpr): string[] {
     for (const x of atomArgs(t.atom)) out.push(...idxReads(x));
   }
   return [...new Set(out)];
+}
+
+/** f of each variable anywhere in the expression, in idxVars' order (repeats too), with no list made. */
+export function forEachVar(e: IndexExpr, f: (name: string) => void): void {
+  for (const t of e.terms) {
+    const a = t.atom;
+    if (a.kind === 'var') f(a.name);
+    else for (const x of atomArgs(a)) forEachVar(x, f);
+  }
 }
 
 /** Variable names anywhere in the expression (including inside quotients, remainders and reads). */

@@ -3,7 +3,7 @@
 //
 // Worked example: mul([num 1, access A[i,k], mul([num 2, access dY[i,j]])]) builds
 //   mul([num 2, A[i,k], dY[i,j]])   — flattened, the 1 dropped, the constant moved to the front.
-import { idxKey, idxKeyRenamed, idxRename, idxSubstitute, idxVars } from './affine.js';
+import { forEachVar, idxKey, idxKeyRenamed, idxRename, idxSubstitute, idxVars } from './affine.js';
 import { sizeKey } from './sizes.js';
 import { assertNever, type Bound, type Builtin, type CompareOp, type Expr, type IndexExpr, type ReduceOp } from './types.js';
 
@@ -242,7 +242,7 @@ function renameBound(e: Expr, map: ReadonlyMap<string, string>): Expr {
 export function freeIndices(e: Expr): string[] {
   const out = new Set<string>();
   const walk = (x: Expr, bound: ReadonlySet<string>) => {
-    const addAll = (ix: IndexExpr) => idxVars(ix).forEach((v) => bound.has(v) || out.add(v));
+    const addAll = (ix: IndexExpr) => forEachVar(ix, (v) => bound.has(v) || out.add(v));
     switch (x.kind) {
       case 'index':
         addAll(x.expr);

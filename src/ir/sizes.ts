@@ -24,7 +24,12 @@ export const polyAdd = (a: Poly, b: Poly): Poly => makePoly([...a, ...b]);
 export const polyScale = (a: Poly, s: number): Poly => makePoly([...a].map(([k, v]) => [k, v * s]));
 export const polySub = (a: Poly, b: Poly): Poly => polyAdd(a, polyScale(b, -1));
 
+const isOne = (p: Poly): boolean => p.size === 1 && p.get('') === 1;
+
 export function polyMul(a: Poly, b: Poly): Poly {
+  // 1·b is b (both are canonical): most coefficients are 1
+  if (isOne(a)) return b;
+  if (isOne(b)) return a;
   const out: [string, number][] = [];
   for (const [ka, va] of a)
     for (const [kb, vb] of b) {
@@ -219,5 +224,12 @@ export function printSize(s: SizeExpr): string {
   }
 }
 
-export const sizeKey = printSize;
-export const sizeEquals = (a: SizeExpr, b: SizeExpr): boolean => sizeKey(a) === sizeKey(b);
+/** Keys of sizes already keyed: a size (an extent, a dimension) is shared by every index over it,
+ *  and hashing and comparing expressions asks for its key at each. */
+const SIZE_KEYS = new WeakMap<SizeExpr, string>();
+export function sizeKey(s: SizeExpr): string {
+  let key = SIZE_KEYS.get(s);
+  if (key === undefined) SIZE_KEYS.set(s, (key = printSize(s)));
+  return key;
+}
+export const sizeEquals = (a: SizeExpr, b: SizeExpr): boolean => a === b || sizeKey(a) === sizeKey(b);
