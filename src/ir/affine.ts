@@ -276,6 +276,11 @@ export function printIndex(e: IndexExpr): string {
 export const idxKeyRenamed = (e: IndexExpr, rename: ReadonlyMap<string, string>): string => printIndexAs(e, rename);
 
 function printIndexAs(e: IndexExpr, rename: ReadonlyMap<string, string> | undefined): string {
+  // most subscripts are one index: its name (what the general case below prints for it)
+  if (e.terms.length === 1 && e.constant.size === 0) {
+    const t = e.terms[0]!;
+    if (t.atom.kind === 'var' && t.coef.size === 1 && t.coef.get('') === 1) return rename?.get(t.atom.name) ?? t.atom.name;
+  }
   // Positive parts first, then negative ones: `h+P-u*T` rather than `-u*T+h+P`.
   const parts: { negative: boolean; body: string }[] = [];
   // a leading `-` would apply to the dividend: -(h/2) is not -h/2 = (-h)/2

@@ -66,6 +66,12 @@ export function polyEval(p: Poly, sizes: ReadonlyMap<string, number>): number {
 
 export function printPoly(p: Poly): string {
   if (p.size === 0) return '0';
+  if (p.size === 1) {
+    // one monomial (most are): what the general case below prints for it
+    const [k, v] = p.entries().next().value as [string, number];
+    const mag = Math.abs(v);
+    if (v !== 0) return (v < 0 ? '-' : '') + (k === '' ? String(mag) : mag === 1 ? k : `${mag}*${k}`);
+  }
   // positive monomials first: R-1-P reads better than -P+R-1
   const order = (a: [string, number], b: [string, number]) =>
     (a[0] === '' ? 1 : 0) - (b[0] === '' ? 1 : 0) || Math.abs(a[1]) - Math.abs(b[1]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
