@@ -1,4 +1,7 @@
 // tooling: how long deriving and emitting takes.
+//   - derive(), emit() and compile() of a 10 000-term sum and an 800-layer tanh chain (bench/lib/
+//     bigPrograms.ts) in this process, beside the baseline's when --baseline is given, and the
+//     derive command's cold start on each;
 //   - compile() of the conv layer, the first call in a fresh process (and the baseline's, beside it);
 //   - generateLibrary(): derive + emit every layer of generated/, in this
 //     process: the first call (tools loaded on first use, cold JIT: what `npm run generate` pays) and
@@ -9,11 +12,15 @@
 //     `npx derive` on the layer file (the bar), alternated with npx running a bare Node through the
 //     same path (npm's floor).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ImplId, Row } from '../lib/cases.js';
 import { median } from '../lib/timing.js';
 import { baselineDir } from '../lib/baseline.js';
+import { tanhChain, weightedSum } from '../lib/bigPrograms.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -90,6 +97,46 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
     opts.log(`  compile() cold (${impl}): ${'error' in r ? r.error : `median ${median(r.times).toFixed(0)} ms`}`);
   }
 
+  // the compiler's own scaling (issue 15, item 6): derive, emit and compile of a 10 000-term sum and an
+  // 800-layer tanh chain, in this process, interleaved with the baseline checkout's (--baseline=DIR)
+  // call by call; CPU time (the machine may be busy), medians after a warm-up call each
+  const impls: [ImplId, string][] = [['deltagrad', root.replace(/\/$/, '')], ...(baselineDir ? [['deltagrad-baseline', baselineDir] as [ImplId, string]] : [])];
+  type Api = { derive: (s: string) => unknown; emit: (s: string) => string; compile: (s: string, o?: object) => unknown };
+  const apis = new Map<ImplId, Api>();
+  for (const [impl, dir] of impls) apis.set(impl, (await import(pathToFileURL(`${dir}/src/index.ts`).href)) as Api);
+  const big = [
+    { name: `derive/emit/compile: 10 000-term sum`, src: weightedSum(opts.quick ? 1000 : 10_000), sizes: {} },
+    { name: `derive/emit/compile: 800-layer tanh chain`, src: tanhChain(opts.quick ? 80 : 800), sizes: { N: 4, D: 8 } },
+  ];
+  for (const b of big)
+    for (const what of ['derive', 'emit', 'compile'] as const) {
+      const run = (api: Api) => (what === 'derive' ? api.derive(b.src) : what === 'emit' ? api.emit(b.src) : api.compile(b.src, { sizes: b.sizes }));
+      const cpu = new Map<ImplId, number[]>(impls.map(([i]) => [i, []]));
+      const wall = new Map<ImplId, number[]>(impls.map(([i]) => [i, []]));
+      const reps = opts.quick ? 1 : what === 'derive' ? 5 : 3;
+      for (let r = -1; r < reps; r++)
+        for (const [impl] of r % 2 ? [...impls].reverse() : impls) {
+          const c0 = process.cpuUsage();
+          const t0 = performance.now();
+          run(apis.get(impl)!);
+          const c = process.cpuUsage(c0);
+          if (r < 0) continue; // warm-up
+          wall.get(impl)!.push(performance.now() - t0);
+          cpu.get(impl)!.push((c.user + c.system) / 1000);
+        }
+      for (const [impl] of impls) {
+        const w = wall.get(impl)!;
+        const c = cpu.get(impl)!;
+        rows.push({ ...base, impl, case: b.name, op: `${what}()`, status: 'ok', medianMs: median(w), minMs: Math.min(...w), cpuMedianMs: median(c), reps, note: 'in-process, after a warm-up call; interleaved with the baseline when given' });
+        opts.log(`  ${b.name} ${what} (${impl}): median ${median(w).toFixed(0)} ms wall, ${median(c).toFixed(0)} ms CPU`);
+      }
+    }
+  const bigBin = 'dist/src/bin/derive.js';
+  const sumFile = join(mkdtempSync(join(tmpdir(), 'dg-big-')), 'sum.dg');
+  writeFileSync(sumFile, weightedSum(opts.quick ? 1000 : 10_000));
+  const chainFile = join(dirname(sumFile), 'chain.dg');
+  writeFileSync(chainFile, tanhChain(opts.quick ? 80 : 800));
+
   const require = createRequire(import.meta.url);
   const tsxCli = require.resolve('tsx/cli');
   const spawnRow = (name: string, op: string, cmd: string, args: string[], reps: number, note: string) => {
@@ -114,6 +161,8 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
   const bin = 'dist/src/bin/derive.js';
   spawnRow('derive cold start', `node ${bin} -e '${affine}' --wrt X`, process.execPath, [bin, '-e', affine, '--wrt', 'X'], opts.quick ? 1 : 10, 'spawned; wall time of the whole process');
   spawnRow('derive cold start', `node ${bin} examples/layers/conv2d.dg`, process.execPath, [bin, 'examples/layers/conv2d.dg'], opts.quick ? 1 : 10, 'spawned; one layer, every gradient');
+  spawnRow('derive cold start', `node ${bigBin} (10 000-term sum)`, process.execPath, [bigBin, sumFile], opts.quick ? 1 : 3, 'spawned; the whole process, printing included');
+  spawnRow('derive cold start', `node ${bigBin} (800-layer tanh chain)`, process.execPath, [bigBin, chainFile], opts.quick ? 1 : 3, 'spawned; the whole process, printing included');
   // npx derive, and beside it npm's floor: `npx --yes --package=. -- node -e 0` takes the very path
   // `npx derive` takes in this project (npm start, arborist reads of the project's tree and of
   // npx's cache entry for it, a shell, a Node start) but runs nothing. Alternated, so both see the

@@ -74,7 +74,7 @@ const wrtOf = (opts: { wrt?: readonly string[] }) => (opts.wrt ? { wrt: opts.wrt
 
 function build(source: string, opts: EmitOptions & { constants?: Record<string, number>; wrt?: readonly string[] }): { program: Program; emitted: EmittedModule } {
   const program = withConstants(check(source), opts.constants);
-  const grads = differentiate(program, { unitScalarSeeds: false, ...wrtOf(opts) });
+  const grads = differentiate(program, { unitScalarSeeds: false, steps: false, ...wrtOf(opts) });
   return { program, emitted: emitProgram(program, grads, opts) };
 }
 
@@ -142,7 +142,7 @@ function load(
   const hit = moduleCache.get(key);
   if (hit) return hit;
   const program = withConstants(check(source), constants);
-  const grads = differentiate(program, { unitScalarSeeds: false, ...(wrt ? { wrt } : {}) });
+  const grads = differentiate(program, { unitScalarSeeds: false, steps: false, ...(wrt ? { wrt } : {}) });
   const known = new Map<string, number>(program.sizes.flatMap((z) => (z.default !== undefined ? [[z.name, z.default] as const] : [])));
   for (const [k, v] of Object.entries(sizes)) known.set(k, v);
   const mod = lowerProgram(program, grads, { dtype, optimize, simd, wasm, micro: microModuleText, sizes: known });

@@ -34,14 +34,19 @@ export function findInPlace(p: Program): InPlace {
     return x.length === y.length && x.every((d, k) => sizeEquals(d, y[k]!));
   };
   const out: InPlace = Object.create(null) as InPlace;
+  // what each statement reads, and the last statement that reads each tensor: found once, not once
+  // per statement (a chain of 800 layers would walk every later statement at each)
+  const reads = p.statements.map((s) => tensorsRead(s.rhs));
+  const lastRead = new Map<string, number>();
+  reads.forEach((r, k) => r.forEach((t) => lastRead.set(t, k)));
+  const inputAt = new Map(p.tensors.filter((t) => t.role === 'input' && t.shape.length > 0).map((t, i) => [t.name, i] as const));
   p.statements.forEach((s, k) => {
     // a scatter-add writes into its tensor's array, which an earlier statement made
     if (s.scatter) return;
-    const later = new Set(p.statements.slice(k + 1).flatMap((x) => tensorsRead(x.rhs)));
-    const ok = p.tensors
-      .filter((t) => t.role === 'input' && t.shape.length > 0)
-      .map((t) => t.name)
-      .filter((x) => sameShape(x, s.tensor) && tensorsRead(s.rhs).includes(x) && readsOnlyInPlace(s, s.rhs, x) && !later.has(x));
+    const ok = reads[k]!
+      .filter((x) => inputAt.has(x))
+      .sort((a, b) => inputAt.get(a)! - inputAt.get(b)!)
+      .filter((x) => sameShape(x, s.tensor) && readsOnlyInPlace(s, s.rhs, x) && lastRead.get(x)! <= k);
     if (ok.length) out[s.tensor] = ok;
   });
   return out;

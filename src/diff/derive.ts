@@ -102,7 +102,8 @@ const debug = (stage: string, lines: () => string[]) => {
 
 export function deriveProgram(p: Program, opts: DeriveOptions = {}): DeriveResult {
   debug('check', () => p.statements.map(printStatement));
-  const grads = differentiate(p, { ...(opts.wrt ? { wrt: opts.wrt } : {}), unitScalarSeeds: true, maxNodes: limitsWith(opts.limits).maxNodes });
+  // the derivation's text only when someone reads it (--steps, DEBUG=deltagrad)
+  const grads = differentiate(p, { ...(opts.wrt ? { wrt: opts.wrt } : {}), unitScalarSeeds: true, maxNodes: limitsWith(opts.limits).maxNodes, steps: opts.steps === true || debugging('deltagrad') });
   debug('differentiate → eliminateDeltas → simplify', () => grads.flatMap((g) => [...g.steps, '']));
   const info = new Map(p.tensors.map((t) => [t.name, t] as const));
   const shapeOf = (t: string) => info.get(t)?.shape ?? (t.startsWith('d') ? info.get(t.slice(1))?.shape : undefined);

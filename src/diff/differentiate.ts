@@ -252,18 +252,26 @@ export interface DifferentiateOptions {
    *  output's indices (`rows`, fresh names) first, the output's seed is Π δ(l_k, rows_k), and the
    *  other outputs seed nothing — a Hessian block is the Jacobian of a gradient */
   readonly jacobian?: { readonly of: string; readonly rows: readonly Bound[] };
+  /** write each gradient's derivation (GradientStatement.steps); default true. Without, steps are
+   *  empty and no text is made: printing every term of a 10 000-term gradient costs more than deriving it */
+  readonly steps?: boolean;
 }
 
 /** Sizes of expressions already measured. An expression is a tree that may share subtrees (a
  *  parameter of an inlined def), so its size is summed over its children, each measured once. */
 const SIZES = new WeakMap<Expr, number>();
+/** smaller expressions are counted again rather than kept: a weak map's entries cost every minor
+ *  garbage collection (exprs.ts, HASH_KEPT) */
+const SIZE_KEPT = 32;
 
 /** The number of nodes of e as a tree (saturating at 2⁵³). */
 function treeSize(e: Expr): number {
   const known = SIZES.get(e);
   if (known !== undefined) return known;
-  const n = Math.min(Number.MAX_SAFE_INTEGER, children(e).reduce((a, c) => a + treeSize(c), 1));
-  SIZES.set(e, n);
+  let n = 1;
+  for (const c of children(e)) n += treeSize(c);
+  n = Math.min(Number.MAX_SAFE_INTEGER, n);
+  if (n >= SIZE_KEPT) SIZES.set(e, n);
   return n;
 }
 
@@ -344,6 +352,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
 
   // each statement printed once for the derivation, not once per gradient (10 000 inputs of one sum)
   const texts = new Map<Statement, { statement: string; rhs: string }>();
+  const wanted = opts.steps ?? true;
   const printed = (s: Statement) => {
     if (!texts.has(s)) texts.set(s, { statement: printStatement(s), rhs: printExpr(s.rhs) });
     return texts.get(s)!;
@@ -354,6 +363,10 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     const positions = positionNames(tinfo, accesses.get(target) ?? [], names, reservedNames);
     const primed = positions.map((b) => ({ name: `${b.name}'`, extent: b.extent }));
     const steps: string[] = [];
+    /** a line of the derivation, written only when asked for */
+    const note = (line: () => string) => {
+      if (wanted) steps.push(line());
+    };
     const pieces: Expr[] = [];
     const scatters: Scatter[] = [];
     const gathered: Expr[] = [];
@@ -390,16 +403,20 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
         factor: freshenBinders(c.factor, new Set([...c.sums.map((b) => b.name), ...s.lhs.map((b) => b.name)]), names),
       }));
       const lhsText = s.lhs.length ? `[${s.lhs.map((b) => b.name).join(',')}]` : '';
-      steps.push(`from ${printed(s).statement}`);
-      if (!scalarSeed) steps.push(`  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${adjoint(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
+      note(() => `from ${printed(s).statement}`);
+      if (!scalarSeed) note(() => `  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${adjoint(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
       for (const c of cs) {
         const reused = isTrivial(s.rhs) || scattered.has(s.tensor) ? c.factor : replaceExpr(c.factor, s.rhs, access(s.tensor, s.lhs.map((b) => idxVar(b.name))));
         const deltas = c.subs.map((sub, k) => ({ a: sub, b: idxVar(primed[k]!.name) }));
-        const local = mul([reused, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
-        steps.push(`  ∂${s.tensor}${lhsText}/∂${target}${posText} ∋ ${c.sums.length ? `sum(${c.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(local)}${reused !== c.factor ? `   (${printed(s).rhs} is the forward value ${s.tensor}${lhsText})` : ''}`);
+        note(() => {
+          const local = mul([reused, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
+          return `  ∂${s.tensor}${lhsText}/∂${target}${posText} ∋ ${c.sums.length ? `sum(${c.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(local)}${reused !== c.factor ? `   (${printed(s).rhs} is the forward value ${s.tensor}${lhsText})` : ''}`;
+        });
         const term: Term = { sums: [...s.lhs, ...c.sums], factor: mul([reused, upstream]), deltas: [...deltas, ...seedDeltas] };
-        const shown = mul([term.factor, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
-        steps.push(`  term: ${term.sums.length ? `sum(${term.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(shown)}`);
+        note(() => {
+          const shown = mul([term.factor, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
+          return `  term: ${term.sums.length ? `sum(${term.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(shown)}`;
+        });
         const done = eliminateDeltas(term, {
           forwardLhs: new Set(s.lhs.map((b) => b.name)),
           positions: [...rows, ...primed],
@@ -408,14 +425,13 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
           fresh: (base) => names.fresh(base),
         });
         if (!done) {
-          steps.push('  this term is 0');
+          note(() => '  this term is 0');
           continue;
         }
-        steps.push(...done.steps.map((x) => `  ${x}`));
-        steps.push(`  gives ${printExpr(done.expr)}`);
+        if (wanted) steps.push(...done.steps.map((x) => `  ${x}`), `  gives ${printExpr(done.expr)}`);
         const scatter = scatterDataGuards(done.expr, [...rows, ...primed]);
         if (scatter) {
-          steps.push(`  it reads data at a summed index: a scatter-add, ${dT}[${scatter.at.map(printIndex).join(',')}] += ${printExpr(scatter.rhs)} for every ${scatter.loops.map((b) => b.name).join(', ')}`);
+          note(() => `  it reads data at a summed index: a scatter-add, ${dT}[${scatter.at.map(printIndex).join(',')}] += ${printExpr(scatter.rhs)} for every ${scatter.loops.map((b) => b.name).join(', ')}`);
           scatters.push(scatter);
         } else pieces.push(done.expr);
         gathered.push(done.expr);
@@ -425,13 +441,13 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     const clean = new Map(primed.map((b, k) => [b.name, positions[k]!.name] as const));
     const free = new Set([...rows, ...positions].map((b) => b.name));
     const tidy = (e: Expr, log?: (line: string) => void) => tidyBoundNames(renameIndices(renameClashingBound(simplify(e, log), free, names), clean), free);
-    let rhs = tidy(add(pieces), (line) => steps.push(`simplify — ${line}`));
-    if (clean.size) steps.push(`rename ${[...clean].map(([a, b]) => `${a} → ${b}`).join(', ')}`);
-    const log = (line: string) => steps.push(line);
+    let rhs = tidy(add(pieces), wanted ? (line) => steps.push(`simplify — ${line}`) : undefined);
+    if (clean.size) note(() => `rename ${[...clean].map(([a, b]) => `${a} → ${b}`).join(', ')}`);
+    const log = wanted ? (line: string) => steps.push(line) : undefined;
     rhs = reuseForward(rhs, forward, new Map([...rows, ...positions].map((b) => [b.name, b.extent] as const)), log);
     rhs = hoistFactors(rhs, log);
     const statement: Statement = { tensor: dT, lhs: [...rows, ...positions], rhs, line: 0 };
-    steps.push(`result: ${printStatement(statement)}`);
+    note(() => `result: ${printStatement(statement)}`);
     if (!scatters.length) return { of: target, statement, steps };
     // a summed index promoted to a loop keeps its name unless a position now has it
     const added = scatters.map((sc) => {
@@ -440,7 +456,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
       const r = renameScatter(sc, map, (e) => renameIndices(renameClashingBound(e, new Set([...free, ...map.values()]), names), map));
       return { tensor: dT, lhs: r.loops, rhs: simplify(r.rhs), line: 0, scatter: { at: r.at } } satisfies Statement;
     });
-    steps.push(...added.map((s) => `then: ${printStatement(s)}`));
+    if (wanted) steps.push(...added.map((s) => `then: ${printStatement(s)}`));
     return { of: target, statement, scatters: added, gathered: { ...statement, rhs: tidy(add(gathered)) }, steps };
   });
 }

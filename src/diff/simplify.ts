@@ -65,22 +65,28 @@ function expand(e: Expr): Monomial[] | null {
 }
 
 /** Items grouped by `key`, in order of first appearance; `key` (which costs the size of what it keys)
- *  runs only on items whose cheap `hash` another item shares. */
+ *  runs only on items whose cheap `hash` another item shares, and once an item: a bucket of many
+ *  items with one hash (10 000 terms `k·(k == p)`, say) finds its group through a map of keys. */
 function groupBy<T>(items: readonly T[], hash: (t: T) => string, key: (t: T) => string): T[][] {
-  const buckets = new Map<string, T[][]>();
+  const buckets = new Map<string, { readonly first: T[]; byKey?: Map<string, T[]> }>();
   const groups: T[][] = [];
-  const keys = new Map<T, string>();
-  const keyOf = (t: T) => keys.get(t) ?? (keys.set(t, key(t)), keys.get(t)!);
   for (const t of items) {
     const h = hash(t);
     const bucket = buckets.get(h);
-    const same = bucket?.find((g) => keyOf(g[0]!) === keyOf(t));
+    if (!bucket) {
+      const g = [t];
+      groups.push(g);
+      buckets.set(h, { first: g });
+      continue;
+    }
+    bucket.byKey ??= new Map([[key(bucket.first[0]!), bucket.first]]);
+    const k = key(t);
+    const same = bucket.byKey.get(k);
     if (same) same.push(t);
     else {
       const g = [t];
       groups.push(g);
-      if (bucket) bucket.push(g);
-      else buckets.set(h, [g]);
+      bucket.byKey.set(k, g);
     }
   }
   return groups;
@@ -192,12 +198,14 @@ function rewrite(e: Expr, log?: (line: string) => void): Expr {
   return out;
 }
 
+const withBody = (r: Extract<Expr, { kind: 'reduce' }>, body: Expr): Expr => (body === r.body ? r : { ...r, body });
+
 /** `log` hears of each simplification a reader would want to see (--steps). */
 export function simplify(e: Expr, log?: (line: string) => void): Expr {
   const once = rewrite(e, log);
   // expansion applies to a whole gradient term (inside its sums), not to function arguments
-  const expanded = once.kind === 'reduce' ? { ...once, body: expandIfSmaller(once.body) } : expandIfSmaller(once);
-  if (log && exprKey(expanded) !== exprKey(once)) log(`expand and collect: ${printExpr(once)} = ${printExpr(expanded)}`);
+  const expanded = once.kind === 'reduce' ? withBody(once, expandIfSmaller(once.body)) : expandIfSmaller(once);
+  if (log && expanded !== once && exprKey(expanded) !== exprKey(once)) log(`expand and collect: ${printExpr(once)} = ${printExpr(expanded)}`);
   return rewrite(expanded, log);
 }
 

@@ -118,6 +118,8 @@ export function idxMod(a: IndexExpr, by: Poly): IndexExpr {
 
 /** Replace every occurrence of variable `name` (also inside quotients and remainders). */
 export function idxSubstitute(e: IndexExpr, name: string, by: IndexExpr): IndexExpr {
+  // a subscript without the name is its own substitute (a delta's index is in few of them)
+  if (!mentions(e, (v) => v === name)) return e;
   let out: IndexExpr = idxConst(e.constant);
   for (const t of e.terms) {
     const a = t.atom;
@@ -141,7 +143,38 @@ export function idxSubstitute(e: IndexExpr, name: string, by: IndexExpr): IndexE
   return out;
 }
 
+/** Whether e has a variable (inside quotients, remainders and reads too) that `has`. */
+function mentions(e: IndexExpr, has: (name: string) => boolean): boolean {
+  for (const t of e.terms) {
+    const a = t.atom;
+    if (a.kind === 'var' ? has(a.name) : atomArgs(a).some((x) => mentions(x, has))) return true;
+  }
+  return false;
+}
+
+/** idxRename of an expression of plain variables, in one pass: each term added in order as
+ *  idxSubstitute adds it (a term that lands on an earlier one's variable merges into it, and a sum
+ *  that cancels leaves) — without the two substitutions per name that rename through placeholders. */
+function renameVars(e: IndexExpr, map: ReadonlyMap<string, string>): IndexExpr {
+  const terms: { atom: Atom; coef: Poly }[] = [];
+  for (const t of e.terms) {
+    const old = (t.atom as Extract<Atom, { kind: 'var' }>).name;
+    const name = map.get(old) ?? old;
+    const at = terms.findIndex((x) => (x.atom as Extract<Atom, { kind: 'var' }>).name === name);
+    if (at < 0) terms.push({ atom: name === old ? t.atom : { kind: 'var', name }, coef: t.coef });
+    else {
+      const coef = polyAdd(terms[at]!.coef, t.coef);
+      if (polyIsZero(coef)) terms.splice(at, 1);
+      else terms[at] = { atom: terms[at]!.atom, coef };
+    }
+  }
+  return { terms, constant: polyAdd(e.constant, POLY_ZERO) };
+}
+
 export function idxRename(e: IndexExpr, map: ReadonlyMap<string, string>): IndexExpr {
+  // most subscripts mention none of the names: renaming a whole gradient then copies nothing
+  if (!mentions(e, (v) => map.has(v))) return e;
+  if (e.terms.every((t) => t.atom.kind === 'var')) return renameVars(e, map);
   let out = e;
   // Rename through fresh placeholders so swaps (i↔j) work.
   const tmp = [...map.keys()].map((k, n) => [k, `\u0000${n}`] as const);
@@ -167,6 +200,15 @@ export function idxReads(e: IndexExpr): string[] {
     for (const x of atomArgs(t.atom)) out.push(...idxReads(x));
   }
   return [...new Set(out)];
+}
+
+/** f of each variable anywhere in the expression, in idxVars' order (repeats too), with no list made. */
+export function forEachVar(e: IndexExpr, f: (name: string) => void): void {
+  for (const t of e.terms) {
+    const a = t.atom;
+    if (a.kind === 'var') f(a.name);
+    else for (const x of atomArgs(a)) forEachVar(x, f);
+  }
 }
 
 /** Variable names anywhere in the expression (including inside quotients, remainders and reads). */
@@ -203,13 +245,13 @@ export function idxKey(e: IndexExpr): string {
   return printIndex(e);
 }
 
-function atomText(a: Atom, wrap: boolean): string {
+function atomText(a: Atom, wrap: boolean, rename: ReadonlyMap<string, string> | undefined): string {
   switch (a.kind) {
     case 'var':
-      return a.name;
+      return rename?.get(a.name) ?? a.name;
     case 'div':
     case 'mod': {
-      const inner = printIndex(a.of);
+      const inner = printIndexAs(a.of, rename);
       const simpleOf = idxAsVar(a.of) !== undefined || (a.of.terms.length === 0);
       const by = printPoly(a.by);
       // a product of sizes is not simple: x%(A*B), not x%A*B = (x%A)*B
@@ -218,7 +260,7 @@ function atomText(a: Atom, wrap: boolean): string {
       return wrap ? `(${txt})` : txt;
     }
     case 'read':
-      return a.subs.length ? `${a.tensor}[${a.subs.map(printIndex).join(',')}]` : a.tensor;
+      return a.subs.length ? `${a.tensor}[${a.subs.map((x) => printIndexAs(x, rename)).join(',')}]` : a.tensor;
     default:
       return assertNever(a);
   }
@@ -226,6 +268,19 @@ function atomText(a: Atom, wrap: boolean): string {
 
 /** Language text of an index expression: `u*T+i-P`, `h/2`, `(h+P-i)%T`. */
 export function printIndex(e: IndexExpr): string {
+  return printIndexAs(e, undefined);
+}
+
+/** The key of e with variables renamed, without building the renamed expression: for a renaming
+ *  that is one-to-one onto names e does not use, `idxKey(idxRename(e, rename))`. */
+export const idxKeyRenamed = (e: IndexExpr, rename: ReadonlyMap<string, string>): string => printIndexAs(e, rename);
+
+function printIndexAs(e: IndexExpr, rename: ReadonlyMap<string, string> | undefined): string {
+  // most subscripts are one index: its name (what the general case below prints for it)
+  if (e.terms.length === 1 && e.constant.size === 0) {
+    const t = e.terms[0]!;
+    if (t.atom.kind === 'var' && t.coef.size === 1 && t.coef.get('') === 1) return rename?.get(t.atom.name) ?? t.atom.name;
+  }
   // Positive parts first, then negative ones: `h+P-u*T` rather than `-u*T+h+P`.
   const parts: { negative: boolean; body: string }[] = [];
   // a leading `-` would apply to the dividend: -(h/2) is not -h/2 = (-h)/2
@@ -234,13 +289,13 @@ export function printIndex(e: IndexExpr): string {
     const k = polyConstValue(t.coef);
     if (k !== undefined) {
       const mag = Math.abs(k);
-      parts.push({ negative: k < 0, body: mag === 1 ? atomText(t.atom, k < 0 && leadingMinus) : `${mag}*${atomText(t.atom, true)}` });
+      parts.push({ negative: k < 0, body: mag === 1 ? atomText(t.atom, k < 0 && leadingMinus, rename) : `${mag}*${atomText(t.atom, true, rename)}` });
     } else if (t.coef.size === 1) {
       const [mono, v] = [...t.coef][0]!;
       const mag = Math.abs(v);
-      parts.push({ negative: v < 0, body: `${atomText(t.atom, true)}*${mag === 1 ? mono : `${mag}*${mono}`}` });
+      parts.push({ negative: v < 0, body: `${atomText(t.atom, true, rename)}*${mag === 1 ? mono : `${mag}*${mono}`}` });
     } else {
-      parts.push({ negative: false, body: `${atomText(t.atom, true)}*(${printPoly(t.coef)})` });
+      parts.push({ negative: false, body: `${atomText(t.atom, true, rename)}*(${printPoly(t.coef)})` });
     }
   }
   for (const [mono, v] of e.constant) {

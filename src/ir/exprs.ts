@@ -3,7 +3,7 @@
 //
 // Worked example: mul([num 1, access A[i,k], mul([num 2, access dY[i,j]])]) builds
 //   mul([num 2, A[i,k], dY[i,j]])   — flattened, the 1 dropped, the constant moved to the front.
-import { idxKey, idxRename, idxSubstitute, idxVars } from './affine.js';
+import { forEachVar, idxKey, idxKeyRenamed, idxRename, idxSubstitute, idxVars } from './affine.js';
 import { sizeKey } from './sizes.js';
 import { assertNever, type Bound, type Builtin, type CompareOp, type Expr, type IndexExpr, type ReduceOp } from './types.js';
 
@@ -88,6 +88,21 @@ export const call = (fn: Builtin, args: readonly Expr[]): Expr => ({ kind: 'call
 export const reduce = (op: ReduceOp, indices: readonly Bound[], body: Expr): Expr =>
   indices.length === 0 ? body : op === 'sum' && isNum(body, 0) ? ZERO : { kind: 'reduce', op, indices, body };
 
+/** f over a list, the same list when f changed nothing: a pass over a large unchanged tree then
+ *  allocates nothing (mapChildren runs at every node of every pass). */
+function mapList(xs: readonly Expr[], f: (c: Expr) => Expr): readonly Expr[] {
+  let out: Expr[] | undefined;
+  for (let i = 0; i < xs.length; i++) {
+    const y = f(xs[i]!);
+    if (out) out.push(y);
+    else if (y !== xs[i]) {
+      out = xs.slice(0, i);
+      out.push(y);
+    }
+  }
+  return out ?? xs;
+}
+
 /** Rebuild a node from new children (constructors re-fold); returns the same object when nothing changed. */
 export function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
   switch (e.kind) {
@@ -98,12 +113,12 @@ export function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
     case 'delta':
       return e;
     case 'add': {
-      const t = e.terms.map(f);
-      return t.every((x, i) => x === e.terms[i]) ? e : add(t);
+      const t = mapList(e.terms, f);
+      return t === e.terms ? e : add(t);
     }
     case 'mul': {
-      const t = e.factors.map(f);
-      return t.every((x, i) => x === e.factors[i]) ? e : mul(t);
+      const t = mapList(e.factors, f);
+      return t === e.factors ? e : mul(t);
     }
     case 'div': {
       const a = f(e.num);
@@ -125,8 +140,8 @@ export function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
       return a === e.a && b === e.b ? e : compare(e.op, a, b);
     }
     case 'call': {
-      const t = e.args.map(f);
-      return t.every((x, i) => x === e.args[i]) ? e : call(e.fn, t);
+      const t = mapList(e.args, f);
+      return t === e.args ? e : call(e.fn, t);
     }
     case 'reduce': {
       const b = f(e.body);
@@ -175,16 +190,27 @@ export function children(e: Expr): readonly Expr[] {
 
 /** Apply an index-expression rewrite to every subscript, index value, argmax position and δ. */
 export function mapIndices(e: Expr, f: (x: IndexExpr) => IndexExpr): Expr {
+  // a node whose index expressions f returns unchanged is kept, so its parents are too
   switch (e.kind) {
-    case 'index':
-      return { kind: 'index', expr: f(e.expr) };
-    case 'access':
-      return access(e.tensor, e.subs.map(f));
-    case 'delta':
-      return { kind: 'delta', a: f(e.a), b: f(e.b) };
+    case 'index': {
+      const x = f(e.expr);
+      return x === e.expr ? e : { kind: 'index', expr: x };
+    }
+    case 'access': {
+      const subs = e.subs.map(f);
+      return subs.every((x, k) => x === e.subs[k]) ? e : access(e.tensor, subs);
+    }
+    case 'delta': {
+      const a = f(e.a);
+      const b = f(e.b);
+      return a === e.a && b === e.b ? e : { kind: 'delta', a, b };
+    }
     case 'argmax':
-    case 'matfn':
-      return { ...e, at: e.at.map(f), body: mapIndices(e.body, f) };
+    case 'matfn': {
+      const at = e.at.map(f);
+      const body = mapIndices(e.body, f);
+      return body === e.body && at.every((x, k) => x === e.at[k]) ? e : { ...e, at, body };
+    }
     default:
       return mapChildren(e, (c) => mapIndices(c, f));
   }
@@ -216,7 +242,7 @@ function renameBound(e: Expr, map: ReadonlyMap<string, string>): Expr {
 export function freeIndices(e: Expr): string[] {
   const out = new Set<string>();
   const walk = (x: Expr, bound: ReadonlySet<string>) => {
-    const addAll = (ix: IndexExpr) => idxVars(ix).forEach((v) => bound.has(v) || out.add(v));
+    const addAll = (ix: IndexExpr) => forEachVar(ix, (v) => bound.has(v) || out.add(v));
     switch (x.kind) {
       case 'index':
         addAll(x.expr);
@@ -300,56 +326,68 @@ export function exprKey(e: Expr): string {
   return key;
 }
 
-function computeKey(e: Expr): string {
-  let counter = 0;
-  const go = (x: Expr, env: ReadonlyMap<string, string>): string => {
-    const ik = (ix: IndexExpr) => idxKey(env.size ? idxRename(ix, env) : ix);
-    switch (x.kind) {
-      case 'num':
-        return `#${x.value}`;
-      case 'sizeval':
-        return `size(${sizeKey(x.size)})`;
-      case 'index':
-        return `idx(${ik(x.expr)})`;
-      case 'access':
-        return `${x.tensor}[${x.subs.map(ik).join(',')}]`;
-      case 'delta':
-        return `δ(${ik(x.a)},${ik(x.b)})`;
-      case 'add':
-        return `+(${x.terms.map((t) => go(t, env)).join(',')})`;
-      case 'mul':
-        return `*(${x.factors.map((t) => go(t, env)).join(',')})`;
-      case 'div':
-        return `/(${go(x.num, env)},${go(x.den, env)})`;
-      case 'pow':
-        return `^(${go(x.base, env)},${go(x.exp, env)})`;
-      case 'neg':
-        return `-(${go(x.arg, env)})`;
-      case 'compare':
-        return `${x.op}(${go(x.a, env)},${go(x.b, env)})`;
-      case 'call':
-        return `${x.fn}(${x.args.map((t) => go(t, env)).join(',')})`;
-      case 'reduce':
-      case 'argmax':
-      case 'matfn': {
-        const inner = new Map(env);
-        const heads = x.indices.map((b) => {
-          const c = `$${counter++}`;
-          inner.set(b.name, c);
-          return `${c}:${sizeKey(b.extent)}`;
-        });
-        const at = x.kind !== 'reduce' ? `@${x.at.map(ik).join(',')}` : '';
-        return `${x.kind === 'reduce' ? x.op : x.kind === 'matfn' ? x.fn : `arg${x.op}`}(${heads.join(',')}${at}){${go(x.body, inner)}}`;
-      }
-      default:
-        return assertNever(x);
-    }
-  };
-  return go(e, new Map());
+function computeKey(e: Expr, free?: ReadonlyMap<string, string>): string {
+  const counter = { next: 0 };
+  return keyOf(e, free ?? new Map(), counter);
 }
 
-/** Hashes of expressions already hashed (each is the hash of its children's hashes: O(1) a node). */
+/** The key of e with its free indices renamed by `free` (one-to-one, onto names e does not use):
+ *  `exprKey(renameIndices(e, free))`, without building the renamed copy. */
+export const exprKeyRenamed = (e: Expr, free: ReadonlyMap<string, string>): string => (free.size === 0 ? exprKey(e) : computeKey(e, free));
+
+const indexKeyIn = (ix: IndexExpr, env: ReadonlyMap<string, string>): string => (env.size ? idxKeyRenamed(ix, env) : idxKey(ix));
+
+function keyOf(x: Expr, env: ReadonlyMap<string, string>, counter: { next: number }): string {
+  switch (x.kind) {
+    case 'num':
+      return `#${x.value}`;
+    case 'sizeval':
+      return `size(${sizeKey(x.size)})`;
+    case 'index':
+      return `idx(${indexKeyIn(x.expr, env)})`;
+    case 'access':
+      return `${x.tensor}[${x.subs.map((s) => indexKeyIn(s, env)).join(',')}]`;
+    case 'delta':
+      return `δ(${indexKeyIn(x.a, env)},${indexKeyIn(x.b, env)})`;
+    case 'add':
+      return `+(${x.terms.map((t) => keyOf(t, env, counter)).join(',')})`;
+    case 'mul':
+      return `*(${x.factors.map((t) => keyOf(t, env, counter)).join(',')})`;
+    case 'div':
+      return `/(${keyOf(x.num, env, counter)},${keyOf(x.den, env, counter)})`;
+    case 'pow':
+      return `^(${keyOf(x.base, env, counter)},${keyOf(x.exp, env, counter)})`;
+    case 'neg':
+      return `-(${keyOf(x.arg, env, counter)})`;
+    case 'compare':
+      return `${x.op}(${keyOf(x.a, env, counter)},${keyOf(x.b, env, counter)})`;
+    case 'call':
+      return `${x.fn}(${x.args.map((t) => keyOf(t, env, counter)).join(',')})`;
+    case 'reduce':
+    case 'argmax':
+    case 'matfn': {
+      const inner = new Map(env);
+      const heads = x.indices.map((b) => {
+        const c = `$${counter.next++}`;
+        inner.set(b.name, c);
+        return `${c}:${sizeKey(b.extent)}`;
+      });
+      const at = x.kind !== 'reduce' ? `@${x.at.map((s) => indexKeyIn(s, env)).join(',')}` : '';
+      return `${x.kind === 'reduce' ? x.op : x.kind === 'matfn' ? x.fn : `arg${x.op}`}(${heads.join(',')}${at}){${keyOf(x.body, inner, counter)}}`;
+    }
+    default:
+      return assertNever(x);
+  }
+}
+
+/** Hashes of expressions already hashed (each is the hash of its children's hashes: O(1) a node),
+ *  kept for expressions of HASH_KEPT nodes or more: a weak map's every entry costs each minor
+ *  garbage collection a look (one entry a node made derive of an 800-layer chain spend half its
+ *  time collecting), and a smaller expression is quicker hashed again than looked up. */
 const HASHES = new WeakMap<Expr, number>();
+const HASH_KEPT = 32;
+/** the number of nodes the last hashOf walked (a kept expression counts as HASH_KEPT) */
+let walked = 0;
 
 const mix = (h: number, v: number): number => Math.imul(h ^ v, 0x01000193) >>> 0;
 function hashText(h: number, s: string): number {
@@ -361,8 +399,15 @@ function hashText(h: number, s: string): number {
  *  expressions with different hashes differ, and only a match needs their keys. A key costs the size
  *  of its expression at every node it is asked of (a deep chain costs size × depth); a hash is kept. */
 export function exprHash(e: Expr): number {
+  return hashOf(e);
+}
+
+function hashOf(e: Expr): number {
   const known = HASHES.get(e);
-  if (known !== undefined) return known;
+  if (known !== undefined) {
+    walked = HASH_KEPT;
+    return known;
+  }
   let h = hashText(0x811c9dc5, e.kind);
   switch (e.kind) {
     case 'num':
@@ -400,8 +445,16 @@ export function exprHash(e: Expr): number {
     default:
       return assertNever(e);
   }
-  for (const c of children(e)) h = mix(h, exprHash(c));
-  HASHES.set(e, h);
+  let n = 1;
+  for (const c of children(e)) {
+    h = mix(h, hashOf(c));
+    n += walked;
+  }
+  if (n >= HASH_KEPT) {
+    HASHES.set(e, h);
+    n = HASH_KEPT;
+  }
+  walked = n;
   return h;
 }
 
@@ -409,6 +462,10 @@ export const exprEquals = (a: Expr, b: Expr): boolean => a === b || (exprHash(a)
 
 /** Replace every subexpression alpha-equal to `pattern` by `by`. */
 export function replaceExpr(e: Expr, pattern: Expr, by: Expr): Expr {
-  const go = (x: Expr): Expr => (exprEquals(x, pattern) ? by : mapChildren(x, go));
+  // the pattern's hash and key once, not at every node whose hash matches
+  const hash = exprHash(pattern);
+  let key: string | undefined;
+  const same = (x: Expr) => x === pattern || (exprHash(x) === hash && exprKey(x) === (key ??= exprKey(pattern)));
+  const go = (x: Expr): Expr => (same(x) ? by : mapChildren(x, go));
   return go(e);
 }

@@ -213,7 +213,17 @@ export function printExpr(e: Expr, ctx = 0): string {
   }
 }
 
+/** Statements already printed: derive prints each gradient for its index form and again in the
+ *  program (statements are immutable, and few beside their nodes) */
+const PRINTED = new WeakMap<Statement, string>();
+
 export function printStatement(s: Statement): string {
+  let text = PRINTED.get(s);
+  if (text === undefined) PRINTED.set(s, (text = statementText(s)));
+  return text;
+}
+
+function statementText(s: Statement): string {
   // a scatter-add names its loop indices only through its left subscripts and right side
   if (s.scatter) return `${s.tensor}[${s.scatter.at.map(printIndex).join(',')}] += ${printExpr(s.rhs)}`;
   const lhs = s.lhs.length ? `${s.tensor}[${s.lhs.map((b) => b.name).join(',')}]` : s.tensor;

@@ -24,7 +24,12 @@ export const polyAdd = (a: Poly, b: Poly): Poly => makePoly([...a, ...b]);
 export const polyScale = (a: Poly, s: number): Poly => makePoly([...a].map(([k, v]) => [k, v * s]));
 export const polySub = (a: Poly, b: Poly): Poly => polyAdd(a, polyScale(b, -1));
 
+const isOne = (p: Poly): boolean => p.size === 1 && p.get('') === 1;
+
 export function polyMul(a: Poly, b: Poly): Poly {
+  // 1·b is b (both are canonical): most coefficients are 1
+  if (isOne(a)) return b;
+  if (isOne(b)) return a;
   const out: [string, number][] = [];
   for (const [ka, va] of a)
     for (const [kb, vb] of b) {
@@ -61,6 +66,12 @@ export function polyEval(p: Poly, sizes: ReadonlyMap<string, number>): number {
 
 export function printPoly(p: Poly): string {
   if (p.size === 0) return '0';
+  if (p.size === 1) {
+    // one monomial (most are): what the general case below prints for it
+    const [k, v] = p.entries().next().value as [string, number];
+    const mag = Math.abs(v);
+    if (v !== 0) return (v < 0 ? '-' : '') + (k === '' ? String(mag) : mag === 1 ? k : `${mag}*${k}`);
+  }
   // positive monomials first: R-1-P reads better than -P+R-1
   const order = (a: [string, number], b: [string, number]) =>
     (a[0] === '' ? 1 : 0) - (b[0] === '' ? 1 : 0) || Math.abs(a[1]) - Math.abs(b[1]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
@@ -219,5 +230,12 @@ export function printSize(s: SizeExpr): string {
   }
 }
 
-export const sizeKey = printSize;
-export const sizeEquals = (a: SizeExpr, b: SizeExpr): boolean => sizeKey(a) === sizeKey(b);
+/** Keys of sizes already keyed: a size (an extent, a dimension) is shared by every index over it,
+ *  and hashing and comparing expressions asks for its key at each. */
+const SIZE_KEYS = new WeakMap<SizeExpr, string>();
+export function sizeKey(s: SizeExpr): string {
+  let key = SIZE_KEYS.get(s);
+  if (key === undefined) SIZE_KEYS.set(s, (key = printSize(s)));
+  return key;
+}
+export const sizeEquals = (a: SizeExpr, b: SizeExpr): boolean => a === b || sizeKey(a) === sizeKey(b);

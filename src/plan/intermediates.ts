@@ -7,7 +7,7 @@
 // and answers both with reads of it, AX[i,m] and AX[p,q]: the key renames the free indices in order
 // of first use (#0, #1) and records their ranges, and exprKey numbers the bound ones.
 import { idxVar } from '../ir/affine.js';
-import { access, exprKey, freeIndices, renameIndices } from '../ir/exprs.js';
+import { access, exprKeyRenamed, freeIndices } from '../ir/exprs.js';
 import { printExpr } from '../ir/print.js';
 import { sizeKey } from '../ir/sizes.js';
 import type { Bound, Expr, SizeExpr, Statement, TensorInfo } from '../ir/types.js';
@@ -24,11 +24,8 @@ export interface Intermediate {
 /** The key of a value in its context: free indices renamed #0, #1 … in order of use, with their ranges. */
 export function valueKey(e: Expr, extentOf: (v: string) => SizeExpr): { key: string; free: string[] } {
   const free = freeIndices(e);
-  const renamed = renameIndices(
-    e,
-    new Map(free.map((v, k) => [v, `#${k}`] as const)),
-  );
-  return { key: `${exprKey(renamed)}|${free.map((v) => sizeKey(extentOf(v))).join(',')}`, free };
+  const renamed = exprKeyRenamed(e, new Map(free.map((v, k) => [v, `#${k}`] as const)));
+  return { key: `${renamed}|${free.map((v) => sizeKey(extentOf(v))).join(',')}`, free };
 }
 
 export class Registry {
