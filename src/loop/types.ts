@@ -174,6 +174,9 @@ export interface Kernel {
   readonly runs?: 'wasm';
   /** it reads integer input data (E[tok[n], d]) and checks it: it runs in JavaScript */
   readonly data?: true;
+  /** its work is shared out between worker threads: each runs the part its sizes `#part` of `#parts`
+   * say (opt/splitParallelLoop.ts); a kernel without it runs on one worker */
+  readonly threads?: 'split';
 }
 
 /** A function of a micro-kernel module: i32 parameters over the module's byte-addressed memory `mem`. */
