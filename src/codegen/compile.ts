@@ -206,14 +206,13 @@ export function compile(source: string, options: CompileOptions | WebGpuCompileO
 function compileThreaded(source: string, opts: CompileOptions, threads: number, wrt?: readonly string[]): ThreadedKernel {
   const { threads: _n, ...plain } = opts;
   const parts = threads > 1 && threadsAvailable() ? threads : 1;
-  const one = partsOf(source, plain, wrt, false);
+  const made = partsOf(source, plain, wrt, parts > 1);
   // the H·v kernel, compiled on the first hvp call, shares the workers and is disposed with this one
   let inner: ThreadedKernel | undefined;
   const make = (h: HvpProgram) => (inner = compileThreaded(h.source, opts, threads, h.wrt));
-  const hvp = one.hvpProgram ? hvpOf(one.hvpProgram, make, one.kernel.inputs, one.count) : undefined;
+  const hvp = made.hvpProgram ? hvpOf(made.hvpProgram, make, made.kernel.inputs, made.count) : undefined;
   const release = () => inner?.dispose();
-  if (parts === 1) return threadedKernel(one, undefined, hvp, release);
-  return threadedKernel(partsOf(source, plain, wrt, true), { pool: Pool.of(parts), parts }, hvp, release);
+  return threadedKernel(made, parts > 1 ? { pool: Pool.of(parts), parts } : undefined, hvp, release);
 }
 
 /** compile, differentiating with respect to `wrt` only (the Hessian-vector product's program). */
