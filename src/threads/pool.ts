@@ -40,25 +40,26 @@ interface Runtime {
   Worker?: new (url: string) => { postMessage(m: unknown): void; terminate(): void; onmessage: ((e: { data: unknown }) => void) | null; onerror: ((e: { message?: string }) => void) | null };
   Blob?: new (parts: string[], opts: { type: string }) => object;
   URL?: { createObjectURL(b: object): string };
-  process?: { versions?: { node?: string } };
+  process?: { versions?: { node?: string }; getBuiltinModule?: (name: string) => unknown };
 }
 const runtime = globalThis as unknown as Runtime;
+// Node's built-ins through process.getBuiltinModule (Node 20.16+, 22.3+): no import a browser
+// bundler would have to resolve, and a synchronous start
 const isNode = () => typeof runtime.process?.versions?.node === 'string';
+const nodeBuiltin = (name: string) => runtime.process!.getBuiltinModule!(name);
 
 /** Can this runtime run kernels on worker threads? (shared memory, Atomics, and workers) */
 export function threadsAvailable(): boolean {
   if (typeof runtime.SharedArrayBuffer !== 'function' || typeof runtime.Atomics !== 'object') return false;
-  if (isNode()) return true;
+  if (isNode()) return typeof runtime.process?.getBuiltinModule === 'function';
   // a browser hands shared memory to workers only on a cross-origin isolated page
   return runtime.crossOriginIsolated === true && typeof runtime.Worker === 'function' && typeof runtime.Blob === 'function';
 }
 
 type Message = { op: 'done'; error?: { name: string; message: string } };
 
-async function startNode(onMessage: (m: Message) => void, onError: (e: Error) => void): Promise<Port> {
-  // a specifier in a variable: bundlers for the browser leave it alone (this branch runs in Node only)
-  const spec = 'node:worker_threads';
-  const { Worker } = (await import(/* @vite-ignore */ spec)) as {
+function startNode(onMessage: (m: Message) => void, onError: (e: Error) => void): Port {
+  const { Worker } = nodeBuiltin('worker_threads') as {
     Worker: new (code: string, opts: { eval: true }) => { postMessage(m: unknown): void; terminate(): Promise<number>; on(ev: string, f: (x: never) => void): void; ref(): void; unref(): void };
   };
   const w = new Worker(WORKER_SOURCE, { eval: true });
@@ -109,7 +110,7 @@ export class Pool {
   private async start(id: number): Promise<Port> {
     const onMessage = (m: Message) => this.received(m);
     const onError = (e: Error) => this.crashed(e);
-    const port = isNode() ? await startNode(onMessage, onError) : startBrowser(onMessage, onError);
+    const port = isNode() ? startNode(onMessage, onError) : startBrowser(onMessage, onError);
     port.post({ op: 'init', id, parts: this.parts, control: this.control });
     return port;
   }
@@ -130,6 +131,8 @@ export class Pool {
 
   private crashed(e: Error): void {
     this.failure = e;
+    // kernels compiled from now on get workers of their own
+    if (Pool.pools.get(this.parts) === this) Pool.pools.delete(this.parts);
     this.pending?.reject(e);
     this.pending = undefined;
   }

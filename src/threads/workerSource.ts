@@ -17,7 +17,8 @@
 // short spin, then Atomics.wait); control[2] is set when a kernel threw, so that the rest are
 // skipped — every worker still passes every barrier, so none waits forever.
 export const WORKER_SOURCE = String.raw`'use strict';
-const node = typeof require === 'function' ? require('node:worker_threads').parentPort : null;
+const host = globalThis.process;
+const node = typeof host === 'object' && host !== null && typeof host.getBuiltinModule === 'function' ? host.getBuiltinModule('worker_threads').parentPort : null;
 const post = (m) => (node ? node.postMessage(m) : self.postMessage(m));
 const modules = new Map();
 let id = 0, parts = 1, control = null;

@@ -13,9 +13,11 @@ type Arr = Float32Array | Float64Array;
 const opened: ThreadedKernel[] = [];
 afterAll(() => opened.forEach((k) => k.dispose()));
 
-function both(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64') {
-  const one = compile(source, { sizes, dtype });
-  const two = compile(source, { sizes, dtype, threads: 2 });
+type Variant = { simd?: boolean; optimize?: boolean };
+
+function both(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', variant: Variant = {}) {
+  const one = compile(source, { sizes, dtype, ...variant });
+  const two = compile(source, { sizes, dtype, threads: 2, ...variant });
   opened.push(two);
   return { one, two };
 }
@@ -40,8 +42,8 @@ function differing(a: Arr | undefined, b: Arr | undefined): number[] {
   return out.slice(0, 5);
 }
 
-async function expectSame(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', seeds?: (k: Kernel) => Record<string, Arr>) {
-  const { one, two } = both(source, sizes, dtype);
+async function expectSame(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', seeds?: (k: Kernel) => Record<string, Arr>, variant: Variant = {}) {
+  const { one, two } = both(source, sizes, dtype, variant);
   expect(two.threads).toBe(2);
   const inputs = inputsOf(one, 7);
   const f1 = one.forward(inputs);
@@ -73,6 +75,13 @@ describe('threaded kernels agree bitwise with one thread', () => {
     await expectSame(layer('log_softmax'), { N: 11, C: 9 }, 'float64', (k) => ({ [`d${k.outputs[0]}`]: seedFor(k, k.outputs[0]!) }));
     await expectSame(layer('maxpool2d'), { N: 3, C: 5, H: 6, W: 10 }, 'float64', (k) => ({ dY: seedFor(k, 'Y') }));
     await expectSame(layer('affine'), { N: 9, D: 13, F: 5 }, 'float32', (k) => ({ dY: seedFor(k, 'Y') }));
+  });
+
+  it('with simd: false (the GEMM in JavaScript) and optimize: false (the naive loops)', async () => {
+    const dY = (k: Kernel) => ({ dY: seedFor(k, 'Y') });
+    await expectSame('Y[i,j] = sum(k) A[i,k]*B[k,j]', { I: 131, K: 67, J: 517 }, 'float64', dY, { simd: false });
+    await expectSame(layer('conv2d'), { N: 5, C: 2, H: 7, W: 9, F: 3 }, 'float32', dY, { simd: false });
+    await expectSame(layer('conv2d'), { N: 3, C: 2, H: 7, W: 5, F: 3 }, 'float64', dY, { optimize: false });
   });
 
   it('hvp (a scalar output) gives the same numbers behind a Promise', async () => {
