@@ -7,6 +7,8 @@
 // The kernels are the loop IR printed as JavaScript and made into functions with `new Function` (no
 // TypeScript compiler, no formatter on this path; cached by source and options); `emit` prints the
 // same kernels as a TypeScript module. Sizes, array lengths and dtypes are checked before any loop runs.
+// With `threads: n` the same module, a parallel loop of each kernel split between n workers
+// (opt/splitParallelLoop.ts), runs on worker threads, behind Promises (threaded.ts, docs/threads.md).
 import { differentiate } from '../diff/differentiate.js';
 import { check } from '../ir/check.js';
 import { resolveSizes, shapeOf, withConstants } from '../ir/evaluate.js';
