@@ -18,6 +18,10 @@ import { loadWeights, saveWeights, type Param } from './lib/weights.js';
 
 const NAME = 'two-layer-svm';
 const flags = parseFlags(NAME, { epochs: 4000, batch: 300, lr: 1 });
+if (flags.threads !== undefined)
+  orExit(() => {
+    throw new Error('two-layer-svm runs on one thread: its 300-point network is too small to share out (--threads is for mlp-mnist and cnn-mnist)');
+  });
 const PER_CLASS = 100;
 const CLASSES = 3;
 const HIDDEN = 100;

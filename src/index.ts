@@ -7,6 +7,7 @@ export { DEFAULT_LIMITS, type Limits } from './ir/limits.js';
 export { numericGradient, relativeError, randomInputs, seededRandom } from './ir/gradcheck.js';
 export type { Program, Statement, Expr } from './ir/types.js';
 export { compile, emit, emitAsync, type Kernel, type CompileOptions, type Dtype } from './codegen/compile.js';
+export type { ThreadedKernel } from './codegen/threaded.js';
 export { operator, type Operator, type OperatorContext } from './codegen/operator.js';
 export type { WebGpuCompileOptions, WebGpuKernel } from './codegen/compileWebgpu.js';
 export type { GpuForward, GpuInput, GpuKernel } from './webgpu/gpuKernel.js';

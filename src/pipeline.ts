@@ -1,8 +1,8 @@
 // pipeline: the back end's steps, in order, for every kernel of a program:
 //
 //   program, gradients ─inlineConstants─▶ ─planProgram─▶ statements (with the planner's intermediates)
-//   statement ─lowerToLoops─▶ Kernel ─chooseTarget─▶ ─peelBorders─▶ ─unrollSmallLoops─▶ ─strengthReduce─▶
-//     ─ifToSelect─▶ ─vectorizeLoops─▶ ─unrollSums─▶
+//   statement ─lowerToLoops─▶ Kernel ─splitParallelLoop─▶ ─chooseTarget─▶ ─peelBorders─▶ ─unrollSmallLoops─▶
+//     ─strengthReduce─▶ ─ifToSelect─▶ ─vectorizeLoops─▶ ─unrollSums─▶
 //     ─hoistInvariants─▶ ─legalise─▶ Kernel ─print─▶ text (JavaScript, or WebAssembly for a kernel chooseTarget marked)
 //
 // With DEBUG=deltagrad each kernel's loop IR is printed (as JavaScript) after each step, and with
@@ -27,6 +27,7 @@ import { hoistBounds, hoistInvariants } from './opt/hoistInvariants.js';
 import { ifToSelect } from './opt/ifToSelect.js';
 import { peelBorders } from './opt/peelBorders.js';
 import { unrollSmallLoops } from './opt/unrollSmallLoops.js';
+import { serialiseParallel, splitParallelLoop } from './opt/splitParallelLoop.js';
 import { strengthReduce } from './opt/strengthReduce.js';
 import { unrollSums } from './opt/unrollSums.js';
 import { vectorizeLoops } from './opt/vectorizeLoops.js';
@@ -62,11 +63,19 @@ function dump(stage: string, k: Kernel): void {
   trace(`${stage} ${k.name}${k.runs === "wasm" ? " (WebAssembly)" : ""}`, text.split('\n'));
 }
 
-/** One kernel through the passes (`wasm`: which kernels may run as WebAssembly, chooseTarget.ts). */
-export function optimizeKernel(k: Kernel, optimize: boolean, wasm: WasmMode = 'never'): Kernel {
+/** One kernel through the passes (`wasm`: which kernels may run as WebAssembly, chooseTarget.ts;
+ * `threads`: the sizes compile knows, to split a parallel loop between worker threads by). */
+export function optimizeKernel(lowered: Kernel, optimize: boolean, wasm: WasmMode = 'never', threads?: ReadonlyMap<string, number>): Kernel {
   const trace = debugging('deltagrad');
   const verify = debugging('deltagrad-verify');
-  if (trace) dump('lowerToLoops', k);
+  if (trace) dump('lowerToLoops', lowered);
+  let k = serialiseParallel(lowered);
+  // a kernel the cost rule would run as WebAssembly stays whole (on one worker): split, it would run
+  // as JavaScript, whose results need not be bitwise those of one thread
+  if (threads && !(optimize && chooseTarget(k, wasm).runs === 'wasm')) {
+    k = splitParallelLoop(lowered, threads);
+    if (k.threads === 'split') wasm = 'never';
+  }
   if (verify) assertVerified(k);
   let out = k;
   for (const pass of optimize ? OPTIMIZE : NAIVE) {
@@ -96,6 +105,8 @@ export interface ModuleOptions extends LowerOptions {
   readonly wasm?: WasmMode;
   /** size values the planner may count with (compile knows them; emit plans with the defaults) */
   readonly sizes?: ReadonlyMap<string, number>;
+  /** kernels for worker threads: a parallel loop of each split between them (opt/splitParallelLoop.ts) */
+  readonly threads?: boolean;
 }
 
 /** Named constants as numbers in every statement: the kernels read no array for them. */
@@ -141,7 +152,7 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
   const names = new Namer({ reserved: new Set([...JS_RESERVED, 'forward', 'backward', 'shapes', 'program']), dollar: false });
   const kernelName = (prefix: string, tensor: string) => names.fresh(`${prefix}_${isAsciiIdentifier(tensor) ? tensor : [...tensor].map((ch) => (/[A-Za-z0-9_]/.test(ch) ? ch : '_')).join('')}`);
   const wasm: WasmMode = opts.simd && opts.optimize ? (opts.wasm ?? 'auto') : 'never';
-  const lower = (s: Statement, prefix: string) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), ctx, opts), opts.optimize, wasm);
+  const lower = (s: Statement, prefix: string) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), ctx, opts), opts.optimize, wasm, opts.threads ? (opts.sizes ?? new Map()) : undefined);
   const forward = p.statements.map((s) => lower(s, 'forward'));
   // a gradient's scatter-adds (reads through integer data) run after its statement, into its array
   const backward = grads.flatMap((g) => [g.statement, ...(g.scatters ?? [])].map((s) => lower(s, 'backward')));

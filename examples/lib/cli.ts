@@ -12,6 +12,8 @@ export interface Flags {
   load: string | undefined;
   plot: string | undefined;
   quiet: boolean;
+  /** --threads N: the whole network compiled with compile(…, { threads: N }) instead of the generated layers */
+  threads: number | undefined;
 }
 
 export interface FlagDefaults {
@@ -32,6 +34,8 @@ const usage = (name: string, d: FlagDefaults) => `usage: npm run example:${name}
   --save FILE    write the trained weights to FILE (JSON)
   --load FILE    start from the weights in FILE (written by --save)
   --plot FILE    where to write the loss/accuracy plot (default examples/out/${name}.svg)
+  --threads N    run the network as one compile()d program on N worker threads (docs/threads.md)
+                 instead of the generated/ layers
   --quiet        no progress bar, only the epoch lines
   --help         this text`;
 
@@ -60,6 +64,7 @@ export function parseFlags(name: string, defaults: FlagDefaults, argv: string[] 
         load: { type: 'string' },
         plot: { type: 'string' },
         quiet: { type: 'boolean' },
+        threads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -78,6 +83,7 @@ export function parseFlags(name: string, defaults: FlagDefaults, argv: string[] 
       load: values.load,
       plot: values.plot,
       quiet: values.quiet ?? false,
+      threads: values.threads === undefined ? undefined : positive('threads', values.threads, 1, true),
     };
   } catch (e) {
     console.error(`error: ${(e as Error).message}\n\n${usage(name, defaults)}`);

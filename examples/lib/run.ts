@@ -19,14 +19,19 @@ export interface DigitsExample {
   /** shift every training image by up to this many pixels each way (data augmentation); 0 = none */
   readonly shift?: number;
   readonly createModel: (rand: Rand) => Model;
+  /** --threads N: the same network (and initial weights) as one compile()d program on N worker threads */
+  readonly createThreadedModel?: (rand: Rand, threads: number) => Model & { readonly threads: number; dispose(): void };
 }
 
 const subset = (ds: Dataset, n: number | undefined): Dataset =>
   n === undefined || n >= ds.n ? ds : { ...ds, n, x: ds.x.subarray(0, n * ds.dim), y: ds.y.subarray(0, n) };
 
-export function runDigitsExample(ex: DigitsExample): void {
+export async function runDigitsExample(ex: DigitsExample): Promise<void> {
   const flags = parseFlags(ex.name, ex.defaults);
   for (const line of ex.description) console.log(line);
+  if (flags.threads !== undefined && !ex.createThreadedModel) orExit(() => {
+    throw new Error(`${ex.name} has no threaded model`);
+  });
   const t0 = performance.now();
   const data = loadDigits({ seed: flags.seed });
   const trainSet = subset(data.train, flags.train);
@@ -36,7 +41,13 @@ export function runDigitsExample(ex: DigitsExample): void {
       `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   const rand = makeRand(flags.seed * 7919 + 17);
-  const model = ex.createModel(rand);
+  const threaded = flags.threads !== undefined ? ex.createThreadedModel!(rand, flags.threads) : undefined;
+  const model = threaded ?? ex.createModel(rand);
+  if (threaded)
+    console.log(
+      `threads: the whole network as one program, compile(…, { threads: ${flags.threads} }) — ${threaded.threads} worker thread${threaded.threads > 1 ? 's' : ''}` +
+        `${threaded.threads < flags.threads! ? ' (no shared memory here: one thread)' : ''}, not the generated/ layers`,
+    );
   const count = model.params.reduce((a, p) => a + p.data.length, 0);
   console.log(`model: ${model.params.map((p) => `${p.name}[${p.shape.join('×')}]`).join(' ')} — ${count.toLocaleString('en-US')} parameters`);
   if (flags.load) {
@@ -52,7 +63,7 @@ export function runDigitsExample(ex: DigitsExample): void {
   );
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  const history = train(model, trainSet, testSet, {
+  const history = await train(model, trainSet, testSet, {
     epochs: flags.epochs,
     batch: flags.batch,
     lr: flags.lr,
@@ -65,7 +76,7 @@ export function runDigitsExample(ex: DigitsExample): void {
   const total = (performance.now() - start) / 1000;
   const cpuUsed = process.cpuUsage(cpuStart);
   const cpuTotal = (cpuUsed.user + cpuUsed.system) / 1e6;
-  const final = history.epochs.at(-1)?.testAccuracy ?? accuracy(model, testSet);
+  const final = history.epochs.at(-1)?.testAccuracy ?? (await accuracy(model, testSet));
   if (history.epochs.length) {
     const perEpoch = history.epochs.reduce((a, e) => a + e.seconds, 0) / history.epochs.length;
     const cpuPerEpoch = history.epochs.reduce((a, e) => a + e.cpuSeconds, 0) / history.epochs.length;
@@ -91,4 +102,5 @@ export function runDigitsExample(ex: DigitsExample): void {
     orExit(() => saveWeights(flags.save!, model.name, model.params, { testAccuracy: Number(final.toFixed(2)), epochs: history.epochs.length, seed: flags.seed }));
     console.log(`saved weights to ${flags.save}`);
   }
+  threaded?.dispose();
 }

@@ -27,9 +27,16 @@ export interface Model {
   readonly name: string;
   readonly params: readonly Param[];
   readonly classes: number;
-  /** forward and backward on a batch of n samples (x: [n, dim], onehot: [n, classes]) */
-  step(x: Float64Array, onehot: Float64Array, n: number): StepResult;
+  /** forward and backward on a batch of n samples (x: [n, dim], onehot: [n, classes]); a Promise
+   *  when the kernels run on worker threads (models/compiled.ts) */
+  step(x: Float64Array, onehot: Float64Array, n: number): StepResult | Promise<StepResult>;
   /** forward only: class scores [n, classes] */
+  scores(x: Float64Array, n: number): Float64Array | Promise<Float64Array>;
+}
+
+/** A model whose kernels run on the calling thread (the generated layers): no Promises. */
+export interface SyncModel extends Model {
+  step(x: Float64Array, onehot: Float64Array, n: number): StepResult;
   scores(x: Float64Array, n: number): Float64Array;
 }
 
@@ -106,19 +113,19 @@ export interface TrainOptions {
 }
 
 /** Accuracy (%) of the model on a data set, in batches of `batch`. */
-export function accuracy(model: Model, ds: Dataset, batch = 500): number {
+export async function accuracy(model: Model, ds: Dataset, batch = 500): Promise<number> {
   let correct = 0;
   for (let start = 0; start < ds.n; start += batch) {
     const n = Math.min(batch, ds.n - start);
-    const scores = model.scores(ds.x.subarray(start * ds.dim, (start + n) * ds.dim), n);
+    const scores = await model.scores(ds.x.subarray(start * ds.dim, (start + n) * ds.dim), n);
     correct += countCorrect(scores, ds.y.subarray(start, start + n), n, model.classes);
   }
   return (100 * correct) / ds.n;
 }
 
-export function train(model: Model, trainSet: Dataset, testSet: Dataset, o: TrainOptions): History {
+export async function train(model: Model, trainSet: Dataset, testSet: Dataset, o: TrainOptions): Promise<History> {
   const log = o.log ?? ((s: string) => console.log(s));
-  const history: History = { batchLoss: [], epochs: [], initialTestAccuracy: accuracy(model, testSet) };
+  const history: History = { batchLoss: [], epochs: [], initialTestAccuracy: await accuracy(model, testSet) };
   log(`before training: test accuracy ${history.initialTestAccuracy.toFixed(2)}%`);
   const order = Int32Array.from({ length: trainSet.n }, (_, i) => i);
   const xb = new Float64Array(o.batch * trainSet.dim);
@@ -154,7 +161,7 @@ export function train(model: Model, trainSet: Dataset, testSet: Dataset, o: Trai
       const x = n === o.batch ? xb : xb.subarray(0, n * trainSet.dim);
       const y = n === o.batch ? yb : yb.subarray(0, n * trainSet.classes);
       o.augment?.(x, n);
-      const r = model.step(x, y, n);
+      const r = await model.step(x, y, n);
       if (!Number.isFinite(r.loss)) throw new Error(`the loss became ${r.loss} in epoch ${epoch}, batch ${b + 1}: try a smaller --lr`);
       o.optimizer.step(r.grads, lr);
       lossSum += r.loss * n;
@@ -168,7 +175,7 @@ export function train(model: Model, trainSet: Dataset, testSet: Dataset, o: Trai
     const cpu = process.cpuUsage(cpu0);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     bar?.stop();
-    const testAccuracy = accuracy(model, testSet);
+    const testAccuracy = await accuracy(model, testSet);
     const rec: EpochRecord = {
       epoch,
       loss: lossSum / seen,

@@ -3,10 +3,10 @@
 // 2-D [N, D], so it runs on a conv output [N, F, H, W] as D = F·H·W (row-major reshapes are free).
 import { affine, conv2d, maxpool2d, relu, softmaxCrossEntropy, type OperatorContext } from '../../generated/index.js';
 import { gaussianArray, type Rand } from '../lib/random.js';
-import type { Model } from '../lib/train.js';
+import type { SyncModel } from '../lib/train.js';
 import type { Param } from '../lib/weights.js';
 
-export function createCnn(rand: Rand, sizes: { image?: number; f1?: number; f2?: number; classes?: number } = {}): Model {
+export function createCnn(rand: Rand, sizes: { image?: number; f1?: number; f2?: number; classes?: number } = {}): SyncModel {
   const S0 = sizes.image ?? 28;
   const F1 = sizes.f1 ?? 8;
   const F2 = sizes.f2 ?? 16;

@@ -1,11 +1,11 @@
 // The 784→128→10 MLP: affine → ReLU → affine → softmax cross-entropy, every step a generated layer.
 import { affine, l2Penalty, relu, softmaxCrossEntropy, type OperatorContext } from '../../generated/index.js';
 import { gaussianArray, type Rand } from '../lib/random.js';
-import type { Model } from '../lib/train.js';
+import type { SyncModel } from '../lib/train.js';
 import type { Param } from '../lib/weights.js';
 
 /** weightDecay: λ of the penalty λ·(ΣW1² + ΣW2²) added to the loss (generated l2Penalty); 0 = none */
-export function createMlp(rand: Rand, sizes: { input?: number; hidden?: number; classes?: number; weightDecay?: number } = {}): Model {
+export function createMlp(rand: Rand, sizes: { input?: number; hidden?: number; classes?: number; weightDecay?: number } = {}): SyncModel {
   const lam = sizes.weightDecay ?? 0;
   const D = sizes.input ?? 784;
   const H = sizes.hidden ?? 128;

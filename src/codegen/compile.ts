@@ -7,6 +7,8 @@
 // The kernels are the loop IR printed as JavaScript and made into functions with `new Function` (no
 // TypeScript compiler, no formatter on this path; cached by source and options); `emit` prints the
 // same kernels as a TypeScript module. Sizes, array lengths and dtypes are checked before any loop runs.
+// With `threads: n` the same module, a parallel loop of each kernel split between n workers
+// (opt/splitParallelLoop.ts), runs on worker threads, behind Promises (threaded.ts, docs/threads.md).
 import { differentiate } from '../diff/differentiate.js';
 import { check } from '../ir/check.js';
 import { resolveSizes, shapeOf, withConstants } from '../ir/evaluate.js';
@@ -21,6 +23,8 @@ import { compileWebgpu, type WebGpuCompileOptions, type WebGpuKernel } from './c
 import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
+import { threadedKernel, type ArraySpec, type KernelParts, type Tensors, type ThreadedKernel } from './threaded.js';
+import { Pool, threadsAvailable, type ThreadModule } from '../threads/pool.js';
 
 export type Dtype = 'float32' | 'float64';
 export type DataArray = Float32Array | Float64Array;
@@ -40,6 +44,8 @@ export interface CompileOptions {
   readonly constants?: Record<string, number>;
   /** the inputs whose gradients backward computes (default: every input): no kernel for the others */
   readonly wrt?: readonly string[];
+  /** run the kernels on this many worker threads; forward, backward and hvp then return Promises (docs/threads.md) */
+  readonly threads?: number;
 }
 
 export interface Kernel {
@@ -60,6 +66,8 @@ export interface Kernel {
 
 type KernelFn = (t: Record<string, DataArray | Int32Array>, s: Record<string, number>) => void;
 interface LoadedModule {
+  /** each kernel's name and whether its work is split between worker threads, in order */
+  readonly schedule: Pick<ThreadModule, 'forward' | 'backward'>;
   readonly forward: KernelFn;
   readonly backward: KernelFn;
   /** every tensor's shape, the planner's intermediates' too */
@@ -88,6 +96,7 @@ const OPTION_CHECKS: Record<string, (v: unknown) => string | undefined> = {
     for (const [k, x] of Object.entries(v)) if (typeof x !== 'number' || Number.isNaN(x)) return `constant ${k} must be a number, got ${describe(x)}`;
     return undefined;
   },
+  threads: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 256 ? undefined : `threads must be a whole number from 1 to 256, got ${describe(v)}`),
   wrt: (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : `wrt must be an array of input names, e.g. ['W', 'b'], got ${describe(v)}`),
   target: (v) => (v === 'ts' || v === 'js' ? undefined : `target must be 'ts' (a TypeScript module) or 'js' (a JavaScript ES module), got ${describe(v)}`),
   sizes: (v) => {
@@ -110,7 +119,7 @@ function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): vo
   }
 }
 const EMIT_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'constants', 'target', 'wrt'] as const;
-const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'constants', 'wrt'] as const;
+const COMPILE_OPTIONS = ['dtype', 'optimize', 'simd', 'wasm', 'sizes', 'constants', 'wrt', 'threads'] as const;
 
 /** The TypeScript module of forward/backward kernels for a program; `wrt`: only those inputs' gradients. */
 export function emit(source: string, opts: EmitOptions & { sizes?: Record<string, number>; constants?: Record<string, number>; wrt?: readonly string[] } = {}): string {
@@ -137,18 +146,21 @@ function load(
   constants: Record<string, number> | undefined,
   wrt: readonly string[] | undefined,
   sizes: Record<string, number>,
+  threaded = false,
 ): LoadedModule {
-  const key = `${dtype}\u0000${optimize}\u0000${simd}\u0000${wasm}\u0000${JSON.stringify(constants ?? {})}\u0000${wrt?.join(',') ?? ''}\u0000${JSON.stringify(sizes)}\u0000${source}`;
+  const key = `${threaded}\u0000${dtype}\u0000${optimize}\u0000${simd}\u0000${wasm}\u0000${JSON.stringify(constants ?? {})}\u0000${wrt?.join(',') ?? ''}\u0000${JSON.stringify(sizes)}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
   const program = withConstants(check(source), constants);
   const grads = differentiate(program, { unitScalarSeeds: false, steps: false, ...(wrt ? { wrt } : {}) });
   const known = new Map<string, number>(program.sizes.flatMap((z) => (z.default !== undefined ? [[z.name, z.default] as const] : [])));
   for (const [k, v] of Object.entries(sizes)) known.set(k, v);
-  const mod = lowerProgram(program, grads, { dtype, optimize, simd, wasm, micro: microModuleText, sizes: known });
+  const mod = lowerProgram(program, grads, { dtype, optimize, simd, wasm, micro: microModuleText, sizes: known, threads: threaded });
   const text = assertSafeCode(printModule(mod, 'js-body'));
   const exports = instantiate(text);
+  const order = (ks: typeof mod.forward) => ks.map((k) => [k.name, k.threads === 'split'] as const);
   const m: LoadedModule = {
+    schedule: { forward: order(mod.forward), backward: order(mod.backward) },
     forward: exports.forward as KernelFn,
     backward: exports.backward as KernelFn,
     shapes: exports.shapes as LoadedModule['shapes'],
@@ -180,20 +192,41 @@ const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64A
 /** Compile a program for given sizes and dtype: JavaScript kernels, or with `target: 'webgpu'` WGSL
  * compute shaders (compileWebgpu.ts) whose forward and backward return Promises. */
 export function compile(source: string, opts: WebGpuCompileOptions): WebGpuKernel;
+export function compile(source: string, opts: CompileOptions & { readonly threads: number }): ThreadedKernel;
 export function compile(source: string, opts?: CompileOptions): Kernel;
-export function compile(source: string, options: CompileOptions | WebGpuCompileOptions = {}): Kernel | WebGpuKernel {
+export function compile(source: string, options: CompileOptions | WebGpuCompileOptions = {}): Kernel | WebGpuKernel | ThreadedKernel {
   const target = (options as { target?: unknown } | null)?.target;
   if (target === 'webgpu') return compileWebgpu(source, options as WebGpuCompileOptions);
   if (target !== undefined && target !== 'js') throw new Error(`compile: target must be 'js' (the default) or 'webgpu', got ${describe(target)}`);
   const { target: _js, ...opts } = (options ?? {}) as CompileOptions;
   checkOptions('compile', opts, COMPILE_OPTIONS);
+  if (opts.threads !== undefined) return compileThreaded(source, opts, opts.threads);
   return compileWith(source, opts);
+}
+
+/** compile with threads: the kernels on `threads` workers (one: on this thread), behind Promises. */
+function compileThreaded(source: string, opts: CompileOptions, threads: number, wrt?: readonly string[]): ThreadedKernel {
+  const { threads: _n, ...plain } = opts;
+  const parts = threads > 1 && threadsAvailable() ? threads : 1;
+  const made = partsOf(source, plain, wrt, parts > 1);
+  // the H·v kernel, compiled on the first hvp call, shares the workers and is disposed with this one
+  let inner: ThreadedKernel | undefined;
+  const make = (h: HvpProgram) => (inner = compileThreaded(h.source, opts, threads, h.wrt));
+  const hvp = made.hvpProgram ? hvpOf(made.hvpProgram, make, made.hvpInputs!, made.count, made.dataInputs) : undefined;
+  const release = () => inner?.dispose();
+  return threadedKernel(made, parts > 1 ? { pool: Pool.of(parts), parts } : undefined, hvp, release);
 }
 
 /** compile, differentiating with respect to `wrt` only (the Hessian-vector product's program). */
 function compileWith(source: string, opts: CompileOptions, wrt?: readonly string[]): Kernel {
+  const parts = partsOf(source, opts, wrt, false);
+  return parts.hvpProgram ? { ...parts.kernel, hvp: hvpOf(parts.hvpProgram, (h) => compileWith(h.source, opts, h.wrt), parts.hvpInputs!, parts.count, parts.dataInputs) } : parts.kernel;
+}
+
+/** A compiled program's kernel and the pieces a threaded one is made of (threaded.ts). */
+function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | undefined, threaded: boolean): KernelParts & { count: (name: string) => number; hvpProgram?: Program; hvpInputs?: readonly string[]; dataInputs?: readonly string[] } {
   const dtype = opts.dtype ?? 'float64';
-  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto', opts.constants, wrt ?? opts.wrt, opts.sizes ?? {});
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto', opts.constants, wrt ?? opts.wrt, opts.sizes ?? {}, threaded);
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});
@@ -258,7 +291,7 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
     for (const k of names) t[k] = take('output', k, out[k], k.startsWith('d') && !shapes[k] ? k.slice(1) : k);
     return names;
   };
-  const runForward = (inputs: Record<string, DataArray | Int32Array | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = []) => {
+  const prepareForward = (inputs: Record<string, DataArray | Int32Array | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = []) => {
     if (inputs === null || typeof inputs !== 'object') throw new Error('forward takes an object of input arrays, e.g. { X, W }');
     for (const k of Object.keys(inputs)) if (!inputSet.has(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
     const t: Record<string, DataArray | Int32Array> = Object.create(null) as Record<string, DataArray | Int32Array>;
@@ -268,55 +301,79 @@ function compileWith(source: string, opts: CompileOptions, wrt?: readonly string
     for (const name of forwardNames) t[name] ??= new Arr(count(name));
     for (const name of info.scratch ?? []) t[name] = innerArray(name);
     for (const r of info.records) t[r] = new Int32Array(elements(r.replace(/_argmax$/, '')));
-    m.forward(t, sizeRecord);
     return t;
   };
-
-  return {
+  const forwardResult = (t: Tensors) => Object.fromEntries(forwardNames.map((n) => [n, t[n] as DataArray]));
+  const backwardResult = (t: Tensors) => Object.fromEntries((wrt ?? opts.wrt ?? info.inputs).filter((n) => !data.has(n)).map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
+  const prepareBackward = (inputs: Record<string, DataArray | Int32Array | number>, seeds: Record<string, DataArray | number>, out: Record<string, DataArray> | undefined) => {
+    for (const k of Object.keys(seeds)) if (!seedSet.has(k)) throw new Error(`${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
+    const seedArrays: Record<string, DataArray> = {};
+    for (const s of info.seeds) {
+      const of = s.slice(1);
+      const scalar = count(of) === 1 && shapes[of]!.length === 0;
+      seedArrays[s] = take('seed', s, seeds[s] ?? (scalar ? 1 : undefined), of);
+    }
+    // the gradients' arrays are checked with the forward's (they must not share memory with any)
+    const t = prepareForward(inputs, out, info.gradients);
+    // a seed is read after the forward has written its outputs: it may share memory with no output
+    for (const [k, v] of Object.entries(seedArrays)) {
+      for (const q of [...forwardNames, ...info.gradients]) if (t[q] && overlaps(v, t[q])) throw new Error(`seed ${k} shares memory with ${q}, which the kernels write: pass a separate array`);
+      t[k] = v;
+    }
+    for (const g of info.gradients) t[g] ??= new Arr(count(g.slice(1)));
+    for (const name of temporaries) t[name] = innerArray(name);
+    return t;
+  };
+  const kernel: Kernel = {
     inputs: [...info.inputs],
     outputs: [...info.outputs],
     shapes,
     dtype,
     sizes: sizeRecord,
     forward(inputs, out) {
-      const t = runForward(inputs, out);
-      return Object.fromEntries(forwardNames.map((n) => [n, t[n] as DataArray]));
+      const t = prepareForward(inputs, out);
+      m.forward(t, sizeRecord);
+      return forwardResult(t);
     },
     backward(inputs, seeds = {}, out) {
-      for (const k of Object.keys(seeds)) if (!seedSet.has(k)) throw new Error(`${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
-      const seedArrays: Record<string, DataArray> = {};
-      for (const s of info.seeds) {
-        const of = s.slice(1);
-        const scalar = count(of) === 1 && shapes[of]!.length === 0;
-        seedArrays[s] = take('seed', s, seeds[s] ?? (scalar ? 1 : undefined), of);
-      }
-      // the gradients' arrays are checked with the forward's (they must not share memory with any)
-      const t = runForward(inputs, out, info.gradients);
-      // a seed is read after the forward has written its outputs: it may share memory with no output
-      for (const [k, v] of Object.entries(seedArrays)) {
-        for (const q of [...forwardNames, ...info.gradients]) if (t[q] && overlaps(v, t[q])) throw new Error(`seed ${k} shares memory with ${q}, which the kernels write: pass a separate array`);
-        t[k] = v;
-      }
-      for (const g of info.gradients) t[g] ??= new Arr(count(g.slice(1)));
-      for (const name of temporaries) t[name] = innerArray(name);
+      const t = prepareBackward(inputs, seeds, out);
+      m.forward(t, sizeRecord);
       m.backward(t, sizeRecord);
-      return Object.fromEntries((wrt ?? opts.wrt ?? info.inputs).filter((n) => !data.has(n)).map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
+      return backwardResult(t);
     },
+  };
+  // every array the kernels touch, for the workers' shared copies (threaded.ts)
+  const arrays: Record<string, ArraySpec> = {};
+  for (const n of [...info.inputs, ...forwardNames]) arrays[n] = { int: data.has(n), length: count(n) };
+  for (const n of [...info.seeds, ...info.gradients]) arrays[n] = { int: false, length: count(n.slice(1)) };
+  for (const n of [...(info.scratch ?? []), ...temporaries]) arrays[n] = { int: false, length: elements(n) };
+  for (const r of info.records) arrays[r] = { int: true, length: elements(r.replace(/_argmax$/, '')) };
+  return {
+    kernel,
+    prepareForward: (inputs, out) => prepareForward(inputs, out),
+    prepareBackward: (inputs, seeds = {}, out) => prepareBackward(inputs, seeds, out),
+    forwardResult,
+    backwardResult,
+    count,
+    module: { body: m.emitted.text, arrays, sizes: sizeRecord, ...m.schedule, copyIn: info.inputs, seeds: info.seeds, copyOut: forwardNames, gradients: info.gradients },
     // one scalar output: H·v by reverse over reverse, compiled on the first call (src/diff/writeHvpProgram.ts)
-    // (through integer data too: the += of its gradient is differentiated like any statement)
-    ...(!wrt && scalarOutputOf(p) !== undefined ? { hvp: hvpOf(p, opts, info.inputs.filter((n) => !data.has(n)), count) } : {}),
+    // (through integer data too: the += of its gradient is differentiated like any statement; data
+    // takes no direction)
+    ...(!wrt && scalarOutputOf(p) !== undefined ? { hvpProgram: p, hvpInputs: info.inputs.filter((n) => !data.has(n)), dataInputs: [...data] } : {}),
   };
 }
 
-/** The `hvp` of a compiled program: the gradient of Σ⟨∇f, v⟩, keyed dX like backward's. */
-function hvpOf(p: Program, opts: CompileOptions, inputs: readonly string[], count: (name: string) => number): NonNullable<Kernel['hvp']> {
-  let compiled: { h: HvpProgram; k: Kernel } | undefined;
+/** The `hvp` of a compiled program: the gradient of Σ⟨∇f, v⟩, keyed dX like backward's (`make`
+ * compiles the H·v program: a Kernel, or a ThreadedKernel whose hvp returns a Promise). */
+function hvpOf<K extends Kernel | ThreadedKernel>(p: Program, make: (h: HvpProgram) => K, inputs: readonly string[], count: (name: string) => number, data: readonly string[] = []): (given: Record<string, DataArray | number>, directions: Record<string, DataArray | number>) => ReturnType<K['backward']> {
+  let compiled: { h: HvpProgram; k: K } | undefined;
   return (given, directions) => {
     if (directions === null || typeof directions !== 'object') throw new Error('hvp takes the inputs and the directions, an object keyed by input name, e.g. hvp({ x, A }, { x: v })');
+    for (const k of Object.keys(directions)) if (data.includes(k)) throw new Error(`${k} is integer data (declared int): it takes no direction — the Hessian-vector product moves the real inputs only (${inputs.join(', ')})`);
     for (const k of Object.keys(directions)) if (!inputs.includes(k)) throw new Error(`${k} is not an input of the program (inputs: ${inputs.join(', ')}): a direction is keyed by the input it moves`);
     if (!compiled) {
       const h = writeHvpProgram(p);
-      compiled = { h, k: compileWith(h.source, opts, h.wrt) };
+      compiled = { h, k: make(h) };
     }
     const { h, k } = compiled;
     const Arr = ArrayOf(k.dtype);
@@ -325,7 +382,8 @@ function hvpOf(p: Program, opts: CompileOptions, inputs: readonly string[], coun
     for (const x of inputs) all[h.directions[x]!] = directions[x] ?? (k.shapes[x]!.length ? new Arr(count(x)) : 0);
     const seeds: Record<string, number | DataArray> = {};
     for (const o of k.outputs) seeds[`d${o}`] = o === h.output ? 1 : k.shapes[o]!.length ? new Arr(k.shapes[o]!.reduce((a, b) => a * b, 1)) : 0;
+    const pick = (r: Record<string, DataArray>) => Object.fromEntries(inputs.map((x) => [`d${x}`, r[`d${x}`]!]));
     const r = k.backward(all, seeds);
-    return Object.fromEntries(inputs.map((x) => [`d${x}`, r[`d${x}`]!]));
+    return (r instanceof Promise ? r.then(pick) : pick(r)) as ReturnType<K['backward']>;
   };
 }

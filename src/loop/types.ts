@@ -179,6 +179,9 @@ export interface Kernel {
   /** with runs 'wasm': statements run in JavaScript before the WebAssembly call — the data check,
    *  whose error message only JavaScript can make (chooseTarget.ts) */
   readonly prologue?: readonly LStmt[];
+  /** its work is shared out between worker threads: each runs the part its sizes `#part` of `#parts`
+   * say (opt/splitParallelLoop.ts); a kernel without it runs on one worker */
+  readonly threads?: 'split';
 }
 
 /** A function of a micro-kernel module: i32 parameters over the module's byte-addressed memory `mem`. */

@@ -8,6 +8,9 @@
 //     for ic in [0, N) by 64:  pack X's block (panels 4 rows tall)
 //       run(0, 131072, 1179648, mc, nc, kc, 4096)                  ← offsets of A, B, C in bytes
 //       for ii, jj:  c = (first ? 0 : Y[o]) + H[C + ii·512 + jj];  Y[o] = last ? c + b[j] : c
+// The jc and ic loops are marked `parallel`: their iterations write disjoint columns (rows) of C and
+// read none another writes; the packing goes to the module memory, one per worker thread
+// (opt/splitParallelLoop.ts splits one of them between the threads, or makes both serial).
 // The module memory H holds the packed A block at 0, the packed B block at MC·KC and the C block at
 // MC·KC + KC·NC (elements); a convolution puts its padded copies and tables after them.
 import { add, addTo, assign, buffer, c, ceildiv, eq, for_, ge, let_, load, lt, max, min, mul, select, store, sub, sym, v } from '../loop/build.js';
@@ -123,8 +126,8 @@ export function simdBlockLoops(o: BlockLoops): LStmt[] {
               assign(r!, add(v(r!), c(1))),
             ]),
           ]),
-        ], { step: c(MC) }),
+        ], { step: c(MC), loop: 'parallel' }),
       ], { step: v(KCs!) }),
-    ], { step: c(NC) }),
+    ], { step: c(NC), loop: 'parallel' }),
   ];
 }

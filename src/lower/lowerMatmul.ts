@@ -105,7 +105,7 @@ export function lowerMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
   };
   const A = (k: LExpr, x: LExpr) => ({ stmts: [], value: element(left, new Map([...batchVars, ...rows.at(x), ...ks.at(k)]))! });
   const B = (k: LExpr, x: LExpr) => ({ stmts: [], value: element(right, new Map([...batchVars, ...ks.at(k), ...cols.at(x)]))! });
-  const batched = (body: LStmt[]): LStmt[] => shape.batch.reduceRight<LStmt[]>((inner, b, q) => [for_(batchSyms[q]!, c(0), scope.sizeExpr(b.extent), inner)], body);
+  const batched = (body: LStmt[]): LStmt[] => shape.batch.reduceRight<LStmt[]>((inner, b, q) => [for_(batchSyms[q]!, c(0), scope.sizeExpr(b.extent), inner, { loop: 'parallel' })], body);
   if (scope.opts.simd) {
     const { AP, BP } = simdRegions(dtype);
     const loops = simdBlockLoops({
@@ -255,9 +255,9 @@ function jsMicroKernel(
               ...if_(fits, fullTile, edgeTile),
             ], { step: c(MR) }),
           ], { step: c(NR) }),
-        ], { step: c(MC) }),
+        ], { step: c(MC), loop: 'parallel' }),
       ], { step: v(KCs!) }),
-    ], { step: c(NC) }),
+    ], { step: c(NC), loop: 'parallel' }),
   ];
 }
 

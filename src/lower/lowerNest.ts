@@ -93,7 +93,7 @@ export function nest(L: Lowering, bounds: readonly Bound[], outer: Vars, scopeEx
     vars.set(b.name, v(loopVars[level]!));
     const inner = build(level + 1);
     const innermost = level === bounds.length - 1;
-    out.push(for_(loopVars[level]!, lo, hi, inner, { step, loop: innermost && opts.unrollSum ? 'unrolled' : 'serial' }));
+    out.push(for_(loopVars[level]!, lo, hi, inner, { step, loop: innermost && opts.unrollSum ? 'unrolled' : level === 0 && opts.parallel ? 'parallel' : 'serial' }));
     return out;
   };
   return build(0);

@@ -44,5 +44,5 @@ export function lowerPerElement(L: Lowering, s: Statement): LStmt[] {
     const e = L.expr(rhs, vars, hoisted);
     return [...e.stmts, store(out, at, e.value)];
   };
-  return L.nest(lhs, new Map(), rhs, body, { constraints, ...(record ? { exclude: rhs } : {}) });
+  return L.nest(lhs, new Map(), rhs, body, { constraints, parallel: true, ...(record ? { exclude: rhs } : {}) });
 }

@@ -29,6 +29,8 @@ export interface NestOptions {
   readonly exclude?: Expr;
   /** mark the innermost loop as a sum the unrolling pass may split into partial sums */
   readonly unrollSum?: boolean;
+  /** mark the outermost loop `parallel`: its iterations write disjoint elements (the output's loops) */
+  readonly parallel?: boolean;
 }
 
 export interface Lowering {

@@ -35,11 +35,11 @@ describe('examples: the MNIST MLP trained with generated kernels', () => {
     expect(Math.max(...data.test.x.subarray(0, 784 * 20))).toBeLessThanOrEqual(1);
   });
 
-  it('a short run on 4 000 digits: the loss falls and held-out accuracy ≥ 85%', () => {
+  it('a short run on 4 000 digits: the loss falls and held-out accuracy ≥ 85%', async () => {
     const rand = makeRand(7);
     const model = createMlp(rand);
-    const before = accuracy(model, testSet);
-    const history = train(model, trainSet, testSet, { epochs: 2, batch: 32, lr: 0.2, optimizer: sgdOptimizer(model.params), rand, quiet: true, log: () => {} });
+    const before = await accuracy(model, testSet);
+    const history = await train(model, trainSet, testSet, { epochs: 2, batch: 32, lr: 0.2, optimizer: sgdOptimizer(model.params), rand, quiet: true, log: () => {} });
     const first = history.batchLoss.slice(0, 10).reduce((a, p) => a + p[1], 0) / 10;
     const last = history.epochs.at(-1)!;
     expect(first).toBeGreaterThan(1.5); // ≈ ln 10 at the start
@@ -53,11 +53,11 @@ describe('examples: the MNIST MLP trained with generated kernels', () => {
     const file = join(dir, 'mlp.json');
     saveWeights(file, model.name, model.params, { testAccuracy: last.testAccuracy });
     const fresh = createMlp(makeRand(99));
-    expect(accuracy(fresh, testSet)).toBeLessThan(30);
+    expect(await accuracy(fresh, testSet)).toBeLessThan(30);
     const meta = loadWeights(file, fresh.name, fresh.params);
     expect(meta.testAccuracy).toBe(last.testAccuracy);
     fresh.params.forEach((p, i) => expect(p.data).toEqual(model.params[i]!.data));
-    expect(accuracy(fresh, testSet)).toBe(last.testAccuracy);
+    expect(await accuracy(fresh, testSet)).toBe(last.testAccuracy);
   }, 120_000); // ≈ 6 s of CPU; the margin is for a busy machine
 
   it('refuses weights of another shape or model', () => {

@@ -1,0 +1,130 @@
+// threaded: the kernel compile(src, { threads: n }) returns — forward, backward and hvp as Promises,
+// run by a pool of n worker threads (src/threads/pool.ts) over shared copies of every array.
+//
+// Worked example: k = compile('Y[i,j] = A[i,k]*B[k,j]', { sizes, threads: 2 }); await k.forward({ A, B }):
+//   the inputs are checked as compile() checks them; A and B are copied into their SharedArrayBuffer
+//   twins; both workers run forward_Y, each its half of the GEMM's row blocks
+//   (opt/splitParallelLoop.ts); then Y is copied out into a fresh array (or `out`), as one thread
+//   would have returned it — bitwise the same numbers.
+// Without shared memory (a browser page that is not cross-origin isolated) or with threads: 1 the
+// kernels run on this thread, still behind Promises, and `threads` says 1.
+import type { Pool, ThreadModule } from '../threads/pool.js';
+
+type DataArray = Float32Array | Float64Array;
+export type Tensors = Record<string, DataArray | Int32Array>;
+type Inputs = Record<string, DataArray | Int32Array | number>;
+type Seeds = Record<string, DataArray | number>;
+
+/** An array the kernels read or write: integer (arg-max records, integer data) or of the dtype. */
+export interface ArraySpec {
+  readonly int: boolean;
+  readonly length: number;
+}
+
+/** What compile.ts hands over: its one-thread kernel, and the checking and copying steps around a run. */
+export interface KernelParts {
+  readonly kernel: {
+    readonly inputs: string[];
+    readonly outputs: string[];
+    readonly shapes: Record<string, number[]>;
+    readonly dtype: 'float32' | 'float64';
+    readonly sizes: Record<string, number>;
+    forward(inputs: Inputs, out?: Record<string, DataArray>): Record<string, DataArray>;
+    backward(inputs: Inputs, seeds?: Seeds, out?: Record<string, DataArray>): Record<string, DataArray>;
+  };
+  /** the checked arrays of a call, outputs allocated (or the caller's), nothing run */
+  prepareForward(inputs: Inputs, out?: Record<string, DataArray>): Tensors;
+  prepareBackward(inputs: Inputs, seeds?: Seeds, out?: Record<string, DataArray>): Tensors;
+  forwardResult(t: Tensors): Record<string, DataArray>;
+  backwardResult(t: Tensors): Record<string, DataArray>;
+  readonly module: Omit<ThreadModule, 'tensors'> & {
+    readonly arrays: Readonly<Record<string, ArraySpec>>;
+    /** copied in before a forward (inputs), and also before a backward (seeds) */
+    readonly copyIn: readonly string[];
+    readonly seeds: readonly string[];
+    /** copied out after a forward (intermediates and outputs), and also after a backward (gradients) */
+    readonly copyOut: readonly string[];
+    readonly gradients: readonly string[];
+  };
+}
+
+export interface ThreadedKernel {
+  readonly inputs: string[];
+  readonly outputs: string[];
+  readonly shapes: Record<string, number[]>;
+  readonly dtype: 'float32' | 'float64';
+  readonly sizes: Record<string, number>;
+  /** the worker threads that run the kernels: the number asked for, or 1 where the runtime has no
+   *  shared memory (then the kernels run on the calling thread) */
+  readonly threads: number;
+  forward(inputs: Inputs, out?: Record<string, DataArray>): Promise<Record<string, DataArray>>;
+  backward(inputs: Inputs, seeds?: Seeds, out?: Record<string, DataArray>): Promise<Record<string, DataArray>>;
+  hvp?(inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>): Promise<Record<string, DataArray>>;
+  /** lets the workers go (the pool ends when no kernel uses it); later calls reject */
+  dispose(): void;
+}
+
+let nextKey = 1;
+
+type Hvp = (inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>) => Promise<Record<string, DataArray>>;
+
+/** `release`: what dispose() lets go of besides (the H·v kernel hvp compiled). */
+export function threadedKernel(parts: KernelParts, threaded: { pool: Pool; parts: number } | undefined, hvp: Hvp | undefined, release: () => void = () => {}): ThreadedKernel {
+  const k = parts.kernel;
+  let disposed = false;
+  const live = () => {
+    if (disposed) throw new Error('deltagrad: this kernel was disposed (kernel.dispose()); compile it again to use it');
+  };
+  const base = { inputs: k.inputs, outputs: k.outputs, shapes: k.shapes, dtype: k.dtype, sizes: k.sizes, threads: threaded?.parts ?? 1 };
+  const hvpOf = hvp ? { hvp: async (inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>) => (live(), hvp(inputs, directions)) } : {};
+  if (!threaded) {
+    return {
+      ...base,
+      forward: async (inputs, out) => (live(), k.forward(inputs, out)),
+      backward: async (inputs, seeds, out) => (live(), k.backward(inputs, seeds, out)),
+      ...hvpOf,
+      dispose() {
+        disposed = true;
+        release();
+      },
+    };
+  }
+  const { pool } = threaded;
+  const m = parts.module;
+  const Arr = k.dtype === 'float32' ? Float32Array : Float64Array;
+  const shared: Record<string, DataArray | Int32Array> = {};
+  for (const [name, spec] of Object.entries(m.arrays)) {
+    const Of = spec.int ? Int32Array : Arr;
+    // a typed array over shared memory is a typed array like any other, though the ES library types disagree
+    shared[name] = new Of(new SharedArrayBuffer(spec.length * Of.BYTES_PER_ELEMENT) as unknown as ArrayBuffer);
+  }
+  const key = nextKey++;
+  pool.load(key, { body: m.body, tensors: shared, sizes: m.sizes, forward: m.forward, backward: m.backward });
+  const copyIn = (t: Tensors, names: readonly string[]) => () => {
+    for (const n of names) shared[n]!.set(t[n]!);
+  };
+  const copyOut = (t: Tensors, names: readonly string[]) => () => {
+    for (const n of names) t[n]!.set(shared[n]!);
+  };
+  return {
+    ...base,
+    async forward(inputs, out) {
+      live();
+      const t = parts.prepareForward(inputs, out);
+      await pool.run(key, ['forward'], copyIn(t, m.copyIn), copyOut(t, m.copyOut));
+      return parts.forwardResult(t);
+    },
+    async backward(inputs, seeds, out) {
+      live();
+      const t = parts.prepareBackward(inputs, seeds, out);
+      await pool.run(key, ['forward', 'backward'], copyIn(t, [...m.copyIn, ...m.seeds]), copyOut(t, [...m.copyOut, ...m.gradients]));
+      return parts.backwardResult(t);
+    },
+    ...hvpOf,
+    dispose() {
+      disposed = true;
+      pool.unload(key);
+      release();
+    },
+  };
+}

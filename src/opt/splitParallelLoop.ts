@@ -1,0 +1,164 @@
+// splitParallelLoop: the `parallel` loops a CPU lowering marked → one loop whose iterations are
+// shared out between worker threads, or (one thread) plain serial loops. It runs first, so every
+// later pass sees serial loops only.
+//
+// A lowering marks a loop `parallel` when its iterations write disjoint elements of the kernel's
+// tensors and read none that another iteration writes: the output loops of a per-element kernel,
+// the batch loops and the column- and row-block loops of a GEMM (gemmBlocks.ts). Scratch memory is
+// per worker (each worker instantiates the module itself), so packing buffers never race.
+//
+// Worked example, the GEMM's row-block loop with threads (part p of P, sizes `#part`, `#parts`):
+//   for ic in [0, M) by 64 parallel          →   let $n = ⌈(M − 0) / 64⌉
+//                                                for ic in [0 + 64·⌊$n·p/P⌋, min(M, 0 + 64·⌊$n·(p+1)/P⌋)) by 64
+// Each iteration keeps its own summation order, so the results are bitwise those of one thread.
+// Of several marked loops the one with the most iterations (at the sizes compile was given) is
+// split — the conv forward's 49 column blocks rather than its one row block; ties go outward.
+// A tensor written outside the split loop after it (a GEMM's K = 0 case, which writes when the
+// blocks write nothing) is written by part 0 alone; a kernel that writes a tensor before the loop
+// (which the loop might then overwrite) is not split, and runs on one worker.
+import { add, c, ceildiv, eq, floordiv, let_, min, mul, sub, sym, v } from '../loop/build.js';
+import { mapBlocks, walkStmts } from '../loop/mapLoop.js';
+import type { Buf, Kernel, LExpr, LStmt, Sym } from '../loop/types.js';
+
+type For = Extract<LStmt, { kind: 'for' }>;
+
+/** the size keys a split kernel reads its share from (no program size can be spelt with `#`) */
+export const PART_KEY = '#part';
+export const PARTS_KEY = '#parts';
+
+/** Every `parallel` loop made serial (one thread, and every target but the threaded one). */
+export function serialiseParallel(k: Kernel): Kernel {
+  const body = mapBlocks(k.body, (list) => (list.some(isParallel) ? list.map((s) => (isParallel(s) ? { ...s, loop: 'serial' as const } : s)) : list));
+  return body === k.body ? k : { ...k, body };
+}
+
+const isParallel = (s: LStmt): s is For => s.kind === 'for' && s.loop === 'parallel';
+
+/** The kernel with one parallel loop split into the share of part `#part` of `#parts`, marked
+ * `threads: 'split'`; or serialised, unsplit, when it has none it may split. */
+export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>): Kernel {
+  const chosen = chooseLoop(k, sizes);
+  const plain = serialiseParallel(k);
+  if (!chosen || carriesState(chosen)) return plain;
+  const writes = new Set(k.buffers.filter((b) => b.role === 'write').map((b) => b.buf));
+  const part = sym('$part', 'i32');
+  const parts = sym('$parts', 'i32');
+  let before = false;
+  /** the list with the chosen loop split, tensor writes after it guarded; undefined: not in it */
+  const rewrite = (list: readonly LStmt[]): LStmt[] | undefined => {
+    const at = list.findIndex((s) => contains(s, chosen));
+    if (at < 0) return undefined;
+    if (list.slice(0, at).some((s) => writesAny(s, writes))) before = true;
+    const after = list.slice(at + 1).map((s): LStmt => (writesAny(s, writes) ? { kind: 'if', cond: eq(v(part), c(0)), then: [s], else: [] } : s));
+    return [...list.slice(0, at), ...descend(list[at]!), ...after];
+  };
+  const descend = (s: LStmt): LStmt[] => {
+    if (s === chosen) return share(chosen, part, parts);
+    switch (s.kind) {
+      case 'for':
+      case 'block':
+        return [{ ...s, body: rewrite(s.body)! }];
+      case 'if': {
+        const inThen = s.then.some((x) => contains(x, chosen));
+        const guard = (list: readonly LStmt[]) => list.map((x): LStmt => (writesAny(x, writes) ? { kind: 'if', cond: eq(v(part), c(0)), then: [x], else: [] } : x));
+        return [{ ...s, then: inThen ? rewrite(s.then)! : guard(s.then), else: inThen ? guard(s.else) : rewrite(s.else)! }];
+      }
+      default:
+        throw new Error(`internal: a ${s.kind} statement holds a loop`);
+    }
+  };
+  const body = rewrite(k.body)!;
+  if (before) return plain;
+  return serialiseParallel({
+    ...k,
+    body,
+    sizes: [...k.sizes, { v: part, key: PART_KEY }, { v: parts, key: PARTS_KEY }],
+    threads: 'split',
+  });
+}
+
+/** The loop's iterations [⌊n·p/P⌋, ⌊n·(p+1)/P⌋) of n, as a serial loop. */
+function share(l: For, part: Sym, parts: Sym): LStmt[] {
+  const n = sym('$trips', 'i32');
+  const at = (q: LExpr) => add(l.lo, mul(l.step, floordiv(mul(v(n), q), v(parts))));
+  return [
+    let_(n, ceildiv(sub(l.hi, l.lo), l.step)),
+    { kind: 'for', v: l.v, lo: at(v(part)), hi: min(l.hi, at(add(v(part), c(1)))), step: l.step, loop: 'serial', body: l.body },
+  ];
+}
+
+/** The marked loop with the most iterations at the known sizes (ties, and unknown counts, outward). */
+function chooseLoop(k: Kernel, sizes: ReadonlyMap<string, number>): For | undefined {
+  const known = new Map<Sym, number>();
+  for (const z of k.sizes) if (sizes.has(z.key)) known.set(z.v, sizes.get(z.key)!);
+  const lets = new Map<Sym, LExpr>();
+  walkStmts(k.body, (s) => void (s.kind === 'let' && !s.mutable && lets.set(s.v, s.init)));
+  let best: { loop: For; trips: number } | undefined;
+  walkStmts(k.body, (s) => {
+    if (!isParallel(s)) return;
+    const lo = evaluate(s.lo, known, lets);
+    const hi = evaluate(s.hi, known, lets);
+    const step = evaluate(s.step, known, lets);
+    const trips = lo !== undefined && hi !== undefined && step !== undefined && step > 0 ? Math.max(0, Math.ceil((hi - lo) / step)) : -1;
+    if (!best || trips > best.trips) best = { loop: s, trips };
+  });
+  return best?.loop;
+}
+
+/** The value of an integer expression over sizes and the immutable bindings before it, if it has one. */
+function evaluate(e: LExpr, known: ReadonlyMap<Sym, number>, lets: ReadonlyMap<Sym, LExpr>, depth = 0): number | undefined {
+  if (depth > 50) return undefined;
+  const go = (x: LExpr) => evaluate(x, known, lets, depth + 1);
+  switch (e.kind) {
+    case 'const':
+      return e.value;
+    case 'var':
+      return known.get(e.v) ?? (lets.has(e.v) ? go(lets.get(e.v)!) : undefined);
+    case 'binary': {
+      const a = go(e.a);
+      const b = go(e.b);
+      if (a === undefined || b === undefined) return undefined;
+      const ops: Partial<Record<typeof e.op, (x: number, y: number) => number>> = {
+        '+': (x, y) => x + y,
+        '-': (x, y) => x - y,
+        '*': (x, y) => x * y,
+        floordiv: (x, y) => Math.floor(x / y),
+        ceildiv: (x, y) => Math.ceil(x / y),
+        min: Math.min,
+        max: Math.max,
+      };
+      const f = ops[e.op];
+      return f && Number.isFinite(f(a, b)) ? f(a, b) : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Does an iteration assign a variable bound outside the loop (a running offset another iteration reads)? */
+function carriesState(l: For): boolean {
+  const own = new Set<Sym>([l.v]);
+  walkStmts(l.body, (x) => void ((x.kind === 'let' || x.kind === 'for') && own.add(x.v)));
+  let hit = false;
+  walkStmts(l.body, (x) => void (x.kind === 'assign' && !own.has(x.v) && (hit = true)));
+  return hit;
+}
+
+function contains(s: LStmt, target: LStmt): boolean {
+  let hit = false;
+  walkStmts([s], (x) => void (x === target && (hit = true)));
+  return hit;
+}
+
+/** Does the statement write one of the kernel's tensors? */
+function writesAny(s: LStmt, writes: ReadonlySet<Buf>): boolean {
+  let hit = false;
+  walkStmts([s], (x) => {
+    if ((x.kind === 'store' || x.kind === 'fill') && writes.has(x.buf)) hit = true;
+    if (x.kind === 'copy' && writes.has(x.dst)) hit = true;
+    if (x.kind === 'linalg' && writes.has(x.dst)) hit = true;
+    // a view or choice aliasing a tensor would hide the writes: treat it as one
+    if (x.kind === 'choose' && (writes.has(x.then) || writes.has(x.else))) hit = true;
+  });
+  return hit;
+}

@@ -1,0 +1,81 @@
+// workerSource: the code every worker thread runs — shipped with the package as this constant and
+// started from it (Node: `new Worker(text, { eval: true })`; a browser: a Blob URL), so a bundler
+// needs no worker file. It never runs text a user wrote: the kernels it instantiates are the module
+// body compile() prints from the loop IR (assertSafeCode checks it, as for one thread), sent in a
+// `load` message and made into functions with `new Function` exactly as compile() does.
+//
+// Messages (main → worker): init { id, parts, control } once; load { key, body, tensors, sizes,
+// forward, backward } per compiled kernel (its tensors are views of SharedArrayBuffers, shared, not
+// copied); run { key, phases }; unload { key }. Each run ends in done { error? } (worker → main).
+//
+// Worked example, a run of forward = [forward_Z (split), forward_Y (whole), forward_L (split)] on 2
+// workers: both run their share of forward_Z, meet at the barrier, worker 0 runs forward_Y while
+// worker 1 waits at the next barrier, then both run their share of forward_L and post done. Two
+// whole kernels in a row need no barrier between them: worker 0 runs both.
+//
+// The barrier: control[0] counts arrivals, control[1] is the generation the last arrival bumps (a
+// short spin, then Atomics.wait); control[2] is set when a kernel threw, so that the rest are
+// skipped — every worker still passes every barrier, so none waits forever.
+export const WORKER_SOURCE = String.raw`'use strict';
+const host = globalThis.process;
+const node = typeof host === 'object' && host !== null && typeof host.getBuiltinModule === 'function' ? host.getBuiltinModule('worker_threads').parentPort : null;
+const post = (m) => (node ? node.postMessage(m) : self.postMessage(m));
+const modules = new Map();
+let id = 0, parts = 1, control = null;
+function barrier() {
+  const gen = Atomics.load(control, 1);
+  if (Atomics.add(control, 0, 1) === parts - 1) {
+    Atomics.store(control, 0, 0);
+    Atomics.add(control, 1, 1);
+    Atomics.notify(control, 1);
+    return;
+  }
+  for (let spin = 0; spin < 2000; spin++) if (Atomics.load(control, 1) !== gen) return;
+  while (Atomics.load(control, 1) === gen) Atomics.wait(control, 1, gen);
+}
+function run(m, phases) {
+  let error = m.error;
+  if (error) Atomics.store(control, 2, 1);
+  const steps = phases.flatMap((p) => m[p]);
+  for (let i = 0; i < steps.length; i++) {
+    const [name, split] = steps[i];
+    if (i > 0 && (split || steps[i - 1][1])) barrier();
+    if ((split || id === 0) && Atomics.load(control, 2) === 0) {
+      try {
+        m.fns[name](m.tensors, m.sizes);
+      } catch (e) {
+        error = { name: e && e.name || 'Error', message: e && e.message || String(e) };
+        Atomics.store(control, 2, 1);
+      }
+    }
+  }
+  post(error ? { op: 'done', error } : { op: 'done' });
+}
+function receive(msg) {
+  switch (msg.op) {
+    case 'init':
+      id = msg.id;
+      parts = msg.parts;
+      control = msg.control;
+      return;
+    case 'load': {
+      const sizes = Object.assign(Object.create(null), msg.sizes, { '#part': id, '#parts': parts });
+      const m = { fns: null, error: undefined, tensors: msg.tensors, sizes, forward: msg.forward, backward: msg.backward };
+      try {
+        m.fns = new Function(msg.body)();
+      } catch (e) {
+        m.error = { name: e && e.name || 'Error', message: 'deltagrad: a worker thread could not make the kernels (' + (e && e.message || String(e)) + ')' };
+      }
+      modules.set(msg.key, m);
+      return;
+    }
+    case 'unload':
+      modules.delete(msg.key);
+      return;
+    case 'run':
+      return run(modules.get(msg.key), msg.phases);
+  }
+}
+if (node) node.on('message', receive);
+else self.onmessage = (e) => receive(e.data);
+`;

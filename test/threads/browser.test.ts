@@ -1,0 +1,54 @@
+// compile({ threads: 2 }) in Chromium: with the cross-origin isolation headers the kernels run on two
+// Web Workers and give one thread's bits; without them the page has no SharedArrayBuffer and the
+// kernel says it runs on one thread — the same bits, still behind Promises.
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import chromium from '@sparticuz/chromium';
+import { chromium as playwright } from 'playwright-core';
+import { serve } from '../browser/chromium.js';
+
+/** The npm-shipped Chromium with the site isolation a cross-origin isolated page needs: without the
+ *  flags @sparticuz/chromium adds for Lambda (one process, no site isolation, SharedArrayBuffer for
+ *  every page, no web security), under which no page is ever cross-origin isolated. */
+const DROP = ['--single-process', '--disable-site-isolation-trials', '--disable-web-security', '--enable-features=SharedArrayBuffer'];
+const launchIsolating = async () =>
+  playwright.launch({
+    executablePath: await chromium.executablePath(),
+    args: chromium.args.filter((a) => !DROP.includes(a)).map((a) => (a.startsWith('--disable-features=') ? '--disable-features=AudioServiceOutOfProcess' : a)),
+    headless: true,
+  });
+
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
+async function run(headers: Record<string, string>) {
+  const bundle = await build({ entryPoints: [fileURLToPath(new URL('./browserPage.ts', import.meta.url))], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent' });
+  const site = await serve({ '/index.html': '<!doctype html><meta charset=utf-8><title>threads</title><script type=module src=/page.js></script>', '/page.js': bundle.outputFiles[0]!.text }, headers);
+  try {
+    const browser = await launchIsolating();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e.stack ?? e.message)));
+      await page.goto(site.url);
+      await page.waitForFunction(() => (globalThis as { result?: unknown }).result !== undefined, undefined, { timeout: 60_000 });
+      const result = await page.evaluate(() => (globalThis as unknown as { result: Record<string, unknown> }).result);
+      return { result, errors };
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await site.close();
+  }
+}
+
+describe('threads in a browser', () => {
+  it('a cross-origin isolated page runs the kernels on 2 Web Workers, bitwise as one thread; a page without the headers on 1', async () => {
+    const isolated = await run(ISOLATION);
+    expect(isolated.errors).toEqual([]);
+    expect(isolated.result).toMatchObject({ isolated: true, threads: 2, differing: 0 });
+    const plain = await run({});
+    expect(plain.errors).toEqual([]);
+    expect(plain.result).toMatchObject({ isolated: false, threads: 1, differing: 0 });
+  });
+});

@@ -1,0 +1,24 @@
+// The page of browser.test.ts: compile({ threads: 2 }) in a browser — Web Workers from a Blob URL over
+// SharedArrayBuffer where the page is cross-origin isolated, one thread where it is not — against
+// compile() on the page's own thread, bit for bit. It reports on globalThis.result.
+import { compile } from '../../src/index.js';
+
+async function main() {
+  const sizes = { I: 131, K: 67, J: 1029 };
+  const source = 'Y[i,j] = sum(k) A[i,k]*B[k,j]';
+  const A = Float32Array.from({ length: 131 * 67 }, (_, i) => Math.sin(i));
+  const B = Float32Array.from({ length: 67 * 1029 }, (_, i) => Math.cos(i));
+  const dY = Float32Array.from({ length: 131 * 1029 }, (_, i) => Math.sin(0.3 * i));
+  const threaded = compile(source, { sizes, dtype: 'float32', threads: 2 });
+  const one = compile(source, { sizes, dtype: 'float32' }).backward({ A, B }, { dY });
+  const two = await threaded.backward({ A, B }, { dY });
+  let differing = 0;
+  for (const n of ['dA', 'dB']) for (let i = 0; i < one[n]!.length; i++) if (!Object.is(one[n]![i], two[n]![i])) differing++;
+  threaded.dispose();
+  return { isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true, threads: threaded.threads, differing, elements: one.dA!.length + one.dB!.length };
+}
+
+main().then(
+  (r) => ((globalThis as { result?: unknown }).result = r),
+  (e: unknown) => ((globalThis as { result?: unknown }).result = { error: String((e as Error)?.stack ?? e) }),
+);
