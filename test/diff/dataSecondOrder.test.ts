@@ -84,4 +84,9 @@ describe('compile(...).hvp through integer data', () => {
     const k = compile(PROGRAMS[0]![1]);
     expect(() => k.hvp!({ E: new Float64Array(15), tok: Int32Array.from([2, 0, 2, 5, 0, 2]) }, {})).toThrow('tok[3] = 5 makes the subscript tok[n] of E 5, outside [0, 5)');
   });
+  it('integer data takes no direction: a clear error naming it', () => {
+    const k = compile(PROGRAMS[0]![1]);
+    const tok = Int32Array.from([2, 0, 2, 1, 0, 2]);
+    expect(() => k.hvp!({ E: new Float64Array(15), tok }, { tok })).toThrow(/tok is integer data \(declared int\): it takes no direction/);
+  });
 });
