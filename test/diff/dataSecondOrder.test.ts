@@ -87,6 +87,6 @@ describe('compile(...).hvp through integer data', () => {
   it('integer data takes no direction: a clear error naming it', () => {
     const k = compile(PROGRAMS[0]![1]);
     const tok = Int32Array.from([2, 0, 2, 1, 0, 2]);
-    expect(() => k.hvp!({ E: new Float64Array(15), tok }, { tok })).toThrow(/tok is integer data \(declared int\): it takes no direction/);
+    expect(() => k.hvp!({ E: new Float64Array(15), tok }, { tok: Float64Array.from(tok) })).toThrow(/tok is integer data \(declared int\): it takes no direction/);
   });
 });
