@@ -27,9 +27,11 @@ export function hoistFactors(e: Expr, log?: (line: string) => void): Expr {
   const factors = sign < 0 ? [{ kind: 'num', value: -1 } as Expr, ...factorsOf(top)] : factorsOf(top);
   const out = factors.filter((f) => !depends(f));
   const stay = factors.filter((f) => depends(f));
-  // nothing to gain: only a plain number or an index-free denominator would move (−1, 2, /N cost
-  // nothing more inside and read best where they stand)
-  if (out.every((f) => f.kind === 'num')) return inner;
+  // nothing to gain: only a plain number or a lone denominator would move (−1, 2, /N, /a[n] cost
+  // little inside and read best where they stand); a denominator that is itself a computation
+  // (layer norm's sqrt(var[n] + eps) in dmu: a square root per term) is worth computing once
+  const cheap = (x: Expr) => x.kind === 'num' || x.kind === 'sizeval' || x.kind === 'access';
+  if (out.every((f) => f.kind === 'num') && !(denOut && !cheap(den!))) return inner;
   if (stay.length === 0 && (den === undefined || denOut)) return inner; // a sum of a constant: nothing is repeated
   const sum = reduce('sum', inner.indices, den !== undefined && !denOut ? div(mul(stay), den) : mul(stay));
   const hoisted = denOut ? div(mul([...out, sum]), den) : mul([...out, sum]);

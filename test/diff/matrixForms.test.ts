@@ -66,7 +66,7 @@ describe("chains, and sums spread along a row or a column", () => {
     expect(derive('dims N=2, M=3, K=4, L=2\nA: [N, M]\nR: [M, K]\nB: [K, L]\nY[i,l] = A[i,j]*R[j,k]*B[k,l]').gradients.R!.matrix).toBe('dR = Aᵀ·dY·Bᵀ');
   });
   it('a column normalisation: the sums of columns, spread down them, and ⊘ parenthesised inside a product', () => {
-    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] / sum(k) X[k,c]').gradients.X!.matrix).toBe('dX = dY ⊘ (1·1ᵀ·X) − 1·1ᵀ·((X ⊙ dY) ⊘ (1·1ᵀ·X)²)');
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] / sum(k) X[k,c]').gradients.X!.matrix).toBe('dX = dY ⊘ (1·1ᵀ·X) − (1·1ᵀ·(X ⊙ dY)) ⊘ (1·1ᵀ·X)²');
   });
   it('an elementwise quotient re-parses as ./ (the matrix-notation statement of the gradient)', () => {
     const src = "dims N=3\nx: [N]\ny: [N]\nf = sum(log(x .* x + 1) ./ (y .* y + 2))";

@@ -29,7 +29,7 @@ describe('layer norm: per-row statistics as row sums', () => {
   const want = {
     // collectPowers writes 1/sqrt(v+ε)³ as (v+ε)^(-3/2), and hoistFactors takes it and dv out of the sums
     v: 'dv = −(v + 0.00001)^(-1.5) ⊙ (((X − m·1ᵀ) ⊙ dY)·1)/2',
-    m: 'dm = (-2/D)·(dv ⊙ ((X − m·1ᵀ)·1)) − (dY ⊘ sqrt(v·1ᵀ + 0.00001))·1',
+    m: 'dm = (-2/D)·(dv ⊙ ((X − m·1ᵀ)·1)) − (dY·1) ⊘ sqrt(v + 0.00001)',
     X: 'dX = dm·1ᵀ/D + (2/D)·((X − m·1ᵀ) ⊙ (dv·1ᵀ)) + dY ⊘ sqrt(v·1ᵀ + 0.00001)',
   };
   it('the displays, and their meaning built by hand equals the index forms', () => {
@@ -68,7 +68,7 @@ describe('batch norm: per-column statistics as column sums', () => {
     // a column statistic times a column sum, dv[d] = f(v[d])·Σₙ …, reads as a row: each per-column
     // vector transposed, the column sums 1ᵀ·G as they are
     v: 'dvᵀ = −(vᵀ + 0.00001)^(-1.5) ⊙ (1ᵀ·((X − 1·mᵀ) ⊙ dY))/2',
-    m: 'dmᵀ = (-2/N)·(dvᵀ ⊙ (1ᵀ·(X − 1·mᵀ))) − 1ᵀ·(dY ⊘ sqrt(1·vᵀ + 0.00001))',
+    m: 'dmᵀ = (-2/N)·(dvᵀ ⊙ (1ᵀ·(X − 1·mᵀ))) − (1ᵀ·dY) ⊘ sqrt(vᵀ + 0.00001)',
     X: 'dX = 1·dmᵀ/N + (2/N)·((X − 1·mᵀ) ⊙ (1·dvᵀ)) + dY ⊘ sqrt(1·vᵀ + 0.00001)',
   };
   it('the displays, and their meaning built by hand equals the index forms', () => {
