@@ -8,7 +8,22 @@
 //   (xᵀ·y)/(‖x‖³·‖y‖)
 import type { M } from './matrixText.js';
 
-const key = (m: M): string => JSON.stringify(m);
+/** A structural key for each node, as a small number: a node's key is interned from its own fields
+ * with its children's numbers in place of the children, so keying a tree costs its size once, not
+ * its size per level (JSON of every subtree made 120 nested quotients quadratic). The numbers hold
+ * within one tidyMatrix call (`interned`, set there). */
+let interned: { readonly table: Map<string, number>; readonly ids: WeakMap<M, number> } | undefined;
+const isNode = (v: unknown): v is M => typeof v === 'object' && v !== null && !Array.isArray(v) && 'k' in v;
+function key(m: M): number {
+  const ctx = interned!;
+  const known = ctx.ids.get(m);
+  if (known !== undefined) return known;
+  const text = JSON.stringify(m, (field, v: unknown) => (field !== '' && isNode(v) ? `#${key(v)}` : v));
+  let id = ctx.table.get(text);
+  if (id === undefined) ctx.table.set(text, (id = ctx.table.size));
+  ctx.ids.set(m, id);
+  return id;
+}
 
 /** sqrt(aᵀ·a) and sqrt(1ᵀ·a²) → ‖a‖ */
 function norm(m: M): M | null {
@@ -60,10 +75,20 @@ const RULES: readonly { readonly name: string; readonly apply: (m: M) => M | nul
 
 /** Every rule, bottom-up: children first, then the node until no rule applies. */
 export function tidyMatrix(m: M): M {
-  const kids = mapKids(m, tidyMatrix);
+  if (interned) return tidy(m);
+  interned = { table: new Map(), ids: new WeakMap() };
+  try {
+    return tidy(m);
+  } finally {
+    interned = undefined;
+  }
+}
+
+function tidy(m: M): M {
+  const kids = mapKids(m, tidy);
   for (const r of RULES) {
     const out = r.apply(kids);
-    if (out) return tidyMatrix(out);
+    if (out) return tidy(out);
   }
   return kids;
 }
