@@ -152,12 +152,7 @@ export function timeInterleaved(fns: readonly (() => void)[], opts: TimingOption
         failed.set(i, e instanceof Error ? e : new Error(String(e)));
       }
     }
-  return prep.map((p, k) => {
-    if (!p || failed.has(k)) return failed.get(k)!;
-    const wall = p.samples.reduce((a, b) => a + b, 0);
-    const cpu = p.cpu.reduce((a, b) => a + b, 0);
-    return { medianMs: median(p.samples), minMs: Math.min(...p.samples), reps: p.samples.length, inner: p.inner, firstMs: p.firstMs, firstCpuMs: p.firstCpuMs, samplesMs: p.samples, cpuMedianMs: median(p.cpu), cpuShare: cpu / wall };
-  });
+  return summarise(prep, failed);
 }
 
 /**
@@ -166,7 +161,7 @@ export function timeInterleaved(fns: readonly (() => void)[], opts: TimingOption
  */
 export async function timeInterleavedAsync(fns: readonly (() => void | Promise<void>)[], opts: TimingOptions): Promise<(Timing | Error)[]> {
   const failed = new Map<number, Error>();
-  const prep: ({ firstMs: number; firstCpuMs: number; inner: number; samples: number[]; cpu: number[] } | undefined)[] = [];
+  const prep: (Prepared | undefined)[] = [];
   for (const [k, fn] of fns.entries()) {
     try {
       const c0 = process.cpuUsage();
@@ -203,6 +198,20 @@ export async function timeInterleavedAsync(fns: readonly (() => void | Promise<v
         failed.set(i, e instanceof Error ? e : new Error(String(e)));
       }
     }
+  return summarise(prep, failed);
+}
+
+/** A function's cold call, how many calls make a sample, and the samples taken so far. */
+interface Prepared {
+  readonly firstMs: number;
+  readonly firstCpuMs: number;
+  readonly inner: number;
+  readonly samples: number[];
+  readonly cpu: number[];
+}
+
+/** Each function's Timing from its samples, or the Error it threw (timeInterleaved and its async twin). */
+function summarise(prep: readonly (Prepared | undefined)[], failed: ReadonlyMap<number, Error>): (Timing | Error)[] {
   return prep.map((p, k) => {
     if (!p || failed.has(k)) return failed.get(k)!;
     const wall = p.samples.reduce((a, b) => a + b, 0);
@@ -212,7 +221,7 @@ export async function timeInterleavedAsync(fns: readonly (() => void | Promise<v
 }
 
 /** The cold first call, the warm-up, and how many calls make a sample. */
-function warm(fn: () => void, opts: TimingOptions) {
+function warm(fn: () => void, opts: TimingOptions): Prepared {
   const fc0 = process.cpuUsage();
   let t0 = performance.now();
   fn();
@@ -229,5 +238,5 @@ function warm(fn: () => void, opts: TimingOptions) {
     spent = performance.now() - t0;
   }
   const perCall = calls ? spent / calls : firstMs;
-  return { firstMs, firstCpuMs: (fc.user + fc.system) / 1000, inner: slow ? 1 : Math.max(1, Math.ceil(opts.sampleMs / Math.max(perCall, 1e-4))), samples: [] as number[], cpu: [] as number[] };
+  return { firstMs, firstCpuMs: (fc.user + fc.system) / 1000, inner: slow ? 1 : Math.max(1, Math.ceil(opts.sampleMs / Math.max(perCall, 1e-4))), samples: [], cpu: [] };
 }
