@@ -66,33 +66,33 @@ export function forward_L(
   L.set(new Float64Array($w.memory.buffer, $at[0]!, L.length));
 }
 /**
- * dS[n] = sigmoid(S[n])*dL - Yt[n]*dL
+ * dS[n] = dL*(sigmoid(S[n]) - Yt[n])
  *
  * writes dS
  */
 export function backward_dS(
-  t: { readonly dS: Float64Array; readonly S: Float64Array; readonly dL: Float64Array; readonly Yt: Float64Array },
+  t: { readonly dS: Float64Array; readonly dL: Float64Array; readonly S: Float64Array; readonly Yt: Float64Array },
   s: { readonly N: number },
 ): void {
-  const { dS, S, dL, Yt } = t;
+  const { dS, dL, S, Yt } = t;
   const { N } = s;
   for (let n = 0; n < N; n++) {
-    dS[n] = sigmoid(S[n]!) * dL[0]! - Yt[n]! * dL[0]!;
+    dS[n] = dL[0]! * (sigmoid(S[n]!) - Yt[n]!);
   }
 }
 /**
- * dYt[n] = -log(sigmoid(S[n]))*dL + log(1 - sigmoid(S[n]))*dL
+ * dYt[n] = dL*(log(1 - sigmoid(S[n])) - log(sigmoid(S[n])))
  *
  * writes dYt
  */
 export function backward_dYt(
-  t: { readonly dYt: Float64Array; readonly S: Float64Array; readonly dL: Float64Array },
+  t: { readonly dYt: Float64Array; readonly dL: Float64Array; readonly S: Float64Array },
   s: { readonly N: number },
 ): void {
-  const { dYt, S, dL } = t;
+  const { dYt, dL, S } = t;
   const { N } = s;
   for (let n = 0; n < N; n++) {
-    dYt[n] = -(Math.log(sigmoid(S[n]!)) * dL[0]!) + Math.log(1 - sigmoid(S[n]!)) * dL[0]!;
+    dYt[n] = dL[0]! * (Math.log(1 - sigmoid(S[n]!)) - Math.log(sigmoid(S[n]!)));
   }
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */

@@ -39,6 +39,7 @@ import { eliminateDeltas, type Term } from './eliminateDeltas.js';
 import { renameScatter, scatterDataGuards, type Scatter } from './scatterDataGuards.js';
 import { POW_RULES, RULES } from './rules.js';
 import { hoistFactors } from './hoistFactors.js';
+import { factorCommon } from './factorCommon.js';
 import { forwardValues, reuseForward } from './reuseForward.js';
 import { simplify } from './simplify.js';
 
@@ -446,6 +447,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     const log = wanted ? (line: string) => steps.push(line) : undefined;
     rhs = reuseForward(rhs, forward, new Map([...rows, ...positions].map((b) => [b.name, b.extent] as const)), log);
     rhs = hoistFactors(rhs, log);
+    rhs = factorCommon(rhs, log);
     const statement: Statement = { tensor: dT, lhs: [...rows, ...positions], rhs, line: 0 };
     note(() => `result: ${printStatement(statement)}`);
     if (!scatters.length) return { of: target, statement, steps };

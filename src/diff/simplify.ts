@@ -166,6 +166,11 @@ const RULES: readonly Rule[] = [
       return add(groups.map((g) => ({ coef: g.reduce((a, t) => a + t.coef, 0), rest: g[0]!.rest })).filter((x) => x.coef !== 0).map((x) => mul([num(x.coef), x.rest])));
     },
   },
+  {
+    // log(exp(x)) → x   (exact for every real x; exp(log(x)) is not: it needs x > 0)
+    name: 'log of exp',
+    rewrite: (e) => (e.kind === 'call' && e.fn === 'log' && e.args[0]?.kind === 'call' && e.args[0].fn === 'exp' ? e.args[0].args[0] : undefined),
+  },
   // √v·v^(-1)·(1/2)·(−2) → −v^(-1/2): exponents of one base add, fractions multiply out (collectPowers.ts)
   { name: 'collect powers', rewrite: collectPowers },
 ];
@@ -180,7 +185,7 @@ function expandIfSmaller(e: Expr): Expr {
 }
 
 /** Rules a derivation shows (the others only move divisions or fold like terms). */
-const SHOWN = new Set(['cancel common factors', 'collect powers']);
+const SHOWN = new Set(['cancel common factors', 'collect powers', 'log of exp']);
 
 function rewrite(e: Expr, log?: (line: string) => void): Expr {
   let out = mapChildren(e, (c) => rewrite(c, log));

@@ -20,7 +20,7 @@ const rhs = (src: string): Expr => check(src).statements.at(-1)!.rhs;
 describe('reuseForward: a gradient reads the forward value', () => {
   it("attention's softmax gradient reads A at the gradient's position, and the row sum stands alone", () => {
     const r = derive(layer('attention'), { wrt: ['Q'], steps: true });
-    expect(r.gradients.S!.index).toBe('dS[h,i,t] = A[h,i,t]*dA[h,i,t] - A[h,i,t]*(sum(j) A[h,i,j]*dA[h,i,j])');
+    expect(r.gradients.S!.index).toBe('dS[h,i,t] = A[h,i,t]*(dA[h,i,t] - sum(j) A[h,i,j]*dA[h,i,j])');
     const steps = r.steps!.join('\n');
     expect(steps).toContain('exp(S[h,i,t] - logsumexp(j2) S[h,i,j2]) is the forward value A[h,i,t]');
     expect(steps).toMatch(/factor out of sum\(j\): .* = -A\[h,i,t\]\*\(sum\(j\) A\[h,i,j\]\*dA\[h,i,j\]\)/);

@@ -101,7 +101,7 @@ describe('matrix forms the seeds write by hand', () => {
   });
   it('losses: φ(s) − y, p − y, 2(s − y)', () => {
     expect(matrix('logistic01', 'S')).toBe('dS = sigmoid(S) − Yt');
-    expect(matrix('softmax_xent', 'S')).toBe('dS = softmax(S)/N − Yt/N');
+    expect(matrix('softmax_xent', 'S')).toBe('dS = (softmax(S) − Yt)/N');
     expect(matrix('square_error', 'S')).toBe('dS = 2·(S − Yt)');
   });
 });

@@ -25,7 +25,7 @@ describe('gradients in matrix form', () => {
     ["x'·A·x: a common right factor", XAX, { x: 'dx = (A + Aᵀ)·x', A: 'dA = x·xᵀ' }],
     ['least squares: a product inside a sum', 'dims N=3, M=4\nA: [N, M]\nx: [M]\nb: [N]\nf = norm2(A*x - b)^2', { x: 'dx = 2·(Aᵀ·(A·x − b))', b: 'db = -2·(A·x − b)' }],
     ['a sum as a factor of a product: ‖A·b‖²', 'dims N=3\nA: [N, N]\nb: [N]\nf = norm2(A*b)^2', { b: 'db = 2·(Aᵀ·(A·b))' }],
-    ['a common left factor', "dims N=3, M=2\nA: [N, M]\nx: [N]\ny: [M]\nz: [M]\nf = x'*A*y + x'*A*z", { A: 'dA = x·(yᵀ + zᵀ)' }],
+    ['a common left factor', "dims N=3, M=2\nA: [N, M]\nx: [N]\ny: [M]\nz: [M]\nf = x'*A*y + x'*A*z", { A: 'dA = x·(y + z)ᵀ' }],
     ['a matrix variable', "dims N=3, M=2\nA: [N, N]\nX: [N, M]\nf = tr(X'*A*X)", { X: 'dX = (A + Aᵀ)·X', A: 'dA = X·Xᵀ' }],
     ['a chain of products, an outer product with a summed side', "dims N=3, M=2\nA: [N, M]\nB: [M, N]\nv: [N]\nx: [N]\nf = x'*A*B*v", { A: 'dA = x·(B·v)ᵀ', B: 'dB = (Aᵀ·x)·vᵀ', v: 'dv = Bᵀ·Aᵀ·x', x: 'dx = A·B·v' }],
     ['like terms: P + P is 2·P', "dims N=3\nA: [N, N]\nX: [N, N]\nf = tr(A*X*A*X)", { A: 'dA = 2·(Xᵀ·Aᵀ·Xᵀ)', X: 'dX = 2·(Aᵀ·Xᵀ·Aᵀ)' }],
@@ -58,8 +58,8 @@ describe('gradients in matrix form', () => {
 
 describe("chains, and sums spread along a row or a column", () => {
   // the forward's value is reused (reuseForward): softmax(X) is Y, and exp(Y) for log-softmax
-  it('softmax: dX = Y ⊙ dY − Y ⊙ ((Y ⊙ dY)·1·1ᵀ); log-softmax: dY − exp(Y) ⊙ (dY·1·1ᵀ)', () => {
-    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = exp(X[n,c] - logsumexp(k) X[n,k])').gradients.X!.matrix).toBe('dX = Y ⊙ dY − Y ⊙ ((Y ⊙ dY)·1·1ᵀ)');
+  it('softmax: dX = Y ⊙ (dY − (Y ⊙ dY)·1·1ᵀ); log-softmax: dY − exp(Y) ⊙ (dY·1·1ᵀ)', () => {
+    expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = exp(X[n,c] - logsumexp(k) X[n,k])').gradients.X!.matrix).toBe('dX = Y ⊙ (dY − (Y ⊙ dY)·1·1ᵀ)');
     expect(derive('dims N=2, C=3\nX: [N, C]\nY[n,c] = X[n,c] - logsumexp(k) X[n,k]').gradients.X!.matrix).toBe('dX = dY − exp(Y) ⊙ (dY·1·1ᵀ)');
   });
   it('a chain with a matrix in the middle: dR = Aᵀ·dY·Bᵀ', () => {

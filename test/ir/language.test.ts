@@ -50,7 +50,7 @@ describe('user functions', () => {
     const src = 'def swish(x) = x * sigmoid(x)\ndims N, D\nX: [N, D]\nY[n,d] = swish(X[n,d])';
     const { errors } = checkGradients(src, { N: 3, D: 4 });
     expect(errors.X).toBeLessThan(1e-6);
-    expect(derive(src).gradients.X!.index).toBe('dX[n,d] = sigmoid(X[n,d])*dY[n,d] + X[n,d]*sigmoid(X[n,d])*(1 - sigmoid(X[n,d]))*dY[n,d]');
+    expect(derive(src).gradients.X!.index).toBe('dX[n,d] = sigmoid(X[n,d])*dY[n,d]*(1 + X[n,d]*(1 - sigmoid(X[n,d])))');
   });
   it('a def with two parameters, softplus and pow', () => {
     const { errors } = checkGradients('def f(a, b) = softplus(a) * pow(b, 2) + sqrt(b)\nX: [N]\nZ: [N]\nY[n] = f(X[n], Z[n])', { N: 4 }, { lo: 0.2, hi: 2 });

@@ -44,7 +44,8 @@ const REGRESSIONS: Regression[] = [
   },
   {
     name: 'print.ts: a remainder as a value is parenthesised (-(i%2)*dY, not -i%2*dY = ((-i)%2)*dY)',
-    source: 'dims A=3\nX: [A]\nY1[i] = -((i % 2)*X[i]) + X[i]',
+    // V keeps the remainder term alone: with + X[i], factorCommon writes dY1[i]*(1 - (i%2))
+    source: 'dims A=3\nX: [A]\nV: [A]\nY1[i] = -((i % 2)*X[i]) + V[i]',
     shows: { of: 'X', text: '-(i%2)*dY1[i]' },
   },
   {

@@ -65,7 +65,7 @@ export function forward_L(
   L.set(new Float64Array($w.memory.buffer, $at[0]!, L.length));
 }
 /**
- * dS[n,c] = exp(S[n,c] - logsumexp(c2) S[n,c2])*dL/N - Yt[n,c]*dL/N
+ * dS[n,c] = dL*(exp(S[n,c] - logsumexp(c2) S[n,c2]) - Yt[n,c])/N
  *
  * writes dS
  */
@@ -92,7 +92,7 @@ export function backward_dS(
     const $log = $max === -Infinity ? 0 : Math.log($acc);
     let $p4 = $p;
     for (let c = 0; c < C; c++, $p4++) {
-      dS[$p4] = Math.exp(S[$p4]! - $max - $log) * dL[0]! / N - Yt[$p4]! * dL[0]! / N;
+      dS[$p4] = dL[0]! * (Math.exp(S[$p4]! - $max - $log) - Yt[$p4]!) / N;
     }
   }
 }

@@ -71,12 +71,12 @@ fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(num_workgroups) wg_cou
 }
 
 // ── backward_dS
-// dS[n,c] = exp(S[n,c] - logsumexp(c2) S[n,c2])*dL/N - Yt[n,c]*dL/N
+// dS[n,c] = dL*(exp(S[n,c] - logsumexp(c2) S[n,c2]) - Yt[n,c])/N
 struct Sizes { s0: i32, s1: i32 }
 @group(0) @binding(0) var<uniform> sizes: Sizes;
 @group(0) @binding(1) var<storage, read_write> dS: array<f32>;
-@group(0) @binding(2) var<storage, read> S: array<f32>;
-@group(0) @binding(3) var<storage, read> dL: array<f32>;
+@group(0) @binding(2) var<storage, read> dL: array<f32>;
+@group(0) @binding(3) var<storage, read> S: array<f32>;
 @group(0) @binding(4) var<storage, read> Yt: array<f32>;
 var<private> dg_inf_bits: u32 = 0x7f800000u;
 fn dg_inf() -> f32 { return bitcast<f32>(dg_inf_bits); }
@@ -102,7 +102,7 @@ fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(num_workgroups) wg_cou
       acc += exp(S[k + c2_2] - max_);
     }
     let log_: f32 = select(log(acc), 0f, max_ == -dg_inf());
-    dS[k + c] = exp(S[k + c] - max_ - log_) * dL[0] / f32(N) - Yt[k + c] * dL[0] / f32(N);
+    dS[k + c] = dL[0] * (exp(S[k + c] - max_ - log_) - Yt[k + c]) / f32(N);
   }
 }
 
