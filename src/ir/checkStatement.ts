@@ -456,6 +456,8 @@ export class StatementChecker {
   private wrapEinsteinSums(rhs: Expr): Expr {
     const total = countFree(rhs);
     for (const n of this.lhs) total.delete(n);
+    // no index to sum (y = X[0]*1 + … + X[9999]*7): the constructors built rhs folded already
+    if (total.size === 0) return rhs;
     const done = new Set<string>();
     const order = [...total.keys()];
     const boundary = (e: Expr): Expr => {
