@@ -399,10 +399,14 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
           );
         budget -= n;
       }
-      const cs = raw.map((c) => ({
-        ...c,
-        factor: freshenBinders(c.factor, new Set([...c.sums.map((b) => b.name), ...s.lhs.map((b) => b.name)]), names),
-      }));
+      const cs = raw.map((c) => {
+        // nothing bound around the access (y = X[0]*1 + …): no binder can clash
+        if (c.sums.length === 0 && s.lhs.length === 0) return c;
+        return { ...c, factor: freshenBinders(c.factor, new Set([...c.sums.map((b) => b.name), ...s.lhs.map((b) => b.name)]), names) };
+      });
+      // the same for every term of the statement (10 000 of them in one sum)
+      const ends = [...rows, ...primed];
+      const elimination = { forwardLhs: new Set(s.lhs.map((b) => b.name)), positions: ends, shapeOf, defaults, fresh: (base: string) => names.fresh(base) };
       const lhsText = s.lhs.length ? `[${s.lhs.map((b) => b.name).join(',')}]` : '';
       note(() => `from ${printed(s).statement}`);
       if (!scalarSeed) note(() => `  chain rule: ${dT}${posText} += Σ_{${s.lhs.map((b) => b.name).join(',')}} ${adjoint(s.tensor)}${lhsText} · ∂${s.tensor}${lhsText}/∂${target}${posText}`);
@@ -418,19 +422,13 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
           const shown = mul([term.factor, ...deltas.map((d) => ({ kind: 'delta', a: d.a, b: d.b }) as Expr)]);
           return `  term: ${term.sums.length ? `sum(${term.sums.map((b) => b.name).join(',')}) ` : ''}${printExpr(shown)}`;
         });
-        const done = eliminateDeltas(term, {
-          forwardLhs: new Set(s.lhs.map((b) => b.name)),
-          positions: [...rows, ...primed],
-          shapeOf,
-          defaults,
-          fresh: (base) => names.fresh(base),
-        });
+        const done = eliminateDeltas(term, elimination);
         if (!done) {
           note(() => '  this term is 0');
           continue;
         }
         if (wanted) steps.push(...done.steps.map((x) => `  ${x}`), `  gives ${printExpr(done.expr)}`);
-        const scatter = scatterDataGuards(done.expr, [...rows, ...primed]);
+        const scatter = scatterDataGuards(done.expr, ends);
         if (scatter) {
           note(() => `  it reads data at a summed index: a scatter-add, ${dT}[${scatter.at.map(printIndex).join(',')}] += ${printExpr(scatter.rhs)} for every ${scatter.loops.map((b) => b.name).join(', ')}`);
           scatters.push(scatter);

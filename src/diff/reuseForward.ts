@@ -21,6 +21,9 @@ export interface ForwardValues {
   readonly byHash: ReadonlyMap<number, readonly Statement[]>;
 }
 
+/** shared: most nodes match no forward value, and an empty array a node is garbage for nothing */
+const NO_STATEMENTS: readonly Statement[] = [];
+
 const trivial = (e: Expr) => e.kind === 'access' || e.kind === 'num' || e.kind === 'index' || e.kind === 'sizeval';
 
 export function forwardValues(statements: readonly Statement[]): ForwardValues {
@@ -41,7 +44,7 @@ export function reuseForward(e: Expr, fv: ForwardValues, extents: ReadonlyMap<st
   if (fv.byHash.size === 0) return e;
   const go = (x: Expr, env: ReadonlyMap<string, SizeExpr>): Expr => {
     if (!trivial(x)) {
-      for (const s of fv.byHash.get(exprHash(x)) ?? []) {
+      for (const s of fv.byHash.get(exprHash(x)) ?? NO_STATEMENTS) {
         const read = readOf(s, x, env);
         if (read) {
           log?.(`${printExpr(x)} is the forward value ${printExpr(read)}`);

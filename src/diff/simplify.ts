@@ -187,8 +187,11 @@ function expandIfSmaller(e: Expr): Expr {
 /** Rules a derivation shows (the others only move divisions or fold like terms). */
 const SHOWN = new Set(['cancel common factors', 'collect powers', 'log of exp']);
 
-function rewrite(e: Expr, log?: (line: string) => void): Expr {
-  let out = mapChildren(e, (c) => rewrite(c, log));
+/** `settled`: nodes rewrite gave back unchanged (no rule fires in them), so a second pass skips
+ *  them: simplify's last pass then walks only what expansion rebuilt, not all 10 000 terms again. */
+function rewrite(e: Expr, settled: Set<Expr>, log?: (line: string) => void): Expr {
+  if (settled.has(e)) return e;
+  let out = mapChildren(e, (c) => rewrite(c, settled, log));
   for (let changed = true; changed; ) {
     changed = false;
     for (const r of RULES) {
@@ -200,6 +203,8 @@ function rewrite(e: Expr, log?: (line: string) => void): Expr {
       }
     }
   }
+  // a rule never gives back its input (it would fire forever), so out === e means none fired here
+  if (out === e) settled.add(e);
   return out;
 }
 
@@ -207,11 +212,12 @@ const withBody = (r: Extract<Expr, { kind: 'reduce' }>, body: Expr): Expr => (bo
 
 /** `log` hears of each simplification a reader would want to see (--steps). */
 export function simplify(e: Expr, log?: (line: string) => void): Expr {
-  const once = rewrite(e, log);
+  const settled = new Set<Expr>();
+  const once = rewrite(e, settled, log);
   // expansion applies to a whole gradient term (inside its sums), not to function arguments
   const expanded = once.kind === 'reduce' ? withBody(once, expandIfSmaller(once.body)) : expandIfSmaller(once);
   if (log && expanded !== once && exprKey(expanded) !== exprKey(once)) log(`expand and collect: ${printExpr(once)} = ${printExpr(expanded)}`);
-  return rewrite(expanded, log);
+  return rewrite(expanded, settled, log);
 }
 
 export { neg };

@@ -36,6 +36,8 @@ export const atomKey = (a: Atom): string => {
 };
 
 function makeIdx(terms: readonly { atom: Atom; coef: Poly }[], constant: Poly): IndexExpr {
+  // one atom: nothing to merge, and a quotient needs its remainder beside it to fold
+  if (terms.length < 2) return { terms: terms.length && !polyIsZero(terms[0]!.coef) ? [{ atom: terms[0]!.atom, coef: terms[0]!.coef }] : [], constant };
   const merged: { atom: Atom; coef: Poly }[] = [];
   const at = new Map<string, number>();
   for (const t of terms) {
@@ -280,6 +282,12 @@ function printIndexAs(e: IndexExpr, rename: ReadonlyMap<string, string> | undefi
   if (e.terms.length === 1 && e.constant.size === 0) {
     const t = e.terms[0]!;
     if (t.atom.kind === 'var' && t.coef.size === 1 && t.coef.get('') === 1) return rename?.get(t.atom.name) ?? t.atom.name;
+  }
+  // or a number (X[9999] in a sum of 10 000 reads): what the general case prints for it
+  if (e.terms.length === 0 && e.constant.size <= 1) {
+    const v = e.constant.get('');
+    if (e.constant.size === 0) return '0';
+    if (v !== undefined) return v < 0 ? `-${-v}` : String(v);
   }
   // Positive parts first, then negative ones: `h+P-u*T` rather than `-u*T+h+P`.
   const parts: { negative: boolean; body: string }[] = [];

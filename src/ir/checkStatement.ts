@@ -456,6 +456,7 @@ export class StatementChecker {
   private wrapEinsteinSums(rhs: Expr): Expr {
     const total = countFree(rhs);
     for (const n of this.lhs) total.delete(n);
+    if (total.size === 0) return rhs; // nothing to sum (y = X[0]*1 + … + X[9999]*7): rhs is built folded already
     const done = new Set<string>();
     const order = [...total.keys()];
     const boundary = (e: Expr): Expr => {
@@ -487,7 +488,6 @@ export class StatementChecker {
     return out;
   }
 }
-
 
 /** Every coefficient and constant of an index expression a safe integer. */
 function exactIndex(ix: IndexExpr): boolean {

@@ -22,16 +22,19 @@ export function neg(arg: Expr): Expr {
 
 export function add(terms: readonly Expr[]): Expr {
   const flat: Expr[] = [];
-  for (const t of terms) {
+  // indexed loops (here and in hashOf): no iterator objects while the code still runs cold
+  for (let i = 0; i < terms.length; i++) {
+    const t = terms[i]!;
     // one by one: push(...terms) passes every term as an argument, past the stack at ~120 000 terms
-    if (t.kind === 'add') for (const u of t.terms) flat.push(u);
+    if (t.kind === 'add') for (let j = 0; j < t.terms.length; j++) flat.push(t.terms[j]!);
     else flat.push(t);
   }
   // Numbers fold into one, kept where the first number stood: 1 - y stays 1 - y.
   let constant = 0;
   let at = -1;
   const rest: Expr[] = [];
-  for (const t of flat) {
+  for (let i = 0; i < flat.length; i++) {
+    const t = flat[i]!;
     if (t.kind === 'num') {
       constant += t.value;
       if (at < 0) at = rest.length;
@@ -43,18 +46,23 @@ export function add(terms: readonly Expr[]): Expr {
   return { kind: 'add', terms: rest };
 }
 
+/** Flatten f into rest, threading the coefficient through in order (numbers multiply in the order
+ *  they stand, so rounding is that of one pass left to right); a function, not a closure per call. */
+function gatherFactor(f: Expr, rest: Expr[], coef: number): number {
+  if (f.kind === 'mul') {
+    for (let i = 0; i < f.factors.length; i++) coef = gatherFactor(f.factors[i]!, rest, coef);
+    return coef;
+  }
+  if (f.kind === 'num') return coef * f.value;
+  if (f.kind === 'neg') return gatherFactor(f.arg, rest, -coef);
+  rest.push(f);
+  return coef;
+}
+
 export function mul(factors: readonly Expr[]): Expr {
   let coef = 1;
   const rest: Expr[] = [];
-  const push = (f: Expr) => {
-    if (f.kind === 'mul') f.factors.forEach(push);
-    else if (f.kind === 'num') coef *= f.value;
-    else if (f.kind === 'neg') {
-      coef = -coef;
-      push(f.arg);
-    } else rest.push(f);
-  };
-  factors.forEach(push);
+  for (let i = 0; i < factors.length; i++) coef = gatherFactor(factors[i]!, rest, coef);
   if (coef === 0) return ZERO;
   if (rest.length === 0) return num(coef);
   if (coef === 1) return rest.length === 1 ? rest[0]! : { kind: 'mul', factors: rest };
@@ -239,6 +247,9 @@ function renameBound(e: Expr, map: ReadonlyMap<string, string>): Expr {
 }
 
 /** Index variables that occur free (not bound by a reduction inside e). */
+/** the bound names outside any binder (shared: a set is a hash table, allocated per call otherwise) */
+const NO_BOUND: ReadonlySet<string> = new Set();
+
 export function freeIndices(e: Expr): string[] {
   const out = new Set<string>();
   const walk = (x: Expr, bound: ReadonlySet<string>) => {
@@ -266,7 +277,7 @@ export function freeIndices(e: Expr): string[] {
         children(x).forEach((c) => walk(c, bound));
     }
   };
-  walk(e, new Set());
+  walk(e, NO_BOUND);
   return [...out];
 }
 
@@ -446,8 +457,11 @@ function hashOf(e: Expr): number {
       return assertNever(e);
   }
   let n = 1;
-  for (const c of children(e)) {
-    h = mix(h, hashOf(c));
+  // indexed: a for-of allocates an iterator and a result a step until the JIT optimizes it, and
+  // hashing runs cold on a CLI's one call
+  const cs = children(e);
+  for (let i = 0; i < cs.length; i++) {
+    h = mix(h, hashOf(cs[i]!));
     n += walked;
   }
   if (n >= HASH_KEPT) {

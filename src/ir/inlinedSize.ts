@@ -43,6 +43,10 @@ const constant = (n: number, size: number, depth: number): InlinedForm => ({
   e: Array<number>(n).fill(-Infinity),
 });
 
+const NONE: readonly number[] = [];
+/** a number or a name, with no parameters: one node, one level */
+const LEAF: InlinedForm = { c: 1, k: NONE, d: 1, e: NONE };
+
 export class InlinedSizes {
   private readonly forms = new Map<string, InlinedForm>();
 
@@ -88,6 +92,16 @@ export class InlinedSizes {
     const n = params.length;
     // a node with children: one node and one level more than they have
     const node = (children: readonly InlinedForm[]): InlinedForm => {
+      // a statement's right side has no parameters: two numbers a node, no arrays (10 000 terms)
+      if (n === 0) {
+        let c = 1;
+        let d = 1;
+        for (const f of children) {
+          c = add(c, f.c);
+          d = Math.max(d, f.d + 1);
+        }
+        return { c, k: NONE, d, e: NONE };
+      }
       let out = constant(n, 1, 1);
       for (const f of children)
         out = {
@@ -101,10 +115,10 @@ export class InlinedSizes {
     return postOrder<InlinedForm>(root, childrenOf, (a, kids) => {
       switch (a.k) {
         case 'num':
-          return constant(n, 1, 1);
+          return n === 0 ? LEAF : constant(n, 1, 1);
         case 'name': {
           const p = params.indexOf(a.name);
-          if (p < 0) return constant(n, 1, 1);
+          if (p < 0) return n === 0 ? LEAF : constant(n, 1, 1);
           const f = constant(n, 0, -Infinity);
           return { ...f, k: f.k.map((_, q) => (q === p ? 1 : 0)), e: f.e.map((_, q) => (q === p ? 0 : -Infinity)) };
         }
@@ -171,12 +185,13 @@ function childrenOf(a: Ast): readonly Ast[] {
  *  so a tree may be thousands of levels deeper than the parser's nesting limit, and measuring it is
  *  what finds that out. */
 function postOrder<R>(root: Ast, kids: (a: Ast) => readonly Ast[], combine: (a: Ast, results: R[]) => R): R {
-  const stack: { a: Ast; next: number; results: R[] }[] = [{ a: root, next: 0, results: [] }];
+  // each node's children listed once, not at every return to it
+  const frame = (a: Ast) => ({ a, ks: kids(a), next: 0, results: [] as R[] });
+  const stack = [frame(root)];
   for (;;) {
     const top = stack[stack.length - 1]!;
-    const ks = kids(top.a);
-    if (top.next < ks.length) {
-      stack.push({ a: ks[top.next++]!, next: 0, results: [] });
+    if (top.next < top.ks.length) {
+      stack.push(frame(top.ks[top.next++]!));
       continue;
     }
     const r = combine(top.a, top.results);

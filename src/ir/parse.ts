@@ -46,6 +46,9 @@ interface Token {
 }
 
 const OPS = ['<=', '>=', '==', '!=', '.*', './', '.^', '[', ']', '(', ')', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '^', '<', '>', ';', '@', "'", 'Σ', '∑'];
+const TWO_FIRST = new Set(OPS.filter((o) => o.length === 2).map((o) => o[0]!));
+/** an ASCII digit (`ch` one code point, or undefined past the end of the line) */
+const isDigit = (ch: string | undefined): boolean => ch !== undefined && ch.length === 1 && ch >= '0' && ch <= '9';
 export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', 'argmin', 'prod'] as const;
 /** Matrix functions that bind indices like a reduction in their general form, `det(p:N, q:N) M[p,q]`
  *  and `inv(p:N, q:N @ i, j) M[p,q]`, and are calls in their short one, `det(A)`, `inv(A)[i,j]`. */
@@ -72,10 +75,10 @@ function lex(src: string): Token[] {
         i++;
         continue;
       }
-      if (/[0-9.]/.test(ch) && /[0-9]/.test(ch === '.' ? (chars[i + 1] ?? '') : ch)) {
+      if ((ch === '.' || isDigit(ch)) && isDigit(ch === '.' ? chars[i + 1] : ch)) {
         // digits[.digits][e±digits], scanned in place (matching on the rest of the line made a
         // 10 000-term line quadratic)
-        const digit = (k: number) => /[0-9]/.test(chars[k] ?? '');
+        const digit = (k: number) => isDigit(chars[k]);
         let j = i;
         while (digit(j)) j++;
         if (chars[j] === '.') for (j++; digit(j); ) j++;
@@ -104,7 +107,8 @@ function lex(src: string): Token[] {
         i = j;
         continue;
       }
-      const two = ch + (chars[i + 1] ?? '');
+      // the two-character operators start with one of < > = ! . (no string made for the others)
+      const two = TWO_FIRST.has(ch) ? ch + (chars[i + 1] ?? '') : ch;
       const op = OPS.includes(two) ? two : OPS.includes(ch) ? ch : undefined;
       if (!op)
         fail('syntax', `unexpected character ${JSON.stringify(ch)}`, { line, col, length: 1 }, "the language uses ASCII operators + - * / ^ % .* ./ .^ ' and comparisons; names are letters, digits and _");

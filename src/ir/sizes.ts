@@ -15,13 +15,22 @@ function makePoly(entries: Iterable<[string, number]>): Poly {
   return new Map(keys.map((k) => [k, acc.get(k)!]));
 }
 
-export const polyConst = (n: number): Poly => makePoly([['', n]]);
-export const polyVar = (name: string): Poly => makePoly([[name, 1]]);
 export const POLY_ZERO: Poly = new Map();
-export const POLY_ONE: Poly = polyConst(1);
+export const POLY_ONE: Poly = new Map([['', 1]]);
+const POLY_MINUS_ONE: Poly = new Map([['', -1]]);
+// Polys are immutable and canonical, so the common ones are shared and the shortcuts below give
+// back an operand as it is: index arithmetic (a δ solved per gradient term) makes millions of them
+export const polyConst = (n: number): Poly => (n === 0 ? POLY_ZERO : n === 1 ? POLY_ONE : n === -1 ? POLY_MINUS_ONE : new Map([['', n]]));
+export const polyVar = (name: string): Poly => makePoly([[name, 1]]);
 
-export const polyAdd = (a: Poly, b: Poly): Poly => makePoly([...a, ...b]);
-export const polyScale = (a: Poly, s: number): Poly => makePoly([...a].map(([k, v]) => [k, v * s]));
+export const polyAdd = (a: Poly, b: Poly): Poly => (b.size === 0 ? a : a.size === 0 ? b : makePoly([...a, ...b]));
+/** s·a: the monomials stay those of a, in its order (none vanishes unless s does) */
+export function polyScale(a: Poly, s: number): Poly {
+  if (s === 1 || a.size === 0) return a;
+  const out = new Map<string, number>();
+  for (const [k, v] of a) if (v * s !== 0) out.set(k, v * s);
+  return out;
+}
 export const polySub = (a: Poly, b: Poly): Poly => polyAdd(a, polyScale(b, -1));
 
 const isOne = (p: Poly): boolean => p.size === 1 && p.get('') === 1;
@@ -30,6 +39,9 @@ export function polyMul(a: Poly, b: Poly): Poly {
   // 1·b is b (both are canonical): most coefficients are 1
   if (isOne(a)) return b;
   if (isOne(b)) return a;
+  // a number times a polynomial keeps its monomials (−1·(i + N) in every index negated)
+  if (a.size === 1 && a.has('')) return polyScale(b, a.get('')!);
+  if (b.size === 1 && b.has('')) return polyScale(a, b.get('')!);
   const out: [string, number][] = [];
   for (const [ka, va] of a)
     for (const [kb, vb] of b) {
