@@ -1,0 +1,170 @@
+// lowerColumnSum: Out[…o…, f] = E(sum(n…) body), where f — the output's last index — is the last,
+// stride-1 subscript of the reads that walk the summed indices (a column sum, db[f] = Σ_n dY[n,f]) →
+// the loops interchanged: the output row zeroed, the summed rows added into it element by element,
+// then E applied in place. One output at a time would read down a column with stride F; row by row,
+// every read and write is contiguous, and the WebAssembly vectorizer runs it 4 (f32) or 2 (f64)
+// lanes at a time.
+//
+// Worked example, layer norm's dg[d] = sum(n) (X[n,d] − mu[n])·dY[n,d] / sqrt(var[n] + eps):
+//   for d0 in [0, D) by 512 parallel
+//     let $end = min(D, d0 + 512)
+//     for d in [d0, $end):  dg[d] = 0
+//     for n in [0, N − N%4) by 4:
+//       let $row = sqrt(var[n] + eps) … $row4 = sqrt(var[n+3] + eps)          (once a row, not a column)
+//       for d in [d0, $end):  dg[d] = dg[d] + ((t(n) + t(n+1)) + (t(n+2) + t(n+3)))
+//     for n in [N − N%4, N):  for d in [d0, $end):  dg[d] = dg[d] + t(n)
+// with t(n) = (X[n·D + d] − mu[n])·dY[n·D + d] / $row (a mean divides in one more loop over the
+// block: m[d] = m[d] / N). Every element adds its terms in one fixed order, whatever the target, block
+// or thread: the results are deterministic and bitwise those of one thread. A block of columns is the
+// unit the thread splitter shares out (never the summed rows, whose adds into one element would race).
+// Declines — the per-element strategy takes the statement — when a read is not provably in range (zero
+// padding bounds those loops: boundsFromPadding.ts), when f strides a read in any other way, when E
+// holds more than the one sum (the output row holds one running sum), or when the row is a known
+// handful of columns.
+import { idxVar, idxVars } from '../ir/affine.js';
+import { children, exprKey } from '../ir/exprs.js';
+import { polyConstValue, sizeTryEval } from '../ir/sizes.js';
+import type { Bound, Expr, Statement } from '../ir/types.js';
+import { add, c, div, eq, for_, let_, load, max, min, mul, rem, select, store, sub, sym, v, varsOf } from '../loop/build.js';
+import { assertNever, type LExpr, type LStmt, type Sym } from '../loop/types.js';
+import type { Access } from './kernelScope.js';
+import type { Lowering, Reduce, Vars } from './lowering.js';
+
+/** Columns per block: the unit of work a thread takes (2–4 KB of the output row, which stays in L1). */
+export const BLOCK = 512;
+/** Below this many columns (a known number) one output at a time is as fast: too short a row to pay. */
+const MIN_COLUMNS = 8;
+
+/** Rows added in one pass over the output row: their terms summed pairwise, then added to it (one
+ * read and write of the row per UNROLL rows; JavaScript keeps the pairs in registers). */
+const UNROLL = 4;
+
+/** ((a + b) + (c + d)): the same order on every target, and a short dependency chain. */
+function pairwise(xs: readonly LExpr[]): LExpr {
+  if (xs.length === 1) return xs[0]!;
+  const half = Math.ceil(xs.length / 2);
+  return add(pairwise(xs.slice(0, half)), pairwise(xs.slice(half)));
+}
+
+/** e with its largest float parts that do not depend on the column `f` named by lets (pushed to
+ * `lets`, to run before the column loop): a row's factors are computed once, not once per column.
+ * Every read of the body is in range, so computing a select's arm eagerly reads nothing it may not. */
+function perRow(e: LExpr, f: Sym, F: 'f32' | 'f64', lets: LStmt[]): LExpr {
+  if (!varsOf(e).has(f)) {
+    if (e.ty !== F || e.kind === 'const' || e.kind === 'var' || e.kind === 'load') return e;
+    const x = sym('$row', F);
+    lets.push(let_(x, e));
+    return v(x);
+  }
+  switch (e.kind) {
+    case 'unary':
+      return { ...e, a: perRow(e.a, f, F, lets) };
+    case 'binary':
+      return { ...e, a: perRow(e.a, f, F, lets), b: perRow(e.b, f, F, lets) };
+    case 'select':
+      return { ...e, then: perRow(e.then, f, F, lets), else: perRow(e.else, f, F, lets) };
+    case 'call':
+      return { ...e, args: e.args.map((a) => perRow(a, f, F, lets)) };
+    case 'const':
+    case 'var':
+    case 'load':
+    case 'length':
+      return e;
+    default:
+      return assertNever(e);
+  }
+}
+
+/** Every node of e that is a reduction, arg-max or matrix function, not looking inside them. */
+function nested(e: Expr): Expr[] {
+  if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'matfn') return [e];
+  return children(e).flatMap(nested);
+}
+
+function accessesIn(e: Expr, out: Access[] = []): Access[] {
+  if (e.kind === 'access') out.push(e);
+  children(e).forEach((x) => accessesIn(x, out));
+  return out;
+}
+
+/** The sum the statement reduces by, when the interchange applies to it. */
+function columnSum(L: Lowering, s: Statement): Reduce | undefined {
+  const f = s.lhs[s.lhs.length - 1];
+  if (!f) return undefined;
+  const top = nested(s.rhs);
+  const r = top[0];
+  if (top.length !== 1 || r?.kind !== 'reduce' || (r.op !== 'sum' && r.op !== 'mean') || nested(r.body).length) return undefined;
+  const columns = sizeTryEval(f.extent, new Map());
+  if (columns !== undefined && columns < MIN_COLUMNS) return undefined;
+  const summed = new Set(r.indices.map((b) => b.name));
+  const reads = accessesIn(r.body);
+  if (reads.some((x) => x.tensor === s.tensor) || accessesIn(s.rhs).some((x) => x.tensor === s.tensor)) return undefined;
+  r.indices.forEach((b) => L.scope.extentOf.set(b.name, b.extent));
+  let strided = false;
+  for (const x of reads) {
+    // plain indices only (no quotient, remainder or integer data), every read provably in range
+    if (x.subs.some((sub) => sub.terms.some((t) => t.atom.kind !== 'var')) || !L.scope.inRange(x)) return undefined;
+    const last = x.subs.length - 1;
+    if (x.subs.some((sub, d) => d !== last && idxVars(sub).includes(f.name))) return undefined;
+    const inLast = last >= 0 ? x.subs[last]!.terms.filter((t) => t.atom.kind === 'var' && t.atom.name === f.name) : [];
+    if (inLast.length > 1 || (inLast.length === 1 && polyConstValue(inLast[0]!.coef) !== 1)) return undefined;
+    if (inLast.length === 1 && x.subs.some((sub) => idxVars(sub).some((n) => summed.has(n)))) strided = true;
+  }
+  return strided ? r : undefined;
+}
+
+export function lowerColumnSum(L: Lowering, s: Statement): LStmt[] | undefined {
+  const r = columnSum(L, s);
+  if (!r) return undefined;
+  const { scope } = L;
+  const out = scope.tensor(s.tensor, 'write');
+  const outer = s.lhs.slice(0, -1);
+  const f = s.lhs[s.lhs.length - 1]!;
+  const vars = new Map<string, LExpr>();
+  const loopVar = (b: Bound) => {
+    const x = sym(b.name, 'i32');
+    vars.set(b.name, v(x));
+    return x;
+  };
+  const outerVars = outer.map(loopVar);
+  const f0 = sym(`${f.name}0`, 'i32');
+  const end = sym('$end', 'i32');
+  const fv = loopVar(f);
+  const width = scope.sizeExpr(f.extent);
+  const at = (x: Vars) => scope.offset(s.tensor, s.lhs.map((b) => idxVar(b.name)), x);
+  /** a loop over the block's columns */
+  const columns = (body: readonly LStmt[]) => for_(fv, v(f0), v(end), body);
+
+  const zero = columns([store(out, at(vars), scope.num(0))]);
+  // the last summed index UNROLL rows at a time (then one at a time for the rest), the outer ones plainly
+  const outerRows = r.indices.slice(0, -1).map(loopVar);
+  const lastRow = r.indices[r.indices.length - 1]!;
+  const addRows = (row: LExpr, count: number): LStmt[] => {
+    const terms = Array.from({ length: count }, (_, k) => L.expr(r.body, new Map([...vars, [lastRow.name, add(row, c(k))]]), new Map()));
+    const stmts = terms.flatMap((t) => t.stmts);
+    const lets: LStmt[] = [];
+    // what a row computes once for all its columns (layer norm's 1/sqrt(var[n] + eps)), before their loop
+    const rowsSum = stmts.length ? pairwise(terms.map((t) => t.value)) : perRow(pairwise(terms.map((t) => t.value)), fv, scope.F, lets);
+    return [...lets, columns([...stmts, store(out, at(vars), add(load(out, at(vars)), rowsSum))])];
+  };
+  const [unrolled, rest, rowCount, whole] = [sym(lastRow.name, 'i32'), sym(lastRow.name, 'i32'), sym('$rows', 'i32'), sym('$whole', 'i32')];
+  const extent = scope.sizeExpr(lastRow.extent);
+  const lastLoops: LStmt[] = [
+    let_(rowCount, max(c(0), extent)),
+    let_(whole, sub(v(rowCount), rem(v(rowCount), c(UNROLL)))),
+    for_(unrolled, c(0), v(whole), addRows(v(unrolled), UNROLL), { step: c(UNROLL) }),
+    for_(rest, v(whole), v(rowCount), addRows(v(rest), 1)),
+  ];
+  const rows = outerRows.reduceRight<LStmt[]>((inner, x, k) => [for_(x, c(0), scope.sizeExpr(r.indices[k]!.extent), inner)], lastLoops);
+  // E(sum) — or the mean — of what the row holds, written back in place
+  const count = r.indices.reduce((m, b) => mul(m, scope.sizeExpr(b.extent)), c(1));
+  const sum = load(out, at(vars));
+  const known = r.indices.every((b) => sizeTryEval(b.extent, new Map()) !== undefined);
+  // the mean of no terms is 0, as their sum is (not 0/0)
+  const value = r.op === 'sum' ? sum : known ? div(sum, scope.float(count)) : select(eq(count, c(0)), scope.num(0), div(sum, scope.float(count)));
+  const finish = s.rhs === r ? { stmts: [], value } : L.expr(s.rhs, vars, new Map([[exprKey(r), value]]));
+  const epilogue = s.rhs === r && r.op === 'sum' ? [] : [columns([...finish.stmts, store(out, at(vars), finish.value)])];
+
+  const block = for_(f0, c(0), width, [let_(end, min(width, add(v(f0), c(BLOCK)))), zero, ...rows, ...epilogue], { step: c(BLOCK), loop: 'parallel' });
+  return [outerVars.reduceRight<LStmt>((inner, x, k) => for_(x, c(0), scope.sizeExpr(outer[k]!.extent), [inner], { loop: k === 0 ? 'parallel' : 'serial' }), block)];
+}
