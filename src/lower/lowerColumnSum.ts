@@ -22,13 +22,13 @@
 // holds more than the one sum (the output row holds one running sum), or when the row is a known
 // handful of columns.
 import { idxVar, idxVars } from '../ir/affine.js';
-import { children, exprKey } from '../ir/exprs.js';
-import { polyConstValue, sizeTryEval } from '../ir/sizes.js';
+import { add as addExpr, children, div as divExpr, exprKey, freeIndices, mul as mulExpr, neg, ONE, renameIndices } from '../ir/exprs.js';
+import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
 import type { Bound, Expr, Statement } from '../ir/types.js';
 import { add, c, div, eq, for_, let_, load, max, min, mul, rem, select, store, sub, sym, v, varsOf } from '../loop/build.js';
 import { assertNever, type LExpr, type LStmt, type Sym } from '../loop/types.js';
 import type { Access } from './kernelScope.js';
-import type { Lowering, Reduce, Vars } from './lowering.js';
+import type { Lowered, Lowering, Reduce, Vars } from './lowering.js';
 
 /** Columns per block: the unit of work a thread takes (2–4 KB of the output row, which stays in L1). */
 export const BLOCK = 512;
@@ -87,19 +87,83 @@ function accessesIn(e: Expr, out: Access[] = []): Access[] {
   return out;
 }
 
-/** The sum the statement reduces by, when the interchange applies to it. */
-function columnSum(L: Lowering, s: Statement): Reduce | undefined {
-  const f = s.lhs[s.lhs.length - 1];
-  if (!f) return undefined;
+/** coef · Σ body, one of the sums a statement adds up (coef undefined: 1) */
+interface Term {
+  readonly coef?: Expr;
+  readonly body: Expr;
+}
+
+/** What the interchanged loops compute: Σ_j coef_j · Σ_indices body_j, then the epilogue — E of the
+ * one reduction (`reduce`), or plus what holds no sum (`rest`). */
+interface ColumnPlan {
+  readonly indices: readonly Bound[];
+  readonly terms: readonly Term[];
+  readonly reduce?: Reduce;
+  readonly rest?: Expr;
+}
+
+/** e as Σ_j coef_j·sum_j + rest, when it is linear in its sums (factors and divisors free of them). */
+function linearIn(e: Expr): { terms: { coef?: Expr; sum: Reduce }[]; rest: Expr[] } | undefined {
+  if (!nested(e).length) return { terms: [], rest: [e] };
+  const scaled = (x: ReturnType<typeof linearIn>, by: (c: Expr) => Expr) =>
+    x && { terms: x.terms.map((t) => ({ coef: by(t.coef ?? ONE), sum: t.sum })), rest: x.rest.map(by) };
+  switch (e.kind) {
+    case 'reduce':
+      return e.op === 'sum' ? { terms: [{ sum: e }], rest: [] } : undefined;
+    case 'add': {
+      const parts = e.terms.map(linearIn);
+      return parts.every((x) => x !== undefined) ? { terms: parts.flatMap((x) => x!.terms), rest: parts.flatMap((x) => x!.rest) } : undefined;
+    }
+    case 'neg':
+      return scaled(linearIn(e.arg), neg);
+    case 'mul': {
+      const holding = e.factors.filter((x) => nested(x).length);
+      if (holding.length !== 1) return undefined;
+      const others = e.factors.filter((x) => x !== holding[0]);
+      return scaled(linearIn(holding[0]!), (c) => mulExpr([c, ...others]));
+    }
+    case 'div':
+      return nested(e.den).length ? undefined : scaled(linearIn(e.num), (c) => divExpr(c, e.den));
+    default:
+      return undefined;
+  }
+}
+
+/** The sums the statement adds up, when the interchange applies: one sum or mean under any E, or
+ * several sums over the same extents of which the right side is a linear combination (batch norm's
+ * dmu[c] = −2·dvar[c]·Σ_n (X[n,c] − mu[c]) / N − g[c]·Σ_n dY[n,c] / sqrt(var[c] + eps)). */
+function planOf(s: Statement): ColumnPlan | undefined {
   const top = nested(s.rhs);
   const r = top[0];
-  if (top.length !== 1 || r?.kind !== 'reduce' || (r.op !== 'sum' && r.op !== 'mean') || nested(r.body).length) return undefined;
+  if (top.length === 1 && r?.kind === 'reduce' && (r.op === 'sum' || r.op === 'mean')) return { indices: r.indices, terms: [{ body: r.body }], reduce: r };
+  const linear = top.length > 1 ? linearIn(s.rhs) : undefined;
+  if (!linear || !linear.terms.length) return undefined;
+  const first = linear.terms[0]!.sum.indices;
+  const names = new Set(first.map((b) => b.name));
+  const terms: Term[] = [];
+  for (const t of linear.terms) {
+    const own = t.sum.indices;
+    if (own.length !== first.length || own.some((b, k) => !sizeEquals(b.extent, first[k]!.extent))) return undefined;
+    // the first sum's index names, where no other index of this body goes by them
+    if (freeIndices(t.sum).some((x) => names.has(x))) return undefined;
+    terms.push({ ...(t.coef ? { coef: t.coef } : {}), body: renameIndices(t.sum.body, new Map(own.map((b, k) => [b.name, first[k]!.name]))) });
+  }
+  return { indices: first, terms, ...(linear.rest.length ? { rest: addExpr(linear.rest) } : {}) };
+}
+
+/** The plan, when every sum's reads walk the output's last index f contiguously and some read strides
+ * along the summed indices (a column sum). */
+function columnSum(L: Lowering, s: Statement): ColumnPlan | undefined {
+  const f = s.lhs[s.lhs.length - 1];
+  if (!f) return undefined;
+  const plan = planOf(s);
+  if (!plan || plan.terms.some((t) => nested(t.body).length)) return undefined;
   const columns = sizeTryEval(f.extent, new Map());
   if (columns !== undefined && columns < MIN_COLUMNS) return undefined;
-  const summed = new Set(r.indices.map((b) => b.name));
-  const reads = accessesIn(r.body);
-  if (reads.some((x) => x.tensor === s.tensor) || accessesIn(s.rhs).some((x) => x.tensor === s.tensor)) return undefined;
-  r.indices.forEach((b) => L.scope.extentOf.set(b.name, b.extent));
+  const summed = new Set(plan.indices.map((b) => b.name));
+  const reads = plan.terms.flatMap((t) => accessesIn(t.body));
+  if (accessesIn(s.rhs).some((x) => x.tensor === s.tensor)) return undefined;
+  plan.indices.forEach((b) => L.scope.extentOf.set(b.name, b.extent));
   let strided = false;
   for (const x of reads) {
     // plain indices only (no quotient, remainder or integer data), every read provably in range
@@ -110,12 +174,12 @@ function columnSum(L: Lowering, s: Statement): Reduce | undefined {
     if (inLast.length > 1 || (inLast.length === 1 && polyConstValue(inLast[0]!.coef) !== 1)) return undefined;
     if (inLast.length === 1 && x.subs.some((sub) => idxVars(sub).some((n) => summed.has(n)))) strided = true;
   }
-  return strided ? r : undefined;
+  return strided ? plan : undefined;
 }
 
 export function lowerColumnSum(L: Lowering, s: Statement): LStmt[] | undefined {
-  const r = columnSum(L, s);
-  if (!r) return undefined;
+  const plan = columnSum(L, s);
+  if (!plan) return undefined;
   const { scope } = L;
   const out = scope.tensor(s.tensor, 'write');
   const outer = s.lhs.slice(0, -1);
@@ -137,14 +201,23 @@ export function lowerColumnSum(L: Lowering, s: Statement): LStmt[] | undefined {
 
   const zero = columns([store(out, at(vars), scope.num(0))]);
   // the last summed index UNROLL rows at a time (then one at a time for the rest), the outer ones plainly
-  const outerRows = r.indices.slice(0, -1).map(loopVar);
-  const lastRow = r.indices[r.indices.length - 1]!;
+  const outerRows = plan.indices.slice(0, -1).map(loopVar);
+  const lastRow = plan.indices[plan.indices.length - 1]!;
   const addRows = (row: LExpr, count: number): LStmt[] => {
-    const terms = Array.from({ length: count }, (_, k) => L.expr(r.body, new Map([...vars, [lastRow.name, add(row, c(k))]]), new Map()));
-    const stmts = terms.flatMap((t) => t.stmts);
+    const stmts: LStmt[] = [];
+    const lower = (e: Expr, at: Vars) => {
+      const x = L.expr(e, at, new Map());
+      stmts.push(...x.stmts);
+      return x.value;
+    };
+    // each sum's rows added pairwise, then times its coefficient: once per UNROLL rows
+    const sums = plan.terms.map((t) => {
+      const rows = pairwise(Array.from({ length: count }, (_, k) => lower(t.body, new Map([...vars, [lastRow.name, add(row, c(k))]]))));
+      return t.coef ? mul(lower(t.coef, vars), rows) : rows;
+    });
     const lets: LStmt[] = [];
     // what a row computes once for all its columns (layer norm's 1/sqrt(var[n] + eps)), before their loop
-    const rowsSum = stmts.length ? pairwise(terms.map((t) => t.value)) : perRow(pairwise(terms.map((t) => t.value)), fv, scope.F, lets);
+    const rowsSum = stmts.length ? pairwise(sums) : perRow(pairwise(sums), fv, scope.F, lets);
     return [...lets, columns([...stmts, store(out, at(vars), add(load(out, at(vars)), rowsSum))])];
   };
   const [unrolled, rest, rowCount, whole] = [sym(lastRow.name, 'i32'), sym(lastRow.name, 'i32'), sym('$rows', 'i32'), sym('$whole', 'i32')];
@@ -155,16 +228,28 @@ export function lowerColumnSum(L: Lowering, s: Statement): LStmt[] | undefined {
     for_(unrolled, c(0), v(whole), addRows(v(unrolled), UNROLL), { step: c(UNROLL) }),
     for_(rest, v(whole), v(rowCount), addRows(v(rest), 1)),
   ];
-  const rows = outerRows.reduceRight<LStmt[]>((inner, x, k) => [for_(x, c(0), scope.sizeExpr(r.indices[k]!.extent), inner)], lastLoops);
-  // E(sum) — or the mean — of what the row holds, written back in place
+  const rows = outerRows.reduceRight<LStmt[]>((inner, x, k) => [for_(x, c(0), scope.sizeExpr(plan.indices[k]!.extent), inner)], lastLoops);
+  const block = for_(f0, c(0), width, [let_(end, min(width, add(v(f0), c(BLOCK)))), zero, ...rows, ...epilogue(L, s, plan, load(out, at(vars)), vars, (x) => [columns([...x.stmts, store(out, at(vars), x.value)])])], {
+    step: c(BLOCK),
+    loop: 'parallel',
+  });
+  return [outerVars.reduceRight<LStmt>((inner, x, k) => for_(x, c(0), scope.sizeExpr(outer[k]!.extent), [inner], { loop: k === 0 ? 'parallel' : 'serial' }), block)];
+}
+
+/** The loop that finishes the row in place, if it needs one: E(sum) or the mean of the one
+ * reduction, or the row plus what holds no sum. */
+function epilogue(L: Lowering, s: Statement, plan: ColumnPlan, row: LExpr, vars: Vars, write: (x: Lowered) => LStmt[]): LStmt[] {
+  const { scope } = L;
+  const r = plan.reduce;
+  if (!r) {
+    if (!plan.rest) return [];
+    const x = L.expr(plan.rest, vars, new Map());
+    return write({ stmts: x.stmts, value: add(row, x.value) });
+  }
+  if (s.rhs === r && r.op === 'sum') return [];
   const count = r.indices.reduce((m, b) => mul(m, scope.sizeExpr(b.extent)), c(1));
-  const sum = load(out, at(vars));
   const known = r.indices.every((b) => sizeTryEval(b.extent, new Map()) !== undefined);
   // the mean of no terms is 0, as their sum is (not 0/0)
-  const value = r.op === 'sum' ? sum : known ? div(sum, scope.float(count)) : select(eq(count, c(0)), scope.num(0), div(sum, scope.float(count)));
-  const finish = s.rhs === r ? { stmts: [], value } : L.expr(s.rhs, vars, new Map([[exprKey(r), value]]));
-  const epilogue = s.rhs === r && r.op === 'sum' ? [] : [columns([...finish.stmts, store(out, at(vars), finish.value)])];
-
-  const block = for_(f0, c(0), width, [let_(end, min(width, add(v(f0), c(BLOCK)))), zero, ...rows, ...epilogue], { step: c(BLOCK), loop: 'parallel' });
-  return [outerVars.reduceRight<LStmt>((inner, x, k) => for_(x, c(0), scope.sizeExpr(outer[k]!.extent), [inner], { loop: k === 0 ? 'parallel' : 'serial' }), block)];
+  const value = r.op === 'sum' ? row : known ? div(row, scope.float(count)) : select(eq(count, c(0)), scope.num(0), div(row, scope.float(count)));
+  return write(s.rhs === r ? { stmts: [], value } : L.expr(s.rhs, vars, new Map([[exprKey(r), value]])));
 }

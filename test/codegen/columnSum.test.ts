@@ -27,6 +27,8 @@ const COLUMN_SUM = 'dims N, F\ndY: [N, F]\ndb[f] = sum(n) dY[n,f]';
 const COLUMN_MEAN_EPILOGUE = 'dims N, F\nX: [N, F]\nc: [F]\nm[f] = sqrt(mean(n) X[n,f]^2 + 1) * c[f]';
 const TWO_SUMMED = 'dims N, H, F\nX: [N, H, F]\ng: [F]\nS[f] = sum(n, h) X[n,h,f] * g[f] * X[n,h,f]';
 const OUTER_INDEX = 'dims B, N, F\nX: [B, N, F]\nw: [N]\nS[b,f] = sum(n) w[n] * exp(X[b,n,f])';
+// two sums in a linear combination, with per-column coefficients and a term without a sum
+const TWO_SUMS = 'dims N, F\nX: [N, F]\nY: [N, F]\nc: [F]\nZ[f] = c[f] * sum(n) X[n,f] * Y[n,f] - (sum(m) X[m,f]^2) / (c[f]^2 + 1) + c[f]';
 
 const ODD: Record<string, number>[] = [
   { N: 37, F: 53 },
@@ -40,6 +42,7 @@ const PROGRAMS: [string, string, Record<string, number>[]][] = [
   ['a column mean under an epilogue', COLUMN_MEAN_EPILOGUE, ODD],
   ['two summed indices', TWO_SUMMED, [{ N: 3, H: 5, F: 11 }, { N: 1, H: 1, F: 9 }]],
   ['an output index outside the column', OUTER_INDEX, [{ B: 3, N: 7, F: 13 }, { B: 2, N: 1, F: BLOCK + 1 }]],
+  ['two sums in a linear combination', TWO_SUMS, ODD],
   ['layer norm (dg, db)', layerSource('layer_norm'), [{ N: 37, D: 53 }, { N: 1, D: 7 }, { N: 129, D: 3 }]],
   // (one sample: batch norm's dX is exactly 0, which float32 misses by its rounding, as before the interchange)
   ['batch norm (mu, var, dg, db)', layerSource('batch_norm'), [{ N: 37, C: 53 }, { N: 2, C: 7 }, { N: 129, C: 3 }]],
@@ -74,6 +77,7 @@ describe("the compiled kernels' gradients against central differences of the com
     ['a column mean under an epilogue', COLUMN_MEAN_EPILOGUE, { N: 129, F: 3 }],
     ['two summed indices', TWO_SUMMED, { N: 3, H: 5, F: 11 }],
     ['an output index outside the column', OUTER_INDEX, { B: 2, N: 1, F: 7 }],
+    ['two sums in a linear combination', TWO_SUMS, { N: 37, F: 53 }],
   ];
   for (const [label, source, sizes] of cases)
     for (const wasm of ['always', 'never'] as const)
@@ -146,16 +150,22 @@ describe('the interchanged loops', () => {
     // its row statistics stay row sums
     for (const name of ['forward_mu', 'forward_var', 'backward_dvar', 'backward_dmu']) expect(interchanged(named(ln, name)), name).toBe(false);
     const bn = kernelsOf(layerSource('batch_norm'), 'float64');
-    for (const name of ['forward_mu', 'forward_var', 'backward_dg', 'backward_db']) expect(interchanged(named(bn, name)), name).toBe(true);
+    // dmu adds two sums: −2·dvar[c]·Σ_n (X − mu) / N − g[c]·Σ_n dY / sqrt(var[c] + eps), one running sum of both
+    for (const name of ['forward_mu', 'forward_var', 'backward_dvar', 'backward_dmu', 'backward_dg', 'backward_db']) expect(interchanged(named(bn, name)), name).toBe(true);
+    expect(interchanged(named(kernelsOf(TWO_SUMS, 'float64'), 'forward_Z'))).toBe(true);
     expect(interchanged(named(kernelsOf(layerSource('affine'), 'float64'), 'backward_db'))).toBe(true);
   });
-  it('declines a row sum, a read that may fall outside its tensor, a column index that strides a read, a sum of three columns, and the conv bias (its inner index is summed)', () => {
+  it('declines a row sum, a read that may fall outside its tensor, a column index that strides a read, a sum of three columns, the conv bias (its inner index is summed), and sums it cannot add in one row', () => {
     const first = (src: string) => kernelsOf(src, 'float64')[0]!;
     expect(interchanged(first('dims N, D\nX: [N, D]\nm[n] = sum(d) X[n,d]'))).toBe(false);
     expect(interchanged(first('dims N, F\nX: [N, F]\nY[f] = sum(n) X[n, f+1]'))).toBe(false);
     expect(interchanged(first('dims N, F\nX: [N, F]\nA: [F, N]\nY[f] = sum(n) X[n,f] * A[f,n]'))).toBe(false);
     expect(interchanged(first('dims N\nX: [N, 3]\nY: [3]\nY[f] = sum(n) X[n,f]'))).toBe(false);
     expect(interchanged(named(kernelsOf(layerSource('conv2d'), 'float64'), 'backward_db'))).toBe(false);
+    // several sums over other extents; a product of sums the planner splits into intermediates, each a column sum
+    expect(interchanged(named(kernelsOf('dims N, M, F\nX: [N, F]\nW: [M, F]\nZ[f] = sum(n) X[n,f] + sum(m) W[m,f]', 'float64'), 'forward_Z'))).toBe(false);
+    const product = kernelsOf('dims N, F\nX: [N, F]\nZ[f] = (sum(n) X[n,f]) * (sum(m) X[m,f]^2)', 'float64');
+    expect(product.map((k) => [k.name, interchanged(k)])).toEqual([['forward_s', true], ['forward_s2', true], ['forward_Z', false], ['backward_dX', false]]);
   });
   it('the thread splitter shares out the blocks of columns, never the summed rows', () => {
     const p = check(COLUMN_SUM);
