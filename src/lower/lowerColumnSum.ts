@@ -18,9 +18,10 @@
 // or thread: the results are deterministic and bitwise those of one thread. A block of columns is the
 // unit the thread splitter shares out (never the summed rows, whose adds into one element would race).
 // Declines — the per-element strategy takes the statement — when a read is not provably in range (zero
-// padding bounds those loops: boundsFromPadding.ts), when f strides a read in any other way, when E
-// holds more than the one sum (the output row holds one running sum), or when the row is a known
-// handful of columns.
+// padding bounds those loops: boundsFromPadding.ts), when f strides a read in any other way, when the
+// right side holds several reductions that are not sums over the same extents in a linear combination
+// (the output row holds one running sum: Σ_j coef_j·sum_j adds up in it, other mixes cannot), or
+// when the row is a known handful of columns.
 import { idxVar, idxVars } from '../ir/affine.js';
 import { add as addExpr, children, div as divExpr, exprKey, freeIndices, mul as mulExpr, neg, ONE, renameIndices } from '../ir/exprs.js';
 import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
