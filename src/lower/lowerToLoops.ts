@@ -15,6 +15,7 @@ import type { Kernel, LStmt } from '../loop/types.js';
 import { KernelScope, type LowerContext, type LowerOptions } from './kernelScope.js';
 import { lowerExpr } from './lowerExpr.js';
 import type { Lowering } from './lowering.js';
+import { lowerColumnSum } from './lowerColumnSum.js';
 import { lowerMatmul } from './lowerMatmul.js';
 import { nest } from './lowerNest.js';
 import { checkDataLoops } from './checkDataLoops.js';
@@ -53,7 +54,7 @@ export function lowerStatement(s: Statement, name: string, ctx: LowerContext, op
   const data = readsData(s);
   // a matrix function (inv, det) is computed in the kernel's prologue, which only the general strategy
   // lowers; reads through integer data are gathers, which no GEMM or tile pattern describes
-  const strategies: Strategy[] = s.scatter ? [lowerScatter] : opts.optimize && !hasMatrixFunction(s.rhs) && !data ? [lowerMatmul, ...(recorded ? [] : [lowerTiles])] : [];
+  const strategies: Strategy[] = s.scatter ? [lowerScatter] : opts.optimize && !hasMatrixFunction(s.rhs) && !data ? [lowerMatmul, ...(recorded ? [] : [lowerTiles, lowerColumnSum])] : [];
   // each attempt in a scope of its own: a strategy that declines leaves no parameter behind
   for (const strategy of [...strategies, lowerPerElement]) {
     const scope = new KernelScope(ctx, opts);

@@ -12,7 +12,8 @@
 // A loop qualifies when every index it reads or writes advances by 0 or 1 element a trip (a read at
 // one place is splat), every value is a float the vector instructions compute (+ − × ÷, min, max,
 // sqrt, abs, relu, x², exp of float32, the language's max and min, comparisons and selects of floats), nothing is stored
-// where the loop also reads, and its body has no branch or inner loop. Anything else stays scalar.
+// where the loop also reads (but for one read-modify-write of the place a trip stores: a column
+// sum's row, out[p] = out[p] + …), and its body has no branch or inner loop. Anything else stays scalar.
 import { c, sym, varsOf } from '../loop/build.js';
 import { exprKey, mapBlocks, stmtExprs, walkExpr } from '../loop/mapLoop.js';
 import { assertNever, type Buf, type Kernel, type LExpr, type LStmt, type Sym, type VectorTy } from '../loop/types.js';
@@ -78,7 +79,20 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
     const exprs = s.kind === 'let' ? [s.init] : s.kind === 'assign' ? [s.value] : s.kind === 'store' ? [s.index, s.value] : [];
     for (const e of exprs) walkExpr(e, (x) => void (x.kind === 'load' && loaded.add(x.buf)));
   }
-  if ([...stored].some((b) => loaded.has(b))) return undefined;
+  // a buffer both stored and read: only as one read-modify-write of one place a trip (a column sum's
+  // row += …, lowerColumnSum.ts), each lane reading what it then writes
+  const updated = new Map<Buf, string>();
+  for (const b of [...stored].filter((x) => loaded.has(x))) {
+    const writes = loop.body.filter((s): s is Extract<LStmt, { kind: 'store' }> => s.kind === 'store' && s.buf === b);
+    const key = exprKey(writes[0]!.index);
+    const readsAt = new Set<string>();
+    loop.body.forEach((s, at) => {
+      const exprs = s.kind === 'let' ? [s.init] : s.kind === 'assign' ? [s.value] : s.kind === 'store' ? [s.index, s.value] : [];
+      for (const e of exprs) walkExpr(e, (x) => void (x.kind === 'load' && x.buf === b && readsAt.add(at > loop.body.indexOf(writes[0]!) ? '' : exprKey(x.index))));
+    });
+    if (writes.length !== 1 || readsAt.size !== 1 || !readsAt.has(key)) return undefined;
+    updated.set(b, key);
+  }
   // a sum is read only by its own accumulation
   for (const s of loop.body) {
     const exprs = s.kind === 'let' ? [s.init] : s.kind === 'store' ? [s.index, s.value] : s.kind === 'assign' ? [sums.has(s.v) && s.value.kind === 'binary' ? s.value.b : s.value] : [];
@@ -167,7 +181,7 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
         return m && m.ty === VT ? { kind: 'var', ty: VT, v: m } : undefined;
       }
       case 'load': {
-        if (!e.inBounds || stored.has(e.buf)) return undefined;
+        if (!e.inBounds || (stored.has(e.buf) && updated.get(e.buf) !== exprKey(e.index))) return undefined;
         const step = strideOf(e.index);
         if (step === 1) return { ...e, ty: VT };
         // every other element (a window of stride 2): two loads, their even lanes
@@ -280,7 +294,8 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
   }
   return {
     lanes: L,
-    overlapTail: sums.size === 0,
+    // a trip over lanes already done would update them twice
+    overlapTail: sums.size === 0 && updated.size === 0,
     steps: loop.body.flatMap((s) => (s.kind === 'assign' && !sums.has(s.v) && !privates.has(s.v) ? [[s.v, stride.get(s.v)!] as const] : [])),
     pre: [...pre, ...[...sums.values()].map((a): LStmt => ({ kind: 'let', v: a, init: c(0, VT), mutable: true }))],
     body,

@@ -85,6 +85,15 @@ describe('threaded kernels agree bitwise with one thread', () => {
     await expectSame(layer('conv2d'), { N: 3, C: 2, H: 5, W: 5, F: 3 }, 'float64', dY, { optimize: false });
   });
 
+  it('column sums (lowerColumnSum: blocks of 512 columns shared out, each summing every row), JavaScript kernels', async () => {
+    const dY = (k: Kernel) => ({ dY: seedFor(k, 'Y') });
+    // three blocks of columns, the last short: uneven shares
+    await expectSame('dims N, F\nX: [N, F]\ndb[f] = sum(n) X[n,f]', { N: 37, F: 1100 }, 'float32', (k) => ({ ddb: seedFor(k, 'db') }), { simd: false });
+    await expectSame('dims N, F\nX: [N, F]\nm[f] = mean(n) X[n,f]^2', { N: 5, F: 1029 }, 'float64', (k) => ({ dm: seedFor(k, 'm') }), { simd: false });
+    await expectSame(layer('layer_norm'), { N: 7, D: 1029 }, 'float32', dY, { simd: false });
+    await expectSame(layer('batch_norm'), { N: 9, C: 1030 }, 'float64', dY, { simd: false });
+  });
+
   it('hvp (a scalar output) gives the same numbers behind a Promise', async () => {
     const source = 'L = sum(i) (sum(j) A[i,j]*x[j])^2';
     const sizes = { I: 7, J: 5 };

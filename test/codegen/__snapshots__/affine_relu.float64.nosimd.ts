@@ -569,28 +569,38 @@ export function backward_db(
 ): void {
   const { db, Y, dY } = t;
   const { F, N } = s;
-  const $n = Math.max(0, N);
-  const $end = $n - $n % 4;
-  const $k = 2 * F;
-  const $k2 = 3 * F;
-  const $k3 = 4 * F;
-  for (let f = 0; f < F; f++) {
-    let $acc = 0;
-    let $p = f;
-    let $acc2 = 0;
-    let $acc3 = 0;
-    let $acc4 = 0;
-    for (let n = 0; n < $end; n += 4, $p += $k3) {
-      $acc += +(Y[$p]! > 0) * dY[$p]!;
-      $acc2 += +(Y[$p + F]! > 0) * dY[$p + F]!;
-      $acc3 += +(Y[$p + $k]! > 0) * dY[$p + $k]!;
-      $acc4 += +(Y[$p + $k2]! > 0) * dY[$p + $k2]!;
+  let $p = F;
+  let $p2 = 2 * F;
+  let $p3 = 3 * F;
+  const $rows = Math.max(0, N);
+  const $whole = $rows - $rows % 4;
+  const $step = F * 4;
+  const $k = $whole * F;
+  for (let f0 = 0; f0 < F; f0 += 512, $p += 512, $p2 += 512, $p3 += 512) {
+    const $end = Math.min(F, f0 + 512);
+    for (let f = f0; f < $end; f++) {
+      db[f] = 0;
     }
-    for (let n = $end; n < N; n++, $p += F) {
-      $acc += +(Y[$p]! > 0) * dY[$p]!;
+    let $p4 = f0;
+    let $p5 = $p;
+    let $p6 = $p2;
+    let $p7 = $p3;
+    for (let n = 0; n < $whole; n += 4, $p4 += $step, $p5 += $step, $p6 += $step, $p7 += $step) {
+      let $p8 = $p4;
+      let $p9 = $p5;
+      let $p10 = $p6;
+      let $p11 = $p7;
+      for (let f = f0; f < $end; f++, $p8++, $p9++, $p10++, $p11++) {
+        db[f] = db[f]! + (+(Y[$p8]! > 0) * dY[$p8]! + +(Y[$p9]! > 0) * dY[$p9]! + (+(Y[$p10]! > 0) * dY[$p10]! + +(Y[$p11]! > 0) * dY[$p11]!));
+      }
     }
-    $acc += $acc2 + $acc3 + $acc4;
-    db[f] = $acc;
+    let $p12 = $k + f0;
+    for (let n2 = $whole; n2 < $rows; n2++, $p12 += F) {
+      let $p13 = $p12;
+      for (let f = f0; f < $end; f++, $p13++) {
+        db[f] = db[f]! + +(Y[$p13]! > 0) * dY[$p13]!;
+      }
+    }
   }
 }
 /** Runs every forward statement in order; `t` holds the inputs and preallocated outputs. */
