@@ -70,11 +70,16 @@ export function optimizeKernel(lowered: Kernel, optimize: boolean, wasm: WasmMod
   const verify = debugging('deltagrad-verify');
   if (trace) dump('lowerToLoops', lowered);
   let k = serialiseParallel(lowered);
-  // a kernel the cost rule would run as WebAssembly stays whole (on one worker): split, it would run
-  // as JavaScript, whose results need not be bitwise those of one thread
-  if (threads && !(optimize && chooseTarget(k, wasm).runs === 'wasm')) {
-    k = splitParallelLoop(lowered, threads);
-    if (k.threads === 'split') wasm = 'never';
+  // split, a kernel runs where it runs on one thread (the cost rule weighs the whole kernel): the
+  // same code over a share of the iterations, bitwise the same numbers. A WebAssembly kernel runs
+  // over the threads' shared memory in place; one whose split the printer cannot take stays whole.
+  if (threads) {
+    const runsWasm = optimize && chooseTarget(k, wasm).runs === 'wasm';
+    const split = splitParallelLoop(lowered, threads);
+    if (split.threads === 'split' && (!runsWasm || chooseTarget(split, 'always').runs === 'wasm')) {
+      k = split;
+      wasm = runsWasm ? 'always' : 'never';
+    }
   }
   if (verify) assertVerified(k);
   let out = k;
@@ -105,8 +110,6 @@ export interface ModuleOptions extends LowerOptions {
   readonly wasm?: WasmMode;
   /** size values the planner may count with (compile knows them; emit plans with the defaults) */
   readonly sizes?: ReadonlyMap<string, number>;
-  /** kernels for worker threads: a parallel loop of each split between them (opt/splitParallelLoop.ts) */
-  readonly threads?: boolean;
 }
 
 /** Named constants as numbers in every statement: the kernels read no array for them. */

@@ -19,6 +19,7 @@ import { scalarOutputOf, writeHvpProgram, type HvpProgram } from '../diff/writeH
 import { lowerProgram } from '../pipeline.js';
 import { microModuleText } from '../target/micro.js';
 import { printModule } from '../target/module.js';
+import { SHARED_MEMORY_NAME } from '../target/wasmKernels.js';
 import { compileWebgpu, type WebGpuCompileOptions, type WebGpuKernel } from './compileWebgpu.js';
 import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
@@ -156,7 +157,7 @@ function load(
   const known = new Map<string, number>(program.sizes.flatMap((z) => (z.default !== undefined ? [[z.name, z.default] as const] : [])));
   for (const [k, v] of Object.entries(sizes)) known.set(k, v);
   const mod = lowerProgram(program, grads, { dtype, optimize, simd, wasm, micro: microModuleText, sizes: known, threads: threaded });
-  const text = assertSafeCode(printModule(mod, 'js-body'));
+  const text = assertSafeCode(printModule(mod, 'js-body', { sharedMemory: threaded }));
   const exports = instantiate(text);
   const order = (ks: typeof mod.forward) => ks.map((k) => [k.name, k.threads === 'split'] as const);
   const m: LoadedModule = {
@@ -176,7 +177,9 @@ function load(
 function instantiate(body: string): Record<string, unknown> {
   let make: () => unknown;
   try {
-    make = new Function(body) as () => unknown;
+    // a threaded body's WebAssembly kernels import the workers' shared memory ($memory): here, on the
+    // calling thread, they never run
+    make = new Function(SHARED_MEMORY_NAME, body) as () => unknown;
   } catch (e) {
     if (!(e instanceof EvalError)) throw e;
     throw new EvalError(

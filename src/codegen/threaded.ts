@@ -2,12 +2,14 @@
 // run by a pool of n worker threads (src/threads/pool.ts) over shared copies of every array.
 //
 // Worked example: k = compile('Y[i,j] = A[i,k]*B[k,j]', { sizes, threads: 2 }); await k.forward({ A, B }):
-//   the inputs are checked as compile() checks them; A and B are copied into their SharedArrayBuffer
-//   twins; both workers run forward_Y, each its half of the GEMM's row blocks
+//   the inputs are checked as compile() checks them; A and B are copied into their twins in one
+//   shared WebAssembly memory (which the WebAssembly kernels import: they run over it in place);
+//   both workers run forward_Y, each its half of the GEMM's row blocks
 //   (opt/splitParallelLoop.ts); then Y is copied out into a fresh array (or `out`), as one thread
 //   would have returned it — bitwise the same numbers.
 // Without shared memory (a browser page that is not cross-origin isolated) or with threads: 1 the
 // kernels run on this thread, still behind Promises, and `threads` says 1.
+import { SLACK } from '../target/wasm/printWasm.js';
 import type { Pool, ThreadModule } from '../threads/pool.js';
 
 type DataArray = Float32Array | Float64Array;
@@ -37,7 +39,7 @@ export interface KernelParts {
   prepareBackward(inputs: Inputs, seeds?: Seeds, out?: Record<string, DataArray>): Tensors;
   forwardResult(t: Tensors): Record<string, DataArray>;
   backwardResult(t: Tensors): Record<string, DataArray>;
-  readonly module: Omit<ThreadModule, 'tensors'> & {
+  readonly module: Omit<ThreadModule, 'tensors' | 'memory'> & {
     readonly arrays: Readonly<Record<string, ArraySpec>>;
     /** copied in before a forward (inputs), and also before a backward (seeds) */
     readonly copyIn: readonly string[];
@@ -66,6 +68,28 @@ export interface ThreadedKernel {
 
 let nextKey = 1;
 
+interface WebAssemblyRuntime {
+  WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: ArrayBuffer } };
+}
+
+/** Every array the kernels touch, in one shared WebAssembly memory — the one the WebAssembly kernels
+ * import, so that they run over the tensors in place (target/wasmKernels.ts) — 16-byte aligned,
+ * after SLACK bytes (printWasm.ts folds small offsets into its accesses). */
+function sharedArrays(arrays: Readonly<Record<string, ArraySpec>>, Arr: typeof Float32Array | typeof Float64Array): { memory: object; shared: Tensors } {
+  const at: Record<string, number> = {};
+  let end = SLACK;
+  for (const [name, spec] of Object.entries(arrays)) {
+    at[name] = end;
+    end += Math.ceil((spec.length * (spec.int ? 4 : Arr.BYTES_PER_ELEMENT) + SLACK) / 16) * 16;
+  }
+  const pages = Math.max(1, Math.ceil(end / 65536));
+  if (pages > 65536) throw new RangeError(`deltagrad: with threads the tensors live in one shared WebAssembly memory, at most 4 GiB, and these need ${Math.ceil(end / 2 ** 20)} MiB; compile without threads`);
+  const memory = new (globalThis as unknown as WebAssemblyRuntime).WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const shared: Tensors = {};
+  for (const [name, spec] of Object.entries(arrays)) shared[name] = new (spec.int ? Int32Array : Arr)(memory.buffer, at[name]!, spec.length);
+  return { memory, shared };
+}
+
 type Hvp = (inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>) => Promise<Record<string, DataArray>>;
 
 /** `release`: what dispose() lets go of besides (the H·v kernel hvp compiled). */
@@ -92,14 +116,9 @@ export function threadedKernel(parts: KernelParts, threaded: { pool: Pool; parts
   const { pool } = threaded;
   const m = parts.module;
   const Arr = k.dtype === 'float32' ? Float32Array : Float64Array;
-  const shared: Record<string, DataArray | Int32Array> = {};
-  for (const [name, spec] of Object.entries(m.arrays)) {
-    const Of = spec.int ? Int32Array : Arr;
-    // a typed array over shared memory is a typed array like any other, though the ES library types disagree
-    shared[name] = new Of(new SharedArrayBuffer(spec.length * Of.BYTES_PER_ELEMENT) as unknown as ArrayBuffer);
-  }
+  const { memory, shared } = sharedArrays(m.arrays, Arr);
   const key = nextKey++;
-  pool.load(key, { body: m.body, tensors: shared, sizes: m.sizes, forward: m.forward, backward: m.backward });
+  pool.load(key, { body: m.body, memory, tensors: shared, sizes: m.sizes, forward: m.forward, backward: m.backward });
   const copyIn = (t: Tensors, names: readonly string[]) => () => {
     for (const n of names) shared[n]!.set(t[n]!);
   };

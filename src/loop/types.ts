@@ -184,6 +184,10 @@ export interface Kernel {
   readonly threads?: 'split';
 }
 
+/** the size keys a split kernel reads its share from (no program size can be spelt with `#`) */
+export const PART_KEY = '#part';
+export const PARTS_KEY = '#parts';
+
 /** A function of a micro-kernel module: i32 parameters over the module's byte-addressed memory `mem`. */
 export interface MicroFunction {
   readonly name: string;

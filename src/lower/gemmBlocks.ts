@@ -11,6 +11,10 @@
 // The jc and ic loops are marked `parallel`: their iterations write disjoint columns (rows) of C and
 // read none another writes; the packing goes to the module memory, one per worker thread
 // (opt/splitParallelLoop.ts splits one of them between the threads, or makes both serial).
+// For threads the blocks are sized so that the threads' shares are even: a multiple of `#parts`
+// blocks of whole register panels, none wider than NC (MC) — 1568 columns on 2 threads are 4 blocks
+// of 392, not 3 of 512 and one of 32 (2 blocks against 1 and a sliver). Where a column or row
+// block starts changes no sum: each element of C still adds the same products in the same order.
 // The module memory H holds the packed A block at 0, the packed B block at MC·KC and the C block at
 // MC·KC + KC·NC (elements); a convolution puts its padded copies and tables after them.
 import { add, addTo, assign, buffer, c, ceildiv, eq, for_, ge, let_, load, lt, max, min, mul, select, store, sub, sym, v } from '../loop/build.js';
@@ -87,13 +91,17 @@ export interface BlockLoops {
 export function simdBlockLoops(o: BlockLoops): LStmt[] {
   const { scope } = o;
   const dtype = scope.opts.dtype;
-  const { MC, KC, NC } = BLOCKING[dtype];
+  const { MC, KC, NC, MR, NR } = BLOCKING[dtype];
   const es = dtype === 'float32' ? 4 : 8;
   const { BP, CP } = simdRegions(dtype);
   const F = scope.F;
   const h = buffer('$H', F);
   const s = (name: string) => sym(name, 'i32');
   const [KCs, jc, nc, pc, kc, ic, mc, ii, i, row, r, jj, j, o_] = ['$KC', '$jc', '$nc', '$pc', '$kc', '$ic', '$mc', '$ii', '$i', '$row', '$r', '$jj', '$j', '$o'].map(s) as Sym[];
+  // the block widths: NC and MC, or for threads an even share (balancedStep)
+  const parts = scope.opts.threads ? scope.threadCount() : undefined;
+  const [ncSym, mcSym] = [sym('$NCs', 'i32'), sym('$MCs', 'i32')];
+  const [ncStep, mcStep] = parts ? [v(ncSym), v(mcSym)] : [c(NC), c(MC)];
   const first = sym('$first', 'bool');
   const last = sym('$last', 'bool');
   const cv = sym('$c', F);
@@ -102,15 +110,16 @@ export function simdBlockLoops(o: BlockLoops): LStmt[] {
     // the K slices split K evenly (784 = 4 × 196, not 3 × 256 + 16: a short last slice pays the C
     // block's load and store for few multiply-adds)
     let_(KCs!, ceildiv(o.K, max(c(1), ceildiv(o.K, c(KC))))),
+    ...(parts ? [let_(ncSym, balancedStep(o.N, NC, NR, parts)), let_(mcSym, balancedStep(o.M, MC, MR, parts))] : []),
     for_(jc!, c(0), o.N, [
-      let_(nc!, min(c(NC), sub(o.N, v(jc!)))),
+      let_(nc!, min(ncStep, sub(o.N, v(jc!)))),
       for_(pc!, c(0), o.K, [
         let_(kc!, min(v(KCs!), sub(o.K, v(pc!)))),
         let_(first, eq(v(pc!), c(0))),
         let_(last, ge(add(v(pc!), v(kc!)), o.K)),
         ...o.packB(h, { first: v(jc!), count: v(nc!), pc: v(pc!), kc: v(kc!) }),
         for_(ic!, c(0), o.M, [
-          let_(mc!, min(c(MC), sub(o.M, v(ic!)))),
+          let_(mc!, min(mcStep, sub(o.M, v(ic!)))),
           ...o.packA(h, { first: v(ic!), count: v(mc!), pc: v(pc!), kc: v(kc!) }),
           { kind: 'comment', text: "C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)" },
           { kind: 'microkernel', module: microModule(dtype), fn: 'run', args: [c(0), c(BP * es), c(CP * es), v(mc!), v(nc!), v(kc!), c(NC * es)] },
@@ -126,8 +135,16 @@ export function simdBlockLoops(o: BlockLoops): LStmt[] {
               assign(r!, add(v(r!), c(1))),
             ]),
           ]),
-        ], { step: c(MC), loop: 'parallel' }),
+        ], { step: mcStep, loop: 'parallel' }),
       ], { step: v(KCs!) }),
-    ], { step: c(NC), loop: 'parallel' }),
+    ], { step: ncStep, loop: 'parallel' }),
   ];
+}
+
+/** A block width for `parts` threads over `extent` rows or columns: whole panels of `lanes`, in a
+ * multiple of `parts` blocks each at most `widest` — ⌈panels / blocks⌉ panels a block (at least one). */
+function balancedStep(extent: LExpr, widest: number, lanes: number, parts: LExpr): LExpr {
+  const panels = ceildiv(extent, c(lanes));
+  const blocks = mul(parts, max(c(1), ceildiv(panels, mul(parts, c(widest / lanes)))));
+  return mul(c(lanes), max(c(1), ceildiv(panels, blocks)));
 }

@@ -11,13 +11,16 @@ import { children } from '../ir/exprs.js';
 import { polyConstValue, sizeEquals, sizeTryEval } from '../ir/sizes.js';
 import { assertNever, type Expr, type IndexExpr, type Poly, type Program, type SizeExpr, type Statement } from '../ir/types.js';
 import { add, buffer, c, cast, floordiv, load, mod, mul, rem, sym, v } from '../loop/build.js';
-import type { Buf, ElemTy, Kernel, KernelBuffer, LExpr, LStmt, Sym } from '../loop/types.js';
+import { PARTS_KEY, type Buf, type ElemTy, type Kernel, type KernelBuffer, type LExpr, type LStmt, type Sym } from '../loop/types.js';
 
 export interface LowerOptions {
   readonly optimize: boolean;
   readonly dtype: 'float32' | 'float64';
   /** matmul-shaped statements run their micro-kernel in WebAssembly SIMD */
   readonly simd: boolean;
+  /** kernels for worker threads: a GEMM's blocks are sized so that the threads' shares are even
+   *  (gemmBlocks.ts), and a parallel loop of each is split between them (opt/splitParallelLoop.ts) */
+  readonly threads?: boolean;
 }
 
 /** What the lowering needs to know about the program around a statement. */
@@ -84,6 +87,16 @@ export class KernelScope {
     if (!s) {
       s = sym(name, 'i32');
       this.sizeSyms.set(name, s);
+    }
+    return v(s);
+  }
+
+  /** The number of worker threads the kernel's work is shared between (the size `#parts`). */
+  threadCount(): LExpr {
+    let s = this.sizeSyms.get(PARTS_KEY);
+    if (!s) {
+      s = sym('$parts', 'i32');
+      this.sizeSyms.set(PARTS_KEY, s);
     }
     return v(s);
   }

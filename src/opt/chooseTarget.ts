@@ -19,7 +19,7 @@
 // element is at least WORK_PER_COPY times the elements it copies, or when a loop vectorizes (the
 // softmax cross-entropy loss, a scalar, is weighed by its whole body: its row sums vectorize).
 import { stmtExprs, walkExpr, walkStmts } from '../loop/mapLoop.js';
-import { assertNever, type Buf, type Intrinsic, type Kernel, type LExpr, type LStmt, type Sym } from '../loop/types.js';
+import { assertNever, PARTS_KEY, type Buf, type Intrinsic, type Kernel, type LExpr, type LStmt, type Sym } from '../loop/types.js';
 import { strengthReduce } from './strengthReduce.js';
 import { vectorPlan } from './vectorizeLoops.js';
 
@@ -39,6 +39,8 @@ const JS_ONLY: readonly Intrinsic[] = ['erf'];
 /** Can the WebAssembly printer take the kernel? (what it cannot print, and reads that could trap) */
 export function printableAsWasm(k: Kernel): boolean {
   let ok = true;
+  // a split kernel's share divides by the number of threads, never 0 (splitParallelLoop.ts)
+  const parts = new Set(k.sizes.filter((z) => z.key === PARTS_KEY).map((z) => z.v));
   walkStmts(k.body, (s) => {
     if (s.kind === 'alloc' || s.kind === 'view' || s.kind === 'choose' || s.kind === 'microkernel' || s.kind === 'linalg' || s.kind === 'fail') ok = false;
   });
@@ -55,7 +57,7 @@ export function printableAsWasm(k: Kernel): boolean {
         return exprOk(e.a, guarded);
       case 'binary':
         // a division by a size (0 traps in WebAssembly; JavaScript gives ±∞)
-        if (['floordiv', 'ceildiv', 'mod', 'rem'].includes(e.op) && e.b.kind !== 'const') return false;
+        if (['floordiv', 'ceildiv', 'mod', 'rem'].includes(e.op) && e.b.kind !== 'const' && !(e.b.kind === 'var' && parts.has(e.b.v))) return false;
         return exprOk(e.a, guarded) && exprOk(e.b, guarded || e.op === '&&' || e.op === '||');
       case 'select':
         return exprOk(e.cond, guarded) && exprOk(e.then, true) && exprOk(e.else, true);

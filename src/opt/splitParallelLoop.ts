@@ -11,20 +11,20 @@
 //   for ic in [0, M) by 64 parallel          →   let $n = ⌈(M − 0) / 64⌉
 //                                                for ic in [0 + 64·⌊$n·p/P⌋, min(M, 0 + 64·⌊$n·(p+1)/P⌋)) by 64
 // Each iteration keeps its own summation order, so the results are bitwise those of one thread.
-// Of several marked loops the one with the most iterations (at the sizes compile was given) is
-// split — the conv forward's 49 column blocks rather than its one row block; ties go outward.
+// Of several marked loops the one whose two halves are the most even (at the sizes compile was
+// given) is split, then the one with the most iterations — the conv forward's 50 column blocks
+// rather than its one row block; ties go outward. A WebAssembly kernel is split the same way (its
+// share runs over the threads' shared memory, target/wasmKernels.ts).
 // A tensor written outside the split loop after it (a GEMM's K = 0 case, which writes when the
 // blocks write nothing) is written by part 0 alone; a kernel that writes a tensor before the loop
 // (which the loop might then overwrite) is not split, and runs on one worker.
 import { add, c, ceildiv, eq, floordiv, let_, min, mul, sub, sym, v } from '../loop/build.js';
 import { mapBlocks, walkStmts } from '../loop/mapLoop.js';
-import type { Buf, Kernel, LExpr, LStmt, Sym } from '../loop/types.js';
+import { PART_KEY, PARTS_KEY, type Buf, type Kernel, type LExpr, type LStmt, type Sym } from '../loop/types.js';
 
 type For = Extract<LStmt, { kind: 'for' }>;
 
-/** the size keys a split kernel reads its share from (no program size can be spelt with `#`) */
-export const PART_KEY = '#part';
-export const PARTS_KEY = '#parts';
+export { PART_KEY, PARTS_KEY };
 
 /** Every `parallel` loop made serial (one thread, and every target but the threaded one). */
 export function serialiseParallel(k: Kernel): Kernel {
@@ -41,8 +41,10 @@ export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>)
   const plain = serialiseParallel(k);
   if (!chosen || carriesState(chosen)) return plain;
   const writes = new Set(k.buffers.filter((b) => b.role === 'write').map((b) => b.buf));
-  const part = sym('$part', 'i32');
-  const parts = sym('$parts', 'i32');
+  // a GEMM's lowering may already read #parts (its block widths, gemmBlocks.ts)
+  const given = (key: string) => k.sizes.find((z) => z.key === key)?.v;
+  const part = given(PART_KEY) ?? sym('$part', 'i32');
+  const parts = given(PARTS_KEY) ?? sym('$parts', 'i32');
   let before = false;
   /** the list with the chosen loop split, tensor writes after it guarded; undefined: not in it */
   const rewrite = (list: readonly LStmt[]): LStmt[] | undefined => {
@@ -72,7 +74,7 @@ export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>)
   return serialiseParallel({
     ...k,
     body,
-    sizes: [...k.sizes, { v: part, key: PART_KEY }, { v: parts, key: PARTS_KEY }],
+    sizes: [...k.sizes, ...(given(PART_KEY) ? [] : [{ v: part, key: PART_KEY }]), ...(given(PARTS_KEY) ? [] : [{ v: parts, key: PARTS_KEY }])],
     threads: 'split',
   });
 }
@@ -87,20 +89,27 @@ function share(l: For, part: Sym, parts: Sym): LStmt[] {
   ];
 }
 
-/** The marked loop with the most iterations at the known sizes (ties, and unknown counts, outward). */
+/** The marked loop whose halves are the most even at the known sizes (two threads, the usual case:
+ * a loop of 2 blocks of 4 rows before one of a block of 8 columns and one of 1), then the one with
+ * the most iterations (ties, and unknown counts, outward). */
 function chooseLoop(k: Kernel, sizes: ReadonlyMap<string, number>): For | undefined {
   const known = new Map<Sym, number>();
   for (const z of k.sizes) if (sizes.has(z.key)) known.set(z.v, sizes.get(z.key)!);
+  for (const z of k.sizes) if (z.key === PARTS_KEY) known.set(z.v, 2);
   const lets = new Map<Sym, LExpr>();
   walkStmts(k.body, (s) => void (s.kind === 'let' && !s.mutable && lets.set(s.v, s.init)));
-  let best: { loop: For; trips: number } | undefined;
+  let best: { loop: For; trips: number; uneven: number } | undefined;
   walkStmts(k.body, (s) => {
     if (!isParallel(s)) return;
     const lo = evaluate(s.lo, known, lets);
     const hi = evaluate(s.hi, known, lets);
     const step = evaluate(s.step, known, lets);
-    const trips = lo !== undefined && hi !== undefined && step !== undefined && step > 0 ? Math.max(0, Math.ceil((hi - lo) / step)) : -1;
-    if (!best || trips > best.trips) best = { loop: s, trips };
+    const counted = lo !== undefined && hi !== undefined && step !== undefined && step > 0;
+    const trips = counted ? Math.max(0, Math.ceil((hi - lo) / step)) : -1;
+    // the larger half's share of the range, over an even half (the first ⌊n/2⌋ iterations are whole)
+    const uneven = counted && hi > lo ? Math.max(step * Math.floor(trips / 2), hi - lo - step * Math.floor(trips / 2)) / ((hi - lo) / 2) : Infinity;
+    const better = !best || uneven < best.uneven * 0.98 || (uneven <= best.uneven * 1.02 && trips > best.trips);
+    if (better) best = { loop: s, trips, uneven };
   });
   return best?.loop;
 }

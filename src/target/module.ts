@@ -20,7 +20,7 @@ import { printExpr } from './cstyle.js';
 import { JS_HELPERS, jsLanguage, printJsStatements } from './js.js';
 import { linalgHelper, LINALG_NAME } from './linalgHelper.js';
 import { JS_RESERVED, Namer } from './names.js';
-import { wasmKernelBody, wasmKernelsText } from './wasmKernels.js';
+import { SHARED_MEMORY_NAME, wasmKernelBody, wasmKernelsText } from './wasmKernels.js';
 
 /** What the module computes, by role (the `program` constant every module exports). */
 export interface ModuleInfo {
@@ -68,7 +68,7 @@ const ARRAY: Record<string, string> = { f64: 'Float64Array', f32: 'Float32Array'
 
 /** The module-level names every kernel must leave alone. */
 function moduleNames(mod: LoopModule): Set<string> {
-  return new Set([...mod.forward, ...mod.backward].map((k) => k.name).concat(['forward', 'backward', 'shapes', 'program', '$gemm64', '$gemm32', '$gemm64Instance', '$gemm32Instance', '$kernels', '$kernelsInstance', LINALG_NAME]));
+  return new Set([...mod.forward, ...mod.backward].map((k) => k.name).concat(['forward', 'backward', 'shapes', 'program', '$gemm64', '$gemm32', '$gemm64Instance', '$gemm32Instance', '$kernels', '$kernelsInstance', SHARED_MEMORY_NAME, LINALG_NAME]));
 }
 
 /** Micro-kernel modules, helpers and module scratch the kernels use. */
@@ -91,7 +91,10 @@ function uses(kernels: readonly Kernel[]): { micro: Set<MicroModule>; helpers: S
  * target 'js'), or the body of the function compile() makes with `new Function`. */
 export type ModuleTarget = 'ts' | 'js-module' | 'js-body';
 
-export function printModule(mod: LoopModule, target: ModuleTarget): string {
+/** `sharedMemory` (with 'js-body'): the body worker threads instantiate, given the shared memory
+ * every tensor lives in as `$memory`; its WebAssembly kernels run over it in place (wasmKernels.ts). */
+export function printModule(mod: LoopModule, target: ModuleTarget, opts: { readonly sharedMemory?: boolean } = {}): string {
+  const shared = target === 'js-body' && opts.sharedMemory === true;
   const typed = target === 'ts';
   const kernels = [...mod.forward, ...mod.backward];
   const taken = moduleNames(mod);
@@ -112,12 +115,12 @@ export function printModule(mod: LoopModule, target: ModuleTarget): string {
   if (linalg) out.push(linalgHelper(typed));
   for (const m of [...micro].sort()) out.push(mod.micro(m, typed));
   const wasm = kernels.filter((k) => k.runs === 'wasm');
-  if (wasm.length) out.push(wasmKernelsText(wasm, typed));
+  if (wasm.length) out.push(wasmKernelsText(wasm, typed, shared));
   for (const [key, name] of scratchNames) out.push(`let ${name} = new ${ARRAY[key.split(':')[1]!]!}(0);`);
   const exported = (text: string) => (target === 'js-body' ? text : `export ${text}`);
   // a kernel's names avoid the module's and its scratch arrays' (one set, shared by every kernel)
   const outer: ReadonlySet<string> = new Set([...taken, ...scratchNames.values()]);
-  for (const k of kernels) out.push(...printKernel(k, typed, outer, scratchNames, exported));
+  for (const k of kernels) out.push(...printKernel(k, typed, outer, scratchNames, exported, shared));
   // forward and backward: every kernel in order
   const arrayOf = (n: string) => (mod.info.records.includes(n) || mod.info.data?.includes(n) ? 'Int32Array' : ARRAY[mod.dtype === 'float32' ? 'f32' : 'f64']!);
   const record = (names: readonly string[]) => names.map((n) => `readonly ${propertyName(n)}: ${arrayOf(n)}`);
@@ -204,7 +207,7 @@ function mentions(e: LExpr, s: unknown): boolean {
 /** `key: local` in a destructuring pattern, or just `key` when they are the same. */
 const binding = (k: string, local: string) => (k === local ? k : `${key(k)}: ${local}`);
 
-function printKernel(k: Kernel, typed: boolean, outer: ReadonlySet<string>, scratch: ReadonlyMap<string, string>, exported: (t: string) => string): string[] {
+function printKernel(k: Kernel, typed: boolean, outer: ReadonlySet<string>, scratch: ReadonlyMap<string, string>, exported: (t: string) => string, shared: boolean): string[] {
   const namer = new Namer({ reserved: JS_RESERVED, dollar: true }, outer);
   const instances = new Map<MicroModule, string>();
   walkStmts(k.body, (s) => void ((s.kind === 'microkernel' || s.kind === 'view') && !instances.has(s.module) && instances.set(s.module, namer.fresh('$W'))));
@@ -224,7 +227,7 @@ function printKernel(k: Kernel, typed: boolean, outer: ReadonlySet<string>, scra
       moduleScratch: (name, elem) => scratch.get(`${name}:${elem}`)!,
     }, '  ');
   // a WebAssembly kernel's prologue (the check of its integer data) runs in JavaScript first
-  out.push(...(k.runs === 'wasm' ? [...(k.prologue ? jsBody(k.prologue) : []), ...wasmKernelBody(k, namer, typed, '  ')] : jsBody()));
+  out.push(...(k.runs === 'wasm' ? [...(k.prologue ? jsBody(k.prologue) : []), ...wasmKernelBody(k, namer, typed, '  ', shared)] : jsBody()));
   out.push('}');
   return out;
 }

@@ -15,6 +15,11 @@
 //   }
 // `place` lays the regions out 16-byte aligned with SLACK bytes around each (printWasm.ts folds
 // small constant offsets into its accesses) and grows the memory when they do not fit.
+// For worker threads (`shared`) the module imports the shared memory every tensor already lives in
+// (the `$memory` the worker hands the module body, threaded.ts): the function passes each tensor's
+// byteOffset and copies nothing, so workers running their shares of one kernel write disjoint
+// elements of the same arrays —
+//     $w.fn.forward_Y(Y.byteOffset, X.byteOffset, I, $part, $parts);
 import { walkExpr, walkStmts, stmtExprs } from '../loop/mapLoop.js';
 import type { Buf, Kernel } from '../loop/types.js';
 import type { Namer } from './names.js';
@@ -23,9 +28,13 @@ import { SLACK } from './wasm/printWasm.js';
 
 const ARRAY: Record<string, string> = { f64: 'Float64Array', f32: 'Float32Array', i32: 'Int32Array', u8: 'Uint8Array' };
 
+/** the module body's parameter that holds the threads' shared WebAssembly.Memory */
+export const SHARED_MEMORY_NAME = '$memory';
+
 /** The module-level instance of the kernels' WebAssembly module: `$kernels()`. */
-export function wasmKernelsText(kernels: readonly Kernel[], typed: boolean): string {
-  const { bytes, imports } = kernelModule(kernels);
+export function wasmKernelsText(kernels: readonly Kernel[], typed: boolean, shared = false): string {
+  const { bytes, imports } = kernelModule(kernels, shared);
+  if (shared) return sharedKernelsText(bytes, imports);
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
   const t = (text: string) => (typed ? text : '');
   const fns = 'Record<string, (...args: number[]) => void>';
@@ -79,6 +88,23 @@ export function wasmKernelsText(kernels: readonly Kernel[], typed: boolean): str
   ].join('\n');
 }
 
+/** `$kernels()` over the shared memory (JavaScript only: the body a worker instantiates). */
+function sharedKernelsText(bytes: Uint8Array, imports: readonly string[]): string {
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const host = imports.length ? `{ ${imports.map((n) => `${n.slice(5)}: ${n}`).join(', ')} }` : '{}';
+  return [
+    'let $kernelsInstance;',
+    'function $kernels() {',
+    '  if ($kernelsInstance) return $kernelsInstance;',
+    `  const hex = '${hex}';`,
+    '  const bytes = new Uint8Array(hex.length / 2);',
+    '  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);',
+    `  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { Math: ${host}, env: { memory: ${SHARED_MEMORY_NAME} } }).exports;`,
+    '  return ($kernelsInstance = { fn: exports });',
+    '}',
+  ].join('\n');
+}
+
 /** Which buffers the kernel reads (copied in) and writes (copied out). */
 function access(k: Kernel): { reads: Set<Buf>; writes: Set<Buf> } {
   const reads = new Set<Buf>();
@@ -94,8 +120,11 @@ function access(k: Kernel): { reads: Set<Buf>; writes: Set<Buf> } {
   return { reads, writes };
 }
 
-/** The body of a WebAssembly kernel's function: copy in, call, copy out. */
-export function wasmKernelBody(k: Kernel, namer: Namer, typed: boolean, indent: string): string[] {
+/** The body of a WebAssembly kernel's function: copy in, call, copy out (`shared`: the call alone,
+ * at the tensors' places in the shared memory). */
+export function wasmKernelBody(k: Kernel, namer: Namer, typed: boolean, indent: string, shared = false): string[] {
+  const sizes = k.sizes.map((z) => namer.of(z.v));
+  if (shared) return [`${indent}$kernels().fn.${k.name}(${[...k.buffers.map((b) => `${namer.of(b.buf)}.byteOffset`), ...sizes].join(', ')});`];
   const { reads, writes } = access(k);
   const w = namer.fresh('$w');
   const at = namer.fresh('$at');
@@ -104,7 +133,7 @@ export function wasmKernelBody(k: Kernel, namer: Namer, typed: boolean, indent: 
   const out = [`const ${w} = $kernels();`, `const ${at} = ${w}.place([${k.buffers.map((b) => `${namer.of(b.buf)}.byteLength`).join(', ')}]);`];
   const view = (b: Buf, i: number) => `new ${ARRAY[b.elem]!}(${w}.memory.buffer, ${slot(i)}, ${namer.of(b)}.length)`;
   k.buffers.forEach((b, i) => reads.has(b.buf) && out.push(`${view(b.buf, i)}.set(${namer.of(b.buf)});`));
-  out.push(`${w}.fn.${k.name}${bang}(${[...k.buffers.map((_, i) => slot(i)), ...k.sizes.map((z) => namer.of(z.v))].join(', ')});`);
+  out.push(`${w}.fn.${k.name}${bang}(${[...k.buffers.map((_, i) => slot(i)), ...sizes].join(', ')});`);
   k.buffers.forEach((b, i) => writes.has(b.buf) && out.push(`${namer.of(b.buf)}.set(${view(b.buf, i)});`));
   return out.map((l) => indent + l);
 }

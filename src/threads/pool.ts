@@ -17,7 +17,9 @@ import { WORKER_SOURCE } from './workerSource.js';
 export interface ThreadModule {
   /** the module body compile() prints (checked by assertSafeCode) */
   readonly body: string;
-  /** every array the kernels read or write, each over a SharedArrayBuffer */
+  /** the shared WebAssembly.Memory every array lives in; the body's WebAssembly kernels import it */
+  readonly memory: object;
+  /** every array the kernels read or write, each a view of the memory's SharedArrayBuffer */
   readonly tensors: Readonly<Record<string, Float32Array | Float64Array | Int32Array>>;
   readonly sizes: Readonly<Record<string, number>>;
   /** the kernels in order, each with whether its work is split between the workers */

@@ -4,9 +4,10 @@
 // body compile() prints from the loop IR (assertSafeCode checks it, as for one thread), sent in a
 // `load` message and made into functions with `new Function` exactly as compile() does.
 //
-// Messages (main → worker): init { id, parts, control } once; load { key, body, tensors, sizes,
-// forward, backward } per compiled kernel (its tensors are views of SharedArrayBuffers, shared, not
-// copied); run { key, phases }; unload { key }. Each run ends in done { error? } (worker → main).
+// Messages (main → worker): init { id, parts, control } once; load { key, body, memory, tensors,
+// sizes, forward, backward } per compiled kernel (memory is a shared WebAssembly.Memory, its tensors
+// views of it, shared, not copied; the body gets the memory as $memory, for its WebAssembly kernels
+// to import); run { key, phases }; unload { key }. Each run ends in done { error? } (worker → main).
 //
 // Worked example, a run of forward = [forward_Z (split), forward_Y (whole), forward_L (split)] on 2
 // workers: both run their share of forward_Z, meet at the barrier, worker 0 runs forward_Y while
@@ -62,7 +63,7 @@ function receive(msg) {
       const sizes = Object.assign(Object.create(null), msg.sizes, { '#part': id, '#parts': parts });
       const m = { fns: null, error: undefined, tensors: msg.tensors, sizes, forward: msg.forward, backward: msg.backward };
       try {
-        m.fns = new Function(msg.body)();
+        m.fns = new Function('$memory', msg.body)(msg.memory);
       } catch (e) {
         m.error = { name: e && e.name || 'Error', message: 'deltagrad: a worker thread could not make the kernels (' + (e && e.message || String(e)) + ')' };
       }

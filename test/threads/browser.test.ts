@@ -43,7 +43,7 @@ async function run(headers: Record<string, string>) {
 }
 
 describe('threads in a browser', () => {
-  it('a cross-origin isolated page runs the kernels on 2 Web Workers, bitwise as one thread; a page without the headers on 1', async () => {
+  it('a cross-origin isolated page runs the kernels (a GEMM; WebAssembly ReLU and max pooling over the shared memory) on 2 Web Workers, bitwise as one thread; a page without the headers on 1', async () => {
     const isolated = await run(ISOLATION);
     expect(isolated.errors).toEqual([]);
     expect(isolated.result).toMatchObject({ isolated: true, threads: 2, differing: 0 });

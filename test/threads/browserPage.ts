@@ -15,7 +15,17 @@ async function main() {
   let differing = 0;
   for (const n of ['dA', 'dB']) for (let i = 0; i < one[n]!.length; i++) if (!Object.is(one[n]![i], two[n]![i])) differing++;
   threaded.dispose();
-  return { isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true, threads: threaded.threads, differing, elements: one.dA!.length + one.dB!.length };
+  // WebAssembly kernels (ReLU, max pooling and their gradients), split over the shared memory
+  const pool = 'dims N, C, H, W\nX: [N, C, H, W]\nA: [N, C, H, W]\nA[n,c,h,w] = relu(X[n,c,h,w])\nY[n,c,u,v] = max(i:2, j:2) A[n,c, 2*u+i, 2*v+j]';
+  const poolSizes = { N: 5, C: 3, H: 10, W: 14 };
+  const X = Float32Array.from({ length: 5 * 3 * 10 * 14 }, (_, i) => Math.sin(1.7 * i));
+  const dYp = Float32Array.from({ length: 5 * 3 * 5 * 7 }, (_, i) => Math.cos(i));
+  const pooled = compile(pool, { sizes: poolSizes, dtype: 'float32', threads: 2 });
+  const onePool = compile(pool, { sizes: poolSizes, dtype: 'float32' }).backward({ X }, { dY: dYp });
+  const twoPool = await pooled.backward({ X }, { dY: dYp });
+  for (let i = 0; i < onePool.dX!.length; i++) if (!Object.is(onePool.dX![i], twoPool.dX![i])) differing++;
+  pooled.dispose();
+  return { isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true, threads: threaded.threads, differing, elements: one.dA!.length + one.dB!.length + onePool.dX!.length };
 }
 
 main().then(

@@ -138,7 +138,7 @@ describe('threaded kernels are correct and deterministic', () => {
     expect(differing(yb!.Y, compile('Y[i,j] = sum(k) A[i,k]*B[k,j]', { sizes, dtype: 'float32' }).forward(b).Y)).toEqual([]);
   });
 
-  it('the work is split: the GEMM and per-element kernels are shared out, a WebAssembly kernel is not', () => {
+  it('the work is split: the GEMM, per-element and WebAssembly kernels are shared out', () => {
     const p = check(layer('conv2d'));
     const mod = lowerProgram(p, differentiate(p, { unitScalarSeeds: false }), {
       dtype: 'float64', optimize: true, simd: true, micro: microModuleText, threads: true,
@@ -147,8 +147,8 @@ describe('threaded kernels are correct and deterministic', () => {
     expect(mod.forward.map((k) => [k.name, k.threads ?? 'whole'])).toEqual([['forward_Y', 'split']]);
     const pool = check(layer('maxpool2d'));
     const pooled = lowerProgram(pool, differentiate(pool, { unitScalarSeeds: false }), { dtype: 'float64', optimize: true, simd: true, micro: microModuleText, threads: true, sizes: new Map() });
-    // the cost rule runs max pooling as WebAssembly, over a copy of its tensors: whole, on one worker
-    expect(pooled.forward.map((k) => [k.runs, k.threads ?? 'whole'])).toEqual([['wasm', 'whole']]);
+    // the cost rule runs max pooling as WebAssembly: split too, over the threads' shared memory
+    expect(pooled.forward.map((k) => [k.runs, k.threads ?? 'whole'])).toEqual([['wasm', 'split']]);
   });
 });
 

@@ -349,8 +349,10 @@ export interface WasmImport {
 
 /** The module: its functions exported by name (a lone function as "run"), one memory of `pages`
  * pages to start with, exported as "memory"; it may grow (views of it must then be made again).
- * Imported functions come first in the function index space, as the spec says. */
-export function assembleWasm(f: WasmFunction | Readonly<Record<string, WasmFunction>>, pages: number, imports: readonly WasmImport[] = []): Uint8Array {
+ * Imported functions come first in the function index space, as the spec says. With `shared` the
+ * memory is imported instead: env.memory, a shared memory the threads' tensors live in (still
+ * exported as "memory"; `pages` is then unused). */
+export function assembleWasm(f: WasmFunction | Readonly<Record<string, WasmFunction>>, pages: number, imports: readonly WasmImport[] = [], shared = false): Uint8Array {
   const fns = Object.entries('body' in f ? { run: f as WasmFunction } : f);
   const funcIndex = new Map<string, number>([...imports.map((m, i) => [`${m.module}.${m.name}`, i] as const), ...fns.map(([n], i) => [n, imports.length + i] as const)]);
   const bodies = fns.map(([, g]) => encodeBody(g, funcIndex));
@@ -358,15 +360,19 @@ export function assembleWasm(f: WasmFunction | Readonly<Record<string, WasmFunct
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(types)),
-    ...(imports.length ? section(2, vec(imports.map((m, i) => [...name(m.module), ...name(m.name), 0x00, ...uleb(i)]))) : []),
+    ...(imports.length || shared ? section(2, vec([...imports.map((m, i) => [...name(m.module), ...name(m.name), 0x00, ...uleb(i)]), ...(shared ? [SHARED_MEMORY_IMPORT] : [])])) : []),
     ...section(3, vec(fns.map((_, i) => uleb(imports.length + i)))),
-    // memory: a minimum and no maximum
-    ...section(5, vec([[0x00, ...uleb(pages)]])),
+    // memory: a minimum and no maximum (an imported one is not defined here)
+    ...(shared ? [] : section(5, vec([[0x00, ...uleb(pages)]]))),
     ...section(7, vec([...fns.map(([n], i) => [...name(n), 0x00, ...uleb(imports.length + i)]), [...name('memory'), 0x02, 0x00]])),
     ...section(10, vec(bodies.map((b) => [...uleb(b.length), ...b]))),
   ];
   return Uint8Array.from(bytes);
 }
+
+/** env.memory: limits flag 3 (shared, with a maximum), at least 1 page and at most 65 536 (4 GiB, as
+ * a shared memory must declare one): any shared memory the host made fits (§5.3.8, import matching). */
+const SHARED_MEMORY_IMPORT: number[] = [...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(1), ...uleb(65536)];
 
 /** The function as WebAssembly text: one instruction per line, blocks indented. */
 export function watOf(f: WasmFunction, exportName = 'run'): string {

@@ -35,11 +35,12 @@ const HOST: Readonly<Record<string, WasmImport>> = Object.fromEntries(
   }),
 );
 
-/** The module of the kernels (exported by name) and the Math functions it imports. */
-export function kernelModule(kernels: readonly Kernel[]): { bytes: Uint8Array; imports: string[] } {
+/** The module of the kernels (exported by name) and the Math functions it imports; `shared`: over
+ * the threads' shared memory, imported (the tensors live in it: no copies in or out). */
+export function kernelModule(kernels: readonly Kernel[], shared = false): { bytes: Uint8Array; imports: string[] } {
   const printed = kernels.map((k) => [k.name, printKernelWasm(k)] as const);
   const imports = [...new Set(printed.flatMap(([, p]) => [...p.imports]))].sort();
-  const bytes = assembleWasm(Object.fromEntries(printed.map(([n, p]) => [n, p.fn])), 1, imports.map((n) => HOST[n] ?? fail(n)));
+  const bytes = assembleWasm(Object.fromEntries(printed.map(([n, p]) => [n, p.fn])), 1, imports.map((n) => HOST[n] ?? fail(n)), shared);
   return { bytes, imports };
 }
 
