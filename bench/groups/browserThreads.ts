@@ -93,14 +93,15 @@ export async function browserThreadsRows(opts: { quick: boolean; log: (l: string
           inner: i.inner!,
           ...(c.flops ? { flops: c.flops, gflops: c.flops / (i.medianMs * 1e6) } : {}),
           ...(i.relErr !== undefined ? { relErr: i.relErr } : {}),
-          ...(c.note ? { note: c.note } : {}),
+          ...(c.note && i.impl === 'jax-js' ? { note: c.note } : {}),
         });
       }
-    const info = { hardwareConcurrency: result.hardwareConcurrency, workersStarted: workers, otherCoresBefore: otherBefore, load, pageErrors: errors };
-    opts.log(
-      `  load: other processes ${otherBefore?.toFixed(2) ?? '?'} cores before the browser started; over the page run the machine ${load.machineCores?.toFixed(2) ?? '?'} of ${cpus().length} cores, ` +
-        `this process and the browser ${load.ownCores.toFixed(2)}, others ${load.otherCores?.toFixed(2) ?? '?'}; load average ${load.loadavgBefore[0]!.toFixed(2)} → ${load.loadavgAfter[0]!.toFixed(2)}; workers started ${JSON.stringify(workers)}`,
-    );
+    const summary =
+      `Load: other processes took ${otherBefore?.toFixed(2) ?? '?'} of ${cpus().length} cores just before the browser started; over the page run the machine was busy ${load.machineCores?.toFixed(2) ?? '?'} cores, ` +
+      `the bench and its browser ${load.ownCores.toFixed(2)}, other processes ${load.otherCores?.toFixed(2) ?? '?'} (load average ${load.loadavgBefore[0]!.toFixed(2)} → ${load.loadavgAfter[0]!.toFixed(2)}). ` +
+      `Workers started per case: ${Object.entries(workers).map(([k, v]) => `${k} ${v}`).join(', ')} (the browser reports ${result.hardwareConcurrency} cores).`;
+    opts.log(`  ${summary}`);
+    const info = { summary, hardwareConcurrency: result.hardwareConcurrency, workersStarted: workers, otherCoresBefore: otherBefore, load, pageErrors: errors };
     return { rows, info };
   } finally {
     await browser.close();

@@ -344,6 +344,8 @@ export function markdown(res: Results, findings: string): string {
     for (const r of res.rows.filter((q) => q.group === g.group)) lines.push(`| ${cells(r).map(mdEscape).join(' | ')} |`);
     const notes = [...new Set(res.rows.filter((q) => q.group === g.group && q.note && q.status === 'ok').map((q) => `${implName(q)}: ${q.note}`))];
     if (notes.length) lines.push('', ...notes.map((n) => `- ${mdEscape(n)}`));
+    // a group's own sentence on how it ran (browser-threads: the machine's load, the workers started)
+    if (typeof g.info?.summary === 'string') lines.push('', mdEscape(g.info.summary));
     const bd = breakdown(g);
     if (bd) {
       const total = bd.reduce((a, b) => a + b.cpuMs, 0);
