@@ -33,6 +33,8 @@ export interface BrowserCase {
   readonly check: readonly string[];
   /** jax-js's version (run under jit), from its arrays of the inputs and seeds, by name */
   readonly jax: (jax: Jax, x: Record<string, JaxArray>) => Record<string, JaxArray>;
+  /** left out of --quick runs (the slowest: a smoke run stays short) */
+  readonly skipQuick?: boolean;
   /** run jax-js's version op by op rather than under jit (where its jit is the slower of the two) */
   readonly eager?: boolean;
   readonly note?: string;
@@ -76,7 +78,7 @@ export function browserCases(tiny: boolean): BrowserCase[] {
   const convFlops = 2 * CN * CO * CH * CW * CC * 9;
   const xent = (jax: Jax, s: JaxArray, yt: JaxArray, n: number) => jax.numpy.sum(jax.nn.logsumexp(s.ref, -1).sub(jax.numpy.sum(yt.mul(s), -1))).div(n);
   return [
-    matmul(tiny ? 33 : 1024, 101),
+    { ...matmul(tiny ? 33 : 1024, 101), skipQuick: true },
     matmul(tiny ? 17 : 512, 201),
     { ...conv, ...convEager, name: `conv 3×3 p1 ${CN}×${CC}×${CH}×${CW} → ${CO}`, op: 'fwd', flops: convFlops, call: 'forward', check: ['Y'], jax: (jax, { X, K }) => ({ Y: jax.lax.conv(X!, K!, [1, 1], 'SAME') }) },
     {
@@ -85,6 +87,7 @@ export function browserCases(tiny: boolean): BrowserCase[] {
       name: `conv 3×3 p1 ${CN}×${CC}×${CH}×${CW} → ${CO}`,
       op: 'fwd+bwd',
       flops: 3 * convFlops,
+      skipQuick: true,
       call: 'backward',
       seeds: { dY: uniform(105, [CN, CO, CH, CW]) },
       check: ['dX', 'dK'],

@@ -228,6 +228,8 @@ interface Params {
   warmupMs: number;
   /** time for the timed rounds of one case */
   budgetMs: number;
+  /** --quick: the cases marked skipQuick left out */
+  quick: boolean;
   /** every jax-js function under jit, the convolutions too (?jit=all) */
   jitAll: boolean;
   only?: string[];
@@ -242,13 +244,14 @@ async function main(): Promise<PageResult> {
     warmupMs: Number(q.get('warmupMs') ?? 300),
     budgetMs: Number(q.get('budgetMs') ?? 20_000),
     jitAll: q.get('jit') === 'all',
+    quick: q.get('quick') === '1',
     ...(q.get('only') ? { only: q.get('only')!.split(',') } : {}),
   };
   const hardwareConcurrency = page.navigator.hardwareConcurrency;
   const jaxes = { 1: await loadJax(1), 2: await loadJax(2) };
   const cases: CaseResult[] = [];
   for (const c of browserCases(p.tiny)) {
-    if (p.only && !p.only.some((s) => c.name.startsWith(s))) continue;
+    if ((p.only && !p.only.some((s) => c.name.startsWith(s))) || (p.quick && c.skipQuick)) continue;
     const r = await runCase(c, jaxes, p);
     cases.push(r);
     const fmt = (i: ImplResult) => `${i.impl} ×${i.threads}: ${i.error ? `ERROR ${i.error}` : `${i.medianMs!.toFixed(2)} ms`}${i.relErr !== undefined ? ` (err ${i.relErr.toExponential(1)})` : ''}`;

@@ -39,7 +39,7 @@ async function busyCores(ms: number): Promise<number | undefined> {
 const skippedRow = (note: string): Row => ({ group: 'browser-threads', case: 'every case', op: '', impl: 'deltagrad', dtype: 'f32', status: 'skipped', note });
 
 export async function browserThreadsRows(opts: { quick: boolean; log: (l: string) => void; page?: Record<string, string> }): Promise<{ rows: Row[]; info: Record<string, unknown> }> {
-  const params = new URLSearchParams(opts.quick ? { rounds: '3', sampleMs: '5', warmupMs: '50', budgetMs: '2000' } : { rounds: '15', sampleMs: '20', warmupMs: '300', budgetMs: '20000' });
+  const params = new URLSearchParams(opts.quick ? { quick: '1', rounds: '3', sampleMs: '5', warmupMs: '50', budgetMs: '2000' } : { rounds: '15', sampleMs: '20', warmupMs: '300', budgetMs: '20000' });
   // e.g. { tiny: '1' } (the test), { only: 'conv' }, { jit: 'all' } — see page.ts
   for (const [k, v] of Object.entries(opts.page ?? {})) params.set(k, v);
   const { page: pageJs, jax } = await bundles();

@@ -11,7 +11,7 @@ import { browserCases } from '../../bench/browser/cases.js';
 describe('browser-threads bench page', () => {
   it('deltagrad at 1 and 2 threads and jax-js at 1 and 2 workers give the same numbers on every shared case', async () => {
     const log: string[] = [];
-    const { rows, info } = await browserThreadsRows({ quick: true, log: (l) => log.push(l), page: { tiny: '1', rounds: '1', sampleMs: '0', warmupMs: '0', budgetMs: '0' } });
+    const { rows, info } = await browserThreadsRows({ quick: true, log: (l) => log.push(l), page: { quick: '0', tiny: '1', rounds: '1', sampleMs: '0', warmupMs: '0', budgetMs: '0' } });
     expect(rows.filter((r) => r.status !== 'ok').map((r) => `${r.case} ${r.impl} ${r.variant}: ${r.note}`)).toEqual([]);
     const cases = browserCases(true);
     expect(rows).toHaveLength(cases.length * 4);
