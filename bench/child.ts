@@ -15,11 +15,12 @@ import { cnnBreakdown, cnnCases } from './groups/cnn.js';
 import { calibrate } from './lib/timing.js';
 import { toolingRows } from './groups/tooling.js';
 import { threadsRows } from './groups/threads.js';
+import { browserThreadsRows } from './groups/browserThreads.js';
 import { zooCases, zooTable } from './groups/zoo.js';
 import { GROUPS, type GroupName } from './lib/groups.js';
 
 
-const caseSources: Record<Exclude<GroupName, 'tooling' | 'threads'>, () => Case[] | Promise<Case[]>> = {
+const caseSources: Record<Exclude<GroupName, 'tooling' | 'threads' | 'browser-threads'>, () => Case[] | Promise<Case[]>> = {
   matmul: matmulCases,
   dense: denseCases,
   'conv-s1': () => convCases('s1'),
@@ -51,6 +52,7 @@ async function main(argv: string[]) {
     let info: Record<string, unknown> | undefined;
     if (group === 'tooling') ({ rows, info } = await toolingRows({ quick, log }));
     else if (group === 'threads') ({ rows, info } = await threadsRows({ quick, log }));
+    else if (group === 'browser-threads') ({ rows, info } = await browserThreadsRows({ quick, log }));
     else rows = await runCases(await caseSources[group](), { quick, timing, log });
     if (group === 'cnn') info = { breakdown: cnnBreakdown(quick ? 3 : 10) };
     if (group === 'zoo') {

@@ -6,57 +6,12 @@
 // Two threads can only beat one by 2× when the machine's second core is free, so the group samples
 // /proc/stat (Linux) over the measurement: the cores busy in all, minus this process's own CPU time
 // (its worker threads included), is what other processes took. It also records os.loadavg().
-import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { compile } from '../../src/codegen/compile.js';
 import { cnnProgram } from '../../examples/models/compiled.js';
 import type { Row } from '../lib/cases.js';
 import { median } from '../lib/timing.js';
-
-/** Busy and total jiffies of all cores (undefined off Linux). */
-function cpuTimes(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = line[3]! + (line[4] ?? 0);
-    const total = line.reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
-
-interface Load {
-  /** cores busy on the machine, on average, over the measurement */
-  machineCores?: number;
-  /** cores this process (and its worker threads) used */
-  ownCores: number;
-  /** what other processes used: machineCores − ownCores */
-  otherCores?: number;
-  loadavgBefore: number[];
-  loadavgAfter: number[];
-}
-
-async function measured<T>(f: () => Promise<T>): Promise<{ value: T; load: Load }> {
-  const before = cpuTimes();
-  const avg0 = loadavg();
-  const own0 = process.cpuUsage();
-  const t0 = performance.now();
-  const value = await f();
-  const wallMs = performance.now() - t0;
-  const own = process.cpuUsage(own0);
-  const after = cpuTimes();
-  const ownCores = (own.user + own.system) / 1000 / wallMs;
-  const machineCores = before && after ? ((after.busy - before.busy) / Math.max(1, after.total - before.total)) * cpus().length : undefined;
-  return {
-    value,
-    load: {
-      ...(machineCores !== undefined ? { machineCores, otherCores: Math.max(0, machineCores - ownCores) } : {}),
-      ownCores,
-      loadavgBefore: avg0,
-      loadavgAfter: loadavg(),
-    },
-  };
-}
+import { measured } from '../lib/load.js';
 
 interface Pair {
   readonly name: string;

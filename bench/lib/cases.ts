@@ -56,6 +56,9 @@ export interface Row {
   readonly impl: ImplId;
   readonly dtype: Dt;
   readonly variant?: string;
+  /** threads (or a peer's workers) the row ran on, where a group compares thread counts: its ratios
+   *  are then against the peer at the same count */
+  readonly threads?: number;
   readonly status: Status;
   readonly medianMs?: number;
   readonly minMs?: number;

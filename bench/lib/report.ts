@@ -61,7 +61,8 @@ const ok = (r: Row | undefined) => (r && r.status === 'ok' && r.medianMs !== und
 
 /** Peer median / deltagrad median for a deltagrad row, on wall or CPU time. */
 export function ratiosFor(row: Row, all: readonly Row[], metric: Metric = 'wall'): Ratios | undefined {
-  if (row.impl !== 'deltagrad' || row.status !== 'ok' || row.variant) return undefined;
+  // a row of a thread-count comparison (browser-threads) has a variant and is compared at its count
+  if (row.impl !== 'deltagrad' || row.status !== 'ok' || (row.variant && row.threads === undefined)) return undefined;
   const same = all.filter((r) => r.case === row.case && r.op === row.op);
   const cpu = ok(same.find((r) => r.impl === 'tfjs-cpu' && !r.variant));
   const wasmStd = ok(same.find((r) => r.impl === 'tfjs-wasm' && !r.variant));
@@ -80,7 +81,7 @@ export function ratiosFor(row: Row, all: readonly Row[], metric: Metric = 'wall'
     if (!wasmStd) out.wasmVariant = true;
   }
   if (naive) out.naive = ratio(naive);
-  const jax = ok(same.find((r) => r.impl === 'jax-js'));
+  const jax = ok(same.find((r) => r.impl === 'jax-js' && r.threads === row.threads));
   const ort = ok(same.find((r) => r.impl === 'ort'));
   if (jax) out.jax = ratio(jax);
   if (ort) out.ort = ratio(ort);
@@ -160,6 +161,21 @@ function barsOn(rows: readonly RowOut[], metric: Metric): { bar: string; subject
         ? { value: `${t(step).toFixed(1)} ms vs ${t(cpuStep).toFixed(1)} ms (${x(t(cpuStep) / t(step))})`, pass: t(cpuStep) / t(step) >= 10 }
         : { value: 'not measured', pass: undefined },
   });
+  for (const threads of [1, 2]) {
+    // issue 19: in a browser page, each shared case at least as fast as jax-js at the same thread count
+    const mine = rows.filter((r) => r.group === 'browser-threads' && r.impl === 'deltagrad' && r.threads === threads && r.status === 'ok');
+    const vs = mine.flatMap((r) => (ratios(r)?.jax !== undefined ? [{ r, x: ratios(r)!.jax! }] : []));
+    const worst = vs.reduce<(typeof vs)[number] | undefined>((w, v) => (!w || v.x < w.x ? v : w), undefined);
+    out.push({
+      bar: 'browser: every shared case ≥ 1.0× jax-js at the same thread count',
+      subject: `${threads} thread${threads > 1 ? 's' : ''} against jax-js with ${threads} worker${threads > 1 ? 's' : ''} (Chromium)`,
+      target: '≥ 1.0× on every case',
+      check:
+        metric === 'cpu' || !worst
+          ? { value: metric === 'cpu' ? '(in a browser: wall time only)' : 'not measured', pass: undefined }
+          : { value: `${vs.filter((v) => v.x >= 1).length} of ${vs.length} cases; lowest ${worst.x.toFixed(2)}× (${worst.r.case} ${worst.r.op})`, pass: vs.every((v) => v.x >= 1) },
+    });
+  }
   const lib = find(rows, (r) => r.group === 'tooling' && r.op === 'in-process');
   out.push({
     bar: 'derive + emit generated/ < 2 s',
@@ -211,7 +227,7 @@ const implName = (r: Row) => `${r.impl}${r.variant ? ` (${r.variant})` : ''} ${r
 
 const HEAD = ['case', 'op', 'impl', 'median ms', 'min ms', 'CPU ms', 'core', 'GFLOP/s', 'on CPU', '× TF.js cpu', '× TF.js wasm', '× naive', '× jax-js', '× ORT', 'err'];
 const RIGHT = new Set([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
-const both = (w: number | undefined, c: number | undefined, star = false) => (w === undefined ? '' : `${fmtX(w, star)} (${fmtX(c)})`);
+const both = (w: number | undefined, c: number | undefined, star = false) => (w === undefined ? '' : c === undefined ? fmtX(w, star) : `${fmtX(w, star)} (${fmtX(c)})`);
 
 function cells(r: RowOut): string[] {
   const err = r.relErr === undefined ? '' : r.relErr > 1e-3 ? `${r.relErr.toExponential(1)} !` : r.relErr.toExponential(0);
@@ -328,6 +344,8 @@ export function markdown(res: Results, findings: string): string {
     for (const r of res.rows.filter((q) => q.group === g.group)) lines.push(`| ${cells(r).map(mdEscape).join(' | ')} |`);
     const notes = [...new Set(res.rows.filter((q) => q.group === g.group && q.note && q.status === 'ok').map((q) => `${implName(q)}: ${q.note}`))];
     if (notes.length) lines.push('', ...notes.map((n) => `- ${mdEscape(n)}`));
+    // a group's own sentence on how it ran (browser-threads: the machine's load, the workers started)
+    if (typeof g.info?.summary === 'string') lines.push('', mdEscape(g.info.summary));
     const bd = breakdown(g);
     if (bd) {
       const total = bd.reduce((a, b) => a + b.cpuMs, 0);

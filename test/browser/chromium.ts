@@ -82,13 +82,26 @@ export async function serveDirectory(dir: string, headers: Record<string, string
   };
 }
 
+/** Flags @sparticuz/chromium adds for Lambda (one process, no site isolation, SharedArrayBuffer for
+ *  every page, no web security) under which no page is ever cross-origin isolated. */
+const NOT_ISOLATING = ['--single-process', '--disable-site-isolation-trials', '--disable-web-security', '--enable-features=SharedArrayBuffer'];
+
 /** Launches the npm-shipped Chromium headless (WebGPU on: SwiftShader runs it on the CPU).
  *  `multiProcess`: without @sparticuz/chromium's --single-process (its flags are for one page in a
- *  Lambda), so that one browser holds several contexts — a second context crashes a single process. */
-export async function launch(opts: { multiProcess?: boolean } = {}): Promise<Browser> {
+ *  Lambda), so that one browser holds several contexts — a second context crashes a single process.
+ *  `isolating`: with the site isolation a cross-origin isolated page needs (COOP/COEP headers →
+ *  crossOriginIsolated, SharedArrayBuffer, Web Workers over shared memory); implies multiProcess. */
+export async function launch(opts: { multiProcess?: boolean; isolating?: boolean } = {}): Promise<Browser> {
+  if (opts.isolating) {
+    const args = chromium.args.filter((a) => !NOT_ISOLATING.includes(a)).map((a) => (a.startsWith('--disable-features=') ? '--disable-features=AudioServiceOutOfProcess' : a));
+    return playwright.launch({ executablePath: await chromium.executablePath(), args, headless: true });
+  }
   const args = opts.multiProcess ? chromium.args.filter((a) => a !== '--single-process') : chromium.args;
   return playwright.launch({ executablePath: await chromium.executablePath(), args: [...args, '--enable-unsafe-webgpu'], headless: true });
 }
+
+/** The headers that make a page cross-origin isolated (SharedArrayBuffer, threads). */
+export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } as const;
 
 /** Opens url in a fresh browser, runs fn on the page and closes everything; page errors fail fn. */
 export async function withPage<T>(url: string, fn: (page: Page, errors: string[]) => Promise<T>): Promise<T> {

@@ -4,28 +4,13 @@
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import chromium from '@sparticuz/chromium';
-import { chromium as playwright } from 'playwright-core';
-import { serve } from '../browser/chromium.js';
-
-/** The npm-shipped Chromium with the site isolation a cross-origin isolated page needs: without the
- *  flags @sparticuz/chromium adds for Lambda (one process, no site isolation, SharedArrayBuffer for
- *  every page, no web security), under which no page is ever cross-origin isolated. */
-const DROP = ['--single-process', '--disable-site-isolation-trials', '--disable-web-security', '--enable-features=SharedArrayBuffer'];
-const launchIsolating = async () =>
-  playwright.launch({
-    executablePath: await chromium.executablePath(),
-    args: chromium.args.filter((a) => !DROP.includes(a)).map((a) => (a.startsWith('--disable-features=') ? '--disable-features=AudioServiceOutOfProcess' : a)),
-    headless: true,
-  });
-
-const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+import { ISOLATION_HEADERS as ISOLATION, launch, serve } from '../browser/chromium.js';
 
 async function run(headers: Record<string, string>) {
   const bundle = await build({ entryPoints: [fileURLToPath(new URL('./browserPage.ts', import.meta.url))], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent' });
   const site = await serve({ '/index.html': '<!doctype html><meta charset=utf-8><title>threads</title><script type=module src=/page.js></script>', '/page.js': bundle.outputFiles[0]!.text }, headers);
   try {
-    const browser = await launchIsolating();
+    const browser = await launch({ isolating: true });
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
