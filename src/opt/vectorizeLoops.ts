@@ -10,7 +10,8 @@
 // (the comparison is a lane mask, its flag select(mask, 1, 0): an and with splat(1)). A sum `acc = acc + e` keeps a
 // vector of partial sums `$vacc` and adds its lanes to acc after the main loop.
 // A loop qualifies when every index it reads or writes advances by 0 or 1 element a trip (a read at
-// one place is splat), every value is a float the vector instructions compute (+ − × ÷, min, max,
+// one place is splat; a read advancing 2, a pooling window's column, is the even lanes of two loads,
+// and X[$p + 1] beside X[$p] the odd lanes of the same two), every value is a float the vector instructions compute (+ − × ÷, min, max,
 // sqrt, abs, relu, x², exp of float32, the language's max and min, comparisons and selects of floats), nothing is stored
 // where the loop also reads, and its body has no branch or inner loop. Anything else stays scalar.
 import { add, c, peelConstant, sym, varsOf } from '../loop/build.js';
@@ -159,7 +160,7 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
   // every other element (a window of stride 2) is the even lanes of two loads; the element after it,
   // when the loop also reads the element before, the odd lanes of the same two loads (let once)
   const readAt = new Set<string>();
-  for (const s of loop.body) for (const e of stmtExprs(s)) walkExpr(e, (x) => void (x.kind === 'load' && readAt.add(`${x.buf.name} ${exprKey(x.index)}`)));
+  for (const s of loop.body) for (const e of stmtExprs(s)) walkExpr(e, (x) => void (x.kind === 'load' && x.inBounds && readAt.add(`${x.buf.name} ${exprKey(x.index)}`)));
   const pairs = new Map<string, readonly [LExpr, LExpr]>();
   const everyOther = (e: Extract<LExpr, { kind: 'load' }>): LExpr => {
     const { base, k } = peelConstant(e.index);
