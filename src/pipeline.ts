@@ -152,13 +152,17 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
   for (const s of p.sizes) if (s.default !== undefined) defaults.set(s.name, s.default);
   const ctx: LowerContext = { shapeOf: shapeOfFactory(p), recordsArgmax, defaults, program: p };
   // kernel names are module-level functions: ASCII, unique, none a helper's or a reserved word
-  const names = new Namer({ reserved: new Set([...JS_RESERVED, 'forward', 'backward', 'shapes', 'program']), dollar: false });
+  const names = new Namer({ reserved: new Set([...JS_RESERVED, 'forward', 'backward', 'infer', 'shapes', 'program']), dollar: false });
   const kernelName = (prefix: string, tensor: string) => names.fresh(`${prefix}_${isAsciiIdentifier(tensor) ? tensor : [...tensor].map((ch) => (/[A-Za-z0-9_]/.test(ch) ? ch : '_')).join('')}`);
   const wasm: WasmMode = opts.simd && opts.optimize ? (opts.wasm ?? 'auto') : 'never';
-  const lower = (s: Statement, prefix: string) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), ctx, opts), opts.optimize, wasm, opts.threads ? (opts.sizes ?? new Map()) : undefined);
+  const lower = (s: Statement, prefix: string, c = ctx) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), c, opts), opts.optimize, wasm, opts.threads ? (opts.sizes ?? new Map()) : undefined);
   const forward = p.statements.map((s) => lower(s, 'forward'));
   // a gradient's scatter-adds (reads through integer data) run after its statement, into its array
   const backward = grads.flatMap((g) => [g.statement, ...(g.scatters ?? [])].map((s) => lower(s, 'backward')));
+  // a forward no backward follows (compile's forward, the module's infer) writes no arg-max record:
+  // a max or min statement lowered again without one, the other statements' kernels shared
+  const unrecorded: LowerContext = { ...ctx, recordsArgmax: new Map() };
+  const infer = recordsArgmax.size ? p.statements.map((s, i) => (recordsArgmax.has(s.tensor) ? lower(s, 'infer', unrecorded) : forward[i]!)) : undefined;
   const inputs = new Set(p.tensors.filter((t) => t.role === 'input').map((t) => t.name));
   const scratch = plan.made.filter((m) => m.phase === 'forward').map((m) => m.info.name);
   const temporaries = temporariesOf(grads);
@@ -187,7 +191,7 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
   const scope = new KernelScope(ctx, opts);
   const shapes = p.tensors.map((t) => ({ tensor: t.name, dims: t.shape.map((d) => scope.sizeExpr(d)) }));
   const sizeParams = new Map<string, Sym>(scope.kernel('shapes', '', []).sizes.map((z) => [z.key, z.v] as const));
-  return { source: p.source, dtype: opts.dtype, forward, backward, info, shapes, sizeParams, micro: opts.micro };
+  return { source: p.source, dtype: opts.dtype, forward, backward, ...(infer ? { infer } : {}), info, shapes, sizeParams, micro: opts.micro };
 }
 
 export type { LoopModule, MicroModule };

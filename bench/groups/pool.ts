@@ -1,7 +1,9 @@
 // maxpool 2×2 stride 2 on 32×16×28×28 (examples/layers/maxpool2d.dg): forward, and backward alone.
-// deltagrad's optimized forward also writes the arg-max record its backward reads; the naive nest
-// records nothing, so its backward finds the maximum again. TF.js: tf.maxPool, and the MaxPoolGrad
-// kernel its gradient uses (given dY, X and Y).
+// deltagrad's forward row is infer_Y, what compile()'s forward and the module's infer() run (no
+// backward follows, so no arg-max record); its `recording` variant is forward_Y, which also writes
+// the record the optimized backward reads (the module's forward(), generated/'s operators, and
+// compile()'s backward before its gradients). The naive nest records nothing, so its backward finds
+// the maximum again. TF.js: tf.maxPool, and the MaxPoolGrad kernel its gradient uses (given dY, X and Y).
 import { readFileSync } from 'node:fs';
 import type { Case, Impl, Prepared } from '../lib/cases.js';
 import { fromNHWC, toNHWC, uniform } from '../lib/data.js';
@@ -25,13 +27,14 @@ export function poolCases(): Case[] {
   const sizes = { N, C, H, W };
   const name = `maxpool 2×2/2 ${N}×${C}×${H}×${W}`;
 
-  const dg = (op: 'fwd' | 'bwd', dt: Dt, optimize: boolean): Impl => ({
+  const dg = (op: 'fwd' | 'bwd', dt: Dt, optimize: boolean, recording = false): Impl => ({
     impl: optimize ? 'deltagrad' : 'deltagrad-naive',
     dtype: dt,
-    reference: optimize && dt === 'f64',
+    ...(recording ? { variant: 'recording' } : {}),
+    reference: optimize && dt === 'f64' && !recording,
     setup(): Prepared {
       const m = kernels(SOURCE, dt, optimize);
-      const fwd = kernel(m, 'forward_Y');
+      const fwd = kernel(m, optimize && op === 'fwd' && !recording ? 'infer_Y' : 'forward_Y');
       const bwd = kernel(m, 'backward_dX');
       const t = { X: X[dt], dY: dY[dt], Y: alloc(dt, N * C * Ho * Wo), Y_argmax: new Int32Array(N * C * Ho * Wo), dX: alloc(dt, X.f64.length) };
       fwd(t, sizes);
@@ -73,6 +76,7 @@ export function poolCases(): Case[] {
     impls: [
       dg(op, 'f64', true),
       dg(op, 'f32', true),
+      ...(op === 'fwd' ? [dg(op, 'f64', true, true), dg(op, 'f32', true, true)] : []),
       dg(op, 'f64', false),
       dg(op, 'f32', false),
       tfImpl(op, 'cpu'),

@@ -71,6 +71,8 @@ interface LoadedModule {
   readonly schedule: Pick<ThreadModule, 'forward' | 'backward'>;
   readonly forward: KernelFn;
   readonly backward: KernelFn;
+  /** the forward without arg-max records (a program with a max or min statement), for forward() alone */
+  readonly infer?: KernelFn;
   /** every tensor's shape, the planner's intermediates' too */
   readonly shapes: (s: Record<string, number>) => Record<string, number[]>;
   readonly emitted: EmittedModule;
@@ -164,6 +166,7 @@ function load(
     schedule: { forward: order(mod.forward), backward: order(mod.backward) },
     forward: exports.forward as KernelFn,
     backward: exports.backward as KernelFn,
+    ...(exports.infer ? { infer: exports.infer as KernelFn } : {}),
     shapes: exports.shapes as LoadedModule['shapes'],
     emitted: { text, info: mod.info },
     program,
@@ -294,7 +297,7 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
     for (const k of names) t[k] = take('output', k, out[k], k.startsWith('d') && !shapes[k] ? k.slice(1) : k);
     return names;
   };
-  const prepareForward = (inputs: Record<string, DataArray | Int32Array | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = []) => {
+  const prepareForward = (inputs: Record<string, DataArray | Int32Array | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = [], records = true) => {
     if (inputs === null || typeof inputs !== 'object') throw new Error('forward takes an object of input arrays, e.g. { X, W }');
     for (const k of Object.keys(inputs)) if (!inputSet.has(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
     const t: Record<string, DataArray | Int32Array> = Object.create(null) as Record<string, DataArray | Int32Array>;
@@ -303,7 +306,7 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
     checkSharing('', info, t, mine);
     for (const name of forwardNames) t[name] ??= new Arr(count(name));
     for (const name of info.scratch ?? []) t[name] = innerArray(name);
-    for (const r of info.records) t[r] = new Int32Array(elements(r.replace(/_argmax$/, '')));
+    if (records) for (const r of info.records) t[r] = new Int32Array(elements(r.replace(/_argmax$/, '')));
     return t;
   };
   const forwardResult = (t: Tensors) => Object.fromEntries(forwardNames.map((n) => [n, t[n] as DataArray]));
@@ -333,9 +336,10 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
     shapes,
     dtype,
     sizes: sizeRecord,
+    // no backward follows this forward: it writes no arg-max record (nor allocates one)
     forward(inputs, out) {
-      const t = prepareForward(inputs, out);
-      m.forward(t, sizeRecord);
+      const t = prepareForward(inputs, out, [], !m.infer);
+      (m.infer ?? m.forward)(t, sizeRecord);
       return forwardResult(t);
     },
     backward(inputs, seeds = {}, out) {

@@ -220,6 +220,21 @@ export const assign = (s: Sym, value: LExpr): LStmt => {
   if (value.ty !== s.ty) throw new Error(`internal: ${s.name}: ${s.ty} = ${value.ty}`);
   return { kind: 'assign', v: s, value };
 };
+/** e as base + k, k the constants of its chain of sums: X + (2·v + 1) → (X + 2·v, 1). Indices that
+ * differ by a constant have one base (strengthReduce shares their pointer; vectorizeLoops pairs them). */
+export function peelConstant(e: LExpr): { base: LExpr; k: number } {
+  const terms: LExpr[] = [];
+  let k = 0;
+  const walk = (x: LExpr): void => {
+    if (x.kind === 'const') k += x.value;
+    else if (x.kind === 'binary' && x.ty === 'i32' && x.op === '+') (walk(x.a), walk(x.b));
+    else if (x.kind === 'binary' && x.ty === 'i32' && x.op === '-' && x.b.kind === 'const') (walk(x.a), (k -= x.b.value));
+    else terms.push(x);
+  };
+  walk(e);
+  return { base: terms.reduce((a, b) => add(a, b), c(0)), k };
+}
+
 /** s = s + value */
 export const addTo = (s: Sym, value: LExpr): LStmt => assign(s, add(v(s), value));
 export const store = (buf: Buf, index: LExpr, value: LExpr): LStmt => {

@@ -72,7 +72,9 @@ export type BinaryOp =
   | '&&'
   | '||'
   /** vectors → the even lanes of a, then those of b: a stride-2 read as two loads (WebAssembly only) */
-  | 'evens';
+  | 'evens'
+  /** vectors → the odd lanes of a, then those of b: the stride-2 read one element on, from the same loads */
+  | 'odds';
 
 /** Functions of the language and of the kernels, each with a spelling per target. */
 export const INTRINSICS = [

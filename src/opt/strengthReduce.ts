@@ -10,7 +10,12 @@
 // Candidates are the indices of loads and stores and the inits of integer lets whose variables are
 // all bound outside the loop, except the loop's own; an index that is the loop variable plus a
 // constant is left as it is (it already costs one add).
-import { add, assign, c, isConst, let_, mul, neg, readsMemory, sub, substitute, sym, v, varsOf } from '../loop/build.js';
+//
+// In a WebAssembly kernel, indices that differ only by a constant share one pointer, set at the
+// smallest of them: a 2×2 window's X[(2u)·W + 2v] and X[(2u)·W + 2v + 1] become X[$p] and
+// X[$p + 1] — the + 1 folds into the load's offset (no second pointer to advance), and the
+// vectorizer sees that the two columns are neighbours (one pair of vector loads, even and odd lanes).
+import { add, assign, c, isConst, let_, mul, neg, peelConstant, readsMemory, sub, substitute, sym, v, varsOf } from '../loop/build.js';
 import { exprKey, mapStmtExprs } from '../loop/mapLoop.js';
 import { assertNever, type Kernel, type LExpr, type LStmt, type Sym } from '../loop/types.js';
 
@@ -71,21 +76,42 @@ function boundIn(body: readonly LStmt[], out = new Set<Sym>()): Set<Sym> {
   return out;
 }
 
-function reduceLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] {
+function reduceLoop(loop: Extract<LStmt, { kind: 'for' }>, share: boolean): LStmt[] {
   const x = loop.v;
   const inside = boundIn(loop.body);
-  const pointers = new Map<string, { p: Sym; e: LExpr; step: LExpr }>();
+  const pointers = new Map<string, { p: Sym; k: number; step: LExpr }>();
   const before: LStmt[] = [];
-  const candidate = (e: LExpr): LExpr => {
-    if (e.ty !== 'i32' || e.kind === 'const' || e.kind === 'var') return e;
+  /** the index as the key of its pointer and its offset from that key's base */
+  const split = (e: LExpr): { key: string; base: LExpr; k: number } => {
+    if (!share) return { key: exprKey(e), base: e, k: 0 };
+    const { base, k } = peelConstant(e);
+    return { key: exprKey(base), base, k };
+  };
+  /** what the loop's pointer would stand for: the index, linear in x, with its coefficient */
+  const linearIndex = (e: LExpr): Linear | undefined => {
+    if (e.ty !== 'i32' || e.kind === 'const' || e.kind === 'var') return undefined;
     const vars = varsOf(e);
-    if (!vars.has(x) || [...vars].some((s) => s !== x && inside.has(s))) return e;
+    if (!vars.has(x) || [...vars].some((s) => s !== x && inside.has(s))) return undefined;
     const lin = linearIn(e, x);
-    if (!lin || isConst(lin.coef, 0)) return e;
+    if (!lin || isConst(lin.coef, 0)) return undefined;
     // x + k costs what p costs
-    if (isConst(lin.coef, 1) && lin.rest.kind === 'const') return e;
-    if (readsMemory(e)) return e;
-    const key = exprKey(e);
+    if (isConst(lin.coef, 1) && lin.rest.kind === 'const') return undefined;
+    if (readsMemory(e)) return undefined;
+    return lin;
+  };
+  // the smallest offset of each shared base: its pointer starts there, so the others are p + k, k ≥ 0
+  const lowest = new Map<string, number>();
+  const survey = (e: LExpr): LExpr => {
+    if (linearIndex(e)) {
+      const { key, k } = split(e);
+      lowest.set(key, Math.min(k, lowest.get(key) ?? k));
+    }
+    return e;
+  };
+  const candidate = (e: LExpr): LExpr => {
+    const lin = linearIndex(e);
+    if (!lin) return e;
+    const { key, base, k } = split(e);
     let ptr = pointers.get(key);
     if (!ptr) {
       const p = sym('$p', 'i32');
@@ -95,32 +121,34 @@ function reduceLoop(loop: Extract<LStmt, { kind: 'for' }>): LStmt[] {
         before.push(let_(s, step));
         step = v(s);
       }
-      before.push(let_(p, substitute(e, x, loop.lo), true));
-      ptr = { p, e, step };
+      const k0 = share ? lowest.get(key)! : 0;
+      before.push(let_(p, substitute(share ? add(base, c(k0)) : e, x, loop.lo), true));
+      ptr = { p, k: k0, step };
       pointers.set(key, ptr);
     }
-    return v(ptr.p);
+    return add(v(ptr.p), c(k - ptr.k));
   };
-  // indices of loads and stores, and integer lets, at any depth of the body — `candidate` skips
+  // indices of loads and stores, and integer lets, at any depth of the body — `linearIndex` skips
   // what an inner loop binds
-  const rewrite = (body: readonly LStmt[]): readonly LStmt[] =>
+  const rewrite = (body: readonly LStmt[], f: (e: LExpr) => LExpr): readonly LStmt[] =>
     body.map((s): LStmt => {
       switch (s.kind) {
         case 'let':
-          return s.v.ty === 'i32' ? { ...s, init: candidate(s.init) } : { ...s, init: mapIndices(s.init, candidate) };
+          return s.v.ty === 'i32' ? { ...s, init: f(s.init) } : { ...s, init: mapIndices(s.init, f) };
         case 'store':
-          return { ...s, index: candidate(s.index), value: mapIndices(s.value, candidate) };
+          return { ...s, index: f(s.index), value: mapIndices(s.value, f) };
         case 'for':
-          return { ...s, body: rewrite(s.body) };
+          return { ...s, body: rewrite(s.body, f) };
         case 'if':
-          return { ...s, cond: mapIndices(s.cond, candidate), then: rewrite(s.then), else: rewrite(s.else) };
+          return { ...s, cond: mapIndices(s.cond, f), then: rewrite(s.then, f), else: rewrite(s.else, f) };
         case 'block':
-          return { ...s, body: rewrite(s.body) };
+          return { ...s, body: rewrite(s.body, f) };
         default:
-          return mapStmtExprs([s], (e) => mapIndices(e, candidate))[0]!;
+          return mapStmtExprs([s], (e) => mapIndices(e, f))[0]!;
       }
     });
-  const body = rewrite(loop.body);
+  if (share) rewrite(loop.body, survey);
+  const body = rewrite(loop.body, candidate);
   if (pointers.size === 0) return [loop];
   const advances = [...pointers.values()].map((ptr) => assign(ptr.p, add(v(ptr.p), ptr.step)));
   return [...before, { ...loop, body: [...body, ...advances] }];
@@ -161,16 +189,16 @@ function mapIndices(e: LExpr, f: (index: LExpr) => LExpr): LExpr {
   }
 }
 
-function reduceList(body: readonly LStmt[]): LStmt[] {
+function reduceList(body: readonly LStmt[], share: boolean): LStmt[] {
   return body.flatMap((s): LStmt[] => {
     switch (s.kind) {
       case 'for':
         // the inner loops first: their pointers' inits are candidates of this loop
-        return reduceLoop({ ...s, body: reduceList(s.body) });
+        return reduceLoop({ ...s, body: reduceList(s.body, share) }, share);
       case 'if':
-        return [{ ...s, then: reduceList(s.then), else: reduceList(s.else) }];
+        return [{ ...s, then: reduceList(s.then, share), else: reduceList(s.else, share) }];
       case 'block':
-        return [{ ...s, body: reduceList(s.body) }];
+        return [{ ...s, body: reduceList(s.body, share) }];
       default:
         return [s];
     }
@@ -178,5 +206,5 @@ function reduceList(body: readonly LStmt[]): LStmt[] {
 }
 
 export function strengthReduce(k: Kernel): Kernel {
-  return { ...k, body: reduceList(k.body) };
+  return { ...k, body: reduceList(k.body, k.runs === 'wasm') };
 }

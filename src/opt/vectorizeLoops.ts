@@ -10,11 +10,12 @@
 // (the comparison is a lane mask, its flag select(mask, 1, 0): an and with splat(1)). A sum `acc = acc + e` keeps a
 // vector of partial sums `$vacc` and adds its lanes to acc after the main loop.
 // A loop qualifies when every index it reads or writes advances by 0 or 1 element a trip (a read at
-// one place is splat), every value is a float the vector instructions compute (+ − × ÷, min, max,
+// one place is splat; a read advancing 2, a pooling window's column, is the even lanes of two loads,
+// and X[$p + 1] beside X[$p] the odd lanes of the same two), every value is a float the vector instructions compute (+ − × ÷, min, max,
 // sqrt, abs, relu, x², exp of float32, the language's max and min, comparisons and selects of floats), nothing is stored
 // where the loop also reads (but for one read-modify-write of the place a trip stores: a column
 // sum's row, out[p] = out[p] + …), and its body has no branch or inner loop. Anything else stays scalar.
-import { c, sym, varsOf } from '../loop/build.js';
+import { add, c, peelConstant, sym, varsOf } from '../loop/build.js';
 import { exprKey, mapBlocks, stmtExprs, walkExpr } from '../loop/mapLoop.js';
 import { assertNever, type Buf, type Kernel, type LExpr, type LStmt, type Sym, type VectorTy } from '../loop/types.js';
 
@@ -169,6 +170,26 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
         return undefined;
     }
   };
+  const body: LStmt[] = [];
+  // every other element (a window of stride 2) is the even lanes of two loads; the element after it,
+  // when the loop also reads the element before, the odd lanes of the same two loads (let once)
+  const readAt = new Set<string>();
+  for (const s of loop.body) for (const e of stmtExprs(s)) walkExpr(e, (x) => void (x.kind === 'load' && x.inBounds && readAt.add(`${x.buf.name} ${exprKey(x.index)}`)));
+  const pairs = new Map<string, readonly [LExpr, LExpr]>();
+  const everyOther = (e: Extract<LExpr, { kind: 'load' }>): LExpr => {
+    const { base, k } = peelConstant(e.index);
+    const odd = readAt.has(`${e.buf.name} ${exprKey(add(base, c(k - 1)))}`);
+    const at = add(base, c(odd ? k - 1 : k));
+    const key = `${e.buf.name} ${exprKey(at)}`;
+    let pair = pairs.get(key);
+    if (!pair) {
+      const [lo, hi] = [sym('$lo', VT), sym('$hi', VT)];
+      body.push({ kind: 'let', v: lo, init: { ...e, ty: VT, index: at }, mutable: false }, { kind: 'let', v: hi, init: { ...e, ty: VT, index: add(at, c(L)) }, mutable: false });
+      pair = [{ kind: 'var', ty: VT, v: lo }, { kind: 'var', ty: VT, v: hi }];
+      pairs.set(key, pair);
+    }
+    return { kind: 'binary', ty: VT, op: odd ? 'odds' : 'evens', a: pair[0], b: pair[1] };
+  };
   /** a float of the kernel's type, lane by lane */
   const vec = (e: LExpr): LExpr | undefined => {
     if (e.ty !== F) return undefined;
@@ -184,8 +205,7 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
         if (!e.inBounds || (stored.has(e.buf) && updated.get(e.buf) !== exprKey(e.index))) return undefined;
         const step = strideOf(e.index);
         if (step === 1) return { ...e, ty: VT };
-        // every other element (a window of stride 2): two loads, their even lanes
-        if (step === 2) return { kind: 'binary', ty: VT, op: 'evens', a: { ...e, ty: VT }, b: { ...e, ty: VT, index: { kind: 'binary', ty: 'i32', op: '+', a: e.index, b: c(L) } } };
+        if (step === 2) return everyOther(e);
         return undefined;
       }
       case 'unary': {
@@ -233,7 +253,6 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
     }
     return varying(e) ? undefined : { kind: 'unary', ty: 'i32x4', op: 'splat', a: e };
   };
-  const body: LStmt[] = [];
   for (const s of loop.body) {
     switch (s.kind) {
       case 'let': {

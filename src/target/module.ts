@@ -56,6 +56,9 @@ export interface LoopModule {
   /** forward kernels, in order, then backward kernels, in order */
   readonly forward: readonly Kernel[];
   readonly backward: readonly Kernel[];
+  /** forward kernels that write no arg-max record (a max statement's `infer_Y`, the others forward's
+   * own), for a forward no backward follows; absent when the program records nothing */
+  readonly infer?: readonly Kernel[];
   readonly info: ModuleInfo;
   /** every tensor's shape over the size parameters (tensor → dims) */
   readonly shapes: readonly { readonly tensor: string; readonly dims: readonly LExpr[] }[];
@@ -68,8 +71,11 @@ const ARRAY: Record<string, string> = { f64: 'Float64Array', f32: 'Float32Array'
 
 /** The module-level names every kernel must leave alone. */
 function moduleNames(mod: LoopModule): Set<string> {
-  return new Set([...mod.forward, ...mod.backward].map((k) => k.name).concat(['forward', 'backward', 'shapes', 'program', '$gemm64', '$gemm32', '$gemm64Instance', '$gemm32Instance', '$kernels', '$kernelsInstance', SHARED_MEMORY_NAME, LINALG_NAME]));
+  return new Set(kernelsOf(mod).map((k) => k.name).concat(['forward', 'backward', 'infer', 'shapes', 'program', '$gemm64', '$gemm32', '$gemm64Instance', '$gemm32Instance', '$kernels', '$kernelsInstance', SHARED_MEMORY_NAME, LINALG_NAME]));
 }
+
+/** Every kernel of the module, once: forward's, backward's, then infer's own. */
+const kernelsOf = (mod: LoopModule): Kernel[] => [...mod.forward, ...mod.backward, ...(mod.infer ?? []).filter((k) => !mod.forward.includes(k))];
 
 /** Micro-kernel modules, helpers and module scratch the kernels use. */
 function uses(kernels: readonly Kernel[]): { micro: Set<MicroModule>; helpers: Set<string>; scratch: Map<string, string>; linalg: boolean } {
@@ -96,7 +102,7 @@ export type ModuleTarget = 'ts' | 'js-module' | 'js-body';
 export function printModule(mod: LoopModule, target: ModuleTarget, opts: { readonly sharedMemory?: boolean } = {}): string {
   const shared = target === 'js-body' && opts.sharedMemory === true;
   const typed = target === 'ts';
-  const kernels = [...mod.forward, ...mod.backward];
+  const kernels = kernelsOf(mod);
   const taken = moduleNames(mod);
   const { micro, helpers, scratch, linalg } = uses(kernels);
   // module scratch: one array per name and element type, shared by every kernel of the module
@@ -136,6 +142,10 @@ export function printModule(mod: LoopModule, target: ModuleTarget, opts: { reado
   };
   runner('forward', mod.forward, fwdNames, 'Runs every forward statement in order; `t` holds the inputs and preallocated outputs.');
   runner('backward', mod.backward, bwdNames, 'Runs every gradient statement in order, after forward; `t` also holds the seeds and preallocated gradients.');
+  if (mod.infer) {
+    const records = new Set(mod.info.records);
+    runner('infer', mod.infer, fwdNames.filter((n) => !records.has(n)), 'Runs every forward statement in order, writing no arg-max record (a forward no backward follows).');
+  }
   // shapes(s): every tensor's shape
   const namer = new Namer({ reserved: JS_RESERVED, dollar: true }, taken);
   const lang = jsLanguage(false);
@@ -150,7 +160,7 @@ export function printModule(mod: LoopModule, target: ModuleTarget, opts: { reado
   out.push('}');
   if (typed) out.push('/** What the module computes: tensor names by role, and the sizes its kernels take. */');
   out.push(...literalLines(`${exported('const')} program = `, { ...mod.info, dtype: mod.dtype }, typed ? ' as const;' : ';', ''));
-  if (target === 'js-body') out.push(`return { ${[...kernels.map((k) => k.name), 'forward', 'backward', 'shapes', 'program'].join(', ')} };`);
+  if (target === 'js-body') out.push(`return { ${[...kernels.map((k) => k.name), 'forward', 'backward', ...(mod.infer ? ['infer'] : []), 'shapes', 'program'].join(', ')} };`);
   return out.join('\n') + '\n';
 }
 

@@ -35,11 +35,12 @@ import { watOf, type Instr, type WasmFunction, type WasmType } from './assembleW
 import { expLanes } from './expLanes.js';
 import { ARITH, CAST, CEIL, COMPARE_LANES, EXTRACT, FLOOR, IMPORTED, INTRINSIC, LOAD, LOAD_SPLAT, NEG, peephole, SPLAT, STORE, WASM_TYPE, type ByTy } from './wasmOps.js';
 
-/** i8x16.shuffle's byte lanes for the even lanes of two vectors, by lane width in bytes */
-const EVENS: Record<4 | 8, string> = {
-  4: [0, 2, 4, 6].flatMap((l) => [0, 1, 2, 3].map((b) => l * 4 + b)).join(' '),
-  8: [0, 2].flatMap((l) => [0, 1, 2, 3, 4, 5, 6, 7].map((b) => l * 8 + b)).join(' '),
-};
+/** i8x16.shuffle's byte lanes for the even (first) or odd lanes of two vectors, by lane width in bytes */
+const lanesOf = (width: 4 | 8, first: 0 | 1): string =>
+  Array.from({ length: 16 / width }, (_, l) => 2 * l + first)
+    .flatMap((l) => Array.from({ length: width }, (_, b) => l * width + b))
+    .join(' ');
+const SHUFFLE = { evens: { 4: lanesOf(4, 0), 8: lanesOf(8, 0) }, odds: { 4: lanesOf(4, 1), 8: lanesOf(8, 1) } } as const;
 
 /** An instruction, or an emitter of a value's instructions (an operand). */
 type Part = Instr | (() => void);
@@ -231,7 +232,7 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
   function binary(e: Extract<LExpr, { kind: 'binary' }>): void {
     const { op, a, b } = e;
     // lane masks: comparisons of vectors, and && || of masks
-    if (op === 'evens') return emit(ev(a), ev(b), ['i8x16.shuffle', EVENS[e.ty === 'f64x2' ? 8 : 4]]);
+    if (op === 'evens' || op === 'odds') return emit(ev(a), ev(b), ['i8x16.shuffle', SHUFFLE[op][e.ty === 'f64x2' ? 8 : 4]]);
     if (e.ty === 'i32x4' && (op === '&&' || op === '||')) return emit(ev(a), ev(b), [op === '&&' ? 'v128.and' : 'v128.or']);
     if (e.ty === 'i32x4' && isVector(a.ty) && a.ty !== 'i32x4') return emit(ev(a), ev(b), pick(COMPARE_LANES[op], a.ty, op));
     // a ? b : 0, or a ? 1 : b, with b evaluated only when it decides
