@@ -10,12 +10,14 @@
 // (the comparison is a lane mask, its flag select(mask, 1, 0): an and with splat(1)). A sum `acc = acc + e` keeps a
 // vector of partial sums `$vacc` and adds its lanes to acc after the main loop.
 // A loop qualifies when every index it reads or writes advances by 0 or 1 element a trip (a read at
-// one place is splat), every value is a float the vector instructions compute (+ − × ÷, min, max,
+// one place is splat; a read of every other element is two loads and their even lanes; two stores of
+// every other element side by side, at p and p + 1, are two vector stores of their lanes interleaved), every value is a float the vector instructions compute (+ − × ÷, min, max,
 // sqrt, abs, relu, x², exp of float32, the language's max and min, comparisons and selects of floats), nothing is stored
 // where the loop also reads, and its body has no branch or inner loop. Anything else stays scalar.
-import { c, sym, varsOf } from '../loop/build.js';
+import { add, c, sym, varsOf } from '../loop/build.js';
 import { exprKey, mapBlocks, stmtExprs, walkExpr } from '../loop/mapLoop.js';
 import { assertNever, type Buf, type Kernel, type LExpr, type LStmt, type Sym, type VectorTy } from '../loop/types.js';
+import { constantDifference } from './strengthReduce.js';
 
 type For = Extract<LStmt, { kind: 'for' }>;
 
@@ -220,7 +222,9 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
     return varying(e) ? undefined : { kind: 'unary', ty: 'i32x4', op: 'splat', a: e };
   };
   const body: LStmt[] = [];
-  for (const s of loop.body) {
+  // the second of two stores side by side that one pair of vector stores writes
+  const paired = new Set<LStmt>();
+  for (const [at, s] of loop.body.entries()) {
     switch (s.kind) {
       case 'let': {
         if (!varying(s.init) && !privates.has(s.v)) {
@@ -267,9 +271,23 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
         break;
       }
       case 'store': {
+        if (paired.has(s)) break;
         const value = s.value.ty === 'i32' ? ivec(s.value) : vec(s.value);
-        if (strideOf(s.index) !== 1 || !value) return undefined;
-        body.push({ ...s, value });
+        const step = strideOf(s.index);
+        if (!value || (step !== 1 && step !== 2)) return undefined;
+        if (step === 1) {
+          body.push({ ...s, value });
+          break;
+        }
+        // every other element, and the next store fills the ones between (a mean pool's gradient:
+        // dX[p] = dY[q]/4; dX[p + 1] = dY[q]/4): the two values' lanes interleaved, two vector stores
+        const next = loop.body[at + 1];
+        if (s.value.ty !== F || next?.kind !== 'store' || next.buf !== s.buf || constantDifference(next.index, s.index) !== 1) return undefined;
+        const second = vec(next.value);
+        if (!second) return undefined;
+        const lanes = (op: 'interleaveLo' | 'interleaveHi'): LExpr => ({ kind: 'binary', ty: VT, op, a: value, b: second });
+        body.push({ ...s, value: lanes('interleaveLo') }, { ...s, index: add(s.index, c(L)), value: lanes('interleaveHi') });
+        paired.add(next);
         break;
       }
       case 'comment':

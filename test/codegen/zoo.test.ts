@@ -84,3 +84,9 @@ describe('GRU cell: each matrix product a GEMM of its own', () => {
   });
   checkLayer('gru_cell', sizes, 6);
 });
+
+describe('mean pool: dX’s pairs of stores as interleaved vector stores', () => {
+  // W = 18: rows of 9 windows, two vector trips and an overlapping tail; W = 13: a column outside any window
+  checkLayer('avgpool2d', { N: 2, C: 3, H: 10, W: 18 }, 24);
+  checkLayer('avgpool2d', { N: 1, C: 2, H: 7, W: 13 }, 24);
+});
