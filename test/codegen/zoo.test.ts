@@ -90,3 +90,27 @@ describe('mean pool: dX’s pairs of stores as interleaved vector stores', () =>
   checkLayer('avgpool2d', { N: 2, C: 3, H: 10, W: 18 }, 24);
   checkLayer('avgpool2d', { N: 1, C: 2, H: 7, W: 13 }, 24);
 });
+
+describe('max pool: the arg-max record is one array kept across calls', () => {
+  it('a backward after a forward of other inputs routes each gradient to its own inputs’ arg-max', () => {
+    const source = layer('maxpool2d');
+    const sizes = { N: 2, C: 3, H: 6, W: 8 };
+    const k = compile(source, { sizes, dtype: 'float32' });
+    const rand = seededRandom(7);
+    const fill = (n: number) => Float32Array.from({ length: n }, () => rand() * 2 - 1);
+    const [X1, X2] = [fill(2 * 3 * 6 * 8), fill(2 * 3 * 6 * 8)];
+    const dY = fill(2 * 3 * 3 * 4);
+    const want = run(check(source), { X: Float64Array.from(X2) }, sizes).Y!;
+    // each dX element is dY where X2 holds its window's max, else 0: the gradient's sum is dY's, and
+    // it is nonzero only at the maxima of X2
+    k.forward({ X: X1 });
+    const dX = k.backward({ X: X2 }, { dY }).dX!;
+    expect(k.forward({ X: X2 }).Y).toEqual(Float32Array.from(want));
+    for (let i = 0; i < dX.length; i++) if (dX[i] !== 0) expect(want).toContain(Math.fround(X2[i]!));
+    const total = (a: ArrayLike<number>) => Array.from(a).reduce((s, x) => s + x, 0);
+    expect(total(dX)).toBeCloseTo(total(dY), 4);
+    // and backward again after a forward of X1: the same numbers
+    k.forward({ X: X1 });
+    expect(k.backward({ X: X2 }, { dY }).dX).toEqual(dX);
+  });
+});
