@@ -12,7 +12,8 @@
 // A loop qualifies when every index it reads or writes advances by 0 or 1 element a trip (a read at
 // one place is splat; a read of every other element is two loads and their even lanes; two stores of
 // every other element side by side, at p and p + 1, are two vector stores of their lanes interleaved), every value is a float the vector instructions compute (+ − × ÷, min, max,
-// sqrt, abs, relu, x², exp of float32, the language's max and min, comparisons and selects of floats), nothing is stored
+// sqrt, abs, relu, x², exp of float32, the language's max and min, comparisons and selects of floats;
+// with float32 lanes, comparisons of 32-bit integers too, such as a max pool's arg-max record), nothing is stored
 // where the loop also reads, and its body has no branch or inner loop. Anything else stays scalar.
 import { add, c, sym, varsOf } from '../loop/build.js';
 import { exprKey, mapBlocks, stmtExprs, walkExpr } from '../loop/mapLoop.js';
@@ -144,6 +145,11 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
           const [a, b] = [mask(e.a), mask(e.b)];
           return a && b ? { kind: 'binary', ty: 'i32x4', op: e.op, a, b } : undefined;
         }
+        // integers of float32 lanes compared (a max pool's arg-max record against a window position)
+        if (e.a.ty === 'i32' && F === 'f32' && ['<', '<=', '>', '>=', '==', '!='].includes(e.op)) {
+          const [a, b] = [ivec(e.a), ivec(e.b)];
+          return a && b && { kind: 'binary', ty: 'i32x4', op: e.op, a, b };
+        }
         if (e.a.ty !== F) return undefined;
         const [a, b] = [vec(e.a), vec(e.b)];
         return a && b && ['<', '<=', '>', '>=', '==', '!='].includes(e.op) ? { kind: 'binary', ty: 'i32x4', op: e.op, a, b } : undefined;
@@ -215,6 +221,8 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
     if (e.ty !== 'i32' || F !== 'f32') return undefined;
     if (e.kind === 'const') return c(e.value, 'i32x4');
     if (e.kind === 'var' && vecOf.get(e.v)?.ty === 'i32x4' && privates.has(e.v)) return { kind: 'var', ty: 'i32x4', v: vecOf.get(e.v)! };
+    // four consecutive 32-bit integers (not bytes: a bool buffer's element is one)
+    if (e.kind === 'load' && e.buf.elem === 'i32' && e.inBounds && !stored.has(e.buf) && strideOf(e.index) === 1) return { ...e, ty: 'i32x4' };
     if (e.kind === 'select') {
       const [m, then, otherwise] = [mask(e.cond), ivec(e.then), ivec(e.else)];
       return m && then && otherwise && { kind: 'select', ty: 'i32x4', cond: m, then, else: otherwise };

@@ -91,6 +91,10 @@ describe('mean pool: dX’s pairs of stores as interleaved vector stores', () =>
   checkLayer('avgpool2d', { N: 1, C: 2, H: 7, W: 13 }, 24);
 });
 
+describe('max pool: dX’s pairs of stores, the arg-max compared four lanes at a time', () => {
+  checkLayer('maxpool2d', { N: 2, C: 3, H: 10, W: 18 }, 24);
+});
+
 describe('max pool: the arg-max record is one array kept across calls', () => {
   it('a backward after a forward of other inputs routes each gradient to its own inputs’ arg-max', () => {
     const source = layer('maxpool2d');

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { check } from '../../src/ir/check.js';
 import { differentiate } from '../../src/diff/differentiate.js';
-import { add, addTo, assign, buffer, c, div, floordiv, for_, isConst, let_, load, lt, mul, neg, select, store, sub, sym, v } from '../../src/loop/build.js';
-import { exprKey, mapExprs } from '../../src/loop/mapLoop.js';
+import { add, addTo, assign, buffer, c, cast, div, eq, floordiv, for_, isConst, let_, load, lt, mul, neg, select, store, sub, sym, v } from '../../src/loop/build.js';
+import { exprKey, mapExprs, walkExpr } from '../../src/loop/mapLoop.js';
 import { verifyLoops } from '../../src/loop/verifyLoops.js';
 import type { Kernel, LStmt } from '../../src/loop/types.js';
 import { constantDifference, strengthReduce } from '../../src/opt/strengthReduce.js';
@@ -161,6 +161,19 @@ describe('a mean pool gradient’s pair of stores (dX[2q] = dX[2q + 1] = dY[q]/4
     // stores not side by side, or a constant apart other than 1, stay scalar
     const apart = { ...loop, body: [loop.body[0]!, { ...(loop.body[1] as Extract<LStmt, { kind: 'store' }>), index: add((loop.body[0] as Extract<LStmt, { kind: 'store' }>).index, c(2)) }, ...loop.body.slice(2)] };
     expect(vectorPlan(apart, 'f32')).toBeUndefined();
+  });
+  it('vectorPlan: a max pool’s dX[2q + s] = (A[q] == s)·dY[q] compares four integers of the record at once (f32 lanes only)', () => {
+    const A = buffer('A', 'i32');
+    const routed = (s: number) => mul(cast('f32', eq(load(A, v(q)), c(s))), load(dY, v(q)));
+    const loop = strengthReduce({ ...k0, body: [for_(q, c(0), v(Q), [store(dX, mul(c(2), v(q)), routed(0)), store(dX, add(mul(c(2), v(q)), c(1)), routed(1))])] }).body.find((s) => s.kind === 'for') as Extract<LStmt, { kind: 'for' }>;
+    const plan = vectorPlan(loop, 'f32')!;
+    expect(plan).toBeDefined();
+    let intLanes = 0;
+    for (const s of plan.body) if (s.kind === 'store') walkExpr(s.value, (x) => void (x.kind === 'load' && x.ty === 'i32x4' && intLanes++));
+    // each of the two vector stores interleaves both values: two integer vector loads apiece
+    expect(intLanes).toBe(4);
+    // a float64 kernel has two lanes, an integer vector four: it stays scalar
+    expect(vectorPlan({ ...loop, body: loop.body.map((s) => (s.kind === 'store' ? { ...s, buf: buffer('dX', 'f64') } : s)) }, 'f64')).toBeUndefined();
   });
 });
 

@@ -247,7 +247,7 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
     if (op === 'evens') return emit(ev(a), ev(b), ['i8x16.shuffle', EVENS[e.ty === 'f64x2' ? 8 : 4]]);
     if (op === 'interleaveLo' || op === 'interleaveHi') return emit(ev(a), ev(b), ['i8x16.shuffle', INTERLEAVE[e.ty === 'f64x2' ? 8 : 4][op === 'interleaveLo' ? 0 : 1]]);
     if (e.ty === 'i32x4' && (op === '&&' || op === '||')) return emit(ev(a), ev(b), [op === '&&' ? 'v128.and' : 'v128.or']);
-    if (e.ty === 'i32x4' && isVector(a.ty) && a.ty !== 'i32x4') return emit(ev(a), ev(b), pick(COMPARE_LANES[op], a.ty, op));
+    if (e.ty === 'i32x4' && isVector(a.ty) && (a.ty !== 'i32x4' || COMPARE_LANES[op] !== undefined)) return emit(ev(a), ev(b), pick(COMPARE_LANES[op], a.ty, op));
     // a ? b : 0, or a ? 1 : b, with b evaluated only when it decides
     if (op === '&&' && mayTrap(b)) return emit(ev(a), ['if', 'i32'], ev(b), ['else'], ['i32.const', 0], ['end']);
     if (op === '||' && mayTrap(b)) return emit(ev(a), ['if', 'i32'], ['i32.const', 1], ['else'], ev(b), ['end']);
