@@ -254,6 +254,10 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
   const temporaries = [...new Set(Object.values(info.temporaries ?? {}).flat())];
   const kept = new Map<string, DataArray>();
   const innerArray = (name: string) => kept.get(name) ?? (kept.set(name, new Arr(elements(name))), kept.get(name)!);
+  // the arg-max records too: the forward writes every element before the backward reads one, and a
+  // fresh Int32Array per call cost its zeroing and page faults (70 µs of a 50 µs max-pool forward)
+  const records = new Map<string, Int32Array>();
+  const record = (r: string) => records.get(r) ?? (records.set(r, new Int32Array(elements(r.replace(/_argmax$/, '')))), records.get(r)!);
 
   const data = new Set(info.data ?? []);
   /** Integer data: an Int32Array, or an array of whole numbers (copied into one), or one for a scalar. */
@@ -306,7 +310,7 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
     checkSharing('', info, t, mine);
     for (const name of forwardNames) t[name] ??= new Arr(count(name));
     for (const name of info.scratch ?? []) t[name] = innerArray(name);
-    if (records) for (const r of info.records) t[r] = new Int32Array(elements(r.replace(/_argmax$/, '')));
+    if (records) for (const r of info.records) t[r] = record(r);
     return t;
   };
   const forwardResult = (t: Tensors) => Object.fromEntries(forwardNames.map((n) => [n, t[n] as DataArray]));

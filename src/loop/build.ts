@@ -92,8 +92,16 @@ export function div(a: LExpr, b: LExpr): LExpr {
   const ty = sameTy('/', a, b);
   if (!isFloat(ty)) throw new Error('internal: / of integers (use floordiv or ceildiv)');
   if (isConst(b, 1)) return a;
+  // x / 2^k is x · 2^−k exactly (one rounding of the same real number): a product costs less
+  if (b.kind === 'const' && b.value !== 0 && isPowerOfTwo(Math.abs(b.value))) return mul(a, c(1 / b.value, ty));
   return { kind: 'binary', ty, op: '/', a, b };
 }
+
+/** 2^k with 2^k and 2^−k normal numbers in float32 too (|k| ≤ 126). */
+const isPowerOfTwo = (x: number): boolean => {
+  const k = Math.log2(x);
+  return Number.isInteger(k) && Math.abs(k) <= 126;
+};
 
 /** ⌊a/b⌋ for integers (b > 0 unless said otherwise). */
 export function floordiv(a: LExpr, b: LExpr): LExpr {

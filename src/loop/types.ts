@@ -74,7 +74,11 @@ export type BinaryOp =
   /** vectors → the even lanes of a, then those of b: a stride-2 read as two loads (WebAssembly only) */
   | 'evens'
   /** vectors → the odd lanes of a, then those of b: the stride-2 read one element on, from the same loads */
-  | 'odds';
+  | 'odds'
+  /** vectors → the first half of the lanes of a and b, interleaved (a0 b0 a1 b1): with 'interleaveHi'
+   *  (a2 b2 a3 b3), two stride-2 stores side by side as two vector stores (WebAssembly only) */
+  | 'interleaveLo'
+  | 'interleaveHi';
 
 /** Functions of the language and of the kernels, each with a spelling per target. */
 export const INTRINSICS = [

@@ -45,7 +45,7 @@ function exprProblems(e: LExpr, where: string, scope: ReadonlySet<Sym>, bufs: Re
       // a comparison of vectors is a lane mask (i32x4: all ones where it holds), as && and || of masks are
       if (COMPARE.has(e.op)) {
         if (e.ty !== (isVector(e.a.ty) ? 'i32x4' : 'bool')) bad(`${e.op} typed ${e.ty}`);
-      } else if (e.op === 'evens' || e.op === 'odds') {
+      } else if (e.op === 'evens' || e.op === 'odds' || e.op === 'interleaveLo' || e.op === 'interleaveHi') {
         if (!isVector(e.ty) || e.ty !== e.a.ty) bad(`${e.op} of ${e.a.ty} typed ${e.ty}`);
       } else if (e.op === '&&' || e.op === '||') {
         if (!((e.ty === 'bool' && e.a.ty === 'bool') || (e.ty === 'i32x4' && e.a.ty === 'i32x4'))) bad(`${e.op} of ${e.a.ty}`);

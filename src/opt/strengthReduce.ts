@@ -79,7 +79,8 @@ function boundIn(body: readonly LStmt[], out = new Set<Sym>()): Set<Sym> {
 function reduceLoop(loop: Extract<LStmt, { kind: 'for' }>, share: boolean): LStmt[] {
   const x = loop.v;
   const inside = boundIn(loop.body);
-  const pointers = new Map<string, { p: Sym; k: number; step: LExpr }>();
+  // `at`: the index the pointer stands for (its base plus k when indices share one)
+  const pointers = new Map<string, { p: Sym; k: number; step: LExpr; at: LExpr }>();
   const before: LStmt[] = [];
   /** the index as the key of its pointer and its offset from that key's base */
   const split = (e: LExpr): { key: string; base: LExpr; k: number } => {
@@ -113,6 +114,12 @@ function reduceLoop(loop: Extract<LStmt, { kind: 'for' }>, share: boolean): LStm
     if (!lin) return e;
     const { key, base, k } = split(e);
     let ptr = pointers.get(key);
+    // a constant away from a pointer made already (dX[2q] and dX[2q + 1]): that pointer plus the constant
+    if (!ptr)
+      for (const other of pointers.values()) {
+        const k = constantDifference(e, other.at);
+        if (k !== undefined && Math.abs(k) <= MAX_OFFSET) return add(v(other.p), c(k));
+      }
     if (!ptr) {
       const p = sym('$p', 'i32');
       let step = mul(lin.coef, loop.step);
@@ -123,7 +130,7 @@ function reduceLoop(loop: Extract<LStmt, { kind: 'for' }>, share: boolean): LStm
       }
       const k0 = share ? lowest.get(key)! : 0;
       before.push(let_(p, substitute(share ? add(base, c(k0)) : e, x, loop.lo), true));
-      ptr = { p, k: k0, step };
+      ptr = { p, k: k0, step, at: share ? add(base, c(k0)) : e };
       pointers.set(key, ptr);
     }
     return add(v(ptr.p), c(k - ptr.k));
@@ -152,6 +159,58 @@ function reduceLoop(loop: Extract<LStmt, { kind: 'for' }>, share: boolean): LStm
   if (pointers.size === 0) return [loop];
   const advances = [...pointers.values()].map((ptr) => assign(ptr.p, add(v(ptr.p), ptr.step)));
   return [...before, { ...loop, body: [...body, ...advances] }];
+}
+
+/** Offsets a shared pointer takes (a WebAssembly load or store folds a small one into its address). */
+const MAX_OFFSET = 64;
+
+/** Σ constant·monomial: an integer expression's polynomial normal form, keyed by its monomials (each
+ *  the sorted keys of its atoms; '' the constant). Undefined when it grows past a few dozen terms. */
+function polynomial(e: LExpr): Map<string, number> | undefined {
+  const single = (key: string, k: number) => new Map([[key, k]]);
+  switch (e.kind) {
+    case 'const':
+      return single('', e.value);
+    case 'unary':
+      if (e.op === 'neg') {
+        const a = polynomial(e.a);
+        return a && new Map([...a].map(([m, k]) => [m, -k]));
+      }
+      return single(exprKey(e), 1);
+    case 'binary': {
+      if (e.ty !== 'i32' || !(e.op === '+' || e.op === '-' || e.op === '*')) return single(exprKey(e), 1);
+      const [a, b] = [polynomial(e.a), polynomial(e.b)];
+      if (!a || !b) return undefined;
+      const out = new Map<string, number>();
+      const put = (m: string, k: number) => out.set(m, (out.get(m) ?? 0) + k);
+      if (e.op === '*')
+        for (const [ma, ka] of a)
+          for (const [mb, kb] of b)
+            put(
+              [...ma.split('\u0000'), ...mb.split('\u0000')]
+                .filter((x) => x !== '')
+                .sort()
+                .join('\u0000'),
+              ka * kb,
+            );
+      else {
+        for (const [m, k] of a) put(m, k);
+        for (const [m, k] of b) put(m, e.op === '+' ? k : -k);
+      }
+      return out.size > 64 ? undefined : out;
+    }
+    default:
+      return single(exprKey(e), 1);
+  }
+}
+
+/** a − b when it is a constant whatever the symbols' values, else undefined. */
+export function constantDifference(a: LExpr, b: LExpr): number | undefined {
+  const [pa, pb] = [polynomial(a), polynomial(b)];
+  if (!pa || !pb) return undefined;
+  for (const [m, k] of pb) pa.set(m, (pa.get(m) ?? 0) - k);
+  for (const [m, k] of pa) if (m !== '' && k !== 0) return undefined;
+  return pa.get('') ?? 0;
 }
 
 /** Replace the index of every load in e (outside other loads' indices too) by `f` of it. */

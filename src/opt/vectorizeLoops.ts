@@ -11,13 +11,17 @@
 // vector of partial sums `$vacc` and adds its lanes to acc after the main loop.
 // A loop qualifies when every index it reads or writes advances by 0 or 1 element a trip (a read at
 // one place is splat; a read advancing 2, a pooling window's column, is the even lanes of two loads,
-// and X[$p + 1] beside X[$p] the odd lanes of the same two), every value is a float the vector instructions compute (+ − × ÷, min, max,
-// sqrt, abs, relu, x², exp of float32, the language's max and min, comparisons and selects of floats), nothing is stored
-// where the loop also reads (but for one read-modify-write of the place a trip stores: a column
-// sum's row, out[p] = out[p] + …), and its body has no branch or inner loop. Anything else stays scalar.
+// and X[$p + 1] beside X[$p] the odd lanes of the same two; two stores of every other element side by
+// side, at p and p + 1, are two vector stores of their lanes interleaved), every value is a float the
+// vector instructions compute (+ − × ÷, min, max, sqrt, abs, relu, x², exp of float32, the language's
+// max and min, comparisons and selects of floats; with float32 lanes, comparisons of 32-bit integers
+// too, such as a max pool's arg-max record), nothing is stored where the loop also reads (but for one
+// read-modify-write of the place a trip stores: a column sum's row, out[p] = out[p] + …), and its body
+// has no branch or inner loop. Anything else stays scalar.
 import { add, c, peelConstant, sym, varsOf } from '../loop/build.js';
 import { exprKey, mapBlocks, stmtExprs, walkExpr } from '../loop/mapLoop.js';
 import { assertNever, type Buf, type Kernel, type LExpr, type LStmt, type Sym, type VectorTy } from '../loop/types.js';
+import { constantDifference } from './strengthReduce.js';
 
 type For = Extract<LStmt, { kind: 'for' }>;
 
@@ -157,6 +161,11 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
           const [a, b] = [mask(e.a), mask(e.b)];
           return a && b ? { kind: 'binary', ty: 'i32x4', op: e.op, a, b } : undefined;
         }
+        // integers of float32 lanes compared (a max pool's arg-max record against a window position)
+        if (e.a.ty === 'i32' && F === 'f32' && ['<', '<=', '>', '>=', '==', '!='].includes(e.op)) {
+          const [a, b] = [ivec(e.a), ivec(e.b)];
+          return a && b && { kind: 'binary', ty: 'i32x4', op: e.op, a, b };
+        }
         if (e.a.ty !== F) return undefined;
         const [a, b] = [vec(e.a), vec(e.b)];
         return a && b && ['<', '<=', '>', '>=', '==', '!='].includes(e.op) ? { kind: 'binary', ty: 'i32x4', op: e.op, a, b } : undefined;
@@ -247,13 +256,17 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
     if (e.ty !== 'i32' || F !== 'f32') return undefined;
     if (e.kind === 'const') return c(e.value, 'i32x4');
     if (e.kind === 'var' && vecOf.get(e.v)?.ty === 'i32x4' && privates.has(e.v)) return { kind: 'var', ty: 'i32x4', v: vecOf.get(e.v)! };
+    // four consecutive 32-bit integers (not bytes: a bool buffer's element is one)
+    if (e.kind === 'load' && e.buf.elem === 'i32' && e.inBounds && !stored.has(e.buf) && strideOf(e.index) === 1) return { ...e, ty: 'i32x4' };
     if (e.kind === 'select') {
       const [m, then, otherwise] = [mask(e.cond), ivec(e.then), ivec(e.else)];
       return m && then && otherwise && { kind: 'select', ty: 'i32x4', cond: m, then, else: otherwise };
     }
     return varying(e) ? undefined : { kind: 'unary', ty: 'i32x4', op: 'splat', a: e };
   };
-  for (const s of loop.body) {
+  // the second of two stores side by side that one pair of vector stores writes
+  const paired = new Set<LStmt>();
+  for (const [at, s] of loop.body.entries()) {
     switch (s.kind) {
       case 'let': {
         if (!varying(s.init) && !privates.has(s.v)) {
@@ -300,9 +313,23 @@ export function vectorPlan(loop: For, F: 'f32' | 'f64'): VectorPlan | undefined 
         break;
       }
       case 'store': {
+        if (paired.has(s)) break;
         const value = s.value.ty === 'i32' ? ivec(s.value) : vec(s.value);
-        if (strideOf(s.index) !== 1 || !value) return undefined;
-        body.push({ ...s, value });
+        const step = strideOf(s.index);
+        if (!value || (step !== 1 && step !== 2)) return undefined;
+        if (step === 1) {
+          body.push({ ...s, value });
+          break;
+        }
+        // every other element, and the next store fills the ones between (a mean pool's gradient:
+        // dX[p] = dY[q]/4; dX[p + 1] = dY[q]/4): the two values' lanes interleaved, two vector stores
+        const next = loop.body[at + 1];
+        if (s.value.ty !== F || next?.kind !== 'store' || next.buf !== s.buf || constantDifference(next.index, s.index) !== 1) return undefined;
+        const second = vec(next.value);
+        if (!second) return undefined;
+        const lanes = (op: 'interleaveLo' | 'interleaveHi'): LExpr => ({ kind: 'binary', ty: VT, op, a: value, b: second });
+        body.push({ ...s, value: lanes('interleaveLo') }, { ...s, index: add(s.index, c(L)), value: lanes('interleaveHi') });
+        paired.add(next);
         break;
       }
       case 'comment':

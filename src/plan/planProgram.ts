@@ -25,6 +25,7 @@ import type { GradientStatement } from '../diff/differentiate.js';
 import { costModel, nestCost, type CostModel } from './costs.js';
 import { Registry, valueKey, type Intermediate, type Phase } from './intermediates.js';
 import { orderContractions } from './orderContractions.js';
+import { isMatrixProduct, outerSums, productStem } from './separateProducts.js';
 
 export interface PlanOptions {
   /** size values: the program's defaults, and at compile time the caller's sizes */
@@ -51,6 +52,10 @@ const STEMS: Record<Extract<Expr, { kind: 'reduce' }>['op'], string> = { sum: 's
 
 /** A reduction of a product of one factor only is not worth a name when it is this cheap. */
 const WORTH = 4;
+/** A matrix product smaller than this (in multiply-adds) stays in its statement's loop nest. */
+const PRODUCT_WORTH = 4096;
+
+const allIndicesOf = (r: Extract<Expr, { kind: 'reduce' }>) => [...freeIndices(r), ...r.indices.map((b) => b.name)];
 
 interface Walk {
   readonly env: ReadonlyMap<string, SizeExpr>;
@@ -83,6 +88,9 @@ export function planProgram(p: Program, grads: readonly GradientStatement[], opt
   const shared = new Set([...seen].filter(([, x]) => x.n > 1 && x.invariant).map(([k]) => k));
 
   const plan = (s: Statement, phase: Phase): Statement => {
+    // two or more sums side by side: each matrix product among them gets a kernel of its own
+    const sums = outerSums(s);
+    const apart = new Set<Expr>(sums.length > 1 ? sums : []);
     const log = opts.steps ? (line: string) => steps.push(`  ${line}`) : undefined;
     const visit = (x: Expr, w: Walk, root: boolean): Expr => {
       // det/logdet/inv are computed whole by an LU factorisation (once per kernel when no index
@@ -104,6 +112,8 @@ export function planProgram(p: Program, grads: readonly GradientStatement[], opt
       if (y.kind === 'reduce') y = orderContractions(y, extentIn(env), { registry, model, phase, prefer, ...(log ? { log } : {}) });
       if (quotient) y = div(y, quotient.den);
       if (root || x.kind === 'argmax') return y;
+      if (w.around.length === 0 && y.kind === 'reduce' && (apart.has(x) || (seen.get(key)?.n ?? 0) > 1) && isMatrixProduct(y) && nestCost(allIndicesOf(y), extentIn(env), model) >= PRODUCT_WORTH)
+        return registry.read(y, extentOf, productStem(y), phase, 'a matrix product of its own (a GEMM), not a loop nest shared with other sums', log, { key, free });
       const why = shared.has(key) ? 'computed once (it occurs more than once)' : invariant(x, w, model) ? 'computed once (the loops around it do not change it)' : undefined;
       if (!why) return y;
       return registry.read(y, extentOf, STEMS[x.op], phase, why, log, { key, free });

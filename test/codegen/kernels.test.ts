@@ -157,7 +157,8 @@ const CASES: Record<string, Sizes[]> = {
   layer_norm: [{ N: 3, D: 7 }],
   batch_norm: [{ N: 6, C: 5 }],
   log_softmax: [{ N: 3, C: 7 }],
-  gru_cell: [{ N: 3, D: 5, M: 6 }],
+  // the second: large enough that each matrix product is a GEMM of its own (src/plan/separateProducts.ts)
+  gru_cell: [{ N: 3, D: 5, M: 6 }, { N: 9, D: 17, M: 33 }],
   matrix_chain: [{ I: 5, J: 3, K: 4, L: 6 }, { I: 9, J: 11, K: 2, L: 13 }],
   least_squares: [{ I: 5, J: 3, K: 4, M: 6 }],
 };

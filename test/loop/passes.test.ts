@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { check } from '../../src/ir/check.js';
 import { differentiate } from '../../src/diff/differentiate.js';
-import { add, addTo, assign, buffer, c, floordiv, for_, isConst, let_, load, lt, mul, neg, select, store, sub, sym, v } from '../../src/loop/build.js';
-import { mapExprs } from '../../src/loop/mapLoop.js';
+import { add, addTo, assign, buffer, c, cast, div, eq, floordiv, for_, isConst, let_, load, lt, mul, neg, select, store, sub, sym, v } from '../../src/loop/build.js';
+import { exprKey, mapExprs, walkExpr } from '../../src/loop/mapLoop.js';
 import { verifyLoops } from '../../src/loop/verifyLoops.js';
 import type { Kernel, LStmt } from '../../src/loop/types.js';
-import { strengthReduce } from '../../src/opt/strengthReduce.js';
+import { constantDifference, strengthReduce } from '../../src/opt/strengthReduce.js';
+import { vectorPlan } from '../../src/opt/vectorizeLoops.js';
 import { unrollSums } from '../../src/opt/unrollSums.js';
 import { hoistInvariants } from '../../src/opt/hoistInvariants.js';
 import { lowerStatement } from '../../src/lower/lowerToLoops.js';
@@ -125,6 +126,54 @@ describe('passes on a small kernel', () => {
     const plain = run(k0);
     const all = run(hoistInvariants(unrollSums(strengthReduce(k0))));
     plain.forEach((y, j) => expect(all[j]).toBeCloseTo(y, 12));
+  });
+});
+
+describe('a mean pool gradient’s pair of stores (dX[2q] = dX[2q + 1] = dY[q]/4)', () => {
+  const q = sym('q', 'i32');
+  const Q = sym('Q', 'i32');
+  const [dX, dY] = [buffer('dX', 'f32'), buffer('dY', 'f32')];
+  const quarter = div(load(dY, v(q)), c(4, 'f32'));
+  const pair = [for_(q, c(0), v(Q), [store(dX, mul(c(2), v(q)), quarter), store(dX, add(mul(c(2), v(q)), c(1)), quarter)])];
+  const k0: Kernel = { ...kernel(pair, [Q], [dX, dY]), dtype: 'f32' };
+  it('x / 4 is x · 0.25 (exact), x / 3 stays a division', () => {
+    expect(print([let_(sym('a', 'f32'), quarter)])).toBe('const a = dY[q] * 0.25;');
+    expect(print([let_(sym('a', 'f32'), div(load(dY, v(q)), c(3, 'f32')))])).toBe('const a = dY[q] / 3;');
+  });
+  it('strengthReduce: one pointer, the second store at it + 1', () => {
+    const reduced = strengthReduce(k0);
+    expect(verifyLoops(reduced)).toEqual([]);
+    const text = print(reduced.body);
+    expect(text).toContain('dX[$p] = dY[q] * 0.25;');
+    expect(text).toContain('dX[$p + 1] = dY[q] * 0.25;');
+    expect(constantDifference(add(mul(c(2), add(v(q), v(Q))), c(3)), add(mul(v(Q), c(2)), mul(c(2), v(q))))).toBe(3);
+    expect(constantDifference(mul(c(2), v(q)), v(q))).toBeUndefined();
+  });
+  it('vectorPlan: one vector load of dY, two stores of its lanes interleaved', () => {
+    const loop = strengthReduce(k0).body.find((s) => s.kind === 'for') as Extract<LStmt, { kind: 'for' }>;
+    const plan = vectorPlan(loop, 'f32')!;
+    expect(plan).toBeDefined();
+    const stores = plan.body.filter((s) => s.kind === 'store');
+    expect(stores.map((s) => (s.kind === 'store' && s.value.kind === 'binary' ? s.value.op : ''))).toEqual(['interleaveLo', 'interleaveHi']);
+    // the second vector store starts four elements on
+    const [lo, hi] = stores as Extract<LStmt, { kind: 'store' }>[];
+    expect(exprKey(hi!.index)).toBe(exprKey(add(lo!.index, c(4))));
+    // stores not side by side, or a constant apart other than 1, stay scalar
+    const apart = { ...loop, body: [loop.body[0]!, { ...(loop.body[1] as Extract<LStmt, { kind: 'store' }>), index: add((loop.body[0] as Extract<LStmt, { kind: 'store' }>).index, c(2)) }, ...loop.body.slice(2)] };
+    expect(vectorPlan(apart, 'f32')).toBeUndefined();
+  });
+  it('vectorPlan: a max pool’s dX[2q + s] = (A[q] == s)·dY[q] compares four integers of the record at once (f32 lanes only)', () => {
+    const A = buffer('A', 'i32');
+    const routed = (s: number) => mul(cast('f32', eq(load(A, v(q)), c(s))), load(dY, v(q)));
+    const loop = strengthReduce({ ...k0, body: [for_(q, c(0), v(Q), [store(dX, mul(c(2), v(q)), routed(0)), store(dX, add(mul(c(2), v(q)), c(1)), routed(1))])] }).body.find((s) => s.kind === 'for') as Extract<LStmt, { kind: 'for' }>;
+    const plan = vectorPlan(loop, 'f32')!;
+    expect(plan).toBeDefined();
+    let intLanes = 0;
+    for (const s of plan.body) if (s.kind === 'store') walkExpr(s.value, (x) => void (x.kind === 'load' && x.ty === 'i32x4' && intLanes++));
+    // each of the two vector stores interleaves both values: two integer vector loads apiece
+    expect(intLanes).toBe(4);
+    // a float64 kernel has two lanes, an integer vector four: it stays scalar
+    expect(vectorPlan({ ...loop, body: loop.body.map((s) => (s.kind === 'store' ? { ...s, buf: buffer('dX', 'f64') } : s)) }, 'f64')).toBeUndefined();
   });
 });
 

@@ -153,6 +153,12 @@ const OPCODES = {
   'f64x2.extract_lane': simd(33, 'lane'),
   'f64x2.replace_lane': simd(34, 'lane'),
   // lane comparisons: all ones where they hold, zeros where not
+  'i32x4.eq': simd(55),
+  'i32x4.ne': simd(56),
+  'i32x4.lt_s': simd(57),
+  'i32x4.gt_s': simd(59),
+  'i32x4.le_s': simd(61),
+  'i32x4.ge_s': simd(63),
   'f32x4.eq': simd(65),
   'f32x4.ne': simd(66),
   'f32x4.lt': simd(67),

@@ -42,6 +42,19 @@ const lanesOf = (width: 4 | 8, first: 0 | 1): string =>
     .join(' ');
 const SHUFFLE = { evens: { 4: lanesOf(4, 0), 8: lanesOf(8, 0) }, odds: { 4: lanesOf(4, 1), 8: lanesOf(8, 1) } } as const;
 
+/** the byte lanes of the shuffles interleaving two vectors' lanes (a0 b0 a1 b1, then a2 b2 a3 b3;
+ *  f64x2: a0 b0, then a1 b1): the lanes of a are 0…15, those of b 16…31 */
+const INTERLEAVE: Record<4 | 8, readonly [string, string]> = {
+  4: [
+    [0, 4, 1, 5].flatMap((l) => [0, 1, 2, 3].map((b) => l * 4 + b)).join(' '),
+    [2, 6, 3, 7].flatMap((l) => [0, 1, 2, 3].map((b) => l * 4 + b)).join(' '),
+  ],
+  8: [
+    [0, 2].flatMap((l) => [0, 1, 2, 3, 4, 5, 6, 7].map((b) => l * 8 + b)).join(' '),
+    [1, 3].flatMap((l) => [0, 1, 2, 3, 4, 5, 6, 7].map((b) => l * 8 + b)).join(' '),
+  ],
+};
+
 /** An instruction, or an emitter of a value's instructions (an operand). */
 type Part = Instr | (() => void);
 
@@ -233,8 +246,9 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
     const { op, a, b } = e;
     // lane masks: comparisons of vectors, and && || of masks
     if (op === 'evens' || op === 'odds') return emit(ev(a), ev(b), ['i8x16.shuffle', SHUFFLE[op][e.ty === 'f64x2' ? 8 : 4]]);
+    if (op === 'interleaveLo' || op === 'interleaveHi') return emit(ev(a), ev(b), ['i8x16.shuffle', INTERLEAVE[e.ty === 'f64x2' ? 8 : 4][op === 'interleaveLo' ? 0 : 1]]);
     if (e.ty === 'i32x4' && (op === '&&' || op === '||')) return emit(ev(a), ev(b), [op === '&&' ? 'v128.and' : 'v128.or']);
-    if (e.ty === 'i32x4' && isVector(a.ty) && a.ty !== 'i32x4') return emit(ev(a), ev(b), pick(COMPARE_LANES[op], a.ty, op));
+    if (e.ty === 'i32x4' && isVector(a.ty) && (a.ty !== 'i32x4' || COMPARE_LANES[op] !== undefined)) return emit(ev(a), ev(b), pick(COMPARE_LANES[op], a.ty, op));
     // a ? b : 0, or a ? 1 : b, with b evaluated only when it decides
     if (op === '&&' && mayTrap(b)) return emit(ev(a), ['if', 'i32'], ev(b), ['else'], ['i32.const', 0], ['end']);
     if (op === '||' && mayTrap(b)) return emit(ev(a), ['if', 'i32'], ['i32.const', 1], ['else'], ev(b), ['end']);

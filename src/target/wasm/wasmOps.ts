@@ -34,12 +34,12 @@ export const ARITH: Partial<Record<BinaryOp, ByTy>> = {
 };
 /** comparisons of vectors, lane by lane: a mask of all ones where they hold */
 export const COMPARE_LANES: Partial<Record<BinaryOp, ByTy>> = {
-  '<': { f32x4: 'f32x4.lt', f64x2: 'f64x2.lt' },
-  '<=': { f32x4: 'f32x4.le', f64x2: 'f64x2.le' },
-  '>': { f32x4: 'f32x4.gt', f64x2: 'f64x2.gt' },
-  '>=': { f32x4: 'f32x4.ge', f64x2: 'f64x2.ge' },
-  '==': { f32x4: 'f32x4.eq', f64x2: 'f64x2.eq' },
-  '!=': { f32x4: 'f32x4.ne', f64x2: 'f64x2.ne' },
+  '<': { f32x4: 'f32x4.lt', f64x2: 'f64x2.lt', i32x4: 'i32x4.lt_s' },
+  '<=': { f32x4: 'f32x4.le', f64x2: 'f64x2.le', i32x4: 'i32x4.le_s' },
+  '>': { f32x4: 'f32x4.gt', f64x2: 'f64x2.gt', i32x4: 'i32x4.gt_s' },
+  '>=': { f32x4: 'f32x4.ge', f64x2: 'f64x2.ge', i32x4: 'i32x4.ge_s' },
+  '==': { f32x4: 'f32x4.eq', f64x2: 'f64x2.eq', i32x4: 'i32x4.eq' },
+  '!=': { f32x4: 'f32x4.ne', f64x2: 'f64x2.ne', i32x4: 'i32x4.ne' },
 };
 export const EXTRACT: Record<VectorTy, Op> = { f32x4: 'f32x4.extract_lane', f64x2: 'f64x2.extract_lane', i32x4: 'i32x4.extract_lane' };
 /** the language's functions WebAssembly has no instruction for: the host's Math functions, imported
