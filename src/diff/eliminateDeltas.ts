@@ -6,8 +6,11 @@
 // u, whose coefficient is T). Each substitution removes one sum; the bound 0 ≤ i < R becomes a
 // guard, dropped here because K[f,c,h'+P-u*T,…] already reads 0 outside [0, R). Result:
 //   Σ_{f,u,v} K[f,c',h'+P-u*T,w'+P-v*T]·dY[n',f,u,v]
-// Rule order: mixed radix (s·u + i with 0 ≤ i < s: u := e/s, i := e%s, as in pooling) → unit
-// coefficient on a summed-over index → unit on a forward output index → divisibility (v := e/s when
+// Rule order: mixed radix (s·u + i with 0 ≤ i < s: u := e/s, i := e%s, as in pooling; a flatten's
+// 49·f + 7·u + v = f2 all at once: f := f2/49, u := (f2%49)/7, v := f2%7) → unit coefficient on a
+// summed-over index → unit on a forward output index (but when every index with a unit coefficient
+// has a numeric extent, the widest is solved for, whichever kind: a stride-1 conv's dX then sums
+// over the 3×3 taps, not the 14×14 outputs) → divisibility (v := e/s when
 // s | e, guarded) → a quotient of a summed index (⌊u/s⌋ = t: u := s·t + k, with a new sum over
 // 0 ≤ k < s, as in the gradient of nearest upsampling: dX[h] = sum(k:2) dY[2h+k]) → a remainder of a
 // summed index ((u+r) mod s = 0: u := s·q − r for a new q, its range that of a read at ⌊(u+r)/s⌋ = q, as
@@ -55,6 +58,8 @@ export interface Eliminated {
 interface Choice {
   readonly rank: number;
   readonly delta: number;
+  /** within one δ and rank, the smaller first: minus the extent of the index solved for */
+  readonly size: number;
   readonly apply: () => string;
 }
 
@@ -136,6 +141,26 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     return `${head}(${dividend})/${printPoly(by)} = ${printIndex(target)} holds for ${dividend} = ${printIndex(idxAdd(idxScale(target, by), varOf(k)))} ${tail}, that is for ${u} = ${printIndex(whole)}; the sum over ${u} becomes a sum over ${k}`;
   };
 
+  /** δ(d) by a mixed radix: Σ c_m·u_m = rest with u_0 = rest/c_0, u_m = (rest % c_{m−1})/c_m, the last
+   *  rest % c_{k−1}; each lower place is in range by construction, so only u_0 keeps a range guard. */
+  const solveRadix = (d: Delta, norm: IndexExpr, chain: RadixChain): string => {
+    const { names, coefs } = chain;
+    const rest = idxNeg(names.reduce((x, n, m) => idxSub(x, idxScale(varOf(n), coefs[m]!)), norm));
+    const values = names.map((_, m) => {
+      const below = m === 0 ? rest : idxMod(rest, coefs[m - 1]!);
+      return m === names.length - 1 ? below : idxDiv(below, coefs[m]!);
+    });
+    const topExt = extentOf(names[0]!);
+    names.forEach((n, m) => substitute(n, values[m]!));
+    guards.push({ kind: 'range', expr: values[0]!, extent: topExt, of: names[0]! });
+    const place = names.map((n, m) => (m === names.length - 1 ? n : `${n}·${printPoly(coefs[m]!)}`)).join(' + ');
+    const solved = names.map((n, m) => `${n} = ${printIndex(values[m]!)}`).join(', ');
+    const last = names.at(-1)!;
+    const sums = `${names.slice(0, -1).join(', ')} and ${last}`;
+    const radix = names.length > 2 ? ' (a mixed radix)' : '';
+    return `δ(${printIndex(d.a)},${printIndex(d.b)}): ${place} = ${printIndex(rest)} with 0 ≤ ${last} < ${printPoly(coefs.at(-2)!)}${radix} has the single solution ${solved}; the sums over ${sums} collapse`;
+  };
+
   while (deltas.length || pending.length) {
     if (!deltas.length) [deltas, pending, equalities] = [pending, [], true];
     const choices: Choice[] = [];
@@ -156,7 +181,7 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
         if (quotient) {
           // ⌊u/τ⌋ = t holds for the τ values u = τ·t + k, 0 ≤ k < τ: the sum over u becomes one over
           // k. Last in rank: when another δ fixes u outright, this one is left a plain guard.
-          choices.push({ rank: 5, delta: di, apply: () => solveQuotientDelta(d, quotient) });
+          choices.push({ rank: 5, delta: di, size: 0, apply: () => solveQuotientDelta(d, quotient) });
           return;
         }
         const rem = ctx.fresh ? remainderOfSum(e, sums) : undefined;
@@ -164,7 +189,7 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
         // dense gather instead of every u under a guard — when a read at q bounds q (0 outside it)
         const extent = rem && extentFromRead(PROBE, mapIndices(factor, (x) => solveQuotient(x, remainderSolution(rem, PROBE))), ctx.shapeOf);
         if (rem && extent) {
-          choices.push({ rank: 6, delta: di, apply: () => solveRemainderDelta(d, rem, extent) });
+          choices.push({ rank: 6, delta: di, size: 0, apply: () => solveRemainderDelta(d, rem, extent) });
           return;
         }
         const c = idxAsConst(e);
@@ -181,43 +206,30 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
         return;
       }
       const coef = (n: string) => idxCoef(e, n) as Poly;
-      // mixed radix: s·u + i + rest = 0 with 0 ≤ i < s
+      // mixed radix: c_0·u_0 + … + c_{k-1}·u_{k-1} + i + rest = 0 with 0 ≤ i < s, each c_m the product of
+      // the extents after it (f·49 + u·7 + v): all of them at once, u_0 = rest/c_0, …, i = rest % c_{k-1}
       for (const i of vars) {
         const ui = isUnit(coef(i));
         if (!ui) continue;
         const norm = ui === 1 ? e : idxNeg(e);
-        const ext = extentOf(i);
-        if (ext.kind !== 'poly') continue;
-        for (const u of vars) {
-          if (u === i) continue;
-          const cu = idxCoef(norm, u) as Poly;
-          if (isUnit(cu) || !polyEquals(cu, ext.poly)) continue;
-          choices.push({
-            rank: 0,
-            delta: di,
-            apply: () => {
-              const rest = idxNeg(idxSub(idxSub(norm, idxScale(varOf(u), cu)), varOf(i)));
-              const qu = idxDiv(rest, cu);
-              const qi = idxMod(rest, cu);
-              const uExt = extentOf(u);
-              substitute(u, qu);
-              substitute(i, qi);
-              guards.push({ kind: 'range', expr: qu, extent: uExt, of: u });
-              return `δ(${printIndex(d.a)},${printIndex(d.b)}): ${u}·${printPoly(cu)} + ${i} = ${printIndex(rest)} with 0 ≤ ${i} < ${printPoly(cu)} has the single solution ${u} = ${printIndex(qu)}, ${i} = ${printIndex(qi)}; the sums over ${u} and ${i} collapse`;
-            },
-          });
+        for (const chain of radixChains(norm, i, vars, extentOf)) {
+          choices.push({ rank: 0, delta: di, size: 0, apply: () => solveRadix(d, norm, chain) });
         }
       }
+      // a δ with unit coefficients on several summed indices of numeric extent (u + i = p of a
+      // stride-1 conv) is solved for the widest, so the sum left runs over the narrowest (the taps)
+      const widest = unitExtents(vars.filter((v) => isUnit(coef(v))), extentOf);
       for (const v of vars) {
         const c = coef(v);
         const unit = isUnit(c);
         // (o == g*Fg+f) of an affine left side, g fixed: solving for o collapses its sum over all G·Fg
         // channels, while solving for f would leave o summed over every group's (G× the work)
         const wholeSide = equalities && unit && ctx.forwardLhs.has(v) && [d.a, d.b].some((x) => idxAsVar(x) === v) && [d.a, d.b].some((x) => x.terms.length > 1);
-        const rank = wholeSide ? 0.5 : unit ? (ctx.forwardLhs.has(v) ? 2 : 1) : polyConstValue(c) !== undefined ? 3 : 4;
+        const rank = wholeSide ? 0.5 : unit && widest ? 1 : unit ? (ctx.forwardLhs.has(v) ? 2 : 1) : polyConstValue(c) !== undefined ? 3 : 4;
         choices.push({
           rank,
           delta: di,
+          size: !wholeSide && unit && widest ? -widest.get(v)! : 0,
           apply: () => {
             const rest = idxSub(e, idxScale(varOf(v), c));
             const vExt = extentOf(v);
@@ -265,7 +277,7 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
       deltas.splice(settled, 1);
       continue;
     }
-    choices.sort((x, y) => x.rank - y.rank || x.delta - y.delta);
+    choices.sort((x, y) => x.rank - y.rank || x.delta - y.delta || x.size - y.size);
     const best = choices[0]!;
     deltas.splice(best.delta, 1);
     steps.push(best.apply());
@@ -307,6 +319,50 @@ export function eliminateDeltas(term: Term, ctx: EliminationContext): Eliminated
     }
   }
   return { expr: reduce('sum', sums, mul([...guardExprs, factor])), steps };
+}
+
+/** Summed indices u_0 … u_{k−1}, i whose coefficients form a mixed radix, outermost first; i last, coefficient 1. */
+interface RadixChain {
+  readonly names: readonly string[];
+  readonly coefs: readonly Poly[];
+}
+
+/** The chains ending at i (coefficient 1 in e): u with coefficient extent(i), then w with coefficient
+ *  extent(i)·extent(u), and so on while a summed index has the next place value. One per first u. */
+function radixChains(e: IndexExpr, i: string, vars: readonly string[], extentOf: (n: string) => SizeExpr): RadixChain[] {
+  const ext = extentOf(i);
+  if (ext.kind !== 'poly') return [];
+  const coefOf = (n: string) => idxCoef(e, n) as Poly;
+  const chains: RadixChain[] = [];
+  for (const u of vars) {
+    if (u === i || isUnit(coefOf(u)) || !polyEquals(coefOf(u), ext.poly)) continue;
+    const names = [u, i];
+    const coefs = [coefOf(u), POLY_ONE];
+    for (;;) {
+      const top = extentOf(names[0]!);
+      if (top.kind !== 'poly') break;
+      const place = polyMul(coefs[0]!, top.poly);
+      const w = vars.find((n) => !names.includes(n) && polyEquals(coefOf(n), place));
+      if (!w) break;
+      names.unshift(w);
+      coefs.unshift(place);
+    }
+    chains.push({ names, coefs });
+  }
+  return chains;
+}
+
+/** The numeric extent of each index when there are two or more and every one is a number; else undefined. */
+function unitExtents(names: readonly string[], extentOf: (n: string) => SizeExpr): Map<string, number> | undefined {
+  if (names.length < 2) return undefined;
+  const out = new Map<string, number>();
+  for (const n of names) {
+    const x = extentOf(n);
+    const v = x.kind === 'poly' ? polyConstValue(x.poly) : undefined;
+    if (v === undefined) return undefined;
+    out.set(n, v);
+  }
+  return out;
 }
 
 /** An integer-valued expression of indices, sizes and whole numbers as an index expression
