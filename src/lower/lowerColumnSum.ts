@@ -61,6 +61,13 @@ function perRow(e: LExpr, f: Sym, F: 'f32' | 'f64', lets: LStmt[]): LExpr {
     case 'unary':
       return { ...e, a: perRow(e.a, f, F, lets) };
     case 'binary':
+      // t / s with s a row's value: t · (1/s), the reciprocal once a row — a product per column
+      // costs a fraction of a quotient (one more rounding: within an ulp of t / s)
+      if (e.op === '/' && e.ty === F && !varsOf(e.b).has(f) && e.b.kind !== 'const') {
+        const r = sym('$rinv', F);
+        lets.push(let_(r, div(c(1, F), perRow(e.b, f, F, lets))));
+        return mul(perRow(e.a, f, F, lets), v(r));
+      }
       return { ...e, a: perRow(e.a, f, F, lets), b: perRow(e.b, f, F, lets) };
     case 'select':
       return { ...e, then: perRow(e.then, f, F, lets), else: perRow(e.else, f, F, lets) };
