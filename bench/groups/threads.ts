@@ -50,11 +50,12 @@ function cnnPair(batch: number): Pair {
 export async function threadsRows(opts: { quick: boolean; log: (l: string) => void }): Promise<{ rows: Row[]; info: Record<string, unknown> }> {
   const rows: Row[] = [];
   const info: Record<string, unknown> = {};
-  const rounds = opts.quick ? 5 : 15;
+  const rounds = opts.quick ? 5 : 30;
   for (const make of [() => matmulPair(opts.quick ? 512 : 1024), () => cnnPair(32)]) {
     const pair = make();
-    // warm-up: the workers start, each kernel is compiled and has run
-    for (let w = 0; w < 2; w++) {
+    // warm-up: the workers start, each kernel is compiled and has run often enough to be optimised —
+    // in every worker as on the main thread (2 calls left the workers' JavaScript kernels cold)
+    for (let w = 0; w < (opts.quick ? 2 : 10); w++) {
       pair.one();
       await pair.two();
     }

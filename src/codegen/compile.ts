@@ -301,21 +301,25 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
     for (const k of names) t[k] = take('output', k, out[k], k.startsWith('d') && !shapes[k] ? k.slice(1) : k);
     return names;
   };
-  const prepareForward = (inputs: Record<string, DataArray | Int32Array | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = [], records = true) => {
+  /** `lazy` (threads): the intermediates and gradients the call returns or was given, and no others —
+   *  the workers keep the rest in their shared memory, and nothing need be copied out of it */
+  const prepareForward = (inputs: Record<string, DataArray | Int32Array | number>, out: Record<string, DataArray> | undefined, extra: readonly string[] = [], records = true, lazy = false) => {
     if (inputs === null || typeof inputs !== 'object') throw new Error('forward takes an object of input arrays, e.g. { X, W }');
     for (const k of Object.keys(inputs)) if (!inputSet.has(k)) throw new Error(`${k} is not an input of the program (inputs: ${info.inputs.join(', ')})`);
     const t: Record<string, DataArray | Int32Array> = Object.create(null) as Record<string, DataArray | Int32Array>;
     for (const name of info.inputs) t[name] = data.has(name) ? takeData(name, inputs[name]) : take('input', name, inputs[name] as DataArray | number | undefined, name);
     const mine = given(out, [...forwardNames, ...extra], t);
     checkSharing('', info, t, mine);
-    for (const name of forwardNames) t[name] ??= new Arr(count(name));
+    if (!lazy) for (const name of forwardNames) t[name] ??= new Arr(count(name));
     for (const name of info.scratch ?? []) t[name] = innerArray(name);
     if (records) for (const r of info.records) t[r] = record(r);
     return t;
   };
   const forwardResult = (t: Tensors) => Object.fromEntries(forwardNames.map((n) => [n, t[n] as DataArray]));
-  const backwardResult = (t: Tensors) => Object.fromEntries((wrt ?? opts.wrt ?? info.inputs).filter((n) => !data.has(n)).map((n) => [`d${n}`, t[`d${n}`] as DataArray]));
-  const prepareBackward = (inputs: Record<string, DataArray | Int32Array | number>, seeds: Record<string, DataArray | number>, out: Record<string, DataArray> | undefined) => {
+  /** the gradients backward() returns */
+  const returned = (wrt ?? opts.wrt ?? info.inputs).filter((n) => !data.has(n)).map((n) => `d${n}`);
+  const backwardResult = (t: Tensors) => Object.fromEntries(returned.map((g) => [g, t[g] as DataArray]));
+  const prepareBackward = (inputs: Record<string, DataArray | Int32Array | number>, seeds: Record<string, DataArray | number>, out: Record<string, DataArray> | undefined, lazy = false) => {
     for (const k of Object.keys(seeds)) if (!seedSet.has(k)) throw new Error(`${k} is not a seed of the program (seeds: ${info.seeds.join(', ')}; a seed is d + an output's name)`);
     const seedArrays: Record<string, DataArray> = {};
     for (const s of info.seeds) {
@@ -324,13 +328,13 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
       seedArrays[s] = take('seed', s, seeds[s] ?? (scalar ? 1 : undefined), of);
     }
     // the gradients' arrays are checked with the forward's (they must not share memory with any)
-    const t = prepareForward(inputs, out, info.gradients);
+    const t = prepareForward(inputs, out, info.gradients, true, lazy);
     // a seed is read after the forward has written its outputs: it may share memory with no output
     for (const [k, v] of Object.entries(seedArrays)) {
       for (const q of [...forwardNames, ...info.gradients]) if (t[q] && overlaps(v, t[q])) throw new Error(`seed ${k} shares memory with ${q}, which the kernels write: pass a separate array`);
       t[k] = v;
     }
-    for (const g of info.gradients) t[g] ??= new Arr(count(g.slice(1)));
+    for (const g of lazy ? returned : info.gradients) t[g] ??= new Arr(count(g.slice(1)));
     for (const name of temporaries) t[name] = innerArray(name);
     return t;
   };
@@ -362,7 +366,7 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
   return {
     kernel,
     prepareForward: (inputs, out) => prepareForward(inputs, out),
-    prepareBackward: (inputs, seeds = {}, out) => prepareBackward(inputs, seeds, out),
+    prepareBackward: (inputs, seeds = {}, out, lazy) => prepareBackward(inputs, seeds, out, lazy),
     forwardResult,
     backwardResult,
     count,

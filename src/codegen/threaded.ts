@@ -36,7 +36,8 @@ export interface KernelParts {
   };
   /** the checked arrays of a call, outputs allocated (or the caller's), nothing run */
   prepareForward(inputs: Inputs, out?: Record<string, DataArray>): Tensors;
-  prepareBackward(inputs: Inputs, seeds?: Seeds, out?: Record<string, DataArray>): Tensors;
+  /** `lazy`: only the arrays the call returns or was given (the rest stay in the workers' memory) */
+  prepareBackward(inputs: Inputs, seeds?: Seeds, out?: Record<string, DataArray>, lazy?: boolean): Tensors;
   forwardResult(t: Tensors): Record<string, DataArray>;
   backwardResult(t: Tensors): Record<string, DataArray>;
   readonly module: Omit<ThreadModule, 'tensors' | 'memory'> & {
@@ -135,8 +136,10 @@ export function threadedKernel(parts: KernelParts, threaded: { pool: Pool; parts
     },
     async backward(inputs, seeds, out) {
       live();
-      const t = parts.prepareBackward(inputs, seeds, out);
-      await pool.run(key, ['forward', 'backward'], copyIn(t, [...m.copyIn, ...m.seeds]), copyOut(t, [...m.copyOut, ...m.gradients]));
+      const t = parts.prepareBackward(inputs, seeds, out, true);
+      // out of the shared memory: what backward returns and what the caller passed in `out`, no more
+      const wanted = [...m.copyOut, ...m.gradients].filter((n) => t[n] !== undefined);
+      await pool.run(key, ['forward', 'backward'], copyIn(t, [...m.copyIn, ...m.seeds]), copyOut(t, wanted));
       return parts.backwardResult(t);
     },
     ...hvpOf,
