@@ -13,30 +13,10 @@ import { differentiate } from '../../src/diff/differentiate.js';
 import { lowerProgram } from '../../src/pipeline.js';
 import { microModuleText } from '../../src/target/micro.js';
 import { printModule } from '../../src/target/module.js';
+import { arrayOf, differing, elements, inputsOf, type Dtype } from './arrays.js';
 
-type Arr = Float32Array | Float64Array;
-type Dtype = 'float32' | 'float64';
 const opened: ThreadedKernel[] = [];
 afterAll(() => opened.forEach((k) => k.dispose()));
-
-const arrayOf = (dtype: Dtype, n: number, f: (i: number) => number): Arr =>
-  dtype === 'float32' ? Float32Array.from({ length: n }, (_, i) => f(i)) : Float64Array.from({ length: n }, (_, i) => f(i));
-const elements = (k: Kernel, name: string) => k.shapes[name]!.reduce((a, b) => a * b, 1);
-
-function inputsOf(k: Kernel, seed: number): Record<string, Arr> {
-  let x = seed;
-  const next = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
-  return Object.fromEntries(k.inputs.map((n) => [n, arrayOf(k.dtype, elements(k, n), next)]));
-}
-
-/** the first indices where two arrays differ in any bit (NaN equal to NaN) */
-function differing(a: Arr | undefined, b: Arr | undefined): number[] {
-  expect(a).toBeDefined();
-  expect(b?.length).toBe(a!.length);
-  const out: number[] = [];
-  for (let i = 0; i < a!.length && out.length < 5; i++) if (!Object.is(a![i], b![i])) out.push(i);
-  return out;
-}
 
 /** forward and backward (every output seeded) on 2 threads against one thread, bit for bit */
 async function expectSame(source: string, sizes: Record<string, number>, dtype: Dtype, what: string) {

@@ -8,8 +8,8 @@ import { differentiate } from '../../src/diff/differentiate.js';
 import { lowerProgram } from '../../src/pipeline.js';
 import { microModuleText } from '../../src/target/micro.js';
 import { layer } from '../helpers.js';
+import { arrayOf, differing, elements, inputsOf, type Arr } from './arrays.js';
 
-type Arr = Float32Array | Float64Array;
 const opened: ThreadedKernel[] = [];
 afterAll(() => opened.forEach((k) => k.dispose()));
 
@@ -20,26 +20,6 @@ function both(source: string, sizes: Record<string, number>, dtype: 'float32' | 
   const two = compile(source, { sizes, dtype, threads: 2, ...variant });
   opened.push(two);
   return { one, two };
-}
-
-const arrayOf = (dtype: 'float32' | 'float64', n: number, f: (i: number) => number): Arr =>
-  dtype === 'float32' ? Float32Array.from({ length: n }, (_, i) => f(i)) : Float64Array.from({ length: n }, (_, i) => f(i));
-const elements = (k: Kernel, name: string) => k.shapes[name]!.reduce((a, b) => a * b, 1);
-
-/** a deterministic pseudo-random array for every input of the kernel */
-function inputsOf(k: Kernel, seed: number): Record<string, Arr> {
-  let x = seed;
-  const next = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
-  return Object.fromEntries(k.inputs.map((n) => [n, arrayOf(k.dtype, elements(k, n), next)]));
-}
-
-/** the indices where two arrays differ in any bit (NaN equal to NaN) */
-function differing(a: Arr | undefined, b: Arr | undefined): number[] {
-  expect(a).toBeDefined();
-  expect(b?.length).toBe(a!.length);
-  const out: number[] = [];
-  for (let i = 0; i < a!.length; i++) if (!Object.is(a![i], b![i])) out.push(i);
-  return out.slice(0, 5);
 }
 
 async function expectSame(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', seeds?: (k: Kernel) => Record<string, Arr>, variant: Variant = {}) {
