@@ -4,9 +4,11 @@
 // a dispose); a browser: Web Workers from a Blob URL. Both start from WORKER_SOURCE, code we ship.
 //
 // Worked example: compile(src, { threads: 2 }) twice → one pool of 2 workers; each kernel loads its
-// module into both (key 1, key 2); kernel 1's forward → run(1, ['forward']): the pool posts `run` to
-// both workers and resolves when both have posted `done`. Runs are queued: a pool runs one at a time
-// (every worker takes part in every run), in the order they were asked for.
+// module into both (key 1, key 2); kernel 1's forward → run(1, ['forward']): the pool hands the run
+// to both workers and resolves when both have posted `done`. A worker that ran the last call waits
+// parked for the next (workerSource.ts), and takes it from shared memory — a swap of its state word
+// and a futex wake; one back in its event loop is posted a `run` message. Runs are queued: a pool
+// runs one at a time (every worker takes part in every run), in the order they were asked for.
 //
 // Threads need SharedArrayBuffer and Atomics, which a browser gives only to a cross-origin isolated
 // page (served with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:
@@ -60,6 +62,15 @@ export function threadsAvailable(): boolean {
 
 type Message = { op: 'done'; error?: { name: string; message: string } };
 
+// the control words workerSource.ts reads (the same numbers there)
+const KEY = 3;
+const PHASES = 4;
+const STATE = 8;
+const IDLE = 0;
+const PARKED = 1;
+const CLAIMED = 2;
+const phaseCode = (phases: readonly ('forward' | 'backward')[]) => (phases.includes('forward') ? 1 : 0) | (phases.includes('backward') ? 2 : 0);
+
 function startNode(onMessage: (m: Message) => void, onError: (e: Error) => void): Port {
   const { Worker } = nodeBuiltin('worker_threads') as {
     Worker: new (code: string, opts: { eval: true }) => { postMessage(m: unknown): void; terminate(): Promise<number>; on(ev: string, f: (x: never) => void): void; ref(): void; unref(): void };
@@ -88,7 +99,8 @@ interface Pending {
 
 export class Pool {
   private static readonly pools = new Map<number, Pool>();
-  private readonly control = new Int32Array(new SharedArrayBuffer(16));
+  /** barrier words, the run handed to parked workers, each worker's state (workerSource.ts) */
+  private readonly control: Int32Array;
   private readonly ports: Promise<Port[]>;
   private readonly keys = new Set<number>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -103,6 +115,7 @@ export class Pool {
   }
 
   private constructor(readonly parts: number) {
+    this.control = new Int32Array(new SharedArrayBuffer(4 * (STATE + parts)));
     const started = Array.from({ length: parts }, (_, id) => this.start(id));
     this.ports = Promise.all(started);
     // a start that fails is reported by the run that awaits it
@@ -139,11 +152,22 @@ export class Pool {
     this.pending = undefined;
   }
 
+  /** Send worker `id` a message: a parked worker is first sent back to its event loop. */
+  private send(port: Port, id: number, message: unknown): void {
+    this.unpark(id);
+    port.post(message);
+  }
+
+  /** A parked worker back to its event loop (it leaves Atomics.wait at once). */
+  private unpark(id: number): void {
+    if (Atomics.compareExchange(this.control, STATE + id, PARKED, IDLE) === PARKED) Atomics.notify(this.control, STATE + id);
+  }
+
   /** Give the workers a kernel's module, under `key`. */
   load(key: number, m: ThreadModule): void {
     this.keys.add(key);
     this.queue = this.queue.then(async () => {
-      for (const port of await this.ports) port.post({ op: 'load', key, ...m });
+      (await this.ports).forEach((port, id) => this.send(port, id, { op: 'load', key, ...m }));
     });
   }
 
@@ -160,7 +184,13 @@ export class Pool {
       try {
         await new Promise<void>((resolve, reject) => {
           this.pending = { left: ports.length, resolve, reject };
-          for (const port of ports) port.post({ op: 'run', key, phases });
+          Atomics.store(this.control, KEY, key);
+          Atomics.store(this.control, PHASES, phaseCode(phases));
+          ports.forEach((port, id) => {
+            // a parked worker takes the run from the control words; one in its event loop, a message
+            if (Atomics.compareExchange(this.control, STATE + id, PARKED, CLAIMED) === PARKED) Atomics.notify(this.control, STATE + id);
+            else port.post({ op: 'run', key, phases });
+          });
         });
       } finally {
         for (const port of ports) port.hold(false);
@@ -171,6 +201,12 @@ export class Pool {
     return job;
   }
 
+  /** End a worker (a parked one is woken first: it leaves Atomics.wait for its event loop). */
+  private stop(port: Port, id: number): void {
+    this.unpark(id);
+    port.terminate();
+  }
+
   /** Forget a kernel's module; the last one gone ends the workers (a later kernel starts new ones). */
   unload(key: number): void {
     if (!this.keys.delete(key)) return;
@@ -179,7 +215,7 @@ export class Pool {
     if (last && Pool.pools.get(this.parts) === this) Pool.pools.delete(this.parts);
     this.queue = this.queue.then(async () => {
       const ports = await this.ports.catch((): Port[] => []);
-      for (const port of ports) (last ? port.terminate() : port.post({ op: 'unload', key }));
+      ports.forEach((port, id) => (last ? this.stop(port, id) : this.send(port, id, { op: 'unload', key })));
     });
   }
 }

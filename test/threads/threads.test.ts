@@ -1,6 +1,7 @@
 // compile(src, { threads: n }): the kernels on worker threads agree bitwise with one thread (each
 // output element is written once, by one worker, in the same summation order), on odd sizes where
 // the shares are uneven; run to run the same; Promises; dispose; one thread without shared memory.
+import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { compile, type Kernel, type ThreadedKernel } from '../../src/index.js';
 import { check } from '../../src/ir/check.js';
@@ -175,6 +176,43 @@ describe('the threaded kernel’s API', () => {
     a.dispose();
     await expect(a.forward({ X: new Float64Array(6) })).rejects.toThrow(/disposed/);
     expect((await b.forward({ X: Float64Array.from([-1, 2, -3, 4, -5, 6, -7, 8, -9]) })).Y).toEqual(Float64Array.from([0, 2, 0, 4, 0, 6, 0, 8, 0]));
+  });
+
+  it('parked workers: back-to-back calls, a kernel compiled between calls, a call after the park ran out', async () => {
+    // a worker waits parked (workerSource.ts) for up to 100 ms after a call: the next call is
+    // handed over in shared memory; a new kernel's module is posted after the worker is unparked;
+    // after the park a call comes as a message again — every path gives one thread's bits
+    const source = 'Y[i,j] = sum(k) A[i,k]*B[k,j]';
+    const sizes = { I: 37, K: 21, J: 45 };
+    const one = compile(source, { sizes });
+    const a = compile(source, { sizes, threads: 2 });
+    opened.push(a);
+    const inputs = inputsOf(one, 3);
+    const want = one.forward(inputs).Y;
+    for (let call = 0; call < 5; call++) expect(differing((await a.forward(inputs)).Y, want)).toEqual([]);
+    const b = compile('Y[i] = sum(k) A[i,k]*x[k]', { sizes: { I: 37, K: 21 }, threads: 2 });
+    opened.push(b);
+    const x = Float64Array.from({ length: 21 }, (_, i) => i - 10);
+    const bOne = compile('Y[i] = sum(k) A[i,k]*x[k]', { sizes: { I: 37, K: 21 } }).forward({ A: inputs.A!, x }).Y;
+    expect(differing((await b.forward({ A: inputs.A!, x })).Y, bOne)).toEqual([]);
+    expect(differing((await a.forward(inputs)).Y, want)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(differing((await a.forward(inputs)).Y, want)).toEqual([]);
+    expect(differing((await b.forward({ A: inputs.A!, x })).Y, bOne)).toEqual([]);
+  });
+
+  it('a process whose threaded kernels are not disposed still exits when its work is done', () => {
+    const script = `import { compile } from ${JSON.stringify(new URL('../../src/index.ts', import.meta.url).pathname)};
+const k = compile('Y[i,j] = sum(k) A[i,k]*B[k,j]', { sizes: { I: 30, K: 20, J: 40 }, threads: 2 });
+const r = await k.backward({ A: new Float64Array(600).fill(1), B: new Float64Array(800).fill(2) }, { dY: new Float64Array(1200).fill(1) });
+console.log(r.dA[0]);`;
+    const started = performance.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('80');
+    // a parked worker (100 ms at most) does not hold the process: exit is not a timeout kill
+    expect(r.signal).toBeNull();
+    expect(performance.now() - started).toBeLessThan(60_000);
   });
 
   it('checks the option: a whole number from 1 up', () => {
