@@ -5,13 +5,15 @@
 //   network as one program, examples/models/compiled.ts; backward gives every parameter's gradient).
 // Two threads can only beat one by 2× when the machine's second core is free, so the group samples
 // /proc/stat (Linux) over the measurement: the cores busy in all, minus this process's own CPU time
-// (its worker threads included), is what other processes took. It also records os.loadavg().
+// (its worker threads included), is what other processes took. It also records os.loadavg(), and
+// each core's speed on a register-only loop pinned to it (taskset): a free core can still be a slow
+// one (a vCPU the host gives less time), and even shares then cap two threads below 2×.
 import { cpus } from 'node:os';
 import { compile } from '../../src/codegen/compile.js';
 import { cnnProgram } from '../../examples/models/compiled.js';
 import type { Row } from '../lib/cases.js';
 import { median } from '../lib/timing.js';
-import { measured } from '../lib/load.js';
+import { coreSpeeds, evenSharesBound, measured } from '../lib/load.js';
 
 interface Pair {
   readonly name: string;
@@ -51,6 +53,12 @@ export async function threadsRows(opts: { quick: boolean; log: (l: string) => vo
   const rows: Row[] = [];
   const info: Record<string, unknown> = {};
   const rounds = opts.quick ? 5 : 30;
+  const speeds = coreSpeeds();
+  if (speeds) {
+    const bound = evenSharesBound(speeds, 2);
+    info.coreSpeeds = { loopMs: speeds, evenSharesBound: bound };
+    opts.log(`  each core on one register-only loop (taskset): ${speeds.map((ms, i) => `cpu${i} ${ms.toFixed(0)} ms`).join(', ')} — even shares on 2 threads reach at most ${bound.toFixed(2)}× one thread on the faster core`);
+  }
   for (const make of [() => matmulPair(opts.quick ? 512 : 1024), () => cnnPair(32)]) {
     const pair = make();
     // warm-up: the workers start, each kernel is compiled and has run often enough to be optimised —
