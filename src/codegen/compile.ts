@@ -7,7 +7,8 @@
 // The kernels are the loop IR printed as JavaScript and made into functions with `new Function` (no
 // TypeScript compiler, no formatter on this path; cached by source and options); `emit` prints the
 // same kernels as a TypeScript module. Sizes, array lengths and dtypes are checked before any loop runs.
-// With `threads: n` the same module, a parallel loop of each kernel split between n workers
+// With `threads: n` the same module, a parallel loop of each kernel split between n threads (this one
+// and n − 1 workers)
 // (opt/splitParallelLoop.ts), runs on worker threads, behind Promises (threaded.ts, docs/threads.md).
 import { differentiate } from '../diff/differentiate.js';
 import { check } from '../ir/check.js';
@@ -180,8 +181,8 @@ function load(
 function instantiate(body: string): Record<string, unknown> {
   let make: () => unknown;
   try {
-    // a threaded body's WebAssembly kernels import the workers' shared memory ($memory): here, on the
-    // calling thread, they never run
+    // a threaded body's WebAssembly kernels import the threads' shared memory ($memory): this copy
+    // (shapes, checks) never runs them; the pool makes the calling thread's own over the memory
     make = new Function(SHARED_MEMORY_NAME, body) as () => unknown;
   } catch (e) {
     if (!(e instanceof EvalError)) throw e;
@@ -210,7 +211,7 @@ export function compile(source: string, options: CompileOptions | WebGpuCompileO
   return compileWith(source, opts);
 }
 
-/** compile with threads: the kernels on `threads` workers (one: on this thread), behind Promises. */
+/** compile with threads: the kernels on this thread and `threads` − 1 workers, behind Promises. */
 function compileThreaded(source: string, opts: CompileOptions, threads: number, wrt?: readonly string[]): ThreadedKernel {
   const { threads: _n, ...plain } = opts;
   const parts = threads > 1 && threadsAvailable() ? threads : 1;

@@ -1,10 +1,11 @@
 // threaded: the kernel compile(src, { threads: n }) returns — forward, backward and hvp as Promises,
-// run by a pool of n worker threads (src/threads/pool.ts) over shared copies of every array.
+// run by this thread and a pool of n − 1 worker threads (src/threads/pool.ts) over shared copies of
+// every array.
 //
 // Worked example: k = compile('Y[i,j] = A[i,k]*B[k,j]', { sizes, threads: 2 }); await k.forward({ A, B }):
 //   the inputs are checked as compile() checks them; A and B are copied into their twins in one
 //   shared WebAssembly memory (which the WebAssembly kernels import: they run over it in place);
-//   both workers run forward_Y, each its half of the GEMM's row blocks
+//   this thread and the worker run forward_Y, each its half of the GEMM's row blocks
 //   (opt/splitParallelLoop.ts); then Y is copied out into a fresh array (or `out`), as one thread
 //   would have returned it — bitwise the same numbers.
 // Without shared memory (a browser page that is not cross-origin isolated) or with threads: 1 the

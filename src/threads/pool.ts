@@ -13,6 +13,7 @@
 // Threads need SharedArrayBuffer and Atomics, which a browser gives only to a cross-origin isolated
 // page (served with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:
 // require-corp); threadsAvailable() says whether this runtime has them.
+import { RUNNER_SOURCE } from './runner.js';
 import { WORKER_SOURCE } from './workerSource.js';
 
 /** What the kernels of one compiled program need in a worker. */
@@ -60,16 +61,37 @@ export function threadsAvailable(): boolean {
   return runtime.crossOriginIsolated === true && typeof runtime.Worker === 'function' && typeof runtime.Blob === 'function';
 }
 
-type Message = { op: 'done'; error?: { name: string; message: string } };
+type WireError = { name: string; message: string };
+type Message = { op: 'ready' } | { op: 'error'; run: number; error: WireError };
 
-// the control words workerSource.ts reads (the same numbers there)
+// the control words workerSource.ts and runner.ts read (the same numbers there)
+const ERROR = 2;
 const KEY = 3;
 const PHASES = 4;
+const RUN = 5;
 const STATE = 8;
 const IDLE = 0;
 const PARKED = 1;
 const CLAIMED = 2;
 const phaseCode = (phases: readonly ('forward' | 'backward')[]) => (phases.includes('forward') ? 1 : 0) | (phases.includes('backward') ? 2 : 0);
+
+type WireModule = { fns: unknown; error: WireError | undefined; tensors: ThreadModule['tensors']; sizes: Record<string, number>; forward: ThreadModule['forward']; backward: ThreadModule['backward'] };
+type RunSteps = (c: { control: Int32Array; id: number; parts: number; canBlock: boolean }, m: WireModule, phases: readonly string[], report: (e: WireError) => void) => WireError | undefined;
+// the calling thread's copy of the loop every worker runs (one text: runner.ts)
+let runSteps: RunSteps | undefined;
+const runner = (): RunSteps => (runSteps ??= new Function(`${RUNNER_SOURCE}\nreturn runSteps;`)() as RunSteps);
+
+/** May this thread block in Atomics.wait? (a browser's main thread may not: it spins at barriers) */
+function mayBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const errorOf = (e: WireError): Error => new (e.name === 'RangeError' ? RangeError : e.name === 'EvalError' ? EvalError : Error)(e.message);
 
 function startNode(onMessage: (m: Message) => void, onError: (e: Error) => void): Port {
   const { Worker } = nodeBuiltin('worker_threads') as {
@@ -90,24 +112,24 @@ function startBrowser(onMessage: (m: Message) => void, onError: (e: Error) => vo
   return { post: (m) => w.postMessage(m), terminate: () => w.terminate(), hold: () => {} };
 }
 
-interface Pending {
-  left: number;
-  error?: Error;
-  resolve(): void;
-  reject(e: Error): void;
-}
-
 export class Pool {
   private static readonly pools = new Map<number, Pool>();
-  /** barrier words, the run handed to parked workers, each worker's state (workerSource.ts) */
+  /** barrier words, the run handed to parked workers, each worker's state (runner.ts, workerSource.ts) */
   private readonly control: Int32Array;
+  /** workers 1 … parts − 1 (part 0 is the calling thread) */
   private readonly ports: Promise<Port[]>;
   private readonly keys = new Set<number>();
+  /** the calling thread's instance of each loaded module */
+  private readonly own = new Map<number, WireModule>();
+  private readonly self: { control: Int32Array; id: number; parts: number; canBlock: boolean };
   private queue: Promise<unknown> = Promise.resolve();
-  private pending: Pending | undefined;
+  private runs = 0;
+  /** errors workers posted, by run; and the run awaiting one */
+  private readonly errors = new Map<number, WireError>();
+  private awaiting: { run: number; resolve(e: WireError): void; reject(e: Error): void } | undefined;
   private failure: Error | undefined;
 
-  /** The pool of `parts` workers, started if none is running. */
+  /** The pool of `parts` threads — this one and parts − 1 workers —, the workers started if none run. */
   static of(parts: number): Pool {
     let p = Pool.pools.get(parts);
     if (!p) Pool.pools.set(parts, (p = new Pool(parts)));
@@ -116,40 +138,50 @@ export class Pool {
 
   private constructor(readonly parts: number) {
     this.control = new Int32Array(new SharedArrayBuffer(4 * (STATE + parts)));
-    const started = Array.from({ length: parts }, (_, id) => this.start(id));
+    this.self = { control: this.control, id: 0, parts, canBlock: mayBlock() };
+    const started = Array.from({ length: parts - 1 }, (_, i) => this.start(i + 1));
     this.ports = Promise.all(started);
     // a start that fails is reported by the run that awaits it
     this.ports.catch(() => {});
   }
 
-  private async start(id: number): Promise<Port> {
-    const onMessage = (m: Message) => this.received(m);
-    const onError = (e: Error) => this.crashed(e);
-    const port = isNode() ? startNode(onMessage, onError) : startBrowser(onMessage, onError);
-    port.post({ op: 'init', id, parts: this.parts, control: this.control });
-    return port;
+  /** A worker, once it has said it is ready: the calling thread waits for the workers at barriers,
+   * and a browser may not start a worker while its main thread does not return to its event loop. */
+  private start(id: number): Promise<Port> {
+    return new Promise<Port>((resolve, reject) => {
+      let ready = false;
+      const onMessage = (m: Message) => {
+        if (m.op === 'ready' && !ready) {
+          ready = true;
+          port.hold(false);
+          resolve(port);
+        } else this.received(m);
+      };
+      const onError = (e: Error) => {
+        if (!ready) reject(e);
+        this.crashed(e);
+      };
+      const port = isNode() ? startNode(onMessage, onError) : startBrowser(onMessage, onError);
+      // a call awaits this: the process stays up for it
+      port.hold(true);
+      port.post({ op: 'init', id, parts: this.parts, control: this.control });
+    });
   }
 
   private received(m: Message): void {
-    const p = this.pending;
-    if (!p || m.op !== 'done') return;
-    if (m.error && !p.error) {
-      const Kind = m.error.name === 'RangeError' ? RangeError : m.error.name === 'EvalError' ? EvalError : Error;
-      p.error = new Kind(m.error.message);
-    }
-    if (--p.left === 0) {
-      this.pending = undefined;
-      if (p.error) p.reject(p.error);
-      else p.resolve();
-    }
+    if (m.op !== 'error') return;
+    if (this.awaiting?.run === m.run) {
+      this.awaiting.resolve(m.error);
+      this.awaiting = undefined;
+    } else if (m.run === this.runs) this.errors.set(m.run, m.error);
   }
 
   private crashed(e: Error): void {
     this.failure = e;
     // kernels compiled from now on get workers of their own
     if (Pool.pools.get(this.parts) === this) Pool.pools.delete(this.parts);
-    this.pending?.reject(e);
-    this.pending = undefined;
+    this.awaiting?.reject(e);
+    this.awaiting = undefined;
   }
 
   /** Send worker `id` a message: a parked worker is first sent back to its event loop. */
@@ -163,42 +195,58 @@ export class Pool {
     if (Atomics.compareExchange(this.control, STATE + id, PARKED, IDLE) === PARKED) Atomics.notify(this.control, STATE + id);
   }
 
-  /** Give the workers a kernel's module, under `key`. */
+  /** Give the threads a kernel's module, under `key`: this one now, the workers in turn. */
   load(key: number, m: ThreadModule): void {
     this.keys.add(key);
+    const own: WireModule = { fns: null, error: undefined, tensors: m.tensors, sizes: { ...m.sizes, '#part': 0, '#parts': this.parts }, forward: m.forward, backward: m.backward };
+    try {
+      // the body compile() printed and assertSafeCode checked, as each worker instantiates it
+      own.fns = new Function('$memory', m.body)(m.memory);
+    } catch (e) {
+      own.error = { name: (e as Error)?.name ?? 'Error', message: `deltagrad: could not make the kernels (${(e as Error)?.message ?? String(e)})` };
+    }
+    this.own.set(key, own);
     this.queue = this.queue.then(async () => {
-      (await this.ports).forEach((port, id) => this.send(port, id, { op: 'load', key, ...m }));
+      (await this.ports).forEach((port, i) => this.send(port, i + 1, { op: 'load', key, ...m }));
     });
   }
 
-  /** Run a loaded module's phases on every worker; settles when all are done. */
+  /** Run a loaded module's phases: this thread takes part 0 (synchronously, in its turn in the
+   * queue), the workers the other parts; settles when every part has passed the last barrier. */
   run(key: number, phases: readonly ('forward' | 'backward')[], before: () => void, after: () => void): Promise<void> {
     const job = this.queue.then(async () => {
       if (!this.keys.has(key)) throw new Error('deltagrad: this kernel was disposed (kernel.dispose()); compile it again to use it');
       if (this.failure) throw this.failure;
       const ports = await this.ports;
       before();
-      Atomics.store(this.control, 0, 0);
-      Atomics.store(this.control, 2, 0);
-      for (const port of ports) port.hold(true);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          this.pending = { left: ports.length, resolve, reject };
-          Atomics.store(this.control, KEY, key);
-          Atomics.store(this.control, PHASES, phaseCode(phases));
-          ports.forEach((port, id) => {
-            // a parked worker takes the run from the control words; one in its event loop, a message
-            if (Atomics.compareExchange(this.control, STATE + id, PARKED, CLAIMED) === PARKED) Atomics.notify(this.control, STATE + id);
-            else port.post({ op: 'run', key, phases });
-          });
-        });
-      } finally {
-        for (const port of ports) port.hold(false);
-      }
+      const run = ++this.runs;
+      this.errors.clear();
+      Atomics.store(this.control, ERROR, 0);
+      Atomics.store(this.control, KEY, key);
+      Atomics.store(this.control, PHASES, phaseCode(phases));
+      Atomics.store(this.control, RUN, run);
+      ports.forEach((port, i) => {
+        // a parked worker takes the run from the control words; one in its event loop, a message
+        if (Atomics.compareExchange(this.control, STATE + i + 1, PARKED, CLAIMED) === PARKED) Atomics.notify(this.control, STATE + i + 1);
+        else port.post({ op: 'run', key, phases, run });
+      });
+      const mine = runner()(this.self, this.own.get(key)!, phases, () => {});
+      if (mine) throw errorOf(mine);
+      // a worker's kernel threw: it posted the error before the last barrier
+      if (Atomics.load(this.control, ERROR) !== 0) throw errorOf(await this.workerError(run, ports));
       after();
     });
     this.queue = job.catch(() => {});
     return job;
+  }
+
+  private workerError(run: number, ports: readonly Port[]): Promise<WireError> {
+    const had = this.errors.get(run);
+    if (had) return Promise.resolve(had);
+    for (const port of ports) port.hold(true);
+    return new Promise<WireError>((resolve, reject) => {
+      this.awaiting = { run, resolve, reject };
+    }).finally(() => ports.forEach((port) => port.hold(false)));
   }
 
   /** End a worker (a parked one is woken first: it leaves Atomics.wait for its event loop). */
@@ -210,12 +258,13 @@ export class Pool {
   /** Forget a kernel's module; the last one gone ends the workers (a later kernel starts new ones). */
   unload(key: number): void {
     if (!this.keys.delete(key)) return;
+    this.own.delete(key);
     const last = this.keys.size === 0;
     // a kernel compiled after this is given a new pool
     if (last && Pool.pools.get(this.parts) === this) Pool.pools.delete(this.parts);
     this.queue = this.queue.then(async () => {
       const ports = await this.ports.catch((): Port[] => []);
-      ports.forEach((port, id) => (last ? this.stop(port, id) : this.send(port, id, { op: 'unload', key })));
+      ports.forEach((port, i) => (last ? this.stop(port, i + 1) : this.send(port, i + 1, { op: 'unload', key })));
     });
   }
 }

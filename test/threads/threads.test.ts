@@ -212,6 +212,7 @@ console.log(r.dA[0]);`;
     expect(r.stdout.trim()).toBe('80');
     // a parked worker (100 ms at most) does not hold the process: exit is not a timeout kill
     expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
     expect(performance.now() - started).toBeLessThan(60_000);
   });
 
