@@ -1,6 +1,6 @@
 // The page of the browser-threads group (bench/groups/browserThreads.ts): in one cross-origin
 // isolated Chromium page, deltagrad at one thread (compile(), on the page's thread) and two
-// (compile(src, { threads: 2 }): the page's thread and one Web Worker) beside jax-js's WebAssembly backend with one worker
+// (compile(src, { threads: 2 }), two Web Workers) beside jax-js's WebAssembly backend with one worker
 // and with two, on the cases of cases.ts — checked against deltagrad's one thread, then timed
 // interleaved: one sample of each per round, the order rotated every round. Reports on
 // globalThis.result; progress on console.log.

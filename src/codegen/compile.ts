@@ -8,7 +8,7 @@
 // TypeScript compiler, no formatter on this path; cached by source and options); `emit` prints the
 // same kernels as a TypeScript module. Sizes, array lengths and dtypes are checked before any loop runs.
 // With `threads: n` the same module, a parallel loop of each kernel split between n threads (this one
-// and n − 1 workers)
+// and n − 1 workers; n workers on a page's main thread)
 // (opt/splitParallelLoop.ts), runs on worker threads, behind Promises (threaded.ts, docs/threads.md).
 import { differentiate } from '../diff/differentiate.js';
 import { check } from '../ir/check.js';
@@ -211,7 +211,7 @@ export function compile(source: string, options: CompileOptions | WebGpuCompileO
   return compileWith(source, opts);
 }
 
-/** compile with threads: the kernels on this thread and `threads` − 1 workers, behind Promises. */
+/** compile with threads: the kernels on `threads` threads (this one among them where it may block), behind Promises. */
 function compileThreaded(source: string, opts: CompileOptions, threads: number, wrt?: readonly string[]): ThreadedKernel {
   const { threads: _n, ...plain } = opts;
   const parts = threads > 1 && threadsAvailable() ? threads : 1;

@@ -1,6 +1,6 @@
 // threaded: the kernel compile(src, { threads: n }) returns — forward, backward and hvp as Promises,
-// run by this thread and a pool of n − 1 worker threads (src/threads/pool.ts) over shared copies of
-// every array.
+// run by this thread and n − 1 worker threads (n workers on a page's main thread, which may not
+// block; src/threads/pool.ts) over shared copies of every array.
 //
 // Worked example: k = compile('Y[i,j] = A[i,k]*B[k,j]', { sizes, threads: 2 }); await k.forward({ A, B }):
 //   the inputs are checked as compile() checks them; A and B are copied into their twins in one

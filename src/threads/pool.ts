@@ -62,7 +62,7 @@ export function threadsAvailable(): boolean {
 }
 
 type WireError = { name: string; message: string };
-type Message = { op: 'ready' } | { op: 'error'; run: number; error: WireError };
+type Message = { op: 'ready' } | { op: 'error'; run: number; error: WireError } | { op: 'done'; run: number };
 
 // the control words workerSource.ts and runner.ts read (the same numbers there)
 const ERROR = 2;
@@ -76,12 +76,12 @@ const CLAIMED = 2;
 const phaseCode = (phases: readonly ('forward' | 'backward')[]) => (phases.includes('forward') ? 1 : 0) | (phases.includes('backward') ? 2 : 0);
 
 type WireModule = { fns: unknown; error: WireError | undefined; tensors: ThreadModule['tensors']; sizes: Record<string, number>; forward: ThreadModule['forward']; backward: ThreadModule['backward'] };
-type RunSteps = (c: { control: Int32Array; id: number; parts: number; canBlock: boolean }, m: WireModule, phases: readonly string[], report: (e: WireError) => void) => WireError | undefined;
+type RunSteps = (c: { control: Int32Array; id: number; parts: number }, m: WireModule, phases: readonly string[], report: (e: WireError) => void) => WireError | undefined;
 // the calling thread's copy of the loop every worker runs (one text: runner.ts)
 let runSteps: RunSteps | undefined;
 const runner = (): RunSteps => (runSteps ??= new Function(`${RUNNER_SOURCE}\nreturn runSteps;`)() as RunSteps);
 
-/** May this thread block in Atomics.wait? (a browser's main thread may not: it spins at barriers) */
+/** May this thread block in Atomics.wait? (a browser page's main thread may not) */
 function mayBlock(): boolean {
   try {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
@@ -116,20 +116,24 @@ export class Pool {
   private static readonly pools = new Map<number, Pool>();
   /** barrier words, the run handed to parked workers, each worker's state (runner.ts, workerSource.ts) */
   private readonly control: Int32Array;
-  /** workers 1 … parts − 1 (part 0 is the calling thread) */
+  /** does the calling thread take part 0? (where it may block: Node, a Web Worker — not a page's
+   * main thread, which must stay free; there every part runs on a worker) */
+  private readonly joins: boolean;
+  /** the workers, parts first … parts − 1 (first = 1 when the calling thread takes part 0) */
   private readonly ports: Promise<Port[]>;
+  private readonly first: number;
   private readonly keys = new Set<number>();
   /** the calling thread's instance of each loaded module */
   private readonly own = new Map<number, WireModule>();
-  private readonly self: { control: Int32Array; id: number; parts: number; canBlock: boolean };
+  private readonly self: { control: Int32Array; id: number; parts: number };
   private queue: Promise<unknown> = Promise.resolve();
   private runs = 0;
-  /** errors workers posted, by run; and the run awaiting one */
-  private readonly errors = new Map<number, WireError>();
-  private awaiting: { run: number; resolve(e: WireError): void; reject(e: Error): void } | undefined;
+  /** messages of the current run that came before they were awaited, and those awaited */
+  private readonly arrived = new Map<string, Message>();
+  private readonly waiters = new Map<string, { resolve(m: Message): void; reject(e: Error): void }>();
   private failure: Error | undefined;
 
-  /** The pool of `parts` threads — this one and parts − 1 workers —, the workers started if none run. */
+  /** The pool of `parts` threads, the workers started if none run. */
   static of(parts: number): Pool {
     let p = Pool.pools.get(parts);
     if (!p) Pool.pools.set(parts, (p = new Pool(parts)));
@@ -138,8 +142,10 @@ export class Pool {
 
   private constructor(readonly parts: number) {
     this.control = new Int32Array(new SharedArrayBuffer(4 * (STATE + parts)));
-    this.self = { control: this.control, id: 0, parts, canBlock: mayBlock() };
-    const started = Array.from({ length: parts - 1 }, (_, i) => this.start(i + 1));
+    this.joins = mayBlock();
+    this.first = this.joins ? 1 : 0;
+    this.self = { control: this.control, id: 0, parts };
+    const started = Array.from({ length: parts - this.first }, (_, i) => this.start(i + this.first));
     this.ports = Promise.all(started);
     // a start that fails is reported by the run that awaits it
     this.ports.catch(() => {});
@@ -169,19 +175,30 @@ export class Pool {
   }
 
   private received(m: Message): void {
-    if (m.op !== 'error') return;
-    if (this.awaiting?.run === m.run) {
-      this.awaiting.resolve(m.error);
-      this.awaiting = undefined;
-    } else if (m.run === this.runs) this.errors.set(m.run, m.error);
+    if (m.op === 'ready') return;
+    const key = `${m.op} ${m.run}`;
+    const waiter = this.waiters.get(key);
+    if (waiter) {
+      this.waiters.delete(key);
+      waiter.resolve(m);
+    } else if (m.run === this.runs) this.arrived.set(key, m);
+  }
+
+  /** The message `op` of run `run` from a worker (the process is kept up meanwhile). */
+  private message(op: 'done' | 'error', run: number, ports: readonly Port[]): Promise<Message> {
+    const key = `${op} ${run}`;
+    const had = this.arrived.get(key);
+    if (had) return Promise.resolve(had);
+    for (const port of ports) port.hold(true);
+    return new Promise<Message>((resolve, reject) => this.waiters.set(key, { resolve, reject })).finally(() => ports.forEach((port) => port.hold(false)));
   }
 
   private crashed(e: Error): void {
     this.failure = e;
     // kernels compiled from now on get workers of their own
     if (Pool.pools.get(this.parts) === this) Pool.pools.delete(this.parts);
-    this.awaiting?.reject(e);
-    this.awaiting = undefined;
+    for (const w of this.waiters.values()) w.reject(e);
+    this.waiters.clear();
   }
 
   /** Send worker `id` a message: a parked worker is first sent back to its event loop. */
@@ -198,6 +215,14 @@ export class Pool {
   /** Give the threads a kernel's module, under `key`: this one now, the workers in turn. */
   load(key: number, m: ThreadModule): void {
     this.keys.add(key);
+    if (this.joins) this.own.set(key, this.instantiate(m));
+    this.queue = this.queue.then(async () => {
+      (await this.ports).forEach((port, i) => this.send(port, i + this.first, { op: 'load', key, ...m }));
+    });
+  }
+
+  /** The calling thread's copy of a module's kernels, over the shared memory. */
+  private instantiate(m: ThreadModule): WireModule {
     const own: WireModule = { fns: null, error: undefined, tensors: m.tensors, sizes: { ...m.sizes, '#part': 0, '#parts': this.parts }, forward: m.forward, backward: m.backward };
     try {
       // the body compile() printed and assertSafeCode checked, as each worker instantiates it
@@ -205,14 +230,12 @@ export class Pool {
     } catch (e) {
       own.error = { name: (e as Error)?.name ?? 'Error', message: `deltagrad: could not make the kernels (${(e as Error)?.message ?? String(e)})` };
     }
-    this.own.set(key, own);
-    this.queue = this.queue.then(async () => {
-      (await this.ports).forEach((port, i) => this.send(port, i + 1, { op: 'load', key, ...m }));
-    });
+    return own;
   }
 
-  /** Run a loaded module's phases: this thread takes part 0 (synchronously, in its turn in the
-   * queue), the workers the other parts; settles when every part has passed the last barrier. */
+  /** Run a loaded module's phases: this thread takes part 0 where it joins (synchronously, in its
+   * turn in the queue), the workers the other parts; settles when every part has passed the last
+   * barrier (where it does not join: when worker 0 has said so). */
   run(key: number, phases: readonly ('forward' | 'backward')[], before: () => void, after: () => void): Promise<void> {
     const job = this.queue.then(async () => {
       if (!this.keys.has(key)) throw new Error('deltagrad: this kernel was disposed (kernel.dispose()); compile it again to use it');
@@ -220,33 +243,27 @@ export class Pool {
       const ports = await this.ports;
       before();
       const run = ++this.runs;
-      this.errors.clear();
+      this.arrived.clear();
       Atomics.store(this.control, ERROR, 0);
       Atomics.store(this.control, KEY, key);
       Atomics.store(this.control, PHASES, phaseCode(phases));
       Atomics.store(this.control, RUN, run);
       ports.forEach((port, i) => {
+        const id = i + this.first;
         // a parked worker takes the run from the control words; one in its event loop, a message
-        if (Atomics.compareExchange(this.control, STATE + i + 1, PARKED, CLAIMED) === PARKED) Atomics.notify(this.control, STATE + i + 1);
+        if (Atomics.compareExchange(this.control, STATE + id, PARKED, CLAIMED) === PARKED) Atomics.notify(this.control, STATE + id);
         else port.post({ op: 'run', key, phases, run });
       });
-      const mine = runner()(this.self, this.own.get(key)!, phases, () => {});
-      if (mine) throw errorOf(mine);
+      if (this.joins) {
+        const mine = runner()(this.self, this.own.get(key)!, phases, () => {});
+        if (mine) throw errorOf(mine);
+      } else await this.message('done', run, ports);
       // a worker's kernel threw: it posted the error before the last barrier
-      if (Atomics.load(this.control, ERROR) !== 0) throw errorOf(await this.workerError(run, ports));
+      if (Atomics.load(this.control, ERROR) !== 0) throw errorOf((await this.message('error', run, ports) as Extract<Message, { op: 'error' }>).error);
       after();
     });
     this.queue = job.catch(() => {});
     return job;
-  }
-
-  private workerError(run: number, ports: readonly Port[]): Promise<WireError> {
-    const had = this.errors.get(run);
-    if (had) return Promise.resolve(had);
-    for (const port of ports) port.hold(true);
-    return new Promise<WireError>((resolve, reject) => {
-      this.awaiting = { run, resolve, reject };
-    }).finally(() => ports.forEach((port) => port.hold(false)));
   }
 
   /** End a worker (a parked one is woken first: it leaves Atomics.wait for its event loop). */
@@ -264,7 +281,7 @@ export class Pool {
     if (last && Pool.pools.get(this.parts) === this) Pool.pools.delete(this.parts);
     this.queue = this.queue.then(async () => {
       const ports = await this.ports.catch((): Port[] => []);
-      ports.forEach((port, i) => (last ? this.stop(port, i + 1) : this.send(port, i + 1, { op: 'unload', key })));
+      ports.forEach((port, i) => (last ? this.stop(port, i + this.first) : this.send(port, i + this.first, { op: 'unload', key })));
     });
   }
 }

@@ -1,6 +1,6 @@
 // runner: the loop that runs one call's kernels as part `id` of `parts` — the same text on every
-// thread. A worker has it in WORKER_SOURCE; the calling thread, which takes part 0 (pool.ts), makes
-// it a function with `new Function` once. One text, so the two sides cannot drift apart.
+// thread. A worker has it in WORKER_SOURCE; the calling thread, which takes part 0 where it may block
+// (pool.ts), makes it a function with `new Function` once. One text, so the two sides cannot drift apart.
 //
 // Worked example, a call of forward = [forward_Z (split), forward_Y (whole), forward_L (split)] on 2
 // parts — the calling thread (part 0) and one worker (part 1): both run their share of forward_Z and
@@ -12,10 +12,10 @@
 // barrier, [1] is the generation the last arrival bumps; [2] is set when a kernel threw, so that
 // every part skips the rest — but still passes every barrier, so none waits forever. A part waits at
 // a barrier by spinning up to 0.3 ms (waking from Atomics.wait cost more than that on these
-// machines, and the other share usually ends within it), then by Atomics.wait — where the thread may
-// block: a browser's main thread may not, and spins on.
+// machines, and the other share usually ends within it), then by Atomics.wait: every part runs on a
+// thread that may block (pool.ts keeps a page's main thread out).
 
-/** Defines `barrier(c)` and `runSteps(c, m, phases, report)`: c = { control, id, parts, canBlock };
+/** Defines `barrier(c)` and `runSteps(c, m, phases, report)`: c = { control, id, parts };
  * m = { fns, error, tensors, sizes, forward, backward } (a module as loaded); returns the first error
  * a kernel of this part threw ({ name, message }) or undefined, after handing it to `report` before
  * the last barrier (a worker posts it then: the calling thread, past that barrier, awaits it). */
@@ -32,7 +32,7 @@ function barrier(c) {
   const until = performance.now() + 0.3;
   for (let spin = 0; ; spin++) {
     if (Atomics.load(control, 1) !== gen) return;
-    if (c.canBlock && (spin & 255) === 255 && performance.now() > until) break;
+    if ((spin & 255) === 255 && performance.now() > until) break;
   }
   while (Atomics.load(control, 1) === gen) Atomics.wait(control, 1, gen);
 }
