@@ -3,7 +3,7 @@
 // round — with the ratio of the medians:
 //   matmul 1024³ float32 (forward), and the MNIST CNN training step (batch 32, float64: the whole
 //   network as one program, examples/models/compiled.ts; backward gives every parameter's gradient),
-//   the step also as a training loop runs it: 4 steps in a row per sample.
+//   the step also as a training loop runs it: 10 steps in a row per sample.
 // Two threads can only beat one by 2× when the machine's second core is free, so the group samples
 // /proc/stat (Linux) over the measurement: the cores busy in all, minus this process's own CPU time
 // (its worker threads included), is what other processes took. It also records os.loadavg(), and
@@ -62,7 +62,7 @@ export async function threadsRows(opts: { quick: boolean; log: (l: string) => vo
   }
   // a training step runs in a loop: the CNN is also timed over steps in a row (each sample the mean
   // of STEPS consecutive calls), where a worker finds the next call while it still spins parked
-  const STEPS = 4;
+  const STEPS = 10;
   for (const [make, inRow] of [[() => matmulPair(opts.quick ? 512 : 1024), [1]], [() => cnnPair(32), [1, STEPS]]] as const) {
     const pair = make();
     // warm-up: the workers start, each kernel is compiled and has run often enough to be optimised —
