@@ -25,7 +25,7 @@ import { compileWebgpu, type WebGpuCompileOptions, type WebGpuKernel } from './c
 import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
-import { threadedKernel, type ArraySpec, type KernelParts, type Tensors, type ThreadedKernel } from './threaded.js';
+import { fitsSharedMemory, threadedKernel, type ArraySpec, type KernelParts, type Tensors, type ThreadedKernel } from './threaded.js';
 import { Pool, threadsAvailable, type ThreadModule } from '../threads/pool.js';
 
 export type Dtype = 'float32' | 'float64';
@@ -214,8 +214,13 @@ export function compile(source: string, options: CompileOptions | WebGpuCompileO
 /** compile with threads: the kernels on `threads` threads (this one among them where it may block), behind Promises. */
 function compileThreaded(source: string, opts: CompileOptions, threads: number, wrt?: readonly string[]): ThreadedKernel {
   const { threads: _n, ...plain } = opts;
-  const parts = threads > 1 && threadsAvailable() ? threads : 1;
-  const made = partsOf(source, plain, wrt, parts > 1);
+  let parts = threads > 1 && threadsAvailable() ? threads : 1;
+  let made = partsOf(source, plain, wrt, parts > 1);
+  // past 4 GiB of tensors no shared WebAssembly memory holds them: one thread, as without shared memory
+  if (parts > 1 && !fitsSharedMemory(made.module.arrays, made.kernel.dtype)) {
+    parts = 1;
+    made = partsOf(source, plain, wrt, false);
+  }
   // the H·v kernel, compiled on the first hvp call, shares the workers and is disposed with this one
   let inner: ThreadedKernel | undefined;
   const make = (h: HvpProgram) => (inner = compileThreaded(h.source, opts, threads, h.wrt));

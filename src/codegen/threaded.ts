@@ -74,18 +74,33 @@ interface WebAssemblyRuntime {
   WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: ArrayBuffer } };
 }
 
-/** Every array the kernels touch, in one shared WebAssembly memory — the one the WebAssembly kernels
- * import, so that they run over the tensors in place (target/wasmKernels.ts) — 16-byte aligned,
- * after SLACK bytes (printWasm.ts folds small offsets into its accesses). */
-function sharedArrays(arrays: Readonly<Record<string, ArraySpec>>, Arr: typeof Float32Array | typeof Float64Array): { memory: object; shared: Tensors } {
+/** Where each array starts in the shared memory, and its end: 16-byte aligned, after SLACK bytes
+ * (printWasm.ts folds small offsets into its accesses). */
+function layout(arrays: Readonly<Record<string, ArraySpec>>, bytesPerElement: number): { at: Record<string, number>; end: number } {
   const at: Record<string, number> = {};
   let end = SLACK;
   for (const [name, spec] of Object.entries(arrays)) {
     at[name] = end;
-    end += Math.ceil((spec.length * (spec.int ? 4 : Arr.BYTES_PER_ELEMENT) + SLACK) / 16) * 16;
+    end += Math.ceil((spec.length * (spec.int ? 4 : bytesPerElement) + SLACK) / 16) * 16;
   }
+  return { at, end };
+}
+
+/** A WebAssembly memory holds at most 65 536 pages of 64 KiB: 4 GiB. */
+const MAX_PAGES = 65536;
+
+/** Do the arrays fit in one shared WebAssembly memory? (compile() runs on one thread when not) */
+export function fitsSharedMemory(arrays: Readonly<Record<string, ArraySpec>>, dtype: 'float32' | 'float64'): boolean {
+  return Math.ceil(layout(arrays, dtype === 'float32' ? 4 : 8).end / 65536) <= MAX_PAGES;
+}
+
+/** Every array the kernels touch, in one shared WebAssembly memory — the one the WebAssembly kernels
+ * import, so that they run over the tensors in place (target/wasmKernels.ts). */
+function sharedArrays(arrays: Readonly<Record<string, ArraySpec>>, Arr: typeof Float32Array | typeof Float64Array): { memory: object; shared: Tensors } {
+  const { at, end } = layout(arrays, Arr.BYTES_PER_ELEMENT);
   const pages = Math.max(1, Math.ceil(end / 65536));
-  if (pages > 65536) throw new RangeError(`deltagrad: with threads the tensors live in one shared WebAssembly memory, at most 4 GiB, and these need ${Math.ceil(end / 2 ** 20)} MiB; compile without threads`);
+  // compile() checked fitsSharedMemory
+  if (pages > MAX_PAGES) throw new RangeError(`deltagrad: internal: the threads' tensors need ${Math.ceil(end / 2 ** 20)} MiB, more than one WebAssembly memory holds`);
   const memory = new (globalThis as unknown as WebAssemblyRuntime).WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   const shared: Tensors = {};
   for (const [name, spec] of Object.entries(arrays)) shared[name] = new (spec.int ? Int32Array : Arr)(memory.buffer, at[name]!, spec.length);

@@ -216,6 +216,18 @@ console.log(r.dA[0]);`;
     expect(performance.now() - started).toBeLessThan(60_000);
   });
 
+  it('past 4 GiB of arrays (more than one shared WebAssembly memory holds): one thread, still Promises', async () => {
+    // 3 × 20 000² float64 = 9.6 GB: compile() allocates nothing for it, and falls back before the pool
+    const big = compile('Y[i,j] = sum(k) A[i,k]*B[k,j]', { sizes: { I: 20000, K: 20000, J: 20000 }, threads: 2 });
+    expect(big.threads).toBe(1);
+    await expect(big.forward({ A: new Float64Array(3), B: new Float64Array(3) })).rejects.toThrow(/A has 3 elements/);
+    big.dispose();
+    // the same program small: 2 threads
+    const fits = compile('Y[i,j] = sum(k) A[i,k]*B[k,j]', { sizes: { I: 8, K: 8, J: 8 }, threads: 2 });
+    expect(fits.threads).toBe(2);
+    fits.dispose();
+  });
+
   it('checks the option: a whole number from 1 up', () => {
     expect(() => compile(layer('relu'), { threads: 0 })).toThrow(/threads must be a whole number/);
     expect(() => compile(layer('relu'), { threads: 1.5 })).toThrow(/threads must be a whole number/);
