@@ -3,12 +3,15 @@
 // is disposed. Node: worker_threads, unref'd while idle (a process whose work is done exits without
 // a dispose); a browser: Web Workers from a Blob URL. Both start from WORKER_SOURCE, code we ship.
 //
-// Worked example: compile(src, { threads: 2 }) twice → one pool of 2 workers; each kernel loads its
-// module into both (key 1, key 2); kernel 1's forward → run(1, ['forward']): the pool hands the run
-// to both workers and resolves when both have posted `done`. A worker that ran the last call waits
-// parked for the next (workerSource.ts), and takes it from shared memory — a swap of its state word
-// and a futex wake; one back in its event loop is posted a `run` message. Runs are queued: a pool
-// runs one at a time (every worker takes part in every run), in the order they were asked for.
+// Worked example (Node): compile(src, { threads: 2 }) twice → one pool: the calling thread (part 0)
+// and one worker (part 1); each kernel loads its module into both (key 1, key 2); kernel 1's
+// forward → run(1, ['forward']): the pool hands part 1 to the worker, runs part 0 here (runner.ts),
+// meets the worker at the last barrier and resolves. A worker that ran the last call waits parked
+// for the next (workerSource.ts), and takes it from shared memory — a swap of its state word, and a
+// futex wake if it sleeps; one back in its event loop is posted a `run` message. On a page's main
+// thread, which may not block, the pool is 2 workers and resolves on worker 0's `done` message.
+// Runs are queued: a pool runs one at a time (every thread takes part in every run), in the order
+// they were asked for.
 //
 // Threads need SharedArrayBuffer and Atomics, which a browser gives only to a cross-origin isolated
 // page (served with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:
