@@ -16,16 +16,16 @@ afterAll(() => opened.forEach((k) => k.dispose()));
 
 type Variant = { simd?: boolean; optimize?: boolean };
 
-function both(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', variant: Variant = {}) {
+function both(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', variant: Variant = {}, threads = 2) {
   const one = compile(source, { sizes, dtype, ...variant });
-  const two = compile(source, { sizes, dtype, threads: 2, ...variant });
+  const two = compile(source, { sizes, dtype, threads, ...variant });
   opened.push(two);
   return { one, two };
 }
 
-async function expectSame(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', seeds?: (k: Kernel) => Record<string, Arr>, variant: Variant = {}) {
-  const { one, two } = both(source, sizes, dtype, variant);
-  expect(two.threads).toBe(2);
+async function expectSame(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', seeds?: (k: Kernel) => Record<string, Arr>, variant: Variant = {}, threads = 2) {
+  const { one, two } = both(source, sizes, dtype, variant, threads);
+  expect(two.threads).toBe(threads);
   const inputs = inputsOf(one, 7);
   const f1 = one.forward(inputs);
   const f2 = await two.forward(inputs);
@@ -44,6 +44,11 @@ describe('threaded kernels agree bitwise with one thread', () => {
   it('matmul 37×53×41 (one block: one worker has all of it) and 131×67×1029 float32 (uneven shares)', async () => {
     await expectSame('Y[i,j] = sum(k) A[i,k]*B[k,j]', { I: 37, K: 53, J: 41 }, 'float64', (k) => ({ dY: seedFor(k, 'Y') }));
     await expectSame('Y[i,j] = sum(k) A[i,k]*B[k,j]', { I: 131, K: 67, J: 1029 }, 'float32', (k) => ({ dY: seedFor(k, 'Y') }));
+  });
+
+  it('three threads (the calling thread and two workers): matmul and conv2d with their gradients', async () => {
+    await expectSame('Y[i,j] = sum(k) A[i,k]*B[k,j]', { I: 131, K: 67, J: 1029 }, 'float32', (k) => ({ dY: seedFor(k, 'Y') }), {}, 3);
+    await expectSame(layer('conv2d'), { N: 5, C: 3, H: 9, W: 11, F: 7 }, 'float64', (k) => ({ dY: seedFor(k, 'Y') }), {}, 3);
   });
 
   it('conv2d with an odd batch, its input and filter gradients', async () => {
