@@ -77,7 +77,8 @@ interface WebAssemblyRuntime {
 /** Where each array starts in the shared memory, and its end: 16-byte aligned, after SLACK bytes
  * (printWasm.ts folds small offsets into its accesses). */
 function layout(arrays: Readonly<Record<string, ArraySpec>>, bytesPerElement: number): { at: Record<string, number>; end: number } {
-  const at: Record<string, number> = {};
+  // no prototype: a tensor may be called __proto__
+  const at: Record<string, number> = Object.create(null) as Record<string, number>;
   let end = SLACK;
   for (const [name, spec] of Object.entries(arrays)) {
     at[name] = end;
@@ -89,6 +90,20 @@ function layout(arrays: Readonly<Record<string, ArraySpec>>, bytesPerElement: nu
 /** A WebAssembly memory holds at most 65 536 pages of 64 KiB: 4 GiB. */
 const MAX_PAGES = 65536;
 
+let canShare: boolean | undefined;
+/** Does this runtime make shared WebAssembly memories? (Node; a browser page only when cross-origin isolated) */
+export function sharedMemoryAvailable(): boolean {
+  if (canShare === undefined) {
+    try {
+      new (globalThis as unknown as WebAssemblyRuntime).WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+      canShare = true;
+    } catch {
+      canShare = false;
+    }
+  }
+  return canShare;
+}
+
 /** Do the arrays fit in one shared WebAssembly memory? (compile() runs on one thread when not) */
 export function fitsSharedMemory(arrays: Readonly<Record<string, ArraySpec>>, dtype: 'float32' | 'float64'): boolean {
   return Math.ceil(layout(arrays, dtype === 'float32' ? 4 : 8).end / 65536) <= MAX_PAGES;
@@ -96,13 +111,13 @@ export function fitsSharedMemory(arrays: Readonly<Record<string, ArraySpec>>, dt
 
 /** Every array the kernels touch, in one shared WebAssembly memory — the one the WebAssembly kernels
  * import, so that they run over the tensors in place (target/wasmKernels.ts). */
-function sharedArrays(arrays: Readonly<Record<string, ArraySpec>>, Arr: typeof Float32Array | typeof Float64Array): { memory: object; shared: Tensors } {
+export function sharedArrays(arrays: Readonly<Record<string, ArraySpec>>, Arr: typeof Float32Array | typeof Float64Array): { memory: object; shared: Tensors } {
   const { at, end } = layout(arrays, Arr.BYTES_PER_ELEMENT);
   const pages = Math.max(1, Math.ceil(end / 65536));
   // compile() checked fitsSharedMemory
   if (pages > MAX_PAGES) throw new RangeError(`deltagrad: internal: the threads' tensors need ${Math.ceil(end / 2 ** 20)} MiB, more than one WebAssembly memory holds`);
   const memory = new (globalThis as unknown as WebAssemblyRuntime).WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  const shared: Tensors = {};
+  const shared: Tensors = Object.create(null) as Tensors;
   for (const [name, spec] of Object.entries(arrays)) shared[name] = new (spec.int ? Int32Array : Arr)(memory.buffer, at[name]!, spec.length);
   return { memory, shared };
 }
