@@ -90,18 +90,14 @@ function layout(arrays: Readonly<Record<string, ArraySpec>>, bytesPerElement: nu
 /** A WebAssembly memory holds at most 65 536 pages of 64 KiB: 4 GiB. */
 const MAX_PAGES = 65536;
 
-let canShare: boolean | undefined;
 /** Does this runtime make shared WebAssembly memories? (Node; a browser page only when cross-origin isolated) */
 export function sharedMemoryAvailable(): boolean {
-  if (canShare === undefined) {
-    try {
-      new (globalThis as unknown as WebAssemblyRuntime).WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-      canShare = true;
-    } catch {
-      canShare = false;
-    }
+  try {
+    new (globalThis as unknown as WebAssemblyRuntime).WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
   }
-  return canShare;
 }
 
 /** Do the arrays fit in one shared WebAssembly memory? (compile() runs on one thread when not) */
