@@ -219,11 +219,11 @@ export function compile(source: string, options: CompileOptions | WebGpuCompileO
 function compileThreaded(source: string, opts: CompileOptions, threads: number, wrt?: readonly string[]): ThreadedKernel {
   const { threads: _n, ...plain } = opts;
   let parts = threads > 1 && threadsAvailable() ? threads : 1;
-  let made = partsOf(source, plain, wrt, parts > 1);
+  let made = parts > 1 ? partsOf(source, plain, wrt, true) : onThisThread(source, plain, wrt);
   // past 4 GiB of tensors no shared WebAssembly memory holds them: one thread, as without shared memory
   if (parts > 1 && !fitsSharedMemory(made.module.arrays, made.kernel.dtype)) {
     parts = 1;
-    made = partsOf(source, plain, wrt, false);
+    made = onThisThread(source, plain, wrt);
   }
   // the H·v kernel, compiled on the first hvp call, shares the workers and is disposed with this one
   let inner: ThreadedKernel | undefined;
@@ -235,12 +235,17 @@ function compileThreaded(source: string, opts: CompileOptions, threads: number, 
 
 /** compile, differentiating with respect to `wrt` only (the Hessian-vector product's program). */
 function compileWith(source: string, opts: CompileOptions, wrt?: readonly string[]): Kernel {
-  let parts = partsOf(source, opts, wrt, false);
-  // WebAssembly kernels copy their tensors into their module's memory and back at every call; in
-  // place, every tensor lives in one memory they all run over (as threads' do), and a call copies
-  // only its inputs in and its results out
-  if (parts.runsWasm && sharedMemoryAvailable() && fitsSharedMemory(parts.module.arrays, parts.kernel.dtype)) parts = partsOf(source, opts, wrt, false, true);
+  const parts = onThisThread(source, opts, wrt);
   return parts.hvpProgram ? { ...parts.kernel, hvp: hvpOf(parts.hvpProgram, (h) => compileWith(h.source, opts, h.wrt), parts.hvpInputs!, parts.count, parts.dataInputs) } : parts.kernel;
+}
+
+/** The kernel for one thread: in place where it runs WebAssembly kernels and memories can be shared.
+ * (WebAssembly kernels copy their tensors into their module's memory and back at every call; in
+ * place, every tensor lives in one memory they all run over, as the threads' do, and a call copies
+ * only its inputs in and its results out.) */
+function onThisThread(source: string, opts: CompileOptions, wrt: readonly string[] | undefined): ReturnType<typeof partsOf> {
+  const parts = partsOf(source, opts, wrt, false);
+  return parts.runsWasm && sharedMemoryAvailable() && fitsSharedMemory(parts.module.arrays, parts.kernel.dtype) ? partsOf(source, opts, wrt, false, true) : parts;
 }
 
 /** A compiled program's kernel and the pieces a threaded one is made of (threaded.ts). */
