@@ -3,13 +3,14 @@
 //
 //   npx tsx bench/threadShares.ts [--batch=32] [--rounds=20] [--dtype=f64] [--stat=median|min] [--show=backward_dW3]
 //
-// It lowers the program twice, as compile() does without threads and with them, and times in one
-// process, interleaved: each kernel of the one-thread module (its WebAssembly kernels copying their
-// tensors in and out, as compile() runs them), and each share (part 0 and part 1 of 2) of the
-// threaded module's kernels over one shared WebAssembly memory, as a worker runs them, one after the
-// other on this thread. A split kernel on 2 free cores takes about its larger share, a whole one its
-// whole time: their sum over the step against the one-thread step is the best 2 threads can do
-// (barriers and the copies in and out of the call not counted). --show prints a kernel's code.
+// It lowers the program twice, with copying kernels and as threads run it, and times in one process,
+// interleaved: each kernel of the copying module (its WebAssembly kernels copying their tensors in
+// and out, as compile() runs them where memories cannot be shared), the threads' module as one part
+// over one WebAssembly memory (compile() without threads in Node: in place), and each share (part 0
+// and part 1 of 2) as a thread runs it, one after the other on this thread. A split kernel on 2 free
+// cores takes about its larger share, a whole one its whole time: their sum over the step against
+// the in-place step is the best 2 threads can do (barriers and the copies in and out of the call
+// not counted). --show prints a kernel's code.
 // On a loaded machine --stat=min (each timing's fastest round) is the steadier estimate.
 import { cnnProgram } from '../examples/models/compiled.js';
 import { differentiate } from '../src/diff/differentiate.js';
@@ -89,11 +90,11 @@ const splitOne = rows.reduce((a, r) => a + (r.k.threads === 'split' ? r.whole : 
 // a whole kernel runs on worker 0 alone (part 1 returns at once)
 const two = rows.reduce((a, r) => a + (r.k.threads === 'split' ? Math.max(r.h0, r.h1) : r.h0), 0);
 const threadedWhole = rows.reduce((a, r) => a + r.all, 0);
-console.log(`${'kernel'.padEnd(16)} ${'1 thread'.padStart(9)} ${'of step'.padStart(8)} ${'threaded code, 1 part'.padStart(22)}   part 0 | part 1 of 2`);
+console.log(`${'kernel'.padEnd(16)} ${'copying'.padStart(9)} ${'of step'.padStart(8)} ${'in place (one thread)'.padStart(22)}   part 0 | part 1 of 2`);
 for (const { k, whole, all, h0, h1 } of rows)
   console.log(`${k.name.padEnd(16)} ${whole.toFixed(3).padStart(9)} ${`${((100 * whole) / one).toFixed(1)}%`.padStart(8)} ${all.toFixed(3).padStart(22)}   ${h0.toFixed(3).padStart(6)} | ${h1.toFixed(3).padEnd(6)}  ${k.threads === 'split' ? 'split' : 'whole'} ${k.runs === 'wasm' ? 'wasm' : 'js'}`);
 const p = splitOne / one;
-console.log(`step on one thread ${one.toFixed(2)} ms (compile() without threads); split kernels ${(100 * p).toFixed(1)}% of it, Amdahl's bound on 2 threads ${(1 / (1 - p + p / 2)).toFixed(2)}×`);
-console.log(`the threaded code as one part: ${threadedWhole.toFixed(2)} ms; 2 threads: the larger shares add up to ${two.toFixed(2)} ms — ${(one / two).toFixed(2)}× one thread at best (${(threadedWhole / two).toFixed(2)}× the threaded code's one part)`);
+console.log(`step with copying kernels ${one.toFixed(2)} ms (compile() where memories cannot be shared); split kernels ${(100 * p).toFixed(1)}% of it, Amdahl's bound on 2 threads ${(1 / (1 - p + p / 2)).toFixed(2)}×`);
+console.log(`in place, one part (compile() without threads in Node): ${threadedWhole.toFixed(2)} ms; 2 threads: the larger shares add up to ${two.toFixed(2)} ms — ${(threadedWhole / two).toFixed(2)}× the in-place one thread at best (${(one / two).toFixed(2)}× the copying kernels)`);
 const show = arg('show', '');
 if (show) console.log(printModule({ ...threaded, forward: threaded.forward.concat(threaded.backward).filter((k) => k.name === show), backward: [] }, 'js-body', { sharedMemory: true }).split('\n').filter((l) => !l.includes("const hex")).join('\n'));

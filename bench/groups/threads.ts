@@ -2,16 +2,19 @@
 // threads), interleaved in one process — one sample of each per round, the order swapped every
 // round — with the ratio of the medians:
 //   matmul 1024³ float32 (forward), and the MNIST CNN training step (batch 32, float64: the whole
-//   network as one program, examples/models/compiled.ts; backward gives every parameter's gradient).
+//   network as one program, examples/models/compiled.ts; backward gives every parameter's gradient),
+//   the step also as a training loop runs it: 10 steps in a row per sample.
 // Two threads can only beat one by 2× when the machine's second core is free, so the group samples
 // /proc/stat (Linux) over the measurement: the cores busy in all, minus this process's own CPU time
-// (its worker threads included), is what other processes took. It also records os.loadavg().
+// (its worker threads included), is what other processes took. It also records os.loadavg(), and
+// each core's speed on a register-only loop pinned to it (taskset): a free core can still be a slow
+// one (a vCPU the host gives less time), and even shares then cap two threads below 2×.
 import { cpus } from 'node:os';
 import { compile } from '../../src/codegen/compile.js';
 import { cnnProgram } from '../../examples/models/compiled.js';
 import type { Row } from '../lib/cases.js';
 import { median } from '../lib/timing.js';
-import { measured } from '../lib/load.js';
+import { coreSpeeds, evenSharesBound, measured } from '../lib/load.js';
 
 interface Pair {
   readonly name: string;
@@ -51,7 +54,16 @@ export async function threadsRows(opts: { quick: boolean; log: (l: string) => vo
   const rows: Row[] = [];
   const info: Record<string, unknown> = {};
   const rounds = opts.quick ? 5 : 30;
-  for (const make of [() => matmulPair(opts.quick ? 512 : 1024), () => cnnPair(32)]) {
+  const speeds = coreSpeeds();
+  if (speeds) {
+    const bound = evenSharesBound(speeds, 2);
+    info.coreSpeeds = { loopMs: speeds, evenSharesBound: bound };
+    opts.log(`  each core on one register-only loop (taskset): ${speeds.map((ms, i) => `cpu${i} ${ms.toFixed(0)} ms`).join(', ')} — even shares on 2 threads reach at most ${bound.toFixed(2)}× one thread on the faster core`);
+  }
+  // a training step runs in a loop: the CNN is also timed over steps in a row (each sample the mean
+  // of STEPS consecutive calls), where a worker finds the next call while it still spins parked
+  const STEPS = 10;
+  for (const [make, inRow] of [[() => matmulPair(opts.quick ? 512 : 1024), [1]], [() => cnnPair(32), [1, STEPS]]] as const) {
     const pair = make();
     // warm-up: the workers start, each kernel is compiled and has run often enough to be optimised —
     // in every worker as on the main thread (2 calls left the workers' JavaScript kernels cold)
@@ -59,36 +71,41 @@ export async function threadsRows(opts: { quick: boolean; log: (l: string) => vo
       pair.one();
       await pair.two();
     }
-    const { value: times, load } = await measured(async () => {
-      const t1: number[] = [];
-      const t2: number[] = [];
-      for (let r = 0; r < rounds; r++) {
-        const first = r % 2 === 0;
-        for (const which of first ? [1, 2] : [2, 1]) {
-          const t = performance.now();
-          if (which === 1) pair.one();
-          else await pair.two();
-          (which === 1 ? t1 : t2).push(performance.now() - t);
+    for (const steps of inRow) {
+      const { value: times, load } = await measured(async () => {
+        const t1: number[] = [];
+        const t2: number[] = [];
+        for (let r = 0; r < rounds; r++) {
+          const first = r % 2 === 0;
+          for (const which of first ? [1, 2] : [2, 1]) {
+            const t = performance.now();
+            for (let s = 0; s < steps; s++) {
+              if (which === 1) pair.one();
+              else await pair.two();
+            }
+            (which === 1 ? t1 : t2).push((performance.now() - t) / steps);
+          }
         }
-      }
-      return { t1, t2 };
-    });
+        return { t1, t2 };
+      });
+      const m1 = median(times.t1);
+      const m2 = median(times.t2);
+      const how = steps > 1 ? `, ${steps} steps in a row` : '';
+      const row = (variant: string, ms: number, all: number[]): Row => ({
+        group: 'threads', case: pair.name, op: pair.op, impl: 'deltagrad', dtype: pair.dtype, variant: variant + how, status: 'ok',
+        medianMs: ms, minMs: Math.min(...all), reps: all.length,
+        ...(pair.flops ? { flops: pair.flops, gflops: pair.flops / ms / 1e6 } : {}),
+      });
+      rows.push(row('1 thread', m1, times.t1), row('2 threads', m2, times.t2));
+      const free = load.otherCores === undefined ? 'unknown (no /proc/stat)' : load.otherCores < 0.25 ? 'yes' : `no: other processes used ${load.otherCores.toFixed(2)} cores`;
+      info[pair.name + how] = { oneThreadMs: m1, twoThreadsMs: m2, ratio: m1 / m2, load, secondCoreFree: free };
+      opts.log(
+        `  ${pair.name}${how}: 1 thread ${m1.toFixed(1)} ms, 2 threads ${m2.toFixed(1)} ms — ${(m1 / m2).toFixed(2)}× ` +
+          `(machine busy ${load.machineCores?.toFixed(2) ?? '?'} of ${cpus().length} cores, this process ${load.ownCores.toFixed(2)}; second core free: ${free}; ` +
+          `load average ${load.loadavgBefore[0]!.toFixed(2)} → ${load.loadavgAfter[0]!.toFixed(2)})`,
+      );
+    }
     pair.dispose();
-    const m1 = median(times.t1);
-    const m2 = median(times.t2);
-    const row = (variant: string, ms: number, all: number[]): Row => ({
-      group: 'threads', case: pair.name, op: pair.op, impl: 'deltagrad', dtype: pair.dtype, variant, status: 'ok',
-      medianMs: ms, minMs: Math.min(...all), reps: all.length,
-      ...(pair.flops ? { flops: pair.flops, gflops: pair.flops / ms / 1e6 } : {}),
-    });
-    rows.push(row('1 thread', m1, times.t1), row('2 threads', m2, times.t2));
-    const free = load.otherCores === undefined ? 'unknown (no /proc/stat)' : load.otherCores < 0.25 ? 'yes' : `no: other processes used ${load.otherCores.toFixed(2)} cores`;
-    info[pair.name] = { oneThreadMs: m1, twoThreadsMs: m2, ratio: m1 / m2, load, secondCoreFree: free };
-    opts.log(
-      `  ${pair.name}: 1 thread ${m1.toFixed(1)} ms, 2 threads ${m2.toFixed(1)} ms — ${(m1 / m2).toFixed(2)}× ` +
-        `(machine busy ${load.machineCores?.toFixed(2) ?? '?'} of ${cpus().length} cores, this process ${load.ownCores.toFixed(2)}; second core free: ${free}; ` +
-        `load average ${load.loadavgBefore[0]!.toFixed(2)} → ${load.loadavgAfter[0]!.toFixed(2)})`,
-    );
   }
   return { rows, info };
 }

@@ -4,6 +4,7 @@
 //
 // Worked example: const { value, load } = await measured(() => timeBoth());
 //   load = { machineCores: 1.93, ownCores: 1.85, otherCores: 0.08, loadavgBefore: […], loadavgAfter: […] }
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 
@@ -88,4 +89,30 @@ export async function measured<T>(f: () => Promise<T>, opts: { children?: boolea
       loadavgAfter: loadavg(),
     },
   };
+}
+
+/** The same register-only loop pinned to each core in turn (`taskset`, Linux), in ms: a free core is
+ *  not always a full one — on a virtual machine one vCPU can deliver a third less than the other,
+ *  and then even shares on two threads finish when the slower core's share does. Undefined where
+ *  taskset is missing. */
+export function coreSpeeds(): number[] | undefined {
+  const loop = 'let x = 0; const t = performance.now(); for (let i = 0; i < 2e8; i++) x = (x + i * 7) | 0; console.log(performance.now() - t, x & 1);';
+  const ms: number[] = [];
+  for (let core = 0; core < cpus().length; core++) {
+    const best: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const r = spawnSync('taskset', ['-c', String(core), process.execPath, '-e', loop], { encoding: 'utf8' });
+      if (r.error || r.status !== 0) return undefined;
+      best.push(Number(r.stdout.split(' ')[0]));
+    }
+    ms.push(Math.min(...best));
+  }
+  return ms;
+}
+
+/** What even shares on `threads` threads can reach against one thread on the fastest core, given
+ *  coreSpeeds(): the slowest of the cores used sets the pace. */
+export function evenSharesBound(ms: readonly number[], threads: number): number {
+  const used = [...ms].sort((a, b) => a - b).slice(0, threads);
+  return (threads * used[0]!) / used[used.length - 1]!;
 }

@@ -7,7 +7,8 @@
 // The kernels are the loop IR printed as JavaScript and made into functions with `new Function` (no
 // TypeScript compiler, no formatter on this path; cached by source and options); `emit` prints the
 // same kernels as a TypeScript module. Sizes, array lengths and dtypes are checked before any loop runs.
-// With `threads: n` the same module, a parallel loop of each kernel split between n workers
+// With `threads: n` the same module, a parallel loop of each kernel split between n threads (this one
+// and n − 1 workers; n workers on a page's main thread)
 // (opt/splitParallelLoop.ts), runs on worker threads, behind Promises (threaded.ts, docs/threads.md).
 import { differentiate } from '../diff/differentiate.js';
 import { check } from '../ir/check.js';
@@ -24,7 +25,7 @@ import { compileWebgpu, type WebGpuCompileOptions, type WebGpuKernel } from './c
 import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
-import { threadedKernel, type ArraySpec, type KernelParts, type Tensors, type ThreadedKernel } from './threaded.js';
+import { fitsSharedMemory, sharedArrays, sharedMemoryAvailable, threadedKernel, type ArraySpec, type KernelParts, type Tensors, type ThreadedKernel } from './threaded.js';
 import { Pool, threadsAvailable, type ThreadModule } from '../threads/pool.js';
 
 export type Dtype = 'float32' | 'float64';
@@ -77,6 +78,8 @@ interface LoadedModule {
   readonly shapes: (s: Record<string, number>) => Record<string, number[]>;
   readonly emitted: EmittedModule;
   readonly program: Program;
+  /** does a kernel run as WebAssembly? (then one thread runs in place: partsOf) */
+  readonly runsWasm: boolean;
 }
 
 const moduleCache = new Map<string, LoadedModule>();
@@ -170,6 +173,7 @@ function load(
     shapes: exports.shapes as LoadedModule['shapes'],
     emitted: { text, info: mod.info },
     program,
+    runsWasm: [...mod.forward, ...mod.backward].some((k) => k.runs === 'wasm'),
   };
   moduleCache.set(key, m);
   return m;
@@ -177,12 +181,13 @@ function load(
 
 /** The kernels' functions from their JavaScript body; a page whose Content-Security-Policy forbids
  * `new Function` gets an error that says what to use instead. */
-function instantiate(body: string): Record<string, unknown> {
-  let make: () => unknown;
+function instantiate(body: string, memory?: object): Record<string, unknown> {
+  let make: (memory?: object) => unknown;
   try {
-    // a threaded body's WebAssembly kernels import the workers' shared memory ($memory): here, on the
-    // calling thread, they never run
-    make = new Function(SHARED_MEMORY_NAME, body) as () => unknown;
+    // a threaded (or in-place) body's WebAssembly kernels import the memory the tensors live in
+    // ($memory): the module's cached copy (shapes, checks) never runs them; the pool and an in-place
+    // kernel make their own over their memory
+    make = new Function(SHARED_MEMORY_NAME, body) as (memory?: object) => unknown;
   } catch (e) {
     if (!(e instanceof EvalError)) throw e;
     throw new EvalError(
@@ -190,7 +195,7 @@ function instantiate(body: string): Record<string, unknown> {
       { cause: e },
     );
   }
-  return make() as Record<string, unknown>;
+  return make(memory) as Record<string, unknown>;
 }
 
 const ArrayOf = (dtype: Dtype) => (dtype === 'float32' ? Float32Array : Float64Array);
@@ -210,11 +215,16 @@ export function compile(source: string, options: CompileOptions | WebGpuCompileO
   return compileWith(source, opts);
 }
 
-/** compile with threads: the kernels on `threads` workers (one: on this thread), behind Promises. */
+/** compile with threads: the kernels on `threads` threads (this one among them where it may block), behind Promises. */
 function compileThreaded(source: string, opts: CompileOptions, threads: number, wrt?: readonly string[]): ThreadedKernel {
   const { threads: _n, ...plain } = opts;
-  const parts = threads > 1 && threadsAvailable() ? threads : 1;
-  const made = partsOf(source, plain, wrt, parts > 1);
+  let parts = threads > 1 && threadsAvailable() ? threads : 1;
+  let made = parts > 1 ? partsOf(source, plain, wrt, true) : onThisThread(source, plain, wrt);
+  // past 4 GiB of tensors no shared WebAssembly memory holds them: one thread, as without shared memory
+  if (parts > 1 && !fitsSharedMemory(made.module.arrays, made.kernel.dtype)) {
+    parts = 1;
+    made = onThisThread(source, plain, wrt);
+  }
   // the H·v kernel, compiled on the first hvp call, shares the workers and is disposed with this one
   let inner: ThreadedKernel | undefined;
   const make = (h: HvpProgram) => (inner = compileThreaded(h.source, opts, threads, h.wrt));
@@ -225,14 +235,30 @@ function compileThreaded(source: string, opts: CompileOptions, threads: number, 
 
 /** compile, differentiating with respect to `wrt` only (the Hessian-vector product's program). */
 function compileWith(source: string, opts: CompileOptions, wrt?: readonly string[]): Kernel {
-  const parts = partsOf(source, opts, wrt, false);
+  const parts = onThisThread(source, opts, wrt);
   return parts.hvpProgram ? { ...parts.kernel, hvp: hvpOf(parts.hvpProgram, (h) => compileWith(h.source, opts, h.wrt), parts.hvpInputs!, parts.count, parts.dataInputs) } : parts.kernel;
 }
 
+/** The kernel for one thread: in place where it runs WebAssembly kernels and memories can be shared.
+ * (WebAssembly kernels copy their tensors into their module's memory and back at every call; in
+ * place, every tensor lives in one memory they all run over, as the threads' do, and a call copies
+ * only its inputs in and its results out.) */
+function onThisThread(source: string, opts: CompileOptions, wrt: readonly string[] | undefined): ReturnType<typeof partsOf> {
+  const parts = partsOf(source, opts, wrt, false);
+  return parts.runsWasm && sharedMemoryAvailable() && fitsSharedMemory(parts.module.arrays, parts.kernel.dtype) ? partsOf(source, opts, wrt, false, true) : parts;
+}
+
 /** A compiled program's kernel and the pieces a threaded one is made of (threaded.ts). */
-function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | undefined, threaded: boolean): KernelParts & { count: (name: string) => number; hvpProgram?: Program; hvpInputs?: readonly string[]; dataInputs?: readonly string[] } {
+function partsOf(
+  source: string,
+  opts: CompileOptions,
+  wrt: readonly string[] | undefined,
+  threaded: boolean,
+  inPlace = false,
+): KernelParts & { count: (name: string) => number; runsWasm: boolean; hvpProgram?: Program; hvpInputs?: readonly string[]; dataInputs?: readonly string[] } {
   const dtype = opts.dtype ?? 'float64';
-  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto', opts.constants, wrt ?? opts.wrt, opts.sizes ?? {}, threaded);
+  // in place, one thread runs the threads' code (every tensor in one memory) as part 0 of 1
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto', opts.constants, wrt ?? opts.wrt, opts.sizes ?? {}, threaded || inPlace);
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});
@@ -338,6 +364,27 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
     for (const name of temporaries) t[name] = innerArray(name);
     return t;
   };
+  // every array the kernels touch, for the workers' shared copies (threaded.ts) and in place
+  const arrays: Record<string, ArraySpec> = Object.create(null) as Record<string, ArraySpec>;
+  for (const n of [...info.inputs, ...forwardNames]) arrays[n] = { int: data.has(n), length: count(n) };
+  for (const n of [...info.seeds, ...info.gradients]) arrays[n] = { int: false, length: count(n.slice(1)) };
+  for (const n of [...(info.scratch ?? []), ...temporaries]) arrays[n] = { int: false, length: elements(n) };
+  for (const r of info.records) arrays[r] = { int: true, length: elements(r.replace(/_argmax$/, '')) };
+  // in place: the memory and the module's own instance over it, made on the first call (compile()
+  // allocates nothing for the tensors)
+  let arena: { views: Tensors; fns: Record<string, KernelFn> } | undefined;
+  const partSizes = { ...sizeRecord, '#part': 0, '#parts': 1 };
+  const written = [...forwardNames, ...info.gradients];
+  const runInPlace = (fns: readonly ('forward' | 'backward' | 'infer')[], t: Tensors, given: readonly string[]) => {
+    if (!arena) {
+      const { memory, shared } = sharedArrays(arrays, Arr);
+      arena = { views: shared, fns: instantiate(m.emitted.text, memory) as Record<string, KernelFn> };
+    }
+    const { views, fns: run } = arena;
+    for (const n of given) views[n]!.set(t[n]!);
+    for (const f of fns) run[f]!(views, partSizes);
+    for (const n of written) if (t[n]) t[n]!.set(views[n]!);
+  };
   const kernel: Kernel = {
     inputs: [...info.inputs],
     outputs: [...info.outputs],
@@ -346,23 +393,28 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
     sizes: sizeRecord,
     // no backward follows this forward: it writes no arg-max record (nor allocates one)
     forward(inputs, out) {
+      if (inPlace) {
+        const t = prepareForward(inputs, out, [], false);
+        runInPlace([m.infer ? 'infer' : 'forward'], t, info.inputs);
+        return forwardResult(t);
+      }
       const t = prepareForward(inputs, out, [], !m.infer);
       (m.infer ?? m.forward)(t, sizeRecord);
       return forwardResult(t);
     },
     backward(inputs, seeds = {}, out) {
+      if (inPlace) {
+        // only what backward returns, and the arrays given in out, come back out of the memory
+        const t = prepareBackward(inputs, seeds, out, true);
+        runInPlace(['forward', 'backward'], t, [...info.inputs, ...info.seeds]);
+        return backwardResult(t);
+      }
       const t = prepareBackward(inputs, seeds, out);
       m.forward(t, sizeRecord);
       m.backward(t, sizeRecord);
       return backwardResult(t);
     },
   };
-  // every array the kernels touch, for the workers' shared copies (threaded.ts)
-  const arrays: Record<string, ArraySpec> = {};
-  for (const n of [...info.inputs, ...forwardNames]) arrays[n] = { int: data.has(n), length: count(n) };
-  for (const n of [...info.seeds, ...info.gradients]) arrays[n] = { int: false, length: count(n.slice(1)) };
-  for (const n of [...(info.scratch ?? []), ...temporaries]) arrays[n] = { int: false, length: elements(n) };
-  for (const r of info.records) arrays[r] = { int: true, length: elements(r.replace(/_argmax$/, '')) };
   return {
     kernel,
     prepareForward: (inputs, out) => prepareForward(inputs, out),
@@ -370,6 +422,7 @@ function partsOf(source: string, opts: CompileOptions, wrt: readonly string[] | 
     forwardResult,
     backwardResult,
     count,
+    runsWasm: m.runsWasm,
     module: { body: m.emitted.text, arrays, sizes: sizeRecord, ...m.schedule, copyIn: info.inputs, seeds: info.seeds, copyOut: forwardNames, gradients: info.gradients },
     // one scalar output: H·v by reverse over reverse, compiled on the first call (src/diff/writeHvpProgram.ts)
     // (through integer data too: the += of its gradient is differentiated like any statement; data

@@ -1,10 +1,11 @@
 // threaded: the kernel compile(src, { threads: n }) returns — forward, backward and hvp as Promises,
-// run by a pool of n worker threads (src/threads/pool.ts) over shared copies of every array.
+// run by this thread and n − 1 worker threads (n workers on a page's main thread, which may not
+// block; src/threads/pool.ts) over shared copies of every array.
 //
 // Worked example: k = compile('Y[i,j] = A[i,k]*B[k,j]', { sizes, threads: 2 }); await k.forward({ A, B }):
 //   the inputs are checked as compile() checks them; A and B are copied into their twins in one
 //   shared WebAssembly memory (which the WebAssembly kernels import: they run over it in place);
-//   both workers run forward_Y, each its half of the GEMM's row blocks
+//   this thread and the worker run forward_Y, each its half of the GEMM's row blocks
 //   (opt/splitParallelLoop.ts); then Y is copied out into a fresh array (or `out`), as one thread
 //   would have returned it — bitwise the same numbers.
 // Without shared memory (a browser page that is not cross-origin isolated) or with threads: 1 the
@@ -73,20 +74,46 @@ interface WebAssemblyRuntime {
   WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: ArrayBuffer } };
 }
 
-/** Every array the kernels touch, in one shared WebAssembly memory — the one the WebAssembly kernels
- * import, so that they run over the tensors in place (target/wasmKernels.ts) — 16-byte aligned,
- * after SLACK bytes (printWasm.ts folds small offsets into its accesses). */
-function sharedArrays(arrays: Readonly<Record<string, ArraySpec>>, Arr: typeof Float32Array | typeof Float64Array): { memory: object; shared: Tensors } {
-  const at: Record<string, number> = {};
+/** Where each array starts in the shared memory, and its end: 16-byte aligned, after SLACK bytes
+ * (printWasm.ts folds small offsets into its accesses). */
+function layout(arrays: Readonly<Record<string, ArraySpec>>, bytesPerElement: number): { at: Record<string, number>; end: number } {
+  // no prototype: a tensor may be called __proto__
+  const at: Record<string, number> = Object.create(null) as Record<string, number>;
   let end = SLACK;
   for (const [name, spec] of Object.entries(arrays)) {
     at[name] = end;
-    end += Math.ceil((spec.length * (spec.int ? 4 : Arr.BYTES_PER_ELEMENT) + SLACK) / 16) * 16;
+    end += Math.ceil((spec.length * (spec.int ? 4 : bytesPerElement) + SLACK) / 16) * 16;
   }
+  return { at, end };
+}
+
+/** A WebAssembly memory holds at most 65 536 pages of 64 KiB: 4 GiB. */
+const MAX_PAGES = 65536;
+
+/** Does this runtime make shared WebAssembly memories? (Node; a browser page only when cross-origin isolated) */
+export function sharedMemoryAvailable(): boolean {
+  try {
+    new (globalThis as unknown as WebAssemblyRuntime).WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Do the arrays fit in one shared WebAssembly memory? (compile() runs on one thread when not) */
+export function fitsSharedMemory(arrays: Readonly<Record<string, ArraySpec>>, dtype: 'float32' | 'float64'): boolean {
+  return Math.ceil(layout(arrays, dtype === 'float32' ? 4 : 8).end / 65536) <= MAX_PAGES;
+}
+
+/** Every array the kernels touch, in one shared WebAssembly memory — the one the WebAssembly kernels
+ * import, so that they run over the tensors in place (target/wasmKernels.ts). */
+export function sharedArrays(arrays: Readonly<Record<string, ArraySpec>>, Arr: typeof Float32Array | typeof Float64Array): { memory: object; shared: Tensors } {
+  const { at, end } = layout(arrays, Arr.BYTES_PER_ELEMENT);
   const pages = Math.max(1, Math.ceil(end / 65536));
-  if (pages > 65536) throw new RangeError(`deltagrad: with threads the tensors live in one shared WebAssembly memory, at most 4 GiB, and these need ${Math.ceil(end / 2 ** 20)} MiB; compile without threads`);
+  // compile() checked fitsSharedMemory
+  if (pages > MAX_PAGES) throw new RangeError(`deltagrad: internal: the threads' tensors need ${Math.ceil(end / 2 ** 20)} MiB, more than one WebAssembly memory holds`);
   const memory = new (globalThis as unknown as WebAssemblyRuntime).WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  const shared: Tensors = {};
+  const shared: Tensors = Object.create(null) as Tensors;
   for (const [name, spec] of Object.entries(arrays)) shared[name] = new (spec.int ? Int32Array : Arr)(memory.buffer, at[name]!, spec.length);
   return { memory, shared };
 }

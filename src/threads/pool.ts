@@ -3,14 +3,20 @@
 // is disposed. Node: worker_threads, unref'd while idle (a process whose work is done exits without
 // a dispose); a browser: Web Workers from a Blob URL. Both start from WORKER_SOURCE, code we ship.
 //
-// Worked example: compile(src, { threads: 2 }) twice → one pool of 2 workers; each kernel loads its
-// module into both (key 1, key 2); kernel 1's forward → run(1, ['forward']): the pool posts `run` to
-// both workers and resolves when both have posted `done`. Runs are queued: a pool runs one at a time
-// (every worker takes part in every run), in the order they were asked for.
+// Worked example (Node): compile(src, { threads: 2 }) twice → one pool: the calling thread (part 0)
+// and one worker (part 1); each kernel loads its module into both (key 1, key 2); kernel 1's
+// forward → run(1, ['forward']): the pool hands part 1 to the worker, runs part 0 here (runner.ts),
+// meets the worker at the last barrier and resolves. A worker that ran the last call waits parked
+// for the next (workerSource.ts), and takes it from shared memory — a swap of its state word, and a
+// futex wake if it sleeps; one back in its event loop is posted a `run` message. On a page's main
+// thread, which may not block, the pool is 2 workers and resolves on worker 0's `done` message.
+// Runs are queued: a pool runs one at a time (every thread takes part in every run), in the order
+// they were asked for.
 //
 // Threads need SharedArrayBuffer and Atomics, which a browser gives only to a cross-origin isolated
 // page (served with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:
 // require-corp); threadsAvailable() says whether this runtime has them.
+import { RUNNER_SOURCE } from './runner.js';
 import { WORKER_SOURCE } from './workerSource.js';
 
 /** What the kernels of one compiled program need in a worker. */
@@ -58,7 +64,37 @@ export function threadsAvailable(): boolean {
   return runtime.crossOriginIsolated === true && typeof runtime.Worker === 'function' && typeof runtime.Blob === 'function';
 }
 
-type Message = { op: 'done'; error?: { name: string; message: string } };
+type WireError = { name: string; message: string };
+type Message = { op: 'ready' } | { op: 'error'; run: number; error: WireError } | { op: 'done'; run: number };
+
+// the control words workerSource.ts and runner.ts read (the same numbers there)
+const ERROR = 2;
+const KEY = 3;
+const PHASES = 4;
+const RUN = 5;
+const STATE = 8;
+const IDLE = 0;
+const PARKED = 1;
+const CLAIMED = 2;
+const phaseCode = (phases: readonly ('forward' | 'backward')[]) => (phases.includes('forward') ? 1 : 0) | (phases.includes('backward') ? 2 : 0);
+
+type WireModule = { fns: unknown; error: WireError | undefined; tensors: ThreadModule['tensors']; sizes: Record<string, number>; forward: ThreadModule['forward']; backward: ThreadModule['backward'] };
+type RunSteps = (c: { control: Int32Array; id: number; parts: number }, m: WireModule, phases: readonly string[], report: (e: WireError) => void) => WireError | undefined;
+// the calling thread's copy of the loop every worker runs (one text: runner.ts)
+let runSteps: RunSteps | undefined;
+const runner = (): RunSteps => (runSteps ??= new Function(`${RUNNER_SOURCE}\nreturn runSteps;`)() as RunSteps);
+
+/** May this thread block in Atomics.wait? (a browser page's main thread may not) */
+function mayBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const errorOf = (e: WireError): Error => new (e.name === 'RangeError' ? RangeError : e.name === 'EvalError' ? EvalError : Error)(e.message);
 
 function startNode(onMessage: (m: Message) => void, onError: (e: Error) => void): Port {
   const { Worker } = nodeBuiltin('worker_threads') as {
@@ -79,23 +115,28 @@ function startBrowser(onMessage: (m: Message) => void, onError: (e: Error) => vo
   return { post: (m) => w.postMessage(m), terminate: () => w.terminate(), hold: () => {} };
 }
 
-interface Pending {
-  left: number;
-  error?: Error;
-  resolve(): void;
-  reject(e: Error): void;
-}
-
 export class Pool {
   private static readonly pools = new Map<number, Pool>();
-  private readonly control = new Int32Array(new SharedArrayBuffer(16));
+  /** barrier words, the run handed to parked workers, each worker's state (runner.ts, workerSource.ts) */
+  private readonly control: Int32Array;
+  /** does the calling thread take part 0? (where it may block: Node, a Web Worker — not a page's
+   * main thread, which must stay free; there every part runs on a worker) */
+  private readonly joins: boolean;
+  /** the workers, parts first … parts − 1 (first = 1 when the calling thread takes part 0) */
   private readonly ports: Promise<Port[]>;
+  private readonly first: number;
   private readonly keys = new Set<number>();
+  /** the calling thread's instance of each loaded module */
+  private readonly own = new Map<number, WireModule>();
+  private readonly self: { control: Int32Array; id: number; parts: number };
   private queue: Promise<unknown> = Promise.resolve();
-  private pending: Pending | undefined;
+  private runs = 0;
+  /** messages of the current run that came before they were awaited, and those awaited */
+  private readonly arrived = new Map<string, Message>();
+  private readonly waiters = new Map<string, { resolve(m: Message): void; reject(e: Error): void }>();
   private failure: Error | undefined;
 
-  /** The pool of `parts` workers, started if none is running. */
+  /** The pool of `parts` threads, the workers started if none run. */
   static of(parts: number): Pool {
     let p = Pool.pools.get(parts);
     if (!p) Pool.pools.set(parts, (p = new Pool(parts)));
@@ -103,83 +144,147 @@ export class Pool {
   }
 
   private constructor(readonly parts: number) {
-    const started = Array.from({ length: parts }, (_, id) => this.start(id));
+    this.control = new Int32Array(new SharedArrayBuffer(4 * (STATE + parts)));
+    this.joins = mayBlock();
+    this.first = this.joins ? 1 : 0;
+    this.self = { control: this.control, id: 0, parts };
+    const started = Array.from({ length: parts - this.first }, (_, i) => this.start(i + this.first));
     this.ports = Promise.all(started);
     // a start that fails is reported by the run that awaits it
     this.ports.catch(() => {});
   }
 
-  private async start(id: number): Promise<Port> {
-    const onMessage = (m: Message) => this.received(m);
-    const onError = (e: Error) => this.crashed(e);
-    const port = isNode() ? startNode(onMessage, onError) : startBrowser(onMessage, onError);
-    port.post({ op: 'init', id, parts: this.parts, control: this.control });
-    return port;
+  /** A worker, once it has said it is ready: the calling thread waits for the workers at barriers,
+   * and a browser may not start a worker while its main thread does not return to its event loop. */
+  private start(id: number): Promise<Port> {
+    return new Promise<Port>((resolve, reject) => {
+      let ready = false;
+      const onMessage = (m: Message) => {
+        if (m.op === 'ready' && !ready) {
+          ready = true;
+          port.hold(false);
+          resolve(port);
+        } else this.received(m);
+      };
+      const onError = (e: Error) => {
+        if (!ready) reject(e);
+        this.crashed(e);
+      };
+      const port = isNode() ? startNode(onMessage, onError) : startBrowser(onMessage, onError);
+      // a call awaits this: the process stays up for it
+      port.hold(true);
+      port.post({ op: 'init', id, parts: this.parts, control: this.control });
+    });
   }
 
   private received(m: Message): void {
-    const p = this.pending;
-    if (!p || m.op !== 'done') return;
-    if (m.error && !p.error) {
-      const Kind = m.error.name === 'RangeError' ? RangeError : m.error.name === 'EvalError' ? EvalError : Error;
-      p.error = new Kind(m.error.message);
-    }
-    if (--p.left === 0) {
-      this.pending = undefined;
-      if (p.error) p.reject(p.error);
-      else p.resolve();
-    }
+    if (m.op === 'ready') return;
+    const key = `${m.op} ${m.run}`;
+    const waiter = this.waiters.get(key);
+    if (waiter) {
+      this.waiters.delete(key);
+      waiter.resolve(m);
+    } else if (m.run === this.runs) this.arrived.set(key, m);
+  }
+
+  /** The message `op` of run `run` from a worker (the process is kept up meanwhile). */
+  private message(op: 'done' | 'error', run: number, ports: readonly Port[]): Promise<Message> {
+    const key = `${op} ${run}`;
+    const had = this.arrived.get(key);
+    if (had) return Promise.resolve(had);
+    for (const port of ports) port.hold(true);
+    return new Promise<Message>((resolve, reject) => this.waiters.set(key, { resolve, reject })).finally(() => ports.forEach((port) => port.hold(false)));
   }
 
   private crashed(e: Error): void {
     this.failure = e;
     // kernels compiled from now on get workers of their own
     if (Pool.pools.get(this.parts) === this) Pool.pools.delete(this.parts);
-    this.pending?.reject(e);
-    this.pending = undefined;
+    for (const w of this.waiters.values()) w.reject(e);
+    this.waiters.clear();
   }
 
-  /** Give the workers a kernel's module, under `key`. */
+  /** Send worker `id` a message: a parked worker is first sent back to its event loop. */
+  private send(port: Port, id: number, message: unknown): void {
+    this.unpark(id);
+    port.post(message);
+  }
+
+  /** A parked worker back to its event loop (it leaves Atomics.wait at once). */
+  private unpark(id: number): void {
+    if (Atomics.compareExchange(this.control, STATE + id, PARKED, IDLE) === PARKED) Atomics.notify(this.control, STATE + id);
+  }
+
+  /** Give the threads a kernel's module, under `key`: this one now, the workers in turn. */
   load(key: number, m: ThreadModule): void {
     this.keys.add(key);
+    if (this.joins) this.own.set(key, this.instantiate(m));
     this.queue = this.queue.then(async () => {
-      for (const port of await this.ports) port.post({ op: 'load', key, ...m });
+      (await this.ports).forEach((port, i) => this.send(port, i + this.first, { op: 'load', key, ...m }));
     });
   }
 
-  /** Run a loaded module's phases on every worker; settles when all are done. */
+  /** The calling thread's copy of a module's kernels, over the shared memory. */
+  private instantiate(m: ThreadModule): WireModule {
+    const own: WireModule = { fns: null, error: undefined, tensors: m.tensors, sizes: { ...m.sizes, '#part': 0, '#parts': this.parts }, forward: m.forward, backward: m.backward };
+    try {
+      // the body compile() printed and assertSafeCode checked, as each worker instantiates it
+      own.fns = new Function('$memory', m.body)(m.memory);
+    } catch (e) {
+      own.error = { name: (e as Error)?.name ?? 'Error', message: `deltagrad: could not make the kernels (${(e as Error)?.message ?? String(e)})` };
+    }
+    return own;
+  }
+
+  /** Run a loaded module's phases: this thread takes part 0 where it joins (synchronously, in its
+   * turn in the queue), the workers the other parts; settles when every part has passed the last
+   * barrier (where it does not join: when worker 0 has said so). */
   run(key: number, phases: readonly ('forward' | 'backward')[], before: () => void, after: () => void): Promise<void> {
     const job = this.queue.then(async () => {
       if (!this.keys.has(key)) throw new Error('deltagrad: this kernel was disposed (kernel.dispose()); compile it again to use it');
       if (this.failure) throw this.failure;
       const ports = await this.ports;
       before();
-      Atomics.store(this.control, 0, 0);
-      Atomics.store(this.control, 2, 0);
-      for (const port of ports) port.hold(true);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          this.pending = { left: ports.length, resolve, reject };
-          for (const port of ports) port.post({ op: 'run', key, phases });
-        });
-      } finally {
-        for (const port of ports) port.hold(false);
-      }
+      const run = ++this.runs;
+      this.arrived.clear();
+      Atomics.store(this.control, ERROR, 0);
+      Atomics.store(this.control, KEY, key);
+      Atomics.store(this.control, PHASES, phaseCode(phases));
+      Atomics.store(this.control, RUN, run);
+      ports.forEach((port, i) => {
+        const id = i + this.first;
+        // a parked worker takes the run from the control words; one in its event loop, a message
+        if (Atomics.compareExchange(this.control, STATE + id, PARKED, CLAIMED) === PARKED) Atomics.notify(this.control, STATE + id);
+        else port.post({ op: 'run', key, phases, run });
+      });
+      if (this.joins) {
+        const mine = runner()(this.self, this.own.get(key)!, phases, () => {});
+        if (mine) throw errorOf(mine);
+      } else await this.message('done', run, ports);
+      // a worker's kernel threw: it posted the error before the last barrier
+      if (Atomics.load(this.control, ERROR) !== 0) throw errorOf((await this.message('error', run, ports) as Extract<Message, { op: 'error' }>).error);
       after();
     });
     this.queue = job.catch(() => {});
     return job;
   }
 
+  /** End a worker (a parked one is woken first: it leaves Atomics.wait for its event loop). */
+  private stop(port: Port, id: number): void {
+    this.unpark(id);
+    port.terminate();
+  }
+
   /** Forget a kernel's module; the last one gone ends the workers (a later kernel starts new ones). */
   unload(key: number): void {
     if (!this.keys.delete(key)) return;
+    this.own.delete(key);
     const last = this.keys.size === 0;
     // a kernel compiled after this is given a new pool
     if (last && Pool.pools.get(this.parts) === this) Pool.pools.delete(this.parts);
     this.queue = this.queue.then(async () => {
       const ports = await this.ports.catch((): Port[] => []);
-      for (const port of ports) (last ? port.terminate() : port.post({ op: 'unload', key }));
+      ports.forEach((port, i) => (last ? this.stop(port, i + this.first) : this.send(port, i + this.first, { op: 'unload', key })));
     });
   }
 }

@@ -2,76 +2,94 @@
 // started from it (Node: `new Worker(text, { eval: true })`; a browser: a Blob URL), so a bundler
 // needs no worker file. It never runs text a user wrote: the kernels it instantiates are the module
 // body compile() prints from the loop IR (assertSafeCode checks it, as for one thread), sent in a
-// `load` message and made into functions with `new Function` exactly as compile() does.
+// `load` message and made into functions with `new Function` exactly as compile() does. A call's
+// kernels run in runSteps (runner.ts), the loop the calling thread runs too, as part 0.
 //
-// Messages (main → worker): init { id, parts, control } once; load { key, body, memory, tensors,
-// sizes, forward, backward } per compiled kernel (memory is a shared WebAssembly.Memory, its tensors
-// views of it, shared, not copied; the body gets the memory as $memory, for its WebAssembly kernels
-// to import); run { key, phases }; unload { key }. Each run ends in done { error? } (worker → main).
+// Messages (main → worker): init { id, parts, control } once (id from 1 where the calling thread
+// takes part 0; from 0 on a page's main thread, which may not block), answered by ready; load { key, body, memory, tensors, sizes, forward, backward } per compiled kernel (memory
+// is a shared WebAssembly.Memory, its tensors views of it, shared, not copied; the body gets the
+// memory as $memory, for its WebAssembly kernels to import); run { key, phases, run }; unload { key }.
+// A run whose kernel threw posts error { run, error } (worker → main) before the last barrier; worker
+// 0, if there is one, posts done { run } after it.
 //
-// Worked example, a run of forward = [forward_Z (split), forward_Y (whole), forward_L (split)] on 2
-// workers: both run their share of forward_Z, meet at the barrier, worker 0 runs forward_Y while
-// worker 1 waits at the next barrier, then both run their share of forward_L and post done. Two
-// whole kernels in a row need no barrier between them: worker 0 runs both.
-//
-// The barrier: control[0] counts arrivals, control[1] is the generation the last arrival bumps (a
-// short spin, then Atomics.wait); control[2] is set when a kernel threw, so that the rest are
-// skipped — every worker still passes every barrier, so none waits forever.
+// Parking: after a run a worker does not go back to its event loop at once; it waits on its state
+// word control[STATE + id] = PARKED — a spin of SPIN_MS, then Atomics.wait (no CPU) — up to PARK_MS. The calling thread hands it
+// the next run there — writes the key, phases and run number (control[3], [4], [5]), swaps the
+// state to CLAIMED and notifies: a futex wake, where a message to an idle worker's event loop took
+// 0.1–0.3 ms. A worker that times out swaps PARKED → IDLE and returns to its event loop, where runs
+// come as messages again; the calling thread swaps a parked worker to IDLE (and wakes it) before it
+// posts any other message. Both sides swap with compareExchange, so a run is claimed exactly once,
+// by a message or by the swap, never both.
+import { RUNNER_SOURCE } from './runner.js';
+
 export const WORKER_SOURCE = String.raw`'use strict';
+${RUNNER_SOURCE}
 const host = globalThis.process;
 const node = typeof host === 'object' && host !== null && typeof host.getBuiltinModule === 'function' ? host.getBuiltinModule('worker_threads').parentPort : null;
 const post = (m) => (node ? node.postMessage(m) : self.postMessage(m));
 const modules = new Map();
-let id = 0, parts = 1, control = null;
-function barrier() {
-  const gen = Atomics.load(control, 1);
-  if (Atomics.add(control, 0, 1) === parts - 1) {
-    Atomics.store(control, 0, 0);
-    Atomics.add(control, 1, 1);
-    Atomics.notify(control, 1);
-    return;
-  }
-  // spin up to ~0.3 ms before sleeping: waking from Atomics.wait costs more than that here, and the
-  // other worker's share of a kernel usually ends within it
-  const until = performance.now() + 0.3;
-  for (let spin = 0; ; spin++) {
-    if (Atomics.load(control, 1) !== gen) return;
-    if ((spin & 255) === 255 && performance.now() > until) break;
-  }
-  while (Atomics.load(control, 1) === gen) Atomics.wait(control, 1, gen);
+// control words (pool.ts keeps the same numbers): the run handed over to a parked worker, and each
+// worker's state
+const KEY = 3, PHASES = 4, RUN = 5, STATE = 8;
+const IDLE = 0, PARKED = 1, CLAIMED = 2;
+const PARK_MS = 100;
+// the first part of a park is a spin: a futex wake of a sleeping vCPU costs 0.1–0.3 ms here, and
+// the next call of a loop of small calls often comes within this
+const SPIN_MS = 0.3;
+let c = null;
+function run(key, phases, runId) {
+  // parked before the last barrier: the calling thread, past it, may hand over the next run at once
+  Atomics.store(c.control, STATE + c.id, PARKED);
+  const m = modules.get(key);
+  // (cannot happen: a kernel's module is posted before any of its runs, and messages keep their order)
+  if (!m) throw new Error('deltagrad: internal: a worker was asked to run a kernel it was not given');
+  runSteps(c, m, phases, (error) => post({ op: 'error', run: runId, error }));
+  // part 0 on a worker (the calling thread is a page's main thread): past the last barrier, all is written
+  if (c.id === 0) post({ op: 'done', run: runId });
 }
-function run(m, phases) {
-  let error = m.error;
-  if (error) Atomics.store(control, 2, 1);
-  const steps = phases.flatMap((p) => m[p]);
-  for (let i = 0; i < steps.length; i++) {
-    const [name, split] = steps[i];
-    if (i > 0 && (split || steps[i - 1][1])) barrier();
-    if ((split || id === 0) && Atomics.load(control, 2) === 0) {
-      try {
-        m.fns[name](m.tensors, m.sizes);
-      } catch (e) {
-        error = { name: e && e.name || 'Error', message: e && e.message || String(e) };
-        Atomics.store(control, 2, 1);
-      }
+/** Wait parked for runs handed over through shared memory; back to the event loop when none comes
+ * within PARK_MS, or when the calling thread has a message to post. */
+function serve() {
+  const control = c.control, at = STATE + c.id;
+  let spinUntil = performance.now() + SPIN_MS;
+  let until = spinUntil - SPIN_MS + PARK_MS;
+  let spinning = true;
+  for (let spin = 0; ; spin++) {
+    const state = Atomics.load(control, at);
+    if (state === CLAIMED) {
+      const code = Atomics.load(control, PHASES);
+      run(Atomics.load(control, KEY), code === 3 ? ['forward', 'backward'] : code === 2 ? ['backward'] : ['forward'], Atomics.load(control, RUN));
+      spinUntil = performance.now() + SPIN_MS;
+      until = spinUntil - SPIN_MS + PARK_MS;
+      spinning = true;
+      continue;
     }
+    if (state === IDLE) return;
+    if (spinning) {
+      if ((spin & 255) === 255 && performance.now() >= spinUntil) spinning = false;
+      continue;
+    }
+    const left = until - performance.now();
+    if (left <= 0) {
+      if (Atomics.compareExchange(control, at, PARKED, IDLE) === PARKED) return;
+      continue;
+    }
+    Atomics.wait(control, at, PARKED, left);
   }
-  post(error ? { op: 'done', error } : { op: 'done' });
 }
 function receive(msg) {
   switch (msg.op) {
     case 'init':
-      id = msg.id;
-      parts = msg.parts;
-      control = msg.control;
+      c = { control: msg.control, id: msg.id, parts: msg.parts };
+      post({ op: 'ready' });
       return;
     case 'load': {
-      const sizes = Object.assign(Object.create(null), msg.sizes, { '#part': id, '#parts': parts });
+      const sizes = Object.assign(Object.create(null), msg.sizes, { '#part': c.id, '#parts': c.parts });
       const m = { fns: null, error: undefined, tensors: msg.tensors, sizes, forward: msg.forward, backward: msg.backward };
       try {
         m.fns = new Function('$memory', msg.body)(msg.memory);
       } catch (e) {
-        m.error = { name: e && e.name || 'Error', message: 'deltagrad: a worker thread could not make the kernels (' + (e && e.message || String(e)) + ')' };
+        m.error = { name: (e && e.name) || 'Error', message: 'deltagrad: a worker thread could not make the kernels (' + ((e && e.message) || String(e)) + ')' };
       }
       modules.set(msg.key, m);
       return;
@@ -80,7 +98,8 @@ function receive(msg) {
       modules.delete(msg.key);
       return;
     case 'run':
-      return run(modules.get(msg.key), msg.phases);
+      run(msg.key, msg.phases, msg.run);
+      return serve();
   }
 }
 if (node) node.on('message', receive);

@@ -1,6 +1,7 @@
 // compile(src, { threads: n }): the kernels on worker threads agree bitwise with one thread (each
 // output element is written once, by one worker, in the same summation order), on odd sizes where
 // the shares are uneven; run to run the same; Promises; dispose; one thread without shared memory.
+import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { compile, type Kernel, type ThreadedKernel } from '../../src/index.js';
 import { check } from '../../src/ir/check.js';
@@ -15,16 +16,16 @@ afterAll(() => opened.forEach((k) => k.dispose()));
 
 type Variant = { simd?: boolean; optimize?: boolean };
 
-function both(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', variant: Variant = {}) {
+function both(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', variant: Variant = {}, threads = 2) {
   const one = compile(source, { sizes, dtype, ...variant });
-  const two = compile(source, { sizes, dtype, threads: 2, ...variant });
+  const two = compile(source, { sizes, dtype, threads, ...variant });
   opened.push(two);
   return { one, two };
 }
 
-async function expectSame(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', seeds?: (k: Kernel) => Record<string, Arr>, variant: Variant = {}) {
-  const { one, two } = both(source, sizes, dtype, variant);
-  expect(two.threads).toBe(2);
+async function expectSame(source: string, sizes: Record<string, number>, dtype: 'float32' | 'float64' = 'float64', seeds?: (k: Kernel) => Record<string, Arr>, variant: Variant = {}, threads = 2) {
+  const { one, two } = both(source, sizes, dtype, variant, threads);
+  expect(two.threads).toBe(threads);
   const inputs = inputsOf(one, 7);
   const f1 = one.forward(inputs);
   const f2 = await two.forward(inputs);
@@ -43,6 +44,11 @@ describe('threaded kernels agree bitwise with one thread', () => {
   it('matmul 37×53×41 (one block: one worker has all of it) and 131×67×1029 float32 (uneven shares)', async () => {
     await expectSame('Y[i,j] = sum(k) A[i,k]*B[k,j]', { I: 37, K: 53, J: 41 }, 'float64', (k) => ({ dY: seedFor(k, 'Y') }));
     await expectSame('Y[i,j] = sum(k) A[i,k]*B[k,j]', { I: 131, K: 67, J: 1029 }, 'float32', (k) => ({ dY: seedFor(k, 'Y') }));
+  });
+
+  it('three threads (the calling thread and two workers): matmul and conv2d with their gradients', async () => {
+    await expectSame('Y[i,j] = sum(k) A[i,k]*B[k,j]', { I: 131, K: 67, J: 1029 }, 'float32', (k) => ({ dY: seedFor(k, 'Y') }), {}, 3);
+    await expectSame(layer('conv2d'), { N: 5, C: 3, H: 9, W: 11, F: 7 }, 'float64', (k) => ({ dY: seedFor(k, 'Y') }), {}, 3);
   });
 
   it('conv2d with an odd batch, its input and filter gradients', async () => {
@@ -175,6 +181,56 @@ describe('the threaded kernel’s API', () => {
     a.dispose();
     await expect(a.forward({ X: new Float64Array(6) })).rejects.toThrow(/disposed/);
     expect((await b.forward({ X: Float64Array.from([-1, 2, -3, 4, -5, 6, -7, 8, -9]) })).Y).toEqual(Float64Array.from([0, 2, 0, 4, 0, 6, 0, 8, 0]));
+  });
+
+  it('parked workers: back-to-back calls, a kernel compiled between calls, a call after the park ran out', async () => {
+    // a worker waits parked (workerSource.ts) for up to 100 ms after a call: the next call is
+    // handed over in shared memory; a new kernel's module is posted after the worker is unparked;
+    // after the park a call comes as a message again — every path gives one thread's bits
+    const source = 'Y[i,j] = sum(k) A[i,k]*B[k,j]';
+    const sizes = { I: 37, K: 21, J: 45 };
+    const one = compile(source, { sizes });
+    const a = compile(source, { sizes, threads: 2 });
+    opened.push(a);
+    const inputs = inputsOf(one, 3);
+    const want = one.forward(inputs).Y;
+    for (let call = 0; call < 5; call++) expect(differing((await a.forward(inputs)).Y, want)).toEqual([]);
+    const b = compile('Y[i] = sum(k) A[i,k]*x[k]', { sizes: { I: 37, K: 21 }, threads: 2 });
+    opened.push(b);
+    const x = Float64Array.from({ length: 21 }, (_, i) => i - 10);
+    const bOne = compile('Y[i] = sum(k) A[i,k]*x[k]', { sizes: { I: 37, K: 21 } }).forward({ A: inputs.A!, x }).Y;
+    expect(differing((await b.forward({ A: inputs.A!, x })).Y, bOne)).toEqual([]);
+    expect(differing((await a.forward(inputs)).Y, want)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(differing((await a.forward(inputs)).Y, want)).toEqual([]);
+    expect(differing((await b.forward({ A: inputs.A!, x })).Y, bOne)).toEqual([]);
+  });
+
+  it('a process whose threaded kernels are not disposed still exits when its work is done', () => {
+    const script = `import { compile } from ${JSON.stringify(new URL('../../src/index.ts', import.meta.url).pathname)};
+const k = compile('Y[i,j] = sum(k) A[i,k]*B[k,j]', { sizes: { I: 30, K: 20, J: 40 }, threads: 2 });
+const r = await k.backward({ A: new Float64Array(600).fill(1), B: new Float64Array(800).fill(2) }, { dY: new Float64Array(1200).fill(1) });
+console.log(r.dA[0]);`;
+    const started = performance.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('80');
+    // a parked worker (100 ms at most) does not hold the process: exit is not a timeout kill
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(performance.now() - started).toBeLessThan(60_000);
+  });
+
+  it('past 4 GiB of arrays (more than one shared WebAssembly memory holds): one thread, still Promises', async () => {
+    // 3 × 20 000² float64 = 9.6 GB: compile() allocates nothing for it, and falls back before the pool
+    const big = compile('Y[i,j] = sum(k) A[i,k]*B[k,j]', { sizes: { I: 20000, K: 20000, J: 20000 }, threads: 2 });
+    expect(big.threads).toBe(1);
+    await expect(big.forward({ A: new Float64Array(3), B: new Float64Array(3) })).rejects.toThrow(/A has 3 elements/);
+    big.dispose();
+    // the same program small: 2 threads
+    const fits = compile('Y[i,j] = sum(k) A[i,k]*B[k,j]', { sizes: { I: 8, K: 8, J: 8 }, threads: 2 });
+    expect(fits.threads).toBe(2);
+    fits.dispose();
   });
 
   it('checks the option: a whole number from 1 up', () => {
