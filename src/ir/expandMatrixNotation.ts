@@ -458,7 +458,7 @@ function mayUseMatrixNotation(a: Ast, scope: MatrixScope): boolean {
     case 'name':
       return (scope.shapes.get(a.name)?.length ?? 0) > 0;
     case 'access':
-      return a.subs.some((x) => mayUseMatrixNotation(x, scope));
+      return anyMayUse(a.subs, scope);
     case 'unary':
       return mayUseMatrixNotation(a.arg, scope);
     case 'transpose':
@@ -468,12 +468,18 @@ function mayUseMatrixNotation(a: Ast, scope: MatrixScope): boolean {
     case 'compare':
       return mayUseMatrixNotation(a.a, scope) || mayUseMatrixNotation(a.b, scope);
     case 'call':
-      return Object.hasOwn(MATRIX_FUNCTIONS, a.name) || a.args.some((x) => mayUseMatrixNotation(x, scope)) || (a.subs?.some((x) => mayUseMatrixNotation(x, scope)) ?? false);
+      return Object.hasOwn(MATRIX_FUNCTIONS, a.name) || anyMayUse(a.args, scope) || (a.subs !== undefined && anyMayUse(a.subs, scope));
     case 'reduce':
-      return (a.at?.some((x) => mayUseMatrixNotation(x, scope)) ?? false) || mayUseMatrixNotation(a.body, scope);
+      return (a.at !== undefined && anyMayUse(a.at, scope)) || mayUseMatrixNotation(a.body, scope);
     default:
       return assertNever(a);
   }
+}
+
+/** mayUseMatrixNotation of any of the trees (a loop: no closure made per subscript list) */
+function anyMayUse(as: readonly Ast[], scope: MatrixScope): boolean {
+  for (let i = 0; i < as.length; i++) if (mayUseMatrixNotation(as[i]!, scope)) return true;
+  return false;
 }
 
 /** The statement in index notation, with its left side's indices and shape; undefined when it uses
