@@ -507,7 +507,8 @@ function positionNames(t: TensorInfo, accesses: readonly Access[], names: NameSu
   const chosen: string[] = [];
   return t.shape.map((extent, k) => {
     const plain = [...new Set(accesses.map((a) => idxAsVar(a.subs[k]!)))];
-    const dimName = sizeNames(extent).length === 1 && extent.kind === 'poly' ? sizeNames(extent)[0]!.toLowerCase() : undefined;
+    const named = sizeNames(extent);
+    const dimName = named.length === 1 && extent.kind === 'poly' ? named[0]!.toLowerCase() : undefined;
     const single = plain.length === 1 ? plain[0] : undefined;
     // a bound index renamed apart by the checker (c2) reads better under its own name (c)
     const stripped = single?.replace(/\d+$/, '');

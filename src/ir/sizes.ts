@@ -111,7 +111,16 @@ export function printPoly(p: Poly): string {
 }
 
 /** Size names a polynomial mentions. */
-export const polySizes = (p: Poly): string[] => [...p.keys()].flatMap((k) => (k ? k.split('*') : []));
+export function polySizes(p: Poly): string[] {
+  // a loop: a key array and a split per monomial cost every gradient position (sizeNames) a few
+  const out: string[] = [];
+  for (const k of p.keys()) {
+    if (!k) continue;
+    if (k.includes('*')) for (const n of k.split('*')) out.push(n);
+    else out.push(k);
+  }
+  return out;
+}
 
 /** true when every monomial has a positive coefficient (sizes are positive, so the value is > 0). */
 export const polyIsPositive = (p: Poly): boolean => p.size > 0 && [...p.values()].every((v) => v > 0);
