@@ -63,6 +63,9 @@ export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', '
 /** Matrix functions that bind indices like a reduction in their general form, `det(p:N, q:N) M[p,q]`
  *  and `inv(p:N, q:N @ i, j) M[p,q]`, and are calls in their short one, `det(A)`, `inv(A)[i,j]`. */
 export const MATRIX_BINDERS = ['det', 'logdet', 'inv'] as const;
+const COMPARISONS: ReadonlySet<string> = new Set(['>', '<', '>=', '<=', '==', '!=']);
+const ADDITIVE: ReadonlySet<string> = new Set(['+', '-']);
+const MULTIPLICATIVE: ReadonlySet<string> = new Set(['*', '/', '%', '.*', './']);
 /** Chains of + - * longer than this are regrouped into balanced trees (see additive). */
 const LONG_CHAIN = 64;
 
@@ -197,6 +200,11 @@ class Parser {
   private isOp(text: string, o = 0): boolean {
     const t = this.peek(o);
     return t.t === 'op' && t.text === text;
+  }
+  /** whether the next token is one of these operators (one look, where a loop tested each in turn) */
+  private atOp(ops: ReadonlySet<string>): boolean {
+    const t = this.peek();
+    return t.t === 'op' && ops.has(t.text);
   }
   private spanOf(t: Token, length = t.text.length || 1): Span {
     return { line: t.line, col: t.col, length };
@@ -338,7 +346,7 @@ class Parser {
       const start = this.peek();
       const a = this.additive();
       const t = this.peek();
-      if (t.t === 'op' && ['>', '<', '>=', '<=', '==', '!='].includes(t.text)) {
+      if (t.t === 'op' && COMPARISONS.has(t.text)) {
         this.next();
         const b = this.additive();
         return { k: 'compare', op: t.text as '>', a, b, span: this.spanFrom(start) };
@@ -352,7 +360,7 @@ class Parser {
   private additive(): Ast {
     const first = this.product();
     const rest: { op: Token; b: Ast }[] = [];
-    while (this.isOp('+') || this.isOp('-')) {
+    while (this.atOp(ADDITIVE)) {
       const op = this.next();
       rest.push({ op, b: this.product() });
     }
@@ -377,7 +385,7 @@ class Parser {
     const rest: { op: Token; b: Ast }[] = [];
     // A reduction consumed the rest of the product as its body.
     let last = first;
-    while (!this.bare.has(last) && (this.isOp('*') || this.isOp('/') || this.isOp('%') || this.isOp('.*') || this.isOp('./'))) {
+    while (!this.bare.has(last) && this.atOp(MULTIPLICATIVE)) {
       const op = this.next();
       last = this.unary();
       rest.push({ op, b: last });
