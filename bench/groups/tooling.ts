@@ -129,7 +129,7 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
       for (const [impl] of impls) {
         const w = wall.get(impl)!;
         const c = cpu.get(impl)!;
-        rows.push({ ...base, impl, case: b.name, op: `${what}()`, status: 'ok', medianMs: median(w), minMs: Math.min(...w), cpuMedianMs: median(c), reps, note: 'in-process, after a warm-up call; interleaved with the baseline when given' });
+        rows.push({ ...base, impl, case: b.name, op: `${what}()`, status: 'ok', medianMs: median(w), minMs: Math.min(...w), cpuMedianMs: median(c), reps, note: `in-process, after a warm-up call; interleaved with the baseline when given${what === 'derive' ? '; the gradients only: DeriveResult.program (the planned backward program) is made when read, and is not read here' : ''}` });
         opts.log(`  ${b.name} ${what} (${impl}): median ${median(w).toFixed(0)} ms wall, ${median(c).toFixed(0)} ms CPU`);
       }
     }
