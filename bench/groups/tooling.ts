@@ -8,11 +8,13 @@
 //     the median of the calls after it, wall and CPU;
 //   - `tsx scripts/generateLibrary.ts --check` end to end (process start included);
 //   - cold start of the derive command: `node dist/src/bin/derive.js …` (the package's bin, built by
-//     `npm run build`) spawned, median of several, on an inline program and on one layer file; and
+//     `npm run build`) spawned, median of several, on an inline program, on one layer file, and on
+//     the sum and the chain (7 runs each, alternated with the baseline's built bin when it has one,
+//     wall and the child's CPU time); and
 //     `npx derive` on the layer file (the bar), alternated with npx running a bare Node through the
 //     same path (npm's floor).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -127,7 +129,7 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
       for (const [impl] of impls) {
         const w = wall.get(impl)!;
         const c = cpu.get(impl)!;
-        rows.push({ ...base, impl, case: b.name, op: `${what}()`, status: 'ok', medianMs: median(w), minMs: Math.min(...w), cpuMedianMs: median(c), reps, note: 'in-process, after a warm-up call; interleaved with the baseline when given' });
+        rows.push({ ...base, impl, case: b.name, op: `${what}()`, status: 'ok', medianMs: median(w), minMs: Math.min(...w), cpuMedianMs: median(c), reps, note: `in-process, after a warm-up call; interleaved with the baseline when given${what === 'derive' ? '; the gradients only: DeriveResult.program (the planned backward program) is made when read, and is not read here' : ''}` });
         opts.log(`  ${b.name} ${what} (${impl}): median ${median(w).toFixed(0)} ms wall, ${median(c).toFixed(0)} ms CPU`);
       }
     }
@@ -161,8 +163,47 @@ export async function toolingRows(opts: { quick: boolean; log: (l: string) => vo
   const bin = 'dist/src/bin/derive.js';
   spawnRow('derive cold start', `node ${bin} -e '${affine}' --wrt X`, process.execPath, [bin, '-e', affine, '--wrt', 'X'], opts.quick ? 1 : 10, 'spawned; wall time of the whole process');
   spawnRow('derive cold start', `node ${bin} examples/layers/conv2d.dg`, process.execPath, [bin, 'examples/layers/conv2d.dg'], opts.quick ? 1 : 10, 'spawned; one layer, every gradient');
-  spawnRow('derive cold start', `node ${bigBin} (10 000-term sum)`, process.execPath, [bigBin, sumFile], opts.quick ? 1 : 3, 'spawned; the whole process, printing included');
-  spawnRow('derive cold start', `node ${bigBin} (800-layer tanh chain)`, process.execPath, [bigBin, chainFile], opts.quick ? 1 : 3, 'spawned; the whole process, printing included');
+  // the 10 000-term sum and the 800-layer chain through the command (issue 15's bar: a new user's
+  // derive is a cold process), alternated run by run with the baseline checkout's built command
+  // when it has one; wall time and the child's CPU time (reported by the child at exit), medians
+  const bins: [ImplId, string][] = [['deltagrad', join(root, bigBin)], ...(baselineDir && existsSync(join(baselineDir, bigBin)) ? [['deltagrad-baseline', join(baselineDir, bigBin)] as [ImplId, string]] : [])];
+  const cpuAtExit = `--import=data:text/javascript,process.on('exit',()=>process.stderr.write('\\ncpu-us '+JSON.stringify(process.cpuUsage())))`;
+  for (const [what, file] of [['10 000-term sum', sumFile], ['800-layer tanh chain', chainFile]] as const) {
+    const wall = new Map<ImplId, number[]>(bins.map(([i]) => [i, []]));
+    const cpu = new Map<ImplId, number[]>(bins.map(([i]) => [i, []]));
+    const failures = new Map<ImplId, string>();
+    const reps = opts.quick ? 1 : 7;
+    for (let r = 0; r < reps; r++)
+      for (const [impl, bin] of r % 2 ? [...bins].reverse() : bins) {
+        const t = performance.now();
+        const res = spawnSync(process.execPath, [cpuAtExit, bin, file], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, NODE_OPTIONS: '' } });
+        wall.get(impl)!.push(performance.now() - t);
+        const used = /cpu-us (\{.*\})\s*$/.exec(res.stderr ?? '');
+        if (used) {
+          const u = JSON.parse(used[1]!) as { user: number; system: number };
+          cpu.get(impl)!.push((u.user + u.system) / 1000);
+        }
+        if (res.status !== 0) failures.set(impl, `exit ${res.status}: ${(res.stderr ?? '').split('\n')[0]}`);
+      }
+    for (const [impl] of bins) {
+      const w = wall.get(impl)!;
+      const c = cpu.get(impl)!;
+      const failed = failures.get(impl);
+      rows.push({
+        ...base,
+        impl,
+        case: 'derive cold start',
+        op: `node ${bigBin} (${what})`,
+        status: failed ? 'error' : 'ok',
+        medianMs: median(w),
+        minMs: Math.min(...w),
+        ...(c.length ? { cpuMedianMs: median(c) } : {}),
+        reps,
+        note: failed ?? `spawned; the whole process, printing included (the bar: < 1 s); CPU is the child's, GC threads included${bins.length > 1 ? '; alternated with the baseline checkout’s built command' : ''}`,
+      });
+      opts.log(`  derive cold start (${what}, ${impl}): median ${median(w).toFixed(0)} ms wall${c.length ? `, ${median(c).toFixed(0)} ms CPU` : ''}`);
+    }
+  }
   // npx derive, and beside it npm's floor: `npx --yes --package=. -- node -e 0` takes the very path
   // `npx derive` takes in this project (npm start, arborist reads of the project's tree and of
   // npx's cache entry for it, a shell, a Node start) but runs nothing. Alternated, so both see the

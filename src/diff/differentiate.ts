@@ -218,12 +218,17 @@ function contributions(e: Expr, ctx: DiffContext): Contribution[] {
  *  contribution's summed indices (max(0, Σ_c …) differentiated inside Σ_c). Rename such binders
  *  apart so that solving for the summed index never reaches into the copy. */
 function freshenBinders(e: Expr, clash: ReadonlySet<string>, names: NameSupply): Expr {
-  if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'matfn') {
-    const hit = e.indices.filter((b) => clash.has(b.name));
-    const renamed = hit.length ? (renameIndices(e, new Map(hit.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof e) : e;
-    return { ...renamed, body: freshenBinders(renamed.body, clash, names) } as Expr;
-  }
-  return mapChildren(e, (c) => freshenBinders(c, clash, names));
+  const go = (x: Expr): Expr => {
+    if (x.kind === 'reduce' || x.kind === 'argmax' || x.kind === 'matfn') {
+      const hit = x.indices.filter((b) => clash.has(b.name));
+      const renamed = hit.length ? (renameIndices(x, new Map(hit.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof x) : x;
+      const body = go(renamed.body);
+      // nothing renamed: the same node, so its parents are not rebuilt (and rehashed) either
+      return renamed === x && body === x.body ? x : ({ ...renamed, body } as Expr);
+    }
+    return mapChildren(x, go);
+  };
+  return go(e);
 }
 
 export interface GradientStatement {
@@ -502,7 +507,8 @@ function positionNames(t: TensorInfo, accesses: readonly Access[], names: NameSu
   const chosen: string[] = [];
   return t.shape.map((extent, k) => {
     const plain = [...new Set(accesses.map((a) => idxAsVar(a.subs[k]!)))];
-    const dimName = sizeNames(extent).length === 1 && extent.kind === 'poly' ? sizeNames(extent)[0]!.toLowerCase() : undefined;
+    const named = sizeNames(extent);
+    const dimName = named.length === 1 && extent.kind === 'poly' ? named[0]!.toLowerCase() : undefined;
     const single = plain.length === 1 ? plain[0] : undefined;
     // a bound index renamed apart by the checker (c2) reads better under its own name (c)
     const stripped = single?.replace(/\d+$/, '');
@@ -524,7 +530,8 @@ function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSup
     if (x.kind === 'reduce' || x.kind === 'argmax' || x.kind === 'matfn') {
       const clash = x.indices.filter((b) => taken.has(b.name));
       const renamed = clash.length ? (renameIndices(x, new Map(clash.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof x) : x;
-      return { ...renamed, body: go(renamed.body) } as Expr;
+      const body = go(renamed.body);
+      return renamed === x && body === x.body ? x : ({ ...renamed, body } as Expr);
     }
     // also inside calls and quotients: the copy of a logsumexp in its softmax, exp(e − logsumexp(…))
     return mapChildren(x, go);
@@ -534,13 +541,15 @@ function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSup
 
 /** Bound indices renamed apart along the way (c3, h2) take back the plainest free name in their scope. */
 function tidyBoundNames(e: Expr, scope: ReadonlySet<string>): Expr {
-  if (e.kind === 'reduce' || e.kind === 'argmax' || e.kind === 'matfn') {
+  // one closure a scope, not one a node
+  const go = (x: Expr): Expr => {
+    if (x.kind !== 'reduce' && x.kind !== 'argmax' && x.kind !== 'matfn') return mapChildren(x, go);
     const inner = new Set(scope);
     const map = new Map<string, string>();
     // a name the node already uses anywhere — a later index of this list, a reduction nested in the
     // body — would bind twice or capture: sum(i,r4,r2) must not become sum(i,r2,r2)
-    const used = new Set(allIndexNames(e));
-    for (const b of e.indices) {
+    const used = new Set(allIndexNames(x));
+    for (const b of x.indices) {
       const stem = b.name.replace(/\d+$/, '') || b.name;
       for (let k = 1; ; k++) {
         const cand = k === 1 ? stem : `${stem}${k}`;
@@ -552,11 +561,12 @@ function tidyBoundNames(e: Expr, scope: ReadonlySet<string>): Expr {
       }
       inner.add(map.get(b.name) ?? b.name);
     }
-    const renamed = map.size ? (renameIndices(e, map) as typeof e) : e;
+    const renamed = map.size ? (renameIndices(x, map) as typeof x) : x;
     const body = tidyBoundNames(renamed.body, inner);
-    return { ...renamed, body } as Expr;
-  }
-  return mapChildren(e, (c) => tidyBoundNames(c, scope));
+    // nothing renamed: the same node, so its parents are not rebuilt either
+    return renamed === x && body === x.body ? x : ({ ...renamed, body } as Expr);
+  };
+  return go(e);
 }
 
 export { exprKey, freeIndices, printIndex, sizeTryEval };

@@ -113,8 +113,10 @@ function elementwiseRaw(e: Expr, dims: readonly string[], ctx: Ctx): M | null {
     case 'mul': {
       const fs = e.factors.map((f) => [f, elementwise(f, dims, ctx)] as const);
       if (fs.some(([, m]) => !m)) return null;
-      const scalars = fs.filter(([f]) => freeIndices(f).length === 0).map(([, m]) => m!);
-      const arrays = fs.filter(([f]) => freeIndices(f).length > 0).map(([, m]) => m!);
+      // each factor's free indices found once (it is a walk with sets), not once per list
+      const scalar = fs.map(([f]) => freeIndices(f).length === 0);
+      const scalars = fs.filter((_, i) => scalar[i]).map(([, m]) => m!);
+      const arrays = fs.filter((_, i) => !scalar[i]).map(([, m]) => m!);
       // a ⊙ (1 ⊘ b) ⊙ (1 ⊘ c) → a ⊘ (b ⊙ c)
       const isRecip = (m: M) => m.k === 'hdiv' && m.a.k === 'num' && m.a.value === 1;
       const dens = arrays.filter(isRecip).map((m) => (m as { b: M }).b);
@@ -446,14 +448,19 @@ function sumMatrix(rhs: Expr, lhs: readonly string[], ctx: Ctx): { m: M; transpo
   if (new Set(parts.map((p) => p.transposeLhs)).size > 1) return ctx.rows ? sumMatrix(rhs, lhs, { ...ctx, rows: false }) : null;
   // like terms: P + P → 2·P
   const summands: Term[] = [];
+  // each summand's key made once (a serialisation of its whole form)
+  const keys: string[] = [];
   const counts = new Map<string, number>();
   for (const p of parts) {
     const key = `${p.neg}${JSON.stringify(p.m)}`;
-    if (!counts.has(key)) summands.push({ neg: p.neg, m: p.m });
+    if (!counts.has(key)) {
+      summands.push({ neg: p.neg, m: p.m });
+      keys.push(key);
+    }
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   summands.forEach((x, i) => {
-    const c = counts.get(`${x.neg}${JSON.stringify(x.m)}`)!;
+    const c = counts.get(keys[i]!)!;
     if (c > 1) summands[i] = { neg: x.neg, m: { k: 'scale', factors: [{ k: 'num', value: c }, x.m] } };
   });
   const m: M = summands.length === 1 && !summands[0]!.neg ? summands[0]!.m : (factorCommon(summands) ?? { k: 'add', terms: summands });

@@ -35,16 +35,23 @@ export const atomKey = (a: Atom): string => {
   }
 };
 
+/** terms merged by a linear search up to this many; a map past it */
+const SHORT = 8;
+
 function makeIdx(terms: readonly { atom: Atom; coef: Poly }[], constant: Poly): IndexExpr {
   // one atom: nothing to merge, and a quotient needs its remainder beside it to fold
   if (terms.length < 2) return { terms: terms.length && !polyIsZero(terms[0]!.coef) ? [{ atom: terms[0]!.atom, coef: terms[0]!.coef }] : [], constant };
   const merged: { atom: Atom; coef: Poly }[] = [];
-  const at = new Map<string, number>();
-  for (const t of terms) {
+  // the atoms' keys in merged's order; a map only for long expressions (most have two or three terms)
+  const keys: string[] = [];
+  const at = terms.length > SHORT ? new Map<string, number>() : undefined;
+  for (let n = 0; n < terms.length; n++) {
+    const t = terms[n]!;
     const k = atomKey(t.atom);
-    const i = at.get(k);
-    if (i === undefined) {
-      at.set(k, merged.length);
+    const i = at ? at.get(k) : keys.indexOf(k);
+    if (i === undefined || i < 0) {
+      at?.set(k, merged.length);
+      keys.push(k);
       merged.push({ atom: t.atom, coef: t.coef });
     } else merged[i] = { atom: merged[i]!.atom, coef: polyAdd(merged[i]!.coef, t.coef) };
   }

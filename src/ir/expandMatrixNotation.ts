@@ -447,10 +447,45 @@ class Translator {
   }
 }
 
+/** Whether the translation could find matrix notation in `a`: a read of a declared tensor of rank ≥ 1
+ *  without subscripts, a transpose, `.*` `./` `.^`, or a matrix function. It may say yes when the
+ *  translation then finds none (it looks inside subscripts too, and ignores index names), never the
+ *  reverse; a no skips the translation, which a 10 000-term index-notation sum paid in full. */
+function mayUseMatrixNotation(a: Ast, scope: MatrixScope): boolean {
+  switch (a.k) {
+    case 'num':
+      return false;
+    case 'name':
+      return (scope.shapes.get(a.name)?.length ?? 0) > 0;
+    case 'access':
+      return anyMayUse(a.subs, scope);
+    case 'unary':
+      return mayUseMatrixNotation(a.arg, scope);
+    case 'transpose':
+      return true;
+    case 'binary':
+      return a.op === '.*' || a.op === './' || a.op === '.^' || mayUseMatrixNotation(a.a, scope) || mayUseMatrixNotation(a.b, scope);
+    case 'compare':
+      return mayUseMatrixNotation(a.a, scope) || mayUseMatrixNotation(a.b, scope);
+    case 'call':
+      return Object.hasOwn(MATRIX_FUNCTIONS, a.name) || anyMayUse(a.args, scope) || (a.subs !== undefined && anyMayUse(a.subs, scope));
+    case 'reduce':
+      return (a.at !== undefined && anyMayUse(a.at, scope)) || mayUseMatrixNotation(a.body, scope);
+    default:
+      return assertNever(a);
+  }
+}
+
+/** mayUseMatrixNotation of any of the trees (a loop: no closure made per subscript list) */
+function anyMayUse(as: readonly Ast[], scope: MatrixScope): boolean {
+  for (let i = 0; i < as.length; i++) if (mayUseMatrixNotation(as[i]!, scope)) return true;
+  return false;
+}
+
 /** The statement in index notation, with its left side's indices and shape; undefined when it uses
  *  no matrix notation (or has subscripts on the left: index notation). */
 export function expandMatrixNotation(l: Assign, scope: MatrixScope): { line: Assign; shape: SizeExpr[] } | undefined {
-  if (l.subs !== null) return undefined;
+  if (l.subs !== null || !mayUseMatrixNotation(l.rhs, scope)) return undefined;
   const taken = new Set<string>([l.name]);
   namesIn(l.rhs, taken);
   // names the statement's own index notation uses as indices

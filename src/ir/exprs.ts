@@ -198,30 +198,34 @@ export function children(e: Expr): readonly Expr[] {
 
 /** Apply an index-expression rewrite to every subscript, index value, argmax position and δ. */
 export function mapIndices(e: Expr, f: (x: IndexExpr) => IndexExpr): Expr {
-  // a node whose index expressions f returns unchanged is kept, so its parents are too
-  switch (e.kind) {
-    case 'index': {
-      const x = f(e.expr);
-      return x === e.expr ? e : { kind: 'index', expr: x };
+  // a node whose index expressions f returns unchanged is kept, so its parents are too; one closure
+  // for the walk, not one a node
+  const go = (x: Expr): Expr => {
+    switch (x.kind) {
+      case 'index': {
+        const ix = f(x.expr);
+        return ix === x.expr ? x : { kind: 'index', expr: ix };
+      }
+      case 'access': {
+        const subs = x.subs.map(f);
+        return subs.every((s, k) => s === x.subs[k]) ? x : access(x.tensor, subs);
+      }
+      case 'delta': {
+        const a = f(x.a);
+        const b = f(x.b);
+        return a === x.a && b === x.b ? x : { kind: 'delta', a, b };
+      }
+      case 'argmax':
+      case 'matfn': {
+        const at = x.at.map(f);
+        const body = go(x.body);
+        return body === x.body && at.every((s, k) => s === x.at[k]) ? x : { ...x, at, body };
+      }
+      default:
+        return mapChildren(x, go);
     }
-    case 'access': {
-      const subs = e.subs.map(f);
-      return subs.every((x, k) => x === e.subs[k]) ? e : access(e.tensor, subs);
-    }
-    case 'delta': {
-      const a = f(e.a);
-      const b = f(e.b);
-      return a === e.a && b === e.b ? e : { kind: 'delta', a, b };
-    }
-    case 'argmax':
-    case 'matfn': {
-      const at = e.at.map(f);
-      const body = mapIndices(e.body, f);
-      return body === e.body && at.every((x, k) => x === e.at[k]) ? e : { ...e, at, body };
-    }
-    default:
-      return mapChildren(e, (c) => mapIndices(c, f));
-  }
+  };
+  return go(e);
 }
 
 export const substituteIndex = (e: Expr, name: string, by: IndexExpr): Expr => mapIndices(e, (x) => idxSubstitute(x, name, by));

@@ -36,7 +36,7 @@ export type Line =
   /** `add`: a scatter-add, `dE[tok[n], d] += dY[n, d]`, into a tensor an earlier statement assigned */
   | { readonly k: 'assign'; readonly name: string; readonly subs: readonly Ast[] | null; readonly rhs: Ast; readonly span: Span; readonly add?: true };
 
-interface Token {
+export interface Token {
   readonly t: 'name' | 'num' | 'op' | 'nl' | 'eof';
   readonly text: string;
   readonly line: number;
@@ -46,90 +46,136 @@ interface Token {
 }
 
 const OPS = ['<=', '>=', '==', '!=', '.*', './', '.^', '[', ']', '(', ')', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '^', '<', '>', ';', '@', "'", 'Σ', '∑'];
-const TWO_FIRST = new Set(OPS.filter((o) => o.length === 2).map((o) => o[0]!));
-/** an ASCII digit (`ch` one code point, or undefined past the end of the line) */
-const isDigit = (ch: string | undefined): boolean => ch !== undefined && ch.length === 1 && ch >= '0' && ch <= '9';
+/** the one-character ASCII operators by character code (Σ and ∑ are scanned on their own) */
+const ASCII_OPS: readonly (string | undefined)[] = Array.from({ length: 128 }, (_, c) => (OPS.includes(String.fromCharCode(c)) ? String.fromCharCode(c) : undefined));
+/** the two-character operators: all ASCII, and each starts with one of < > = ! . */
+const TWO_CHAR_OPS = new Set(OPS.filter((o) => o.length === 2));
+const startsTwoCharOp = (c: number): boolean => c === 0x3c || c === 0x3e || c === 0x3d || c === 0x21 || c === 0x2e;
+/** an ASCII digit by character code (NaN, past the end of the line, is not) */
+const isDigitCode = (c: number): boolean => c >= 0x30 && c <= 0x39;
+const isAsciiLetterOr_ = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+// names beyond ASCII: a letter or _, then letters, numbers and _ (not Σ, which starts a sum)
+const NAME_START = /^[\p{L}_]$/u;
+const NAME_PART = /^[\p{L}\p{N}_]$/u;
+const SIGMA = 0x3a3;
+const N_ARY_SUM = 0x2211;
 export const REDUCTIONS = ['sum', 'max', 'min', 'mean', 'logsumexp', 'argmax', 'argmin', 'prod'] as const;
 /** Matrix functions that bind indices like a reduction in their general form, `det(p:N, q:N) M[p,q]`
  *  and `inv(p:N, q:N @ i, j) M[p,q]`, and are calls in their short one, `det(A)`, `inv(A)[i,j]`. */
 export const MATRIX_BINDERS = ['det', 'logdet', 'inv'] as const;
+const COMPARISONS: ReadonlySet<string> = new Set(['>', '<', '>=', '<=', '==', '!=']);
+const ADDITIVE: ReadonlySet<string> = new Set(['+', '-']);
+const MULTIPLICATIVE: ReadonlySet<string> = new Set(['*', '/', '%', '.*', './']);
 /** Chains of + - * longer than this are regrouped into balanced trees (see additive). */
 const LONG_CHAIN = 64;
 
-function lex(src: string): Token[] {
+/** The code point at `i` as a string (a lone surrogate stays itself), for the Unicode tests and messages. */
+const codePointAt = (text: string, i: number): string => String.fromCodePoint(text.codePointAt(i)!);
+/** Characters (code points) in `text`: columns count characters, not UTF-16 units. */
+function codePointCount(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+/**
+ * Program text → tokens, scanning character codes with ASCII fast paths (a 10 000-term line made
+ * a code-point array and a Unicode regex test per character cost ~0.3 s). `pairs` counts the
+ * surrogate pairs before `i`, so a column is `i - pairs + 1`: it counts characters, as messages show.
+ */
+export function lex(src: string): Token[] {
   const out: Token[] = [];
   const lines = src.split(LINE_BREAK);
   let depth = 0;
   const open: Token[] = [];
   // the end of the program sits after its last character, not on the empty lines after it
   let end = { line: 1, col: 1 };
-  lines.forEach((text, li) => {
+  for (let li = 0; li < lines.length; li++) {
+    const text = lines[li]!;
     const line = li + 1;
+    const n = text.length;
     let i = 0;
-    const chars = [...text]; // code points, so columns count characters
-    while (i < chars.length) {
-      const ch = chars[i]!;
-      const col = i + 1;
-      if (ch === '#') break;
-      if (ch === ' ' || ch === '\t') {
+    let pairs = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      const col = i - pairs + 1;
+      if (c === 0x23 /* # */) break;
+      if (c === 0x20 || c === 0x09) {
         i++;
         continue;
       }
-      if ((ch === '.' || isDigit(ch)) && isDigit(ch === '.' ? chars[i + 1] : ch)) {
+      if (isDigitCode(c) || (c === 0x2e /* . */ && isDigitCode(text.charCodeAt(i + 1)))) {
         // digits[.digits][e±digits], scanned in place (matching on the rest of the line made a
         // 10 000-term line quadratic)
-        const digit = (k: number) => isDigit(chars[k]);
         let j = i;
-        while (digit(j)) j++;
-        if (chars[j] === '.') for (j++; digit(j); ) j++;
-        if (chars[j] === 'e' || chars[j] === 'E') {
+        while (isDigitCode(text.charCodeAt(j))) j++;
+        if (text.charCodeAt(j) === 0x2e) for (j++; isDigitCode(text.charCodeAt(j)); ) j++;
+        const e = text.charCodeAt(j);
+        if (e === 0x65 || e === 0x45) {
           let k = j + 1;
-          if (chars[k] === '+' || chars[k] === '-') k++;
-          if (digit(k)) {
-            while (digit(k)) k++;
+          const sign = text.charCodeAt(k);
+          if (sign === 0x2b || sign === 0x2d) k++;
+          if (isDigitCode(text.charCodeAt(k))) {
+            while (isDigitCode(text.charCodeAt(k))) k++;
             j = k;
           }
         }
-        out.push({ t: 'num', text: chars.slice(i, j).join(''), line, col });
+        out.push({ t: 'num', text: text.slice(i, j), line, col });
         i = j;
         continue;
       }
-      if (ch === 'Σ' || ch === '∑') {
+      if (c === SIGMA || c === N_ARY_SUM) {
         out.push({ t: 'op', text: 'Σ', line, col });
         i++;
-        if (chars[i] === '_') i++;
+        if (text.charCodeAt(i) === 0x5f /* _ */) i++;
         continue;
       }
-      if (/[\p{L}_]/u.test(ch)) {
-        let j = i + 1;
-        while (j < chars.length && /[\p{L}\p{N}_]/u.test(chars[j]!) && chars[j] !== 'Σ') j++;
-        out.push({ t: 'name', text: chars.slice(i, j).join(''), line, col });
+      if (isAsciiLetterOr_(c) || (c >= 0x80 && NAME_START.test(codePointAt(text, i)))) {
+        let j = i;
+        for (;;) {
+          const d = text.charCodeAt(j);
+          if (isAsciiLetterOr_(d) || isDigitCode(d)) j++;
+          else if (d >= 0x80 && d !== SIGMA && NAME_PART.test(codePointAt(text, j))) {
+            const wide = d >= 0xd800 && d <= 0xdbff && j + 1 < n;
+            j += wide ? 2 : 1;
+            if (wide) pairs++;
+          } else break;
+        }
+        out.push({ t: 'name', text: text.slice(i, j), line, col });
         i = j;
         continue;
       }
-      // the two-character operators start with one of < > = ! . (no string made for the others)
-      const two = TWO_FIRST.has(ch) ? ch + (chars[i + 1] ?? '') : ch;
-      const op = OPS.includes(two) ? two : OPS.includes(ch) ? ch : undefined;
-      if (!op)
-        fail('syntax', `unexpected character ${JSON.stringify(ch)}`, { line, col, length: 1 }, "the language uses ASCII operators + - * / ^ % .* ./ .^ ' and comparisons; names are letters, digits and _");
+      const op = startsTwoCharOp(c) && TWO_CHAR_OPS.has(text.slice(i, i + 2)) ? text.slice(i, i + 2) : c < 0x80 ? ASCII_OPS[c] : undefined;
+      if (op === undefined)
+        return fail('syntax', `unexpected character ${JSON.stringify(codePointAt(text, i))}`, { line, col, length: 1 }, "the language uses ASCII operators + - * / ^ % .* ./ .^ ' and comparisons; names are letters, digits and _");
+      const token: Token = { t: 'op', text: op, line, col };
       if (op === '(' || op === '[' || op === '{') {
         depth++;
-        open.push({ t: 'op', text: op, line, col });
+        open.push(token);
       }
       if (op === ')' || op === ']' || op === '}') {
         depth = Math.max(0, depth - 1);
         open.pop();
       }
-      out.push({ t: 'op', text: op!, line, col });
-      i += op!.length;
+      out.push(token);
+      i += op.length;
     }
     if (out.length && out[out.length - 1]!.line === line) {
       const t = out[out.length - 1]!;
-      end = { line, col: t.col + [...t.text].length };
+      end = { line, col: t.col + codePointCount(t.text) };
     }
     // A newline inside brackets continues the statement.
-    if (depth === 0) out.push({ t: 'nl', text: '\n', line, col: chars.length + 1 });
-  });
+    if (depth === 0) out.push({ t: 'nl', text: '\n', line, col: codePointCount(text) + 1 });
+  }
   out.push({ t: 'eof', text: '', ...end, ...(open.length ? { unclosed: open[open.length - 1]! } : {}) });
   return out;
 }
@@ -154,6 +200,11 @@ class Parser {
   private isOp(text: string, o = 0): boolean {
     const t = this.peek(o);
     return t.t === 'op' && t.text === text;
+  }
+  /** whether the next token is one of these operators (one look, where a loop tested each in turn) */
+  private atOp(ops: ReadonlySet<string>): boolean {
+    const t = this.peek();
+    return t.t === 'op' && ops.has(t.text);
   }
   private spanOf(t: Token, length = t.text.length || 1): Span {
     return { line: t.line, col: t.col, length };
@@ -295,7 +346,7 @@ class Parser {
       const start = this.peek();
       const a = this.additive();
       const t = this.peek();
-      if (t.t === 'op' && ['>', '<', '>=', '<=', '==', '!='].includes(t.text)) {
+      if (t.t === 'op' && COMPARISONS.has(t.text)) {
         this.next();
         const b = this.additive();
         return { k: 'compare', op: t.text as '>', a, b, span: this.spanFrom(start) };
@@ -309,7 +360,7 @@ class Parser {
   private additive(): Ast {
     const first = this.product();
     const rest: { op: Token; b: Ast }[] = [];
-    while (this.isOp('+') || this.isOp('-')) {
+    while (this.atOp(ADDITIVE)) {
       const op = this.next();
       rest.push({ op, b: this.product() });
     }
@@ -334,7 +385,7 @@ class Parser {
     const rest: { op: Token; b: Ast }[] = [];
     // A reduction consumed the rest of the product as its body.
     let last = first;
-    while (!this.bare.has(last) && (this.isOp('*') || this.isOp('/') || this.isOp('%') || this.isOp('.*') || this.isOp('./'))) {
+    while (!this.bare.has(last) && this.atOp(MULTIPLICATIVE)) {
       const op = this.next();
       last = this.unary();
       rest.push({ op, b: last });

@@ -23,10 +23,23 @@ const POLY_MINUS_ONE: Poly = new Map([['', -1]]);
 export const polyConst = (n: number): Poly => (n === 0 ? POLY_ZERO : n === 1 ? POLY_ONE : n === -1 ? POLY_MINUS_ONE : new Map([['', n]]));
 export const polyVar = (name: string): Poly => makePoly([[name, 1]]);
 
-export const polyAdd = (a: Poly, b: Poly): Poly => (b.size === 0 ? a : a.size === 0 ? b : makePoly([...a, ...b]));
+/** the number of a constant polynomial (0 has no monomial), else undefined; no iterator made */
+const constantOf = (p: Poly): number | undefined => (p.size === 0 ? 0 : p.size === 1 ? p.get('') : undefined);
+
+export function polyAdd(a: Poly, b: Poly): Poly {
+  if (b.size === 0) return a;
+  if (a.size === 0) return b;
+  // two numbers (most offsets): their sum, shared when it is 0, 1 or −1
+  const x = constantOf(a);
+  const y = x === undefined ? undefined : constantOf(b);
+  return y === undefined ? makePoly([...a, ...b]) : polyConst(x! + y);
+}
 /** s·a: the monomials stay those of a, in its order (none vanishes unless s does) */
 export function polyScale(a: Poly, s: number): Poly {
   if (s === 1 || a.size === 0) return a;
+  // a number (the coefficient 1 of nearly every index, negated): shared when it is 0, 1 or −1
+  const v = constantOf(a);
+  if (v !== undefined) return polyConst(v * s);
   const out = new Map<string, number>();
   for (const [k, v] of a) if (v * s !== 0) out.set(k, v * s);
   return out;
@@ -98,7 +111,16 @@ export function printPoly(p: Poly): string {
 }
 
 /** Size names a polynomial mentions. */
-export const polySizes = (p: Poly): string[] => [...p.keys()].flatMap((k) => (k ? k.split('*') : []));
+export function polySizes(p: Poly): string[] {
+  // a loop: a key array and a split per monomial cost every gradient position (sizeNames) a few
+  const out: string[] = [];
+  for (const k of p.keys()) {
+    if (!k) continue;
+    if (k.includes('*')) for (const n of k.split('*')) out.push(n);
+    else out.push(k);
+  }
+  return out;
+}
 
 /** true when every monomial has a positive coefficient (sizes are positive, so the value is > 0). */
 export const polyIsPositive = (p: Poly): boolean => p.size > 0 && [...p.values()].every((v) => v > 0);
