@@ -214,9 +214,12 @@ function contributions(e: Expr, ctx: DiffContext): Contribution[] {
   return (DIFF[e.kind] as Rule<ExprKind>)(e as never, ctx);
 }
 
-/** A partial derivative can hold a copy of a reduction whose bound index is also one of the
- *  contribution's summed indices (max(0, Σ_c …) differentiated inside Σ_c). Rename such binders
- *  apart so that solving for the summed index never reaches into the copy. */
+/** Every binder (of a reduction, arg-max or matrix function, also inside calls and quotients) named
+ *  in `clash` renamed to a fresh name. Two uses: a partial derivative can hold a copy of a reduction
+ *  whose bound index is also one of the contribution's summed indices (max(0, Σ_c …) differentiated
+ *  inside Σ_c), renamed apart so that solving for the summed index never reaches into the copy; and
+ *  a summed index named like a gradient position (sums are local, positions are not) — the copy of
+ *  a logsumexp in its softmax, exp(e − logsumexp(…)). */
 function freshenBinders(e: Expr, clash: ReadonlySet<string>, names: NameSupply): Expr {
   const go = (x: Expr): Expr => {
     if (x.kind === 'reduce' || x.kind === 'argmax' || x.kind === 'matfn') {
@@ -444,7 +447,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     // Drop the primes from the positions; rename any summed index that would clash.
     const clean = new Map(primed.map((b, k) => [b.name, positions[k]!.name] as const));
     const free = new Set([...rows, ...positions].map((b) => b.name));
-    const tidy = (e: Expr, log?: (line: string) => void) => tidyBoundNames(renameIndices(renameClashingBound(simplify(e, log), free, names), clean), free);
+    const tidy = (e: Expr, log?: (line: string) => void) => tidyBoundNames(renameIndices(freshenBinders(simplify(e, log), free, names), clean), free);
     let rhs = tidy(add(pieces), wanted ? (line) => steps.push(`simplify — ${line}`) : undefined);
     if (clean.size) note(() => `rename ${[...clean].map(([a, b]) => `${a} → ${b}`).join(', ')}`);
     const log = wanted ? (line: string) => steps.push(line) : undefined;
@@ -458,7 +461,7 @@ export function differentiate(p: Program, opts: DifferentiateOptions = {}): Grad
     const added = scatters.map((sc) => {
       const map = new Map(clean);
       for (const b of sc.loops) if (!clean.has(b.name) && free.has(b.name)) map.set(b.name, names.fresh(b.name));
-      const r = renameScatter(sc, map, (e) => renameIndices(renameClashingBound(e, new Set([...free, ...map.values()]), names), map));
+      const r = renameScatter(sc, map, (e) => renameIndices(freshenBinders(e, new Set([...free, ...map.values()]), names), map));
       return { tensor: dT, lhs: r.loops, rhs: simplify(r.rhs), line: 0, scatter: { at: r.at } } satisfies Statement;
     });
     if (wanted) steps.push(...added.map((s) => `then: ${printStatement(s)}`));
@@ -523,21 +526,6 @@ function positionNames(t: TensorInfo, accesses: readonly Access[], names: NameSu
   });
 }
 
-
-/** A summed index named like a gradient position gets a fresh name (sums are local, positions are not). */
-function renameClashingBound(e: Expr, taken: ReadonlySet<string>, names: NameSupply): Expr {
-  const go = (x: Expr): Expr => {
-    if (x.kind === 'reduce' || x.kind === 'argmax' || x.kind === 'matfn') {
-      const clash = x.indices.filter((b) => taken.has(b.name));
-      const renamed = clash.length ? (renameIndices(x, new Map(clash.map((b) => [b.name, names.fresh(b.name)] as const))) as typeof x) : x;
-      const body = go(renamed.body);
-      return renamed === x && body === x.body ? x : ({ ...renamed, body } as Expr);
-    }
-    // also inside calls and quotients: the copy of a logsumexp in its softmax, exp(e − logsumexp(…))
-    return mapChildren(x, go);
-  };
-  return go(e);
-}
 
 /** Bound indices renamed apart along the way (c3, h2) take back the plainest free name in their scope. */
 function tidyBoundNames(e: Expr, scope: ReadonlySet<string>): Expr {
