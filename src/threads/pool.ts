@@ -9,7 +9,7 @@
 // meets the worker at the last barrier and resolves. A worker that ran the last call waits parked
 // for the next (workerSource.ts), and takes it from shared memory — a swap of its state word, and a
 // futex wake if it sleeps; one back in its event loop is posted a `run` message. On a page's main
-// thread, which may not block, the pool is 2 workers and resolves on worker 0's `done` message.
+// thread, which may not block, the pool is 2 workers and resolves on both workers' `done` messages.
 // Runs are queued: a pool runs one at a time (every thread takes part in every run), in the order
 // they were asked for.
 //
@@ -65,7 +65,7 @@ export function threadsAvailable(): boolean {
 }
 
 type WireError = { name: string; message: string };
-type Message = { op: 'ready' } | { op: 'error'; run: number; error: WireError } | { op: 'done'; run: number };
+type Message = { op: 'ready' } | { op: 'error'; run: number; error: WireError } | { op: 'done'; run: number; id: number };
 
 // the control words workerSource.ts and runner.ts read (the same numbers there)
 const ERROR = 2;
@@ -79,7 +79,7 @@ const CLAIMED = 2;
 const phaseCode = (phases: readonly ('forward' | 'backward')[]) => (phases.includes('forward') ? 1 : 0) | (phases.includes('backward') ? 2 : 0);
 
 type WireModule = { fns: unknown; error: WireError | undefined; tensors: ThreadModule['tensors']; sizes: Record<string, number>; forward: ThreadModule['forward']; backward: ThreadModule['backward'] };
-type RunSteps = (c: { control: Int32Array; id: number; parts: number }, m: WireModule, phases: readonly string[], report: (e: WireError) => void) => WireError | undefined;
+type RunSteps = (c: { control: Int32Array; id: number; parts: number; last: boolean }, m: WireModule, phases: readonly string[], report: (e: WireError) => void) => WireError | undefined;
 // the calling thread's copy of the loop every worker runs (one text: runner.ts)
 let runSteps: RunSteps | undefined;
 const runner = (): RunSteps => (runSteps ??= new Function(`${RUNNER_SOURCE}\nreturn runSteps;`)() as RunSteps);
@@ -128,7 +128,7 @@ export class Pool {
   private readonly keys = new Set<number>();
   /** the calling thread's instance of each loaded module */
   private readonly own = new Map<number, WireModule>();
-  private readonly self: { control: Int32Array; id: number; parts: number };
+  private readonly self: { control: Int32Array; id: number; parts: number; last: boolean };
   private queue: Promise<unknown> = Promise.resolve();
   private runs = 0;
   /** messages of the current run that came before they were awaited, and those awaited */
@@ -147,7 +147,7 @@ export class Pool {
     this.control = new Int32Array(new SharedArrayBuffer(4 * (STATE + parts)));
     this.joins = mayBlock();
     this.first = this.joins ? 1 : 0;
-    this.self = { control: this.control, id: 0, parts };
+    this.self = { control: this.control, id: 0, parts, last: true };
     const started = Array.from({ length: parts - this.first }, (_, i) => this.start(i + this.first));
     this.ports = Promise.all(started);
     // a start that fails is reported by the run that awaits it
@@ -173,13 +173,13 @@ export class Pool {
       const port = isNode() ? startNode(onMessage, onError) : startBrowser(onMessage, onError);
       // a call awaits this: the process stays up for it
       port.hold(true);
-      port.post({ op: 'init', id, parts: this.parts, control: this.control });
+      port.post({ op: 'init', id, parts: this.parts, control: this.control, last: this.joins });
     });
   }
 
   private received(m: Message): void {
     if (m.op === 'ready') return;
-    const key = `${m.op} ${m.run}`;
+    const key = m.op === 'done' ? `done ${m.run} ${m.id}` : `error ${m.run}`;
     const waiter = this.waiters.get(key);
     if (waiter) {
       this.waiters.delete(key);
@@ -187,9 +187,9 @@ export class Pool {
     } else if (m.run === this.runs) this.arrived.set(key, m);
   }
 
-  /** The message `op` of run `run` from a worker (the process is kept up meanwhile). */
-  private message(op: 'done' | 'error', run: number, ports: readonly Port[]): Promise<Message> {
-    const key = `${op} ${run}`;
+  /** Worker `id`'s done of run `run`, or the first error of the run (the process is kept up meanwhile). */
+  private message(op: 'done' | 'error', run: number, ports: readonly Port[], id?: number): Promise<Message> {
+    const key = op === 'done' ? `done ${run} ${id}` : `error ${run}`;
     const had = this.arrived.get(key);
     if (had) return Promise.resolve(had);
     for (const port of ports) port.hold(true);
@@ -238,7 +238,7 @@ export class Pool {
 
   /** Run a loaded module's phases: this thread takes part 0 where it joins (synchronously, in its
    * turn in the queue), the workers the other parts; settles when every part has passed the last
-   * barrier (where it does not join: when worker 0 has said so). */
+   * barrier (where it does not join: when every worker has said done). */
   run(key: number, phases: readonly ('forward' | 'backward')[], before: () => void, after: () => void): Promise<void> {
     const job = this.queue.then(async () => {
       if (!this.keys.has(key)) throw new Error('deltagrad: this kernel was disposed (kernel.dispose()); compile it again to use it');
@@ -260,7 +260,7 @@ export class Pool {
       if (this.joins) {
         const mine = runner()(this.self, this.own.get(key)!, phases, () => {});
         if (mine) throw errorOf(mine);
-      } else await this.message('done', run, ports);
+      } else for (let id = 0; id < this.parts; id++) await this.message('done', run, ports, id);
       // a worker's kernel threw: it posted the error before the last barrier
       if (Atomics.load(this.control, ERROR) !== 0) throw errorOf((await this.message('error', run, ports) as Extract<Message, { op: 'error' }>).error);
       after();

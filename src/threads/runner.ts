@@ -15,7 +15,7 @@
 // machines, and the other share usually ends within it), then by Atomics.wait: every part runs on a
 // thread that may block (pool.ts keeps a page's main thread out).
 
-/** Defines `barrier(c)` and `runSteps(c, m, phases, report)`: c = { control, id, parts };
+/** Defines `barrier(c)` and `runSteps(c, m, phases, report)`: c = { control, id, parts, last };
  * m = { fns, error, tensors, sizes, forward, backward } (a module as loaded); returns the first error
  * a kernel of this part threw ({ name, message }) or undefined, after handing it to `report` before
  * the last barrier (a worker posts it then: the calling thread, past that barrier, awaits it). */
@@ -55,8 +55,9 @@ function runSteps(c, m, phases, report) {
     }
   }
   if (error) report(error);
-  // the last barrier: when part 0 leaves it, every part has written its share
-  barrier(c);
+  // the last barrier, where the calling thread takes part: when it leaves it, every part has
+  // written its share (where it does not, each worker says done)
+  if (c.last) barrier(c);
   return error;
 }
 `;

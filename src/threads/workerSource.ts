@@ -5,12 +5,12 @@
 // `load` message and made into functions with `new Function` exactly as compile() does. A call's
 // kernels run in runSteps (runner.ts), the loop the calling thread runs too, as part 0.
 //
-// Messages (main → worker): init { id, parts, control } once (id from 1 where the calling thread
+// Messages (main → worker): init { id, parts, control, last } once (id from 1 where the calling thread
 // takes part 0; from 0 on a page's main thread, which may not block), answered by ready; load { key, body, memory, tensors, sizes, forward, backward } per compiled kernel (memory
 // is a shared WebAssembly.Memory, its tensors views of it, shared, not copied; the body gets the
 // memory as $memory, for its WebAssembly kernels to import); run { key, phases, run }; unload { key }.
-// A run whose kernel threw posts error { run, error } (worker → main) before the last barrier; worker
-// 0, if there is one, posts done { run } after it.
+// A run whose kernel threw posts error { run, error } (worker → main) before the last barrier; on a
+// page's main thread, where there is no last barrier, each worker then posts done { run, id }.
 //
 // Parking: after a run a worker does not go back to its event loop at once; it waits on its state
 // word control[STATE + id] = PARKED — a spin of SPIN_MS, then Atomics.wait (no CPU) — up to PARK_MS. The calling thread hands it
@@ -44,8 +44,8 @@ function run(key, phases, runId) {
   // (cannot happen: a kernel's module is posted before any of its runs, and messages keep their order)
   if (!m) throw new Error('deltagrad: internal: a worker was asked to run a kernel it was not given');
   runSteps(c, m, phases, (error) => post({ op: 'error', run: runId, error }));
-  // part 0 on a worker (the calling thread is a page's main thread): past the last barrier, all is written
-  if (c.id === 0) post({ op: 'done', run: runId });
+  // no last barrier (a page's main thread takes no part): each worker says when its share is written
+  if (!c.last) post({ op: 'done', run: runId, id: c.id });
 }
 /** Wait parked for runs handed over through shared memory; back to the event loop when none comes
  * within PARK_MS, or when the calling thread has a message to post. */
@@ -80,7 +80,7 @@ function serve() {
 function receive(msg) {
   switch (msg.op) {
     case 'init':
-      c = { control: msg.control, id: msg.id, parts: msg.parts };
+      c = { control: msg.control, id: msg.id, parts: msg.parts, last: msg.last };
       post({ op: 'ready' });
       return;
     case 'load': {
