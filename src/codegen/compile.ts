@@ -258,7 +258,8 @@ function partsOf(
 ): KernelParts & { count: (name: string) => number; runsWasm: boolean; hvpProgram?: Program; hvpInputs?: readonly string[]; dataInputs?: readonly string[] } {
   const dtype = opts.dtype ?? 'float64';
   // in place, one thread runs the threads' code (every tensor in one memory) as part 0 of 1
-  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto', opts.constants, wrt ?? opts.wrt, opts.sizes ?? {}, threaded || inPlace);
+  const inMemory = threaded || inPlace;
+  const m = load(source, dtype, opts.optimize ?? true, opts.simd ?? true, opts.wasm ?? 'auto', opts.constants, wrt ?? opts.wrt, opts.sizes ?? {}, inMemory);
   const p = m.program;
   const info = m.emitted.info;
   const sizes = resolveSizes(p, {}, opts.sizes ?? {});
@@ -337,8 +338,9 @@ function partsOf(
     const mine = given(out, [...forwardNames, ...extra], t);
     checkSharing('', info, t, mine);
     if (!lazy) for (const name of forwardNames) t[name] ??= new Arr(count(name));
-    for (const name of info.scratch ?? []) t[name] = innerArray(name);
-    if (records) for (const r of info.records) t[r] = record(r);
+    // the planner's scratch and the arg-max records of kernels that run over one memory live there
+    if (!inMemory) for (const name of info.scratch ?? []) t[name] = innerArray(name);
+    if (records && !inMemory) for (const r of info.records) t[r] = record(r);
     return t;
   };
   const forwardResult = (t: Tensors) => Object.fromEntries(forwardNames.map((n) => [n, t[n] as DataArray]));
@@ -361,7 +363,7 @@ function partsOf(
       t[k] = v;
     }
     for (const g of lazy ? returned : info.gradients) t[g] ??= new Arr(count(g.slice(1)));
-    for (const name of temporaries) t[name] = innerArray(name);
+    if (!inMemory) for (const name of temporaries) t[name] = innerArray(name);
     return t;
   };
   // every array the kernels touch, for the workers' shared copies (threaded.ts) and in place
