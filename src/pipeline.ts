@@ -1,6 +1,7 @@
 // pipeline: the back end's steps, in order, for every kernel of a program:
 //
-//   program, gradients ─inlineConstants─▶ ─planProgram─▶ statements (with the planner's intermediates)
+//   program, gradients ─inlineConstants─▶ ─planProgram─▶ ─splitLongSums─▶ statements (with the planner's
+//     intermediates; splitLongSums only where the sizes are known: compile)
 //   statement ─lowerToLoops─▶ Kernel ─splitParallelLoop─▶ ─chooseTarget─▶ ─peelBorders─▶ ─unrollSmallLoops─▶
 //     ─strengthReduce─▶ ─ifToSelect─▶ ─vectorizeLoops─▶ ─unrollSums─▶
 //     ─hoistInvariants─▶ ─legalise─▶ Kernel ─print─▶ text (JavaScript, or WebAssembly for a kernel chooseTarget marked)
@@ -21,6 +22,7 @@ import type { Expr, Program, SizeExpr, Statement } from './ir/types.js';
 import type { Kernel, MicroModule, Sym } from './loop/types.js';
 import { assertVerified } from './loop/verifyLoops.js';
 import { argmaxName, KernelScope, type LowerContext, type LowerOptions } from './lower/kernelScope.js';
+import { splitLongSums } from './lower/splitLongSums.js';
 import { lowerStatement } from './lower/lowerToLoops.js';
 import { chooseTarget, type WasmMode } from './opt/chooseTarget.js';
 import { hoistBounds, hoistInvariants } from './opt/hoistInvariants.js';
@@ -144,8 +146,10 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
   // constants first, so the planner sees numbers
   const { p: original, grads: inlined } = inlineConstants(source, derived);
   const plan = planProgram(original, inlined, opts.sizes ? { sizes: opts.sizes } : {});
-  const p = plan.program;
-  const grads = plan.gradients;
+  // with the sizes known (compile), long, narrow products are summed in slices threads can share
+  const sliced = opts.sizes ? splitLongSums(plan.program, plan.gradients, opts.sizes) : undefined;
+  const p = sliced?.program ?? plan.program;
+  const grads = sliced?.gradients ?? plan.gradients;
   const recordsArgmax = new Map<string, Statement>();
   if (opts.optimize) for (const s of p.statements) if (s.rhs.kind === 'reduce' && (s.rhs.op === 'max' || s.rhs.op === 'min')) recordsArgmax.set(s.tensor, s);
   const defaults = new Map<string, number>();
@@ -164,7 +168,7 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
   const unrecorded: LowerContext = { ...ctx, recordsArgmax: new Map() };
   const infer = recordsArgmax.size ? p.statements.map((s, i) => (recordsArgmax.has(s.tensor) ? lower(s, 'infer', unrecorded) : forward[i]!)) : undefined;
   const inputs = new Set(p.tensors.filter((t) => t.role === 'input').map((t) => t.name));
-  const scratch = plan.made.filter((m) => m.phase === 'forward').map((m) => m.info.name);
+  const scratch = [...plan.made.filter((m) => m.phase === 'forward').map((m) => m.info.name), ...(sliced?.scratch ?? [])];
   const temporaries = temporariesOf(grads);
   const readsOf = (g: GradientStatement) => [g.statement, ...(g.scatters ?? [])].flatMap((s) => tensorsRead(s.rhs));
   const reads = new Map(grads.map((g) => [g.statement.tensor, readsOf(g)] as const));

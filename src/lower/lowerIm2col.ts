@@ -351,7 +351,8 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
   });
   // an empty contraction (K = 0) still applies the epilogue to 0
   const empty = if_(eq(K, c(0)), [for_(i, c(0), M, [for_(j, c(0), N, [store(out, add(add(load(yRow, v(i)), outBatch), load(yCol, v(j))), epilogue ? epilogue(c(0, F), v(i), v(j)) : c(0, F))])])]);
-  lines.push(...shape.batch.reduceRight<LStmt[]>((inner, b, q) => [for_(batchSyms[q]!, c(0), scope.sizeExpr(b.extent), inner)], [...loops, ...empty]));
+  // each value of the batch writes its own slice of the output: a loop worker threads may share out
+  lines.push(...shape.batch.reduceRight<LStmt[]>((inner, b, q) => [for_(batchSyms[q]!, c(0), scope.sizeExpr(b.extent), inner, { loop: 'parallel' })], [...loops, ...empty]));
   const names = (bs: readonly Bound[]) => bs.map((b) => b.name).join(',');
   const strided = split?.splits.filter((p) => !(p.stride.size === 1 && p.stride.get('') === 1)) ?? [];
   const perClass = !split
