@@ -52,6 +52,42 @@ function $gemm64(): { run: $GemmRun; pack4: $GemmPack; spread: $GemmSpread; mem:
   };
   return ($gemm64Instance = w);
 }
+let $Y_K_krow0_fori32 = new Int32Array(0);
+let $Y_K_krow0_kepti32 = new Int32Array(0);
+let $Y_K_row0_fori32 = new Int32Array(0);
+let $Y_K_row0_kepti32 = new Int32Array(0);
+let $Y_X_col0_fori32 = new Int32Array(0);
+let $Y_X_col0_kepti32 = new Int32Array(0);
+let $Y_X_kcol0_fori32 = new Int32Array(0);
+let $Y_X_kcol0_kepti32 = new Int32Array(0);
+let $Y_Y_col_fori32 = new Int32Array(0);
+let $Y_Y_col_kepti32 = new Int32Array(0);
+let $Y_Y_row_fori32 = new Int32Array(0);
+let $Y_Y_row_kepti32 = new Int32Array(0);
+let $dK_X_col0_fori32 = new Int32Array(0);
+let $dK_X_col0_kepti32 = new Int32Array(0);
+let $dK_X_kcol0_fori32 = new Int32Array(0);
+let $dK_X_kcol0_kepti32 = new Int32Array(0);
+let $dK_dK_col_fori32 = new Int32Array(0);
+let $dK_dK_col_kepti32 = new Int32Array(0);
+let $dK_dK_row_fori32 = new Int32Array(0);
+let $dK_dK_row_kepti32 = new Int32Array(0);
+let $dK_dY_krow0_fori32 = new Int32Array(0);
+let $dK_dY_krow0_kepti32 = new Int32Array(0);
+let $dK_dY_row0_fori32 = new Int32Array(0);
+let $dK_dY_row0_kepti32 = new Int32Array(0);
+let $dX_K_krow0_fori32 = new Int32Array(0);
+let $dX_K_krow0_kepti32 = new Int32Array(0);
+let $dX_K_row0_fori32 = new Int32Array(0);
+let $dX_K_row0_kepti32 = new Int32Array(0);
+let $dX_dX_col_fori32 = new Int32Array(0);
+let $dX_dX_col_kepti32 = new Int32Array(0);
+let $dX_dX_row_fori32 = new Int32Array(0);
+let $dX_dX_row_kepti32 = new Int32Array(0);
+let $dX_dY_col0_fori32 = new Int32Array(0);
+let $dX_dY_col0_kepti32 = new Int32Array(0);
+let $dX_dY_kcol0_fori32 = new Int32Array(0);
+let $dX_dY_kcol0_kepti32 = new Int32Array(0);
 /**
  * Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,u*T+i-P,v*T+j-P] + b[f]
  *
@@ -93,96 +129,176 @@ export function forward_Y(
   for (let $z0 = 0; $z0 < N; $z0++) {
     $W.spread($X_zat + 8 * ($k + $z0 * $k2), $X_stage + 8 * ($z0 * $k3), C, H, $k4, $k5, $k6);
   }
-  const $K_row0 = new Int32Array(F);
-  let $q = 0;
-  const $k7 = C * R * S;
-  for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
-    $K_row0[$q] = $b_f * $k7;
+  if ($Y_K_row0_kepti32.length < F) $Y_K_row0_kepti32 = new Int32Array(F);
+  const $Y_K_row0_kept = $Y_K_row0_kepti32;
+  if ($Y_K_row0_fori32.length < 5) $Y_K_row0_fori32 = new Int32Array(5);
+  const $Y_K_row0_for = $Y_K_row0_fori32;
+  if ($Y_K_row0_for[0]! !== 1 || $Y_K_row0_for[1]! !== F || $Y_K_row0_for[2]! !== C || $Y_K_row0_for[3]! !== R || $Y_K_row0_for[4]! !== S) {
+    let $q = 0;
+    const $k7 = C * R * S;
+    for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
+      $Y_K_row0_kept[$q] = $b_f * $k7;
+    }
+    $Y_K_row0_for[0] = 1;
+    $Y_K_row0_for[1] = F;
+    $Y_K_row0_for[2] = C;
+    $Y_K_row0_for[3] = R;
+    $Y_K_row0_for[4] = S;
   }
-  const $K_krow0 = new Int32Array(C * R * S);
-  let $q2 = 0;
-  const $k8 = R * S;
-  for (let $b_c = 0; $b_c < C; $b_c++) {
-    const $k9 = $b_c * $k8;
-    for (let $b_i = 0; $b_i < R; $b_i++) {
-      const $k10 = $k9 + $b_i * S;
-      for (let $b_j = 0; $b_j < S; $b_j++, $q2++) {
-        $K_krow0[$q2] = $k10 + $b_j;
+  if ($Y_K_krow0_kepti32.length < C * R * S) $Y_K_krow0_kepti32 = new Int32Array(C * R * S);
+  const $Y_K_krow0_kept = $Y_K_krow0_kepti32;
+  if ($Y_K_krow0_fori32.length < 4) $Y_K_krow0_fori32 = new Int32Array(4);
+  const $Y_K_krow0_for = $Y_K_krow0_fori32;
+  if ($Y_K_krow0_for[0]! !== 1 || $Y_K_krow0_for[1]! !== C || $Y_K_krow0_for[2]! !== R || $Y_K_krow0_for[3]! !== S) {
+    let $q2 = 0;
+    const $k8 = R * S;
+    for (let $b_c = 0; $b_c < C; $b_c++) {
+      const $k9 = $b_c * $k8;
+      for (let $b_i = 0; $b_i < R; $b_i++) {
+        const $k10 = $k9 + $b_i * S;
+        for (let $b_j = 0; $b_j < S; $b_j++, $q2++) {
+          $Y_K_krow0_kept[$q2] = $k10 + $b_j;
+        }
       }
     }
+    $Y_K_krow0_for[0] = 1;
+    $Y_K_krow0_for[1] = C;
+    $Y_K_krow0_for[2] = R;
+    $Y_K_krow0_for[3] = S;
   }
-  const $X_col0 = new Int32Array($W.mem.buffer, 1441792, N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
-  let $q3 = 0;
-  const $hi = Math.floor((H + 2 * P - R) / T) + 1;
-  const $hi2 = Math.floor((2 * P - S + W) / T) + 1;
-  const $k11 = T * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1));
-  for (let $b_n = 0; $b_n < N; $b_n++) {
-    const $k12 = $b_n * $k2;
-    for (let $b_u = 0; $b_u < $hi; $b_u++) {
-      const $k13 = $k12 + $b_u * $k11;
-      for (let $b_v = 0; $b_v < $hi2; $b_v++, $q3++) {
-        $X_col0[$q3] = $k13 + $b_v * T;
+  if ($Y_X_col0_kepti32.length < N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1)) $Y_X_col0_kepti32 = new Int32Array(N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
+  const $Y_X_col0_kept = $Y_X_col0_kepti32;
+  if ($Y_X_col0_fori32.length < 9) $Y_X_col0_fori32 = new Int32Array(9);
+  const $Y_X_col0_for = $Y_X_col0_fori32;
+  if ($Y_X_col0_for[0]! !== 1 || $Y_X_col0_for[1]! !== N || $Y_X_col0_for[2]! !== H || $Y_X_col0_for[3]! !== P || $Y_X_col0_for[4]! !== R || $Y_X_col0_for[5]! !== T || $Y_X_col0_for[6]! !== S || $Y_X_col0_for[7]! !== W || $Y_X_col0_for[8]! !== C) {
+    let $q3 = 0;
+    const $hi = Math.floor((H + 2 * P - R) / T) + 1;
+    const $hi2 = Math.floor((2 * P - S + W) / T) + 1;
+    const $k11 = T * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1));
+    for (let $b_n = 0; $b_n < N; $b_n++) {
+      const $k12 = $b_n * $k2;
+      for (let $b_u = 0; $b_u < $hi; $b_u++) {
+        const $k13 = $k12 + $b_u * $k11;
+        for (let $b_v = 0; $b_v < $hi2; $b_v++, $q3++) {
+          $Y_X_col0_kept[$q3] = $k13 + $b_v * T;
+        }
       }
     }
+    $Y_X_col0_for[0] = 1;
+    $Y_X_col0_for[1] = N;
+    $Y_X_col0_for[2] = H;
+    $Y_X_col0_for[3] = P;
+    $Y_X_col0_for[4] = R;
+    $Y_X_col0_for[5] = T;
+    $Y_X_col0_for[6] = S;
+    $Y_X_col0_for[7] = W;
+    $Y_X_col0_for[8] = C;
   }
-  const $X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, C * R * S);
-  let $q4 = 0;
-  const $k14 = W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1);
-  const $k15 = (-P + Math.max(0, P)) * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1)) + (-P + Math.max(0, P));
-  const $k16 = (H + Math.max(0, P) + Math.max(0, -P + T * Math.floor((H + 2 * P - R) / T) + (R - 1) - H + 1)) * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1));
-  for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
-    const $k17 = $k15 + $b_c2 * $k16;
-    for (let $b_i2 = 0; $b_i2 < R; $b_i2++) {
-      const $k18 = $k17 + $b_i2 * $k14;
-      for (let $b_j2 = 0; $b_j2 < S; $b_j2++, $q4++) {
-        $X_kcol0[$q4] = $k18 + $b_j2;
+  const $Y_X_col0 = new Int32Array($W.mem.buffer, 1441792, N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
+  $Y_X_col0.set($Y_X_col0_kept.subarray(0, 0 + N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1)), 0);
+  if ($Y_X_kcol0_kepti32.length < C * R * S) $Y_X_kcol0_kepti32 = new Int32Array(C * R * S);
+  const $Y_X_kcol0_kept = $Y_X_kcol0_kepti32;
+  if ($Y_X_kcol0_fori32.length < 8) $Y_X_kcol0_fori32 = new Int32Array(8);
+  const $Y_X_kcol0_for = $Y_X_kcol0_fori32;
+  if ($Y_X_kcol0_for[0]! !== 1 || $Y_X_kcol0_for[1]! !== C || $Y_X_kcol0_for[2]! !== R || $Y_X_kcol0_for[3]! !== S || $Y_X_kcol0_for[4]! !== P || $Y_X_kcol0_for[5]! !== W || $Y_X_kcol0_for[6]! !== T || $Y_X_kcol0_for[7]! !== H) {
+    let $q4 = 0;
+    const $k14 = W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1);
+    const $k15 = (-P + Math.max(0, P)) * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1)) + (-P + Math.max(0, P));
+    const $k16 = (H + Math.max(0, P) + Math.max(0, -P + T * Math.floor((H + 2 * P - R) / T) + (R - 1) - H + 1)) * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1));
+    for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
+      const $k17 = $k15 + $b_c2 * $k16;
+      for (let $b_i2 = 0; $b_i2 < R; $b_i2++) {
+        const $k18 = $k17 + $b_i2 * $k14;
+        for (let $b_j2 = 0; $b_j2 < S; $b_j2++, $q4++) {
+          $Y_X_kcol0_kept[$q4] = $k18 + $b_j2;
+        }
       }
     }
+    $Y_X_kcol0_for[0] = 1;
+    $Y_X_kcol0_for[1] = C;
+    $Y_X_kcol0_for[2] = R;
+    $Y_X_kcol0_for[3] = S;
+    $Y_X_kcol0_for[4] = P;
+    $Y_X_kcol0_for[5] = W;
+    $Y_X_kcol0_for[6] = T;
+    $Y_X_kcol0_for[7] = H;
   }
-  const $Y_row = new Int32Array(F);
-  let $q5 = 0;
-  const $k19 = (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
-  for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
-    $Y_row[$q5] = $b_f2 * $k19;
+  const $Y_X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, C * R * S);
+  $Y_X_kcol0.set($Y_X_kcol0_kept.subarray(0, 0 + C * R * S), 0);
+  if ($Y_Y_row_kepti32.length < F) $Y_Y_row_kepti32 = new Int32Array(F);
+  const $Y_Y_row_kept = $Y_Y_row_kepti32;
+  if ($Y_Y_row_fori32.length < 8) $Y_Y_row_fori32 = new Int32Array(8);
+  const $Y_Y_row_for = $Y_Y_row_fori32;
+  if ($Y_Y_row_for[0]! !== 1 || $Y_Y_row_for[1]! !== F || $Y_Y_row_for[2]! !== H || $Y_Y_row_for[3]! !== P || $Y_Y_row_for[4]! !== R || $Y_Y_row_for[5]! !== T || $Y_Y_row_for[6]! !== S || $Y_Y_row_for[7]! !== W) {
+    let $q5 = 0;
+    const $k19 = (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
+    for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
+      $Y_Y_row_kept[$q5] = $b_f2 * $k19;
+    }
+    $Y_Y_row_for[0] = 1;
+    $Y_Y_row_for[1] = F;
+    $Y_Y_row_for[2] = H;
+    $Y_Y_row_for[3] = P;
+    $Y_Y_row_for[4] = R;
+    $Y_Y_row_for[5] = T;
+    $Y_Y_row_for[6] = S;
+    $Y_Y_row_for[7] = W;
   }
-  const $Y_col = new Int32Array(N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
-  let $q6 = 0;
-  const $k20 = F * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
-  for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
-    const $k21 = $b_n2 * $k20;
-    for (let $b_u2 = 0; $b_u2 < $hi; $b_u2++) {
-      const $k22 = $k21 + $b_u2 * $hi2;
-      for (let $b_v2 = 0; $b_v2 < $hi2; $b_v2++, $q6++) {
-        $Y_col[$q6] = $k22 + $b_v2;
+  if ($Y_Y_col_kepti32.length < N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1)) $Y_Y_col_kepti32 = new Int32Array(N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
+  const $Y_Y_col_kept = $Y_Y_col_kepti32;
+  if ($Y_Y_col_fori32.length < 9) $Y_Y_col_fori32 = new Int32Array(9);
+  const $Y_Y_col_for = $Y_Y_col_fori32;
+  if ($Y_Y_col_for[0]! !== 1 || $Y_Y_col_for[1]! !== N || $Y_Y_col_for[2]! !== H || $Y_Y_col_for[3]! !== P || $Y_Y_col_for[4]! !== R || $Y_Y_col_for[5]! !== T || $Y_Y_col_for[6]! !== S || $Y_Y_col_for[7]! !== W || $Y_Y_col_for[8]! !== F) {
+    let $q6 = 0;
+    const $hi3 = Math.floor((H + 2 * P - R) / T) + 1;
+    const $hi4 = Math.floor((2 * P - S + W) / T) + 1;
+    const $k20 = F * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
+    for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
+      const $k21 = $b_n2 * $k20;
+      for (let $b_u2 = 0; $b_u2 < $hi3; $b_u2++) {
+        const $k22 = $k21 + $b_u2 * $hi4;
+        for (let $b_v2 = 0; $b_v2 < $hi4; $b_v2++, $q6++) {
+          $Y_Y_col_kept[$q6] = $k22 + $b_v2;
+        }
       }
     }
+    $Y_Y_col_for[0] = 1;
+    $Y_Y_col_for[1] = N;
+    $Y_Y_col_for[2] = H;
+    $Y_Y_col_for[3] = P;
+    $Y_Y_col_for[4] = R;
+    $Y_Y_col_for[5] = T;
+    $Y_Y_col_for[6] = S;
+    $Y_Y_col_for[7] = W;
+    $Y_Y_col_for[8] = F;
   }
   const $H = new Float64Array($W.mem.buffer, 0);
   const $KC = Math.ceil(C * R * S / Math.max(1, Math.ceil(C * R * S / 256)));
-  const $hi3 = N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
-  for (let $jc = 0; $jc < $hi3; $jc += 512) {
-    const $nc = Math.min(512, $hi3 - $jc);
+  const $hi5 = N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
+  const $hi6 = C * R * S;
+  for (let $jc = 0; $jc < $hi5; $jc += 512) {
+    const $nc = Math.min(512, $hi5 - $jc);
     const $whole = $nc - $nc % 4;
     const $k23 = 1441792 + 4 * $jc;
     const $k24 = Math.floor($whole / 4);
     const $k25 = $whole < $nc;
     const $k26 = $nc - $whole;
     const $k27 = $jc + $whole;
-    for (let $pc = 0; $pc < $k7; $pc += $KC) {
-      const $kc = Math.min($KC, $k7 - $pc);
+    for (let $pc = 0; $pc < $hi6; $pc += $KC) {
+      const $kc = Math.min($KC, $hi6 - $pc);
       const $first = $pc === 0;
-      const $last = $pc + $kc >= $k7;
+      const $last = $pc + $kc >= $hi6;
       // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
       // whole panels by the WebAssembly packer; the short last one lane by lane, with zeros
       $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $k23, $kc, $k24);
       if ($k25) {
         let $q7 = 16384 + $whole * $kc;
         for (let $p = 0; $p < $kc; $p++, $q7 += 4) {
-          const $kb = $X_kcol0[$pc + $p]!;
+          const $kb = $Y_X_kcol0[$pc + $p]!;
           let $p2 = $q7;
           let $p3 = $k27;
           for (let $ll = 0; $ll < $k26; $ll++, $p2++, $p3++) {
-            $H[$p2] = $X_z[$kb + $X_col0[$p3]!]!;
+            $H[$p2] = $X_z[$kb + $Y_X_col0[$p3]!]!;
           }
           let $p4 = $q7 + $k26;
           for (let $ll2 = $k26; $ll2 < 4; $ll2++, $p4++) {
@@ -199,12 +315,12 @@ export function forward_Y(
           const $w = Math.min(4, $mc - $lp);
           const $l0 = $p5;
           if ($w === 4) {
-            const $s = $K_row0[$l0]!;
-            const $s2 = $K_row0[$l0 + 1]!;
-            const $s3 = $K_row0[$l0 + 2]!;
-            const $s4 = $K_row0[$l0 + 3]!;
+            const $s = $Y_K_row0_kept[$l0]!;
+            const $s2 = $Y_K_row0_kept[$l0 + 1]!;
+            const $s3 = $Y_K_row0_kept[$l0 + 2]!;
+            const $s4 = $Y_K_row0_kept[$l0 + 3]!;
             for (let $p6 = 0; $p6 < $kc; $p6++, $q8 += 4) {
-              const $kb2 = $K_krow0[$pc + $p6]!;
+              const $kb2 = $Y_K_krow0_kept[$pc + $p6]!;
               $H[$q8] = K[$kb2 + $s]!;
               $H[$q8 + 1] = K[$kb2 + $s2]!;
               $H[$q8 + 2] = K[$kb2 + $s3]!;
@@ -212,11 +328,11 @@ export function forward_Y(
             }
           } else {
             for (let $p7 = 0; $p7 < $kc; $p7++, $q8 += 4) {
-              const $kb3 = $K_krow0[$pc + $p7]!;
+              const $kb3 = $Y_K_krow0_kept[$pc + $p7]!;
               let $p8 = $q8;
               let $p9 = $l0;
               for (let $ll3 = 0; $ll3 < $w; $ll3++, $p8++, $p9++) {
-                $H[$p8] = K[$kb3 + $K_row0[$p9]!]!;
+                $H[$p8] = K[$kb3 + $Y_K_row0_kept[$p9]!]!;
               }
               let $p10 = $q8 + $w;
               for (let $ll4 = $w; $ll4 < 4; $ll4++, $p10++) {
@@ -227,27 +343,78 @@ export function forward_Y(
         }
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-        let $p11 = $ic;
-        let $p12 = 147456;
-        for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
-          const $i = $p11;
-          const $row = $Y_row[$i]!;
-          let $r = $p12;
-          let $p13 = $jc;
-          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
-            const $j = $p13;
-            const $o = $row + $Y_col[$j]!;
-            const $c = ($first ? 0 : Y[$o]!) + $H[$r]!;
-            Y[$o] = $last ? $c + b[$i]! : $c;
+        if ($first) {
+          if ($last) {
+            let $p11 = $ic;
+            let $p12 = 147456;
+            for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
+              const $i = $p11;
+              const $row = $Y_Y_row_kept[$i]!;
+              let $r = $p12;
+              let $p13 = $jc;
+              for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
+                const $j = $p13;
+                const $o = $row + $Y_Y_col_kept[$j]!;
+                const $c = $H[$r]!;
+                Y[$o] = $c + b[$i]!;
+              }
+            }
+          } else {
+            let $p14 = $ic;
+            let $p15 = 147456;
+            for (let $ii2 = 0; $ii2 < $mc; $ii2++, $p14++, $p15 += 512) {
+              const $i2 = $p14;
+              const $row2 = $Y_Y_row_kept[$i2]!;
+              let $r2 = $p15;
+              let $p16 = $jc;
+              for (let $jj2 = 0; $jj2 < $nc; $jj2++, $r2++, $p16++) {
+                const $j2 = $p16;
+                const $o2 = $row2 + $Y_Y_col_kept[$j2]!;
+                const $c2 = $H[$r2]!;
+                Y[$o2] = $c2;
+              }
+            }
+          }
+        } else {
+          if ($last) {
+            let $p17 = $ic;
+            let $p18 = 147456;
+            for (let $ii3 = 0; $ii3 < $mc; $ii3++, $p17++, $p18 += 512) {
+              const $i3 = $p17;
+              const $row3 = $Y_Y_row_kept[$i3]!;
+              let $r3 = $p18;
+              let $p19 = $jc;
+              for (let $jj3 = 0; $jj3 < $nc; $jj3++, $r3++, $p19++) {
+                const $j3 = $p19;
+                const $o3 = $row3 + $Y_Y_col_kept[$j3]!;
+                const $c3 = Y[$o3]! + $H[$r3]!;
+                Y[$o3] = $c3 + b[$i3]!;
+              }
+            }
+          } else {
+            let $p20 = $ic;
+            let $p21 = 147456;
+            for (let $ii4 = 0; $ii4 < $mc; $ii4++, $p20++, $p21 += 512) {
+              const $i4 = $p20;
+              const $row4 = $Y_Y_row_kept[$i4]!;
+              let $r4 = $p21;
+              let $p22 = $jc;
+              for (let $jj4 = 0; $jj4 < $nc; $jj4++, $r4++, $p22++) {
+                const $j4 = $p22;
+                const $o4 = $row4 + $Y_Y_col_kept[$j4]!;
+                const $c4 = Y[$o4]! + $H[$r4]!;
+                Y[$o4] = $c4;
+              }
+            }
           }
         }
       }
     }
   }
   if (C * R * S === 0) {
-    for (let $i2 = 0; $i2 < F; $i2++) {
-      for (let $j2 = 0; $j2 < $hi3; $j2++) {
-        Y[$Y_row[$i2]! + $Y_col[$j2]!] = 0 + b[$i2]!;
+    for (let $i5 = 0; $i5 < F; $i5++) {
+      for (let $j5 = 0; $j5 < $hi5; $j5++) {
+        Y[$Y_Y_row_kept[$i5]! + $Y_Y_col_kept[$j5]!] = 0 + b[$i5]!;
       }
     }
   }
@@ -294,16 +461,16 @@ export function backward_dX(
   for (let $z0 = 0; $z0 < N; $z0++) {
     $W.spread($dY_zat + 8 * ($k + $z0 * $k2), $dY_stage + 8 * ($z0 * $k3), F, $k4, $k5, $k6, $k7);
   }
-  const $k8 = R * S;
-  const $k9 = T * S;
-  const $k10 = C * R * S;
-  const $k11 = Math.floor((2 * P - S + W) / T) + 1 + Math.max(0, -(Math.ceil((P - (T - 1)) / T) - Math.ceil(S / T) + 1)) + Math.max(0, Math.ceil((W + P) / T) - 1 - (Math.floor((2 * P - S + W) / T) + 1) + 1);
-  const $k12 = (Math.floor((H + 2 * P - R) / T) + 1 + Math.max(0, -(Math.ceil((P - (T - 1)) / T) - Math.ceil(R / T) + 1)) + Math.max(0, Math.ceil((H + P) / T) - 1 - (Math.floor((H + 2 * P - R) / T) + 1) + 1)) * (Math.floor((2 * P - S + W) / T) + 1 + Math.max(0, -(Math.ceil((P - (T - 1)) / T) - Math.ceil(S / T) + 1)) + Math.max(0, Math.ceil((W + P) / T) - 1 - (Math.floor((2 * P - S + W) / T) + 1) + 1));
-  const $k13 = H * W;
-  const $k14 = T * W;
-  const $k15 = C * H * W;
-  const $k16 = W + P;
-  const $k17 = Math.max(0, -(Math.ceil((P - (T - 1)) / T) - Math.ceil(S / T) + 1));
+  const $k8 = W + P;
+  const $k9 = R * S;
+  const $k10 = T * S;
+  const $k11 = C * R * S;
+  const $k12 = Math.floor((2 * P - S + W) / T) + 1 + Math.max(0, -(Math.ceil((P - (T - 1)) / T) - Math.ceil(S / T) + 1)) + Math.max(0, Math.ceil((W + P) / T) - 1 - (Math.floor((2 * P - S + W) / T) + 1) + 1);
+  const $k13 = Math.max(0, -(Math.ceil((P - (T - 1)) / T) - Math.ceil(S / T) + 1));
+  const $k14 = (Math.floor((H + 2 * P - R) / T) + 1 + Math.max(0, -(Math.ceil((P - (T - 1)) / T) - Math.ceil(R / T) + 1)) + Math.max(0, Math.ceil((H + P) / T) - 1 - (Math.floor((H + 2 * P - R) / T) + 1) + 1)) * (Math.floor((2 * P - S + W) / T) + 1 + Math.max(0, -(Math.ceil((P - (T - 1)) / T) - Math.ceil(S / T) + 1)) + Math.max(0, Math.ceil((W + P) / T) - 1 - (Math.floor((2 * P - S + W) / T) + 1) + 1));
+  const $k15 = H * W;
+  const $k16 = T * W;
+  const $k17 = C * H * W;
   const $k18 = H + P;
   const $k19 = Math.max(0, -(Math.ceil((P - (T - 1)) / T) - Math.ceil(R / T) + 1));
   for (let $rho0 = 0; $rho0 < T; $rho0++) {
@@ -313,68 +480,156 @@ export function backward_dX(
     const $k20 = F * $taps0;
     const $k21 = $rho0 * S;
     const $k22 = N * $count0;
-    const $k23 = ($first0 + $k19) * $k11;
+    const $k23 = ($first0 + $k19) * $k12;
     const $k24 = ($first0 * T + $rho0 - P) * W;
     for (let $rho1 = 0; $rho1 < T; $rho1++) {
       const $first1 = Math.ceil((P - $rho1) / T);
-      const $count1 = Math.max(0, Math.ceil(($k16 - $rho1) / T) - $first1);
+      const $count1 = Math.max(0, Math.ceil(($k8 - $rho1) / T) - $first1);
       const $taps1 = Math.max(0, Math.ceil((S - $rho1) / T));
-      const $K_row0 = new Int32Array(C);
-      let $q = 0;
-      for (let $b_c = 0; $b_c < C; $b_c++, $q++) {
-        $K_row0[$q] = $b_c * $k8;
+      if ($dX_K_row0_kepti32.length < C) $dX_K_row0_kepti32 = new Int32Array(C);
+      const $dX_K_row0_kept = $dX_K_row0_kepti32;
+      if ($dX_K_row0_fori32.length < 4) $dX_K_row0_fori32 = new Int32Array(4);
+      const $dX_K_row0_for = $dX_K_row0_fori32;
+      if ($dX_K_row0_for[0]! !== 1 || $dX_K_row0_for[1]! !== C || $dX_K_row0_for[2]! !== R || $dX_K_row0_for[3]! !== S) {
+        let $q = 0;
+        for (let $b_c = 0; $b_c < C; $b_c++, $q++) {
+          $dX_K_row0_kept[$q] = $b_c * $k9;
+        }
+        $dX_K_row0_for[0] = 1;
+        $dX_K_row0_for[1] = C;
+        $dX_K_row0_for[2] = R;
+        $dX_K_row0_for[3] = S;
       }
-      const $K_krow0 = new Int32Array($k20 * $taps1);
-      let $q2 = 0;
-      const $k25 = $k21 + $rho1;
-      for (let $b_f = 0; $b_f < F; $b_f++) {
-        const $k26 = $k25 + $b_f * $k10;
-        for (let $b_u = 0; $b_u < $taps0; $b_u++) {
-          const $k27 = $k26 + $b_u * $k9;
-          for (let $b_v = 0; $b_v < $taps1; $b_v++, $q2++) {
-            $K_krow0[$q2] = $k27 + $b_v * T;
+      if ($dX_K_krow0_kepti32.length < $k20 * $taps1) $dX_K_krow0_kepti32 = new Int32Array($k20 * $taps1);
+      const $dX_K_krow0_kept = $dX_K_krow0_kepti32;
+      if ($dX_K_krow0_fori32.length < 10) $dX_K_krow0_fori32 = new Int32Array(10);
+      const $dX_K_krow0_for = $dX_K_krow0_fori32;
+      if ($dX_K_krow0_for[0]! !== 1 || $dX_K_krow0_for[1]! !== F || $dX_K_krow0_for[2]! !== $taps0 || $dX_K_krow0_for[3]! !== $taps1 || $dX_K_krow0_for[4]! !== $rho0 || $dX_K_krow0_for[5]! !== S || $dX_K_krow0_for[6]! !== $rho1 || $dX_K_krow0_for[7]! !== C || $dX_K_krow0_for[8]! !== R || $dX_K_krow0_for[9]! !== T) {
+        let $q2 = 0;
+        const $k25 = $k21 + $rho1;
+        for (let $b_f = 0; $b_f < F; $b_f++) {
+          const $k26 = $k25 + $b_f * $k11;
+          for (let $b_u = 0; $b_u < $taps0; $b_u++) {
+            const $k27 = $k26 + $b_u * $k10;
+            for (let $b_v = 0; $b_v < $taps1; $b_v++, $q2++) {
+              $dX_K_krow0_kept[$q2] = $k27 + $b_v * T;
+            }
           }
         }
+        $dX_K_krow0_for[0] = 1;
+        $dX_K_krow0_for[1] = F;
+        $dX_K_krow0_for[2] = $taps0;
+        $dX_K_krow0_for[3] = $taps1;
+        $dX_K_krow0_for[4] = $rho0;
+        $dX_K_krow0_for[5] = S;
+        $dX_K_krow0_for[6] = $rho1;
+        $dX_K_krow0_for[7] = C;
+        $dX_K_krow0_for[8] = R;
+        $dX_K_krow0_for[9] = T;
       }
-      const $dY_col0 = new Int32Array($W.mem.buffer, 1441792, $k22 * $count1);
-      let $q3 = 0;
-      for (let $b_n = 0; $b_n < N; $b_n++) {
-        const $k28 = $b_n * $k2;
-        for (let $b_h = 0; $b_h < $count0; $b_h++) {
-          const $k29 = $k28 + $b_h * $k11;
-          for (let $b_w = 0; $b_w < $count1; $b_w++, $q3++) {
-            $dY_col0[$q3] = $k29 + $b_w;
+      if ($dX_dY_col0_kepti32.length < $k22 * $count1) $dX_dY_col0_kepti32 = new Int32Array($k22 * $count1);
+      const $dX_dY_col0_kept = $dX_dY_col0_kepti32;
+      if ($dX_dY_col0_fori32.length < 11) $dX_dY_col0_fori32 = new Int32Array(11);
+      const $dX_dY_col0_for = $dX_dY_col0_fori32;
+      if ($dX_dY_col0_for[0]! !== 1 || $dX_dY_col0_for[1]! !== N || $dX_dY_col0_for[2]! !== $count0 || $dX_dY_col0_for[3]! !== $count1 || $dX_dY_col0_for[4]! !== F || $dX_dY_col0_for[5]! !== H || $dX_dY_col0_for[6]! !== P || $dX_dY_col0_for[7]! !== R || $dX_dY_col0_for[8]! !== T || $dX_dY_col0_for[9]! !== S || $dX_dY_col0_for[10]! !== W) {
+        let $q3 = 0;
+        for (let $b_n = 0; $b_n < N; $b_n++) {
+          const $k28 = $b_n * $k2;
+          for (let $b_h = 0; $b_h < $count0; $b_h++) {
+            const $k29 = $k28 + $b_h * $k12;
+            for (let $b_w = 0; $b_w < $count1; $b_w++, $q3++) {
+              $dX_dY_col0_kept[$q3] = $k29 + $b_w;
+            }
           }
         }
+        $dX_dY_col0_for[0] = 1;
+        $dX_dY_col0_for[1] = N;
+        $dX_dY_col0_for[2] = $count0;
+        $dX_dY_col0_for[3] = $count1;
+        $dX_dY_col0_for[4] = F;
+        $dX_dY_col0_for[5] = H;
+        $dX_dY_col0_for[6] = P;
+        $dX_dY_col0_for[7] = R;
+        $dX_dY_col0_for[8] = T;
+        $dX_dY_col0_for[9] = S;
+        $dX_dY_col0_for[10] = W;
       }
-      const $dY_kcol0 = new Int32Array($W.mem.buffer, $dY_kcol0at, $k20 * $taps1);
-      let $q4 = 0;
-      const $k30 = $k23 + ($first1 + $k17);
-      for (let $b_f2 = 0; $b_f2 < F; $b_f2++) {
-        const $k31 = $k30 + $b_f2 * $k12;
-        for (let $b_u2 = 0; $b_u2 < $taps0; $b_u2++) {
-          const $k32 = $k31 + $b_u2 * -$k11;
-          for (let $b_v2 = 0; $b_v2 < $taps1; $b_v2++, $q4++) {
-            $dY_kcol0[$q4] = $k32 - $b_v2;
+      const $dX_dY_col0 = new Int32Array($W.mem.buffer, 1441792, $k22 * $count1);
+      $dX_dY_col0.set($dX_dY_col0_kept.subarray(0, 0 + $k22 * $count1), 0);
+      if ($dX_dY_kcol0_kepti32.length < $k20 * $taps1) $dX_dY_kcol0_kepti32 = new Int32Array($k20 * $taps1);
+      const $dX_dY_kcol0_kept = $dX_dY_kcol0_kepti32;
+      if ($dX_dY_kcol0_fori32.length < 12) $dX_dY_kcol0_fori32 = new Int32Array(12);
+      const $dX_dY_kcol0_for = $dX_dY_kcol0_fori32;
+      if ($dX_dY_kcol0_for[0]! !== 1 || $dX_dY_kcol0_for[1]! !== F || $dX_dY_kcol0_for[2]! !== $taps0 || $dX_dY_kcol0_for[3]! !== $taps1 || $dX_dY_kcol0_for[4]! !== $first0 || $dX_dY_kcol0_for[5]! !== P || $dX_dY_kcol0_for[6]! !== T || $dX_dY_kcol0_for[7]! !== R || $dX_dY_kcol0_for[8]! !== S || $dX_dY_kcol0_for[9]! !== W || $dX_dY_kcol0_for[10]! !== $first1 || $dX_dY_kcol0_for[11]! !== H) {
+        let $q4 = 0;
+        const $k30 = $k23 + ($first1 + $k13);
+        for (let $b_f2 = 0; $b_f2 < F; $b_f2++) {
+          const $k31 = $k30 + $b_f2 * $k14;
+          for (let $b_u2 = 0; $b_u2 < $taps0; $b_u2++) {
+            const $k32 = $k31 + $b_u2 * -$k12;
+            for (let $b_v2 = 0; $b_v2 < $taps1; $b_v2++, $q4++) {
+              $dX_dY_kcol0_kept[$q4] = $k32 - $b_v2;
+            }
           }
         }
+        $dX_dY_kcol0_for[0] = 1;
+        $dX_dY_kcol0_for[1] = F;
+        $dX_dY_kcol0_for[2] = $taps0;
+        $dX_dY_kcol0_for[3] = $taps1;
+        $dX_dY_kcol0_for[4] = $first0;
+        $dX_dY_kcol0_for[5] = P;
+        $dX_dY_kcol0_for[6] = T;
+        $dX_dY_kcol0_for[7] = R;
+        $dX_dY_kcol0_for[8] = S;
+        $dX_dY_kcol0_for[9] = W;
+        $dX_dY_kcol0_for[10] = $first1;
+        $dX_dY_kcol0_for[11] = H;
       }
-      const $dX_row = new Int32Array(C);
-      let $q5 = 0;
-      for (let $b_c2 = 0; $b_c2 < C; $b_c2++, $q5++) {
-        $dX_row[$q5] = $b_c2 * $k13;
+      const $dX_dY_kcol0 = new Int32Array($W.mem.buffer, $dY_kcol0at, $k20 * $taps1);
+      $dX_dY_kcol0.set($dX_dY_kcol0_kept.subarray(0, 0 + $k20 * $taps1), 0);
+      if ($dX_dX_row_kepti32.length < C) $dX_dX_row_kepti32 = new Int32Array(C);
+      const $dX_dX_row_kept = $dX_dX_row_kepti32;
+      if ($dX_dX_row_fori32.length < 4) $dX_dX_row_fori32 = new Int32Array(4);
+      const $dX_dX_row_for = $dX_dX_row_fori32;
+      if ($dX_dX_row_for[0]! !== 1 || $dX_dX_row_for[1]! !== C || $dX_dX_row_for[2]! !== H || $dX_dX_row_for[3]! !== W) {
+        let $q5 = 0;
+        for (let $b_c2 = 0; $b_c2 < C; $b_c2++, $q5++) {
+          $dX_dX_row_kept[$q5] = $b_c2 * $k15;
+        }
+        $dX_dX_row_for[0] = 1;
+        $dX_dX_row_for[1] = C;
+        $dX_dX_row_for[2] = H;
+        $dX_dX_row_for[3] = W;
       }
-      const $dX_col = new Int32Array($k22 * $count1);
-      let $q6 = 0;
-      const $k33 = $k24 + ($first1 * T + $rho1 - P);
-      for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
-        const $k34 = $k33 + $b_n2 * $k15;
-        for (let $b_h2 = 0; $b_h2 < $count0; $b_h2++) {
-          const $k35 = $k34 + $b_h2 * $k14;
-          for (let $b_w2 = 0; $b_w2 < $count1; $b_w2++, $q6++) {
-            $dX_col[$q6] = $k35 + $b_w2 * T;
+      if ($dX_dX_col_kepti32.length < $k22 * $count1) $dX_dX_col_kepti32 = new Int32Array($k22 * $count1);
+      const $dX_dX_col_kept = $dX_dX_col_kepti32;
+      if ($dX_dX_col_fori32.length < 13) $dX_dX_col_fori32 = new Int32Array(13);
+      const $dX_dX_col_for = $dX_dX_col_fori32;
+      if ($dX_dX_col_for[0]! !== 1 || $dX_dX_col_for[1]! !== N || $dX_dX_col_for[2]! !== $count0 || $dX_dX_col_for[3]! !== $count1 || $dX_dX_col_for[4]! !== $first0 || $dX_dX_col_for[5]! !== T || $dX_dX_col_for[6]! !== $rho0 || $dX_dX_col_for[7]! !== P || $dX_dX_col_for[8]! !== W || $dX_dX_col_for[9]! !== $first1 || $dX_dX_col_for[10]! !== $rho1 || $dX_dX_col_for[11]! !== C || $dX_dX_col_for[12]! !== H) {
+        let $q6 = 0;
+        const $k33 = $k24 + ($first1 * T + $rho1 - P);
+        for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
+          const $k34 = $k33 + $b_n2 * $k17;
+          for (let $b_h2 = 0; $b_h2 < $count0; $b_h2++) {
+            const $k35 = $k34 + $b_h2 * $k16;
+            for (let $b_w2 = 0; $b_w2 < $count1; $b_w2++, $q6++) {
+              $dX_dX_col_kept[$q6] = $k35 + $b_w2 * T;
+            }
           }
         }
+        $dX_dX_col_for[0] = 1;
+        $dX_dX_col_for[1] = N;
+        $dX_dX_col_for[2] = $count0;
+        $dX_dX_col_for[3] = $count1;
+        $dX_dX_col_for[4] = $first0;
+        $dX_dX_col_for[5] = T;
+        $dX_dX_col_for[6] = $rho0;
+        $dX_dX_col_for[7] = P;
+        $dX_dX_col_for[8] = W;
+        $dX_dX_col_for[9] = $first1;
+        $dX_dX_col_for[10] = $rho1;
+        $dX_dX_col_for[11] = C;
+        $dX_dX_col_for[12] = H;
       }
       const $H = new Float64Array($W.mem.buffer, 0);
       const $KC = Math.ceil($k20 * $taps1 / Math.max(1, Math.ceil($k20 * $taps1 / 256)));
@@ -398,11 +653,11 @@ export function backward_dX(
           if ($k38) {
             let $q7 = 16384 + $whole * $kc;
             for (let $p = 0; $p < $kc; $p++, $q7 += 4) {
-              const $kb = $dY_kcol0[$pc + $p]!;
+              const $kb = $dX_dY_kcol0[$pc + $p]!;
               let $p2 = $q7;
               let $p3 = $k40;
               for (let $ll = 0; $ll < $k39; $ll++, $p2++, $p3++) {
-                $H[$p2] = $dY_z[$kb + $dY_col0[$p3]!]!;
+                $H[$p2] = $dY_z[$kb + $dX_dY_col0[$p3]!]!;
               }
               let $p4 = $q7 + $k39;
               for (let $ll2 = $k39; $ll2 < 4; $ll2++, $p4++) {
@@ -419,12 +674,12 @@ export function backward_dX(
               const $w = Math.min(4, $mc - $lp);
               const $l0 = $p5;
               if ($w === 4) {
-                const $s = $K_row0[$l0]!;
-                const $s2 = $K_row0[$l0 + 1]!;
-                const $s3 = $K_row0[$l0 + 2]!;
-                const $s4 = $K_row0[$l0 + 3]!;
+                const $s = $dX_K_row0_kept[$l0]!;
+                const $s2 = $dX_K_row0_kept[$l0 + 1]!;
+                const $s3 = $dX_K_row0_kept[$l0 + 2]!;
+                const $s4 = $dX_K_row0_kept[$l0 + 3]!;
                 for (let $p6 = 0; $p6 < $kc; $p6++, $q8 += 4) {
-                  const $kb2 = $K_krow0[$pc + $p6]!;
+                  const $kb2 = $dX_K_krow0_kept[$pc + $p6]!;
                   $H[$q8] = K[$kb2 + $s]!;
                   $H[$q8 + 1] = K[$kb2 + $s2]!;
                   $H[$q8 + 2] = K[$kb2 + $s3]!;
@@ -432,11 +687,11 @@ export function backward_dX(
                 }
               } else {
                 for (let $p7 = 0; $p7 < $kc; $p7++, $q8 += 4) {
-                  const $kb3 = $K_krow0[$pc + $p7]!;
+                  const $kb3 = $dX_K_krow0_kept[$pc + $p7]!;
                   let $p8 = $q8;
                   let $p9 = $l0;
                   for (let $ll3 = 0; $ll3 < $w; $ll3++, $p8++, $p9++) {
-                    $H[$p8] = K[$kb3 + $K_row0[$p9]!]!;
+                    $H[$p8] = K[$kb3 + $dX_K_row0_kept[$p9]!]!;
                   }
                   let $p10 = $q8 + $w;
                   for (let $ll4 = $w; $ll4 < 4; $ll4++, $p10++) {
@@ -447,27 +702,44 @@ export function backward_dX(
             }
             // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
             $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-            let $p11 = $ic;
-            let $p12 = 147456;
-            for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
-              const $i = $p11;
-              const $row = $dX_row[$i]!;
-              let $r = $p12;
-              let $p13 = $jc;
-              for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
-                const $j = $p13;
-                const $o = $row + $dX_col[$j]!;
-                const $c = ($first ? 0 : dX[$o]!) + $H[$r]!;
-                dX[$o] = $c;
+            if ($first) {
+              let $p11 = $ic;
+              let $p12 = 147456;
+              for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
+                const $i = $p11;
+                const $row = $dX_dX_row_kept[$i]!;
+                let $r = $p12;
+                let $p13 = $jc;
+                for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
+                  const $j = $p13;
+                  const $o = $row + $dX_dX_col_kept[$j]!;
+                  const $c = $H[$r]!;
+                  dX[$o] = $c;
+                }
+              }
+            } else {
+              let $p14 = $ic;
+              let $p15 = 147456;
+              for (let $ii2 = 0; $ii2 < $mc; $ii2++, $p14++, $p15 += 512) {
+                const $i2 = $p14;
+                const $row2 = $dX_dX_row_kept[$i2]!;
+                let $r2 = $p15;
+                let $p16 = $jc;
+                for (let $jj2 = 0; $jj2 < $nc; $jj2++, $r2++, $p16++) {
+                  const $j2 = $p16;
+                  const $o2 = $row2 + $dX_dX_col_kept[$j2]!;
+                  const $c2 = dX[$o2]! + $H[$r2]!;
+                  dX[$o2] = $c2;
+                }
               }
             }
           }
         }
       }
       if ($k20 * $taps1 === 0) {
-        for (let $i2 = 0; $i2 < C; $i2++) {
-          for (let $j2 = 0; $j2 < $hi; $j2++) {
-            dX[$dX_row[$i2]! + $dX_col[$j2]!] = 0;
+        for (let $i3 = 0; $i3 < C; $i3++) {
+          for (let $j3 = 0; $j3 < $hi; $j3++) {
+            dX[$dX_dX_row_kept[$i3]! + $dX_dX_col_kept[$j3]!] = 0;
           }
         }
       }
@@ -515,96 +787,176 @@ export function backward_dK(
   for (let $z0 = 0; $z0 < N; $z0++) {
     $W.spread($X_zat + 8 * ($k + $z0 * $k2), $X_stage + 8 * ($z0 * $k3), C, H, $k4, $k5, $k6);
   }
-  const $dY_row0 = new Int32Array(F);
-  let $q = 0;
-  const $k7 = (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
-  for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
-    $dY_row0[$q] = $b_f * $k7;
+  if ($dK_dY_row0_kepti32.length < F) $dK_dY_row0_kepti32 = new Int32Array(F);
+  const $dK_dY_row0_kept = $dK_dY_row0_kepti32;
+  if ($dK_dY_row0_fori32.length < 8) $dK_dY_row0_fori32 = new Int32Array(8);
+  const $dK_dY_row0_for = $dK_dY_row0_fori32;
+  if ($dK_dY_row0_for[0]! !== 1 || $dK_dY_row0_for[1]! !== F || $dK_dY_row0_for[2]! !== H || $dK_dY_row0_for[3]! !== P || $dK_dY_row0_for[4]! !== R || $dK_dY_row0_for[5]! !== T || $dK_dY_row0_for[6]! !== S || $dK_dY_row0_for[7]! !== W) {
+    let $q = 0;
+    const $k7 = (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
+    for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
+      $dK_dY_row0_kept[$q] = $b_f * $k7;
+    }
+    $dK_dY_row0_for[0] = 1;
+    $dK_dY_row0_for[1] = F;
+    $dK_dY_row0_for[2] = H;
+    $dK_dY_row0_for[3] = P;
+    $dK_dY_row0_for[4] = R;
+    $dK_dY_row0_for[5] = T;
+    $dK_dY_row0_for[6] = S;
+    $dK_dY_row0_for[7] = W;
   }
-  const $dY_krow0 = new Int32Array(N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
-  let $q2 = 0;
-  const $hi = Math.floor((H + 2 * P - R) / T) + 1;
-  const $hi2 = Math.floor((2 * P - S + W) / T) + 1;
-  const $k8 = F * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
-  for (let $b_n = 0; $b_n < N; $b_n++) {
-    const $k9 = $b_n * $k8;
-    for (let $b_u = 0; $b_u < $hi; $b_u++) {
-      const $k10 = $k9 + $b_u * $hi2;
-      for (let $b_v = 0; $b_v < $hi2; $b_v++, $q2++) {
-        $dY_krow0[$q2] = $k10 + $b_v;
+  if ($dK_dY_krow0_kepti32.length < N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1)) $dK_dY_krow0_kepti32 = new Int32Array(N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
+  const $dK_dY_krow0_kept = $dK_dY_krow0_kepti32;
+  if ($dK_dY_krow0_fori32.length < 9) $dK_dY_krow0_fori32 = new Int32Array(9);
+  const $dK_dY_krow0_for = $dK_dY_krow0_fori32;
+  if ($dK_dY_krow0_for[0]! !== 1 || $dK_dY_krow0_for[1]! !== N || $dK_dY_krow0_for[2]! !== H || $dK_dY_krow0_for[3]! !== P || $dK_dY_krow0_for[4]! !== R || $dK_dY_krow0_for[5]! !== T || $dK_dY_krow0_for[6]! !== S || $dK_dY_krow0_for[7]! !== W || $dK_dY_krow0_for[8]! !== F) {
+    let $q2 = 0;
+    const $hi = Math.floor((H + 2 * P - R) / T) + 1;
+    const $hi2 = Math.floor((2 * P - S + W) / T) + 1;
+    const $k8 = F * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
+    for (let $b_n = 0; $b_n < N; $b_n++) {
+      const $k9 = $b_n * $k8;
+      for (let $b_u = 0; $b_u < $hi; $b_u++) {
+        const $k10 = $k9 + $b_u * $hi2;
+        for (let $b_v = 0; $b_v < $hi2; $b_v++, $q2++) {
+          $dK_dY_krow0_kept[$q2] = $k10 + $b_v;
+        }
       }
     }
+    $dK_dY_krow0_for[0] = 1;
+    $dK_dY_krow0_for[1] = N;
+    $dK_dY_krow0_for[2] = H;
+    $dK_dY_krow0_for[3] = P;
+    $dK_dY_krow0_for[4] = R;
+    $dK_dY_krow0_for[5] = T;
+    $dK_dY_krow0_for[6] = S;
+    $dK_dY_krow0_for[7] = W;
+    $dK_dY_krow0_for[8] = F;
   }
-  const $X_col0 = new Int32Array($W.mem.buffer, 1441792, C * R * S);
-  let $q3 = 0;
-  const $k11 = W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1);
-  const $k12 = (H + Math.max(0, P) + Math.max(0, -P + T * Math.floor((H + 2 * P - R) / T) + (R - 1) - H + 1)) * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1));
-  for (let $b_c = 0; $b_c < C; $b_c++) {
-    const $k13 = $b_c * $k12;
-    for (let $b_i = 0; $b_i < R; $b_i++) {
-      const $k14 = $k13 + $b_i * $k11;
-      for (let $b_j = 0; $b_j < S; $b_j++, $q3++) {
-        $X_col0[$q3] = $k14 + $b_j;
+  if ($dK_X_col0_kepti32.length < C * R * S) $dK_X_col0_kepti32 = new Int32Array(C * R * S);
+  const $dK_X_col0_kept = $dK_X_col0_kepti32;
+  if ($dK_X_col0_fori32.length < 8) $dK_X_col0_fori32 = new Int32Array(8);
+  const $dK_X_col0_for = $dK_X_col0_fori32;
+  if ($dK_X_col0_for[0]! !== 1 || $dK_X_col0_for[1]! !== C || $dK_X_col0_for[2]! !== R || $dK_X_col0_for[3]! !== S || $dK_X_col0_for[4]! !== H || $dK_X_col0_for[5]! !== P || $dK_X_col0_for[6]! !== T || $dK_X_col0_for[7]! !== W) {
+    let $q3 = 0;
+    const $k11 = W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1);
+    const $k12 = (H + Math.max(0, P) + Math.max(0, -P + T * Math.floor((H + 2 * P - R) / T) + (R - 1) - H + 1)) * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1));
+    for (let $b_c = 0; $b_c < C; $b_c++) {
+      const $k13 = $b_c * $k12;
+      for (let $b_i = 0; $b_i < R; $b_i++) {
+        const $k14 = $k13 + $b_i * $k11;
+        for (let $b_j = 0; $b_j < S; $b_j++, $q3++) {
+          $dK_X_col0_kept[$q3] = $k14 + $b_j;
+        }
       }
     }
+    $dK_X_col0_for[0] = 1;
+    $dK_X_col0_for[1] = C;
+    $dK_X_col0_for[2] = R;
+    $dK_X_col0_for[3] = S;
+    $dK_X_col0_for[4] = H;
+    $dK_X_col0_for[5] = P;
+    $dK_X_col0_for[6] = T;
+    $dK_X_col0_for[7] = W;
   }
-  const $X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
-  let $q4 = 0;
-  const $k15 = T * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1));
-  const $k16 = (-P + Math.max(0, P)) * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1)) + (-P + Math.max(0, P));
-  for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
-    const $k17 = $k16 + $b_n2 * $k2;
-    for (let $b_u2 = 0; $b_u2 < $hi; $b_u2++) {
-      const $k18 = $k17 + $b_u2 * $k15;
-      for (let $b_v2 = 0; $b_v2 < $hi2; $b_v2++, $q4++) {
-        $X_kcol0[$q4] = $k18 + $b_v2 * T;
+  const $dK_X_col0 = new Int32Array($W.mem.buffer, 1441792, C * R * S);
+  $dK_X_col0.set($dK_X_col0_kept.subarray(0, 0 + C * R * S), 0);
+  if ($dK_X_kcol0_kepti32.length < N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1)) $dK_X_kcol0_kepti32 = new Int32Array(N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
+  const $dK_X_kcol0_kept = $dK_X_kcol0_kepti32;
+  if ($dK_X_kcol0_fori32.length < 9) $dK_X_kcol0_fori32 = new Int32Array(9);
+  const $dK_X_kcol0_for = $dK_X_kcol0_fori32;
+  if ($dK_X_kcol0_for[0]! !== 1 || $dK_X_kcol0_for[1]! !== N || $dK_X_kcol0_for[2]! !== H || $dK_X_kcol0_for[3]! !== P || $dK_X_kcol0_for[4]! !== R || $dK_X_kcol0_for[5]! !== T || $dK_X_kcol0_for[6]! !== S || $dK_X_kcol0_for[7]! !== W || $dK_X_kcol0_for[8]! !== C) {
+    let $q4 = 0;
+    const $hi3 = Math.floor((H + 2 * P - R) / T) + 1;
+    const $hi4 = Math.floor((2 * P - S + W) / T) + 1;
+    const $k15 = T * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1));
+    const $k16 = (-P + Math.max(0, P)) * (W + Math.max(0, P) + Math.max(0, -P + T * Math.floor((2 * P - S + W) / T) + (S - 1) - W + 1)) + (-P + Math.max(0, P));
+    for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
+      const $k17 = $k16 + $b_n2 * $k2;
+      for (let $b_u2 = 0; $b_u2 < $hi3; $b_u2++) {
+        const $k18 = $k17 + $b_u2 * $k15;
+        for (let $b_v2 = 0; $b_v2 < $hi4; $b_v2++, $q4++) {
+          $dK_X_kcol0_kept[$q4] = $k18 + $b_v2 * T;
+        }
       }
     }
+    $dK_X_kcol0_for[0] = 1;
+    $dK_X_kcol0_for[1] = N;
+    $dK_X_kcol0_for[2] = H;
+    $dK_X_kcol0_for[3] = P;
+    $dK_X_kcol0_for[4] = R;
+    $dK_X_kcol0_for[5] = T;
+    $dK_X_kcol0_for[6] = S;
+    $dK_X_kcol0_for[7] = W;
+    $dK_X_kcol0_for[8] = C;
   }
-  const $dK_row = new Int32Array(F);
-  let $q5 = 0;
-  const $k19 = C * R * S;
-  for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
-    $dK_row[$q5] = $b_f2 * $k19;
+  const $dK_X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1));
+  $dK_X_kcol0.set($dK_X_kcol0_kept.subarray(0, 0 + N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1)), 0);
+  if ($dK_dK_row_kepti32.length < F) $dK_dK_row_kepti32 = new Int32Array(F);
+  const $dK_dK_row_kept = $dK_dK_row_kepti32;
+  if ($dK_dK_row_fori32.length < 5) $dK_dK_row_fori32 = new Int32Array(5);
+  const $dK_dK_row_for = $dK_dK_row_fori32;
+  if ($dK_dK_row_for[0]! !== 1 || $dK_dK_row_for[1]! !== F || $dK_dK_row_for[2]! !== C || $dK_dK_row_for[3]! !== R || $dK_dK_row_for[4]! !== S) {
+    let $q5 = 0;
+    const $k19 = C * R * S;
+    for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
+      $dK_dK_row_kept[$q5] = $b_f2 * $k19;
+    }
+    $dK_dK_row_for[0] = 1;
+    $dK_dK_row_for[1] = F;
+    $dK_dK_row_for[2] = C;
+    $dK_dK_row_for[3] = R;
+    $dK_dK_row_for[4] = S;
   }
-  const $dK_col = new Int32Array(C * R * S);
-  let $q6 = 0;
-  const $k20 = R * S;
-  for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
-    const $k21 = $b_c2 * $k20;
-    for (let $b_i2 = 0; $b_i2 < R; $b_i2++) {
-      const $k22 = $k21 + $b_i2 * S;
-      for (let $b_j2 = 0; $b_j2 < S; $b_j2++, $q6++) {
-        $dK_col[$q6] = $k22 + $b_j2;
+  if ($dK_dK_col_kepti32.length < C * R * S) $dK_dK_col_kepti32 = new Int32Array(C * R * S);
+  const $dK_dK_col_kept = $dK_dK_col_kepti32;
+  if ($dK_dK_col_fori32.length < 4) $dK_dK_col_fori32 = new Int32Array(4);
+  const $dK_dK_col_for = $dK_dK_col_fori32;
+  if ($dK_dK_col_for[0]! !== 1 || $dK_dK_col_for[1]! !== C || $dK_dK_col_for[2]! !== R || $dK_dK_col_for[3]! !== S) {
+    let $q6 = 0;
+    const $k20 = R * S;
+    for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
+      const $k21 = $b_c2 * $k20;
+      for (let $b_i2 = 0; $b_i2 < R; $b_i2++) {
+        const $k22 = $k21 + $b_i2 * S;
+        for (let $b_j2 = 0; $b_j2 < S; $b_j2++, $q6++) {
+          $dK_dK_col_kept[$q6] = $k22 + $b_j2;
+        }
       }
     }
+    $dK_dK_col_for[0] = 1;
+    $dK_dK_col_for[1] = C;
+    $dK_dK_col_for[2] = R;
+    $dK_dK_col_for[3] = S;
   }
   const $H = new Float64Array($W.mem.buffer, 0);
   const $KC = Math.ceil(N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1) / Math.max(1, Math.ceil(N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1) / 256)));
-  const $hi3 = N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
-  for (let $jc = 0; $jc < $k19; $jc += 512) {
-    const $nc = Math.min(512, $k19 - $jc);
+  const $hi5 = C * R * S;
+  const $hi6 = N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1);
+  for (let $jc = 0; $jc < $hi5; $jc += 512) {
+    const $nc = Math.min(512, $hi5 - $jc);
     const $whole = $nc - $nc % 4;
     const $k23 = 1441792 + 4 * $jc;
     const $k24 = Math.floor($whole / 4);
     const $k25 = $whole < $nc;
     const $k26 = $nc - $whole;
     const $k27 = $jc + $whole;
-    for (let $pc = 0; $pc < $hi3; $pc += $KC) {
-      const $kc = Math.min($KC, $hi3 - $pc);
+    for (let $pc = 0; $pc < $hi6; $pc += $KC) {
+      const $kc = Math.min($KC, $hi6 - $pc);
       const $first = $pc === 0;
-      const $last = $pc + $kc >= $hi3;
+      const $last = $pc + $kc >= $hi6;
       // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
       // whole panels by the WebAssembly packer; the short last one lane by lane, with zeros
       $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $k23, $kc, $k24);
       if ($k25) {
         let $q7 = 16384 + $whole * $kc;
         for (let $p = 0; $p < $kc; $p++, $q7 += 4) {
-          const $kb = $X_kcol0[$pc + $p]!;
+          const $kb = $dK_X_kcol0[$pc + $p]!;
           let $p2 = $q7;
           let $p3 = $k27;
           for (let $ll = 0; $ll < $k26; $ll++, $p2++, $p3++) {
-            $H[$p2] = $X_z[$kb + $X_col0[$p3]!]!;
+            $H[$p2] = $X_z[$kb + $dK_X_col0[$p3]!]!;
           }
           let $p4 = $q7 + $k26;
           for (let $ll2 = $k26; $ll2 < 4; $ll2++, $p4++) {
@@ -621,12 +973,12 @@ export function backward_dK(
           const $w = Math.min(4, $mc - $lp);
           const $l0 = $p5;
           if ($w === 4) {
-            const $s = $dY_row0[$l0]!;
-            const $s2 = $dY_row0[$l0 + 1]!;
-            const $s3 = $dY_row0[$l0 + 2]!;
-            const $s4 = $dY_row0[$l0 + 3]!;
+            const $s = $dK_dY_row0_kept[$l0]!;
+            const $s2 = $dK_dY_row0_kept[$l0 + 1]!;
+            const $s3 = $dK_dY_row0_kept[$l0 + 2]!;
+            const $s4 = $dK_dY_row0_kept[$l0 + 3]!;
             for (let $p6 = 0; $p6 < $kc; $p6++, $q8 += 4) {
-              const $kb2 = $dY_krow0[$pc + $p6]!;
+              const $kb2 = $dK_dY_krow0_kept[$pc + $p6]!;
               $H[$q8] = dY[$kb2 + $s]!;
               $H[$q8 + 1] = dY[$kb2 + $s2]!;
               $H[$q8 + 2] = dY[$kb2 + $s3]!;
@@ -634,11 +986,11 @@ export function backward_dK(
             }
           } else {
             for (let $p7 = 0; $p7 < $kc; $p7++, $q8 += 4) {
-              const $kb3 = $dY_krow0[$pc + $p7]!;
+              const $kb3 = $dK_dY_krow0_kept[$pc + $p7]!;
               let $p8 = $q8;
               let $p9 = $l0;
               for (let $ll3 = 0; $ll3 < $w; $ll3++, $p8++, $p9++) {
-                $H[$p8] = dY[$kb3 + $dY_row0[$p9]!]!;
+                $H[$p8] = dY[$kb3 + $dK_dY_row0_kept[$p9]!]!;
               }
               let $p10 = $q8 + $w;
               for (let $ll4 = $w; $ll4 < 4; $ll4++, $p10++) {
@@ -649,27 +1001,44 @@ export function backward_dK(
         }
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-        let $p11 = $ic;
-        let $p12 = 147456;
-        for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
-          const $i = $p11;
-          const $row = $dK_row[$i]!;
-          let $r = $p12;
-          let $p13 = $jc;
-          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
-            const $j = $p13;
-            const $o = $row + $dK_col[$j]!;
-            const $c = ($first ? 0 : dK[$o]!) + $H[$r]!;
-            dK[$o] = $c;
+        if ($first) {
+          let $p11 = $ic;
+          let $p12 = 147456;
+          for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
+            const $i = $p11;
+            const $row = $dK_dK_row_kept[$i]!;
+            let $r = $p12;
+            let $p13 = $jc;
+            for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
+              const $j = $p13;
+              const $o = $row + $dK_dK_col_kept[$j]!;
+              const $c = $H[$r]!;
+              dK[$o] = $c;
+            }
+          }
+        } else {
+          let $p14 = $ic;
+          let $p15 = 147456;
+          for (let $ii2 = 0; $ii2 < $mc; $ii2++, $p14++, $p15 += 512) {
+            const $i2 = $p14;
+            const $row2 = $dK_dK_row_kept[$i2]!;
+            let $r2 = $p15;
+            let $p16 = $jc;
+            for (let $jj2 = 0; $jj2 < $nc; $jj2++, $r2++, $p16++) {
+              const $j2 = $p16;
+              const $o2 = $row2 + $dK_dK_col_kept[$j2]!;
+              const $c2 = dK[$o2]! + $H[$r2]!;
+              dK[$o2] = $c2;
+            }
           }
         }
       }
     }
   }
   if (N * (Math.floor((H + 2 * P - R) / T) + 1) * (Math.floor((2 * P - S + W) / T) + 1) === 0) {
-    for (let $i2 = 0; $i2 < F; $i2++) {
-      for (let $j2 = 0; $j2 < $k19; $j2++) {
-        dK[$dK_row[$i2]! + $dK_col[$j2]!] = 0;
+    for (let $i3 = 0; $i3 < F; $i3++) {
+      for (let $j3 = 0; $j3 < $hi5; $j3++) {
+        dK[$dK_dK_row_kept[$i3]! + $dK_dK_col_kept[$j3]!] = 0;
       }
     }
   }

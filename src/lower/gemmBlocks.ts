@@ -7,7 +7,7 @@
 //   for jc in [0, F) by 512:  for pc in [0, D) by KC:  pack W's block (panels 4 columns wide)
 //     for ic in [0, N) by 64:  pack X's block (panels 4 rows tall)
 //       run(0, 131072, 1179648, mc, nc, kc, 4096)                  ← offsets of A, B, C in bytes
-//       for ii, jj:  c = (first ? 0 : Y[o]) + H[C + ii·512 + jj];  Y[o] = last ? c + b[j] : c
+//       for ii, jj:  Y[o] = H[C + ii·512 + jj] (+ Y[o] after the first slice) (+ b[j] on the last), one loop per case
 // The jc and ic loops are marked `parallel`: their iterations write disjoint columns (rows) of C and
 // read none another writes; the packing goes to the module memory, one per worker thread
 // (opt/splitParallelLoop.ts splits one of them between the threads, or makes both serial).
@@ -17,7 +17,7 @@
 // block starts changes no sum: each element of C still adds the same products in the same order.
 // The module memory H holds the packed A block at 0, the packed B block at MC·KC and the C block at
 // MC·KC + KC·NC (elements); a convolution puts its padded copies and tables after them.
-import { add, addTo, assign, buffer, c, ceildiv, eq, for_, ge, let_, load, lt, max, min, mul, select, store, sub, sym, v } from '../loop/build.js';
+import { add, addTo, assign, buffer, c, ceildiv, eq, for_, ge, if_, let_, load, lt, max, min, mul, select, store, sub, sym, v } from '../loop/build.js';
 import type { Buf, LExpr, LStmt, MicroModule, Sym } from '../loop/types.js';
 import type { KernelScope } from './kernelScope.js';
 import { MICRO_TILE } from './microkernels/gemmMicroKernel.js';
@@ -97,14 +97,31 @@ export function simdBlockLoops(o: BlockLoops): LStmt[] {
   const F = scope.F;
   const h = buffer('$H', F);
   const s = (name: string) => sym(name, 'i32');
-  const [KCs, jc, nc, pc, kc, ic, mc, ii, i, row, r, jj, j, o_] = ['$KC', '$jc', '$nc', '$pc', '$kc', '$ic', '$mc', '$ii', '$i', '$row', '$r', '$jj', '$j', '$o'].map(s) as Sym[];
+  const [KCs, jc, nc, pc, kc, ic, mc] = ['$KC', '$jc', '$nc', '$pc', '$kc', '$ic', '$mc'].map(s) as Sym[];
   // the block widths: NC and MC, or for threads an even share (balancedStep)
   const parts = scope.opts.threads ? scope.threadCount() : undefined;
   const [ncSym, mcSym] = [sym('$NCs', 'i32'), sym('$MCs', 'i32')];
   const [ncStep, mcStep] = parts ? [v(ncSym), v(mcSym)] : [c(NC), c(MC)];
   const first = sym('$first', 'bool');
   const last = sym('$last', 'bool');
-  const cv = sym('$c', F);
+  /** C block into the output: added to what the earlier slices left there (`accumulate`), the
+   * epilogue applied (`finish`) */
+  const writeBack = (accumulate: boolean, finish: boolean): LStmt => {
+    const [ii, i, row, r, jj, j, o_] = ['$ii', '$i', '$row', '$r', '$jj', '$j', '$o'].map(s) as [Sym, Sym, Sym, Sym, Sym, Sym, Sym];
+    const cv = sym('$c', F);
+    return for_(ii, c(0), v(mc!), [
+      let_(i, add(v(ic!), v(ii))),
+      let_(row, o.rowOffset(v(i))),
+      let_(r, add(c(CP), mul(v(ii), c(NC))), true),
+      for_(jj, c(0), v(nc!), [
+        let_(j, add(v(jc!), v(jj))),
+        let_(o_, add(v(row), o.colOffset(v(j)))),
+        let_(cv, accumulate ? add(load(o.out, v(o_)), load(h, v(r))) : load(h, v(r))),
+        store(o.out, v(o_), finish && o.epilogue ? o.epilogue(v(cv), v(i), v(j)) : v(cv)),
+        assign(r, add(v(r), c(1))),
+      ]),
+    ]);
+  };
   return [
     { kind: 'view', buf: h, module: microModule(dtype), offset: c(0) },
     // the K slices split K evenly (784 = 4 × 196, not 3 × 256 + 16: a short last slice pays the C
@@ -123,18 +140,11 @@ export function simdBlockLoops(o: BlockLoops): LStmt[] {
           ...o.packA(h, { first: v(ic!), count: v(mc!), pc: v(pc!), kc: v(kc!) }),
           { kind: 'comment', text: "C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)" },
           { kind: 'microkernel', module: microModule(dtype), fn: 'run', args: [c(0), c(BP * es), c(CP * es), v(mc!), v(nc!), v(kc!), c(NC * es)] },
-          for_(ii!, c(0), v(mc!), [
-            let_(i!, add(v(ic!), v(ii!))),
-            let_(row!, o.rowOffset(v(i!))),
-            let_(r!, add(c(CP), mul(v(ii!), c(NC))), true),
-            for_(jj!, c(0), v(nc!), [
-              let_(j!, add(v(jc!), v(jj!))),
-              let_(o_!, add(v(row!), o.colOffset(v(j!)))),
-              let_(cv, add(select(v(first), c(0, F), load(o.out, v(o_!))), load(h, v(r!)))),
-              store(o.out, v(o_!), o.epilogue ? select(v(last), o.epilogue(v(cv), v(i!), v(j!)), v(cv)) : v(cv)),
-              assign(r!, add(v(r!), c(1))),
-            ]),
-          ]),
+          // one loop per case of the slice (first: C is the block; last: the epilogue applies) —
+          // a test of $first and $last per element cost as much as the rest of the loop
+          ...(o.epilogue
+            ? if_(v(first), if_(v(last), [writeBack(false, true)], [writeBack(false, false)]), if_(v(last), [writeBack(true, true)], [writeBack(true, false)]))
+            : if_(v(first), [writeBack(false, false)], [writeBack(true, false)])),
         ], { step: mcStep, loop: 'parallel' }),
       ], { step: v(KCs!) }),
     ], { step: ncStep, loop: 'parallel' }),

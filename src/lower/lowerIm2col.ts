@@ -26,6 +26,7 @@ import { BLOCKING, microModule, simdBlockLoops, simdRegions, type PackBlock } fr
 import type { Access } from './kernelScope.js';
 import type { Lowering } from './lowering.js';
 import type { MatmulShape } from './matmulShape.js';
+import { memoTable } from './memoTable.js';
 import { residueClasses, type ResidueSplit } from './splitResidueClasses.js';
 
 /** A tensor read as offset = base + Σ index · weight, from the tensor itself or its padded copy. */
@@ -173,19 +174,20 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
     return { array: z, weight: weightOf(strides), base };
   };
 
-  /** An Int32Array over the flat multi-index of bs: base + Σ index · weight; in the WebAssembly
-   * memory at byte offset `at` when given. */
+  /** An Int32Array over the flat multi-index of bs: base + Σ index · weight, kept across calls
+   * (memoTable.ts; named after the statement's tensor, so unique in the module); copied into the
+   * WebAssembly memory at byte offset `at` when given. */
   const table = (bs: readonly Bound[], size: LExpr, weight: (index: string) => LExpr, base: LExpr, label: string, at?: LExpr): Buf => {
-    const buf = buffer(`$${label}`, 'i32');
     const q = sym('$q', 'i32');
     const xs = bs.map((b) => sym(`$b_${b.name}`, 'i32'));
     const offset = bs.reduce((o, b, d) => add(o, mul(v(xs[d]!), weight(b.name))), base);
-    lines.push(
-      at ? { kind: 'view', buf, module, offset: at, count: size } : { kind: 'alloc', buf, size, scope: 'call', zero: false },
+    const fill = (buf: Buf): LStmt[] => [
       let_(q, c(0), true),
       ...xs.reduceRight<LStmt[]>((inner, x, d) => [for_(x, c(0), scope.sizeExpr(bs[d]!.extent), inner)], [store(buf, v(q), offset), addTo(q, c(1))]),
-    );
-    return buf;
+    ];
+    const made = memoTable(`$${s.tensor}/${label}`, size, fill, at ? { module, offset: at } : undefined);
+    lines.push(...made.stmts);
+    return made.table;
   };
 
   /** The most elements a multi-index over bs has in any residue class (the tables' room). */

@@ -147,29 +147,80 @@ export function forward_Y(
         }
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 65536, 589824, $mc, $nc, $kc, 2048);
-        let $p9 = $ic;
-        let $p10 = 147456;
-        for (let $ii = 0; $ii < $mc; $ii++, $p9++, $p10 += 512) {
-          const $i = $p9;
-          const $row = $i * F;
-          let $r = $p10;
-          let $p11 = $jc;
-          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p11++) {
-            const $j = $p11;
-            const $o = $row + $j;
-            const $c = ($first ? 0 : Y[$o]!) + $H[$r]!;
-            Y[$o] = $last ? relu($c + b[$j]!) : $c;
+        if ($first) {
+          if ($last) {
+            let $p9 = $ic;
+            let $p10 = 147456;
+            for (let $ii = 0; $ii < $mc; $ii++, $p9++, $p10 += 512) {
+              const $i = $p9;
+              const $row = $i * F;
+              let $r = $p10;
+              let $p11 = $jc;
+              for (let $jj = 0; $jj < $nc; $jj++, $r++, $p11++) {
+                const $j = $p11;
+                const $o = $row + $j;
+                const $c = $H[$r]!;
+                Y[$o] = relu($c + b[$j]!);
+              }
+            }
+          } else {
+            let $p12 = $ic;
+            let $p13 = 147456;
+            for (let $ii2 = 0; $ii2 < $mc; $ii2++, $p12++, $p13 += 512) {
+              const $i2 = $p12;
+              const $row2 = $i2 * F;
+              let $r2 = $p13;
+              let $p14 = $jc;
+              for (let $jj2 = 0; $jj2 < $nc; $jj2++, $r2++, $p14++) {
+                const $j2 = $p14;
+                const $o2 = $row2 + $j2;
+                const $c2 = $H[$r2]!;
+                Y[$o2] = $c2;
+              }
+            }
+          }
+        } else {
+          if ($last) {
+            let $p15 = $ic;
+            let $p16 = 147456;
+            for (let $ii3 = 0; $ii3 < $mc; $ii3++, $p15++, $p16 += 512) {
+              const $i3 = $p15;
+              const $row3 = $i3 * F;
+              let $r3 = $p16;
+              let $p17 = $jc;
+              for (let $jj3 = 0; $jj3 < $nc; $jj3++, $r3++, $p17++) {
+                const $j3 = $p17;
+                const $o3 = $row3 + $j3;
+                const $c3 = Y[$o3]! + $H[$r3]!;
+                Y[$o3] = relu($c3 + b[$j3]!);
+              }
+            }
+          } else {
+            let $p18 = $ic;
+            let $p19 = 147456;
+            for (let $ii4 = 0; $ii4 < $mc; $ii4++, $p18++, $p19 += 512) {
+              const $i4 = $p18;
+              const $row4 = $i4 * F;
+              let $r4 = $p19;
+              let $p20 = $jc;
+              for (let $jj4 = 0; $jj4 < $nc; $jj4++, $r4++, $p20++) {
+                const $j4 = $p20;
+                const $o4 = $row4 + $j4;
+                const $c4 = Y[$o4]! + $H[$r4]!;
+                Y[$o4] = $c4;
+              }
+            }
           }
         }
       }
     }
   }
   if (D === 0) {
-    let $p12 = 0;
-    for (let $i2 = 0; $i2 < N; $i2++, $p12 += F) {
-      let $p13 = $p12;
-      for (let $j2 = 0; $j2 < F; $j2++, $p13++) {
-        Y[$p13] = relu(0 + b[$j2]!);
+    let $p21 = 0;
+    for (let $i5 = 0; $i5 < N; $i5++, $p21 += F) {
+      let $p22 = $p21;
+      for (let $j5 = 0; $j5 < F; $j5++, $p22++) {
+        Y[$p22] = relu(0 + b[$j5]!);
       }
     }
   }
@@ -228,29 +279,46 @@ export function backward_dX(
         }
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 65536, 589824, $mc, $nc, $kc, 2048);
-        let $p9 = $ic;
-        let $p10 = 147456;
-        for (let $ii = 0; $ii < $mc; $ii++, $p9++, $p10 += 512) {
-          const $i = $p9;
-          const $row = $i * D;
-          let $r = $p10;
-          let $p11 = $jc;
-          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p11++) {
-            const $j = $p11;
-            const $o = $row + $j;
-            const $c = ($first ? 0 : dX[$o]!) + $H[$r]!;
-            dX[$o] = $c;
+        if ($first) {
+          let $p9 = $ic;
+          let $p10 = 147456;
+          for (let $ii = 0; $ii < $mc; $ii++, $p9++, $p10 += 512) {
+            const $i = $p9;
+            const $row = $i * D;
+            let $r = $p10;
+            let $p11 = $jc;
+            for (let $jj = 0; $jj < $nc; $jj++, $r++, $p11++) {
+              const $j = $p11;
+              const $o = $row + $j;
+              const $c = $H[$r]!;
+              dX[$o] = $c;
+            }
+          }
+        } else {
+          let $p12 = $ic;
+          let $p13 = 147456;
+          for (let $ii2 = 0; $ii2 < $mc; $ii2++, $p12++, $p13 += 512) {
+            const $i2 = $p12;
+            const $row2 = $i2 * D;
+            let $r2 = $p13;
+            let $p14 = $jc;
+            for (let $jj2 = 0; $jj2 < $nc; $jj2++, $r2++, $p14++) {
+              const $j2 = $p14;
+              const $o2 = $row2 + $j2;
+              const $c2 = dX[$o2]! + $H[$r2]!;
+              dX[$o2] = $c2;
+            }
           }
         }
       }
     }
   }
   if (F === 0) {
-    let $p12 = 0;
-    for (let $i2 = 0; $i2 < N; $i2++, $p12 += D) {
-      let $p13 = $p12;
-      for (let $j2 = 0; $j2 < D; $j2++, $p13++) {
-        dX[$p13] = 0;
+    let $p15 = 0;
+    for (let $i3 = 0; $i3 < N; $i3++, $p15 += D) {
+      let $p16 = $p15;
+      for (let $j3 = 0; $j3 < D; $j3++, $p16++) {
+        dX[$p16] = 0;
       }
     }
   }
@@ -310,29 +378,46 @@ export function backward_dW(
         }
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 65536, 589824, $mc, $nc, $kc, 2048);
-        let $p9 = $ic;
-        let $p10 = 147456;
-        for (let $ii = 0; $ii < $mc; $ii++, $p9++, $p10 += 512) {
-          const $i = $p9;
-          const $row = $i * D;
-          let $r = $p10;
-          let $p11 = $jc;
-          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p11++) {
-            const $j = $p11;
-            const $o = $row + $j;
-            const $c = ($first ? 0 : dW[$o]!) + $H[$r]!;
-            dW[$o] = $c;
+        if ($first) {
+          let $p9 = $ic;
+          let $p10 = 147456;
+          for (let $ii = 0; $ii < $mc; $ii++, $p9++, $p10 += 512) {
+            const $i = $p9;
+            const $row = $i * D;
+            let $r = $p10;
+            let $p11 = $jc;
+            for (let $jj = 0; $jj < $nc; $jj++, $r++, $p11++) {
+              const $j = $p11;
+              const $o = $row + $j;
+              const $c = $H[$r]!;
+              dW[$o] = $c;
+            }
+          }
+        } else {
+          let $p12 = $ic;
+          let $p13 = 147456;
+          for (let $ii2 = 0; $ii2 < $mc; $ii2++, $p12++, $p13 += 512) {
+            const $i2 = $p12;
+            const $row2 = $i2 * D;
+            let $r2 = $p13;
+            let $p14 = $jc;
+            for (let $jj2 = 0; $jj2 < $nc; $jj2++, $r2++, $p14++) {
+              const $j2 = $p14;
+              const $o2 = $row2 + $j2;
+              const $c2 = dW[$o2]! + $H[$r2]!;
+              dW[$o2] = $c2;
+            }
           }
         }
       }
     }
   }
   if (N === 0) {
-    let $p12 = 0;
-    for (let $i2 = 0; $i2 < F; $i2++, $p12 += D) {
-      let $p13 = $p12;
-      for (let $j2 = 0; $j2 < D; $j2++, $p13++) {
-        dW[$p13] = 0;
+    let $p15 = 0;
+    for (let $i3 = 0; $i3 < F; $i3++, $p15 += D) {
+      let $p16 = $p15;
+      for (let $j3 = 0; $j3 < D; $j3++, $p16++) {
+        dW[$p16] = 0;
       }
     }
   }

@@ -92,6 +92,42 @@ function $kernels(): { fn: Record<string, (...args: number[]) => void>; memory: 
   };
   return ($kernelsInstance = w);
 }
+let $Y_K_krow0_fori32 = new Int32Array(0);
+let $Y_K_krow0_kepti32 = new Int32Array(0);
+let $Y_K_row0_fori32 = new Int32Array(0);
+let $Y_K_row0_kepti32 = new Int32Array(0);
+let $Y_X_col0_fori32 = new Int32Array(0);
+let $Y_X_col0_kepti32 = new Int32Array(0);
+let $Y_X_kcol0_fori32 = new Int32Array(0);
+let $Y_X_kcol0_kepti32 = new Int32Array(0);
+let $Y_Y_col_fori32 = new Int32Array(0);
+let $Y_Y_col_kepti32 = new Int32Array(0);
+let $Y_Y_row_fori32 = new Int32Array(0);
+let $Y_Y_row_kepti32 = new Int32Array(0);
+let $dK_X_col0_fori32 = new Int32Array(0);
+let $dK_X_col0_kepti32 = new Int32Array(0);
+let $dK_X_kcol0_fori32 = new Int32Array(0);
+let $dK_X_kcol0_kepti32 = new Int32Array(0);
+let $dK_dK_col_fori32 = new Int32Array(0);
+let $dK_dK_col_kepti32 = new Int32Array(0);
+let $dK_dK_row_fori32 = new Int32Array(0);
+let $dK_dK_row_kepti32 = new Int32Array(0);
+let $dK_dY_krow0_fori32 = new Int32Array(0);
+let $dK_dY_krow0_kepti32 = new Int32Array(0);
+let $dK_dY_row0_fori32 = new Int32Array(0);
+let $dK_dY_row0_kepti32 = new Int32Array(0);
+let $dX_K_krow0_fori32 = new Int32Array(0);
+let $dX_K_krow0_kepti32 = new Int32Array(0);
+let $dX_K_row0_fori32 = new Int32Array(0);
+let $dX_K_row0_kepti32 = new Int32Array(0);
+let $dX_dX_col_fori32 = new Int32Array(0);
+let $dX_dX_col_kepti32 = new Int32Array(0);
+let $dX_dX_row_fori32 = new Int32Array(0);
+let $dX_dX_row_kepti32 = new Int32Array(0);
+let $dX_dY_col0_fori32 = new Int32Array(0);
+let $dX_dY_col0_kepti32 = new Int32Array(0);
+let $dX_dY_kcol0_fori32 = new Int32Array(0);
+let $dX_dY_kcol0_kepti32 = new Int32Array(0);
 /**
  * Y[n,f,u,v] = sum(c,i,j) K[f,c,i,j]*X[n,c,u+i-1,v+j-1] + b[f]
  *
@@ -123,94 +159,153 @@ export function forward_Y(
   for (let $z0 = 0; $z0 < N; $z0++) {
     $W.spread($X_zat + 8 * ($k + $z0 * $k2), $X_stage + 8 * ($z0 * $k3), C, H, $k4, $k5, $k6);
   }
-  const $K_row0 = new Int32Array(F);
-  let $q = 0;
-  const $k7 = C * 3 * 3;
-  for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
-    $K_row0[$q] = $b_f * $k7;
+  if ($Y_K_row0_kepti32.length < F) $Y_K_row0_kepti32 = new Int32Array(F);
+  const $Y_K_row0_kept = $Y_K_row0_kepti32;
+  if ($Y_K_row0_fori32.length < 3) $Y_K_row0_fori32 = new Int32Array(3);
+  const $Y_K_row0_for = $Y_K_row0_fori32;
+  if ($Y_K_row0_for[0]! !== 1 || $Y_K_row0_for[1]! !== F || $Y_K_row0_for[2]! !== C) {
+    let $q = 0;
+    const $k7 = C * 3 * 3;
+    for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
+      $Y_K_row0_kept[$q] = $b_f * $k7;
+    }
+    $Y_K_row0_for[0] = 1;
+    $Y_K_row0_for[1] = F;
+    $Y_K_row0_for[2] = C;
   }
-  const $K_krow0 = new Int32Array(C * 3 * 3);
-  let $q2 = 0;
-  for (let $b_c = 0; $b_c < C; $b_c++) {
-    const $k8 = $b_c * 9;
-    for (let $b_i = 0; $b_i < 3; $b_i++) {
-      const $k9 = $k8 + $b_i * 3;
-      for (let $b_j = 0; $b_j < 3; $b_j++, $q2++) {
-        $K_krow0[$q2] = $k9 + $b_j;
+  if ($Y_K_krow0_kepti32.length < C * 3 * 3) $Y_K_krow0_kepti32 = new Int32Array(C * 3 * 3);
+  const $Y_K_krow0_kept = $Y_K_krow0_kepti32;
+  if ($Y_K_krow0_fori32.length < 2) $Y_K_krow0_fori32 = new Int32Array(2);
+  const $Y_K_krow0_for = $Y_K_krow0_fori32;
+  if ($Y_K_krow0_for[0]! !== 1 || $Y_K_krow0_for[1]! !== C) {
+    let $q2 = 0;
+    for (let $b_c = 0; $b_c < C; $b_c++) {
+      const $k8 = $b_c * 9;
+      for (let $b_i = 0; $b_i < 3; $b_i++) {
+        const $k9 = $k8 + $b_i * 3;
+        for (let $b_j = 0; $b_j < 3; $b_j++, $q2++) {
+          $Y_K_krow0_kept[$q2] = $k9 + $b_j;
+        }
       }
     }
+    $Y_K_krow0_for[0] = 1;
+    $Y_K_krow0_for[1] = C;
   }
-  const $X_col0 = new Int32Array($W.mem.buffer, 1441792, N * H * W);
-  let $q3 = 0;
-  const $k10 = W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1);
-  for (let $b_n = 0; $b_n < N; $b_n++) {
-    const $k11 = $b_n * $k2;
-    for (let $b_u = 0; $b_u < H; $b_u++) {
-      const $k12 = $k11 + $b_u * $k10;
-      for (let $b_v = 0; $b_v < W; $b_v++, $q3++) {
-        $X_col0[$q3] = $k12 + $b_v;
+  if ($Y_X_col0_kepti32.length < N * H * W) $Y_X_col0_kepti32 = new Int32Array(N * H * W);
+  const $Y_X_col0_kept = $Y_X_col0_kepti32;
+  if ($Y_X_col0_fori32.length < 5) $Y_X_col0_fori32 = new Int32Array(5);
+  const $Y_X_col0_for = $Y_X_col0_fori32;
+  if ($Y_X_col0_for[0]! !== 1 || $Y_X_col0_for[1]! !== N || $Y_X_col0_for[2]! !== H || $Y_X_col0_for[3]! !== W || $Y_X_col0_for[4]! !== C) {
+    let $q3 = 0;
+    const $k10 = W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1);
+    for (let $b_n = 0; $b_n < N; $b_n++) {
+      const $k11 = $b_n * $k2;
+      for (let $b_u = 0; $b_u < H; $b_u++) {
+        const $k12 = $k11 + $b_u * $k10;
+        for (let $b_v = 0; $b_v < W; $b_v++, $q3++) {
+          $Y_X_col0_kept[$q3] = $k12 + $b_v;
+        }
       }
     }
+    $Y_X_col0_for[0] = 1;
+    $Y_X_col0_for[1] = N;
+    $Y_X_col0_for[2] = H;
+    $Y_X_col0_for[3] = W;
+    $Y_X_col0_for[4] = C;
   }
-  const $X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, C * 3 * 3);
-  let $q4 = 0;
-  const $k13 = (H + 1 + Math.max(0, -1 + (H - 1) + 2 - H + 1)) * (W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1));
-  for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
-    const $k14 = $b_c2 * $k13;
-    for (let $b_i2 = 0; $b_i2 < 3; $b_i2++) {
-      const $k15 = $k14 + $b_i2 * $k10;
-      for (let $b_j2 = 0; $b_j2 < 3; $b_j2++, $q4++) {
-        $X_kcol0[$q4] = $k15 + $b_j2;
+  const $Y_X_col0 = new Int32Array($W.mem.buffer, 1441792, N * H * W);
+  $Y_X_col0.set($Y_X_col0_kept.subarray(0, 0 + N * H * W), 0);
+  if ($Y_X_kcol0_kepti32.length < C * 3 * 3) $Y_X_kcol0_kepti32 = new Int32Array(C * 3 * 3);
+  const $Y_X_kcol0_kept = $Y_X_kcol0_kepti32;
+  if ($Y_X_kcol0_fori32.length < 4) $Y_X_kcol0_fori32 = new Int32Array(4);
+  const $Y_X_kcol0_for = $Y_X_kcol0_fori32;
+  if ($Y_X_kcol0_for[0]! !== 1 || $Y_X_kcol0_for[1]! !== C || $Y_X_kcol0_for[2]! !== H || $Y_X_kcol0_for[3]! !== W) {
+    let $q4 = 0;
+    const $k13 = W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1);
+    const $k14 = (H + 1 + Math.max(0, -1 + (H - 1) + 2 - H + 1)) * (W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1));
+    for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
+      const $k15 = $b_c2 * $k14;
+      for (let $b_i2 = 0; $b_i2 < 3; $b_i2++) {
+        const $k16 = $k15 + $b_i2 * $k13;
+        for (let $b_j2 = 0; $b_j2 < 3; $b_j2++, $q4++) {
+          $Y_X_kcol0_kept[$q4] = $k16 + $b_j2;
+        }
       }
     }
+    $Y_X_kcol0_for[0] = 1;
+    $Y_X_kcol0_for[1] = C;
+    $Y_X_kcol0_for[2] = H;
+    $Y_X_kcol0_for[3] = W;
   }
-  const $Y_row = new Int32Array(F);
-  let $q5 = 0;
-  const $k16 = H * W;
-  for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
-    $Y_row[$q5] = $b_f2 * $k16;
+  const $Y_X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, C * 3 * 3);
+  $Y_X_kcol0.set($Y_X_kcol0_kept.subarray(0, 0 + C * 3 * 3), 0);
+  if ($Y_Y_row_kepti32.length < F) $Y_Y_row_kepti32 = new Int32Array(F);
+  const $Y_Y_row_kept = $Y_Y_row_kepti32;
+  if ($Y_Y_row_fori32.length < 4) $Y_Y_row_fori32 = new Int32Array(4);
+  const $Y_Y_row_for = $Y_Y_row_fori32;
+  if ($Y_Y_row_for[0]! !== 1 || $Y_Y_row_for[1]! !== F || $Y_Y_row_for[2]! !== H || $Y_Y_row_for[3]! !== W) {
+    let $q5 = 0;
+    const $k17 = H * W;
+    for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
+      $Y_Y_row_kept[$q5] = $b_f2 * $k17;
+    }
+    $Y_Y_row_for[0] = 1;
+    $Y_Y_row_for[1] = F;
+    $Y_Y_row_for[2] = H;
+    $Y_Y_row_for[3] = W;
   }
-  const $Y_col = new Int32Array(N * H * W);
-  let $q6 = 0;
-  const $k17 = F * H * W;
-  for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
-    const $k18 = $b_n2 * $k17;
-    for (let $b_u2 = 0; $b_u2 < H; $b_u2++) {
-      const $k19 = $k18 + $b_u2 * W;
-      for (let $b_v2 = 0; $b_v2 < W; $b_v2++, $q6++) {
-        $Y_col[$q6] = $k19 + $b_v2;
+  if ($Y_Y_col_kepti32.length < N * H * W) $Y_Y_col_kepti32 = new Int32Array(N * H * W);
+  const $Y_Y_col_kept = $Y_Y_col_kepti32;
+  if ($Y_Y_col_fori32.length < 5) $Y_Y_col_fori32 = new Int32Array(5);
+  const $Y_Y_col_for = $Y_Y_col_fori32;
+  if ($Y_Y_col_for[0]! !== 1 || $Y_Y_col_for[1]! !== N || $Y_Y_col_for[2]! !== H || $Y_Y_col_for[3]! !== W || $Y_Y_col_for[4]! !== F) {
+    let $q6 = 0;
+    const $k18 = F * H * W;
+    for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
+      const $k19 = $b_n2 * $k18;
+      for (let $b_u2 = 0; $b_u2 < H; $b_u2++) {
+        const $k20 = $k19 + $b_u2 * W;
+        for (let $b_v2 = 0; $b_v2 < W; $b_v2++, $q6++) {
+          $Y_Y_col_kept[$q6] = $k20 + $b_v2;
+        }
       }
     }
+    $Y_Y_col_for[0] = 1;
+    $Y_Y_col_for[1] = N;
+    $Y_Y_col_for[2] = H;
+    $Y_Y_col_for[3] = W;
+    $Y_Y_col_for[4] = F;
   }
   const $H = new Float64Array($W.mem.buffer, 0);
   const $KC = Math.ceil(C * 3 * 3 / Math.max(1, Math.ceil(C * 3 * 3 / 256)));
   const $hi = N * H * W;
+  const $hi2 = C * 3 * 3;
   for (let $jc = 0; $jc < $hi; $jc += 512) {
     const $nc = Math.min(512, $hi - $jc);
     const $whole = $nc - $nc % 4;
-    const $k20 = 1441792 + 4 * $jc;
-    const $k21 = Math.floor($whole / 4);
-    const $k22 = $whole < $nc;
-    const $k23 = $nc - $whole;
-    const $k24 = $jc + $whole;
-    for (let $pc = 0; $pc < $k7; $pc += $KC) {
-      const $kc = Math.min($KC, $k7 - $pc);
+    const $k21 = 1441792 + 4 * $jc;
+    const $k22 = Math.floor($whole / 4);
+    const $k23 = $whole < $nc;
+    const $k24 = $nc - $whole;
+    const $k25 = $jc + $whole;
+    for (let $pc = 0; $pc < $hi2; $pc += $KC) {
+      const $kc = Math.min($KC, $hi2 - $pc);
       const $first = $pc === 0;
-      const $last = $pc + $kc >= $k7;
+      const $last = $pc + $kc >= $hi2;
       // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
       // whole panels by the WebAssembly packer; the short last one lane by lane, with zeros
-      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $k20, $kc, $k21);
-      if ($k22) {
+      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $k21, $kc, $k22);
+      if ($k23) {
         let $q7 = 16384 + $whole * $kc;
         for (let $p = 0; $p < $kc; $p++, $q7 += 4) {
-          const $kb = $X_kcol0[$pc + $p]!;
+          const $kb = $Y_X_kcol0[$pc + $p]!;
           let $p2 = $q7;
-          let $p3 = $k24;
-          for (let $ll = 0; $ll < $k23; $ll++, $p2++, $p3++) {
-            $H[$p2] = $X_z[$kb + $X_col0[$p3]!]!;
+          let $p3 = $k25;
+          for (let $ll = 0; $ll < $k24; $ll++, $p2++, $p3++) {
+            $H[$p2] = $X_z[$kb + $Y_X_col0[$p3]!]!;
           }
-          let $p4 = $q7 + $k23;
-          for (let $ll2 = $k23; $ll2 < 4; $ll2++, $p4++) {
+          let $p4 = $q7 + $k24;
+          for (let $ll2 = $k24; $ll2 < 4; $ll2++, $p4++) {
             $H[$p4] = 0;
           }
         }
@@ -224,12 +319,12 @@ export function forward_Y(
           const $w = Math.min(4, $mc - $lp);
           const $l0 = $p5;
           if ($w === 4) {
-            const $s = $K_row0[$l0]!;
-            const $s2 = $K_row0[$l0 + 1]!;
-            const $s3 = $K_row0[$l0 + 2]!;
-            const $s4 = $K_row0[$l0 + 3]!;
+            const $s = $Y_K_row0_kept[$l0]!;
+            const $s2 = $Y_K_row0_kept[$l0 + 1]!;
+            const $s3 = $Y_K_row0_kept[$l0 + 2]!;
+            const $s4 = $Y_K_row0_kept[$l0 + 3]!;
             for (let $p6 = 0; $p6 < $kc; $p6++, $q8 += 4) {
-              const $kb2 = $K_krow0[$pc + $p6]!;
+              const $kb2 = $Y_K_krow0_kept[$pc + $p6]!;
               $H[$q8] = K[$kb2 + $s]!;
               $H[$q8 + 1] = K[$kb2 + $s2]!;
               $H[$q8 + 2] = K[$kb2 + $s3]!;
@@ -237,11 +332,11 @@ export function forward_Y(
             }
           } else {
             for (let $p7 = 0; $p7 < $kc; $p7++, $q8 += 4) {
-              const $kb3 = $K_krow0[$pc + $p7]!;
+              const $kb3 = $Y_K_krow0_kept[$pc + $p7]!;
               let $p8 = $q8;
               let $p9 = $l0;
               for (let $ll3 = 0; $ll3 < $w; $ll3++, $p8++, $p9++) {
-                $H[$p8] = K[$kb3 + $K_row0[$p9]!]!;
+                $H[$p8] = K[$kb3 + $Y_K_row0_kept[$p9]!]!;
               }
               let $p10 = $q8 + $w;
               for (let $ll4 = $w; $ll4 < 4; $ll4++, $p10++) {
@@ -252,27 +347,78 @@ export function forward_Y(
         }
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-        let $p11 = $ic;
-        let $p12 = 147456;
-        for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
-          const $i = $p11;
-          const $row = $Y_row[$i]!;
-          let $r = $p12;
-          let $p13 = $jc;
-          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
-            const $j = $p13;
-            const $o = $row + $Y_col[$j]!;
-            const $c = ($first ? 0 : Y[$o]!) + $H[$r]!;
-            Y[$o] = $last ? $c + b[$i]! : $c;
+        if ($first) {
+          if ($last) {
+            let $p11 = $ic;
+            let $p12 = 147456;
+            for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
+              const $i = $p11;
+              const $row = $Y_Y_row_kept[$i]!;
+              let $r = $p12;
+              let $p13 = $jc;
+              for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
+                const $j = $p13;
+                const $o = $row + $Y_Y_col_kept[$j]!;
+                const $c = $H[$r]!;
+                Y[$o] = $c + b[$i]!;
+              }
+            }
+          } else {
+            let $p14 = $ic;
+            let $p15 = 147456;
+            for (let $ii2 = 0; $ii2 < $mc; $ii2++, $p14++, $p15 += 512) {
+              const $i2 = $p14;
+              const $row2 = $Y_Y_row_kept[$i2]!;
+              let $r2 = $p15;
+              let $p16 = $jc;
+              for (let $jj2 = 0; $jj2 < $nc; $jj2++, $r2++, $p16++) {
+                const $j2 = $p16;
+                const $o2 = $row2 + $Y_Y_col_kept[$j2]!;
+                const $c2 = $H[$r2]!;
+                Y[$o2] = $c2;
+              }
+            }
+          }
+        } else {
+          if ($last) {
+            let $p17 = $ic;
+            let $p18 = 147456;
+            for (let $ii3 = 0; $ii3 < $mc; $ii3++, $p17++, $p18 += 512) {
+              const $i3 = $p17;
+              const $row3 = $Y_Y_row_kept[$i3]!;
+              let $r3 = $p18;
+              let $p19 = $jc;
+              for (let $jj3 = 0; $jj3 < $nc; $jj3++, $r3++, $p19++) {
+                const $j3 = $p19;
+                const $o3 = $row3 + $Y_Y_col_kept[$j3]!;
+                const $c3 = Y[$o3]! + $H[$r3]!;
+                Y[$o3] = $c3 + b[$i3]!;
+              }
+            }
+          } else {
+            let $p20 = $ic;
+            let $p21 = 147456;
+            for (let $ii4 = 0; $ii4 < $mc; $ii4++, $p20++, $p21 += 512) {
+              const $i4 = $p20;
+              const $row4 = $Y_Y_row_kept[$i4]!;
+              let $r4 = $p21;
+              let $p22 = $jc;
+              for (let $jj4 = 0; $jj4 < $nc; $jj4++, $r4++, $p22++) {
+                const $j4 = $p22;
+                const $o4 = $row4 + $Y_Y_col_kept[$j4]!;
+                const $c4 = Y[$o4]! + $H[$r4]!;
+                Y[$o4] = $c4;
+              }
+            }
           }
         }
       }
     }
   }
   if (C * 3 * 3 === 0) {
-    for (let $i2 = 0; $i2 < F; $i2++) {
-      for (let $j2 = 0; $j2 < $hi; $j2++) {
-        Y[$Y_row[$i2]! + $Y_col[$j2]!] = 0 + b[$i2]!;
+    for (let $i5 = 0; $i5 < F; $i5++) {
+      for (let $j5 = 0; $j5 < $hi; $j5++) {
+        Y[$Y_Y_row_kept[$i5]! + $Y_Y_col_kept[$j5]!] = 0 + b[$i5]!;
       }
     }
   }
@@ -312,65 +458,139 @@ export function backward_dX(
     const $count0 = Math.max(0, H);
     {
       const $count1 = Math.max(0, W);
-      const $K_row0 = new Int32Array(C);
-      let $q = 0;
-      for (let $b_c = 0; $b_c < C; $b_c++, $q++) {
-        $K_row0[$q] = $b_c * 9;
+      if ($dX_K_row0_kepti32.length < C) $dX_K_row0_kepti32 = new Int32Array(C);
+      const $dX_K_row0_kept = $dX_K_row0_kepti32;
+      if ($dX_K_row0_fori32.length < 2) $dX_K_row0_fori32 = new Int32Array(2);
+      const $dX_K_row0_for = $dX_K_row0_fori32;
+      if ($dX_K_row0_for[0]! !== 1 || $dX_K_row0_for[1]! !== C) {
+        let $q = 0;
+        for (let $b_c = 0; $b_c < C; $b_c++, $q++) {
+          $dX_K_row0_kept[$q] = $b_c * 9;
+        }
+        $dX_K_row0_for[0] = 1;
+        $dX_K_row0_for[1] = C;
       }
-      const $K_krow0 = new Int32Array(F * 3 * 3);
-      let $q2 = 0;
-      const $k7 = C * 3 * 3;
-      for (let $b_f = 0; $b_f < F; $b_f++) {
-        const $k8 = $b_f * $k7;
-        for (let $b_u = 0; $b_u < 3; $b_u++) {
-          const $k9 = $k8 + $b_u * 3;
-          for (let $b_v = 0; $b_v < 3; $b_v++, $q2++) {
-            $K_krow0[$q2] = $k9 + $b_v;
+      if ($dX_K_krow0_kepti32.length < F * 3 * 3) $dX_K_krow0_kepti32 = new Int32Array(F * 3 * 3);
+      const $dX_K_krow0_kept = $dX_K_krow0_kepti32;
+      if ($dX_K_krow0_fori32.length < 7) $dX_K_krow0_fori32 = new Int32Array(7);
+      const $dX_K_krow0_for = $dX_K_krow0_fori32;
+      if ($dX_K_krow0_for[0]! !== 1 || $dX_K_krow0_for[1]! !== F || $dX_K_krow0_for[2]! !== 3 || $dX_K_krow0_for[3]! !== 3 || $dX_K_krow0_for[4]! !== 0 || $dX_K_krow0_for[5]! !== 0 || $dX_K_krow0_for[6]! !== C) {
+        let $q2 = 0;
+        const $k7 = C * 3 * 3;
+        for (let $b_f = 0; $b_f < F; $b_f++) {
+          const $k8 = $b_f * $k7;
+          for (let $b_u = 0; $b_u < 3; $b_u++) {
+            const $k9 = $k8 + $b_u * 3;
+            for (let $b_v = 0; $b_v < 3; $b_v++, $q2++) {
+              $dX_K_krow0_kept[$q2] = $k9 + $b_v;
+            }
           }
         }
+        $dX_K_krow0_for[0] = 1;
+        $dX_K_krow0_for[1] = F;
+        $dX_K_krow0_for[2] = 3;
+        $dX_K_krow0_for[3] = 3;
+        $dX_K_krow0_for[4] = 0;
+        $dX_K_krow0_for[5] = 0;
+        $dX_K_krow0_for[6] = C;
       }
-      const $dY_col0 = new Int32Array($W.mem.buffer, 1441792, N * $count0 * $count1);
-      let $q3 = 0;
-      const $k10 = W + 1 + Math.max(0, W - W + 1);
-      for (let $b_n = 0; $b_n < N; $b_n++) {
-        const $k11 = $b_n * $k2;
-        for (let $b_h = 0; $b_h < $count0; $b_h++) {
-          const $k12 = $k11 + $b_h * $k10;
-          for (let $b_w = 0; $b_w < $count1; $b_w++, $q3++) {
-            $dY_col0[$q3] = $k12 + $b_w;
+      if ($dX_dY_col0_kepti32.length < N * $count0 * $count1) $dX_dY_col0_kepti32 = new Int32Array(N * $count0 * $count1);
+      const $dX_dY_col0_kept = $dX_dY_col0_kepti32;
+      if ($dX_dY_col0_fori32.length < 7) $dX_dY_col0_fori32 = new Int32Array(7);
+      const $dX_dY_col0_for = $dX_dY_col0_fori32;
+      if ($dX_dY_col0_for[0]! !== 1 || $dX_dY_col0_for[1]! !== N || $dX_dY_col0_for[2]! !== $count0 || $dX_dY_col0_for[3]! !== $count1 || $dX_dY_col0_for[4]! !== F || $dX_dY_col0_for[5]! !== H || $dX_dY_col0_for[6]! !== W) {
+        let $q3 = 0;
+        const $k10 = W + 1 + Math.max(0, W - W + 1);
+        for (let $b_n = 0; $b_n < N; $b_n++) {
+          const $k11 = $b_n * $k2;
+          for (let $b_h = 0; $b_h < $count0; $b_h++) {
+            const $k12 = $k11 + $b_h * $k10;
+            for (let $b_w = 0; $b_w < $count1; $b_w++, $q3++) {
+              $dX_dY_col0_kept[$q3] = $k12 + $b_w;
+            }
           }
         }
+        $dX_dY_col0_for[0] = 1;
+        $dX_dY_col0_for[1] = N;
+        $dX_dY_col0_for[2] = $count0;
+        $dX_dY_col0_for[3] = $count1;
+        $dX_dY_col0_for[4] = F;
+        $dX_dY_col0_for[5] = H;
+        $dX_dY_col0_for[6] = W;
       }
-      const $dY_kcol0 = new Int32Array($W.mem.buffer, $dY_kcol0at, F * 3 * 3);
-      let $q4 = 0;
-      const $k13 = 2 * (W + 1 + Math.max(0, W - W + 1)) + 2;
-      const $k14 = (H + 1 + Math.max(0, H - H + 1)) * (W + 1 + Math.max(0, W - W + 1));
-      for (let $b_f2 = 0; $b_f2 < F; $b_f2++) {
-        const $k15 = $k13 + $b_f2 * $k14;
-        for (let $b_u2 = 0; $b_u2 < 3; $b_u2++) {
-          const $k16 = $k15 + $b_u2 * -$k10;
-          for (let $b_v2 = 0; $b_v2 < 3; $b_v2++, $q4++) {
-            $dY_kcol0[$q4] = $k16 - $b_v2;
+      const $dX_dY_col0 = new Int32Array($W.mem.buffer, 1441792, N * $count0 * $count1);
+      $dX_dY_col0.set($dX_dY_col0_kept.subarray(0, 0 + N * $count0 * $count1), 0);
+      if ($dX_dY_kcol0_kepti32.length < F * 3 * 3) $dX_dY_kcol0_kepti32 = new Int32Array(F * 3 * 3);
+      const $dX_dY_kcol0_kept = $dX_dY_kcol0_kepti32;
+      if ($dX_dY_kcol0_fori32.length < 8) $dX_dY_kcol0_fori32 = new Int32Array(8);
+      const $dX_dY_kcol0_for = $dX_dY_kcol0_fori32;
+      if ($dX_dY_kcol0_for[0]! !== 1 || $dX_dY_kcol0_for[1]! !== F || $dX_dY_kcol0_for[2]! !== 3 || $dX_dY_kcol0_for[3]! !== 3 || $dX_dY_kcol0_for[4]! !== 1 || $dX_dY_kcol0_for[5]! !== W || $dX_dY_kcol0_for[6]! !== 1 || $dX_dY_kcol0_for[7]! !== H) {
+        let $q4 = 0;
+        const $k13 = W + 1 + Math.max(0, W - W + 1);
+        const $k14 = 2 * (W + 1 + Math.max(0, W - W + 1)) + 2;
+        const $k15 = (H + 1 + Math.max(0, H - H + 1)) * (W + 1 + Math.max(0, W - W + 1));
+        for (let $b_f2 = 0; $b_f2 < F; $b_f2++) {
+          const $k16 = $k14 + $b_f2 * $k15;
+          for (let $b_u2 = 0; $b_u2 < 3; $b_u2++) {
+            const $k17 = $k16 + $b_u2 * -$k13;
+            for (let $b_v2 = 0; $b_v2 < 3; $b_v2++, $q4++) {
+              $dX_dY_kcol0_kept[$q4] = $k17 - $b_v2;
+            }
           }
         }
+        $dX_dY_kcol0_for[0] = 1;
+        $dX_dY_kcol0_for[1] = F;
+        $dX_dY_kcol0_for[2] = 3;
+        $dX_dY_kcol0_for[3] = 3;
+        $dX_dY_kcol0_for[4] = 1;
+        $dX_dY_kcol0_for[5] = W;
+        $dX_dY_kcol0_for[6] = 1;
+        $dX_dY_kcol0_for[7] = H;
       }
-      const $dX_row = new Int32Array(C);
-      let $q5 = 0;
-      const $k17 = H * W;
-      for (let $b_c2 = 0; $b_c2 < C; $b_c2++, $q5++) {
-        $dX_row[$q5] = $b_c2 * $k17;
+      const $dX_dY_kcol0 = new Int32Array($W.mem.buffer, $dY_kcol0at, F * 3 * 3);
+      $dX_dY_kcol0.set($dX_dY_kcol0_kept.subarray(0, 0 + F * 3 * 3), 0);
+      if ($dX_dX_row_kepti32.length < C) $dX_dX_row_kepti32 = new Int32Array(C);
+      const $dX_dX_row_kept = $dX_dX_row_kepti32;
+      if ($dX_dX_row_fori32.length < 4) $dX_dX_row_fori32 = new Int32Array(4);
+      const $dX_dX_row_for = $dX_dX_row_fori32;
+      if ($dX_dX_row_for[0]! !== 1 || $dX_dX_row_for[1]! !== C || $dX_dX_row_for[2]! !== H || $dX_dX_row_for[3]! !== W) {
+        let $q5 = 0;
+        const $k18 = H * W;
+        for (let $b_c2 = 0; $b_c2 < C; $b_c2++, $q5++) {
+          $dX_dX_row_kept[$q5] = $b_c2 * $k18;
+        }
+        $dX_dX_row_for[0] = 1;
+        $dX_dX_row_for[1] = C;
+        $dX_dX_row_for[2] = H;
+        $dX_dX_row_for[3] = W;
       }
-      const $dX_col = new Int32Array(N * $count0 * $count1);
-      let $q6 = 0;
-      const $k18 = C * H * W;
-      for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
-        const $k19 = $b_n2 * $k18;
-        for (let $b_h2 = 0; $b_h2 < $count0; $b_h2++) {
-          const $k20 = $k19 + $b_h2 * W;
-          for (let $b_w2 = 0; $b_w2 < $count1; $b_w2++, $q6++) {
-            $dX_col[$q6] = $k20 + $b_w2;
+      if ($dX_dX_col_kepti32.length < N * $count0 * $count1) $dX_dX_col_kepti32 = new Int32Array(N * $count0 * $count1);
+      const $dX_dX_col_kept = $dX_dX_col_kepti32;
+      if ($dX_dX_col_fori32.length < 11) $dX_dX_col_fori32 = new Int32Array(11);
+      const $dX_dX_col_for = $dX_dX_col_fori32;
+      if ($dX_dX_col_for[0]! !== 1 || $dX_dX_col_for[1]! !== N || $dX_dX_col_for[2]! !== $count0 || $dX_dX_col_for[3]! !== $count1 || $dX_dX_col_for[4]! !== 1 || $dX_dX_col_for[5]! !== 0 || $dX_dX_col_for[6]! !== W || $dX_dX_col_for[7]! !== 1 || $dX_dX_col_for[8]! !== 0 || $dX_dX_col_for[9]! !== C || $dX_dX_col_for[10]! !== H) {
+        let $q6 = 0;
+        const $k19 = C * H * W;
+        for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
+          const $k20 = $b_n2 * $k19;
+          for (let $b_h2 = 0; $b_h2 < $count0; $b_h2++) {
+            const $k21 = $k20 + $b_h2 * W;
+            for (let $b_w2 = 0; $b_w2 < $count1; $b_w2++, $q6++) {
+              $dX_dX_col_kept[$q6] = $k21 + $b_w2;
+            }
           }
         }
+        $dX_dX_col_for[0] = 1;
+        $dX_dX_col_for[1] = N;
+        $dX_dX_col_for[2] = $count0;
+        $dX_dX_col_for[3] = $count1;
+        $dX_dX_col_for[4] = 1;
+        $dX_dX_col_for[5] = 0;
+        $dX_dX_col_for[6] = W;
+        $dX_dX_col_for[7] = 1;
+        $dX_dX_col_for[8] = 0;
+        $dX_dX_col_for[9] = C;
+        $dX_dX_col_for[10] = H;
       }
       const $H = new Float64Array($W.mem.buffer, 0);
       const $KC = Math.ceil(F * 3 * 3 / Math.max(1, Math.ceil(F * 3 * 3 / 256)));
@@ -379,29 +599,29 @@ export function backward_dX(
       for (let $jc = 0; $jc < $hi; $jc += 512) {
         const $nc = Math.min(512, $hi - $jc);
         const $whole = $nc - $nc % 4;
-        const $k21 = 1441792 + 4 * $jc;
-        const $k22 = Math.floor($whole / 4);
-        const $k23 = $whole < $nc;
-        const $k24 = $nc - $whole;
-        const $k25 = $jc + $whole;
+        const $k22 = 1441792 + 4 * $jc;
+        const $k23 = Math.floor($whole / 4);
+        const $k24 = $whole < $nc;
+        const $k25 = $nc - $whole;
+        const $k26 = $jc + $whole;
         for (let $pc = 0; $pc < $hi2; $pc += $KC) {
           const $kc = Math.min($KC, $hi2 - $pc);
           const $first = $pc === 0;
           const $last = $pc + $kc >= $hi2;
           // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
           // whole panels by the WebAssembly packer; the short last one lane by lane, with zeros
-          $W.pack4(131072, $dY_zat, $dY_kcol0at + 4 * $pc, $k21, $kc, $k22);
-          if ($k23) {
+          $W.pack4(131072, $dY_zat, $dY_kcol0at + 4 * $pc, $k22, $kc, $k23);
+          if ($k24) {
             let $q7 = 16384 + $whole * $kc;
             for (let $p = 0; $p < $kc; $p++, $q7 += 4) {
-              const $kb = $dY_kcol0[$pc + $p]!;
+              const $kb = $dX_dY_kcol0[$pc + $p]!;
               let $p2 = $q7;
-              let $p3 = $k25;
-              for (let $ll = 0; $ll < $k24; $ll++, $p2++, $p3++) {
-                $H[$p2] = $dY_z[$kb + $dY_col0[$p3]!]!;
+              let $p3 = $k26;
+              for (let $ll = 0; $ll < $k25; $ll++, $p2++, $p3++) {
+                $H[$p2] = $dY_z[$kb + $dX_dY_col0[$p3]!]!;
               }
-              let $p4 = $q7 + $k24;
-              for (let $ll2 = $k24; $ll2 < 4; $ll2++, $p4++) {
+              let $p4 = $q7 + $k25;
+              for (let $ll2 = $k25; $ll2 < 4; $ll2++, $p4++) {
                 $H[$p4] = 0;
               }
             }
@@ -415,12 +635,12 @@ export function backward_dX(
               const $w = Math.min(4, $mc - $lp);
               const $l0 = $p5;
               if ($w === 4) {
-                const $s = $K_row0[$l0]!;
-                const $s2 = $K_row0[$l0 + 1]!;
-                const $s3 = $K_row0[$l0 + 2]!;
-                const $s4 = $K_row0[$l0 + 3]!;
+                const $s = $dX_K_row0_kept[$l0]!;
+                const $s2 = $dX_K_row0_kept[$l0 + 1]!;
+                const $s3 = $dX_K_row0_kept[$l0 + 2]!;
+                const $s4 = $dX_K_row0_kept[$l0 + 3]!;
                 for (let $p6 = 0; $p6 < $kc; $p6++, $q8 += 4) {
-                  const $kb2 = $K_krow0[$pc + $p6]!;
+                  const $kb2 = $dX_K_krow0_kept[$pc + $p6]!;
                   $H[$q8] = K[$kb2 + $s]!;
                   $H[$q8 + 1] = K[$kb2 + $s2]!;
                   $H[$q8 + 2] = K[$kb2 + $s3]!;
@@ -428,11 +648,11 @@ export function backward_dX(
                 }
               } else {
                 for (let $p7 = 0; $p7 < $kc; $p7++, $q8 += 4) {
-                  const $kb3 = $K_krow0[$pc + $p7]!;
+                  const $kb3 = $dX_K_krow0_kept[$pc + $p7]!;
                   let $p8 = $q8;
                   let $p9 = $l0;
                   for (let $ll3 = 0; $ll3 < $w; $ll3++, $p8++, $p9++) {
-                    $H[$p8] = K[$kb3 + $K_row0[$p9]!]!;
+                    $H[$p8] = K[$kb3 + $dX_K_row0_kept[$p9]!]!;
                   }
                   let $p10 = $q8 + $w;
                   for (let $ll4 = $w; $ll4 < 4; $ll4++, $p10++) {
@@ -443,27 +663,44 @@ export function backward_dX(
             }
             // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
             $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-            let $p11 = $ic;
-            let $p12 = 147456;
-            for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
-              const $i = $p11;
-              const $row = $dX_row[$i]!;
-              let $r = $p12;
-              let $p13 = $jc;
-              for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
-                const $j = $p13;
-                const $o = $row + $dX_col[$j]!;
-                const $c = ($first ? 0 : dX[$o]!) + $H[$r]!;
-                dX[$o] = $c;
+            if ($first) {
+              let $p11 = $ic;
+              let $p12 = 147456;
+              for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
+                const $i = $p11;
+                const $row = $dX_dX_row_kept[$i]!;
+                let $r = $p12;
+                let $p13 = $jc;
+                for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
+                  const $j = $p13;
+                  const $o = $row + $dX_dX_col_kept[$j]!;
+                  const $c = $H[$r]!;
+                  dX[$o] = $c;
+                }
+              }
+            } else {
+              let $p14 = $ic;
+              let $p15 = 147456;
+              for (let $ii2 = 0; $ii2 < $mc; $ii2++, $p14++, $p15 += 512) {
+                const $i2 = $p14;
+                const $row2 = $dX_dX_row_kept[$i2]!;
+                let $r2 = $p15;
+                let $p16 = $jc;
+                for (let $jj2 = 0; $jj2 < $nc; $jj2++, $r2++, $p16++) {
+                  const $j2 = $p16;
+                  const $o2 = $row2 + $dX_dX_col_kept[$j2]!;
+                  const $c2 = dX[$o2]! + $H[$r2]!;
+                  dX[$o2] = $c2;
+                }
               }
             }
           }
         }
       }
       if (F * 3 * 3 === 0) {
-        for (let $i2 = 0; $i2 < C; $i2++) {
-          for (let $j2 = 0; $j2 < $hi; $j2++) {
-            dX[$dX_row[$i2]! + $dX_col[$j2]!] = 0;
+        for (let $i3 = 0; $i3 < C; $i3++) {
+          for (let $j3 = 0; $j3 < $hi; $j3++) {
+            dX[$dX_dX_row_kept[$i3]! + $dX_dX_col_kept[$j3]!] = 0;
           }
         }
       }
@@ -501,94 +738,153 @@ export function backward_dK(
   for (let $z0 = 0; $z0 < N; $z0++) {
     $W.spread($X_zat + 8 * ($k + $z0 * $k2), $X_stage + 8 * ($z0 * $k3), C, H, $k4, $k5, $k6);
   }
-  const $dY_row0 = new Int32Array(F);
-  let $q = 0;
-  const $k7 = H * W;
-  for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
-    $dY_row0[$q] = $b_f * $k7;
+  if ($dK_dY_row0_kepti32.length < F) $dK_dY_row0_kepti32 = new Int32Array(F);
+  const $dK_dY_row0_kept = $dK_dY_row0_kepti32;
+  if ($dK_dY_row0_fori32.length < 4) $dK_dY_row0_fori32 = new Int32Array(4);
+  const $dK_dY_row0_for = $dK_dY_row0_fori32;
+  if ($dK_dY_row0_for[0]! !== 1 || $dK_dY_row0_for[1]! !== F || $dK_dY_row0_for[2]! !== H || $dK_dY_row0_for[3]! !== W) {
+    let $q = 0;
+    const $k7 = H * W;
+    for (let $b_f = 0; $b_f < F; $b_f++, $q++) {
+      $dK_dY_row0_kept[$q] = $b_f * $k7;
+    }
+    $dK_dY_row0_for[0] = 1;
+    $dK_dY_row0_for[1] = F;
+    $dK_dY_row0_for[2] = H;
+    $dK_dY_row0_for[3] = W;
   }
-  const $dY_krow0 = new Int32Array(N * H * W);
-  let $q2 = 0;
-  const $k8 = F * H * W;
-  for (let $b_n = 0; $b_n < N; $b_n++) {
-    const $k9 = $b_n * $k8;
-    for (let $b_u = 0; $b_u < H; $b_u++) {
-      const $k10 = $k9 + $b_u * W;
-      for (let $b_v = 0; $b_v < W; $b_v++, $q2++) {
-        $dY_krow0[$q2] = $k10 + $b_v;
+  if ($dK_dY_krow0_kepti32.length < N * H * W) $dK_dY_krow0_kepti32 = new Int32Array(N * H * W);
+  const $dK_dY_krow0_kept = $dK_dY_krow0_kepti32;
+  if ($dK_dY_krow0_fori32.length < 5) $dK_dY_krow0_fori32 = new Int32Array(5);
+  const $dK_dY_krow0_for = $dK_dY_krow0_fori32;
+  if ($dK_dY_krow0_for[0]! !== 1 || $dK_dY_krow0_for[1]! !== N || $dK_dY_krow0_for[2]! !== H || $dK_dY_krow0_for[3]! !== W || $dK_dY_krow0_for[4]! !== F) {
+    let $q2 = 0;
+    const $k8 = F * H * W;
+    for (let $b_n = 0; $b_n < N; $b_n++) {
+      const $k9 = $b_n * $k8;
+      for (let $b_u = 0; $b_u < H; $b_u++) {
+        const $k10 = $k9 + $b_u * W;
+        for (let $b_v = 0; $b_v < W; $b_v++, $q2++) {
+          $dK_dY_krow0_kept[$q2] = $k10 + $b_v;
+        }
       }
     }
+    $dK_dY_krow0_for[0] = 1;
+    $dK_dY_krow0_for[1] = N;
+    $dK_dY_krow0_for[2] = H;
+    $dK_dY_krow0_for[3] = W;
+    $dK_dY_krow0_for[4] = F;
   }
-  const $X_col0 = new Int32Array($W.mem.buffer, 1441792, C * 3 * 3);
-  let $q3 = 0;
-  const $k11 = W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1);
-  const $k12 = (H + 1 + Math.max(0, -1 + (H - 1) + 2 - H + 1)) * (W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1));
-  for (let $b_c = 0; $b_c < C; $b_c++) {
-    const $k13 = $b_c * $k12;
-    for (let $b_i = 0; $b_i < 3; $b_i++) {
-      const $k14 = $k13 + $b_i * $k11;
-      for (let $b_j = 0; $b_j < 3; $b_j++, $q3++) {
-        $X_col0[$q3] = $k14 + $b_j;
+  if ($dK_X_col0_kepti32.length < C * 3 * 3) $dK_X_col0_kepti32 = new Int32Array(C * 3 * 3);
+  const $dK_X_col0_kept = $dK_X_col0_kepti32;
+  if ($dK_X_col0_fori32.length < 4) $dK_X_col0_fori32 = new Int32Array(4);
+  const $dK_X_col0_for = $dK_X_col0_fori32;
+  if ($dK_X_col0_for[0]! !== 1 || $dK_X_col0_for[1]! !== C || $dK_X_col0_for[2]! !== H || $dK_X_col0_for[3]! !== W) {
+    let $q3 = 0;
+    const $k11 = W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1);
+    const $k12 = (H + 1 + Math.max(0, -1 + (H - 1) + 2 - H + 1)) * (W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1));
+    for (let $b_c = 0; $b_c < C; $b_c++) {
+      const $k13 = $b_c * $k12;
+      for (let $b_i = 0; $b_i < 3; $b_i++) {
+        const $k14 = $k13 + $b_i * $k11;
+        for (let $b_j = 0; $b_j < 3; $b_j++, $q3++) {
+          $dK_X_col0_kept[$q3] = $k14 + $b_j;
+        }
       }
     }
+    $dK_X_col0_for[0] = 1;
+    $dK_X_col0_for[1] = C;
+    $dK_X_col0_for[2] = H;
+    $dK_X_col0_for[3] = W;
   }
-  const $X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, N * H * W);
-  let $q4 = 0;
-  for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
-    const $k15 = $b_n2 * $k2;
-    for (let $b_u2 = 0; $b_u2 < H; $b_u2++) {
-      const $k16 = $k15 + $b_u2 * $k11;
-      for (let $b_v2 = 0; $b_v2 < W; $b_v2++, $q4++) {
-        $X_kcol0[$q4] = $k16 + $b_v2;
+  const $dK_X_col0 = new Int32Array($W.mem.buffer, 1441792, C * 3 * 3);
+  $dK_X_col0.set($dK_X_col0_kept.subarray(0, 0 + C * 3 * 3), 0);
+  if ($dK_X_kcol0_kepti32.length < N * H * W) $dK_X_kcol0_kepti32 = new Int32Array(N * H * W);
+  const $dK_X_kcol0_kept = $dK_X_kcol0_kepti32;
+  if ($dK_X_kcol0_fori32.length < 5) $dK_X_kcol0_fori32 = new Int32Array(5);
+  const $dK_X_kcol0_for = $dK_X_kcol0_fori32;
+  if ($dK_X_kcol0_for[0]! !== 1 || $dK_X_kcol0_for[1]! !== N || $dK_X_kcol0_for[2]! !== H || $dK_X_kcol0_for[3]! !== W || $dK_X_kcol0_for[4]! !== C) {
+    let $q4 = 0;
+    const $k15 = W + 1 + Math.max(0, -1 + (W - 1) + 2 - W + 1);
+    for (let $b_n2 = 0; $b_n2 < N; $b_n2++) {
+      const $k16 = $b_n2 * $k2;
+      for (let $b_u2 = 0; $b_u2 < H; $b_u2++) {
+        const $k17 = $k16 + $b_u2 * $k15;
+        for (let $b_v2 = 0; $b_v2 < W; $b_v2++, $q4++) {
+          $dK_X_kcol0_kept[$q4] = $k17 + $b_v2;
+        }
       }
     }
+    $dK_X_kcol0_for[0] = 1;
+    $dK_X_kcol0_for[1] = N;
+    $dK_X_kcol0_for[2] = H;
+    $dK_X_kcol0_for[3] = W;
+    $dK_X_kcol0_for[4] = C;
   }
-  const $dK_row = new Int32Array(F);
-  let $q5 = 0;
-  const $k17 = C * 3 * 3;
-  for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
-    $dK_row[$q5] = $b_f2 * $k17;
+  const $dK_X_kcol0 = new Int32Array($W.mem.buffer, $X_kcol0at, N * H * W);
+  $dK_X_kcol0.set($dK_X_kcol0_kept.subarray(0, 0 + N * H * W), 0);
+  if ($dK_dK_row_kepti32.length < F) $dK_dK_row_kepti32 = new Int32Array(F);
+  const $dK_dK_row_kept = $dK_dK_row_kepti32;
+  if ($dK_dK_row_fori32.length < 3) $dK_dK_row_fori32 = new Int32Array(3);
+  const $dK_dK_row_for = $dK_dK_row_fori32;
+  if ($dK_dK_row_for[0]! !== 1 || $dK_dK_row_for[1]! !== F || $dK_dK_row_for[2]! !== C) {
+    let $q5 = 0;
+    const $k18 = C * 3 * 3;
+    for (let $b_f2 = 0; $b_f2 < F; $b_f2++, $q5++) {
+      $dK_dK_row_kept[$q5] = $b_f2 * $k18;
+    }
+    $dK_dK_row_for[0] = 1;
+    $dK_dK_row_for[1] = F;
+    $dK_dK_row_for[2] = C;
   }
-  const $dK_col = new Int32Array(C * 3 * 3);
-  let $q6 = 0;
-  for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
-    const $k18 = $b_c2 * 9;
-    for (let $b_i2 = 0; $b_i2 < 3; $b_i2++) {
-      const $k19 = $k18 + $b_i2 * 3;
-      for (let $b_j2 = 0; $b_j2 < 3; $b_j2++, $q6++) {
-        $dK_col[$q6] = $k19 + $b_j2;
+  if ($dK_dK_col_kepti32.length < C * 3 * 3) $dK_dK_col_kepti32 = new Int32Array(C * 3 * 3);
+  const $dK_dK_col_kept = $dK_dK_col_kepti32;
+  if ($dK_dK_col_fori32.length < 2) $dK_dK_col_fori32 = new Int32Array(2);
+  const $dK_dK_col_for = $dK_dK_col_fori32;
+  if ($dK_dK_col_for[0]! !== 1 || $dK_dK_col_for[1]! !== C) {
+    let $q6 = 0;
+    for (let $b_c2 = 0; $b_c2 < C; $b_c2++) {
+      const $k19 = $b_c2 * 9;
+      for (let $b_i2 = 0; $b_i2 < 3; $b_i2++) {
+        const $k20 = $k19 + $b_i2 * 3;
+        for (let $b_j2 = 0; $b_j2 < 3; $b_j2++, $q6++) {
+          $dK_dK_col_kept[$q6] = $k20 + $b_j2;
+        }
       }
     }
+    $dK_dK_col_for[0] = 1;
+    $dK_dK_col_for[1] = C;
   }
   const $H = new Float64Array($W.mem.buffer, 0);
   const $KC = Math.ceil(N * H * W / Math.max(1, Math.ceil(N * H * W / 256)));
-  const $hi = N * H * W;
-  for (let $jc = 0; $jc < $k17; $jc += 512) {
-    const $nc = Math.min(512, $k17 - $jc);
+  const $hi = C * 3 * 3;
+  const $hi2 = N * H * W;
+  for (let $jc = 0; $jc < $hi; $jc += 512) {
+    const $nc = Math.min(512, $hi - $jc);
     const $whole = $nc - $nc % 4;
-    const $k20 = 1441792 + 4 * $jc;
-    const $k21 = Math.floor($whole / 4);
-    const $k22 = $whole < $nc;
-    const $k23 = $nc - $whole;
-    const $k24 = $jc + $whole;
-    for (let $pc = 0; $pc < $hi; $pc += $KC) {
-      const $kc = Math.min($KC, $hi - $pc);
+    const $k21 = 1441792 + 4 * $jc;
+    const $k22 = Math.floor($whole / 4);
+    const $k23 = $whole < $nc;
+    const $k24 = $nc - $whole;
+    const $k25 = $jc + $whole;
+    for (let $pc = 0; $pc < $hi2; $pc += $KC) {
+      const $kc = Math.min($KC, $hi2 - $pc);
       const $first = $pc === 0;
-      const $last = $pc + $kc >= $hi;
+      const $last = $pc + $kc >= $hi2;
       // gather B[$pc:$pc+$kc, $jc:$jc+$nc] into panels 4 columns wide
       // whole panels by the WebAssembly packer; the short last one lane by lane, with zeros
-      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $k20, $kc, $k21);
-      if ($k22) {
+      $W.pack4(131072, $X_zat, $X_kcol0at + 4 * $pc, $k21, $kc, $k22);
+      if ($k23) {
         let $q7 = 16384 + $whole * $kc;
         for (let $p = 0; $p < $kc; $p++, $q7 += 4) {
-          const $kb = $X_kcol0[$pc + $p]!;
+          const $kb = $dK_X_kcol0[$pc + $p]!;
           let $p2 = $q7;
-          let $p3 = $k24;
-          for (let $ll = 0; $ll < $k23; $ll++, $p2++, $p3++) {
-            $H[$p2] = $X_z[$kb + $X_col0[$p3]!]!;
+          let $p3 = $k25;
+          for (let $ll = 0; $ll < $k24; $ll++, $p2++, $p3++) {
+            $H[$p2] = $X_z[$kb + $dK_X_col0[$p3]!]!;
           }
-          let $p4 = $q7 + $k23;
-          for (let $ll2 = $k23; $ll2 < 4; $ll2++, $p4++) {
+          let $p4 = $q7 + $k24;
+          for (let $ll2 = $k24; $ll2 < 4; $ll2++, $p4++) {
             $H[$p4] = 0;
           }
         }
@@ -602,12 +898,12 @@ export function backward_dK(
           const $w = Math.min(4, $mc - $lp);
           const $l0 = $p5;
           if ($w === 4) {
-            const $s = $dY_row0[$l0]!;
-            const $s2 = $dY_row0[$l0 + 1]!;
-            const $s3 = $dY_row0[$l0 + 2]!;
-            const $s4 = $dY_row0[$l0 + 3]!;
+            const $s = $dK_dY_row0_kept[$l0]!;
+            const $s2 = $dK_dY_row0_kept[$l0 + 1]!;
+            const $s3 = $dK_dY_row0_kept[$l0 + 2]!;
+            const $s4 = $dK_dY_row0_kept[$l0 + 3]!;
             for (let $p6 = 0; $p6 < $kc; $p6++, $q8 += 4) {
-              const $kb2 = $dY_krow0[$pc + $p6]!;
+              const $kb2 = $dK_dY_krow0_kept[$pc + $p6]!;
               $H[$q8] = dY[$kb2 + $s]!;
               $H[$q8 + 1] = dY[$kb2 + $s2]!;
               $H[$q8 + 2] = dY[$kb2 + $s3]!;
@@ -615,11 +911,11 @@ export function backward_dK(
             }
           } else {
             for (let $p7 = 0; $p7 < $kc; $p7++, $q8 += 4) {
-              const $kb3 = $dY_krow0[$pc + $p7]!;
+              const $kb3 = $dK_dY_krow0_kept[$pc + $p7]!;
               let $p8 = $q8;
               let $p9 = $l0;
               for (let $ll3 = 0; $ll3 < $w; $ll3++, $p8++, $p9++) {
-                $H[$p8] = dY[$kb3 + $dY_row0[$p9]!]!;
+                $H[$p8] = dY[$kb3 + $dK_dY_row0_kept[$p9]!]!;
               }
               let $p10 = $q8 + $w;
               for (let $ll4 = $w; $ll4 < 4; $ll4++, $p10++) {
@@ -630,27 +926,44 @@ export function backward_dK(
         }
         // C block = packed A · packed B (offsets of A, B and C in bytes, then mc, nc, kc and C's row stride)
         $W.run(0, 131072, 1179648, $mc, $nc, $kc, 4096);
-        let $p11 = $ic;
-        let $p12 = 147456;
-        for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
-          const $i = $p11;
-          const $row = $dK_row[$i]!;
-          let $r = $p12;
-          let $p13 = $jc;
-          for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
-            const $j = $p13;
-            const $o = $row + $dK_col[$j]!;
-            const $c = ($first ? 0 : dK[$o]!) + $H[$r]!;
-            dK[$o] = $c;
+        if ($first) {
+          let $p11 = $ic;
+          let $p12 = 147456;
+          for (let $ii = 0; $ii < $mc; $ii++, $p11++, $p12 += 512) {
+            const $i = $p11;
+            const $row = $dK_dK_row_kept[$i]!;
+            let $r = $p12;
+            let $p13 = $jc;
+            for (let $jj = 0; $jj < $nc; $jj++, $r++, $p13++) {
+              const $j = $p13;
+              const $o = $row + $dK_dK_col_kept[$j]!;
+              const $c = $H[$r]!;
+              dK[$o] = $c;
+            }
+          }
+        } else {
+          let $p14 = $ic;
+          let $p15 = 147456;
+          for (let $ii2 = 0; $ii2 < $mc; $ii2++, $p14++, $p15 += 512) {
+            const $i2 = $p14;
+            const $row2 = $dK_dK_row_kept[$i2]!;
+            let $r2 = $p15;
+            let $p16 = $jc;
+            for (let $jj2 = 0; $jj2 < $nc; $jj2++, $r2++, $p16++) {
+              const $j2 = $p16;
+              const $o2 = $row2 + $dK_dK_col_kept[$j2]!;
+              const $c2 = dK[$o2]! + $H[$r2]!;
+              dK[$o2] = $c2;
+            }
           }
         }
       }
     }
   }
   if (N * H * W === 0) {
-    for (let $i2 = 0; $i2 < F; $i2++) {
-      for (let $j2 = 0; $j2 < $k17; $j2++) {
-        dK[$dK_row[$i2]! + $dK_col[$j2]!] = 0;
+    for (let $i3 = 0; $i3 < F; $i3++) {
+      for (let $j3 = 0; $j3 < $hi; $j3++) {
+        dK[$dK_dK_row_kept[$i3]! + $dK_dK_col_kept[$j3]!] = 0;
       }
     }
   }
