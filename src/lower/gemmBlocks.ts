@@ -11,13 +11,14 @@
 // The jc and ic loops are marked `parallel`: their iterations write disjoint columns (rows) of C and
 // read none another writes; the packing goes to the module memory, one per worker thread
 // (opt/splitParallelLoop.ts splits one of them between the threads, or makes both serial).
-// For threads the blocks are sized so that the threads' shares are even: a multiple of `#parts`
+// For threads the blocks of the side they share out (the columns where there are more of them than
+// rows, else the rows) are sized so that the threads' shares are even: a multiple of `#parts`
 // blocks of whole register panels, none wider than NC (MC) — 1568 columns on 2 threads are 4 blocks
 // of 392, not 3 of 512 and one of 32 (2 blocks against 1 and a sliver). Where a column or row
 // block starts changes no sum: each element of C still adds the same products in the same order.
 // The module memory H holds the packed A block at 0, the packed B block at MC·KC and the C block at
 // MC·KC + KC·NC (elements); a convolution puts its padded copies and tables after them.
-import { add, addTo, assign, buffer, c, ceildiv, eq, for_, ge, if_, let_, load, lt, max, min, mul, select, store, sub, sym, v } from '../loop/build.js';
+import { add, addTo, and, assign, buffer, c, ceildiv, eq, for_, ge, if_, le, let_, load, lt, max, min, mul, or, select, store, sub, sym, v } from '../loop/build.js';
 import type { Buf, LExpr, LStmt, MicroModule, Sym } from '../loop/types.js';
 import type { KernelScope } from './kernelScope.js';
 import { MICRO_TILE } from './microkernels/gemmMicroKernel.js';
@@ -100,7 +101,7 @@ export function simdBlockLoops(o: BlockLoops): LStmt[] {
   const [KCs, jc, nc, pc, kc, ic, mc] = ['$KC', '$jc', '$nc', '$pc', '$kc', '$ic', '$mc'].map(s) as Sym[];
   // the block widths: NC and MC, or for threads an even share (balancedStep)
   const parts = scope.opts.threads ? scope.threadCount() : undefined;
-  const [ncSym, mcSym] = [sym('$NCs', 'i32'), sym('$MCs', 'i32')];
+  const [ncSym, mcSym, byColumns] = [sym('$NCs', 'i32'), sym('$MCs', 'i32'), sym('$byColumns', 'bool')];
   const [ncStep, mcStep] = parts ? [v(ncSym), v(mcSym)] : [c(NC), c(MC)];
   const first = sym('$first', 'bool');
   const last = sym('$last', 'bool');
@@ -127,7 +128,16 @@ export function simdBlockLoops(o: BlockLoops): LStmt[] {
     // the K slices split K evenly (784 = 4 × 196, not 3 × 256 + 16: a short last slice pays the C
     // block's load and store for few multiply-adds)
     let_(KCs!, ceildiv(o.K, max(c(1), ceildiv(o.K, c(KC))))),
-    ...(parts ? [let_(ncSym, balancedStep(o.N, NC, NR, parts)), let_(mcSym, balancedStep(o.M, MC, MR, parts))] : []),
+    // threads share out one side, its blocks balanced for #parts and the other's for one (dividing
+    // both re-packed A, or B, once per extra block for nothing): the side whose register panels
+    // part the more evenly, and on a tie the wider (each thread then packs all of the narrower)
+    ...(parts
+      ? [
+          let_(byColumns, byColumnsOf(o.M, o.N, MR, NR, parts)),
+          let_(ncSym, select(v(byColumns), balancedStep(o.N, NC, NR, parts), balancedStep(o.N, NC, NR, c(1)))),
+          let_(mcSym, select(v(byColumns), balancedStep(o.M, MC, MR, c(1)), balancedStep(o.M, MC, MR, parts))),
+        ]
+      : []),
     for_(jc!, c(0), o.N, [
       let_(nc!, min(ncStep, sub(o.N, v(jc!)))),
       for_(pc!, c(0), o.K, [
@@ -149,6 +159,15 @@ export function simdBlockLoops(o: BlockLoops): LStmt[] {
       ], { step: v(KCs!) }),
     ], { step: ncStep, loop: 'parallel' }),
   ];
+}
+
+/** Do the columns part more evenly between `parts` threads than the rows, in whole register panels
+ * (⌈p/parts⌉·parts/p the larger share over an even one), or as evenly and are they at least as many? */
+function byColumnsOf(M: LExpr, N: LExpr, MR: number, NR: number, parts: LExpr): LExpr {
+  const [pm, pn] = [ceildiv(M, c(MR)), ceildiv(N, c(NR))];
+  // unevenness of rows < of columns  ⇔  ⌈pm/P⌉·pn < ⌈pn/P⌉·pm
+  const [rows, cols] = [mul(ceildiv(pm, parts), pn), mul(ceildiv(pn, parts), pm)];
+  return or(lt(cols, rows), and(eq(cols, rows), le(M, N)));
 }
 
 /** A block width for `parts` threads over `extent` rows or columns: whole panels of `lanes`, in a

@@ -22,9 +22,10 @@ import { lowerIm2col } from './lowerIm2col.js';
 import type { Lowering, Vars } from './lowering.js';
 import { matmulShape, product, type MatmulShape } from './matmulShape.js';
 import { splitMergedIndex } from './splitMergedIndex.js';
+import { memoTable } from './memoTable.js';
 import { splitResidueClasses } from './splitResidueClasses.js';
 
-/** One flat index over a side's indices; a multi-index side reads its indices from tables built once per call. */
+/** One flat index over a side's indices; a multi-index side reads its indices from tables kept across calls. */
 interface Side {
   readonly size: LExpr;
   /** the side's indices at a flat position */
@@ -36,14 +37,19 @@ function side(L: Lowering, bs: readonly Bound[], tag: string, setup: LStmt[]): S
   const exts = bs.map((b) => scope.sizeExpr(b.extent));
   if (bs.length === 1) return { size: exts[0]!, at: (f) => [[bs[0]!.name, f]] };
   const size = exts.reduce((a, b) => mul(a, b), c(1));
-  const tables = bs.map((b) => buffer(`$${tag}_${b.name}`, 'i32'));
-  tables.forEach((t) => setup.push({ kind: 'alloc', buf: t, size, scope: 'call', zero: false }));
-  // an odometer: the last index advances, and carries into the ones before it
-  const xs = bs.map((b) => sym(`$x_${b.name}`, 'i32'));
-  const f = sym('$f', 'i32');
-  let carry: LStmt[] = [addTo(xs[0]!, c(1))];
-  for (let d = 1; d < bs.length; d++) carry = [addTo(xs[d]!, c(1)), ...if_(eq(v(xs[d]!), exts[d]!), [assign(xs[d]!, c(0)), ...carry])];
-  setup.push(...xs.map((x) => let_(x, c(0), true)), for_(f, c(0), size, [...tables.map((t, d) => store(t, v(f), v(xs[d]!))), ...carry]));
+  // each index's table, kept across calls (memoTable.ts): filled by an odometer — the last index
+  // advances, and carries into the ones before it
+  const tables = bs.map((b, k) => {
+    const made = memoTable(`$${tag}_${b.name}`, size, (t) => {
+      const xs = bs.map((x) => sym(`$x_${x.name}`, 'i32'));
+      const f = sym('$f', 'i32');
+      let carry: LStmt[] = [addTo(xs[0]!, c(1))];
+      for (let d = 1; d < bs.length; d++) carry = [addTo(xs[d]!, c(1)), ...if_(eq(v(xs[d]!), exts[d]!), [assign(xs[d]!, c(0)), ...carry])];
+      return [...xs.map((x) => let_(x, c(0), true)), for_(f, c(0), size, [store(t, v(f), v(xs[k]!)), ...carry])];
+    });
+    setup.push(...made.stmts);
+    return made.table;
+  });
   return { size, at: (flat) => bs.map((b, d) => [b.name, load(tables[d]!, flat)] as [string, LExpr]) };
 }
 
@@ -70,9 +76,10 @@ export function lowerMatmul(L: Lowering, s: Statement): LStmt[] | undefined {
   const batchVars: [string, LExpr][] = shape.batch.map((b, q) => [b.name, v(batchSyms[q]!)]);
   const out = scope.tensor(s.tensor, 'write');
   const setup: LStmt[] = [];
-  const rows = side(L, shape.rows, 'row', setup);
-  const cols = side(L, shape.cols, 'col', setup);
-  const ks = side(L, shape.ks, 'k', setup);
+  // the tables' names are unique in the module: they are kept across calls
+  const rows = side(L, shape.rows, `${s.tensor}/row`, setup);
+  const cols = side(L, shape.cols, `${s.tensor}/col`, setup);
+  const ks = side(L, shape.ks, `${s.tensor}/k`, setup);
   const [M, N, K] = [rows.size, cols.size, ks.size];
   const F = scope.F;
   const left = product(shape.left);

@@ -20,10 +20,10 @@ import type { GradientStatement } from '../diff/differentiate.js';
 import { matmulShape } from './matmulShape.js';
 
 /** Split a product whose contraction is at least this many times its number of outputs… */
-const LONG = 32;
-/** …and at least this long; into at most this many slices. */
-const MIN_CONTRACTION = 8192;
+const LONG = 4;
+/** …into at most this many slices, each a contraction at least this long. */
 const MAX_SLICES = 8;
+const MIN_SLICE = 2048;
 
 export interface SplitSums {
   readonly program: Program;
@@ -65,15 +65,16 @@ function findSplit(s: Statement, sizes: ReadonlyMap<string, number>, taken: Set<
   const count = (bs: readonly Bound[]) => bs.reduce<number | undefined>((n, b) => (n === undefined ? undefined : mulOrUndefined(n, sizeTryEval(b.extent, sizes))), 1);
   const outputs = count([...shape.rows, ...shape.cols]);
   const contraction = count(shape.ks);
-  if (outputs === undefined || contraction === undefined || contraction < MIN_CONTRACTION || contraction < LONG * outputs) return undefined;
+  if (outputs === undefined || contraction === undefined || contraction < 2 * MIN_SLICE || contraction < LONG * outputs) return undefined;
   const r = shape.reduction;
   // the summed index to slice: the first whose every read is a whole subscript, with a divisor
   const plain = plainSubscripts(r.body);
-  const at = r.indices.findIndex((b) => plain.has(b.name) && slicesOf(sizeTryEval(b.extent, sizes)) > 1);
+  const most = Math.min(MAX_SLICES, Math.floor(contraction / MIN_SLICE));
+  const at = r.indices.findIndex((b) => plain.has(b.name) && slicesOf(sizeTryEval(b.extent, sizes), most) > 1);
   if (at < 0) return undefined;
   const sliced = r.indices[at]!;
   const extent = sizeTryEval(sliced.extent, sizes)!;
-  const slices = slicesOf(extent);
+  const slices = slicesOf(extent, most);
   const width = extent / slices;
   const used = new Set([...allIndexNames(s.rhs), ...s.lhs.map((b) => b.name)]);
   const g = fresh('g', used);
@@ -94,10 +95,10 @@ function findSplit(s: Statement, sizes: ReadonlyMap<string, number>, taken: Set<
   return [parts, info, { ...s, rhs }];
 }
 
-/** The most slices, up to MAX_SLICES, that divide `extent` evenly (1: none). */
-function slicesOf(extent: number | undefined): number {
+/** The most slices, up to `most`, that divide `extent` evenly (1: none). */
+function slicesOf(extent: number | undefined, most: number): number {
   if (extent === undefined) return 1;
-  for (let k = MAX_SLICES; k > 1; k--) if (extent % k === 0) return k;
+  for (let k = most; k > 1; k--) if (extent % k === 0) return k;
   return 1;
 }
 

@@ -135,9 +135,21 @@ function evaluate(e: LExpr, known: ReadonlyMap<Sym, number>, lets: ReadonlyMap<S
         ceildiv: (x, y) => Math.ceil(x / y),
         min: Math.min,
         max: Math.max,
+        '<': (x, y) => Number(x < y),
+        '<=': (x, y) => Number(x <= y),
+        '>': (x, y) => Number(x > y),
+        '>=': (x, y) => Number(x >= y),
+        '==': (x, y) => Number(x === y),
+        '!=': (x, y) => Number(x !== y),
+        '&&': (x, y) => Number(x !== 0 && y !== 0),
+        '||': (x, y) => Number(x !== 0 || y !== 0),
       };
       const f = ops[e.op];
       return f && Number.isFinite(f(a, b)) ? f(a, b) : undefined;
+    }
+    case 'select': {
+      const cond = go(e.cond);
+      return cond === undefined ? undefined : go(cond ? e.then : e.else);
     }
     default:
       return undefined;

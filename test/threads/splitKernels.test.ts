@@ -105,7 +105,7 @@ describe('WebAssembly kernels and batch-summed gradients are split', () => {
     }
   });
 
-  it('GEMM blocks part evenly: 1568 columns as 784 + 784, 8 rows by 9 columns as 4 + 4 rows', () => {
+  it('GEMM blocks part evenly: 1568 columns as 784 + 784, 8 rows by 9 columns as 4 + 4 rows, 32 rows by 10 columns as 16 + 16 rows', () => {
     const shares = (sizes: Record<string, number>) => {
       const mod = threadedModule('Y[i,j] = sum(k) A[i,k]*B[k,j]', sizes);
       const fns = new Function('$memory', printModule(mod, 'js-body', { sharedMemory: true }))() as Record<string, (t: unknown, s: unknown) => void>;
@@ -120,6 +120,8 @@ describe('WebAssembly kernels and batch-summed gradients are split', () => {
     };
     expect(shares({ I: 32, J: 1568, K: 20 })).toEqual([32 * 784, 32 * 784]);
     expect(shares({ I: 8, J: 9, K: 500 })).toEqual([36, 36]);
+    // the affine layer of the MNIST CNN's scores: 32 rows (8 panels) part more evenly than 10 columns (3)
+    expect(shares({ I: 32, J: 10, K: 300 })).toEqual([160, 160]);
   });
 
   it('the gradient through split WebAssembly ReLU and pooling matches central differences', async () => {
