@@ -67,7 +67,10 @@ export function mul(factors: readonly Expr[]): Expr {
   if (rest.length === 0) return num(coef);
   if (coef === 1) return rest.length === 1 ? rest[0]! : { kind: 'mul', factors: rest };
   if (coef === -1) return { kind: 'neg', arg: rest.length === 1 ? rest[0]! : { kind: 'mul', factors: rest } };
-  return { kind: 'mul', factors: [num(coef), ...rest] };
+  // the coefficient put in front in place, not spread into a copy (a spread iterates, and this runs
+  // cold for every term of a CLI's one derivation)
+  rest.unshift(num(coef));
+  return { kind: 'mul', factors: rest };
 }
 
 
@@ -483,7 +486,8 @@ export function replaceExpr(e: Expr, pattern: Expr, by: Expr): Expr {
   // the pattern's hash and key once, not at every node whose hash matches
   const hash = exprHash(pattern);
   let key: string | undefined;
-  const same = (x: Expr) => x === pattern || (exprHash(x) === hash && exprKey(x) === (key ??= exprKey(pattern)));
+  // a node of another kind has another key: not hashed (a hash walks a small subtree again at every node)
+  const same = (x: Expr) => x === pattern || (x.kind === pattern.kind && exprHash(x) === hash && exprKey(x) === (key ??= exprKey(pattern)));
   const go = (x: Expr): Expr => (same(x) ? by : mapChildren(x, go));
   return go(e);
 }
