@@ -344,9 +344,12 @@ export function exprKey(e: Expr): string {
   return key;
 }
 
+/** no renaming (keyOf only reads it, and copies it under a binder): one shared, not a map per key */
+const NO_RENAMING: ReadonlyMap<string, string> = new Map();
+
 function computeKey(e: Expr, free?: ReadonlyMap<string, string>): string {
   const counter = { next: 0 };
-  return keyOf(e, free ?? new Map(), counter);
+  return keyOf(e, free ?? NO_RENAMING, counter);
 }
 
 /** The key of e with its free indices renamed by `free` (one-to-one, onto names e does not use):

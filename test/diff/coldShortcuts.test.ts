@@ -7,12 +7,15 @@ import { describe, expect, it } from 'vitest';
 import { derive } from '../../src/index.js';
 import { check } from '../../src/ir/check.js';
 import { access, add, compare, mul, num, reduce, replaceExpr } from '../../src/ir/exprs.js';
-import { idxNum, idxVar } from '../../src/ir/affine.js';
+import { idxAdd, idxNum, idxScale, idxSizeName, idxSub, idxVar } from '../../src/ir/affine.js';
+import { polyConst, polyVar } from '../../src/ir/sizes.js';
 import { printExpr } from '../../src/ir/print.js';
 import { sizeName } from '../../src/ir/sizes.js';
 import type { Expr } from '../../src/ir/types.js';
 import { forwardValues, reuseForward } from '../../src/diff/reuseForward.js';
 import { simplify } from '../../src/diff/simplify.js';
+import { factorCommon } from '../../src/diff/factorCommon.js';
+import { indexLatex } from '../../src/diff/renderLatex.js';
 import { checkGradients } from '../helpers.js';
 
 const N = sizeName('N');
@@ -65,5 +68,32 @@ describe('simplify: like terms are collected by key, whatever their hash buckets
     const out = simplify(add(terms));
     expect(out.kind).toBe('add');
     expect(printExpr(out)).toBe(printExpr(add(terms)));
+  });
+});
+
+describe('factorCommon: the shared factors, searched until none is left', () => {
+  const factored = (src: string) => printExpr(factorCommon(rhs(src)));
+  it('moves out each factor as often as the term that has it least, in the first term’s order', () => {
+    expect(factored('f = 2*a*a*b + 4*a*b*c')).toBe('2*a*b*(a + 2*c)');
+    expect(factored('f = a*a*b - a*a*c + a*b*a')).toBe('a*a*(b + b - c)');
+    expect(factored('f = x*y*x + x*x*z')).toBe('x*x*(y + z)');
+  });
+  it('leaves a sum with no common factor as it is, also when the first two terms share one', () => {
+    expect(factored('f = a*b + c*d')).toBe('a*b + c*d');
+    expect(factored('f = a*b + a*c + d')).toBe('a*b + a*c + d');
+  });
+});
+
+describe('indexLatex: positive parts first, then negative ones', () => {
+  it('prints what the language prints, in LaTeX', () => {
+    const u = idxVar('u');
+    const i = idxVar('i');
+    // u*T + i - P
+    const conv = idxSub(idxAdd(idxScale(u, polyVar('T')), i), idxSizeName('P'));
+    expect(indexLatex(conv)).toBe('T u + i - P');
+    expect(indexLatex(idxSub(idxNum(3), u))).toBe('3 - u');
+    expect(indexLatex(idxSub(idxNum(-2), u))).toBe('-u - 2');
+    expect(indexLatex(idxScale(u, polyConst(-2)))).toBe('-2u');
+    expect(indexLatex(idxNum(0))).toBe('0');
   });
 });
