@@ -259,32 +259,48 @@ const NO_BOUND: ReadonlySet<string> = new Set();
 
 export function freeIndices(e: Expr): string[] {
   const out = new Set<string>();
-  const walk = (x: Expr, bound: ReadonlySet<string>) => {
-    const addAll = (ix: IndexExpr) => forEachVar(ix, (v) => bound.has(v) || out.add(v));
+  // the names bound around the node being walked; one closure for the walk and one for the names,
+  // not a closure a node (this runs on every factor hoistFactors and renderMatrix look at)
+  let bound: ReadonlySet<string> = NO_BOUND;
+  const addVar = (v: string) => {
+    if (!bound.has(v)) out.add(v);
+  };
+  const addAll = (ix: IndexExpr) => forEachVar(ix, addVar);
+  const within = (indices: readonly Bound[], body: Expr) => {
+    const outer = bound;
+    const inner = new Set(outer);
+    for (let i = 0; i < indices.length; i++) inner.add(indices[i]!.name);
+    bound = inner;
+    walk(body);
+    bound = outer;
+  };
+  const walk = (x: Expr): void => {
     switch (x.kind) {
       case 'index':
         addAll(x.expr);
         return;
       case 'access':
-        x.subs.forEach(addAll);
+        for (let i = 0; i < x.subs.length; i++) addAll(x.subs[i]!);
         return;
       case 'delta':
         addAll(x.a);
         addAll(x.b);
         return;
       case 'reduce':
-        walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
+        within(x.indices, x.body);
         return;
       case 'argmax':
       case 'matfn':
-        x.at.forEach(addAll);
-        walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
+        for (let i = 0; i < x.at.length; i++) addAll(x.at[i]!);
+        within(x.indices, x.body);
         return;
-      default:
-        children(x).forEach((c) => walk(c, bound));
+      default: {
+        const cs = children(x);
+        for (let i = 0; i < cs.length; i++) walk(cs[i]!);
+      }
     }
   };
-  walk(e, NO_BOUND);
+  walk(e);
   return [...out];
 }
 

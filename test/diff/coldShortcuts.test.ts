@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { derive } from '../../src/index.js';
 import { check } from '../../src/ir/check.js';
-import { access, add, compare, mul, num, reduce, replaceExpr } from '../../src/ir/exprs.js';
+import { access, add, compare, freeIndices, mul, num, reduce, replaceExpr } from '../../src/ir/exprs.js';
 import { idxAdd, idxNum, idxScale, idxSizeName, idxSub, idxVar } from '../../src/ir/affine.js';
 import { polyConst, polyVar } from '../../src/ir/sizes.js';
 import { printExpr } from '../../src/ir/print.js';
@@ -95,5 +95,14 @@ describe('indexLatex: positive parts first, then negative ones', () => {
     expect(indexLatex(idxSub(idxNum(-2), u))).toBe('-u - 2');
     expect(indexLatex(idxScale(u, polyConst(-2)))).toBe('-2u');
     expect(indexLatex(idxNum(0))).toBe('0');
+  });
+});
+
+describe('freeIndices: one walk, the bound names restored after each binder', () => {
+  it('a name bound inside is free beside it; argmax positions are outside its binder', () => {
+    const inner = reduce('sum', [{ name: 'k', extent: N }], mul([access('A', [idxVar('i'), idxVar('k')]), access('B', [idxVar('k'), idxVar('j')])]));
+    const e = add([inner, access('C', [idxVar('k')]), { kind: 'argmax', op: 'max', indices: [{ name: 'q', extent: N }], at: [idxVar('p')], body: access('D', [idxVar('q'), idxVar('m')]) }]);
+    expect(freeIndices(e)).toEqual(['i', 'j', 'k', 'p', 'm']);
+    expect(freeIndices(inner)).toEqual(['i', 'j']);
   });
 });
