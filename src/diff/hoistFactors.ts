@@ -25,8 +25,10 @@ export function hoistFactors(e: Expr, log?: (line: string) => void): Expr {
   const [top, den] = body.kind === 'div' ? [body.num, body.den] : [body, undefined];
   const denOut = den !== undefined && !depends(den);
   const factors = sign < 0 ? [{ kind: 'num', value: -1 } as Expr, ...factorsOf(top)] : factorsOf(top);
-  const out = factors.filter((f) => !depends(f));
-  const stay = factors.filter((f) => depends(f));
+  // each factor's free indices found once, not once for each list
+  const dependent = factors.map(depends);
+  const out = factors.filter((_, k) => !dependent[k]);
+  const stay = factors.filter((_, k) => dependent[k]);
   // nothing to gain: only a plain number or a lone denominator would move (−1, 2, /N, /a[n] cost
   // little inside and read best where they stand); a denominator that is itself a computation
   // (layer norm's sqrt(var[n] + eps) in dmu: a square root per term) is worth computing once

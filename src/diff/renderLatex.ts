@@ -96,19 +96,30 @@ function atomLatex(a: Atom): string {
 }
 
 export function indexLatex(e: IndexExpr): string {
-  const parts: { neg: boolean; body: string }[] = [];
-  for (const t of e.terms) {
-    const k = polyConstValue(t.coef);
-    if (k !== undefined) parts.push({ neg: k < 0, body: Math.abs(k) === 1 ? atomLatex(t.atom) : `${Math.abs(k)}${atomLatex(t.atom)}` });
-    else if (t.coef.size === 1) {
-      const [mono, v] = [...t.coef][0]!;
-      parts.push({ neg: v < 0, body: `${Math.abs(v) === 1 ? '' : Math.abs(v)}${sizeLatex(mono)} ${atomLatex(t.atom)}` });
-    } else parts.push({ neg: false, body: `\\left(${sizeLatex(printPoly(t.coef))}\\right) ${atomLatex(t.atom)}` });
-  }
-  for (const [mono, v] of e.constant) parts.push({ neg: v < 0, body: mono === '' ? String(Math.abs(v)) : `${Math.abs(v) === 1 ? '' : Math.abs(v)}${mono}` });
-  const ordered = [...parts.filter((p) => !p.neg), ...parts.filter((p) => p.neg)];
+  // positive parts as they come, negative ones after them (`h + P - uT`); indexed loops and Map
+  // forEach, no iterators or spread copies: this runs cold on every subscript of every formula
   let out = '';
-  for (const p of ordered) out += out === '' ? (p.neg ? '-' : '') + p.body : (p.neg ? ' - ' : ' + ') + p.body;
+  let negatives: string[] | undefined;
+  const part = (neg: boolean, body: string) => {
+    if (neg) (negatives ??= []).push(body);
+    else out += out === '' ? body : ` + ${body}`;
+  };
+  for (let i = 0; i < e.terms.length; i++) {
+    const t = e.terms[i]!;
+    const k = polyConstValue(t.coef);
+    if (k !== undefined) part(k < 0, Math.abs(k) === 1 ? atomLatex(t.atom) : `${Math.abs(k)}${atomLatex(t.atom)}`);
+    else if (t.coef.size === 1) {
+      let mono = '';
+      let v = 0;
+      t.coef.forEach((value, key) => {
+        mono = key;
+        v = value;
+      });
+      part(v < 0, `${Math.abs(v) === 1 ? '' : Math.abs(v)}${sizeLatex(mono)} ${atomLatex(t.atom)}`);
+    } else part(false, `\\left(${sizeLatex(printPoly(t.coef))}\\right) ${atomLatex(t.atom)}`);
+  }
+  e.constant.forEach((v, mono) => part(v < 0, mono === '' ? String(Math.abs(v)) : `${Math.abs(v) === 1 ? '' : Math.abs(v)}${mono}`));
+  if (negatives) for (let i = 0; i < negatives.length; i++) out += out === '' ? `-${negatives[i]}` : ` - ${negatives[i]}`;
   return out || '0';
 }
 

@@ -14,11 +14,14 @@ import { access, exprHash, mapChildren } from '../ir/exprs.js';
 import { matchIndices } from '../ir/matchIndices.js';
 import { printExpr } from '../ir/print.js';
 import { sizeEquals } from '../ir/sizes.js';
-import type { Expr, IndexExpr, SizeExpr, Statement } from '../ir/types.js';
+import type { Expr, ExprKind, IndexExpr, SizeExpr, Statement } from '../ir/types.js';
 
 /** Forward statements by the hash of their right side (which leaves indices out). */
 export interface ForwardValues {
   readonly byHash: ReadonlyMap<number, readonly Statement[]>;
+  /** the kinds of those right sides: a node of another kind matches none, and is not hashed (a small
+   *  subtree's hash is not kept, so hashing at every node walks each subtree again) */
+  readonly kinds: ReadonlySet<ExprKind>;
 }
 
 /** shared: most nodes match no forward value, and an empty array a node is garbage for nothing */
@@ -28,14 +31,16 @@ const trivial = (e: Expr) => e.kind === 'access' || e.kind === 'num' || e.kind =
 
 export function forwardValues(statements: readonly Statement[]): ForwardValues {
   const byHash = new Map<number, Statement[]>();
+  const kinds = new Set<ExprKind>();
   for (const s of statements) {
     if (trivial(s.rhs)) continue;
+    kinds.add(s.rhs.kind);
     const h = exprHash(s.rhs);
     const list = byHash.get(h);
     if (list) list.push(s);
     else byHash.set(h, [s]);
   }
-  return { byHash };
+  return { byHash, kinds };
 }
 
 /** `e` with every forward value it computes again replaced by a read of it; `extents` gives the
@@ -43,7 +48,7 @@ export function forwardValues(statements: readonly Statement[]): ForwardValues {
 export function reuseForward(e: Expr, fv: ForwardValues, extents: ReadonlyMap<string, SizeExpr>, log?: (line: string) => void): Expr {
   if (fv.byHash.size === 0) return e;
   const go = (x: Expr, env: ReadonlyMap<string, SizeExpr>): Expr => {
-    if (!trivial(x)) {
+    if (fv.kinds.has(x.kind)) {
       for (const s of fv.byHash.get(exprHash(x)) ?? NO_STATEMENTS) {
         const read = readOf(s, x, env);
         if (read) {

@@ -8,7 +8,7 @@
 //   expand and collect (it shrinks)  →  σ(S) − Yt          — the seed's φ(s) − y
 import { add, children, div, exprEquals, exprHash, exprKey, mapChildren, mul, neg, num } from '../ir/exprs.js';
 import { printExpr } from '../ir/print.js';
-import type { Expr } from '../ir/types.js';
+import type { Expr, IndexExpr } from '../ir/types.js';
 import { collectPowers } from './collectPowers.js';
 
 /** Split a term into its numeric coefficient and the rest: −3·a·b → (−3, a·b). */
@@ -27,6 +27,33 @@ const factorsOf = (e: Expr): Expr[] => (e.kind === 'mul' ? [...e.factors] : e.ki
 function size(e: Expr): number {
   return 1 + children(e).reduce((a, c) => a + size(c), 0);
 }
+
+/** exprHash with the whole numbers of small index expressions mixed in: exprHash leaves index
+ *  expressions out, so the 10 000 terms k·(i == p) of one gradient would hash alike and each need its
+ *  key to be told apart. Alpha-equal expressions still hash alike (a renamed bound index changes no
+ *  number). Looks at the first SALTED nodes only, in a fixed order, so equal trees mix in the same. */
+function likeHash(e: Expr): number {
+  let h = exprHash(e);
+  let left = SALTED;
+  const mixIndex = (ix: IndexExpr) => {
+    h = Math.imul(h ^ (ix.terms.length * 0x9e3779b1 + (ix.constant.get('') ?? 0)), 0x01000193) >>> 0;
+  };
+  const visit = (x: Expr): void => {
+    if (left-- <= 0) return;
+    if (x.kind === 'index') mixIndex(x.expr);
+    else if (x.kind === 'access') for (let i = 0; i < x.subs.length; i++) mixIndex(x.subs[i]!);
+    else if (x.kind === 'delta') {
+      mixIndex(x.a);
+      mixIndex(x.b);
+    } else {
+      const cs = children(x);
+      for (let i = 0; i < cs.length; i++) visit(cs[i]!);
+    }
+  };
+  visit(e);
+  return h;
+}
+const SALTED = 16;
 
 /** Sum of monomials: coefficient × factors (an index-free denominator stays a factor 1/d). */
 interface Monomial {
@@ -95,7 +122,7 @@ function groupBy<T>(items: readonly T[], hash: (t: T) => string, key: (t: T) => 
 function collectMonomials(ms: readonly Monomial[]): Expr {
   const groups = groupBy(
     ms,
-    (m) => m.factors.map(exprHash).sort((a, b) => a - b).join(','),
+    (m) => m.factors.map(likeHash).sort((a, b) => a - b).join(','),
     (m) => m.factors.map(exprKey).sort().join('·'),
   );
   const terms = groups.map((g) => ({ coef: g.reduce((a, m) => a + m.coef, 0), factors: g[0]!.factors })).filter((m) => m.coef !== 0);
@@ -159,7 +186,7 @@ const RULES: readonly Rule[] = [
       if (e.kind !== 'add') return undefined;
       const groups = groupBy(
         e.terms.map(coefficient),
-        (t) => String(exprHash(t.rest)),
+        (t) => String(likeHash(t.rest)),
         (t) => exprKey(t.rest),
       );
       if (groups.length === e.terms.length) return undefined;

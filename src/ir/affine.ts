@@ -213,10 +213,14 @@ export function idxReads(e: IndexExpr): string[] {
 
 /** f of each variable anywhere in the expression, in idxVars' order (repeats too), with no list made. */
 export function forEachVar(e: IndexExpr, f: (name: string) => void): void {
-  for (const t of e.terms) {
-    const a = t.atom;
+  // indexed: a for-of allocates an iterator and a result a step in cold code
+  for (let i = 0; i < e.terms.length; i++) {
+    const a = e.terms[i]!.atom;
     if (a.kind === 'var') f(a.name);
-    else for (const x of atomArgs(a)) forEachVar(x, f);
+    else {
+      const args = atomArgs(a);
+      for (let j = 0; j < args.length; j++) forEachVar(args[j]!, f);
+    }
   }
 }
 

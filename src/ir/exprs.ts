@@ -67,7 +67,10 @@ export function mul(factors: readonly Expr[]): Expr {
   if (rest.length === 0) return num(coef);
   if (coef === 1) return rest.length === 1 ? rest[0]! : { kind: 'mul', factors: rest };
   if (coef === -1) return { kind: 'neg', arg: rest.length === 1 ? rest[0]! : { kind: 'mul', factors: rest } };
-  return { kind: 'mul', factors: [num(coef), ...rest] };
+  // the coefficient put in front in place, not spread into a copy (a spread iterates, and this runs
+  // cold for every term of a CLI's one derivation)
+  rest.unshift(num(coef));
+  return { kind: 'mul', factors: rest };
 }
 
 
@@ -256,32 +259,48 @@ const NO_BOUND: ReadonlySet<string> = new Set();
 
 export function freeIndices(e: Expr): string[] {
   const out = new Set<string>();
-  const walk = (x: Expr, bound: ReadonlySet<string>) => {
-    const addAll = (ix: IndexExpr) => forEachVar(ix, (v) => bound.has(v) || out.add(v));
+  // the names bound around the node being walked; one closure for the walk and one for the names,
+  // not a closure a node (this runs on every factor hoistFactors and renderMatrix look at)
+  let bound: ReadonlySet<string> = NO_BOUND;
+  const addVar = (v: string) => {
+    if (!bound.has(v)) out.add(v);
+  };
+  const addAll = (ix: IndexExpr) => forEachVar(ix, addVar);
+  const within = (indices: readonly Bound[], body: Expr) => {
+    const outer = bound;
+    const inner = new Set(outer);
+    for (let i = 0; i < indices.length; i++) inner.add(indices[i]!.name);
+    bound = inner;
+    walk(body);
+    bound = outer;
+  };
+  const walk = (x: Expr): void => {
     switch (x.kind) {
       case 'index':
         addAll(x.expr);
         return;
       case 'access':
-        x.subs.forEach(addAll);
+        for (let i = 0; i < x.subs.length; i++) addAll(x.subs[i]!);
         return;
       case 'delta':
         addAll(x.a);
         addAll(x.b);
         return;
       case 'reduce':
-        walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
+        within(x.indices, x.body);
         return;
       case 'argmax':
       case 'matfn':
-        x.at.forEach(addAll);
-        walk(x.body, new Set([...bound, ...x.indices.map((b) => b.name)]));
+        for (let i = 0; i < x.at.length; i++) addAll(x.at[i]!);
+        within(x.indices, x.body);
         return;
-      default:
-        children(x).forEach((c) => walk(c, bound));
+      default: {
+        const cs = children(x);
+        for (let i = 0; i < cs.length; i++) walk(cs[i]!);
+      }
     }
   };
-  walk(e, NO_BOUND);
+  walk(e);
   return [...out];
 }
 
@@ -341,9 +360,12 @@ export function exprKey(e: Expr): string {
   return key;
 }
 
+/** no renaming (keyOf only reads it, and copies it under a binder): one shared, not a map per key */
+const NO_RENAMING: ReadonlyMap<string, string> = new Map();
+
 function computeKey(e: Expr, free?: ReadonlyMap<string, string>): string {
   const counter = { next: 0 };
-  return keyOf(e, free ?? new Map(), counter);
+  return keyOf(e, free ?? NO_RENAMING, counter);
 }
 
 /** The key of e with its free indices renamed by `free` (one-to-one, onto names e does not use):
@@ -483,7 +505,8 @@ export function replaceExpr(e: Expr, pattern: Expr, by: Expr): Expr {
   // the pattern's hash and key once, not at every node whose hash matches
   const hash = exprHash(pattern);
   let key: string | undefined;
-  const same = (x: Expr) => x === pattern || (exprHash(x) === hash && exprKey(x) === (key ??= exprKey(pattern)));
+  // a node of another kind has another key: not hashed (a hash walks a small subtree again at every node)
+  const same = (x: Expr) => x === pattern || (x.kind === pattern.kind && exprHash(x) === hash && exprKey(x) === (key ??= exprKey(pattern)));
   const go = (x: Expr): Expr => (same(x) ? by : mapChildren(x, go));
   return go(e);
 }

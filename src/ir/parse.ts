@@ -372,11 +372,12 @@ class Parser {
   }
 
   /** `t0 op t1 op … op tn` for an associative op, grouped as a balanced tree. */
-  private balanced(op: '+' | '*', terms: readonly Ast[], ops: readonly Token[]): Ast {
-    if (terms.length === 1) return terms[0]!;
-    const mid = terms.length >> 1;
-    const a = this.balanced(op, terms.slice(0, mid), ops.slice(0, mid - 1));
-    const b = this.balanced(op, terms.slice(mid), ops.slice(mid));
+  private balanced(op: '+' | '*', terms: readonly Ast[], ops: readonly Token[], lo = 0, hi = terms.length): Ast {
+    // terms[lo, hi) with ops[lo, hi - 1) between them, by position: no copies of the halves at every level
+    if (hi - lo === 1) return terms[lo]!;
+    const mid = lo + ((hi - lo) >> 1);
+    const a = this.balanced(op, terms, ops, lo, mid);
+    const b = this.balanced(op, terms, ops, mid, hi);
     return { k: 'binary', op, a, b, span: this.spanOf(ops[mid - 1]!) };
   }
 
