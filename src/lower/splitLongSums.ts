@@ -13,7 +13,7 @@
 // Rounding differs from the one long sum (each partial is summed, then the partials), the same on
 // any number of threads.
 import { idxAdd, idxAsVar, idxScale, idxVar, idxVars } from '../ir/affine.js';
-import { access, allIndexNames, mapChildren, reduce, substituteIndex } from '../ir/exprs.js';
+import { access, allIndexNames, mapChildren, reduce, replaceExpr, substituteIndex } from '../ir/exprs.js';
 import { polyConst, sizeConst, sizeTryEval } from '../ir/sizes.js';
 import type { Bound, Expr, Program, Statement, TensorInfo } from '../ir/types.js';
 import type { GradientStatement } from '../diff/differentiate.js';
@@ -91,7 +91,7 @@ function findSplit(s: Statement, sizes: ReadonlyMap<string, number>, taken: Set<
   taken.add(name);
   const info: TensorInfo = { name, shape: parts.lhs.map((b) => b.extent), role: 'intermediate', declared: false };
   const total = reduce('sum', [{ name: g, extent: sizeConst(slices) }], access(name, parts.lhs.map((b) => idxVar(b.name))));
-  const rhs = replaceNode(s.rhs, r, total);
+  const rhs = replaceExpr(s.rhs, r, total);
   return [parts, info, { ...s, rhs }];
 }
 
@@ -129,8 +129,3 @@ function fresh(stem: string, used: ReadonlySet<string>, ok: (n: string) => boole
 }
 
 const mulOrUndefined = (a: number, b: number | undefined) => (b === undefined ? undefined : a * b);
-
-/** e with the node `target` (by identity) replaced. */
-function replaceNode(e: Expr, target: Expr, by: Expr): Expr {
-  return e === target ? by : mapChildren(e, (c) => replaceNode(c, target, by));
-}
