@@ -37,7 +37,9 @@ import { printJsStatements } from './target/js.js';
 import { legalise } from './target/legalise.js';
 import type { LoopModule, ModuleInfo } from './target/module.js';
 import { JS_RESERVED, Namer } from './target/names.js';
+import { costModel } from './plan/costs.js';
 import { planProgram } from './plan/planProgram.js';
+import { chooseShared } from './plan/worthSharing.js';
 
 type Pass = { readonly name: string; readonly run: (k: Kernel, wasm: WasmMode) => Kernel };
 // chooseTarget decides where the kernel runs (the cost rule); the last step maps what that target
@@ -159,7 +161,13 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
   const names = new Namer({ reserved: new Set([...JS_RESERVED, 'forward', 'backward', 'infer', 'shapes', 'program']), dollar: false });
   const kernelName = (prefix: string, tensor: string) => names.fresh(`${prefix}_${isAsciiIdentifier(tensor) ? tensor : [...tensor].map((ch) => (/[A-Za-z0-9_]/.test(ch) ? ch : '_')).join('')}`);
   const wasm: WasmMode = opts.simd && opts.optimize ? (opts.wasm ?? 'auto') : 'never';
-  const lower = (s: Statement, prefix: string, c = ctx) => optimizeKernel(lowerStatement(s, kernelName(prefix, s.tensor), c, opts), opts.optimize, wasm, opts.threads ? (opts.sizes ?? new Map()) : undefined);
+  // with threads, only kernels worth sharing are lowered and split for them (plan/worthSharing.ts)
+  const sharedOnes = opts.threads ? chooseShared([...p.statements, ...grads.flatMap((g) => [g.statement, ...(g.scatters ?? [])])], ctx.shapeOf, costModel(opts.sizes ?? new Map())) : new Set();
+  const lower = (s: Statement, prefix: string, c = ctx) => {
+    const shared = sharedOnes.has(s);
+    const lowered = lowerStatement(s, kernelName(prefix, s.tensor), c, shared ? opts : { ...opts, threads: false });
+    return optimizeKernel(lowered, opts.optimize, wasm, shared ? (opts.sizes ?? new Map()) : undefined);
+  };
   const forward = p.statements.map((s) => lower(s, 'forward'));
   // a gradient's scatter-adds (reads through integer data) run after its statement, into its array
   const backward = grads.flatMap((g) => [g.statement, ...(g.scatters ?? [])].map((s) => lower(s, 'backward')));

@@ -26,6 +26,7 @@ import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
 import { fitsSharedMemory, sharedArrays, sharedMemoryAvailable, threadedKernel, type ArraySpec, type KernelParts, type Tensors, type ThreadedKernel } from './threaded.js';
+import { sharingEveryKernel } from '../plan/worthSharing.js';
 import { Pool, threadsAvailable, type ThreadModule } from '../threads/pool.js';
 
 export type Dtype = 'float32' | 'float64';
@@ -154,7 +155,7 @@ function load(
   sizes: Record<string, number>,
   threaded = false,
 ): LoadedModule {
-  const key = `${threaded}\u0000${dtype}\u0000${optimize}\u0000${simd}\u0000${wasm}\u0000${JSON.stringify(constants ?? {})}\u0000${wrt?.join(',') ?? ''}\u0000${JSON.stringify(sizes)}\u0000${source}`;
+  const key = `${threaded}${threaded && sharingEveryKernel() ? ' every' : ''}\u0000${dtype}\u0000${optimize}\u0000${simd}\u0000${wasm}\u0000${JSON.stringify(constants ?? {})}\u0000${wrt?.join(',') ?? ''}\u0000${JSON.stringify(sizes)}\u0000${source}`;
   const hit = moduleCache.get(key);
   if (hit) return hit;
   const program = withConstants(check(source), constants);
@@ -230,7 +231,15 @@ function compileThreaded(source: string, opts: CompileOptions, threads: number, 
   const make = (h: HvpProgram) => (inner = compileThreaded(h.source, opts, threads, h.wrt));
   const hvp = made.hvpProgram ? hvpOf(made.hvpProgram, make, made.hvpInputs!, made.count, made.dataInputs) : undefined;
   const release = () => inner?.dispose();
-  return threadedKernel(made, parts > 1 ? { pool: Pool.of(parts), parts } : undefined, hvp, release);
+  if (parts === 1) return threadedKernel(made, undefined, hvp, release);
+  // kernels too small to share run whole (plan/worthSharing.ts); a call whose kernels all run whole
+  // runs on this thread alone, as compile() without threads would: no worker to wake, no copies
+  const shares = (phase: 'forward' | 'backward') => made.module[phase].some(([, split]) => split);
+  const sharedForward = shares('forward');
+  if (!sharedForward && !shares('backward')) return threadedKernel(onThisThread(source, plain, wrt), undefined, hvp, release, parts);
+  let alone: Kernel | undefined;
+  const forwardAlone = sharedForward ? undefined : () => (alone ??= onThisThread(source, plain, wrt).kernel);
+  return threadedKernel(made, { pool: Pool.of(parts), parts, ...(forwardAlone ? { forwardAlone } : {}) }, hvp, release);
 }
 
 /** compile, differentiating with respect to `wrt` only (the Hessian-vector product's program). */

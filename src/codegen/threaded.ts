@@ -120,14 +120,22 @@ export function sharedArrays(arrays: Readonly<Record<string, ArraySpec>>, Arr: t
 
 type Hvp = (inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>) => Promise<Record<string, DataArray>>;
 
-/** `release`: what dispose() lets go of besides (the H·v kernel hvp compiled). */
-export function threadedKernel(parts: KernelParts, threaded: { pool: Pool; parts: number } | undefined, hvp: Hvp | undefined, release: () => void = () => {}): ThreadedKernel {
+/** `release`: what dispose() lets go of besides (the H·v kernel hvp compiled); `threads`: the count
+ * to report when it runs on this thread though threads were given (every kernel too small to share);
+ * `forwardAlone`: the one-thread kernel forward calls run on when none of their kernels is shared. */
+export function threadedKernel(
+  parts: KernelParts,
+  threaded: { pool: Pool; parts: number; forwardAlone?: () => KernelParts['kernel'] } | undefined,
+  hvp: Hvp | undefined,
+  release: () => void = () => {},
+  threads = 1,
+): ThreadedKernel {
   const k = parts.kernel;
   let disposed = false;
   const live = () => {
     if (disposed) throw new Error('deltagrad: this kernel was disposed (kernel.dispose()); compile it again to use it');
   };
-  const base = { inputs: k.inputs, outputs: k.outputs, shapes: k.shapes, dtype: k.dtype, sizes: k.sizes, threads: threaded?.parts ?? 1 };
+  const base = { inputs: k.inputs, outputs: k.outputs, shapes: k.shapes, dtype: k.dtype, sizes: k.sizes, threads: threaded?.parts ?? threads };
   const hvpOf = hvp ? { hvp: async (inputs: Record<string, DataArray | number>, directions: Record<string, DataArray | number>) => (live(), hvp(inputs, directions)) } : {};
   if (!threaded) {
     return {
@@ -157,6 +165,7 @@ export function threadedKernel(parts: KernelParts, threaded: { pool: Pool; parts
     ...base,
     async forward(inputs, out) {
       live();
+      if (threaded.forwardAlone) return threaded.forwardAlone().forward(inputs, out);
       const t = parts.prepareForward(inputs, out);
       await pool.run(key, ['forward'], copyIn(t, m.copyIn), copyOut(t, m.copyOut));
       return parts.forwardResult(t);

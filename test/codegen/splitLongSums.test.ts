@@ -9,6 +9,10 @@ import { numericGradient, relativeError, seededRandom } from '../../src/ir/gradc
 import { lowerProgram } from '../../src/pipeline.js';
 import { differentiate } from '../../src/diff/differentiate.js';
 import { microModuleText } from '../../src/target/micro.js';
+import { shareEveryKernel } from '../../src/plan/worthSharing.js';
+
+// small, odd sizes: every kernel shared as at any size, the sizes rule off (plan/worthSharing.ts)
+shareEveryKernel(true);
 
 // a 1-D conv (3 taps, padding 1) over 256 steps: dK sums N·256 products for each of its 4·2·3 values
 const CONV = `dims N, F=4, C=2

@@ -3,6 +3,10 @@
 // what one thread writes; one not asked for costs no copy and no array.
 import { afterAll, describe, expect, it } from 'vitest';
 import { compile, type ThreadedKernel } from '../../src/index.js';
+import { shareEveryKernel } from '../../src/plan/worthSharing.js';
+
+// small, odd sizes: every kernel shared as at any size, the sizes rule off (plan/worthSharing.ts)
+shareEveryKernel(true);
 
 const SRC = 'dims N=37, D=19, H=23\nX: [N, D]\nW: [H, D]\nV: [H]\nZ[n,h] = W[h,d]*X[n,d]\nA[n,h] = tanh(Z[n,h])\nL = sum(n,h) A[n,h]*V[h]';
 const opened: ThreadedKernel[] = [];

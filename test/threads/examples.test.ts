@@ -6,6 +6,10 @@ import { parseFlags } from '../../examples/lib/cli.js';
 import { makeRand } from '../../examples/lib/random.js';
 import { createCnn } from '../../examples/models/cnn.js';
 import { cnnProgram, compiledModel } from '../../examples/models/compiled.js';
+import { shareEveryKernel } from '../../src/plan/worthSharing.js';
+
+// small, odd sizes: every kernel shared as at any size, the sizes rule off (plan/worthSharing.ts)
+shareEveryKernel(true);
 
 describe('examples: --threads', () => {
   it('the one-program CNN on 2 threads takes the generated layers’ step', async () => {

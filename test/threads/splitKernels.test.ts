@@ -14,6 +14,10 @@ import { lowerProgram } from '../../src/pipeline.js';
 import { microModuleText } from '../../src/target/micro.js';
 import { printModule } from '../../src/target/module.js';
 import { arrayOf, differing, elements, inputsOf, type Dtype } from './arrays.js';
+import { shareEveryKernel } from '../../src/plan/worthSharing.js';
+
+// small, odd sizes: every kernel shared as at any size, the sizes rule off (plan/worthSharing.ts)
+shareEveryKernel(true);
 
 const opened: ThreadedKernel[] = [];
 afterAll(() => opened.forEach((k) => k.dispose()));

@@ -1,0 +1,108 @@
+// worthSharing: which statements' kernels are worth sharing out between worker threads? A shared
+// kernel costs a barrier, and a worker's share of what the calling thread just wrote (the inputs it
+// copied in, a kernel it ran whole) comes from the other core's cache: on these machines a ReLU over
+// 512K floats alone ran at 0.68× on two threads, a matmul 64³ at 0.87×, a row sum of exp over
+// 64 × 256 at 1.39× (bench/FINDINGS.md). But after a shared kernel each thread holds its own share
+// of the arrays, and there a ReLU or a max pooling over the batch gains from sharing too (the CNN
+// step ran 1.07× on two threads with them whole, 1.6× shared). So: a program none of whose kernels
+// pays for threads runs every call on the calling thread alone (codegen/threaded.ts); in one where
+// some do, every kernel that is not small is shared.
+//
+// Worked example, at N = 512, D = 1024:
+//   Y[n,d] = relu(X[n,d])               work 1 per element × 524 288, moves 1 048 576: fits
+//   s[n]   = sum(d) exp(X[n,d])         work (HOST_CALL + 1) × 524 288, moves 524 800: pays
+//   Y[i,j] = sum(k) A[i,k]*B[k,j] (64³) a product, work 2 × 262 144 < MIN_PRODUCT: fits
+//   b[i] = sum(n) X[n,i] (N = 32, i < 10) work 320: small (whole on one thread)
+// The ReLU alone runs on the calling thread; with the row sum in the same program, both are shared.
+// The work of an expression per element of its output: an arithmetic node 1, a function the host
+// computes (exp, log, tanh, …) HOST_CALL, a reduction its extent times its body's work plus one.
+import { children, tensorsRead } from '../ir/exprs.js';
+import { assertNever, type Builtin, type Expr, type SizeExpr, type Statement } from '../ir/types.js';
+import type { CostModel } from './costs.js';
+
+/** the rule's constants (bench/FINDINGS.md, "Which kernels threads share") */
+export const SHARING = {
+  /** work units a kernel must do to be shared */
+  MIN_WORK: 65536,
+  /** a contraction (a sum of products, a GEMM): each thread packs its own panels, so more */
+  MIN_PRODUCT: 1 << 20,
+  /** work units per element read or written: below it a kernel is bound by memory, which two
+   * threads on these machines do not move faster */
+  MIN_WORK_PER_ELEMENT: 2,
+  /** a function the host computes per element, against an add */
+  HOST_CALL: 16,
+} as const;
+
+const HOST: ReadonlySet<Builtin> = new Set<Builtin>(['exp', 'log', 'tanh', 'sigmoid', 'softplus', 'elu', 'pow', 'sin', 'cos', 'tan', 'atan', 'atan2', 'asin', 'acos', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'erf', 'log2', 'log10', 'cbrt']);
+
+/** How a statement's kernel weighs for threads at these sizes: it `pays` (enough work, and enough
+ * per element it moves), it `fits` (enough work, but bound by memory: worth sharing only where
+ * kernels that pay share the program's arrays between the threads' caches), or it is `small`. */
+export function weighSharing(s: Statement, shapeOf: (tensor: string) => readonly SizeExpr[], m: CostModel): 'pays' | 'fits' | 'small' {
+  const count = (dims: readonly SizeExpr[]) => dims.reduce((n, d) => n * m.extent(d), 1);
+  const outputs = s.lhs.reduce((n, b) => n * m.extent(b.extent), 1);
+  const work = outputs * workOf(s.rhs, m);
+  if (work < SHARING.MIN_WORK) return 'small';
+  const moved = outputs + [...new Set(tensorsRead(s.rhs))].reduce((n, t) => n + count(shapeOf(t)), 0);
+  const least = isProduct(s.rhs) ? SHARING.MIN_PRODUCT : SHARING.MIN_WORK;
+  return work >= least && work >= SHARING.MIN_WORK_PER_ELEMENT * moved ? 'pays' : 'fits';
+}
+
+let everyKernel = false;
+/** For tests of the threads: share every kernel with a parallel loop whatever its size (the rule
+ * off), so that small, odd sizes exercise the shares. compile() keys its cache on it. */
+export function shareEveryKernel(on: boolean): void {
+  everyKernel = on;
+}
+export const sharingEveryKernel = (): boolean => everyKernel;
+
+/** The statements whose kernels threads share: none when no kernel pays (every call then runs on
+ * the calling thread alone), else every one that is not small. */
+export function chooseShared(statements: readonly Statement[], shapeOf: (tensor: string) => readonly SizeExpr[], m: CostModel): ReadonlySet<Statement> {
+  if (everyKernel) return new Set(statements);
+  const weights = statements.map((s) => weighSharing(s, shapeOf, m));
+  if (!weights.includes('pays')) return new Set();
+  return new Set(statements.filter((_, k) => weights[k] !== 'small'));
+}
+
+/** Work units per evaluation of e. */
+function workOf(e: Expr, m: CostModel): number {
+  const inner = (x: Expr) => children(x).reduce((n, c) => n + workOf(c, m), 0);
+  const extent = (bs: readonly { extent: SizeExpr }[]) => bs.reduce((n, b) => n * m.extent(b.extent), 1);
+  switch (e.kind) {
+    case 'num':
+    case 'sizeval':
+    case 'index':
+    case 'access':
+    case 'delta':
+      return 0;
+    case 'add':
+    case 'mul':
+      return inner(e) + Math.max(1, children(e).length - 1);
+    case 'div':
+    case 'neg':
+    case 'compare':
+      return inner(e) + 1;
+    case 'pow':
+      return inner(e) + (e.exp.kind === 'num' && Number.isInteger(e.exp.value) ? Math.abs(e.exp.value) : SHARING.HOST_CALL);
+    case 'call':
+      return inner(e) + (HOST.has(e.fn) ? SHARING.HOST_CALL : 1);
+    case 'reduce':
+      return extent(e.indices) * (workOf(e.body, m) + (e.op === 'logsumexp' ? SHARING.HOST_CALL : 1));
+    case 'argmax':
+      return extent(e.indices) * (workOf(e.body, m) + 1);
+    case 'matfn': {
+      // an LU factorisation: n³ for an n × n matrix, besides the body's n² evaluations
+      const n = m.extent(e.indices[0]!.extent);
+      return n * n * workOf(e.body, m) + n * n * n;
+    }
+    default:
+      return assertNever(e);
+  }
+}
+
+/** A sum of products of tensors (a GEMM's shape): what lowerMatmul takes. */
+function isProduct(e: Expr): boolean {
+  if (e.kind === 'add') return e.terms.some(isProduct);
+  return e.kind === 'reduce' && e.op === 'sum' && e.body.kind === 'mul' && e.body.factors.filter((f) => f.kind === 'access').length >= 2;
+}
