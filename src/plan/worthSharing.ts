@@ -1,12 +1,12 @@
 // worthSharing: which statements' kernels are worth sharing out between worker threads? A shared
 // kernel costs a barrier, and a worker's share of what the calling thread just wrote (the inputs it
-// copied in, a kernel it ran whole) comes from the other core's cache: on these machines a ReLU over
-// 512K floats alone ran at 0.68× on two threads, a matmul 64³ at 0.87×, a row sum of exp over
-// 64 × 256 at 1.39× (bench/FINDINGS.md). But after a shared kernel each thread holds its own share
-// of the arrays, and there a ReLU or a max pooling over the batch gains from sharing too (the CNN
-// step ran 1.07× on two threads with them whole, 1.6× shared). So: a program none of whose kernels
-// pays for threads runs every call on the calling thread alone (codegen/threaded.ts); in one where
-// some do, every kernel that is not small is shared.
+// copied in, a kernel it ran whole) comes from the other core's cache: on these machines, alone in
+// a program, a ReLU over 512K floats ran at 0.68× on two threads, a layer norm's variance at 0.55×,
+// a matmul 64³ at 0.87×, a row sum of exp over 64 × 256 at 1.39× (bench/FINDINGS.md). But after a
+// shared kernel each thread holds its own share of the arrays, and there a ReLU or a max pooling
+// over the batch gains from sharing too (the CNN step ran 1.07× on two threads with them whole, 1.6×
+// shared). So: a program none of whose kernels pays for threads runs every call on the calling
+// thread alone (codegen/threaded.ts); in one where some do, every kernel that is not small is shared.
 //
 // Worked example, at N = 512, D = 1024:
 //   Y[n,d] = relu(X[n,d])               work 1 per element × 524 288, moves 1 048 576: fits
@@ -27,8 +27,8 @@ export const SHARING = {
   /** a contraction (a sum of products, a GEMM): each thread packs its own panels, so more */
   MIN_PRODUCT: 1 << 20,
   /** work units per element read or written: below it a kernel is bound by memory, which two
-   * threads on these machines do not move faster */
-  MIN_WORK_PER_ELEMENT: 2,
+   * threads on these machines do not move faster (a variance, Σ (x − m)², 3 units: 0.55× on two) */
+  MIN_WORK_PER_ELEMENT: 8,
   /** a function the host computes per element, against an add */
   HOST_CALL: 16,
 } as const;
@@ -84,7 +84,8 @@ function workOf(e: Expr, m: CostModel): number {
     case 'compare':
       return inner(e) + 1;
     case 'pow':
-      return inner(e) + (e.exp.kind === 'num' && Number.isInteger(e.exp.value) ? Math.abs(e.exp.value) : SHARING.HOST_CALL);
+      // x² is one multiplication
+      return inner(e) + (e.exp.kind === 'num' && Number.isInteger(e.exp.value) ? Math.max(1, Math.abs(e.exp.value) - 1) : SHARING.HOST_CALL);
     case 'call':
       return inner(e) + (HOST.has(e.fn) ? SHARING.HOST_CALL : 1);
     case 'reduce':
