@@ -20,6 +20,7 @@ import { debugging, trace } from './ir/debug.js';
 import { mapChildren, num, tensorsRead } from './ir/exprs.js';
 import type { Expr, Program, SizeExpr, Statement } from './ir/types.js';
 import type { Kernel, MicroModule, Sym } from './loop/types.js';
+import { walkStmts } from './loop/mapLoop.js';
 import { assertVerified } from './loop/verifyLoops.js';
 import { argmaxName, KernelScope, type LowerContext, type LowerOptions } from './lower/kernelScope.js';
 import { splitLongSums } from './lower/splitLongSums.js';
@@ -69,7 +70,7 @@ function dump(stage: string, k: Kernel): void {
 
 /** One kernel through the passes (`wasm`: which kernels may run as WebAssembly, chooseTarget.ts;
  * `threads`: the sizes compile knows, to split a parallel loop between worker threads by). */
-export function optimizeKernel(lowered: Kernel, optimize: boolean, wasm: WasmMode = 'never', threads?: ReadonlyMap<string, number>): Kernel {
+export function optimizeKernel(lowered: Kernel, optimize: boolean, wasm: WasmMode = 'never', threads?: ReadonlyMap<string, number>, claimSlot?: () => number): Kernel {
   const trace = debugging('deltagrad');
   const verify = debugging('deltagrad-verify');
   if (trace) dump('lowerToLoops', lowered);
@@ -79,7 +80,9 @@ export function optimizeKernel(lowered: Kernel, optimize: boolean, wasm: WasmMod
   // over the threads' shared memory in place; one whose split the printer cannot take stays whole.
   if (threads) {
     const runsWasm = optimize && chooseTarget(k, wasm).runs === 'wasm';
-    const split = splitParallelLoop(lowered, threads);
+    // a GEMM (JavaScript around WebAssembly calls) claims its blocks as the threads run
+    const gemm = !runsWasm && claimSlot !== undefined && hasMicrokernel(lowered);
+    const split = splitParallelLoop(lowered, threads, gemm ? claimSlot() : undefined);
     if (split.threads === 'split' && (!runsWasm || chooseTarget(split, 'always').runs === 'wasm')) {
       k = split;
       wasm = runsWasm ? 'always' : 'never';
@@ -93,6 +96,12 @@ export function optimizeKernel(lowered: Kernel, optimize: boolean, wasm: WasmMod
     if (verify) assertVerified(out);
   }
   return out;
+}
+
+function hasMicrokernel(k: Kernel): boolean {
+  let hit = false;
+  walkStmts(k.body, (s) => void (s.kind === 'microkernel' && (hit = true)));
+  return hit;
 }
 
 /** The shape of every tensor, and of the gradients dX of its tensors. */
@@ -162,11 +171,12 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
   const kernelName = (prefix: string, tensor: string) => names.fresh(`${prefix}_${isAsciiIdentifier(tensor) ? tensor : [...tensor].map((ch) => (/[A-Za-z0-9_]/.test(ch) ? ch : '_')).join('')}`);
   const wasm: WasmMode = opts.simd && opts.optimize ? (opts.wasm ?? 'auto') : 'never';
   // with threads, only kernels worth sharing are lowered and split for them (plan/worthSharing.ts)
+  let claims = 0;
   const sharedOnes = opts.threads ? chooseShared([...p.statements, ...grads.flatMap((g) => [g.statement, ...(g.scatters ?? [])])], ctx.shapeOf, costModel(opts.sizes ?? new Map())) : new Set();
   const lower = (s: Statement, prefix: string, c = ctx) => {
     const shared = sharedOnes.has(s);
     const lowered = lowerStatement(s, kernelName(prefix, s.tensor), c, shared ? opts : { ...opts, threads: false });
-    return optimizeKernel(lowered, opts.optimize, wasm, shared ? (opts.sizes ?? new Map()) : undefined);
+    return optimizeKernel(lowered, opts.optimize, wasm, shared ? (opts.sizes ?? new Map()) : undefined, () => claims++);
   };
   const forward = p.statements.map((s) => lower(s, 'forward'));
   // a gradient's scatter-adds (reads through integer data) run after its statement, into its array
@@ -198,6 +208,7 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
     ),
     ...(scratch.length ? { scratch } : {}),
     ...(Object.keys(temporaries).length ? { temporaries } : {}),
+    ...(claims ? { claims } : {}),
   };
   // shapes over the size parameters, in one scope so that each size is one symbol
   const scope = new KernelScope(ctx, opts);

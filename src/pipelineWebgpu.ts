@@ -115,6 +115,7 @@ function evalInt(e: LExpr, size: (s: Sym) => number): number {
     case 'select':
     case 'call':
     case 'length':
+    case 'claim':
       throw new Error(`internal: a grid extent with a ${e.kind}`);
     default:
       return assertNever(e);

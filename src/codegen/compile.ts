@@ -26,6 +26,7 @@ import { emitProgram, type EmitOptions, type EmittedModule } from './emitTs.js';
 import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
 import { fitsSharedMemory, sharedArrays, sharedMemoryAvailable, threadedKernel, type ArraySpec, type KernelParts, type Tensors, type ThreadedKernel } from './threaded.js';
+import { CLAIMS_KEY } from '../opt/splitParallelLoop.js';
 import { sharingEveryKernel } from '../plan/worthSharing.js';
 import { Pool, threadsAvailable, type ThreadModule } from '../threads/pool.js';
 
@@ -381,6 +382,8 @@ function partsOf(
   for (const n of [...info.seeds, ...info.gradients]) arrays[n] = { int: false, length: count(n.slice(1)) };
   for (const n of [...(info.scratch ?? []), ...temporaries]) arrays[n] = { int: false, length: elements(n) };
   for (const r of info.records) arrays[r] = { int: true, length: elements(r.replace(/_argmax$/, '')) };
+  // the words threads claim loop iterations by, zeroed before every call (no tensor name has a #)
+  if (info.claims) arrays[CLAIMS_KEY] = { int: true, length: info.claims };
   // in place: the memory and the module's own instance over it, made on the first call (compile()
   // allocates nothing for the tensors)
   let arena: { views: Tensors; fns: Record<string, KernelFn> } | undefined;
@@ -392,6 +395,7 @@ function partsOf(
       arena = { views: shared, fns: instantiate(m.emitted.text, memory) as Record<string, KernelFn> };
     }
     const { views, fns: run } = arena;
+    views[CLAIMS_KEY]?.fill(0);
     for (const n of given) views[n]!.set(t[n]!);
     for (const f of fns) run[f]!(views, partSizes);
     for (const n of written) if (t[n]) t[n]!.set(views[n]!);

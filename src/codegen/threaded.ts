@@ -11,6 +11,7 @@
 // Without shared memory (a browser page that is not cross-origin isolated) or with threads: 1 the
 // kernels run on this thread, still behind Promises, and `threads` says 1.
 import { SLACK } from '../target/wasm/printWasm.js';
+import { CLAIMS_KEY } from '../opt/splitParallelLoop.js';
 import type { Pool, ThreadModule } from '../threads/pool.js';
 
 type DataArray = Float32Array | Float64Array;
@@ -155,7 +156,10 @@ export function threadedKernel(
   const { memory, shared } = sharedArrays(m.arrays, Arr);
   const key = nextKey++;
   pool.load(key, { body: m.body, memory, tensors: shared, sizes: m.sizes, forward: m.forward, backward: m.backward });
+  // before the workers start: the claim words zeroed (opt/splitParallelLoop.ts), the inputs copied in
+  const claims = shared[CLAIMS_KEY];
   const copyIn = (t: Tensors, names: readonly string[]) => () => {
+    claims?.fill(0);
     for (const n of names) shared[n]!.set(t[n]!);
   };
   const copyOut = (t: Tensors, names: readonly string[]) => () => {

@@ -289,6 +289,7 @@ export function varsOf(e: LExpr): ReadonlySet<Sym> {
       out = union([varsOf(e.cond), varsOf(e.then), varsOf(e.else)]);
       break;
     case 'call':
+    case 'claim':
       out = union(e.args.map(varsOf));
       break;
     default:
@@ -319,6 +320,8 @@ export function readsMemory(e: LExpr): boolean {
       break;
     case 'load':
     case 'length':
+    // an atomic add: it reads (and changes) memory, so it is never hoisted nor merged
+    case 'claim':
       out = true;
       break;
     case 'unary':
@@ -422,7 +425,8 @@ export function substituteAll(e: LExpr, map: ReadonlyMap<Sym, LExpr>): LExpr {
         const otherwise = go(x.else);
         return cond === x.cond && then === x.then && otherwise === x.else ? x : refold({ ...x, cond, then, else: otherwise });
       }
-      case 'call': {
+      case 'call':
+      case 'claim': {
         const args = x.args.map(go);
         return args.every((a, i) => a === x.args[i]) ? x : { ...x, args };
       }

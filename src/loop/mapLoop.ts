@@ -45,7 +45,8 @@ export function mapExpr(e: LExpr, f: (e: LExpr) => LExpr): LExpr {
       out = cond === e.cond && then === e.then && otherwise === e.else ? e : { ...e, cond, then, else: otherwise };
       break;
     }
-    case 'call': {
+    case 'call':
+    case 'claim': {
       const args = mapList(e.args, (a) => mapExpr(a, f));
       out = args === e.args ? e : { ...e, args };
       break;
@@ -232,6 +233,7 @@ export function walkExpr(e: LExpr, visit: (e: LExpr) => void): void {
       walkExpr(e.then, visit);
       return walkExpr(e.else, visit);
     case 'call':
+    case 'claim':
       return e.args.forEach((a) => walkExpr(a, visit));
     default:
   }
@@ -266,6 +268,9 @@ function keyOf(e: LExpr): string {
       return `(${exprKey(e.a)} ${e.op} ${exprKey(e.b)})`;
     case 'select':
       return `(${exprKey(e.cond)} ? ${exprKey(e.then)} : ${exprKey(e.else)})`;
+    case 'claim':
+      // (never merged with an equal one: it reads memory, build.ts readsMemory)
+      return `claim(b${e.buf.id},${e.args.map(exprKey).join(',')})`;
     case 'call':
       return `${e.fn}:${e.ty}(${e.args.map(exprKey).join(',')})`;
     default:

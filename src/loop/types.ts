@@ -102,7 +102,11 @@ export type LExpr =
   | { readonly kind: 'select'; readonly ty: Ty; readonly cond: LExpr; readonly then: LExpr; readonly else: LExpr }
   | { readonly kind: 'call'; readonly ty: Ty; readonly fn: Intrinsic; readonly args: readonly LExpr[] }
   /** the length of a buffer, in elements */
-  | { readonly kind: 'length'; readonly ty: 'i32'; readonly buf: Buf };
+  | { readonly kind: 'length'; readonly ty: 'i32'; readonly buf: Buf }
+  /** the next iteration this thread takes of a loop shared out as it runs: an atomic add on the
+   * claim word buf[slot] (args: slot, part, parts, trips); −1 once every one is taken. With 2 parts,
+   * part 0 takes them from the front, part 1 from the back (opt/splitParallelLoop.ts) */
+  | { readonly kind: 'claim'; readonly ty: 'i32'; readonly buf: Buf; readonly args: readonly LExpr[] };
 
 /** `workgroup` (WebGPU): the iterations run together as one workgroup of invocations, sharing the
  * workgroup allocations in scope and waiting for each other at every `barrier` in the body. */

@@ -64,6 +64,10 @@ function exprProblems(e: LExpr, where: string, scope: ReadonlySet<Sym>, bufs: Re
       if (e.cond.ty !== 'bool' && !(e.cond.ty === 'i32x4' && isVector(e.ty))) bad('select on a non-boolean');
       if (e.then.ty !== e.ty || e.else.ty !== e.ty) bad(`select of ${e.then.ty} and ${e.else.ty} typed ${e.ty}`);
       return;
+    case 'claim':
+      if (!bufs.has(e.buf)) bad(`buffer ${e.buf.name} is not bound`);
+      if (e.buf.elem !== 'i32' || e.args.length !== 4 || e.args.some((a) => a.ty !== 'i32')) bad('a claim takes an i32 word and 4 i32 arguments');
+      return e.args.forEach((a) => exprProblems(a, where, scope, bufs, out));
     case 'call':
       e.args.forEach((a) => {
         exprProblems(a, where, scope, bufs, out);

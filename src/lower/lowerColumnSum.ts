@@ -77,6 +77,7 @@ function perRow(e: LExpr, f: Sym, F: 'f32' | 'f64', lets: LStmt[]): LExpr {
     case 'var':
     case 'load':
     case 'length':
+    case 'claim':
       return e;
     default:
       return assertNever(e);

@@ -50,6 +50,8 @@ export function printableAsWasm(k: Kernel): boolean {
       case 'var':
         return true;
       case 'length':
+      // JavaScript's Atomics (the kernels that claim are GEMMs, JavaScript around WebAssembly calls)
+      case 'claim':
         return false;
       case 'load':
         return (e.inBounds || guarded) && exprOk(e.index, guarded);

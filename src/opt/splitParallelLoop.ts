@@ -18,7 +18,7 @@
 // A tensor written outside the split loop after it (a GEMM's K = 0 case, which writes when the
 // blocks write nothing) is written by part 0 alone; a kernel that writes a tensor before the loop
 // (which the loop might then overwrite) is not split, and runs on one worker.
-import { add, c, ceildiv, eq, floordiv, let_, min, mul, sub, sym, v } from '../loop/build.js';
+import { add, buffer, c, ceildiv, eq, floordiv, ge, let_, min, mul, sub, sym, v } from '../loop/build.js';
 import { mapBlocks, walkStmts } from '../loop/mapLoop.js';
 import { PART_KEY, PARTS_KEY, type Buf, type Kernel, type LExpr, type LStmt, type Sym } from '../loop/types.js';
 
@@ -34,9 +34,18 @@ export function serialiseParallel(k: Kernel): Kernel {
 
 const isParallel = (s: LStmt): s is For => s.kind === 'for' && s.loop === 'parallel';
 
+/** The key of the claim words a threaded module's kernels share their loops by, one per kernel. */
+export const CLAIMS_KEY = '#claims';
+
+/** The most iterations a claimed loop may have: 2 parts count in 16 bits each (target/module.ts). */
+const MAX_CLAIMED = 4096;
+
 /** The kernel with one parallel loop split into the share of part `#part` of `#parts`, marked
- * `threads: 'split'`; or serialised, unsplit, when it has none it may split. */
-export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>): Kernel {
+ * `threads: 'split'`; or serialised, unsplit, when it has none it may split. With `claimSlot` (a
+ * GEMM: its blocks are few and long, and a share that runs slow — a core the machine lends to
+ * another — would leave the other thread waiting at the barrier), the loop's iterations are not
+ * fixed shares but claimed as the threads run, through the claim word `#claims`[claimSlot]. */
+export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>, claimSlot?: number): Kernel {
   const chosen = chooseLoop(k, sizes);
   const plain = serialiseParallel(k);
   if (!chosen || carriesState(chosen)) return plain;
@@ -46,6 +55,11 @@ export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>)
   const part = given(PART_KEY) ?? sym('$part', 'i32');
   const parts = given(PARTS_KEY) ?? sym('$parts', 'i32');
   let before = false;
+  const trips = chosen ? tripsOf(k, chosen, sizes) : undefined;
+  // claimed only where the loop runs once a call: inside another loop (a GEMM's K slices) each
+  // iteration would take a new share, and a block could change threads between two of its slices
+  const once = chosen !== undefined && outsideLoops(k.body, chosen);
+  const claims = claimSlot !== undefined && once && trips !== undefined && trips >= 2 && trips <= MAX_CLAIMED ? buffer('$claims', 'i32') : undefined;
   /** the list with the chosen loop split, tensor writes after it guarded; undefined: not in it */
   const rewrite = (list: readonly LStmt[]): LStmt[] | undefined => {
     const at = list.findIndex((s) => contains(s, chosen));
@@ -55,7 +69,7 @@ export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>)
     return [...list.slice(0, at), ...descend(list[at]!), ...after];
   };
   const descend = (s: LStmt): LStmt[] => {
-    if (s === chosen) return share(chosen, part, parts);
+    if (s === chosen) return claims ? claimed(chosen, claims, claimSlot!, part, parts) : share(chosen, part, parts);
     switch (s.kind) {
       case 'for':
       case 'block':
@@ -73,6 +87,7 @@ export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>)
   if (before) return plain;
   return serialiseParallel({
     ...k,
+    ...(claims ? { buffers: [...k.buffers, { buf: claims, key: CLAIMS_KEY, role: 'read' as const }] } : {}),
     body,
     sizes: [...k.sizes, ...(given(PART_KEY) ? [] : [{ v: part, key: PART_KEY }]), ...(given(PARTS_KEY) ? [] : [{ v: parts, key: PARTS_KEY }])],
     threads: 'split',
@@ -89,15 +104,42 @@ function share(l: For, part: Sym, parts: Sym): LStmt[] {
   ];
 }
 
-/** The marked loop whose halves are the most even at the known sizes (two threads, the usual case:
- * a loop of 2 blocks of 4 rows before one of a block of 8 columns and one of 1), then the one with
- * the most iterations (ties, and unknown counts, outward). */
-function chooseLoop(k: Kernel, sizes: ReadonlyMap<string, number>): For | undefined {
+/** The loop's iterations claimed one at a time as the threads run (2 threads: part 0 from the front,
+ * part 1 from the back, so each keeps near its even half of the batch in its own cache), each
+ * exactly once: for $t < $trips { let $i = claim(…); if ($i >= 0) { let v = lo + $i·step; body } }. */
+function claimed(l: For, claims: Buf, slot: number, part: Sym, parts: Sym): LStmt[] {
+  const n = sym('$trips', 'i32');
+  const t = sym('$t', 'i32');
+  const i = sym('$claimed', 'i32');
+  const claim: LExpr = { kind: 'claim', ty: 'i32', buf: claims, args: [c(slot), v(part), v(parts), v(n)] };
+  const body: LStmt[] = [let_(i, claim), { kind: 'if', cond: ge(v(i), c(0)), then: [let_(l.v, add(l.lo, mul(l.step, v(i)))), ...l.body], else: [] }];
+  return [let_(n, ceildiv(sub(l.hi, l.lo), l.step)), { kind: 'for', v: t, lo: c(0), hi: v(n), step: c(1), loop: 'serial', body }];
+}
+
+/** The loop's trip count at the known sizes (two parts), if it has one. */
+function tripsOf(k: Kernel, l: For, sizes: ReadonlyMap<string, number>): number | undefined {
+  const { known, lets } = bindings(k, sizes);
+  const lo = evaluate(l.lo, known, lets);
+  const hi = evaluate(l.hi, known, lets);
+  const step = evaluate(l.step, known, lets);
+  return lo !== undefined && hi !== undefined && step !== undefined && step > 0 ? Math.max(0, Math.ceil((hi - lo) / step)) : undefined;
+}
+
+/** The sizes' symbols at their known values (#parts at 2), and the immutable lets of the kernel. */
+function bindings(k: Kernel, sizes: ReadonlyMap<string, number>): { known: Map<Sym, number>; lets: Map<Sym, LExpr> } {
   const known = new Map<Sym, number>();
   for (const z of k.sizes) if (sizes.has(z.key)) known.set(z.v, sizes.get(z.key)!);
   for (const z of k.sizes) if (z.key === PARTS_KEY) known.set(z.v, 2);
   const lets = new Map<Sym, LExpr>();
   walkStmts(k.body, (s) => void (s.kind === 'let' && !s.mutable && lets.set(s.v, s.init)));
+  return { known, lets };
+}
+
+/** The marked loop whose halves are the most even at the known sizes (two threads, the usual case:
+ * a loop of 2 blocks of 4 rows before one of a block of 8 columns and one of 1), then the one with
+ * the most iterations (ties, and unknown counts, outward). */
+function chooseLoop(k: Kernel, sizes: ReadonlyMap<string, number>): For | undefined {
+  const { known, lets } = bindings(k, sizes);
   let best: { loop: For; trips: number; uneven: number } | undefined;
   walkStmts(k.body, (s) => {
     if (!isParallel(s)) return;
@@ -163,6 +205,11 @@ function carriesState(l: For): boolean {
   let hit = false;
   walkStmts(l.body, (x) => void (x.kind === 'assign' && !own.has(x.v) && (hit = true)));
   return hit;
+}
+
+/** Is the target in the list outside every loop (in it, or in its ifs and blocks)? */
+function outsideLoops(list: readonly LStmt[], target: LStmt): boolean {
+  return list.some((s) => s === target || (s.kind === 'if' && (outsideLoops(s.then, target) || outsideLoops(s.else, target))) || (s.kind === 'block' && outsideLoops(s.body, target)));
 }
 
 function contains(s: LStmt, target: LStmt): boolean {

@@ -53,6 +53,7 @@ export function linearIn(e: LExpr, x: Sym): Linear | undefined {
     case 'load':
     case 'select':
     case 'call':
+    case 'claim':
       return mentions(e, x) ? undefined : { coef: zero, rest: e };
     default:
       return assertNever(e);
@@ -239,7 +240,8 @@ function mapIndices(e: LExpr, f: (index: LExpr) => LExpr): LExpr {
       const otherwise = mapIndices(e.else, f);
       return cond === e.cond && then === e.then && otherwise === e.else ? e : { ...e, cond, then, else: otherwise };
     }
-    case 'call': {
+    case 'call':
+    case 'claim': {
       const args = e.args.map((a) => mapIndices(a, f));
       return args.every((a, i) => a === e.args[i]) ? e : { ...e, args };
     }

@@ -98,6 +98,9 @@ export function printExpr(e: LExpr, lang: CLanguage, name: (x: Extract<LExpr, { 
       return lang.select(go(e.cond), go(e.then), go(e.else), e.ty);
     case 'call':
       return lang.call(e.fn, e.args.map(go), e.ty);
+    case 'claim':
+      // the module's helper (target/module.ts): JavaScript only, a threaded module's kernels
+      return callOf('$claim', [atom(name(e.buf)), ...e.args.map(go)]);
     default:
       return assertNever(e);
   }

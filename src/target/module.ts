@@ -45,6 +45,9 @@ export interface ModuleInfo {
   readonly scratch?: readonly string[];
   /** gradient → the planner's temporaries its kernel reads, which backward computes first, in order */
   readonly temporaries?: Readonly<Record<string, readonly string[]>>;
+  /** threads: how many claim words the kernels that claim their loop's iterations read (one each,
+   * zeroed before every call; opt/splitParallelLoop.ts) */
+  readonly claims?: number;
   /** integer inputs (`tok: int[N]`), passed as Int32Array, with no gradient; absent when none */
   readonly data?: readonly string[];
 }
@@ -78,20 +81,37 @@ function moduleNames(mod: LoopModule): Set<string> {
 const kernelsOf = (mod: LoopModule): Kernel[] => [...mod.forward, ...mod.backward, ...(mod.infer ?? []).filter((k) => !mod.forward.includes(k))];
 
 /** Micro-kernel modules, helpers and module scratch the kernels use. */
-function uses(kernels: readonly Kernel[]): { micro: Set<MicroModule>; helpers: Set<string>; scratch: Map<string, string>; linalg: boolean } {
+function uses(kernels: readonly Kernel[]): { micro: Set<MicroModule>; helpers: Set<string>; scratch: Map<string, string>; linalg: boolean; claims: boolean } {
   const micro = new Set<MicroModule>();
   const helpers = new Set<string>();
   const scratch = new Map<string, string>();
   let linalg = false;
+  let claims = false;
   for (const k of kernels)
     walkStmts(k.body, (s) => {
       if (s.kind === 'linalg') linalg = true;
       if (s.kind === 'microkernel' || s.kind === 'view') micro.add(s.module);
       if (s.kind === 'alloc' && s.scope !== 'call') scratch.set(s.buf.name, s.buf.elem);
-      for (const e of stmtExprs(s)) walkExpr(e, (x) => void (x.kind === 'call' && JS_HELPERS[x.fn] && helpers.add(x.fn)));
+      for (const e of stmtExprs(s))
+        walkExpr(e, (x) => {
+          if (x.kind === 'call' && JS_HELPERS[x.fn]) helpers.add(x.fn);
+          if (x.kind === 'claim') claims = true;
+        });
     });
-  return { micro, helpers, scratch, linalg };
+  return { micro, helpers, scratch, linalg, claims };
 }
+
+/** The next iteration of a loop threads share as they run (opt/splitParallelLoop.ts): an atomic add
+ * on the claim word w[at]. With 2 parts, part 0 counts in its low 16 bits and takes iterations from
+ * the front, part 1 in its high 16 and from the back; with more, all from the front. Every add past
+ * the trips-th, in whatever order they come, finds them all taken: −1. */
+const CLAIM_HELPER = `const $claim = (w, at, part, parts, trips) => {
+  const back = parts === 2 && part === 1;
+  const was = Atomics.add(w, at, back ? 65536 : 1);
+  const front = parts === 2 ? was & 65535 : was;
+  const behind = parts === 2 ? was >>> 16 : 0;
+  return front + behind < trips ? (back ? trips - 1 - behind : front) : -1;
+};`;
 
 /** Where the text goes: a TypeScript module (emit, generated/), an ES module of JavaScript (emit with
  * target 'js'), or the body of the function compile() makes with `new Function`. */
@@ -104,7 +124,7 @@ export function printModule(mod: LoopModule, target: ModuleTarget, opts: { reado
   const typed = target === 'ts';
   const kernels = kernelsOf(mod);
   const taken = moduleNames(mod);
-  const { micro, helpers, scratch, linalg } = uses(kernels);
+  const { micro, helpers, scratch, linalg, claims } = uses(kernels);
   // module scratch: one array per name and element type, shared by every kernel of the module
   const scratchNames = new Map<string, string>();
   const moduleNamer = new Namer({ reserved: JS_RESERVED, dollar: true }, taken);
@@ -119,6 +139,7 @@ export function printModule(mod: LoopModule, target: ModuleTarget, opts: { reado
   const helperTexts = [...helpers].map((fn) => JS_HELPERS[fn as Intrinsic]!).sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const h of helperTexts) out.push(typed ? h.typed : h.text);
   if (linalg) out.push(linalgHelper(typed));
+  if (claims) out.push(CLAIM_HELPER);
   for (const m of [...micro].sort()) out.push(mod.micro(m, typed));
   const wasm = kernels.filter((k) => k.runs === 'wasm');
   if (wasm.length) out.push(wasmKernelsText(wasm, typed, shared));

@@ -110,6 +110,9 @@ describe('WebAssembly kernels and batch-summed gradients are split', () => {
   });
 
   it('GEMM blocks part evenly: 1568 columns as 784 + 784, 8 rows by 9 columns as 4 + 4 rows, 32 rows by 10 columns as 16 + 16 rows', () => {
+    // a column-block loop is claimed as the threads run (2 blocks of 392 each here, when the other
+    // part has taken 2 — preset in its half of the claim word); the row-block loop inside the K
+    // slices keeps fixed shares
     const shares = (sizes: Record<string, number>) => {
       const mod = threadedModule('Y[i,j] = sum(k) A[i,k]*B[k,j]', sizes);
       const fns = new Function('$memory', printModule(mod, 'js-body', { sharedMemory: true }))() as Record<string, (t: unknown, s: unknown) => void>;
@@ -118,7 +121,8 @@ describe('WebAssembly kernels and batch-summed gradients are split', () => {
       const B = Float64Array.from({ length: K * J }, (_, i) => Math.cos(i));
       return [0, 1].map((part) => {
         const Y = new Float64Array(I * J).fill(NaN);
-        fns.forward_Y!({ A, B, Y }, { ...sizes, '#part': part, '#parts': 2 });
+        const claims = new Int32Array(8).fill(part === 0 ? 2 << 16 : 2);
+        fns.forward_Y!({ A, B, Y, '#claims': claims }, { ...sizes, '#part': part, '#parts': 2 });
         return Y.filter((y) => !Number.isNaN(y)).length;
       });
     };

@@ -196,6 +196,9 @@ export function printFunction(o: PrintOptions): { fn: WasmFunction; imports: Set
         return emit(ev(e.then), ev(e.else), ev(e.cond), ['select']);
       case 'call':
         return call(e);
+      case 'claim':
+        // chooseTarget keeps a kernel that claims in JavaScript
+        throw new Error('internal: a claim in a WebAssembly kernel');
       default:
         return assertNever(e);
     }
