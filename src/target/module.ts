@@ -105,7 +105,7 @@ function uses(kernels: readonly Kernel[]): { micro: Set<MicroModule>; helpers: S
  * on the claim word w[at]. With 2 parts, part 0 counts in its low 16 bits and takes iterations from
  * the front, part 1 in its high 16 and from the back; with more, all from the front. Every add past
  * the trips-th, in whatever order they come, finds them all taken: −1. */
-const CLAIM_HELPER = `const $claim = (w, at, part, parts, trips) => {
+export const CLAIM_HELPER = `const $claim = (w, at, part, parts, trips) => {
   const back = parts === 2 && part === 1;
   const was = Atomics.add(w, at, back ? 65536 : 1);
   const front = parts === 2 ? was & 65535 : was;
