@@ -120,6 +120,26 @@ export function lowerIm2col(L: Lowering, s: Statement, shape: MatmulShape, split
     const base = x.subs.reduce((o, sub_, d) => add(o, mul(add(scope.poly(sub_.constant), lows[d]!), strides[d]!)), c(0));
     const dense = (d: number) => x.subs.slice(d + 1).reduce((m, _, k) => mul(m, dim(d + 1 + k)), c(1));
     const count = x.subs.reduce((m, _, d) => mul(m, dim(d)), c(1));
+    // pads only after the end of the first dimension (the slices of a long sum reading dY[g*4+m, …],
+    // splitLongSums.ts): the copy is x itself, then zeros — no staging, no spreading
+    const tailOnly = lows.every((lo) => lo.kind === 'const' && lo.value === 0) && x.subs.every((sub_, d) => d === 0 || inRange(sub_, d));
+    if (wasm && tailOnly) {
+      const at = sym(`${tag}_zat`, 'i32');
+      resident.push({
+        tables: [],
+        at,
+        total,
+        stage: sym(`${tag}_stage`, 'i32'),
+        stageSize: c(0),
+        copy: (zAt) => [
+          { kind: 'comment', text: `${x.tensor} then zeros (the rows its subscripts reach past its end), so that every read is in range` },
+          { kind: 'view', buf: z, module, offset: zAt, count: total },
+          { kind: 'copy', dst: z, dstAt: c(0), src: source, srcAt: c(0), count },
+          { kind: 'fill', buf: z, from: count, to: total, value: c(0, F) },
+        ],
+      });
+      return { array: z, weight: weightOf(strides), base, at: v(at) };
+    }
     if (wasm) {
       // x goes into the memory as it is (one copy), then the spreader lays its rows out with the pads
       // between them: a memory.copy per row, loops here only over the dimensions before the last 3
