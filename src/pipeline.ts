@@ -40,7 +40,7 @@ import type { LoopModule, ModuleInfo } from './target/module.js';
 import { JS_RESERVED, Namer } from './target/names.js';
 import { costModel } from './plan/costs.js';
 import { planProgram } from './plan/planProgram.js';
-import { chooseShared } from './plan/worthSharing.js';
+import { chooseShared, workOfStatement } from './plan/worthSharing.js';
 
 type Pass = { readonly name: string; readonly run: (k: Kernel, wasm: WasmMode) => Kernel };
 // chooseTarget decides where the kernel runs (the cost rule); the last step maps what that target
@@ -172,7 +172,11 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
   const wasm: WasmMode = opts.simd && opts.optimize ? (opts.wasm ?? 'auto') : 'never';
   // with threads, only kernels worth sharing are lowered and split for them (plan/worthSharing.ts)
   let claims = 0;
-  const sharedOnes = opts.threads ? chooseShared([...p.statements, ...grads.flatMap((g) => [g.statement, ...(g.scatters ?? [])])], ctx.shapeOf, costModel(opts.sizes ?? new Map())) : new Set();
+  const model = costModel(opts.sizes ?? new Map());
+  const backwardStatements = grads.flatMap((g) => [g.statement, ...(g.scatters ?? [])]);
+  const sharedOnes = opts.threads ? chooseShared([...p.statements, ...backwardStatements], ctx.shapeOf, model) : new Set();
+  const workOf = (ss: readonly Statement[]) => ss.reduce((n, s) => n + workOfStatement(s, model), 0);
+  const work = opts.threads ? { forward: workOf(p.statements), backward: workOf(backwardStatements) } : undefined;
   const lower = (s: Statement, prefix: string, c = ctx) => {
     const shared = sharedOnes.has(s);
     const lowered = lowerStatement(s, kernelName(prefix, s.tensor), c, shared ? opts : { ...opts, threads: false });
@@ -209,6 +213,7 @@ export function lowerProgram(source: Program, derived: readonly GradientStatemen
     ...(scratch.length ? { scratch } : {}),
     ...(Object.keys(temporaries).length ? { temporaries } : {}),
     ...(claims ? { claims } : {}),
+    ...(work ? { work } : {}),
   };
   // shapes over the size parameters, in one scope so that each size is one symbol
   const scope = new KernelScope(ctx, opts);

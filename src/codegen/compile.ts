@@ -27,8 +27,8 @@ import { assertSafeCode } from './safeText.js';
 import { checkSharing, overlaps } from './sharing.js';
 import { fitsSharedMemory, sharedArrays, sharedMemoryAvailable, threadedKernel, type ArraySpec, type KernelParts, type Tensors, type ThreadedKernel } from './threaded.js';
 import { CLAIMS_KEY } from '../opt/splitParallelLoop.js';
-import { sharingEveryKernel } from '../plan/worthSharing.js';
-import { Pool, threadsAvailable, type ThreadModule } from '../threads/pool.js';
+import { callWorthWorkers, sharingEveryKernel } from '../plan/worthSharing.js';
+import { callingThreadTakesPart, Pool, threadsAvailable, type ThreadModule } from '../threads/pool.js';
 
 export type Dtype = 'float32' | 'float64';
 export type DataArray = Float32Array | Float64Array;
@@ -234,10 +234,14 @@ function compileThreaded(source: string, opts: CompileOptions, threads: number, 
   const release = () => inner?.dispose();
   if (parts === 1) return threadedKernel(made, undefined, hvp, release);
   // kernels too small to share run whole (plan/worthSharing.ts); a call whose kernels all run whole
-  // runs on this thread alone, as compile() without threads would: no worker to wake, no copies
+  // runs on this thread alone, as compile() without threads would: no worker to wake, no copies.
+  // So does a call on a page with too little work to pay for handing it to the workers.
   const shares = (phase: 'forward' | 'backward') => made.module[phase].some(([, split]) => split);
-  const sharedForward = shares('forward');
-  if (!sharedForward && !shares('backward')) return threadedKernel(onThisThread(source, plain, wrt), undefined, hvp, release, parts);
+  const work = made.module.work ?? { forward: Infinity, backward: Infinity };
+  const onPage = !callingThreadTakesPart();
+  const worth = (units: number) => callWorthWorkers(units, onPage);
+  const sharedForward = shares('forward') && worth(work.forward);
+  if (!((shares('forward') || shares('backward')) && worth(work.forward + work.backward))) return threadedKernel(onThisThread(source, plain, wrt), undefined, hvp, release, parts);
   let alone: Kernel | undefined;
   const forwardAlone = sharedForward ? undefined : () => (alone ??= onThisThread(source, plain, wrt).kernel);
   return threadedKernel(made, { pool: Pool.of(parts), parts, ...(forwardAlone ? { forwardAlone } : {}) }, hvp, release);
@@ -438,7 +442,7 @@ function partsOf(
     backwardResult,
     count,
     runsWasm: m.runsWasm,
-    module: { body: m.emitted.text, arrays, sizes: sizeRecord, ...m.schedule, copyIn: info.inputs, seeds: info.seeds, copyOut: forwardNames, gradients: info.gradients },
+    module: { body: m.emitted.text, arrays, sizes: sizeRecord, ...m.schedule, copyIn: info.inputs, seeds: info.seeds, copyOut: forwardNames, gradients: info.gradients, ...(info.work ? { work: info.work } : {}) },
     // one scalar output: H·v by reverse over reverse, compiled on the first call (src/diff/writeHvpProgram.ts)
     // (through integer data too: the += of its gradient is differentiated like any statement; data
     // takes no direction)

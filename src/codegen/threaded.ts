@@ -50,6 +50,8 @@ export interface KernelParts {
     /** copied out after a forward (intermediates and outputs), and also after a backward (gradients) */
     readonly copyOut: readonly string[];
     readonly gradients: readonly string[];
+    /** the work units of the forward's kernels and of the backward's (plan/worthSharing.ts) */
+    readonly work?: { readonly forward: number; readonly backward: number };
   };
 }
 

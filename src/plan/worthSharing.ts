@@ -31,6 +31,12 @@ export const SHARING = {
   MIN_WORK_PER_ELEMENT: 8,
   /** a function the host computes per element, against an add */
   HOST_CALL: 16,
+  /** on a page, whose thread takes no part (threads/pool.ts), the least work a call must do for its
+   * workers to pay: handing a call to them and hearing back cost 0.4–1.4 ms in Chromium, and each
+   * barrier a wake. Below it (the MLP step, 100M units: 4.3 ms on the page's thread, 7.8 ms on two
+   * workers; a conv forward+backward, 230M: 9.8 against 10.9 ms) the call runs on the page's
+   * thread; above it (matmul 512³, 270M: 10.2 against 8.3 ms) on the workers. */
+  PAGE_CALL: 1 << 28,
 } as const;
 
 const HOST: ReadonlySet<Builtin> = new Set<Builtin>(['exp', 'log', 'tanh', 'sigmoid', 'softplus', 'elu', 'pow', 'sin', 'cos', 'tan', 'atan', 'atan2', 'asin', 'acos', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'erf', 'log2', 'log10', 'cbrt']);
@@ -41,7 +47,7 @@ const HOST: ReadonlySet<Builtin> = new Set<Builtin>(['exp', 'log', 'tanh', 'sigm
 export function weighSharing(s: Statement, shapeOf: (tensor: string) => readonly SizeExpr[], m: CostModel): 'pays' | 'fits' | 'small' {
   const count = (dims: readonly SizeExpr[]) => dims.reduce((n, d) => n * m.extent(d), 1);
   const outputs = s.lhs.reduce((n, b) => n * m.extent(b.extent), 1);
-  const work = outputs * workOf(s.rhs, m);
+  const work = workOfStatement(s, m);
   if (work < SHARING.MIN_WORK) return 'small';
   const moved = outputs + [...new Set(tensorsRead(s.rhs))].reduce((n, t) => n + count(shapeOf(t)), 0);
   const least = isProduct(s.rhs) ? SHARING.MIN_PRODUCT : SHARING.MIN_WORK;
@@ -63,6 +69,17 @@ export function chooseShared(statements: readonly Statement[], shapeOf: (tensor:
   const weights = statements.map((s) => weighSharing(s, shapeOf, m));
   if (!weights.includes('pays')) return new Set();
   return new Set(statements.filter((_, k) => weights[k] !== 'small'));
+}
+
+/** Is a call of this much work worth handing to the workers? Always where the calling thread takes
+ * part; on a page, from PAGE_CALL units (or with the sizes rule off, for tests). */
+export function callWorthWorkers(units: number, onPage: boolean): boolean {
+  return !onPage || everyKernel || units >= SHARING.PAGE_CALL;
+}
+
+/** The work units of a statement's kernel at these sizes. */
+export function workOfStatement(s: Statement, m: CostModel): number {
+  return s.lhs.reduce((n, b) => n * m.extent(b.extent), 1) * workOf(s.rhs, m);
 }
 
 /** Work units per evaluation of e. */

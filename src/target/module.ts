@@ -45,6 +45,9 @@ export interface ModuleInfo {
   readonly scratch?: readonly string[];
   /** gradient → the planner's temporaries its kernel reads, which backward computes first, in order */
   readonly temporaries?: Readonly<Record<string, readonly string[]>>;
+  /** threads: the work units of the forward's kernels and of the backward's (plan/worthSharing.ts),
+   * which decide whether a call on a page is worth its workers */
+  readonly work?: { readonly forward: number; readonly backward: number };
   /** threads: how many claim words the kernels that claim their loop's iterations read (one each,
    * zeroed before every call; opt/splitParallelLoop.ts) */
   readonly claims?: number;

@@ -84,6 +84,10 @@ type RunSteps = (c: { control: Int32Array; id: number; parts: number; last: bool
 let runSteps: RunSteps | undefined;
 const runner = (): RunSteps => (runSteps ??= new Function(`${RUNNER_SOURCE}\nreturn runSteps;`)() as RunSteps);
 
+/** Does the calling thread take part in the runs (part 0)? Where it may block: Node, a Web Worker —
+ * not a page's main thread. */
+export const callingThreadTakesPart = (): boolean => mayBlock();
+
 /** May this thread block in Atomics.wait? (a browser page's main thread may not) */
 function mayBlock(): boolean {
   try {

@@ -5,6 +5,8 @@ import { compile } from '../../src/index.js';
 import { shareEveryKernel } from '../../src/plan/worthSharing.js';
 
 async function main() {
+  // these small sizes: shared as at any size, every call handed to the workers (plan/worthSharing.ts)
+  shareEveryKernel(true);
   const sizes = { I: 131, K: 67, J: 1029 };
   const source = 'Y[i,j] = sum(k) A[i,k]*B[k,j]';
   const A = Float32Array.from({ length: 131 * 67 }, (_, i) => Math.sin(i));
@@ -16,9 +18,7 @@ async function main() {
   let differing = 0;
   for (const n of ['dA', 'dB']) for (let i = 0; i < one[n]!.length; i++) if (!Object.is(one[n]![i], two[n]![i])) differing++;
   threaded.dispose();
-  // WebAssembly kernels (ReLU, max pooling and their gradients), split over the shared memory (at
-  // these small sizes only with the sizes rule off: plan/worthSharing.ts)
-  shareEveryKernel(true);
+  // WebAssembly kernels (ReLU, max pooling and their gradients), split over the shared memory
   const pool = 'dims N, C, H, W\nX: [N, C, H, W]\nA: [N, C, H, W]\nA[n,c,h,w] = relu(X[n,c,h,w])\nY[n,c,u,v] = max(i:2, j:2) A[n,c, 2*u+i, 2*v+j]';
   const poolSizes = { N: 5, C: 3, H: 10, W: 14 };
   const X = Float32Array.from({ length: 5 * 3 * 10 * 14 }, (_, i) => Math.sin(1.7 * i));

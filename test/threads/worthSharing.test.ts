@@ -10,7 +10,7 @@ import { differentiate } from '../../src/diff/differentiate.js';
 import { lowerProgram } from '../../src/pipeline.js';
 import { costModel } from '../../src/plan/costs.js';
 import { shapeOfFactory } from '../../src/pipeline.js';
-import { weighSharing } from '../../src/plan/worthSharing.js';
+import { callWorthWorkers, weighSharing } from '../../src/plan/worthSharing.js';
 import { microModuleText } from '../../src/target/micro.js';
 import { Pool } from '../../src/threads/pool.js';
 import { differing, inputsOf } from './arrays.js';
@@ -95,5 +95,27 @@ describe('calls with no shared kernel run on the calling thread alone', () => {
     expect(differing(b1.dA, b2.dA)).toEqual([]);
     expect(run).toHaveBeenCalledTimes(1);
     run.mockRestore();
+  });
+});
+
+describe('on a page, a call with little work runs on the page’s thread', () => {
+  const work = (source: string, sizes: Record<string, number>, wrt?: readonly string[]) => {
+    const p = check(source);
+    const m = lowerProgram(p, differentiate(p, { unitScalarSeeds: false, ...(wrt ? { wrt } : {}) }), { dtype: 'float32', optimize: true, simd: true, micro: microModuleText, sizes: new Map(Object.entries(sizes)), threads: true });
+    return m.info.work!;
+  };
+  const MLP =
+    'dims N, D, H, C\nX: [N, D]\nYt: [N, C]\nW1: [H, D]\nb1: [H]\nW2: [C, H]\nb2: [C]\n' +
+    'A[n,h] = relu(sum(d) W1[h,d] * X[n,d] + b1[h])\nS[n,c] = sum(h) W2[c,h] * A[n,h] + b2[c]\n' +
+    'L = sum(n) (logsumexp(c) S[n,c] - sum(c) Yt[n,c] * S[n,c]) / N';
+
+  it('the MLP step 784→256→10 at batch 128 stays on the page; matmul 512³ goes to the workers; Node always hands calls over', () => {
+    const mlp = work(MLP, { N: 128, D: 784, H: 256, C: 10 }, ['W1', 'b1', 'W2', 'b2']);
+    // two GEMMs of 128·256·784 multiply-adds, forward and backward
+    expect(mlp.forward).toBeGreaterThan(2 * 128 * 256 * 784 * 0.99);
+    expect(callWorthWorkers(mlp.forward + mlp.backward, true)).toBe(false);
+    expect(callWorthWorkers(mlp.forward + mlp.backward, false)).toBe(true);
+    const mm = work(MATMUL, { I: 512, J: 512, K: 512 });
+    expect(callWorthWorkers(mm.forward, true)).toBe(true);
   });
 });
