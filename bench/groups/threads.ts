@@ -2,7 +2,8 @@
 // threads), interleaved in one process — one sample of each per round, the order swapped every
 // round — with the ratio of the medians:
 //   matmul 1024³ float32 (forward), and the MNIST CNN training step (batch 32, float64: the whole
-//   network as one program, examples/models/compiled.ts; backward gives every parameter's gradient),
+//   network as one program, examples/models/compiled.ts; backward gives every parameter's gradient,
+//   into arrays reused from step to step as the example does),
 //   the step also as a training loop runs it: 10 steps in a row per sample.
 // Two threads can only beat one by 2× when the machine's second core is free, so the group samples
 // /proc/stat (Linux) over the measurement: the cores busy in all, minus this process's own CPU time
@@ -45,7 +46,9 @@ function cnnPair(batch: number): Pair {
   const k2 = compile(program, { sizes: { N: batch }, wrt, threads: 2 });
   const inputs: Record<string, Float64Array> = {};
   for (const name of k1.inputs) inputs[name] = Float64Array.from({ length: k1.shapes[name]!.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37 + name.length) * 0.3);
-  const out = () => ({ S: new Float64Array(batch * 10), L: new Float64Array(1) });
+  // as the examples' training loop runs it (models/compiled.ts): the scores, the loss and the
+  // gradients into arrays reused by every step
+  const out = () => ({ S: new Float64Array(batch * 10), L: new Float64Array(1), ...Object.fromEntries(wrt.map((w) => [`d${w}`, new Float64Array(inputs[w]!.length)])) });
   const [o1, o2] = [out(), out()];
   return { name: `MNIST CNN step, batch ${batch}`, op: 'forward+backward', dtype: 'f64', one: () => void k1.backward(inputs, {}, o1), two: () => k2.backward(inputs, {}, o2), dispose: () => k2.dispose() };
 }

@@ -32,13 +32,23 @@ export function compiledModel(o: CompiledModelOptions): Model & { readonly threa
     return k;
   };
   const inputs = (x: Float64Array, onehot: Float64Array) => ({ X: x, Yt: onehot, ...Object.fromEntries(o.params.map((p) => [p.name, p.data])) });
+  // one set of result arrays per batch size, reused by every step: a fresh gradient array's pages
+  // fault in on its first write (0.15–0.24 ms of a 4–7 ms CNN step, docs/threads.md). So a step's
+  // scores and gradients hold until the next step — the training loop applies them before it.
+  type Out = { S: Float64Array; L: Float64Array } & Record<string, Float64Array>;
+  const outs = new Map<number, Out>();
+  const outFor = (n: number): Out => {
+    let out = outs.get(n);
+    if (!out) outs.set(n, (out = { ...Object.fromEntries(o.params.map((p) => [`d${p.name}`, new Float64Array(p.data.length)])), S: new Float64Array(n * o.classes), L: new Float64Array(1) } as Out));
+    return out;
+  };
   return {
     name: o.name,
     params: o.params,
     classes: o.classes,
     threads: kernelFor(1).threads,
     async step(x, onehot, n) {
-      const out = { S: new Float64Array(n * o.classes), L: new Float64Array(1) };
+      const out = outFor(n);
       const g = await kernelFor(n).backward(inputs(x, onehot), {}, out);
       return { loss: out.L[0]!, scores: out.S, grads: o.params.map((p) => g[`d${p.name}`] as Float64Array) };
     },
