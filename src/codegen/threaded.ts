@@ -172,12 +172,14 @@ export function threadedKernel(
     async forward(inputs, out) {
       live();
       if (threaded.forwardAlone) return threaded.forwardAlone().forward(inputs, out);
+      pool.nudge();
       const t = parts.prepareForward(inputs, out);
       await pool.run(key, ['forward'], copyIn(t, m.copyIn), copyOut(t, m.copyOut));
       return parts.forwardResult(t);
     },
     async backward(inputs, seeds, out) {
       live();
+      pool.nudge();
       const t = parts.prepareBackward(inputs, seeds, out, true);
       // out of the shared memory: what backward returns and what the caller passed in `out`, no more
       const wanted = [...m.copyOut, ...m.gradients].filter((n) => t[n] !== undefined);

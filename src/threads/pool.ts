@@ -208,6 +208,12 @@ export class Pool {
     this.waiters.clear();
   }
 
+  /** Wake the parked workers to spin (workerSource.ts): a call is on its way, and while its inputs
+   * are checked and copied in, a sleeping vCPU wakes (0.1–0.3 ms here) instead of after. */
+  nudge(): void {
+    for (let id = this.first; id < this.parts; id++) if (Atomics.load(this.control, STATE + id) === PARKED) Atomics.notify(this.control, STATE + id);
+  }
+
   /** Send worker `id` a message: a parked worker is first sent back to its event loop. */
   private send(port: Port, id: number, message: unknown): void {
     this.unpark(id);

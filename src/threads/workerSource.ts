@@ -74,7 +74,12 @@ function serve() {
       if (Atomics.compareExchange(control, at, PARKED, IDLE) === PARKED) return;
       continue;
     }
-    Atomics.wait(control, at, PARKED, left);
+    // woken while still parked: the calling thread nudged it (pool.ts nudge) — a call is coming,
+    // so spin again rather than pay a futex wake when it is handed over
+    if (Atomics.wait(control, at, PARKED, left) === 'ok' && Atomics.load(control, at) === PARKED) {
+      spinning = true;
+      spinUntil = performance.now() + SPIN_MS;
+    }
   }
 }
 function receive(msg) {
