@@ -14,10 +14,12 @@
 //   Y[i,j] = sum(k) A[i,k]*B[k,j] (64³) a product, work 2 × 262 144 < MIN_PRODUCT: fits
 //   b[i] = sum(n) X[n,i] (N = 32, i < 10) work 320: small (whole on one thread)
 // The ReLU alone runs on the calling thread; with the row sum in the same program, both are shared.
-// The work of an expression per element of its output: an arithmetic node 1, a function the host
-// computes (exp, log, tanh, …) HOST_CALL, a reduction its extent times its body's work plus one.
+// Work counts a store per output element, an arithmetic node 1, a function the host computes (exp,
+// log, tanh, …) HOST_CALL, a reduction's accumulation 1 a term — each once per value of the indices
+// it depends on (what does not depend on an inner index is hoisted out of its loop).
+import { forEachVar } from '../ir/affine.js';
 import { children, tensorsRead } from '../ir/exprs.js';
-import { assertNever, type Builtin, type Expr, type SizeExpr, type Statement } from '../ir/types.js';
+import { assertNever, type Builtin, type Expr, type IndexExpr, type SizeExpr, type Statement } from '../ir/types.js';
 import type { CostModel } from './costs.js';
 
 /** the rule's constants (bench/FINDINGS.md, "Which kernels threads share") */
@@ -77,46 +79,86 @@ export function callWorthWorkers(units: number, onPage: boolean): boolean {
   return !onPage || everyKernel || units >= SHARING.PAGE_CALL;
 }
 
-/** The work units of a statement's kernel at these sizes. */
+/** The work units of a statement's kernel at these sizes: a store per output element, and each
+ * node once per value of the indices it depends on — as the lowering computes it, with what does not
+ * depend on an inner index hoisted out of its loop (the row's logsumexp in a softmax gradient dS[n,c]
+ * is one per row, not one per element). */
 export function workOfStatement(s: Statement, m: CostModel): number {
-  return s.lhs.reduce((n, b) => n * m.extent(b.extent), 1) * workOf(s.rhs, m);
+  const extents = new Map<string, number>();
+  for (const b of s.lhs) extents.set(b.name, m.extent(b.extent));
+  return s.lhs.reduce((n, b) => n * m.extent(b.extent), 1) + workOf(s.rhs, extents, m).work;
 }
 
-/** Work units per evaluation of e. */
-function workOf(e: Expr, m: CostModel): number {
-  const inner = (x: Expr) => children(x).reduce((n, c) => n + workOf(c, m), 0);
-  const extent = (bs: readonly { extent: SizeExpr }[]) => bs.reduce((n, b) => n * m.extent(b.extent), 1);
+/** Work units of e over every value of its free indices, and those indices. */
+function workOf(e: Expr, extents: Map<string, number>, m: CostModel): { work: number; free: ReadonlySet<string> } {
+  const evaluations = (names: Iterable<string>) => {
+    let n = 1;
+    for (const v of names) n *= extents.get(v) ?? 1;
+    return n;
+  };
+  // a node's own cost per evaluation, over its children's work and free indices
+  const node = (own: number) => {
+    const free = new Set<string>();
+    let work = 0;
+    for (const c of children(e)) {
+      const w = workOf(c, extents, m);
+      work += w.work;
+      for (const v of w.free) free.add(v);
+    }
+    return { work: work + own * evaluations(free), free };
+  };
+  // a reduction's accumulation over its indices, once per value of the indices outside it
+  const binder = (indices: readonly { name: string; extent: SizeExpr }[], body: Expr, own: (n: number) => number, at: readonly IndexExpr[] = []) => {
+    const saved = indices.map((b) => [b.name, extents.get(b.name)] as const);
+    for (const b of indices) extents.set(b.name, m.extent(b.extent));
+    const w = workOf(body, extents, m);
+    const inside = evaluations(new Set([...w.free, ...indices.map((b) => b.name)]));
+    for (const [name, was] of saved) (was === undefined ? extents.delete(name) : extents.set(name, was));
+    const free = new Set([...w.free].filter((v) => !indices.some((b) => b.name === v)));
+    for (const x of at) for (const v of indexNames(x)) free.add(v);
+    return { work: w.work + own(inside), free };
+  };
   switch (e.kind) {
     case 'num':
     case 'sizeval':
+      return { work: 0, free: new Set() };
     case 'index':
+      return { work: 0, free: new Set(indexNames(e.expr)) };
     case 'access':
+      return { work: 0, free: new Set(e.subs.flatMap(indexNames)) };
     case 'delta':
-      return 0;
+      return { work: 0, free: new Set([...indexNames(e.a), ...indexNames(e.b)]) };
     case 'add':
     case 'mul':
-      return inner(e) + Math.max(1, children(e).length - 1);
+      return node(Math.max(1, children(e).length - 1));
     case 'div':
     case 'neg':
     case 'compare':
-      return inner(e) + 1;
+      return node(1);
     case 'pow':
       // x² is one multiplication
-      return inner(e) + (e.exp.kind === 'num' && Number.isInteger(e.exp.value) ? Math.max(1, Math.abs(e.exp.value) - 1) : SHARING.HOST_CALL);
+      return node(e.exp.kind === 'num' && Number.isInteger(e.exp.value) ? Math.max(1, Math.abs(e.exp.value) - 1) : SHARING.HOST_CALL);
     case 'call':
-      return inner(e) + (HOST.has(e.fn) ? SHARING.HOST_CALL : 1);
+      return node(HOST.has(e.fn) ? SHARING.HOST_CALL : 1);
     case 'reduce':
-      return extent(e.indices) * (workOf(e.body, m) + (e.op === 'logsumexp' ? SHARING.HOST_CALL : 1));
+      return binder(e.indices, e.body, (n) => n * (e.op === 'logsumexp' ? SHARING.HOST_CALL : 1));
     case 'argmax':
-      return extent(e.indices) * (workOf(e.body, m) + 1);
+      return binder(e.indices, e.body, (n) => n, e.at);
     case 'matfn': {
-      // an LU factorisation: n³ for an n × n matrix, besides the body's n² evaluations
-      const n = m.extent(e.indices[0]!.extent);
-      return n * n * workOf(e.body, m) + n * n * n;
+      // an LU factorisation: n³ for an n × n matrix, once per value of the indices outside it
+      const size = m.extent(e.indices[0]!.extent);
+      return binder(e.indices, e.body, (n) => (n / (size * size)) * size * size * size, e.at);
     }
     default:
       return assertNever(e);
   }
+}
+
+/** The index variables an index expression reads. */
+function indexNames(x: IndexExpr): string[] {
+  const out: string[] = [];
+  forEachVar(x, (v) => out.push(v));
+  return out;
 }
 
 /** A sum of products of tensors (a GEMM's shape): what lowerMatmul takes. */

@@ -10,7 +10,7 @@ import { differentiate } from '../../src/diff/differentiate.js';
 import { lowerProgram } from '../../src/pipeline.js';
 import { costModel } from '../../src/plan/costs.js';
 import { shapeOfFactory } from '../../src/pipeline.js';
-import { callWorthWorkers, weighSharing } from '../../src/plan/worthSharing.js';
+import { callWorthWorkers, SHARING, weighSharing } from '../../src/plan/worthSharing.js';
 import { microModuleText } from '../../src/target/micro.js';
 import { Pool } from '../../src/threads/pool.js';
 import { differing, inputsOf } from './arrays.js';
@@ -117,5 +117,12 @@ describe('on a page, a call with little work runs on the page’s thread', () =>
     expect(callWorthWorkers(mlp.forward + mlp.backward, false)).toBe(true);
     const mm = work(MATMUL, { I: 512, J: 512, K: 512 });
     expect(callWorthWorkers(mm.forward, true)).toBe(true);
+  });
+
+  it('work counts a row’s logsumexp once per row, as the kernel computes it: softmax cross-entropy’s dS over 512 × 1000 is ~2·10⁷ units, not 8·10⁹', () => {
+    const xent = work('dims N, C\nS: [N, C]\nYt: [N, C]\nL = sum(n) (logsumexp(c) S[n,c] - sum(c) Yt[n,c] * S[n,c]) / N', { N: 512, C: 1000 });
+    expect(xent.backward).toBeGreaterThan(512 * 1000 * SHARING.HOST_CALL);
+    expect(xent.backward).toBeLessThan(512 * 1000 * 64);
+    expect(callWorthWorkers(xent.forward + xent.backward, true)).toBe(false);
   });
 });
