@@ -241,7 +241,8 @@ function compileThreaded(source: string, opts: CompileOptions, threads: number, 
   const onPage = !callingThreadTakesPart();
   const worth = (units: number) => callWorthWorkers(units, onPage);
   const sharedForward = shares('forward') && worth(work.forward);
-  if (!((shares('forward') || shares('backward')) && worth(work.forward + work.backward))) return threadedKernel(onThisThread(source, plain, wrt), undefined, hvp, release, parts);
+  const sharedBackward = (shares('forward') || shares('backward')) && worth(work.forward + work.backward);
+  if (!sharedBackward) return threadedKernel(onThisThread(source, plain, wrt), undefined, hvp, release, parts);
   let alone: Kernel | undefined;
   const forwardAlone = sharedForward ? undefined : () => (alone ??= onThisThread(source, plain, wrt).kernel);
   return threadedKernel(made, { pool: Pool.of(parts), parts, ...(forwardAlone ? { forwardAlone } : {}) }, hvp, release);

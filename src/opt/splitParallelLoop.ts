@@ -46,7 +46,7 @@ const MAX_CLAIMED = 4096;
  * another — would leave the other thread waiting at the barrier), the loop's iterations are not
  * fixed shares but claimed as the threads run, through the claim word `#claims`[claimSlot]. */
 export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>, claimSlot?: number): Kernel {
-  const chosen = chooseLoop(k, sizes);
+  const { loop: chosen, trips } = chooseLoop(k, sizes) ?? {};
   const plain = serialiseParallel(k);
   if (!chosen || carriesState(chosen)) return plain;
   const writes = new Set(k.buffers.filter((b) => b.role === 'write').map((b) => b.buf));
@@ -55,7 +55,6 @@ export function splitParallelLoop(k: Kernel, sizes: ReadonlyMap<string, number>,
   const part = given(PART_KEY) ?? sym('$part', 'i32');
   const parts = given(PARTS_KEY) ?? sym('$parts', 'i32');
   let before = false;
-  const trips = chosen ? tripsOf(k, chosen, sizes) : undefined;
   // claimed only where the loop runs once a call: inside another loop (a GEMM's K slices) each
   // iteration would take a new share, and a block could change threads between two of its slices
   const once = chosen !== undefined && outsideLoops(k.body, chosen);
@@ -116,30 +115,15 @@ function claimed(l: For, claims: Buf, slot: number, part: Sym, parts: Sym): LStm
   return [let_(n, ceildiv(sub(l.hi, l.lo), l.step)), { kind: 'for', v: t, lo: c(0), hi: v(n), step: c(1), loop: 'serial', body }];
 }
 
-/** The loop's trip count at the known sizes (two parts), if it has one. */
-function tripsOf(k: Kernel, l: For, sizes: ReadonlyMap<string, number>): number | undefined {
-  const { known, lets } = bindings(k, sizes);
-  const lo = evaluate(l.lo, known, lets);
-  const hi = evaluate(l.hi, known, lets);
-  const step = evaluate(l.step, known, lets);
-  return lo !== undefined && hi !== undefined && step !== undefined && step > 0 ? Math.max(0, Math.ceil((hi - lo) / step)) : undefined;
-}
-
-/** The sizes' symbols at their known values (#parts at 2), and the immutable lets of the kernel. */
-function bindings(k: Kernel, sizes: ReadonlyMap<string, number>): { known: Map<Sym, number>; lets: Map<Sym, LExpr> } {
+/** The marked loop whose halves are the most even at the known sizes (two threads, the usual case:
+ * a loop of 2 blocks of 4 rows before one of a block of 8 columns and one of 1), then the one with
+ * the most iterations (ties, and unknown counts, outward). */
+function chooseLoop(k: Kernel, sizes: ReadonlyMap<string, number>): { loop: For; trips: number | undefined } | undefined {
   const known = new Map<Sym, number>();
   for (const z of k.sizes) if (sizes.has(z.key)) known.set(z.v, sizes.get(z.key)!);
   for (const z of k.sizes) if (z.key === PARTS_KEY) known.set(z.v, 2);
   const lets = new Map<Sym, LExpr>();
   walkStmts(k.body, (s) => void (s.kind === 'let' && !s.mutable && lets.set(s.v, s.init)));
-  return { known, lets };
-}
-
-/** The marked loop whose halves are the most even at the known sizes (two threads, the usual case:
- * a loop of 2 blocks of 4 rows before one of a block of 8 columns and one of 1), then the one with
- * the most iterations (ties, and unknown counts, outward). */
-function chooseLoop(k: Kernel, sizes: ReadonlyMap<string, number>): For | undefined {
-  const { known, lets } = bindings(k, sizes);
   let best: { loop: For; trips: number; uneven: number } | undefined;
   walkStmts(k.body, (s) => {
     if (!isParallel(s)) return;
@@ -153,7 +137,7 @@ function chooseLoop(k: Kernel, sizes: ReadonlyMap<string, number>): For | undefi
     const better = !best || uneven < best.uneven * 0.98 || (uneven <= best.uneven * 1.02 && trips > best.trips);
     if (better) best = { loop: s, trips, uneven };
   });
-  return best?.loop;
+  return best && { loop: best.loop, trips: best.trips >= 0 ? best.trips : undefined };
 }
 
 /** The value of an integer expression over sizes and the immutable bindings before it, if it has one. */

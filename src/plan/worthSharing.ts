@@ -146,8 +146,9 @@ function workOf(e: Expr, extents: Map<string, number>, m: CostModel): { work: nu
       return binder(e.indices, e.body, (n) => n, e.at);
     case 'matfn': {
       // an LU factorisation: n³ for an n × n matrix, once per value of the indices outside it
+      // (n counts the outside values times the size², its two indices)
       const size = m.extent(e.indices[0]!.extent);
-      return binder(e.indices, e.body, (n) => (n / (size * size)) * size * size * size, e.at);
+      return binder(e.indices, e.body, (n) => n * size, e.at);
     }
     default:
       return assertNever(e);

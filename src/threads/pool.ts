@@ -84,12 +84,9 @@ type RunSteps = (c: { control: Int32Array; id: number; parts: number; last: bool
 let runSteps: RunSteps | undefined;
 const runner = (): RunSteps => (runSteps ??= new Function(`${RUNNER_SOURCE}\nreturn runSteps;`)() as RunSteps);
 
-/** Does the calling thread take part in the runs (part 0)? Where it may block: Node, a Web Worker —
- * not a page's main thread. */
-export const callingThreadTakesPart = (): boolean => mayBlock();
-
-/** May this thread block in Atomics.wait? (a browser page's main thread may not) */
-function mayBlock(): boolean {
+/** Does the calling thread take part in the runs (part 0)? Where it may block in Atomics.wait: Node,
+ * a Web Worker — not a page's main thread. */
+export function callingThreadTakesPart(): boolean {
   try {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
     return true;
@@ -149,7 +146,7 @@ export class Pool {
 
   private constructor(readonly parts: number) {
     this.control = new Int32Array(new SharedArrayBuffer(4 * (STATE + parts)));
-    this.joins = mayBlock();
+    this.joins = callingThreadTakesPart();
     this.first = this.joins ? 1 : 0;
     this.self = { control: this.control, id: 0, parts, last: true };
     const started = Array.from({ length: parts - this.first }, (_, i) => this.start(i + this.first));
